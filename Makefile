@@ -1,0 +1,39 @@
+# pppoe-xdp build. `make test` is the whole suite (it needs root: BPF and
+# network namespaces); CI runs exactly that after checking that the committed
+# BPF objects are what `make generate` produces.
+
+GO       ?= go
+BPF_CC   ?= clang-19
+BPF_STRIP?= llvm-strip-19
+export BPF2GO_CC    := $(BPF_CC)
+export BPF2GO_STRIP := $(BPF_STRIP)
+
+.PHONY: all generate build test bench bench-dataplane bench-sessions lint demo clean
+
+all: build
+
+# bpf2go: compiles bpf/*.c with clang and writes maps/*_bpfel.{go,o}.
+generate:
+	$(GO) generate ./...
+
+build:
+	@mkdir -p bin
+	$(GO) build -o bin/ ./cmd/...
+
+test:
+	$(GO) test -count=1 -timeout 15m ./...
+
+bench: bench-dataplane bench-sessions
+
+bench-dataplane:
+	$(GO) run ./test/bench/dataplane
+
+bench-sessions:
+	$(GO) run ./test/bench/sessions
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin
