@@ -1,0 +1,179 @@
+package ppp
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+)
+
+func TestEchoData(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      []byte
+		want    EchoData
+		wantErr bool
+	}{
+		{name: "magic only", in: []byte{0x12, 0x34, 0x56, 0x78}, want: EchoData{Magic: 0x12345678, Data: []byte{}}}, // Magic-Number
+		{
+			name: "magic and data",
+			in: []byte{
+				0x00, 0x00, 0x00, 0x00, // Magic-Number: 0 (not negotiated)
+				'h', 'i', // data
+			},
+			want: EchoData{Data: []byte("hi")},
+		},
+		{name: "cut at 0", in: []byte{}, wantErr: true},
+		{name: "cut at 1", in: []byte{0x12}, wantErr: true},
+		{name: "cut at 2", in: []byte{0x12, 0x34}, wantErr: true},
+		{name: "cut at 3", in: []byte{0x12, 0x34, 0x56}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var e EchoData
+			err := e.UnmarshalBinary(tt.in)
+			if tt.wantErr {
+				if !errors.Is(err, io.ErrUnexpectedEOF) {
+					t.Fatalf("err = %v, want io.ErrUnexpectedEOF", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Magic != tt.want.Magic || !bytes.Equal(e.Data, tt.want.Data) {
+				t.Fatalf("got %+v, want %+v", e, tt.want)
+			}
+			if b, _ := e.MarshalBinary(); !bytes.Equal(b, tt.in) {
+				t.Fatalf("marshal % x, want % x", b, tt.in)
+			}
+		})
+	}
+}
+
+func TestProtocolRejectData(t *testing.T) {
+	in := []byte{
+		0x80, 0x57, // Rejected-Protocol: IPv6CP
+		0x01, 0x01, 0x00, 0x04, // the rejected Configure-Request
+	}
+	var r ProtocolRejectData
+	if err := r.UnmarshalBinary(in); err != nil {
+		t.Fatal(err)
+	}
+	if r.Protocol != ProtocolIPv6CP || !bytes.Equal(r.Information, in[2:]) {
+		t.Fatalf("got %+v", r)
+	}
+	if b, _ := r.MarshalBinary(); !bytes.Equal(b, in) {
+		t.Fatalf("marshal % x, want % x", b, in)
+	}
+	for i := range 2 {
+		if err := r.UnmarshalBinary(in[:i]); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("cut at %d: err = %v", i, err)
+		}
+	}
+}
+
+func TestNewProtocolRejectTruncatesToMRU(t *testing.T) {
+	info := bytes.Repeat([]byte{0xaa}, 100)
+	tests := []struct {
+		mru, wantInfo int
+	}{
+		{mru: 1500, wantInfo: 100}, // fits
+		{mru: 106, wantInfo: 100},  // exactly: 4 header + 2 protocol + 100
+		{mru: 50, wantInfo: 44},    // 50 - 4 - 2
+		{mru: 3, wantInfo: 0},      // nonsense MRU: protocol only, never negative
+	}
+	for _, tt := range tests {
+		p := NewProtocolReject(9, Frame{Protocol: 0x8281, Information: info}, tt.mru)
+		if p.Code != ProtocolReject || p.Identifier != 9 {
+			t.Fatalf("mru %d: header %v %d", tt.mru, p.Code, p.Identifier)
+		}
+		var r ProtocolRejectData
+		if err := r.UnmarshalBinary(p.Data); err != nil {
+			t.Fatal(err)
+		}
+		if r.Protocol != 0x8281 || len(r.Information) != tt.wantInfo {
+			t.Fatalf("mru %d: protocol %v, %d octets of information, want %d", tt.mru, r.Protocol, len(r.Information), tt.wantInfo)
+		}
+	}
+}
+
+func TestCodeReject(t *testing.T) {
+	rejected := []byte{
+		0x0c,       // Code 12, unknown to LCP
+		0x05,       // Identifier
+		0x00, 0x40, // Length: 64, more than will be carried
+		0x01, 0x02, 0x03, 0x04, 0x05, 0x06, // data
+	}
+	p := NewCodeReject(1, rejected, 10)
+	if p.Code != CodeReject || len(p.Data) != 6 {
+		t.Fatalf("got %v with %d octets, want Code-Reject with 6", p.Code, len(p.Data))
+	}
+	var r CodeRejectData
+	if err := r.UnmarshalBinary(p.Data); err != nil {
+		t.Fatal(err)
+	}
+	if r.Code() != 12 || r.Identifier() != 5 {
+		t.Fatalf("rejected code %v id %d", r.Code(), r.Identifier())
+	}
+	for i := range 2 {
+		if err := r.UnmarshalBinary(rejected[:i]); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("cut at %d: err = %v", i, err)
+		}
+	}
+}
+
+func TestTerminateData(t *testing.T) {
+	var d TerminateData
+	if err := d.UnmarshalBinary([]byte("User request")); err != nil || d.Reason != "User request" {
+		t.Fatalf("%+v %v", d, err)
+	}
+	if b, _ := d.MarshalBinary(); string(b) != "User request" {
+		t.Fatalf("%q", b)
+	}
+}
+
+func FuzzEchoData(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 4, 5})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var e1 EchoData
+		if err := e1.UnmarshalBinary(b); err != nil {
+			return
+		}
+		out, _ := e1.MarshalBinary()
+		var e2 EchoData
+		if err := e2.UnmarshalBinary(out); err != nil || e1.Magic != e2.Magic || !bytes.Equal(e1.Data, e2.Data) {
+			t.Fatalf("round trip: %+v -> %+v, %v", e1, e2, err)
+		}
+	})
+}
+
+func FuzzProtocolRejectData(f *testing.F) {
+	f.Add([]byte{0x80, 0x57, 1, 1, 0, 4})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var r1 ProtocolRejectData
+		if err := r1.UnmarshalBinary(b); err != nil {
+			return
+		}
+		out, _ := r1.MarshalBinary()
+		var r2 ProtocolRejectData
+		if err := r2.UnmarshalBinary(out); err != nil || r1.Protocol != r2.Protocol || !bytes.Equal(r1.Information, r2.Information) {
+			t.Fatalf("round trip: %+v -> %+v, %v", r1, r2, err)
+		}
+	})
+}
+
+func FuzzCodeRejectData(f *testing.F) {
+	f.Add([]byte{0x0c, 0x05, 0x00, 0x40})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var r1 CodeRejectData
+		if err := r1.UnmarshalBinary(b); err != nil {
+			return
+		}
+		out, _ := r1.MarshalBinary()
+		var r2 CodeRejectData
+		if err := r2.UnmarshalBinary(out); err != nil || r1.Code() != r2.Code() || r1.Identifier() != r2.Identifier() {
+			t.Fatalf("round trip: %+v -> %+v, %v", r1, r2, err)
+		}
+	})
+}
