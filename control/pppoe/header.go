@@ -92,7 +92,9 @@ type Packet struct {
 func (p *Packet) length() int {
 	n := HeaderLen + len(p.Payload)
 	for _, t := range p.Tags {
-		n += tagHeaderLen + len(t.Value())
+		if t != nil {
+			n += tagHeaderLen + len(t.Value())
+		}
 	}
 	return n
 }
