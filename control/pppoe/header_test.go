@@ -174,16 +174,6 @@ var packetTests = []struct {
 		},
 		p: Packet{Code: CodeSession, SessionID: 0x1234, Payload: []byte{0xc0, 0x21, 0x01, 0x01, 0x00, 0x04}},
 	},
-	{
-		name: "session empty payload",
-		b: []byte{
-			0x11,       // VER 1, TYPE 1
-			0x00,       // CODE session
-			0x00, 0x02, // SESSION_ID 2
-			0x00, 0x00, // LENGTH 0
-		},
-		p: Packet{Code: CodeSession, SessionID: 2, Payload: []byte{}},
-	},
 }
 
 func TestPacketUnmarshal(t *testing.T) {
@@ -211,6 +201,28 @@ func TestPacketMarshal(t *testing.T) {
 				t.Fatalf("MarshalBinary =\n% x\nwant\n% x", b, tt.b)
 			}
 		})
+	}
+}
+
+// TestSessionEmptyPayload round-trips a session packet with no PPP frame:
+// well-formed on the wire, so it parses, but Validate rejects it.
+func TestSessionEmptyPayload(t *testing.T) {
+	b := []byte{
+		0x11,       // VER 1, TYPE 1
+		0x00,       // CODE session
+		0x00, 0x02, // SESSION_ID 2
+		0x00, 0x00, // LENGTH 0
+	}
+	want := Packet{Code: CodeSession, SessionID: 2, Payload: []byte{}}
+	var p Packet
+	if err := p.UnmarshalBinary(b); err != nil || !reflect.DeepEqual(p, want) {
+		t.Fatalf("UnmarshalBinary = %#v, %v; want %#v", p, err, want)
+	}
+	if out, err := p.MarshalBinary(); err != nil || !bytes.Equal(out, b) {
+		t.Fatalf("MarshalBinary = % x, %v; want % x", out, err, b)
+	}
+	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "empty PPP frame") {
+		t.Fatalf("Validate = %v, want an empty PPP frame error", err)
 	}
 }
 

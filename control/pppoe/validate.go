@@ -30,7 +30,8 @@ var ErrInvalid = errors.New("violates RFC 2516")
 //     AC-System-Error or Generic-Error tag (the refusal, §5.4).
 //   - PADT: the SESSION_ID of the session, so neither 0 nor 0xffff.
 //   - PADM, PADN (RFC 4937 §3): the SESSION_ID of the session.
-//   - Session: a SESSION_ID other than 0 and 0xffff, no tags.
+//   - Session: a SESSION_ID other than 0 and 0xffff, no tags, a non-empty
+//     PPP frame.
 //
 // Every discovery packet: no payload, at most MaxDiscoveryLen bytes,
 // End-Of-List only as the last tag, Vendor-Specific ids with a zero high
@@ -46,6 +47,9 @@ func (p *Packet) validate() error {
 	if p.Code == CodeSession {
 		if len(p.Tags) > 0 {
 			return fmt.Errorf("%d tags in a session packet", len(p.Tags))
+		}
+		if len(p.Payload) == 0 {
+			return errors.New("empty PPP frame, the protocol field is missing (§6)")
 		}
 		return liveSessionID(p.SessionID)
 	}

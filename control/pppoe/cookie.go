@@ -1,0 +1,65 @@
+package pppoe
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"time"
+)
+
+// CookieLen is the length of the AC-Cookie this package issues: an
+// HMAC-SHA256 truncated to 128 bits, enough that guessing one costs more
+// than the PADR flood it would let through.
+const CookieLen = 16
+
+// DefaultCookiePeriod is the length of one cookie time bucket. A cookie is
+// accepted in the bucket it was issued in and the next one, so it lives
+// between one and two periods: long enough for a client's PADR
+// retransmissions, short enough that a captured cookie soon goes stale.
+const DefaultCookiePeriod = 60 * time.Second
+
+// cookie computes the AC-Cookie (RFC 2516 Appendix A) for circuit c in time
+// bucket bucket: HMAC-SHA256(key, MAC | ifindex | VLANs | bucket) truncated
+// to CookieLen. Binding the circuit means a cookie sniffed on one port or
+// VLAN is useless on another; binding the bucket means it expires. The AC
+// keeps no state before PADR: it recomputes the cookie to check it.
+func cookie(key []byte, c Circuit, bucket int64) [CookieLen]byte {
+	var msg [6 + 4 + 1 + ethernetVLANBytes*2 + 8]byte
+	b := append(msg[:0], c.MAC[:]...)
+	b = binary.BigEndian.AppendUint32(b, uint32(c.Ifindex))
+	b = append(b, c.NumVLANs)
+	for _, v := range c.VLANs[:c.NumVLANs] {
+		b = binary.BigEndian.AppendUint16(b, uint16(v.TPID))
+		b = binary.BigEndian.AppendUint16(b, v.ID)
+	}
+	b = binary.BigEndian.AppendUint64(b, uint64(bucket))
+	m := hmac.New(sha256.New, key)
+	m.Write(b)
+	var out [CookieLen]byte
+	copy(out[:], m.Sum(nil))
+	return out
+}
+
+// ethernetVLANBytes is what one VLAN contributes to the cookie input.
+const ethernetVLANBytes = 4
+
+// cookieBucket returns the time bucket now falls in.
+func cookieBucket(now time.Time, period time.Duration) int64 {
+	return now.UnixNano() / int64(period)
+}
+
+// issueCookie returns the cookie for c at now.
+func issueCookie(key []byte, c Circuit, now time.Time, period time.Duration) [CookieLen]byte {
+	return cookie(key, c, cookieBucket(now, period))
+}
+
+// checkCookie reports whether got is the cookie of c in the current or the
+// previous bucket, in constant time.
+func checkCookie(key []byte, c Circuit, got []byte, now time.Time, period time.Duration) bool {
+	if len(got) != CookieLen {
+		return false
+	}
+	b := cookieBucket(now, period)
+	cur, prev := cookie(key, c, b), cookie(key, c, b-1)
+	return hmac.Equal(got, cur[:]) || hmac.Equal(got, prev[:])
+}

@@ -1,0 +1,91 @@
+package pppoe
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+)
+
+// ErrNoSessionID is returned by SessionIDs.Allocate when every session id
+// is in use for the client's MAC address.
+var ErrNoSessionID = errors.New("pppoe: no free session id")
+
+// SessionIDs allocates PPPoE session ids. RFC 2516 §4 requires an id to be
+// unique for the pair of Ethernet addresses, and the AC has one address per
+// interface, so ids are unique per client MAC: the total number of sessions
+// is not capped at 65534. 0 and 0xffff are never returned (§4, §5.4).
+//
+// One cursor walks the whole id space for every client, so a released id is
+// handed out again only after the cursor has gone round: a late frame of an
+// old session is not mistaken for the new one. SessionIDs is safe for
+// concurrent use; the zero value is ready.
+type SessionIDs struct {
+	mu     sync.Mutex
+	next   uint16
+	inUse  map[[6]byte]map[uint16]struct{}
+	active int
+}
+
+// NewSessionIDs returns an empty allocator.
+func NewSessionIDs() *SessionIDs { return &SessionIDs{} }
+
+// Allocate returns a session id not in use for mac.
+func (s *SessionIDs) Allocate(mac [6]byte) (uint16, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inUse == nil {
+		s.inUse = make(map[[6]byte]map[uint16]struct{})
+	}
+	ids := s.inUse[mac]
+	if len(ids) >= 0xfffe {
+		return 0, fmt.Errorf("pppoe: session id for %v: %w", net.HardwareAddr(mac[:]), ErrNoSessionID)
+	}
+	for {
+		s.next++
+		if s.next == 0 || s.next == SessionIDReserved {
+			continue
+		}
+		if _, busy := ids[s.next]; busy {
+			continue
+		}
+		if ids == nil {
+			ids = make(map[uint16]struct{})
+			s.inUse[mac] = ids
+		}
+		ids[s.next] = struct{}{}
+		s.active++
+		return s.next, nil
+	}
+}
+
+// Release frees id for mac. Releasing an id that is not allocated does
+// nothing, so a PADT and a timeout racing to end one session are harmless.
+func (s *SessionIDs) Release(mac [6]byte, id uint16) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := s.inUse[mac]
+	if _, ok := ids[id]; !ok {
+		return
+	}
+	delete(ids, id)
+	s.active--
+	if len(ids) == 0 {
+		delete(s.inUse, mac)
+	}
+}
+
+// InUse reports whether id is allocated for mac.
+func (s *SessionIDs) InUse(mac [6]byte, id uint16) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.inUse[mac][id]
+	return ok
+}
+
+// Len returns how many ids are allocated, over all clients.
+func (s *SessionIDs) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.active
+}
