@@ -1,0 +1,97 @@
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+)
+
+// Export prints c in RouterOS /export form: a menu line, then one add per
+// item with the properties that differ from their defaults (name always),
+// sorted by name as RouterOS sorts them. A changed built-in default profile
+// is "set [find name=default] ...", a changed identity "set name=...".
+// Load(Export(c)) yields a configuration Equal to c.
+func Export(c *Config) string {
+	var b strings.Builder
+	for _, m := range menus {
+		var lines []string
+		if m.single {
+			if args := exportArgs(m, m.items(c), false); args != "" {
+				lines = append(lines, "set "+args)
+			}
+		} else {
+			s := m.items(c)
+			for i := range s.Len() {
+				if m.field == "Profiles" && i == 0 {
+					if args := exportArgs(m, s.Index(i), false); args != "" {
+						lines = append(lines, "set [find name="+DefaultProfile+"] "+args)
+					}
+					continue
+				}
+				lines = append(lines, "add "+exportArgs(m, s.Index(i), true))
+			}
+		}
+		if len(lines) == 0 {
+			continue
+		}
+		b.WriteString(m.path + "\n")
+		for _, l := range lines {
+			b.WriteString(l + "\n")
+		}
+	}
+	return b.String()
+}
+
+func exportArgs(m *menu, item reflect.Value, withName bool) string {
+	var parts []string
+	for _, p := range props(item.Type()) {
+		v := formatProp(item, p)
+		if p.name == "name" && !withName && m.field == "Profiles" {
+			continue // the built-in profile is selected by name, not renamed
+		}
+		always := withName && (p.name == "name" || slices.Contains(m.required, p.name))
+		if v == defaultText(item, p) && !always {
+			continue
+		}
+		parts = append(parts, p.name+"="+Quote(v))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, " ")
+}
+
+// Quote returns s as a script value: unchanged when it is a plain word,
+// else in double quotes with RouterOS escapes (\" \\ \n \r \t \$ \? and
+// \XX for other control and non-ASCII bytes), which the parser reads back
+// to the same bytes.
+func Quote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._:,/+@*%!^&|<>~'") == "" {
+		return s
+	}
+	return `"` + escape(s) + `"`
+}
+
+// escape applies the RouterOS string escapes.
+func escape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '"', '\\', '$', '?':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		default:
+			if c < 0x20 || c >= 0x7f {
+				fmt.Fprintf(&b, `\%02X`, c)
+				continue
+			}
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}

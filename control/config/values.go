@@ -1,0 +1,262 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/pool"
+)
+
+// Property value types whose text form is RouterOS's. Values are never
+// mutated in place (a set assigns a fresh value), so items can be copied
+// shallowly.
+
+// Ranges is an /ip pool ranges value (see pool.ParseRanges). It prints in
+// normal form: sorted, first-last or a single address, so a CIDR such as
+// 10.0.0.0/30 prints as 10.0.0.0-10.0.0.3.
+type Ranges []pool.Range
+
+// MarshalText implements encoding.TextMarshaler.
+func (r Ranges) MarshalText() ([]byte, error) { return []byte(pool.FormatRanges(r)), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (r *Ranges) UnmarshalText(b []byte) error {
+	rs, err := pool.ParseRanges(string(b))
+	if err != nil {
+		return err
+	}
+	*r = rs
+	return nil
+}
+
+// Seconds is a time value in whole seconds. It reads a bare number of
+// seconds ("10"), units ("10s", "1m30s", "2h", "1d", "1w") or "hh:mm:ss",
+// and prints as a bare number of seconds, as RouterOS prints
+// keepalive-timeout=10.
+type Seconds time.Duration
+
+const maxSeconds = 1<<32 - 1
+
+// MarshalText implements encoding.TextMarshaler.
+func (s Seconds) MarshalText() ([]byte, error) {
+	return []byte(strconv.FormatInt(int64(time.Duration(s)/time.Second), 10)), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *Seconds) UnmarshalText(b []byte) error {
+	v, err := parseSeconds(string(b))
+	if err != nil {
+		return err
+	}
+	*s = Seconds(time.Duration(v) * time.Second)
+	return nil
+}
+
+func parseSeconds(t string) (int64, error) {
+	if t == "" {
+		return 0, errors.New("empty time")
+	}
+	if strings.Contains(t, ":") {
+		parts := strings.Split(t, ":")
+		if len(parts) != 3 {
+			return 0, fmt.Errorf("time %q: want hh:mm:ss", t)
+		}
+		var total int64
+		for i, p := range parts {
+			v, err := strconv.ParseUint(p, 10, 32)
+			if err != nil || (i > 0 && v > 59) {
+				return 0, fmt.Errorf("time %q: bad field %q", t, p)
+			}
+			total = total*60 + int64(v)
+		}
+		return checkSeconds(t, total)
+	}
+	units := map[byte]int64{'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 7 * 86400}
+	var total int64
+	rest := t
+	for first := true; rest != ""; first = false {
+		n := len(rest) - len(strings.TrimLeft(rest, "0123456789"))
+		if n == 0 {
+			return 0, fmt.Errorf("time %q: expected a number", t)
+		}
+		v, err := strconv.ParseInt(rest[:n], 10, 64)
+		if err != nil || v > maxSeconds {
+			return 0, fmt.Errorf("time %q: too large", t)
+		}
+		rest = rest[n:]
+		mul := int64(1)
+		if rest != "" {
+			u, ok := units[rest[0]]
+			if !ok {
+				return 0, fmt.Errorf("time %q: unknown unit %q", t, rest[0])
+			}
+			mul, rest = u, rest[1:]
+		} else if !first {
+			return 0, fmt.Errorf("time %q: number without unit", t)
+		}
+		total += v * mul
+		if total > maxSeconds {
+			return 0, fmt.Errorf("time %q: too large", t)
+		}
+	}
+	return checkSeconds(t, total)
+}
+
+func checkSeconds(t string, v int64) (int64, error) {
+	if v > maxSeconds {
+		return 0, fmt.Errorf("time %q: too large", t)
+	}
+	return v, nil
+}
+
+// MTU is a max-mtu/max-mru value: "auto" (0) or 64..65535.
+type MTU int
+
+// MarshalText implements encoding.TextMarshaler.
+func (m MTU) MarshalText() ([]byte, error) {
+	if m == 0 {
+		return []byte("auto"), nil
+	}
+	return []byte(strconv.Itoa(int(m))), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (m *MTU) UnmarshalText(b []byte) error {
+	if string(b) == "auto" {
+		*m = 0
+		return nil
+	}
+	v, err := parseInt(string(b), 64, 65535)
+	if err != nil {
+		return fmt.Errorf("%w (or auto)", err)
+	}
+	*m = MTU(v)
+	return nil
+}
+
+// MRRU is an mrru value: "disabled" (0) or 512..65535 (RFC 1990 multilink
+// MRRU).
+type MRRU int
+
+// MarshalText implements encoding.TextMarshaler.
+func (m MRRU) MarshalText() ([]byte, error) {
+	if m == 0 {
+		return []byte("disabled"), nil
+	}
+	return []byte(strconv.Itoa(int(m))), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (m *MRRU) UnmarshalText(b []byte) error {
+	if string(b) == "disabled" {
+		*m = 0
+		return nil
+	}
+	v, err := parseInt(string(b), 512, 65535)
+	if err != nil {
+		return fmt.Errorf("%w (or disabled)", err)
+	}
+	*m = MRRU(v)
+	return nil
+}
+
+// AuthMethods is a set of PPP authentication protocols (authentication on
+// the server, allow on the client): mschap2 (RFC 2759), mschap1 (RFC 2433),
+// chap (RFC 1994), pap (RFC 1334). It prints in that order, strongest
+// first, whatever order it was given in.
+type AuthMethods []string
+
+var authOrder = []string{"mschap2", "mschap1", "chap", "pap"}
+
+// MarshalText implements encoding.TextMarshaler.
+func (a AuthMethods) MarshalText() ([]byte, error) { return []byte(strings.Join(a, ",")), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (a *AuthMethods) UnmarshalText(b []byte) error {
+	seen := map[string]bool{}
+	for m := range strings.SplitSeq(string(b), ",") {
+		if !slices.Contains(authOrder, m) {
+			return fmt.Errorf("unknown authentication method %q (want %s)", m, strings.Join(authOrder, "|"))
+		}
+		seen[m] = true
+	}
+	var out AuthMethods
+	for _, m := range authOrder {
+		if seen[m] {
+			out = append(out, m)
+		}
+	}
+	*a = out
+	return nil
+}
+
+// DNSServers is a profile's dns-server: up to two IPv4 addresses (RFC 1877
+// offers a primary and a secondary).
+type DNSServers []netip.Addr
+
+// MarshalText implements encoding.TextMarshaler.
+func (d DNSServers) MarshalText() ([]byte, error) {
+	parts := make([]string, len(d))
+	for i, a := range d {
+		parts[i] = a.String()
+	}
+	return []byte(strings.Join(parts, ",")), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *DNSServers) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*d = nil
+		return nil
+	}
+	var out DNSServers
+	for s := range strings.SplitSeq(string(b), ",") {
+		a, err := parseIPv4(s)
+		if err != nil {
+			return err
+		}
+		out = append(out, a)
+	}
+	if len(out) > 2 {
+		return errors.New("at most two DNS servers")
+	}
+	*d = out
+	return nil
+}
+
+func parseIPv4(s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return a, err
+	}
+	if !a.Is4() {
+		return netip.Addr{}, fmt.Errorf("%s: not an IPv4 address", s)
+	}
+	return a, nil
+}
+
+func parseInt(s string, lo, hi int64) (int64, error) {
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q: not an integer", s)
+	}
+	if v < lo || v > hi {
+		return 0, fmt.Errorf("%d: out of range %d..%d", v, lo, hi)
+	}
+	return v, nil
+}
+
+func parseBool(s string) (bool, error) {
+	switch s {
+	case "yes", "true":
+		return true, nil
+	case "no", "false":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q: want yes or no", s)
+}
