@@ -17,6 +17,15 @@ var (
 
 // Receive runs a received control packet of this protocol through the
 // automaton. p and its Data may be reused by the caller afterwards.
+//
+// Configure-Ack/Nak/Reject that do not answer our last Configure-Request
+// (wrong Identifier, or a second reply to the same one), a Configure-Ack
+// whose options are not exactly those requested, a Configure-Reject that
+// modifies or reorders them, and malformed options are silently discarded
+// (RFC 1661 §5.2-§5.4), with the reason in Output.Discarded. In Closed,
+// Closing and Stopping, where the table answers RCR+ and RCR- alike, a
+// Configure-Request is not judged (the Negotiator sees nothing) and is
+// reported as RCR-.
 func (a *Automaton) Receive(p *ppp.Packet) Output {
 	discard := func(err error) Output {
 		return Output{Event: eventOf(p.Code), From: a.state, To: a.state,
@@ -24,9 +33,6 @@ func (a *Automaton) Receive(p *ppp.Packet) Output {
 	}
 	switch p.Code {
 	case ppp.ConfigureRequest:
-		// Where the table answers RCR+ and RCR- alike the request is not
-		// judged, so the Negotiator sees no side effect; it is reported
-		// as RCR-.
 		if a.state != Stopped && !a.state.negotiating() && a.state != Opened {
 			return a.event(RCRMinus, p, nil)
 		}
