@@ -366,6 +366,12 @@ func TestUnknownCodeAndCodeReject(t *testing.T) {
 	if o.Event != RUC || cj.Code != ppp.CodeReject || !bytes.Equal(cj.Data, []byte{42, 5, 0, 12, 1, 2}) {
 		t.Errorf("code reject: %v %v % x", o.Event, cj.Code, cj.Data)
 	}
+	// LCP lowers the bound once the peer's MRU is negotiated; 0 is ignored.
+	a.SetPeerMRU(6)
+	a.SetPeerMRU(0)
+	if cj := mustOne(t, a.Receive(in)); !bytes.Equal(cj.Data, []byte{42, 5}) {
+		t.Errorf("code reject at MRU 6: % x", cj.Data)
+	}
 	for _, tc := range []struct {
 		name     string
 		rejected []byte
