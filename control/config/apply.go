@@ -198,6 +198,10 @@ func (c *Config) selected(m *menu, cmd Command) ([]int, error) {
 	var out []int
 	switch {
 	case t.Find:
+		// Check the conditions even when there is no item to test them on.
+		if _, err := matches(m, reflect.New(m.itemType()).Elem(), t.Where, cmd.Line); err != nil {
+			return nil, err
+		}
 		for i := range s.Len() {
 			ok, err := matches(m, s.Index(i), t.Where, cmd.Line)
 			if err != nil {

@@ -483,3 +483,51 @@ func parseFind(els []elem, line int) (*Target, error) {
 
 // errNoMenu is returned for a menu this implementation does not have.
 var errNoMenu = errors.New("no such menu")
+
+// String prints the command as one self-contained script line that Parse
+// reads back to the same Command (Line aside).
+func (c Command) String() string {
+	parts := []string{c.Menu}
+	if c.Menu == "/" {
+		parts = []string{"/"}
+	}
+	if c.Verb != "" {
+		parts = append(parts, c.Verb)
+	}
+	if t := c.Target; t != nil {
+		switch {
+		case t.Find:
+			f := "[find"
+			if len(t.Where) > 0 {
+				f += " where"
+			}
+			for _, w := range t.Where {
+				f += " " + w.String()
+			}
+			parts = append(parts, f+"]")
+		case t.Numbers != nil:
+			ns := make([]string, len(t.Numbers))
+			for i, n := range t.Numbers {
+				ns[i] = strconv.Itoa(n)
+			}
+			parts = append(parts, strings.Join(ns, ","))
+		case t.Name != "" && strings.Trim(t.Name, "0123456789,") == "":
+			parts = append(parts, `"`+t.Name+`"`) // a name, not item numbers
+		default:
+			parts = append(parts, Quote(t.Name))
+		}
+	}
+	for _, a := range c.Args {
+		parts = append(parts, a.String())
+	}
+	return strings.Join(parts, " ")
+}
+
+// String prints the argument as name=value (value quoted as needed) or a
+// bare name.
+func (a Arg) String() string {
+	if !a.HasValue {
+		return a.Name
+	}
+	return a.Name + "=" + Quote(a.Value)
+}
