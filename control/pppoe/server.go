@@ -1,0 +1,589 @@
+package pppoe
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/ethernet"
+)
+
+// FrameConn sends and receives whole Ethernet frames, VLAN tags included.
+// *afpacket.Conn satisfies it. Discover and Scan also need
+// SetReadDeadline(time.Time) error, which afpacket.Conn has.
+type FrameConn interface {
+	// ReadFrame reads one frame into b and returns its length.
+	ReadFrame(b []byte) (int, error)
+	// WriteFrame sends one frame.
+	WriteFrame(b []byte) error
+}
+
+// deadliner is the part of a connection that lets a read time out.
+type deadliner interface {
+	SetReadDeadline(t time.Time) error
+}
+
+// ErrUnknownService is returned by an Admission that does not offer the
+// requested service; the server answers with a Service-Name-Error PADS
+// (RFC 2516 §5.4). Any other Admission error becomes an AC-System-Error.
+var ErrUnknownService = errors.New("pppoe: unknown service")
+
+// Admission decides whether a session may start and ends sessions; it is
+// where max-sessions, one-session-per-host and the session id allocator
+// live. The server calls it without holding any lock.
+type Admission interface {
+	// Open starts a session for a PADR (RFC 2516 §5.3) and returns its id,
+	// neither 0 nor 0xffff. An error refuses the session: errors wrapping
+	// ErrUnknownService become Service-Name-Error, others AC-System-Error,
+	// with err.Error() as the message (RFC 2516 §5.4).
+	Open(c Circuit, service string, hostUniq []byte) (uint16, error)
+	// Close ends session sid of c after the client's PADT (RFC 2516 §5.5).
+	// It is called for any PADT addressed to the AC, so it must ignore
+	// sessions it does not know.
+	Close(c Circuit, sid uint16)
+}
+
+// DefaultDuplicateWindow is how long after a PADS a retransmitted PADR (the
+// client lost the PADS, RFC 2516 §5.3) gets the same PADS again instead of a
+// second session.
+const DefaultDuplicateWindow = 5 * time.Second
+
+// ServerConfig is the discovery configuration of the AC on one access
+// interface: the RouterOS "/interface pppoe-server server" entries of that
+// interface folded together.
+type ServerConfig struct {
+	// ACName is the AC-Name tag, the system identity (RFC 2516 Appendix A).
+	ACName string
+	// MAC is the access interface's address, the AC's Ethernet address.
+	MAC net.HardwareAddr
+	// Ifindex is the access interface's index, part of every Circuit.
+	Ifindex int
+	// ServiceNames are the services offered on the interface, one per
+	// RouterOS server entry. A PADI for "" or for one of them is answered;
+	// an entry "" serves any requested name.
+	ServiceNames []string
+	// CookieKey is the HMAC key of the AC-Cookie. Empty keeps the current
+	// key, or draws a random one at NewServer. Servers that should accept
+	// each other's cookies (a restart, a standby) share it.
+	CookieKey []byte
+	// CookiePeriod is the cookie time bucket; 0 means DefaultCookiePeriod.
+	CookiePeriod time.Duration
+	// MaxPayload is the largest PPP payload the AC takes (min of max-mtu and
+	// max-mru). Above 1492 it grants RFC 4638 PPP-Max-Payload: a client that
+	// sends the tag gets it back with min(client's, MaxPayload) in PADO and
+	// PADS. At or below 1492 the tag is never echoed.
+	MaxPayload uint16
+	// DuplicateWindow is how long a PADR retransmission gets the same PADS;
+	// 0 means DefaultDuplicateWindow.
+	DuplicateWindow time.Duration
+}
+
+// Validate checks that c can run: a unicast MAC and services without NUL
+// (RFC 2516 Appendix A, Service-Name is not NUL-terminated).
+func (c *ServerConfig) Validate() error {
+	if err := unicast(c.MAC); err != nil {
+		return fmt.Errorf("pppoe: server MAC %v: %w", c.MAC, err)
+	}
+	for _, s := range append([]string{c.ACName}, c.ServiceNames...) {
+		if len(s) > 1400 || strings.ContainsRune(s, 0) {
+			return fmt.Errorf("pppoe: name %q: NUL or longer than 1400 bytes", s)
+		}
+	}
+	if c.CookiePeriod < 0 || c.DuplicateWindow < 0 {
+		return errors.New("pppoe: negative cookie period or duplicate window")
+	}
+	return nil
+}
+
+// Counters are the server's discovery counters, a snapshot for metrics.
+type Counters struct {
+	// Malformed counts frames that did not parse as PPPoE at all.
+	Malformed uint64
+	// Ignored counts well-formed frames that are not for this AC: session
+	// stage, PADO/PADS of other ACs, PADR/PADT to other addresses.
+	Ignored uint64
+	// PADIReceived counts every PADI, PADIDropped those that broke RFC 2516
+	// §5.1 (not broadcast, no Service-Name, bad lengths, group source) and
+	// PADIUnserved those asking for a service not offered here (§5.2).
+	PADIReceived, PADIDropped, PADIUnserved uint64
+	// PADOSent counts offers (§5.2).
+	PADOSent uint64
+	// PADRReceived counts every PADR to this AC; PADRDropped those that
+	// broke §5.3, PADRBadCookie those with a missing, forged or expired
+	// AC-Cookie, PADRDuplicates the retransmissions answered from memory.
+	PADRReceived, PADRDropped, PADRBadCookie, PADRDuplicates uint64
+	// PADSSent counts every PADS (§5.4), PADSErrors those refusing a
+	// session (SESSION_ID 0).
+	PADSSent, PADSErrors uint64
+	// PADTReceived counts PADTs from clients, PADTSent those built by
+	// Server.PADT (§5.5). WriteErrors counts frames Serve could not send.
+	PADTReceived, PADTSent, WriteErrors uint64
+}
+
+type counters struct {
+	malformed, ignored                                   atomic.Uint64
+	padiReceived, padiDropped, padiUnserved, padoSent    atomic.Uint64
+	padrReceived, padrDropped, padrBadCookie, padrDup    atomic.Uint64
+	padsSent, padsErrors, padtReceived, padtSent, wrErrs atomic.Uint64
+}
+
+// Server is the access concentrator side of PPPoE discovery (RFC 2516 §5)
+// on one interface. Handle is pure of sockets; Serve runs it on a FrameConn.
+// Before PADR it keeps no per-client state: the AC-Cookie carries it.
+type Server struct {
+	adm Admission
+	log *zap.Logger
+	cfg atomic.Pointer[serverState]
+	c   counters
+
+	mu        sync.Mutex
+	recent    map[recentKey]recentPADS
+	lastPrune time.Time
+}
+
+// serverState is a validated, private copy of a ServerConfig.
+type serverState struct {
+	ServerConfig
+	mac        [6]byte
+	anyService bool
+	err        error
+}
+
+// recentKey identifies one client's request: RFC 2516 lets a host tell
+// its own sessions apart only by Host-Uniq.
+type recentKey struct {
+	c        Circuit
+	hostUniq string
+}
+
+// recentPADS is a PADS sent, kept for DuplicateWindow to answer a
+// retransmitted PADR.
+type recentPADS struct {
+	cookie string
+	sid    uint16
+	frame  []byte
+	at     time.Time
+}
+
+// NewServer returns a Server for cfg. cfg should have passed Validate: a
+// server with an invalid configuration answers nothing (and logs why) until
+// SetConfig gives it a valid one. A nil log logs nothing.
+func NewServer(cfg ServerConfig, adm Admission, log *zap.Logger) *Server {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	s := &Server{adm: adm, log: log, recent: make(map[recentKey]recentPADS)}
+	if len(cfg.CookieKey) == 0 {
+		cfg.CookieKey = make([]byte, 32)
+		rand.Read(cfg.CookieKey)
+	}
+	st := newServerState(cfg)
+	if st.err != nil {
+		log.Error("pppoe server config invalid, not answering", zap.Error(st.err))
+	}
+	s.cfg.Store(st)
+	return s
+}
+
+func newServerState(cfg ServerConfig) *serverState {
+	st := &serverState{ServerConfig: cfg}
+	st.err = cfg.Validate()
+	st.MAC = slices.Clone(cfg.MAC)
+	st.ServiceNames = slices.Clone(cfg.ServiceNames)
+	st.CookieKey = slices.Clone(cfg.CookieKey)
+	copy(st.mac[:], cfg.MAC)
+	st.anyService = slices.Contains(cfg.ServiceNames, "")
+	if st.CookiePeriod == 0 {
+		st.CookiePeriod = DefaultCookiePeriod
+	}
+	if st.DuplicateWindow == 0 {
+		st.DuplicateWindow = DefaultDuplicateWindow
+	}
+	return st
+}
+
+// SetConfig replaces the configuration, as servers are added to or removed
+// from the interface at run time. An empty CookieKey keeps the current key,
+// so cookies already issued stay valid. An invalid cfg is refused and the
+// old one kept.
+func (s *Server) SetConfig(cfg ServerConfig) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if len(cfg.CookieKey) == 0 {
+		cfg.CookieKey = s.cfg.Load().CookieKey
+	}
+	s.cfg.Store(newServerState(cfg))
+	return nil
+}
+
+// Config returns a copy of the current configuration.
+func (s *Server) Config() ServerConfig {
+	st := s.cfg.Load()
+	c := st.ServerConfig
+	c.MAC = slices.Clone(c.MAC)
+	c.ServiceNames = slices.Clone(c.ServiceNames)
+	c.CookieKey = slices.Clone(c.CookieKey)
+	return c
+}
+
+// Counters returns a snapshot of the discovery counters.
+func (s *Server) Counters() Counters {
+	c := &s.c
+	return Counters{
+		Malformed: c.malformed.Load(), Ignored: c.ignored.Load(),
+		PADIReceived: c.padiReceived.Load(), PADIDropped: c.padiDropped.Load(), PADIUnserved: c.padiUnserved.Load(),
+		PADOSent:     c.padoSent.Load(),
+		PADRReceived: c.padrReceived.Load(), PADRDropped: c.padrDropped.Load(),
+		PADRBadCookie: c.padrBadCookie.Load(), PADRDuplicates: c.padrDup.Load(),
+		PADSSent: c.padsSent.Load(), PADSErrors: c.padsErrors.Load(),
+		PADTReceived: c.padtReceived.Load(), PADTSent: c.padtSent.Load(), WriteErrors: c.wrErrs.Load(),
+	}
+}
+
+// Handle processes one frame received on the interface at time now and
+// returns the frames to send in reply (RFC 2516 §5): a PADO for a PADI it
+// can serve, a PADS for a PADR, nothing otherwise.
+func (s *Server) Handle(frame []byte, now time.Time) [][]byte {
+	st := s.cfg.Load()
+	if st.err != nil {
+		return nil
+	}
+	f, p, err := ParseFrame(frame)
+	if err != nil {
+		s.dropMalformed(&f, err)
+		return nil
+	}
+	switch p.Code {
+	case CodePADI:
+		return s.padi(st, &f, &p, now)
+	case CodePADR:
+		return s.padr(st, &f, &p, now)
+	case CodePADT:
+		s.padt(st, &f, &p)
+		return nil
+	default:
+		s.c.ignored.Add(1)
+		return nil
+	}
+}
+
+// dropMalformed counts a frame that did not parse, against its code when
+// the Ethernet header and the CODE byte were readable, so a PADI with a
+// lying LENGTH shows as a dropped PADI.
+func (s *Server) dropMalformed(f *ethernet.Frame, err error) {
+	if f.EtherType == ethernet.EtherTypePPPoEDiscovery && len(f.Payload) >= 2 {
+		switch Code(f.Payload[1]) {
+		case CodePADI:
+			s.c.padiReceived.Add(1)
+			s.c.padiDropped.Add(1)
+			s.log.Debug("padi dropped", zap.Error(err))
+			return
+		case CodePADR:
+			s.c.padrReceived.Add(1)
+			s.c.padrDropped.Add(1)
+			s.log.Debug("padr dropped", zap.Error(err))
+			return
+		}
+	}
+	s.c.malformed.Add(1)
+}
+
+// padi answers a PADI with a PADO (RFC 2516 §5.1, §5.2).
+func (s *Server) padi(st *serverState, f *ethernet.Frame, p *Packet, now time.Time) [][]byte {
+	s.c.padiReceived.Add(1)
+	if err := ValidateFrame(f, p); err != nil {
+		s.c.padiDropped.Add(1)
+		s.log.Debug("padi dropped", zap.Stringer("mac", f.Source), zap.Error(err))
+		return nil
+	}
+	c, err := CircuitOf(st.Ifindex, f)
+	if err != nil {
+		s.c.padiDropped.Add(1)
+		return nil
+	}
+	want, _ := FindTag[ServiceName](p.Tags)
+	offer := st.offer(string(want))
+	if offer == nil {
+		// §5.2: the AC MUST NOT answer a PADI it cannot serve.
+		s.c.padiUnserved.Add(1)
+		s.log.Debug("padi unserved", zap.Stringer("circuit", c), zap.String("service", string(want)))
+		return nil
+	}
+	ck := issueCookie(st.CookieKey, c, now, st.CookiePeriod)
+	tags := []Tag{ACName(st.ACName)}
+	for _, n := range offer {
+		tags = append(tags, ServiceName(n))
+	}
+	tags = append(tags, ACCookie(ck[:]))
+	tags = append(tags, echoTags(st, p)...)
+	out, err := s.reply(st, c, &Packet{Code: CodePADO, Tags: tags})
+	if err != nil {
+		s.c.padiDropped.Add(1)
+		s.log.Debug("padi dropped", zap.Stringer("circuit", c), zap.Error(err))
+		return nil
+	}
+	s.c.padoSent.Add(1)
+	s.log.Debug("pado sent", zap.Stringer("circuit", c), zap.Strings("services", offer))
+	return [][]byte{out}
+}
+
+// offer returns the Service-Names a PADO for want carries: want itself if
+// served, every offered name for an empty request (so pppoe-discovery and
+// a scanner list them all), nil if want is not served.
+func (st *serverState) offer(want string) []string {
+	if want == "" {
+		if len(st.ServiceNames) == 0 {
+			return []string{""}
+		}
+		return st.ServiceNames
+	}
+	if st.anyService || slices.Contains(st.ServiceNames, want) {
+		return []string{want}
+	}
+	return nil
+}
+
+// resolve returns the service a PADR for want opens: want itself, or for
+// an empty request the first offered name. ok is false if not served.
+func (st *serverState) resolve(want string) (string, bool) {
+	if want == "" {
+		if len(st.ServiceNames) == 0 {
+			return "", true
+		}
+		return st.ServiceNames[0], true
+	}
+	return want, st.anyService || slices.Contains(st.ServiceNames, want)
+}
+
+// echoTags returns the tags an AC echoes from a PADI or PADR: Host-Uniq and
+// Relay-Session-Id unmodified (RFC 2516 Appendix A), and PPP-Max-Payload
+// with the granted value (RFC 4638 §4) when the AC may go above 1492.
+func echoTags(st *serverState, p *Packet) []Tag {
+	var tags []Tag
+	if hu, ok := FindTag[HostUniq](p.Tags); ok {
+		tags = append(tags, hu)
+	}
+	if r, ok := FindTag[RelaySessionID](p.Tags); ok {
+		tags = append(tags, r)
+	}
+	if mp, ok := FindTag[PPPMaxPayload](p.Tags); ok && st.MaxPayload > 1492 {
+		tags = append(tags, min(mp, PPPMaxPayload(st.MaxPayload)))
+	}
+	return tags
+}
+
+// reply marshals p to the client of c, refusing what Validate refuses (for
+// example a PADO grown past 1500 bytes by a long echoed Host-Uniq).
+func (s *Server) reply(st *serverState, c Circuit, p *Packet) ([]byte, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return MarshalFrame(c.HardwareAddr(), st.MAC, c.VLANList(), p)
+}
+
+// padr answers a PADR with a PADS (RFC 2516 §5.3, §5.4).
+func (s *Server) padr(st *serverState, f *ethernet.Frame, p *Packet, now time.Time) [][]byte {
+	if !bytesEqual(f.Destination, st.mac[:]) {
+		s.c.ignored.Add(1)
+		return nil
+	}
+	s.c.padrReceived.Add(1)
+	c, err := CircuitOf(st.Ifindex, f)
+	if err == nil {
+		err = ValidateFrame(f, p)
+	}
+	if err != nil {
+		s.c.padrDropped.Add(1)
+		s.log.Debug("padr dropped", zap.Stringer("mac", f.Source), zap.Error(err))
+		return nil
+	}
+	ck, _ := FindTag[ACCookie](p.Tags)
+	if !checkCookie(st.CookieKey, c, ck, now, st.CookiePeriod) {
+		// No answer: a PADR flood without valid cookies costs neither state
+		// nor a reply.
+		s.c.padrBadCookie.Add(1)
+		s.log.Debug("padr bad cookie", zap.Stringer("circuit", c))
+		return nil
+	}
+	hu, _ := FindTag[HostUniq](p.Tags)
+	key := recentKey{c: c, hostUniq: string(hu)}
+	if out := s.duplicate(key, string(ck), now, st.DuplicateWindow); out != nil {
+		s.c.padrDup.Add(1)
+		s.c.padsSent.Add(1)
+		s.log.Debug("padr duplicate", zap.Stringer("circuit", c))
+		return [][]byte{out}
+	}
+	want, _ := FindTag[ServiceName](p.Tags)
+	service, ok := st.resolve(string(want))
+	var sid uint16
+	if !ok {
+		err = fmt.Errorf("service %q: %w", want, ErrUnknownService)
+	} else {
+		sid, err = s.adm.Open(c, service, slices.Clone([]byte(hu)))
+		if err == nil && (sid == 0 || sid == SessionIDReserved) {
+			err = fmt.Errorf("pppoe: admission returned session id 0x%04x", sid)
+		}
+	}
+	tags := []Tag{ServiceName(want)}
+	if err != nil {
+		sid = 0
+		msg := err.Error()
+		if len(msg) > 1024 {
+			msg = msg[:1024]
+		}
+		if errors.Is(err, ErrUnknownService) {
+			tags = append(tags, ServiceNameError(msg))
+		} else {
+			tags = append(tags, ACSystemError(msg))
+		}
+	}
+	tags = append(tags, echoTags(st, p)...)
+	out, merr := s.reply(st, c, &Packet{Code: CodePADS, SessionID: sid, Tags: tags})
+	if merr != nil {
+		// Only an absurd echoed tag gets here; the session must not leak.
+		if err == nil {
+			s.adm.Close(c, sid)
+		}
+		s.c.padrDropped.Add(1)
+		s.log.Debug("padr dropped", zap.Stringer("circuit", c), zap.Error(merr))
+		return nil
+	}
+	s.c.padsSent.Add(1)
+	if err != nil {
+		s.c.padsErrors.Add(1)
+		s.log.Debug("pads refused", zap.Stringer("circuit", c), zap.String("service", service), zap.Error(err))
+		return [][]byte{out}
+	}
+	s.remember(key, recentPADS{cookie: string(ck), sid: sid, frame: out, at: now}, now, st.DuplicateWindow)
+	s.log.Debug("pads sent", zap.Stringer("circuit", c), zap.String("service", service),
+		zap.Uint16("session_id", sid), zap.String("host_uniq", hex.EncodeToString(hu)))
+	return [][]byte{out}
+}
+
+// duplicate returns the PADS already sent for key if this PADR is a
+// retransmission of the one that got it: same cookie, within window.
+func (s *Server) duplicate(key recentKey, cookie string, now time.Time, window time.Duration) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.recent[key]
+	if !ok || r.cookie != cookie || now.Sub(r.at) > window || now.Before(r.at) {
+		return nil
+	}
+	return r.frame
+}
+
+// remember keeps a PADS for window, pruning expired ones at most once per
+// window so the map stays as small as the PADR rate times the window.
+func (s *Server) remember(key recentKey, r recentPADS, now time.Time, window time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now.Sub(s.lastPrune) > window {
+		for k, v := range s.recent {
+			if now.Sub(v.at) > window {
+				delete(s.recent, k)
+			}
+		}
+		s.lastPrune = now
+	}
+	s.recent[key] = r
+}
+
+// forget drops the remembered PADS of session sid of c, so a PADR after
+// the session ended opens a new one.
+func (s *Server) forget(c Circuit, sid uint16) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, v := range s.recent {
+		if k.c == c && v.sid == sid {
+			delete(s.recent, k)
+		}
+	}
+}
+
+// padt ends a session at the client's request (RFC 2516 §5.5).
+func (s *Server) padt(st *serverState, f *ethernet.Frame, p *Packet) {
+	if !bytesEqual(f.Destination, st.mac[:]) {
+		s.c.ignored.Add(1)
+		return
+	}
+	c, err := CircuitOf(st.Ifindex, f)
+	if err == nil {
+		err = ValidateFrame(f, p)
+	}
+	if err != nil {
+		s.c.malformed.Add(1)
+		s.log.Debug("padt dropped", zap.Stringer("mac", f.Source), zap.Error(err))
+		return
+	}
+	s.c.padtReceived.Add(1)
+	s.forget(c, p.SessionID)
+	msg, _ := FindTag[GenericError](p.Tags)
+	s.log.Debug("padt received", zap.Stringer("circuit", c), zap.Uint16("session_id", p.SessionID), zap.String("message", string(msg)))
+	s.adm.Close(c, p.SessionID)
+}
+
+// PADT builds the PADT the AC sends to end session sid of c, with msg as a
+// Generic-Error tag when not empty (RFC 2516 §5.5). It returns nil if sid
+// cannot be a session (0 or 0xffff) or the server has no valid config.
+func (s *Server) PADT(c Circuit, sid uint16, msg string) []byte {
+	if len(msg) > 1024 {
+		msg = msg[:1024]
+	}
+	var tags []Tag
+	if msg != "" {
+		tags = []Tag{GenericError(msg)}
+	}
+	st := s.cfg.Load()
+	if st.err != nil {
+		return nil
+	}
+	out, err := s.reply(st, c, &Packet{Code: CodePADT, SessionID: sid, Tags: tags})
+	if err != nil {
+		s.log.Debug("padt not built", zap.Stringer("circuit", c), zap.Error(err))
+		return nil
+	}
+	s.forget(c, sid)
+	s.c.padtSent.Add(1)
+	s.log.Debug("padt sent", zap.Stringer("circuit", c), zap.Uint16("session_id", sid), zap.String("message", msg))
+	return out
+}
+
+// Serve reads frames from conn, handles them and writes the replies until
+// ctx ends or a read fails. If conn has SetReadDeadline (afpacket.Conn
+// does) cancelling ctx interrupts a blocked read; otherwise close conn to
+// stop Serve. A failed write is counted and Serve carries on.
+func (s *Server) Serve(ctx context.Context, conn FrameConn) error {
+	if d, ok := conn.(deadliner); ok {
+		stop := context.AfterFunc(ctx, func() { d.SetReadDeadline(time.Unix(1, 0)) })
+		defer stop()
+	}
+	buf := make([]byte, 9216)
+	for {
+		n, err := conn.ReadFrame(buf)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			return fmt.Errorf("pppoe: server read: %w", err)
+		}
+		for _, out := range s.Handle(buf[:n], time.Now()) {
+			if err := conn.WriteFrame(out); err != nil {
+				s.c.wrErrs.Add(1)
+				s.log.Debug("write failed", zap.Error(err))
+			}
+		}
+	}
+}
+
+func bytesEqual(a []byte, b []byte) bool { return string(a) == string(b) }
