@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/pool"
 )
 
 // referenceServer is the Quick Example server block of the RouterOS
@@ -87,6 +89,10 @@ func TestReferenceClients(t *testing.T) {
 
 func TestReferencePool(t *testing.T) {
 	c := mustLoad(t, "/ip pool add name=pool1 ranges=10.1.1.62-10.1.1.72")
+	set := pool.NewSet()
+	if err := set.Update(c.PoolSpecs()); err != nil || set.Allocator("pool1").Size() != 11 {
+		t.Fatalf("PoolSpecs into a pool.Set: %v", err)
+	}
 	if got := c.Pools[0].Ranges; len(got) != 1 || got[0].First != netip.MustParseAddr("10.1.1.62") || got[0].Size() != 11 {
 		t.Fatalf("ranges = %v", got)
 	}

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"reflect"
 	"slices"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/pool"
 )
 
 // Struct tags on the item types drive parsing, defaults, export and print:
@@ -242,4 +244,13 @@ func (m *menu) key(item reflect.Value) string {
 		return f.String()
 	}
 	return ""
+}
+
+// PoolSpecs returns the pools in the form pool.Set.Update takes.
+func (c *Config) PoolSpecs() []pool.Spec {
+	out := make([]pool.Spec, len(c.Pools))
+	for i, p := range c.Pools {
+		out[i] = pool.Spec{Name: p.Name, Ranges: slices.Clone([]pool.Range(p.Ranges)), NextPool: p.NextPool}
+	}
+	return out
 }

@@ -366,6 +366,11 @@ func parseCommand(cur []string, els []elem, line int) (Command, error) {
 	i := 0
 	if els[0].bare() && strings.HasPrefix(els[0].name, "/") {
 		path = splitPath(els[0].name)
+		for _, p := range path {
+			if !isIdent(p) {
+				return Command{}, errf(line, "", "bad menu path element %q", p)
+			}
+		}
 		i = 1
 	}
 	for ; i < len(els) && els[i].bare() && !verbs[els[i].name]; i++ {
@@ -375,7 +380,7 @@ func parseCommand(cur []string, els []elem, line int) (Command, error) {
 				path = path[:len(path)-1]
 			}
 		default:
-			if strings.Contains(w, "/") {
+			if !isIdent(w) {
 				return Command{}, errf(line, "", "bad menu path element %q", w)
 			}
 			path = append(path, w)
@@ -411,9 +416,19 @@ func parseCommand(cur []string, els []elem, line int) (Command, error) {
 			cmd.Target = t
 			continue
 		}
+		if !isIdent(e.name) {
+			return Command{}, errf(line, "", "bad property name %q", e.name)
+		}
 		cmd.Args = append(cmd.Args, Arg{Name: e.name, Value: e.value, HasValue: e.hasValue})
 	}
 	return cmd, nil
+}
+
+// isIdent reports whether s can be a menu or property name: RouterOS's
+// are lower-case words joined by '-'; we accept letters, digits, '-', '_'
+// and '.'.
+func isIdent(s string) bool {
+	return s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == ""
 }
 
 func describe(e elem) string {
@@ -472,6 +487,8 @@ func parseFind(els []elem, line int) (*Target, error) {
 		e := els[i]
 		switch {
 		case e.bare() && e.name == "and":
+		case (e.bare() || e.hasValue) && !isIdent(e.name):
+			return nil, errf(line, "", "bad property name %q in [find]", e.name)
 		case e.bare() || e.hasValue:
 			t.Where = append(t.Where, Arg{Name: e.name, Value: e.value, HasValue: e.hasValue})
 		default:

@@ -48,8 +48,8 @@ func TestParse(t *testing.T) {
 		},
 		{
 			name: "hash inside a continued line is not a comment",
-			in:   "/ip pool add name=p \\\n# ranges=10.0.0.1",
-			want: []Command{{Line: 1, Menu: "/ip pool", Verb: "add", Args: []Arg{{"name", "p", true}, {Name: "#"}, {"ranges", "10.0.0.1", true}}}},
+			in:   "/ip pool add name=p comment=\\\n#x",
+			want: []Command{{Line: 1, Menu: "/ip pool", Verb: "add", Args: []Arg{{"name", "p", true}, {"comment", "#x", true}}}},
 		},
 		{
 			name: "quoted values and escapes",
@@ -147,6 +147,10 @@ func TestParseErrors(t *testing.T) {
 		{"semicolon in find", "/ppp secret set [find; name=x]", 1, "", "; inside"},
 		{"glued quote", "/ppp secret add \"a\"b", 1, "", "unexpected"},
 		{"slash in relative path", "ip a/b add", 1, "", "bad menu path"},
+		{"fuzz: backslash menu", "\\ ", 1, "", "bad menu path"},
+		{"backslash absolute menu", "/ip\\ add", 1, "", "bad menu path"},
+		{"backslash property", "/ip pool add x\\ ", 1, "", "bad property name"},
+		{"backslash find property", "/ip pool remove [find x\\=1]", 1, "", "bad property name"},
 		{"find garbage", "/ppp secret remove [find \"x\"]", 1, "", "in [find]"},
 	}
 	for _, tt := range tests {
