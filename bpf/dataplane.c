@@ -1,0 +1,554 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * pppoe-xdp data plane: four programs sharing one set of maps.
+ *
+ *   xdp_access_in   XDP on access ifaces: upstream fast path (decap, anti-spoof,
+ *                   MSS clamp, fib lookup, TTL, redirect); everything else PASS.
+ *   tc_access_in    TC ingress on access ifaces: slow path, decap and inject
+ *                   into pppoe0's ingress so the kernel routes it "from pppoe0".
+ *   xdp_uplink_in   XDP on uplinks: downstream fast path (subscriber lookup,
+ *                   MSS clamp, TTL, encap, redirect to the access iface).
+ *   tc_pppoe0_out   TC egress on pppoe0: encap whatever the kernel routes to a
+ *                   subscriber and redirect it to the access iface.
+ *
+ * Interfaces are identified by ifindex in the maps, so one loaded object
+ * serves any number of access ifaces and uplinks.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/pkt_cls.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "types.h"
+#include "maps.h"
+#include "parse.h"
+#include "csum.h"
+
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Enums only reach BTF (and so bpf2go's -type) when something uses them. */
+const enum reason *unused_reason __attribute__((unused));
+const enum session_flag *unused_session_flag __attribute__((unused));
+
+/* What the upstream classifier (shared by XDP and TC access_in) found. */
+enum up_class {
+	UP_MALFORMED,
+	UP_DISCOVERY,
+	UP_OTHER,
+	UP_CONTROL,
+	UP_UNKNOWN,
+	UP_SPOOFED,
+	UP_IPV4,
+	UP_IPV6,
+};
+
+struct up {
+	struct l2 l2;
+	struct pppoe_hdr_ *ph;
+	struct iphdr *iph;
+	struct session_attrs *info;
+	struct session_counters *st;
+};
+
+/* classify_up parses an access-side frame up to IPv4 and finds its session.
+ * For a known session's valid IPv4 packet it has checked the source address
+ * and stamped last_seen. */
+static __always_inline int classify_up(struct cursor *c, __u32 ifindex, struct up *u)
+{
+	struct session_key key = {};
+	struct session_attrs *info;
+	struct session_counters *st;
+	__u32 *idx;
+	int proto, ppp;
+
+	proto = parse_l2(c, &u->l2);
+	if (proto < 0)
+		return UP_MALFORMED;
+	if (proto == bpf_htons(ETH_P_PPP_DISC_))
+		return UP_DISCOVERY;
+	if (proto != bpf_htons(ETH_P_PPP_SES_))
+		return UP_OTHER;
+	ppp = parse_pppoe_session(c, &u->ph);
+	if (ppp < 0)
+		return UP_MALFORMED;
+	if (ppp != PPP_IP_ && ppp != PPP_IPV6_)
+		return UP_CONTROL;
+
+	key.ifindex = ifindex;
+	key.outer_vlan = u->l2.nvlan > 0 ? u->l2.vid[0] : 0;
+	key.inner_vlan = u->l2.nvlan > 1 ? u->l2.vid[1] : 0;
+	key.session_id = bpf_ntohs(u->ph->session_id);
+	__builtin_memcpy(key.client_mac, u->l2.eth->h_source, ETH_ALEN);
+	idx = bpf_map_lookup_elem(&sessions, &key);
+	if (!idx)
+		return UP_UNKNOWN;
+	info = bpf_map_lookup_elem(&session_info, idx);
+	st = bpf_map_lookup_elem(&session_stats, idx);
+	if (!info || !st || !(info->flags & SESSION_F_ACTIVE))
+		return UP_UNKNOWN;
+	/* VLAN ids are in the key; the TPIDs (and "tagged with id 0" versus
+	 * untagged) must match too. */
+	if ((u->l2.nvlan > 0 ? u->l2.tpid[0] : 0) != info->outer_tpid ||
+	    (u->l2.nvlan > 1 ? u->l2.tpid[1] : 0) != info->inner_tpid)
+		return UP_UNKNOWN;
+	u->info = info;
+	u->st = st;
+
+	if (ppp == PPP_IPV6_) {
+		st->last_seen_ns = bpf_ktime_get_ns();
+		return UP_IPV6;
+	}
+	if (parse_ipv4(c, bpf_ntohs(u->ph->length) - 2, &u->iph) < 0)
+		return UP_MALFORMED;
+	if (u->iph->saddr != info->ipv4) {
+		st->drops++;
+		return UP_SPOOFED;
+	}
+	st->last_seen_ns = bpf_ktime_get_ns();
+	return UP_IPV4;
+}
+
+/* syn_mss_field returns the MSS option value of a TCP SYN that needs
+ * lowering to mss, or NULL. iph's header must be 20 bytes (callers check). */
+static __always_inline __be16 *syn_mss_field(struct iphdr *iph, void *end, __u16 mss)
+{
+	struct tcphdr *tcp = (void *)(iph + 1);
+	__be16 *field;
+	int off;
+
+	if (!mss || iph->protocol != IPPROTO_TCP || (iph->frag_off & bpf_htons(0x1fff)))
+		return NULL;
+	if ((void *)(tcp + 1) > end || !tcp->syn)
+		return NULL;
+	off = tcp_mss_offset(tcp, end);
+	if (off < 0)
+		return NULL;
+	field = (void *)tcp + (off & 0x3f);
+	if ((void *)(field + 1) > end)
+		return NULL;
+	if (bpf_ntohs(*field) <= mss)
+		return NULL;
+	return field;
+}
+
+/* clamp_mss_direct lowers a SYN's MSS in place (XDP: no checksum offload
+ * state to respect). */
+static __always_inline void clamp_mss_direct(struct iphdr *iph, void *end, __u16 mss)
+{
+	__be16 *field = syn_mss_field(iph, end, mss);
+	struct tcphdr *tcp = (void *)(iph + 1);
+
+	if (!field || (void *)(tcp + 1) > end)
+		return;
+	csum_replace2(&tcp->check, *field, bpf_htons(mss));
+	*field = bpf_htons(mss);
+	count(REASON_MSS_CLAMPED);
+}
+
+/* clamp_mss_skb lowers a SYN's MSS through the skb helpers, which keep
+ * CHECKSUM_PARTIAL/COMPLETE skbs consistent. Packet pointers are invalid
+ * afterwards. */
+static __always_inline void clamp_mss_skb(struct __sk_buff *skb, struct iphdr *iph, void *end, __u16 mss)
+{
+	__be16 *field = syn_mss_field(iph, end, mss);
+	__u32 field_off, check_off;
+	__be16 old, new = bpf_htons(mss);
+
+	if (!field)
+		return;
+	old = *field;
+	field_off = (void *)field - (void *)(long)skb->data;
+	check_off = (void *)(iph + 1) - (void *)(long)skb->data + offsetof(struct tcphdr, check);
+	if (bpf_l4_csum_replace(skb, check_off, old, new, sizeof(new)) ||
+	    bpf_skb_store_bytes(skb, field_off, &new, sizeof(new), 0))
+		return;
+	count(REASON_MSS_CLAMPED);
+}
+
+static __always_inline __u32 encap_len(const struct session_attrs *info)
+{
+	return sizeof(struct pppoe_hdr_) + 2 + (info->outer_tpid ? 4 : 0) +
+	       (info->inner_tpid ? 4 : 0);
+}
+
+#define ENCAP_MAX (ETH_HLEN + 2 * 4 + sizeof(struct pppoe_hdr_) + 2)
+
+/* write_encap writes Ethernet, the session's VLAN tags, the PPPoE session
+ * header (RFC 2516 §5) and PPP protocol 0x0021 in front of an IPv4 packet
+ * of tot bytes; data must have encap_len(info) + ETH_HLEN bytes of room. */
+static __always_inline int write_encap(void *data, void *end, const struct session_attrs *info,
+				       __u16 tot)
+{
+	__u8 *p = data;
+	__be16 *w = (void *)(p + 2 * ETH_ALEN);
+	struct pppoe_hdr_ *ph;
+
+	if ((void *)(p + ENCAP_MAX) > end)
+		return -1;
+	__builtin_memcpy(p, info->client_mac, ETH_ALEN);
+	__builtin_memcpy(p + ETH_ALEN, info->ac_mac, ETH_ALEN);
+	if (info->outer_tpid) {
+		w[0] = bpf_htons(info->outer_tpid);
+		w[1] = bpf_htons(info->outer_vlan);
+		if (info->inner_tpid) {
+			w[2] = bpf_htons(info->inner_tpid);
+			w[3] = bpf_htons(info->inner_vlan);
+			w[4] = bpf_htons(ETH_P_PPP_SES_);
+			ph = (void *)(w + 5);
+		} else {
+			w[2] = bpf_htons(ETH_P_PPP_SES_);
+			ph = (void *)(w + 3);
+		}
+	} else {
+		w[0] = bpf_htons(ETH_P_PPP_SES_);
+		ph = (void *)(w + 1);
+	}
+	ph->ver_type = PPPOE_VER_TYPE;
+	ph->code = 0;
+	ph->session_id = bpf_htons(info->session_id);
+	ph->length = bpf_htons(tot + 2);
+	*(__be16 *)(ph + 1) = bpf_htons(PPP_IP_);
+	return 0;
+}
+
+SEC("xdp")
+int xdp_access_in(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct cursor c = { .pos = data, .end = data_end };
+	struct bpf_fib_lookup fib = {};
+	struct dp_config *cfg;
+	struct up u = {};
+	struct iphdr *iph;
+	struct ethhdr *eth;
+	__u32 zero = 0, hdr, tot, frame;
+	long rc;
+
+	switch (classify_up(&c, ctx->ingress_ifindex, &u)) {
+	case UP_MALFORMED:
+		count(REASON_MALFORMED);
+		return XDP_DROP;
+	case UP_DISCOVERY:
+		count(REASON_PASS_DISCOVERY);
+		return XDP_PASS;
+	case UP_OTHER:
+		count(REASON_PASS_OTHER);
+		return XDP_PASS;
+	case UP_CONTROL:
+		count(REASON_PASS_CONTROL);
+		return XDP_PASS;
+	case UP_UNKNOWN:
+		count(REASON_UNKNOWN_SESSION);
+		return XDP_PASS;
+	case UP_SPOOFED:
+		count(REASON_SPOOFED);
+		return XDP_DROP;
+	case UP_IPV4:
+		break;
+	default: /* UP_IPV6: slow path for now */
+		goto slow;
+	}
+
+	iph = u.iph;
+	if (!iph || (void *)(iph + 1) > data_end || iph->ihl != 5)
+		goto slow;
+	if (iph->ttl <= 1) {
+		count(REASON_TTL_EXCEEDED);
+		return XDP_PASS;
+	}
+	cfg = bpf_map_lookup_elem(&config, &zero);
+	if (!cfg || !cfg->pppoe0_ifindex)
+		goto slow;
+
+	tot = bpf_ntohs(iph->tot_len);
+	fib.family = AF_INET;
+	fib.tos = iph->tos;
+	fib.l4_protocol = iph->protocol;
+	fib.tot_len = tot;
+	fib.ipv4_src = iph->saddr;
+	fib.ipv4_dst = iph->daddr;
+	/* The subscriber's packet "arrives on pppoe0" for policy routing. */
+	fib.ifindex = cfg->pppoe0_ifindex;
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+		count(REASON_NO_NEIGH);
+		return XDP_PASS;
+	}
+	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
+		count(REASON_MTU_EXCEEDED);
+		return XDP_PASS;
+	}
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS || fib.ifindex == cfg->pppoe0_ifindex)
+		goto slow;
+
+	clamp_mss_direct(iph, data_end, u.info->mss);
+	ip_decrease_ttl(iph);
+	u.st->packets_up++;
+	u.st->bytes_up += tot;
+
+	hdr = u.l2.len + sizeof(struct pppoe_hdr_) + 2;
+	frame = data_end - data;
+	if (frame > hdr + tot && bpf_xdp_adjust_tail(ctx, -(int)(frame - hdr - tot)))
+		goto err;
+	if (bpf_xdp_adjust_head(ctx, (int)(hdr - ETH_HLEN)))
+		goto err;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	eth = data;
+	if ((void *)(eth + 1) > data_end)
+		goto err;
+	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
+	eth->h_proto = bpf_htons(ETH_P_IP);
+	count(REASON_FAST_UP);
+	return bpf_redirect(fib.ifindex, 0);
+
+slow:
+	count(REASON_PASS_SLOW);
+	return XDP_PASS;
+err:
+	count(REASON_ERROR);
+	return XDP_DROP;
+}
+
+SEC("xdp")
+int xdp_uplink_in(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct cursor c = { .pos = data, .end = data_end };
+	struct ethhdr *eth = data;
+	struct session_attrs *info;
+	struct session_counters *st;
+	struct iphdr *iph;
+	__u32 *idx, tot, frame, push;
+
+	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return XDP_PASS;
+	c.pos = eth + 1;
+	if (parse_ipv4(&c, data_end - c.pos, &iph) < 0)
+		return XDP_PASS;
+	/* Only subscribers' packets pay more than this one lookup. */
+	idx = bpf_map_lookup_elem(&subscribers_v4, &iph->daddr);
+	if (!idx)
+		return XDP_PASS;
+	info = bpf_map_lookup_elem(&session_info, idx);
+	st = bpf_map_lookup_elem(&session_stats, idx);
+	if (!info || !st || !(info->flags & SESSION_F_ACTIVE))
+		return XDP_PASS;
+
+	tot = bpf_ntohs(iph->tot_len);
+	if (iph->ihl != 5) {
+		count(REASON_PASS_SLOW);
+		return XDP_PASS;
+	}
+	/* pppoe0's MTU makes the kernel fragment or send Fragmentation Needed. */
+	if (tot > info->mtu) {
+		count(REASON_MTU_EXCEEDED);
+		return XDP_PASS;
+	}
+	if (iph->ttl <= 1) {
+		count(REASON_TTL_EXCEEDED);
+		return XDP_PASS;
+	}
+	clamp_mss_direct(iph, data_end, info->mss);
+	ip_decrease_ttl(iph);
+
+	frame = data_end - data;
+	if (frame > ETH_HLEN + tot && bpf_xdp_adjust_tail(ctx, -(int)(frame - ETH_HLEN - tot)))
+		goto err;
+	push = encap_len(info);
+	if (bpf_xdp_adjust_head(ctx, -(int)push))
+		goto err;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	if (write_encap(data, data_end, info, tot))
+		goto err;
+	st->packets_down++;
+	st->bytes_down += tot;
+	count(REASON_FAST_DOWN);
+	return bpf_redirect(info->ifindex, 0);
+err:
+	count(REASON_ERROR);
+	return XDP_DROP;
+}
+
+/* Room TC pulls into the linear area: tags, PPPoE, PPP, IPv4 with options,
+ * TCP with options. */
+#define TC_PULL_LEN (ETH_HLEN + 8 + 8 + 60 + 60)
+
+static __always_inline void tc_pull(struct __sk_buff *skb)
+{
+	__u32 len = skb->len < TC_PULL_LEN ? skb->len : TC_PULL_LEN;
+
+	bpf_skb_pull_data(skb, len);
+}
+
+/* tc_strip_to_ip turns [Ethernet][tags][PPPoE][PPP][IP] into [Ethernet][IP]
+ * with no VLAN tag left in the skb metadata either. bpf_skb_adjust_room
+ * refuses non-IP skbs, so the 8 PPPoE+PPP bytes are rewritten as two VLAN
+ * tags whose inner ethertype is the IP version, and the VLAN helpers remove
+ * them: two pushes make the skb protocol a VLAN one (the second push moves
+ * the first into the packet), then pops drain packet and metadata tags until
+ * the protocol is IP. Tags the frame really carried are popped first. */
+static __always_inline int tc_strip_to_ip(struct __sk_buff *skb, __be16 ethertype)
+{
+	__u8 fake[10] = { 0x81, 0x00, 0, 0, 0x81, 0x00, 0, 0 };
+	int i;
+
+	for (i = 0; i < MAX_VLANS + 1; i++) {
+		if (!skb->vlan_present && !is_vlan(skb->protocol))
+			break;
+		if (bpf_skb_vlan_pop(skb))
+			return -1;
+	}
+	if (skb->vlan_present || is_vlan(skb->protocol))
+		return -1;
+	__builtin_memcpy(&fake[8], &ethertype, 2);
+	if (bpf_skb_store_bytes(skb, 2 * ETH_ALEN, fake, sizeof(fake), BPF_F_RECOMPUTE_CSUM))
+		return -1;
+	if (bpf_skb_vlan_push(skb, bpf_htons(ETH_P_8021Q), 0) ||
+	    bpf_skb_vlan_push(skb, bpf_htons(ETH_P_8021Q), 0))
+		return -1;
+	for (i = 0; i < 4; i++) {
+		if (!skb->vlan_present && !is_vlan(skb->protocol))
+			break;
+		if (bpf_skb_vlan_pop(skb))
+			return -1;
+	}
+	if (skb->vlan_present || skb->protocol != ethertype)
+		return -1;
+	return 0;
+}
+
+SEC("tc")
+int tc_access_in(struct __sk_buff *skb)
+{
+	struct cursor c;
+	struct dp_config *cfg;
+	struct up u = {};
+	__be16 ethertype;
+	__u32 zero = 0, len;
+
+	tc_pull(skb);
+	c.pos = (void *)(long)skb->data;
+	c.end = (void *)(long)skb->data_end;
+	/* The kernel moved the outer tag into the skb before TC ingress. */
+	if (skb->vlan_present) {
+		u.l2.tpid[0] = bpf_ntohs(skb->vlan_proto);
+		u.l2.vid[0] = skb->vlan_tci & 0x0fff;
+		u.l2.nvlan = 1;
+	}
+	switch (classify_up(&c, skb->ifindex, &u)) {
+	case UP_MALFORMED:
+		count(REASON_MALFORMED);
+		return TC_ACT_SHOT;
+	case UP_SPOOFED:
+		count(REASON_SPOOFED);
+		return TC_ACT_SHOT;
+	case UP_IPV4:
+		ethertype = bpf_htons(ETH_P_IP);
+		break;
+	case UP_IPV6:
+		ethertype = bpf_htons(ETH_P_IPV6);
+		break;
+	default:
+		/* Discovery, control, unknown sessions, other protocols: user
+		 * space's (packet sockets) or the kernel's, never forwarded. */
+		return TC_ACT_OK;
+	}
+	cfg = bpf_map_lookup_elem(&config, &zero);
+	if (!cfg || !cfg->pppoe0_ifindex) {
+		count(REASON_ERROR);
+		return TC_ACT_SHOT;
+	}
+	if (u.iph) {
+		if ((void *)(u.iph + 1) > c.end)
+			return TC_ACT_SHOT;
+		len = bpf_ntohs(u.iph->tot_len);
+		if (u.iph->ihl == 5)
+			clamp_mss_skb(skb, u.iph, c.end, u.info->mss);
+	} else {
+		len = bpf_ntohs(u.ph->length) - 2;
+	}
+	/* Ethernet padding after the PPPoE payload must not reach IP. */
+	if (skb->len > u.l2.len + sizeof(struct pppoe_hdr_) + 2 + len &&
+	    bpf_skb_change_tail(skb, u.l2.len + sizeof(struct pppoe_hdr_) + 2 + len, 0))
+		goto err;
+	u.st->packets_up++;
+	u.st->bytes_up += len;
+	if (tc_strip_to_ip(skb, ethertype))
+		goto err;
+	/* pppoe0 takes it as addressed to itself (PACKET_HOST). */
+	if (bpf_skb_store_bytes(skb, 0, cfg->pppoe0_mac, ETH_ALEN, 0))
+		goto err;
+	count(REASON_SLOW_UP);
+	return bpf_redirect(cfg->pppoe0_ifindex, BPF_F_INGRESS);
+err:
+	count(REASON_ERROR);
+	return TC_ACT_SHOT;
+}
+
+SEC("tc")
+int tc_pppoe0_out(struct __sk_buff *skb)
+{
+	struct cursor c;
+	struct ethhdr *eth;
+	struct session_attrs *info;
+	struct session_counters *st;
+	struct iphdr *iph;
+	__u32 *idx, tot;
+
+	tc_pull(skb);
+	c.pos = (void *)(long)skb->data;
+	c.end = (void *)(long)skb->data_end;
+	eth = c.pos;
+	if ((void *)(eth + 1) > c.end)
+		goto malformed;
+	if (eth->h_proto != bpf_htons(ETH_P_IP))
+		goto unknown; /* IPv6 subscribers are not in the maps yet */
+	c.pos = eth + 1;
+	if (parse_ipv4(&c, c.end - c.pos, &iph) < 0)
+		goto malformed;
+	idx = bpf_map_lookup_elem(&subscribers_v4, &iph->daddr);
+	if (!idx)
+		goto unknown;
+	info = bpf_map_lookup_elem(&session_info, idx);
+	st = bpf_map_lookup_elem(&session_stats, idx);
+	if (!info || !st || !(info->flags & SESSION_F_ACTIVE))
+		goto unknown;
+	tot = bpf_ntohs(iph->tot_len);
+	if (tot > info->mtu) {
+		st->drops++;
+		count(REASON_MTU_EXCEEDED);
+		return TC_ACT_SHOT;
+	}
+	if (iph->ihl == 5)
+		clamp_mss_skb(skb, iph, c.end, info->mss);
+	if (bpf_skb_adjust_room(skb, encap_len(info), BPF_ADJ_ROOM_MAC, 0))
+		goto err;
+	if (write_encap((void *)(long)skb->data, (void *)(long)skb->data_end, info, tot))
+		goto err;
+	st->packets_down++;
+	st->bytes_down += tot;
+	count(REASON_SLOW_DOWN);
+	return bpf_redirect(info->ifindex, 0);
+malformed:
+	count(REASON_MALFORMED);
+	return TC_ACT_SHOT;
+unknown:
+	count(REASON_UNKNOWN_DEST);
+	return TC_ACT_SHOT;
+err:
+	count(REASON_ERROR);
+	return TC_ACT_SHOT;
+}

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The maps: the contract between bpf/ and maps/. All are pinned by name
+ * under the bpffs directory user space chooses. Session-sized maps are
+ * declared with a placeholder max_entries that user space overrides at load
+ * time (maps.Options.MaxSessions).
+ */
+#ifndef PPPOE_XDP_MAPS_H
+#define PPPOE_XDP_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "types.h"
+
+#define MAX_SESSIONS_DEFAULT 262144
+
+/* sessions: access-side identity of a session -> session index. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct session_key);
+	__type(value, __u32);
+	__uint(max_entries, MAX_SESSIONS_DEFAULT);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sessions SEC(".maps");
+
+/* session_info: everything the data path needs about a session, by index. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct session_attrs);
+	__uint(max_entries, MAX_SESSIONS_DEFAULT);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} session_info SEC(".maps");
+
+/* session_stats: per-CPU traffic counters and last-seen time, by index. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct session_counters);
+	__uint(max_entries, MAX_SESSIONS_DEFAULT);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} session_stats SEC(".maps");
+
+/* subscribers_v4: subscriber IPv4 address (network order) -> session index;
+ * the downstream lookup. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, MAX_SESSIONS_DEFAULT);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} subscribers_v4 SEC(".maps");
+
+/* subscribers_v6: IPv6 prefix -> session index. Present so the ABI is ready
+ * for IPv6; no program reads it yet (IPv6 data takes the slow path). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct v6_lpm_key);
+	__type(value, __u32);
+	__uint(max_entries, MAX_SESSIONS_DEFAULT);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} subscribers_v6 SEC(".maps");
+
+/* config: one entry of global knobs (struct dp_config). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct dp_config);
+	__uint(max_entries, 1);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} config SEC(".maps");
+
+/* counters: global per-CPU packet counts by enum reason. Sized with room to
+ * spare so that adding a reason keeps the pinned map compatible. */
+#define COUNTERS_MAX 64
+_Static_assert(REASON_MAX <= COUNTERS_MAX, "counters map too small");
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, COUNTERS_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} counters SEC(".maps");
+
+static __always_inline void count(__u32 reason)
+{
+	__u64 *c = bpf_map_lookup_elem(&counters, &reason);
+
+	if (c)
+		*c += 1;
+}
+
+#endif

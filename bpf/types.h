@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Structs shared between the BPF programs and user space (maps/). Go types
+ * are generated from these by bpf2go (-type), so every field is fixed-width,
+ * padding is explicit and each size is asserted: a change here is a change
+ * of the pinned-map ABI.
+ *
+ * Byte order: numbers (VLAN ids, TPIDs, session id, MTU, MSS) are host order,
+ * so `bpftool map dump` prints them readably; addresses (IPv4, IPv6, MAC) are
+ * network order bytes, exactly as on the wire.
+ */
+#ifndef PPPOE_XDP_TYPES_H
+#define PPPOE_XDP_TYPES_H
+
+#include <linux/types.h>
+
+/* sessions map key: what identifies a PPPoE session on the access side.
+ * RFC 2516 §4 makes SESSION_ID unique per (AC MAC, client MAC) pair only,
+ * so the client MAC is part of the key. */
+struct session_key {
+	__u32 ifindex;       /* access interface the session runs on */
+	__u16 outer_vlan;    /* outer VLAN id, 0 = untagged */
+	__u16 inner_vlan;    /* inner VLAN id (QinQ), 0 = none */
+	__u16 session_id;    /* PPPoE SESSION_ID, host order */
+	__u8 client_mac[6];  /* subscriber's MAC */
+};
+_Static_assert(sizeof(struct session_key) == 16, "session_key size");
+
+/* session_info flags */
+enum session_flag {
+	SESSION_F_ACTIVE = 1, /* entry is live; a removed index keeps stale bytes */
+};
+
+/* session_info value, indexed by session index. */
+struct session_attrs {
+	__u8 client_mac[6];
+	__u8 ac_mac[6];          /* our MAC on the access side */
+	__u32 ifindex;           /* access interface (egress for downstream) */
+	__u16 outer_vlan;        /* 0 = untagged */
+	__u16 outer_tpid;        /* 0x8100 or 0x88a8 */
+	__u16 inner_vlan;        /* 0 = none */
+	__u16 inner_tpid;        /* 0x8100 */
+	__u16 session_id;        /* host order */
+	__u16 mtu;               /* largest IP packet sent to the subscriber */
+	__u16 mss;               /* TCP MSS clamp, 0 = no clamp */
+	__u16 flags;             /* enum session_flag */
+	__u32 ipv4;              /* subscriber address, network order */
+	__u8 ipv6_prefix[16];    /* reserved: delegated/ND prefix */
+	__u8 ipv6_prefix_len;    /* reserved */
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct session_attrs) == 56, "session_attrs size");
+
+/* session_stats value (per CPU), indexed by session index. "up" is from the
+ * subscriber, "down" towards it; bytes count the IP packet (the PPP
+ * information field), as RADIUS Acct-Input/Output-Octets do.
+ * last_seen_ns is bpf_ktime_get_ns(): CLOCK_MONOTONIC, comparable with
+ * clock_gettime(CLOCK_MONOTONIC) in user space; the newest over all CPUs wins. */
+struct session_counters {
+	__u64 packets_up;
+	__u64 bytes_up;
+	__u64 packets_down;
+	__u64 bytes_down;
+	__u64 drops;
+	__u64 last_seen_ns;
+};
+_Static_assert(sizeof(struct session_counters) == 48, "session_counters size");
+
+/* subscribers_v6 key (LPM trie: prefixlen first, as the kernel requires). */
+struct v6_lpm_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+_Static_assert(sizeof(struct v6_lpm_key) == 20, "v6_lpm_key size");
+
+/* config[0]: global knobs written by user space. */
+struct dp_config {
+	__u32 pppoe0_ifindex;   /* slow-path device; 0 = slow path disabled */
+	__u8 pppoe0_mac[6];     /* destination MAC of frames injected into it */
+	__u16 flags;            /* reserved, 0 */
+};
+_Static_assert(sizeof(struct dp_config) == 12, "dp_config size");
+
+/* Index of the global per-CPU counters array. Append only: the numbers are
+ * the pinned map's keys. */
+enum reason {
+	REASON_PASS_DISCOVERY = 0, /* PPPoE discovery (0x8863) to user space */
+	REASON_PASS_CONTROL,       /* PPP control protocol (LCP, auth, NCP) to user space */
+	REASON_PASS_OTHER,         /* neither PPPoE nor a subscriber: not ours */
+	REASON_FAST_UP,            /* XDP decap + fib + redirect to the uplink */
+	REASON_FAST_DOWN,          /* XDP encap + redirect to the access iface */
+	REASON_PASS_SLOW,          /* XDP left a session data frame to TC */
+	REASON_SLOW_UP,            /* TC decap + inject into pppoe0 */
+	REASON_SLOW_DOWN,          /* TC encap of a pppoe0 packet to the access iface */
+	REASON_SPOOFED,            /* source address is not the session's: dropped */
+	REASON_UNKNOWN_SESSION,    /* session frame of no known session: to user space */
+	REASON_MALFORMED,          /* truncated or invalid headers: dropped */
+	REASON_MTU_EXCEEDED,       /* larger than the session/egress MTU: to the kernel */
+	REASON_TTL_EXCEEDED,       /* TTL <= 1: to the kernel (ICMP time exceeded) */
+	REASON_NO_NEIGH,           /* fib lookup has no neighbour yet: to the kernel */
+	REASON_MSS_CLAMPED,        /* a SYN's MSS option was lowered */
+	REASON_UNKNOWN_DEST,       /* pppoe0 packet to no subscriber: dropped */
+	REASON_ERROR,              /* a helper failed: dropped */
+	REASON_MAX,
+};
+
+#endif
