@@ -168,22 +168,20 @@ func (c *Config) checkDuplicate(m *menu, item reflect.Value, self, line int) err
 			return errf(line, prop, "%s: %q already exists", m.path, key)
 		}
 	}
-	if m.field == "VLANs" || m.field == "Clients" {
-		other := c.VLANs
-		name := item.FieldByName("Name").String()
-		if m.field == "VLANs" {
-			for _, cl := range c.Clients {
-				if cl.Name == name {
-					return errf(line, "name", "interface %q already exists", name)
-				}
-			}
-			return nil
+	// VLANs and clients share /interface's name space.
+	var others []string
+	switch m.field {
+	case "VLANs":
+		for _, cl := range c.Clients {
+			others = append(others, cl.Name)
 		}
-		for _, v := range other {
-			if v.Name == name {
-				return errf(line, "name", "interface %q already exists", name)
-			}
+	case "Clients":
+		for _, v := range c.VLANs {
+			others = append(others, v.Name)
 		}
+	}
+	if name := key; slices.Contains(others, name) {
+		return errf(line, "name", "interface %q already exists", name)
 	}
 	return nil
 }
@@ -381,11 +379,11 @@ func (c *Config) Validate() error {
 	profiles := map[string]bool{}
 	for _, p := range c.Profiles {
 		profiles[p.Name] = true
-		for prop, v := range map[string]string{"local-address": p.LocalAddress, "remote-address": p.RemoteAddress} {
-			if _, err := netip.ParseAddr(v); v == "" || err == nil && netip.MustParseAddr(v).Is4() || pools[v] {
+		for _, f := range []struct{ prop, v string }{{"local-address", p.LocalAddress}, {"remote-address", p.RemoteAddress}} {
+			if a, err := netip.ParseAddr(f.v); f.v == "" || err == nil && a.Is4() || pools[f.v] {
 				continue
 			}
-			return errf(p.line, prop, "/ppp profile %s: %q is neither an IPv4 address nor a pool", p.Name, v)
+			return errf(p.line, f.prop, "/ppp profile %s: %q is neither an IPv4 address nor a pool", p.Name, f.v)
 		}
 	}
 	for _, s := range c.Secrets {

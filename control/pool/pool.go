@@ -46,8 +46,9 @@ type Pool struct {
 	mu      sync.Mutex
 	name    string
 	ranges  []Range
-	offsets []int // offsets[i] is the bit index of ranges[i].First
-	bits    []uint64
+	offsets []int    // offsets[i] is the bit index of ranges[i].First
+	bits    []uint64 // one bit per address, set when handed out
+	full    []uint64 // one bit per word of bits, set when it has no free bit
 	size    int
 	inBits  int
 	cursor  int
@@ -103,6 +104,7 @@ func (p *Pool) SetRanges(ranges []Range) error {
 	old := p.allocatedLocked()
 	p.ranges, p.offsets, p.size = rs, offsets, size
 	p.bits = make([]uint64, (size+63)/64)
+	p.full = make([]uint64, (len(p.bits)+63)/64)
 	p.inBits, p.cursor = 0, 0
 	p.stray = map[netip.Addr]struct{}{}
 	for _, a := range old {
@@ -156,8 +158,22 @@ func (p *Pool) addrAt(idx int) netip.Addr {
 }
 
 func (p *Pool) isSet(i int) bool { return p.bits[i/64]&(1<<(i%64)) != 0 }
-func (p *Pool) set(i int)        { p.bits[i/64] |= 1 << (i % 64); p.inBits++ }
-func (p *Pool) clear(i int)      { p.bits[i/64] &^= 1 << (i % 64); p.inBits-- }
+
+func (p *Pool) set(i int) {
+	w := i / 64
+	p.bits[w] |= 1 << (i % 64)
+	p.inBits++
+	if p.freeMask(w) == 0 {
+		p.full[w/64] |= 1 << (w % 64)
+	}
+}
+
+func (p *Pool) clear(i int) {
+	w := i / 64
+	p.bits[w] &^= 1 << (i % 64)
+	p.inBits--
+	p.full[w/64] &^= 1 << (w % 64)
+}
 
 // Contains reports whether a lies within the pool's current ranges.
 func (p *Pool) Contains(a netip.Addr) bool {
@@ -199,28 +215,46 @@ func (p *Pool) Allocate(hint netip.Addr) (netip.Addr, error) {
 	return p.addrAt(i), nil
 }
 
-// nextFree scans the bitmap a word at a time from the cursor, wrapping once:
-// O(size/64) in the worst case, 1024 words for a /16.
+// nextFree finds the first free address at or after the cursor, wrapping
+// once. A summary bitmap with one bit per full word lets it skip 4096
+// addresses per step: at most 16 summary words for a /16.
 func (p *Pool) nextFree() (int, bool) {
 	if p.inBits == p.size {
 		return 0, false
 	}
-	n := len(p.bits)
-	start := p.cursor / 64
-	for k := 0; k <= n; k++ {
-		w := (start + k) % n
-		free := ^p.bits[w]
-		if k == 0 {
-			free &= ^uint64(0) << (p.cursor % 64) // bits before the cursor come last
-		}
-		if k == n {
-			free = ^p.bits[w] & (1<<(p.cursor%64) - 1)
-		}
-		if w == n-1 && p.size%64 != 0 {
-			free &= 1<<(p.size%64) - 1
-		}
-		if free != 0 {
-			return w*64 + bits.TrailingZeros64(free), true
+	cw, cb := p.cursor/64, uint(p.cursor%64)
+	if f := p.freeMask(cw) &^ (1<<cb - 1); f != 0 {
+		return cw*64 + bits.TrailingZeros64(f), true
+	}
+	if w, ok := p.nextNonFull(cw+1, len(p.bits)); ok {
+		return w*64 + bits.TrailingZeros64(p.freeMask(w)), true
+	}
+	if w, ok := p.nextNonFull(0, cw); ok {
+		return w*64 + bits.TrailingZeros64(p.freeMask(w)), true
+	}
+	if f := p.freeMask(cw) & (1<<cb - 1); f != 0 {
+		return cw*64 + bits.TrailingZeros64(f), true
+	}
+	return 0, false // unreachable while inBits counts right
+}
+
+// freeMask is word w's free bits, without the bits past the pool's end.
+func (p *Pool) freeMask(w int) uint64 {
+	f := ^p.bits[w]
+	if w == len(p.bits)-1 && p.size%64 != 0 {
+		f &= 1<<(p.size%64) - 1
+	}
+	return f
+}
+
+// nextNonFull returns the first word in [from, to) with a free bit.
+func (p *Pool) nextNonFull(from, to int) (int, bool) {
+	for w := from; w < to; w = (w/64 + 1) * 64 {
+		if s := ^p.full[w/64] &^ (1<<uint(w%64) - 1); s != 0 {
+			if c := w/64*64 + bits.TrailingZeros64(s); c < to {
+				return c, true
+			}
+			return 0, false
 		}
 	}
 	return 0, false

@@ -2,6 +2,7 @@ package pool
 
 import (
 	"errors"
+	"math/rand/v2"
 	"net/netip"
 	"strings"
 	"sync"
@@ -319,5 +320,66 @@ func BenchmarkAllocateRelease16(b *testing.B) {
 			b.Fatal(err)
 		}
 		p.Release(x)
+	}
+}
+
+// TestAgainstModel drives a pool with random operations and checks each
+// result against a plain slice model of next-fit allocation. The ranges
+// straddle 64-bit word boundaries and leave a partial last word.
+func TestAgainstModel(t *testing.T) {
+	p := mustPool(t, "m", "10.0.0.0/25,10.0.0.130-10.0.0.200,10.0.1.7,10.0.2.0/26,10.0.3.0-10.0.3.72")
+	var addrs []netip.Addr // index order
+	for _, r := range p.Ranges() {
+		for x := r.First; x.Compare(r.Last) <= 0; x = x.Next() {
+			addrs = append(addrs, x)
+		}
+	}
+	used := make([]bool, len(addrs))
+	cursor := 0
+	rng := rand.New(rand.NewPCG(1, 2))
+	for step := range 20000 {
+		i := rng.IntN(len(addrs))
+		switch op := rng.IntN(10); {
+		case op < 6: // allocate without a hint
+			want, ok := -1, false
+			for k := range len(addrs) {
+				if j := (cursor + k) % len(addrs); !used[j] {
+					want, ok = j, true
+					break
+				}
+			}
+			got, err := p.Allocate(netip.Addr{})
+			if !ok {
+				if !errors.Is(err, ErrNoAddrAvail) {
+					t.Fatalf("step %d: full pool gave %s, %v", step, got, err)
+				}
+				continue
+			}
+			if err != nil || got != addrs[want] {
+				t.Fatalf("step %d: Allocate = %s, %v; want %s", step, got, err, addrs[want])
+			}
+			used[want], cursor = true, (want+1)%len(addrs)
+		case op < 7: // reserve
+			err := p.Reserve(addrs[i])
+			if used[i] != errors.Is(err, ErrInUse) || (!used[i] && err != nil) {
+				t.Fatalf("step %d: Reserve(%s) = %v, used %v", step, addrs[i], err, used[i])
+			}
+			used[i] = true
+		default: // release
+			err := p.Release(addrs[i])
+			if used[i] == (err != nil) {
+				t.Fatalf("step %d: Release(%s) = %v, used %v", step, addrs[i], err, used[i])
+			}
+			used[i] = false
+		}
+		n := 0
+		for _, u := range used {
+			if u {
+				n++
+			}
+		}
+		if p.Used() != n {
+			t.Fatalf("step %d: Used = %d, model %d", step, p.Used(), n)
+		}
 	}
 }
