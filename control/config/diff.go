@@ -16,6 +16,7 @@ const (
 	Changed
 )
 
+// String implements fmt.Stringer.
 func (k ChangeKind) String() string {
 	switch k {
 	case Added:
@@ -38,6 +39,7 @@ type Change struct {
 	Properties []string
 }
 
+// String implements fmt.Stringer: menu, kind, key and changed properties.
 func (c Change) String() string {
 	s := fmt.Sprintf("%s %s %q", c.Menu, c.Kind, c.Key)
 	if len(c.Properties) > 0 {

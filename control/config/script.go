@@ -54,6 +54,7 @@ type Error struct {
 	Err      error
 }
 
+// Error implements error: "line N: property: reason".
 func (e *Error) Error() string {
 	var b strings.Builder
 	if e.Line > 0 {
@@ -66,6 +67,7 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// Unwrap returns the reason.
 func (e *Error) Unwrap() error { return e.Err }
 
 func errf(line int, prop, format string, args ...any) *Error {
