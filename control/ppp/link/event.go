@@ -1,0 +1,59 @@
+package link
+
+import (
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
+)
+
+// Event is something the owner of a Link acts on or logs: one of
+// PhaseChanged, AuthSucceeded, AuthFailed, NetworkUp, NetworkDown,
+// EchoReply, ProtocolRejected or Down. None carries a password.
+type Event interface{ event() }
+
+// PhaseChanged reports a move between RFC 1661 §3 phases.
+type PhaseChanged struct{ From, To Phase }
+
+// AuthSucceeded reports a successful authentication (RFC 1661 §3.5).
+type AuthSucceeded struct {
+	User   string
+	Method auth.Method
+}
+
+// AuthFailed reports a failed authentication; the link then terminates
+// (RFC 1661 §3.5). Reason is for logs and never holds a secret.
+type AuthFailed struct {
+	User   string
+	Method auth.Method
+	Reason string
+}
+
+// NetworkUp reports IPCP Opened (RFC 1332): the owner installs the data
+// plane for Info now.
+type NetworkUp struct{ Info Info }
+
+// NetworkDown reports IPCP leaving Opened: the owner removes the data plane.
+type NetworkDown struct{}
+
+// EchoReply reports an LCP Echo-Reply (RFC 1661 §5.8): the keepalive was
+// answered.
+type EchoReply struct {
+	Identifier uint8
+	Magic      uint32
+}
+
+// ProtocolRejected reports an LCP Protocol-Reject from the peer for one of
+// our protocols (RFC 1661 §5.7).
+type ProtocolRejected struct{ Protocol ppp.Protocol }
+
+// Down reports the link dead (RFC 1661 §3.3): the owner sends PADT and
+// tears the session down. It is the last event a Link emits.
+type Down struct{ Reason string }
+
+func (PhaseChanged) event()     {}
+func (AuthSucceeded) event()    {}
+func (AuthFailed) event()       {}
+func (NetworkUp) event()        {}
+func (NetworkDown) event()      {}
+func (EchoReply) event()        {}
+func (ProtocolRejected) event() {}
+func (Down) event()             {}
