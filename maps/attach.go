@@ -1,0 +1,167 @@
+package maps
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/vishvananda/netlink"
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+)
+
+// linksDir holds the pinned links under the pin path, one per
+// (ifindex, program), so attachments outlive the daemon.
+const linksDir = "links"
+
+type hook struct {
+	prog   *ebpf.Program
+	name   string
+	xdp    bool
+	attach ebpf.AttachType // TCX ingress/egress when !xdp
+}
+
+// AttachAccess attaches xdp_access_in and tc_access_in (ingress) to an
+// access interface. Attaching to one more interface loads nothing.
+func (d *Datapath) AttachAccess(ifindex int) error {
+	return d.attach(ifindex,
+		hook{d.objs.XdpAccessIn, dataplaneProgXdpAccessIn, true, 0},
+		hook{d.objs.TcAccessIn, dataplaneProgTcAccessIn, false, ebpf.AttachTCXIngress})
+}
+
+// AttachUplink attaches xdp_uplink_in to an uplink interface.
+func (d *Datapath) AttachUplink(ifindex int) error {
+	return d.attach(ifindex, hook{d.objs.XdpUplinkIn, dataplaneProgXdpUplinkIn, true, 0})
+}
+
+// AttachPPPoE0 attaches tc_pppoe0_out (egress) to the slow-path device.
+func (d *Datapath) AttachPPPoE0(ifindex int) error {
+	return d.attach(ifindex, hook{d.objs.TcPppoe0Out, dataplaneProgTcPppoe0Out, false, ebpf.AttachTCXEgress})
+}
+
+func (d *Datapath) linkPath(ifindex int, name string) string {
+	return filepath.Join(d.pinPath, linksDir, fmt.Sprintf("%d_%s", ifindex, name))
+}
+
+func (d *Datapath) attach(ifindex int, hooks ...hook) error {
+	if err := os.MkdirAll(filepath.Join(d.pinPath, linksDir), 0o700); err != nil {
+		return fmt.Errorf("maps: attach: %w", err)
+	}
+	for _, h := range hooks {
+		if err := d.attachOne(ifindex, h); err != nil {
+			return fmt.Errorf("maps: attach %s to ifindex %d: %w", h.name, ifindex, err)
+		}
+	}
+	return nil
+}
+
+// attachOne reuses a link pinned by an earlier run (swapping in this run's
+// program, which uses the same pinned maps) or creates and pins one.
+func (d *Datapath) attachOne(ifindex int, h hook) error {
+	path := d.linkPath(ifindex, h.name)
+	if l, err := link.LoadPinnedLink(path, nil); err == nil {
+		defer l.Close()
+		if err := l.Update(h.prog); err != nil {
+			return fmt.Errorf("update pinned link: %w", err)
+		}
+		return nil
+	}
+	var (
+		l   link.Link
+		err error
+	)
+	if h.xdp {
+		l, err = link.AttachXDP(link.XDPOptions{Program: h.prog, Interface: ifindex, Flags: link.XDPDriverMode})
+		if err != nil {
+			d.log.Warn("native XDP unavailable, using generic XDP (slow)",
+				zap.Int("ifindex", ifindex), zap.String("prog", h.name), zap.Error(err))
+			l, err = link.AttachXDP(link.XDPOptions{Program: h.prog, Interface: ifindex, Flags: link.XDPGenericMode})
+		}
+	} else {
+		l, err = link.AttachTCX(link.TCXOptions{Program: h.prog, Interface: ifindex, Attach: h.attach})
+		if errors.Is(err, ebpf.ErrNotSupported) {
+			d.log.Info("tcx unavailable, using clsact", zap.Int("ifindex", ifindex), zap.String("prog", h.name))
+			return attachClsact(ifindex, h)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	if err := l.Pin(path); err != nil {
+		return fmt.Errorf("pin link: %w", err)
+	}
+	return nil
+}
+
+// Detach removes every program of this package from an interface.
+func (d *Datapath) Detach(ifindex int) error {
+	var errs []error
+	for _, name := range []string{dataplaneProgXdpAccessIn, dataplaneProgTcAccessIn,
+		dataplaneProgXdpUplinkIn, dataplaneProgTcPppoe0Out} {
+		path := d.linkPath(ifindex, name)
+		l, err := link.LoadPinnedLink(path, nil)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			continue
+		}
+		if err := l.Unpin(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+		if err := l.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+	}
+	errs = append(errs, detachClsact(ifindex))
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("maps: detach ifindex %d: %w", ifindex, err)
+	}
+	return nil
+}
+
+// clsactHandle is the filter handle this package owns on clsact hooks.
+const clsactHandle = 0x50505045 // "PPPE"
+
+func clsactParent(t ebpf.AttachType) uint32 {
+	if t == ebpf.AttachTCXEgress {
+		return netlink.HANDLE_MIN_EGRESS
+	}
+	return netlink.HANDLE_MIN_INGRESS
+}
+
+// attachClsact is the pre-tcx fallback: a direct-action cls_bpf filter on
+// a clsact qdisc. The filter holds the program, so no pin is needed.
+func attachClsact(ifindex int, h hook) error {
+	q := &netlink.GenericQdisc{
+		QdiscAttrs: netlink.QdiscAttrs{LinkIndex: ifindex, Handle: netlink.MakeHandle(0xffff, 0), Parent: netlink.HANDLE_CLSACT},
+		QdiscType:  "clsact",
+	}
+	if err := netlink.QdiscReplace(q); err != nil {
+		return fmt.Errorf("clsact qdisc: %w", err)
+	}
+	f := &netlink.BpfFilter{
+		FilterAttrs: netlink.FilterAttrs{LinkIndex: ifindex, Parent: clsactParent(h.attach),
+			Handle: clsactHandle, Protocol: unix.ETH_P_ALL, Priority: 1},
+		Fd: h.prog.FD(), Name: h.name, DirectAction: true,
+	}
+	if err := netlink.FilterReplace(f); err != nil {
+		return fmt.Errorf("clsact filter: %w", err)
+	}
+	return nil
+}
+
+func detachClsact(ifindex int) error {
+	for _, t := range []ebpf.AttachType{ebpf.AttachTCXIngress, ebpf.AttachTCXEgress} {
+		f := &netlink.BpfFilter{FilterAttrs: netlink.FilterAttrs{LinkIndex: ifindex, Parent: clsactParent(t),
+			Handle: clsactHandle, Protocol: unix.ETH_P_ALL, Priority: 1}}
+		// Absent unless the clsact fallback was used.
+		_ = netlink.FilterDel(f)
+	}
+	return nil
+}

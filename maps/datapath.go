@@ -1,0 +1,167 @@
+// Package maps is the only Go code that touches BPF: it loads the data plane
+// (bpf/dataplane.c, compiled by bpf2go), pins its maps and links under a
+// bpffs directory, attaches the programs to interfaces, and offers typed,
+// byte-order-safe access to the session maps. The generated types stay in
+// this package.
+//
+// Map layout and semantics are documented in bpf/types.h and bpf/maps.h.
+package maps
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/cilium/ebpf"
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+)
+
+// DefaultPinPath is where maps and links are pinned unless Options says
+// otherwise.
+const DefaultPinPath = "/sys/fs/bpf/pppoe-xdp"
+
+// DefaultMaxSessions sizes the session maps unless Options says otherwise.
+const DefaultMaxSessions = 262144
+
+// Options configures Open.
+type Options struct {
+	// PinPath is the bpffs directory for maps and links (DefaultPinPath if
+	// empty). Its parent is mounted as bpffs if it is not one.
+	PinPath string
+	// MaxSessions is the capacity of every session-sized map
+	// (DefaultMaxSessions if 0). Reopening pinned maps needs the same value.
+	MaxSessions uint32
+	// Logger receives attach warnings; nil means no logging.
+	Logger *zap.Logger
+}
+
+// Datapath is the loaded data plane: programs, maps and the session index
+// allocator. Its methods are safe for concurrent use.
+type Datapath struct {
+	objs    dataplaneObjects
+	pinPath string
+	max     uint32
+	log     *zap.Logger
+
+	mu    sync.Mutex
+	free  []Index        // free session indices, popped from the end
+	inUse map[Index]bool // allocated indices
+}
+
+// Open loads the data plane, reusing maps already pinned under the pin
+// path (so sessions survive a daemon restart) and pinning new ones. The
+// session index allocator is rebuilt from the sessions map.
+func Open(opts Options) (*Datapath, error) {
+	if opts.PinPath == "" {
+		opts.PinPath = DefaultPinPath
+	}
+	if opts.MaxSessions == 0 {
+		opts.MaxSessions = DefaultMaxSessions
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if err := ensureBPFFS(opts.PinPath); err != nil {
+		return nil, err
+	}
+	spec, err := loadDataplane()
+	if err != nil {
+		return nil, fmt.Errorf("maps: %w", err)
+	}
+	for _, name := range []string{dataplaneMapSessions, dataplaneMapSessionInfo, dataplaneMapSessionStats,
+		dataplaneMapSubscribersV4, dataplaneMapSubscribersV6} {
+		spec.Maps[name].MaxEntries = opts.MaxSessions
+	}
+	d := &Datapath{pinPath: opts.PinPath, max: opts.MaxSessions, log: opts.Logger}
+	err = spec.LoadAndAssign(&d.objs, &ebpf.CollectionOptions{
+		Maps: ebpf.MapOptions{PinPath: opts.PinPath},
+	})
+	if err != nil {
+		var verr *ebpf.VerifierError
+		if errors.As(err, &verr) {
+			return nil, fmt.Errorf("maps: load: %+v", verr)
+		}
+		return nil, fmt.Errorf("maps: load (pinned maps under %s must match MaxSessions %d): %w",
+			opts.PinPath, opts.MaxSessions, err)
+	}
+	if err := d.rebuildFree(); err != nil {
+		d.objs.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Close releases this process's file descriptors. Pinned maps and links,
+// and so the attached programs and installed sessions, stay in the kernel.
+func (d *Datapath) Close() error {
+	return d.objs.Close()
+}
+
+// Unpin removes everything this package pinned under the pin path (maps
+// and links): attachments made through pinned links go away once the last
+// descriptor is closed. Use it to uninstall, and in tests.
+func (d *Datapath) Unpin() error {
+	var errs []error
+	for _, m := range []*ebpf.Map{d.objs.Sessions, d.objs.SessionInfo, d.objs.SessionStats,
+		d.objs.SubscribersV4, d.objs.SubscribersV6, d.objs.Config, d.objs.Counters} {
+		if err := m.Unpin(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := os.RemoveAll(filepath.Join(d.pinPath, linksDir)); err != nil {
+		errs = append(errs, err)
+	}
+	if err := os.Remove(d.pinPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("maps: unpin: %w", err)
+	}
+	return nil
+}
+
+// PinPath is the bpffs directory holding the pinned maps (one file per
+// map, named as in bpf/maps.h) and links/.
+func (d *Datapath) PinPath() string { return d.pinPath }
+
+// Program returns a loaded program by its C name ("xdp_access_in",
+// "xdp_uplink_in", "tc_access_in", "tc_pppoe0_out"), for benchmarks and
+// BPF_PROG_TEST_RUN; nil if there is none.
+func (d *Datapath) Program(name string) *ebpf.Program {
+	switch name {
+	case dataplaneProgXdpAccessIn:
+		return d.objs.XdpAccessIn
+	case dataplaneProgXdpUplinkIn:
+		return d.objs.XdpUplinkIn
+	case dataplaneProgTcAccessIn:
+		return d.objs.TcAccessIn
+	case dataplaneProgTcPppoe0Out:
+		return d.objs.TcPppoe0Out
+	}
+	return nil
+}
+
+// ensureBPFFS creates dir, mounting bpffs on its parent first if the parent
+// is not a bpffs (pinning only works there).
+func ensureBPFFS(dir string) error {
+	parent := filepath.Dir(filepath.Clean(dir))
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("maps: bpffs %s: %w", parent, err)
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(parent, &st); err != nil {
+		return fmt.Errorf("maps: bpffs %s: %w", parent, err)
+	}
+	if st.Type != unix.BPF_FS_MAGIC {
+		if err := unix.Mount("bpf", parent, "bpf", 0, "mode=0700"); err != nil {
+			return fmt.Errorf("maps: mount bpffs on %s: %w", parent, err)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("maps: bpffs %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,318 @@
+package maps
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/cilium/ebpf"
+)
+
+// Sentinel errors callers branch on.
+var (
+	ErrNotFound = errors.New("session not found")
+	ErrExists   = errors.New("session or address already installed")
+	ErrFull     = errors.New("no free session index")
+)
+
+// TPIDs of the VLAN tags a session may carry (IEEE 802.1Q, 802.1ad).
+const (
+	TPID8021Q  uint16 = 0x8100
+	TPID8021AD uint16 = 0x88a8
+)
+
+// Index is a session's slot in the session_info and session_stats arrays.
+type Index uint32
+
+// Key identifies a session on the access side. RFC 2516 §4 makes
+// SESSION_ID unique only per (AC MAC, client MAC) pair, so the client MAC is
+// part of it and a box is not limited to 65535 sessions.
+type Key struct {
+	Ifindex   int              // access interface
+	OuterVLAN uint16           // outer VLAN id, 0 = untagged
+	InnerVLAN uint16           // inner (QinQ) VLAN id, 0 = none
+	SessionID uint16           // PPPoE SESSION_ID (RFC 2516 §4)
+	ClientMAC net.HardwareAddr // subscriber's MAC
+}
+
+// Session is what the data plane needs to forward one session's traffic.
+type Session struct {
+	Key
+	// OuterTPID is 0x8100 or 0x88a8 for a tagged session; 0 means 0x8100
+	// when OuterVLAN is set and untagged otherwise. Likewise InnerTPID.
+	OuterTPID uint16
+	InnerTPID uint16
+	ACMAC     net.HardwareAddr // our MAC towards the subscriber
+	IPv4      netip.Addr       // the address IPCP gave the peer (RFC 1332 §3.3)
+	MTU       uint16           // largest IP packet sent down the session
+	MSS       uint16           // TCP MSS clamp on SYNs both ways, 0 = none
+}
+
+// Stats are a session's counters summed over CPUs.
+type Stats struct {
+	PacketsUp, BytesUp     uint64 // from the subscriber; bytes of IP packets
+	PacketsDown, BytesDown uint64 // towards the subscriber
+	Drops                  uint64
+	// LastSeen is the CLOCK_MONOTONIC time of the newest accepted upstream
+	// data packet (bpf_ktime_get_ns), 0 if none.
+	LastSeen time.Duration
+}
+
+func (k Key) raw() (dataplaneSessionKey, error) {
+	var r dataplaneSessionKey
+	if len(k.ClientMAC) != 6 {
+		return r, fmt.Errorf("maps: client MAC %q: want 6 bytes", k.ClientMAC)
+	}
+	if k.Ifindex <= 0 || k.OuterVLAN > 4095 || k.InnerVLAN > 4095 {
+		return r, fmt.Errorf("maps: key ifindex %d vlan %d/%d out of range", k.Ifindex, k.OuterVLAN, k.InnerVLAN)
+	}
+	r.Ifindex = uint32(k.Ifindex)
+	r.OuterVlan = k.OuterVLAN
+	r.InnerVlan = k.InnerVLAN
+	r.SessionId = k.SessionID
+	copy(r.ClientMac[:], k.ClientMAC)
+	return r, nil
+}
+
+func (s Session) raw() (dataplaneSessionAttrs, error) {
+	var r dataplaneSessionAttrs
+	if _, err := s.Key.raw(); err != nil {
+		return r, err
+	}
+	if len(s.ACMAC) != 6 {
+		return r, fmt.Errorf("maps: AC MAC %q: want 6 bytes", s.ACMAC)
+	}
+	if !s.IPv4.Is4() {
+		return r, fmt.Errorf("maps: session %d: IPv4 address %v: %w", s.SessionID, s.IPv4, errors.ErrUnsupported)
+	}
+	if s.MTU < 68 {
+		return r, fmt.Errorf("maps: session %d: MTU %d below 68 (RFC 791)", s.SessionID, s.MTU)
+	}
+	outer, inner := s.OuterTPID, s.InnerTPID
+	if outer == 0 && s.OuterVLAN != 0 {
+		outer = TPID8021Q
+	}
+	if inner == 0 && s.InnerVLAN != 0 {
+		inner = TPID8021Q
+	}
+	for _, t := range []uint16{outer, inner} {
+		if t != 0 && t != TPID8021Q && t != TPID8021AD {
+			return r, fmt.Errorf("maps: session %d: TPID %#04x", s.SessionID, t)
+		}
+	}
+	if inner != 0 && outer == 0 {
+		return r, fmt.Errorf("maps: session %d: inner VLAN without outer", s.SessionID)
+	}
+	copy(r.ClientMac[:], s.ClientMAC)
+	copy(r.AcMac[:], s.ACMAC)
+	r.Ifindex = uint32(s.Ifindex)
+	r.OuterVlan, r.OuterTpid = s.OuterVLAN, outer
+	r.InnerVlan, r.InnerTpid = s.InnerVLAN, inner
+	r.SessionId = s.SessionID
+	r.Mtu = s.MTU
+	r.Mss = s.MSS
+	r.Flags = uint16(dataplaneSessionFlagSESSION_F_ACTIVE)
+	r.Ipv4 = ipv4Raw(s.IPv4)
+	return r, nil
+}
+
+// ipv4Raw returns the map representation of an IPv4 address: network-order
+// bytes read as a native-endian uint32, as the C side's __be32 is.
+func ipv4Raw(a netip.Addr) uint32 {
+	b := a.As4()
+	return binary.NativeEndian.Uint32(b[:])
+}
+
+func ipv4FromRaw(v uint32) netip.Addr {
+	var b [4]byte
+	binary.NativeEndian.PutUint32(b[:], v)
+	return netip.AddrFrom4(b)
+}
+
+// Install makes a session live in the data plane and returns its index.
+// Upstream traffic is accepted once the sessions entry exists, so that is
+// written last; a failure leaves nothing behind.
+func (d *Datapath) Install(s Session) (Index, error) {
+	key, err := s.Key.raw()
+	if err != nil {
+		return 0, err
+	}
+	attrs, err := s.raw()
+	if err != nil {
+		return 0, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.free) == 0 {
+		return 0, fmt.Errorf("maps: install session %d: %w", s.SessionID, ErrFull)
+	}
+	idx := d.free[len(d.free)-1]
+	if err := d.objs.SessionInfo.Put(uint32(idx), &attrs); err != nil {
+		return 0, fmt.Errorf("maps: install session %d: session_info: %w", s.SessionID, err)
+	}
+	zero := make([]dataplaneSessionCounters, ebpf.MustPossibleCPU())
+	if err := d.objs.SessionStats.Put(uint32(idx), zero); err != nil {
+		return 0, fmt.Errorf("maps: install session %d: session_stats: %w", s.SessionID, err)
+	}
+	if err := d.objs.SubscribersV4.Update(attrs.Ipv4, uint32(idx), ebpf.UpdateNoExist); err != nil {
+		d.clearInfo(idx)
+		if errors.Is(err, ebpf.ErrKeyExist) {
+			err = ErrExists
+		}
+		return 0, fmt.Errorf("maps: install session %d: address %v: %w", s.SessionID, s.IPv4, err)
+	}
+	if err := d.objs.Sessions.Update(&key, uint32(idx), ebpf.UpdateNoExist); err != nil {
+		_ = d.objs.SubscribersV4.Delete(attrs.Ipv4)
+		d.clearInfo(idx)
+		if errors.Is(err, ebpf.ErrKeyExist) {
+			err = ErrExists
+		}
+		return 0, fmt.Errorf("maps: install session %d: %w", s.SessionID, err)
+	}
+	d.free = d.free[:len(d.free)-1]
+	d.inUse[idx] = true
+	return idx, nil
+}
+
+func (d *Datapath) clearInfo(idx Index) {
+	_ = d.objs.SessionInfo.Put(uint32(idx), &dataplaneSessionAttrs{})
+}
+
+// Remove takes a session out of the data plane: afterwards its frames are
+// "unknown session" upstream and its address is no subscriber downstream.
+func (d *Datapath) Remove(k Key) error {
+	key, err := k.raw()
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var idx uint32
+	if err := d.objs.Sessions.Lookup(&key, &idx); err != nil {
+		return fmt.Errorf("maps: remove session %d: %w", k.SessionID, notFound(err))
+	}
+	if err := d.objs.Sessions.Delete(&key); err != nil {
+		return fmt.Errorf("maps: remove session %d: %w", k.SessionID, notFound(err))
+	}
+	var attrs dataplaneSessionAttrs
+	if err := d.objs.SessionInfo.Lookup(idx, &attrs); err == nil {
+		var owner uint32
+		if d.objs.SubscribersV4.Lookup(attrs.Ipv4, &owner) == nil && owner == idx {
+			if err := d.objs.SubscribersV4.Delete(attrs.Ipv4); err != nil {
+				return fmt.Errorf("maps: remove session %d: subscribers_v4: %w", k.SessionID, err)
+			}
+		}
+	}
+	d.clearInfo(Index(idx))
+	if d.inUse[Index(idx)] {
+		delete(d.inUse, Index(idx))
+		d.free = append(d.free, Index(idx))
+	}
+	return nil
+}
+
+// Lookup returns an installed session and its index.
+func (d *Datapath) Lookup(k Key) (Session, Index, error) {
+	key, err := k.raw()
+	if err != nil {
+		return Session{}, 0, err
+	}
+	var idx uint32
+	if err := d.objs.Sessions.Lookup(&key, &idx); err != nil {
+		return Session{}, 0, fmt.Errorf("maps: lookup session %d: %w", k.SessionID, notFound(err))
+	}
+	var a dataplaneSessionAttrs
+	if err := d.objs.SessionInfo.Lookup(idx, &a); err != nil {
+		return Session{}, 0, fmt.Errorf("maps: lookup session %d: session_info: %w", k.SessionID, err)
+	}
+	s := Session{
+		Key: Key{
+			Ifindex:   int(a.Ifindex),
+			OuterVLAN: a.OuterVlan,
+			InnerVLAN: a.InnerVlan,
+			SessionID: a.SessionId,
+			ClientMAC: net.HardwareAddr(slices.Clone(a.ClientMac[:])),
+		},
+		OuterTPID: a.OuterTpid,
+		InnerTPID: a.InnerTpid,
+		ACMAC:     net.HardwareAddr(slices.Clone(a.AcMac[:])),
+		IPv4:      ipv4FromRaw(a.Ipv4),
+		MTU:       a.Mtu,
+		MSS:       a.Mss,
+	}
+	return s, Index(idx), nil
+}
+
+// Stats returns a session's counters summed over CPUs; LastSeen is the
+// newest over CPUs.
+func (d *Datapath) Stats(idx Index) (Stats, error) {
+	var per []dataplaneSessionCounters
+	if err := d.objs.SessionStats.Lookup(uint32(idx), &per); err != nil {
+		return Stats{}, fmt.Errorf("maps: stats of index %d: %w", idx, err)
+	}
+	var s Stats
+	for _, c := range per {
+		s.PacketsUp += c.PacketsUp
+		s.BytesUp += c.BytesUp
+		s.PacketsDown += c.PacketsDown
+		s.BytesDown += c.BytesDown
+		s.Drops += c.Drops
+		s.LastSeen = max(s.LastSeen, time.Duration(c.LastSeenNs))
+	}
+	return s, nil
+}
+
+// Len is the number of installed sessions.
+func (d *Datapath) Len() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.inUse)
+}
+
+func notFound(err error) error {
+	if errors.Is(err, ebpf.ErrKeyNotExist) {
+		return ErrNotFound
+	}
+	return err
+}
+
+// rebuildFree derives the allocator from the sessions map, so indices of
+// sessions that survived a restart are not handed out twice.
+func (d *Datapath) rebuildFree() error {
+	d.inUse = make(map[Index]bool)
+	var key dataplaneSessionKey
+	var idx uint32
+	it := d.objs.Sessions.Iterate()
+	for it.Next(&key, &idx) {
+		d.inUse[Index(idx)] = true
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("maps: reading pinned sessions: %w", err)
+	}
+	d.free = make([]Index, 0, int(d.max)-len(d.inUse))
+	for i := int64(d.max) - 1; i >= 0; i-- {
+		if !d.inUse[Index(i)] {
+			d.free = append(d.free, Index(i))
+		}
+	}
+	return nil
+}
+
+// SetPPPoE0 tells the data plane which device is the slow path (see
+// CreatePPPoE0): its ifindex for redirects and fib lookups, and its MAC as
+// the destination of injected frames.
+func (d *Datapath) SetPPPoE0(ifindex int, mac net.HardwareAddr) error {
+	if len(mac) != 6 || ifindex <= 0 {
+		return fmt.Errorf("maps: pppoe0 ifindex %d MAC %q invalid", ifindex, mac)
+	}
+	c := dataplaneDpConfig{Pppoe0Ifindex: uint32(ifindex)}
+	copy(c.Pppoe0Mac[:], mac)
+	if err := d.objs.Config.Put(uint32(0), &c); err != nil {
+		return fmt.Errorf("maps: config: %w", err)
+	}
+	return nil
+}
