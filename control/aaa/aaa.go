@@ -1,0 +1,203 @@
+// Package aaa is the local authentication, authorization and address
+// accounting of the access concentrator: RouterOS's /ppp secret, /ppp profile
+// and /ip pool.
+//
+// A Local holds the configuration; each PPP session takes a Lease from it,
+// which checks the peer's credentials (PAP, RFC 1334; CHAP-MD5, RFC 1994;
+// MS-CHAPv1, RFC 2433; MS-CHAPv2, RFC 2759), hands out the IPCP addresses
+// (RFC 1332) and DNS servers (RFC 1877), and gives everything back exactly
+// once on Release, whichever way the session ends.
+//
+// Passwords never appear in errors or logs.
+package aaa
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"go.uber.org/zap"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/config"
+	"github.com/pppoe-xdp/pppoe-xdp/control/pool"
+)
+
+// ServicePPPoE is the /ppp secret service a PPPoE session matches, besides
+// "any".
+const ServicePPPoE = "pppoe"
+
+// ErrAuthFailed is wrapped by every refusal of a peer's credentials: unknown
+// user, wrong password, disabled secret, secret for another service,
+// malformed response. The wrapping error says which, without the password.
+var ErrAuthFailed = errors.New("aaa: authentication failed")
+
+// ErrOnlyOne is returned when the user's profile has only-one=yes and the
+// user already has a live session.
+var ErrOnlyOne = errors.New("aaa: user already has a session (only-one)")
+
+// ErrNoAddress is returned when neither the secret nor the profile gives a
+// local-address or a remote-address. Pool exhaustion wraps
+// pool.ErrNoAddrAvail instead.
+var ErrNoAddress = errors.New("aaa: no address configured")
+
+// Profile is a /ppp profile with RouterOS's "default" values resolved
+// against the built-in default profile.
+type Profile struct {
+	Name string
+	// LocalAddress and RemoteAddress hold an IPv4 address, a pool name or "".
+	LocalAddress, RemoteAddress string
+	// DNS are the dns-server addresses offered through IPCP (RFC 1877).
+	DNS []netip.Addr
+	// OnlyOne refuses a second session of the same user.
+	OnlyOne bool
+	// ChangeTCPMSS asks the data plane to clamp the TCP MSS to MTU − 40.
+	ChangeTCPMSS bool
+}
+
+// Counters are the AAA counters, a snapshot for metrics.
+type Counters struct {
+	// AuthOK and AuthFailed count credential checks.
+	AuthOK, AuthFailed uint64
+	// OnlyOneRefused counts sessions refused by only-one=yes.
+	OnlyOneRefused uint64
+	// PoolExhausted counts address requests a pool chain could not serve.
+	PoolExhausted uint64
+	// Leases is the number of leases not yet released.
+	Leases int64
+}
+
+// Local is the local AAA backend. It is safe for concurrent use.
+type Local struct {
+	log *zap.Logger
+
+	mu       sync.Mutex
+	secrets  map[string]config.Secret
+	profiles map[string]Profile
+	poolList []string // pool names in config order, for Reserve
+	pools    *pool.Set
+	online   map[string]int // user → authenticated, unreleased leases
+
+	authOK, authFailed, onlyOne, exhausted atomic.Uint64
+	leases                                 atomic.Int64
+}
+
+// New returns a Local serving cfg. A nil log logs nothing.
+func New(cfg *config.Config, log *zap.Logger) (*Local, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	l := &Local{log: log, pools: pool.NewSet(), online: map[string]int{}}
+	if err := l.Update(cfg); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Update swaps in the secrets, profiles and pools of cfg. Live leases keep
+// their addresses (pool.Set.Update keeps handed-out addresses, also of
+// removed pools, until they are released) and their resolved profile; only
+// new sessions see the new configuration. On error nothing changes.
+func (l *Local) Update(cfg *config.Config) error {
+	secrets := make(map[string]config.Secret, len(cfg.Secrets))
+	for _, s := range cfg.Secrets {
+		secrets[s.Name] = s
+	}
+	profiles := make(map[string]Profile, len(cfg.Profiles))
+	var def config.Profile
+	for _, p := range cfg.Profiles {
+		if p.Name == config.DefaultProfile {
+			def = p
+		}
+	}
+	for _, p := range cfg.Profiles {
+		profiles[p.Name] = resolve(p, def)
+	}
+	names := make([]string, 0, len(cfg.Pools))
+	for _, p := range cfg.Pools {
+		names = append(names, p.Name)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.pools.Update(cfg.PoolSpecs()); err != nil {
+		return fmt.Errorf("aaa: pools: %w", err)
+	}
+	l.secrets, l.profiles, l.poolList = secrets, profiles, names
+	return nil
+}
+
+// resolve folds RouterOS's "default" values of p into booleans: only-one and
+// change-tcp-mss "default" take the built-in default profile's value, and
+// for that profile "default" means no and yes respectively.
+func resolve(p, def config.Profile) Profile {
+	yes := func(v, dv string, fallback bool) bool {
+		switch v {
+		case "yes":
+			return true
+		case "no":
+			return false
+		}
+		switch dv {
+		case "yes":
+			return true
+		case "no":
+			return false
+		}
+		return fallback
+	}
+	return Profile{
+		Name:          p.Name,
+		LocalAddress:  p.LocalAddress,
+		RemoteAddress: p.RemoteAddress,
+		DNS:           append([]netip.Addr(nil), p.DNSServer...),
+		OnlyOne:       yes(p.OnlyOne, def.OnlyOne, false),
+		ChangeTCPMSS:  yes(p.ChangeTCPMSS, def.ChangeTCPMSS, true),
+	}
+}
+
+// Profile returns the resolved profile name, or false when there is none.
+func (l *Local) Profile(name string) (Profile, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p, ok := l.profiles[name]
+	return p, ok
+}
+
+// Counters returns a snapshot of the counters.
+func (l *Local) Counters() Counters {
+	return Counters{
+		AuthOK:         l.authOK.Load(),
+		AuthFailed:     l.authFailed.Load(),
+		OnlyOneRefused: l.onlyOne.Load(),
+		PoolExhausted:  l.exhausted.Load(),
+		Leases:         l.leases.Load(),
+	}
+}
+
+// Online returns how many live, authenticated sessions user has.
+func (l *Local) Online(user string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.online[user]
+}
+
+// PoolUsed returns how many addresses the named pool has handed out, -1 when
+// there is no such pool.
+func (l *Local) PoolUsed(name string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p := l.pools.Pool(name)
+	if p == nil {
+		return -1
+	}
+	return p.Used()
+}
+
+// Begin starts the AAA side of one session offered under service (a /ppp
+// secret service: "pppoe" for the access concentrator). The caller must call
+// Release on the returned lease when the session ends, however it ends.
+func (l *Local) Begin(service string) *Lease {
+	l.leases.Add(1)
+	return &Lease{l: l, service: service}
+}
