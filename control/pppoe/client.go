@@ -375,7 +375,7 @@ func (c *client) request(ctx context.Context, ac net.HardwareAddr, offer *Packet
 				c.log.Debug("padt before pads", zap.Stringer("ac_mac", ac), zap.String("message", string(msg)))
 				return Session{}, fmt.Errorf("pppoe: AC %v session 0x%04x %q: %w", ac, p.SessionID, msg, ErrTerminated)
 			case CodePADS:
-				return c.confirmed(ac, string(acName), &p)
+				return c.confirmed(ac, string(acName), cookie, &p)
 			}
 		}
 		timeout = c.backoff(timeout)
@@ -384,7 +384,7 @@ func (c *client) request(ctx context.Context, ac net.HardwareAddr, offer *Packet
 }
 
 // confirmed turns a PADS into a Session or a *PADSError (RFC 2516 §5.4).
-func (c *client) confirmed(ac net.HardwareAddr, acName string, p *Packet) (Session, error) {
+func (c *client) confirmed(ac net.HardwareAddr, acName string, cookie ACCookie, p *Packet) (Session, error) {
 	for _, t := range p.Tags {
 		switch t := t.(type) {
 		case ServiceNameError, ACSystemError, GenericError:
@@ -405,12 +405,10 @@ func (c *client) confirmed(ac net.HardwareAddr, acName string, p *Packet) (Sessi
 		LocalMAC:    slices.Clone(c.cfg.MAC),
 		VLANs:       slices.Clone(c.cfg.VLANs),
 		HostUniq:    slices.Clone(c.hostUniq),
+		Cookie:      slices.Clone([]byte(cookie)),
 	}
 	if mp, ok := FindTag[PPPMaxPayload](p.Tags); ok {
 		s.MaxPayload = uint16(mp)
-	}
-	if ck, ok := FindTag[ACCookie](p.Tags); ok {
-		s.Cookie = slices.Clone([]byte(ck))
 	}
 	if r, ok := FindTag[RelaySessionID](p.Tags); ok {
 		s.RelaySessionID = slices.Clone([]byte(r))
