@@ -38,7 +38,7 @@ add name=ivy password=i profile=localpool
 add name=jack password=j profile=fixed service=any
 `
 
-func load(t *testing.T, s string) *config.Config {
+func load(t testing.TB, s string) *config.Config {
 	t.Helper()
 	cfg, err := config.Load(s)
 	if err != nil {
@@ -230,7 +230,7 @@ func TestAddresses(t *testing.T) {
 			l := newLocal(t)
 			before := l.PoolUsed(r.pool)
 			le := authed(t, l, r.user, r.password)
-			got, err := le.Addresses()
+			got, err := le.Assign()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -240,7 +240,7 @@ func TestAddresses(t *testing.T) {
 			if le.Profile().ChangeTCPMSS != r.mss {
 				t.Errorf("change-tcp-mss %v", le.Profile().ChangeTCPMSS)
 			}
-			again, _ := le.Addresses()
+			again, _ := le.Assign()
 			if again.Remote != got.Remote {
 				t.Errorf("second call gave %v", again.Remote)
 			}
@@ -262,11 +262,11 @@ func TestAddresses(t *testing.T) {
 func TestAddressErrors(t *testing.T) {
 	l := newLocal(t)
 	le := l.Begin(ServicePPPoE)
-	if _, err := le.Addresses(); err == nil {
+	if _, err := le.Assign(); err == nil {
 		t.Error("addresses before authentication")
 	}
 	h := authed(t, l, "hank", "h")
-	if _, err := h.Addresses(); !errors.Is(err, ErrNoAddress) {
+	if _, err := h.Assign(); !errors.Is(err, ErrNoAddress) {
 		t.Errorf("no local-address: err = %v", err)
 	}
 	h.Release()
@@ -275,16 +275,16 @@ func TestAddressErrors(t *testing.T) {
 	}
 	// The static address of frank can be held once.
 	f1 := authed(t, l, "frank", "f")
-	if _, err := f1.Addresses(); err != nil {
+	if _, err := f1.Assign(); err != nil {
 		t.Fatal(err)
 	}
 	f2 := authed(t, l, "frank", "f")
-	if _, err := f2.Addresses(); !errors.Is(err, pool.ErrInUse) {
+	if _, err := f2.Assign(); !errors.Is(err, pool.ErrInUse) {
 		t.Errorf("second holder of 10.2.0.5: err = %v", err)
 	}
 	f2.Release()
 	f1.Release()
-	if _, err := f1.Addresses(); err == nil {
+	if _, err := f1.Assign(); err == nil {
 		t.Error("addresses of a released lease")
 	}
 	if _, err := f1.Authenticate(proof(t, auth.PAP, "frank", "f")); err == nil {
@@ -297,13 +297,13 @@ func TestExhaustionAndReleaseOnce(t *testing.T) {
 	var leases []*Lease
 	for range 2 { // small has two addresses
 		le := authed(t, l, "alice", "wonderland")
-		if _, err := le.Addresses(); err != nil {
+		if _, err := le.Assign(); err != nil {
 			t.Fatal(err)
 		}
 		leases = append(leases, le)
 	}
 	third := authed(t, l, "alice", "wonderland")
-	_, err := third.Addresses()
+	_, err := third.Assign()
 	if !errors.Is(err, pool.ErrNoAddrAvail) || !strings.Contains(err.Error(), `pool "small"`) {
 		t.Fatalf("exhausted pool: err = %v", err)
 	}
@@ -314,7 +314,7 @@ func TestExhaustionAndReleaseOnce(t *testing.T) {
 	// Release twice: the second call must not free an address someone else got since.
 	leases[0].Release()
 	fourth := authed(t, l, "alice", "wonderland")
-	if _, err := fourth.Addresses(); err != nil {
+	if _, err := fourth.Assign(); err != nil {
 		t.Fatal(err)
 	}
 	leases[0].Release()
@@ -392,7 +392,7 @@ func TestReauthenticate(t *testing.T) {
 func TestUpdateKeepsLeases(t *testing.T) {
 	l := newLocal(t)
 	le := authed(t, l, "alice", "wonderland")
-	got, err := le.Addresses()
+	got, err := le.Assign()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -410,7 +410,7 @@ func TestUpdateKeepsLeases(t *testing.T) {
 	if l.PoolUsed("small") != 1 {
 		t.Errorf("small used %d after update, want the live lease", l.PoolUsed("small"))
 	}
-	if again, _ := le.Addresses(); again.Remote != got.Remote || len(again.DNS) != 2 {
+	if again, _ := le.Assign(); again.Remote != got.Remote || len(again.DNS) != 2 {
 		t.Errorf("live lease changed: %+v", again)
 	}
 	if _, err := l.Begin(ServicePPPoE).Authenticate(proof(t, auth.PAP, "alice", "wonderland")); !errors.Is(err, ErrAuthFailed) {
@@ -419,11 +419,11 @@ func TestUpdateKeepsLeases(t *testing.T) {
 	// The shrunk pool's one address goes to a new session, and then it is full:
 	// the retired 10.0.0.10 is not handed out again.
 	k := authed(t, l, "kim", "k")
-	if ka, err := k.Addresses(); err != nil || ka.Remote != netip.MustParseAddr("10.0.0.11") {
+	if ka, err := k.Assign(); err != nil || ka.Remote != netip.MustParseAddr("10.0.0.11") {
 		t.Errorf("new session after update: %+v, %v", ka, err)
 	}
 	k2 := authed(t, l, "kim", "k")
-	if _, err := k2.Addresses(); !errors.Is(err, pool.ErrNoAddrAvail) {
+	if _, err := k2.Assign(); !errors.Is(err, pool.ErrNoAddrAvail) {
 		t.Errorf("retired address handed out again: err = %v", err)
 	}
 	k2.Release()

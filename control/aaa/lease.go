@@ -67,6 +67,7 @@ type Lease struct {
 	addrsDone bool
 	owned     []netip.Addr // handed out by a pool, returned on Release
 	released  bool
+	err       error // last Verify/Addresses outcome, see Err
 }
 
 // Authenticate checks p against the /ppp secrets. On success the user's
@@ -189,11 +190,11 @@ func (le *Lease) Profile() Profile {
 	return le.profile
 }
 
-// Addresses gives the authenticated session its addresses: local-address
+// Assign gives the authenticated session its addresses: local-address
 // from the secret, else the profile; remote-address from the secret (reserved
 // in the pool that holds it, if any), else the profile's address or pool; DNS
 // from the profile. Asked again, it returns the same addresses.
-func (le *Lease) Addresses() (Addresses, error) {
+func (le *Lease) Assign() (Addresses, error) {
 	le.mu.Lock()
 	defer le.mu.Unlock()
 	switch {
