@@ -14,13 +14,17 @@
 package link
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/fsm"
 )
 
 // Role is which end of the link this is.
@@ -184,38 +188,532 @@ type Output struct {
 // use: the session loop owns it.
 type Link struct {
 	cfg Config
+
+	phase Phase
+	up    bool // Up was called
+	dead  bool // Down was reported: nothing more happens
+	// reason is why the link is terminating, for Terminate-Request and
+	// Down; the first one set wins.
+	reason string
+	info   Info
+
+	lcpNeg   *lcpNegotiator
+	lcp      *fsm.Automaton
+	lcpTimer time.Time
+
+	ipcp      *fsm.Automaton
+	ipcpTimer time.Time
+	ipcpUp    bool
+
+	au     handshake
+	authID uint8
+
+	// The output of the call in progress.
+	now time.Time
+	out Output
 }
 
 // New validates cfg, fills in its defaults and returns a Link in the Dead
 // phase.
 func New(cfg Config) (*Link, error) {
-	return &Link{cfg: cfg}, nil
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	l := &Link{cfg: cfg}
+	limit := uint16(PPPoEMaxMRU)
+	if cfg.MaxPayload != 0 {
+		limit = cfg.MaxPayload
+	}
+	l.lcpNeg = &lcpNegotiator{
+		role:       cfg.Role,
+		mru:        min(cfg.MaxMRU, limit),
+		maxMTU:     min(cfg.MaxMTU, limit),
+		limit:      limit,
+		newMagic:   l.newMagic,
+		methods:    cfg.Methods,
+		rejectMRRU: cfg.RejectMRRU,
+	}
+	l.lcpNeg.magic = l.newMagic()
+	if cfg.Role == Authenticator {
+		l.lcpNeg.method = cfg.Methods[0]
+	}
+	fc := l.fsmConfig()
+	fc.Extension = lcpExtension{magic: func() uint32 { return l.lcpNeg.magic }}
+	l.lcp = fsm.New(l.lcpNeg, fc)
+	l.info.Role = cfg.Role
+	if cfg.Role == Peer {
+		l.info.User = cfg.User
+	}
+	return l, nil
+}
+
+func (c *Config) setDefaults() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("link: %s: %w", fmt.Sprintf(format, a...), ErrConfig)
+	}
+	switch c.Role {
+	case Authenticator:
+		if len(c.Methods) == 0 {
+			return bad("authenticator without authentication methods")
+		}
+		if c.Verifier == nil || c.Addresses == nil {
+			return bad("authenticator needs a Verifier and an AddressPolicy")
+		}
+		if c.MaxMRU == 0 {
+			c.MaxMRU = DefaultMaxMRUAuthenticator
+		}
+		if c.MaxMTU == 0 {
+			c.MaxMTU = DefaultMaxMRUAuthenticator
+		}
+	case Peer:
+		if len(c.Methods) == 0 {
+			c.Methods = []auth.Method{auth.MSCHAPv2, auth.MSCHAPv1, auth.CHAP, auth.PAP}
+		}
+		if c.MaxMRU == 0 {
+			c.MaxMRU = DefaultMaxMRUPeer
+		}
+		if c.MaxMTU == 0 {
+			c.MaxMTU = DefaultMaxMRUPeer
+		}
+	default:
+		return bad("role %d", c.Role)
+	}
+	for i, m := range c.Methods {
+		if m < auth.PAP || m > auth.MSCHAPv2 {
+			return bad("method %d", m)
+		}
+		if slices.Contains(c.Methods[:i], m) {
+			return bad("method %v listed twice", m)
+		}
+	}
+	if c.MaxMRU < MinMRU || c.MaxMTU < MinMRU {
+		return bad("max-mru %d / max-mtu %d below %d", c.MaxMRU, c.MaxMTU, MinMRU)
+	}
+	if c.MaxPayload != 0 && c.MaxPayload < PPPoEMaxMRU {
+		// RFC 4638 §4: PPP-Max-Payload is only ever larger than 1492.
+		return bad("max-payload %d below %d", c.MaxPayload, PPPoEMaxMRU)
+	}
+	if c.Restart <= 0 {
+		c.Restart = fsm.DefaultRestartTimer
+	}
+	if c.MaxConfigure <= 0 {
+		c.MaxConfigure = fsm.DefaultMaxConfigure
+	}
+	if c.MaxFailure <= 0 {
+		c.MaxFailure = fsm.DefaultMaxFailure
+	}
+	if c.MaxTerminate <= 0 {
+		c.MaxTerminate = fsm.DefaultMaxTerminate
+	}
+	if c.AuthTimeout <= 0 {
+		c.AuthTimeout = DefaultAuthTimeout
+	}
+	if c.Name == "" {
+		c.Name = DefaultName
+	}
+	if c.Rand == nil {
+		c.Rand = rand.Reader
+	}
+	if c.Magic == nil {
+		c.Magic = func() uint32 {
+			var b [4]byte
+			_, _ = io.ReadFull(rand.Reader, b[:]) // never fails (Go 1.24+)
+			return binary.BigEndian.Uint32(b[:])
+		}
+	}
+	return nil
+}
+
+func (l *Link) fsmConfig() fsm.Config {
+	return fsm.Config{
+		MaxTerminate: l.cfg.MaxTerminate,
+		MaxConfigure: l.cfg.MaxConfigure,
+		MaxFailure:   l.cfg.MaxFailure,
+		RestartTimer: l.cfg.Restart,
+		PeerMRU:      int(l.lcpNeg.maxMTU),
+	}
+}
+
+// newMagic draws a non-zero Magic-Number (RFC 1661 §6.4).
+func (l *Link) newMagic() uint32 {
+	for {
+		if m := l.cfg.Magic(); m != 0 {
+			return m
+		}
+	}
 }
 
 // Up tells the link its PPPoE session is established (the lower layer is
 // Up, RFC 1661 §3.4): LCP is opened and sends its Configure-Request.
-func (l *Link) Up(now time.Time) Output { return Output{} }
+func (l *Link) Up(now time.Time) Output {
+	if l.up || l.dead {
+		return Output{}
+	}
+	l.begin(now)
+	l.up = true
+	l.setPhase(PhaseEstablish)
+	l.lcpDo(l.lcp.Up())
+	l.lcpDo(l.lcp.Open())
+	return l.end()
+}
 
 // Receive handles one PPP frame from the session. f.Information may be
 // reused by the caller afterwards.
-func (l *Link) Receive(f ppp.Frame, now time.Time) Output { return Output{} }
+//
+// RFC 1661 §3: only LCP is looked at until LCP is Opened, then only LCP and
+// the negotiated authentication protocol until authentication succeeds;
+// IPCP in the Network phase. A protocol not served (anything but LCP, PAP,
+// CHAP, IPCP and IPv4) is answered with a Protocol-Reject in the Network
+// phase (RFC 1661 §5.7), IPv6CP included; other frames are dropped.
+func (l *Link) Receive(f ppp.Frame, now time.Time) Output {
+	if !l.up || l.dead {
+		return Output{}
+	}
+	l.begin(now)
+	switch f.Protocol {
+	case ppp.ProtocolLCP:
+		l.receiveLCP(f.Information)
+	case ppp.ProtocolPAP, ppp.ProtocolCHAP:
+		if l.lcp.State() == fsm.Opened && l.au.method != 0 && l.au.method.Protocol() == f.Protocol &&
+			(l.phase == PhaseAuthenticate || l.phase == PhaseNetwork) {
+			l.receiveAuth(f)
+		}
+	case ppp.ProtocolIPCP:
+		if l.phase == PhaseNetwork && l.ipcp != nil {
+			var p ppp.Packet
+			if p.UnmarshalBinary(f.Information) == nil {
+				l.ipcpDo(l.ipcp.Receive(&p))
+			}
+		}
+	case ppp.ProtocolIPv4:
+		// Data is the data plane's; whatever reaches us is dropped.
+	default:
+		if l.lcp.State() == fsm.Opened && l.phase == PhaseNetwork {
+			p := ppp.NewProtocolReject(l.lcp.NewID(), f, int(l.info.MTU))
+			l.sendPacket(ppp.ProtocolLCP, &p)
+		}
+	}
+	return l.end()
+}
+
+func (l *Link) receiveLCP(b []byte) {
+	var p ppp.Packet
+	if p.UnmarshalBinary(b) != nil {
+		return // RFC 1661 §5: silently discarded
+	}
+	opened := l.lcp.State() == fsm.Opened
+	switch p.Code {
+	case ppp.TerminateRequest:
+		var t ppp.TerminateData
+		_ = t.UnmarshalBinary(p.Data)
+		l.setReason("peer terminated: " + printable(t.Reason))
+	case ppp.EchoReply:
+		var e ppp.EchoData
+		if opened && e.UnmarshalBinary(p.Data) == nil {
+			l.emit(EchoReply{Identifier: p.Identifier, Magic: e.Magic})
+		}
+	case ppp.ProtocolReject:
+		var r ppp.ProtocolRejectData
+		if opened && r.UnmarshalBinary(p.Data) == nil && r.Protocol != ppp.ProtocolLCP {
+			l.emit(ProtocolRejected{Protocol: r.Protocol})
+			if r.Protocol == ppp.ProtocolIPCP && l.ipcp != nil {
+				// Without IPCP the link carries nothing.
+				l.setReason("peer rejected IPCP")
+				l.lcpDo(l.lcp.Close())
+				return
+			}
+		}
+	}
+	l.lcpDo(l.lcp.Receive(&p))
+}
 
 // Tick runs the timers due at now: the restart timers of LCP and IPCP and
 // the authentication retransmit and timeout.
-func (l *Link) Tick(now time.Time) Output { return Output{} }
+func (l *Link) Tick(now time.Time) Output {
+	if !l.up || l.dead {
+		return Output{}
+	}
+	l.begin(now)
+	if due(l.lcpTimer, now) {
+		l.lcpTimer = time.Time{}
+		if l.lcp.State() == fsm.ReqSent || l.lcp.State() == fsm.AckSent {
+			l.setReason(fmt.Sprintf("lcp: no answer to %d Configure-Requests", l.cfg.MaxConfigure))
+		}
+		l.lcpDo(l.lcp.Timeout())
+	}
+	if !l.dead && l.ipcp != nil && due(l.ipcpTimer, now) {
+		l.ipcpTimer = time.Time{}
+		l.ipcpDo(l.ipcp.Timeout())
+	}
+	if !l.dead {
+		l.tickAuth(now)
+	}
+	return l.end()
+}
+
+func due(t, now time.Time) bool { return !t.IsZero() && !now.Before(t) }
 
 // Close terminates the link administratively (RFC 1661 §3.7): LCP sends
-// Terminate-Request; Down follows when the peer acks or the requests run
-// out. reason is carried in the Terminate-Request and the Down event.
-func (l *Link) Close(reason string, now time.Time) Output { return Output{} }
+// Terminate-Request carrying reason; Down follows when the peer acks or the
+// requests run out (Max-Terminate restart periods).
+func (l *Link) Close(reason string, now time.Time) Output {
+	if l.dead {
+		return Output{}
+	}
+	l.begin(now)
+	l.setReason(reason)
+	if !l.up {
+		l.finish()
+		return l.end()
+	}
+	l.lcpDo(l.lcp.Close())
+	switch l.lcp.State() {
+	case fsm.Initial, fsm.Starting, fsm.Closed, fsm.Stopped:
+		l.finish()
+	}
+	return l.end()
+}
 
 // EchoRequest sends an LCP Echo-Request (RFC 1661 §5.8) as a keepalive
 // probe; the answer is reported as an EchoReply event. Outside LCP Opened
 // it sends nothing.
-func (l *Link) EchoRequest(now time.Time) Output { return Output{} }
+func (l *Link) EchoRequest(now time.Time) Output {
+	if l.dead || l.lcp.State() != fsm.Opened {
+		return Output{}
+	}
+	l.begin(now)
+	e := ppp.EchoData{Magic: l.lcpNeg.magic}
+	b, _ := e.MarshalBinary()
+	l.sendPacket(ppp.ProtocolLCP, &ppp.Packet{Code: ppp.EchoRequest, Identifier: l.lcp.NewID(), Data: b})
+	return l.end()
+}
 
 // Phase returns the current phase.
-func (l *Link) Phase() Phase { return PhaseDead }
+func (l *Link) Phase() Phase { return l.phase }
 
 // Info returns what has been negotiated so far.
-func (l *Link) Info() Info { return Info{} }
+func (l *Link) Info() Info { return l.info }
+
+func (l *Link) begin(now time.Time) {
+	l.now = now
+	l.out = Output{}
+}
+
+func (l *Link) end() Output {
+	o := l.out
+	l.out = Output{}
+	if !l.dead {
+		for _, t := range []time.Time{l.lcpTimer, l.ipcpTimer, l.au.deadline, l.au.retry} {
+			if !t.IsZero() && (o.Deadline.IsZero() || t.Before(o.Deadline)) {
+				o.Deadline = t
+			}
+		}
+	}
+	return o
+}
+
+func (l *Link) emit(e Event) { l.out.Events = append(l.out.Events, e) }
+
+func (l *Link) send(f ppp.Frame) { l.out.Send = append(l.out.Send, f) }
+
+func (l *Link) sendPacket(proto ppp.Protocol, p *ppp.Packet) {
+	b, err := p.MarshalBinary()
+	if err != nil {
+		return // only for Data past 65531 octets, which we never build
+	}
+	l.send(ppp.Frame{Protocol: proto, Information: b})
+}
+
+func (l *Link) setPhase(p Phase) {
+	if l.phase != p {
+		l.emit(PhaseChanged{From: l.phase, To: p})
+		l.phase = p
+	}
+}
+
+func (l *Link) setReason(r string) {
+	if l.reason == "" {
+		l.reason = r
+	}
+}
+
+// timer applies an automaton's TimerOp to the owner's deadline t.
+func (l *Link) timer(t *time.Time, op fsm.TimerOp) {
+	switch op {
+	case fsm.TimerStart:
+		*t = l.now.Add(l.cfg.Restart)
+	case fsm.TimerStop:
+		*t = time.Time{}
+	}
+}
+
+// lcpDo carries out LCP's output.
+func (l *Link) lcpDo(o fsm.Output) {
+	if o.Err != nil {
+		l.setReason("lcp: " + o.Err.Error())
+	}
+	// The timer first: an upper layer reacting to tlu or tlf below may
+	// run LCP again, and that later operation's timer must win.
+	l.timer(&l.lcpTimer, o.Timer)
+	for _, e := range o.Effects {
+		if p := e.Packet; p != nil {
+			if p.Code == ppp.TerminateRequest && len(p.Data) == 0 && l.reason != "" {
+				d, _ := (&ppp.TerminateData{Reason: l.reason}).MarshalBinary()
+				p.Data = d
+			}
+			l.sendPacket(ppp.ProtocolLCP, p)
+		}
+		switch e.Action {
+		case fsm.TLU:
+			l.lcpUp()
+		case fsm.TLD:
+			l.lcpDown()
+		case fsm.TLF:
+			l.finish()
+		}
+		if l.dead {
+			return
+		}
+	}
+	switch l.lcp.State() {
+	case fsm.Closing, fsm.Stopping:
+		l.setPhase(PhaseTerminate)
+	case fsm.ReqSent, fsm.AckRcvd, fsm.AckSent:
+		l.setPhase(PhaseEstablish)
+	}
+}
+
+// lcpUp is LCP's This-Layer-Up: read what was negotiated and go on to the
+// Authenticate phase, or straight to Network when the Authenticator asked
+// for no authentication (RFC 1661 §3.5).
+func (l *Link) lcpUp() {
+	mru, mtu, lm, pm, ours, theirs := lcpResult(l.lcp.Ours(), l.lcp.Theirs(), l.lcpNeg.maxMTU)
+	l.info.MRU, l.info.MTU, l.info.LocalMagic, l.info.PeerMagic = mru, mtu, lm, pm
+	l.lcp.SetPeerMRU(int(mtu))
+	m := theirs
+	if l.cfg.Role == Authenticator {
+		m = ours
+	}
+	l.info.Method = m
+	if m == 0 {
+		l.startNetwork()
+		return
+	}
+	l.startAuth(m)
+}
+
+// lcpDown is LCP's This-Layer-Down: everything above LCP starts over.
+func (l *Link) lcpDown() {
+	l.stopNetwork()
+	l.au = handshake{}
+}
+
+// finish is LCP's This-Layer-Finished: the link is dead.
+func (l *Link) finish() {
+	if l.dead {
+		return
+	}
+	l.stopNetwork()
+	l.au = handshake{}
+	l.lcpTimer = time.Time{}
+	l.setPhase(PhaseDead)
+	l.setReason("lcp finished")
+	l.emit(Down{Reason: l.reason})
+	l.dead = true
+}
+
+// startNetwork enters the Network phase (RFC 1661 §3.6) and opens IPCP.
+func (l *Link) startNetwork() {
+	var neg fsm.Negotiator
+	if l.cfg.Role == Authenticator {
+		ip, err := l.cfg.Addresses.Addresses(l.info.User)
+		if err == nil && (!ip.Local.Is4() || !ip.Remote.Is4()) {
+			err = fmt.Errorf("local %v remote %v: not IPv4", ip.Local, ip.Remote)
+		}
+		if err != nil {
+			l.setReason(fmt.Sprintf("addresses for %q: %v", l.info.User, err))
+			l.lcpDo(l.lcp.Close())
+			return
+		}
+		neg = &ipcpServer{ip: ip}
+	} else {
+		neg = newIPCPClient(l.cfg.RequestDNS)
+	}
+	l.setPhase(PhaseNetwork)
+	l.ipcp = fsm.New(neg, l.fsmConfig())
+	l.ipcp.SetPeerMRU(int(l.info.MTU))
+	l.ipcpDo(l.ipcp.Up())
+	l.ipcpDo(l.ipcp.Open())
+}
+
+func (l *Link) stopNetwork() {
+	if l.ipcpUp {
+		l.emit(NetworkDown{})
+	}
+	l.ipcp, l.ipcpUp, l.ipcpTimer = nil, false, time.Time{}
+	l.info.IP = IPConfig{}
+}
+
+// ipcpDo carries out IPCP's output.
+func (l *Link) ipcpDo(o fsm.Output) {
+	if o.Err != nil {
+		l.setReason("ipcp: " + o.Err.Error())
+	}
+	l.timer(&l.ipcpTimer, o.Timer)
+	for _, e := range o.Effects {
+		if e.Packet != nil {
+			l.sendPacket(ppp.ProtocolIPCP, e.Packet)
+		}
+		switch e.Action {
+		case fsm.TLU:
+			l.ipcpOpened()
+		case fsm.TLD:
+			if l.ipcpUp {
+				l.ipcpUp = false
+				l.emit(NetworkDown{})
+			}
+		case fsm.TLF:
+			// The only network protocol is gone: so is the link
+			// (RFC 1661 §3.6 leaves this to the implementation;
+			// pppd does the same).
+			l.setReason("ipcp finished")
+			l.lcpDo(l.lcp.Close())
+			return
+		}
+		if l.ipcp == nil {
+			return
+		}
+	}
+}
+
+func (l *Link) ipcpOpened() {
+	if l.cfg.Role == Authenticator {
+		ip := ipcpResult(l.ipcp.Theirs(), l.ipcp.Ours())
+		ip.Local, ip.Remote = ip.Remote, ip.Local
+		l.info.IP = ip
+	} else {
+		l.info.IP = ipcpResult(l.ipcp.Ours(), l.ipcp.Theirs())
+		if !l.info.IP.Local.IsValid() || l.info.IP.Local.IsUnspecified() {
+			l.setReason("ipcp: no address assigned")
+			l.lcpDo(l.lcp.Close())
+			return
+		}
+	}
+	l.ipcpUp = true
+	l.emit(NetworkUp{Info: l.info})
+}
+
+// printable keeps a peer-supplied text safe for logs.
+func printable(s string) string {
+	const max = 64
+	b := []byte(s)
+	if len(b) > max {
+		b = b[:max]
+	}
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e {
+			b[i] = '?'
+		}
+	}
+	return string(b)
+}

@@ -2,10 +2,12 @@ package link
 
 import (
 	"context"
+	"crypto/subtle"
 	"fmt"
 	"net/netip"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/chap"
 )
 
 // AuthRequest is the credential a peer presented, for a Verifier.
@@ -66,9 +68,43 @@ type AddressPolicy interface {
 // password, ok false for an unknown user.
 type Passwords func(user string) (password string, ok bool)
 
-// Verify implements Verifier for every method.
+// Verify implements Verifier for every method: PAP compares the password,
+// CHAP-MD5 (RFC 1994 §4.1), MS-CHAPv1 (RFC 2433 §4) and MS-CHAPv2 (RFC
+// 2759 §5) recompute the response; MS-CHAPv2 also returns the
+// authenticator response (RFC 2759 §8.7). An unknown user or a malformed
+// response is a plain failure, not an error.
 func (p Passwords) Verify(ctx context.Context, req AuthRequest) (AuthResult, error) {
-	return AuthResult{}, nil
+	pw, ok := p(req.User)
+	if !ok {
+		return AuthResult{}, nil
+	}
+	secret := []byte(pw)
+	switch req.Method {
+	case auth.PAP:
+		ok = subtle.ConstantTimeCompare([]byte(req.Password), secret) == 1
+	case auth.CHAP:
+		ok = auth.VerifyMD5Response(req.Identifier, secret, req.Challenge, req.Response)
+	case auth.MSCHAPv1:
+		ok, _ = auth.VerifyMSCHAPv1Response(req.Challenge, secret, req.Response)
+	case auth.MSCHAPv2:
+		var r chap.MSCHAPv2Response
+		if r.UnmarshalBinary(req.Response) != nil {
+			return AuthResult{}, nil
+		}
+		user := auth.StripDomain([]byte(req.User))
+		ok, _ = auth.VerifyNTResponse(req.Challenge, r.PeerChallenge[:], user, secret, r.NTResponse[:])
+		if !ok {
+			return AuthResult{}, nil
+		}
+		s, err := auth.GenerateAuthenticatorResponse(secret, r.NTResponse[:], r.PeerChallenge[:], req.Challenge, user)
+		if err != nil {
+			return AuthResult{}, fmt.Errorf("link: ms-chapv2 user %q: %w", req.User, err)
+		}
+		return AuthResult{OK: true, AuthenticatorResponse: s}, nil
+	default:
+		return AuthResult{}, fmt.Errorf("link: method %v: %w", req.Method, auth.ErrUnknownMethod)
+	}
+	return AuthResult{OK: ok}, nil
 }
 
 // AddressFunc adapts a function to AddressPolicy.

@@ -1,0 +1,229 @@
+package link
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/fsm"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/lcp"
+)
+
+// errNoMethod is the give-up reason when the peer refused every method we
+// offer.
+var errNoMethod = errors.New("no authentication method acceptable to both ends")
+
+// lcpNegotiator is LCP's fsm.Negotiator (RFC 1661 §6, RFC 2516 §7).
+type lcpNegotiator struct {
+	role Role
+	// mru is the MRU we ask for (0: stop asking); maxMTU the largest
+	// peer MRU we Ack.
+	mru, maxMTU uint16
+	// limit is the largest MRU PPPoE can carry: 1492 or PPP-Max-Payload.
+	limit uint16
+	// magic is our Magic-Number (0: stop asking); newMagic draws another.
+	magic    uint32
+	newMagic func() uint32
+	// methods: Authenticator, offered in order; Peer, the allow list.
+	methods []auth.Method
+	// method is the one the Authenticator asks for now, tried those it
+	// has asked for.
+	method auth.Method
+	tried  []auth.Method
+	// rejectMRRU: see Config.RejectMRRU.
+	rejectMRRU bool
+}
+
+func (n *lcpNegotiator) Request() []ppp.Option {
+	var opts []ppp.Option
+	if n.mru != 0 {
+		opts = append(opts, ppp.Option{Type: uint8(lcp.TypeMRU), Data: binary.BigEndian.AppendUint16(nil, n.mru)})
+	}
+	if n.role == Authenticator && n.method != 0 {
+		opts = append(opts, ppp.Option{Type: uint8(lcp.TypeAuthProtocol), Data: n.method.OptionData()})
+	}
+	if n.magic != 0 {
+		opts = append(opts, ppp.Option{Type: uint8(lcp.TypeMagicNumber), Data: binary.BigEndian.AppendUint32(nil, n.magic)})
+	}
+	return opts
+}
+
+func u16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
+func u32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
+
+func (n *lcpNegotiator) Check(o ppp.Option) (fsm.Verdict, []byte) {
+	t, err := lcp.FromRaw(o)
+	if err != nil {
+		// A known option of a length its RFC forbids cannot be Nak'd
+		// meaningfully.
+		return fsm.Reject, nil
+	}
+	switch t := t.(type) {
+	case lcp.MRU:
+		switch {
+		case uint16(t) > n.maxMTU:
+			return fsm.Nak, u16(n.maxMTU) // RFC 1661 §6.1; RFC 2516 §7
+		case t < MinMRU:
+			return fsm.Nak, u16(MinMRU)
+		}
+		return fsm.Ack, nil
+	case lcp.MagicNumber:
+		// RFC 1661 §6.4: zero MUST be Nak'd; our own value means the
+		// link may be looped back, and the Nak MUST carry another.
+		if t == 0 || (n.magic != 0 && uint32(t) == n.magic) {
+			return fsm.Nak, u32(n.newMagic())
+		}
+		return fsm.Ack, nil
+	case lcp.AuthProtocol:
+		if n.role == Authenticator {
+			// We never authenticate ourselves to a subscriber.
+			return fsm.Reject, nil
+		}
+		m, err := auth.MethodFromOptionData(o.Data)
+		if err == nil && slices.Contains(n.methods, m) {
+			return fsm.Ack, nil
+		}
+		// RFC 1661 §6.2: Nak with a protocol we accept.
+		return fsm.Nak, n.methods[0].OptionData()
+	case lcp.MRRU, lcp.ShortSequence:
+		if n.rejectMRRU {
+			return fsm.Reject, nil
+		}
+		return fsm.Ack, nil
+	case lcp.EndpointDiscriminator:
+		// Informational only (RFC 1990 §5.1.3).
+		return fsm.Ack, nil
+	}
+	// ACCM, PFC, ACFC must not be negotiated over PPPoE (RFC 2516 §7);
+	// Quality-Protocol and anything unknown we do not implement.
+	return fsm.Reject, nil
+}
+
+func (n *lcpNegotiator) Nak(opts []ppp.Option) error {
+	for _, o := range opts {
+		t, err := lcp.FromRaw(o)
+		if err != nil {
+			continue
+		}
+		switch t := t.(type) {
+		case lcp.MRU:
+			if n.mru != 0 && uint16(t) >= MinMRU && uint16(t) <= n.limit {
+				n.mru = uint16(t)
+			}
+		case lcp.MagicNumber:
+			// RFC 1661 §6.4: a Nak'd magic means a possible loop;
+			// pick a new random one rather than the suggestion.
+			if n.magic != 0 {
+				n.magic = n.newMagic()
+			}
+		case lcp.AuthProtocol:
+			if n.role != Authenticator {
+				continue
+			}
+			if err := n.nextMethod(o.Data); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// nextMethod moves the Authenticator to the method the peer suggested in
+// its Nak if we offer it, else to the next one we offer that was not tried.
+func (n *lcpNegotiator) nextMethod(suggested []byte) error {
+	n.tried = append(n.tried, n.method)
+	if m, err := auth.MethodFromOptionData(suggested); err == nil &&
+		slices.Contains(n.methods, m) && !slices.Contains(n.tried, m) {
+		n.method = m
+		return nil
+	}
+	for _, m := range n.methods {
+		if !slices.Contains(n.tried, m) {
+			n.method = m
+			return nil
+		}
+	}
+	return errNoMethod
+}
+
+func (n *lcpNegotiator) Reject(opts []ppp.Option) error {
+	for _, o := range opts {
+		switch lcp.Type(o.Type) {
+		case lcp.TypeMRU:
+			n.mru = 0
+		case lcp.TypeMagicNumber:
+			n.magic = 0
+		case lcp.TypeAuthProtocol:
+			if n.role == Authenticator {
+				return fmt.Errorf("authentication-protocol: %w", fsm.ErrRequired)
+			}
+		}
+	}
+	return nil
+}
+
+// lcpExtension handles LCP's codes 8-11 (RFC 1661 §5.7, §5.8).
+type lcpExtension struct{ magic func() uint32 }
+
+func (x lcpExtension) Classify(p *ppp.Packet) fsm.Event {
+	switch p.Code {
+	case ppp.ProtocolReject:
+		var d ppp.ProtocolRejectData
+		if err := d.UnmarshalBinary(p.Data); err != nil {
+			return fsm.RUC
+		}
+		// RFC 1661 §4.3: rejecting LCP itself is catastrophic.
+		if d.Protocol == ppp.ProtocolLCP {
+			return fsm.RXJMinus
+		}
+		return fsm.RXJPlus
+	case ppp.EchoRequest, ppp.EchoReply, ppp.DiscardRequest:
+		return fsm.RXR
+	}
+	return fsm.RUC
+}
+
+func (x lcpExtension) Reply(p *ppp.Packet) *ppp.Packet {
+	if p.Code != ppp.EchoRequest {
+		return nil
+	}
+	var e ppp.EchoData
+	if err := e.UnmarshalBinary(p.Data); err != nil {
+		return nil
+	}
+	e.Magic = x.magic()
+	b, err := e.MarshalBinary()
+	if err != nil {
+		return nil
+	}
+	return &ppp.Packet{Code: ppp.EchoReply, Identifier: p.Identifier, Data: b}
+}
+
+// lcpResult reads the negotiated values out of the acked options.
+func lcpResult(ours, theirs []ppp.Option, maxMTU uint16) (mru, mtu uint16, localMagic, peerMagic uint32, method auth.Method, peerMethod auth.Method) {
+	mru, mtu = fsm.DefaultPeerMRU, fsm.DefaultPeerMRU
+	for _, o := range ours {
+		switch t, _ := lcp.FromRaw(o); t := t.(type) {
+		case lcp.MRU:
+			mru = uint16(t)
+		case lcp.MagicNumber:
+			localMagic = uint32(t)
+		case lcp.AuthProtocol:
+			method, _ = auth.MethodFromOptionData(o.Data)
+		}
+	}
+	for _, o := range theirs {
+		switch t, _ := lcp.FromRaw(o); t := t.(type) {
+		case lcp.MRU:
+			mtu = uint16(t)
+		case lcp.MagicNumber:
+			peerMagic = uint32(t)
+		case lcp.AuthProtocol:
+			peerMethod, _ = auth.MethodFromOptionData(o.Data)
+		}
+	}
+	return mru, min(mtu, maxMTU), localMagic, peerMagic, method, peerMethod
+}
