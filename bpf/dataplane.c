@@ -279,6 +279,10 @@ int xdp_access_in(struct xdp_md *ctx)
 	/* The subscriber's packet "arrives on pppoe0" for policy routing. */
 	fib.ifindex = cfg->pppoe0_ifindex;
 	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	/* Hairpin between subscribers: TC encaps it on pppoe0's egress. */
+	if ((rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH) &&
+	    fib.ifindex == cfg->pppoe0_ifindex)
+		goto slow;
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
 		count(REASON_NO_NEIGH);
 		return XDP_PASS;
@@ -287,7 +291,7 @@ int xdp_access_in(struct xdp_md *ctx)
 		count(REASON_MTU_EXCEEDED);
 		return XDP_PASS;
 	}
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS || fib.ifindex == cfg->pppoe0_ifindex)
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		goto slow;
 
 	clamp_mss_direct(iph, data_end, u.info->mss);
