@@ -158,3 +158,118 @@ func itoa(n int) string {
 	}
 	return itoa(n/10) + string(rune('0'+n%10))
 }
+
+func count1(r ...Reason) map[Reason]uint64 {
+	m := map[Reason]uint64{}
+	for _, x := range r {
+		m[x]++
+	}
+	return m
+}
+
+// down builds what the AC sends a session: its IPv4 packet in PPPoE.
+func (s Session) down(t testing.TB, ip []byte) []byte {
+	return pppoeFrame(t, s.ClientMAC, acMAC, s.vlans(), s.SessionID, ppp.ProtocolIPv4, ip)
+}
+
+func TestXDPUplinkIn(t *testing.T) {
+	e := newEnv(t)
+	ipDown := func(dst netip.Addr, ttl uint8, n int) []byte {
+		return ipv4{src: internet, dst: dst, ttl: ttl, proto: unix.IPPROTO_UDP, payload: udp(n)}.marshal()
+	}
+	in := func(ip []byte) []byte { return ethFrame(t, e.upMAC, gwMAC, ethernet.EtherTypeIPv4, ip) }
+	var cases []progCase
+	for _, s := range []Session{e.untagged, e.tagged, e.qinq} {
+		cases = append(cases, progCase{name: "encap, " + itoa(len(s.vlans())) + " VLAN tags", prog: "xdp_uplink_in",
+			in: in(ipDown(s.IPv4, 64, 32)), verdict: xdpRedirect, out: s.down(t, ipDown(s.IPv4, 63, 32)), counters: count1(ReasonFastDown)})
+	}
+	s := e.untagged
+	synack := func(mss uint16, ttl uint8) []byte {
+		return ipv4{src: internet, dst: s.IPv4, ttl: ttl, proto: unix.IPPROTO_TCP, payload: tcp(internet, s.IPv4, 0x12, mssOpt(mss))}.marshal()
+	}
+	cases = append(cases,
+		progCase{name: "padding trimmed", prog: "xdp_uplink_in", in: append(in(ipDown(s.IPv4, 64, 2)), make([]byte, 8)...),
+			verdict: xdpRedirect, out: s.down(t, ipDown(s.IPv4, 63, 2)), counters: count1(ReasonFastDown)},
+		progCase{name: "MSS clamp on SYN-ACK", prog: "xdp_uplink_in", in: in(synack(1460, 64)), verdict: xdpRedirect,
+			out: s.down(t, synack(1452, 63)), counters: count1(ReasonFastDown, ReasonMSSClamped)},
+		progCase{name: "larger than session MTU", prog: "xdp_uplink_in", in: in(ipDown(s.IPv4, 64, 1493-20)), verdict: xdpPass, counters: count1(ReasonMTUExceeded)},
+		progCase{name: "TTL 1", prog: "xdp_uplink_in", in: in(ipDown(s.IPv4, 1, 32)), verdict: xdpPass, counters: count1(ReasonTTLExceeded)},
+		progCase{name: "not a subscriber", prog: "xdp_uplink_in", in: in(ipDown(netip.MustParseAddr("100.64.1.99"), 64, 32)), verdict: xdpPass},
+		progCase{name: "ARP untouched", prog: "xdp_uplink_in", in: ethFrame(t, ethernet.Broadcast, gwMAC, ethernet.EtherTypeARP, make([]byte, 28)), verdict: xdpPass},
+		progCase{name: "truncated IPv4", prog: "xdp_uplink_in", in: in(ipDown(s.IPv4, 64, 32))[:14+19], verdict: xdpPass},
+	)
+	e.run(t, cases)
+	st, err := e.dp.Stats(e.idxUntagged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PacketsDown != 3 || st.BytesDown != 52+22+44 { // IP bytes: 20+32, 20+2, 20+24
+		t.Errorf("stats %+v: want 3 packets, 118 bytes down", st)
+	}
+}
+
+func TestTCAccessIn(t *testing.T) {
+	e := newEnv(t)
+	ip := func(src netip.Addr, ttl uint8) []byte {
+		return ipv4{src: src, dst: internet, ttl: ttl, proto: unix.IPPROTO_UDP, payload: udp(32)}.marshal()
+	}
+	// Decapsulated into pppoe0: addressed to pppoe0, TTL untouched (the
+	// kernel forwards it and decrements).
+	inj := func(ip []byte) []byte { return ethFrame(t, e.pppoe0MAC, clientMAC, ethernet.EtherTypeIPv4, ip) }
+	var cases []progCase
+	for _, s := range []Session{e.untagged, e.tagged, e.qinq} {
+		cases = append(cases, progCase{name: "decap, " + itoa(len(s.vlans())) + " VLAN tags", prog: "tc_access_in",
+			in: s.up(t, ip(s.IPv4, 64)), verdict: tcRedirect, out: inj(ip(s.IPv4, 64)), counters: count1(ReasonSlowUp)})
+	}
+	s := e.untagged
+	syn := func(mss uint16) []byte {
+		return ipv4{src: s.IPv4, dst: localAddr, ttl: 64, proto: unix.IPPROTO_TCP, payload: tcp(s.IPv4, localAddr, 0x02, mssOpt(mss))}.marshal()
+	}
+	v6 := make([]byte, 40)
+	v6[0] = 0x60
+	cases = append(cases,
+		progCase{name: "padding trimmed", prog: "tc_access_in", in: append(s.up(t, ip(s.IPv4, 64)), make([]byte, 6)...),
+			verdict: tcRedirect, out: inj(ip(s.IPv4, 64)), counters: count1(ReasonSlowUp)},
+		progCase{name: "TTL 1 still injected", prog: "tc_access_in", in: s.up(t, ip(s.IPv4, 1)), verdict: tcRedirect, out: inj(ip(s.IPv4, 1)), counters: count1(ReasonSlowUp)},
+		progCase{name: "MSS clamp", prog: "tc_access_in", in: s.up(t, syn(1460)), verdict: tcRedirect, out: inj(syn(1452)), counters: count1(ReasonSlowUp, ReasonMSSClamped)},
+		progCase{name: "IPv6 injected", prog: "tc_access_in", in: pppoeFrame(t, acMAC, clientMAC, nil, s.SessionID, ppp.ProtocolIPv6, v6),
+			verdict: tcRedirect, out: ethFrame(t, e.pppoe0MAC, clientMAC, ethernet.EtherTypeIPv6, v6), counters: count1(ReasonSlowUp)},
+		progCase{name: "anti-spoof", prog: "tc_access_in", in: s.up(t, ip(subQinQ, 64)), verdict: tcShot, counters: count1(ReasonSpoofed)},
+		progCase{name: "unknown session never forwarded", prog: "tc_access_in", in: pppoeFrame(t, acMAC, clientMAC, nil, 0x0999, ppp.ProtocolIPv4, ip(s.IPv4, 64)), verdict: tcOK},
+		progCase{name: "LCP left to user space", prog: "tc_access_in", in: pppoeFrame(t, acMAC, clientMAC, nil, s.SessionID, ppp.ProtocolLCP, []byte{9, 1, 0, 8, 0, 0, 0, 0}), verdict: tcOK},
+	)
+	cases = append(cases, malformedCases(t, e, "tc_access_in", tcShot, count1(ReasonMalformed))...)
+	e.run(t, cases)
+}
+
+func TestTCPPPoE0Out(t *testing.T) {
+	e := newEnv(t)
+	ip := func(dst netip.Addr, n int) []byte {
+		return ipv4{src: localAddr, dst: dst, ttl: 64, proto: unix.IPPROTO_UDP, payload: udp(n)}.marshal()
+	}
+	in := func(ip []byte) []byte { return ethFrame(t, e.pppoe0MAC, e.pppoe0MAC, ethernet.EtherTypeIPv4, ip) }
+	var cases []progCase
+	for _, s := range []Session{e.untagged, e.tagged, e.qinq} {
+		cases = append(cases, progCase{name: "encap, " + itoa(len(s.vlans())) + " VLAN tags", prog: "tc_pppoe0_out",
+			in: in(ip(s.IPv4, 32)), verdict: tcRedirect, out: s.down(t, ip(s.IPv4, 32)), counters: count1(ReasonSlowDown)})
+	}
+	s := e.tagged
+	synack := func(mss uint16) []byte {
+		return ipv4{src: localAddr, dst: s.IPv4, ttl: 64, proto: unix.IPPROTO_TCP, payload: tcp(localAddr, s.IPv4, 0x12, mssOpt(mss))}.marshal()
+	}
+	cases = append(cases,
+		progCase{name: "MSS clamp", prog: "tc_pppoe0_out", in: in(synack(1460)), verdict: tcRedirect, out: s.down(t, synack(1452)), counters: count1(ReasonSlowDown, ReasonMSSClamped)},
+		progCase{name: "unknown destination dropped", prog: "tc_pppoe0_out", in: in(ip(netip.MustParseAddr("100.64.1.99"), 32)), verdict: tcShot, counters: count1(ReasonUnknownDest)},
+		progCase{name: "IPv6 dropped", prog: "tc_pppoe0_out", in: ethFrame(t, e.pppoe0MAC, e.pppoe0MAC, ethernet.EtherTypeIPv6, make([]byte, 40)), verdict: tcShot, counters: count1(ReasonUnknownDest)},
+		progCase{name: "larger than session MTU", prog: "tc_pppoe0_out", in: in(ip(s.IPv4, 1493-20)), verdict: tcShot, counters: count1(ReasonMTUExceeded)},
+		progCase{name: "IPv4 total length past the frame", prog: "tc_pppoe0_out", in: lyingTotLen(in(ip(s.IPv4, 32))), verdict: tcShot, counters: count1(ReasonMalformed)},
+	)
+	e.run(t, cases)
+}
+
+// lyingTotLen makes an Ethernet+IPv4 frame's IPv4 total length one more
+// than the bytes present.
+func lyingTotLen(b []byte) []byte {
+	binary.BigEndian.PutUint16(b[14+2:], uint16(len(b)-14+1))
+	return b
+}
