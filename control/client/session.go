@@ -1,0 +1,428 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/ethernet"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
+	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
+)
+
+// session is the life of one PPPoE session after discovery: the PPP link
+// as the peer, the data plane while IPCP is up, the keepalive.
+type session struct {
+	c   *Client
+	att Attachment
+	nd  Netdev
+	ps  pppoe.Session
+	lk  *link.Link
+	log *zap.Logger
+
+	linkDeadline time.Time
+	done         bool   // the link is down
+	reason       string // why, first cause wins
+	padtFromAC   bool
+
+	// While connected:
+	connected bool
+	addr      Address
+	routes    []Route
+	dns       bool
+	lastRx    time.Time // last frame or data packet from the AC
+	lastStats Stats
+	nextProbe time.Time
+}
+
+// runSession runs the PPP link over ps until it goes down or ctx ends, and
+// tears everything down. It reports whether IPCP came up and why the
+// session ended.
+func (c *Client) runSession(ctx context.Context, att Attachment, nd Netdev, ps pppoe.Session) (bool, string) {
+	lk, err := link.New(link.Config{
+		Role:       link.Peer,
+		MaxMRU:     uint16(c.maxMRU()),
+		MaxMTU:     uint16(c.maxMTU()),
+		MaxPayload: ps.MaxPayload,
+		Methods:    c.methods,
+		User:       c.cfg.User,
+		Password:   c.cfg.Password,
+		RequestDNS: c.cfg.UsePeerDNS,
+		// Multilink is not implemented: whatever mrru says, an MRRU is
+		// rejected, so active-links is always 1.
+		RejectMRRU: true,
+		Restart:    c.timing.Restart,
+	})
+	if err != nil {
+		c.sendPADT(att, ps, "")
+		return false, "link: " + err.Error()
+	}
+	s := &session{c: c, att: att, nd: nd, ps: ps, lk: lk,
+		log: c.log.With(zap.Uint16("session_id", ps.SessionID), zap.Stringer("ac_mac", ps.ACMAC), zap.String("user", c.cfg.User))}
+	return s.run(ctx)
+}
+
+func (s *session) run(ctx context.Context) (bool, string) {
+	frames, readErr, stopReader := s.reader()
+	defer stopReader()
+
+	s.apply(s.lk.Up(time.Now()))
+	var closeBy time.Time // when an administrative close gives up waiting
+	closing := ctx.Done()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	everConnected := false
+	for !s.done {
+		wake := earliest(s.linkDeadline, s.nextProbe, closeBy)
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		if !wake.IsZero() {
+			timer.Reset(max(time.Until(wake), 0))
+		}
+		select {
+		case f := <-frames:
+			s.handle(f, time.Now())
+		case err := <-readErr:
+			s.down("interface: " + err.Error())
+		case <-closing:
+			closing = nil
+			now := time.Now()
+			closeBy = now.Add(s.c.timing.CloseTimeout)
+			s.setReason("administratively disabled")
+			s.apply(s.lk.Close("administratively disabled", now))
+		case now := <-timer.C:
+			if !s.linkDeadline.IsZero() && !now.Before(s.linkDeadline) {
+				s.linkDeadline = time.Time{}
+				s.apply(s.lk.Tick(now))
+			}
+			if !s.nextProbe.IsZero() && !now.Before(s.nextProbe) {
+				s.keepalive(now)
+			}
+			if !closeBy.IsZero() && !now.Before(closeBy) {
+				s.down("administratively disabled (no Terminate-Ack)")
+			}
+		}
+		everConnected = everConnected || s.connected
+	}
+	s.teardown()
+	if !s.padtFromAC {
+		s.c.sendPADT(s.att, s.ps, s.reason)
+	}
+	if everConnected {
+		s.log.Info("disconnected", zap.String("reason", s.reason))
+	} else {
+		s.log.Info("session failed", zap.String("reason", s.reason))
+	}
+	return everConnected, s.reason
+}
+
+func earliest(ts ...time.Time) time.Time {
+	var e time.Time
+	for _, t := range ts {
+		if !t.IsZero() && (e.IsZero() || t.Before(e)) {
+			e = t
+		}
+	}
+	return e
+}
+
+// reader reads the attachment's frames into a channel until stopped. The
+// connection outlives the session (the next discovery uses it), so it is
+// stopped with a read deadline, not closed.
+func (s *session) reader() (<-chan []byte, <-chan error, func()) {
+	frames := make(chan []byte, 64)
+	errc := make(chan error, 1)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		buf := make([]byte, 65536)
+		for {
+			n, err := s.att.Conn.ReadFrame(buf)
+			if err != nil {
+				if errors.Is(err, os.ErrDeadlineExceeded) {
+					select {
+					case <-stop:
+						return
+					default:
+						continue
+					}
+				}
+				errc <- err
+				return
+			}
+			select {
+			case frames <- append([]byte(nil), buf[:n]...):
+			case <-stop:
+				return
+			}
+		}
+	}()
+	return frames, errc, func() {
+		close(stop)
+		s.att.Conn.SetReadDeadline(time.Unix(1, 0))
+		wg.Wait()
+		s.att.Conn.SetReadDeadline(time.Time{})
+	}
+}
+
+// handle takes one frame from the interface: a PADT or a PPP frame of this
+// session; anything else (other sessions, other clients) is ignored.
+func (s *session) handle(b []byte, now time.Time) {
+	f, p, err := pppoe.ParseFrame(b)
+	if err != nil || !bytes.Equal(f.Source, s.ps.ACMAC) || !bytes.Equal(f.Destination, s.att.MAC) ||
+		!sameVLANs(f.VLANs, s.att.VLANs) || p.SessionID != s.ps.SessionID {
+		return
+	}
+	switch p.Code {
+	case pppoe.CodePADT:
+		// RFC 2516 §5.5: no further traffic may use the session, not
+		// even a Terminate-Request.
+		s.padtFromAC = true
+		reason := "PADT from AC"
+		if g, ok := pppoe.FindTag[pppoe.GenericError](p.Tags); ok && g != "" {
+			reason += ": " + string(g)
+		}
+		s.down(reason)
+	case pppoe.CodeSession:
+		var pf ppp.Frame
+		if err := pf.UnmarshalBinary(p.Payload); err != nil {
+			s.log.Debug("malformed PPP frame", zap.Error(err))
+			return
+		}
+		s.lastRx = now
+		s.apply(s.lk.Receive(pf, now))
+	}
+}
+
+func sameVLANs(a, b []ethernet.VLAN) bool {
+	return slices.EqualFunc(a, b, func(x, y ethernet.VLAN) bool {
+		return x.ID == y.ID && tpid(x.TPID) == tpid(y.TPID)
+	})
+}
+
+func tpid(t ethernet.EtherType) ethernet.EtherType {
+	if t == 0 {
+		return ethernet.EtherTypeVLAN
+	}
+	return t
+}
+
+// apply carries out a link Output: frames out, then events in order.
+func (s *session) apply(out link.Output) {
+	for _, f := range out.Send {
+		if err := s.send(f); err != nil {
+			s.log.Warn("sending PPP frame", zap.Stringer("protocol", f.Protocol), zap.Error(err))
+		}
+	}
+	s.linkDeadline = out.Deadline
+	for _, ev := range out.Events {
+		s.event(ev)
+	}
+}
+
+func (s *session) send(f ppp.Frame) error {
+	payload, err := f.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	b, err := pppoe.MarshalFrame(s.ps.ACMAC, s.att.MAC, s.att.VLANs,
+		&pppoe.Packet{Code: pppoe.CodeSession, SessionID: s.ps.SessionID, Payload: payload})
+	if err != nil {
+		return err
+	}
+	return s.att.Conn.WriteFrame(b)
+}
+
+func (s *session) event(ev link.Event) {
+	switch ev := ev.(type) {
+	case link.PhaseChanged:
+		s.log.Debug("phase", zap.Stringer("from", ev.From), zap.Stringer("to", ev.To))
+		if ev.To == link.PhaseAuthenticate && !s.connected {
+			s.c.setState(StateVerifying)
+		}
+	case link.AuthSucceeded:
+		s.log.Debug("authenticated", zap.Stringer("method", ev.Method))
+		s.c.setState(StateVerifying)
+	case link.AuthFailed:
+		s.setReason(fmt.Sprintf("authentication failed (%s): %s", ev.Method, ev.Reason))
+	case link.NetworkUp:
+		if err := s.up(ev.Info); err != nil {
+			s.setReason("data plane: " + err.Error())
+			s.apply(s.lk.Close("data plane failed", time.Now()))
+		}
+	case link.NetworkDown:
+		s.teardown()
+		s.c.setState(StateVerifying)
+	case link.ProtocolRejected:
+		s.log.Debug("protocol rejected by the AC", zap.Stringer("protocol", ev.Protocol))
+	case link.EchoReply:
+		// lastRx was set when the frame arrived.
+	case link.Down:
+		s.down(ev.Reason)
+	}
+}
+
+func (s *session) setReason(r string) {
+	if s.reason == "" {
+		s.reason = r
+	}
+}
+
+func (s *session) down(reason string) {
+	s.setReason(reason)
+	s.done = true
+}
+
+// up installs the session into the data plane and puts the address,
+// the default route and the DNS servers in place (IPCP is Opened, RFC 1332).
+func (s *session) up(info link.Info) error {
+	if s.connected {
+		s.teardown()
+	}
+	c := s.c
+	if !info.IP.Local.Is4() || !info.IP.Remote.Is4() {
+		return fmt.Errorf("IPCP gave no usable addresses (local %s, remote %s)", info.IP.Local, info.IP.Remote)
+	}
+	mss := uint16(0)
+	if info.MTU > 40 {
+		mss = info.MTU - 40
+	}
+	if err := s.nd.Install(Session{
+		Ifindex: s.att.Ifindex, VLANs: s.att.VLANs, LocalMAC: s.att.MAC,
+		ACMAC: s.ps.ACMAC, SessionID: s.ps.SessionID,
+		Local: info.IP.Local, Remote: info.IP.Remote,
+		MTU: info.MTU, MRU: info.MRU, MSS: mss,
+	}); err != nil {
+		return fmt.Errorf("install: %w", err)
+	}
+	addr := Address{Ifindex: s.nd.Ifindex(), Local: info.IP.Local, Peer: info.IP.Remote}
+	var routes []Route
+	if c.cfg.AddDefaultRoute {
+		// A device route: the netdev is point to point, as RouterOS
+		// shows gateway=pppoe-out1.
+		routes = append(routes, Route{Ifindex: s.nd.Ifindex(), Dst: netip.PrefixFrom(netip.IPv4Unspecified(), 0),
+			Metric: c.cfg.DefaultRouteDistance})
+	}
+	if err := c.addNet(addr, routes); err != nil {
+		s.nd.Remove()
+		return err
+	}
+	var dns []netip.Addr
+	for _, a := range []netip.Addr{info.IP.DNS1, info.IP.DNS2} {
+		if a.IsValid() && !a.IsUnspecified() {
+			dns = append(dns, a)
+		}
+	}
+	if !c.cfg.UsePeerDNS {
+		dns = nil
+	}
+	if len(dns) > 0 && c.deps.DNS != nil {
+		if err := c.deps.DNS.SetServers(c.cfg.Name, dns); err != nil {
+			s.log.Warn("writing peer DNS", zap.Error(err))
+		} else {
+			s.dns = true
+		}
+	}
+	s.connected, s.addr, s.routes = true, addr, routes
+	now := time.Now()
+	s.lastRx = now
+	s.lastStats, _ = s.nd.Stats()
+	s.scheduleProbe(now)
+	c.mu.Lock()
+	c.connectedAt = now
+	c.st.Status = StateConnected
+	c.st.ActiveLinks = 1
+	c.st.MTU, c.st.MRU = int(info.MTU), int(info.MRU)
+	c.st.LocalAddress, c.st.RemoteAddress = info.IP.Local, info.IP.Remote
+	c.st.DNSServers = dns
+	c.mu.Unlock()
+	s.log.Info("connected", zap.Stringer("local", info.IP.Local), zap.Stringer("remote", info.IP.Remote),
+		zap.Uint16("mtu", info.MTU), zap.Uint16("mru", info.MRU), zap.Stringer("method", info.Method),
+		zap.String("ac_name", s.ps.ACName))
+	return nil
+}
+
+// teardown undoes up: DNS, routes, address, then the data plane.
+func (s *session) teardown() {
+	if !s.connected {
+		return
+	}
+	s.connected = false
+	s.nextProbe = time.Time{}
+	c := s.c
+	if s.dns {
+		if err := c.deps.DNS.SetServers(c.cfg.Name, nil); err != nil {
+			s.log.Warn("removing peer DNS", zap.Error(err))
+		}
+		s.dns = false
+	}
+	if err := c.delNet(s.addr, s.routes); err != nil {
+		s.log.Warn("removing address and routes", zap.Error(err))
+	}
+	if err := s.nd.Remove(); err != nil {
+		s.log.Warn("removing session from the data plane", zap.Error(err))
+	}
+	c.update(func(st *Status) {
+		st.ActiveLinks, st.MTU, st.MRU = 0, 0, 0
+		st.LocalAddress, st.RemoteAddress, st.DNSServers = netip.Addr{}, netip.Addr{}, nil
+	})
+}
+
+// keepalive: after keepalive-timeout without a frame or a data packet from
+// the AC an Echo-Request goes out every EchoInterval (RFC 1661 §5.8); after
+// twice keepalive-timeout of silence the link is declared down, as
+// RouterOS describes keepalive-timeout.
+func (s *session) keepalive(now time.Time) {
+	if st, err := s.nd.Stats(); err == nil {
+		if st.PacketsIn != s.lastStats.PacketsIn || st.LastSeen != s.lastStats.LastSeen {
+			s.lastRx = now
+		}
+		s.lastStats = st
+	}
+	t := time.Duration(s.c.cfg.KeepaliveTimeout)
+	silence := now.Sub(s.lastRx)
+	switch {
+	case silence >= 2*t:
+		s.down(fmt.Sprintf("keepalive timeout: nothing from the AC for %s", silence.Truncate(time.Millisecond)))
+		s.nextProbe = time.Time{}
+		return
+	case silence >= t:
+		s.apply(s.lk.EchoRequest(now))
+	}
+	s.scheduleProbe(now)
+}
+
+func (s *session) scheduleProbe(now time.Time) {
+	t := time.Duration(s.c.cfg.KeepaliveTimeout)
+	if t <= 0 {
+		s.nextProbe = time.Time{}
+		return
+	}
+	s.nextProbe = now.Add(min(s.c.timing.EchoInterval, t/2))
+}
+
+// sendPADT ends the session towards the AC (RFC 2516 §5.5).
+func (c *Client) sendPADT(att Attachment, ps pppoe.Session, msg string) {
+	b, err := ps.PADT(msg)
+	if err == nil {
+		err = att.Conn.WriteFrame(b)
+	}
+	if err != nil {
+		c.log.Warn("sending PADT", zap.Uint16("session_id", ps.SessionID), zap.Error(err))
+	}
+}
