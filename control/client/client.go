@@ -313,4 +313,3 @@ func (c *Client) delNet(addr Address, routes []Route) error {
 	}
 	return errors.Join(errs...)
 }
-
