@@ -1,0 +1,50 @@
+package session
+
+import (
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
+)
+
+// Entry is what the data plane needs to forward one session's traffic.
+type Entry struct {
+	// Circuit is the access interface, VLAN tags and client MAC.
+	Circuit pppoe.Circuit
+	// SessionID is the PPPoE SESSION_ID (RFC 2516 §4).
+	SessionID uint16
+	// ACMAC is our MAC address towards the client.
+	ACMAC net.HardwareAddr
+	// IPv4 is the address IPCP gave the client (RFC 1332 §3.3).
+	IPv4 netip.Addr
+	// MTU is the largest IP packet sent down the session: the client's
+	// MRU as negotiated (RFC 1661 §6.1).
+	MTU uint16
+	// MSS is the TCP MSS to clamp SYNs to, MTU − 40 when the profile's
+	// change-tcp-mss is yes; 0 for no clamping.
+	MSS uint16
+}
+
+// Stats are a session's data-plane counters.
+type Stats struct {
+	PacketsUp, BytesUp     uint64 // from the client
+	PacketsDown, BytesDown uint64 // towards the client
+	Drops                  uint64
+	// LastSeen is the data plane's timestamp of the newest packet from the
+	// client, on the data plane's own clock: only its changes matter.
+	LastSeen time.Duration
+}
+
+// Handle is what the data plane gave back for an installed entry, opaque to
+// the session and handed back to Remove and Stats.
+type Handle any
+
+// DataPlane installs and removes sessions in the forwarding path (the BPF
+// maps in production, a recorder in tests). Implementations are safe for
+// concurrent use.
+type DataPlane interface {
+	Install(e Entry) (Handle, error)
+	Remove(h Handle) error
+	Stats(h Handle) (Stats, error)
+}

@@ -1,0 +1,86 @@
+package session
+
+// Reason is why a session ended; it is logged with "session down" and
+// counted.
+type Reason uint8
+
+// Reasons a session ends.
+const (
+	// ReasonNone: the session has not ended.
+	ReasonNone Reason = iota
+	// ReasonPADT: the client sent PADT (RFC 2516 §5.5); no PADT is sent back.
+	ReasonPADT
+	// ReasonPeerTerminate: the client's LCP Terminate-Request (RFC 1661 §5.5).
+	ReasonPeerTerminate
+	// ReasonKeepalive: no traffic and no Echo-Reply for 2×keepalive-timeout.
+	ReasonKeepalive
+	// ReasonAdmin: removed by the operator (/ppp active remove).
+	ReasonAdmin
+	// ReasonReplaced: a new session of the same host replaced this one
+	// (one-session-per-host).
+	ReasonReplaced
+	// ReasonAuthFailed: the peer's credentials were refused (RFC 1661 §3.5).
+	ReasonAuthFailed
+	// ReasonNoAddress: no address could be given (pool exhausted, address
+	// in use, none configured).
+	ReasonNoAddress
+	// ReasonNegotiation: LCP, authentication or IPCP gave up (RFC 1661 §4.6
+	// counters, authentication timeout, nothing agreeable).
+	ReasonNegotiation
+	// ReasonDataPlane: the data plane refused the session.
+	ReasonDataPlane
+	// ReasonShutdown: the daemon stopped or the server was removed.
+	ReasonShutdown
+)
+
+var reasonNames = [...]string{
+	ReasonNone:          "none",
+	ReasonPADT:          "padt",
+	ReasonPeerTerminate: "peer-terminate",
+	ReasonKeepalive:     "keepalive-timeout",
+	ReasonAdmin:         "admin-remove",
+	ReasonReplaced:      "replaced",
+	ReasonAuthFailed:    "auth-failed",
+	ReasonNoAddress:     "no-address",
+	ReasonNegotiation:   "negotiation-failed",
+	ReasonDataPlane:     "dataplane-error",
+	ReasonShutdown:      "shutdown",
+}
+
+// String returns the reason's log name.
+func (r Reason) String() string {
+	if int(r) < len(reasonNames) {
+		return reasonNames[r]
+	}
+	return "unknown"
+}
+
+// State is where a session is in its life, for metrics and print.
+type State uint8
+
+// States of a session, after discovery has given it an id.
+const (
+	// StateEstablish: LCP is negotiating (RFC 1661 §3.4).
+	StateEstablish State = iota
+	// StateAuthenticate: the peer is authenticating (RFC 1661 §3.5).
+	StateAuthenticate
+	// StateNetwork: IPCP is negotiating (RFC 1661 §3.6).
+	StateNetwork
+	// StateUp: IPCP is opened and the data plane forwards.
+	StateUp
+	// StateDown: the session has ended.
+	StateDown
+)
+
+// NumStates is the number of States, for per-state counters.
+const NumStates = int(StateDown) + 1
+
+var stateNames = [...]string{"establish", "authenticate", "network", "up", "down"}
+
+// String returns the state's name.
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return "unknown"
+}

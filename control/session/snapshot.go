@@ -1,0 +1,65 @@
+package session
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
+)
+
+// Snapshot is one row of RouterOS's /ppp active print.
+type Snapshot struct {
+	// Name is the authenticated user, "" before authentication.
+	Name string
+	// Service is the protocol, always "pppoe" here.
+	Service string
+	// CallerID is the client's MAC address, as RouterOS shows it.
+	CallerID string
+	// Encoding is the PPP encryption in use; none is implemented, so "".
+	Encoding string
+	// Address is the client's IPv4 address once IPCP is opened.
+	Address netip.Addr
+	// Uptime is how long the session has existed (since its PADS).
+	Uptime time.Duration
+	// SessionID is the PPPoE SESSION_ID (RFC 2516 §4).
+	SessionID uint16
+	// Circuit is where the client is; Interface its name.
+	Circuit   pppoe.Circuit
+	Interface string
+	// ServiceName is the PPPoE Service-Name the session was opened for.
+	ServiceName string
+	// State is where the session is in its life.
+	State State
+	// MTU and MRU are what LCP negotiated (RFC 1661 §6.1).
+	MTU, MRU uint16
+	// Stats are the data plane's counters, zero until installed.
+	Stats Stats
+}
+
+// Snapshot returns the session as /ppp active print shows it. It may be
+// called from any goroutine.
+func (s *Session) Snapshot() Snapshot {
+	s.mu.Lock()
+	snap := Snapshot{
+		Name:        s.user,
+		Service:     "pppoe",
+		CallerID:    s.cfg.Circuit.HardwareAddr().String(),
+		Address:     s.addr,
+		SessionID:   s.cfg.SessionID,
+		Circuit:     s.cfg.Circuit,
+		Interface:   s.cfg.Interface,
+		ServiceName: s.cfg.Service,
+		State:       s.state,
+		MTU:         s.mtu,
+		MRU:         s.mru,
+	}
+	h, ok := s.handle, s.installed
+	s.mu.Unlock()
+	snap.Uptime = s.now().Sub(s.cfg.Opened)
+	if ok {
+		if st, err := s.cfg.DataPlane.Stats(h); err == nil {
+			snap.Stats = st
+		}
+	}
+	return snap
+}
