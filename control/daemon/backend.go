@@ -1,0 +1,79 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/netip"
+	"time"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/client"
+	"github.com/pppoe-xdp/pppoe-xdp/control/config"
+	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
+)
+
+// Servers is the access concentrator: every /interface pppoe-server server
+// entry with its sessions (control/server behind an adapter).
+type Servers interface {
+	// Apply makes the running servers match cfg. Sessions whose server,
+	// secret, profile and pool did not change must survive.
+	Apply(cfg *config.Config) error
+	// Sessions lists the active sessions for /ppp active print.
+	Sessions() []Active
+	// Remove disconnects one session (PADT, data-plane entry removed,
+	// address returned) by its Active.ID.
+	Remove(id string) error
+	// Counters reports the discovery and authentication counters.
+	Counters() ServerCounters
+	// Close ends every session as Remove does.
+	Close() error
+}
+
+// Active is one row of /ppp active: a PPP session the daemon serves, with
+// the RouterOS column names in the comments.
+type Active struct {
+	ID        string        // opaque, for Servers.Remove
+	Name      string        // name: the authenticated user
+	Service   string        // service: "pppoe"
+	CallerID  string        // caller-id: the client's MAC
+	Encoding  string        // encoding: MPPE/compression, "" for none
+	Address   netip.Addr    // address: the client's IPv4 (RFC 1332 §3.3)
+	Uptime    time.Duration // uptime
+	SessionID uint16        // session-id: PPPoE SESSION_ID (RFC 2516 §4)
+	State     string        // session state, for metrics ("up" once IPCP is open)
+	// Counters from the BPF data plane; "in" is from the client, as
+	// RouterOS counts on the server.
+	PacketsIn, BytesIn, PacketsOut, BytesOut uint64
+}
+
+// ServerCounters are the access concentrator's counters for metrics.
+type ServerCounters struct {
+	Discovery     pppoe.Counters    // RFC 2516 discovery, summed over interfaces
+	AuthFailures  map[string]uint64 // by method: pap, chap, mschap1, mschap2
+	PoolExhausted uint64            // sessions refused for want of an address
+}
+
+// Clients are the /interface pppoe-client connections.
+type Clients interface {
+	// Apply makes the running clients match cfg, leaving connections
+	// whose configuration did not change up.
+	Apply(cfg *config.Config) error
+	// Monitor returns a client's live status (RouterOS's monitor fields:
+	// status, uptime, ac-name, ac-mac, service-name, mtu, mru,
+	// local-address, remote-address, ...).
+	Monitor(name string) (ClientStatus, error)
+	// Close disconnects every client (PADT, routes and addresses removed).
+	Close() error
+}
+
+// ClientStatus is one refresh of a client's monitor; client.Status is one.
+type ClientStatus interface {
+	// Render writes the RouterOS "name: value" lines.
+	Render(w io.Writer) error
+	json.Marshaler
+}
+
+// Scanner lists the access concentrators answering a PADI on an interface
+// (a physical or /interface vlan name) within d: RouterOS's
+// "/interface pppoe-client scan".
+type Scanner func(ctx context.Context, iface string, d time.Duration) ([]client.Offer, error)

@@ -1,0 +1,114 @@
+package daemon
+
+import (
+	"fmt"
+	"net"
+	"sync"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/afpacket"
+	"github.com/pppoe-xdp/pppoe-xdp/control/client"
+	"github.com/pppoe-xdp/pppoe-xdp/control/config"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ethernet"
+	"github.com/pppoe-xdp/pppoe-xdp/maps"
+)
+
+// Interfaces opens the Ethernet side of clients and scans (client.Interfaces)
+// over AF_PACKET: one socket and Mux per physical interface, shared by every
+// client and scan on it, with /interface vlan names resolved against the
+// running configuration.
+type Interfaces struct {
+	d    *Daemon
+	mu   sync.Mutex
+	muxs map[string]*client.Mux
+}
+
+// NewInterfaces returns the AF_PACKET interfaces of d's configuration.
+func NewInterfaces(d *Daemon) *Interfaces {
+	return &Interfaces{d: d, muxs: map[string]*client.Mux{}}
+}
+
+// Attach implements client.Interfaces.
+func (s *Interfaces) Attach(name string) (client.Attachment, error) {
+	parent, vlans, err := resolveVLAN(s.d.Config(), name)
+	if err != nil {
+		return client.Attachment{}, err
+	}
+	ifi, err := net.InterfaceByName(parent)
+	if err != nil {
+		return client.Attachment{}, fmt.Errorf("interface %s: %w", parent, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.muxs[parent]
+	if m == nil {
+		c, err := afpacket.Listen(ifi)
+		if err != nil {
+			return client.Attachment{}, fmt.Errorf("interface %s: %w", parent, err)
+		}
+		m = client.NewMux(c)
+		s.muxs[parent] = m
+	}
+	return client.Attachment{Conn: m.Port(), Ifindex: ifi.Index, MAC: ifi.HardwareAddr, VLANs: vlans}, nil
+}
+
+// Close closes every socket.
+func (s *Interfaces) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, m := range s.muxs {
+		m.Close()
+		delete(s.muxs, k)
+	}
+	return nil
+}
+
+// resolveVLAN turns an /interface vlan name into its physical parent and
+// tags, outermost first; any other name is a physical interface.
+func resolveVLAN(cfg *config.Config, name string) (string, []ethernet.VLAN, error) {
+	var tags []ethernet.VLAN
+	for depth := 0; ; depth++ {
+		if depth > len(cfg.VLANs) {
+			return "", nil, fmt.Errorf("vlan %s: loop", name)
+		}
+		var v *config.VLAN
+		for i := range cfg.VLANs {
+			if cfg.VLANs[i].Name == name {
+				v = &cfg.VLANs[i]
+			}
+		}
+		if v == nil {
+			return name, tags, nil
+		}
+		tag := ethernet.VLAN{ID: uint16(v.VLANID), TPID: ethernet.EtherTypeVLAN}
+		if v.UseServiceTag {
+			tag.TPID = ethernet.EtherTypeServiceVLAN
+		}
+		tags = append([]ethernet.VLAN{tag}, tags...)
+		name = v.Interface
+	}
+}
+
+// ClientManager adapts client.Manager to Clients.
+type ClientManager struct{ *client.Manager }
+
+// Apply implements Clients.
+func (m ClientManager) Apply(cfg *config.Config) error { return m.Manager.Apply(cfg.Clients) }
+
+// Monitor implements Clients.
+func (m ClientManager) Monitor(name string) (ClientStatus, error) { return m.Manager.Monitor(name) }
+
+// DataPlaneCounters reads the data plane's per-reason counters for metrics,
+// keyed by reason name.
+func DataPlaneCounters(dp *maps.Datapath) func() (map[string]uint64, error) {
+	return func() (map[string]uint64, error) {
+		c, err := dp.Counters()
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[string]uint64, len(c))
+		for r, n := range c {
+			out[r.String()] = n
+		}
+		return out, nil
+	}
+}
