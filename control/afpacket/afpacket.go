@@ -1,0 +1,211 @@
+// Package afpacket reads and writes the PPPoE control frames of one access
+// interface through an AF_PACKET socket (packet(7)), with their VLAN tags.
+//
+// The XDP programs pass discovery frames (EtherType 0x8863) and PPP control
+// frames (0x8864 carrying a protocol number ≥ 0x8000: LCP, PAP, CHAP, IPCP,
+// IPv6CP, …) up to the kernel; this is where the control plane picks them up.
+// Data frames never reach user space through here: a classic BPF filter on the
+// socket drops them in the kernel.
+//
+// Linux moves the outermost VLAN tag of every received frame into packet
+// metadata before AF_PACKET sees it (skb_vlan_untag in the receive path), so
+// a plain read loses it. Conn asks for PACKET_AUXDATA and puts the tag back,
+// so callers always see the frame as it was on the wire, with zero, one or
+// two tags.
+package afpacket
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"github.com/mdlayher/packet"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// EtherTypes of RFC 2516 and IEEE 802.1Q/802.1ad.
+const (
+	etherTypeDiscovery = 0x8863
+	etherTypeSession   = 0x8864
+	etherTypeVLAN      = 0x8100
+	etherTypeQinQ      = 0x88a8
+)
+
+// sizeofAuxdata is sizeof(struct tpacket_auxdata): status, len, snaplen
+// (u32 each), mac, net, vlan_tci, vlan_tpid (u16 each).
+const sizeofAuxdata = 20
+
+// Conn is an AF_PACKET socket bound to one interface that delivers PPPoE
+// discovery and PPP control frames, VLAN tags restored.
+type Conn struct {
+	c   *packet.Conn
+	raw interface {
+		Read(func(fd uintptr) bool) error
+	}
+	ifi   *net.Interface
+	oob   []byte
+	local net.HardwareAddr
+}
+
+// Listen opens a Conn on ifi. It needs CAP_NET_RAW.
+func Listen(ifi *net.Interface) (*Conn, error) {
+	filter, err := controlFilter()
+	if err != nil {
+		return nil, fmt.Errorf("afpacket: assembling filter: %w", err)
+	}
+	// ETH_P_ALL, not 0x8863/0x8864: a double-tagged frame still shows its
+	// inner 802.1Q tag after the kernel removed the outer one, so its
+	// protocol is 0x8100 and a PPPoE-bound socket would never see it.
+	c, err := packet.Listen(ifi, packet.Raw, unix.ETH_P_ALL, &packet.Config{Filter: filter})
+	if err != nil {
+		return nil, fmt.Errorf("afpacket: listen on %s: %w", ifi.Name, err)
+	}
+	rc, err := c.SyscallConn()
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("afpacket: %s: %w", ifi.Name, err)
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_PACKET, unix.PACKET_AUXDATA, 1)
+	}); err != nil || serr != nil {
+		c.Close()
+		return nil, fmt.Errorf("afpacket: %s: PACKET_AUXDATA: %w", ifi.Name, errors.Join(err, serr))
+	}
+	return &Conn{
+		c:     c,
+		raw:   rc,
+		ifi:   ifi,
+		oob:   make([]byte, unix.CmsgSpace(sizeofAuxdata)),
+		local: ifi.HardwareAddr,
+	}, nil
+}
+
+// Interface returns the interface the Conn is bound to.
+func (c *Conn) Interface() *net.Interface { return c.ifi }
+
+// ReadFrame reads one received frame into b, the outer VLAN tag restored, and
+// returns its length. Frames this host sent are skipped. b should hold at
+// least the interface MTU plus 22 bytes (Ethernet header and two tags).
+func (c *Conn) ReadFrame(b []byte) (int, error) {
+	for {
+		// Read 4 bytes into b past its start, so the tag can be put back
+		// by moving only the 12 address bytes.
+		if len(b) < 18 {
+			return 0, fmt.Errorf("afpacket: buffer of %d bytes is too small", len(b))
+		}
+		var (
+			n, oobn int
+			from    unix.Sockaddr
+			rerr    error
+		)
+		err := c.raw.Read(func(fd uintptr) bool {
+			n, oobn, _, from, rerr = unix.Recvmsg(int(fd), b[4:], c.oob, unix.MSG_DONTWAIT)
+			return rerr != unix.EAGAIN && rerr != unix.EWOULDBLOCK
+		})
+		if err == nil {
+			err = rerr
+		}
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return 0, err
+			}
+			return 0, fmt.Errorf("afpacket: read on %s: %w", c.ifi.Name, err)
+		}
+		if sll, ok := from.(*unix.SockaddrLinklayer); ok && sll.Pkttype == unix.PACKET_OUTGOING {
+			continue
+		}
+		if n < 12 {
+			continue
+		}
+		tci, tpid, tagged := auxVLAN(c.oob[:oobn])
+		if !tagged {
+			copy(b, b[4:4+n])
+			return n, nil
+		}
+		// b[4:16] holds the addresses; move them to b[0:12] and write the
+		// tag into the 4 bytes that frees.
+		copy(b[0:12], b[4:16])
+		binary.BigEndian.PutUint16(b[12:14], tpid)
+		binary.BigEndian.PutUint16(b[14:16], tci)
+		return n + 4, nil
+	}
+}
+
+// auxVLAN returns the VLAN tag the kernel took off the frame, if any.
+func auxVLAN(oob []byte) (tci, tpid uint16, ok bool) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return 0, 0, false
+	}
+	for _, m := range msgs {
+		if m.Header.Level != unix.SOL_PACKET || m.Header.Type != unix.PACKET_AUXDATA ||
+			len(m.Data) < sizeofAuxdata {
+			continue
+		}
+		status := binary.NativeEndian.Uint32(m.Data[0:4])
+		tci = binary.NativeEndian.Uint16(m.Data[16:18])
+		tpid = binary.NativeEndian.Uint16(m.Data[18:20])
+		// A TCI of zero with VLAN_VALID clear means no tag at all.
+		if status&unix.TP_STATUS_VLAN_VALID == 0 && tci == 0 {
+			return 0, 0, false
+		}
+		if status&unix.TP_STATUS_VLAN_TPID_VALID == 0 || tpid == 0 {
+			tpid = etherTypeVLAN
+		}
+		return tci, tpid, true
+	}
+	return 0, 0, false
+}
+
+// WriteFrame sends one whole Ethernet frame (addresses and any VLAN tags
+// included) out of the interface.
+func (c *Conn) WriteFrame(b []byte) error {
+	if len(b) < 14 {
+		return fmt.Errorf("afpacket: frame of %d bytes is shorter than an Ethernet header", len(b))
+	}
+	dst := &packet.Addr{HardwareAddr: net.HardwareAddr(b[0:6])}
+	if _, err := c.c.WriteTo(b, dst); err != nil {
+		return fmt.Errorf("afpacket: write on %s: %w", c.ifi.Name, err)
+	}
+	return nil
+}
+
+// SetReadDeadline sets the deadline for ReadFrame.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.c.SetReadDeadline(t) }
+
+// Close closes the socket; a blocked ReadFrame returns.
+func (c *Conn) Close() error { return c.c.Close() }
+
+// controlFilter accepts PPPoE discovery frames and PPPoE session frames whose
+// PPP protocol is a control protocol (≥ 0x8000, RFC 1661 §2: network-layer
+// data uses 0x0xxx-0x3xxx, their control protocols 0x8xxx-0xbxxx, link-layer
+// control 0xcxxx), behind zero or one VLAN tag still in the data (the outer
+// one is already in metadata). The PPP protocol field sits 6 bytes past the
+// EtherType, after the PPPoE header; senders never compress it (RFC 2516 §7
+// forbids PFC on control protocols).
+func controlFilter() ([]bpf.RawInstruction, error) {
+	const accept, drop = 0x40000, 0
+	return bpf.Assemble([]bpf.Instruction{
+		/* 0 */ bpf.LoadAbsolute{Off: 12, Size: 2},
+		/* 1 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: etherTypeDiscovery, SkipTrue: 11}, // → 13
+		/* 2 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: etherTypeSession, SkipTrue: 7}, // → 10
+		/* 3 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: etherTypeVLAN, SkipTrue: 1}, // → 5
+		/* 4 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: etherTypeQinQ, SkipFalse: 7}, // → 12
+		// An inner tag: the EtherType at 16, the PPP protocol at 24.
+		/* 5 */ bpf.LoadAbsolute{Off: 16, Size: 2},
+		/* 6 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: etherTypeDiscovery, SkipTrue: 6}, // → 13
+		/* 7 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: etherTypeSession, SkipFalse: 4}, // → 12
+		/* 8 */ bpf.LoadAbsolute{Off: 24, Size: 2},
+		/* 9 */ bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: 0x8000, SkipTrue: 3, SkipFalse: 2},
+		// No tag left in the data: the PPP protocol at 20.
+		/* 10 */ bpf.LoadAbsolute{Off: 20, Size: 2},
+		/* 11 */ bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: 0x8000, SkipTrue: 1},
+		/* 12 */ bpf.RetConstant{Val: drop},
+		/* 13 */ bpf.RetConstant{Val: accept},
+	})
+}
