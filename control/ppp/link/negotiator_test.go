@@ -28,7 +28,7 @@ func TestLCPCheck(t *testing.T) {
 		v       fsm.Verdict
 		suggest []byte
 	}{
-		{"mru at max", server(), opt(1, 0x05, 0xc8), fsm.Ack, nil},                  // 1480
+		{"mru at max", server(), opt(1, 0x05, 0xc8), fsm.Ack, nil},                   // 1480
 		{"mru above max", server(), opt(1, 0x05, 0xdc), fsm.Nak, []byte{0x05, 0xc8}}, // 1500 → 1480
 		{"mru at floor", server(), opt(1, 0x00, 0x80), fsm.Ack, nil},                 // 128
 		{"mru below floor", server(), opt(1, 0x00, 0x40), fsm.Nak, []byte{0x00, 0x80}},
