@@ -477,3 +477,115 @@ func FuzzClientReply(f *testing.F) {
 		}
 	})
 }
+
+// TestClientReplyFilter plays a valid PADO and then one reply: the client
+// must take only a valid PADS for it, from the AC it chose, on its VLANs.
+func TestClientReplyFilter(t *testing.T) {
+	hu := HostUniq("me")
+	other := net.HardwareAddr{0x02, 0, 0, 0, 0, 0x77}
+	pads := func(tags ...Tag) *Packet {
+		return &Packet{Code: CodePADS, SessionID: 9, Tags: append([]Tag{ServiceName("s")}, tags...)}
+	}
+	good := buildFrame(t, subMAC, srvMAC, nil, pads(hu))
+	tests := []struct {
+		name   string
+		reply  []byte
+		accept bool
+	}{
+		{"PADS for us", good, true},
+		{"PADS with another Host-Uniq", buildFrame(t, subMAC, srvMAC, nil, pads(HostUniq("you"))), false},
+		{"PADS without Host-Uniq", buildFrame(t, subMAC, srvMAC, nil, pads()), false},
+		{"PADS to another MAC", buildFrame(t, sub2MAC, srvMAC, nil, pads(hu)), false},
+		{"PADS from another AC", buildFrame(t, subMAC, other, nil, pads(hu)), false},
+		{"PADS on a VLAN", buildFrame(t, subMAC, srvMAC, vlan100, pads(hu)), false},
+		{"PADS with session id 0xffff", buildFrame(t, subMAC, srvMAC, nil, &Packet{Code: CodePADS, SessionID: 0xffff, Tags: []Tag{ServiceName("s"), hu}}), false},
+		{"PADS with two Service-Names", buildFrame(t, subMAC, srvMAC, nil, pads(ServiceName("t"), hu)), false},
+		{"PADS truncated", good[:len(good)-1], false},
+		{"PADS LENGTH past the end", withByte(good, 19, good[19]+1), false},
+		{"PADT from another AC", buildFrame(t, subMAC, other, nil, &Packet{Code: CodePADT, SessionID: 9}), false},
+		{"session frame", buildFrame(t, subMAC, srvMAC, nil, &Packet{Code: CodeSession, SessionID: 9, Payload: []byte{0xc0, 0x21}}), false},
+	}
+	pado := buildFrame(t, subMAC, srvMAC, nil, &Packet{Code: CodePADO, Tags: []Tag{ACName("a"), ServiceName("s"), hu}})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			conn := &scriptConn{frames: [][]byte{pado, tt.reply}, cancel: cancel}
+			cfg := clientConfig(subMAC)
+			cfg.HostUniq = hu
+			s, err := Discover(ctx, conn, cfg)
+			if tt.accept {
+				if err != nil || s.SessionID != 9 {
+					t.Fatalf("Discover = %+v, %v; want session 9", s, err)
+				}
+				return
+			}
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("Discover = %+v, %v; want the reply ignored", s, err)
+			}
+		})
+	}
+}
+
+// TestClientOfferFilter: a PADO not for this client gets no PADR.
+func TestClientOfferFilter(t *testing.T) {
+	hu := HostUniq("me")
+	pado := func(name string, tags ...Tag) []byte {
+		return buildFrame(t, subMAC, srvMAC, nil, &Packet{Code: CodePADO, Tags: append([]Tag{ACName(name)}, tags...)})
+	}
+	tests := []struct {
+		name     string
+		acName   string
+		service  string
+		offer    []byte
+		wantPADR bool
+	}{
+		{"any AC, any service", "", "", pado("a", ServiceName("s"), hu), true},
+		{"wanted AC", "a", "", pado("a", ServiceName("s"), hu), true},
+		{"other AC name", "b", "", pado("a", ServiceName("s"), hu), false},
+		{"wanted service among several", "", "t", pado("a", ServiceName("s"), ServiceName("t"), hu), true},
+		{"service not offered", "", "u", pado("a", ServiceName("s"), hu), false},
+		{"other Host-Uniq", "", "", pado("a", ServiceName("s"), HostUniq("you")), false},
+		{"PADO without Service-Name", "", "", pado("a", hu), false},
+		{"PADO with two AC-Names", "", "", pado("a", ACName("b"), ServiceName("s"), hu), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			conn := &scriptConn{frames: [][]byte{tt.offer}, cancel: cancel}
+			cfg := clientConfig(subMAC)
+			cfg.HostUniq, cfg.ACName, cfg.ServiceName = hu, tt.acName, tt.service
+			Discover(ctx, conn, cfg)
+			var padr *Packet
+			for _, b := range conn.sent {
+				if _, p, err := ParseFrame(b); err == nil && p.Code == CodePADR {
+					padr = &p
+				}
+			}
+			if (padr != nil) != tt.wantPADR {
+				t.Fatalf("PADR sent: %v, want %v", padr != nil, tt.wantPADR)
+			}
+			if padr != nil {
+				want := tt.service
+				if want == "" {
+					want = "s" // the first offered
+				}
+				if sn, _ := FindTag[ServiceName](padr.Tags); string(sn) != want {
+					t.Fatalf("PADR asks for %q, want %q", sn, want)
+				}
+			}
+		})
+	}
+}
+
+func TestScanCancelReturnsWhatItHas(t *testing.T) {
+	h := &hub{}
+	serve(t, h, testConfig(), &fakeAdm{})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	offers, err := Scan(ctx, h.port(), time.Hour, clientConfig(subMAC))
+	if !errors.Is(err, context.DeadlineExceeded) || len(offers) != 2 {
+		t.Fatalf("Scan = %+v, %v; want the 2 offers and the context's error", offers, err)
+	}
+}
