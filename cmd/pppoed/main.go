@@ -1,0 +1,220 @@
+// Command pppoed is the pppoe-xdp daemon: PPPoE access concentrator and
+// client with an eBPF data plane, configured with RouterOS commands.
+//
+// This file holds flags, configuration and signals only; the workers live in
+// control/daemon.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/api"
+	"github.com/pppoe-xdp/pppoe-xdp/control/client"
+	"github.com/pppoe-xdp/pppoe-xdp/control/daemon"
+	"github.com/pppoe-xdp/pppoe-xdp/maps"
+)
+
+const usage = `Usage: pppoed [flags]
+
+pppoed runs the PPPoE servers (/interface pppoe-server server) and clients
+(/interface pppoe-client) of one RouterOS-style configuration file, with the
+data plane in eBPF. The file is a RouterOS command script, in one-line form
+(/ip pool add name=p ranges=...) or /export form. A bad file is rejected
+whole at start (exit status 1) and on reload (the running configuration is
+kept, with a warning).
+
+SIGHUP, or "pppoectl /system reload", re-reads the file and applies the
+difference; sessions whose configuration did not change stay up.
+Changes made with pppoectl apply to the running configuration only: unlike
+RouterOS, they are NOT written back to the file ("pppoectl /export" prints
+the running configuration, to save it yourself).
+
+SIGINT/SIGTERM end every session with a PADT and remove client routes and
+addresses; the pinned BPF maps and attachments stay (see maps/).
+
+Flags:
+`
+
+type flags struct {
+	config, bpffs, socket, metrics  string
+	logLevel, logFormat, resolvConf string
+	uplinks, pppoe0, xdpMode        string
+}
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+func run(args []string) int {
+	var f flags
+	fs := flag.NewFlagSet("pppoed", flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
+	fs.StringVar(&f.config, "config", "/etc/pppoe-xdp/pppoed.rsc", "configuration `file` (RouterOS command script)")
+	fs.StringVar(&f.bpffs, "bpffs", maps.DefaultPinPath, "`directory` for pinned BPF maps and links (bpffs is mounted if needed); one per daemon")
+	fs.StringVar(&f.socket, "socket", api.DefaultSocket, "control socket `path` for pppoectl; one per daemon")
+	fs.StringVar(&f.metrics, "metrics", "127.0.0.1:9815", "Prometheus listen `address` (/metrics); empty disables")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+	fs.StringVar(&f.logFormat, "log-format", "json", "log `format`: json or console")
+	fs.StringVar(&f.resolvConf, "resolv-conf", "/run/pppoe-xdp/resolv.conf", "`file` where clients with use-peer-dns=yes write the peer's DNS servers")
+	fs.StringVar(&f.uplinks, "uplink", "", "comma-separated uplink `interfaces` the downstream XDP fast path attaches to")
+	fs.StringVar(&f.pppoe0, "pppoe0", "pppoe0", "`name` of the virtual device standing for all sessions")
+	fs.StringVar(&f.xdpMode, "xdp-mode", "native", "XDP attach `mode`: native or generic")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "pppoed: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	log, err := newLogger(f.logLevel, f.logFormat)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pppoed:", err)
+		return 2
+	}
+	defer log.Sync()
+	if err := serve(f, log); err != nil {
+		log.Error("pppoed failed", zap.Error(err))
+		return 1
+	}
+	return 0
+}
+
+func newLogger(level, format string) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	var cfg zap.Config
+	switch format {
+	case "json":
+		cfg = zap.NewProductionConfig()
+	case "console":
+		cfg = zap.NewDevelopmentConfig()
+	default:
+		return nil, fmt.Errorf("--log-format %q: want json or console", format)
+	}
+	cfg.Level = zap.NewAtomicLevelAt(lvl)
+	cfg.Sampling = nil // one line per session event, never sampled away
+	return cfg.Build()
+}
+
+func serve(f flags, log *zap.Logger) error {
+	if f.xdpMode != "native" && f.xdpMode != "generic" {
+		return fmt.Errorf("--xdp-mode %q: want native or generic", f.xdpMode)
+	}
+	// Parsed and validated before anything starts.
+	cfg, err := daemon.LoadFile(f.config)
+	if err != nil {
+		return err
+	}
+
+	dp, err := maps.Open(maps.Options{PinPath: f.bpffs, Logger: log})
+	if err != nil {
+		return fmt.Errorf("data plane: %w", err)
+	}
+	defer dp.Close()
+	if f.xdpMode == "generic" {
+		// maps attaches native and falls back to generic by itself; it
+		// has no switch to force generic yet.
+		log.Warn("--xdp-mode=generic: the data plane attaches native when the driver allows it")
+	}
+	if err := setupPPPoE0(dp, f.pppoe0); err != nil {
+		return err
+	}
+	for _, name := range strings.FieldsFunc(f.uplinks, func(r rune) bool { return r == ',' }) {
+		ifi, err := net.InterfaceByName(strings.TrimSpace(name))
+		if err != nil {
+			return fmt.Errorf("--uplink: %w", err)
+		}
+		if err := dp.AttachUplink(ifi.Index); err != nil {
+			return fmt.Errorf("--uplink %s: %w", ifi.Name, err)
+		}
+	}
+
+	var ifs *daemon.Interfaces // needs d for VLAN names; set before anything scans
+	d := daemon.New(daemon.Options{
+		ConfigPath: f.config,
+		Scan: func(ctx context.Context, iface string, dur time.Duration) ([]client.Offer, error) {
+			return client.Scan(ctx, ifs, iface, dur)
+		},
+		DataPlane: daemon.DataPlaneCounters(dp),
+		Log:       log,
+	})
+	ifs = daemon.NewInterfaces(d)
+	defer ifs.Close()
+	if len(cfg.Servers) > 0 {
+		log.Warn("this build has no access concentrator wired in yet; /interface pppoe-server entries are configuration only")
+	}
+	if len(cfg.Clients) > 0 {
+		log.Warn("this build has no client data path wired in yet; /interface pppoe-client entries are configuration only")
+	}
+	if err := d.Start(cfg); err != nil {
+		log.Warn("start", zap.Error(err))
+	}
+
+	ctl, err := api.Listen(f.socket)
+	if err != nil {
+		return err
+	}
+	var mln net.Listener
+	if f.metrics != "" {
+		if mln, err = net.Listen("tcp", f.metrics); err != nil {
+			ctl.Close()
+			return fmt.Errorf("--metrics: %w", err)
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if changes, err := d.Reload(); err == nil {
+					log.Info("reloaded", zap.String("file", f.config), zap.Int("changes", len(changes)))
+				}
+			}
+		}
+	}()
+	log.Info("pppoed started", zap.String("config", f.config), zap.String("socket", f.socket),
+		zap.String("bpffs", dp.PinPath()), zap.String("metrics", f.metrics))
+	err = d.Run(ctx, ctl, mln)
+	log.Info("pppoed stopped")
+	return err
+}
+
+// setupPPPoE0 creates the slow-path device, or takes over the one an
+// earlier run left (sessions survive a restart), and tells the data plane.
+func setupPPPoE0(dp *maps.Datapath, name string) error {
+	var dev *maps.Device
+	if ifi, err := net.InterfaceByName(name); err == nil {
+		dev = &maps.Device{Name: ifi.Name, Index: ifi.Index, MAC: ifi.HardwareAddr}
+	} else if dev, err = maps.CreatePPPoE0(name, name+"-peer", 1500); err != nil {
+		return fmt.Errorf("--pppoe0 %s: %w", name, err)
+	}
+	if err := dp.SetPPPoE0(dev.Index, dev.MAC); err != nil {
+		return fmt.Errorf("--pppoe0 %s: %w", name, err)
+	}
+	if err := dp.AttachPPPoE0(dev.Index); err != nil {
+		return fmt.Errorf("--pppoe0 %s: %w", name, err)
+	}
+	return nil
+}
