@@ -187,6 +187,24 @@ func startRPServer(t *testing.T, ns *netns.NS, args ...string) {
 	})
 }
 
+// awaitPADT reads conn until the PADT of s arrives or d passes.
+func awaitPADT(t *testing.T, conn *afpacket.Conn, s pppoe.Session, d time.Duration) bool {
+	t.Helper()
+	defer conn.SetReadDeadline(time.Time{})
+	conn.SetReadDeadline(time.Now().Add(d))
+	buf := make([]byte, 2048)
+	for {
+		n, err := conn.ReadFrame(buf)
+		if err != nil {
+			return false
+		}
+		f, p, err := pppoe.ParseFrame(buf[:n])
+		if err == nil && p.Code == pppoe.CodePADT && p.SessionID == s.SessionID && f.Source.String() == s.ACMAC.String() {
+			return true
+		}
+	}
+}
+
 // TestInteropDiscoverRPServer: our client discovers rp-pppoe's AC, and a
 // scan lists rp-pppoe's AC and ours side by side.
 func TestInteropDiscoverRPServer(t *testing.T) {
@@ -201,6 +219,11 @@ func TestInteropDiscoverRPServer(t *testing.T) {
 	}
 	if s.ACName != "rpac" || s.ServiceName != "rpsvc" || s.SessionID == 0 || s.ACMAC.String() != ac.ifi.HardwareAddr.String() {
 		t.Fatalf("session %+v, want rpac/rpsvc from %v", s, ac.ifi.HardwareAddr)
+	}
+	// pppoe-server cannot start pppd here and ends the session with a PADT,
+	// which Discover has left for the session owner.
+	if !awaitPADT(t, cl.conn, s, 3*time.Second) {
+		t.Errorf("no PADT for session %d from pppoe-server", s.SessionID)
 	}
 
 	// Our AC on the same wire, under an address of its own.

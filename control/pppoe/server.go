@@ -177,7 +177,8 @@ type recentPADS struct {
 
 // NewServer returns a Server for cfg. cfg should have passed Validate: a
 // server with an invalid configuration answers nothing (and logs why) until
-// SetConfig gives it a valid one. A nil log logs nothing.
+// SetConfig gives it a valid one. adm must not be nil. A nil log logs
+// nothing.
 func NewServer(cfg ServerConfig, adm Admission, log *zap.Logger) *Server {
 	if log == nil {
 		log = zap.NewNop()

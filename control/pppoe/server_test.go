@@ -2,6 +2,7 @@ package pppoe
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -654,5 +655,31 @@ func checkRoundTrip(t *testing.T, b []byte) {
 	f2, p2, err := ParseFrame(b2)
 	if err != nil || !reflect.DeepEqual(p, p2) || !reflect.DeepEqual(f.VLANs, f2.VLANs) {
 		t.Fatalf("round trip changed the reply: %+v -> %+v (%v)", p, p2, err)
+	}
+}
+
+// failConn delivers frames from a list, fails every write, then fails reads.
+type failConn struct{ frames [][]byte }
+
+func (c *failConn) ReadFrame(b []byte) (int, error) {
+	if len(c.frames) == 0 {
+		return 0, net.ErrClosed
+	}
+	n := copy(b, c.frames[0])
+	c.frames = c.frames[1:]
+	return n, nil
+}
+
+func (c *failConn) WriteFrame([]byte) error { return errors.New("no buffer space") }
+
+func TestServeErrors(t *testing.T) {
+	s := NewServer(testConfig(), &fakeAdm{}, nil)
+	conn := &failConn{frames: [][]byte{padiQinQ, padiUntagged}}
+	err := s.Serve(context.Background(), conn)
+	if !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Serve = %v, want the read error", err)
+	}
+	if c := s.Counters(); c.PADOSent != 2 || c.WriteErrors != 2 {
+		t.Fatalf("counters %+v, want 2 PADOs and 2 write errors", c)
 	}
 }
