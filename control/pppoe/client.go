@@ -20,9 +20,13 @@ import (
 // Default client timings: RFC 2516 §5.1 suggests doubling the wait for a
 // PADO on every retransmission; rp-pppoe and RouterOS start near 1s.
 const (
-	DefaultClientTimeout    = time.Second
+	// DefaultClientTimeout is the first wait for a PADO or PADS.
+	DefaultClientTimeout = time.Second
+	// DefaultClientMaxTimeout caps the doubling wait.
 	DefaultClientMaxTimeout = 8 * time.Second
-	DefaultPADRAttempts     = 3
+	// DefaultPADRAttempts is how many PADRs go unanswered before the
+	// client starts over with a PADI (RFC 2516 §5.3).
+	DefaultPADRAttempts = 3
 )
 
 // ErrTerminated is wrapped by the error Discover returns when the chosen AC
@@ -124,9 +128,12 @@ func (e *PADSError) Error() string {
 // Offer is one row of a scan: an AC and one service it offers (the
 // RouterOS scanner's service, mac-address and ac-name).
 type Offer struct {
-	Service    string
+	// Service is one Service-Name of the PADO (RFC 2516 §5.2).
+	Service string
+	// MACAddress is the AC's Ethernet address, the PADO's source.
 	MACAddress net.HardwareAddr
-	ACName     string
+	// ACName is the PADO's AC-Name.
+	ACName string
 }
 
 // client is one discovery exchange.
