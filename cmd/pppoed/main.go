@@ -150,7 +150,7 @@ func serve(f flags, log *zap.Logger) error {
 		Scan: func(ctx context.Context, iface string, dur time.Duration) ([]client.Offer, error) {
 			return client.Scan(ctx, ifs, iface, dur)
 		},
-		DataPlane: daemon.DataPlaneCounters(dp),
+		DataPlane: dataPlaneCounters(dp),
 		Log:       log,
 	})
 	ifs = daemon.NewInterfaces(d)
@@ -217,4 +217,20 @@ func setupPPPoE0(dp *maps.Datapath, name string) error {
 		return fmt.Errorf("--pppoe0 %s: %w", name, err)
 	}
 	return nil
+}
+
+// dataPlaneCounters reads the data plane's per-reason counters for metrics,
+// keyed by reason name.
+func dataPlaneCounters(dp *maps.Datapath) func() (map[string]uint64, error) {
+	return func() (map[string]uint64, error) {
+		c, err := dp.Counters()
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[string]uint64, len(c))
+		for r, n := range c {
+			out[r.String()] = n
+		}
+		return out, nil
+	}
 }

@@ -137,7 +137,10 @@ func selectItems(t *config.Target, n int, get func(i int, prop string) (string, 
 			if !w.HasValue {
 				return nil, fmt.Errorf("find: %s: only prop=value is supported", w.Name)
 			}
-			if _, ok := get(0, w.Name); n > 0 && !ok {
+			if n == 0 {
+				break
+			}
+			if _, ok := get(0, w.Name); !ok {
 				return nil, fmt.Errorf("find: %s: unknown property", w.Name)
 			}
 		}

@@ -80,8 +80,10 @@ func (d *Daemon) run(ctx context.Context, cmd config.Command, asJSON bool, out i
 			if menu == "" {
 				menu = "/"
 			}
-		default:
+		case knownMenu(menu):
 			return nil // a menu line of a script
+		default:
+			return fmt.Errorf("%s: no such menu or command", menu)
 		}
 	}
 	switch {
@@ -127,6 +129,20 @@ func (d *Daemon) run(ctx context.Context, cmd config.Command, asJSON bool, out i
 		return err
 	}
 	return fmt.Errorf("%s %s: no such command", menu, verb)
+}
+
+// knownMenu reports whether a script may move to menu: one of ours or a
+// path leading to one ("/ppp", "/interface").
+func knownMenu(menu string) bool {
+	if menu == "/" {
+		return true
+	}
+	for _, m := range append(config.Menus(), menuActive) {
+		if m == menu || strings.HasPrefix(m, menu+" ") {
+			return true
+		}
+	}
+	return false
 }
 
 func printArgs(cmd config.Command) (detail bool, err error) {

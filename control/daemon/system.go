@@ -9,7 +9,6 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/client"
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ethernet"
-	"github.com/pppoe-xdp/pppoe-xdp/maps"
 )
 
 // Interfaces opens the Ethernet side of clients and scans (client.Interfaces)
@@ -96,19 +95,3 @@ func (m ClientManager) Apply(cfg *config.Config) error { return m.Manager.Apply(
 
 // Monitor implements Clients.
 func (m ClientManager) Monitor(name string) (ClientStatus, error) { return m.Manager.Monitor(name) }
-
-// DataPlaneCounters reads the data plane's per-reason counters for metrics,
-// keyed by reason name.
-func DataPlaneCounters(dp *maps.Datapath) func() (map[string]uint64, error) {
-	return func() (map[string]uint64, error) {
-		c, err := dp.Counters()
-		if err != nil {
-			return nil, err
-		}
-		out := make(map[string]uint64, len(c))
-		for r, n := range c {
-			out[r.String()] = n
-		}
-		return out, nil
-	}
-}
