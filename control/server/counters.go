@@ -1,0 +1,67 @@
+package server
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/aaa"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
+	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
+	"github.com/pppoe-xdp/pppoe-xdp/control/session"
+)
+
+// Counters are the access concentrator's counters, a snapshot for metrics.
+type Counters struct {
+	// States is the number of live sessions in each state (StateDown is
+	// always 0: ended sessions are gone).
+	States [session.NumStates]int64
+	// Ended counts ended sessions by reason.
+	Ended map[session.Reason]uint64
+	// AuthFailures counts refused credentials by method.
+	AuthFailures map[auth.Method]uint64
+	// Refused counts PADRs refused by max-sessions or another admission
+	// error (RFC 2516 §5.4 AC-System-Error).
+	Refused uint64
+	// UnknownSession counts session frames for no known session;
+	// UnknownPADT the PADTs sent back for them (RFC 2516 §5.5),
+	// rate-limited.
+	UnknownSession, UnknownPADT uint64
+	// NoServer counts frames on a VLAN stack (or untagged) where no
+	// enabled server listens.
+	NoServer uint64
+	// Setups counts sessions that reached IPCP Opened; SetupTime is the sum
+	// of their PADR → NetworkUp latencies (Options.SetupLatency gets each).
+	Setups    uint64
+	SetupTime time.Duration
+	// Discovery sums the discovery counters of the current servers.
+	Discovery pppoe.Counters
+	// AAA holds authentication and pool counters.
+	AAA aaa.Counters
+}
+
+type counters struct {
+	states                        [session.NumStates]atomic.Int64
+	ended                         [session.ReasonShutdown + 1]atomic.Uint64
+	authFailures                  [auth.MSCHAPv2 + 1]atomic.Uint64
+	refused, unknown, unknownPADT atomic.Uint64
+	noServer, setups              atomic.Uint64
+	setupTime                     atomic.Int64
+}
+
+func addDiscovery(a *pppoe.Counters, b pppoe.Counters) {
+	a.Malformed += b.Malformed
+	a.Ignored += b.Ignored
+	a.PADIReceived += b.PADIReceived
+	a.PADIDropped += b.PADIDropped
+	a.PADIUnserved += b.PADIUnserved
+	a.PADOSent += b.PADOSent
+	a.PADRReceived += b.PADRReceived
+	a.PADRDropped += b.PADRDropped
+	a.PADRBadCookie += b.PADRBadCookie
+	a.PADRDuplicates += b.PADRDuplicates
+	a.PADSSent += b.PADSSent
+	a.PADSErrors += b.PADSErrors
+	a.PADTReceived += b.PADTReceived
+	a.PADTSent += b.PADTSent
+	a.WriteErrors += b.WriteErrors
+}

@@ -1,0 +1,514 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/aaa"
+	"github.com/pppoe-xdp/pppoe-xdp/control/config"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ethernet"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
+	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
+	"github.com/pppoe-xdp/pppoe-xdp/control/session"
+)
+
+const base = `
+/ip pool add name=subs ranges=10.0.0.10-10.0.0.60
+/ppp profile add name=p local-address=10.0.0.1 remote-address=subs
+/ppp secret add name=alice password=wonderland profile=p
+/interface vlan add name=vlan100 vlan-id=100 interface=ether1
+/interface vlan add name=s200 vlan-id=200 interface=ether1 use-service-tag=yes
+/interface vlan add name=q7 vlan-id=7 interface=s200
+/system identity set name=ac1
+`
+
+var acMAC = net.HardwareAddr{0x02, 0xac, 0, 0, 0, 1}
+
+type rig struct {
+	t   *testing.T
+	hub *hub
+	srv *Server
+	dp  *fakeDP
+	aaa *aaa.Local
+}
+
+func newRig(t *testing.T, servers string) *rig {
+	t.Helper()
+	cfg, err := config.Load(base + servers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, err := aaa.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{t: t, hub: &hub{}, dp: newFakeDP(), aaa: local}
+	r.srv, err = New(cfg, Options{
+		AAA:       local,
+		DataPlane: r.dp,
+		Open: func(name string) (Port, error) {
+			if name != "ether1" {
+				return Port{}, errors.New("no such interface")
+			}
+			return Port{Conn: r.hub.endpoint(), Ifindex: 5, MAC: acMAC}, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.srv.Close() })
+	return r
+}
+
+func (r *rig) apply(servers string) error {
+	cfg, err := config.Load(base + servers)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return r.srv.Apply(cfg)
+}
+
+// skipPADT hides PADTs from pppoe.Discover, which gives up on any PADT to
+// its MAC even before it has a session. A re-dialling host sharing the MAC
+// of the session it replaces would otherwise see that session's PADT (or one
+// for its late frames); rp-pppoe's discovery ignores everything but
+// PADO/PADS too.
+type skipPADT struct{ *endpoint }
+
+func (s skipPADT) ReadFrame(b []byte) (int, error) {
+	for {
+		n, err := s.endpoint.ReadFrame(b)
+		if err != nil {
+			return n, err
+		}
+		if _, p, err := pppoe.ParseFrame(b[:n]); err == nil && p.Code == pppoe.CodePADT {
+			continue
+		}
+		return n, nil
+	}
+}
+
+// client plays a subscriber: rp-pppoe-like discovery, then a PPP peer link.
+type client struct {
+	ep    *endpoint
+	mac   net.HardwareAddr
+	vlans []ethernet.VLAN
+	sess  pppoe.Session
+	peer  *link.Link
+	up    chan link.Info
+	padt  chan struct{}
+	done  chan struct{}
+	stop  chan struct{}
+}
+
+func mac(n byte) net.HardwareAddr { return net.HardwareAddr{0x02, 0, 0, 0, 0, n} }
+
+// dial discovers a session and starts the client's PPP loop.
+func (r *rig) dial(m net.HardwareAddr, vlans []ethernet.VLAN, service string) (*client, error) {
+	c := &client{ep: r.hub.endpoint(), mac: m, vlans: vlans, up: make(chan link.Info, 1), padt: make(chan struct{}), done: make(chan struct{}), stop: make(chan struct{})}
+	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	defer cancel()
+	s, err := pppoe.Discover(ctx, skipPADT{c.ep}, pppoe.ClientConfig{MAC: m, VLANs: vlans, ServiceName: service, Timeout: 40 * time.Millisecond, MaxTimeout: 80 * time.Millisecond})
+	if err != nil {
+		c.ep.Close()
+		return nil, err
+	}
+	c.sess = s
+	c.peer, err = link.New(link.Config{Role: link.Peer, User: "alice", Password: "wonderland"})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	go c.run()
+	r.t.Cleanup(c.close)
+	return c, nil
+}
+
+func (c *client) close() {
+	select {
+	case <-c.stop:
+	default:
+		close(c.stop)
+	}
+	<-c.done
+	c.ep.Close()
+}
+
+func (c *client) send(out link.Output) {
+	for _, f := range out.Send {
+		payload, _ := f.MarshalBinary()
+		b, _ := pppoe.MarshalFrame(c.sess.ACMAC, c.mac, c.vlans, &pppoe.Packet{Code: pppoe.CodeSession, SessionID: c.sess.SessionID, Payload: payload})
+		c.ep.WriteFrame(b)
+	}
+	for _, ev := range out.Events {
+		if nu, ok := ev.(link.NetworkUp); ok {
+			c.up <- nu.Info
+		}
+	}
+}
+
+func (c *client) run() {
+	defer close(c.done)
+	c.send(c.peer.Up(time.Now()))
+	buf := make([]byte, 2048)
+	for {
+		select {
+		case <-c.stop:
+			return
+		default:
+		}
+		c.ep.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+		n, err := c.ep.ReadFrame(buf)
+		if err != nil {
+			c.send(c.peer.Tick(time.Now()))
+			continue
+		}
+		f, p, err := pppoe.ParseFrame(buf[:n])
+		if err != nil || f.Destination.String() != c.mac.String() || p.SessionID != c.sess.SessionID {
+			continue
+		}
+		if p.Code == pppoe.CodePADT {
+			close(c.padt)
+			return
+		}
+		var pf ppp.Frame
+		if pf.UnmarshalBinary(p.Payload) == nil {
+			c.send(c.peer.Receive(pf, time.Now()))
+		}
+	}
+}
+
+func (c *client) waitUp(t *testing.T) link.Info {
+	t.Helper()
+	select {
+	case info := <-c.up:
+		return info
+	case <-time.After(3 * time.Second):
+		t.Fatal("client not up")
+	}
+	return link.Info{}
+}
+
+func (c *client) waitPADT(t *testing.T) {
+	t.Helper()
+	select {
+	case <-c.padt:
+	case <-time.After(3 * time.Second):
+		t.Fatal("no PADT")
+	}
+}
+
+// eventually polls cond for up to 3 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func TestSessionUpAndRemove(t *testing.T) {
+	r := newRig(t, `/interface pppoe-server server add service-name=internet interface=ether1 disabled=no`)
+	c, err := r.dial(mac(1), nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := c.waitUp(t)
+	if info.IP.Local != netip.MustParseAddr("10.0.0.10") {
+		t.Errorf("client address %v", info.IP.Local)
+	}
+	eventually(t, "install", func() bool { return r.dp.len() == 1 })
+	ss := r.srv.Sessions()
+	if len(ss) != 1 || ss[0].Name != "alice" || ss[0].SessionID != c.sess.SessionID || ss[0].CallerID != "02:00:00:00:00:01" ||
+		ss[0].Interface != "ether1" || ss[0].ServiceName != "internet" || ss[0].State != session.StateUp {
+		t.Fatalf("sessions %+v", ss)
+	}
+	if c.sess.ACName != "ac1" || c.sess.ServiceName != "internet" {
+		t.Errorf("discovery %+v", c.sess)
+	}
+	cn := r.srv.Counters()
+	if cn.States[session.StateUp] != 1 || cn.Setups != 1 || cn.Discovery.PADSSent != 1 {
+		t.Errorf("counters %+v", cn)
+	}
+	if n := r.srv.Remove(c.sess.SessionID); n != 1 {
+		t.Fatalf("Remove = %d", n)
+	}
+	c.waitPADT(t)
+	if r.dp.len() != 0 || r.aaa.PoolUsed("subs") != 0 || len(r.srv.Sessions()) != 0 {
+		t.Errorf("after remove: dp %d pool %d sessions %d", r.dp.len(), r.aaa.PoolUsed("subs"), len(r.srv.Sessions()))
+	}
+	eventually(t, "counters", func() bool {
+		cn := r.srv.Counters()
+		return cn.Ended[session.ReasonAdmin] == 1 && cn.States[session.StateUp] == 0
+	})
+}
+
+func TestClientPADT(t *testing.T) {
+	r := newRig(t, `/interface pppoe-server server add service-name=internet interface=ether1 disabled=no`)
+	c, err := r.dial(mac(1), nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.waitUp(t)
+	b, _ := c.sess.PADT("bye")
+	c.ep.WriteFrame(b)
+	eventually(t, "session gone", func() bool { return len(r.srv.Sessions()) == 0 && r.dp.len() == 0 })
+	if cn := r.srv.Counters(); cn.Ended[session.ReasonPADT] != 1 {
+		t.Errorf("ended %v", cn.Ended)
+	}
+}
+
+func TestMaxSessions(t *testing.T) {
+	r := newRig(t, `/interface pppoe-server server add service-name=internet interface=ether1 disabled=no max-sessions=2`)
+	for i := byte(1); i <= 2; i++ {
+		if _, err := r.dial(mac(i), nil, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := r.dial(mac(3), nil, "")
+	var pe *pppoe.PADSError
+	if !errors.As(err, &pe) || pe.Tag != pppoe.TagACSystemError {
+		t.Fatalf("third session: %v", err)
+	}
+	if cn := r.srv.Counters(); cn.Refused != 1 {
+		t.Errorf("refused %d", cn.Refused)
+	}
+	// Raising the limit admits it without touching the two sessions.
+	if err := r.apply(`/interface pppoe-server server add service-name=internet interface=ether1 disabled=no max-sessions=3`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.dial(mac(3), nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(r.srv.Sessions()); n != 3 {
+		t.Errorf("%d sessions", n)
+	}
+}
+
+func TestOneSessionPerHost(t *testing.T) {
+	r := newRig(t, `/interface pppoe-server server add service-name=internet interface=ether1 disabled=no one-session-per-host=yes`)
+	old, err := r.dial(mac(1), nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.waitUp(t)
+	other, err := r.dial(mac(2), nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.waitUp(t)
+	// The old session's PADT goes to the host's MAC before the new PADS:
+	// the old client sees it, the new one ignores it (skipPADT).
+	again, err := r.dial(mac(1), nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.waitPADT(t)
+	again.waitUp(t)
+	ss := r.srv.Sessions()
+	if len(ss) != 2 {
+		t.Fatalf("sessions %+v", ss)
+	}
+	for _, s := range ss {
+		if s.CallerID == "02:00:00:00:00:01" && s.SessionID != again.sess.SessionID {
+			t.Errorf("host 1 kept session %d, want %d", s.SessionID, again.sess.SessionID)
+		}
+	}
+	if cn := r.srv.Counters(); cn.Ended[session.ReasonReplaced] != 1 {
+		t.Errorf("ended %v", cn.Ended)
+	}
+}
+
+func TestOneSessionPerHostConcurrent(t *testing.T) {
+	r := newRig(t, `/interface pppoe-server server add service-name=internet interface=ether1 disabled=no one-session-per-host=yes max-sessions=3`)
+	var wg sync.WaitGroup
+	var ok atomic.Int32
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := r.dial(mac(9), nil, ""); err == nil {
+				ok.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() == 0 {
+		t.Fatal("no setup succeeded")
+	}
+	eventually(t, "one session and one id for the host", func() bool { return len(r.srv.Sessions()) == 1 && r.srv.ids.Len() == 1 })
+}
+
+func TestVLANMatching(t *testing.T) {
+	r := newRig(t, `
+/interface pppoe-server server add service-name=v100 interface=vlan100 disabled=no
+/interface pppoe-server server add service-name=qinq interface=q7 disabled=no`)
+	tag := func(tpid ethernet.EtherType, ids ...uint16) []ethernet.VLAN {
+		var vs []ethernet.VLAN
+		for i, id := range ids {
+			t := ethernet.EtherTypeVLAN
+			if i == 0 {
+				t = tpid
+			}
+			vs = append(vs, ethernet.VLAN{TPID: t, ID: id})
+		}
+		return vs
+	}
+	rows := []struct {
+		name    string
+		vlans   []ethernet.VLAN
+		service string // "" = expect no answer
+	}{
+		{"vlan 100", tag(ethernet.EtherTypeVLAN, 100), "v100"},
+		{"qinq 200.7", tag(ethernet.EtherTypeServiceVLAN, 200, 7), "qinq"},
+		{"untagged", nil, ""},
+		{"vlan 101", tag(ethernet.EtherTypeVLAN, 101), ""},
+		{"vlan 200 alone", tag(ethernet.EtherTypeServiceVLAN, 200), ""},
+		{"200.7 with a C-tag outside", tag(ethernet.EtherTypeVLAN, 200, 7), ""},
+		{"100.7", tag(ethernet.EtherTypeVLAN, 100, 7), ""},
+	}
+	for i, row := range rows {
+		t.Run(row.name, func(t *testing.T) {
+			c, err := r.dial(mac(byte(10+i)), row.vlans, "")
+			if row.service == "" {
+				if err == nil {
+					t.Fatalf("session on an unserved circuit: %+v", c.sess)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.sess.ServiceName != row.service {
+				t.Errorf("service %q", c.sess.ServiceName)
+			}
+			c.waitUp(t)
+		})
+	}
+	if cn := r.srv.Counters(); cn.NoServer == 0 {
+		t.Error("frames on unserved VLANs not counted")
+	}
+	ents := r.dp.entries
+	r.dp.mu.Lock()
+	defer r.dp.mu.Unlock()
+	got := map[uint8]bool{}
+	for _, e := range ents {
+		got[e.Circuit.NumVLANs] = true
+	}
+	if !got[1] || !got[2] || len(ents) != 2 {
+		t.Errorf("installed %+v", ents)
+	}
+}
+
+func TestUnknownSessionPADT(t *testing.T) {
+	r := newRig(t, `/interface pppoe-server server add service-name=internet interface=ether1 disabled=no`)
+	ep := r.hub.endpoint()
+	defer ep.Close()
+	frame, _ := pppoe.MarshalFrame(acMAC, mac(7), nil, &pppoe.Packet{Code: pppoe.CodeSession, SessionID: 0x4242,
+		Payload: []byte{0xc0, 0x21, 0x09, 0x01, 0x00, 0x08, 0, 0, 0, 0}}) // LCP Echo-Request id 1, magic 0
+	for range 50 {
+		ep.WriteFrame(frame)
+	}
+	padts := 0
+	ep.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	buf := make([]byte, 2048)
+	for {
+		n, err := ep.ReadFrame(buf)
+		if err != nil {
+			break
+		}
+		f, p, err := pppoe.ParseFrame(buf[:n])
+		if err == nil && p.Code == pppoe.CodePADT && p.SessionID == 0x4242 && f.Destination.String() == mac(7).String() {
+			padts++
+		}
+	}
+	cn := r.srv.Counters()
+	if padts == 0 || padts > DefaultPADTRate+2 || uint64(padts) != cn.UnknownPADT || cn.UnknownSession != 50 {
+		t.Errorf("%d PADTs for 50 frames, counters %+v", padts, cn)
+	}
+}
+
+func TestApplyAndClose(t *testing.T) {
+	r := newRig(t, `/interface pppoe-server server add service-name=a interface=ether1 disabled=no`)
+	a, err := r.dial(mac(1), nil, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.waitUp(t)
+	if _, err := r.dial(mac(2), nil, "b"); err == nil {
+		t.Fatal("service b answered before it exists")
+	}
+	// Add b: a's session is untouched.
+	both := `
+/interface pppoe-server server add service-name=a interface=ether1 disabled=no
+/interface pppoe-server server add service-name=b interface=ether1 disabled=no`
+	if err := r.apply(both); err != nil {
+		t.Fatal(err)
+	}
+	b, err := r.dial(mac(2), nil, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.waitUp(t)
+	// Disable a: its session ends with a PADT, b's stays.
+	if err := r.apply(`
+/interface pppoe-server server add service-name=a interface=ether1 disabled=yes
+/interface pppoe-server server add service-name=b interface=ether1 disabled=no`); err != nil {
+		t.Fatal(err)
+	}
+	a.waitPADT(t)
+	if ss := r.srv.Sessions(); len(ss) != 1 || ss[0].ServiceName != "b" {
+		t.Fatalf("sessions %+v", ss)
+	}
+	if _, err := r.dial(mac(3), nil, "a"); err == nil {
+		t.Error("disabled service answered")
+	}
+	// A bad configuration changes nothing.
+	if err := r.srv.Apply(&config.Config{Servers: []config.Server{{Interface: "nope"}}}); err == nil {
+		t.Error("invalid config applied")
+	}
+	if len(r.srv.Sessions()) != 1 {
+		t.Error("failed apply dropped sessions")
+	}
+	// Close ends everything.
+	r.srv.Close()
+	b.waitPADT(t)
+	if r.dp.len() != 0 || r.aaa.PoolUsed("subs") != 0 || len(r.srv.Sessions()) != 0 {
+		t.Errorf("after close: dp %d pool %d sessions %d", r.dp.len(), r.aaa.PoolUsed("subs"), len(r.srv.Sessions()))
+	}
+	if cn := r.srv.Counters(); cn.Ended[session.ReasonShutdown] != 2 {
+		t.Errorf("ended %v", cn.Ended)
+	}
+}
+
+func TestResolve(t *testing.T) {
+	cfg, err := config.Load(base + `
+/interface pppoe-server server add service-name=x interface=ether1
+/interface pppoe-server server add service-name=y interface=vlan100
+/interface pppoe-server server add service-name=z interface=q7`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, err := resolve(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []stack{
+		{},
+		{n: 1, tags: [2]ethernet.VLAN{{TPID: ethernet.EtherTypeVLAN, ID: 100}}},
+		{n: 2, tags: [2]ethernet.VLAN{{TPID: ethernet.EtherTypeServiceVLAN, ID: 200}, {TPID: ethernet.EtherTypeVLAN, ID: 7}}},
+	}
+	for i, b := range bs {
+		if b.port != "ether1" || b.stack != want[i] {
+			t.Errorf("%s: port %s stack %+v, want %+v", b.key.iface, b.port, b.stack, want[i])
+		}
+	}
+}
