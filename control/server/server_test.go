@@ -32,14 +32,14 @@ const base = `
 var acMAC = net.HardwareAddr{0x02, 0xac, 0, 0, 0, 1}
 
 type rig struct {
-	t   *testing.T
+	t   testing.TB
 	hub *hub
 	srv *Server
 	dp  *fakeDP
 	aaa *aaa.Local
 }
 
-func newRig(t *testing.T, servers string) *rig {
+func newRig(t testing.TB, servers string) *rig {
 	t.Helper()
 	cfg, err := config.Load(base + servers)
 	if err != nil {
