@@ -8,8 +8,17 @@
  *                   into pppoe0's ingress so the kernel routes it "from pppoe0".
  *   xdp_uplink_in   XDP on uplinks: downstream fast path (subscriber lookup,
  *                   MSS clamp, TTL, encap, redirect to the access iface).
- *   tc_pppoe0_out   TC egress on pppoe0: encap whatever the kernel routes to a
- *                   subscriber and redirect it to the access iface.
+ *   tc_pppoe0_out   TC ingress on pppoe0's veth peer: encap whatever the kernel
+ *                   routes into pppoe0 to a subscriber and redirect it to the
+ *                   access iface. The peer, not pppoe0's egress, so that the
+ *                   kernel has already segmented GSO skbs (pppoe0 has
+ *                   gso_max_segs 1) when we see them.
+ *   tc_client_out   TC ingress on a client netdev's veth peer (same reason):
+ *                   encap towards the AC, or count dial-on-demand while down.
+ *
+ * Client sessions (we are the PPPoE client) live in the same maps as server
+ * sessions with SESSION_F_CLIENT set: xdp_access_in passes their frames, and
+ * tc_access_in decaps them into the client netdev instead of pppoe0.
  *
  * Interfaces are identified by ifindex in the maps, so one loaded object
  * serves any number of access ifaces and uplinks.
@@ -37,6 +46,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Enums only reach BTF (and so bpf2go's -type) when something uses them. */
 const enum reason *unused_reason __attribute__((unused));
 const enum session_flag *unused_session_flag __attribute__((unused));
+const enum client_flag *unused_client_flag __attribute__((unused));
 
 /* What the upstream classifier (shared by XDP and TC access_in) found. */
 enum up_class {
@@ -86,7 +96,7 @@ static __always_inline int classify_up(struct cursor *c, __u32 ifindex, struct u
 	key.outer_vlan = u->l2.nvlan > 0 ? u->l2.vid[0] : 0;
 	key.inner_vlan = u->l2.nvlan > 1 ? u->l2.vid[1] : 0;
 	key.session_id = bpf_ntohs(u->ph->session_id);
-	__builtin_memcpy(key.client_mac, u->l2.eth->h_source, ETH_ALEN);
+	__builtin_memcpy(key.peer_mac, u->l2.eth->h_source, ETH_ALEN);
 	idx = bpf_map_lookup_elem(&sessions, &key);
 	if (!idx)
 		return UP_UNKNOWN;
@@ -108,7 +118,8 @@ static __always_inline int classify_up(struct cursor *c, __u32 ifindex, struct u
 	}
 	if (parse_ipv4(c, bpf_ntohs(u->ph->length) - 2, &u->iph) < 0)
 		return UP_MALFORMED;
-	if (u->iph->saddr != info->ipv4) {
+	/* An AC may send us any source address: no anti-spoof for clients. */
+	if (!(info->flags & SESSION_F_CLIENT) && u->iph->saddr != *(__be32 *)info->ipv4) {
 		st->drops++;
 		return UP_SPOOFED;
 	}
@@ -182,10 +193,10 @@ static __always_inline __u32 encap_len(const struct session_attrs *info)
 #define ENCAP_MAX (ETH_HLEN + 2 * 4 + sizeof(struct pppoe_hdr_) + 2)
 
 /* write_encap writes Ethernet, the session's VLAN tags, the PPPoE session
- * header (RFC 2516 §5) and PPP protocol 0x0021 in front of an IPv4 packet
- * of tot bytes; data must have encap_len(info) + ETH_HLEN bytes of room. */
+ * header (RFC 2516 §5) and PPP protocol ppp in front of a packet of tot
+ * bytes; data must have encap_len(info) + ETH_HLEN bytes of room. */
 static __always_inline int write_encap(void *data, void *end, const struct session_attrs *info,
-				       __u16 tot)
+				       __u16 tot, __u16 ppp)
 {
 	__u8 *p = data;
 	__be16 *w = (void *)(p + 2 * ETH_ALEN);
@@ -193,8 +204,8 @@ static __always_inline int write_encap(void *data, void *end, const struct sessi
 
 	if ((void *)(p + ENCAP_MAX) > end)
 		return -1;
-	__builtin_memcpy(p, info->client_mac, ETH_ALEN);
-	__builtin_memcpy(p + ETH_ALEN, info->ac_mac, ETH_ALEN);
+	__builtin_memcpy(p, info->peer_mac, ETH_ALEN);
+	__builtin_memcpy(p + ETH_ALEN, info->local_mac, ETH_ALEN);
 	if (info->outer_tpid) {
 		w[0] = bpf_htons(info->outer_tpid);
 		w[1] = bpf_htons(info->outer_vlan);
@@ -215,7 +226,7 @@ static __always_inline int write_encap(void *data, void *end, const struct sessi
 	ph->code = 0;
 	ph->session_id = bpf_htons(info->session_id);
 	ph->length = bpf_htons(tot + 2);
-	*(__be16 *)(ph + 1) = bpf_htons(PPP_IP_);
+	*(__be16 *)(ph + 1) = bpf_htons(ppp);
 	return 0;
 }
 
@@ -253,6 +264,9 @@ int xdp_access_in(struct xdp_md *ctx)
 		count(REASON_SPOOFED);
 		return XDP_DROP;
 	case UP_IPV4:
+		/* Client sessions end in a netdev: TC decaps them. */
+		if (u.info->flags & SESSION_F_CLIENT)
+			goto slow;
 		break;
 	default: /* UP_IPV6: slow path for now */
 		goto slow;
@@ -375,7 +389,7 @@ int xdp_uplink_in(struct xdp_md *ctx)
 		goto err;
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
-	if (write_encap(data, data_end, info, tot))
+	if (write_encap(data, data_end, info, tot, PPP_IP_))
 		goto err;
 	st->packets_down++;
 	st->bytes_down += tot;
@@ -441,7 +455,8 @@ int tc_access_in(struct __sk_buff *skb)
 	struct dp_config *cfg;
 	struct up u = {};
 	__be16 ethertype;
-	__u32 zero = 0, len;
+	__u32 zero = 0, len, target, reason;
+	__u8 *target_mac;
 
 	tc_pull(skb);
 	c.pos = (void *)(long)skb->data;
@@ -470,11 +485,23 @@ int tc_access_in(struct __sk_buff *skb)
 		 * space's (packet sockets) or the kernel's, never forwarded. */
 		return TC_ACT_OK;
 	}
-	cfg = bpf_map_lookup_elem(&config, &zero);
-	if (!cfg || !cfg->pppoe0_ifindex) {
-		count(REASON_ERROR);
-		return TC_ACT_SHOT;
+	if (u.info->flags & SESSION_F_CLIENT) {
+		/* Into the client netdev, as pppd's ppp unit would receive it. */
+		target = u.info->netdev_ifindex;
+		target_mac = u.info->netdev_mac;
+		reason = REASON_CLIENT_IN;
+	} else {
+		cfg = bpf_map_lookup_elem(&config, &zero);
+		if (!cfg || !cfg->pppoe0_ifindex) {
+			count(REASON_ERROR);
+			return TC_ACT_SHOT;
+		}
+		target = cfg->pppoe0_ifindex;
+		target_mac = cfg->pppoe0_mac;
+		reason = REASON_SLOW_UP;
 	}
+	if (!target)
+		goto err;
 	if (u.iph) {
 		if ((void *)(u.iph + 1) > c.end)
 			return TC_ACT_SHOT;
@@ -492,11 +519,48 @@ int tc_access_in(struct __sk_buff *skb)
 	u.st->bytes_up += len;
 	if (tc_strip_to_ip(skb, ethertype))
 		goto err;
-	/* pppoe0 takes it as addressed to itself (PACKET_HOST). */
-	if (bpf_skb_store_bytes(skb, 0, cfg->pppoe0_mac, ETH_ALEN, 0))
+	/* The device takes it as addressed to itself (PACKET_HOST). */
+	if (bpf_skb_store_bytes(skb, 0, target_mac, ETH_ALEN, 0))
 		goto err;
-	count(REASON_SLOW_UP);
-	return bpf_redirect(cfg->pppoe0_ifindex, BPF_F_INGRESS);
+	count(reason);
+	return bpf_redirect(target, BPF_F_INGRESS);
+err:
+	count(REASON_ERROR);
+	return TC_ACT_SHOT;
+}
+
+/* encap_out puts a packet of tot bytes (IPv4 at iph, or IPv6 when iph is
+ * NULL) into a session and sends it to the Ethernet interface.
+ * A GSO skb cannot be encapsulated (each segment would need its own PPPoE
+ * LENGTH) and must not occur: the programs run after the veth's xmit path
+ * segmented it (gso_max_segs 1). Larger than the session MTU cannot occur
+ * either when the route to the peer carries that MTU (maps.AddHostRoute):
+ * the kernel fragments or sends ICMP Fragmentation Needed before this.
+ * Both are counted and dropped rather than sent malformed. */
+static __always_inline int encap_out(struct __sk_buff *skb, struct iphdr *iph, void *end,
+				     struct session_attrs *info, struct session_counters *st,
+				     __u32 tot, __u16 ppp, __u32 reason)
+{
+	if (skb->gso_segs > 1) {
+		st->drops++;
+		count(REASON_GSO);
+		return TC_ACT_SHOT;
+	}
+	if (tot > info->mtu) {
+		st->drops++;
+		count(REASON_MTU_EXCEEDED);
+		return TC_ACT_SHOT;
+	}
+	if (iph && iph->ihl == 5)
+		clamp_mss_skb(skb, iph, end, info->mss);
+	if (bpf_skb_adjust_room(skb, encap_len(info), BPF_ADJ_ROOM_MAC, 0))
+		goto err;
+	if (write_encap((void *)(long)skb->data, (void *)(long)skb->data_end, info, tot, ppp))
+		goto err;
+	st->packets_down++;
+	st->bytes_down += tot;
+	count(reason);
+	return bpf_redirect(info->ifindex, 0);
 err:
 	count(REASON_ERROR);
 	return TC_ACT_SHOT;
@@ -531,28 +595,84 @@ int tc_pppoe0_out(struct __sk_buff *skb)
 	if (!info || !st || !(info->flags & SESSION_F_ACTIVE))
 		goto unknown;
 	tot = bpf_ntohs(iph->tot_len);
-	if (tot > info->mtu) {
-		st->drops++;
-		count(REASON_MTU_EXCEEDED);
-		return TC_ACT_SHOT;
-	}
-	if (iph->ihl == 5)
-		clamp_mss_skb(skb, iph, c.end, info->mss);
-	if (bpf_skb_adjust_room(skb, encap_len(info), BPF_ADJ_ROOM_MAC, 0))
-		goto err;
-	if (write_encap((void *)(long)skb->data, (void *)(long)skb->data_end, info, tot))
-		goto err;
-	st->packets_down++;
-	st->bytes_down += tot;
-	count(REASON_SLOW_DOWN);
-	return bpf_redirect(info->ifindex, 0);
+	return encap_out(skb, iph, c.end, info, st, tot, PPP_IP_, REASON_SLOW_DOWN);
 malformed:
 	count(REASON_MALFORMED);
 	return TC_ACT_SHOT;
 unknown:
 	count(REASON_UNKNOWN_DEST);
 	return TC_ACT_SHOT;
-err:
-	count(REASON_ERROR);
+}
+
+/* demand counts a packet routed into a client netdev that is down, unless
+ * it is the kernel's own link-local chatter (IPv6 router solicitation, MLD,
+ * DAD to ff00::/8 or fe80::/10), which must not dial. */
+static __always_inline int demand(struct client_dev *dev, __u8 *dst6)
+{
+	if (dst6 && (dst6[0] == 0xff || (dst6[0] == 0xfe && (dst6[1] & 0xc0) == 0x80)))
+		return TC_ACT_SHOT;
+	__sync_fetch_and_add(&dev->demand, 1);
+	count(REASON_CLIENT_DEMAND);
+	return TC_ACT_SHOT;
+}
+
+SEC("tc")
+int tc_client_out(struct __sk_buff *skb)
+{
+	struct cursor c;
+	struct ethhdr *eth;
+	struct client_dev *dev;
+	struct session_attrs *info;
+	struct session_counters *st;
+	struct iphdr *iph = NULL;
+	struct ipv6hdr_ {
+		__be32 vtc_flow;
+		__be16 payload_len;
+		__u8 nexthdr, hop_limit;
+		__u8 saddr[16], daddr[16];
+	} *ip6 = NULL;
+	__u32 ifindex = skb->ifindex, tot;
+	__u16 ppp;
+
+	dev = bpf_map_lookup_elem(&client_devs, &ifindex);
+	if (!dev) {
+		count(REASON_UNKNOWN_DEST);
+		return TC_ACT_SHOT;
+	}
+	tc_pull(skb);
+	c.pos = (void *)(long)skb->data;
+	c.end = (void *)(long)skb->data_end;
+	eth = c.pos;
+	if ((void *)(eth + 1) > c.end)
+		goto malformed;
+	c.pos = eth + 1;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		if (parse_ipv4(&c, c.end - c.pos, &iph) < 0)
+			goto malformed;
+		tot = bpf_ntohs(iph->tot_len);
+		ppp = PPP_IP_;
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		ip6 = c.pos;
+		if ((void *)(ip6 + 1) > c.end)
+			goto malformed;
+		tot = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
+		ppp = PPP_IPV6_;
+	} else {
+		/* ARP and the like never leave a NOARP netdev meaningfully. */
+		count(REASON_UNKNOWN_DEST);
+		return TC_ACT_SHOT;
+	}
+	if (tot + ETH_HLEN > skb->len)
+		goto malformed;
+	if (!(dev->flags & CLIENT_F_UP))
+		return demand(dev, ip6 ? ip6->daddr : NULL);
+	info = bpf_map_lookup_elem(&session_info, &dev->session_index);
+	st = bpf_map_lookup_elem(&session_stats, &dev->session_index);
+	if (!info || !st || (info->flags & (SESSION_F_ACTIVE | SESSION_F_CLIENT)) !=
+				     (SESSION_F_ACTIVE | SESSION_F_CLIENT))
+		return demand(dev, ip6 ? ip6->daddr : NULL);
+	return encap_out(skb, iph, c.end, info, st, tot, ppp, REASON_CLIENT_OUT);
+malformed:
+	count(REASON_MALFORMED);
 	return TC_ACT_SHOT;
 }

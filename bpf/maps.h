@@ -64,6 +64,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } subscribers_v6 SEC(".maps");
 
+/* client_devs: client netdev (its veth peer's ifindex) -> struct
+ * client_dev. Clients are few; a fixed size does. */
+#define MAX_CLIENTS 4096
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u32);
+	__type(value, struct client_dev);
+	__uint(max_entries, MAX_CLIENTS);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} client_devs SEC(".maps");
+
 /* config: one entry of global knobs (struct dp_config). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

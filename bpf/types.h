@@ -14,45 +14,53 @@
 
 #include <linux/types.h>
 
-/* sessions map key: what identifies a PPPoE session on the access side.
- * RFC 2516 §4 makes SESSION_ID unique per (AC MAC, client MAC) pair only,
- * so the client MAC is part of the key. */
+/* sessions map key: what identifies a PPPoE session on the Ethernet side,
+ * as seen in a frame arriving from the peer. RFC 2516 §4 makes SESSION_ID
+ * unique per (AC MAC, client MAC) pair only, so the peer's MAC is part of
+ * the key: the subscriber's for a server session, the AC's for a client
+ * session (the frame's source MAC either way). */
 struct session_key {
-	__u32 ifindex;       /* access interface the session runs on */
+	__u32 ifindex;       /* Ethernet interface the session runs on */
 	__u16 outer_vlan;    /* outer VLAN id, 0 = untagged */
 	__u16 inner_vlan;    /* inner VLAN id (QinQ), 0 = none */
 	__u16 session_id;    /* PPPoE SESSION_ID, host order */
-	__u8 client_mac[6];  /* subscriber's MAC */
+	__u8 peer_mac[6];    /* the other end's MAC */
 };
 _Static_assert(sizeof(struct session_key) == 16, "session_key size");
 
 /* session_info flags */
 enum session_flag {
 	SESSION_F_ACTIVE = 1, /* entry is live; a removed index keeps stale bytes */
+	SESSION_F_CLIENT = 2, /* we are the PPPoE client: decap into netdev_ifindex */
 };
 
-/* session_info value, indexed by session index. */
+/* session_info value, indexed by session index. Server and client sessions
+ * share it: "peer" is the other end, "local" is us. */
 struct session_attrs {
-	__u8 client_mac[6];
-	__u8 ac_mac[6];          /* our MAC on the access side */
-	__u32 ifindex;           /* access interface (egress for downstream) */
+	__u8 peer_mac[6];        /* subscriber (server) or AC (client) */
+	__u8 local_mac[6];       /* our MAC on the Ethernet side */
+	__u32 ifindex;           /* Ethernet interface (egress towards the peer) */
 	__u16 outer_vlan;        /* 0 = untagged */
 	__u16 outer_tpid;        /* 0x8100 or 0x88a8 */
 	__u16 inner_vlan;        /* 0 = none */
 	__u16 inner_tpid;        /* 0x8100 */
 	__u16 session_id;        /* host order */
-	__u16 mtu;               /* largest IP packet sent to the subscriber */
+	__u16 mtu;               /* largest IP packet sent to the peer */
 	__u16 mss;               /* TCP MSS clamp, 0 = no clamp */
 	__u16 flags;             /* enum session_flag */
-	__u32 ipv4;              /* subscriber address, network order */
+	__u8 ipv4[4];            /* server: subscriber address (anti-spoof, downstream
+	                          * key); client: our address (informational) */
 	__u8 ipv6_prefix[16];    /* reserved: delegated/ND prefix */
 	__u8 ipv6_prefix_len;    /* reserved */
 	__u8 pad[3];
+	__u32 netdev_ifindex;    /* client: the netdev decapsulated frames enter */
+	__u8 netdev_mac[6];      /* client: its MAC (destination of those frames) */
+	__u8 pad2[2];
 };
-_Static_assert(sizeof(struct session_attrs) == 56, "session_attrs size");
+_Static_assert(sizeof(struct session_attrs) == 68, "session_attrs size");
 
 /* session_stats value (per CPU), indexed by session index. "up" is from the
- * subscriber, "down" towards it; bytes count the IP packet (the PPP
+ * peer (subscriber, or AC for a client session), "down" towards it; bytes count the IP packet (the PPP
  * information field), as RADIUS Acct-Input/Output-Octets do.
  * last_seen_ns is bpf_ktime_get_ns(): CLOCK_MONOTONIC, comparable with
  * clock_gettime(CLOCK_MONOTONIC) in user space; the newest over all CPUs wins. */
@@ -65,6 +73,22 @@ struct session_counters {
 	__u64 last_seen_ns;
 };
 _Static_assert(sizeof(struct session_counters) == 48, "session_counters size");
+
+/* client_devs flags */
+enum client_flag {
+	CLIENT_F_UP = 1, /* session_index is a live client session */
+};
+
+/* client_devs value, keyed by the ifindex of the client netdev's veth peer
+ * (where tc_client_out runs). While the client is down, packets the kernel
+ * routes into the netdev are dropped and counted in demand: the
+ * dial-on-demand signal user space polls. */
+struct client_dev {
+	__u32 session_index; /* session_info/session_stats index when up */
+	__u32 flags;         /* enum client_flag */
+	__u64 demand;        /* packets seen while down (atomic add) */
+};
+_Static_assert(sizeof(struct client_dev) == 16, "client_dev size");
 
 /* subscribers_v6 key (LPM trie: prefixlen first, as the kernel requires). */
 struct v6_lpm_key {
@@ -101,6 +125,10 @@ enum reason {
 	REASON_MSS_CLAMPED,        /* a SYN's MSS option was lowered */
 	REASON_UNKNOWN_DEST,       /* pppoe0 packet to no subscriber: dropped */
 	REASON_ERROR,              /* a helper failed: dropped */
+	REASON_CLIENT_IN,          /* TC decap of a client session frame into its netdev */
+	REASON_CLIENT_OUT,         /* TC encap of a client netdev packet to the AC */
+	REASON_CLIENT_DEMAND,      /* packet into a client netdev that is down: dropped */
+	REASON_GSO,                /* GSO skb on an encap path: dropped (see README) */
 	REASON_MAX,
 };
 

@@ -37,9 +37,28 @@ func (d *Datapath) AttachUplink(ifindex int) error {
 	return d.attach(ifindex, hook{d.objs.XdpUplinkIn, dataplaneProgXdpUplinkIn, true, 0})
 }
 
-// AttachPPPoE0 attaches tc_pppoe0_out (egress) to the slow-path device.
+// AttachPPPoE0 attaches tc_pppoe0_out to the slow-path device made by
+// CreatePPPoE0, given its ifindex: at TC ingress of its veth peer, which is
+// where what the kernel sends out of pppoe0 arrives, already segmented.
 func (d *Datapath) AttachPPPoE0(ifindex int) error {
-	return d.attach(ifindex, hook{d.objs.TcPppoe0Out, dataplaneProgTcPppoe0Out, false, ebpf.AttachTCXEgress})
+	peer, err := peerOf(ifindex)
+	if err != nil {
+		return err
+	}
+	return d.attach(peer, hook{d.objs.TcPppoe0Out, dataplaneProgTcPppoe0Out, false, ebpf.AttachTCXIngress})
+}
+
+// peerOf returns the ifindex of a veth's peer in this namespace.
+func peerOf(ifindex int) (int, error) {
+	l, err := netlink.LinkByIndex(ifindex)
+	if err != nil {
+		return 0, fmt.Errorf("maps: ifindex %d: %w", ifindex, err)
+	}
+	dev, err := deviceOf(l)
+	if err != nil {
+		return 0, err
+	}
+	return dev.PeerIndex, nil
 }
 
 func (d *Datapath) linkPath(ifindex int, name string) string {
@@ -97,11 +116,23 @@ func (d *Datapath) attachOne(ifindex int, h hook) error {
 	return nil
 }
 
-// Detach removes every program of this package from an interface.
+// Detach removes every program of this package from an interface (for
+// pppoe0 and client devices, pass the device's or its peer's ifindex).
 func (d *Datapath) Detach(ifindex int) error {
 	var errs []error
+	if peer, err := peerOf(ifindex); err == nil {
+		if err := d.detach(peer); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, d.detach(ifindex))
+	return errors.Join(errs...)
+}
+
+func (d *Datapath) detach(ifindex int) error {
+	var errs []error
 	for _, name := range []string{dataplaneProgXdpAccessIn, dataplaneProgTcAccessIn,
-		dataplaneProgXdpUplinkIn, dataplaneProgTcPppoe0Out} {
+		dataplaneProgXdpUplinkIn, dataplaneProgTcPppoe0Out, dataplaneProgTcClientOut} {
 		path := d.linkPath(ifindex, name)
 		l, err := link.LoadPinnedLink(path, nil)
 		if errors.Is(err, os.ErrNotExist) {

@@ -106,7 +106,7 @@ func (d *Datapath) Close() error {
 func (d *Datapath) Unpin() error {
 	var errs []error
 	for _, m := range []*ebpf.Map{d.objs.Sessions, d.objs.SessionInfo, d.objs.SessionStats,
-		d.objs.SubscribersV4, d.objs.SubscribersV6, d.objs.Config, d.objs.Counters} {
+		d.objs.SubscribersV4, d.objs.SubscribersV6, d.objs.Config, d.objs.Counters, d.objs.ClientDevs} {
 		if err := m.Unpin(); err != nil {
 			errs = append(errs, err)
 		}
@@ -128,7 +128,8 @@ func (d *Datapath) Unpin() error {
 func (d *Datapath) PinPath() string { return d.pinPath }
 
 // Program returns a loaded program by its C name ("xdp_access_in",
-// "xdp_uplink_in", "tc_access_in", "tc_pppoe0_out"), for benchmarks and
+// "xdp_uplink_in", "tc_access_in", "tc_pppoe0_out", "tc_client_out"), for
+// benchmarks and
 // BPF_PROG_TEST_RUN; nil if there is none.
 func (d *Datapath) Program(name string) *ebpf.Program {
 	switch name {
@@ -140,6 +141,8 @@ func (d *Datapath) Program(name string) *ebpf.Program {
 		return d.objs.TcAccessIn
 	case dataplaneProgTcPppoe0Out:
 		return d.objs.TcPppoe0Out
+	case dataplaneProgTcClientOut:
+		return d.objs.TcClientOut
 	}
 	return nil
 }

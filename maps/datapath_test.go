@@ -102,7 +102,7 @@ func TestSessionLifecycleAndReopen(t *testing.T) {
 		t.Fatalf("second remove: %v", err)
 	}
 	var owner uint32
-	if err := dp2.objs.SubscribersV4.Lookup(ipv4Raw(subQinQ), &owner); err == nil {
+	if err := dp2.objs.SubscribersV4.Lookup(subQinQ.As4(), &owner); err == nil {
 		t.Fatal("removed session's address still a subscriber")
 	}
 	// Its address and key can be installed again.

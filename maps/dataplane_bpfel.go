@@ -13,6 +13,19 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type dataplaneClientDev struct {
+	_            structs.HostLayout
+	SessionIndex uint32
+	Flags        uint32
+	Demand       uint64
+}
+
+type dataplaneClientFlag uint32
+
+const (
+	dataplaneClientFlagCLIENT_F_UP dataplaneClientFlag = 1
+)
+
 type dataplaneDpConfig struct {
 	_             structs.HostLayout
 	Pppoe0Ifindex uint32
@@ -40,13 +53,17 @@ const (
 	dataplaneReasonREASON_MSS_CLAMPED     dataplaneReason = 14
 	dataplaneReasonREASON_UNKNOWN_DEST    dataplaneReason = 15
 	dataplaneReasonREASON_ERROR           dataplaneReason = 16
-	dataplaneReasonREASON_MAX             dataplaneReason = 17
+	dataplaneReasonREASON_CLIENT_IN       dataplaneReason = 17
+	dataplaneReasonREASON_CLIENT_OUT      dataplaneReason = 18
+	dataplaneReasonREASON_CLIENT_DEMAND   dataplaneReason = 19
+	dataplaneReasonREASON_GSO             dataplaneReason = 20
+	dataplaneReasonREASON_MAX             dataplaneReason = 21
 )
 
 type dataplaneSessionAttrs struct {
 	_             structs.HostLayout
-	ClientMac     [6]uint8
-	AcMac         [6]uint8
+	PeerMac       [6]uint8
+	LocalMac      [6]uint8
 	Ifindex       uint32
 	OuterVlan     uint16
 	OuterTpid     uint16
@@ -56,10 +73,13 @@ type dataplaneSessionAttrs struct {
 	Mtu           uint16
 	Mss           uint16
 	Flags         uint16
-	Ipv4          uint32
+	Ipv4          [4]uint8
 	Ipv6Prefix    [16]uint8
 	Ipv6PrefixLen uint8
 	Pad           [3]uint8
+	NetdevIfindex uint32
+	NetdevMac     [6]uint8
+	Pad2          [2]uint8
 }
 
 type dataplaneSessionCounters struct {
@@ -76,6 +96,7 @@ type dataplaneSessionFlag uint32
 
 const (
 	dataplaneSessionFlagSESSION_F_ACTIVE dataplaneSessionFlag = 1
+	dataplaneSessionFlagSESSION_F_CLIENT dataplaneSessionFlag = 2
 )
 
 type dataplaneSessionKey struct {
@@ -84,7 +105,7 @@ type dataplaneSessionKey struct {
 	OuterVlan uint16
 	InnerVlan uint16
 	SessionId uint16
-	ClientMac [6]uint8
+	PeerMac   [6]uint8
 }
 
 type dataplaneV6LpmKey struct {
@@ -97,6 +118,7 @@ type dataplaneV6LpmKey struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	dataplaneMapClientDevs        = "client_devs"
 	dataplaneMapConfig            = "config"
 	dataplaneMapCounters          = "counters"
 	dataplaneMapSessionInfo       = "session_info"
@@ -105,9 +127,11 @@ const (
 	dataplaneMapSubscribersV4     = "subscribers_v4"
 	dataplaneMapSubscribersV6     = "subscribers_v6"
 	dataplaneProgTcAccessIn       = "tc_access_in"
+	dataplaneProgTcClientOut      = "tc_client_out"
 	dataplaneProgTcPppoe0Out      = "tc_pppoe0_out"
 	dataplaneProgXdpAccessIn      = "xdp_access_in"
 	dataplaneProgXdpUplinkIn      = "xdp_uplink_in"
+	dataplaneVarUnusedClientFlag  = "unused_client_flag"
 	dataplaneVarUnusedReason      = "unused_reason"
 	dataplaneVarUnusedSessionFlag = "unused_session_flag"
 )
@@ -155,6 +179,7 @@ type dataplaneSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type dataplaneProgramSpecs struct {
 	TcAccessIn  *ebpf.ProgramSpec `ebpf:"tc_access_in"`
+	TcClientOut *ebpf.ProgramSpec `ebpf:"tc_client_out"`
 	TcPppoe0Out *ebpf.ProgramSpec `ebpf:"tc_pppoe0_out"`
 	XdpAccessIn *ebpf.ProgramSpec `ebpf:"xdp_access_in"`
 	XdpUplinkIn *ebpf.ProgramSpec `ebpf:"xdp_uplink_in"`
@@ -164,6 +189,7 @@ type dataplaneProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type dataplaneMapSpecs struct {
+	ClientDevs    *ebpf.MapSpec `ebpf:"client_devs"`
 	Config        *ebpf.MapSpec `ebpf:"config"`
 	Counters      *ebpf.MapSpec `ebpf:"counters"`
 	SessionInfo   *ebpf.MapSpec `ebpf:"session_info"`
@@ -177,6 +203,7 @@ type dataplaneMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type dataplaneVariableSpecs struct {
+	UnusedClientFlag  *ebpf.VariableSpec `ebpf:"unused_client_flag"`
 	UnusedReason      *ebpf.VariableSpec `ebpf:"unused_reason"`
 	UnusedSessionFlag *ebpf.VariableSpec `ebpf:"unused_session_flag"`
 }
@@ -201,6 +228,7 @@ func (o *dataplaneObjects) Close() error {
 //
 // It can be passed to loadDataplaneObjects or ebpf.CollectionSpec.LoadAndAssign.
 type dataplaneMaps struct {
+	ClientDevs    *ebpf.Map `ebpf:"client_devs"`
 	Config        *ebpf.Map `ebpf:"config"`
 	Counters      *ebpf.Map `ebpf:"counters"`
 	SessionInfo   *ebpf.Map `ebpf:"session_info"`
@@ -212,6 +240,7 @@ type dataplaneMaps struct {
 
 func (m *dataplaneMaps) Close() error {
 	return _DataplaneClose(
+		m.ClientDevs,
 		m.Config,
 		m.Counters,
 		m.SessionInfo,
@@ -226,6 +255,7 @@ func (m *dataplaneMaps) Close() error {
 //
 // It can be passed to loadDataplaneObjects or ebpf.CollectionSpec.LoadAndAssign.
 type dataplaneVariables struct {
+	UnusedClientFlag  *ebpf.Variable `ebpf:"unused_client_flag"`
 	UnusedReason      *ebpf.Variable `ebpf:"unused_reason"`
 	UnusedSessionFlag *ebpf.Variable `ebpf:"unused_session_flag"`
 }
@@ -235,6 +265,7 @@ type dataplaneVariables struct {
 // It can be passed to loadDataplaneObjects or ebpf.CollectionSpec.LoadAndAssign.
 type dataplanePrograms struct {
 	TcAccessIn  *ebpf.Program `ebpf:"tc_access_in"`
+	TcClientOut *ebpf.Program `ebpf:"tc_client_out"`
 	TcPppoe0Out *ebpf.Program `ebpf:"tc_pppoe0_out"`
 	XdpAccessIn *ebpf.Program `ebpf:"xdp_access_in"`
 	XdpUplinkIn *ebpf.Program `ebpf:"xdp_uplink_in"`
@@ -243,6 +274,7 @@ type dataplanePrograms struct {
 func (p *dataplanePrograms) Close() error {
 	return _DataplaneClose(
 		p.TcAccessIn,
+		p.TcClientOut,
 		p.TcPppoe0Out,
 		p.XdpAccessIn,
 		p.XdpUplinkIn,

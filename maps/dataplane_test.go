@@ -181,6 +181,7 @@ type progCase struct {
 	verdict  uint32
 	out      []byte            // nil: the frame must come out unchanged
 	counters map[Reason]uint64 // exact deltas of the global counters
+	ctx      []uint32          // context override (default: by program)
 }
 
 // skbCtx is struct __sk_buff with only ifindex (offset 40) set: the test
@@ -188,6 +189,15 @@ type progCase struct {
 func skbCtx(ifindex int) []uint32 {
 	c := make([]uint32, 48)
 	c[10] = uint32(ifindex)
+	return c
+}
+
+// gsoCtx is skbCtx with gso_segs (offset 164) and gso_size (offset 176)
+// set: a GSO skb of segs segments.
+func gsoCtx(ifindex int, segs, size uint32) []uint32 {
+	c := skbCtx(ifindex)
+	c[41] = segs
+	c[44] = size
 	return c
 }
 
@@ -223,6 +233,9 @@ func (e *env) run(t *testing.T, cases []progCase) {
 				if c.prog == "tc_pppoe0_out" {
 					opts.Context = skbCtx(e.pppoe0)
 				}
+			}
+			if c.ctx != nil {
+				opts.Context = c.ctx
 			}
 			var verdict uint32
 			if err := e.ns.Do(t, func() (err error) {

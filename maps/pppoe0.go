@@ -9,21 +9,34 @@ import (
 	"github.com/vishvananda/netlink"
 )
 
-// Device is a network device created by this package.
+// Device is a network device created by this package: one end of a veth
+// pair that the kernel routes into, and its peer, where the TC program
+// that encapsulates those packets runs.
 type Device struct {
-	Name  string
-	Index int
-	MAC   net.HardwareAddr
+	Name      string
+	Index     int
+	MAC       net.HardwareAddr
+	PeerIndex int // the veth peer's ifindex (same namespace)
 }
 
 // CreatePPPoE0 creates the slow-path device: a veth pair (name and peer),
 // both up, name with ARP off (routes to subscribers never wait for a
-// neighbour) and the given MTU, which makes the kernel fragment or send
-// ICMP Fragmentation Needed for larger packets to subscribers. Call
-// SetPPPoE0 and AttachPPPoE0 with the result.
+// neighbour) and the given MTU. Set the MTU to the largest session MTU the
+// server allows; sessions with a smaller one need AddHostRoute so the
+// kernel fragments or sends ICMP Fragmentation Needed (RFC 1191) for them.
+//
+// GSO is limited to one segment (gso_max_segs 1), so TCP from the box
+// itself sends MTU-sized packets and the veth's xmit path segments any GSO
+// skb (e.g. forwarded GRO aggregates) before tc_pppoe0_out sees it on the
+// peer: a PPPoE header can only be put on a single packet.
+// Call SetPPPoE0 and AttachPPPoE0 with the result.
 func CreatePPPoE0(name, peer string, mtu int) (*Device, error) {
+	return createVeth(name, peer, mtu)
+}
+
+func createVeth(name, peer string, mtu int) (*Device, error) {
 	veth := &netlink.Veth{
-		LinkAttrs: netlink.LinkAttrs{Name: name, MTU: mtu},
+		LinkAttrs: netlink.LinkAttrs{Name: name, MTU: mtu, GSOMaxSegs: 1},
 		PeerName:  peer,
 	}
 	if err := netlink.LinkAdd(veth); err != nil {
@@ -32,6 +45,10 @@ func CreatePPPoE0(name, peer string, mtu int) (*Device, error) {
 	l, err := netlink.LinkByName(name)
 	if err == nil {
 		err = netlink.LinkSetARPOff(l)
+	}
+	if err == nil {
+		// Older kernels ignore IFLA_GSO_MAX_SEGS at creation.
+		err = netlink.LinkSetGSOMaxSegs(l, 1)
 	}
 	if err == nil {
 		err = netlink.LinkSetUp(l)
@@ -48,11 +65,61 @@ func CreatePPPoE0(name, peer string, mtu int) (*Device, error) {
 		_ = netlink.LinkDel(veth)
 		return nil, fmt.Errorf("maps: set up %s: %w", name, err)
 	}
-	return &Device{Name: name, Index: l.Attrs().Index, MAC: l.Attrs().HardwareAddr}, nil
+	return LookupDevice(name)
 }
 
-// DeleteDevice removes a device created by CreatePPPoE0 (its peer goes
-// with it).
+// LookupDevice returns a device made by CreatePPPoE0 or CreateClientDevice,
+// e.g. one left by an earlier run.
+func LookupDevice(name string) (*Device, error) {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return nil, fmt.Errorf("maps: device %s: %w", name, err)
+	}
+	return deviceOf(l)
+}
+
+func deviceOf(l netlink.Link) (*Device, error) {
+	a := l.Attrs()
+	if l.Type() != "veth" || a.ParentIndex <= 0 {
+		return nil, fmt.Errorf("maps: device %s: not a veth with a peer in this namespace", a.Name)
+	}
+	return &Device{Name: a.Name, Index: a.Index, MAC: a.HardwareAddr, PeerIndex: a.ParentIndex}, nil
+}
+
+// AddHostRoute routes one address through a device with a route MTU, for
+// a session whose MTU is below the device's: the kernel then fragments, or
+// answers DF packets with ICMP Fragmentation Needed (RFC 1191), before the
+// packet reaches the encapsulating program, which drops (and counts as
+// mtu_exceeded) anything larger than the session MTU. mtu 0 means the
+// device's.
+func AddHostRoute(ifindex int, a netip.Addr, mtu int) error {
+	r := &netlink.Route{
+		LinkIndex: ifindex,
+		Dst:       &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(a.BitLen(), a.BitLen())},
+		Scope:     netlink.SCOPE_LINK,
+		MTU:       mtu,
+	}
+	if err := netlink.RouteReplace(r); err != nil {
+		return fmt.Errorf("maps: route %v mtu %d via ifindex %d: %w", a, mtu, ifindex, err)
+	}
+	return nil
+}
+
+// DelHostRoute removes a route added by AddHostRoute.
+func DelHostRoute(ifindex int, a netip.Addr) error {
+	r := &netlink.Route{
+		LinkIndex: ifindex,
+		Dst:       &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(a.BitLen(), a.BitLen())},
+		Scope:     netlink.SCOPE_LINK,
+	}
+	if err := netlink.RouteDel(r); err != nil {
+		return fmt.Errorf("maps: delete route %v via ifindex %d: %w", a, ifindex, err)
+	}
+	return nil
+}
+
+// DeleteDevice removes a device created by CreatePPPoE0 or
+// CreateClientDevice (its peer goes with it).
 func DeleteDevice(name string) error {
 	l, err := netlink.LinkByName(name)
 	if err != nil {
@@ -94,4 +161,12 @@ func AddRoute(ifindex int, dst netip.Prefix) error {
 		return fmt.Errorf("maps: route %v via ifindex %d: %w", dst, ifindex, err)
 	}
 	return nil
+}
+
+func setMTU(ifindex, mtu int) error {
+	l, err := netlink.LinkByIndex(ifindex)
+	if err != nil {
+		return err
+	}
+	return netlink.LinkSetMTU(l, mtu)
 }

@@ -29,6 +29,10 @@ const (
 	ReasonMSSClamped     = Reason(dataplaneReasonREASON_MSS_CLAMPED)
 	ReasonUnknownDest    = Reason(dataplaneReasonREASON_UNKNOWN_DEST)
 	ReasonError          = Reason(dataplaneReasonREASON_ERROR)
+	ReasonClientIn       = Reason(dataplaneReasonREASON_CLIENT_IN)
+	ReasonClientOut      = Reason(dataplaneReasonREASON_CLIENT_OUT)
+	ReasonClientDemand   = Reason(dataplaneReasonREASON_CLIENT_DEMAND)
+	ReasonGSO            = Reason(dataplaneReasonREASON_GSO)
 	numReasons           = Reason(dataplaneReasonREASON_MAX)
 )
 
@@ -50,6 +54,10 @@ var reasonNames = [...]string{
 	ReasonMSSClamped:     "mss_clamped",
 	ReasonUnknownDest:    "unknown_dest",
 	ReasonError:          "error",
+	ReasonClientIn:       "client_in",
+	ReasonClientOut:      "client_out",
+	ReasonClientDemand:   "client_demand",
+	ReasonGSO:            "gso",
 }
 
 // String returns the reason's snake_case name (as metrics label it).

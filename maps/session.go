@@ -1,7 +1,6 @@
 package maps
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -74,7 +73,7 @@ func (k Key) raw() (dataplaneSessionKey, error) {
 	r.OuterVlan = k.OuterVLAN
 	r.InnerVlan = k.InnerVLAN
 	r.SessionId = k.SessionID
-	copy(r.ClientMac[:], k.ClientMAC)
+	copy(r.PeerMac[:], k.ClientMAC)
 	return r, nil
 }
 
@@ -92,23 +91,12 @@ func (s Session) raw() (dataplaneSessionAttrs, error) {
 	if s.MTU < 68 {
 		return r, fmt.Errorf("maps: session %d: MTU %d below 68 (RFC 791)", s.SessionID, s.MTU)
 	}
-	outer, inner := s.OuterTPID, s.InnerTPID
-	if outer == 0 && s.OuterVLAN != 0 {
-		outer = TPID8021Q
+	outer, inner, err := tpids(s.SessionID, s.OuterVLAN, s.OuterTPID, s.InnerVLAN, s.InnerTPID)
+	if err != nil {
+		return r, err
 	}
-	if inner == 0 && s.InnerVLAN != 0 {
-		inner = TPID8021Q
-	}
-	for _, t := range []uint16{outer, inner} {
-		if t != 0 && t != TPID8021Q && t != TPID8021AD {
-			return r, fmt.Errorf("maps: session %d: TPID %#04x", s.SessionID, t)
-		}
-	}
-	if inner != 0 && outer == 0 {
-		return r, fmt.Errorf("maps: session %d: inner VLAN without outer", s.SessionID)
-	}
-	copy(r.ClientMac[:], s.ClientMAC)
-	copy(r.AcMac[:], s.ACMAC)
+	copy(r.PeerMac[:], s.ClientMAC)
+	copy(r.LocalMac[:], s.ACMAC)
 	r.Ifindex = uint32(s.Ifindex)
 	r.OuterVlan, r.OuterTpid = s.OuterVLAN, outer
 	r.InnerVlan, r.InnerTpid = s.InnerVLAN, inner
@@ -116,21 +104,28 @@ func (s Session) raw() (dataplaneSessionAttrs, error) {
 	r.Mtu = s.MTU
 	r.Mss = s.MSS
 	r.Flags = uint16(dataplaneSessionFlagSESSION_F_ACTIVE)
-	r.Ipv4 = ipv4Raw(s.IPv4)
+	r.Ipv4 = s.IPv4.As4()
 	return r, nil
 }
 
-// ipv4Raw returns the map representation of an IPv4 address: network-order
-// bytes read as a native-endian uint32, as the C side's __be32 is.
-func ipv4Raw(a netip.Addr) uint32 {
-	b := a.As4()
-	return binary.NativeEndian.Uint32(b[:])
-}
-
-func ipv4FromRaw(v uint32) netip.Addr {
-	var b [4]byte
-	binary.NativeEndian.PutUint32(b[:], v)
-	return netip.AddrFrom4(b)
+// tpids resolves a session's TPIDs: 0 means 0x8100 when the VLAN id is
+// set and untagged otherwise (IEEE 802.1Q, 802.1ad).
+func tpids(sid, outerVLAN, outer, innerVLAN, inner uint16) (uint16, uint16, error) {
+	if outer == 0 && outerVLAN != 0 {
+		outer = TPID8021Q
+	}
+	if inner == 0 && innerVLAN != 0 {
+		inner = TPID8021Q
+	}
+	for _, t := range []uint16{outer, inner} {
+		if t != 0 && t != TPID8021Q && t != TPID8021AD {
+			return 0, 0, fmt.Errorf("maps: session %d: TPID %#04x", sid, t)
+		}
+	}
+	if inner != 0 && outer == 0 {
+		return 0, 0, fmt.Errorf("maps: session %d: inner VLAN without outer", sid)
+	}
+	return outer, inner, nil
 }
 
 // Install makes a session live in the data plane and returns its index.
@@ -147,31 +142,43 @@ func (d *Datapath) Install(s Session) (Index, error) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	return d.installLocked(key, attrs, true)
+}
+
+// installLocked writes a session's maps in the order that keeps the data
+// path consistent: info and zeroed stats, then the downstream address (for
+// server sessions), then the key that makes upstream frames match.
+func (d *Datapath) installLocked(key dataplaneSessionKey, attrs dataplaneSessionAttrs, subscriber bool) (Index, error) {
+	sid := key.SessionId
 	if len(d.free) == 0 {
-		return 0, fmt.Errorf("maps: install session %d: %w", s.SessionID, ErrFull)
+		return 0, fmt.Errorf("maps: install session %d: %w", sid, ErrFull)
 	}
 	idx := d.free[len(d.free)-1]
 	if err := d.objs.SessionInfo.Put(uint32(idx), &attrs); err != nil {
-		return 0, fmt.Errorf("maps: install session %d: session_info: %w", s.SessionID, err)
+		return 0, fmt.Errorf("maps: install session %d: session_info: %w", sid, err)
 	}
 	zero := make([]dataplaneSessionCounters, ebpf.MustPossibleCPU())
 	if err := d.objs.SessionStats.Put(uint32(idx), zero); err != nil {
-		return 0, fmt.Errorf("maps: install session %d: session_stats: %w", s.SessionID, err)
+		return 0, fmt.Errorf("maps: install session %d: session_stats: %w", sid, err)
 	}
-	if err := d.objs.SubscribersV4.Update(attrs.Ipv4, uint32(idx), ebpf.UpdateNoExist); err != nil {
-		d.clearInfo(idx)
-		if errors.Is(err, ebpf.ErrKeyExist) {
-			err = ErrExists
+	if subscriber {
+		if err := d.objs.SubscribersV4.Update(attrs.Ipv4, uint32(idx), ebpf.UpdateNoExist); err != nil {
+			d.clearInfo(idx)
+			if errors.Is(err, ebpf.ErrKeyExist) {
+				err = ErrExists
+			}
+			return 0, fmt.Errorf("maps: install session %d: address %v: %w", sid, netip.AddrFrom4(attrs.Ipv4), err)
 		}
-		return 0, fmt.Errorf("maps: install session %d: address %v: %w", s.SessionID, s.IPv4, err)
 	}
 	if err := d.objs.Sessions.Update(&key, uint32(idx), ebpf.UpdateNoExist); err != nil {
-		_ = d.objs.SubscribersV4.Delete(attrs.Ipv4)
+		if subscriber {
+			_ = d.objs.SubscribersV4.Delete(attrs.Ipv4)
+		}
 		d.clearInfo(idx)
 		if errors.Is(err, ebpf.ErrKeyExist) {
 			err = ErrExists
 		}
-		return 0, fmt.Errorf("maps: install session %d: %w", s.SessionID, err)
+		return 0, fmt.Errorf("maps: install session %d: %w", sid, err)
 	}
 	d.free = d.free[:len(d.free)-1]
 	d.inUse[idx] = true
@@ -191,19 +198,27 @@ func (d *Datapath) Remove(k Key) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	_, err = d.removeLocked(key)
+	return err
+}
+
+// removeLocked deletes a session's key, its subscriber address if it owns
+// it, and its info; the index goes back to the allocator.
+func (d *Datapath) removeLocked(key dataplaneSessionKey) (Index, error) {
+	sid := key.SessionId
 	var idx uint32
 	if err := d.objs.Sessions.Lookup(&key, &idx); err != nil {
-		return fmt.Errorf("maps: remove session %d: %w", k.SessionID, notFound(err))
+		return 0, fmt.Errorf("maps: remove session %d: %w", sid, notFound(err))
 	}
 	if err := d.objs.Sessions.Delete(&key); err != nil {
-		return fmt.Errorf("maps: remove session %d: %w", k.SessionID, notFound(err))
+		return 0, fmt.Errorf("maps: remove session %d: %w", sid, notFound(err))
 	}
 	var attrs dataplaneSessionAttrs
 	if err := d.objs.SessionInfo.Lookup(idx, &attrs); err == nil {
 		var owner uint32
 		if d.objs.SubscribersV4.Lookup(attrs.Ipv4, &owner) == nil && owner == idx {
 			if err := d.objs.SubscribersV4.Delete(attrs.Ipv4); err != nil {
-				return fmt.Errorf("maps: remove session %d: subscribers_v4: %w", k.SessionID, err)
+				return 0, fmt.Errorf("maps: remove session %d: subscribers_v4: %w", sid, err)
 			}
 		}
 	}
@@ -212,7 +227,7 @@ func (d *Datapath) Remove(k Key) error {
 		delete(d.inUse, Index(idx))
 		d.free = append(d.free, Index(idx))
 	}
-	return nil
+	return Index(idx), nil
 }
 
 // Lookup returns an installed session and its index.
@@ -235,12 +250,12 @@ func (d *Datapath) Lookup(k Key) (Session, Index, error) {
 			OuterVLAN: a.OuterVlan,
 			InnerVLAN: a.InnerVlan,
 			SessionID: a.SessionId,
-			ClientMAC: net.HardwareAddr(slices.Clone(a.ClientMac[:])),
+			ClientMAC: net.HardwareAddr(slices.Clone(a.PeerMac[:])),
 		},
 		OuterTPID: a.OuterTpid,
 		InnerTPID: a.InnerTpid,
-		ACMAC:     net.HardwareAddr(slices.Clone(a.AcMac[:])),
-		IPv4:      ipv4FromRaw(a.Ipv4),
+		ACMAC:     net.HardwareAddr(slices.Clone(a.LocalMac[:])),
+		IPv4:      netip.AddrFrom4(a.Ipv4),
 		MTU:       a.Mtu,
 		MSS:       a.Mss,
 	}
