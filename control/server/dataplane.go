@@ -1,0 +1,98 @@
+package server
+
+import (
+	"fmt"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/session"
+	"github.com/pppoe-xdp/pppoe-xdp/maps"
+)
+
+// dataPlane adapts the BPF maps (maps.Datapath) to session.DataPlane.
+type dataPlane struct {
+	d *maps.Datapath
+}
+
+// mapsHandle is the session.Handle of an entry installed through
+// NewDataPlane: the maps key to remove it by and the index its counters
+// live at.
+type mapsHandle struct {
+	key   maps.Key
+	index maps.Index
+}
+
+// NewDataPlane returns the session.DataPlane that installs sessions into the
+// BPF data plane d: the PPPoE session (RFC 2516 §4) keyed by access
+// interface, VLAN tags, session id and client MAC, with the client's IPCP
+// address (RFC 1332 §3.3), MTU and MSS clamp. Stats' LastSeen is
+// CLOCK_MONOTONIC (bpf_ktime_get_ns), which only the session's keepalive
+// compares with itself.
+func NewDataPlane(d *maps.Datapath) session.DataPlane {
+	return dataPlane{d: d}
+}
+
+// mapsSession converts a session entry into the data plane's form.
+func mapsSession(e session.Entry) maps.Session {
+	s := maps.Session{
+		Key: maps.Key{
+			Ifindex:   e.Circuit.Ifindex,
+			SessionID: e.SessionID,
+			ClientMAC: e.Circuit.HardwareAddr(),
+		},
+		ACMAC: e.ACMAC,
+		IPv4:  e.IPv4,
+		MTU:   e.MTU,
+		MSS:   e.MSS,
+	}
+	vlans := e.Circuit.VLANList()
+	if len(vlans) > 0 {
+		s.OuterVLAN = vlans[0].ID
+		s.OuterTPID = uint16(vlans[0].TPID)
+	}
+	if len(vlans) > 1 {
+		s.InnerVLAN = vlans[1].ID
+		s.InnerTPID = uint16(vlans[1].TPID)
+	}
+	return s
+}
+
+// Install implements session.DataPlane.
+func (p dataPlane) Install(e session.Entry) (session.Handle, error) {
+	s := mapsSession(e)
+	idx, err := p.d.Install(s)
+	if err != nil {
+		return nil, fmt.Errorf("server: install session %d of %s: %w", e.SessionID, e.Circuit, err)
+	}
+	return mapsHandle{key: s.Key, index: idx}, nil
+}
+
+// Remove implements session.DataPlane.
+func (p dataPlane) Remove(h session.Handle) error {
+	mh, ok := h.(mapsHandle)
+	if !ok {
+		return fmt.Errorf("server: remove: handle %T is not from NewDataPlane", h)
+	}
+	if err := p.d.Remove(mh.key); err != nil {
+		return fmt.Errorf("server: remove session %d of %s: %w", mh.key.SessionID, mh.key.ClientMAC, err)
+	}
+	return nil
+}
+
+// Stats implements session.DataPlane.
+func (p dataPlane) Stats(h session.Handle) (session.Stats, error) {
+	mh, ok := h.(mapsHandle)
+	if !ok {
+		return session.Stats{}, fmt.Errorf("server: stats: handle %T is not from NewDataPlane", h)
+	}
+	st, err := p.d.Stats(mh.index)
+	if err != nil {
+		return session.Stats{}, fmt.Errorf("server: stats of session %d: %w", mh.key.SessionID, err)
+	}
+	return session.Stats{
+		PacketsUp:   st.PacketsUp,
+		BytesUp:     st.BytesUp,
+		PacketsDown: st.PacketsDown,
+		BytesDown:   st.BytesDown,
+		Drops:       st.Drops,
+		LastSeen:    st.LastSeen,
+	}, nil
+}
