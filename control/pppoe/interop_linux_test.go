@@ -76,7 +76,7 @@ type admission struct {
 	opened map[uint16]string
 }
 
-func (a *admission) Open(c pppoe.Circuit, service string, _ []byte) (uint16, error) {
+func (a *admission) Open(c pppoe.Circuit, service string, _ []byte, _ uint16) (uint16, error) {
 	sid, err := a.ids.Allocate(c.MAC)
 	if err != nil {
 		return 0, err

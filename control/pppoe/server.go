@@ -45,8 +45,11 @@ type Admission interface {
 	// Open starts a session for a PADR (RFC 2516 §5.3) and returns its id,
 	// neither 0 nor 0xffff. An error refuses the session: errors wrapping
 	// ErrUnknownService become Service-Name-Error, others AC-System-Error,
-	// with err.Error() as the message (RFC 2516 §5.4).
-	Open(c Circuit, service string, hostUniq []byte) (uint16, error)
+	// with err.Error() as the message (RFC 2516 §5.4). maxPayload is the
+	// PPP-Max-Payload granted in the PADS (RFC 4638 §4), 0 when none was
+	// agreed (then the PPP MRU is at most 1492, RFC 2516 §7); the session's
+	// PPP link must not negotiate an MRU above it.
+	Open(c Circuit, service string, hostUniq []byte, maxPayload uint16) (uint16, error)
 	// Close ends session sid of c after the client's PADT (RFC 2516 §5.5).
 	// It is called for any PADT addressed to the AC, so it must ignore
 	// sessions it does not know.
@@ -378,10 +381,20 @@ func echoTags(st *serverState, p *Packet) []Tag {
 	if r, ok := FindTag[RelaySessionID](p.Tags); ok {
 		tags = append(tags, r)
 	}
-	if mp, ok := FindTag[PPPMaxPayload](p.Tags); ok && st.MaxPayload > 1492 {
-		tags = append(tags, min(mp, PPPMaxPayload(st.MaxPayload)))
+	if mp := grantedPayload(st, p); mp != 0 {
+		tags = append(tags, PPPMaxPayload(mp))
 	}
 	return tags
+}
+
+// grantedPayload is the PPP-Max-Payload the AC grants a PADI or PADR (RFC
+// 4638 §4): min(client's, MaxPayload) when the client sent the tag and the
+// AC may go above 1492, else 0 (no tag, MRU at most 1492).
+func grantedPayload(st *serverState, p *Packet) uint16 {
+	if mp, ok := FindTag[PPPMaxPayload](p.Tags); ok && st.MaxPayload > 1492 {
+		return min(uint16(mp), st.MaxPayload)
+	}
+	return 0
 }
 
 // reply marshals p to the client of c, refusing what Validate refuses (for
@@ -431,7 +444,7 @@ func (s *Server) padr(st *serverState, f *ethernet.Frame, p *Packet, now time.Ti
 	if !ok {
 		err = fmt.Errorf("service %q: %w", want, ErrUnknownService)
 	} else {
-		sid, err = s.adm.Open(c, service, slices.Clone([]byte(hu)))
+		sid, err = s.adm.Open(c, service, slices.Clone([]byte(hu)), grantedPayload(st, p))
 		if err == nil && (sid == 0 || sid == SessionIDReserved) {
 			err = fmt.Errorf("pppoe: admission returned session id 0x%04x", sid)
 		}

@@ -54,6 +54,8 @@ type openCall struct {
 	service  string
 	hostUniq string
 	sid      uint16
+	// maxPayload is the granted PPP-Max-Payload (RFC 4638 §4), 0 if none.
+	maxPayload uint16
 }
 
 type closeCall struct {
@@ -61,7 +63,7 @@ type closeCall struct {
 	sid uint16
 }
 
-func (a *fakeAdm) Open(c Circuit, service string, hostUniq []byte) (uint16, error) {
+func (a *fakeAdm) Open(c Circuit, service string, hostUniq []byte, maxPayload uint16) (uint16, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.err != nil {
@@ -71,7 +73,7 @@ func (a *fakeAdm) Open(c Circuit, service string, hostUniq []byte) (uint16, erro
 	if err != nil {
 		return 0, err
 	}
-	a.opened = append(a.opened, openCall{c, service, string(hostUniq), sid})
+	a.opened = append(a.opened, openCall{c, service, string(hostUniq), sid, maxPayload})
 	return sid, nil
 }
 
@@ -284,7 +286,29 @@ func handleTests(t testing.TB) []handleTest {
 			in:       padrFrame(t, subMAC, vlan100, ServiceName("internet"), ckV, RelaySessionID{7}, PPPMaxPayload(1500)),
 			want:     &Packet{Code: CodePADS, SessionID: 1, Tags: []Tag{ServiceName("internet"), RelaySessionID{7}, PPPMaxPayload(1500)}},
 			wantVLAN: vlan100,
-			open:     &openCall{c: circuitFor(subMAC, vlan100), service: "internet", sid: 1},
+			open:     &openCall{c: circuitFor(subMAC, vlan100), service: "internet", sid: 1, maxPayload: 1500},
+			counters: Counters{PADRReceived: 1, PADSSent: 1},
+		},
+		{
+			name:     "PADR asking more payload than the AC takes: capped, passed to Open",
+			in:       padrFrame(t, subMAC, nil, ServiceName("voip"), ck, PPPMaxPayload(9000)),
+			want:     &Packet{Code: CodePADS, SessionID: 1, Tags: []Tag{ServiceName("voip"), PPPMaxPayload(1500)}},
+			open:     &openCall{c: circuitFor(subMAC, nil), service: "voip", sid: 1, maxPayload: 1500},
+			counters: Counters{PADRReceived: 1, PADSSent: 1},
+		},
+		{
+			name:     "PADR asking less payload than the AC takes: granted as asked",
+			in:       padrFrame(t, subMAC, nil, ServiceName("voip"), ck, PPPMaxPayload(1496)),
+			want:     &Packet{Code: CodePADS, SessionID: 1, Tags: []Tag{ServiceName("voip"), PPPMaxPayload(1496)}},
+			open:     &openCall{c: circuitFor(subMAC, nil), service: "voip", sid: 1, maxPayload: 1496},
+			counters: Counters{PADRReceived: 1, PADSSent: 1},
+		},
+		{
+			name:     "PADR with max payload to an AC capped at 1492: no tag, 0 to Open",
+			cfg:      func(c *ServerConfig) { c.MaxPayload = 1492 },
+			in:       padrFrame(t, subMAC, nil, ServiceName("voip"), ck, PPPMaxPayload(1500)),
+			want:     &Packet{Code: CodePADS, SessionID: 1, Tags: []Tag{ServiceName("voip")}},
+			open:     &openCall{c: circuitFor(subMAC, nil), service: "voip", sid: 1},
 			counters: Counters{PADRReceived: 1, PADSSent: 1},
 		},
 		{

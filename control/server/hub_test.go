@@ -126,3 +126,13 @@ func (d *fakeDP) len() int {
 	defer d.mu.Unlock()
 	return len(d.entries)
 }
+
+func (d *fakeDP) all() []session.Entry {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var es []session.Entry
+	for _, e := range d.entries {
+		es = append(es, e)
+	}
+	return es
+}

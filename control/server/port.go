@@ -129,8 +129,9 @@ type admission struct {
 
 // Open admits a session (RFC 2516 §5.3-§5.4): the server entry for the
 // service, one-session-per-host (the host's old sessions on that server end
-// first), max-sessions, a session id unique for the client MAC.
-func (a *admission) Open(c pppoe.Circuit, service string, hostUniq []byte) (uint16, error) {
+// first), max-sessions, a session id unique for the client MAC. The PPP
+// link may negotiate an MRU up to maxPayload (RFC 4638 §4) when it is set.
+func (a *admission) Open(c pppoe.Circuit, service string, hostUniq []byte, maxPayload uint16) (uint16, error) {
 	s, p := a.s, a.d.port
 	s.mu.Lock()
 	if s.closed {
@@ -175,13 +176,15 @@ func (a *admission) Open(c pppoe.Circuit, service string, hostUniq []byte) (uint
 		keepalive = s.opts.KeepaliveTimeout
 	}
 	srv := a.d.srv
+	lc := linkConfig(s.cfg, b.cfg)
+	lc.MaxPayload = maxPayload
 	sess, err := session.New(session.Config{
 		Circuit:          c,
 		SessionID:        sid,
 		ACMAC:            p.MAC,
 		Interface:        b.key.iface,
 		Service:          service,
-		Link:             linkConfig(s.cfg, b.cfg),
+		Link:             lc,
 		Lease:            lease,
 		DataPlane:        s.opts.DataPlane,
 		Send:             sendFunc(p, c, sid),

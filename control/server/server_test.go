@@ -112,16 +112,23 @@ func mac(n byte) net.HardwareAddr { return net.HardwareAddr{0x02, 0, 0, 0, 0, n}
 
 // dial discovers a session and starts the client's PPP loop.
 func (r *rig) dial(m net.HardwareAddr, vlans []ethernet.VLAN, service string) (*client, error) {
+	return r.dialPayload(m, vlans, service, 0, 0)
+}
+
+// dialPayload dials asking for PPP-Max-Payload maxPayload (RFC 4638), 0 for
+// none, with a peer link that asks for MRU mru (0: link's default).
+func (r *rig) dialPayload(m net.HardwareAddr, vlans []ethernet.VLAN, service string, maxPayload, mru uint16) (*client, error) {
 	c := &client{ep: r.hub.endpoint(), mac: m, vlans: vlans, up: make(chan link.Info, 1), padt: make(chan struct{}), done: make(chan struct{}), stop: make(chan struct{})}
 	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
 	defer cancel()
-	s, err := pppoe.Discover(ctx, skipPADT{c.ep}, pppoe.ClientConfig{MAC: m, VLANs: vlans, ServiceName: service, Timeout: 40 * time.Millisecond, MaxTimeout: 80 * time.Millisecond})
+	s, err := pppoe.Discover(ctx, skipPADT{c.ep}, pppoe.ClientConfig{MAC: m, VLANs: vlans, ServiceName: service, MaxPayload: maxPayload, Timeout: 40 * time.Millisecond, MaxTimeout: 80 * time.Millisecond})
 	if err != nil {
 		c.ep.Close()
 		return nil, err
 	}
 	c.sess = s
-	c.peer, err = link.New(link.Config{Role: link.Peer, User: "alice", Password: "wonderland"})
+	c.peer, err = link.New(link.Config{Role: link.Peer, User: "alice", Password: "wonderland",
+		MaxMRU: mru, MaxMTU: mru, MaxPayload: s.MaxPayload})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -510,5 +517,38 @@ func TestResolve(t *testing.T) {
 		if b.port != "ether1" || b.stack != want[i] {
 			t.Errorf("%s: port %s stack %+v, want %+v", b.key.iface, b.port, b.stack, want[i])
 		}
+	}
+}
+
+// TestJumboMRU checks that the PPP-Max-Payload agreed in discovery (RFC 4638
+// §4) reaches the session's link: without it the MRU stays at 1492.
+func TestJumboMRU(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		maxPayload uint16 // what the client asks for in PADI/PADR; its link asks MRU 1500
+		wantMTU    uint16 // the data plane entry's MTU (the client's MRU)
+	}{
+		{"no tag: RFC 2516 limit", 0, 1492},
+		{"1500 granted", 1500, 1500},
+		{"more than max-mtu: capped", 1600, 1500},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, `/interface pppoe-server server add service-name=internet interface=ether1 max-mtu=1500 max-mru=1500 disabled=no`)
+			c, err := r.dialPayload(mac(1), nil, "", tc.maxPayload, 1500)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.waitUp(t)
+			eventually(t, "install", func() bool { return r.dp.len() == 1 })
+			for _, e := range r.dp.all() {
+				if e.MTU != tc.wantMTU {
+					t.Errorf("entry MTU %d, want %d", e.MTU, tc.wantMTU)
+				}
+			}
+			ss := r.srv.Sessions()
+			if len(ss) != 1 || ss[0].MTU != tc.wantMTU {
+				t.Errorf("sessions %+v", ss)
+			}
+		})
 	}
 }
