@@ -29,10 +29,6 @@ const (
 	DefaultPADRAttempts = 3
 )
 
-// ErrTerminated is wrapped by the error Discover returns when the chosen AC
-// sends a PADT before its PADS (RFC 2516 §5.5).
-var ErrTerminated = errors.New("pppoe: PADT received during discovery")
-
 // ClientConfig is one PPPoE client's discovery setup (the RouterOS
 // "/interface pppoe-client" properties that discovery uses).
 type ClientConfig struct {
@@ -274,11 +270,14 @@ func (c *client) backoff(t time.Duration) time.Duration {
 // until a session is confirmed or ctx ends: PADI broadcast, retransmitted
 // with a doubling timeout; the first PADO matching cfg.ACName and
 // cfg.ServiceName; PADR (retransmitted cfg.PADRAttempts times, then back
-// to PADI); PADS. A refusing PADS returns a *PADSError; a PADT from the
-// chosen AC before its PADS returns an error wrapping ErrTerminated. A PADT
-// after the PADS is not Discover's business: it has returned by then, and
-// the session owner sees it (rp-pppoe's pppoe-server, unable to start pppd,
-// sends one right after PADS).
+// to PADI); PADS. A refusing PADS returns a *PADSError. A PADT before the
+// PADS is ignored, as rp-pppoe ignores all but PADO and PADS: until the
+// PADS there is no session id it could end (RFC 2516 §5.5), so it is for an
+// older session, such as the one a one-session-per-host AC ends just
+// before confirming the new one. A PADT after the PADS is not Discover's
+// business: it has returned by then, and the session owner sees it
+// (rp-pppoe's pppoe-server, unable to start pppd, sends one right after
+// PADS).
 //
 // conn must also have SetReadDeadline(time.Time) error; Discover clears
 // the deadline when it returns.
@@ -379,8 +378,8 @@ func (c *client) request(ctx context.Context, ac net.HardwareAddr, offer *Packet
 			switch p.Code {
 			case CodePADT:
 				msg, _ := FindTag[GenericError](p.Tags)
-				c.log.Debug("padt before pads", zap.Stringer("ac_mac", ac), zap.String("message", string(msg)))
-				return Session{}, fmt.Errorf("pppoe: AC %v session 0x%04x %q: %w", ac, p.SessionID, msg, ErrTerminated)
+				c.log.Debug("padt before pads ignored", zap.Stringer("ac_mac", ac),
+					zap.Uint16("session_id", p.SessionID), zap.String("message", string(msg)))
 			case CodePADS:
 				return c.confirmed(ac, string(acName), cookie, &p)
 			}

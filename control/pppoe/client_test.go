@@ -274,6 +274,16 @@ func TestDiscoverRefused(t *testing.T) {
 // fakeAC answers PADI with a fixed PADO and PADR with what reply builds,
 // for the client paths a real server never takes.
 func fakeAC(t *testing.T, h *hub, reply func(padr *Packet) *Packet) {
+	fakeACReplies(t, h, func(r *Packet) []*Packet {
+		if out := reply(r); out != nil {
+			return []*Packet{out}
+		}
+		return nil
+	})
+}
+
+// fakeACReplies is fakeAC answering a PADR with several packets in order.
+func fakeACReplies(t *testing.T, h *hub, reply func(padr *Packet) []*Packet) {
 	p := h.port()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -291,15 +301,15 @@ func fakeAC(t *testing.T, h *hub, reply func(padr *Packet) *Packet) {
 				continue
 			}
 			hu, _ := FindTag[HostUniq](req.Tags)
-			var out *Packet
+			var out []*Packet
 			switch req.Code {
 			case CodePADI:
-				out = &Packet{Code: CodePADO, Tags: []Tag{ACName("fake"), ServiceName("x"), hu}}
+				out = []*Packet{{Code: CodePADO, Tags: []Tag{ACName("fake"), ServiceName("x"), hu}}}
 			case CodePADR:
 				out = reply(&req)
 			}
-			if out != nil {
-				p.WriteFrame(buildFrame(t, f.Source, srvMAC, f.VLANs, out))
+			for _, o := range out {
+				p.WriteFrame(buildFrame(t, f.Source, srvMAC, f.VLANs, o))
 			}
 		}
 	}()
@@ -312,7 +322,6 @@ func TestDiscoverPADSErrors(t *testing.T) {
 		reply   func(r *Packet) *Packet
 		wantTag TagType
 		wantMsg string
-		wantErr error
 	}{
 		{
 			name: "Service-Name-Error",
@@ -328,28 +337,70 @@ func TestDiscoverPADSErrors(t *testing.T) {
 			},
 			wantTag: TagGenericError, wantMsg: "later",
 		},
-		{
-			name: "PADT before PADS",
-			reply: func(r *Packet) *Packet {
-				return &Packet{Code: CodePADT, SessionID: 5, Tags: []Tag{GenericError("go away")}}
-			},
-			wantErr: ErrTerminated,
-		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := &hub{}
 			fakeAC(t, h, tt.reply)
 			_, err := Discover(discoverCtx(t), h.port(), clientConfig(subMAC))
-			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) {
-					t.Fatalf("Discover error %v, want %v", err, tt.wantErr)
-				}
-				return
-			}
 			var pe *PADSError
 			if !errors.As(err, &pe) || pe.Tag != tt.wantTag || pe.Message != tt.wantMsg {
 				t.Fatalf("Discover error %v, want %v %q", err, tt.wantTag, tt.wantMsg)
+			}
+		})
+	}
+}
+
+// TestDiscoverPADT: a PADT before the PADS ends some older session of the
+// host (one-session-per-host ends it just before confirming the new one);
+// Discover ignores it and returns the new session, and leaves a PADT after
+// the PADS on the connection for the session's owner.
+func TestDiscoverPADT(t *testing.T) {
+	hu := func(r *Packet) HostUniq { h, _ := FindTag[HostUniq](r.Tags); return h }
+	padt := func(sid uint16) *Packet {
+		return &Packet{Code: CodePADT, SessionID: sid, Tags: []Tag{GenericError("replaced")}}
+	}
+	pads := func(r *Packet) *Packet {
+		return &Packet{Code: CodePADS, SessionID: 7, Tags: []Tag{ServiceName("x"), hu(r)}}
+	}
+	tests := []struct {
+		name  string
+		reply func(r *Packet) []*Packet
+		after bool // a PADT for the new session follows its PADS
+	}{
+		{"old session's PADT, then PADS", func(r *Packet) []*Packet { return []*Packet{padt(6), pads(r)} }, false},
+		{"PADT with no session id, then PADS", func(r *Packet) []*Packet { return []*Packet{padt(0), pads(r)} }, false},
+		{"PADT for the id the PADS will carry, then PADS", func(r *Packet) []*Packet { return []*Packet{padt(7), pads(r)} }, false},
+		{"PADS then its PADT", func(r *Packet) []*Packet { return []*Packet{pads(r), padt(7)} }, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &hub{}
+			fakeACReplies(t, h, tt.reply)
+			conn := h.port()
+			s, err := Discover(discoverCtx(t), conn, clientConfig(subMAC))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.SessionID != 7 {
+				t.Fatalf("session id %d, want 7", s.SessionID)
+			}
+			if !tt.after {
+				return
+			}
+			conn.SetReadDeadline(time.Now().Add(time.Second))
+			buf := make([]byte, 1600)
+			for {
+				n, err := conn.ReadFrame(buf)
+				if err != nil {
+					t.Fatalf("PADT after PADS not seen: %v", err)
+				}
+				if _, p, err := ParseFrame(buf[:n]); err == nil && p.Code == CodePADT {
+					if p.SessionID != s.SessionID {
+						t.Fatalf("PADT for session %d, want %d", p.SessionID, s.SessionID)
+					}
+					return
+				}
 			}
 		})
 	}

@@ -75,26 +75,6 @@ func (r *rig) apply(servers string) error {
 	return r.srv.Apply(cfg)
 }
 
-// skipPADT hides PADTs from pppoe.Discover, which gives up on any PADT to
-// its MAC even before it has a session. A re-dialling host sharing the MAC
-// of the session it replaces would otherwise see that session's PADT (or one
-// for its late frames); rp-pppoe's discovery ignores everything but
-// PADO/PADS too.
-type skipPADT struct{ *endpoint }
-
-func (s skipPADT) ReadFrame(b []byte) (int, error) {
-	for {
-		n, err := s.endpoint.ReadFrame(b)
-		if err != nil {
-			return n, err
-		}
-		if _, p, err := pppoe.ParseFrame(b[:n]); err == nil && p.Code == pppoe.CodePADT {
-			continue
-		}
-		return n, nil
-	}
-}
-
 // client plays a subscriber: rp-pppoe-like discovery, then a PPP peer link.
 type client struct {
 	ep    *endpoint
@@ -121,7 +101,7 @@ func (r *rig) dialPayload(m net.HardwareAddr, vlans []ethernet.VLAN, service str
 	c := &client{ep: r.hub.endpoint(), mac: m, vlans: vlans, up: make(chan link.Info, 1), padt: make(chan struct{}), done: make(chan struct{}), stop: make(chan struct{})}
 	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
 	defer cancel()
-	s, err := pppoe.Discover(ctx, skipPADT{c.ep}, pppoe.ClientConfig{MAC: m, VLANs: vlans, ServiceName: service, MaxPayload: maxPayload, Timeout: 40 * time.Millisecond, MaxTimeout: 80 * time.Millisecond})
+	s, err := pppoe.Discover(ctx, c.ep, pppoe.ClientConfig{MAC: m, VLANs: vlans, ServiceName: service, MaxPayload: maxPayload, Timeout: 40 * time.Millisecond, MaxTimeout: 80 * time.Millisecond})
 	if err != nil {
 		c.ep.Close()
 		return nil, err
