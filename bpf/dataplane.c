@@ -235,7 +235,7 @@ int xdp_access_in(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	struct cursor c = { .pos = data, .end = data_end };
+	struct cursor c = { .pos = data, .end = data_end, .start = data, .len = data_end - data };
 	struct bpf_fib_lookup fib = {};
 	struct dp_config *cfg;
 	struct up u = {};
@@ -343,7 +343,7 @@ int xdp_uplink_in(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	struct cursor c = { .pos = data, .end = data_end };
+	struct cursor c = { .pos = data, .end = data_end, .start = data, .len = data_end - data };
 	struct ethhdr *eth = data;
 	struct session_attrs *info;
 	struct session_counters *st;
@@ -459,8 +459,9 @@ int tc_access_in(struct __sk_buff *skb)
 	__u8 *target_mac;
 
 	tc_pull(skb);
-	c.pos = (void *)(long)skb->data;
+	c.pos = c.start = (void *)(long)skb->data;
 	c.end = (void *)(long)skb->data_end;
+	c.len = skb->len;
 	/* The kernel moved the outer tag into the skb before TC ingress. */
 	if (skb->vlan_present) {
 		u.l2.tpid[0] = bpf_ntohs(skb->vlan_proto);
@@ -577,15 +578,16 @@ int tc_pppoe0_out(struct __sk_buff *skb)
 	__u32 *idx, tot;
 
 	tc_pull(skb);
-	c.pos = (void *)(long)skb->data;
+	c.pos = c.start = (void *)(long)skb->data;
 	c.end = (void *)(long)skb->data_end;
+	c.len = skb->len;
 	eth = c.pos;
 	if ((void *)(eth + 1) > c.end)
 		goto malformed;
 	if (eth->h_proto != bpf_htons(ETH_P_IP))
 		goto unknown; /* IPv6 subscribers are not in the maps yet */
 	c.pos = eth + 1;
-	if (parse_ipv4(&c, c.end - c.pos, &iph) < 0)
+	if (parse_ipv4(&c, c.len - ETH_HLEN, &iph) < 0)
 		goto malformed;
 	idx = bpf_map_lookup_elem(&subscribers_v4, &iph->daddr);
 	if (!idx)
@@ -640,14 +642,15 @@ int tc_client_out(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	}
 	tc_pull(skb);
-	c.pos = (void *)(long)skb->data;
+	c.pos = c.start = (void *)(long)skb->data;
 	c.end = (void *)(long)skb->data_end;
+	c.len = skb->len;
 	eth = c.pos;
 	if ((void *)(eth + 1) > c.end)
 		goto malformed;
 	c.pos = eth + 1;
 	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
-		if (parse_ipv4(&c, c.end - c.pos, &iph) < 0)
+		if (parse_ipv4(&c, c.len - ETH_HLEN, &iph) < 0)
 			goto malformed;
 		tot = bpf_ntohs(iph->tot_len);
 		ppp = PPP_IP_;

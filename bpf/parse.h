@@ -22,9 +22,14 @@
 
 #define PARSE_MALFORMED (-1)
 
+/* pos..end is what may be read (XDP: the frame; TC: the linear part);
+ * len is the whole packet's length from start (TC: skb->len, which may go
+ * past end when the skb has fragments), for checking length fields. */
 struct cursor {
 	void *pos;
 	void *end;
+	void *start;
+	__u32 len;
 };
 
 struct vlan_hdr_ {
@@ -107,7 +112,7 @@ static __always_inline int parse_pppoe_session(struct cursor *c, struct pppoe_hd
 	if (ph->ver_type != PPPOE_VER_TYPE || ph->code != 0)
 		return PARSE_MALFORMED;
 	len = bpf_ntohs(ph->length);
-	if (len < 2 || (void *)(ph + 1) + len > c->end)
+	if (len < 2 || (__u32)((void *)(ph + 1) - c->start) + len > c->len)
 		return PARSE_MALFORMED;
 	*php = ph;
 	c->pos = ppp + 1;
