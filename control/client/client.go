@@ -50,6 +50,7 @@ type Client struct {
 	mu          sync.Mutex
 	st          Status
 	connectedAt time.Time
+	trace       func(Status) // tests: sees every status change, under mu
 }
 
 // New validates cfg and returns a Client for it. log may be nil.
@@ -115,6 +116,9 @@ func (c *Client) update(f func(s *Status)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	f(&c.st)
+	if c.trace != nil {
+		c.trace(c.st)
+	}
 }
 
 func (c *Client) setState(st State) { c.update(func(s *Status) { s.Status = st }) }

@@ -267,7 +267,13 @@ func (s *session) event(ev link.Event) {
 		}
 	case link.NetworkDown:
 		s.teardown()
-		s.c.setState(StateVerifying)
+		// IPCP renegotiating in the Network phase is still on its way
+		// up; anything else is the link going away.
+		if s.lk.Phase() == link.PhaseNetwork && !s.done {
+			s.c.setState(StateVerifying)
+		} else {
+			s.c.setState(StateDisconnected)
+		}
 	case link.ProtocolRejected:
 		s.log.Debug("protocol rejected by the AC", zap.Stringer("protocol", ev.Protocol))
 	case link.EchoReply:
@@ -350,6 +356,9 @@ func (s *session) up(info link.Info) error {
 	c.st.MTU, c.st.MRU = int(info.MTU), int(info.MRU)
 	c.st.LocalAddress, c.st.RemoteAddress = info.IP.Local, info.IP.Remote
 	c.st.DNSServers = dns
+	if c.trace != nil {
+		c.trace(c.st)
+	}
 	c.mu.Unlock()
 	s.log.Info("connected", zap.Stringer("local", info.IP.Local), zap.Stringer("remote", info.IP.Remote),
 		zap.Uint16("mtu", info.MTU), zap.Uint16("mru", info.MRU), zap.Stringer("method", info.Method),
