@@ -1,0 +1,351 @@
+package peer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/ethernet"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
+	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
+)
+
+// ErrEnded is returned by WaitUp and the data path once the client has
+// ended (PADT, Close, Silence).
+var ErrEnded = errors.New("peer: session ended")
+
+// Config is one emulated subscriber.
+type Config struct {
+	// MAC is the client's address; VLANs its tags, outermost first.
+	MAC   net.HardwareAddr
+	VLANs []ethernet.VLAN
+	// ServiceName and ACName select the offer (RFC 2516 §5.2); "" is any.
+	ServiceName, ACName string
+	// User and Password are the credentials (RouterOS /ppp secret).
+	User, Password string
+	// Methods are the authentication methods accepted; nil is all four.
+	Methods []auth.Method
+	// MaxPayload is the PPP-Max-Payload asked in discovery (RFC 4638 §4),
+	// 0 for none.
+	MaxPayload uint16
+	// MRU is the largest MRU the link asks for and MTU accepted (RFC 1661
+	// §6.1); 0 is link's Peer default.
+	MRU uint16
+	// Timeout and MaxTimeout are the discovery retransmission timers;
+	// Restart the PPP restart timer (RFC 1661 §4.6). 0 is each default.
+	Timeout, MaxTimeout, Restart time.Duration
+	// PADRAttempts is pppoe.ClientConfig.PADRAttempts.
+	PADRAttempts int
+}
+
+// Client is one emulated subscriber: discovery done, its PPP link running
+// in a goroutine of its own.
+type Client struct {
+	cfg  Config
+	port *Port
+	sess pppoe.Session
+	link *link.Link
+	cmds chan func()
+
+	// deadline and silent belong to the loop.
+	deadline time.Time
+	silent   bool
+
+	up   chan struct{} // closed at NetworkUp
+	done chan struct{} // closed when the loop ends
+	data chan []byte   // decapsulated IPv4 packets
+
+	mu         sync.Mutex
+	info       link.Info
+	padt       bool   // the AC sent PADT
+	linkDown   string // the link's Down reason, "" while it lives
+	authFailed bool
+	echoes     int // LCP Echo-Requests answered (keepalive probes)
+}
+
+// Dial runs discovery for cfg through a new Port of m and starts the PPP
+// link. It returns once the PADS has arrived; WaitUp waits for IPCP.
+func Dial(ctx context.Context, m *Mux, cfg Config) (*Client, error) {
+	port := m.Port(cfg.MAC)
+	s, err := pppoe.Discover(ctx, port, pppoe.ClientConfig{
+		MAC:          cfg.MAC,
+		VLANs:        cfg.VLANs,
+		ACName:       cfg.ACName,
+		ServiceName:  cfg.ServiceName,
+		MaxPayload:   cfg.MaxPayload,
+		Timeout:      cfg.Timeout,
+		MaxTimeout:   cfg.MaxTimeout,
+		PADRAttempts: cfg.PADRAttempts,
+	})
+	if err != nil {
+		port.Close()
+		return nil, fmt.Errorf("peer %v: discovery: %w", cfg.MAC, err)
+	}
+	l, err := link.New(link.Config{
+		Role:       link.Peer,
+		User:       cfg.User,
+		Password:   cfg.Password,
+		Methods:    cfg.Methods,
+		MaxMRU:     cfg.MRU,
+		MaxMTU:     cfg.MRU,
+		MaxPayload: s.MaxPayload,
+		Restart:    cfg.Restart,
+	})
+	if err != nil {
+		port.Close()
+		return nil, fmt.Errorf("peer %v: %w", cfg.MAC, err)
+	}
+	c := &Client{
+		cfg: cfg, port: port, sess: s, link: l,
+		cmds: make(chan func()),
+		up:   make(chan struct{}), done: make(chan struct{}),
+		data: make(chan []byte, 64),
+	}
+	go c.run()
+	return c, nil
+}
+
+// Session is what discovery established.
+func (c *Client) Session() pppoe.Session { return c.sess }
+
+// WaitUp waits for IPCP Opened (RFC 1332) and returns what the link
+// negotiated.
+func (c *Client) WaitUp(ctx context.Context) (link.Info, error) {
+	select {
+	case <-c.up:
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.info, nil
+	case <-c.done:
+		return link.Info{}, fmt.Errorf("peer %v: %s: %w", c.cfg.MAC, c.why(), ErrEnded)
+	case <-ctx.Done():
+		return link.Info{}, fmt.Errorf("peer %v: waiting for IPCP (%s): %w", c.cfg.MAC, c.why(), ctx.Err())
+	}
+}
+
+// why says what became of the link, for errors.
+func (c *Client) why() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.authFailed:
+		return "authentication failed"
+	case c.linkDown != "":
+		return "link down: " + c.linkDown
+	case c.padt:
+		return "PADT from the AC"
+	}
+	return "phase " + c.link.Phase().String()
+}
+
+// Done is closed when the client has stopped: PADT from the AC, SendPADT,
+// Silence followed by PADT, or Close.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// GotPADT reports whether the AC ended the session with PADT (RFC 2516
+// §5.5).
+func (c *Client) GotPADT() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.padt
+}
+
+// LinkDown returns the reason the PPP link went down, "" if it has not.
+func (c *Client) LinkDown() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.linkDown
+}
+
+// AuthFailed reports whether the AC refused the credentials.
+func (c *Client) AuthFailed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.authFailed
+}
+
+// Echoes is the number of LCP Echo-Requests the client has answered.
+func (c *Client) Echoes() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.echoes
+}
+
+// do runs f in the client's loop; false if the loop has ended.
+func (c *Client) do(f func()) bool {
+	ran := make(chan struct{})
+	select {
+	case c.cmds <- func() { f(); close(ran) }:
+		<-ran
+		return true
+	case <-c.done:
+		return false
+	}
+}
+
+// Terminate closes the PPP link with an LCP Terminate-Request (RFC 1661
+// §5.5); the AC acks and ends the session with PADT.
+func (c *Client) Terminate() {
+	c.do(func() { c.act(c.link.Close("user request", time.Now())) })
+}
+
+// SendPADT ends the session from the client side (RFC 2516 §5.5) and stops
+// the client.
+func (c *Client) SendPADT() error {
+	var err error
+	if !c.do(func() {
+		var b []byte
+		if b, err = c.sess.PADT("bye"); err == nil {
+			err = c.port.WriteFrame(b)
+		}
+		c.port.Close()
+	}) {
+		return ErrEnded
+	}
+	<-c.done
+	return err
+}
+
+// Silence makes the client a dead host: from now on it sends nothing and
+// answers nothing, but still notices the AC's PADT (which ends it).
+func (c *Client) Silence() {
+	c.do(func() { c.silent = true })
+}
+
+// Close stops the client without sending anything.
+func (c *Client) Close() {
+	c.port.Close()
+	<-c.done
+}
+
+// SendIPv4 sends one IPv4 packet to the AC inside a PPPoE session frame
+// (RFC 2516 §6, PPP protocol 0x0021, RFC 1332 §2).
+func (c *Client) SendIPv4(pkt []byte) error {
+	f := ppp.Frame{Protocol: ppp.ProtocolIPv4, Information: pkt}
+	return c.send(f)
+}
+
+// RecvIPv4 returns the next IPv4 packet the AC sent down the session.
+func (c *Client) RecvIPv4(ctx context.Context) ([]byte, error) {
+	select {
+	case b := <-c.data:
+		return b, nil
+	case <-c.done:
+		return nil, ErrEnded
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (c *Client) send(f ppp.Frame) error {
+	payload, err := f.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	b, err := pppoe.MarshalFrame(c.sess.ACMAC, c.cfg.MAC, c.cfg.VLANs,
+		&pppoe.Packet{Code: pppoe.CodeSession, SessionID: c.sess.SessionID, Payload: payload})
+	if err != nil {
+		return err
+	}
+	return c.port.WriteFrame(b)
+}
+
+// act carries out a link Output: frames out, events noted, the timer set.
+func (c *Client) act(out link.Output) {
+	for _, f := range out.Send {
+		if f.Protocol == ppp.ProtocolLCP && len(f.Information) > 0 && f.Information[0] == byte(ppp.EchoReply) {
+			c.mu.Lock()
+			c.echoes++
+			c.mu.Unlock()
+		}
+		c.send(f)
+	}
+	for _, ev := range out.Events {
+		switch ev := ev.(type) {
+		case link.NetworkUp:
+			c.mu.Lock()
+			c.info = ev.Info
+			c.mu.Unlock()
+			close(c.up)
+		case link.AuthFailed:
+			c.mu.Lock()
+			c.authFailed = true
+			c.mu.Unlock()
+		case link.Down:
+			c.mu.Lock()
+			c.linkDown = ev.Reason
+			if c.linkDown == "" {
+				c.linkDown = "down"
+			}
+			c.mu.Unlock()
+		}
+	}
+	c.deadline = out.Deadline
+}
+
+func (c *Client) run() {
+	defer close(c.done)
+	c.act(c.link.Up(time.Now()))
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		timer.Stop()
+		var tick <-chan time.Time
+		if !c.deadline.IsZero() && !c.silent {
+			timer.Reset(time.Until(c.deadline))
+			tick = timer.C
+		}
+		select {
+		case <-c.port.closed:
+			return
+		case f := <-c.cmds:
+			f()
+		case <-tick:
+			c.act(c.link.Tick(time.Now()))
+		case b := <-c.port.in:
+			if c.frame(b) {
+				return
+			}
+		}
+	}
+}
+
+// frame handles one frame for the client's MAC; true ends the client.
+func (c *Client) frame(b []byte) bool {
+	f, p, err := pppoe.ParseFrame(b)
+	if err != nil || p.SessionID != c.sess.SessionID || !sameMAC(f.Source, c.sess.ACMAC) {
+		return false
+	}
+	if p.Code == pppoe.CodePADT {
+		c.mu.Lock()
+		c.padt = true
+		c.mu.Unlock()
+		return true
+	}
+	if p.Code != pppoe.CodeSession || c.silent {
+		return false
+	}
+	var pf ppp.Frame
+	if pf.UnmarshalBinary(p.Payload) != nil {
+		return false
+	}
+	if pf.Protocol == ppp.ProtocolIPv4 {
+		select {
+		case c.data <- append([]byte(nil), pf.Information...):
+		default:
+		}
+		return false
+	}
+	if isData(pf.Protocol) {
+		return false
+	}
+	c.act(c.link.Receive(pf, time.Now()))
+	return false
+}
+
+func sameMAC(a, b net.HardwareAddr) bool { return a.String() == b.String() }
