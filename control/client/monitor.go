@@ -85,7 +85,7 @@ const keyWidth = len("remote-address")
 
 // Render writes s as RouterOS prints the monitor: one right-aligned
 // "key: value" per line. Only status is shown while not connected, plus the
-// reason of the last disconnect.
+// reason of the last disconnect ("reason", not a RouterOS field).
 func (s Status) Render(w io.Writer) error {
 	var b strings.Builder
 	line := func(k, v string) { fmt.Fprintf(&b, "%*s: %s\n", keyWidth, k, v) }
@@ -109,7 +109,7 @@ func (s Status) Render(w io.Writer) error {
 			line("dns-servers", strings.Join(ds, ","))
 		}
 	} else if s.LastDisconnect != "" {
-		line("last-disconnect", s.LastDisconnect)
+		line("reason", s.LastDisconnect)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
