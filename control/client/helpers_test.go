@@ -615,3 +615,11 @@ func (e *env) history() []State {
 	defer e.mu.Unlock()
 	return slices.Clone(e.states)
 }
+
+func loadClientNoT(script string) config.Client {
+	c, err := config.Load(script)
+	if err != nil || len(c.Clients) != 1 {
+		panic(err)
+	}
+	return c.Clients[0]
+}
