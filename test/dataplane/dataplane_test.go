@@ -522,3 +522,40 @@ func TestRemove(t *testing.T) {
 		t.Errorf("Lookup after remove: %v", err)
 	}
 }
+
+// TestSessionMTU: a session whose MTU is below pppoe0's. Without a route
+// carrying that MTU the encapsulating program can only drop what is too
+// big (counted); with maps.AddHostRoute the kernel fragments or sends
+// Fragmentation Needed, and large pings get through.
+func TestSessionMTU(t *testing.T) {
+	tp := newTopo(t)
+	s := tp.sessions[1]
+	must(t, tp.acDP.Remove(s.key))
+	idx, err := tp.acDP.Install(maps.Session{Key: s.key, ACMAC: tp.accMAC, IPv4: s.addr, MTU: 1400, MSS: 1360})
+	must(t, err)
+	before, err := tp.acDP.Counters()
+	must(t, err)
+	if got := ping(t, tp.core, s.target, s.addr, 2, 1450); got != 0 {
+		t.Errorf("1478-byte ping into a 1400 MTU session without the route: %d/2 replies", got)
+	}
+	after, err := tp.acDP.Counters()
+	must(t, err)
+	st, err := tp.acDP.Stats(idx)
+	must(t, err)
+	if d := after[maps.ReasonMTUExceeded] - before[maps.ReasonMTUExceeded]; d == 0 || st.Drops == 0 {
+		t.Errorf("without the route: mtu_exceeded moved by %d, session drops %d; want both > 0", d, st.Drops)
+	}
+	must(t, tp.ac.Do(t, func() error { return maps.AddHostRoute(tp.pppoe0, s.addr, 1400) }))
+	if got := ping(t, tp.core, s.target, s.addr, 3, 1450); got < 2 {
+		t.Errorf("1478-byte ping with the route MTU: %d/3 replies, want >= 2", got)
+	}
+	st2, err := tp.acDP.Stats(idx)
+	must(t, err)
+	if st2.Drops != st.Drops {
+		t.Errorf("with the route the session still dropped %d packets", st2.Drops-st.Drops)
+	}
+	if got := ping(t, tp.core, s.target, s.addr, 1, 56); got != 1 {
+		t.Errorf("small ping: %d/1", got)
+	}
+	must(t, tp.ac.Do(t, func() error { return maps.DelHostRoute(tp.pppoe0, s.addr) }))
+}
