@@ -20,9 +20,12 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/pppoe-xdp/pppoe-xdp/control/aaa"
 	"github.com/pppoe-xdp/pppoe-xdp/control/api"
 	"github.com/pppoe-xdp/pppoe-xdp/control/client"
+	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/daemon"
+	"github.com/pppoe-xdp/pppoe-xdp/control/server"
 	"github.com/pppoe-xdp/pppoe-xdp/maps"
 )
 
@@ -131,7 +134,8 @@ func serve(f flags, log *zap.Logger) error {
 		// has no switch to force generic yet.
 		log.Warn("--xdp-mode=generic: the data plane attaches native when the driver allows it")
 	}
-	if err := setupPPPoE0(dp, f.pppoe0); err != nil {
+	pppoe0, err := setupPPPoE0(dp, f.pppoe0)
+	if err != nil {
 		return err
 	}
 	for _, name := range strings.FieldsFunc(f.uplinks, func(r rune) bool { return r == ',' }) {
@@ -144,9 +148,29 @@ func serve(f flags, log *zap.Logger) error {
 		}
 	}
 
+	aaaLocal, err := aaa.New(config.New(), log)
+	if err != nil {
+		return fmt.Errorf("aaa: %w", err)
+	}
+	var d *daemon.Daemon // for the setup latency histogram; set before Start
+	ac := daemon.NewAccessConcentrator(server.Options{
+		AAA:          aaaLocal,
+		DataPlane:    mtuRoutes{DataPlane: server.NewDataPlane(dp), pppoe0: pppoe0.Index, mtu: pppoe0MTU},
+		SetupLatency: func(l time.Duration) { d.Metrics().ObserveSetup(l) },
+		Log:          log,
+	}, newAccessSystem(dp, pppoe0))
+
 	var ifs *daemon.Interfaces // needs d for VLAN names; set before anything scans
-	d := daemon.New(daemon.Options{
+	clients := client.NewManager(client.Deps{
+		Interfaces: lateInterfaces{&ifs},
+		DataPlane:  clientDataPlane{dp: dp, log: log},
+		Routes:     client.NetlinkRoutes{},
+		DNS:        client.NewResolvConf(f.resolvConf),
+	}, log)
+	d = daemon.New(daemon.Options{
 		ConfigPath: f.config,
+		Servers:    ac,
+		Clients:    daemon.ClientManager{Manager: clients},
 		Scan: func(ctx context.Context, iface string, dur time.Duration) ([]client.Offer, error) {
 			return client.Scan(ctx, ifs, iface, dur)
 		},
@@ -155,12 +179,6 @@ func serve(f flags, log *zap.Logger) error {
 	})
 	ifs = daemon.NewInterfaces(d)
 	defer ifs.Close()
-	if len(cfg.Servers) > 0 {
-		log.Warn("this build has no access concentrator wired in yet; /interface pppoe-server entries are configuration only")
-	}
-	if len(cfg.Clients) > 0 {
-		log.Warn("this build has no client data path wired in yet; /interface pppoe-client entries are configuration only")
-	}
 	if err := d.Start(cfg); err != nil {
 		log.Warn("start", zap.Error(err))
 	}
@@ -201,23 +219,34 @@ func serve(f flags, log *zap.Logger) error {
 	return err
 }
 
+// pppoe0MTU is the slow-path device's MTU: the largest session MTU (RFC
+// 2516 §7: 1500 − 8 without RFC 4638). Sessions with a smaller one get a
+// host route with theirs (mtuRoutes).
+const pppoe0MTU = 1492
+
 // setupPPPoE0 creates the slow-path device, or takes over the one an
 // earlier run left (sessions survive a restart), and tells the data plane.
-func setupPPPoE0(dp *maps.Datapath, name string) error {
-	var dev *maps.Device
-	if ifi, err := net.InterfaceByName(name); err == nil {
-		dev = &maps.Device{Name: ifi.Name, Index: ifi.Index, MAC: ifi.HardwareAddr}
-	} else if dev, err = maps.CreatePPPoE0(name, name+"-peer", 1500); err != nil {
-		return fmt.Errorf("--pppoe0 %s: %w", name, err)
+func setupPPPoE0(dp *maps.Datapath, name string) (*maps.Device, error) {
+	dev, err := maps.LookupDevice(name)
+	if err != nil {
+		if dev, err = maps.CreatePPPoE0(name, name+"-peer", pppoe0MTU); err != nil {
+			return nil, fmt.Errorf("--pppoe0 %s: %w", name, err)
+		}
 	}
 	if err := dp.SetPPPoE0(dev.Index, dev.MAC); err != nil {
-		return fmt.Errorf("--pppoe0 %s: %w", name, err)
+		return nil, fmt.Errorf("--pppoe0 %s: %w", name, err)
 	}
 	if err := dp.AttachPPPoE0(dev.Index); err != nil {
-		return fmt.Errorf("--pppoe0 %s: %w", name, err)
+		return nil, fmt.Errorf("--pppoe0 %s: %w", name, err)
 	}
-	return nil
+	return dev, nil
 }
+
+// lateInterfaces lets the client manager, built before the daemon, use the
+// daemon's Interfaces, which need the daemon for /interface vlan names.
+type lateInterfaces struct{ ifs **daemon.Interfaces }
+
+func (l lateInterfaces) Attach(name string) (client.Attachment, error) { return (*l.ifs).Attach(name) }
 
 // dataPlaneCounters reads the data plane's per-reason counters for metrics,
 // keyed by reason name.

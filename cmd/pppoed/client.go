@@ -1,0 +1,146 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/client"
+	"github.com/pppoe-xdp/pppoe-xdp/maps"
+)
+
+// demandPoll is how often a disconnected client netdev's dial-on-demand
+// counter is read (maps.ClientDemand is polled, not signalled).
+const demandPoll = 200 * time.Millisecond
+
+// clientDataPlane is client.DataPlane over maps: each client netdev is a
+// veth pair whose peer carries tc_client_out, and the Ethernet interface
+// carries xdp_access_in, which decapsulates the AC's frames into the netdev.
+type clientDataPlane struct {
+	dp  *maps.Datapath
+	log *zap.Logger
+}
+
+// Netdev implements client.DataPlane.
+func (c clientDataPlane) Netdev(name string, mtu int) (client.Netdev, error) {
+	dev, err := maps.LookupDevice(name)
+	if err == nil {
+		err = maps.SetDeviceMTU(dev, mtu)
+	} else {
+		dev, err = maps.CreateClientDevice(name, mtu)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := c.dp.AttachClientDevice(dev); err != nil {
+		maps.DeleteDevice(dev.Name)
+		return nil, err
+	}
+	n := &netdev{dp: c.dp, dev: dev, demand: make(chan struct{}, 1), stop: make(chan struct{}), log: c.log}
+	n.wg.Add(1)
+	go n.pollDemand()
+	return n, nil
+}
+
+// netdev is one client's netdev in the data plane.
+type netdev struct {
+	dp     *maps.Datapath
+	dev    *maps.Device
+	log    *zap.Logger
+	demand chan struct{}
+	stop   chan struct{}
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+func (n *netdev) Ifindex() int { return n.dev.Index }
+
+// Install implements client.Netdev.
+func (n *netdev) Install(s client.Session) error {
+	// Frames from the AC reach the netdev through xdp_access_in on the
+	// Ethernet interface (attaching twice is harmless).
+	if err := n.dp.AttachAccess(s.Ifindex); err != nil {
+		return err
+	}
+	if s.MTU > 0 {
+		if err := maps.SetDeviceMTU(n.dev, int(s.MTU)); err != nil {
+			return err
+		}
+	}
+	cs := maps.ClientSession{
+		Ifindex: s.Ifindex, SessionID: s.SessionID, ACMAC: s.ACMAC, LocalMAC: s.LocalMAC,
+		Local: s.Local, MTU: s.MTU, MSS: s.MSS,
+	}
+	if len(s.VLANs) > 0 {
+		cs.OuterVLAN, cs.OuterTPID = s.VLANs[0].ID, uint16(s.VLANs[0].TPID)
+	}
+	if len(s.VLANs) > 1 {
+		cs.InnerVLAN, cs.InnerTPID = s.VLANs[1].ID, uint16(s.VLANs[1].TPID)
+	}
+	if len(s.VLANs) > 2 {
+		return fmt.Errorf("client %s: %d VLAN tags, the data plane carries 2", n.dev.Name, len(s.VLANs))
+	}
+	_, err := n.dp.InstallClient(n.dev, cs)
+	return err
+}
+
+// Remove implements client.Netdev.
+func (n *netdev) Remove() error {
+	err := n.dp.RemoveClient(n.dev)
+	if errors.Is(err, maps.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// Stats implements client.Netdev: the data plane counts the AC's frames as
+// "up" (they arrive on the access side) and ours to it as "down".
+func (n *netdev) Stats() (client.Stats, error) {
+	idx, err := n.dp.ClientIndex(n.dev)
+	if err != nil {
+		return client.Stats{}, err
+	}
+	st, err := n.dp.Stats(idx)
+	if err != nil {
+		return client.Stats{}, err
+	}
+	return client.Stats{PacketsIn: st.PacketsUp, BytesIn: st.BytesUp,
+		PacketsOut: st.PacketsDown, BytesOut: st.BytesDown, LastSeen: st.LastSeen}, nil
+}
+
+// Demand implements client.Netdev.
+func (n *netdev) Demand() <-chan struct{} { return n.demand }
+
+func (n *netdev) pollDemand() {
+	defer n.wg.Done()
+	last, _ := n.dp.ClientDemand(n.dev)
+	t := time.NewTicker(demandPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+		}
+		v, err := n.dp.ClientDemand(n.dev)
+		if err != nil || v == last {
+			continue
+		}
+		last = v
+		select {
+		case n.demand <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Close implements client.Netdev: the session and the programs go, and the
+// netdev with its peer.
+func (n *netdev) Close() error {
+	n.once.Do(func() { close(n.stop) })
+	n.wg.Wait()
+	return errors.Join(n.dp.DetachClientDevice(n.dev), maps.DeleteDevice(n.dev.Name))
+}
