@@ -66,3 +66,18 @@ func OptionsLen(opts []Option) int {
 	}
 	return n
 }
+
+// MapOptions converts options one by one with f, in order, and stops at the
+// first error. The lcp, ipcp and ipv6cp packages convert between raw and
+// typed options with it.
+func MapOptions[From, To any](in []From, f func(From) (To, error)) ([]To, error) {
+	out := make([]To, 0, len(in))
+	for _, o := range in {
+		c, err := f(o)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}

@@ -55,28 +55,12 @@ type Option interface {
 // Parse converts raw options to typed ones, in order. A known option with a
 // wrong length is an error wrapping ppp.ErrOptionLength.
 func Parse(raw []ppp.Option) ([]Option, error) {
-	opts := make([]Option, 0, len(raw))
-	for _, r := range raw {
-		o, err := FromRaw(r)
-		if err != nil {
-			return nil, err
-		}
-		opts = append(opts, o)
-	}
-	return opts, nil
+	return ppp.MapOptions(raw, FromRaw)
 }
 
 // Marshal converts typed options to raw ones, in order.
 func Marshal(opts []Option) ([]ppp.Option, error) {
-	raw := make([]ppp.Option, 0, len(opts))
-	for _, o := range opts {
-		r, err := ToRaw(o)
-		if err != nil {
-			return nil, err
-		}
-		raw = append(raw, r)
-	}
-	return raw, nil
+	return ppp.MapOptions(opts, ToRaw)
 }
 
 // ParseOptions parses the Data of a Configure-Request/Ack/Nak/Reject.
