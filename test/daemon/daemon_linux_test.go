@@ -1,0 +1,195 @@
+package daemon
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pppoe-xdp/pppoe-xdp/test/netns"
+)
+
+// quickServer is the Quick Example server block of the RouterOS reference,
+// verbatim with the "[admin@MikroTik] > " prompts stripped, plus a second
+// secret that the reload test changes.
+const quickServer = `/ip pool
+add name=pppoe-pool ranges=10.0.0.2-10.0.0.5
+/ppp profile
+add local-address=10.0.0.1 name=for-pppoe remote-address=pppoe-pool
+/ppp secret
+add name=MT-User password=StrongPass profile=for-pppoe service=pppoe
+/interface pppoe-server server
+add default-profile=for-pppoe disabled=no interface=ether3 service-name=pppoeservice
+/ppp secret add name=spare password=%s profile=for-pppoe service=pppoe
+`
+
+// quickClient is the Quick Example client command as typed at the root
+// prompt.
+const quickClient = `interface pppoe-client add interface=ether2 password=StrongPass service-name=pppoeservice name=PPPoE-Out disabled=no user=MT-User
+`
+
+var coreAddr = netip.MustParseAddr("198.51.100.2")
+
+// lab is core ─cor0/up0─ AC ─ether3/<client iface>─ client, with pppoed
+// as the access concentrator (uplink up0) and as the client.
+type lab struct {
+	core, ac, cl *netns.NS
+	pins         string
+}
+
+func newLab(t *testing.T, acIface, clIface string, pool string) *lab {
+	if os.Geteuid() != 0 && os.Getenv("CI") == "" {
+		t.Skip("needs root")
+	}
+	netns.RequireTool(t, "bpftool")
+	l := &lab{core: netns.New(t), ac: netns.New(t), cl: netns.New(t)}
+	l.pins = bpffs(t)
+	netns.Veth(t, l.cl, clIface, l.ac, acIface)
+	netns.Veth(t, l.ac, "up0", l.core, "cor0")
+	l.core.Run(t, "ip", "addr", "add", coreAddr.String()+"/24", "dev", "cor0")
+	l.core.Run(t, "ip", "route", "add", pool, "via", "198.51.100.1")
+	l.core.XDPPass(t, "cor0") // receives the AC's XDP redirects
+	l.core.TxChecksumOff(t, "cor0")
+	l.ac.Run(t, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	l.ac.Run(t, "ip", "addr", "add", "198.51.100.1/24", "dev", "up0")
+	return l
+}
+
+// TestQuickExample runs the reference's Quick Example: pppoed as the
+// access concentrator and pppoed as the client, then the operator's view
+// (active print, monitor, metrics), remove, reload and shutdown.
+func TestQuickExample(t *testing.T) {
+	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
+	ac := startDaemon(t, l.ac, "ac", fmt.Sprintf(quickServer, "one"), l.pins, "--uplink", "up0")
+	cl := startDaemon(t, l.cl, "client", quickClient, l.pins)
+
+	// Session up on both ends.
+	var row map[string]string
+	waitFor(t, 10*time.Second, "an active session", func() bool {
+		rows := ac.active()
+		if len(rows) == 1 && rows[0]["address"] != "" {
+			row = rows[0]
+			return true
+		}
+		return false
+	})
+	if row["name"] != "MT-User" || row["service"] != "pppoe" || row["address"] != "10.0.0.2" {
+		t.Fatalf("active row %v, want MT-User pppoe 10.0.0.2", row)
+	}
+	waitFor(t, 5*time.Second, "client connected", func() bool { return cl.monitor("PPPoE-Out")["status"] == "connected" })
+	mon := cl.monitor("PPPoE-Out")
+	for k, want := range map[string]string{"local-address": "10.0.0.2", "remote-address": "10.0.0.1", "service-name": "pppoeservice"} {
+		if mon[k] != want {
+			t.Errorf("monitor %s=%q, want %q", k, mon[k], want)
+		}
+	}
+	if mon["ac-mac"] == "" || mon["ac-name"] == "" {
+		t.Errorf("monitor has no ac-mac or ac-name: %v", mon)
+	}
+	if got, _ := addrs(l.ac, "pppoe0"); got != "10.0.0.1/32" {
+		t.Errorf("pppoe0 addresses %q, want the profile's local-address 10.0.0.1/32", got)
+	}
+	if out := l.ac.Run(t, "ip", "route", "show", "dev", "pppoe0"); !strings.Contains(out, "10.0.0.2/31") || !strings.Contains(out, "10.0.0.4/31") {
+		t.Errorf("pppoe0 routes do not cover the pool 10.0.0.2-10.0.0.5:\n%s", out)
+	}
+	l.cl.TxChecksumOff(t, "PPPoE-Out")
+	// The Quick Example client adds no default route: route the core by hand.
+	l.cl.Run(t, "ip", "route", "add", "198.51.100.0/24", "dev", "PPPoE-Out")
+
+	// Traffic both ways through the BPF paths; counters move.
+	sub := netip.MustParseAddr("10.0.0.2")
+	if got := ping(t, l.cl, sub, coreAddr, 3); got != 3 {
+		t.Errorf("client → core: %d/3 replies", got)
+	}
+	if got := ping(t, l.core, coreAddr, sub, 3); got != 3 {
+		t.Errorf("core → client: %d/3 replies", got)
+	}
+	if got := ping(t, l.cl, sub, netip.MustParseAddr("10.0.0.1"), 2); got != 2 {
+		t.Errorf("client → AC's local-address (slow path): %d/2 replies", got)
+	}
+	after := ac.active()[0]
+	for _, col := range []string{"packets-in", "packets-out", "bytes-in", "bytes-out"} {
+		if counter(t, after, col) <= counter(t, row, col) {
+			t.Errorf("%s did not move: %s → %s", col, row[col], after[col])
+		}
+	}
+	if counter(t, after, "packets-in") < 8 || counter(t, after, "packets-out") < 8 {
+		t.Errorf("counters %v, want at least the 8 echoes each way", after)
+	}
+	if table := ac.ctl("/ppp active print"); !strings.Contains(table, "MT-User") || !strings.Contains(table, "10.0.0.2") {
+		t.Errorf("active print:\n%s", table)
+	}
+
+	// Metrics.
+	m := ac.metrics()
+	if m[`pppoe_sessions{state="up"}`] != 1 {
+		t.Errorf("pppoe_sessions{state=up} = %v, want 1", m[`pppoe_sessions{state="up"}`])
+	}
+	for _, k := range []string{"pppoe_discovery_padi_received_total", "pppoe_discovery_pado_sent_total",
+		"pppoe_discovery_padr_received_total", "pppoe_discovery_pads_sent_total", "pppoe_session_setup_seconds_count"} {
+		if m[k] < 1 {
+			t.Errorf("%s = %v, want ≥ 1", k, m[k])
+		}
+	}
+	if m[`pppoe_dataplane_packets_total{reason="fast_up"}`]+m[`pppoe_dataplane_packets_total{reason="slow_up"}`] < 5 {
+		t.Errorf("data plane counted no upstream packets: %v", m)
+	}
+
+	// SIGHUP with a changed secret of another user: the session stays.
+	sid := after["session-id"]
+	must(t, os.WriteFile(ac.cfg, []byte(fmt.Sprintf(quickServer, "two")), 0o600))
+	must(t, ac.cmd.Process.Signal(syscall.SIGHUP))
+	waitFor(t, 5*time.Second, "the reload", func() bool {
+		return strings.Contains(ac.ctl("/ppp secret print detail"), `password="two"`)
+	})
+	time.Sleep(300 * time.Millisecond)
+	if rows := ac.active(); len(rows) != 1 || rows[0]["session-id"] != sid {
+		t.Fatalf("after reload: %v, want session %s kept", rows, sid)
+	}
+	if got := ping(t, l.cl, sub, coreAddr, 1); got != 1 {
+		t.Errorf("after reload, client → core: %d/1", got)
+	}
+
+	// /ppp active remove ends it with a PADT; the client redials.
+	padts := m["pppoe_discovery_padt_sent_total"]
+	ac.ctl("/ppp active remove [find name=MT-User]")
+	// (Late frames of the ended session may draw rate-limited PADTs too.)
+	if m := ac.metrics(); m["pppoe_discovery_padt_sent_total"] < padts+1 {
+		t.Errorf("padt_sent %v → %v, want a PADT for the removal", padts, m["pppoe_discovery_padt_sent_total"])
+	}
+	for _, r := range ac.active() {
+		if r["session-id"] == sid {
+			t.Errorf("session %s still active after remove", sid)
+		}
+	}
+	waitFor(t, 10*time.Second, "the client to redial", func() bool {
+		rows := ac.active()
+		return len(rows) == 1 && rows[0]["session-id"] != sid && rows[0]["address"] != ""
+	})
+
+	// Shutdown of the AC: PADT to the client, pppoe0 bare, maps empty.
+	ac.stop()
+	waitFor(t, 5*time.Second, "the client to see the PADT", func() bool { return cl.monitor("PPPoE-Out")["status"] != "connected" })
+	if got, _ := addrs(l.ac, "pppoe0"); got != "" {
+		t.Errorf("pppoe0 keeps %q after shutdown", got)
+	}
+	if out := l.ac.Run(t, "ip", "route", "show", "dev", "pppoe0"); strings.TrimSpace(out) != "" {
+		t.Errorf("pppoe0 keeps routes after shutdown:\n%s", out)
+	}
+	for _, mp := range []string{"sessions", "subscribers_v4"} {
+		if n := pinnedEntries(t, filepath.Join(ac.pins, mp)); n != 0 {
+			t.Errorf("AC map %s holds %d entries after shutdown", mp, n)
+		}
+	}
+	cl.stop()
+	if _, ok := addrs(l.cl, "PPPoE-Out"); ok {
+		t.Error("PPPoE-Out still exists after the client stopped")
+	}
+	if n := pinnedEntries(t, filepath.Join(cl.pins, "sessions")); n != 0 {
+		t.Errorf("client map sessions holds %d entries after shutdown", n)
+	}
+}
