@@ -7,6 +7,8 @@ import (
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
+	"golang.org/x/sys/unix"
 )
 
 // Device is a network device created by this package: one end of a veth
@@ -51,12 +53,19 @@ func createVeth(name, peer string, mtu int) (*Device, error) {
 		err = netlink.LinkSetGSOMaxSegs(l, 1)
 	}
 	if err == nil {
+		err = noIPv6LinkLocal(l)
+	}
+	if err == nil {
 		err = netlink.LinkSetUp(l)
 	}
 	if err == nil {
 		var p netlink.Link
 		if p, err = netlink.LinkByName(peer); err == nil {
-			if err = netlink.LinkSetMTU(p, mtu); err == nil {
+			err = netlink.LinkSetMTU(p, mtu)
+			if err == nil {
+				err = noIPv6LinkLocal(p)
+			}
+			if err == nil {
 				err = netlink.LinkSetUp(p)
 			}
 		}
@@ -66,6 +75,24 @@ func createVeth(name, peer string, mtu int) (*Device, error) {
 		return nil, fmt.Errorf("maps: set up %s: %w", name, err)
 	}
 	return LookupDevice(name)
+}
+
+// noIPv6LinkLocal sets IFLA_INET6_ADDR_GEN_MODE to none before the link
+// goes up, so it gets no fe80:: address (RFC 4291 §2.5.6) and the kernel
+// sends no router solicitations (RFC 4861 §6.3.7), MLD reports (RFC 3810)
+// or DAD probes from it: a ppp interface says nothing on its own either,
+// and on pppoe0 that chatter would only be dropped as unknown_dest.
+// Addresses added later (AddAddress) and IPv6 forwarding are unaffected.
+// A kernel without IPv6 has nothing to silence.
+func noIPv6LinkLocal(l netlink.Link) error {
+	err := netlink.LinkSetIP6AddrGenMode(l, nl.IN6_ADDR_GEN_MODE_NONE)
+	if errors.Is(err, unix.EAFNOSUPPORT) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("addr_gen_mode none: %w", err)
+	}
+	return nil
 }
 
 // LookupDevice returns a device made by CreatePPPoE0 or CreateClientDevice,
