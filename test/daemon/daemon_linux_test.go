@@ -193,3 +193,128 @@ func TestQuickExample(t *testing.T) {
 		t.Errorf("client map sessions holds %d entries after shutdown", n)
 	}
 }
+
+// olderServer is the reference's first server example (a pool from
+// 10.1.1.62 to 10.1.1.72, a profile, secrets, the server) written out as
+// commands, with the profile's DNS servers for use-peer-dns.
+const olderServer = `/ip pool add name=pppoe-pool ranges=10.1.1.62-10.1.1.72
+/ppp profile add name=pppoe-profile local-address=10.1.1.1 remote-address=pppoe-pool dns-server=192.0.2.53,192.0.2.54
+/ppp secret add name=user password=passwd profile=pppoe-profile service=pppoe
+/ppp secret add name=user2 password=passwd2 profile=pppoe-profile service=pppoe
+/ppp secret add name=user3 password=passwd3 profile=pppoe-profile service=pppoe
+/interface pppoe-server server add interface=ether1 service-name=internet default-profile=pppoe-profile disabled=no
+`
+
+// olderClients is the reference's client example line verbatim, given a
+// default route and the peer's DNS, and two more clients on the same
+// interface.
+const olderClients = `/interface pppoe-client add name=pppoe-user-mike user=user password=passwd interface=wlan1 service-name=internet disabled=no
+/interface pppoe-client set pppoe-user-mike add-default-route=yes default-route-distance=3 use-peer-dns=yes
+/interface pppoe-client add name=pppoe-out2 user=user2 password=passwd2 interface=wlan1 service-name=internet disabled=no
+/interface pppoe-client add name=pppoe-out3 user=user3 password=passwd3 interface=wlan1 service-name=internet disabled=no
+`
+
+// TestSeveralClientsOneInterface runs three pppoed clients in one
+// namespace on one interface against pppoed as the AC: each has its own
+// session, address and traffic; the first has the default route with its
+// distance as metric and writes the peer's DNS servers; all of it goes
+// when the client daemon stops.
+func TestSeveralClientsOneInterface(t *testing.T) {
+	l := newLab(t, "ether1", "wlan1", "10.1.1.0/24")
+	ac := startDaemon(t, l.ac, "ac", olderServer, l.pins, "--uplink", "up0")
+	cl := startDaemon(t, l.cl, "client", olderClients, l.pins)
+
+	users := map[string]string{"pppoe-user-mike": "user", "pppoe-out2": "user2", "pppoe-out3": "user3"}
+	var rows []map[string]string
+	waitFor(t, 15*time.Second, "three sessions", func() bool {
+		rows = ac.active()
+		n := 0
+		for _, r := range rows {
+			if r["address"] != "" {
+				n++
+			}
+		}
+		return n == 3
+	})
+	byUser := map[string]map[string]string{}
+	seenSID, seenAddr := map[string]bool{}, map[string]bool{}
+	for _, r := range rows {
+		byUser[r["name"]] = r
+		a := netip.MustParseAddr(r["address"])
+		if a.Less(netip.MustParseAddr("10.1.1.62")) || netip.MustParseAddr("10.1.1.72").Less(a) {
+			t.Errorf("%s got %s, outside the pool 10.1.1.62-10.1.1.72", r["name"], a)
+		}
+		if seenSID[r["session-id"]] || seenAddr[r["address"]] {
+			t.Errorf("session id or address shared: %v", rows)
+		}
+		seenSID[r["session-id"]], seenAddr[r["address"]] = true, true
+	}
+	for name, user := range users {
+		waitFor(t, 5*time.Second, name+" connected", func() bool { return cl.monitor(name)["status"] == "connected" })
+		mon := cl.monitor(name)
+		if r := byUser[user]; r == nil || mon["local-address"] != r["address"] || mon["remote-address"] != "10.1.1.1" || mon["service-name"] != "internet" {
+			t.Errorf("%s monitor %v, AC row %v", name, mon, byUser[user])
+		}
+		l.cl.TxChecksumOff(t, name)
+	}
+	if got, _ := addrs(l.ac, "pppoe0"); got != "10.1.1.1/32" {
+		t.Errorf("pppoe0 addresses %q, want 10.1.1.1/32", got)
+	}
+	routes := l.ac.Run(t, "ip", "route", "show", "dev", "pppoe0")
+	for _, want := range []string{"10.1.1.62/31", "10.1.1.64/29", "10.1.1.72 "} {
+		if !strings.Contains(routes, want) {
+			t.Errorf("pppoe0 routes lack %s:\n%s", want, routes)
+		}
+	}
+
+	// Default route through the first client, metric = distance.
+	if out := l.cl.Run(t, "ip", "route", "show", "default"); !strings.Contains(out, "dev pppoe-user-mike") || !strings.Contains(out, "metric 3") {
+		t.Errorf("default route %q, want dev pppoe-user-mike metric 3", out)
+	}
+	resolv, err := os.ReadFile(cl.resolv)
+	if err != nil || !strings.Contains(string(resolv), "nameserver 192.0.2.53") || !strings.Contains(string(resolv), "nameserver 192.0.2.54") {
+		t.Errorf("resolv.conf %q (%v), want the profile's dns-server", resolv, err)
+	}
+
+	// Traffic both ways in each session: the others route by source.
+	for i, name := range []string{"pppoe-out2", "pppoe-out3"} {
+		table := fmt.Sprint(100 + i)
+		l.cl.Run(t, "ip", "rule", "add", "from", byUser[users[name]]["address"], "table", table)
+		l.cl.Run(t, "ip", "route", "add", "default", "dev", name, "table", table)
+	}
+	for name, user := range users {
+		a := netip.MustParseAddr(byUser[user]["address"])
+		if got := ping(t, l.cl, a, coreAddr, 2); got != 2 {
+			t.Errorf("%s → core: %d/2 replies", name, got)
+		}
+		if got := ping(t, l.core, coreAddr, a, 2); got != 2 {
+			t.Errorf("core → %s: %d/2 replies", name, got)
+		}
+	}
+	for _, r := range ac.active() {
+		if counter(t, r, "packets-in") < 4 || counter(t, r, "packets-out") < 4 {
+			t.Errorf("%s counters %v, want its own 4 echoes each way", r["name"], r)
+		}
+	}
+
+	// The client daemon stops: sessions end, and everything it made goes.
+	cl.stop()
+	for name := range users {
+		if _, ok := addrs(l.cl, name); ok {
+			t.Errorf("%s still exists", name)
+		}
+	}
+	if out := l.cl.Run(t, "ip", "route", "show", "default"); strings.TrimSpace(out) != "" {
+		t.Errorf("default route left: %s", out)
+	}
+	if _, err := os.Stat(cl.resolv); !os.IsNotExist(err) {
+		t.Errorf("resolv.conf left behind: %v", err)
+	}
+	if n := pinnedEntries(t, filepath.Join(cl.pins, "sessions")); n != 0 {
+		t.Errorf("client map sessions holds %d entries", n)
+	}
+	waitFor(t, 5*time.Second, "the AC to see the PADTs", func() bool { return len(ac.active()) == 0 })
+	if n := pinnedEntries(t, filepath.Join(ac.pins, "sessions")); n != 0 {
+		t.Errorf("AC map sessions holds %d entries with no session", n)
+	}
+}
