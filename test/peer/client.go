@@ -271,7 +271,11 @@ func (c *Client) act(out link.Output) {
 			c.mu.Lock()
 			c.info = ev.Info
 			c.mu.Unlock()
-			close(c.up)
+			select {
+			case <-c.up: // IPCP renegotiated (RFC 1661 §4.3: RCR in Opened)
+			default:
+				close(c.up)
+			}
 		case link.AuthFailed:
 			c.mu.Lock()
 			c.authFailed = true

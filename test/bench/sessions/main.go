@@ -1,0 +1,336 @@
+// Command sessions is `make bench-sessions`: many emulated PPPoE
+// subscribers (distinct MACs, each a full PADI → PADO → PADR → PADS → LCP →
+// PAP/CHAP → IPCP exchange, test/peer) from this process over one veth,
+// against the real access concentrator (control/server with the BPF data
+// plane attached and every session installed in the maps) running in a
+// child process in another network namespace.
+//
+// It prints the session setup rate, the time to bring up N sessions, the
+// AC's resident memory per session, the teardown rate (client PADTs until
+// the AC has no session, no maps entry and no lease left), and the CPU each
+// side used, so a client-side bottleneck would show. It never asserts.
+//
+// It needs root (namespaces, BPF).
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/vishvananda/netns"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
+	"github.com/pppoe-xdp/pppoe-xdp/test/peer"
+)
+
+// Figures the issue compares against.
+const (
+	goalRate       = 2000 // sessions/s on this 2-core machine
+	typicalBNGRate = 200  // sessions/s of a typical BNG
+)
+
+func main() {
+	role := flag.String("role", "bench", "bench, or server (the child)")
+	n := flag.Int("n", 10000, "sessions to bring up")
+	conc := flag.Int("concurrency", 64, "dials (and PADTs) in flight at once; above ~100 the AC's AF_PACKET socket buffer overflows")
+	method := flag.String("auth", "pap", "pap or chap")
+	pin := flag.String("pin", "", "bpffs pin directory (server)")
+	iface := flag.String("iface", "acc0", "access interface (server)")
+	flag.Parse()
+	var err error
+	if *role == "server" {
+		err = serve(*iface, *pin, *n)
+	} else {
+		err = bench(*n, *conc, *method)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench-sessions:", err)
+		os.Exit(1)
+	}
+}
+
+// run runs a command, returning its output in the error.
+func run(name string, args ...string) error {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// child is the AC process, driven by one-line commands on its stdin.
+type child struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Scanner
+}
+
+func (c *child) ask(q string) (string, error) {
+	if _, err := fmt.Fprintln(c.in, q); err != nil {
+		return "", err
+	}
+	if !c.out.Scan() {
+		return "", fmt.Errorf("server child: no answer to %q: %v", q, c.out.Err())
+	}
+	line := c.out.Text()
+	if strings.HasPrefix(line, "error ") {
+		return "", fmt.Errorf("server child: %s", line)
+	}
+	return line, nil
+}
+
+// ints parses the space-separated numbers of an answer.
+func ints(s string) []int64 {
+	var v []int64
+	for _, f := range strings.Fields(s) {
+		x, _ := strconv.ParseInt(f, 10, 64)
+		v = append(v, x)
+	}
+	return v
+}
+
+// cpu is user+system CPU time of this process.
+func cpu() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func bench(n, conc int, method string) error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("needs root (network namespaces, BPF)")
+	}
+	var m auth.Method
+	switch method {
+	case "pap":
+		m = auth.PAP
+	case "chap":
+		m = auth.CHAP
+	default:
+		return fmt.Errorf("-auth %q: want pap or chap", method)
+	}
+	id := strconv.Itoa(os.Getpid())
+	subNS, acNS := "pxb-sub-"+id, "pxb-ac-"+id
+	for _, ns := range []string{subNS, acNS} {
+		if err := run("ip", "netns", "add", ns); err != nil {
+			return err
+		}
+		defer run("ip", "netns", "del", ns)
+	}
+	if err := run("ip", "link", "add", "pxb-eth0", "netns", subNS, "type", "veth", "peer", "name", "acc0", "netns", acNS); err != nil {
+		return err
+	}
+	for _, c := range [][]string{
+		{"ip", "-n", subNS, "link", "set", "lo", "up"},
+		{"ip", "-n", acNS, "link", "set", "lo", "up"},
+		{"ip", "-n", subNS, "link", "set", "pxb-eth0", "up"},
+		{"ip", "-n", acNS, "link", "set", "acc0", "up"},
+	} {
+		if err := run(c[0], c[1:]...); err != nil {
+			return err
+		}
+	}
+
+	// The AC in a child process, so its memory and CPU are its own.
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	pin := "/sys/fs/bpf/pppoe-xdp-bench-" + id
+	cmd := exec.Command("ip", "netns", "exec", acNS, self, "-role=server", "-iface=acc0", "-pin="+pin, "-n="+strconv.Itoa(n))
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	outp, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	ch := &child{cmd: cmd, in: in, out: bufio.NewScanner(outp)}
+	defer func() { in.Close(); cmd.Wait() }()
+	if _, err := ch.ask("ready"); err != nil {
+		return err
+	}
+
+	mux, err := listenIn(subNS, "pxb-eth0")
+	if err != nil {
+		return err
+	}
+	defer mux.Close()
+
+	base, err := ch.ask("stat")
+	if err != nil {
+		return err
+	}
+	b := ints(base) // rss_kB cpu_ns sessions entries leases
+
+	fmt.Printf("bench-sessions: %d emulated subscribers (%s), %d dials in flight, %d CPUs, AC in a child process\n",
+		n, method, conc, runtime.NumCPU())
+	clients := make([]*peer.Client, n)
+	var failed atomic.Int64
+	var firstErr atomic.Value
+	sem := make(chan struct{}, conc)
+	var wg sync.WaitGroup
+	cpu0, t0 := cpu(), time.Now()
+	for i := range n {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			c, err := dialOne(mux, i, m)
+			if err != nil {
+				failed.Add(1)
+				firstErr.CompareAndSwap(nil, err)
+				return
+			}
+			clients[i] = c
+		}()
+	}
+	wg.Wait()
+	setup := time.Since(t0)
+	clientCPU := cpu() - cpu0
+
+	// The AC installs after its IPCP Opened; wait for the last entries.
+	var up []int64
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		s, err := ch.ask("stat")
+		if err != nil {
+			return err
+		}
+		up = ints(s)
+		if up[3] >= int64(n)-failed.Load() || time.Now().After(deadline) {
+			break
+		}
+	}
+	ok := int64(n) - failed.Load()
+	rate := float64(ok) / setup.Seconds()
+	serverCPU := time.Duration(up[1] - b[1])
+	fmt.Printf("setup:     %d sessions up in %v (%d failed), %.0f sessions/s\n", ok, setup.Round(time.Millisecond), failed.Load(), rate)
+	if e := firstErr.Load(); e != nil {
+		fmt.Printf("           first failure: %v\n", e)
+	}
+	fmt.Printf("           time for 10,000 sessions at this rate: %v\n", time.Duration(10000/rate*float64(time.Second)).Round(time.Millisecond))
+	fmt.Printf("           %.2fx the goal of %d/s, %.1fx a typical BNG's ~%d/s\n", rate/goalRate, goalRate, rate/typicalBNGRate, typicalBNGRate)
+	fmt.Printf("           AC: %d sessions, %d maps entries, %d leases\n", up[2], up[3], up[4])
+	if ok > 0 {
+		fmt.Printf("memory:    AC resident %d kB before, %d kB after: %.1f kB per session\n", b[0], up[0], float64(up[0]-b[0])/float64(ok))
+	}
+	fmt.Printf("cpu:       AC %v (%.2f cores), emulated clients %v (%.2f cores) over %v wall\n",
+		serverCPU.Round(time.Millisecond), serverCPU.Seconds()/setup.Seconds(),
+		clientCPU.Round(time.Millisecond), clientCPU.Seconds()/setup.Seconds(), setup.Round(time.Millisecond))
+	if clientCPU > serverCPU {
+		fmt.Println("           note: the clients used more CPU than the AC; on 2 cores they may be limiting the rate")
+	} else {
+		fmt.Println("           the clients used less CPU than the AC: they are not the bottleneck")
+	}
+
+	// Teardown: the clients send PADT (RFC 2516 §5.5), conc at a time,
+	// each batch once the AC has ended the previous one (a PADT is never
+	// retransmitted, so a burst the AC's socket drops would leave
+	// sessions to the keepalive); done when the AC holds nothing.
+	cpu0, t0 = cpu(), time.Now()
+	var down []int64
+	live := make([]*peer.Client, 0, n)
+	for _, c := range clients {
+		if c != nil {
+			live = append(live, c)
+		}
+	}
+	for len(live) > 0 {
+		batch := live[:min(conc, len(live))]
+		live = live[len(batch):]
+		for _, c := range batch {
+			wg.Add(1)
+			go func() { defer wg.Done(); c.SendPADT() }()
+		}
+		wg.Wait()
+		for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(time.Millisecond) {
+			s, err := ch.ask("stat")
+			if err != nil {
+				return err
+			}
+			down = ints(s)
+			if down[3] <= int64(len(live)) || time.Now().After(deadline) {
+				break
+			}
+		}
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		s, err := ch.ask("stat")
+		if err != nil {
+			return err
+		}
+		down = ints(s)
+		if (down[2] == 0 && down[3] == 0 && down[4] == 0) || time.Now().After(deadline) {
+			break
+		}
+	}
+	td := time.Since(t0)
+	fmt.Printf("teardown:  %d sessions down in %v, %.0f sessions/s (client PADT until no session, maps entry or lease is left)\n",
+		ok, td.Round(time.Millisecond), float64(ok)/td.Seconds())
+	fmt.Printf("           left: %d sessions, %d maps entries, %d leases; AC cpu %v, clients cpu %v\n",
+		down[2], down[3], down[4], time.Duration(down[1]-up[1]).Round(time.Millisecond), (cpu() - cpu0).Round(time.Millisecond))
+	fmt.Printf("           frames the emulated clients dropped (no port or full queue): %d\n", mux.Dropped())
+	_, err = ch.ask("quit")
+	return err
+}
+
+// listenIn opens the client Mux on ifname inside namespace ns.
+func listenIn(ns, ifname string) (*peer.Mux, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		return nil, err
+	}
+	defer orig.Close()
+	target, err := netns.GetFromName(ns)
+	if err != nil {
+		return nil, err
+	}
+	defer target.Close()
+	if err := netns.Set(target); err != nil {
+		return nil, err
+	}
+	defer netns.Set(orig)
+	return peer.Listen(ifname)
+}
+
+// dialOne brings subscriber i up.
+func dialOne(mux *peer.Mux, i int, m auth.Method) (*peer.Client, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := peer.Dial(ctx, mux, peer.Config{
+		MAC:        []byte{0x02, 0xbe, 0, byte(i >> 16), byte(i >> 8), byte(i)},
+		User:       "MT-User",
+		Password:   "StrongPass",
+		Methods:    []auth.Method{m},
+		Timeout:    time.Second,
+		MaxTimeout: 4 * time.Second,
+		Restart:    time.Second,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.WaitUp(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
