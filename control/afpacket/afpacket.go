@@ -35,6 +35,11 @@ const (
 	etherTypeQinQ      = 0x88a8
 )
 
+// RecvBuffer is the socket receive buffer Listen asks for: at about 100
+// bytes of control frame plus 700 of skb overhead each, room for some ten
+// thousand frames waiting to be read.
+const RecvBuffer = 8 << 20
+
 // sizeofAuxdata is sizeof(struct tpacket_auxdata): status, len, snaplen
 // (u32 each), mac, net, vlan_tci, vlan_tpid (u16 each).
 const sizeofAuxdata = 20
@@ -72,9 +77,21 @@ func Listen(ifi *net.Interface) (*Conn, error) {
 	var serr error
 	if err := rc.Control(func(fd uintptr) {
 		serr = unix.SetsockoptInt(int(fd), unix.SOL_PACKET, unix.PACKET_AUXDATA, 1)
+		if serr != nil {
+			serr = fmt.Errorf("PACKET_AUXDATA: %w", serr)
+			return
+		}
+		// A burst of dials (every CPE after a power cut) arrives faster
+		// than one reader drains the default 212 kB, and a dropped PADR or
+		// PADT costs the client a retransmit timeout or leaves a session
+		// behind. FORCE passes net.core.rmem_max, which we may (CAP_NET_ADMIN);
+		// without it, take what rmem_max allows.
+		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, RecvBuffer) != nil {
+			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, RecvBuffer)
+		}
 	}); err != nil || serr != nil {
 		c.Close()
-		return nil, fmt.Errorf("afpacket: %s: PACKET_AUXDATA: %w", ifi.Name, errors.Join(err, serr))
+		return nil, fmt.Errorf("afpacket: %s: %w", ifi.Name, errors.Join(err, serr))
 	}
 	return &Conn{
 		c:     c,

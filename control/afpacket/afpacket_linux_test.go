@@ -152,3 +152,47 @@ func TestWriteFrameTooShort(t *testing.T) {
 		t.Fatal("WriteFrame of 3 bytes succeeded")
 	}
 }
+
+// TestReceiveBuffer checks that a burst of control frames larger than the
+// kernel's default socket buffer arrives whole while nobody reads.
+func TestReceiveBuffer(t *testing.T) {
+	a, b := netns.New(t), netns.New(t)
+	netns.Veth(t, a, "acc0", b, "acc1")
+	tx := listenIn(t, a, "acc0")
+	rx := listenIn(t, b, "acc1")
+
+	// Several times what the default 212 kB holds. The sender pauses every
+	// 100 frames so veth's backlog queue (netdev_max_backlog) drains: the
+	// receiving socket, which nobody reads, is what is under test.
+	const burst = 1000
+	padi := frame(t, nil, ethernet.EtherTypePPPoEDiscovery,
+		pppoePayload(t, pppoe.Packet{Code: pppoe.CodePADI, Tags: []pppoe.Tag{pppoe.ServiceName("svc")}}))
+	// A fresh veth drops what is sent before its carrier is up: wait until
+	// one frame gets through.
+	buf := make([]byte, 2048)
+	for i := 0; ; i++ {
+		if err := tx.WriteFrame(padi); err != nil {
+			t.Fatal(err)
+		}
+		rx.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		if _, err := rx.ReadFrame(buf); err == nil {
+			break
+		} else if i == 40 {
+			t.Fatalf("no frame through the veth: %v", err)
+		}
+	}
+	for i := 0; i < burst; i++ {
+		if err := tx.WriteFrame(padi); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+		if i%100 == 99 {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	for i := 0; i < burst; i++ {
+		rx.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if _, err := rx.ReadFrame(buf); err != nil {
+			t.Fatalf("read %d of %d: %v", i, burst, err)
+		}
+	}
+}
