@@ -5,9 +5,11 @@
  *
  *   xdp_gen    run through BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES:
  *              writes the template frame over the (recycled) page on every
- *              run and redirects it out of gen_cfg.ifindex.
+ *              run, rotates it over n sessions (struct gen_cfg) and
+ *              redirects it out of gen_cfg.ifindex.
  *   xdp_bare   the ceiling: redirect to bare_target[ingress] with no parsing.
- *   xdp_sink   counts and drops what arrives at the far end.
+ *   xdp_sink   counts and drops what arrives (at the far end, or on the
+ *              first hop for the generator-only case).
  *   xdp_pass   XDP_PASS, so a veth accepts redirected frames for the kernel.
  */
 #include <linux/bpf.h>
@@ -17,11 +19,27 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define GEN_LEN 128 /* every benchmark frame is this long */
 
+/* Every generated frame gets the same rewrite, in every case, so that the
+ * generator's own cost is the same everywhere: frame number i (rotating
+ * over n, visited with a stride so consecutive frames land far apart in the
+ * maps) becomes
+ *   tmpl[mac_off..+3] = i (24 bits, big endian: the low half of a MAC)
+ *   tmpl[sid_off..+2] = i % 65535 + 1 (a PPPoE session id, or a UDP port)
+ *   tmpl[ip_off..+4]  = ip_base + i (an IPv4 address)
+ * and the IPv4 header at hdr_off gets its checksum recomputed. n = 1 gives
+ * the same frame every time. */
 struct gen_cfg {
 	__u32 ifindex;
-	__u32 pad;
-	__u8 tmpl[GEN_LEN];
+	__u32 n;
+	__u32 stride;
+	__u32 ip_base; /* host order */
+	__u16 mac_off;
+	__u16 sid_off;
+	__u16 ip_off;
+	__u16 hdr_off;
+	__u8 tmpl[GEN_LEN]; /* 8-byte aligned: copied as __u64 */
 };
+_Static_assert(__builtin_offsetof(struct gen_cfg, tmpl) % 8 == 0, "tmpl alignment");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -29,6 +47,14 @@ struct {
 	__type(value, struct gen_cfg);
 	__uint(max_entries, 1);
 } gen SEC(".maps");
+
+/* gen_pos: the rotation position (the generator runs on one CPU). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, 1);
+} gen_pos SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -51,12 +77,57 @@ int xdp_gen(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	__u32 zero = 0;
+	__u32 zero = 0, i, sid, ip, off, sum = 0;
 	struct gen_cfg *cfg = bpf_map_lookup_elem(&gen, &zero);
+	__u32 *pos = bpf_map_lookup_elem(&gen_pos, &zero);
+	__u8 *p = data;
+	__u16 *w;
 
-	if (!cfg || data + GEN_LEN > end)
+	if (data + GEN_LEN > end || !cfg || !pos || !cfg->n)
 		return XDP_ABORTED;
-	__builtin_memcpy(data, cfg->tmpl, GEN_LEN);
+	/* Eight bytes at a time: a u8 array's memcpy is byte by byte. */
+#pragma unroll
+	for (int k = 0; k < GEN_LEN / 8; k++)
+		((__u64 *)data)[k] = ((__u64 *)cfg->tmpl)[k];
+	i = *pos;
+	*pos = (i + cfg->stride) % cfg->n;
+
+	/* Masked so the verifier sees a small offset, and checked against
+	 * end after the add: a variable offset resets the packet range. */
+	off = cfg->mac_off & (GEN_LEN - 1);
+	if ((void *)(p + off + 3) > end)
+		return XDP_ABORTED;
+	p[off] = i >> 16;
+	p[off + 1] = i >> 8;
+	p[off + 2] = i;
+
+	sid = i % 65535 + 1;
+	off = cfg->sid_off & (GEN_LEN - 1);
+	if ((void *)(p + off + 2) > end)
+		return XDP_ABORTED;
+	p[off] = sid >> 8;
+	p[off + 1] = sid;
+
+	ip = cfg->ip_base + i;
+	off = cfg->ip_off & (GEN_LEN - 1);
+	if ((void *)(p + off + 4) > end)
+		return XDP_ABORTED;
+	p[off] = ip >> 24;
+	p[off + 1] = ip >> 16;
+	p[off + 2] = ip >> 8;
+	p[off + 3] = ip;
+
+	/* RFC 791 §3.1 header checksum over the 20-byte header. */
+	w = (void *)(p + (cfg->hdr_off & (GEN_LEN - 1)));
+	if ((void *)(w + 10) > end)
+		return XDP_ABORTED;
+	w[5] = 0;
+#pragma unroll
+	for (int k = 0; k < 10; k++)
+		sum += w[k];
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	w[5] = ~sum;
 	return bpf_redirect(cfg->ifindex, 0);
 }
 

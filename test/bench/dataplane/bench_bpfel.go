@@ -16,7 +16,13 @@ import (
 type benchGenCfg struct {
 	_       structs.HostLayout
 	Ifindex uint32
-	Pad     uint32
+	N       uint32
+	Stride  uint32
+	IpBase  uint32
+	MacOff  uint16
+	SidOff  uint16
+	IpOff   uint16
+	HdrOff  uint16
 	Tmpl    [128]uint8
 }
 
@@ -26,6 +32,7 @@ type benchGenCfg struct {
 const (
 	benchMapBareTarget   = "bare_target"
 	benchMapGen          = "gen"
+	benchMapGenPos       = "gen_pos"
 	benchMapSinkCount    = "sink_count"
 	benchProgXdpBare     = "xdp_bare"
 	benchProgXdpGen      = "xdp_gen"
@@ -88,6 +95,7 @@ type benchProgramSpecs struct {
 type benchMapSpecs struct {
 	BareTarget *ebpf.MapSpec `ebpf:"bare_target"`
 	Gen        *ebpf.MapSpec `ebpf:"gen"`
+	GenPos     *ebpf.MapSpec `ebpf:"gen_pos"`
 	SinkCount  *ebpf.MapSpec `ebpf:"sink_count"`
 }
 
@@ -120,6 +128,7 @@ func (o *benchObjects) Close() error {
 type benchMaps struct {
 	BareTarget *ebpf.Map `ebpf:"bare_target"`
 	Gen        *ebpf.Map `ebpf:"gen"`
+	GenPos     *ebpf.Map `ebpf:"gen_pos"`
 	SinkCount  *ebpf.Map `ebpf:"sink_count"`
 }
 
@@ -127,6 +136,7 @@ func (m *benchMaps) Close() error {
 	return _BenchClose(
 		m.BareTarget,
 		m.Gen,
+		m.GenPos,
 		m.SinkCount,
 	)
 }

@@ -5,36 +5,27 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"text/tabwriter"
 	"time"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/pppoe-xdp/pppoe-xdp/maps"
 )
 
-// ipv4UDP is an IPv4/UDP packet of tot bytes with a correct header
-// checksum (RFC 791 §3.1); the UDP checksum is 0 (none, RFC 768).
+// ipv4UDP is an IPv4/UDP packet of tot bytes; the generator fills in the
+// header checksum (RFC 791 §3.1); the UDP checksum is 0 (none, RFC 768).
 func ipv4UDP(src, dst netip.Addr, tot int) []byte {
 	b := make([]byte, tot)
-	b[0] = 0x45
+	b[0] = 0x45 // version 4, IHL 5
 	binary.BigEndian.PutUint16(b[2:], uint16(tot))
-	b[8], b[9] = 64, 17
+	b[8], b[9] = 64, 17 // TTL, UDP
 	s, d := src.As4(), dst.As4()
 	copy(b[12:], s[:])
 	copy(b[16:], d[:])
-	var sum uint32
-	for i := 0; i < 20; i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(b[i:]))
-	}
-	for sum > 0xffff {
-		sum = sum&0xffff + sum>>16
-	}
-	binary.BigEndian.PutUint16(b[10:], ^uint16(sum))
-	binary.BigEndian.PutUint16(b[20:], 40000)
-	binary.BigEndian.PutUint16(b[22:], 9)
-	binary.BigEndian.PutUint16(b[24:], uint16(tot-20))
+	binary.BigEndian.PutUint16(b[20:], 40000)          // source port (rewritten per frame downstream)
+	binary.BigEndian.PutUint16(b[22:], 9)              // discard
+	binary.BigEndian.PutUint16(b[24:], uint16(tot-20)) // UDP length
 	return b
 }
 
@@ -54,14 +45,90 @@ func pppoeSession(sid uint16, ip []byte) []byte {
 	return append(b, ip...)
 }
 
-const benchSID = 0x0001
+// Session i of the benchmark, as the generator writes it into frames
+// (struct gen_cfg in bpf/bench.c): client MAC 02:bb:00 + i, PPPoE session
+// id i%65535+1, address subBase + i.
+func sessionMAC(i int) net.HardwareAddr {
+	return net.HardwareAddr{0x02, 0xbb, 0, byte(i >> 16), byte(i >> 8), byte(i)}
+}
 
-func (t *topo) frames() (upPPPoE, upPlain, downIP, downPlain []byte) {
-	upPPPoE = eth(t.acc0.mac, t.s0.mac, 0x8864, pppoeSession(benchSID, ipv4UDP(t.subAddr, t.coreAddr, genLen-14-8)))
-	upPlain = eth(t.acc0.mac, t.s0.mac, 0x0800, ipv4UDP(t.plainSub, t.plainCore, genLen-14))
-	downIP = eth(t.up0.mac, t.c0.mac, 0x0800, ipv4UDP(t.coreAddr, t.subAddr, genLen-14))
-	downPlain = eth(t.up0.mac, t.c0.mac, 0x0800, ipv4UDP(t.coreAddr, t.plainSub, genLen-14))
-	return
+func (t *topo) session(i int) maps.Session {
+	a := t.subBase.As4()
+	v := binary.BigEndian.Uint32(a[:]) + uint32(i)
+	binary.BigEndian.PutUint32(a[:], v)
+	return maps.Session{Key: maps.Key{Ifindex: t.acc0.index, SessionID: uint16(i%65535 + 1), ClientMAC: sessionMAC(i)},
+		ACMAC: t.acc0.mac, IPv4: netip.AddrFrom4(a), MTU: 1492, MSS: 1452}
+}
+
+// install adds sessions 0..n-1 and returns the install rate.
+func (t *topo) install(dp *maps.Datapath, n int) (float64, error) {
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		if _, err := dp.Install(t.session(i)); err != nil {
+			return 0, fmt.Errorf("session %d: %w", i, err)
+		}
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+// spreadStride walks the sessions in an order that puts consecutive frames
+// far apart in the maps; it must be coprime with the session count.
+const spreadStride = 48271
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// genCfg is one case's generator setup: a template and where the
+// per-frame rewrite goes (see bpf/bench.c).
+func (t *topo) genCfg(gen iface, frame []byte, ipBase netip.Addr, macOff, sidOff, ipOff, hdrOff int, n int) benchGenCfg {
+	b := ipBase.As4()
+	c := benchGenCfg{Ifindex: uint32(gen.index), N: uint32(n), Stride: 1, IpBase: binary.BigEndian.Uint32(b[:]),
+		MacOff: uint16(macOff), SidOff: uint16(sidOff), IpOff: uint16(ipOff), HdrOff: uint16(hdrOff)}
+	if n > 1 {
+		c.Stride = spreadStride % uint32(n)
+	}
+	copy(c.Tmpl[:], frame)
+	return c
+}
+
+// Offsets in the frames: Ethernet 14 bytes, the source MAC's low half at
+// 9; PPPoE+PPP 8 bytes; in IPv4 the source address at 12, the destination
+// at 16; a UDP source port right after a 20-byte IPv4 header.
+const (
+	offMACLow   = 9
+	offSID      = 14 + 2
+	offIPPPPoE  = 14 + 8
+	offIPPlain  = 14
+	offIPv4Src  = 12
+	offIPv4Dst  = 16
+	offUDPSport = 20
+)
+
+// Upstream frames from session i (n of them) to the core: PPPoE, and the
+// plain IPv4 equivalent for kernel forwarding. Downstream frames from the
+// core to session i, and to the plain subscriber.
+func (t *topo) upPPPoE(n int) benchGenCfg {
+	f := eth(t.acc0.mac, sessionMAC(0), 0x8864, pppoeSession(1, ipv4UDP(t.subBase, t.coreAddr, genLen-14-8)))
+	return t.genCfg(t.s0, f, t.subBase, offMACLow, offSID, offIPPPPoE+offIPv4Src, offIPPPPoE, n)
+}
+
+func (t *topo) upPlain() benchGenCfg {
+	f := eth(t.acc0.mac, sessionMAC(0), 0x0800, ipv4UDP(t.plainSub, t.plainCore, genLen-14))
+	return t.genCfg(t.s0, f, t.plainSub, offMACLow, offIPPlain+offUDPSport, offIPPlain+offIPv4Src, offIPPlain, 1)
+}
+
+func (t *topo) downIP(n int) benchGenCfg {
+	f := eth(t.up0.mac, t.c0.mac, 0x0800, ipv4UDP(t.coreAddr, t.subBase, genLen-14))
+	return t.genCfg(t.c0, f, t.subBase, offMACLow, offIPPlain+offUDPSport, offIPPlain+offIPv4Dst, offIPPlain, n)
+}
+
+func (t *topo) downPlain() benchGenCfg {
+	f := eth(t.up0.mac, t.c0.mac, 0x0800, ipv4UDP(t.coreAddr, t.plainSub, genLen-14))
+	return t.genCfg(t.c0, f, t.plainSub, offMACLow, offIPPlain+offUDPSport, offIPPlain+offIPv4Dst, offIPPlain, 1)
 }
 
 func (t *topo) sinkCount() (uint64, error) {
@@ -76,12 +143,30 @@ func (t *topo) sinkCount() (uint64, error) {
 	return s, nil
 }
 
-// measure generates frame out of gen (its peer receives it) for the
-// configured duration and returns the rate arriving at the sinks.
-func (t *topo) measure(gen iface, frame []byte) (float64, error) {
-	cfg := benchGenCfg{Ifindex: uint32(gen.index)}
-	copy(cfg.Tmpl[:], frame)
+// pinned runs f on the calling goroutine's (locked) thread with its CPU
+// affinity set to *cpu, restoring it afterwards: the generator, and with it
+// every veth's NAPI poll (veth XDP runs in the sender's softirq), then runs
+// on that CPU in every case.
+func pinned(f func() error) error {
+	var old, set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &old); err != nil {
+		return fmt.Errorf("sched_getaffinity: %w", err)
+	}
+	set.Set(*cpu)
+	if err := unix.SchedSetaffinity(0, &set); err != nil {
+		return fmt.Errorf("pin to CPU %d: %w", *cpu, err)
+	}
+	defer unix.SchedSetaffinity(0, &old)
+	return f()
+}
+
+// measure runs the generator for d and returns the rate arriving at the
+// sinks.
+func (t *topo) measure(gen iface, cfg benchGenCfg, d time.Duration) (float64, error) {
 	if err := t.objs.Gen.Put(uint32(0), &cfg); err != nil {
+		return 0, err
+	}
+	if err := t.objs.GenPos.Put(uint32(0), make([]uint32, ebpf.MustPossibleCPU())); err != nil {
 		return 0, err
 	}
 	before, err := t.sinkCount()
@@ -89,20 +174,23 @@ func (t *topo) measure(gen iface, frame []byte) (float64, error) {
 		return 0, err
 	}
 	const batch = 1 << 14
-	start := time.Now()
+	var elapsed time.Duration
 	err = gen.ns.do(func() error {
-		for time.Since(start) < *duration {
-			if _, err := t.objs.XdpGen.Run(&ebpf.RunOptions{Data: frame, Repeat: batch, Flags: testXDPLiveFrames}); err != nil {
-				return fmt.Errorf("live-frame run: %w", err)
+		return pinned(func() error {
+			start := time.Now()
+			defer func() { elapsed = time.Since(start) }()
+			for time.Since(start) < d {
+				if _, err := t.objs.XdpGen.Run(&ebpf.RunOptions{Data: cfg.Tmpl[:genLen], Repeat: batch, Flags: testXDPLiveFrames}); err != nil {
+					return fmt.Errorf("live-frame run: %w", err)
+				}
 			}
-		}
-		return nil
+			return nil
+		})
 	})
-	elapsed := time.Since(start)
 	if err != nil {
 		return 0, err
 	}
-	time.Sleep(50 * time.Millisecond) // let queued frames land
+	time.Sleep(20 * time.Millisecond) // let queued frames land
 	after, err := t.sinkCount()
 	if err != nil {
 		return 0, err
@@ -110,21 +198,13 @@ func (t *topo) measure(gen iface, frame []byte) (float64, error) {
 	return float64(after-before) / elapsed.Seconds(), nil
 }
 
-// with attaches programs for one case and runs it.
-func (t *topo) with(attach func() (func(), error), gen iface, frame []byte) (float64, error) {
-	detach, err := attach()
-	if err != nil {
-		return 0, err
-	}
-	defer detach()
-	return t.measure(gen, frame)
-}
+type attacher func() (detach func(), err error)
 
-func (t *topo) xdp(i iface, p *ebpf.Program) func() (func(), error) {
+func (t *topo) xdp(i iface, p *ebpf.Program) attacher {
 	return func() (func(), error) { return attachXDP(i, p) }
 }
 
-func (t *topo) bare(from, to iface) func() (func(), error) {
+func (t *topo) bare(from, to iface) attacher {
 	return func() (func(), error) {
 		if err := t.objs.BareTarget.Put(uint32(from.index), uint32(to.index)); err != nil {
 			return nil, err
@@ -133,116 +213,78 @@ func (t *topo) bare(from, to iface) func() (func(), error) {
 	}
 }
 
-func (t *topo) dataplane(i iface, up bool) func() (func(), error) {
+func (t *topo) dataplane(dp *maps.Datapath, i iface, up bool) attacher {
 	return func() (func(), error) {
 		err := t.ac.do(func() error {
 			if up {
-				return t.dp.AttachAccess(i.index)
+				return dp.AttachAccess(i.index)
 			}
-			return t.dp.AttachUplink(i.index)
+			return dp.AttachUplink(i.index)
 		})
 		if err != nil {
 			return nil, err
 		}
-		return func() { _ = t.ac.do(func() error { return t.dp.Detach(i.index) }) }, nil
+		return func() { _ = t.ac.do(func() error { return dp.Detach(i.index) }) }, nil
 	}
 }
 
-// installMany adds n sessions besides the benchmark's, with distinct
-// client MACs and addresses, and returns the install rate.
-func (t *topo) installMany(n int) (float64, error) {
-	start := time.Now()
-	for i := 0; i < n; i++ {
-		mac := net.HardwareAddr{0x02, 0xbb, 0, byte(i >> 16), byte(i >> 8), byte(i)}
-		a := netip.AddrFrom4([4]byte{100, 65 + byte(i>>16), byte(i >> 8), byte(i)})
-		_, err := t.dp.Install(maps.Session{Key: maps.Key{Ifindex: t.acc0.index, SessionID: uint16(i%65535 + 1), ClientMAC: mac},
-			ACMAC: t.acc0.mac, IPv4: a, MTU: 1492, MSS: 1452})
-		if err != nil {
-			return 0, err
-		}
-	}
-	return float64(n) / time.Since(start).Seconds(), nil
+// kind is what a case measures; the report is organised by it.
+type kind int
+
+const (
+	kindGenOnly    kind = iota // generator + first veth, XDP_DROP on the first hop: the fixed cost
+	kindBare                   // (a) bare XDP redirect to the sink across the same veths
+	kindKernel                 // (b) kernel IP forwarding
+	kindOne                    // PPPoE data plane, 1 session installed
+	kindManyHot                // PPPoE data plane, many installed, traffic on one
+	kindManySpread             // PPPoE data plane, many installed, traffic on all
+	nKinds
+)
+
+type benchCase struct {
+	dir    string // "up" or "down"
+	kind   kind
+	name   string
+	attach attacher
+	gen    iface
+	cfg    benchGenCfg
+	pps    []float64 // one per round
 }
 
-type result struct {
-	name string
-	pps  float64
+func (t *topo) cases() []*benchCase {
+	many := *sessions
+	var cs []*benchCase
+	add := func(dir string, k kind, name string, a attacher, gen iface, cfg benchGenCfg) {
+		cs = append(cs, &benchCase{dir: dir, kind: k, name: name, attach: a, gen: gen, cfg: cfg})
+	}
+	add("up", kindGenOnly, "generator only (XDP_DROP on acc0)", t.xdp(t.acc0, t.objs.XdpSink), t.s0, t.upPPPoE(1))
+	add("up", kindBare, "bare XDP redirect (a)", t.bare(t.acc0, t.up0), t.s0, t.upPPPoE(1))
+	add("up", kindKernel, "kernel IP forwarding (b)", t.xdp(t.acc0, t.objs.XdpPass), t.s0, t.upPlain())
+	add("up", kindOne, "PPPoE decap+forward, 1 session", t.dataplane(t.dp1, t.acc0, true), t.s0, t.upPPPoE(1))
+	add("up", kindManyHot, fmt.Sprintf("PPPoE, %d sessions, 1 hot", many), t.dataplane(t.dpMany, t.acc0, true), t.s0, t.upPPPoE(1))
+	add("up", kindManySpread, fmt.Sprintf("PPPoE, %d sessions, all busy", many), t.dataplane(t.dpMany, t.acc0, true), t.s0, t.upPPPoE(many))
+	add("down", kindGenOnly, "generator only (XDP_DROP on up0)", t.xdp(t.up0, t.objs.XdpSink), t.c0, t.downIP(1))
+	add("down", kindBare, "bare XDP redirect (a)", t.bare(t.up0, t.acc0), t.c0, t.downIP(1))
+	add("down", kindKernel, "kernel IP forwarding (b)", t.xdp(t.up0, t.objs.XdpPass), t.c0, t.downPlain())
+	add("down", kindOne, "PPPoE encap+forward, 1 session", t.dataplane(t.dp1, t.up0, false), t.c0, t.downIP(1))
+	add("down", kindManyHot, fmt.Sprintf("PPPoE, %d sessions, 1 hot", many), t.dataplane(t.dpMany, t.up0, false), t.c0, t.downIP(1))
+	add("down", kindManySpread, fmt.Sprintf("PPPoE, %d sessions, all busy", many), t.dataplane(t.dpMany, t.up0, false), t.c0, t.downIP(many))
+	return cs
 }
 
-func (t *topo) bench() error {
-	detachSub, err := attachXDP(t.s0, t.objs.XdpSink)
+// run measures one case once.
+func (t *topo) run(c *benchCase, d time.Duration) (float64, error) {
+	detach, err := c.attach()
 	if err != nil {
-		return err
+		return 0, fmt.Errorf("%s: %s: %w", c.dir, c.name, err)
 	}
-	defer detachSub()
-	detachCore, err := attachXDP(t.c0, t.objs.XdpSink)
+	defer detach()
+	pps, err := t.measure(c.gen, c.cfg, d)
 	if err != nil {
-		return err
+		return 0, fmt.Errorf("%s: %s: %w", c.dir, c.name, err)
 	}
-	defer detachCore()
-	if _, err := t.dp.Install(maps.Session{Key: maps.Key{Ifindex: t.acc0.index, SessionID: benchSID, ClientMAC: t.s0.mac},
-		ACMAC: t.acc0.mac, IPv4: t.subAddr, MTU: 1492, MSS: 1452}); err != nil {
-		return err
+	if pps == 0 {
+		return 0, fmt.Errorf("%s: %s: nothing arrived at the sink", c.dir, c.name)
 	}
-	upPPPoE, upPlain, downIP, downPlain := t.frames()
-	run := func(name string, attach func() (func(), error), gen iface, frame []byte) (float64, error) {
-		pps, err := t.with(attach, gen, frame)
-		if err != nil {
-			return 0, fmt.Errorf("%s: %w", name, err)
-		}
-		fmt.Fprintf(os.Stderr, "  %-36s %12.0f pps\n", name, pps)
-		return pps, nil
-	}
-	fmt.Fprintf(os.Stderr, "bench-dataplane: %d-byte frames, %v per case\n", genLen, *duration)
-	var r [8]float64
-	steps := []struct {
-		name   string
-		attach func() (func(), error)
-		gen    iface
-		frame  []byte
-	}{
-		{"up: bare XDP redirect (a)", t.bare(t.acc0, t.up0), t.s0, upPPPoE},
-		{"up: PPPoE decap+forward, 1 session", t.dataplane(t.acc0, true), t.s0, upPPPoE},
-		{"up: kernel IP forwarding (b)", t.xdp(t.acc0, t.objs.XdpPass), t.s0, upPlain},
-		{"down: bare XDP redirect (a)", t.bare(t.up0, t.acc0), t.c0, downIP},
-		{"down: PPPoE encap+forward, 1 session", t.dataplane(t.up0, false), t.c0, downIP},
-		{"down: kernel IP forwarding (b)", t.xdp(t.up0, t.objs.XdpPass), t.c0, downPlain},
-	}
-	for i, s := range steps {
-		if r[i], err = run(s.name, s.attach, s.gen, s.frame); err != nil {
-			return err
-		}
-	}
-	rate, err := t.installMany(*sessions)
-	if err != nil {
-		return fmt.Errorf("installing %d sessions: %w", *sessions, err)
-	}
-	fmt.Fprintf(os.Stderr, "  installed %d sessions at %.0f/s\n", *sessions, rate)
-	if r[6], err = run(fmt.Sprintf("up: PPPoE, %d sessions", *sessions+1), t.dataplane(t.acc0, true), t.s0, upPPPoE); err != nil {
-		return err
-	}
-	if r[7], err = run(fmt.Sprintf("down: PPPoE, %d sessions", *sessions+1), t.dataplane(t.up0, false), t.c0, downIP); err != nil {
-		return err
-	}
-
-	ratio := func(a, b float64) float64 {
-		if b == 0 {
-			return 0
-		}
-		return a / b
-	}
-	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "case\tpps\t")
-	for i, s := range steps {
-		fmt.Fprintf(w, "%s\t%.0f\t\n", s.name, r[i])
-	}
-	fmt.Fprintf(w, "up: PPPoE, %d sessions\t%.0f\t\n", *sessions+1, r[6])
-	fmt.Fprintf(w, "down: PPPoE, %d sessions\t%.0f\t\n", *sessions+1, r[7])
-	fmt.Fprintln(w, "\t\t")
-	fmt.Fprintln(w, "ratio\tup\tdown\tgoal")
-	fmt.Fprintf(w, "PPPoE / bare redirect (a)\t%.2f\t%.2f\t>= 0.90\n", ratio(r[1], r[0]), ratio(r[4], r[3]))
-	fmt.Fprintf(w, "PPPoE / kernel forwarding (b)\t%.2f\t%.2f\t>= 3.00\n", ratio(r[1], r[2]), ratio(r[4], r[5]))
-	// Per-packet cost is 1/pps: cost(100k)/cost(1) = pps(1)/pps(100k).
-	fmt.Fprintf(w, "cost %dk sessions / 1 session\t%.2f\t%.2f\t<= 1.10\n", (*sessions+1)/1000, ratio(r[1], r[6]), ratio(r[4], r[7]))
-	return w.Flush()
+	return pps, nil
 }

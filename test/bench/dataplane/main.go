@@ -1,11 +1,20 @@
 // Command dataplane is the data-plane benchmark (`make bench-dataplane`).
 // It builds a subscriber / AC / core topology of network namespaces and
 // veths, generates frames with BPF_PROG_TEST_RUN in live-frame mode
-// (pktgen is absent here), counts what arrives at the far end, and prints
-// packets per second for upstream (decap + forward) and downstream (encap
-// + forward) against (a) a bare XDP redirect with no parsing, the ceiling
-// on this topology, and (b) kernel IP forwarding; then the same with
-// 100,000 sessions installed. It prints; it never asserts. Needs root.
+// (pktgen is absent here) on one pinned CPU, counts what arrives at the far
+// end, and prints packets per second for upstream (decap + forward) and
+// downstream (encap + forward) against (a) a bare XDP redirect with no
+// parsing, the ceiling on this topology, and (b) kernel IP forwarding; and
+// with 1 versus 100,000 installed sessions (traffic on one hot session, and
+// spread over all of them).
+//
+// Every case also pays the generator's and the first veth's cost, which on
+// a small machine is most of the total; a generator-only case (frames
+// dropped by XDP on the first hop) measures it, so the output shows both
+// the raw pps ratios and the ratios of the forwarding stage's own
+// per-packet cost, 1/pps(case) - 1/pps(generator only). Cases run several
+// rounds, interleaved, and the median and spread are printed. It prints;
+// it never asserts. Needs root.
 package main
 
 import (
@@ -32,8 +41,10 @@ const testXDPLiveFrames = 1 << 1
 const genLen = 128 // GEN_LEN in bpf/bench.c
 
 var (
-	duration = flag.Duration("duration", 2*time.Second, "time per case")
-	sessions = flag.Int("sessions", 100_000, "sessions installed for the scale case")
+	duration = flag.Duration("duration", time.Second, "time per case per round")
+	rounds   = flag.Int("rounds", 5, "rounds; each runs every case once, in a rotated order")
+	sessions = flag.Int("sessions", 100_000, "sessions installed for the scale cases")
+	cpu      = flag.Int("cpu", 1, "CPU the generator (and so every veth's NAPI) runs on")
 )
 
 type ns struct{ name string }
@@ -77,9 +88,9 @@ type topo struct {
 	sub, ac, core       ns
 	s0, acc0, up0, c0   iface
 	objs                benchObjects
-	dp                  *maps.Datapath
-	pin                 string
-	subAddr, coreAddr   netip.Addr
+	dp1, dpMany         *maps.Datapath // 1 session; *sessions sessions
+	pins                []string
+	subBase, coreAddr   netip.Addr // session i has subBase + i
 	plainSub, plainCore netip.Addr // kernel-forwarding baseline destinations
 }
 
@@ -138,7 +149,7 @@ func (t *topo) build() error {
 			return err
 		}
 	}
-	t.subAddr, t.coreAddr = netip.MustParseAddr("100.64.1.1"), netip.MustParseAddr("198.51.100.2")
+	t.subBase, t.coreAddr = netip.MustParseAddr("100.65.0.1"), netip.MustParseAddr("198.51.100.2")
 	t.plainSub, t.plainCore = netip.MustParseAddr("10.99.0.1"), netip.MustParseAddr("198.51.100.3")
 	cmds := [][]string{
 		{"sysctl", "-qw", "net.ipv4.ip_forward=1"},
@@ -160,12 +171,23 @@ func (t *topo) build() error {
 	if err := loadBenchObjects(&t.objs, nil); err != nil {
 		return fmt.Errorf("load bench programs: %w", err)
 	}
-	t.pin = fmt.Sprintf("%s-bench%d", maps.DefaultPinPath, pid)
-	dp, err := maps.Open(maps.Options{PinPath: t.pin, MaxSessions: uint32(*sessions + 1024)})
-	if err != nil {
+	// Two data planes with maps of the same size, so the only difference
+	// between the 1-session and the many-session cases is what is in them.
+	open := func(name string) (*maps.Datapath, error) {
+		pin := fmt.Sprintf("%s-bench%d-%s", maps.DefaultPinPath, pid, name)
+		dp, err := maps.Open(maps.Options{PinPath: pin, MaxSessions: uint32(*sessions + 1024)})
+		if err == nil {
+			t.pins = append(t.pins, pin)
+		}
+		return dp, err
+	}
+	var err error
+	if t.dp1, err = open("one"); err != nil {
 		return err
 	}
-	t.dp = dp
+	if t.dpMany, err = open("many"); err != nil {
+		return err
+	}
 	return t.ac.do(func() error {
 		dev, err := maps.CreatePPPoE0("pppoe0", "pppoe0-p", 1492)
 		if err != nil {
@@ -174,20 +196,24 @@ func (t *topo) build() error {
 		if err := maps.AddRoute(dev.Index, netip.MustParsePrefix("100.64.0.0/10")); err != nil {
 			return err
 		}
-		if err := dp.SetPPPoE0(dev.Index, dev.MAC); err != nil {
-			return err
+		for _, dp := range []*maps.Datapath{t.dp1, t.dpMany} {
+			if err := dp.SetPPPoE0(dev.Index, dev.MAC); err != nil {
+				return err
+			}
 		}
-		// Sinks at both far ends stay for the whole run.
 		return nil
 	})
 }
 
 func (t *topo) teardown() {
-	if t.dp != nil {
-		_ = t.dp.Unpin()
-		_ = t.dp.Close()
-		t.dp = nil
+	for _, dp := range []*maps.Datapath{t.dp1, t.dpMany} {
+		if dp != nil {
+			_ = dp.Unpin()
+			_ = dp.Close()
+		}
 	}
+	t.dp1, t.dpMany = nil, nil
+	t.pins = nil
 	t.objs.Close()
 	for _, n := range []ns{t.sub, t.ac, t.core} {
 		if n.name != "" {

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func kernel() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "?"
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}
+
+func (t *topo) bench() error {
+	if *sessions < 1 || *rounds < 1 || gcd(spreadStride, *sessions) != 1 {
+		return fmt.Errorf("need -sessions >= 1 not a multiple of %d, and -rounds >= 1", spreadStride)
+	}
+	if *cpu < 0 || *cpu >= runtime.NumCPU() {
+		return fmt.Errorf("-cpu %d: this machine has CPUs 0..%d", *cpu, runtime.NumCPU()-1)
+	}
+	for _, i := range []iface{t.s0, t.c0} {
+		detach, err := attachXDP(i, t.objs.XdpSink)
+		if err != nil {
+			return err
+		}
+		defer detach()
+	}
+	if _, err := t.install(t.dp1, 1); err != nil {
+		return err
+	}
+	rate, err := t.install(t.dpMany, *sessions)
+	if err != nil {
+		return fmt.Errorf("installing %d sessions: %w", *sessions, err)
+	}
+	cs := t.cases()
+	start := time.Now()
+	fmt.Fprintf(os.Stderr, "bench-dataplane: %s, kernel %s, %d CPUs, load %s\n",
+		start.Format(time.RFC3339), kernel(), runtime.NumCPU(), loadavg())
+	fmt.Fprintf(os.Stderr, "  installed %d sessions at %.0f/s\n", *sessions, rate)
+	fmt.Fprintf(os.Stderr, "  %d-byte frames, %d cases x %d rounds x %v, interleaved, generator on CPU %d\n",
+		genLen, len(cs), *rounds, *duration, *cpu)
+	// Warm up: fault in pages, settle the CPU frequency.
+	if _, err := t.run(cs[1], *duration/4); err != nil {
+		return err
+	}
+	for r := 0; r < *rounds; r++ {
+		for k := range cs {
+			// Rotated order, so no case always follows the same one.
+			c := cs[(k+r*5)%len(cs)]
+			pps, err := t.run(c, *duration)
+			if err != nil {
+				return err
+			}
+			c.pps = append(c.pps, pps)
+		}
+		fmt.Fprintf(os.Stderr, "  round %d/%d done\n", r+1, *rounds)
+	}
+	fmt.Fprintf(os.Stderr, "  %v, load %s\n", time.Since(start).Round(time.Second), loadavg())
+	return report(os.Stdout, cs, *rounds)
+}
+
+// stat is a median and the relative spread (max-min)/median of samples.
+type stat struct{ med, lo, hi float64 }
+
+func statOf(xs []float64) stat {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	med := s[n/2]
+	if n%2 == 0 {
+		med = (s[n/2-1] + s[n/2]) / 2
+	}
+	return stat{med: med, lo: s[0], hi: s[n-1]}
+}
+
+func (s stat) spread() float64 {
+	if s.med == 0 {
+		return 0
+	}
+	return (s.hi - s.lo) / s.med * 100
+}
+
+// perRound applies f to each round's samples of two cases and summarises:
+// rounds are interleaved, so a round's pair was measured close in time.
+func perRound(a, b *benchCase, f func(a, b float64) float64) stat {
+	xs := make([]float64, len(a.pps))
+	for i := range xs {
+		xs[i] = f(a.pps[i], b.pps[i])
+	}
+	return statOf(xs)
+}
+
+// perPkt is the per-packet time of a rate, in nanoseconds.
+func perPkt(pps float64) float64 { return 1e9 / pps }
+
+func report(out io.Writer, cs []*benchCase, rounds int) error {
+	by := map[string]*[nKinds]*benchCase{"up": {}, "down": {}}
+	for _, c := range cs {
+		by[c.dir][c.kind] = c
+	}
+	fmt.Fprintln(out, "RAW: what arrives at the sink, median of the rounds; spread = (max-min)/median;")
+	fmt.Fprintln(out, "     stage = ns/pkt minus the generator-only ns/pkt of the same round, median [min..max];")
+	fmt.Fprintln(out, "     over bare = ns/pkt minus the bare redirect's: what parsing, lookups and rewriting add")
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "case\tpps\tspread\tns/pkt\tstage ns/pkt\tover bare ns/pkt\t")
+	for _, c := range cs {
+		fixed := by[c.dir][kindGenOnly]
+		p := statOf(c.pps)
+		diff := func(base *benchCase) string {
+			s := perRound(c, base, func(a, b float64) float64 { return perPkt(a) - perPkt(b) })
+			return fmt.Sprintf("%.0f [%.0f..%.0f]", s.med, s.lo, s.hi)
+		}
+		stage, over := "(fixed cost)", ""
+		if c != fixed {
+			stage = diff(fixed)
+		}
+		if c.kind >= kindOne {
+			over = diff(by[c.dir][kindBare])
+		}
+		fmt.Fprintf(w, "%s: %s\t%.0f\t%.1f%%\t%.0f\t%s\t%s\t\n", c.dir, c.name, p.med, p.spread(), perPkt(p.med), stage, over)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(out)
+	w = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	type ratioRow struct {
+		name      string
+		num, den  kind
+		goal      string
+		costRatio bool // a cost ratio (lower is better) rather than a throughput ratio
+	}
+	rows := []ratioRow{
+		{name: "PPPoE 1 session / bare redirect (a)", num: kindOne, den: kindBare, goal: ">= 0.90"},
+		{name: "PPPoE 1 session / kernel forwarding (b)", num: kindOne, den: kindKernel, goal: ">= 3.00"},
+		{name: fmt.Sprintf("cost %d sessions 1 hot / 1 session", *sessions), num: kindManyHot, den: kindOne, goal: "<= 1.10", costRatio: true},
+		{name: fmt.Sprintf("cost %d sessions all busy / 1 session", *sessions), num: kindManySpread, den: kindOne, goal: "<= 1.10", costRatio: true},
+	}
+	fmt.Fprintf(out, "RATIOS, median over the %d rounds of each round's ratio [min..max]\n", rounds)
+	fmt.Fprintln(out, "  raw:   from pps at the sink; every case includes the generator and the first veth,")
+	fmt.Fprintln(out, "         a cost all cases share, which pulls every raw ratio towards 1")
+	fmt.Fprintln(out, "  stage: from the forwarding stage's own per-packet cost, 1/pps(case) - 1/pps(generator only),")
+	fmt.Fprintln(out, "         i.e. what happens after the frame reaches the first veth's XDP hook (program,")
+	fmt.Fprintln(out, "         redirect or kernel stack, second veth, sink); throughput ratios are cost(den)/cost(num).")
+	fmt.Fprintln(out, "         The goals are about the forwarding stage, so they are compared with these.")
+	fmt.Fprintln(w, "ratio\traw up\traw down\tstage up\tstage down\tgoal (stage)\t")
+	for _, r := range rows {
+		cells := []string{r.name}
+		for _, stage := range []bool{false, true} {
+			for _, dir := range []string{"up", "down"} {
+				num, den, fixed := by[dir][r.num], by[dir][r.den], by[dir][kindGenOnly]
+				var s stat
+				switch {
+				case !stage && r.costRatio: // cost(num)/cost(den) = pps(den)/pps(num)
+					s = perRound(num, den, func(a, b float64) float64 { return b / a })
+				case !stage:
+					s = perRound(num, den, func(a, b float64) float64 { return a / b })
+				default:
+					xs := make([]float64, len(num.pps))
+					for i := range xs {
+						cn := perPkt(num.pps[i]) - perPkt(fixed.pps[i])
+						cd := perPkt(den.pps[i]) - perPkt(fixed.pps[i])
+						if r.costRatio {
+							xs[i] = cn / cd
+						} else {
+							xs[i] = cd / cn
+						}
+					}
+					s = statOf(xs)
+				}
+				cells = append(cells, fmt.Sprintf("%.2f [%.2f..%.2f]", s.med, s.lo, s.hi))
+			}
+		}
+		cells = append(cells, r.goal)
+		fmt.Fprintln(w, strings.Join(cells, "\t")+"\t")
+	}
+	return w.Flush()
+}
