@@ -248,38 +248,56 @@ type benchCase struct {
 	attach attacher
 	gen    iface
 	cfg    benchGenCfg
-	pps    []float64 // one per round
+	prog   *ebpf.Program // the XDP program on the first hop
+	pps    []float64     // one per round
+	progNs float64       // its mean run time, from the bpf_stats pass
 }
 
 func (t *topo) cases() []*benchCase {
 	many := *sessions
 	var cs []*benchCase
-	add := func(dir string, k kind, name string, a attacher, gen iface, cfg benchGenCfg) {
-		cs = append(cs, &benchCase{dir: dir, kind: k, name: name, attach: a, gen: gen, cfg: cfg})
+	add := func(dir string, k kind, name string, a attacher, prog *ebpf.Program, gen iface, cfg benchGenCfg) {
+		cs = append(cs, &benchCase{dir: dir, kind: k, name: name, attach: a, prog: prog, gen: gen, cfg: cfg})
 	}
-	add("up", kindGenOnly, "generator only (XDP_DROP on acc0)", t.xdp(t.acc0, t.objs.XdpSink), t.s0, t.upPPPoE(1))
-	add("up", kindBare, "bare XDP redirect (a)", t.bare(t.acc0, t.up0), t.s0, t.upPPPoE(1))
-	add("up", kindKernel, "kernel IP forwarding (b)", t.xdp(t.acc0, t.objs.XdpPass), t.s0, t.upPlain())
-	add("up", kindOne, "PPPoE decap+forward, 1 session", t.dataplane(t.dp1, t.acc0, true), t.s0, t.upPPPoE(1))
-	add("up", kindManyHot, fmt.Sprintf("PPPoE, %d sessions, 1 hot", many), t.dataplane(t.dpMany, t.acc0, true), t.s0, t.upPPPoE(1))
-	add("up", kindManySpread, fmt.Sprintf("PPPoE, %d sessions, all busy", many), t.dataplane(t.dpMany, t.acc0, true), t.s0, t.upPPPoE(many))
-	add("down", kindGenOnly, "generator only (XDP_DROP on up0)", t.xdp(t.up0, t.objs.XdpSink), t.c0, t.downIP(1))
-	add("down", kindBare, "bare XDP redirect (a)", t.bare(t.up0, t.acc0), t.c0, t.downIP(1))
-	add("down", kindKernel, "kernel IP forwarding (b)", t.xdp(t.up0, t.objs.XdpPass), t.c0, t.downPlain())
-	add("down", kindOne, "PPPoE encap+forward, 1 session", t.dataplane(t.dp1, t.up0, false), t.c0, t.downIP(1))
-	add("down", kindManyHot, fmt.Sprintf("PPPoE, %d sessions, 1 hot", many), t.dataplane(t.dpMany, t.up0, false), t.c0, t.downIP(1))
-	add("down", kindManySpread, fmt.Sprintf("PPPoE, %d sessions, all busy", many), t.dataplane(t.dpMany, t.up0, false), t.c0, t.downIP(many))
+	access1, accessMany := t.dp1.Program("xdp_access_in"), t.dpMany.Program("xdp_access_in")
+	uplink1, uplinkMany := t.dp1.Program("xdp_uplink_in"), t.dpMany.Program("xdp_uplink_in")
+	o := &t.objs
+	add("up", kindGenOnly, "generator only (XDP_DROP on acc0)", t.xdp(t.acc0, o.XdpSink), o.XdpSink, t.s0, t.upPPPoE(1))
+	add("up", kindBare, "bare XDP redirect (a)", t.bare(t.acc0, t.up0), o.XdpBare, t.s0, t.upPPPoE(1))
+	add("up", kindKernel, "kernel IP forwarding (b)", t.xdp(t.acc0, o.XdpPass), o.XdpPass, t.s0, t.upPlain())
+	add("up", kindOne, "PPPoE decap+forward, 1 session", t.dataplane(t.dp1, t.acc0, true), access1, t.s0, t.upPPPoE(1))
+	add("up", kindManyHot, fmt.Sprintf("PPPoE, %d sessions, 1 hot", many), t.dataplane(t.dpMany, t.acc0, true), accessMany, t.s0, t.upPPPoE(1))
+	add("up", kindManySpread, fmt.Sprintf("PPPoE, %d sessions, all busy", many), t.dataplane(t.dpMany, t.acc0, true), accessMany, t.s0, t.upPPPoE(many))
+	add("down", kindGenOnly, "generator only (XDP_DROP on up0)", t.xdp(t.up0, o.XdpSink), o.XdpSink, t.c0, t.downIP(1))
+	add("down", kindBare, "bare XDP redirect (a)", t.bare(t.up0, t.acc0), o.XdpBare, t.c0, t.downIP(1))
+	add("down", kindKernel, "kernel IP forwarding (b)", t.xdp(t.up0, o.XdpPass), o.XdpPass, t.c0, t.downPlain())
+	add("down", kindOne, "PPPoE encap+forward, 1 session", t.dataplane(t.dp1, t.up0, false), uplink1, t.c0, t.downIP(1))
+	add("down", kindManyHot, fmt.Sprintf("PPPoE, %d sessions, 1 hot", many), t.dataplane(t.dpMany, t.up0, false), uplinkMany, t.c0, t.downIP(1))
+	add("down", kindManySpread, fmt.Sprintf("PPPoE, %d sessions, all busy", many), t.dataplane(t.dpMany, t.up0, false), uplinkMany, t.c0, t.downIP(many))
 	return cs
 }
 
-// run measures one case once.
-func (t *topo) run(c *benchCase, d time.Duration) (float64, error) {
+// run measures one case once. With stats, it also records the first-hop
+// program's mean run time (kernel.bpf_stats_enabled must be on).
+func (t *topo) run(c *benchCase, d time.Duration, stats bool) (float64, error) {
 	detach, err := c.attach()
 	if err != nil {
 		return 0, fmt.Errorf("%s: %s: %w", c.dir, c.name, err)
 	}
 	defer detach()
+	var before *ebpf.ProgramStats
+	if stats {
+		if before, err = c.prog.Stats(); err != nil {
+			return 0, fmt.Errorf("%s: %s: program stats: %w", c.dir, c.name, err)
+		}
+	}
 	pps, err := t.measure(c.gen, c.cfg, d)
+	if err == nil && stats {
+		var after *ebpf.ProgramStats
+		if after, err = c.prog.Stats(); err == nil && after.RunCount > before.RunCount {
+			c.progNs = float64(after.Runtime-before.Runtime) / float64(after.RunCount-before.RunCount)
+		}
+	}
 	if err != nil {
 		return 0, fmt.Errorf("%s: %s: %w", c.dir, c.name, err)
 	}
