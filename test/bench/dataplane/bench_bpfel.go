@@ -13,6 +13,12 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type benchBarePair struct {
+	_    structs.HostLayout
+	From [2]uint32
+	To   [2]uint32
+}
+
 type benchGenCfg struct {
 	_       structs.HostLayout
 	Ifindex uint32
@@ -30,15 +36,16 @@ type benchGenCfg struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	benchMapBareTarget   = "bare_target"
-	benchMapGen          = "gen"
-	benchMapGenPos       = "gen_pos"
-	benchMapSinkCount    = "sink_count"
-	benchProgXdpBare     = "xdp_bare"
-	benchProgXdpGen      = "xdp_gen"
-	benchProgXdpPass     = "xdp_pass"
-	benchProgXdpSink     = "xdp_sink"
-	benchVarUnusedGenCfg = "unused_gen_cfg"
+	benchMapBareTarget     = "bare_target"
+	benchMapGen            = "gen"
+	benchMapGenPos         = "gen_pos"
+	benchMapSinkCount      = "sink_count"
+	benchProgXdpBare       = "xdp_bare"
+	benchProgXdpGen        = "xdp_gen"
+	benchProgXdpPass       = "xdp_pass"
+	benchProgXdpSink       = "xdp_sink"
+	benchVarUnusedBarePair = "unused_bare_pair"
+	benchVarUnusedGenCfg   = "unused_gen_cfg"
 )
 
 // loadBench returns the embedded CollectionSpec for bench.
@@ -103,7 +110,8 @@ type benchMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type benchVariableSpecs struct {
-	UnusedGenCfg *ebpf.VariableSpec `ebpf:"unused_gen_cfg"`
+	UnusedBarePair *ebpf.VariableSpec `ebpf:"unused_bare_pair"`
+	UnusedGenCfg   *ebpf.VariableSpec `ebpf:"unused_gen_cfg"`
 }
 
 // benchObjects contains all objects after they have been loaded into the kernel.
@@ -145,7 +153,8 @@ func (m *benchMaps) Close() error {
 //
 // It can be passed to loadBenchObjects or ebpf.CollectionSpec.LoadAndAssign.
 type benchVariables struct {
-	UnusedGenCfg *ebpf.Variable `ebpf:"unused_gen_cfg"`
+	UnusedBarePair *ebpf.Variable `ebpf:"unused_bare_pair"`
+	UnusedGenCfg   *ebpf.Variable `ebpf:"unused_gen_cfg"`
 }
 
 // benchPrograms contains all programs after they have been loaded into the kernel.

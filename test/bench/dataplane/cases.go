@@ -204,9 +204,12 @@ func (t *topo) xdp(i iface, p *ebpf.Program) attacher {
 	return func() (func(), error) { return attachXDP(i, p) }
 }
 
-func (t *topo) bare(from, to iface) attacher {
+// bare redirects from's traffic to to's peer; acc0 and up0 each way.
+func (t *topo) bare(from iface) attacher {
 	return func() (func(), error) {
-		if err := t.objs.BareTarget.Put(uint32(from.index), uint32(to.index)); err != nil {
+		p := benchBarePair{From: [2]uint32{uint32(t.acc0.index), uint32(t.up0.index)},
+			To: [2]uint32{uint32(t.up0.index), uint32(t.acc0.index)}}
+		if err := t.objs.BareTarget.Put(uint32(0), &p); err != nil {
 			return nil, err
 		}
 		return attachXDP(from, t.objs.XdpBare)
@@ -263,13 +266,13 @@ func (t *topo) cases() []*benchCase {
 	uplink1, uplinkMany := t.dp1.Program("xdp_uplink_in"), t.dpMany.Program("xdp_uplink_in")
 	o := &t.objs
 	add("up", kindGenOnly, "generator only (XDP_DROP on acc0)", t.xdp(t.acc0, o.XdpSink), o.XdpSink, t.s0, t.upPPPoE(1))
-	add("up", kindBare, "bare XDP redirect (a)", t.bare(t.acc0, t.up0), o.XdpBare, t.s0, t.upPPPoE(1))
+	add("up", kindBare, "bare XDP redirect (a)", t.bare(t.acc0), o.XdpBare, t.s0, t.upPPPoE(1))
 	add("up", kindKernel, "kernel IP forwarding (b)", t.xdp(t.acc0, o.XdpPass), o.XdpPass, t.s0, t.upPlain())
 	add("up", kindOne, "PPPoE decap+forward, 1 session", t.dataplane(t.dp1, t.acc0, true), access1, t.s0, t.upPPPoE(1))
 	add("up", kindManyHot, fmt.Sprintf("PPPoE, %d sessions, 1 hot", many), t.dataplane(t.dpMany, t.acc0, true), accessMany, t.s0, t.upPPPoE(1))
 	add("up", kindManySpread, fmt.Sprintf("PPPoE, %d sessions, all busy", many), t.dataplane(t.dpMany, t.acc0, true), accessMany, t.s0, t.upPPPoE(many))
 	add("down", kindGenOnly, "generator only (XDP_DROP on up0)", t.xdp(t.up0, o.XdpSink), o.XdpSink, t.c0, t.downIP(1))
-	add("down", kindBare, "bare XDP redirect (a)", t.bare(t.up0, t.acc0), o.XdpBare, t.c0, t.downIP(1))
+	add("down", kindBare, "bare XDP redirect (a)", t.bare(t.up0), o.XdpBare, t.c0, t.downIP(1))
 	add("down", kindKernel, "kernel IP forwarding (b)", t.xdp(t.up0, o.XdpPass), o.XdpPass, t.c0, t.downPlain())
 	add("down", kindOne, "PPPoE encap+forward, 1 session", t.dataplane(t.dp1, t.up0, false), uplink1, t.c0, t.downIP(1))
 	add("down", kindManyHot, fmt.Sprintf("PPPoE, %d sessions, 1 hot", many), t.dataplane(t.dpMany, t.up0, false), uplinkMany, t.c0, t.downIP(1))

@@ -174,19 +174,25 @@ func report(out io.Writer, cs []*benchCase, rounds int) error {
 		{name: fmt.Sprintf("cost %d sessions all busy / 1 session", *sessions), num: kindManySpread, den: kindOne, goal: "<= 1.10", costRatio: true},
 	}
 	fmt.Fprintf(out, "RATIOS, median over the %d rounds of each round's ratio [min..max]\n", rounds)
-	fmt.Fprintln(out, "  raw:   from pps at the sink; every case includes the generator and the first veth,")
-	fmt.Fprintln(out, "         a cost all cases share, which pulls every raw ratio towards 1")
-	fmt.Fprintln(out, "  stage: from the forwarding stage's own per-packet cost, 1/pps(case) - 1/pps(generator only),")
-	fmt.Fprintln(out, "         i.e. what happens after the frame reaches the first veth's XDP hook (program,")
-	fmt.Fprintln(out, "         redirect or kernel stack, second veth, sink); throughput ratios are cost(den)/cost(num).")
+	fmt.Fprintln(out, "  raw:   from pps at the sink. Every case includes the generator and the first veth,")
+	fmt.Fprintln(out, "         a cost all cases share, which pulls every raw ratio towards 1.")
+	fmt.Fprintln(out, "  stage: from the forwarding stage's own per-packet cost, 1/pps(case) - 1/pps(generator only):")
+	fmt.Fprintln(out, "         what happens after the frame reaches the first veth's XDP hook (program, redirect")
+	fmt.Fprintln(out, "         or kernel stack, second veth, sink). Throughput ratios are cost(den)/cost(num).")
 	fmt.Fprintln(out, "         The goals are about the forwarding stage, so they are compared with these.")
-	fmt.Fprintln(w, "ratio\traw up\traw down\tstage up\tstage down\tgoal (stage)\t")
+	fmt.Fprintln(out, "         '!' marks a ratio whose stage costs were <= 0 in some round: a difference of")
+	fmt.Fprintln(out, "         two large, noisy numbers, so that ratio is not resolved at this precision.")
+	fmt.Fprintln(out, "  prog:  from the first-hop XDP programs' run time alone (bpf_stats pass), less that of")
+	fmt.Fprintln(out, "         xdp_pass (a bare 'return XDP_PASS': the clock reads bpf_stats adds); no redirect,")
+	fmt.Fprintln(out, "         no veth; kernel forwarding has no program to compare (n/a).")
+	fmt.Fprintln(w, "ratio\traw up\traw down\tstage up\tstage down\tgoal (stage)\tprog up\tprog down\t")
 	for _, r := range rows {
 		cells := []string{r.name}
 		for _, stage := range []bool{false, true} {
 			for _, dir := range []string{"up", "down"} {
 				num, den, fixed := by[dir][r.num], by[dir][r.den], by[dir][kindGenOnly]
 				var s stat
+				mark := ""
 				switch {
 				case !stage && r.costRatio: // cost(num)/cost(den) = pps(den)/pps(num)
 					s = perRound(num, den, func(a, b float64) float64 { return b / a })
@@ -197,6 +203,9 @@ func report(out io.Writer, cs []*benchCase, rounds int) error {
 					for i := range xs {
 						cn := perPkt(num.pps[i]) - perPkt(fixed.pps[i])
 						cd := perPkt(den.pps[i]) - perPkt(fixed.pps[i])
+						if cn <= 0 || cd <= 0 {
+							mark = " !"
+						}
 						if r.costRatio {
 							xs[i] = cn / cd
 						} else {
@@ -205,10 +214,26 @@ func report(out io.Writer, cs []*benchCase, rounds int) error {
 					}
 					s = statOf(xs)
 				}
-				cells = append(cells, fmt.Sprintf("%.2f [%.2f..%.2f]", s.med, s.lo, s.hi))
+				cells = append(cells, fmt.Sprintf("%.2f [%.2f..%.2f]%s", s.med, s.lo, s.hi, mark))
+			}
+			if stage {
+				cells = append(cells, r.goal)
 			}
 		}
-		cells = append(cells, r.goal)
+		for _, dir := range []string{"up", "down"} {
+			num, den, empty := by[dir][r.num], by[dir][r.den], by[dir][kindKernel]
+			pn, pd := num.progNs-empty.progNs, den.progNs-empty.progNs
+			switch {
+			case r.den == kindKernel || num.progNs == 0 || den.progNs == 0 || empty.progNs == 0:
+				cells = append(cells, "n/a")
+			case pn <= 0 || pd <= 0:
+				cells = append(cells, "n/a !")
+			case r.costRatio:
+				cells = append(cells, fmt.Sprintf("%.2f", pn/pd))
+			default:
+				cells = append(cells, fmt.Sprintf("%.2f", pd/pn))
+			}
+		}
 		fmt.Fprintln(w, strings.Join(cells, "\t")+"\t")
 	}
 	return w.Flush()
