@@ -41,8 +41,8 @@ const testXDPLiveFrames = 1 << 1
 const genLen = 128 // GEN_LEN in bpf/bench.c
 
 var (
-	duration = flag.Duration("duration", time.Second, "time per case per round")
-	rounds   = flag.Int("rounds", 5, "rounds; each runs every case once, in a rotated order")
+	duration = flag.Duration("duration", 800*time.Millisecond, "time per case per round")
+	rounds   = flag.Int("rounds", 7, "rounds; each runs every case once, in a rotated order")
 	sessions = flag.Int("sessions", 100_000, "sessions installed for the scale cases")
 	cpu      = flag.Int("cpu", 1, "CPU the generator (and so every veth's NAPI) runs on")
 )
