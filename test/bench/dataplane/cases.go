@@ -162,16 +162,16 @@ func pinned(f func() error) error {
 
 // measure runs the generator for d and returns the rate arriving at the
 // sinks.
-func (t *topo) measure(gen iface, cfg benchGenCfg, d time.Duration) (float64, error) {
+func (t *topo) measure(gen iface, cfg benchGenCfg, d time.Duration) (pps float64, arrived uint64, err error) {
 	if err := t.objs.Gen.Put(uint32(0), &cfg); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if err := t.objs.GenPos.Put(uint32(0), make([]uint32, ebpf.MustPossibleCPU())); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	before, err := t.sinkCount()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	const batch = 1 << 14
 	var elapsed time.Duration
@@ -188,14 +188,14 @@ func (t *topo) measure(gen iface, cfg benchGenCfg, d time.Duration) (float64, er
 		})
 	})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	time.Sleep(20 * time.Millisecond) // let queued frames land
 	after, err := t.sinkCount()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return float64(after-before) / elapsed.Seconds(), nil
+	return float64(after-before) / elapsed.Seconds(), after - before, nil
 }
 
 type attacher func() (detach func(), err error)
@@ -251,16 +251,24 @@ type benchCase struct {
 	attach attacher
 	gen    iface
 	cfg    benchGenCfg
-	prog   *ebpf.Program // the XDP program on the first hop
-	pps    []float64     // one per round
-	progNs float64       // its mean run time, from the bpf_stats pass
+	prog   *ebpf.Program  // the XDP program on the first hop
+	dp     *maps.Datapath // PPPoE cases: whose counters must show every frame fast
+	pps    []float64      // one per round
+	progNs float64        // its mean run time, from the bpf_stats pass
 }
 
 func (t *topo) cases() []*benchCase {
 	many := *sessions
 	var cs []*benchCase
 	add := func(dir string, k kind, name string, a attacher, prog *ebpf.Program, gen iface, cfg benchGenCfg) {
-		cs = append(cs, &benchCase{dir: dir, kind: k, name: name, attach: a, prog: prog, gen: gen, cfg: cfg})
+		c := &benchCase{dir: dir, kind: k, name: name, attach: a, prog: prog, gen: gen, cfg: cfg}
+		switch k {
+		case kindOne:
+			c.dp = t.dp1
+		case kindManyHot, kindManySpread:
+			c.dp = t.dpMany
+		}
+		cs = append(cs, c)
 	}
 	access1, accessMany := t.dp1.Program("xdp_access_in"), t.dpMany.Program("xdp_access_in")
 	uplink1, uplinkMany := t.dp1.Program("xdp_uplink_in"), t.dpMany.Program("xdp_uplink_in")
@@ -280,6 +288,31 @@ func (t *topo) cases() []*benchCase {
 	return cs
 }
 
+// fastOnly checks that every frame that arrived took the fast path and
+// nothing else happened: a benchmark of the slow path by mistake (unknown
+// session, spoofed source) would otherwise look like a slow fast path.
+func fastOnly(dp *maps.Datapath, before map[maps.Reason]uint64, arrived uint64) error {
+	after, err := dp.Counters()
+	if err != nil {
+		return err
+	}
+	var fast uint64
+	var other []string
+	for r, n := range after {
+		d := n - before[r]
+		switch {
+		case r == maps.ReasonFastUp || r == maps.ReasonFastDown:
+			fast += d
+		case d != 0:
+			other = append(other, fmt.Sprintf("%v %d", r, d))
+		}
+	}
+	if fast < arrived || len(other) > 0 {
+		return fmt.Errorf("%d frames arrived, %d took the fast path; other counters: %v", arrived, fast, other)
+	}
+	return nil
+}
+
 // run measures one case once. With stats, it also records the first-hop
 // program's mean run time (kernel.bpf_stats_enabled must be on).
 func (t *topo) run(c *benchCase, d time.Duration, stats bool) (float64, error) {
@@ -294,7 +327,16 @@ func (t *topo) run(c *benchCase, d time.Duration, stats bool) (float64, error) {
 			return 0, fmt.Errorf("%s: %s: program stats: %w", c.dir, c.name, err)
 		}
 	}
-	pps, err := t.measure(c.gen, c.cfg, d)
+	var counters map[maps.Reason]uint64
+	if c.dp != nil {
+		if counters, err = c.dp.Counters(); err != nil {
+			return 0, err
+		}
+	}
+	pps, arrived, err := t.measure(c.gen, c.cfg, d)
+	if err == nil && c.dp != nil {
+		err = fastOnly(c.dp, counters, arrived)
+	}
 	if err == nil && stats {
 		var after *ebpf.ProgramStats
 		if after, err = c.prog.Stats(); err == nil && after.RunCount > before.RunCount {

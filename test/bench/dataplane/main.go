@@ -135,6 +135,11 @@ func (t *topo) build() error {
 		dev  string
 		into *iface
 	}{{t.sub, "s0", &t.s0}, {t.ac, "acc0", &t.acc0}, {t.ac, "up0", &t.up0}, {t.core, "c0", &t.c0}} {
+		// No IPv6 link-local address, so no router solicitations or MLD
+		// reports land in the sinks or the data plane's counters.
+		if err := x.n.run("ip", "link", "set", x.dev, "addrgenmode", "none"); err != nil {
+			return err
+		}
 		if err := x.n.run("ip", "link", "set", x.dev, "up"); err != nil {
 			return err
 		}
