@@ -31,6 +31,12 @@ bench-dataplane:
 bench-sessions:
 	$(GO) run ./test/bench/sessions
 
+# A namespace lab: pppoed as AC and clients with the RouterOS reference's
+# examples, live traffic, pppoectl and bpftool views; Ctrl-C (or
+# DEMO_SECONDS=N) tears it all down. Needs root.
+demo: build
+	scripts/demo.sh
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...

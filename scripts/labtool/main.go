@@ -4,7 +4,7 @@
 //
 //	labtool ping SRC DST [COUNT]     ICMP echo, prints replies, fails on none
 //	labtool sink ADDR:PORT           TCP listener that discards and reports
-//	labtool stream ADDR:PORT SECONDS TCP sender at full speed
+//	labtool stream ADDR:PORT SECONDS [SRC]  TCP sender at full speed
 //	labtool get URL                  HTTP GET, body to stdout (metrics)
 //	labtool txoff IFACE...           transmit checksum offload off
 //	labtool xdppass IFACE            attach an XDP_PASS program (stays)
@@ -142,14 +142,18 @@ func sink(args []string) error {
 }
 
 func stream(args []string) error {
-	if len(args) != 2 {
-		return fmt.Errorf("stream ADDR:PORT SECONDS")
+	if len(args) != 2 && len(args) != 3 {
+		return fmt.Errorf("stream ADDR:PORT SECONDS [SRC]")
 	}
 	secs, err := strconv.Atoi(args[1])
 	if err != nil {
 		return err
 	}
-	c, err := net.DialTimeout("tcp", args[0], 5*time.Second)
+	d := net.Dialer{Timeout: 5 * time.Second}
+	if len(args) == 3 {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(args[2])}
+	}
+	c, err := d.Dial("tcp", args[0])
 	if err != nil {
 		return err
 	}
