@@ -44,8 +44,14 @@ Changes made with pppoectl apply to the running configuration only: unlike
 RouterOS, they are NOT written back to the file ("pppoectl /export" prints
 the running configuration, to save it yourself).
 
-SIGINT/SIGTERM end every session with a PADT and remove client routes and
-addresses; the pinned BPF maps and attachments stay (see maps/).
+An enabled server puts the data plane (XDP and TC) on its physical
+interface (the parent of /interface vlan names) and gives the --pppoe0
+device the profiles' local-address and routes to the pools, so the kernel
+routes subscriber traffic into the sessions.
+
+SIGINT/SIGTERM end every session with a PADT and remove pppoe0's and the
+clients' addresses and routes and the client netdevs; the pinned BPF maps
+and attachments stay (see maps/), emptied of sessions.
 
 Flags:
 `

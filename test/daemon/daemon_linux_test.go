@@ -96,6 +96,11 @@ func TestQuickExample(t *testing.T) {
 	if out := l.ac.Run(t, "ip", "route", "show", "dev", "pppoe0"); !strings.Contains(out, "10.0.0.2/31") || !strings.Contains(out, "10.0.0.4/31") {
 		t.Errorf("pppoe0 routes do not cover the pool 10.0.0.2-10.0.0.5:\n%s", out)
 	}
+	// The scanner finds the AC's service (RFC 2516 §5.2 PADO).
+	if out := cl.ctl("/interface pppoe-client scan ether2 duration=1"); !strings.Contains(out, "pppoeservice") ||
+		!strings.Contains(strings.ToLower(out), strings.ToLower(mon["ac-mac"])) {
+		t.Errorf("scan ether2:\n%s\nwant pppoeservice from %s", out, mon["ac-mac"])
+	}
 	l.cl.TxChecksumOff(t, "PPPoE-Out")
 	// The Quick Example client adds no default route: route the core by hand.
 	l.cl.Run(t, "ip", "route", "add", "198.51.100.0/24", "dev", "PPPoE-Out")
