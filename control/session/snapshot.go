@@ -2,6 +2,7 @@ package session
 
 import (
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
@@ -13,7 +14,7 @@ type Snapshot struct {
 	Name string
 	// Service is the protocol, always "pppoe" here.
 	Service string
-	// CallerID is the client's MAC address, as RouterOS shows it.
+	// CallerID is the client's MAC address, upper case as RouterOS shows it.
 	CallerID string
 	// Encoding is the PPP encryption in use; none is implemented, so "".
 	Encoding string
@@ -43,7 +44,7 @@ func (s *Session) Snapshot() Snapshot {
 	snap := Snapshot{
 		Name:        s.user,
 		Service:     "pppoe",
-		CallerID:    s.cfg.Circuit.HardwareAddr().String(),
+		CallerID:    strings.ToUpper(s.cfg.Circuit.HardwareAddr().String()),
 		Address:     s.addr,
 		SessionID:   s.cfg.SessionID,
 		Circuit:     s.cfg.Circuit,
