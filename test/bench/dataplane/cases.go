@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -175,14 +176,26 @@ func (t *topo) measure(gen iface, cfg benchGenCfg, d time.Duration) (pps float64
 	}
 	const batch = 1 << 14
 	var elapsed time.Duration
+	var sent uint64
 	err = gen.ns.do(func() error {
 		return pinned(func() error {
 			start := time.Now()
-			defer func() { elapsed = time.Since(start) }()
+			var ru0 unix.Rusage
+			_ = unix.Getrusage(unix.RUSAGE_THREAD, &ru0)
+			defer func() {
+				elapsed = time.Since(start)
+				if *verbose {
+					var ru1 unix.Rusage
+					_ = unix.Getrusage(unix.RUSAGE_THREAD, &ru1)
+					cpuT := time.Duration(ru1.Stime.Nano() - ru0.Stime.Nano() + ru1.Utime.Nano() - ru0.Utime.Nano())
+					fmt.Fprintf(os.Stderr, "    generator thread CPU (task time, softirqs not included) %v of %v\n", cpuT, elapsed)
+				}
+			}()
 			for time.Since(start) < d {
 				if _, err := t.objs.XdpGen.Run(&ebpf.RunOptions{Data: cfg.Tmpl[:genLen], Repeat: batch, Flags: testXDPLiveFrames}); err != nil {
 					return fmt.Errorf("live-frame run: %w", err)
 				}
+				sent += batch
 			}
 			return nil
 		})
@@ -194,6 +207,9 @@ func (t *topo) measure(gen iface, cfg benchGenCfg, d time.Duration) (pps float64
 	after, err := t.sinkCount()
 	if err != nil {
 		return 0, 0, err
+	}
+	if *verbose {
+		fmt.Fprintf(os.Stderr, "    sent %d arrived %d (%.1f%%)\n", sent, after-before, 100*float64(after-before)/float64(sent))
 	}
 	return float64(after-before) / elapsed.Seconds(), after - before, nil
 }
