@@ -92,14 +92,17 @@ func (d *Datapath) attachOne(ifindex int, h hook) error {
 		l   link.Link
 		err error
 	)
-	if h.xdp {
+	switch {
+	case h.xdp && d.genericXDP:
+		l, err = link.AttachXDP(link.XDPOptions{Program: h.prog, Interface: ifindex, Flags: link.XDPGenericMode})
+	case h.xdp:
 		l, err = link.AttachXDP(link.XDPOptions{Program: h.prog, Interface: ifindex, Flags: link.XDPDriverMode})
 		if err != nil {
 			d.log.Warn("native XDP unavailable, using generic XDP (slow)",
 				zap.Int("ifindex", ifindex), zap.String("prog", h.name), zap.Error(err))
 			l, err = link.AttachXDP(link.XDPOptions{Program: h.prog, Interface: ifindex, Flags: link.XDPGenericMode})
 		}
-	} else {
+	default:
 		l, err = link.AttachTCX(link.TCXOptions{Program: h.prog, Interface: ifindex, Attach: h.attach})
 		if errors.Is(err, ebpf.ErrNotSupported) {
 			d.log.Info("tcx unavailable, using clsact", zap.Int("ifindex", ifindex), zap.String("prog", h.name))

@@ -36,6 +36,11 @@ type Options struct {
 	MaxSessions uint32
 	// Logger receives attach warnings; nil means no logging.
 	Logger *zap.Logger
+	// GenericXDP attaches the XDP programs in generic (skb) mode even where
+	// the driver has native XDP: for testing, or drivers whose native XDP
+	// misbehaves. Without it, native is tried first and generic is the
+	// fallback, with a warning.
+	GenericXDP bool
 }
 
 // Datapath is the loaded data plane: programs, maps and the session index
@@ -45,6 +50,8 @@ type Datapath struct {
 	pinPath string
 	max     uint32
 	log     *zap.Logger
+	// genericXDP forces generic XDP attachments (Options.GenericXDP).
+	genericXDP bool
 
 	mu    sync.Mutex
 	free  []Index        // free session indices, popped from the end
@@ -75,7 +82,7 @@ func Open(opts Options) (*Datapath, error) {
 		dataplaneMapSubscribersV4, dataplaneMapSubscribersV6} {
 		spec.Maps[name].MaxEntries = opts.MaxSessions
 	}
-	d := &Datapath{pinPath: opts.PinPath, max: opts.MaxSessions, log: opts.Logger}
+	d := &Datapath{pinPath: opts.PinPath, max: opts.MaxSessions, log: opts.Logger, genericXDP: opts.GenericXDP}
 	err = spec.LoadAndAssign(&d.objs, &ebpf.CollectionOptions{
 		Maps: ebpf.MapOptions{PinPath: opts.PinPath},
 	})

@@ -180,3 +180,27 @@ func TestAttachDetach(t *testing.T) {
 
 func sprintf(f string, a ...any) string { return fmt.Sprintf(f, a...) }
 func contains(s, sub string) bool       { return strings.Contains(s, sub) }
+
+// TestAttachGenericXDP checks that Options.GenericXDP attaches in generic
+// mode although veth has native XDP.
+func TestAttachGenericXDP(t *testing.T) {
+	e := newEnv(t)
+	pin := filepath.Join(DefaultPinPath+"-test", "generic"+e.ns.Name)
+	dp, err := Open(Options{PinPath: pin, MaxSessions: 1024, GenericXDP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		dp.Unpin()
+		dp.Close()
+	})
+	if err := e.ns.Do(t, func() error { return dp.AttachAccess(e.acc) }); err != nil {
+		t.Fatal(err)
+	}
+	if out := e.ns.Run(t, "ip", "link", "show", "acc0"); !contains(out, "xdpgeneric") {
+		t.Errorf("acc0 shows no generic XDP program: %s", out)
+	}
+	if err := e.ns.Do(t, func() error { return dp.Detach(e.acc) }); err != nil {
+		t.Fatal(err)
+	}
+}

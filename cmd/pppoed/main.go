@@ -130,15 +130,13 @@ func serve(f flags, log *zap.Logger) error {
 		return err
 	}
 
-	dp, err := maps.Open(maps.Options{PinPath: f.bpffs, Logger: log})
+	dp, err := maps.Open(maps.Options{PinPath: f.bpffs, Logger: log, GenericXDP: f.xdpMode == "generic"})
 	if err != nil {
 		return fmt.Errorf("data plane: %w", err)
 	}
 	defer dp.Close()
 	if f.xdpMode == "generic" {
-		// maps attaches native and falls back to generic by itself; it
-		// has no switch to force generic yet.
-		log.Warn("--xdp-mode=generic: the data plane attaches native when the driver allows it")
+		log.Warn("--xdp-mode=generic: XDP runs after the kernel has built an skb, the slow way")
 	}
 	pppoe0, err := setupPPPoE0(dp, f.pppoe0)
 	if err != nil {
