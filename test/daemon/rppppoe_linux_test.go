@@ -178,7 +178,7 @@ func TestClientAgainstRPPPPoE(t *testing.T) {
 	acMAC := mac(t, l.ac, "ether3")
 	ac := startDaemon(t, l.ac, "ac", xdpAC, l.pins)
 	want := map[string]bool{
-		"rpsvc|" + l.rpMAC + "|rpac":  true,
+		"rpsvc|" + l.rpMAC + "|rpac": true,
 		"rpsvc|" + acMAC + "|xdp-ac": true,
 	}
 	out := cl.ctl("/interface pppoe-client scan ether2 duration=2")
