@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
+	"unsafe"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
@@ -56,6 +58,9 @@ func createVeth(name, peer string, mtu int) (*Device, error) {
 		err = noIPv6LinkLocal(l)
 	}
 	if err == nil {
+		err = txChecksumOff(name)
+	}
+	if err == nil {
 		err = netlink.LinkSetUp(l)
 	}
 	if err == nil {
@@ -93,6 +98,55 @@ func noIPv6LinkLocal(l netlink.Link) error {
 		return fmt.Errorf("addr_gen_mode none: %w", err)
 	}
 	return nil
+}
+
+// txChecksumOff turns transmit checksum offload off on the device the kernel
+// routes into, so every packet leaves it with complete checksums, as from a
+// ppp interface, which has no offloads. Otherwise a veth hands its peer
+// CHECKSUM_PARTIAL packets; once encapsulated they may cross an XDP
+// redirect (on a veth link to the peer, for one), which drops the
+// "checksum still to do" state and delivers a wrong checksum. TSO goes with
+// it, which gso_max_segs 1 already stood for.
+func txChecksumOff(name string) error {
+	if err := SetTxChecksum(name, false); err != nil {
+		return fmt.Errorf("tx checksum off: %w", err)
+	}
+	return nil
+}
+
+// SetTxChecksum turns transmit checksum offload on or off on a device in
+// the calling thread's namespace (ethtool -K name tx on|off).
+func SetTxChecksum(name string, on bool) error {
+	var v uint32
+	if on {
+		v = 1
+	}
+	_, err := ethtoolValue(name, unix.ETHTOOL_STXCSUM, v)
+	return err
+}
+
+// ethtoolValue runs one SIOCETHTOOL command that takes or returns a
+// struct ethtool_value, and returns the value.
+func ethtoolValue(name string, cmd, data uint32) (uint32, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	val := struct{ cmd, data uint32 }{cmd: cmd, data: data}
+	var ifr struct {
+		name [unix.IFNAMSIZ]byte
+		data uintptr
+		_    [16]byte
+	}
+	copy(ifr.name[:], name)
+	ifr.data = uintptr(unsafe.Pointer(&val))
+	_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCETHTOOL, uintptr(unsafe.Pointer(&ifr)))
+	runtime.KeepAlive(&val)
+	if errno != 0 {
+		return 0, fmt.Errorf("%s: ethtool command %#x: %w", name, cmd, errno)
+	}
+	return val.data, nil
 }
 
 // LookupDevice returns a device made by CreatePPPoE0 or CreateClientDevice,

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // TestDevicesHaveNoIPv6LinkLocal checks that pppoe0 and a client netdev
@@ -54,4 +55,42 @@ func TestDevicesHaveNoIPv6LinkLocal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestDevicesComputeChecksums checks that pppoe0 and a client netdev have
+// transmit checksum offload off (their packets leave with complete
+// checksums, as from a ppp interface); acc0, a plain veth, is the control.
+func TestDevicesComputeChecksums(t *testing.T) {
+	e := newEnv(t)
+	err := e.ns.Do(t, func() error {
+		dev, err := CreateClientDevice("pppoe-out1", 1492)
+		if err != nil {
+			return err
+		}
+		for _, tc := range []struct {
+			name string
+			want uint32
+		}{
+			{"pppoe0", 0},
+			{dev.Name, 0},
+			{"acc0", 1},
+		} {
+			got, err := txChecksum(tc.name)
+			if err != nil {
+				return err
+			}
+			if got != tc.want {
+				t.Errorf("%s: tx checksum offload %d, want %d", tc.name, got, tc.want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// txChecksum reads a device's transmit checksum offload setting.
+func txChecksum(name string) (uint32, error) {
+	return ethtoolValue(name, unix.ETHTOOL_GTXCSUM, 0)
 }

@@ -144,8 +144,6 @@ connected() { ctl "$1" /interface pppoe-client monitor "$2" once | grep -q "stat
 waitfor 20 "PPPoE-Out" connected cl1 PPPoE-Out
 waitfor 20 "pppoe-user-mike" connected cl2 pppoe-user-mike
 waitfor 20 "pppoe-out2" connected cl2 pppoe-out2
-nsx "$CL1" "$BIN/labtool" txoff PPPoE-Out
-nsx "$CL2" "$BIN/labtool" txoff pppoe-user-mike pppoe-out2
 # pppoe-out2 is not the default route: its traffic leaves by source.
 OUT2=$(ctl cl2 /interface pppoe-client monitor pppoe-out2 once | awk '/local-address/ {print $2}')
 nsx "$CL2" ip rule add from "$OUT2" table 100

@@ -22,10 +22,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime"
 	"strconv"
 	"time"
-	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -33,6 +31,8 @@ import (
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
+
+	"github.com/pppoe-xdp/pppoe-xdp/maps"
 )
 
 func main() {
@@ -53,7 +53,7 @@ func main() {
 		err = get(args)
 	case "txoff":
 		for _, a := range args {
-			if err = txOff(a); err != nil {
+			if err = maps.SetTxChecksum(a, false); err != nil {
 				break
 			}
 		}
@@ -186,28 +186,6 @@ func get(args []string) error {
 	return err
 }
 
-// txOff is "ethtool -K IFACE tx off" through the ETHTOOL_STXCSUM ioctl.
-func txOff(ifname string) error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	val := struct{ cmd, data uint32 }{cmd: 0x17 /* ETHTOOL_STXCSUM */, data: 0}
-	var ifr struct {
-		name [unix.IFNAMSIZ]byte
-		data uintptr
-		_    [16]byte
-	}
-	copy(ifr.name[:], ifname)
-	ifr.data = uintptr(unsafe.Pointer(&val))
-	_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCETHTOOL, uintptr(unsafe.Pointer(&ifr)))
-	runtime.KeepAlive(&val)
-	if errno != 0 {
-		return fmt.Errorf("%s: tx checksum off: %w", ifname, errno)
-	}
-	return nil
-}
 
 // xdpPass attaches XDP_PASS through netlink, which (unlike a bpf_link)
 // stays after this process exits and goes with the interface.

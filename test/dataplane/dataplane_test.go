@@ -177,7 +177,6 @@ func newTopo(t *testing.T) *topo {
 			s.clientIdx, err = tp.subDP.InstallClient(dev, s.clientSess)
 			return err
 		}))
-		tp.sub.TxChecksumOff(t, s.name)
 		// As pppd would: local/32 with the AC as peer, and a route.
 		tp.sub.Run(t, "ip", "addr", "add", s.addr.String(), "peer", acLocal.String()+"/32", "dev", s.name)
 		tp.sub.Run(t, "ip", "route", "add", s.target.String()+"/32", "dev", s.name, "src", s.addr.String())
