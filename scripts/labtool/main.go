@@ -186,7 +186,6 @@ func get(args []string) error {
 	return err
 }
 
-
 // xdpPass attaches XDP_PASS through netlink, which (unlike a bpf_link)
 // stays after this process exits and goes with the interface.
 func xdpPass(args []string) error {
