@@ -106,13 +106,13 @@ func TestQuickExample(t *testing.T) {
 
 	// Traffic both ways through the BPF paths; counters move.
 	sub := netip.MustParseAddr("10.0.0.2")
-	if got := ping(t, l.cl, sub, coreAddr, 3); got != 3 {
+	if got := l.cl.Ping(t, sub, coreAddr, 3, 200); got != 3 {
 		t.Errorf("client → core: %d/3 replies", got)
 	}
-	if got := ping(t, l.core, coreAddr, sub, 3); got != 3 {
+	if got := l.core.Ping(t, coreAddr, sub, 3, 200); got != 3 {
 		t.Errorf("core → client: %d/3 replies", got)
 	}
-	if got := ping(t, l.cl, sub, netip.MustParseAddr("10.0.0.1"), 2); got != 2 {
+	if got := l.cl.Ping(t, sub, netip.MustParseAddr("10.0.0.1"), 2, 200); got != 2 {
 		t.Errorf("client → AC's local-address (slow path): %d/2 replies", got)
 	}
 	after := ac.active()[0]
@@ -154,7 +154,7 @@ func TestQuickExample(t *testing.T) {
 	if rows := ac.active(); len(rows) != 1 || rows[0]["session-id"] != sid {
 		t.Fatalf("after reload: %v, want session %s kept", rows, sid)
 	}
-	if got := ping(t, l.cl, sub, coreAddr, 1); got != 1 {
+	if got := l.cl.Ping(t, sub, coreAddr, 1, 200); got != 1 {
 		t.Errorf("after reload, client → core: %d/1", got)
 	}
 
@@ -287,10 +287,10 @@ func TestSeveralClientsOneInterface(t *testing.T) {
 	}
 	for name, user := range users {
 		a := netip.MustParseAddr(byUser[user]["address"])
-		if got := ping(t, l.cl, a, coreAddr, 2); got != 2 {
+		if got := l.cl.Ping(t, a, coreAddr, 2, 200); got != 2 {
 			t.Errorf("%s → core: %d/2 replies", name, got)
 		}
-		if got := ping(t, l.core, coreAddr, a, 2); got != 2 {
+		if got := l.core.Ping(t, coreAddr, a, 2, 200); got != 2 {
 			t.Errorf("core → %s: %d/2 replies", name, got)
 		}
 	}

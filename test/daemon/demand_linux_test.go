@@ -94,10 +94,10 @@ func TestDialOnDemand(t *testing.T) {
 
 	// Traffic flows both ways through the session.
 	sub := netip.MustParseAddr("10.0.0.2")
-	if got := ping(t, l.cl, sub, coreAddr, 3); got != 3 {
+	if got := l.cl.Ping(t, sub, coreAddr, 3, 200); got != 3 {
 		t.Errorf("client → core: %d/3 replies", got)
 	}
-	if got := ping(t, l.core, coreAddr, sub, 3); got != 3 {
+	if got := l.core.Ping(t, coreAddr, sub, 3, 200); got != 3 {
 		t.Errorf("core → client: %d/3 replies", got)
 	}
 	if r := ac.active()[0]; counter(t, r, "packets-in") < 3 || counter(t, r, "packets-out") < 3 {

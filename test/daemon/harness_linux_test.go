@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,8 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/icmp"
-	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 
 	"github.com/pppoe-xdp/pppoe-xdp/test/netns"
@@ -245,46 +242,6 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 			t.Fatalf("timed out after %v waiting for %s", timeout, what)
 		}
 	}
-}
-
-// ping sends count ICMP echo requests from src to dst inside n and returns
-// how many replies came back.
-func ping(t *testing.T, n *netns.NS, src, dst netip.Addr, count int) int {
-	t.Helper()
-	var c *icmp.PacketConn
-	must(t, n.Do(t, func() (err error) {
-		c, err = icmp.ListenPacket("ip4:icmp", src.String())
-		return err
-	}))
-	defer c.Close()
-	id := int(time.Now().UnixNano() & 0xffff)
-	got := 0
-	buf := make([]byte, 65536)
-	for seq := 1; seq <= count; seq++ {
-		m := icmp.Message{Type: ipv4.ICMPTypeEcho, Body: &icmp.Echo{ID: id, Seq: seq, Data: bytes.Repeat([]byte{0x5a}, 200)}}
-		b, err := m.Marshal(nil)
-		must(t, err)
-		if _, err := c.WriteTo(b, &net.IPAddr{IP: dst.AsSlice()}); err != nil {
-			t.Logf("ping %v: %v", dst, err)
-			continue
-		}
-		deadline := time.Now().Add(time.Second)
-		for c.SetReadDeadline(deadline) == nil {
-			k, from, err := c.ReadFrom(buf)
-			if err != nil {
-				break
-			}
-			r, err := icmp.ParseMessage(1, buf[:k])
-			if err != nil || r.Type != ipv4.ICMPTypeEchoReply || from.String() != dst.String() {
-				continue
-			}
-			if e, ok := r.Body.(*icmp.Echo); ok && e.ID == id && e.Seq == seq {
-				got++
-				break
-			}
-		}
-	}
-	return got
 }
 
 // counter reads a decimal column of an active row.

@@ -186,47 +186,6 @@ func newTopo(t *testing.T) *topo {
 	return tp
 }
 
-// ping sends ICMP echo requests from src to dst inside n and returns how
-// many replies came back.
-func ping(t *testing.T, n *netns.NS, src, dst netip.Addr, count int, size int) int {
-	t.Helper()
-	var c *icmp.PacketConn
-	must(t, n.Do(t, func() (err error) {
-		c, err = icmp.ListenPacket("ip4:icmp", src.String())
-		return err
-	}))
-	defer c.Close()
-	id := int(time.Now().UnixNano() & 0xffff)
-	got := 0
-	buf := make([]byte, 65536)
-	for seq := 1; seq <= count; seq++ {
-		m := icmp.Message{Type: ipv4.ICMPTypeEcho, Body: &icmp.Echo{ID: id, Seq: seq, Data: bytes.Repeat([]byte{0xa5}, size)}}
-		b, err := m.Marshal(nil)
-		must(t, err)
-		if _, err := c.WriteTo(b, &net.IPAddr{IP: dst.AsSlice()}); err != nil {
-			t.Logf("ping %v: %v", dst, err)
-			continue
-		}
-		deadline := time.Now().Add(time.Second)
-		for time.Now().Before(deadline) {
-			c.SetReadDeadline(deadline)
-			n, from, err := c.ReadFrom(buf)
-			if err != nil {
-				break
-			}
-			r, err := icmp.ParseMessage(1, buf[:n])
-			if err != nil || r.Type != ipv4.ICMPTypeEchoReply || from.String() != dst.String() {
-				continue
-			}
-			if e, ok := r.Body.(*icmp.Echo); ok && e.ID == id && e.Seq == seq {
-				got++
-				break
-			}
-		}
-	}
-	return got
-}
-
 func TestEndToEnd(t *testing.T) {
 	tp := newTopo(t)
 	netns.RequireTool(t, "tshark")
@@ -239,15 +198,15 @@ func TestEndToEnd(t *testing.T) {
 	// path both ways) and to the AC itself (slow path both ways: TC decap
 	// with the outer tag in skb metadata, pppoe0, tc_pppoe0_out).
 	for _, s := range tp.sessions {
-		if got := ping(t, tp.sub, s.addr, s.target, 3, 56); got != 3 {
+		if got := tp.sub.Ping(t, s.addr, s.target, 3, 56); got != 3 {
 			t.Errorf("%s: ping core: %d/3 replies", s.name, got)
 		}
 	}
-	if got := ping(t, tp.sub, tp.sessions[0].addr, acLocal, 3, 56); got != 3 {
+	if got := tp.sub.Ping(t, tp.sessions[0].addr, acLocal, 3, 56); got != 3 {
 		t.Errorf("ping AC: %d/3 replies", got)
 	}
 	// From the core's side too.
-	if got := ping(t, tp.core, tp.sessions[2].target, tp.sessions[2].addr, 2, 1000); got != 2 {
+	if got := tp.core.Ping(t, tp.sessions[2].target, tp.sessions[2].addr, 2, 1000); got != 2 {
 		t.Errorf("core ping subscriber: %d/2 replies", got)
 	}
 
@@ -494,16 +453,16 @@ func timeExceeded(t *testing.T, tp *topo, s *sub) {
 func TestRemove(t *testing.T) {
 	tp := newTopo(t)
 	s := tp.sessions[1]
-	if got := ping(t, tp.sub, s.addr, s.target, 1, 56); got != 1 {
+	if got := tp.sub.Ping(t, s.addr, s.target, 1, 56); got != 1 {
 		t.Fatalf("ping before remove: %d/1", got)
 	}
 	before, err := tp.acDP.Counters()
 	must(t, err)
 	must(t, tp.acDP.Remove(s.key))
-	if got := ping(t, tp.sub, s.addr, s.target, 2, 56); got != 0 {
+	if got := tp.sub.Ping(t, s.addr, s.target, 2, 56); got != 0 {
 		t.Errorf("ping after remove: %d/2 replies, want none", got)
 	}
-	if got := ping(t, tp.core, s.target, s.addr, 1, 56); got != 0 {
+	if got := tp.core.Ping(t, s.target, s.addr, 1, 56); got != 0 {
 		t.Errorf("core ping after remove: %d/1 replies, want none", got)
 	}
 	after, err := tp.acDP.Counters()
@@ -515,7 +474,7 @@ func TestRemove(t *testing.T) {
 		t.Errorf("fast_up moved by %d after remove", d)
 	}
 	// The other sessions are untouched.
-	if got := ping(t, tp.sub, tp.sessions[0].addr, tp.sessions[0].target, 1, 56); got != 1 {
+	if got := tp.sub.Ping(t, tp.sessions[0].addr, tp.sessions[0].target, 1, 56); got != 1 {
 		t.Errorf("other session after remove: %d/1", got)
 	}
 	if _, _, err := tp.acDP.Lookup(s.key); !errors.Is(err, maps.ErrNotFound) {
@@ -535,7 +494,7 @@ func TestSessionMTU(t *testing.T) {
 	must(t, err)
 	before, err := tp.acDP.Counters()
 	must(t, err)
-	if got := ping(t, tp.core, s.target, s.addr, 2, 1450); got != 0 {
+	if got := tp.core.Ping(t, s.target, s.addr, 2, 1450); got != 0 {
 		t.Errorf("1478-byte ping into a 1400 MTU session without the route: %d/2 replies", got)
 	}
 	after, err := tp.acDP.Counters()
@@ -546,7 +505,7 @@ func TestSessionMTU(t *testing.T) {
 		t.Errorf("without the route: mtu_exceeded moved by %d, session drops %d; want both > 0", d, st.Drops)
 	}
 	must(t, tp.ac.Do(t, func() error { return maps.AddHostRoute(tp.pppoe0, s.addr, 1400) }))
-	if got := ping(t, tp.core, s.target, s.addr, 3, 1450); got < 2 {
+	if got := tp.core.Ping(t, s.target, s.addr, 3, 1450); got < 2 {
 		t.Errorf("1478-byte ping with the route MTU: %d/3 replies, want >= 2", got)
 	}
 	st2, err := tp.acDP.Stats(idx)
@@ -554,7 +513,7 @@ func TestSessionMTU(t *testing.T) {
 	if st2.Drops != st.Drops {
 		t.Errorf("with the route the session still dropped %d packets", st2.Drops-st.Drops)
 	}
-	if got := ping(t, tp.core, s.target, s.addr, 1, 56); got != 1 {
+	if got := tp.core.Ping(t, s.target, s.addr, 1, 56); got != 1 {
 		t.Errorf("small ping: %d/1", got)
 	}
 	must(t, tp.ac.Do(t, func() error { return maps.DelHostRoute(tp.pppoe0, s.addr) }))
