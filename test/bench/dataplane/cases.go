@@ -162,17 +162,21 @@ func pinned(f func() error) error {
 }
 
 // measure runs the generator for d and returns the rate arriving at the
-// sinks.
-func (t *topo) measure(gen iface, cfg benchGenCfg, d time.Duration) (pps float64, arrived uint64, err error) {
+// sinks and what every CPU did meanwhile.
+func (t *topo) measure(gen iface, cfg benchGenCfg, d time.Duration) (pps float64, arrived uint64, use cpuUse, err error) {
 	if err := t.objs.Gen.Put(uint32(0), &cfg); err != nil {
-		return 0, 0, err
+		return 0, 0, use, err
 	}
 	if err := t.objs.GenPos.Put(uint32(0), make([]uint32, ebpf.MustPossibleCPU())); err != nil {
-		return 0, 0, err
+		return 0, 0, use, err
 	}
 	before, err := t.sinkCount()
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, use, err
+	}
+	snap0, err := snapCPU(*cpu)
+	if err != nil {
+		return 0, 0, use, err
 	}
 	const batch = 1 << 14
 	var elapsed time.Duration
@@ -201,17 +205,26 @@ func (t *topo) measure(gen iface, cfg benchGenCfg, d time.Duration) (pps float64
 		})
 	})
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, use, err
 	}
+	snap1, err := snapCPU(*cpu)
+	if err != nil {
+		return 0, 0, use, err
+	}
+	use = snap1.since(snap0)
 	time.Sleep(20 * time.Millisecond) // let queued frames land
 	after, err := t.sinkCount()
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, use, err
 	}
 	if *verbose {
 		fmt.Fprintf(os.Stderr, "    sent %d arrived %d (%.1f%%)\n", sent, after-before, 100*float64(after-before)/float64(sent))
+		for i := range use.wall {
+			fmt.Fprintf(os.Stderr, "    CPU %d: busy %v of %v (cpuidle); /proc/stat busy %v idle %v steal %v\n",
+				i, use.busy[i].Round(time.Microsecond), use.wall[i].Round(time.Microsecond), use.statBusy[i], use.statIdle[i], use.steal[i])
+		}
 	}
-	return float64(after-before) / elapsed.Seconds(), after - before, nil
+	return float64(after-before) / elapsed.Seconds(), after - before, use, nil
 }
 
 type attacher func() (detach func(), err error)
@@ -270,6 +283,8 @@ type benchCase struct {
 	prog   *ebpf.Program  // the XDP program on the first hop
 	dp     *maps.Datapath // PPPoE cases: whose counters must show every frame fast
 	pps    []float64      // one per round
+	cpuNs  []float64      // one per round: busy ns of all CPUs per frame that arrived
+	busy   [][]float64    // one per round: each CPU's busy fraction of the run's wall time
 	progNs float64        // its mean run time, from the bpf_stats pass
 }
 
@@ -329,27 +344,45 @@ func fastOnly(dp *maps.Datapath, before map[maps.Reason]uint64, arrived uint64) 
 	return nil
 }
 
+// runResult is one run of one case.
+type runResult struct {
+	pps     float64
+	arrived uint64
+	use     cpuUse
+}
+
+// record appends a round's run to the case.
+func (c *benchCase) record(r runResult) {
+	c.pps = append(c.pps, r.pps)
+	c.cpuNs = append(c.cpuNs, float64(r.use.total())/float64(r.arrived))
+	b := make([]float64, len(r.use.wall))
+	for i := range b {
+		b[i] = float64(r.use.busy[i]) / float64(r.use.wall[i])
+	}
+	c.busy = append(c.busy, b)
+}
+
 // run measures one case once. With stats, it also records the first-hop
 // program's mean run time (kernel.bpf_stats_enabled must be on).
-func (t *topo) run(c *benchCase, d time.Duration, stats bool) (float64, error) {
+func (t *topo) run(c *benchCase, d time.Duration, stats bool) (runResult, error) {
 	detach, err := c.attach()
 	if err != nil {
-		return 0, fmt.Errorf("%s: %s: %w", c.dir, c.name, err)
+		return runResult{}, fmt.Errorf("%s: %s: %w", c.dir, c.name, err)
 	}
 	defer detach()
 	var before *ebpf.ProgramStats
 	if stats {
 		if before, err = c.prog.Stats(); err != nil {
-			return 0, fmt.Errorf("%s: %s: program stats: %w", c.dir, c.name, err)
+			return runResult{}, fmt.Errorf("%s: %s: program stats: %w", c.dir, c.name, err)
 		}
 	}
 	var counters map[maps.Reason]uint64
 	if c.dp != nil {
 		if counters, err = c.dp.Counters(); err != nil {
-			return 0, err
+			return runResult{}, err
 		}
 	}
-	pps, arrived, err := t.measure(c.gen, c.cfg, d)
+	pps, arrived, use, err := t.measure(c.gen, c.cfg, d)
 	if err == nil && c.dp != nil {
 		err = fastOnly(c.dp, counters, arrived)
 	}
@@ -360,10 +393,10 @@ func (t *topo) run(c *benchCase, d time.Duration, stats bool) (float64, error) {
 		}
 	}
 	if err != nil {
-		return 0, fmt.Errorf("%s: %s: %w", c.dir, c.name, err)
+		return runResult{}, fmt.Errorf("%s: %s: %w", c.dir, c.name, err)
 	}
 	if pps == 0 {
-		return 0, fmt.Errorf("%s: %s: nothing arrived at the sink", c.dir, c.name)
+		return runResult{}, fmt.Errorf("%s: %s: nothing arrived at the sink", c.dir, c.name)
 	}
-	return pps, nil
+	return runResult{pps: pps, arrived: arrived, use: use}, nil
 }

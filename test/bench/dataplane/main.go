@@ -17,10 +17,18 @@
 // separate pass with bpf_stats gives each first-hop program's own run time.
 //
 // Subtracting the generator's cost assumes the costs add up, which holds
-// only while the generator's CPU is saturated. On the 2-vCPU development VM
-// it was not: a case whose program costs ~200 ns more (bpf_stats) moved pps
-// by less than the noise, and showed its cost only with a CPU hog on the
-// same CPU. Costs below that slack hide; the prog column does not.
+// only while the generator's CPU is saturated. It long was not: every
+// BPF_PROG_TEST_RUN of an XDP program adds it to the kernel's XDP
+// dispatcher on entry and removes it on exit, and each change waits for an
+// RCU grace period (synchronize_rcu), so the generator slept most of each
+// run (its CPU was 13-35% busy) and small costs hid in that slack. Now the
+// generator is also attached to an idle veth (h0, down, never receives)
+// for the whole bench, which keeps it in the dispatcher so test runs change
+// nothing (-hold=false restores the old behaviour). To show either way
+// whether costs add up, every run also measures CPU time: the busy time of
+// every CPU (cpuidle residency, cross-checked against /proc/stat; see
+// cpu.go) per frame that arrived, printed as cpu ns/pkt and CPU-based
+// ratios next to the wall-clock ones, with each CPU's busy share.
 //
 // It prints; it never asserts, except that every frame of a PPPoE case
 // took the fast path. Needs root.
@@ -55,6 +63,7 @@ var (
 	sessions = flag.Int("sessions", 100_000, "sessions installed for the scale cases")
 	cpu      = flag.Int("cpu", 1, "CPU the generator (and so every veth's NAPI) runs on")
 	verbose  = flag.Bool("v", false, "print frames sent/arrived and the generator thread's CPU time per run")
+	hold     = flag.Bool("hold", true, "keep the generator attached to an idle veth, so test runs need no XDP dispatcher update (and no RCU grace period)")
 )
 
 type ns struct{ name string }
@@ -97,6 +106,7 @@ type iface struct {
 type topo struct {
 	sub, ac, core       ns
 	s0, acc0, up0, c0   iface
+	hold                iface // h0: down, never receives; holds xdp_gen in the XDP dispatcher
 	objs                benchObjects
 	dp1, dpMany         *maps.Datapath // 1 session; *sessions sessions
 	pins                []string
@@ -134,6 +144,7 @@ func (t *topo) build() error {
 	steps := [][]string{
 		{"ip", "link", "add", "s0", "netns", t.sub.name, "type", "veth", "peer", "acc0", "netns", t.ac.name},
 		{"ip", "link", "add", "up0", "netns", t.ac.name, "type", "veth", "peer", "c0", "netns", t.core.name},
+		{"ip", "link", "add", "h0", "netns", t.sub.name, "type", "veth", "peer", "h1", "netns", t.sub.name},
 	}
 	for _, s := range steps {
 		if out, err := exec.Command(s[0], s[1:]...).CombinedOutput(); err != nil {
@@ -163,6 +174,16 @@ func (t *topo) build() error {
 		}); err != nil {
 			return err
 		}
+	}
+	if err := t.sub.do(func() error {
+		l, err := netlink.LinkByName("h0")
+		if err != nil {
+			return err
+		}
+		t.hold = iface{ns: t.sub, index: l.Attrs().Index, mac: l.Attrs().HardwareAddr}
+		return nil
+	}); err != nil {
+		return err
 	}
 	t.subBase, t.coreAddr = netip.MustParseAddr("100.65.0.1"), netip.MustParseAddr("198.51.100.2")
 	t.plainSub, t.plainCore = netip.MustParseAddr("10.99.0.1"), netip.MustParseAddr("198.51.100.3")

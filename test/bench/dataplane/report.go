@@ -48,6 +48,13 @@ func (t *topo) bench() error {
 		}
 		defer detach()
 	}
+	if *hold {
+		detach, err := attachXDP(t.hold, t.objs.XdpGen)
+		if err != nil {
+			return fmt.Errorf("hold the generator in the XDP dispatcher: %w", err)
+		}
+		defer detach()
+	}
 	if _, err := t.install(t.dp1, 1); err != nil {
 		return err
 	}
@@ -66,15 +73,17 @@ func (t *topo) bench() error {
 	if _, err := t.run(cs[1], *duration/4, false); err != nil {
 		return err
 	}
+	var total cpuUse // every measured run, for the clocks' consistency check
 	for r := 0; r < *rounds; r++ {
 		for k := range cs {
 			// Rotated order, so no case always follows the same one.
 			c := cs[(k+r*5)%len(cs)]
-			pps, err := t.run(c, *duration, false)
+			res, err := t.run(c, *duration, false)
 			if err != nil {
 				return err
 			}
-			c.pps = append(c.pps, pps)
+			c.record(res)
+			total.add(res.use)
 		}
 		fmt.Fprintf(os.Stderr, "  round %d/%d done\n", r+1, *rounds)
 	}
@@ -92,7 +101,7 @@ func (t *topo) bench() error {
 	}
 	stats.Close()
 	fmt.Fprintf(os.Stderr, "  %v, load %s\n", time.Since(start).Round(time.Second), loadavg())
-	return report(os.Stdout, cs, *rounds)
+	return report(os.Stdout, cs, *rounds, total)
 }
 
 // stat is a median and the relative spread (max-min)/median of samples.
@@ -126,10 +135,59 @@ func perRound(a, b *benchCase, f func(a, b float64) float64) stat {
 	return statOf(xs)
 }
 
+// cpuRatio is perRound's ratio on CPU ns/pkt: raw, or net of the
+// generator-only case's CPU cost of the same round (stage). mark is " !"
+// when a stage cost was <= 0 in some round.
+func cpuRatio(num, den, fixed *benchCase, stage, costRatio bool) (s stat, mark string) {
+	xs := make([]float64, len(num.cpuNs))
+	for i := range xs {
+		cn, cd := num.cpuNs[i], den.cpuNs[i]
+		if stage {
+			cn -= fixed.cpuNs[i]
+			cd -= fixed.cpuNs[i]
+			if cn <= 0 || cd <= 0 {
+				mark = " !"
+			}
+		}
+		if costRatio {
+			xs[i] = cn / cd
+		} else {
+			xs[i] = cd / cn
+		}
+	}
+	return statOf(xs), mark
+}
+
+// busyCell is each CPU's median busy fraction of the runs, generator's first.
+func busyCell(c *benchCase) string {
+	n := len(c.busy[0])
+	parts := []string{}
+	for k := 0; k < n; k++ {
+		i := (*cpu + k) % n
+		xs := make([]float64, len(c.busy))
+		for r := range xs {
+			xs[r] = c.busy[r][i] * 100
+		}
+		parts = append(parts, fmt.Sprintf("%.0f", statOf(xs).med))
+	}
+	return strings.Join(parts, "/")
+}
+
+// clocks prints each CPU's busy time over all measured runs from the three
+// sources, so the cpuidle figure can be held against /proc/stat's.
+func clocks(out io.Writer, total cpuUse) {
+	fmt.Fprintln(out, "CPU CLOCKS over all measured runs (busy = wall - idle unless said):")
+	for i := range total.wall {
+		fmt.Fprintf(out, "  CPU %d: wall %v; busy: cpuidle %v (%.1f%%), /proc/stat wall-idle %v, /proc/stat user+nice+system+irq+softirq %v (tick-sampled); steal %v\n",
+			i, total.wall[i].Round(time.Millisecond), total.busy[i].Round(time.Millisecond), 100*float64(total.busy[i])/float64(total.wall[i]),
+			(total.wall[i] - total.statIdle[i]).Round(10*time.Millisecond), total.statBusy[i], total.steal[i])
+	}
+}
+
 // perPkt is the per-packet time of a rate, in nanoseconds.
 func perPkt(pps float64) float64 { return 1e9 / pps }
 
-func report(out io.Writer, cs []*benchCase, rounds int) error {
+func report(out io.Writer, cs []*benchCase, rounds int, total cpuUse) error {
 	by := map[string]*[nKinds]*benchCase{"up": {}, "down": {}}
 	for _, c := range cs {
 		by[c.dir][c.kind] = c
@@ -137,9 +195,12 @@ func report(out io.Writer, cs []*benchCase, rounds int) error {
 	fmt.Fprintln(out, "RAW: what arrives at the sink, median of the rounds; spread = (max-min)/median;")
 	fmt.Fprintln(out, "     stage = ns/pkt minus the generator-only ns/pkt of the same round, median [min..max];")
 	fmt.Fprintln(out, "     over bare = ns/pkt minus the bare redirect's: what parsing, lookups and rewriting add;")
-	fmt.Fprintln(out, "     prog ns = mean run time of the first hop's XDP program alone (bpf_stats, a separate pass)")
+	fmt.Fprintln(out, "     prog ns = mean run time of the first hop's XDP program alone (bpf_stats, a separate pass);")
+	fmt.Fprintln(out, "     cpu ns/pkt = busy time of ALL CPUs during the run (cpuidle residency) / frames arrived,")
+	fmt.Fprintln(out, "     median [min..max]; cpu stage = that minus the generator-only case's of the same round;")
+	fmt.Fprintf(out, "     busy %% = median busy share of wall time, CPU %d (generator, its softirqs, every veth NAPI) / the other\n", *cpu)
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "case\tpps\tspread\tns/pkt\tstage ns/pkt\tover bare ns/pkt\tprog ns\t")
+	fmt.Fprintln(w, "case\tpps\tspread\tns/pkt\tstage ns/pkt\tover bare ns/pkt\tprog ns\tcpu ns/pkt\tcpu stage ns/pkt\tbusy %\t")
 	for _, c := range cs {
 		fixed := by[c.dir][kindGenOnly]
 		p := statOf(c.pps)
@@ -154,11 +215,24 @@ func report(out io.Writer, cs []*benchCase, rounds int) error {
 		if c.kind >= kindOne {
 			over = diff(by[c.dir][kindBare])
 		}
-		fmt.Fprintf(w, "%s: %s\t%.0f\t%.1f%%\t%.0f\t%s\t%s\t%.0f\t\n", c.dir, c.name, p.med, p.spread(), perPkt(p.med), stage, over, c.progNs)
+		cs := statOf(c.cpuNs)
+		cstage := "(fixed cost)"
+		if c != fixed {
+			xs := make([]float64, len(c.cpuNs))
+			for i := range xs {
+				xs[i] = c.cpuNs[i] - fixed.cpuNs[i]
+			}
+			st := statOf(xs)
+			cstage = fmt.Sprintf("%.0f [%.0f..%.0f]", st.med, st.lo, st.hi)
+		}
+		fmt.Fprintf(w, "%s: %s\t%.0f\t%.1f%%\t%.0f\t%s\t%s\t%.0f\t%.0f [%.0f..%.0f]\t%s\t%s\t\n", c.dir, c.name, p.med, p.spread(), perPkt(p.med), stage, over, c.progNs,
+			cs.med, cs.lo, cs.hi, cstage, busyCell(c))
 	}
 	if err := w.Flush(); err != nil {
 		return err
 	}
+	fmt.Fprintln(out)
+	clocks(out, total)
 	fmt.Fprintln(out)
 	w = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	type ratioRow struct {
@@ -185,7 +259,11 @@ func report(out io.Writer, cs []*benchCase, rounds int) error {
 	fmt.Fprintln(out, "  prog:  from the first-hop XDP programs' run time alone (bpf_stats pass), less that of")
 	fmt.Fprintln(out, "         xdp_pass (a bare 'return XDP_PASS': the clock reads bpf_stats adds); no redirect,")
 	fmt.Fprintln(out, "         no veth; kernel forwarding has no program to compare (n/a).")
-	fmt.Fprintln(w, "ratio\traw up\traw down\tstage up\tstage down\tgoal (stage)\tprog up\tprog down\t")
+	fmt.Fprintln(out, "  cpu:   as raw and stage, from CPU ns/pkt (busy time of all CPUs / frames arrived) instead of")
+	fmt.Fprintln(out, "         wall-clock pps: 'cpu' includes the generator's CPU cost, 'cpu stage' is net of the")
+	fmt.Fprintln(out, "         generator-only case's. Where the generator's CPU is saturated (busy ~100%) the two")
+	fmt.Fprintln(out, "         meters agree; where it is not, only the cpu columns add up per-packet costs.")
+	fmt.Fprintln(w, "ratio\traw up\traw down\tstage up\tstage down\tgoal (stage)\tprog up\tprog down\tcpu up\tcpu down\tcpu stage up\tcpu stage down\t")
 	for _, r := range rows {
 		cells := []string{r.name}
 		for _, stage := range []bool{false, true} {
@@ -232,6 +310,12 @@ func report(out io.Writer, cs []*benchCase, rounds int) error {
 				cells = append(cells, fmt.Sprintf("%.2f", pn/pd))
 			default:
 				cells = append(cells, fmt.Sprintf("%.2f", pd/pn))
+			}
+		}
+		for _, stage := range []bool{false, true} {
+			for _, dir := range []string{"up", "down"} {
+				st, mark := cpuRatio(by[dir][r.num], by[dir][r.den], by[dir][kindGenOnly], stage, r.costRatio)
+				cells = append(cells, fmt.Sprintf("%.2f [%.2f..%.2f]%s", st.med, st.lo, st.hi, mark))
 			}
 		}
 		fmt.Fprintln(w, strings.Join(cells, "\t")+"\t")
