@@ -113,7 +113,7 @@ static __always_inline int classify_up(struct cursor *c, __u32 ifindex, struct u
 	u->st = st;
 
 	if (ppp == PPP_IPV6_) {
-		st->last_seen_ns = bpf_ktime_get_ns();
+		st->last_seen_ns = bpf_ktime_get_coarse_ns();
 		return UP_IPV6;
 	}
 	if (parse_ipv4(c, bpf_ntohs(u->ph->length) - 2, &u->iph) < 0)
@@ -123,7 +123,7 @@ static __always_inline int classify_up(struct cursor *c, __u32 ifindex, struct u
 		st->drops++;
 		return UP_SPOOFED;
 	}
-	st->last_seen_ns = bpf_ktime_get_ns();
+	st->last_seen_ns = bpf_ktime_get_coarse_ns();
 	return UP_IPV4;
 }
 

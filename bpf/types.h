@@ -62,8 +62,11 @@ _Static_assert(sizeof(struct session_attrs) == 68, "session_attrs size");
 /* session_stats value (per CPU), indexed by session index. "up" is from the
  * peer (subscriber, or AC for a client session), "down" towards it; bytes count the IP packet (the PPP
  * information field), as RADIUS Acct-Input/Output-Octets do.
- * last_seen_ns is bpf_ktime_get_ns(): CLOCK_MONOTONIC, comparable with
- * clock_gettime(CLOCK_MONOTONIC) in user space; the newest over all CPUs wins. */
+ * last_seen_ns is bpf_ktime_get_coarse_ns(): CLOCK_MONOTONIC_COARSE, which
+ * lags CLOCK_MONOTONIC by at most one tick, so it is comparable with
+ * clock_gettime(CLOCK_MONOTONIC) in user space (never ahead of it, behind by
+ * milliseconds at most: keepalive needs ~1 s); it costs a fraction of
+ * bpf_ktime_get_ns() per packet. The newest over all CPUs wins. */
 struct session_counters {
 	__u64 packets_up;
 	__u64 bytes_up;

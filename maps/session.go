@@ -57,7 +57,8 @@ type Stats struct {
 	PacketsDown, BytesDown uint64 // towards the subscriber
 	Drops                  uint64
 	// LastSeen is the CLOCK_MONOTONIC time of the newest accepted upstream
-	// data packet (bpf_ktime_get_ns), 0 if none.
+	// data packet (bpf_ktime_get_coarse_ns: at most one tick behind), 0 if
+	// none.
 	LastSeen time.Duration
 }
 
