@@ -5,7 +5,6 @@
 package chap
 
 import (
-	"encoding/binary"
 	"fmt"
 	"io"
 
@@ -183,13 +182,13 @@ func Parse(b []byte) (Packet, error) {
 	return p, nil
 }
 
-func header(c Code, id uint8, n int) ([]byte, error) {
-	if ppp.HeaderLen+n > 0xffff {
-		return nil, fmt.Errorf("chap: %v: %d octets exceed the Length field", c, ppp.HeaderLen+n)
+// marshal writes the RFC 1661 §5 header (CHAP uses LCP's) in front of d.
+func marshal(c Code, id uint8, d []byte) ([]byte, error) {
+	p := ppp.Packet{Code: ppp.Code(c), Identifier: id, Data: d}
+	b, err := p.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("chap: %v: %w", c, err)
 	}
-	b := make([]byte, ppp.HeaderLen, ppp.HeaderLen+n)
-	b[0], b[1] = byte(c), id
-	binary.BigEndian.PutUint16(b[2:], uint16(ppp.HeaderLen+n))
 	return b, nil
 }
 
@@ -211,13 +210,10 @@ func marshalValue(c Code, id uint8, v []byte, name string) ([]byte, error) {
 	if len(v) > 0xff {
 		return nil, fmt.Errorf("chap: %v: value of %d octets exceeds 255", c, len(v))
 	}
-	b, err := header(c, id, 1+len(v)+len(name))
-	if err != nil {
-		return nil, err
-	}
-	b = append(b, byte(len(v)))
-	b = append(b, v...)
-	return append(b, name...), nil
+	d := make([]byte, 0, 1+len(v)+len(name))
+	d = append(d, byte(len(v)))
+	d = append(d, v...)
+	return marshal(c, id, append(d, name...))
 }
 
 func parseValue(b []byte, c Code) (uint8, []byte, string, error) {
@@ -236,11 +232,7 @@ func parseValue(b []byte, c Code) (uint8, []byte, string, error) {
 }
 
 func marshalMessage(c Code, id uint8, msg string) ([]byte, error) {
-	b, err := header(c, id, len(msg))
-	if err != nil {
-		return nil, err
-	}
-	return append(b, msg...), nil
+	return marshal(c, id, []byte(msg))
 }
 
 func parseMessage(b []byte, c Code) (uint8, string, error) {

@@ -4,7 +4,6 @@
 package pap
 
 import (
-	"encoding/binary"
 	"fmt"
 	"io"
 
@@ -61,11 +60,12 @@ func (r *Request) MarshalBinary() ([]byte, error) {
 		return nil, fmt.Errorf("pap: request: peer-id of %d or password of %d octets exceeds 255",
 			len(r.PeerID), len(r.Password))
 	}
-	b := header(AuthenticateRequest, r.Identifier, 2+len(r.PeerID)+len(r.Password))
-	b = append(b, byte(len(r.PeerID)))
-	b = append(b, r.PeerID...)
-	b = append(b, byte(len(r.Password)))
-	return append(b, r.Password...), nil
+	d := make([]byte, 0, 2+len(r.PeerID)+len(r.Password))
+	d = append(d, byte(len(r.PeerID)))
+	d = append(d, r.PeerID...)
+	d = append(d, byte(len(r.Password)))
+	d = append(d, r.Password...)
+	return marshal(AuthenticateRequest, r.Identifier, d)
 }
 
 // UnmarshalBinary decodes an Authenticate-Request. Octets after the password
@@ -163,11 +163,10 @@ func Parse(b []byte) (Packet, error) {
 	return p, nil
 }
 
-func header(c Code, id uint8, n int) []byte {
-	b := make([]byte, ppp.HeaderLen, ppp.HeaderLen+n)
-	b[0], b[1] = byte(c), id
-	binary.BigEndian.PutUint16(b[2:], uint16(ppp.HeaderLen+n))
-	return b
+// marshal writes the RFC 1661 §5 header (PAP uses LCP's) in front of d.
+func marshal(c Code, id uint8, d []byte) ([]byte, error) {
+	p := ppp.Packet{Code: ppp.Code(c), Identifier: id, Data: d}
+	return p.MarshalBinary()
 }
 
 // parseHeader checks the code and Length (the header is RFC 1661 §5's) and
@@ -198,9 +197,7 @@ func marshalReply(c Code, id uint8, msg string) ([]byte, error) {
 	if len(msg) > 0xff {
 		return nil, fmt.Errorf("pap: %v: message of %d octets exceeds 255", c, len(msg))
 	}
-	b := header(c, id, 1+len(msg))
-	b = append(b, byte(len(msg)))
-	return append(b, msg...), nil
+	return marshal(c, id, append([]byte{byte(len(msg))}, msg...))
 }
 
 func parseReply(b []byte, c Code) (uint8, string, error) {
