@@ -184,6 +184,20 @@ static __always_inline void clamp_mss_skb(struct __sk_buff *skb, struct iphdr *i
 	count(REASON_MSS_CLAMPED);
 }
 
+/* subscriber_v4 finds the active server session that owns IPv4 address
+ * daddr (network order), for the downstream paths. */
+static __always_inline int subscriber_v4(__be32 daddr, struct session_attrs **info,
+					 struct session_counters **st)
+{
+	__u32 *idx = bpf_map_lookup_elem(&subscribers_v4, &daddr);
+
+	if (!idx)
+		return 0;
+	*info = bpf_map_lookup_elem(&session_info, idx);
+	*st = bpf_map_lookup_elem(&session_stats, idx);
+	return *info && *st && ((*info)->flags & SESSION_F_ACTIVE);
+}
+
 static __always_inline __u32 encap_len(const struct session_attrs *info)
 {
 	return sizeof(struct pppoe_hdr_) + 2 + (info->outer_tpid ? 4 : 0) +
@@ -348,7 +362,7 @@ int xdp_uplink_in(struct xdp_md *ctx)
 	struct session_attrs *info;
 	struct session_counters *st;
 	struct iphdr *iph;
-	__u32 *idx, tot, frame, push;
+	__u32 tot, frame, push;
 
 	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
 		return XDP_PASS;
@@ -356,12 +370,7 @@ int xdp_uplink_in(struct xdp_md *ctx)
 	if (parse_ipv4(&c, data_end - c.pos, &iph) < 0)
 		return XDP_PASS;
 	/* Only subscribers' packets pay more than this one lookup. */
-	idx = bpf_map_lookup_elem(&subscribers_v4, &iph->daddr);
-	if (!idx)
-		return XDP_PASS;
-	info = bpf_map_lookup_elem(&session_info, idx);
-	st = bpf_map_lookup_elem(&session_stats, idx);
-	if (!info || !st || !(info->flags & SESSION_F_ACTIVE))
+	if (!subscriber_v4(iph->daddr, &info, &st))
 		return XDP_PASS;
 
 	tot = bpf_ntohs(iph->tot_len);
@@ -575,7 +584,7 @@ int tc_pppoe0_out(struct __sk_buff *skb)
 	struct session_attrs *info;
 	struct session_counters *st;
 	struct iphdr *iph;
-	__u32 *idx, tot;
+	__u32 tot;
 
 	tc_pull(skb);
 	c.pos = c.start = (void *)(long)skb->data;
@@ -589,12 +598,7 @@ int tc_pppoe0_out(struct __sk_buff *skb)
 	c.pos = eth + 1;
 	if (parse_ipv4(&c, c.len - ETH_HLEN, &iph) < 0)
 		goto malformed;
-	idx = bpf_map_lookup_elem(&subscribers_v4, &iph->daddr);
-	if (!idx)
-		goto unknown;
-	info = bpf_map_lookup_elem(&session_info, idx);
-	st = bpf_map_lookup_elem(&session_stats, idx);
-	if (!info || !st || !(info->flags & SESSION_F_ACTIVE))
+	if (!subscriber_v4(iph->daddr, &info, &st))
 		goto unknown;
 	tot = bpf_ntohs(iph->tot_len);
 	return encap_out(skb, iph, c.end, info, st, tot, PPP_IP_, REASON_SLOW_DOWN);
