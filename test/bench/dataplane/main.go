@@ -63,6 +63,7 @@ var (
 	sessions = flag.Int("sessions", 100_000, "sessions installed for the scale cases")
 	cpu      = flag.Int("cpu", 1, "CPU the generator (and so every veth's NAPI) runs on")
 	verbose  = flag.Bool("v", false, "print frames sent/arrived and the generator thread's CPU time per run")
+	only     = flag.String("only", "", "run only the cases whose \"dir: name\" matches this regexp and print their pps, no ratios (for profiling one case, e.g. under perf record)")
 	hold     = flag.Bool("hold", true, "keep the generator attached to an idle veth, so test runs need no XDP dispatcher update (and no RCU grace period)")
 )
 

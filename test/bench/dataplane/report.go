@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -63,6 +64,9 @@ func (t *topo) bench() error {
 		return fmt.Errorf("installing %d sessions: %w", *sessions, err)
 	}
 	cs := t.cases()
+	if *only != "" {
+		return t.runOnly(cs)
+	}
 	start := time.Now()
 	fmt.Fprintf(os.Stderr, "bench-dataplane: %s, kernel %s, %d CPUs, load %s\n",
 		start.Format(time.RFC3339), kernel(), runtime.NumCPU(), loadavg())
@@ -321,4 +325,26 @@ func report(out io.Writer, cs []*benchCase, rounds int, total cpuUse) error {
 		fmt.Fprintln(w, strings.Join(cells, "\t")+"\t")
 	}
 	return w.Flush()
+}
+
+// runOnly runs the cases -only selects, each -rounds times, and prints each
+// run's pps: a way to hold one case steady while a profiler watches.
+func (t *topo) runOnly(cs []*benchCase) error {
+	re, err := regexp.Compile(*only)
+	if err != nil {
+		return fmt.Errorf("-only: %w", err)
+	}
+	for _, c := range cs {
+		if !re.MatchString(c.dir + ": " + c.name) {
+			continue
+		}
+		for r := 0; r < *rounds; r++ {
+			res, err := t.run(c, *duration, false)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("%s: %s\t%.0f pps\t%.0f cpu ns/pkt\n", c.dir, c.name, res.pps, float64(res.use.total())/float64(res.arrived))
+		}
+	}
+	return nil
 }
