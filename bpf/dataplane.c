@@ -68,6 +68,18 @@ struct up {
 	struct session_counters *st;
 };
 
+/* stamp_seen records that the session's peer was just heard from (see
+ * struct session_counters). */
+static __always_inline void stamp_seen(struct session_counters *st)
+{
+	__u64 j = bpf_jiffies64();
+
+	if (st->seen_jiffies != j) {
+		st->seen_jiffies = j;
+		st->last_seen_ns = bpf_ktime_get_coarse_ns();
+	}
+}
+
 /* classify_up parses an access-side frame up to IPv4 and finds its session.
  * For a known session's valid IPv4 packet it has checked the source address
  * and stamped last_seen. */
@@ -76,7 +88,6 @@ static __always_inline int classify_up(struct cursor *c, __u32 ifindex, struct u
 	struct session_key key = {};
 	struct session_attrs *info;
 	struct session_counters *st;
-	__u32 *idx;
 	int proto, ppp;
 
 	proto = parse_l2(c, &u->l2);
@@ -97,12 +108,11 @@ static __always_inline int classify_up(struct cursor *c, __u32 ifindex, struct u
 	key.inner_vlan = u->l2.nvlan > 1 ? u->l2.vid[1] : 0;
 	key.session_id = bpf_ntohs(u->ph->session_id);
 	__builtin_memcpy(key.peer_mac, u->l2.eth->h_source, ETH_ALEN);
-	idx = bpf_map_lookup_elem(&sessions, &key);
-	if (!idx)
+	info = bpf_map_lookup_elem(&sessions, &key);
+	if (!info || !(info->flags & SESSION_F_ACTIVE))
 		return UP_UNKNOWN;
-	info = bpf_map_lookup_elem(&session_info, idx);
-	st = bpf_map_lookup_elem(&session_stats, idx);
-	if (!info || !st || !(info->flags & SESSION_F_ACTIVE))
+	st = stats_of(info->index);
+	if (!st)
 		return UP_UNKNOWN;
 	/* VLAN ids are in the key; the TPIDs (and "tagged with id 0" versus
 	 * untagged) must match too. */
@@ -113,7 +123,7 @@ static __always_inline int classify_up(struct cursor *c, __u32 ifindex, struct u
 	u->st = st;
 
 	if (ppp == PPP_IPV6_) {
-		st->last_seen_ns = bpf_ktime_get_coarse_ns();
+		stamp_seen(st);
 		return UP_IPV6;
 	}
 	if (parse_ipv4(c, bpf_ntohs(u->ph->length) - 2, &u->iph) < 0)
@@ -123,7 +133,7 @@ static __always_inline int classify_up(struct cursor *c, __u32 ifindex, struct u
 		st->drops++;
 		return UP_SPOOFED;
 	}
-	st->last_seen_ns = bpf_ktime_get_coarse_ns();
+	stamp_seen(st);
 	return UP_IPV4;
 }
 
@@ -189,13 +199,13 @@ static __always_inline void clamp_mss_skb(struct __sk_buff *skb, struct iphdr *i
 static __always_inline int subscriber_v4(__be32 daddr, struct session_attrs **info,
 					 struct session_counters **st)
 {
-	__u32 *idx = bpf_map_lookup_elem(&subscribers_v4, &daddr);
+	struct session_attrs *a = bpf_map_lookup_elem(&subscribers_v4, &daddr);
 
-	if (!idx)
+	if (!a || !(a->flags & SESSION_F_ACTIVE))
 		return 0;
-	*info = bpf_map_lookup_elem(&session_info, idx);
-	*st = bpf_map_lookup_elem(&session_stats, idx);
-	return *info && *st && ((*info)->flags & SESSION_F_ACTIVE);
+	*info = a;
+	*st = stats_of(a->index);
+	return *st != NULL;
 }
 
 static __always_inline __u32 encap_len(const struct session_attrs *info)
@@ -674,7 +684,7 @@ int tc_client_out(struct __sk_buff *skb)
 	if (!(dev->flags & CLIENT_F_UP))
 		return demand(dev, ip6 ? ip6->daddr : NULL);
 	info = bpf_map_lookup_elem(&session_info, &dev->session_index);
-	st = bpf_map_lookup_elem(&session_stats, &dev->session_index);
+	st = stats_of(dev->session_index);
 	if (!info || !st || (info->flags & (SESSION_F_ACTIVE | SESSION_F_CLIENT)) !=
 				     (SESSION_F_ACTIVE | SESSION_F_CLIENT))
 		return demand(dev, ip6 ? ip6->daddr : NULL);

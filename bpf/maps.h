@@ -14,17 +14,19 @@
 
 #define MAX_SESSIONS_DEFAULT 262144
 
-/* sessions: access-side identity of a session -> session index. */
+/* sessions: access-side identity of a session -> its attributes (a copy of
+ * its session_info entry, which holds its index). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, struct session_key);
-	__type(value, __u32);
+	__type(value, struct session_attrs);
 	__uint(max_entries, MAX_SESSIONS_DEFAULT);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sessions SEC(".maps");
 
-/* session_info: everything the data path needs about a session, by index. */
+/* session_info: everything the data path needs about a session, by index:
+ * the authoritative copy, read by the client paths and user space. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
@@ -33,21 +35,44 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } session_info SEC(".maps");
 
-/* session_stats: per-CPU traffic counters and last-seen time, by index. */
+/* session_stats: per-CPU traffic counters and last-seen time: CPU c's
+ * counters of session index i are at slot c * max_sessions + i, so each
+ * CPU has its own compact block (no two CPUs write one cache line but at a
+ * block's edge). One flat array rather than a BPF_MAP_TYPE_PERCPU_ARRAY,
+ * whose lookup loads a per-CPU pointer from one array and then the value
+ * from per-CPU memory: with many busy sessions that is two cache (and TLB)
+ * misses per packet, this is one. Memory-mappable, so user space reads a
+ * session's counters without a syscall per CPU. User space sizes it
+ * max_sessions * nr_cpus at load time. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, struct session_counters);
 	__uint(max_entries, MAX_SESSIONS_DEFAULT);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } session_stats SEC(".maps");
 
-/* subscribers_v4: subscriber IPv4 address (network order) -> session index;
- * the downstream lookup. */
+/* max_sessions: the session index bound, the stride of session_stats; set
+ * by user space at load time (maps.Options.MaxSessions). */
+const volatile __u32 max_sessions = MAX_SESSIONS_DEFAULT;
+
+/* stats_of returns this CPU's counters of session index. */
+static __always_inline struct session_counters *stats_of(__u32 index)
+{
+	__u32 slot = bpf_get_smp_processor_id() * max_sessions + index;
+
+	if (index >= max_sessions)
+		return NULL;
+	return bpf_map_lookup_elem(&session_stats, &slot);
+}
+
+/* subscribers_v4: subscriber IPv4 address (network order) -> the session's
+ * attributes (a copy of its session_info entry); the downstream lookup. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, struct session_attrs);
 	__uint(max_entries, MAX_SESSIONS_DEFAULT);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

@@ -34,39 +34,51 @@ enum session_flag {
 	SESSION_F_CLIENT = 2, /* we are the PPPoE client: decap into netdev_ifindex */
 };
 
-/* session_info value, indexed by session index. Server and client sessions
- * share it: "peer" is the other end, "local" is us. */
+/* A session's attributes: the session_info value at its index, and the
+ * value of its sessions entry (and subscribers_v4 entry, for a server
+ * session) too, so that a fast-path packet finds everything it needs in the
+ * one hash entry it looks up and touches no session_info line: with many
+ * busy sessions each extra array is a cache and TLB miss per packet.
+ * user space (maps/) writes the copies together. Server and client
+ * sessions share it: "peer" is the other end, "local" is us. Fields the
+ * fast paths read come first, so they share the entry's cache lines. */
 struct session_attrs {
+	__u32 index;             /* the session's session_info/session_stats index */
+	__u16 flags;             /* enum session_flag */
+	__u16 mss;               /* TCP MSS clamp, 0 = no clamp */
+	__u8 ipv4[4];            /* server: subscriber address (anti-spoof, downstream
+	                          * key); client: our address (informational) */
+	__u16 outer_tpid;        /* 0x8100 or 0x88a8; 0 = untagged */
+	__u16 inner_tpid;        /* 0x8100; 0 = none */
+	__u16 outer_vlan;        /* 0 = untagged */
+	__u16 inner_vlan;        /* 0 = none */
+	__u16 session_id;        /* host order */
+	__u16 mtu;               /* largest IP packet sent to the peer */
 	__u8 peer_mac[6];        /* subscriber (server) or AC (client) */
 	__u8 local_mac[6];       /* our MAC on the Ethernet side */
 	__u32 ifindex;           /* Ethernet interface (egress towards the peer) */
-	__u16 outer_vlan;        /* 0 = untagged */
-	__u16 outer_tpid;        /* 0x8100 or 0x88a8 */
-	__u16 inner_vlan;        /* 0 = none */
-	__u16 inner_tpid;        /* 0x8100 */
-	__u16 session_id;        /* host order */
-	__u16 mtu;               /* largest IP packet sent to the peer */
-	__u16 mss;               /* TCP MSS clamp, 0 = no clamp */
-	__u16 flags;             /* enum session_flag */
-	__u8 ipv4[4];            /* server: subscriber address (anti-spoof, downstream
-	                          * key); client: our address (informational) */
-	__u8 ipv6_prefix[16];    /* reserved: delegated/ND prefix */
-	__u8 ipv6_prefix_len;    /* reserved */
-	__u8 pad[3];
 	__u32 netdev_ifindex;    /* client: the netdev decapsulated frames enter */
 	__u8 netdev_mac[6];      /* client: its MAC (destination of those frames) */
-	__u8 pad2[2];
+	__u8 ipv6_prefix_len;    /* reserved */
+	__u8 pad;
+	__u8 ipv6_prefix[16];    /* reserved: delegated/ND prefix */
+	__u32 pad2;
 };
-_Static_assert(sizeof(struct session_attrs) == 68, "session_attrs size");
+_Static_assert(sizeof(struct session_attrs) == 72, "session_attrs size");
 
-/* session_stats value (per CPU), indexed by session index. "up" is from the
+/* session_stats value: one per (CPU, session index), at slot
+ * cpu * max_sessions + index (see maps.h). "up" is from the
  * peer (subscriber, or AC for a client session), "down" towards it; bytes count the IP packet (the PPP
  * information field), as RADIUS Acct-Input/Output-Octets do.
  * last_seen_ns is bpf_ktime_get_coarse_ns(): CLOCK_MONOTONIC_COARSE, which
  * lags CLOCK_MONOTONIC by at most one tick, so it is comparable with
  * clock_gettime(CLOCK_MONOTONIC) in user space (never ahead of it, behind by
- * milliseconds at most: keepalive needs ~1 s); it costs a fraction of
- * bpf_ktime_get_ns() per packet. The newest over all CPUs wins. */
+ * milliseconds at most: keepalive needs ~1 s). The coarse clock moves only
+ * at a tick, so it is read only when the tick count (bpf_jiffies64, which
+ * the verifier inlines to one load) has moved since this CPU last stamped
+ * the session (seen_jiffies): a busy session pays a helper call per tick,
+ * not per packet. A stamp taken between a tick's jiffies and clock updates
+ * may lag one more tick. The newest over all CPUs wins. */
 struct session_counters {
 	__u64 packets_up;
 	__u64 bytes_up;
@@ -74,8 +86,9 @@ struct session_counters {
 	__u64 bytes_down;
 	__u64 drops;
 	__u64 last_seen_ns;
+	__u64 seen_jiffies;     /* jiffies of last_seen_ns; internal to the stamp */
 };
-_Static_assert(sizeof(struct session_counters) == 48, "session_counters size");
+_Static_assert(sizeof(struct session_counters) == 56, "session_counters size");
 
 /* client_devs flags */
 enum client_flag {

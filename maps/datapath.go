@@ -49,6 +49,8 @@ type Datapath struct {
 	objs    dataplaneObjects
 	pinPath string
 	max     uint32
+	cpus    uint32 // possible CPUs: session_stats slots per session
+	stats   []byte // session_stats, mapped: read and written with 64-bit atomics
 	log     *zap.Logger
 	// genericXDP forces generic XDP attachments (Options.GenericXDP).
 	genericXDP bool
@@ -78,11 +80,24 @@ func Open(opts Options) (*Datapath, error) {
 	if err != nil {
 		return nil, fmt.Errorf("maps: %w", err)
 	}
-	for _, name := range []string{dataplaneMapSessions, dataplaneMapSessionInfo, dataplaneMapSessionStats,
+	for _, name := range []string{dataplaneMapSessions, dataplaneMapSessionInfo,
 		dataplaneMapSubscribersV4, dataplaneMapSubscribersV6} {
 		spec.Maps[name].MaxEntries = opts.MaxSessions
 	}
-	d := &Datapath{pinPath: opts.PinPath, max: opts.MaxSessions, log: opts.Logger, genericXDP: opts.GenericXDP}
+	// session_stats has a slot per session and CPU (bpf/maps.h).
+	cpus, err := ebpf.PossibleCPU()
+	if err != nil {
+		return nil, fmt.Errorf("maps: %w", err)
+	}
+	slots := uint64(opts.MaxSessions) * uint64(cpus)
+	if slots > 1<<31 {
+		return nil, fmt.Errorf("maps: %d sessions x %d CPUs of counters is too many; lower MaxSessions", opts.MaxSessions, cpus)
+	}
+	spec.Maps[dataplaneMapSessionStats].MaxEntries = uint32(slots)
+	if err := spec.Variables[dataplaneVarMaxSessions].Set(opts.MaxSessions); err != nil {
+		return nil, fmt.Errorf("maps: max_sessions: %w", err)
+	}
+	d := &Datapath{pinPath: opts.PinPath, max: opts.MaxSessions, cpus: uint32(cpus), log: opts.Logger, genericXDP: opts.GenericXDP}
 	err = spec.LoadAndAssign(&d.objs, &ebpf.CollectionOptions{
 		Maps: ebpf.MapOptions{PinPath: opts.PinPath},
 	})
@@ -94,6 +109,11 @@ func Open(opts Options) (*Datapath, error) {
 		return nil, fmt.Errorf("maps: load (pinned maps under %s must match MaxSessions %d): %w",
 			opts.PinPath, opts.MaxSessions, err)
 	}
+	if d.stats, err = unix.Mmap(d.objs.SessionStats.FD(), 0, int(slots)*counterSize,
+		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
+		d.objs.Close()
+		return nil, fmt.Errorf("maps: mmap session_stats: %w", err)
+	}
 	if err := d.rebuildFree(); err != nil {
 		d.objs.Close()
 		return nil, err
@@ -104,6 +124,10 @@ func Open(opts Options) (*Datapath, error) {
 // Close releases this process's file descriptors. Pinned maps and links,
 // and so the attached programs and installed sessions, stay in the kernel.
 func (d *Datapath) Close() error {
+	if d.stats != nil {
+		_ = unix.Munmap(d.stats)
+		d.stats = nil
+	}
 	return d.objs.Close()
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 )
 
@@ -101,9 +102,9 @@ func TestSessionLifecycleAndReopen(t *testing.T) {
 	if err := dp2.Remove(e.qinq.Key); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("second remove: %v", err)
 	}
-	var owner uint32
-	if err := dp2.objs.SubscribersV4.Lookup(subQinQ.As4(), &owner); err == nil {
-		t.Fatal("removed session's address still a subscriber")
+	var owner dataplaneSessionAttrs
+	if err := dp2.objs.SubscribersV4.Lookup(subQinQ.As4(), &owner); !errors.Is(err, ebpf.ErrKeyNotExist) {
+		t.Fatalf("removed session's address: lookup = %v, want ErrKeyNotExist", err)
 	}
 	// Its address and key can be installed again.
 	if _, err := dp2.Install(e.qinq); err != nil {

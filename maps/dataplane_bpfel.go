@@ -62,24 +62,25 @@ const (
 
 type dataplaneSessionAttrs struct {
 	_             structs.HostLayout
+	Index         uint32
+	Flags         uint16
+	Mss           uint16
+	Ipv4          [4]uint8
+	OuterTpid     uint16
+	InnerTpid     uint16
+	OuterVlan     uint16
+	InnerVlan     uint16
+	SessionId     uint16
+	Mtu           uint16
 	PeerMac       [6]uint8
 	LocalMac      [6]uint8
 	Ifindex       uint32
-	OuterVlan     uint16
-	OuterTpid     uint16
-	InnerVlan     uint16
-	InnerTpid     uint16
-	SessionId     uint16
-	Mtu           uint16
-	Mss           uint16
-	Flags         uint16
-	Ipv4          [4]uint8
-	Ipv6Prefix    [16]uint8
-	Ipv6PrefixLen uint8
-	Pad           [3]uint8
 	NetdevIfindex uint32
 	NetdevMac     [6]uint8
-	Pad2          [2]uint8
+	Ipv6PrefixLen uint8
+	Pad           uint8
+	Ipv6Prefix    [16]uint8
+	Pad2          uint32
 }
 
 type dataplaneSessionCounters struct {
@@ -90,6 +91,7 @@ type dataplaneSessionCounters struct {
 	BytesDown   uint64
 	Drops       uint64
 	LastSeenNs  uint64
+	SeenJiffies uint64
 }
 
 type dataplaneSessionFlag uint32
@@ -131,6 +133,7 @@ const (
 	dataplaneProgTcPppoe0Out      = "tc_pppoe0_out"
 	dataplaneProgXdpAccessIn      = "xdp_access_in"
 	dataplaneProgXdpUplinkIn      = "xdp_uplink_in"
+	dataplaneVarMaxSessions       = "max_sessions"
 	dataplaneVarUnusedClientFlag  = "unused_client_flag"
 	dataplaneVarUnusedReason      = "unused_reason"
 	dataplaneVarUnusedSessionFlag = "unused_session_flag"
@@ -203,6 +206,7 @@ type dataplaneMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type dataplaneVariableSpecs struct {
+	MaxSessions       *ebpf.VariableSpec `ebpf:"max_sessions"`
 	UnusedClientFlag  *ebpf.VariableSpec `ebpf:"unused_client_flag"`
 	UnusedReason      *ebpf.VariableSpec `ebpf:"unused_reason"`
 	UnusedSessionFlag *ebpf.VariableSpec `ebpf:"unused_session_flag"`
@@ -255,6 +259,7 @@ func (m *dataplaneMaps) Close() error {
 //
 // It can be passed to loadDataplaneObjects or ebpf.CollectionSpec.LoadAndAssign.
 type dataplaneVariables struct {
+	MaxSessions       *ebpf.Variable `ebpf:"max_sessions"`
 	UnusedClientFlag  *ebpf.Variable `ebpf:"unused_client_flag"`
 	UnusedReason      *ebpf.Variable `ebpf:"unused_reason"`
 	UnusedSessionFlag *ebpf.Variable `ebpf:"unused_session_flag"`

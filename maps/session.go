@@ -6,7 +6,9 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
 )
@@ -24,7 +26,8 @@ const (
 	TPID8021AD uint16 = 0x88a8
 )
 
-// Index is a session's slot in the session_info and session_stats arrays.
+// Index is a session's slot in the session_info array, and in each CPU's
+// block of session_stats.
 type Index uint32
 
 // Key identifies a session on the access side. RFC 2516 §4 makes
@@ -57,8 +60,8 @@ type Stats struct {
 	PacketsDown, BytesDown uint64 // towards the subscriber
 	Drops                  uint64
 	// LastSeen is the CLOCK_MONOTONIC time of the newest accepted upstream
-	// data packet (bpf_ktime_get_coarse_ns: at most one tick behind), 0 if
-	// none.
+	// data packet (bpf_ktime_get_coarse_ns, taken once per tick: at most
+	// two ticks behind), 0 if none.
 	LastSeen time.Duration
 }
 
@@ -148,22 +151,23 @@ func (d *Datapath) Install(s Session) (Index, error) {
 
 // installLocked writes a session's maps in the order that keeps the data
 // path consistent: info and zeroed stats, then the downstream address (for
-// server sessions), then the key that makes upstream frames match.
+// server sessions), then the key that makes upstream frames match. The
+// hash entries carry copies of the info (bpf/types.h), written here only.
 func (d *Datapath) installLocked(key dataplaneSessionKey, attrs dataplaneSessionAttrs, subscriber bool) (Index, error) {
 	sid := key.SessionId
 	if len(d.free) == 0 {
 		return 0, fmt.Errorf("maps: install session %d: %w", sid, ErrFull)
 	}
 	idx := d.free[len(d.free)-1]
+	attrs.Index = uint32(idx)
 	if err := d.objs.SessionInfo.Put(uint32(idx), &attrs); err != nil {
 		return 0, fmt.Errorf("maps: install session %d: session_info: %w", sid, err)
 	}
-	zero := make([]dataplaneSessionCounters, ebpf.MustPossibleCPU())
-	if err := d.objs.SessionStats.Put(uint32(idx), zero); err != nil {
+	if err := d.zeroStats(idx); err != nil {
 		return 0, fmt.Errorf("maps: install session %d: session_stats: %w", sid, err)
 	}
 	if subscriber {
-		if err := d.objs.SubscribersV4.Update(attrs.Ipv4, uint32(idx), ebpf.UpdateNoExist); err != nil {
+		if err := d.objs.SubscribersV4.Update(attrs.Ipv4, &attrs, ebpf.UpdateNoExist); err != nil {
 			d.clearInfo(idx)
 			if errors.Is(err, ebpf.ErrKeyExist) {
 				err = ErrExists
@@ -171,7 +175,7 @@ func (d *Datapath) installLocked(key dataplaneSessionKey, attrs dataplaneSession
 			return 0, fmt.Errorf("maps: install session %d: address %v: %w", sid, netip.AddrFrom4(attrs.Ipv4), err)
 		}
 	}
-	if err := d.objs.Sessions.Update(&key, uint32(idx), ebpf.UpdateNoExist); err != nil {
+	if err := d.objs.Sessions.Update(&key, &attrs, ebpf.UpdateNoExist); err != nil {
 		if subscriber {
 			_ = d.objs.SubscribersV4.Delete(attrs.Ipv4)
 		}
@@ -207,20 +211,18 @@ func (d *Datapath) Remove(k Key) error {
 // it, and its info; the index goes back to the allocator.
 func (d *Datapath) removeLocked(key dataplaneSessionKey) (Index, error) {
 	sid := key.SessionId
-	var idx uint32
-	if err := d.objs.Sessions.Lookup(&key, &idx); err != nil {
+	var attrs dataplaneSessionAttrs
+	if err := d.objs.Sessions.Lookup(&key, &attrs); err != nil {
 		return 0, fmt.Errorf("maps: remove session %d: %w", sid, notFound(err))
 	}
+	idx := attrs.Index
 	if err := d.objs.Sessions.Delete(&key); err != nil {
 		return 0, fmt.Errorf("maps: remove session %d: %w", sid, notFound(err))
 	}
-	var attrs dataplaneSessionAttrs
-	if err := d.objs.SessionInfo.Lookup(idx, &attrs); err == nil {
-		var owner uint32
-		if d.objs.SubscribersV4.Lookup(attrs.Ipv4, &owner) == nil && owner == idx {
-			if err := d.objs.SubscribersV4.Delete(attrs.Ipv4); err != nil {
-				return 0, fmt.Errorf("maps: remove session %d: subscribers_v4: %w", sid, err)
-			}
+	var owner dataplaneSessionAttrs
+	if d.objs.SubscribersV4.Lookup(attrs.Ipv4, &owner) == nil && owner.Index == idx {
+		if err := d.objs.SubscribersV4.Delete(attrs.Ipv4); err != nil {
+			return 0, fmt.Errorf("maps: remove session %d: subscribers_v4: %w", sid, err)
 		}
 	}
 	d.clearInfo(Index(idx))
@@ -237,13 +239,9 @@ func (d *Datapath) Lookup(k Key) (Session, Index, error) {
 	if err != nil {
 		return Session{}, 0, err
 	}
-	var idx uint32
-	if err := d.objs.Sessions.Lookup(&key, &idx); err != nil {
-		return Session{}, 0, fmt.Errorf("maps: lookup session %d: %w", k.SessionID, notFound(err))
-	}
 	var a dataplaneSessionAttrs
-	if err := d.objs.SessionInfo.Lookup(idx, &a); err != nil {
-		return Session{}, 0, fmt.Errorf("maps: lookup session %d: session_info: %w", k.SessionID, err)
+	if err := d.objs.Sessions.Lookup(&key, &a); err != nil {
+		return Session{}, 0, fmt.Errorf("maps: lookup session %d: %w", k.SessionID, notFound(err))
 	}
 	s := Session{
 		Key: Key{
@@ -260,24 +258,62 @@ func (d *Datapath) Lookup(k Key) (Session, Index, error) {
 		MTU:       a.Mtu,
 		MSS:       a.Mss,
 	}
-	return s, Index(idx), nil
+	return s, Index(a.Index), nil
+}
+
+// counterSize is a session_stats slot (struct session_counters).
+const counterSize = int(unsafe.Sizeof(dataplaneSessionCounters{}))
+
+// statsSlot returns the byte offset of a session's session_stats slot for
+// a CPU (bpf/maps.h: CPU-major blocks of MaxSessions slots).
+func (d *Datapath) statsSlot(idx Index, cpu int) int {
+	return (cpu*int(d.max) + int(idx)) * counterSize
+}
+
+func (d *Datapath) checkIndex(idx Index) error {
+	if uint32(idx) >= d.max {
+		return fmt.Errorf("maps: session index %d out of range (%d sessions)", idx, d.max)
+	}
+	return nil
+}
+
+// counter returns the 64-bit word at byte off of the mapped session_stats.
+// The programs update counters with plain 64-bit stores on their own CPU;
+// atomic loads and stores here never see or leave half a counter.
+func (d *Datapath) counter(off int) *uint64 {
+	return (*uint64)(unsafe.Pointer(&d.stats[off]))
+}
+
+// zeroStats clears a session's counters on every CPU.
+func (d *Datapath) zeroStats(idx Index) error {
+	if err := d.checkIndex(idx); err != nil {
+		return err
+	}
+	for cpu := 0; cpu < int(d.cpus); cpu++ {
+		for i := 0; i < counterSize; i += 8 {
+			atomic.StoreUint64(d.counter(d.statsSlot(idx, cpu)+i), 0)
+		}
+	}
+	return nil
 }
 
 // Stats returns a session's counters summed over CPUs; LastSeen is the
-// newest over CPUs.
+// newest over CPUs. It reads the mapped session_stats: no syscall.
 func (d *Datapath) Stats(idx Index) (Stats, error) {
-	var per []dataplaneSessionCounters
-	if err := d.objs.SessionStats.Lookup(uint32(idx), &per); err != nil {
-		return Stats{}, fmt.Errorf("maps: stats of index %d: %w", idx, err)
+	if err := d.checkIndex(idx); err != nil {
+		return Stats{}, err
 	}
 	var s Stats
-	for _, c := range per {
-		s.PacketsUp += c.PacketsUp
-		s.BytesUp += c.BytesUp
-		s.PacketsDown += c.PacketsDown
-		s.BytesDown += c.BytesDown
-		s.Drops += c.Drops
-		s.LastSeen = max(s.LastSeen, time.Duration(c.LastSeenNs))
+	for cpu := 0; cpu < int(d.cpus); cpu++ {
+		base := d.statsSlot(idx, cpu)
+		field := func(f uintptr) uint64 { return atomic.LoadUint64(d.counter(base + int(f))) }
+		var c dataplaneSessionCounters
+		s.PacketsUp += field(unsafe.Offsetof(c.PacketsUp))
+		s.BytesUp += field(unsafe.Offsetof(c.BytesUp))
+		s.PacketsDown += field(unsafe.Offsetof(c.PacketsDown))
+		s.BytesDown += field(unsafe.Offsetof(c.BytesDown))
+		s.Drops += field(unsafe.Offsetof(c.Drops))
+		s.LastSeen = max(s.LastSeen, time.Duration(field(unsafe.Offsetof(c.LastSeenNs))))
 	}
 	return s, nil
 }
@@ -301,10 +337,10 @@ func notFound(err error) error {
 func (d *Datapath) rebuildFree() error {
 	d.inUse = make(map[Index]bool)
 	var key dataplaneSessionKey
-	var idx uint32
+	var attrs dataplaneSessionAttrs
 	it := d.objs.Sessions.Iterate()
-	for it.Next(&key, &idx) {
-		d.inUse[Index(idx)] = true
+	for it.Next(&key, &attrs) {
+		d.inUse[Index(attrs.Index)] = true
 	}
 	if err := it.Err(); err != nil {
 		return fmt.Errorf("maps: reading pinned sessions: %w", err)

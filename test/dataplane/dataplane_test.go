@@ -318,8 +318,20 @@ func checkBpftool(t *testing.T, tp *topo) {
 	if err != nil {
 		t.Fatalf("bpftool: %v: %s", err, out)
 	}
-	if flat := strings.Join(strings.Fields(string(out)), ""); !strings.Contains(flat, `"session_id":259`) || !strings.Contains(flat, `"peer_mac":[`) {
+	if flat := strings.Join(strings.Fields(string(out)), ""); !strings.Contains(flat, `"session_id":259`) || !strings.Contains(flat, `"peer_mac":[`) ||
+		!strings.Contains(flat, fmt.Sprintf(`"index":%d`, idx)) {
 		t.Errorf("bpftool sessions dump:\n%s", out)
+	}
+	// CPU 0's counters of the session: slot idx (bpf/README.md).
+	out, err = exec.Command("bpftool", "map", "lookup", "pinned", filepath.Join(tp.acDP.PinPath(), "session_stats"),
+		"key", strconv.Itoa(int(idx&0xff)), strconv.Itoa(int(idx>>8&0xff)), strconv.Itoa(int(idx>>16&0xff)), strconv.Itoa(int(idx>>24))).CombinedOutput()
+	if err != nil {
+		t.Fatalf("bpftool: %v: %s", err, out)
+	}
+	for _, want := range []string{`"packets_up":`, `"bytes_down":`, `"last_seen_ns":`} {
+		if !strings.Contains(strings.Join(strings.Fields(string(out)), ""), want) {
+			t.Errorf("bpftool session_stats lacks %s:\n%s", want, out)
+		}
 	}
 }
 
