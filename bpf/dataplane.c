@@ -108,7 +108,7 @@ static __always_inline int classify_up(struct cursor *c, __u32 ifindex, struct u
 	key.inner_vlan = u->l2.nvlan > 1 ? u->l2.vid[1] : 0;
 	key.session_id = bpf_ntohs(u->ph->session_id);
 	__builtin_memcpy(key.peer_mac, u->l2.eth->h_source, ETH_ALEN);
-	info = bpf_map_lookup_elem(&sessions, &key);
+	info = session_lookup(&key);
 	if (!info || !(info->flags & SESSION_F_ACTIVE))
 		return UP_UNKNOWN;
 	st = stats_of(info->index);

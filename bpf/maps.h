@@ -25,6 +25,65 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sessions SEC(".maps");
 
+/* session_slots: a direct-mapped front of `sessions`, read without a
+ * helper call. A session's key hashes (slot_hash, mirrored in maps/) to a
+ * pair of adjacent slots; user space puts the session in the first free
+ * one of the pair, or only in `sessions` if both are taken. The fast path
+ * compares the key in both slots and falls back to `sessions`, which
+ * always holds every session, so a slot is only ever a shortcut: the
+ * `sessions` lookup is a call into the kernel's hash table code (hash,
+ * bucket, chain, three returns), which on this path cost about as much as
+ * the rest of the lookup work together, and with many busy sessions its
+ * bucket and entry are two cache misses where a slot is one. User space
+ * sizes it (a power of two, twice max sessions) at load time. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct session_slot);
+	__uint(max_entries, 2 * MAX_SESSIONS_DEFAULT);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} session_slots SEC(".maps");
+
+/* slot_mask: session_slots' size - 1, set by user space at load time. */
+const volatile __u32 slot_mask = 2 * MAX_SESSIONS_DEFAULT - 1;
+
+/* slot_hash mixes a session key's four 32-bit words (little-endian loads)
+ * into a slot index; maps/slot.go computes the same. Multiply-xorshift: a
+ * few cycles, and user space, not the peer, decides where a session goes,
+ * so a peer choosing colliding keys only pushes sessions to `sessions`. */
+static __always_inline __u32 slot_hash(const struct session_key *k)
+{
+	const __u32 *w = (const __u32 *)k;
+	__u32 h = w[0] * 0x9e3779b1u ^ w[1] * 0x85ebca77u ^ w[2] * 0xc2b2ae3du ^ w[3] * 0x27d4eb2fu;
+
+	h ^= h >> 15;
+	h *= 0x2c1b3c6du;
+	h ^= h >> 12;
+	return h & slot_mask & ~1u;
+}
+
+static __always_inline int slot_match(const struct session_slot *s, const struct session_key *k)
+{
+	const __u32 *a = (const __u32 *)&s->key, *b = (const __u32 *)k;
+
+	return s->attrs.flags && a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3];
+}
+
+/* session_lookup finds a session by key: its slot pair, else `sessions`. */
+static __always_inline struct session_attrs *session_lookup(const struct session_key *k)
+{
+	__u32 i = slot_hash(k);
+	struct session_slot *s = bpf_map_lookup_elem(&session_slots, &i);
+
+	if (s && slot_match(s, k))
+		return &s->attrs;
+	i |= 1;
+	s = bpf_map_lookup_elem(&session_slots, &i);
+	if (s && slot_match(s, k))
+		return &s->attrs;
+	return bpf_map_lookup_elem(&sessions, k);
+}
+
 /* session_info: everything the data path needs about a session, by index:
  * the authoritative copy, read by the client paths and user space. */
 struct {

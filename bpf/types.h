@@ -66,6 +66,16 @@ struct session_attrs {
 };
 _Static_assert(sizeof(struct session_attrs) == 72, "session_attrs size");
 
+/* session_slots value: a session's key and attributes, one cache-line
+ * pair per slot (the key and the fields the fast paths read share the
+ * first line). flags 0 (attrs.flags) marks a free slot. */
+struct session_slot {
+	struct session_key key;
+	struct session_attrs attrs;
+	__u8 pad[40];
+};
+_Static_assert(sizeof(struct session_slot) == 128, "session_slot size");
+
 /* session_stats value: one per (CPU, session index), at slot
  * cpu * max_sessions + index (see maps.h). "up" is from the
  * peer (subscriber, or AC for a client session), "down" towards it; bytes count the IP packet (the PPP

@@ -49,9 +49,11 @@ type Datapath struct {
 	objs    dataplaneObjects
 	pinPath string
 	max     uint32
-	cpus    uint32 // possible CPUs: session_stats slots per session
+	cpus    uint32 // possible CPUs: session_stats has a block of max slots per CPU
 	stats   []byte // session_stats, mapped: read and written with 64-bit atomics
-	log     *zap.Logger
+	// slotMask is session_slots' size - 1 (slot.go).
+	slotMask uint32
+	log      *zap.Logger
 	// genericXDP forces generic XDP attachments (Options.GenericXDP).
 	genericXDP bool
 
@@ -97,7 +99,15 @@ func Open(opts Options) (*Datapath, error) {
 	if err := spec.Variables[dataplaneVarMaxSessions].Set(opts.MaxSessions); err != nil {
 		return nil, fmt.Errorf("maps: max_sessions: %w", err)
 	}
-	d := &Datapath{pinPath: opts.PinPath, max: opts.MaxSessions, cpus: uint32(cpus), log: opts.Logger, genericXDP: opts.GenericXDP}
+	nslots, err := slotCount(opts.MaxSessions)
+	if err != nil {
+		return nil, err
+	}
+	spec.Maps[dataplaneMapSessionSlots].MaxEntries = nslots
+	if err := spec.Variables[dataplaneVarSlotMask].Set(nslots - 1); err != nil {
+		return nil, fmt.Errorf("maps: slot_mask: %w", err)
+	}
+	d := &Datapath{pinPath: opts.PinPath, max: opts.MaxSessions, cpus: uint32(cpus), slotMask: nslots - 1, log: opts.Logger, genericXDP: opts.GenericXDP}
 	err = spec.LoadAndAssign(&d.objs, &ebpf.CollectionOptions{
 		Maps: ebpf.MapOptions{PinPath: opts.PinPath},
 	})
@@ -136,7 +146,7 @@ func (d *Datapath) Close() error {
 // descriptor is closed. Use it to uninstall, and in tests.
 func (d *Datapath) Unpin() error {
 	var errs []error
-	for _, m := range []*ebpf.Map{d.objs.Sessions, d.objs.SessionInfo, d.objs.SessionStats,
+	for _, m := range []*ebpf.Map{d.objs.Sessions, d.objs.SessionSlots, d.objs.SessionInfo, d.objs.SessionStats,
 		d.objs.SubscribersV4, d.objs.SubscribersV6, d.objs.Config, d.objs.Counters, d.objs.ClientDevs} {
 		if err := m.Unpin(); err != nil {
 			errs = append(errs, err)

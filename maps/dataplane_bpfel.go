@@ -110,6 +110,13 @@ type dataplaneSessionKey struct {
 	PeerMac   [6]uint8
 }
 
+type dataplaneSessionSlot struct {
+	_     structs.HostLayout
+	Key   dataplaneSessionKey
+	Attrs dataplaneSessionAttrs
+	Pad   [40]uint8
+}
+
 type dataplaneV6LpmKey struct {
 	_         structs.HostLayout
 	Prefixlen uint32
@@ -124,6 +131,7 @@ const (
 	dataplaneMapConfig            = "config"
 	dataplaneMapCounters          = "counters"
 	dataplaneMapSessionInfo       = "session_info"
+	dataplaneMapSessionSlots      = "session_slots"
 	dataplaneMapSessionStats      = "session_stats"
 	dataplaneMapSessions          = "sessions"
 	dataplaneMapSubscribersV4     = "subscribers_v4"
@@ -134,6 +142,7 @@ const (
 	dataplaneProgXdpAccessIn      = "xdp_access_in"
 	dataplaneProgXdpUplinkIn      = "xdp_uplink_in"
 	dataplaneVarMaxSessions       = "max_sessions"
+	dataplaneVarSlotMask          = "slot_mask"
 	dataplaneVarUnusedClientFlag  = "unused_client_flag"
 	dataplaneVarUnusedReason      = "unused_reason"
 	dataplaneVarUnusedSessionFlag = "unused_session_flag"
@@ -196,6 +205,7 @@ type dataplaneMapSpecs struct {
 	Config        *ebpf.MapSpec `ebpf:"config"`
 	Counters      *ebpf.MapSpec `ebpf:"counters"`
 	SessionInfo   *ebpf.MapSpec `ebpf:"session_info"`
+	SessionSlots  *ebpf.MapSpec `ebpf:"session_slots"`
 	SessionStats  *ebpf.MapSpec `ebpf:"session_stats"`
 	Sessions      *ebpf.MapSpec `ebpf:"sessions"`
 	SubscribersV4 *ebpf.MapSpec `ebpf:"subscribers_v4"`
@@ -207,6 +217,7 @@ type dataplaneMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type dataplaneVariableSpecs struct {
 	MaxSessions       *ebpf.VariableSpec `ebpf:"max_sessions"`
+	SlotMask          *ebpf.VariableSpec `ebpf:"slot_mask"`
 	UnusedClientFlag  *ebpf.VariableSpec `ebpf:"unused_client_flag"`
 	UnusedReason      *ebpf.VariableSpec `ebpf:"unused_reason"`
 	UnusedSessionFlag *ebpf.VariableSpec `ebpf:"unused_session_flag"`
@@ -236,6 +247,7 @@ type dataplaneMaps struct {
 	Config        *ebpf.Map `ebpf:"config"`
 	Counters      *ebpf.Map `ebpf:"counters"`
 	SessionInfo   *ebpf.Map `ebpf:"session_info"`
+	SessionSlots  *ebpf.Map `ebpf:"session_slots"`
 	SessionStats  *ebpf.Map `ebpf:"session_stats"`
 	Sessions      *ebpf.Map `ebpf:"sessions"`
 	SubscribersV4 *ebpf.Map `ebpf:"subscribers_v4"`
@@ -248,6 +260,7 @@ func (m *dataplaneMaps) Close() error {
 		m.Config,
 		m.Counters,
 		m.SessionInfo,
+		m.SessionSlots,
 		m.SessionStats,
 		m.Sessions,
 		m.SubscribersV4,
@@ -260,6 +273,7 @@ func (m *dataplaneMaps) Close() error {
 // It can be passed to loadDataplaneObjects or ebpf.CollectionSpec.LoadAndAssign.
 type dataplaneVariables struct {
 	MaxSessions       *ebpf.Variable `ebpf:"max_sessions"`
+	SlotMask          *ebpf.Variable `ebpf:"slot_mask"`
 	UnusedClientFlag  *ebpf.Variable `ebpf:"unused_client_flag"`
 	UnusedReason      *ebpf.Variable `ebpf:"unused_reason"`
 	UnusedSessionFlag *ebpf.Variable `ebpf:"unused_session_flag"`

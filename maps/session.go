@@ -185,6 +185,14 @@ func (d *Datapath) installLocked(key dataplaneSessionKey, attrs dataplaneSession
 		}
 		return 0, fmt.Errorf("maps: install session %d: %w", sid, err)
 	}
+	if err := d.putSlot(key, attrs); err != nil {
+		_ = d.objs.Sessions.Delete(&key)
+		if subscriber {
+			_ = d.objs.SubscribersV4.Delete(attrs.Ipv4)
+		}
+		d.clearInfo(idx)
+		return 0, fmt.Errorf("maps: install session %d: %w", sid, err)
+	}
 	d.free = d.free[:len(d.free)-1]
 	d.inUse[idx] = true
 	return idx, nil
@@ -216,6 +224,9 @@ func (d *Datapath) removeLocked(key dataplaneSessionKey) (Index, error) {
 		return 0, fmt.Errorf("maps: remove session %d: %w", sid, notFound(err))
 	}
 	idx := attrs.Index
+	if err := d.clearSlot(key); err != nil {
+		return 0, fmt.Errorf("maps: remove session %d: %w", sid, err)
+	}
 	if err := d.objs.Sessions.Delete(&key); err != nil {
 		return 0, fmt.Errorf("maps: remove session %d: %w", sid, notFound(err))
 	}

@@ -1,0 +1,131 @@
+package maps
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/ethernet"
+	"golang.org/x/sys/unix"
+)
+
+// slotOf returns the session_slots index holding key, or -1.
+func slotOf(t *testing.T, d *Datapath, key dataplaneSessionKey) int {
+	t.Helper()
+	first := slotHash(&key, d.slotMask)
+	for _, i := range []uint32{first, first | 1} {
+		var s dataplaneSessionSlot
+		if err := d.objs.SessionSlots.Lookup(i, &s); err != nil {
+			t.Fatal(err)
+		}
+		if s.Attrs.Flags != 0 && s.Key == key {
+			return int(i)
+		}
+	}
+	return -1
+}
+
+func rawKey(t *testing.T, k Key) dataplaneSessionKey {
+	t.Helper()
+	r, err := k.raw()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestSlotCount(t *testing.T) {
+	for _, c := range []struct{ max, want uint32 }{{1, 2}, {1024, 2048}, {1025, 4096}, {262144, 524288}, {100000, 262144}} {
+		if got, err := slotCount(c.max); err != nil || got != c.want {
+			t.Errorf("slotCount(%d) = %d, %v; want %d", c.max, got, err, c.want)
+		}
+	}
+}
+
+// TestSessionSlots checks that the program finds sessions through their
+// slot where user space put them (the two hash functions agree), falls back
+// to the sessions map when a slot pair is full, and that Remove frees slots.
+func TestSessionSlots(t *testing.T) {
+	e := newEnv(t)
+	ip := func(src netip.Addr) []byte {
+		return ipv4{src: src, dst: internet, ttl: 64, proto: unix.IPPROTO_UDP, payload: udp(32)}.marshal()
+	}
+	fwd := func(src netip.Addr) []byte {
+		b := ipv4{src: src, dst: internet, ttl: 63, proto: unix.IPPROTO_UDP, payload: udp(32)}.marshal()
+		return ethFrame(t, gwMAC, e.upMAC, ethernet.EtherTypeIPv4, b)
+	}
+	upCase := func(name string, s Session) progCase {
+		return progCase{name: name, prog: "xdp_access_in", in: s.up(t, ip(s.IPv4)), verdict: xdpRedirect, out: fwd(s.IPv4), counters: count1(ReasonFastUp)}
+	}
+	unknownCase := func(name string, s Session) progCase {
+		return progCase{name: name, prog: "xdp_access_in", in: s.up(t, ip(s.IPv4)), verdict: xdpPass, counters: count1(ReasonUnknownSession)}
+	}
+
+	// The env's sessions each took a slot of their pair.
+	for _, s := range []Session{e.untagged, e.tagged, e.qinq} {
+		if slotOf(t, e.dp, rawKey(t, s.Key)) < 0 {
+			t.Fatalf("session %#x has no slot", s.SessionID)
+		}
+	}
+	// With its sessions entry gone behind Remove's back, the program
+	// still finds the untagged session: it read the slot user space chose.
+	key := rawKey(t, e.untagged.Key)
+	if err := e.dp.objs.Sessions.Delete(&key); err != nil {
+		t.Fatal(err)
+	}
+	e.run(t, []progCase{upCase("found by slot alone", e.untagged)})
+	if err := e.dp.clearSlot(key); err != nil {
+		t.Fatal(err)
+	}
+	if slotOf(t, e.dp, key) >= 0 {
+		t.Fatal("clearSlot left the slot")
+	}
+	e.run(t, []progCase{unknownCase("slot and entry gone", e.untagged)})
+
+	// Three sessions whose keys hash to one slot pair: the third lives in
+	// the sessions map only, and all three are forwarded.
+	base := Session{Key: Key{Ifindex: e.acc, ClientMAC: clientMAC}, ACMAC: acMAC, MTU: 1492}
+	bySlot := map[uint32][]uint16{}
+	var sids []uint16
+	for sid := uint16(0x2000); sids == nil; sid++ {
+		k := base.Key
+		k.SessionID = sid
+		r := rawKey(t, k)
+		h := slotHash(&r, e.dp.slotMask)
+		bySlot[h] = append(bySlot[h], sid)
+		if len(bySlot[h]) == 3 {
+			sids = bySlot[h]
+		}
+	}
+	var trio []Session
+	for i, sid := range sids {
+		s := base
+		s.SessionID = sid
+		s.IPv4 = netip.AddrFrom4([4]byte{100, 64, 1, byte(50 + i)})
+		if _, err := e.dp.Install(s); err != nil {
+			t.Fatal(err)
+		}
+		trio = append(trio, s)
+	}
+	if slotOf(t, e.dp, rawKey(t, trio[0].Key)) < 0 || slotOf(t, e.dp, rawKey(t, trio[1].Key)) < 0 {
+		t.Fatal("the first two of a pair have no slot")
+	}
+	if slotOf(t, e.dp, rawKey(t, trio[2].Key)) >= 0 {
+		t.Fatal("a third session found a slot in a full pair")
+	}
+	e.run(t, []progCase{upCase("pair 1st", trio[0]), upCase("pair 2nd", trio[1]), upCase("pair full, in sessions only", trio[2])})
+	if err := e.dp.Remove(trio[0].Key); err != nil {
+		t.Fatal(err)
+	}
+	if slotOf(t, e.dp, rawKey(t, trio[0].Key)) >= 0 {
+		t.Fatal("Remove left the slot")
+	}
+	e.run(t, []progCase{unknownCase("removed", trio[0]), upCase("pair 2nd after remove", trio[1]), upCase("3rd after remove", trio[2])})
+	// The freed slot goes to the next session of the pair.
+	if _, err := e.dp.Install(trio[0]); err != nil {
+		t.Fatal(err)
+	}
+	if slotOf(t, e.dp, rawKey(t, trio[0].Key)) < 0 {
+		t.Fatal("reinstalled session has no slot")
+	}
+	e.run(t, []progCase{upCase("reinstalled", trio[0])})
+}
