@@ -199,7 +199,7 @@ static __always_inline void clamp_mss_skb(struct __sk_buff *skb, struct iphdr *i
 static __always_inline int subscriber_v4(__be32 daddr, struct session_attrs **info,
 					 struct session_counters **st)
 {
-	struct session_attrs *a = bpf_map_lookup_elem(&subscribers_v4, &daddr);
+	struct session_attrs *a = subscriber_lookup(daddr);
 
 	if (!a || !(a->flags & SESSION_F_ACTIVE))
 		return 0;

@@ -44,22 +44,42 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } session_slots SEC(".maps");
 
-/* slot_mask: session_slots' size - 1, set by user space at load time. */
+/* subscriber_slots: the same front for subscribers_v4, by address: the
+ * attrs.ipv4 of a live slot is its key (key is unused, zero). Same size. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct session_slot);
+	__uint(max_entries, 2 * MAX_SESSIONS_DEFAULT);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} subscriber_slots SEC(".maps");
+
+/* slot_mask: the slot maps' size - 1, set by user space at load time. */
 const volatile __u32 slot_mask = 2 * MAX_SESSIONS_DEFAULT - 1;
 
 /* slot_hash mixes a session key's four 32-bit words (little-endian loads)
  * into a slot index; maps/slot.go computes the same. Multiply-xorshift: a
  * few cycles, and user space, not the peer, decides where a session goes,
  * so a peer choosing colliding keys only pushes sessions to `sessions`. */
-static __always_inline __u32 slot_hash(const struct session_key *k)
+static __always_inline __u32 slot_mix(__u32 h)
 {
-	const __u32 *w = (const __u32 *)k;
-	__u32 h = w[0] * 0x9e3779b1u ^ w[1] * 0x85ebca77u ^ w[2] * 0xc2b2ae3du ^ w[3] * 0x27d4eb2fu;
-
 	h ^= h >> 15;
 	h *= 0x2c1b3c6du;
 	h ^= h >> 12;
 	return h & slot_mask & ~1u;
+}
+
+static __always_inline __u32 slot_hash(const struct session_key *k)
+{
+	const __u32 *w = (const __u32 *)k;
+
+	return slot_mix(w[0] * 0x9e3779b1u ^ w[1] * 0x85ebca77u ^ w[2] * 0xc2b2ae3du ^ w[3] * 0x27d4eb2fu);
+}
+
+/* addr_hash is slot_hash for an IPv4 address (as loaded from the packet). */
+static __always_inline __u32 addr_hash(__u32 addr)
+{
+	return slot_mix(addr * 0x9e3779b1u);
 }
 
 static __always_inline int slot_match(const struct session_slot *s, const struct session_key *k)
@@ -136,6 +156,28 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } subscribers_v4 SEC(".maps");
+
+static __always_inline int addr_match(const struct session_slot *s, __u32 addr)
+{
+	return s->attrs.flags && *(const __u32 *)s->attrs.ipv4 == addr;
+}
+
+/* subscriber_lookup finds the session that owns IPv4 address addr: its
+ * slot pair, else subscribers_v4. */
+static __always_inline struct session_attrs *subscriber_lookup(__u32 addr)
+{
+	__u32 i = addr_hash(addr);
+	struct session_slot *s = bpf_map_lookup_elem(&subscriber_slots, &i);
+
+	if (s && addr_match(s, addr))
+		return &s->attrs;
+	i |= 1;
+	s = bpf_map_lookup_elem(&subscriber_slots, &i);
+	if (s && addr_match(s, addr))
+		return &s->attrs;
+	return bpf_map_lookup_elem(&subscribers_v4, &addr);
+}
+
 
 /* subscribers_v6: IPv6 prefix -> session index. Present so the ABI is ready
  * for IPv6; no program reads it yet (IPv6 data takes the slow path). */

@@ -104,6 +104,7 @@ func Open(opts Options) (*Datapath, error) {
 		return nil, err
 	}
 	spec.Maps[dataplaneMapSessionSlots].MaxEntries = nslots
+	spec.Maps[dataplaneMapSubscriberSlots].MaxEntries = nslots
 	if err := spec.Variables[dataplaneVarSlotMask].Set(nslots - 1); err != nil {
 		return nil, fmt.Errorf("maps: slot_mask: %w", err)
 	}
@@ -146,7 +147,7 @@ func (d *Datapath) Close() error {
 // descriptor is closed. Use it to uninstall, and in tests.
 func (d *Datapath) Unpin() error {
 	var errs []error
-	for _, m := range []*ebpf.Map{d.objs.Sessions, d.objs.SessionSlots, d.objs.SessionInfo, d.objs.SessionStats,
+	for _, m := range []*ebpf.Map{d.objs.Sessions, d.objs.SessionSlots, d.objs.SubscriberSlots, d.objs.SessionInfo, d.objs.SessionStats,
 		d.objs.SubscribersV4, d.objs.SubscribersV6, d.objs.Config, d.objs.Counters, d.objs.ClientDevs} {
 		if err := m.Unpin(); err != nil {
 			errs = append(errs, err)

@@ -134,6 +134,7 @@ const (
 	dataplaneMapSessionSlots      = "session_slots"
 	dataplaneMapSessionStats      = "session_stats"
 	dataplaneMapSessions          = "sessions"
+	dataplaneMapSubscriberSlots   = "subscriber_slots"
 	dataplaneMapSubscribersV4     = "subscribers_v4"
 	dataplaneMapSubscribersV6     = "subscribers_v6"
 	dataplaneProgTcAccessIn       = "tc_access_in"
@@ -201,15 +202,16 @@ type dataplaneProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type dataplaneMapSpecs struct {
-	ClientDevs    *ebpf.MapSpec `ebpf:"client_devs"`
-	Config        *ebpf.MapSpec `ebpf:"config"`
-	Counters      *ebpf.MapSpec `ebpf:"counters"`
-	SessionInfo   *ebpf.MapSpec `ebpf:"session_info"`
-	SessionSlots  *ebpf.MapSpec `ebpf:"session_slots"`
-	SessionStats  *ebpf.MapSpec `ebpf:"session_stats"`
-	Sessions      *ebpf.MapSpec `ebpf:"sessions"`
-	SubscribersV4 *ebpf.MapSpec `ebpf:"subscribers_v4"`
-	SubscribersV6 *ebpf.MapSpec `ebpf:"subscribers_v6"`
+	ClientDevs      *ebpf.MapSpec `ebpf:"client_devs"`
+	Config          *ebpf.MapSpec `ebpf:"config"`
+	Counters        *ebpf.MapSpec `ebpf:"counters"`
+	SessionInfo     *ebpf.MapSpec `ebpf:"session_info"`
+	SessionSlots    *ebpf.MapSpec `ebpf:"session_slots"`
+	SessionStats    *ebpf.MapSpec `ebpf:"session_stats"`
+	Sessions        *ebpf.MapSpec `ebpf:"sessions"`
+	SubscriberSlots *ebpf.MapSpec `ebpf:"subscriber_slots"`
+	SubscribersV4   *ebpf.MapSpec `ebpf:"subscribers_v4"`
+	SubscribersV6   *ebpf.MapSpec `ebpf:"subscribers_v6"`
 }
 
 // dataplaneVariableSpecs contains global variables before they are loaded into the kernel.
@@ -243,15 +245,16 @@ func (o *dataplaneObjects) Close() error {
 //
 // It can be passed to loadDataplaneObjects or ebpf.CollectionSpec.LoadAndAssign.
 type dataplaneMaps struct {
-	ClientDevs    *ebpf.Map `ebpf:"client_devs"`
-	Config        *ebpf.Map `ebpf:"config"`
-	Counters      *ebpf.Map `ebpf:"counters"`
-	SessionInfo   *ebpf.Map `ebpf:"session_info"`
-	SessionSlots  *ebpf.Map `ebpf:"session_slots"`
-	SessionStats  *ebpf.Map `ebpf:"session_stats"`
-	Sessions      *ebpf.Map `ebpf:"sessions"`
-	SubscribersV4 *ebpf.Map `ebpf:"subscribers_v4"`
-	SubscribersV6 *ebpf.Map `ebpf:"subscribers_v6"`
+	ClientDevs      *ebpf.Map `ebpf:"client_devs"`
+	Config          *ebpf.Map `ebpf:"config"`
+	Counters        *ebpf.Map `ebpf:"counters"`
+	SessionInfo     *ebpf.Map `ebpf:"session_info"`
+	SessionSlots    *ebpf.Map `ebpf:"session_slots"`
+	SessionStats    *ebpf.Map `ebpf:"session_stats"`
+	Sessions        *ebpf.Map `ebpf:"sessions"`
+	SubscriberSlots *ebpf.Map `ebpf:"subscriber_slots"`
+	SubscribersV4   *ebpf.Map `ebpf:"subscribers_v4"`
+	SubscribersV6   *ebpf.Map `ebpf:"subscribers_v6"`
 }
 
 func (m *dataplaneMaps) Close() error {
@@ -263,6 +266,7 @@ func (m *dataplaneMaps) Close() error {
 		m.SessionSlots,
 		m.SessionStats,
 		m.Sessions,
+		m.SubscriberSlots,
 		m.SubscribersV4,
 		m.SubscribersV6,
 	)

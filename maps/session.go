@@ -174,9 +174,15 @@ func (d *Datapath) installLocked(key dataplaneSessionKey, attrs dataplaneSession
 			}
 			return 0, fmt.Errorf("maps: install session %d: address %v: %w", sid, netip.AddrFrom4(attrs.Ipv4), err)
 		}
+		if err := d.putSubscriberSlot(attrs); err != nil {
+			_ = d.objs.SubscribersV4.Delete(attrs.Ipv4)
+			d.clearInfo(idx)
+			return 0, fmt.Errorf("maps: install session %d: %w", sid, err)
+		}
 	}
 	if err := d.objs.Sessions.Update(&key, &attrs, ebpf.UpdateNoExist); err != nil {
 		if subscriber {
+			_ = d.clearSubscriberSlot(attrs.Ipv4, attrs.Index)
 			_ = d.objs.SubscribersV4.Delete(attrs.Ipv4)
 		}
 		d.clearInfo(idx)
@@ -185,9 +191,10 @@ func (d *Datapath) installLocked(key dataplaneSessionKey, attrs dataplaneSession
 		}
 		return 0, fmt.Errorf("maps: install session %d: %w", sid, err)
 	}
-	if err := d.putSlot(key, attrs); err != nil {
+	if err := d.putSessionSlot(key, attrs); err != nil {
 		_ = d.objs.Sessions.Delete(&key)
 		if subscriber {
+			_ = d.clearSubscriberSlot(attrs.Ipv4, attrs.Index)
 			_ = d.objs.SubscribersV4.Delete(attrs.Ipv4)
 		}
 		d.clearInfo(idx)
@@ -224,7 +231,7 @@ func (d *Datapath) removeLocked(key dataplaneSessionKey) (Index, error) {
 		return 0, fmt.Errorf("maps: remove session %d: %w", sid, notFound(err))
 	}
 	idx := attrs.Index
-	if err := d.clearSlot(key); err != nil {
+	if err := d.clearSessionSlot(key, idx); err != nil {
 		return 0, fmt.Errorf("maps: remove session %d: %w", sid, err)
 	}
 	if err := d.objs.Sessions.Delete(&key); err != nil {
@@ -232,6 +239,9 @@ func (d *Datapath) removeLocked(key dataplaneSessionKey) (Index, error) {
 	}
 	var owner dataplaneSessionAttrs
 	if d.objs.SubscribersV4.Lookup(attrs.Ipv4, &owner) == nil && owner.Index == idx {
+		if err := d.clearSubscriberSlot(attrs.Ipv4, idx); err != nil {
+			return 0, fmt.Errorf("maps: remove session %d: %w", sid, err)
+		}
 		if err := d.objs.SubscribersV4.Delete(attrs.Ipv4); err != nil {
 			return 0, fmt.Errorf("maps: remove session %d: subscribers_v4: %w", sid, err)
 		}

@@ -3,14 +3,16 @@ package maps
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/cilium/ebpf"
 	"math/bits"
 	"unsafe"
 )
 
-// session_slots (bpf/maps.h) is a direct-mapped front of the sessions hash
-// map that the fast paths read without a helper call. Every session is in
-// sessions; a session also takes the first free slot of the pair its key
-// hashes to, if there is one. Slots are written so that a program reading
+// session_slots and subscriber_slots (bpf/maps.h) are direct-mapped fronts
+// of the sessions and subscribers_v4 hash maps that the fast paths read
+// without a helper call. Every session is in the hash maps; it also takes
+// the first free slot of the pair its key (or address) hashes to, if there
+// is one. Slots are written so that a program reading
 // one concurrently never sees a half-written session: a slot is filled
 // with flags 0 first and then made live by rewriting it with only the
 // flags changed, and emptied in the reverse order.
@@ -25,6 +27,13 @@ func slotCount(max uint32) (uint32, error) {
 	return uint32(n), nil
 }
 
+func slotMix(h, mask uint32) uint32 {
+	h ^= h >> 15
+	h *= 0x2c1b3c6d
+	h ^= h >> 12
+	return h & mask &^ 1
+}
+
 // slotHash is slot_hash in bpf/maps.h: the key's four 32-bit words as the
 // program loads them (native byte order) mixed into the pair's first slot.
 func slotHash(k *dataplaneSessionKey, mask uint32) uint32 {
@@ -33,57 +42,75 @@ func slotHash(k *dataplaneSessionKey, mask uint32) uint32 {
 	w1 := binary.NativeEndian.Uint32(b[4:])
 	w2 := binary.NativeEndian.Uint32(b[8:])
 	w3 := binary.NativeEndian.Uint32(b[12:])
-	h := w0*0x9e3779b1 ^ w1*0x85ebca77 ^ w2*0xc2b2ae3d ^ w3*0x27d4eb2f
-	h ^= h >> 15
-	h *= 0x2c1b3c6d
-	h ^= h >> 12
-	return h & mask &^ 1
+	return slotMix(w0*0x9e3779b1^w1*0x85ebca77^w2*0xc2b2ae3d^w3*0x27d4eb2f, mask)
 }
 
-// putSlot puts an installed session into a free slot of its pair; a full
-// pair leaves it in sessions only.
-func (d *Datapath) putSlot(key dataplaneSessionKey, attrs dataplaneSessionAttrs) error {
-	first := slotHash(&key, d.slotMask)
+// addrHash is addr_hash in bpf/maps.h, for an address in wire order.
+func addrHash(addr [4]byte, mask uint32) uint32 {
+	return slotMix(binary.NativeEndian.Uint32(addr[:])*0x9e3779b1, mask)
+}
+
+// putSlot writes s into the first free slot of the pair at first in m; a
+// full pair leaves the session in the hash map only.
+func putSlot(m *ebpf.Map, first uint32, s dataplaneSessionSlot) error {
 	for _, i := range []uint32{first, first | 1} {
-		var s dataplaneSessionSlot
-		if err := d.objs.SessionSlots.Lookup(i, &s); err != nil {
-			return fmt.Errorf("maps: session_slots[%d]: %w", i, err)
+		var cur dataplaneSessionSlot
+		if err := m.Lookup(i, &cur); err != nil {
+			return fmt.Errorf("maps: %v[%d]: %w", m, i, err)
 		}
-		if s.Attrs.Flags != 0 {
+		if cur.Attrs.Flags != 0 {
 			continue
 		}
-		s = dataplaneSessionSlot{Key: key, Attrs: attrs}
 		live := s.Attrs.Flags
 		s.Attrs.Flags = 0
-		if err := d.objs.SessionSlots.Put(i, &s); err != nil {
-			return fmt.Errorf("maps: session_slots[%d]: %w", i, err)
+		if err := m.Put(i, &s); err != nil {
+			return fmt.Errorf("maps: %v[%d]: %w", m, i, err)
 		}
 		s.Attrs.Flags = live
-		if err := d.objs.SessionSlots.Put(i, &s); err != nil {
-			_ = d.objs.SessionSlots.Put(i, &dataplaneSessionSlot{})
-			return fmt.Errorf("maps: session_slots[%d]: %w", i, err)
+		if err := m.Put(i, &s); err != nil {
+			_ = m.Put(i, &dataplaneSessionSlot{})
+			return fmt.Errorf("maps: %v[%d]: %w", m, i, err)
 		}
 		return nil
 	}
 	return nil
 }
 
-// clearSlot empties the slot holding key, if one does.
-func (d *Datapath) clearSlot(key dataplaneSessionKey) error {
-	first := slotHash(&key, d.slotMask)
+// clearSlot empties the slot of the pair at first in m that holds the
+// session with index idx, if one does.
+func clearSlot(m *ebpf.Map, first uint32, idx uint32) error {
 	for _, i := range []uint32{first, first | 1} {
 		var s dataplaneSessionSlot
-		if err := d.objs.SessionSlots.Lookup(i, &s); err != nil {
-			return fmt.Errorf("maps: session_slots[%d]: %w", i, err)
+		if err := m.Lookup(i, &s); err != nil {
+			return fmt.Errorf("maps: %v[%d]: %w", m, i, err)
 		}
-		if s.Attrs.Flags == 0 || s.Key != key {
+		if s.Attrs.Flags == 0 || s.Attrs.Index != idx {
 			continue
 		}
 		s.Attrs.Flags = 0
-		if err := d.objs.SessionSlots.Put(i, &s); err != nil {
-			return fmt.Errorf("maps: session_slots[%d]: %w", i, err)
+		if err := m.Put(i, &s); err != nil {
+			return fmt.Errorf("maps: %v[%d]: %w", m, i, err)
 		}
-		return d.objs.SessionSlots.Put(i, &dataplaneSessionSlot{})
+		return m.Put(i, &dataplaneSessionSlot{})
 	}
 	return nil
+}
+
+// putSessionSlot and clearSessionSlot keep session_slots in step with
+// sessions; putSubscriberSlot and clearSubscriberSlot subscriber_slots with
+// subscribers_v4.
+func (d *Datapath) putSessionSlot(key dataplaneSessionKey, attrs dataplaneSessionAttrs) error {
+	return putSlot(d.objs.SessionSlots, slotHash(&key, d.slotMask), dataplaneSessionSlot{Key: key, Attrs: attrs})
+}
+
+func (d *Datapath) clearSessionSlot(key dataplaneSessionKey, idx uint32) error {
+	return clearSlot(d.objs.SessionSlots, slotHash(&key, d.slotMask), idx)
+}
+
+func (d *Datapath) putSubscriberSlot(attrs dataplaneSessionAttrs) error {
+	return putSlot(d.objs.SubscriberSlots, addrHash(attrs.Ipv4, d.slotMask), dataplaneSessionSlot{Attrs: attrs})
+}
+
+func (d *Datapath) clearSubscriberSlot(addr [4]byte, idx uint32) error {
+	return clearSlot(d.objs.SubscriberSlots, addrHash(addr, d.slotMask), idx)
 }

@@ -73,7 +73,7 @@ func TestSessionSlots(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.run(t, []progCase{upCase("found by slot alone", e.untagged)})
-	if err := e.dp.clearSlot(key); err != nil {
+	if err := e.dp.clearSessionSlot(key, uint32(e.idxUntagged)); err != nil {
 		t.Fatal(err)
 	}
 	if slotOf(t, e.dp, key) >= 0 {
@@ -128,4 +128,83 @@ func TestSessionSlots(t *testing.T) {
 		t.Fatal("reinstalled session has no slot")
 	}
 	e.run(t, []progCase{upCase("reinstalled", trio[0])})
+}
+
+// addrSlotOf returns the subscriber_slots index holding addr, or -1.
+func addrSlotOf(t *testing.T, d *Datapath, addr [4]byte) int {
+	t.Helper()
+	first := addrHash(addr, d.slotMask)
+	for _, i := range []uint32{first, first | 1} {
+		var s dataplaneSessionSlot
+		if err := d.objs.SubscriberSlots.Lookup(i, &s); err != nil {
+			t.Fatal(err)
+		}
+		if s.Attrs.Flags != 0 && s.Attrs.Ipv4 == addr {
+			return int(i)
+		}
+	}
+	return -1
+}
+
+// TestSubscriberSlots is TestSessionSlots for the downstream front.
+func TestSubscriberSlots(t *testing.T) {
+	e := newEnv(t)
+	ipDown := func(dst netip.Addr, ttl uint8) []byte {
+		return ipv4{src: internet, dst: dst, ttl: ttl, proto: unix.IPPROTO_UDP, payload: udp(32)}.marshal()
+	}
+	downCase := func(name string, s Session) progCase {
+		return progCase{name: name, prog: "xdp_uplink_in", in: ethFrame(t, e.upMAC, gwMAC, ethernet.EtherTypeIPv4, ipDown(s.IPv4, 64)),
+			verdict: xdpRedirect, out: s.down(t, ipDown(s.IPv4, 63)), counters: count1(ReasonFastDown)}
+	}
+	notOurs := func(name string, s Session) progCase {
+		return progCase{name: name, prog: "xdp_uplink_in", in: ethFrame(t, e.upMAC, gwMAC, ethernet.EtherTypeIPv4, ipDown(s.IPv4, 64)), verdict: xdpPass}
+	}
+	for _, s := range []Session{e.untagged, e.tagged, e.qinq} {
+		if addrSlotOf(t, e.dp, s.IPv4.As4()) < 0 {
+			t.Fatalf("subscriber %v has no slot", s.IPv4)
+		}
+	}
+	addr := e.untagged.IPv4.As4()
+	if err := e.dp.objs.SubscribersV4.Delete(addr); err != nil {
+		t.Fatal(err)
+	}
+	e.run(t, []progCase{downCase("found by slot alone", e.untagged)})
+	if err := e.dp.clearSubscriberSlot(addr, uint32(e.idxUntagged)); err != nil {
+		t.Fatal(err)
+	}
+	if addrSlotOf(t, e.dp, addr) >= 0 {
+		t.Fatal("clearSubscriberSlot left the slot")
+	}
+	e.run(t, []progCase{notOurs("slot and entry gone", e.untagged)})
+
+	// Three addresses of one slot pair.
+	bySlot := map[uint32][][4]byte{}
+	var addrs [][4]byte
+	for i := 0; addrs == nil; i++ {
+		a := [4]byte{100, 64, byte(i >> 8), byte(i)}
+		h := addrHash(a, e.dp.slotMask)
+		bySlot[h] = append(bySlot[h], a)
+		if len(bySlot[h]) == 3 {
+			addrs = bySlot[h]
+		}
+	}
+	var trio []Session
+	for i, a := range addrs {
+		s := Session{Key: Key{Ifindex: e.acc, SessionID: uint16(0x3000 + i), ClientMAC: clientMAC}, ACMAC: acMAC, MTU: 1492, IPv4: netip.AddrFrom4(a)}
+		if _, err := e.dp.Install(s); err != nil {
+			t.Fatal(err)
+		}
+		trio = append(trio, s)
+	}
+	if addrSlotOf(t, e.dp, addrs[0]) < 0 || addrSlotOf(t, e.dp, addrs[1]) < 0 || addrSlotOf(t, e.dp, addrs[2]) >= 0 {
+		t.Fatal("want the first two addresses of a pair in slots, the third not")
+	}
+	e.run(t, []progCase{downCase("pair 1st", trio[0]), downCase("pair 2nd", trio[1]), downCase("pair full, in subscribers_v4 only", trio[2])})
+	if err := e.dp.Remove(trio[1].Key); err != nil {
+		t.Fatal(err)
+	}
+	if addrSlotOf(t, e.dp, addrs[1]) >= 0 {
+		t.Fatal("Remove left the subscriber slot")
+	}
+	e.run(t, []progCase{notOurs("removed", trio[1]), downCase("1st after remove", trio[0]), downCase("3rd after remove", trio[2])})
 }
