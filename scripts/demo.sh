@@ -186,15 +186,18 @@ PIDS+=($!)
 echo
 echo "== bpftool: the AC's programs and maps"
 nsx "$AC" bpftool net show
-echo "--- bpftool map dump pinned $PINS/ac/sessions (key → session index)"
+echo "--- bpftool map dump pinned $PINS/ac/sessions (key → the session's attributes)"
 bpftool map dump pinned "$PINS/ac/sessions"
-echo "--- bpftool map dump pinned $PINS/ac/subscribers_v4 (IPv4 → session index)"
-bpftool map dump pinned "$PINS/ac/subscribers_v4"
-# session_info is an array sized for every possible session: look the
-# installed ones up rather than dump it.
-for idx in $(bpftool -j map dump pinned "$PINS/ac/sessions" | grep -o '"value": *[0-9]*' | grep -o '[0-9]*$'); do
-	echo "--- bpftool map lookup pinned $PINS/ac/session_info key $idx 0 0 0"
-	bpftool map lookup pinned "$PINS/ac/session_info" key "$idx" 0 0 0
+# session_info and session_stats are arrays sized for every possible
+# session: look the installed ones up rather than dump them. A key is the
+# index's four bytes, little-endian; session_stats holds CPU 0's counters at
+# the index itself (CPU c's at c * 262144 + index).
+for idx in $(bpftool -j map dump pinned "$PINS/ac/sessions" | grep -o '"index": *[0-9]*' | grep -o '[0-9]*$'); do
+	key="$((idx & 255)) $((idx >> 8 & 255)) $((idx >> 16 & 255)) $((idx >> 24))"
+	echo "--- bpftool map lookup pinned $PINS/ac/session_info key $key"
+	bpftool map lookup pinned "$PINS/ac/session_info" key $key
+	echo "--- bpftool map lookup pinned $PINS/ac/session_stats key $key (CPU 0)"
+	bpftool map lookup pinned "$PINS/ac/session_stats" key $key
 done
 
 if ((DEMO_SECONDS > 0)); then
