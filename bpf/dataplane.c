@@ -68,6 +68,14 @@ struct up {
 	struct session_counters *st;
 };
 
+/* mac_eq compares two MACs as three 16-bit words (both are 2-aligned). */
+static __always_inline int mac_eq(const __u8 *a, const __u8 *b)
+{
+	const __u16 *x = (const __u16 *)a, *y = (const __u16 *)b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2];
+}
+
 /* stamp_seen records that the session's peer was just heard from (see
  * struct session_counters). */
 static __always_inline void stamp_seen(struct session_counters *st)
@@ -111,6 +119,10 @@ static __always_inline int classify_up(struct cursor *c, __u32 ifindex, struct u
 	info = session_lookup(&key);
 	if (!info || !(info->flags & SESSION_F_ACTIVE))
 		return UP_UNKNOWN;
+	/* Addressed to another station (a promiscuous interface, or a veth,
+	 * which filters nothing): not ours, as user space also decides. */
+	if (!mac_eq(u->l2.eth->h_dest, info->local_mac))
+		return UP_OTHER;
 	st = stats_of(info->index);
 	if (!st)
 		return UP_UNKNOWN;
@@ -375,6 +387,10 @@ int xdp_uplink_in(struct xdp_md *ctx)
 	__u32 tot, frame, push;
 
 	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return XDP_PASS;
+	/* Link-layer broadcast or multicast is never forwarded (RFC 1812
+	 * §5.3.4); the kernel decides what it is. */
+	if (eth->h_dest[0] & 1)
 		return XDP_PASS;
 	c.pos = eth + 1;
 	if (parse_ipv4(&c, data_end - c.pos, &iph) < 0)

@@ -31,6 +31,7 @@ const (
 var (
 	acMAC     = net.HardwareAddr{0x02, 0xac, 0, 0, 0, 0x01}
 	clientMAC = net.HardwareAddr{0x02, 0xc1, 0, 0, 0, 0x01}
+	otherMAC  = net.HardwareAddr{0x02, 0xac, 0, 0, 0, 0x02} // another AC on the segment
 	gwMAC     = net.HardwareAddr{0x02, 0x9e, 0, 0, 0, 0xfe}
 
 	subUntagged = netip.MustParseAddr("100.64.1.1")

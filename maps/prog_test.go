@@ -2,6 +2,7 @@ package maps
 
 import (
 	"encoding/binary"
+	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -92,6 +93,8 @@ func TestXDPAccessIn(t *testing.T) {
 		progCase{name: "QinQ with wrong outer TPID", prog: "xdp_access_in", in: pppoeFrame(t, acMAC, clientMAC, []ethernet.VLAN{{ID: 10}, {ID: 20}}, e.qinq.SessionID, ppp.ProtocolIPv4, ipUp(subQinQ, internet, 64)), verdict: xdpPass, counters: one(ReasonUnknownSession)},
 		progCase{name: "LCP to user space", prog: "xdp_access_in", in: lcp, verdict: xdpPass, counters: one(ReasonPassControl)},
 		progCase{name: "PADI to user space", prog: "xdp_access_in", in: padi, verdict: xdpPass, counters: one(ReasonPassDiscovery)},
+		progCase{name: "session frame to another MAC", prog: "xdp_access_in", in: pppoeFrame(t, otherMAC, clientMAC, nil, s.SessionID, ppp.ProtocolIPv4, ipUp(s.IPv4, internet, 64)), verdict: xdpPass, counters: one(ReasonPassOther)},
+		progCase{name: "session frame to broadcast", prog: "xdp_access_in", in: pppoeFrame(t, ethernet.Broadcast, clientMAC, nil, s.SessionID, ppp.ProtocolIPv4, ipUp(s.IPv4, internet, 64)), verdict: xdpPass, counters: one(ReasonPassOther)},
 		progCase{name: "plain IPv4 not ours", prog: "xdp_access_in", in: ethFrame(t, acMAC, clientMAC, ethernet.EtherTypeIPv4, ipUp(s.IPv4, internet, 64)), verdict: xdpPass, counters: one(ReasonPassOther)},
 	)
 	cases = append(cases, malformedCases(t, e, "xdp_access_in", xdpDrop, one(ReasonMalformed))...)
@@ -195,6 +198,8 @@ func TestXDPUplinkIn(t *testing.T) {
 		progCase{name: "larger than session MTU", prog: "xdp_uplink_in", in: in(ipDown(s.IPv4, 64, 1493-20)), verdict: xdpPass, counters: count1(ReasonMTUExceeded)},
 		progCase{name: "TTL 1", prog: "xdp_uplink_in", in: in(ipDown(s.IPv4, 1, 32)), verdict: xdpPass, counters: count1(ReasonTTLExceeded)},
 		progCase{name: "not a subscriber", prog: "xdp_uplink_in", in: in(ipDown(netip.MustParseAddr("100.64.1.99"), 64, 32)), verdict: xdpPass},
+		progCase{name: "to a subscriber by link broadcast", prog: "xdp_uplink_in", in: ethFrame(t, ethernet.Broadcast, gwMAC, ethernet.EtherTypeIPv4, ipDown(s.IPv4, 64, 32)), verdict: xdpPass},
+		progCase{name: "to a subscriber by link multicast", prog: "xdp_uplink_in", in: ethFrame(t, net.HardwareAddr{0x01, 0, 0x5e, 0, 0, 1}, gwMAC, ethernet.EtherTypeIPv4, ipDown(s.IPv4, 64, 32)), verdict: xdpPass},
 		progCase{name: "ARP untouched", prog: "xdp_uplink_in", in: ethFrame(t, ethernet.Broadcast, gwMAC, ethernet.EtherTypeARP, make([]byte, 28)), verdict: xdpPass},
 		progCase{name: "truncated IPv4", prog: "xdp_uplink_in", in: in(ipDown(s.IPv4, 64, 32))[:14+19], verdict: xdpPass},
 	)
@@ -236,6 +241,7 @@ func TestTCAccessIn(t *testing.T) {
 			verdict: tcRedirect, out: ethFrame(t, e.pppoe0MAC, clientMAC, ethernet.EtherTypeIPv6, v6), counters: count1(ReasonSlowUp)},
 		progCase{name: "anti-spoof", prog: "tc_access_in", in: s.up(t, ip(subQinQ, 64)), verdict: tcShot, counters: count1(ReasonSpoofed)},
 		progCase{name: "unknown session never forwarded", prog: "tc_access_in", in: pppoeFrame(t, acMAC, clientMAC, nil, 0x0999, ppp.ProtocolIPv4, ip(s.IPv4, 64)), verdict: tcOK},
+		progCase{name: "to another MAC left alone", prog: "tc_access_in", in: pppoeFrame(t, otherMAC, clientMAC, nil, s.SessionID, ppp.ProtocolIPv4, ip(s.IPv4, 64)), verdict: tcOK},
 		progCase{name: "LCP left to user space", prog: "tc_access_in", in: pppoeFrame(t, acMAC, clientMAC, nil, s.SessionID, ppp.ProtocolLCP, []byte{9, 1, 0, 8, 0, 0, 0, 0}), verdict: tcOK},
 	)
 	cases = append(cases, malformedCases(t, e, "tc_access_in", tcShot, count1(ReasonMalformed))...)
