@@ -383,14 +383,20 @@ int xdp_uplink_in(struct xdp_md *ctx)
 	struct ethhdr *eth = data;
 	struct session_attrs *info;
 	struct session_counters *st;
+	struct uplink_mac *up;
 	struct iphdr *iph;
-	__u32 tot, frame, push;
+	__u32 tot, frame, push, slot;
 
 	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
 		return XDP_PASS;
 	/* Link-layer broadcast or multicast is never forwarded (RFC 1812
-	 * §5.3.4); the kernel decides what it is. */
+	 * §5.3.4), nor a frame for another station; the kernel decides what
+	 * they are. */
 	if (eth->h_dest[0] & 1)
+		return XDP_PASS;
+	slot = ctx->ingress_ifindex % UPLINK_SLOTS;
+	up = bpf_map_lookup_elem(&uplink_macs, &slot);
+	if (up && up->ifindex == ctx->ingress_ifindex && !mac_eq(eth->h_dest, up->mac))
 		return XDP_PASS;
 	c.pos = eth + 1;
 	if (parse_ipv4(&c, data_end - c.pos, &iph) < 0)

@@ -201,6 +201,20 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } client_devs SEC(".maps");
 
+/* uplink_macs: each uplink's MAC, so xdp_uplink_in forwards only frames
+ * addressed to it, as the kernel does (a promiscuous uplink also receives
+ * other stations' frames). Indexed inline by ifindex % UPLINK_SLOTS; an
+ * uplink whose slot another uplink holds (ifindexes UPLINK_SLOTS apart) is
+ * not checked. */
+#define UPLINK_SLOTS 1024
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct uplink_mac);
+	__uint(max_entries, UPLINK_SLOTS);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} uplink_macs SEC(".maps");
+
 /* config: one entry of global knobs (struct dp_config). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -123,6 +123,14 @@ struct v6_lpm_key {
 };
 _Static_assert(sizeof(struct v6_lpm_key) == 20, "v6_lpm_key size");
 
+/* uplink_macs value: an uplink's MAC, at slot ifindex % UPLINK_SLOTS. */
+struct uplink_mac {
+	__u32 ifindex;  /* 0 = free slot */
+	__u8 mac[6];
+	__u16 pad;
+};
+_Static_assert(sizeof(struct uplink_mac) == 12, "uplink_mac size");
+
 /* config[0]: global knobs written by user space. */
 struct dp_config {
 	__u32 pppoe0_ifindex;   /* slow-path device; 0 = slow path disabled */

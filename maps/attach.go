@@ -32,9 +32,58 @@ func (d *Datapath) AttachAccess(ifindex int) error {
 		hook{d.objs.TcAccessIn, dataplaneProgTcAccessIn, false, ebpf.AttachTCXIngress})
 }
 
-// AttachUplink attaches xdp_uplink_in to an uplink interface.
+// AttachUplink attaches xdp_uplink_in to an uplink interface and records
+// its MAC (uplink_macs), so that only frames addressed to it are forwarded.
+// The MAC is read now: after changing it, attach again (until then frames
+// to the new MAC take the kernel's path through pppoe0).
 func (d *Datapath) AttachUplink(ifindex int) error {
+	if err := d.setUplinkMAC(ifindex); err != nil {
+		return err
+	}
 	return d.attach(ifindex, hook{d.objs.XdpUplinkIn, dataplaneProgXdpUplinkIn, true, 0})
+}
+
+// uplinkSlots is UPLINK_SLOTS in bpf/maps.h.
+const uplinkSlots = 1024
+
+// setUplinkMAC puts an uplink's MAC in its uplink_macs slot, unless another
+// uplink holds the slot (then this one's destination goes unchecked).
+func (d *Datapath) setUplinkMAC(ifindex int) error {
+	l, err := netlink.LinkByIndex(ifindex)
+	if err != nil {
+		return fmt.Errorf("maps: uplink ifindex %d: %w", ifindex, err)
+	}
+	slot := uint32(ifindex) % uplinkSlots
+	var cur dataplaneUplinkMac
+	if err := d.objs.UplinkMacs.Lookup(slot, &cur); err != nil {
+		return fmt.Errorf("maps: uplink_macs: %w", err)
+	}
+	if cur.Ifindex != 0 && cur.Ifindex != uint32(ifindex) {
+		if _, err := netlink.LinkByIndex(int(cur.Ifindex)); err == nil {
+			d.log.Warn("uplink MAC slot taken: destination MAC not checked on this uplink",
+				zap.Int("ifindex", ifindex), zap.Uint32("holder", cur.Ifindex))
+			return nil
+		}
+	}
+	v := dataplaneUplinkMac{Ifindex: uint32(ifindex)}
+	if len(l.Attrs().HardwareAddr) != 6 {
+		return fmt.Errorf("maps: uplink %s: MAC %q: want 6 bytes", l.Attrs().Name, l.Attrs().HardwareAddr)
+	}
+	copy(v.Mac[:], l.Attrs().HardwareAddr)
+	if err := d.objs.UplinkMacs.Put(slot, &v); err != nil {
+		return fmt.Errorf("maps: uplink_macs: %w", err)
+	}
+	return nil
+}
+
+// clearUplinkMAC frees an uplink's uplink_macs slot.
+func (d *Datapath) clearUplinkMAC(ifindex int) error {
+	slot := uint32(ifindex) % uplinkSlots
+	var cur dataplaneUplinkMac
+	if err := d.objs.UplinkMacs.Lookup(slot, &cur); err != nil || cur.Ifindex != uint32(ifindex) {
+		return err
+	}
+	return d.objs.UplinkMacs.Put(slot, &dataplaneUplinkMac{})
 }
 
 // AttachPPPoE0 attaches tc_pppoe0_out to the slow-path device made by
@@ -152,7 +201,7 @@ func (d *Datapath) detach(ifindex int) error {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 		}
 	}
-	errs = append(errs, detachClsact(ifindex))
+	errs = append(errs, detachClsact(ifindex), d.clearUplinkMAC(ifindex))
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("maps: detach ifindex %d: %w", ifindex, err)
 	}

@@ -117,6 +117,13 @@ type dataplaneSessionSlot struct {
 	Pad   [40]uint8
 }
 
+type dataplaneUplinkMac struct {
+	_       structs.HostLayout
+	Ifindex uint32
+	Mac     [6]uint8
+	Pad     uint16
+}
+
 type dataplaneV6LpmKey struct {
 	_         structs.HostLayout
 	Prefixlen uint32
@@ -137,6 +144,7 @@ const (
 	dataplaneMapSubscriberSlots   = "subscriber_slots"
 	dataplaneMapSubscribersV4     = "subscribers_v4"
 	dataplaneMapSubscribersV6     = "subscribers_v6"
+	dataplaneMapUplinkMacs        = "uplink_macs"
 	dataplaneProgTcAccessIn       = "tc_access_in"
 	dataplaneProgTcClientOut      = "tc_client_out"
 	dataplaneProgTcPppoe0Out      = "tc_pppoe0_out"
@@ -212,6 +220,7 @@ type dataplaneMapSpecs struct {
 	SubscriberSlots *ebpf.MapSpec `ebpf:"subscriber_slots"`
 	SubscribersV4   *ebpf.MapSpec `ebpf:"subscribers_v4"`
 	SubscribersV6   *ebpf.MapSpec `ebpf:"subscribers_v6"`
+	UplinkMacs      *ebpf.MapSpec `ebpf:"uplink_macs"`
 }
 
 // dataplaneVariableSpecs contains global variables before they are loaded into the kernel.
@@ -255,6 +264,7 @@ type dataplaneMaps struct {
 	SubscriberSlots *ebpf.Map `ebpf:"subscriber_slots"`
 	SubscribersV4   *ebpf.Map `ebpf:"subscribers_v4"`
 	SubscribersV6   *ebpf.Map `ebpf:"subscribers_v6"`
+	UplinkMacs      *ebpf.Map `ebpf:"uplink_macs"`
 }
 
 func (m *dataplaneMaps) Close() error {
@@ -269,6 +279,7 @@ func (m *dataplaneMaps) Close() error {
 		m.SubscriberSlots,
 		m.SubscribersV4,
 		m.SubscribersV6,
+		m.UplinkMacs,
 	)
 }
 

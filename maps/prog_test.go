@@ -279,3 +279,28 @@ func lyingTotLen(b []byte) []byte {
 	binary.BigEndian.PutUint16(b[14+2:], uint16(len(b)-14+1))
 	return b
 }
+
+// TestUplinkMAC checks that once an uplink's MAC is recorded (as
+// AttachUplink does), frames to other stations are left to the kernel.
+func TestUplinkMAC(t *testing.T) {
+	e := newEnv(t)
+	s := e.untagged
+	ipDown := func(ttl uint8) []byte {
+		return ipv4{src: internet, dst: s.IPv4, ttl: ttl, proto: unix.IPPROTO_UDP, payload: udp(32)}.marshal()
+	}
+	toOther := ethFrame(t, otherMAC, gwMAC, ethernet.EtherTypeIPv4, ipDown(64))
+	forwarded := progCase{name: "to our MAC", prog: "xdp_uplink_in", in: ethFrame(t, e.upMAC, gwMAC, ethernet.EtherTypeIPv4, ipDown(64)),
+		verdict: xdpRedirect, out: s.down(t, ipDown(63)), counters: count1(ReasonFastDown)}
+	// Unrecorded, the destination is not checked.
+	e.run(t, []progCase{{name: "unrecorded, to another MAC", prog: "xdp_uplink_in", in: toOther,
+		verdict: xdpRedirect, out: s.down(t, ipDown(63)), counters: count1(ReasonFastDown)}})
+	if err := e.ns.Do(t, func() error { return e.dp.setUplinkMAC(e.up) }); err != nil {
+		t.Fatal(err)
+	}
+	e.run(t, []progCase{forwarded, {name: "to another station", prog: "xdp_uplink_in", in: toOther, verdict: xdpPass}})
+	if err := e.dp.clearUplinkMAC(e.up); err != nil {
+		t.Fatal(err)
+	}
+	e.run(t, []progCase{{name: "cleared, to another MAC", prog: "xdp_uplink_in", in: toOther,
+		verdict: xdpRedirect, out: s.down(t, ipDown(63)), counters: count1(ReasonFastDown)}})
+}
