@@ -151,6 +151,8 @@ func (d *Datapath) attachOne(ifindex int, h hook) error {
 				zap.Int("ifindex", ifindex), zap.String("prog", h.name), zap.Error(err))
 			l, err = link.AttachXDP(link.XDPOptions{Program: h.prog, Interface: ifindex, Flags: link.XDPGenericMode})
 		}
+	case d.clsact:
+		return attachClsact(ifindex, h)
 	default:
 		l, err = link.AttachTCX(link.TCXOptions{Program: h.prog, Interface: ifindex, Attach: h.attach})
 		if errors.Is(err, ebpf.ErrNotSupported) {
@@ -225,7 +227,8 @@ func attachClsact(ifindex int, h hook) error {
 		QdiscAttrs: netlink.QdiscAttrs{LinkIndex: ifindex, Handle: netlink.MakeHandle(0xffff, 0), Parent: netlink.HANDLE_CLSACT},
 		QdiscType:  "clsact",
 	}
-	if err := netlink.QdiscReplace(q); err != nil {
+	// Added, not replaced: an existing clsact keeps its other filters.
+	if err := netlink.QdiscAdd(q); err != nil && !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("clsact qdisc: %w", err)
 	}
 	f := &netlink.BpfFilter{

@@ -41,6 +41,11 @@ type Options struct {
 	// misbehaves. Without it, native is tried first and generic is the
 	// fallback, with a warning.
 	GenericXDP bool
+	// Clsact attaches the TC programs as cls_bpf filters on a clsact qdisc
+	// even where the kernel has tcx: the pre-6.6 way, for hosts whose
+	// other tools manage TC that way. Without it, tcx is used where the
+	// kernel has it and clsact otherwise.
+	Clsact bool
 }
 
 // Datapath is the loaded data plane: programs, maps and the session index
@@ -56,6 +61,8 @@ type Datapath struct {
 	log      *zap.Logger
 	// genericXDP forces generic XDP attachments (Options.GenericXDP).
 	genericXDP bool
+	// clsact forces clsact TC attachments (Options.Clsact).
+	clsact bool
 
 	mu    sync.Mutex
 	free  []Index        // free session indices, popped from the end
@@ -108,7 +115,7 @@ func Open(opts Options) (*Datapath, error) {
 	if err := spec.Variables[dataplaneVarSlotMask].Set(nslots - 1); err != nil {
 		return nil, fmt.Errorf("maps: slot_mask: %w", err)
 	}
-	d := &Datapath{pinPath: opts.PinPath, max: opts.MaxSessions, cpus: uint32(cpus), slotMask: nslots - 1, log: opts.Logger, genericXDP: opts.GenericXDP}
+	d := &Datapath{pinPath: opts.PinPath, max: opts.MaxSessions, cpus: uint32(cpus), slotMask: nslots - 1, log: opts.Logger, genericXDP: opts.GenericXDP, clsact: opts.Clsact}
 	err = spec.LoadAndAssign(&d.objs, &ebpf.CollectionOptions{
 		Maps: ebpf.MapOptions{PinPath: opts.PinPath},
 	})

@@ -57,9 +57,9 @@ Flags:
 `
 
 type flags struct {
-	config, bpffs, socket, metrics  string
-	logLevel, logFormat, resolvConf string
-	uplinks, pppoe0, xdpMode        string
+	config, bpffs, socket, metrics   string
+	logLevel, logFormat, resolvConf  string
+	uplinks, pppoe0, xdpMode, tcMode string
 }
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -78,6 +78,7 @@ func run(args []string) int {
 	fs.StringVar(&f.uplinks, "uplink", "", "comma-separated uplink `interfaces` the downstream XDP fast path attaches to")
 	fs.StringVar(&f.pppoe0, "pppoe0", "pppoe0", "`name` of the virtual device standing for all sessions")
 	fs.StringVar(&f.xdpMode, "xdp-mode", "native", "XDP attach `mode`: native or generic")
+	fs.StringVar(&f.tcMode, "tc-mode", "auto", "TC attach `mode`: auto (tcx where the kernel has it, else clsact) or clsact")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -124,13 +125,16 @@ func serve(f flags, log *zap.Logger) error {
 	if f.xdpMode != "native" && f.xdpMode != "generic" {
 		return fmt.Errorf("--xdp-mode %q: want native or generic", f.xdpMode)
 	}
+	if f.tcMode != "auto" && f.tcMode != "clsact" {
+		return fmt.Errorf("--tc-mode %q: want auto or clsact", f.tcMode)
+	}
 	// Parsed and validated before anything starts.
 	cfg, err := daemon.LoadFile(f.config)
 	if err != nil {
 		return err
 	}
 
-	dp, err := maps.Open(maps.Options{PinPath: f.bpffs, Logger: log, GenericXDP: f.xdpMode == "generic"})
+	dp, err := maps.Open(maps.Options{PinPath: f.bpffs, Logger: log, GenericXDP: f.xdpMode == "generic", Clsact: f.tcMode == "clsact"})
 	if err != nil {
 		return fmt.Errorf("data plane: %w", err)
 	}

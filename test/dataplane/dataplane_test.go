@@ -64,9 +64,9 @@ func requireRoot(t *testing.T) {
 	}
 }
 
-func openDP(t *testing.T, name string) *maps.Datapath {
+func openDP(t *testing.T, name string, clsact bool) *maps.Datapath {
 	pin := filepath.Join(maps.DefaultPinPath+"-test", name)
-	dp, err := maps.Open(maps.Options{PinPath: pin, MaxSessions: 1024})
+	dp, err := maps.Open(maps.Options{PinPath: pin, MaxSessions: 1024, Clsact: clsact})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,15 +100,19 @@ func linkOf(t *testing.T, n *netns.NS, name string) (idx int, mac net.HardwareAd
 
 // newTopo builds subscriber ─eth0/acc0─ AC ─up0/cor0─ core, with three
 // sessions installed on both ends.
-func newTopo(t *testing.T) *topo {
+func newTopo(t *testing.T) *topo { return newTopoTC(t, false) }
+
+// newTopoTC is newTopo with the TC programs attached through clsact (the
+// pre-tcx fallback) when clsact is set.
+func newTopoTC(t *testing.T, clsact bool) *topo {
 	requireRoot(t)
 	tp := &topo{sub: netns.New(t), ac: netns.New(t), core: netns.New(t)}
 	tp.subEth, tp.acc0 = netns.Veth(t, tp.sub, "eth0", tp.ac, "acc0")
 	tp.up0, _ = netns.Veth(t, tp.ac, "up0", tp.core, "cor0")
 	_, tp.subMAC = linkOf(t, tp.sub, "eth0")
 	_, tp.accMAC = linkOf(t, tp.ac, "acc0")
-	tp.subDP = openDP(t, tp.sub.Name)
-	tp.acDP = openDP(t, tp.ac.Name)
+	tp.subDP = openDP(t, tp.sub.Name, clsact)
+	tp.acDP = openDP(t, tp.ac.Name, clsact)
 
 	// Core: the far end, routing the pools back to the AC.
 	tp.core.Run(t, "ip", "addr", "add", "198.51.100.2/24", "dev", "cor0")
@@ -254,6 +258,56 @@ func TestEndToEnd(t *testing.T) {
 
 	checkWire(t, tp, capSub, capCore)
 	checkBpftool(t, tp)
+}
+
+// TestClsact runs traffic through every TC program attached the pre-tcx
+// way: the slow path both ways at the AC (ping and TCP with the AC itself:
+// tc_access_in, tc_pppoe0_out) and the client's encap and decap
+// (tc_client_out, tc_access_in); then Detach removes the filters.
+func TestClsact(t *testing.T) {
+	tp := newTopoTC(t, true)
+	for _, c := range []struct {
+		ns  *netns.NS
+		dev string
+	}{{tp.ac, "acc0"}, {tp.ac, "pppoe0-p"}, {tp.sub, "eth0"}, {tp.sub, "pppoe-out0"}} {
+		dev := c.dev
+		if dev == "pppoe-out0" { // tc_client_out is on the netdev's peer
+			must(t, c.ns.Do(t, func() error {
+				l, err := netlink.LinkByIndex(tp.sessions[0].dev.PeerIndex)
+				if err == nil {
+					dev = l.Attrs().Name
+				}
+				return err
+			}))
+		}
+		if out := c.ns.Run(t, "tc", "filter", "show", "dev", dev, "ingress"); !strings.Contains(out, "direct-action") {
+			t.Errorf("%s: no cls_bpf filter on clsact ingress:\n%s", dev, out)
+		}
+		if out := c.ns.Run(t, "bpftool", "net", "show", "dev", dev); strings.Contains(out, "tcx/") {
+			t.Errorf("%s: tcx attachment despite Clsact:\n%s", dev, out)
+		}
+	}
+	before, err := tp.acDP.Counters()
+	must(t, err)
+	s := tp.sessions[1] // one VLAN tag: in skb metadata at TC ingress
+	if got := tp.sub.Ping(t, s.addr, s.target, 3, 56); got != 3 {
+		t.Errorf("ping core: %d/3 replies", got)
+	}
+	if got := tp.sub.Ping(t, tp.sessions[0].addr, acLocal, 3, 56); got != 3 {
+		t.Errorf("ping AC: %d/3 replies", got)
+	}
+	tcpExchange(t, tp.sub, tp.ac, tp.sessions[0].addr, acLocal, 100_000)
+	after, err := tp.acDP.Counters()
+	must(t, err)
+	for _, r := range []maps.Reason{maps.ReasonSlowUp, maps.ReasonSlowDown, maps.ReasonFastUp, maps.ReasonFastDown} {
+		if after[r] == before[r] {
+			t.Errorf("AC counter %v did not move", r)
+		}
+	}
+	must(t, tp.ac.Do(t, func() error { return tp.acDP.Detach(tp.acc0) }))
+	if out := tp.ac.Run(t, "tc", "filter", "show", "dev", "acc0", "ingress"); strings.Contains(out, "direct-action") {
+		t.Errorf("acc0: filter left after Detach:\n%s", out)
+	}
 }
 
 // checkWire looks at the bytes: PPPoE session ids and PPP protocol on the
