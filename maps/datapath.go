@@ -124,8 +124,9 @@ func Open(opts Options) (*Datapath, error) {
 		if errors.As(err, &verr) {
 			return nil, fmt.Errorf("maps: load: %+v", verr)
 		}
-		return nil, fmt.Errorf("maps: load (pinned maps under %s must match MaxSessions %d): %w",
-			opts.PinPath, opts.MaxSessions, err)
+		return nil, fmt.Errorf("maps: load (pinned maps under %s must match MaxSessions %d and this version's "+
+			"layout; after an upgrade that changed it, stop the daemon and remove that directory, which ends "+
+			"the installed sessions): %w", opts.PinPath, opts.MaxSessions, err)
 	}
 	if d.stats, err = unix.Mmap(d.objs.SessionStats.FD(), 0, int(slots)*counterSize,
 		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
