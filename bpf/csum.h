@@ -29,6 +29,23 @@ static __always_inline void csum_replace2(__sum16 *sum, __be16 old, __be16 new)
 	*sum = ~csum_fold32(c);
 }
 
+/* ipv4_csum_ok verifies the checksum of a 20-byte IPv4 header (RFC 791
+ * §3.1), which a router MUST do before forwarding (RFC 1812 §5.2.2): the
+ * ones' complement sum of a correct header, checksum included, is 0xffff.
+ * Summing 32-bit words and folding gives the same as 16-bit words, in
+ * either byte order. */
+static __always_inline int ipv4_csum_ok(const struct iphdr *iph)
+{
+	const __u32 *w = (const __u32 *)iph;
+	__u64 s = (__u64)w[0] + w[1] + w[2] + w[3] + w[4];
+
+	s = (s & 0xffffffff) + (s >> 32);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return s == 0xffff;
+}
+
 /* ip_decrease_ttl decrements the TTL and patches the header checksum, as the
  * kernel's ip_decrease_ttl() does (TTL is the high byte of its word). */
 static __always_inline void ip_decrease_ttl(struct iphdr *iph)

@@ -311,6 +311,11 @@ int xdp_access_in(struct xdp_md *ctx)
 	iph = u.iph;
 	if (!iph || (void *)(iph + 1) > data_end || iph->ihl != 5)
 		goto slow;
+	if (!ipv4_csum_ok(iph)) {
+		u.st->drops++;
+		count(REASON_MALFORMED);
+		return XDP_DROP;
+	}
 	if (iph->ttl <= 1) {
 		count(REASON_TTL_EXCEEDED);
 		return XDP_PASS;
@@ -409,6 +414,11 @@ int xdp_uplink_in(struct xdp_md *ctx)
 	if (iph->ihl != 5) {
 		count(REASON_PASS_SLOW);
 		return XDP_PASS;
+	}
+	if (!ipv4_csum_ok(iph)) {
+		st->drops++;
+		count(REASON_MALFORMED);
+		return XDP_DROP;
 	}
 	/* pppoe0's MTU makes the kernel fragment or send Fragmentation Needed. */
 	if (tot > info->mtu) {

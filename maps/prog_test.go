@@ -93,6 +93,7 @@ func TestXDPAccessIn(t *testing.T) {
 		progCase{name: "QinQ with wrong outer TPID", prog: "xdp_access_in", in: pppoeFrame(t, acMAC, clientMAC, []ethernet.VLAN{{ID: 10}, {ID: 20}}, e.qinq.SessionID, ppp.ProtocolIPv4, ipUp(subQinQ, internet, 64)), verdict: xdpPass, counters: one(ReasonUnknownSession)},
 		progCase{name: "LCP to user space", prog: "xdp_access_in", in: lcp, verdict: xdpPass, counters: one(ReasonPassControl)},
 		progCase{name: "PADI to user space", prog: "xdp_access_in", in: padi, verdict: xdpPass, counters: one(ReasonPassDiscovery)},
+		progCase{name: "bad IPv4 header checksum", prog: "xdp_access_in", in: e.tagged.up(t, badCsum(ipUp(e.tagged.IPv4, internet, 64))), verdict: xdpDrop, counters: one(ReasonMalformed)},
 		progCase{name: "session frame to another MAC", prog: "xdp_access_in", in: pppoeFrame(t, otherMAC, clientMAC, nil, s.SessionID, ppp.ProtocolIPv4, ipUp(s.IPv4, internet, 64)), verdict: xdpPass, counters: one(ReasonPassOther)},
 		progCase{name: "session frame to broadcast", prog: "xdp_access_in", in: pppoeFrame(t, ethernet.Broadcast, clientMAC, nil, s.SessionID, ppp.ProtocolIPv4, ipUp(s.IPv4, internet, 64)), verdict: xdpPass, counters: one(ReasonPassOther)},
 		progCase{name: "plain IPv4 not ours", prog: "xdp_access_in", in: ethFrame(t, acMAC, clientMAC, ethernet.EtherTypeIPv4, ipUp(s.IPv4, internet, 64)), verdict: xdpPass, counters: one(ReasonPassOther)},
@@ -198,6 +199,7 @@ func TestXDPUplinkIn(t *testing.T) {
 		progCase{name: "larger than session MTU", prog: "xdp_uplink_in", in: in(ipDown(s.IPv4, 64, 1493-20)), verdict: xdpPass, counters: count1(ReasonMTUExceeded)},
 		progCase{name: "TTL 1", prog: "xdp_uplink_in", in: in(ipDown(s.IPv4, 1, 32)), verdict: xdpPass, counters: count1(ReasonTTLExceeded)},
 		progCase{name: "not a subscriber", prog: "xdp_uplink_in", in: in(ipDown(netip.MustParseAddr("100.64.1.99"), 64, 32)), verdict: xdpPass},
+		progCase{name: "bad IPv4 header checksum", prog: "xdp_uplink_in", in: in(badCsum(ipDown(e.tagged.IPv4, 64, 32))), verdict: xdpDrop, counters: count1(ReasonMalformed)},
 		progCase{name: "to a subscriber by link broadcast", prog: "xdp_uplink_in", in: ethFrame(t, ethernet.Broadcast, gwMAC, ethernet.EtherTypeIPv4, ipDown(s.IPv4, 64, 32)), verdict: xdpPass},
 		progCase{name: "to a subscriber by link multicast", prog: "xdp_uplink_in", in: ethFrame(t, net.HardwareAddr{0x01, 0, 0x5e, 0, 0, 1}, gwMAC, ethernet.EtherTypeIPv4, ipDown(s.IPv4, 64, 32)), verdict: xdpPass},
 		progCase{name: "ARP untouched", prog: "xdp_uplink_in", in: ethFrame(t, ethernet.Broadcast, gwMAC, ethernet.EtherTypeARP, make([]byte, 28)), verdict: xdpPass},
@@ -303,4 +305,10 @@ func TestUplinkMAC(t *testing.T) {
 	}
 	e.run(t, []progCase{{name: "cleared, to another MAC", prog: "xdp_uplink_in", in: toOther,
 		verdict: xdpRedirect, out: s.down(t, ipDown(63)), counters: count1(ReasonFastDown)}})
+}
+
+// badCsum breaks an IPv4 header's checksum (RFC 1812 §5.2.2: dropped).
+func badCsum(ip []byte) []byte {
+	ip[11] ^= 0x5a
+	return ip
 }
