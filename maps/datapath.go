@@ -115,11 +115,29 @@ func Open(opts Options) (*Datapath, error) {
 	if err := spec.Variables[dataplaneVarSlotMask].Set(nslots - 1); err != nil {
 		return nil, fmt.Errorf("maps: slot_mask: %w", err)
 	}
+	// Maps pinned by an earlier run are reused; those this call pins must
+	// not outlive a failed load (a program the verifier rejects), or the
+	// next start would take them for a previous run's.
+	var fresh []string
+	for name, m := range spec.Maps {
+		if m.Pinning != ebpf.PinByName {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(opts.PinPath, name)); errors.Is(err, os.ErrNotExist) {
+			fresh = append(fresh, filepath.Join(opts.PinPath, name))
+		}
+	}
+	unpinFresh := func() {
+		for _, p := range fresh {
+			_ = os.Remove(p)
+		}
+	}
 	d := &Datapath{pinPath: opts.PinPath, max: opts.MaxSessions, cpus: uint32(cpus), slotMask: nslots - 1, log: opts.Logger, genericXDP: opts.GenericXDP, clsact: opts.Clsact}
 	err = spec.LoadAndAssign(&d.objs, &ebpf.CollectionOptions{
 		Maps: ebpf.MapOptions{PinPath: opts.PinPath},
 	})
 	if err != nil {
+		unpinFresh()
 		var verr *ebpf.VerifierError
 		if errors.As(err, &verr) {
 			return nil, fmt.Errorf("maps: load: %+v", verr)
@@ -131,10 +149,12 @@ func Open(opts Options) (*Datapath, error) {
 	if d.stats, err = unix.Mmap(d.objs.SessionStats.FD(), 0, int(slots)*counterSize,
 		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
 		d.objs.Close()
+		unpinFresh()
 		return nil, fmt.Errorf("maps: mmap session_stats: %w", err)
 	}
 	if err := d.rebuildFree(); err != nil {
 		d.objs.Close()
+		unpinFresh()
 		return nil, err
 	}
 	return d, nil

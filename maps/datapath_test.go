@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -88,9 +89,25 @@ func TestSessionLifecycleAndReopen(t *testing.T) {
 			t.Fatalf("index %d handed out twice", fi)
 		}
 	}
-	// A different capacity cannot silently reuse the pins.
+	// A different capacity cannot silently reuse the pins, and the failed
+	// load removes none of them.
+	pinned := func() []string {
+		ents, err := os.ReadDir(pin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		return names
+	}
+	before := pinned()
 	if _, err := Open(Options{PinPath: pin, MaxSessions: 2048}); err == nil {
 		t.Fatal("reopen with another MaxSessions: no error")
+	}
+	if after := pinned(); !slices.Equal(before, after) {
+		t.Fatalf("failed reopen changed the pins: %v -> %v", before, after)
 	}
 
 	if err := dp2.Remove(e.qinq.Key); err != nil {

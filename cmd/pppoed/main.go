@@ -60,6 +60,7 @@ type flags struct {
 	config, bpffs, socket, metrics   string
 	logLevel, logFormat, resolvConf  string
 	uplinks, pppoe0, xdpMode, tcMode string
+	capacity                         uint
 }
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -79,6 +80,7 @@ func run(args []string) int {
 	fs.StringVar(&f.pppoe0, "pppoe0", "pppoe0", "`name` of the virtual device standing for all sessions")
 	fs.StringVar(&f.xdpMode, "xdp-mode", "native", "XDP attach `mode`: native or generic")
 	fs.StringVar(&f.tcMode, "tc-mode", "auto", "TC attach `mode`: auto (tcx where the kernel has it, else clsact) or clsact")
+	fs.UintVar(&f.capacity, "capacity", maps.DefaultMaxSessions, "`sessions` (server and client) the BPF maps hold; sizes their memory, fixed while they stay pinned")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -125,6 +127,9 @@ func serve(f flags, log *zap.Logger) error {
 	if f.xdpMode != "native" && f.xdpMode != "generic" {
 		return fmt.Errorf("--xdp-mode %q: want native or generic", f.xdpMode)
 	}
+	if f.capacity < 1 || f.capacity > 1<<24 {
+		return fmt.Errorf("--capacity %d: want 1 to %d sessions", f.capacity, 1<<24)
+	}
 	if f.tcMode != "auto" && f.tcMode != "clsact" {
 		return fmt.Errorf("--tc-mode %q: want auto or clsact", f.tcMode)
 	}
@@ -134,7 +139,7 @@ func serve(f flags, log *zap.Logger) error {
 		return err
 	}
 
-	dp, err := maps.Open(maps.Options{PinPath: f.bpffs, Logger: log, GenericXDP: f.xdpMode == "generic", Clsact: f.tcMode == "clsact"})
+	dp, err := maps.Open(maps.Options{PinPath: f.bpffs, Logger: log, GenericXDP: f.xdpMode == "generic", Clsact: f.tcMode == "clsact", MaxSessions: uint32(f.capacity)})
 	if err != nil {
 		return fmt.Errorf("data plane: %w", err)
 	}
