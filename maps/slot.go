@@ -3,19 +3,26 @@ package maps
 import (
 	"encoding/binary"
 	"fmt"
-	"github.com/cilium/ebpf"
 	"math/bits"
 	"unsafe"
+
+	"github.com/cilium/ebpf"
 )
 
 // session_slots and subscriber_slots (bpf/maps.h) are direct-mapped fronts
 // of the sessions and subscribers_v4 hash maps that the fast paths read
 // without a helper call. Every session is in the hash maps; it also takes
 // the first free slot of the pair its key (or address) hashes to, if there
-// is one. Slots are written so that a program reading
-// one concurrently never sees a half-written session: a slot is filled
-// with flags 0 first and then made live by rewriting it with only the
-// flags changed, and emptied in the reverse order.
+// is one.
+//
+// A map update copies a slot in place, not atomically, so slots are written
+// in two steps that a concurrent program can read at any point: a slot is
+// filled with flags 0 (a program skips it) and then made live by rewriting
+// it with only the flags changed; it is emptied by the reverse. The one
+// case left is a program that checked a slot before its removal began and
+// still reads it when the second write, a syscall later, zeroes it: it
+// would account one packet to index 0, or drop it; a program run is a
+// fraction of a microsecond.
 
 // slotCount is the size of session_slots for max sessions: a power of two,
 // twice max, so most pairs have a free slot.
