@@ -211,6 +211,35 @@ func xdpCtx(ifindex, size int) []uint32 {
 	return c
 }
 
+// runOne runs a program once on a frame with the default context for it
+// and returns the verdict and the output frame.
+func (e *env) runOne(t *testing.T, progName string, in []byte) (uint32, []byte) {
+	t.Helper()
+	prog := e.dp.Program(progName)
+	if prog == nil {
+		t.Fatalf("no program %q", progName)
+	}
+	opts := &ebpf.RunOptions{Data: in, DataOut: make([]byte, len(in)+256)}
+	switch progName {
+	case "xdp_access_in":
+		opts.Context = xdpCtx(e.acc, len(in))
+	case "xdp_uplink_in":
+		opts.Context = xdpCtx(e.up, len(in))
+	case "tc_pppoe0_out":
+		opts.Context = skbCtx(e.pppoe0)
+	default:
+		opts.Context = skbCtx(e.acc)
+	}
+	var verdict uint32
+	if err := e.ns.Do(t, func() (err error) {
+		verdict, err = prog.Run(opts)
+		return err
+	}); err != nil {
+		t.Fatalf("run %s: %v", progName, err)
+	}
+	return verdict, opts.DataOut
+}
+
 func (e *env) run(t *testing.T, cases []progCase) {
 	t.Helper()
 	for _, c := range cases {

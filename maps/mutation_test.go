@@ -1,0 +1,194 @@
+package maps
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/ethernet"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
+	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
+	"golang.org/x/sys/unix"
+)
+
+// mutate changes one to three random things in a copy of b: a byte set
+// to a random value, the frame cut short, or random bytes appended.
+func mutate(r *rand.Rand, b []byte) []byte {
+	m := bytes.Clone(b)
+	for n := 1 + r.IntN(3); n > 0; n-- {
+		switch k := r.IntN(10); {
+		case k < 7 && len(m) > 0:
+			m[r.IntN(len(m))] = byte(r.UintN(256))
+		case k < 9 && len(m) > 15:
+			m = m[:14+r.IntN(len(m)-14)] // no shorter than an Ethernet header: the kernel delivers no such frame
+		default:
+			for i := r.IntN(16); i > 0; i-- {
+				m = append(m, byte(r.UintN(256)))
+			}
+		}
+	}
+	return m
+}
+
+// ipv4OK checks what any router must send: version 4, a 20-byte header
+// (the fast paths take no options), the total length the bytes it has, a
+// correct header checksum, TTL at least 1. It returns the header fields
+// the callers compare.
+func ipv4OK(t *testing.T, ip []byte, what string) (src, dst netip.Addr, ttl uint8, ok bool) {
+	t.Helper()
+	switch {
+	case len(ip) < 20 || ip[0] != 0x45:
+		t.Errorf("%s: not a 20-byte IPv4 header: % x", what, ip[:min(len(ip), 20)])
+	case int(binary.BigEndian.Uint16(ip[2:])) != len(ip):
+		t.Errorf("%s: total length %d, %d bytes", what, binary.BigEndian.Uint16(ip[2:]), len(ip))
+	case csum(ip[:20], 0) != 0:
+		t.Errorf("%s: bad header checksum", what)
+	case ip[8] == 0:
+		t.Errorf("%s: TTL 0 forwarded", what)
+	default:
+		return netip.AddrFrom4([4]byte(ip[12:16])), netip.AddrFrom4([4]byte(ip[16:20])), ip[8], true
+	}
+	return netip.Addr{}, netip.Addr{}, 0, false
+}
+
+// TestFastPathMutations feeds the XDP fast paths thousands of randomly
+// damaged copies of valid frames and holds every frame they forward to
+// what a correct router may forward: upstream, only a valid IPv4 packet
+// whose source is the address of the session the frame really belongs to
+// (VLANs, session id, MACs), one TTL less; downstream, only a well-formed
+// PPPoE session frame to the session that owns the destination address,
+// with PPPoE LENGTH matching the packet. The verifier already rules out
+// crashes; this rules out forwarding what should not be.
+func TestFastPathMutations(t *testing.T) {
+	e := newEnv(t)
+	sessions := []Session{e.untagged, e.tagged, e.qinq}
+	r := rand.New(rand.NewPCG(1, 2))
+	tcpSyn := func(src, dst netip.Addr) []byte {
+		return ipv4{src: src, dst: dst, ttl: 64, proto: unix.IPPROTO_TCP, payload: tcp(src, dst, 0x02, mssOpt(1460))}.marshal()
+	}
+	udpTo := func(src, dst netip.Addr) []byte {
+		return ipv4{src: src, dst: dst, ttl: 64, proto: unix.IPPROTO_UDP, payload: udp(24)}.marshal()
+	}
+	var ups, downs [][]byte
+	for _, s := range sessions {
+		ups = append(ups, s.up(t, udpTo(s.IPv4, internet)), s.up(t, tcpSyn(s.IPv4, internet)))
+		downs = append(downs, ethFrame(t, e.upMAC, gwMAC, ethernet.EtherTypeIPv4, udpTo(internet, s.IPv4)),
+			ethFrame(t, e.upMAC, gwMAC, ethernet.EtherTypeIPv4, tcpSyn(internet, s.IPv4)))
+	}
+	const rounds = 10000
+	var fwdUp, fwdDown int
+	for i := 0; i < rounds && !t.Failed(); i++ {
+		in := mutate(r, ups[r.IntN(len(ups))])
+		if v, out := e.runOne(t, "xdp_access_in", in); v == xdpRedirect {
+			fwdUp++
+			checkUp(t, sessions, in, out)
+		} else if v != xdpPass && v != xdpDrop {
+			t.Errorf("xdp_access_in verdict %d on % x", v, in)
+		}
+		in = mutate(r, downs[r.IntN(len(downs))])
+		if v, out := e.runOne(t, "xdp_uplink_in", in); v == xdpRedirect {
+			fwdDown++
+			checkDown(t, e, sessions, in, out)
+		} else if v != xdpPass && v != xdpDrop {
+			t.Errorf("xdp_uplink_in verdict %d on % x", v, in)
+		}
+	}
+	// Mutations that miss every checked byte (payload, TTL, ports) are
+	// still forwarded; if none were, the checks above checked nothing.
+	if fwdUp == 0 || fwdDown == 0 {
+		t.Errorf("forwarded %d up, %d down of %d: the property was never exercised", fwdUp, fwdDown, rounds)
+	}
+	t.Logf("forwarded %d/%d upstream, %d/%d downstream", fwdUp, rounds, fwdDown, rounds)
+}
+
+func checkUp(t *testing.T, sessions []Session, in, out []byte) {
+	t.Helper()
+	f, p, err := pppoe.ParseFrame(in)
+	if err != nil || p.Code != pppoe.CodeSession || !bytes.Equal(f.Destination, acMAC) {
+		t.Errorf("forwarded upstream a frame that is no session frame to us (%v): % x", err, in)
+		return
+	}
+	var sess *Session
+	for i := range sessions {
+		s := &sessions[i]
+		if s.SessionID == p.SessionID && bytes.Equal(s.ClientMAC, f.Source) && sameVLANs(s.vlans(), f.VLANs) {
+			sess = s
+		}
+	}
+	if sess == nil {
+		t.Errorf("forwarded upstream a frame of no session: % x", in)
+		return
+	}
+	var pf ppp.Frame
+	if err := pf.UnmarshalBinary(p.Payload); err != nil || pf.Protocol != ppp.ProtocolIPv4 {
+		t.Errorf("forwarded upstream PPP %v (%v): % x", pf.Protocol, err, in)
+		return
+	}
+	var o ethernet.Frame
+	if err := o.UnmarshalBinary(out); err != nil || o.EtherType != ethernet.EtherTypeIPv4 || len(o.VLANs) != 0 {
+		t.Errorf("upstream output is no untagged IPv4 frame (%v): % x", err, out)
+		return
+	}
+	src, _, ttl, ok := ipv4OK(t, o.Payload, "upstream output")
+	if !ok {
+		return
+	}
+	if src != sess.IPv4 {
+		t.Errorf("spoofed source %v forwarded for session %#x (%v)", src, sess.SessionID, sess.IPv4)
+	}
+	if inTTL := pf.Information[8]; ttl != inTTL-1 {
+		t.Errorf("TTL %d in, %d out", inTTL, ttl)
+	}
+}
+
+func checkDown(t *testing.T, e *env, sessions []Session, in, out []byte) {
+	t.Helper()
+	var f ethernet.Frame
+	if err := f.UnmarshalBinary(in); err != nil || f.Destination[0]&1 != 0 || f.EtherType != ethernet.EtherTypeIPv4 {
+		t.Errorf("forwarded downstream a frame that is no unicast IPv4 (%v): % x", err, in)
+		return
+	}
+	of, p, err := pppoe.ParseFrame(out)
+	if err != nil || p.Code != pppoe.CodeSession {
+		t.Errorf("downstream output is no PPPoE session frame (%v): % x", err, out)
+		return
+	}
+	var pf ppp.Frame
+	if err := pf.UnmarshalBinary(p.Payload); err != nil || pf.Protocol != ppp.ProtocolIPv4 {
+		t.Errorf("downstream output PPP %v (%v): % x", pf.Protocol, err, out)
+		return
+	}
+	_, dst, ttl, ok := ipv4OK(t, pf.Information, "downstream output")
+	if !ok {
+		return
+	}
+	var sess *Session
+	for i := range sessions {
+		if sessions[i].IPv4 == dst {
+			sess = &sessions[i]
+		}
+	}
+	switch {
+	case sess == nil:
+		t.Errorf("forwarded to %v, no subscriber", dst)
+	case p.SessionID != sess.SessionID || !bytes.Equal(of.Destination, sess.ClientMAC) || !bytes.Equal(of.Source, acMAC) ||
+		!sameVLANs(sess.vlans(), of.VLANs):
+		t.Errorf("frame for %v not in its session %#x: % x", dst, sess.SessionID, out)
+	case ttl != f.Payload[8]-1:
+		t.Errorf("TTL %d in, %d out", f.Payload[8], ttl)
+	}
+}
+
+func sameVLANs(a, b []ethernet.VLAN) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].TPID != b[i].TPID || a[i].ID != b[i].ID {
+			return false
+		}
+	}
+	return true
+}
