@@ -64,7 +64,7 @@ struct up {
 	struct l2 l2;
 	struct pppoe_hdr_ *ph;
 	struct iphdr *iph;
-	struct session_attrs *info;
+	struct session_hot *info;
 	struct session_counters *st;
 };
 
@@ -94,7 +94,7 @@ static __always_inline void stamp_seen(struct session_counters *st)
 static __always_inline int classify_up(struct cursor *c, __u32 ifindex, struct up *u)
 {
 	struct session_key key = {};
-	struct session_attrs *info;
+	struct session_hot *info;
 	struct session_counters *st;
 	int proto, ppp;
 
@@ -208,10 +208,10 @@ static __always_inline void clamp_mss_skb(struct __sk_buff *skb, struct iphdr *i
 
 /* subscriber_v4 finds the active server session that owns IPv4 address
  * daddr (network order), for the downstream paths. */
-static __always_inline int subscriber_v4(__be32 daddr, struct session_attrs **info,
+static __always_inline int subscriber_v4(__be32 daddr, struct session_hot **info,
 					 struct session_counters **st)
 {
-	struct session_attrs *a = subscriber_lookup(daddr);
+	struct session_hot *a = subscriber_lookup(daddr);
 
 	if (!a || !(a->flags & SESSION_F_ACTIVE))
 		return 0;
@@ -220,7 +220,7 @@ static __always_inline int subscriber_v4(__be32 daddr, struct session_attrs **in
 	return *st != NULL;
 }
 
-static __always_inline __u32 encap_len(const struct session_attrs *info)
+static __always_inline __u32 encap_len(const struct session_hot *info)
 {
 	return sizeof(struct pppoe_hdr_) + 2 + (info->outer_tpid ? 4 : 0) +
 	       (info->inner_tpid ? 4 : 0);
@@ -231,7 +231,7 @@ static __always_inline __u32 encap_len(const struct session_attrs *info)
 /* write_encap writes Ethernet, the session's VLAN tags, the PPPoE session
  * header (RFC 2516 §5) and PPP protocol ppp in front of a packet of tot
  * bytes; data must have encap_len(info) + ETH_HLEN bytes of room. */
-static __always_inline int write_encap(void *data, void *end, const struct session_attrs *info,
+static __always_inline int write_encap(void *data, void *end, const struct session_hot *info,
 				       __u16 tot, __u16 ppp)
 {
 	__u8 *p = data;
@@ -386,7 +386,7 @@ int xdp_uplink_in(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	struct cursor c = { .pos = data, .end = data_end, .start = data, .len = data_end - data };
 	struct ethhdr *eth = data;
-	struct session_attrs *info;
+	struct session_hot *info;
 	struct session_counters *st;
 	struct uplink_mac *up;
 	struct iphdr *iph;
@@ -539,8 +539,12 @@ int tc_access_in(struct __sk_buff *skb)
 	}
 	if (u.info->flags & SESSION_F_CLIENT) {
 		/* Into the client netdev, as pppd's ppp unit would receive it. */
-		target = u.info->netdev_ifindex;
-		target_mac = u.info->netdev_mac;
+		struct session_attrs *a = bpf_map_lookup_elem(&session_info, &u.info->index);
+
+		if (!a)
+			goto err;
+		target = a->netdev_ifindex;
+		target_mac = a->netdev_mac;
 		reason = REASON_CLIENT_IN;
 	} else {
 		cfg = bpf_map_lookup_elem(&config, &zero);
@@ -590,7 +594,7 @@ err:
  * the kernel fragments or sends ICMP Fragmentation Needed before this.
  * Both are counted and dropped rather than sent malformed. */
 static __always_inline int encap_out(struct __sk_buff *skb, struct iphdr *iph, void *end,
-				     struct session_attrs *info, struct session_counters *st,
+				     struct session_hot *info, struct session_counters *st,
 				     __u32 tot, __u16 ppp, __u32 reason)
 {
 	if (skb->gso_segs > 1) {
@@ -623,7 +627,7 @@ int tc_pppoe0_out(struct __sk_buff *skb)
 {
 	struct cursor c;
 	struct ethhdr *eth;
-	struct session_attrs *info;
+	struct session_hot *info;
 	struct session_counters *st;
 	struct iphdr *iph;
 	__u32 tot;
@@ -720,7 +724,8 @@ int tc_client_out(struct __sk_buff *skb)
 	if (!info || !st || (info->flags & (SESSION_F_ACTIVE | SESSION_F_CLIENT)) !=
 				     (SESSION_F_ACTIVE | SESSION_F_CLIENT))
 		return demand(dev, ip6 ? ip6->daddr : NULL);
-	return encap_out(skb, iph, c.end, info, st, tot, ppp, REASON_CLIENT_OUT);
+	/* The attrs' first fields are its hot part (types.h). */
+	return encap_out(skb, iph, c.end, (struct session_hot *)info, st, tot, ppp, REASON_CLIENT_OUT);
 malformed:
 	count(REASON_MALFORMED);
 	return TC_ACT_SHOT;

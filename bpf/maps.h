@@ -45,7 +45,7 @@ struct {
 } session_slots SEC(".maps");
 
 /* subscriber_slots: the same front for subscribers_v4, by address: the
- * attrs.ipv4 of a live slot is its key (key is unused, zero). Same size. */
+ * hot.ipv4 of a live slot is its key (key is unused, zero). Same size. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
@@ -86,21 +86,22 @@ static __always_inline int slot_match(const struct session_slot *s, const struct
 {
 	const __u32 *a = (const __u32 *)&s->key, *b = (const __u32 *)k;
 
-	return s->attrs.flags && a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3];
+	return s->hot.flags && a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3];
 }
 
 /* session_lookup finds a session by key: its slot pair, else `sessions`. */
-static __always_inline struct session_attrs *session_lookup(const struct session_key *k)
+static __always_inline struct session_hot *session_lookup(const struct session_key *k)
 {
 	__u32 i = slot_hash(k);
 	struct session_slot *s = bpf_map_lookup_elem(&session_slots, &i);
 
 	if (s && slot_match(s, k))
-		return &s->attrs;
+		return &s->hot;
 	i |= 1;
 	s = bpf_map_lookup_elem(&session_slots, &i);
 	if (s && slot_match(s, k))
-		return &s->attrs;
+		return &s->hot;
+	/* The attrs' first fields are its hot part (types.h). */
 	return bpf_map_lookup_elem(&sessions, k);
 }
 
@@ -159,22 +160,22 @@ struct {
 
 static __always_inline int addr_match(const struct session_slot *s, __u32 addr)
 {
-	return s->attrs.flags && *(const __u32 *)s->attrs.ipv4 == addr;
+	return s->hot.flags && *(const __u32 *)s->hot.ipv4 == addr;
 }
 
 /* subscriber_lookup finds the session that owns IPv4 address addr: its
  * slot pair, else subscribers_v4. */
-static __always_inline struct session_attrs *subscriber_lookup(__u32 addr)
+static __always_inline struct session_hot *subscriber_lookup(__u32 addr)
 {
 	__u32 i = addr_hash(addr);
 	struct session_slot *s = bpf_map_lookup_elem(&subscriber_slots, &i);
 
 	if (s && addr_match(s, addr))
-		return &s->attrs;
+		return &s->hot;
 	i |= 1;
 	s = bpf_map_lookup_elem(&subscriber_slots, &i);
 	if (s && addr_match(s, addr))
-		return &s->attrs;
+		return &s->hot;
 	return bpf_map_lookup_elem(&subscribers_v4, &addr);
 }
 

@@ -66,15 +66,41 @@ struct session_attrs {
 };
 _Static_assert(sizeof(struct session_attrs) == 72, "session_attrs size");
 
-/* session_slots value: a session's key and attributes, one cache-line
- * pair per slot (the key and the fields the fast paths read share the
- * first line). flags 0 (attrs.flags) marks a free slot. */
+/* session_hot: the first 40 bytes of struct session_attrs, everything the
+ * fast paths read (the rest is for client netdevs and IPv6). A slot holds
+ * only these, so a slot with its key is one cache line. */
+struct session_hot {
+	__u32 index;
+	__u16 flags;
+	__u16 mss;
+	__u8 ipv4[4];
+	__u16 outer_tpid;
+	__u16 inner_tpid;
+	__u16 outer_vlan;
+	__u16 inner_vlan;
+	__u16 session_id;
+	__u16 mtu;
+	__u8 peer_mac[6];
+	__u8 local_mac[6];
+	__u32 ifindex;
+};
+_Static_assert(sizeof(struct session_hot) == 40, "session_hot size");
+#define HOT_SAME(f) _Static_assert(__builtin_offsetof(struct session_hot, f) == \
+				   __builtin_offsetof(struct session_attrs, f), "session_hot " #f)
+HOT_SAME(index); HOT_SAME(flags); HOT_SAME(mss); HOT_SAME(ipv4);
+HOT_SAME(outer_tpid); HOT_SAME(inner_tpid); HOT_SAME(outer_vlan);
+HOT_SAME(inner_vlan); HOT_SAME(session_id); HOT_SAME(mtu);
+HOT_SAME(peer_mac); HOT_SAME(local_mac); HOT_SAME(ifindex);
+#undef HOT_SAME
+
+/* session_slots/subscriber_slots value: a session's key and hot
+ * attributes in one cache line. hot.flags 0 marks a free slot. */
 struct session_slot {
 	struct session_key key;
-	struct session_attrs attrs;
-	__u8 pad[40];
+	struct session_hot hot;
+	__u8 pad[8];
 };
-_Static_assert(sizeof(struct session_slot) == 128, "session_slot size");
+_Static_assert(sizeof(struct session_slot) == 64, "session_slot size");
 
 /* session_stats value: one per (CPU, session index), at slot
  * cpu * max_sessions + index (see maps.h). "up" is from the

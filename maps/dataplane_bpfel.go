@@ -101,6 +101,23 @@ const (
 	dataplaneSessionFlagSESSION_F_CLIENT dataplaneSessionFlag = 2
 )
 
+type dataplaneSessionHot struct {
+	_         structs.HostLayout
+	Index     uint32
+	Flags     uint16
+	Mss       uint16
+	Ipv4      [4]uint8
+	OuterTpid uint16
+	InnerTpid uint16
+	OuterVlan uint16
+	InnerVlan uint16
+	SessionId uint16
+	Mtu       uint16
+	PeerMac   [6]uint8
+	LocalMac  [6]uint8
+	Ifindex   uint32
+}
+
 type dataplaneSessionKey struct {
 	_         structs.HostLayout
 	Ifindex   uint32
@@ -111,10 +128,10 @@ type dataplaneSessionKey struct {
 }
 
 type dataplaneSessionSlot struct {
-	_     structs.HostLayout
-	Key   dataplaneSessionKey
-	Attrs dataplaneSessionAttrs
-	Pad   [40]uint8
+	_   structs.HostLayout
+	Key dataplaneSessionKey
+	Hot dataplaneSessionHot
+	Pad [8]uint8
 }
 
 type dataplaneUplinkMac struct {

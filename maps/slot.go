@@ -65,15 +65,15 @@ func putSlot(m *ebpf.Map, first uint32, s dataplaneSessionSlot) error {
 		if err := m.Lookup(i, &cur); err != nil {
 			return fmt.Errorf("maps: %v[%d]: %w", m, i, err)
 		}
-		if cur.Attrs.Flags != 0 {
+		if cur.Hot.Flags != 0 {
 			continue
 		}
-		live := s.Attrs.Flags
-		s.Attrs.Flags = 0
+		live := s.Hot.Flags
+		s.Hot.Flags = 0
 		if err := m.Put(i, &s); err != nil {
 			return fmt.Errorf("maps: %v[%d]: %w", m, i, err)
 		}
-		s.Attrs.Flags = live
+		s.Hot.Flags = live
 		if err := m.Put(i, &s); err != nil {
 			_ = m.Put(i, &dataplaneSessionSlot{})
 			return fmt.Errorf("maps: %v[%d]: %w", m, i, err)
@@ -91,10 +91,10 @@ func clearSlot(m *ebpf.Map, first uint32, idx uint32) error {
 		if err := m.Lookup(i, &s); err != nil {
 			return fmt.Errorf("maps: %v[%d]: %w", m, i, err)
 		}
-		if s.Attrs.Flags == 0 || s.Attrs.Index != idx {
+		if s.Hot.Flags == 0 || s.Hot.Index != idx {
 			continue
 		}
-		s.Attrs.Flags = 0
+		s.Hot.Flags = 0
 		if err := m.Put(i, &s); err != nil {
 			return fmt.Errorf("maps: %v[%d]: %w", m, i, err)
 		}
@@ -107,7 +107,7 @@ func clearSlot(m *ebpf.Map, first uint32, idx uint32) error {
 // sessions; putSubscriberSlot and clearSubscriberSlot subscriber_slots with
 // subscribers_v4.
 func (d *Datapath) putSessionSlot(key dataplaneSessionKey, attrs dataplaneSessionAttrs) error {
-	return putSlot(d.objs.SessionSlots, slotHash(&key, d.slotMask), dataplaneSessionSlot{Key: key, Attrs: attrs})
+	return putSlot(d.objs.SessionSlots, slotHash(&key, d.slotMask), dataplaneSessionSlot{Key: key, Hot: hotOf(attrs)})
 }
 
 func (d *Datapath) clearSessionSlot(key dataplaneSessionKey, idx uint32) error {
@@ -115,9 +115,17 @@ func (d *Datapath) clearSessionSlot(key dataplaneSessionKey, idx uint32) error {
 }
 
 func (d *Datapath) putSubscriberSlot(attrs dataplaneSessionAttrs) error {
-	return putSlot(d.objs.SubscriberSlots, addrHash(attrs.Ipv4, d.slotMask), dataplaneSessionSlot{Attrs: attrs})
+	return putSlot(d.objs.SubscriberSlots, addrHash(attrs.Ipv4, d.slotMask), dataplaneSessionSlot{Hot: hotOf(attrs)})
 }
 
 func (d *Datapath) clearSubscriberSlot(addr [4]byte, idx uint32) error {
 	return clearSlot(d.objs.SubscriberSlots, addrHash(addr, d.slotMask), idx)
+}
+
+// hotOf is the hot part of a session's attributes: struct session_hot, the
+// first fields of struct session_attrs (bpf/types.h asserts the layout).
+func hotOf(a dataplaneSessionAttrs) dataplaneSessionHot {
+	return dataplaneSessionHot{Index: a.Index, Flags: a.Flags, Mss: a.Mss, Ipv4: a.Ipv4,
+		OuterTpid: a.OuterTpid, InnerTpid: a.InnerTpid, OuterVlan: a.OuterVlan, InnerVlan: a.InnerVlan,
+		SessionId: a.SessionId, Mtu: a.Mtu, PeerMac: a.PeerMac, LocalMac: a.LocalMac, Ifindex: a.Ifindex}
 }

@@ -1,8 +1,10 @@
 package maps
 
 import (
+	"bytes"
 	"net/netip"
 	"testing"
+	"unsafe"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/ethernet"
 	"golang.org/x/sys/unix"
@@ -17,7 +19,7 @@ func slotOf(t *testing.T, d *Datapath, key dataplaneSessionKey) int {
 		if err := d.objs.SessionSlots.Lookup(i, &s); err != nil {
 			t.Fatal(err)
 		}
-		if s.Attrs.Flags != 0 && s.Key == key {
+		if s.Hot.Flags != 0 && s.Key == key {
 			return int(i)
 		}
 	}
@@ -139,7 +141,7 @@ func addrSlotOf(t *testing.T, d *Datapath, addr [4]byte) int {
 		if err := d.objs.SubscriberSlots.Lookup(i, &s); err != nil {
 			t.Fatal(err)
 		}
-		if s.Attrs.Flags != 0 && s.Attrs.Ipv4 == addr {
+		if s.Hot.Flags != 0 && s.Hot.Ipv4 == addr {
 			return int(i)
 		}
 	}
@@ -207,4 +209,19 @@ func TestSubscriberSlots(t *testing.T) {
 		t.Fatal("Remove left the subscriber slot")
 	}
 	e.run(t, []progCase{notOurs("removed", trio[1]), downCase("1st after remove", trio[0]), downCase("3rd after remove", trio[2])})
+}
+
+// TestHotOf checks hotOf against the layout bpf/types.h asserts: the hot
+// part is byte for byte the start of the attributes.
+func TestHotOf(t *testing.T) {
+	var a dataplaneSessionAttrs
+	ab := unsafe.Slice((*byte)(unsafe.Pointer(&a)), unsafe.Sizeof(a))
+	for i := range ab {
+		ab[i] = byte(i + 1)
+	}
+	h := hotOf(a)
+	hb := unsafe.Slice((*byte)(unsafe.Pointer(&h)), unsafe.Sizeof(h))
+	if !bytes.Equal(hb, ab[:len(hb)]) {
+		t.Fatalf("hotOf:\n% x\nwant the attributes' first %d bytes\n% x", hb, len(hb), ab[:len(hb)])
+	}
 }
