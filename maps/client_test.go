@@ -305,3 +305,41 @@ func TestClientDecap(t *testing.T) {
 		t.Errorf("ClientIndex = %d, %v; want %d", idx, err, e.index[1])
 	}
 }
+
+// TestRemoveAll: what a daemon starting after a crash clears: every server
+// and client session, their slots and addresses; client netdevs go down;
+// the indices are free again.
+func TestRemoveAll(t *testing.T) {
+	e := newClientEnv(t)
+	e.install(t)
+	n, err := e.dp.RemoveAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 3 + len(e.sess); n != want || e.dp.Len() != 0 {
+		t.Fatalf("RemoveAll = %d, Len %d; want %d, 0", n, e.dp.Len(), want)
+	}
+	for _, s := range []Session{e.untagged, e.tagged, e.qinq} {
+		if _, _, err := e.dp.Lookup(s.Key); !errors.Is(err, ErrNotFound) {
+			t.Errorf("session %#x after RemoveAll: %v", s.SessionID, err)
+		}
+		if slotOf(t, e.dp, rawKey(t, s.Key)) >= 0 || addrSlotOf(t, e.dp, s.IPv4.As4()) >= 0 {
+			t.Errorf("session %#x keeps a slot", s.SessionID)
+		}
+	}
+	for _, dev := range e.devs {
+		if _, err := e.dp.ClientIndex(dev); !errors.Is(err, ErrNotFound) {
+			t.Errorf("client %s still up: %v", dev.Name, err)
+		}
+	}
+	s := e.untagged
+	ip := ipv4{src: s.IPv4, dst: internet, ttl: 64, proto: unix.IPPROTO_UDP, payload: udp(32)}.marshal()
+	e.run(t, []progCase{{name: "cleared session unknown", prog: "xdp_access_in", in: s.up(t, ip), verdict: xdpPass, counters: count1(ReasonUnknownSession)}})
+	// Everything can be installed again.
+	for _, s := range []Session{e.untagged, e.tagged, e.qinq} {
+		if _, err := e.dp.Install(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.install(t)
+}

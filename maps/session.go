@@ -254,6 +254,53 @@ func (d *Datapath) removeLocked(key dataplaneSessionKey) (Index, error) {
 	return Index(idx), nil
 }
 
+// RemoveAll takes every session out of the data plane, server and client,
+// and returns how many there were. A daemon starting after a crash calls
+// it: the maps outlive the process, the sessions' PPP state did not, and
+// an entry nobody manages would forward with no keepalive or accounting
+// and keep its address from being handed out again. Client netdevs go
+// down (dial-on-demand counts again).
+func (d *Datapath) RemoveAll() (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var keys []dataplaneSessionKey
+	var key dataplaneSessionKey
+	var attrs dataplaneSessionAttrs
+	it := d.objs.Sessions.Iterate()
+	for it.Next(&key, &attrs) {
+		keys = append(keys, key)
+	}
+	if err := it.Err(); err != nil {
+		return 0, fmt.Errorf("maps: remove all: %w", err)
+	}
+	var peers []uint32
+	var peer uint32
+	var cd dataplaneClientDev
+	cit := d.objs.ClientDevs.Iterate()
+	for cit.Next(&peer, &cd) {
+		if cd.Flags&uint32(dataplaneClientFlagCLIENT_F_UP) != 0 {
+			peers = append(peers, peer)
+		}
+	}
+	if err := cit.Err(); err != nil {
+		return 0, fmt.Errorf("maps: remove all: client_devs: %w", err)
+	}
+	// Client netdevs first, so their egress stops using the indices.
+	for _, p := range peers {
+		if err := d.objs.ClientDevs.Lookup(p, &cd); err == nil {
+			if err := d.objs.ClientDevs.Put(p, &dataplaneClientDev{Demand: cd.Demand}); err != nil {
+				return 0, fmt.Errorf("maps: remove all: client_devs: %w", err)
+			}
+		}
+	}
+	for _, k := range keys {
+		if _, err := d.removeLocked(k); err != nil && !errors.Is(err, ErrNotFound) {
+			return 0, fmt.Errorf("maps: remove all: %w", err)
+		}
+	}
+	return len(keys), nil
+}
+
 // Lookup returns an installed session and its index.
 func (d *Datapath) Lookup(k Key) (Session, Index, error) {
 	key, err := k.raw()

@@ -144,6 +144,13 @@ func serve(f flags, log *zap.Logger) error {
 		return fmt.Errorf("data plane: %w", err)
 	}
 	defer dp.Close()
+	// The maps outlive a crashed daemon, its sessions' PPP state does not:
+	// their subscribers reconnect when their next LCP echo gets a PADT.
+	if n, err := dp.RemoveAll(); err != nil {
+		return fmt.Errorf("data plane: %w", err)
+	} else if n > 0 {
+		log.Warn("removed sessions a previous run left in the data plane", zap.Int("sessions", n))
+	}
 	if f.xdpMode == "generic" {
 		log.Warn("--xdp-mode=generic: XDP runs after the kernel has built an skb, the slow way")
 	}

@@ -24,7 +24,7 @@ type mapsHandle struct {
 // BPF data plane d: the PPPoE session (RFC 2516 §4) keyed by access
 // interface, VLAN tags, session id and client MAC, with the client's IPCP
 // address (RFC 1332 §3.3), MTU and MSS clamp. Stats' LastSeen is
-// CLOCK_MONOTONIC (bpf_ktime_get_ns), which only the session's keepalive
+// CLOCK_MONOTONIC_COARSE (maps.Stats), which only the session's keepalive
 // compares with itself.
 func NewDataPlane(d *maps.Datapath) session.DataPlane {
 	return dataPlane{d: d}

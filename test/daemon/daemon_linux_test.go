@@ -321,3 +321,35 @@ func TestSeveralClientsOneInterface(t *testing.T) {
 		t.Errorf("AC map sessions holds %d entries with no session", n)
 	}
 }
+
+// TestCrashRestart: the AC dies (SIGKILL) with a session up. Its maps and
+// links stay pinned; the next pppoed clears the session it cannot manage
+// and says so, and the client, whose next LCP echo is answered with a
+// PADT, connects again.
+func TestCrashRestart(t *testing.T) {
+	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
+	ac := startDaemon(t, l.ac, "ac", fmt.Sprintf(quickServer, "one"), l.pins, "--uplink", "up0")
+	// keepalive-timeout 2: the client probes the AC after 2 s of silence
+	// (RouterOS's default is 60).
+	cl := startDaemon(t, l.cl, "client", strings.Replace(quickClient, "disabled=no", "disabled=no keepalive-timeout=2", 1), l.pins)
+	waitFor(t, 10*time.Second, "client connected", func() bool { return cl.monitor("PPPoE-Out")["status"] == "connected" })
+	first := cl.monitor("PPPoE-Out")["uptime"]
+
+	must(t, ac.cmd.Process.Kill())
+	<-ac.done
+	if n := pinnedEntries(t, filepath.Join(ac.pins, "sessions")); n != 1 {
+		t.Fatalf("%d sessions pinned after the crash, want the 1 left behind", n)
+	}
+	ac2 := startDaemon(t, l.ac, "ac", fmt.Sprintf(quickServer, "one"), l.pins, "--uplink", "up0")
+	if !strings.Contains(ac2.log.String(), "removed sessions a previous run left") {
+		t.Errorf("no word of the cleared session in the log:\n%s", ac2.log.String())
+	}
+	waitFor(t, 20*time.Second, "the client connected to the new AC", func() bool {
+		rows := ac2.active()
+		return len(rows) == 1 && rows[0]["address"] != "" && cl.monitor("PPPoE-Out")["status"] == "connected"
+	})
+	if n := pinnedEntries(t, filepath.Join(ac2.pins, "sessions")); n != 1 {
+		t.Errorf("%d sessions pinned, want the new one only", n)
+	}
+	t.Logf("client uptime before the crash %s; reconnected", first)
+}
