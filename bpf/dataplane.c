@@ -513,8 +513,9 @@ int tc_access_in(struct __sk_buff *skb)
 	c.pos = c.start = (void *)(long)skb->data;
 	c.end = (void *)(long)skb->data_end;
 	c.len = skb->len;
-	/* The kernel moved the outer tag into the skb before TC ingress. */
-	if (skb->vlan_present) {
+	/* The kernel moved the outer tag into the skb before TC ingress; a
+	 * priority tag (VLAN id 0) places the frame in no VLAN (parse_l2). */
+	if (skb->vlan_present && (skb->vlan_tci & 0x0fff)) {
 		u.l2.tpid[0] = bpf_ntohs(skb->vlan_proto);
 		u.l2.vid[0] = skb->vlan_tci & 0x0fff;
 		u.l2.nvlan = 1;

@@ -59,10 +59,14 @@ static __always_inline int is_vlan(__be16 proto)
 	return proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD);
 }
 
-/* parse_l2 reads Ethernet and up to MAX_VLANS tags (0x8100, 0x88a8). Tags
- * already taken out of the frame (TC: skb->vlan_present) are passed in l2 by
- * the caller and count towards the limit. Returns the inner ethertype
- * (network order) or PARSE_MALFORMED (truncated, or too many tags). */
+/* parse_l2 reads Ethernet and up to MAX_VLANS tags (0x8100, 0x88a8). A tag
+ * with VLAN id 0 is a priority tag (IEEE 802.1Q §9.6: priority, no VLAN),
+ * which places the frame in no VLAN: it is skipped, not recorded, as the
+ * kernel and a bridge treat it (it still counts towards the limit on tags
+ * in the frame, as in the control plane's codec). Tags already taken out of the frame (TC: skb->vlan_present)
+ * are passed in l2 by the caller and count towards the limit. Returns the
+ * inner ethertype (network order) or PARSE_MALFORMED (truncated, or too
+ * many tags). */
 static __always_inline int parse_l2(struct cursor *c, struct l2 *l2)
 {
 	struct ethhdr *eth = c->pos;
@@ -77,16 +81,22 @@ static __always_inline int parse_l2(struct cursor *c, struct l2 *l2)
 #pragma unroll
 	for (int i = 0; i < MAX_VLANS + 1; i++) {
 		struct vlan_hdr_ *vh = c->pos;
+		__u16 vid;
 
 		if (!is_vlan(proto))
 			break;
-		if (l2->nvlan >= MAX_VLANS)
+		if (i == MAX_VLANS)
 			return PARSE_MALFORMED;
 		if ((void *)(vh + 1) > c->end)
 			return PARSE_MALFORMED;
-		l2->tpid[l2->nvlan & 1] = bpf_ntohs(proto);
-		l2->vid[l2->nvlan & 1] = bpf_ntohs(vh->tci) & 0x0fff;
-		l2->nvlan++;
+		vid = bpf_ntohs(vh->tci) & 0x0fff;
+		if (vid) {
+			if (l2->nvlan >= MAX_VLANS)
+				return PARSE_MALFORMED;
+			l2->tpid[l2->nvlan & 1] = bpf_ntohs(proto);
+			l2->vid[l2->nvlan & 1] = vid;
+			l2->nvlan++;
+		}
 		proto = vh->proto;
 		c->pos = vh + 1;
 	}

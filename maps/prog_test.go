@@ -59,6 +59,17 @@ func TestXDPAccessIn(t *testing.T) {
 			counters: one(ReasonFastUp),
 		})
 	}
+	// A priority tag (VLAN id 0, IEEE 802.1Q §9.6) places a frame in no
+	// VLAN: the untagged session's frames may carry one, and the tagged
+	// session's inside its VLAN.
+	prio := ethernet.VLAN{TPID: ethernet.EtherTypeVLAN, Priority: 5}
+	cases = append(cases,
+		progCase{name: "priority-tagged, untagged session", prog: "xdp_access_in",
+			in:      pppoeFrame(t, acMAC, clientMAC, []ethernet.VLAN{prio}, e.untagged.SessionID, ppp.ProtocolIPv4, ipUp(e.untagged.IPv4, internet, 64)),
+			verdict: xdpRedirect, out: fwd(ipUp(e.untagged.IPv4, internet, 63)), counters: one(ReasonFastUp)},
+		progCase{name: "priority tag inside the session's VLAN", prog: "xdp_access_in",
+			in:      pppoeFrame(t, acMAC, clientMAC, []ethernet.VLAN{{TPID: ethernet.EtherTypeVLAN, ID: 100}, prio}, e.tagged.SessionID, ppp.ProtocolIPv4, ipUp(e.tagged.IPv4, internet, 64)),
+			verdict: xdpRedirect, out: fwd(ipUp(e.tagged.IPv4, internet, 63)), counters: one(ReasonFastUp)})
 	// Ethernet padding after a short PPPoE payload is trimmed on decap.
 	padded := append(s.up(t, ipUp(s.IPv4, internet, 64)), make([]byte, 10)...)
 	cases = append(cases, progCase{name: "padding trimmed", prog: "xdp_access_in", in: padded,
@@ -109,9 +120,10 @@ func TestXDPAccessIn(t *testing.T) {
 	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &now); err != nil {
 		t.Fatal(err)
 	}
-	// Untagged rows forwarded: padding, 5 clamps, small MSS, ACK, 1 fast.
-	if st.PacketsUp != 9 || st.Drops != 1 {
-		t.Errorf("stats %+v: want 9 packets up, 1 drop (spoofed)", st)
+	// Untagged rows forwarded: padding, 5 clamps, small MSS, ACK, 1 fast,
+	// 1 priority-tagged.
+	if st.PacketsUp != 10 || st.Drops != 1 {
+		t.Errorf("stats %+v: want 10 packets up, 1 drop (spoofed)", st)
 	}
 	if st.LastSeen == 0 || st.LastSeen > time.Duration(now.Nano()) {
 		t.Errorf("last seen %v, now %v", st.LastSeen, time.Duration(now.Nano()))
@@ -243,6 +255,9 @@ func TestTCAccessIn(t *testing.T) {
 			verdict: tcRedirect, out: ethFrame(t, e.pppoe0MAC, clientMAC, ethernet.EtherTypeIPv6, v6), counters: count1(ReasonSlowUp)},
 		progCase{name: "anti-spoof", prog: "tc_access_in", in: s.up(t, ip(subQinQ, 64)), verdict: tcShot, counters: count1(ReasonSpoofed)},
 		progCase{name: "unknown session never forwarded", prog: "tc_access_in", in: pppoeFrame(t, acMAC, clientMAC, nil, 0x0999, ppp.ProtocolIPv4, ip(s.IPv4, 64)), verdict: tcOK},
+		progCase{name: "priority-tagged decap", prog: "tc_access_in",
+			in:      pppoeFrame(t, acMAC, clientMAC, []ethernet.VLAN{{TPID: ethernet.EtherTypeVLAN, Priority: 3}}, s.SessionID, ppp.ProtocolIPv4, ip(s.IPv4, 64)),
+			verdict: tcRedirect, out: inj(ip(s.IPv4, 64)), counters: count1(ReasonSlowUp)},
 		progCase{name: "to another MAC left alone", prog: "tc_access_in", in: pppoeFrame(t, otherMAC, clientMAC, nil, s.SessionID, ppp.ProtocolIPv4, ip(s.IPv4, 64)), verdict: tcOK},
 		progCase{name: "LCP left to user space", prog: "tc_access_in", in: pppoeFrame(t, acMAC, clientMAC, nil, s.SessionID, ppp.ProtocolLCP, []byte{9, 1, 0, 8, 0, 0, 0, 0}), verdict: tcOK},
 	)

@@ -14,7 +14,11 @@ import (
 //
 // Only the TPID and the VLAN id of each tag identify the circuit: the
 // priority and drop-eligible bits are per-frame QoS marking that a client
-// may change between PADI and PADR, so they are zeroed.
+// may change between PADI and PADR, so they are zeroed. A tag with VLAN id
+// 0 is a priority tag (IEEE 802.1Q §9.6), which puts the frame in no VLAN:
+// it is not part of the circuit, so a client that priority-tags its frames
+// is on the untagged circuit (or the enclosing VLAN's), as the kernel and a
+// bridge see it, and the data plane's parser agrees (bpf/parse.h).
 type Circuit struct {
 	// Ifindex is the access interface's index.
 	Ifindex int
@@ -37,10 +41,13 @@ func CircuitOf(ifindex int, f *ethernet.Frame) (Circuit, error) {
 		return c, fmt.Errorf("pppoe: circuit: %w", ethernet.ErrTooManyVLANs)
 	}
 	copy(c.MAC[:], f.Source)
-	for i, v := range f.VLANs {
-		c.VLANs[i] = circuitVLAN(v)
+	for _, v := range f.VLANs {
+		if v.ID == 0 {
+			continue
+		}
+		c.VLANs[c.NumVLANs] = circuitVLAN(v)
+		c.NumVLANs++
 	}
-	c.NumVLANs = uint8(len(f.VLANs))
 	return c, nil
 }
 

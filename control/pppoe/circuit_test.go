@@ -43,6 +43,22 @@ func TestCircuitOf(t *testing.T) {
 			vlans: []ethernet.VLAN{
 				{TPID: ethernet.EtherTypeServiceVLAN, ID: 10}, {TPID: ethernet.EtherTypeVLAN, ID: 20}},
 		},
+		{
+			name:  "priority tag only: untagged (IEEE 802.1Q §9.6)",
+			f:     ethernet.Frame{Source: mac, VLANs: []ethernet.VLAN{{TPID: ethernet.EtherTypeVLAN, Priority: 5}}},
+			want:  Circuit{Ifindex: 7, MAC: [6]byte(mac)},
+			str:   "7/02:00:00:00:00:aa",
+			vlans: nil,
+		},
+		{
+			name: "priority tag inside VLAN 100: VLAN 100",
+			f: ethernet.Frame{Source: mac, VLANs: []ethernet.VLAN{
+				{TPID: ethernet.EtherTypeVLAN, ID: 100}, {TPID: ethernet.EtherTypeVLAN, Priority: 3}}},
+			want: Circuit{Ifindex: 7, MAC: [6]byte(mac), NumVLANs: 1,
+				VLANs: [2]ethernet.VLAN{{TPID: ethernet.EtherTypeVLAN, ID: 100}}},
+			str:   "7/100/02:00:00:00:00:aa",
+			vlans: []ethernet.VLAN{{TPID: ethernet.EtherTypeVLAN, ID: 100}},
+		},
 		{name: "short source", f: ethernet.Frame{Source: mac[:5]}, wantErr: true},
 		{name: "three tags", f: ethernet.Frame{Source: mac, VLANs: make([]ethernet.VLAN, 3)}, wantErr: true},
 	}

@@ -237,8 +237,12 @@ func (c *client) next(ctx context.Context, deadline time.Time) (ethernet.Frame, 
 	}
 }
 
-// sameVLANs compares VLAN ids, the part of a tag that says where a frame is.
+// sameVLANs compares VLAN ids, the part of a tag that says where a frame is;
+// priority tags (id 0) say nowhere, as in CircuitOf.
 func sameVLANs(a, b []ethernet.VLAN) bool {
+	priority := func(v ethernet.VLAN) bool { return v.ID == 0 }
+	a = slices.DeleteFunc(slices.Clone(a), priority)
+	b = slices.DeleteFunc(slices.Clone(b), priority)
 	return slices.EqualFunc(a, b, func(x, y ethernet.VLAN) bool { return x.ID == y.ID })
 }
 

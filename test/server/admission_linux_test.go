@@ -10,6 +10,7 @@ import (
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/ethernet"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
+	"github.com/pppoe-xdp/pppoe-xdp/maps"
 	"github.com/pppoe-xdp/pppoe-xdp/test/netns"
 	"github.com/pppoe-xdp/pppoe-xdp/test/peer"
 )
@@ -206,4 +207,33 @@ func TestJumboMRU(t *testing.T) {
 	if len(reply.Payload) != 1500-20 {
 		t.Errorf("reply of %d bytes of ICMP, want %d", len(reply.Payload), 1500-20)
 	}
+}
+
+// TestPriorityTagged: a client that puts a priority tag (VLAN id 0, IEEE
+// 802.1Q §9.6) on every frame is on the untagged circuit: it gets a session
+// from the untagged server, and its priority-tagged data takes the fast
+// path both ways.
+func TestPriorityTagged(t *testing.T) {
+	r := newRig(t, quickServer)
+	cfg := r.peerConfig()
+	cfg.VLANs = []ethernet.VLAN{{TPID: ethernet.EtherTypeVLAN, Priority: 5}}
+	c := r.dial(cfg)
+	info, err := c.WaitUp(context.Background())
+	must(t, err)
+	s, _ := r.entry(t, c)
+	if s.OuterVLAN != 0 || s.OuterTPID != 0 {
+		t.Errorf("entry %+v: want the untagged circuit", s)
+	}
+	before, err := r.dp.Counters()
+	must(t, err)
+	exchange(t, c, peer.ICMPEcho(info.IP.Local, coreAddr, 7, 1, []byte("priority")), func(p peer.Packet) bool {
+		return p.Proto == peer.ProtoICMP && p.Src == coreAddr && p.Payload[0] == 0
+	})
+	after, err := r.dp.Counters()
+	must(t, err)
+	if after[maps.ReasonFastUp] == before[maps.ReasonFastUp] || after[maps.ReasonFastDown] == before[maps.ReasonFastDown] {
+		t.Errorf("the echo did not take the fast path both ways: %v -> %v", before, after)
+	}
+	must(t, c.SendPADT())
+	r.clean(t)
 }
