@@ -81,3 +81,38 @@ func MapOptions[From, To any](in []From, f func(From) (To, error)) ([]To, error)
 	}
 	return out, nil
 }
+
+// ParseTypedOptions parses the Data of a Configure-* packet of protocol
+// proto ("lcp", "ipcp", ...) into that protocol's typed options, decoded
+// one by one with fromRaw.
+func ParseTypedOptions[O any](proto string, b []byte, fromRaw func(Option) (O, error)) ([]O, error) {
+	raw, err := ParseOptions(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", proto, err)
+	}
+	return MapOptions(raw, fromRaw)
+}
+
+// MarshalTypedOptions encodes typed options, each with toRaw, as the Data
+// of a Configure-* packet.
+func MarshalTypedOptions[O any](opts []O, toRaw func(O) (Option, error)) ([]byte, error) {
+	raw, err := MapOptions(opts, toRaw)
+	if err != nil {
+		return nil, err
+	}
+	return MarshalOptions(raw), nil
+}
+
+// TypedOption is the raw form of a typed option of protocol proto whose
+// type t encoded its Data as data (or failed with err): the error names the
+// protocol and the option, and Data over MaxOptionData octets is
+// ErrOptionLength.
+func TypedOption[T ~uint8](proto string, t T, data []byte, err error) (Option, error) {
+	if err != nil {
+		return Option{}, fmt.Errorf("%s: option %v: %w", proto, t, err)
+	}
+	if len(data) > MaxOptionData {
+		return Option{}, fmt.Errorf("%s: option %v: %d data octets: %w", proto, t, len(data), ErrOptionLength)
+	}
+	return Option{Type: uint8(t), Data: data}, nil
+}

@@ -52,32 +52,18 @@ func Marshal(opts []Option) ([]ppp.Option, error) {
 
 // ParseOptions parses the Data of a Configure-Request/Ack/Nak/Reject.
 func ParseOptions(b []byte) ([]Option, error) {
-	raw, err := ppp.ParseOptions(b)
-	if err != nil {
-		return nil, fmt.Errorf("ipv6cp: %w", err)
-	}
-	return Parse(raw)
+	return ppp.ParseTypedOptions("ipv6cp", b, FromRaw)
 }
 
 // MarshalOptions encodes opts as the Data of a Configure-* packet.
 func MarshalOptions(opts []Option) ([]byte, error) {
-	raw, err := Marshal(opts)
-	if err != nil {
-		return nil, err
-	}
-	return ppp.MarshalOptions(raw), nil
+	return ppp.MarshalTypedOptions(opts, ToRaw)
 }
 
 // ToRaw encodes one typed option.
 func ToRaw(o Option) (ppp.Option, error) {
 	d, err := o.data()
-	if err != nil {
-		return ppp.Option{}, fmt.Errorf("ipv6cp: option %v: %w", o.Type(), err)
-	}
-	if len(d) > ppp.MaxOptionData {
-		return ppp.Option{}, fmt.Errorf("ipv6cp: option %v: %d data octets: %w", o.Type(), len(d), ppp.ErrOptionLength)
-	}
-	return ppp.Option{Type: uint8(o.Type()), Data: d}, nil
+	return ppp.TypedOption("ipv6cp", o.Type(), d, err)
 }
 
 // FromRaw decodes one raw option; an unknown type yields Raw. Raw.Data
