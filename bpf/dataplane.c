@@ -455,11 +455,18 @@ err:
  * TCP with options. */
 #define TC_PULL_LEN (ETH_HLEN + 8 + 8 + 60 + 60)
 
-static __always_inline void tc_pull(struct __sk_buff *skb)
+/* tc_cursor pulls the headers into the linear area and returns a cursor
+ * over it (len: the whole packet, which may go past end). */
+static __always_inline struct cursor tc_cursor(struct __sk_buff *skb)
 {
 	__u32 len = skb->len < TC_PULL_LEN ? skb->len : TC_PULL_LEN;
+	struct cursor c;
 
 	bpf_skb_pull_data(skb, len);
+	c.pos = c.start = (void *)(long)skb->data;
+	c.end = (void *)(long)skb->data_end;
+	c.len = skb->len;
+	return c;
 }
 
 /* tc_strip_to_ip turns [Ethernet][tags][PPPoE][PPP][IP] into [Ethernet][IP]
@@ -509,10 +516,7 @@ int tc_access_in(struct __sk_buff *skb)
 	__u32 zero = 0, len, target, reason;
 	__u8 *target_mac;
 
-	tc_pull(skb);
-	c.pos = c.start = (void *)(long)skb->data;
-	c.end = (void *)(long)skb->data_end;
-	c.len = skb->len;
+	c = tc_cursor(skb);
 	/* The kernel moved the outer tag into the skb before TC ingress; a
 	 * priority tag (VLAN id 0) places the frame in no VLAN (parse_l2). */
 	if (skb->vlan_present && (skb->vlan_tci & 0x0fff)) {
@@ -633,10 +637,7 @@ int tc_pppoe0_out(struct __sk_buff *skb)
 	struct iphdr *iph;
 	__u32 tot;
 
-	tc_pull(skb);
-	c.pos = c.start = (void *)(long)skb->data;
-	c.end = (void *)(long)skb->data_end;
-	c.len = skb->len;
+	c = tc_cursor(skb);
 	eth = c.pos;
 	if ((void *)(eth + 1) > c.end)
 		goto malformed;
@@ -692,10 +693,7 @@ int tc_client_out(struct __sk_buff *skb)
 		count(REASON_UNKNOWN_DEST);
 		return TC_ACT_SHOT;
 	}
-	tc_pull(skb);
-	c.pos = c.start = (void *)(long)skb->data;
-	c.end = (void *)(long)skb->data_end;
-	c.len = skb->len;
+	c = tc_cursor(skb);
 	eth = c.pos;
 	if ((void *)(eth + 1) > c.end)
 		goto malformed;
