@@ -225,6 +225,40 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } config SEC(".maps");
 
+/* discovery_hosts: the per-MAC discovery buckets (discovery.h), by host. LRU:
+ * a flood from random MACs evicts the least recently heard hosts instead of
+ * failing inserts, and the table remembers a host for about
+ * DISC_HOSTS / (new MACs per second) seconds. Not session-sized. */
+#define DISC_HOSTS 65536
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct disc_host_key);
+	__type(value, struct disc_host);
+	__uint(max_entries, DISC_HOSTS);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} discovery_hosts SEC(".maps");
+
+/* discovery_limits: one entry, struct disc_limits; all zero (no limits) until
+ * user space sets them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct disc_limits);
+	__uint(max_entries, 1);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} discovery_limits SEC(".maps");
+
+/* discovery_global: one entry, struct disc_global, shared by every CPU (updated
+ * with compare-and-swap). Apart from discovery_limits so that user space
+ * writing the limits never overwrites the buckets. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct disc_global);
+	__uint(max_entries, 1);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} discovery_global SEC(".maps");
+
 /* counters: global per-CPU packet counts by enum reason. Sized with room to
  * spare so that adding a reason keeps the pinned map compatible. */
 #define COUNTERS_MAX 64

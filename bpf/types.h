@@ -165,6 +165,44 @@ struct dp_config {
 };
 _Static_assert(sizeof(struct dp_config) == 12, "dp_config size");
 
+/* discovery_hosts key: a host as discovery sees it (RFC 2516 §5): the access
+ * interface, the VLANs and the source MAC. The same MAC on two VLANs is two
+ * hosts, as it is two circuits to the control plane. */
+struct disc_host_key {
+	__u32 ifindex;
+	__u16 outer_vlan;    /* 0 = untagged */
+	__u16 inner_vlan;    /* 0 = none */
+	__u8 mac[6];
+	__u16 pad;
+};
+_Static_assert(sizeof(struct disc_host_key) == 16, "disc_host_key size");
+
+/* discovery_hosts value: the host's per-MAC bucket, as a GCRA theoretical
+ * arrival time (discovery.h), and how many of its frames were dropped, so
+ * `bpftool map dump` names the flooding MAC. */
+struct disc_host {
+	__u64 tat_ns;        /* bpf_ktime_get_ns() when the bucket is full again */
+	__u64 dropped;       /* frames dropped by the per-MAC limit (atomic add) */
+};
+_Static_assert(sizeof(struct disc_host) == 16, "disc_host size");
+
+/* discovery_limits[0]: the discovery limits, written by user space. A rate of 0
+ * disables that limit; a burst below 1 counts as 1. */
+struct disc_limits {
+	__u32 mac_rate;      /* PADI+PADR per second from one host */
+	__u32 mac_burst;
+	__u32 padi_rate;     /* PADIs a second from all hosts, per class (discovery.h) */
+	__u32 padi_burst;
+};
+_Static_assert(sizeof(struct disc_limits) == 16, "disc_limits size");
+
+/* discovery_global[0]: the global buckets, written by the program only. */
+struct disc_global {
+	__u64 new_tat_ns;    /* hosts not in discovery_hosts: first contact */
+	__u64 known_tat_ns;  /* hosts in discovery_hosts: retransmissions */
+};
+_Static_assert(sizeof(struct disc_global) == 16, "disc_global size");
+
 /* Index of the global per-CPU counters array. Append only: the numbers are
  * the pinned map's keys. */
 enum reason {
@@ -189,6 +227,8 @@ enum reason {
 	REASON_CLIENT_OUT,         /* TC encap of a client netdev packet to the AC */
 	REASON_CLIENT_DEMAND,      /* packet into a client netdev that is down: dropped */
 	REASON_GSO,                /* GSO skb on an encap path: dropped (see README) */
+	REASON_DISC_MAC_LIMIT,     /* PADI/PADR over its host's limit: dropped (discovery.h) */
+	REASON_DISC_GLOBAL_LIMIT,  /* PADI over the global limit: dropped (discovery.h) */
 	REASON_MAX,
 };
 

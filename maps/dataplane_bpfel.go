@@ -26,6 +26,35 @@ const (
 	dataplaneClientFlagCLIENT_F_UP dataplaneClientFlag = 1
 )
 
+type dataplaneDiscGlobal struct {
+	_          structs.HostLayout
+	NewTatNs   uint64
+	KnownTatNs uint64
+}
+
+type dataplaneDiscHost struct {
+	_       structs.HostLayout
+	TatNs   uint64
+	Dropped uint64
+}
+
+type dataplaneDiscHostKey struct {
+	_         structs.HostLayout
+	Ifindex   uint32
+	OuterVlan uint16
+	InnerVlan uint16
+	Mac       [6]uint8
+	Pad       uint16
+}
+
+type dataplaneDiscLimits struct {
+	_         structs.HostLayout
+	MacRate   uint32
+	MacBurst  uint32
+	PadiRate  uint32
+	PadiBurst uint32
+}
+
 type dataplaneDpConfig struct {
 	_             structs.HostLayout
 	Pppoe0Ifindex uint32
@@ -36,28 +65,30 @@ type dataplaneDpConfig struct {
 type dataplaneReason uint32
 
 const (
-	dataplaneReasonREASON_PASS_DISCOVERY  dataplaneReason = 0
-	dataplaneReasonREASON_PASS_CONTROL    dataplaneReason = 1
-	dataplaneReasonREASON_PASS_OTHER      dataplaneReason = 2
-	dataplaneReasonREASON_FAST_UP         dataplaneReason = 3
-	dataplaneReasonREASON_FAST_DOWN       dataplaneReason = 4
-	dataplaneReasonREASON_PASS_SLOW       dataplaneReason = 5
-	dataplaneReasonREASON_SLOW_UP         dataplaneReason = 6
-	dataplaneReasonREASON_SLOW_DOWN       dataplaneReason = 7
-	dataplaneReasonREASON_SPOOFED         dataplaneReason = 8
-	dataplaneReasonREASON_UNKNOWN_SESSION dataplaneReason = 9
-	dataplaneReasonREASON_MALFORMED       dataplaneReason = 10
-	dataplaneReasonREASON_MTU_EXCEEDED    dataplaneReason = 11
-	dataplaneReasonREASON_TTL_EXCEEDED    dataplaneReason = 12
-	dataplaneReasonREASON_NO_NEIGH        dataplaneReason = 13
-	dataplaneReasonREASON_MSS_CLAMPED     dataplaneReason = 14
-	dataplaneReasonREASON_UNKNOWN_DEST    dataplaneReason = 15
-	dataplaneReasonREASON_ERROR           dataplaneReason = 16
-	dataplaneReasonREASON_CLIENT_IN       dataplaneReason = 17
-	dataplaneReasonREASON_CLIENT_OUT      dataplaneReason = 18
-	dataplaneReasonREASON_CLIENT_DEMAND   dataplaneReason = 19
-	dataplaneReasonREASON_GSO             dataplaneReason = 20
-	dataplaneReasonREASON_MAX             dataplaneReason = 21
+	dataplaneReasonREASON_PASS_DISCOVERY    dataplaneReason = 0
+	dataplaneReasonREASON_PASS_CONTROL      dataplaneReason = 1
+	dataplaneReasonREASON_PASS_OTHER        dataplaneReason = 2
+	dataplaneReasonREASON_FAST_UP           dataplaneReason = 3
+	dataplaneReasonREASON_FAST_DOWN         dataplaneReason = 4
+	dataplaneReasonREASON_PASS_SLOW         dataplaneReason = 5
+	dataplaneReasonREASON_SLOW_UP           dataplaneReason = 6
+	dataplaneReasonREASON_SLOW_DOWN         dataplaneReason = 7
+	dataplaneReasonREASON_SPOOFED           dataplaneReason = 8
+	dataplaneReasonREASON_UNKNOWN_SESSION   dataplaneReason = 9
+	dataplaneReasonREASON_MALFORMED         dataplaneReason = 10
+	dataplaneReasonREASON_MTU_EXCEEDED      dataplaneReason = 11
+	dataplaneReasonREASON_TTL_EXCEEDED      dataplaneReason = 12
+	dataplaneReasonREASON_NO_NEIGH          dataplaneReason = 13
+	dataplaneReasonREASON_MSS_CLAMPED       dataplaneReason = 14
+	dataplaneReasonREASON_UNKNOWN_DEST      dataplaneReason = 15
+	dataplaneReasonREASON_ERROR             dataplaneReason = 16
+	dataplaneReasonREASON_CLIENT_IN         dataplaneReason = 17
+	dataplaneReasonREASON_CLIENT_OUT        dataplaneReason = 18
+	dataplaneReasonREASON_CLIENT_DEMAND     dataplaneReason = 19
+	dataplaneReasonREASON_GSO               dataplaneReason = 20
+	dataplaneReasonREASON_DISC_MAC_LIMIT    dataplaneReason = 21
+	dataplaneReasonREASON_DISC_GLOBAL_LIMIT dataplaneReason = 22
+	dataplaneReasonREASON_MAX               dataplaneReason = 23
 )
 
 type dataplaneSessionAttrs struct {
@@ -154,6 +185,9 @@ const (
 	dataplaneMapClientDevs        = "client_devs"
 	dataplaneMapConfig            = "config"
 	dataplaneMapCounters          = "counters"
+	dataplaneMapDiscoveryGlobal   = "discovery_global"
+	dataplaneMapDiscoveryHosts    = "discovery_hosts"
+	dataplaneMapDiscoveryLimits   = "discovery_limits"
 	dataplaneMapSessionInfo       = "session_info"
 	dataplaneMapSessionSlots      = "session_slots"
 	dataplaneMapSessionStats      = "session_stats"
@@ -230,6 +264,9 @@ type dataplaneMapSpecs struct {
 	ClientDevs      *ebpf.MapSpec `ebpf:"client_devs"`
 	Config          *ebpf.MapSpec `ebpf:"config"`
 	Counters        *ebpf.MapSpec `ebpf:"counters"`
+	DiscoveryGlobal *ebpf.MapSpec `ebpf:"discovery_global"`
+	DiscoveryHosts  *ebpf.MapSpec `ebpf:"discovery_hosts"`
+	DiscoveryLimits *ebpf.MapSpec `ebpf:"discovery_limits"`
 	SessionInfo     *ebpf.MapSpec `ebpf:"session_info"`
 	SessionSlots    *ebpf.MapSpec `ebpf:"session_slots"`
 	SessionStats    *ebpf.MapSpec `ebpf:"session_stats"`
@@ -274,6 +311,9 @@ type dataplaneMaps struct {
 	ClientDevs      *ebpf.Map `ebpf:"client_devs"`
 	Config          *ebpf.Map `ebpf:"config"`
 	Counters        *ebpf.Map `ebpf:"counters"`
+	DiscoveryGlobal *ebpf.Map `ebpf:"discovery_global"`
+	DiscoveryHosts  *ebpf.Map `ebpf:"discovery_hosts"`
+	DiscoveryLimits *ebpf.Map `ebpf:"discovery_limits"`
 	SessionInfo     *ebpf.Map `ebpf:"session_info"`
 	SessionSlots    *ebpf.Map `ebpf:"session_slots"`
 	SessionStats    *ebpf.Map `ebpf:"session_stats"`
@@ -289,6 +329,9 @@ func (m *dataplaneMaps) Close() error {
 		m.ClientDevs,
 		m.Config,
 		m.Counters,
+		m.DiscoveryGlobal,
+		m.DiscoveryHosts,
+		m.DiscoveryLimits,
 		m.SessionInfo,
 		m.SessionSlots,
 		m.SessionStats,

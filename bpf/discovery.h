@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The discovery limiter of xdp_access_in: PADI and PADR floods dropped
+ * before they reach the AF_PACKET socket and pppoed. control/pppoe's
+ * Limiter is the same algorithm in Go; the limits are in the discovery_limits map.
+ *
+ * - Per MAC: the PADIs and PADRs of one host (interface, VLANs, source MAC:
+ *   struct disc_host_key) share a bucket of mac_burst refilled at mac_rate
+ *   per second. That bounds a PADR flood from one MAC, which a global limit
+ *   could not tell from many hosts dialling.
+ * - Global: PADIs of all hosts on all interfaces, padi_rate per second, as
+ *   accel-ppp's padi-limit. A PADI from random MACs is the cheap flood: each
+ *   frame is a new host, so only a global bound holds it. To keep such a
+ *   flood from starving real hosts, hosts already in discovery_hosts (heard
+ *   before: a host retransmitting its PADI, RFC 2516 §5.1) draw from a
+ *   second bucket of the same size. A flood of never-repeated MACs then
+ *   spends only the first-contact bucket, and a subscriber whose first PADI
+ *   it crowded out gets through with its retransmission. An attacker who
+ *   repeats MACs competes with retransmissions as with a single global
+ *   limit; at most 2 x padi_rate PADIs a second pass either way. A PADR
+ *   from a host never heard (it skipped the PADI: forged) counts as a first
+ *   contact; a known host's PADRs are bound by its per-MAC bucket only.
+ *
+ * Other discovery codes (PADO and PADS for our own client sessions, PADT)
+ * are never limited.
+ */
+#ifndef PPPOE_XDP_DISCOVERY_H
+#define PPPOE_XDP_DISCOVERY_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "types.h"
+#include "maps.h"
+#include "parse.h"
+
+#define PPPOE_CODE_PADI 0x09
+#define PPPOE_CODE_PADR 0x19
+#define NSEC_PER_SEC 1000000000ull
+
+/* gcra takes one frame from a token bucket of burst frames refilled at
+ * rate per second, kept as one number, the theoretical arrival time (the
+ * Generic Cell Rate Algorithm, ITU-T I.371): a frame at now conforms if
+ * *tat - now <= (burst - 1) / rate, and then *tat = max(*tat, now) + 1 / rate.
+ * One 64-bit word, so CPUs update it with compare-and-swap and never lose
+ * or double-spend a token; a CPU that loses the race three times running
+ * (only while other CPUs take frames from the same bucket) drops the frame.
+ * Returns 1 if the frame conforms. */
+static __always_inline int gcra(__u64 *tat, __u64 now, __u32 rate, __u32 burst)
+{
+	__u64 interval = NSEC_PER_SEC / rate, tolerance;
+
+	tolerance = burst > 1 ? (__u64)(burst - 1) * interval : 0;
+#pragma unroll
+	for (int i = 0; i < 3; i++) {
+		__u64 old = *(volatile __u64 *)tat;
+		__u64 t = old > now ? old : now;
+
+		if (t - now > tolerance)
+			return 0;
+		if (__sync_val_compare_and_swap(tat, old, t + interval) == old)
+			return 1;
+	}
+	return 0;
+}
+
+/* disc_admit decides whether a discovery frame (the cursor at its PPPoE
+ * header, l2 parsed) may go to user space; it counts what it drops. */
+static __always_inline int disc_admit(struct cursor *c, __u32 ifindex, const struct l2 *l2)
+{
+	struct pppoe_hdr_ *ph = c->pos;
+	struct disc_host_key key = {};
+	struct disc_limits *lim;
+	struct disc_global *g;
+	struct disc_host *h;
+	__u32 zero = 0;
+	__u64 now;
+	int known;
+
+	/* Too short for a header: user space counts it as malformed. */
+	if ((void *)(ph + 1) > c->end)
+		return 1;
+	if (ph->code != PPPOE_CODE_PADI && ph->code != PPPOE_CODE_PADR)
+		return 1;
+	lim = bpf_map_lookup_elem(&discovery_limits, &zero);
+	if (!lim || (!lim->mac_rate && !lim->padi_rate))
+		return 1;
+
+	key.ifindex = ifindex;
+	key.outer_vlan = l2->nvlan > 0 ? l2->vid[0] : 0;
+	key.inner_vlan = l2->nvlan > 1 ? l2->vid[1] : 0;
+	__builtin_memcpy(key.mac, l2->eth->h_source, ETH_ALEN);
+	now = bpf_ktime_get_ns();
+	h = bpf_map_lookup_elem(&discovery_hosts, &key);
+	known = h != NULL;
+	if (!h) {
+		/* The first frame takes the first token. Another CPU may insert
+		 * the same host meanwhile (EEXIST): one of the two frames then
+		 * went untaken, which the bucket's burst absorbs. */
+		struct disc_host fresh = {};
+
+		if (lim->mac_rate)
+			fresh.tat_ns = now + NSEC_PER_SEC / lim->mac_rate;
+		bpf_map_update_elem(&discovery_hosts, &key, &fresh, BPF_NOEXIST);
+	} else if (lim->mac_rate && !gcra(&h->tat_ns, now, lim->mac_rate, lim->mac_burst)) {
+		__sync_fetch_and_add(&h->dropped, 1);
+		count(REASON_DISC_MAC_LIMIT);
+		return 0;
+	}
+
+	if (!lim->padi_rate || (known && ph->code == PPPOE_CODE_PADR))
+		return 1;
+	g = bpf_map_lookup_elem(&discovery_global, &zero);
+	if (!g)
+		return 1;
+	if (gcra(known ? &g->known_tat_ns : &g->new_tat_ns, now, lim->padi_rate, lim->padi_burst))
+		return 1;
+	count(REASON_DISC_GLOBAL_LIMIT);
+	return 0;
+}
+
+#endif
