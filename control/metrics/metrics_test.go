@@ -74,10 +74,10 @@ func TestScrape(t *testing.T) {
 	var mu sync.Mutex
 	snap := Snapshot{
 		SessionsByState: map[string]int{"up": 3, "lcp": 1},
-		Discovery:       pppoe.Counters{PADIReceived: 10, PADIDropped: 2, PADOSent: 8, PADRDuplicates: 4, PADTSent: 1},
+		Discovery:       pppoe.Counters{PADIReceived: 10, PADIDropped: 2, PADOSent: 8, PADRDuplicates: 4, PADTSent: 1, MACLimited: 6, GlobalLimited: 9},
 		AuthFailures:    map[string]uint64{"pap": 5, "mschap2": 1},
 		PoolExhausted:   7,
-		DataPlane:       map[string]uint64{"fast_up": 1000, "spoofed": 3},
+		DataPlane:       map[string]uint64{"fast_up": 1000, "spoofed": 3, "discovery_mac_limit": 11},
 	}
 	m := New(func() Snapshot { mu.Lock(); defer mu.Unlock(); return snap })
 	m.ObserveSetup(3 * time.Millisecond)
@@ -112,11 +112,14 @@ func TestScrape(t *testing.T) {
 		{"pppoe_discovery_padr_duplicates_total", nil, 4},
 		{"pppoe_discovery_padt_sent_total", nil, 1},
 		{"pppoe_discovery_pads_sent_total", nil, 0},
+		{"pppoe_discovery_mac_limited_total", nil, 6},
+		{"pppoe_discovery_global_limited_total", nil, 9},
 		{"pppoe_auth_failures_total", map[string]string{"method": "pap"}, 5},
 		{"pppoe_auth_failures_total", map[string]string{"method": "mschap2"}, 1},
 		{"pppoe_pool_exhausted_total", nil, 7},
 		{"pppoe_dataplane_packets_total", map[string]string{"reason": "fast_up"}, 1000},
 		{"pppoe_dataplane_packets_total", map[string]string{"reason": "spoofed"}, 3},
+		{"pppoe_dataplane_packets_total", map[string]string{"reason": "discovery_mac_limit"}, 11},
 		{"pppoe_session_setup_seconds", nil, 2},
 	}
 	for _, c := range checks {

@@ -51,6 +51,8 @@ type counters struct {
 func addDiscovery(a *pppoe.Counters, b pppoe.Counters) {
 	a.Malformed += b.Malformed
 	a.Ignored += b.Ignored
+	a.MACLimited += b.MACLimited
+	a.GlobalLimited += b.GlobalLimited
 	a.PADIReceived += b.PADIReceived
 	a.PADIDropped += b.PADIDropped
 	a.PADIUnserved += b.PADIUnserved
