@@ -225,18 +225,26 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } config SEC(".maps");
 
-/* discovery_hosts: the per-MAC discovery buckets (discovery.h), by host. LRU:
- * a flood from random MACs evicts the least recently heard hosts instead of
- * failing inserts, and the table remembers a host for about
- * DISC_HOSTS / (new MACs per second) seconds. Not session-sized. */
-#define DISC_HOSTS 65536
+/* discovery_hosts: the hosts discovery heard (discovery.h), in pairs of
+ * slots indexed by a keyed hash of the host: a lookup is two compares in
+ * one cache line and no helper call, where a hash map's insert of a new
+ * MAC costs a microsecond. A new host takes the slot of its pair heard
+ * less recently, so a flood of F new MACs a second leaves a host heard t
+ * seconds ago in the table with probability e^-x (1 + x), x = 2 F t /
+ * DISC_SLOTS: at 20,000 a second, 99 % after 1 s, 92 % after 3 s. Eight
+ * MB, not session-sized. */
+#define DISC_SLOTS 262144
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__type(key, struct disc_host_key);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
 	__type(value, struct disc_host);
-	__uint(max_entries, DISC_HOSTS);
+	__uint(max_entries, DISC_SLOTS);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } discovery_hosts SEC(".maps");
+
+/* disc_seed keys the discovery_hosts hash, drawn by user space at load
+ * time, so that nobody can pick MACs that evict a given host's slot. */
+const volatile __u32 disc_seed = 0;
 
 /* discovery_limits: one entry, struct disc_limits; all zero (no limits) until
  * user space sets them. */

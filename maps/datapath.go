@@ -8,6 +8,8 @@
 package maps
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -112,6 +114,15 @@ func Open(opts Options) (*Datapath, error) {
 	nslots, err := slotCount(opts.MaxSessions)
 	if err != nil {
 		return nil, err
+	}
+	// A seed the peers cannot know keys the discovery_hosts slots
+	// (bpf/maps.h); a new one per load only makes every host new once.
+	var seed [4]byte
+	if _, err := rand.Read(seed[:]); err != nil {
+		return nil, fmt.Errorf("maps: disc_seed: %w", err)
+	}
+	if err := spec.Variables[dataplaneVarDiscSeed].Set(binary.NativeEndian.Uint32(seed[:])); err != nil {
+		return nil, fmt.Errorf("maps: disc_seed: %w", err)
 	}
 	spec.Maps[dataplaneMapSessionSlots].MaxEntries = nslots
 	spec.Maps[dataplaneMapSubscriberSlots].MaxEntries = nslots

@@ -34,8 +34,10 @@ type dataplaneDiscGlobal struct {
 
 type dataplaneDiscHost struct {
 	_       structs.HostLayout
+	Key     dataplaneDiscHostKey
 	TatNs   uint64
-	Dropped uint64
+	SeenMs  uint32
+	Dropped uint32
 }
 
 type dataplaneDiscHostKey struct {
@@ -201,6 +203,7 @@ const (
 	dataplaneProgTcPppoe0Out      = "tc_pppoe0_out"
 	dataplaneProgXdpAccessIn      = "xdp_access_in"
 	dataplaneProgXdpUplinkIn      = "xdp_uplink_in"
+	dataplaneVarDiscSeed          = "disc_seed"
 	dataplaneVarMaxSessions       = "max_sessions"
 	dataplaneVarSlotMask          = "slot_mask"
 	dataplaneVarUnusedClientFlag  = "unused_client_flag"
@@ -281,6 +284,7 @@ type dataplaneMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type dataplaneVariableSpecs struct {
+	DiscSeed          *ebpf.VariableSpec `ebpf:"disc_seed"`
 	MaxSessions       *ebpf.VariableSpec `ebpf:"max_sessions"`
 	SlotMask          *ebpf.VariableSpec `ebpf:"slot_mask"`
 	UnusedClientFlag  *ebpf.VariableSpec `ebpf:"unused_client_flag"`
@@ -347,6 +351,7 @@ func (m *dataplaneMaps) Close() error {
 //
 // It can be passed to loadDataplaneObjects or ebpf.CollectionSpec.LoadAndAssign.
 type dataplaneVariables struct {
+	DiscSeed          *ebpf.Variable `ebpf:"disc_seed"`
 	MaxSessions       *ebpf.Variable `ebpf:"max_sessions"`
 	SlotMask          *ebpf.Variable `ebpf:"slot_mask"`
 	UnusedClientFlag  *ebpf.Variable `ebpf:"unused_client_flag"`

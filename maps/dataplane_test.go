@@ -54,7 +54,7 @@ type env struct {
 	idxUntagged, idxQQ Index
 }
 
-func requireBPF(t *testing.T) {
+func requireBPF(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		if os.Getenv("CI") == "" {
@@ -64,7 +64,7 @@ func requireBPF(t *testing.T) {
 	}
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	requireBPF(t)
 	e := &env{ns: netns.New(t)}

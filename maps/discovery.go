@@ -1,8 +1,11 @@
 package maps
 
 import (
+	"errors"
 	"fmt"
 	"net"
+
+	"github.com/cilium/ebpf"
 )
 
 // DiscoveryLimits are xdp_access_in's limits on PPPoE discovery frames
@@ -40,35 +43,39 @@ func (d *Datapath) DiscoveryLimits() (DiscoveryLimits, error) {
 	return DiscoveryLimits{MACRate: v.MacRate, MACBurst: v.MacBurst, PADIRate: v.PadiRate, PADIBurst: v.PadiBurst}, nil
 }
 
-// DiscoveryHost is a host the discovery limiter remembers (the
-// discovery_hosts map) and how many of its frames the per-MAC limit
-// dropped.
+// DiscoveryHost is a host the discovery limiter remembers (a
+// discovery_hosts slot) and how many of its frames the per-MAC limit
+// dropped while it held its slot.
 type DiscoveryHost struct {
 	Ifindex              int
 	OuterVLAN, InnerVLAN uint16
 	MAC                  net.HardwareAddr
-	Dropped              uint64
+	Dropped              uint32
 }
 
-// DiscoveryHosts returns the hosts the per-MAC limit dropped frames of,
-// the flooding MACs, as `bpftool map dump pinned .../discovery_hosts`
-// shows them.
+// DiscoveryHosts returns the hosts the per-MAC limit dropped frames of:
+// the flooding MACs.
 func (d *Datapath) DiscoveryHosts() ([]DiscoveryHost, error) {
 	var (
-		k   dataplaneDiscHostKey
-		v   dataplaneDiscHost
-		out []DiscoveryHost
+		cursor ebpf.MapBatchCursor
+		keys   = make([]uint32, 4096)
+		vals   = make([]dataplaneDiscHost, 4096)
+		out    []DiscoveryHost
 	)
-	it := d.objs.DiscoveryHosts.Iterate()
-	for it.Next(&k, &v) {
-		if v.Dropped == 0 {
-			continue
+	for {
+		n, err := d.objs.DiscoveryHosts.BatchLookup(&cursor, keys, vals, nil)
+		for _, v := range vals[:n] {
+			if v.Key.Ifindex == 0 || v.Dropped == 0 {
+				continue
+			}
+			out = append(out, DiscoveryHost{Ifindex: int(v.Key.Ifindex), OuterVLAN: v.Key.OuterVlan, InnerVLAN: v.Key.InnerVlan,
+				MAC: net.HardwareAddr(append([]byte(nil), v.Key.Mac[:]...)), Dropped: v.Dropped})
 		}
-		out = append(out, DiscoveryHost{Ifindex: int(k.Ifindex), OuterVLAN: k.OuterVlan, InnerVLAN: k.InnerVlan,
-			MAC: net.HardwareAddr(append([]byte(nil), k.Mac[:]...)), Dropped: v.Dropped})
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("maps: discovery_hosts: %w", err)
+		}
 	}
-	if err := it.Err(); err != nil {
-		return nil, fmt.Errorf("maps: discovery_hosts: %w", err)
-	}
-	return out, nil
 }
