@@ -2,6 +2,8 @@ package pppoe
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -25,6 +27,38 @@ type Limits struct {
 	// heard counts as a first contact; a known host's PADRs are bound by
 	// MACRate only.
 	PADIRate, PADIBurst int
+}
+
+// DefaultLimits are pppoed's limits. Per MAC: a host dialling sends a PADI
+// and a PADR, and retransmits each after a second or more (RFC 2516 §5.1
+// backoff), so 5 a second with bursts of 10 leave room for several
+// clients behind one MAC (Host-Uniq) dialling at once, and hold a PADR
+// flood from one MAC to 5 new sessions a second. Global: 2,000 PADIs a
+// second, the session setup rate this AC was built to sustain, from new
+// hosts, and as many again from hosts retransmitting.
+var DefaultLimits = Limits{MACRate: 5, MACBurst: 10, PADIRate: 2000, PADIBurst: 2000}
+
+// ParseRate parses a limit as pppoed's flags give it: "rate", with bursts
+// of one second's worth, or "rate/burst"; "0" turns the limit off.
+func ParseRate(s string) (rate, burst int, err error) {
+	r, b, slash := strings.Cut(s, "/")
+	if rate, err = strconv.Atoi(r); err == nil && slash {
+		burst, err = strconv.Atoi(b)
+	} else if err == nil {
+		burst = rate
+	}
+	if err != nil || rate < 0 || burst < 0 || rate > 1e9 || burst > 1e9 || (rate > 0 && burst == 0) {
+		return 0, 0, fmt.Errorf("pppoe: limit %q: want rate or rate/burst, per second, 0 to 1e9 (0: no limit)", s)
+	}
+	return rate, burst, nil
+}
+
+// FormatRate is ParseRate's inverse.
+func FormatRate(rate, burst int) string {
+	if burst == rate {
+		return strconv.Itoa(rate)
+	}
+	return strconv.Itoa(rate) + "/" + strconv.Itoa(burst)
 }
 
 // Validate checks that no rate or burst is negative and that rates fit
@@ -65,7 +99,7 @@ func (v LimitVerdict) String() string {
 
 // DefaultLimiterHosts is how many hosts a Limiter remembers, as the data
 // plane's discovery_hosts map (bpf/maps.h).
-const DefaultLimiterHosts = 65536
+const DefaultLimiterHosts = 262144
 
 // Limiter applies Limits to the discovery frames of every interface it is
 // given to (one Limiter per daemon: the global limit is global). Its

@@ -186,3 +186,42 @@ func ExampleLimiter() {
 	fmt.Println(admitted, "of 50 PADRs at once")
 	// Output: 10 of 50 PADRs at once
 }
+
+func TestParseRate(t *testing.T) {
+	for _, c := range []struct {
+		in          string
+		rate, burst int
+		bad         bool
+	}{
+		{in: "2000", rate: 2000, burst: 2000},
+		{in: "5/10", rate: 5, burst: 10},
+		{in: "0", rate: 0, burst: 0},
+		{in: "0/0", rate: 0, burst: 0},
+		{in: "", bad: true},
+		{in: "5/", bad: true},
+		{in: "/5", bad: true},
+		{in: "-1", bad: true},
+		{in: "5/0", bad: true},
+		{in: "5/-2", bad: true},
+		{in: "2000000000", bad: true},
+		{in: "5/10/2", bad: true},
+		{in: "1e3", bad: true},
+	} {
+		r, b, err := ParseRate(c.in)
+		if c.bad {
+			if err == nil {
+				t.Errorf("%q: %d/%d, want an error", c.in, r, b)
+			}
+			continue
+		}
+		if err != nil || r != c.rate || b != c.burst {
+			t.Errorf("%q: %d/%d, %v; want %d/%d", c.in, r, b, err, c.rate, c.burst)
+		}
+		if r2, b2, err := ParseRate(FormatRate(r, b)); err != nil || r2 != r || b2 != b {
+			t.Errorf("%q: FormatRate gives %q, which parses as %d/%d, %v", c.in, FormatRate(r, b), r2, b2, err)
+		}
+	}
+	if err := DefaultLimits.Validate(); err != nil {
+		t.Error(err)
+	}
+}
