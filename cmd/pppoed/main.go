@@ -26,6 +26,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/daemon"
 	"github.com/pppoe-xdp/pppoe-xdp/control/server"
+	"github.com/pppoe-xdp/pppoe-xdp/control/session"
 	"github.com/pppoe-xdp/pppoe-xdp/maps"
 )
 
@@ -61,6 +62,8 @@ type flags struct {
 	logLevel, logFormat, resolvConf  string
 	uplinks, pppoe0, xdpMode, tcMode string
 	capacity                         uint
+	maxStarting, maxStartingPerHost  int
+	setupTimeout                     time.Duration
 }
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -81,6 +84,9 @@ func run(args []string) int {
 	fs.StringVar(&f.xdpMode, "xdp-mode", "native", "XDP attach `mode`: native or generic")
 	fs.StringVar(&f.tcMode, "tc-mode", "auto", "TC attach `mode`: auto (tcx where the kernel has it, else clsact) or clsact")
 	fs.UintVar(&f.capacity, "capacity", maps.DefaultMaxSessions, "`sessions` (server and client) the BPF maps hold; sizes their memory, fixed while they stay pinned")
+	fs.IntVar(&f.maxStarting, "max-starting", server.DefaultMaxStarting, "half-open server `sessions` (PADS sent, IPCP not open) of all servers together; more PADRs get AC-System-Error; 0: no limit")
+	fs.IntVar(&f.maxStartingPerHost, "max-starting-per-host", server.DefaultMaxStartingPerHost, "half-open server `sessions` of one client (MAC on an interface and VLAN); 0: no limit")
+	fs.DurationVar(&f.setupTimeout, "setup-timeout", session.DefaultSetupTimeout, "`time` from PADR to IPCP open after which a server session ends (setup-timeout)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -126,6 +132,10 @@ func newLogger(level, format string) (*zap.Logger, error) {
 func serve(f flags, log *zap.Logger) error {
 	if f.xdpMode != "native" && f.xdpMode != "generic" {
 		return fmt.Errorf("--xdp-mode %q: want native or generic", f.xdpMode)
+	}
+	if f.maxStarting < 0 || f.maxStartingPerHost < 0 || f.setupTimeout <= 0 {
+		return fmt.Errorf("--max-starting %d, --max-starting-per-host %d, --setup-timeout %v: want limits ≥ 0 (0: none) and a positive timeout",
+			f.maxStarting, f.maxStartingPerHost, f.setupTimeout)
 	}
 	if f.capacity < 1 || f.capacity > 1<<24 {
 		return fmt.Errorf("--capacity %d: want 1 to %d sessions", f.capacity, 1<<24)
@@ -174,10 +184,13 @@ func serve(f flags, log *zap.Logger) error {
 	}
 	var d *daemon.Daemon // for the setup latency histogram; set before Start
 	ac := daemon.NewAccessConcentrator(server.Options{
-		AAA:          aaaLocal,
-		DataPlane:    mtuRoutes{DataPlane: server.NewDataPlane(dp), pppoe0: pppoe0.Index, mtu: pppoe0MTU},
-		SetupLatency: func(l time.Duration) { d.Metrics().ObserveSetup(l) },
-		Log:          log,
+		AAA:                aaaLocal,
+		DataPlane:          mtuRoutes{DataPlane: server.NewDataPlane(dp), pppoe0: pppoe0.Index, mtu: pppoe0MTU},
+		SetupLatency:       func(l time.Duration) { d.Metrics().ObserveSetup(l) },
+		MaxStarting:        noLimit(f.maxStarting),
+		MaxStartingPerHost: noLimit(f.maxStartingPerHost),
+		SetupTimeout:       f.setupTimeout,
+		Log:                log,
 	}, newAccessSystem(dp, pppoe0))
 
 	var ifs *daemon.Interfaces // needs d for VLAN names; set before anything scans
@@ -282,4 +295,12 @@ func dataPlaneCounters(dp *maps.Datapath) func() (map[string]uint64, error) {
 		}
 		return out, nil
 	}
+}
+
+// noLimit maps a flag's "0: no limit" to server.Options' negative.
+func noLimit(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
