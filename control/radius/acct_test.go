@@ -13,8 +13,8 @@ import (
 )
 
 var aliceSession = SessionInfo{
-	User: "alice",
-	Port: Port{AcctSessionID: "81000002", NASPort: 2, NASPortID: "ether1:100", CallingStationID: "02:00:00:00:00:02", CalledStationID: "isp"},
+	User:     "alice",
+	Port:     Port{AcctSessionID: "81000002", NASPort: 2, NASPortID: "ether1:100", CallingStationID: "02:00:00:00:00:02", CalledStationID: "isp"},
 	FramedIP: netip.MustParseAddr("10.9.0.5"),
 	Class:    [][]byte{[]byte("class-alice")},
 }
