@@ -111,6 +111,10 @@ func (e *endpoint) open() (*socket, error) {
 	if err != nil {
 		return nil, fmt.Errorf("radius: socket to %s: %w", e.remote, err)
 	}
+	// Up to 256 answers can arrive in a burst; the default buffer holds
+	// about as many small datagrams, so give it room (capped by the
+	// kernel's rmem_max).
+	_ = c.SetReadBuffer(1 << 20)
 	s := &socket{conn: c}
 	e.socks = append(e.socks, s)
 	go e.read(s)
