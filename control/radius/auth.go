@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -141,9 +140,6 @@ var knownVendor = map[[2]uint32]bool{
 	{vendorMicrosoft, 8}:  true, // MS-MPPE-Encryption-Types
 	{vendorMicrosoft, 12}: true, // MS-CHAP-MPPE-Keys
 }
-
-// unknownSeen remembers which unknown attributes were logged.
-var unknownSeen sync.Map
 
 // Authenticate sends an Access-Request for req and returns the verdict. An
 // error means no server gave a valid answer before ctx ended or every
@@ -314,7 +310,7 @@ func ip4(ip net.IP, err error) netip.Addr {
 	return a.Unmap()
 }
 
-// noteUnknown logs, once per attribute for the process, an attribute
+// noteUnknown logs, once per attribute for the client, an attribute
 // parseReply does not read.
 func (c *Client) noteUnknown(p *radius.Packet) {
 	for _, a := range p.Attributes {
@@ -331,7 +327,7 @@ func (c *Client) noteUnknown(p *radius.Packet) {
 		} else if knownReply[a.Type] {
 			continue
 		}
-		if _, seen := unknownSeen.LoadOrStore(key, true); !seen {
+		if _, seen := c.unknownSeen.LoadOrStore(key, true); !seen {
 			c.log.Debug("radius attribute ignored", zap.Uint32("vendor", key[0]), zap.Uint32("type", key[1]))
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
 
@@ -77,7 +80,12 @@ func ctxFor(t *testing.T) context.Context {
 
 func TestAuthenticateFreeRADIUS(t *testing.T) {
 	r := startRadiusd(t)
-	c := testClient(t, realServer(r))
+	core, logs := observer.New(zap.DebugLevel)
+	c, err := NewClient([]Server{realServer(r)}, Options{NASIdentifier: "bng-test", NASAddress: netip.MustParseAddr("192.0.2.1"), Logger: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
 	ctx := ctxFor(t)
 	for _, m := range []auth.Method{auth.PAP, auth.CHAP, auth.MSCHAPv1, auth.MSCHAPv2} {
 		t.Run(m.String()+"/accept", func(t *testing.T) {
@@ -134,6 +142,17 @@ func TestAuthenticateFreeRADIUS(t *testing.T) {
 			t.Fatalf("unknown user: %+v, %v", res, err)
 		}
 	})
+	// Filter-Id and Cisco-AVPair mean nothing here: ignored, each noted
+	// once however many answers carried them.
+	ignored := logs.FilterMessage("radius attribute ignored").AllUntimed()
+	if len(ignored) != 2 {
+		t.Errorf("%d notes of ignored attributes, want 2 (Filter-Id, Cisco-AVPair): %v", len(ignored), ignored)
+	}
+	for _, e := range logs.AllUntimed() {
+		if strings.Contains(fmt.Sprint(e.ContextMap()), testSecret) || strings.Contains(e.Message, testSecret) {
+			t.Errorf("the secret reached a log line: %v", e)
+		}
+	}
 	// What the server saw: the request attributes the issue lists.
 	log := r.out.String()
 	for _, want := range []string{

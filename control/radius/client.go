@@ -50,7 +50,8 @@ type Client struct {
 	log     *zap.Logger
 	stats   Stats
 
-	closeOnce sync.Once
+	closeOnce   sync.Once
+	unknownSeen sync.Map // attributes noteUnknown has logged
 }
 
 type server struct {

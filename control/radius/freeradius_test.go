@@ -56,12 +56,12 @@ bob	Cleartext-Password := "bob-pw"
 	Framed-IP-Address = 10.9.0.6
 `
 
-// config is radiusd.conf; %[1]s is the directory, %[2]d and %[3]d the
+// radiusdConf is radiusd.conf; %[1]s is the directory, %[2]d and %[3]d the
 // ports. Every reply, accept or reject, carries a Message-Authenticator:
 // FreeRADIUS 3.2.1 signs a reply only when the reply has the attribute,
 // and pppoe-xdp drops unsigned Access-Accepts and Access-Rejects
 // (BlastRADIUS).
-const config = `prefix = /usr
+const radiusdConf = `prefix = /usr
 exec_prefix = /usr
 sysconfdir = /etc
 localstatedir = %[1]s
@@ -193,7 +193,7 @@ func startRadiusd(t testing.TB) *radiusd {
 			t.Fatal(err)
 		}
 	}
-	write("radiusd.conf", fmt.Sprintf(config, dir, r.authPort, r.acctPort))
+	write("radiusd.conf", fmt.Sprintf(radiusdConf, dir, r.authPort, r.acctPort))
 	write("users", users)
 	r.start()
 	t.Cleanup(r.stop)
