@@ -25,7 +25,9 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/client"
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/daemon"
+	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe0"
 	"github.com/pppoe-xdp/pppoe-xdp/control/server"
+	"github.com/pppoe-xdp/pppoe-xdp/control/session"
 	"github.com/pppoe-xdp/pppoe-xdp/maps"
 )
 
@@ -61,6 +63,8 @@ type flags struct {
 	logLevel, logFormat, resolvConf  string
 	uplinks, pppoe0, xdpMode, tcMode string
 	capacity                         uint
+	maxStarting, maxStartingPerHost  int
+	setupTimeout                     time.Duration
 }
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -81,6 +85,9 @@ func run(args []string) int {
 	fs.StringVar(&f.xdpMode, "xdp-mode", "native", "XDP attach `mode`: native or generic")
 	fs.StringVar(&f.tcMode, "tc-mode", "auto", "TC attach `mode`: auto (tcx where the kernel has it, else clsact) or clsact")
 	fs.UintVar(&f.capacity, "capacity", maps.DefaultMaxSessions, "`sessions` (server and client) the BPF maps hold; sizes their memory, fixed while they stay pinned")
+	fs.IntVar(&f.maxStarting, "max-starting", server.DefaultMaxStarting, "half-open server `sessions` (PADS sent, IPCP not open) of all servers together; more PADRs get AC-System-Error; 0: no limit")
+	fs.IntVar(&f.maxStartingPerHost, "max-starting-per-host", server.DefaultMaxStartingPerHost, "half-open server `sessions` of one client (MAC on an interface and VLAN); 0: no limit")
+	fs.DurationVar(&f.setupTimeout, "setup-timeout", session.DefaultSetupTimeout, "`time` from PADR to IPCP open after which a server session ends (setup-timeout)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -127,6 +134,10 @@ func serve(f flags, log *zap.Logger) error {
 	if f.xdpMode != "native" && f.xdpMode != "generic" {
 		return fmt.Errorf("--xdp-mode %q: want native or generic", f.xdpMode)
 	}
+	if f.maxStarting < 0 || f.maxStartingPerHost < 0 || f.setupTimeout <= 0 {
+		return fmt.Errorf("--max-starting %d, --max-starting-per-host %d, --setup-timeout %v: want limits ≥ 0 (0: none) and a positive timeout",
+			f.maxStarting, f.maxStartingPerHost, f.setupTimeout)
+	}
 	if f.capacity < 1 || f.capacity > 1<<24 {
 		return fmt.Errorf("--capacity %d: want 1 to %d sessions", f.capacity, 1<<24)
 	}
@@ -154,7 +165,7 @@ func serve(f flags, log *zap.Logger) error {
 	if f.xdpMode == "generic" {
 		log.Warn("--xdp-mode=generic: XDP runs after the kernel has built an skb, the slow way")
 	}
-	pppoe0, err := setupPPPoE0(dp, f.pppoe0)
+	dev, err := setupPPPoE0(dp, f.pppoe0)
 	if err != nil {
 		return err
 	}
@@ -168,17 +179,26 @@ func serve(f flags, log *zap.Logger) error {
 		}
 	}
 
+	host, err := pppoe0.New(dev.Index, log)
+	if err != nil {
+		return fmt.Errorf("--pppoe0 %s: %w", f.pppoe0, err)
+	}
+	defer host.Close()
+
 	aaaLocal, err := aaa.New(config.New(), log)
 	if err != nil {
 		return fmt.Errorf("aaa: %w", err)
 	}
 	var d *daemon.Daemon // for the setup latency histogram; set before Start
 	ac := daemon.NewAccessConcentrator(server.Options{
-		AAA:          aaaLocal,
-		DataPlane:    mtuRoutes{DataPlane: server.NewDataPlane(dp), pppoe0: pppoe0.Index, mtu: pppoe0MTU},
-		SetupLatency: func(l time.Duration) { d.Metrics().ObserveSetup(l) },
-		Log:          log,
-	}, newAccessSystem(dp, pppoe0))
+		AAA:                aaaLocal,
+		DataPlane:          host.DataPlane(server.NewDataPlane(dp)),
+		SetupLatency:       func(l time.Duration) { d.Metrics().ObserveSetup(l) },
+		MaxStarting:        noLimit(f.maxStarting),
+		MaxStartingPerHost: noLimit(f.maxStartingPerHost),
+		SetupTimeout:       f.setupTimeout,
+		Log:                log,
+	}, accessSystem{dp: dp, Host: host})
 
 	var ifs *daemon.Interfaces // needs d for VLAN names; set before anything scans
 	clients := client.NewManager(client.Deps{
@@ -241,7 +261,7 @@ func serve(f flags, log *zap.Logger) error {
 
 // pppoe0MTU is the slow-path device's MTU: the largest session MTU (RFC
 // 2516 §7: 1500 − 8 without RFC 4638). Sessions with a smaller one get a
-// host route with theirs (mtuRoutes).
+// host route with theirs (control/pppoe0).
 const pppoe0MTU = 1492
 
 // setupPPPoE0 creates the slow-path device, or takes over the one an
@@ -282,4 +302,12 @@ func dataPlaneCounters(dp *maps.Datapath) func() (map[string]uint64, error) {
 		}
 		return out, nil
 	}
+}
+
+// noLimit maps a flag's "0: no limit" to server.Options' negative.
+func noLimit(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
