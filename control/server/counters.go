@@ -41,7 +41,7 @@ type Counters struct {
 
 type counters struct {
 	states                        [session.NumStates]atomic.Int64
-	ended                         [session.ReasonShutdown + 1]atomic.Uint64
+	ended                         [session.NumReasons]atomic.Uint64
 	authFailures                  [auth.MSCHAPv2 + 1]atomic.Uint64
 	refused, unknown, unknownPADT atomic.Uint64
 	noServer, setups              atomic.Uint64

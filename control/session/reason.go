@@ -31,7 +31,14 @@ const (
 	ReasonDataPlane
 	// ReasonShutdown: the daemon stopped or the server was removed.
 	ReasonShutdown
+	// ReasonInterfaceGone: the access interface was deleted (or renamed,
+	// or moved to another namespace): the client cannot be reached, so
+	// neither LCP Terminate nor PADT is sent.
+	ReasonInterfaceGone
 )
+
+// NumReasons is the number of Reasons, for per-reason counters.
+const NumReasons = int(ReasonInterfaceGone) + 1
 
 var reasonNames = [...]string{
 	ReasonNone:          "none",
@@ -45,6 +52,7 @@ var reasonNames = [...]string{
 	ReasonNegotiation:   "negotiation-failed",
 	ReasonDataPlane:     "dataplane-error",
 	ReasonShutdown:      "shutdown",
+	ReasonInterfaceGone: "interface-gone",
 }
 
 // String returns the reason's log name.
