@@ -234,18 +234,40 @@ func TestAttachAfterInterfacesGone(t *testing.T) {
 func TestAttachAfterCrashFreshPins(t *testing.T) {
 	requireBPF(t)
 	n := netns.New(t)
-	acc := veth(t, n, "acc0")
+	acc, up := veth(t, n, "acc0"), veth(t, n, "up0")
+	var p0 *Device
+	if err := n.Do(t, func() (err error) {
+		p0, err = CreatePPPoE0("pppoe0", "pppoe0-peer", 1492)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	attachAll := func(d *Datapath) error {
+		if err := d.AttachAccess(acc); err != nil {
+			return err
+		}
+		if err := d.AttachUplink(up); err != nil {
+			return err
+		}
+		return d.AttachPPPoE0(p0.Index)
+	}
 	dp1, _ := openAt(t, testPin(t, n, "a"), Options{})
-	if err := n.Do(t, func() error { return dp1.AttachAccess(acc) }); err != nil {
+	if err := n.Do(t, func() error { return attachAll(dp1) }); err != nil {
 		t.Fatal(err)
 	}
 	dp2, logs := openAt(t, testPin(t, n, "b"), Options{})
-	if err := n.Do(t, func() error { return dp2.AttachAccess(acc) }); err != nil {
+	if err := n.Do(t, func() error { return attachAll(dp2) }); err != nil {
 		t.Fatal(err)
 	}
 	wantAccess(t, n, acc, dp2)
-	if got := replacedLines(logs); len(got) != 2 {
-		t.Errorf("%d replaced lines, want 2 (xdp_access_in, tc_access_in): %v", len(got), got)
+	if h := hooksOf(t, n, up); h.xdpID != progID(t, dp2.objs.XdpUplinkIn) {
+		t.Errorf("uplink: XDP %q (id %d), want this run's xdp_uplink_in", h.xdp, h.xdpID)
+	}
+	if h := hooksOf(t, n, p0.PeerIndex); fmt.Sprint(h.tcx) != "[tc_pppoe0_out]" {
+		t.Errorf("pppoe0's peer: tcx ingress %v, want [tc_pppoe0_out] once", h.tcx)
+	}
+	if got := replacedLines(logs); len(got) != 4 {
+		t.Errorf("%d replaced lines, want 4 (xdp_access_in, tc_access_in, xdp_uplink_in, tc_pppoe0_out): %v", len(got), got)
 	}
 	for _, e := range logs.FilterMessageSnippet("generic").All() {
 		t.Errorf("fell back to generic XDP: %s %v", e.Message, e.Context)

@@ -55,9 +55,15 @@ func (e *ForeignProgramError) Error() string {
 var ourProgs = []string{dataplaneProgXdpAccessIn, dataplaneProgTcAccessIn,
 	dataplaneProgXdpUplinkIn, dataplaneProgTcPppoe0Out, dataplaneProgTcClientOut}
 
+// ourMaps are the names of this package's maps that no other program is
+// likely to use ("config" and "counters" are left out).
+var ourMaps = []string{dataplaneMapSessions, dataplaneMapSessionSlots, dataplaneMapSubscriberSlots,
+	dataplaneMapSessionInfo, dataplaneMapSessionStats, dataplaneMapSubscribersV4, dataplaneMapSubscribersV6,
+	dataplaneMapClientDevs, dataplaneMapUplinkMacs}
+
 // ours tells whether a loaded program is one of pppoe-xdp's, by any
-// version: named like one of our programs and using a map named like our
-// sessions map. The tag is no use here: it changes with every build.
+// version: named like one of our programs and using a map named like one
+// of ours. The tag is no use here: it changes with every build.
 func ours(info *ebpf.ProgramInfo) bool {
 	if !slices.Contains(ourProgs, info.Name) {
 		return false
@@ -70,7 +76,7 @@ func ours(info *ebpf.ProgramInfo) bool {
 		}
 		mi, err := m.Info()
 		m.Close()
-		if err == nil && mi.Name == dataplaneMapSessions {
+		if err == nil && slices.Contains(ourMaps, mi.Name) {
 			return true
 		}
 	}
