@@ -249,6 +249,18 @@ func (d *Datapath) Detach(ifindex int) error {
 	return errors.Join(errs...)
 }
 
+// DetachInterface removes every program of this package from one
+// interface, not its veth peer, and their pins: for an interface that was
+// deleted (its links are severed) or renamed or moved out of the namespace
+// (they would stay attached there, unpinned). A veth whose peer is in
+// another namespace has a peer ifindex that means nothing here, which is
+// why Detach's peer rule must not apply.
+func (d *Datapath) DetachInterface(ifindex int) error {
+	d.attachMu.Lock()
+	defer d.attachMu.Unlock()
+	return d.detach(ifindex)
+}
+
 func (d *Datapath) detach(ifindex int) error {
 	var errs []error
 	for _, name := range ourProgs {
