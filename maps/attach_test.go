@@ -2,6 +2,7 @@ package maps
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -183,9 +184,15 @@ func TestAttachAfterInterfacesGone(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// An interface whose ifindex the next run does not reuse.
+	other := veth(t, old, "acc9")
+	if err := old.Do(t, func() error { return dp1.AttachAccess(other) }); err != nil {
+		t.Fatal(err)
+	}
 	// The first run crashes (nothing detached), then its interfaces go.
-	old.Run(t, "ip", "link", "del", "acc0")
-	old.Run(t, "ip", "link", "del", "pppoe0")
+	for _, dev := range []string{"acc0", "pppoe0", "acc9"} {
+		old.Run(t, "ip", "link", "del", dev)
+	}
 
 	// Same order of creation in a fresh namespace: same ifindexes.
 	acc := veth(t, cur, "eth9")
@@ -200,6 +207,16 @@ func TestAttachAfterInterfacesGone(t *testing.T) {
 		t.Fatalf("ifindexes differ (%d/%d, %d/%d): the test needs them equal", acc, accOld, p0.PeerIndex, p0Old.PeerIndex)
 	}
 	dp2, logs := openAt(t, pin, Options{})
+	// Pins of links whose interface is gone, and whose ifindex nothing
+	// takes over, are swept at Open.
+	for _, name := range []string{dataplaneProgXdpAccessIn, dataplaneProgTcAccessIn} {
+		if _, err := os.Stat(dp2.linkPath(other, name)); !os.IsNotExist(err) {
+			t.Errorf("pin %s of deleted acc9 kept: %v", name, err)
+		}
+	}
+	if n := logs.FilterMessageSnippet("removed a stale pin").Len(); n != 5 {
+		t.Errorf("%d stale pins removed at Open, want 5 (2 of acc9, 2 of acc0, 1 of pppoe0's peer)", n)
+	}
 	if err := cur.Do(t, func() error {
 		if err := dp2.AttachPPPoE0(p0.Index); err != nil {
 			return err
@@ -212,8 +229,8 @@ func TestAttachAfterInterfacesGone(t *testing.T) {
 	if h := hooksOf(t, cur, p0.PeerIndex); fmt.Sprint(h.tcx) != "[tc_pppoe0_out]" {
 		t.Errorf("pppoe0's peer: tcx ingress %v, want [tc_pppoe0_out]", h.tcx)
 	}
-	if got := replacedLines(logs); len(got) != 3 {
-		t.Errorf("%d replaced lines, want 3 (xdp_access_in, tc_access_in, tc_pppoe0_out): %v", len(got), got)
+	if got := logs.FilterMessageSnippet("replaced a stale attachment").Len(); got != 0 {
+		t.Errorf("%d attachments replaced after the sweep, want none", got)
 	}
 	// Started again: the pins are this run's now, taken over silently.
 	dp3, logs3 := openAt(t, pin, Options{})

@@ -164,6 +164,7 @@ func Open(opts Options) (*Datapath, error) {
 		unpinFresh()
 		return nil, err
 	}
+	d.sweepSevered()
 	return d, nil
 }
 

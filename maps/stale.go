@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 
 	"github.com/cilium/ebpf"
@@ -319,4 +320,31 @@ func (d *Datapath) clearClsact(ifindex int, h hook) error {
 		d.replaced(ifindex, h, fmt.Sprintf("clsact filter %s of a run in clsact mode", bf.Name))
 	}
 	return nil
+}
+
+// sweepSevered unpins the links under links/ whose interface was deleted
+// since they were pinned: nothing will take them over (a re-created
+// interface has another ifindex, unless the namespace was rebuilt, and
+// attach replaces those anyway), and left there they would only say the
+// pin directory holds attachments it does not. Links on live interfaces
+// are left alone: Open may run in another namespace than the attaches.
+func (d *Datapath) sweepSevered() {
+	dir := filepath.Join(d.pinPath, linksDir)
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range es {
+		path := filepath.Join(dir, e.Name())
+		l, err := link.LoadPinnedLink(path, nil)
+		if err != nil {
+			continue
+		}
+		info, err := l.Info()
+		severed := err == nil && ((info.XDP() != nil && info.XDP().Ifindex == 0) || (info.TCX() != nil && info.TCX().Ifindex == 0))
+		if severed && l.Unpin() == nil {
+			d.log.Warn("removed a stale pin: its interface was deleted", zap.String("pin", e.Name()))
+		}
+		l.Close()
+	}
 }
