@@ -67,6 +67,10 @@ type Datapath struct {
 	// clsact forces clsact TC attachments (Options.Clsact).
 	clsact bool
 
+	// attachMu serializes attaching and detaching: two attaches of one
+	// hook at once would both find it free.
+	attachMu sync.Mutex
+
 	mu    sync.Mutex
 	free  []Index        // free session indices, popped from the end
 	inUse map[Index]bool // allocated indices
@@ -171,6 +175,7 @@ func Open(opts Options) (*Datapath, error) {
 		unpinFresh()
 		return nil, err
 	}
+	d.sweepSevered()
 	return d, nil
 }
 

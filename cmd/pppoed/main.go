@@ -25,6 +25,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/client"
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/daemon"
+	"github.com/pppoe-xdp/pppoe-xdp/control/linkwatch"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe0"
 	"github.com/pppoe-xdp/pppoe-xdp/control/server"
@@ -51,6 +52,12 @@ An enabled server puts the data plane (XDP and TC) on its physical
 interface (the parent of /interface vlan names) and gives the --pppoe0
 device the profiles' local-address and routes to the pools, so the kernel
 routes subscriber traffic into the sessions.
+
+Interfaces may come and go while pppoed runs: a server's interface that
+goes ends its sessions and is served again when an interface of that name
+is back; a client waits for its interface and dials again; an uplink gets
+the fast path again. An --uplink absent at start is attached when it
+appears.
 
 SIGINT/SIGTERM end every session with a PADT and remove pppoe0's and the
 clients' addresses and routes and the client netdevs; the pinned BPF maps
@@ -185,15 +192,11 @@ func serve(f flags, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	var uplinkNames []string
 	for _, name := range strings.FieldsFunc(f.uplinks, func(r rune) bool { return r == ',' }) {
-		ifi, err := net.InterfaceByName(strings.TrimSpace(name))
-		if err != nil {
-			return fmt.Errorf("--uplink: %w", err)
-		}
-		if err := dp.AttachUplink(ifi.Index); err != nil {
-			return fmt.Errorf("--uplink %s: %w", ifi.Name, err)
-		}
+		uplinkNames = append(uplinkNames, strings.TrimSpace(name))
 	}
+	uplinks := daemon.NewUplinks(uplinkNames, dp, log)
 
 	host, err := pppoe0.New(dev.Index, log)
 	if err != nil {
@@ -235,6 +238,16 @@ func serve(f flags, log *zap.Logger) error {
 	})
 	ifs = daemon.NewInterfaces(d)
 	defer ifs.Close()
+	// Followed before anything is opened, so that no interface coming or
+	// going from here on is missed.
+	links := &daemon.LinkParts{Servers: ac, Interfaces: ifs, ClientsRetry: clients.InterfaceAppeared,
+		Uplinks: uplinks, Detach: dp.DetachInterface, Log: log}
+	watcher, err := linkwatch.Start(linkwatch.Options{Log: log}, links.HandleLink)
+	if err != nil {
+		return err
+	}
+	defer watcher.Close()
+	uplinks.Start()
 	if err := d.Start(cfg); err != nil {
 		log.Warn("start", zap.Error(err))
 	}

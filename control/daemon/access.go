@@ -182,6 +182,28 @@ func (a *AccessConcentrator) Close() error {
 	return errors.Join(errs...)
 }
 
+// InterfaceGone lets go of an access interface that went (see
+// server.Server.InterfaceGone): its sessions end, its socket closes. It
+// returns how many sessions ended, and false if no server used it.
+func (a *AccessConcentrator) InterfaceGone(name string, ifindex int) (int, bool) {
+	srv := a.server()
+	if srv == nil {
+		return 0, false
+	}
+	return srv.InterfaceGone(name, ifindex)
+}
+
+// InterfaceAppeared serves an access interface again once it is back
+// (see server.Server.InterfaceAppeared), with the data plane attached to
+// its new ifindex. It reports whether it opened it.
+func (a *AccessConcentrator) InterfaceAppeared(name string, ifindex int) (bool, error) {
+	srv := a.server()
+	if srv == nil {
+		return false, nil
+	}
+	return srv.InterfaceAppeared(name, ifindex)
+}
+
 func (a *AccessConcentrator) server() *server.Server {
 	a.mu.Lock()
 	defer a.mu.Unlock()

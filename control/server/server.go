@@ -146,6 +146,9 @@ type Server struct {
 	attempts     map[attemptKey]*live
 	retired      pppoe.Counters // discovery counters of removed discovery servers
 	closed       bool
+	// absent are physical interfaces a server is configured on whose
+	// interface went away (InterfaceGone): not opened until it is back.
+	absent map[string]bool
 }
 
 type sessionKey struct {
@@ -208,7 +211,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	s := &Server{
 		opts: opts, log: opts.Log, ids: pppoe.NewSessionIDs(), ctx: ctx, stop: stop,
 		halfOpenLog: session.NewHalfOpenLog(opts.Log, halfOpenLogRate, halfOpenLogBurst),
-		cfg:         config.New(), bindings: map[serverKey]binding{}, ports: map[string]*port{},
+		cfg:         config.New(), bindings: map[serverKey]binding{}, ports: map[string]*port{}, absent: map[string]bool{},
 		sessions: map[sessionKey]*live{}, byID: map[session.ID]*live{},
 		established: map[serverKey]int{}, hostHalfOpen: map[pppoe.Circuit]int{}, attempts: map[attemptKey]*live{},
 	}
@@ -285,7 +288,7 @@ func (s *Server) Apply(cfg *config.Config) error {
 	// Open new ports first: if one fails, nothing has changed yet.
 	opened := map[string]*port{}
 	for name := range want {
-		if s.ports[name] != nil {
+		if s.ports[name] != nil || s.absent[name] {
 			continue
 		}
 		p, err := s.opts.Open(name)
@@ -308,6 +311,11 @@ func (s *Server) Apply(cfg *config.Config) error {
 			delete(s.ports, name)
 		}
 	}
+	for name := range s.absent {
+		if want[name] == nil {
+			delete(s.absent, name)
+		}
+	}
 	maps := map[string]*port{}
 	for name, p := range opened {
 		s.ports[name] = p
@@ -315,6 +323,9 @@ func (s *Server) Apply(cfg *config.Config) error {
 	}
 	for name, stacks := range want {
 		p := s.ports[name]
+		if p == nil {
+			continue // absent: InterfaceAppeared sets it up
+		}
 		for st, d := range p.discs {
 			if stacks[st] == nil {
 				addDiscovery(&s.retired, d.srv.Counters())
@@ -329,9 +340,7 @@ func (s *Server) Apply(cfg *config.Config) error {
 				}
 				continue
 			}
-			d := &disc{port: p, stack: st}
-			d.srv = pppoe.NewServer(sc, &admission{s: s, d: d}, s.log.With(zap.String("iface", name+st.String())))
-			p.discs[st] = d
+			s.addDisc(p, st, sc)
 		}
 	}
 	// Sessions whose server is gone, disabled or moved end.
@@ -358,6 +367,13 @@ func (s *Server) Apply(cfg *config.Config) error {
 		p.close()
 	}
 	return nil
+}
+
+// addDisc starts the discovery server of a port's VLAN stack. s.mu held.
+func (s *Server) addDisc(p *port, st stack, sc pppoe.ServerConfig) {
+	d := &disc{port: p, stack: st}
+	d.srv = pppoe.NewServer(sc, &admission{s: s, d: d}, s.log.With(zap.String("iface", p.name+st.String())))
+	p.discs[st] = d
 }
 
 // discoveryConfig folds the enabled servers of one interface and VLAN stack

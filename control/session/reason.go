@@ -41,10 +41,14 @@ const (
 	// ReasonMaxSessions: the server reached max-sessions while this
 	// session negotiated; it ends instead of opening IPCP.
 	ReasonMaxSessions
+	// ReasonInterfaceGone: the access interface was deleted (or renamed,
+	// or moved to another namespace): the client cannot be reached, so
+	// neither LCP Terminate nor PADT is sent.
+	ReasonInterfaceGone
 )
 
 // NumReasons is the number of Reasons, for per-reason counters.
-const NumReasons = int(ReasonMaxSessions) + 1
+const NumReasons = int(ReasonInterfaceGone) + 1
 
 var reasonNames = [...]string{
 	ReasonNone:          "none",
@@ -61,6 +65,7 @@ var reasonNames = [...]string{
 	ReasonNoAuthMethod:  "no-auth-method",
 	ReasonSetupTimeout:  "setup-timeout",
 	ReasonMaxSessions:   "max-sessions",
+	ReasonInterfaceGone: "interface-gone",
 }
 
 // String returns the reason's log name.

@@ -247,8 +247,8 @@ func (s *Session) Deliver(f ppp.Frame) bool {
 }
 
 // Stop asks the session to end for r (ReasonPADT when the client sent PADT,
-// ReasonAdmin, ReasonReplaced, ReasonShutdown). The first reason wins; Stop
-// does not wait (see Done).
+// ReasonAdmin, ReasonReplaced, ReasonShutdown, ReasonInterfaceGone). The
+// first reason wins; Stop does not wait (see Done).
 func (s *Session) Stop(r Reason) {
 	select {
 	case s.stopc <- r:
@@ -594,7 +594,7 @@ func (s *Session) finish(trigger Reason, detail string, now time.Time) {
 	}
 	s.uninstall()
 	s.cfg.Lease.Release()
-	if trigger != ReasonPADT {
+	if trigger != ReasonPADT && trigger != ReasonInterfaceGone {
 		if err := s.cfg.SendPADT(r.String()); err != nil {
 			s.log.Debug("send PADT", zap.Error(err))
 		}

@@ -343,6 +343,9 @@ func TestTeardownPaths(t *testing.T) {
 		{"admin remove", func(r *rig) { r.s.finish(ReasonAdmin, "", r.now) }, ReasonAdmin, true, true},
 		{"replaced", func(r *rig) { r.s.finish(ReasonReplaced, "", r.now) }, ReasonReplaced, true, true},
 		{"shutdown", func(r *rig) { r.s.finish(ReasonShutdown, "", r.now) }, ReasonShutdown, true, true},
+		// Nothing reaches a client behind a deleted interface: no PADT,
+		// no Terminate, but the entry and the address go all the same.
+		{"interface gone", func(r *rig) { r.s.finish(ReasonInterfaceGone, "", r.now) }, ReasonInterfaceGone, false, false},
 		{"client LCP terminate", func(r *rig) {
 			r.exchange(r.peer.Close("bye", r.now))
 			// The RFC 1661 Stopping state waits a restart period before Down.
