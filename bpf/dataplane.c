@@ -21,7 +21,9 @@
  * tc_access_in decaps them into the client netdev instead of pppoe0.
  *
  * Interfaces are identified by ifindex in the maps, so one loaded object
- * serves any number of access ifaces and uplinks.
+ * serves any number of access ifaces and uplinks. The XDP programs redirect
+ * only to devices in tx_ports, which can transmit XDP frames; for any other
+ * egress device they pass the packet, untouched, to the kernel.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -348,6 +350,13 @@ int xdp_access_in(struct xdp_md *ctx)
 	}
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		goto slow;
+	/* Decided before the frame changes: a device that cannot transmit XDP
+	 * frames gets the packet from the kernel (tc_access_in, pppoe0, IP
+	 * forwarding) exactly as it arrived. */
+	if (bpf_redirect_map(&tx_ports, fib.ifindex, XDP_PASS) != XDP_REDIRECT) {
+		count(REASON_PASS_NO_XDP_XMIT);
+		return XDP_PASS;
+	}
 
 	clamp_mss_direct(iph, data_end, u.info->mss);
 	ip_decrease_ttl(iph);
@@ -369,7 +378,7 @@ int xdp_access_in(struct xdp_md *ctx)
 	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
 	eth->h_proto = bpf_htons(ETH_P_IP);
 	count(REASON_FAST_UP);
-	return bpf_redirect(fib.ifindex, 0);
+	return XDP_REDIRECT; /* to tx_ports[fib.ifindex], chosen above */
 
 slow:
 	count(REASON_PASS_SLOW);
@@ -429,6 +438,12 @@ int xdp_uplink_in(struct xdp_md *ctx)
 		count(REASON_TTL_EXCEEDED);
 		return XDP_PASS;
 	}
+	/* As upstream: the kernel forwards to pppoe0 and tc_pppoe0_out
+	 * encapsulates when the access device cannot transmit XDP frames. */
+	if (bpf_redirect_map(&tx_ports, info->ifindex, XDP_PASS) != XDP_REDIRECT) {
+		count(REASON_PASS_NO_XDP_XMIT);
+		return XDP_PASS;
+	}
 	clamp_mss_direct(iph, data_end, info->mss);
 	ip_decrease_ttl(iph);
 
@@ -445,7 +460,7 @@ int xdp_uplink_in(struct xdp_md *ctx)
 	st->packets_down++;
 	st->bytes_down += tot;
 	count(REASON_FAST_DOWN);
-	return bpf_redirect(info->ifindex, 0);
+	return XDP_REDIRECT; /* to tx_ports[info->ifindex], chosen above */
 err:
 	count(REASON_ERROR);
 	return XDP_DROP;

@@ -189,6 +189,7 @@ enum reason {
 	REASON_CLIENT_OUT,         /* TC encap of a client netdev packet to the AC */
 	REASON_CLIENT_DEMAND,      /* packet into a client netdev that is down: dropped */
 	REASON_GSO,                /* GSO skb on an encap path: dropped (see README) */
+	REASON_PASS_NO_XDP_XMIT,   /* egress device not in tx_ports: to the kernel, untouched */
 	REASON_MAX,
 };
 

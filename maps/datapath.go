@@ -68,6 +68,11 @@ type Datapath struct {
 	mu    sync.Mutex
 	free  []Index        // free session indices, popped from the end
 	inUse map[Index]bool // allocated indices
+
+	// egress follows which devices XDP may redirect to (egress.go);
+	// nil until the first attachment.
+	egressMu sync.Mutex
+	egress   *egress
 }
 
 // Open loads the data plane, reusing maps already pinned under the pin
@@ -166,6 +171,7 @@ func Open(opts Options) (*Datapath, error) {
 // Close releases this process's file descriptors. Pinned maps and links,
 // and so the attached programs and installed sessions, stay in the kernel.
 func (d *Datapath) Close() error {
+	d.stopEgress()
 	if d.stats != nil {
 		_ = unix.Munmap(d.stats)
 		d.stats = nil
@@ -179,7 +185,7 @@ func (d *Datapath) Close() error {
 func (d *Datapath) Unpin() error {
 	var errs []error
 	for _, m := range []*ebpf.Map{d.objs.Sessions, d.objs.SessionSlots, d.objs.SubscriberSlots, d.objs.SessionInfo, d.objs.SessionStats,
-		d.objs.SubscribersV4, d.objs.SubscribersV6, d.objs.Config, d.objs.Counters, d.objs.ClientDevs, d.objs.UplinkMacs} {
+		d.objs.SubscribersV4, d.objs.SubscribersV6, d.objs.Config, d.objs.Counters, d.objs.ClientDevs, d.objs.UplinkMacs, d.objs.TxPorts} {
 		if err := m.Unpin(); err != nil {
 			errs = append(errs, err)
 		}

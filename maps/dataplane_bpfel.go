@@ -36,28 +36,29 @@ type dataplaneDpConfig struct {
 type dataplaneReason uint32
 
 const (
-	dataplaneReasonREASON_PASS_DISCOVERY  dataplaneReason = 0
-	dataplaneReasonREASON_PASS_CONTROL    dataplaneReason = 1
-	dataplaneReasonREASON_PASS_OTHER      dataplaneReason = 2
-	dataplaneReasonREASON_FAST_UP         dataplaneReason = 3
-	dataplaneReasonREASON_FAST_DOWN       dataplaneReason = 4
-	dataplaneReasonREASON_PASS_SLOW       dataplaneReason = 5
-	dataplaneReasonREASON_SLOW_UP         dataplaneReason = 6
-	dataplaneReasonREASON_SLOW_DOWN       dataplaneReason = 7
-	dataplaneReasonREASON_SPOOFED         dataplaneReason = 8
-	dataplaneReasonREASON_UNKNOWN_SESSION dataplaneReason = 9
-	dataplaneReasonREASON_MALFORMED       dataplaneReason = 10
-	dataplaneReasonREASON_MTU_EXCEEDED    dataplaneReason = 11
-	dataplaneReasonREASON_TTL_EXCEEDED    dataplaneReason = 12
-	dataplaneReasonREASON_NO_NEIGH        dataplaneReason = 13
-	dataplaneReasonREASON_MSS_CLAMPED     dataplaneReason = 14
-	dataplaneReasonREASON_UNKNOWN_DEST    dataplaneReason = 15
-	dataplaneReasonREASON_ERROR           dataplaneReason = 16
-	dataplaneReasonREASON_CLIENT_IN       dataplaneReason = 17
-	dataplaneReasonREASON_CLIENT_OUT      dataplaneReason = 18
-	dataplaneReasonREASON_CLIENT_DEMAND   dataplaneReason = 19
-	dataplaneReasonREASON_GSO             dataplaneReason = 20
-	dataplaneReasonREASON_MAX             dataplaneReason = 21
+	dataplaneReasonREASON_PASS_DISCOVERY   dataplaneReason = 0
+	dataplaneReasonREASON_PASS_CONTROL     dataplaneReason = 1
+	dataplaneReasonREASON_PASS_OTHER       dataplaneReason = 2
+	dataplaneReasonREASON_FAST_UP          dataplaneReason = 3
+	dataplaneReasonREASON_FAST_DOWN        dataplaneReason = 4
+	dataplaneReasonREASON_PASS_SLOW        dataplaneReason = 5
+	dataplaneReasonREASON_SLOW_UP          dataplaneReason = 6
+	dataplaneReasonREASON_SLOW_DOWN        dataplaneReason = 7
+	dataplaneReasonREASON_SPOOFED          dataplaneReason = 8
+	dataplaneReasonREASON_UNKNOWN_SESSION  dataplaneReason = 9
+	dataplaneReasonREASON_MALFORMED        dataplaneReason = 10
+	dataplaneReasonREASON_MTU_EXCEEDED     dataplaneReason = 11
+	dataplaneReasonREASON_TTL_EXCEEDED     dataplaneReason = 12
+	dataplaneReasonREASON_NO_NEIGH         dataplaneReason = 13
+	dataplaneReasonREASON_MSS_CLAMPED      dataplaneReason = 14
+	dataplaneReasonREASON_UNKNOWN_DEST     dataplaneReason = 15
+	dataplaneReasonREASON_ERROR            dataplaneReason = 16
+	dataplaneReasonREASON_CLIENT_IN        dataplaneReason = 17
+	dataplaneReasonREASON_CLIENT_OUT       dataplaneReason = 18
+	dataplaneReasonREASON_CLIENT_DEMAND    dataplaneReason = 19
+	dataplaneReasonREASON_GSO              dataplaneReason = 20
+	dataplaneReasonREASON_PASS_NO_XDP_XMIT dataplaneReason = 21
+	dataplaneReasonREASON_MAX              dataplaneReason = 22
 )
 
 type dataplaneSessionAttrs struct {
@@ -161,6 +162,7 @@ const (
 	dataplaneMapSubscriberSlots   = "subscriber_slots"
 	dataplaneMapSubscribersV4     = "subscribers_v4"
 	dataplaneMapSubscribersV6     = "subscribers_v6"
+	dataplaneMapTxPorts           = "tx_ports"
 	dataplaneMapUplinkMacs        = "uplink_macs"
 	dataplaneProgTcAccessIn       = "tc_access_in"
 	dataplaneProgTcClientOut      = "tc_client_out"
@@ -237,6 +239,7 @@ type dataplaneMapSpecs struct {
 	SubscriberSlots *ebpf.MapSpec `ebpf:"subscriber_slots"`
 	SubscribersV4   *ebpf.MapSpec `ebpf:"subscribers_v4"`
 	SubscribersV6   *ebpf.MapSpec `ebpf:"subscribers_v6"`
+	TxPorts         *ebpf.MapSpec `ebpf:"tx_ports"`
 	UplinkMacs      *ebpf.MapSpec `ebpf:"uplink_macs"`
 }
 
@@ -281,6 +284,7 @@ type dataplaneMaps struct {
 	SubscriberSlots *ebpf.Map `ebpf:"subscriber_slots"`
 	SubscribersV4   *ebpf.Map `ebpf:"subscribers_v4"`
 	SubscribersV6   *ebpf.Map `ebpf:"subscribers_v6"`
+	TxPorts         *ebpf.Map `ebpf:"tx_ports"`
 	UplinkMacs      *ebpf.Map `ebpf:"uplink_macs"`
 }
 
@@ -296,6 +300,7 @@ func (m *dataplaneMaps) Close() error {
 		m.SubscriberSlots,
 		m.SubscribersV4,
 		m.SubscribersV6,
+		m.TxPorts,
 		m.UplinkMacs,
 	)
 }

@@ -33,6 +33,7 @@ const (
 	ReasonClientOut      = Reason(dataplaneReasonREASON_CLIENT_OUT)
 	ReasonClientDemand   = Reason(dataplaneReasonREASON_CLIENT_DEMAND)
 	ReasonGSO            = Reason(dataplaneReasonREASON_GSO)
+	ReasonPassNoXDPXmit  = Reason(dataplaneReasonREASON_PASS_NO_XDP_XMIT)
 	numReasons           = Reason(dataplaneReasonREASON_MAX)
 )
 
@@ -58,6 +59,7 @@ var reasonNames = [...]string{
 	ReasonClientOut:      "client_out",
 	ReasonClientDemand:   "client_demand",
 	ReasonGSO:            "gso",
+	ReasonPassNoXDPXmit:  "pass_no_xdp_xmit",
 }
 
 // String returns the reason's snake_case name (as metrics label it).
