@@ -4,6 +4,8 @@
  *
  *   xdp_access_in   XDP on access ifaces: upstream fast path (decap, anti-spoof,
  *                   MSS clamp, fib lookup, TTL, redirect); everything else PASS.
+ *                   xdp_access_in_hwvlan is the same, for a device that hands
+ *                   XDP a VLAN tag it stripped as receive metadata.
  *   tc_access_in    TC ingress on access ifaces: slow path, decap and inject
  *                   into pppoe0's ingress so the kernel routes it "from pppoe0".
  *   xdp_uplink_in   XDP on uplinks: downstream fast path (subscriber lookup,
@@ -21,9 +23,10 @@
  * tc_access_in decaps them into the client netdev instead of pppoe0.
  *
  * Interfaces are identified by ifindex in the maps, so one loaded object
- * serves any number of access ifaces and uplinks. The XDP programs redirect
- * only to devices in tx_ports, which can transmit XDP frames; for any other
- * egress device they pass the packet, untouched, to the kernel.
+ * serves any number of access ifaces and uplinks (xdp_access_in_hwvlan, the
+ * one exception, is loaded per device). The XDP programs redirect only to
+ * devices in tx_ports, which can transmit XDP frames; for any other egress
+ * device they pass the packet, untouched, to the kernel.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -268,8 +271,16 @@ static __always_inline int write_encap(void *data, void *end, const struct sessi
 	return 0;
 }
 
-SEC("xdp")
-int xdp_access_in(struct xdp_md *ctx)
+/* The VLAN tag a device took out of the frame (rx VLAN offload), from the
+ * driver's receive metadata. Only a program bound to the device (loaded
+ * with its ifindex and BPF_F_XDP_DEV_BOUND_ONLY) may call it. */
+extern int bpf_xdp_metadata_rx_vlan_tag(const struct xdp_md *ctx, __be16 *vlan_proto,
+					__u16 *vlan_tci) __ksym;
+
+/* access_in is xdp_access_in; with hwvlan, the frame's outer VLAN tag may
+ * be in the receive metadata instead of the frame (see
+ * xdp_access_in_hwvlan). */
+static __always_inline int access_in(struct xdp_md *ctx, const int hwvlan)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -282,6 +293,19 @@ int xdp_access_in(struct xdp_md *ctx)
 	__u32 zero = 0, hdr, tot, frame;
 	long rc;
 
+	if (hwvlan) {
+		__be16 proto;
+		__u16 tci;
+
+		/* The stripped tag was the outermost: tags left in the frame
+		 * follow it, as in tc_access_in with skb->vlan_*. A priority
+		 * tag (VLAN id 0) places the frame in no VLAN (parse_l2). */
+		if (!bpf_xdp_metadata_rx_vlan_tag(ctx, &proto, &tci) && (tci & 0x0fff)) {
+			u.l2.tpid[0] = bpf_ntohs(proto);
+			u.l2.vid[0] = tci & 0x0fff;
+			u.l2.nvlan = 1;
+		}
+	}
 	switch (classify_up(&c, ctx->ingress_ifindex, &u)) {
 	case UP_MALFORMED:
 		count(REASON_MALFORMED);
@@ -386,6 +410,23 @@ slow:
 err:
 	count(REASON_ERROR);
 	return XDP_DROP;
+}
+
+SEC("xdp")
+int xdp_access_in(struct xdp_md *ctx)
+{
+	return access_in(ctx, 0);
+}
+
+/* xdp_access_in_hwvlan is xdp_access_in for a device whose driver hands
+ * XDP the VLAN tag it stripped (rx VLAN offload) as receive metadata:
+ * without it such a device's VLAN and QinQ sessions would look untagged
+ * here and miss the fast path. It is loaded once per such device, bound to
+ * it (maps/hwvlan.go); everything else about it is xdp_access_in. */
+SEC("xdp")
+int xdp_access_in_hwvlan(struct xdp_md *ctx)
+{
+	return access_in(ctx, 1);
 }
 
 SEC("xdp")

@@ -25,7 +25,9 @@ type hook struct {
 }
 
 // AttachAccess attaches xdp_access_in and tc_access_in (ingress) to an
-// access interface. Attaching to one more interface loads nothing.
+// access interface. Attaching to one more interface loads nothing, except
+// on a device whose driver hands XDP the VLAN tags it strips, which gets
+// its own copy of the XDP program (hwvlan.go).
 //
 // The first Attach makes the data plane follow the calling thread's
 // network namespace's devices (egress.go); attaching in another
@@ -34,9 +36,10 @@ func (d *Datapath) AttachAccess(ifindex int) error {
 	if err := d.followDevices(); err != nil {
 		return err
 	}
-	return d.attach(ifindex,
-		hook{d.objs.XdpAccessIn, dataplaneProgXdpAccessIn, true, 0},
-		hook{d.objs.TcAccessIn, dataplaneProgTcAccessIn, false, ebpf.AttachTCXIngress})
+	if err := d.attachAccessXDP(ifindex); err != nil {
+		return err
+	}
+	return d.attach(ifindex, hook{d.objs.TcAccessIn, dataplaneProgTcAccessIn, false, ebpf.AttachTCXIngress})
 }
 
 // AttachUplink attaches xdp_uplink_in to an uplink interface and records

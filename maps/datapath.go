@@ -52,7 +52,8 @@ type Options struct {
 // Datapath is the loaded data plane: programs, maps and the session index
 // allocator. Its methods are safe for concurrent use.
 type Datapath struct {
-	objs    dataplaneObjects
+	objs    objects
+	spec    *ebpf.CollectionSpec // as loaded, for the per-device programs (hwvlan.go)
 	pinPath string
 	max     uint32
 	cpus    uint32 // possible CPUs: session_stats has a block of max slots per CPU
@@ -73,6 +74,23 @@ type Datapath struct {
 	// nil until the first attachment.
 	egressMu sync.Mutex
 	egress   *egress
+}
+
+// objects is what Open loads: every map, and every program but
+// xdp_access_in_hwvlan, which only loads bound to a device (hwvlan.go).
+type objects struct {
+	dataplaneMaps
+	dataplaneVariables
+	TcAccessIn  *ebpf.Program `ebpf:"tc_access_in"`
+	TcClientOut *ebpf.Program `ebpf:"tc_client_out"`
+	TcPppoe0Out *ebpf.Program `ebpf:"tc_pppoe0_out"`
+	XdpAccessIn *ebpf.Program `ebpf:"xdp_access_in"`
+	XdpUplinkIn *ebpf.Program `ebpf:"xdp_uplink_in"`
+}
+
+func (o *objects) Close() error {
+	return errors.Join(o.dataplaneMaps.Close(), o.TcAccessIn.Close(), o.TcClientOut.Close(),
+		o.TcPppoe0Out.Close(), o.XdpAccessIn.Close(), o.XdpUplinkIn.Close())
 }
 
 // Open loads the data plane, reusing maps already pinned under the pin
@@ -140,7 +158,7 @@ func Open(opts Options) (*Datapath, error) {
 			_ = os.Remove(p)
 		}
 	}
-	d := &Datapath{pinPath: opts.PinPath, max: opts.MaxSessions, cpus: uint32(cpus), slotMask: nslots - 1, log: opts.Logger, genericXDP: opts.GenericXDP, clsact: opts.Clsact}
+	d := &Datapath{spec: spec, pinPath: opts.PinPath, max: opts.MaxSessions, cpus: uint32(cpus), slotMask: nslots - 1, log: opts.Logger, genericXDP: opts.GenericXDP, clsact: opts.Clsact}
 	err = spec.LoadAndAssign(&d.objs, &ebpf.CollectionOptions{
 		Maps: ebpf.MapOptions{PinPath: opts.PinPath},
 	})

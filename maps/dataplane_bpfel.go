@@ -152,28 +152,29 @@ type dataplaneV6LpmKey struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	dataplaneMapClientDevs        = "client_devs"
-	dataplaneMapConfig            = "config"
-	dataplaneMapCounters          = "counters"
-	dataplaneMapSessionInfo       = "session_info"
-	dataplaneMapSessionSlots      = "session_slots"
-	dataplaneMapSessionStats      = "session_stats"
-	dataplaneMapSessions          = "sessions"
-	dataplaneMapSubscriberSlots   = "subscriber_slots"
-	dataplaneMapSubscribersV4     = "subscribers_v4"
-	dataplaneMapSubscribersV6     = "subscribers_v6"
-	dataplaneMapTxPorts           = "tx_ports"
-	dataplaneMapUplinkMacs        = "uplink_macs"
-	dataplaneProgTcAccessIn       = "tc_access_in"
-	dataplaneProgTcClientOut      = "tc_client_out"
-	dataplaneProgTcPppoe0Out      = "tc_pppoe0_out"
-	dataplaneProgXdpAccessIn      = "xdp_access_in"
-	dataplaneProgXdpUplinkIn      = "xdp_uplink_in"
-	dataplaneVarMaxSessions       = "max_sessions"
-	dataplaneVarSlotMask          = "slot_mask"
-	dataplaneVarUnusedClientFlag  = "unused_client_flag"
-	dataplaneVarUnusedReason      = "unused_reason"
-	dataplaneVarUnusedSessionFlag = "unused_session_flag"
+	dataplaneMapClientDevs         = "client_devs"
+	dataplaneMapConfig             = "config"
+	dataplaneMapCounters           = "counters"
+	dataplaneMapSessionInfo        = "session_info"
+	dataplaneMapSessionSlots       = "session_slots"
+	dataplaneMapSessionStats       = "session_stats"
+	dataplaneMapSessions           = "sessions"
+	dataplaneMapSubscriberSlots    = "subscriber_slots"
+	dataplaneMapSubscribersV4      = "subscribers_v4"
+	dataplaneMapSubscribersV6      = "subscribers_v6"
+	dataplaneMapTxPorts            = "tx_ports"
+	dataplaneMapUplinkMacs         = "uplink_macs"
+	dataplaneProgTcAccessIn        = "tc_access_in"
+	dataplaneProgTcClientOut       = "tc_client_out"
+	dataplaneProgTcPppoe0Out       = "tc_pppoe0_out"
+	dataplaneProgXdpAccessIn       = "xdp_access_in"
+	dataplaneProgXdpAccessInHwvlan = "xdp_access_in_hwvlan"
+	dataplaneProgXdpUplinkIn       = "xdp_uplink_in"
+	dataplaneVarMaxSessions        = "max_sessions"
+	dataplaneVarSlotMask           = "slot_mask"
+	dataplaneVarUnusedClientFlag   = "unused_client_flag"
+	dataplaneVarUnusedReason       = "unused_reason"
+	dataplaneVarUnusedSessionFlag  = "unused_session_flag"
 )
 
 // loadDataplane returns the embedded CollectionSpec for dataplane.
@@ -218,11 +219,12 @@ type dataplaneSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type dataplaneProgramSpecs struct {
-	TcAccessIn  *ebpf.ProgramSpec `ebpf:"tc_access_in"`
-	TcClientOut *ebpf.ProgramSpec `ebpf:"tc_client_out"`
-	TcPppoe0Out *ebpf.ProgramSpec `ebpf:"tc_pppoe0_out"`
-	XdpAccessIn *ebpf.ProgramSpec `ebpf:"xdp_access_in"`
-	XdpUplinkIn *ebpf.ProgramSpec `ebpf:"xdp_uplink_in"`
+	TcAccessIn        *ebpf.ProgramSpec `ebpf:"tc_access_in"`
+	TcClientOut       *ebpf.ProgramSpec `ebpf:"tc_client_out"`
+	TcPppoe0Out       *ebpf.ProgramSpec `ebpf:"tc_pppoe0_out"`
+	XdpAccessIn       *ebpf.ProgramSpec `ebpf:"xdp_access_in"`
+	XdpAccessInHwvlan *ebpf.ProgramSpec `ebpf:"xdp_access_in_hwvlan"`
+	XdpUplinkIn       *ebpf.ProgramSpec `ebpf:"xdp_uplink_in"`
 }
 
 // dataplaneMapSpecs contains maps before they are loaded into the kernel.
@@ -320,11 +322,12 @@ type dataplaneVariables struct {
 //
 // It can be passed to loadDataplaneObjects or ebpf.CollectionSpec.LoadAndAssign.
 type dataplanePrograms struct {
-	TcAccessIn  *ebpf.Program `ebpf:"tc_access_in"`
-	TcClientOut *ebpf.Program `ebpf:"tc_client_out"`
-	TcPppoe0Out *ebpf.Program `ebpf:"tc_pppoe0_out"`
-	XdpAccessIn *ebpf.Program `ebpf:"xdp_access_in"`
-	XdpUplinkIn *ebpf.Program `ebpf:"xdp_uplink_in"`
+	TcAccessIn        *ebpf.Program `ebpf:"tc_access_in"`
+	TcClientOut       *ebpf.Program `ebpf:"tc_client_out"`
+	TcPppoe0Out       *ebpf.Program `ebpf:"tc_pppoe0_out"`
+	XdpAccessIn       *ebpf.Program `ebpf:"xdp_access_in"`
+	XdpAccessInHwvlan *ebpf.Program `ebpf:"xdp_access_in_hwvlan"`
+	XdpUplinkIn       *ebpf.Program `ebpf:"xdp_uplink_in"`
 }
 
 func (p *dataplanePrograms) Close() error {
@@ -333,6 +336,7 @@ func (p *dataplanePrograms) Close() error {
 		p.TcClientOut,
 		p.TcPppoe0Out,
 		p.XdpAccessIn,
+		p.XdpAccessInHwvlan,
 		p.XdpUplinkIn,
 	)
 }
