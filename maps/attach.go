@@ -128,6 +128,8 @@ func (d *Datapath) linkPath(ifindex int, name string) string {
 }
 
 func (d *Datapath) attach(ifindex int, hooks ...hook) error {
+	d.attachMu.Lock()
+	defer d.attachMu.Unlock()
 	if err := os.MkdirAll(filepath.Join(d.pinPath, linksDir), 0o700); err != nil {
 		return fmt.Errorf("maps: attach: %w", err)
 	}

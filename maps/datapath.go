@@ -74,6 +74,14 @@ type Datapath struct {
 	// nil until the first attachment.
 	egressMu sync.Mutex
 	egress   *egress
+
+	// hwvlan holds each device's xdp_access_in_hwvlan (hwvlan.go).
+	hwvlanMu sync.Mutex
+	hwvlan   map[int]*ebpf.Program
+
+	// attachMu makes an attachment's look-up-or-create of its pinned link
+	// atomic: two sessions of one client attach the same interface at once.
+	attachMu sync.Mutex
 }
 
 // objects is what Open loads: every map, and every program but
@@ -190,6 +198,7 @@ func Open(opts Options) (*Datapath, error) {
 // and so the attached programs and installed sessions, stay in the kernel.
 func (d *Datapath) Close() error {
 	d.stopEgress()
+	d.closeHWVLAN()
 	if d.stats != nil {
 		_ = unix.Munmap(d.stats)
 		d.stats = nil

@@ -41,17 +41,11 @@ func (d *Datapath) attachAccessXDP(ifindex int) error {
 			d.log.Warn("cannot read VLAN tags from XDP metadata on this device", zap.Int("ifindex", ifindex), zap.Error(err))
 		}
 		if prog != nil {
-			// The link holds the program from now on.
-			defer prog.Close()
 			err := d.attach(ifindex, hook{prog, dataplaneProgXdpAccessIn, true, 0})
 			if err == nil {
-				f := []zap.Field{zap.Int("ifindex", ifindex), zap.String("prog", dataplaneProgXdpAccessInHwvlan)}
-				if l, err := netlink.LinkByIndex(ifindex); err == nil {
-					f = append(f, zap.String("iface", l.Attrs().Name))
-				}
-				d.log.Info("access device: VLAN tags the device strips are read from XDP metadata", f...)
 				return nil
 			}
+			d.forgetHWVLAN(ifindex)
 			d.log.Warn("device-bound XDP program refused, attaching xdp_access_in", zap.Int("ifindex", ifindex), zap.Error(err))
 		}
 	}
@@ -59,9 +53,16 @@ func (d *Datapath) attachAccessXDP(ifindex int) error {
 	return d.attach(ifindex, shared)
 }
 
-// hwvlanProgram loads xdp_access_in_hwvlan bound to the device if its
-// driver hands XDP stripped VLAN tags; nil if it does not.
+// hwvlanProgram returns xdp_access_in_hwvlan bound to the device if its
+// driver hands XDP stripped VLAN tags, nil if it does not. It is loaded
+// (and logged) once per device: the client attaches again at every
+// session.
 func (d *Datapath) hwvlanProgram(ifindex int) (*ebpf.Program, error) {
+	d.hwvlanMu.Lock()
+	defer d.hwvlanMu.Unlock()
+	if p, ok := d.hwvlan[ifindex]; ok {
+		return p, nil
+	}
 	c, err := dialNetdev()
 	if err != nil {
 		return nil, err
@@ -81,7 +82,37 @@ func (d *Datapath) hwvlanProgram(ifindex int) (*ebpf.Program, error) {
 	if err := spec.LoadAndAssign(&o, &ebpf.CollectionOptions{MapReplacements: d.mapsByName()}); err != nil {
 		return nil, fmt.Errorf("maps: load %s for ifindex %d: %w", dataplaneProgXdpAccessInHwvlan, ifindex, err)
 	}
+	if d.hwvlan == nil {
+		d.hwvlan = map[int]*ebpf.Program{}
+	}
+	d.hwvlan[ifindex] = o.Prog
+	f := []zap.Field{zap.Int("ifindex", ifindex), zap.String("prog", dataplaneProgXdpAccessInHwvlan)}
+	if l, err := netlink.LinkByIndex(ifindex); err == nil {
+		f = append(f, zap.String("iface", l.Attrs().Name))
+	}
+	d.log.Info("access device: VLAN tags the device strips are read from XDP metadata", f...)
 	return o.Prog, nil
+}
+
+// forgetHWVLAN drops a device's program (one its device went from, say).
+func (d *Datapath) forgetHWVLAN(ifindex int) {
+	d.hwvlanMu.Lock()
+	defer d.hwvlanMu.Unlock()
+	if p, ok := d.hwvlan[ifindex]; ok {
+		p.Close()
+		delete(d.hwvlan, ifindex)
+	}
+}
+
+// closeHWVLAN closes this process's descriptors of the device-bound
+// programs; the links that run them keep them.
+func (d *Datapath) closeHWVLAN() {
+	d.hwvlanMu.Lock()
+	defer d.hwvlanMu.Unlock()
+	for i, p := range d.hwvlan {
+		p.Close()
+		delete(d.hwvlan, i)
+	}
 }
 
 // mapsByName is every loaded map under its C name, so that a program

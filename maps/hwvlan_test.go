@@ -3,6 +3,7 @@ package maps
 import (
 	"encoding/binary"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -97,8 +98,23 @@ func TestAccessVLANTags(t *testing.T) {
 	}
 
 	dp, log := open("hwvlan", false)
-	if err := e.ns.Do(t, func() error { return dp.AttachAccess(e.acc) }); err != nil {
-		t.Fatal(err)
+	// A client attaches at every session, several at once: one link, one
+	// program, one line.
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- e.ns.Do(t, func() error { return dp.AttachAccess(e.acc) })
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("concurrent AttachAccess: %v", err)
+		}
 	}
 	if n := log.FilterMessage("access device: VLAN tags the device strips are read from XDP metadata").Len(); n != 1 {
 		t.Errorf("%d metadata lines, want 1: %v", n, log.All())
@@ -109,9 +125,15 @@ func TestAccessVLANTags(t *testing.T) {
 	if m := vlanOffload(); !m["rx-vlan-hw-parse"] || !m["rx-vlan-stag-hw-parse"] {
 		t.Errorf("rx VLAN offload changed to %v with the metadata program", m)
 	}
-	// Attaching again (a restart) reuses the link with a new bound program.
+	// Attaching again (a restart of the client's session) reuses both.
 	if err := e.ns.Do(t, func() error { return dp.AttachAccess(e.acc) }); err != nil {
 		t.Fatal(err)
+	}
+	if n := log.FilterMessage("access device: VLAN tags the device strips are read from XDP metadata").Len(); n != 1 {
+		t.Errorf("%d metadata lines after attaching again, want 1", n)
+	}
+	if name := attachedXDP(t, dp, e.acc); name != dataplaneProgXdpAccessInHwvlan {
+		t.Errorf("after attaching again acc0 runs %q", name)
 	}
 	if err := e.ns.Do(t, func() error { return dp.Detach(e.acc) }); err != nil {
 		t.Fatal(err)
