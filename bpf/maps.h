@@ -216,6 +216,24 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } uplink_macs SEC(".maps");
 
+/* tx_ports: the devices the XDP programs may redirect to, by ifindex (the
+ * value is the ifindex too): those whose xdp-features say they transmit XDP
+ * frames (NETDEV_XDP_ACT_NDO_XMIT), kept current by user space from the
+ * netdev netlink family (maps/egress.go); in generic XDP mode, every
+ * device. A redirect to any other device fails and the frame is lost (a
+ * veth whose peer has no XDP program or GRO, a driver without
+ * ndo_xdp_xmit, a VLAN device), so the fast paths look the egress device
+ * up here before they change the frame and leave the packet to the kernel
+ * on a miss. The kernel deletes a device's entry when the device goes. */
+#define MAX_TX_PORTS 4096
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, MAX_TX_PORTS);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tx_ports SEC(".maps");
+
 /* config: one entry of global knobs (struct dp_config). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

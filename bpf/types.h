@@ -234,6 +234,7 @@ enum reason {
 	REASON_GSO,                /* GSO skb on an encap path: dropped (see README) */
 	REASON_DISC_MAC_LIMIT,     /* PADI/PADR over its host's limit: dropped (discovery.h) */
 	REASON_DISC_GLOBAL_LIMIT,  /* PADI over the global limit: dropped (discovery.h) */
+	REASON_PASS_NO_XDP_XMIT,   /* egress device not in tx_ports: to the kernel, untouched */
 	REASON_MAX,
 };
 

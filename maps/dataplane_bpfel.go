@@ -90,7 +90,8 @@ const (
 	dataplaneReasonREASON_GSO               dataplaneReason = 20
 	dataplaneReasonREASON_DISC_MAC_LIMIT    dataplaneReason = 21
 	dataplaneReasonREASON_DISC_GLOBAL_LIMIT dataplaneReason = 22
-	dataplaneReasonREASON_MAX               dataplaneReason = 23
+	dataplaneReasonREASON_PASS_NO_XDP_XMIT  dataplaneReason = 23
+	dataplaneReasonREASON_MAX               dataplaneReason = 24
 )
 
 type dataplaneSessionAttrs struct {
@@ -184,31 +185,33 @@ type dataplaneV6LpmKey struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	dataplaneMapClientDevs        = "client_devs"
-	dataplaneMapConfig            = "config"
-	dataplaneMapCounters          = "counters"
-	dataplaneMapDiscoveryGlobal   = "discovery_global"
-	dataplaneMapDiscoveryHosts    = "discovery_hosts"
-	dataplaneMapDiscoveryLimits   = "discovery_limits"
-	dataplaneMapSessionInfo       = "session_info"
-	dataplaneMapSessionSlots      = "session_slots"
-	dataplaneMapSessionStats      = "session_stats"
-	dataplaneMapSessions          = "sessions"
-	dataplaneMapSubscriberSlots   = "subscriber_slots"
-	dataplaneMapSubscribersV4     = "subscribers_v4"
-	dataplaneMapSubscribersV6     = "subscribers_v6"
-	dataplaneMapUplinkMacs        = "uplink_macs"
-	dataplaneProgTcAccessIn       = "tc_access_in"
-	dataplaneProgTcClientOut      = "tc_client_out"
-	dataplaneProgTcPppoe0Out      = "tc_pppoe0_out"
-	dataplaneProgXdpAccessIn      = "xdp_access_in"
-	dataplaneProgXdpUplinkIn      = "xdp_uplink_in"
-	dataplaneVarDiscSeed          = "disc_seed"
-	dataplaneVarMaxSessions       = "max_sessions"
-	dataplaneVarSlotMask          = "slot_mask"
-	dataplaneVarUnusedClientFlag  = "unused_client_flag"
-	dataplaneVarUnusedReason      = "unused_reason"
-	dataplaneVarUnusedSessionFlag = "unused_session_flag"
+	dataplaneMapClientDevs         = "client_devs"
+	dataplaneMapConfig             = "config"
+	dataplaneMapCounters           = "counters"
+	dataplaneMapDiscoveryGlobal    = "discovery_global"
+	dataplaneMapDiscoveryHosts     = "discovery_hosts"
+	dataplaneMapDiscoveryLimits    = "discovery_limits"
+	dataplaneMapSessionInfo        = "session_info"
+	dataplaneMapSessionSlots       = "session_slots"
+	dataplaneMapSessionStats       = "session_stats"
+	dataplaneMapSessions           = "sessions"
+	dataplaneMapSubscriberSlots    = "subscriber_slots"
+	dataplaneMapSubscribersV4      = "subscribers_v4"
+	dataplaneMapSubscribersV6      = "subscribers_v6"
+	dataplaneMapTxPorts            = "tx_ports"
+	dataplaneMapUplinkMacs         = "uplink_macs"
+	dataplaneProgTcAccessIn        = "tc_access_in"
+	dataplaneProgTcClientOut       = "tc_client_out"
+	dataplaneProgTcPppoe0Out       = "tc_pppoe0_out"
+	dataplaneProgXdpAccessIn       = "xdp_access_in"
+	dataplaneProgXdpAccessInHwvlan = "xdp_access_in_hwvlan"
+	dataplaneProgXdpUplinkIn       = "xdp_uplink_in"
+	dataplaneVarDiscSeed           = "disc_seed"
+	dataplaneVarMaxSessions        = "max_sessions"
+	dataplaneVarSlotMask           = "slot_mask"
+	dataplaneVarUnusedClientFlag   = "unused_client_flag"
+	dataplaneVarUnusedReason       = "unused_reason"
+	dataplaneVarUnusedSessionFlag  = "unused_session_flag"
 )
 
 // loadDataplane returns the embedded CollectionSpec for dataplane.
@@ -253,11 +256,12 @@ type dataplaneSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type dataplaneProgramSpecs struct {
-	TcAccessIn  *ebpf.ProgramSpec `ebpf:"tc_access_in"`
-	TcClientOut *ebpf.ProgramSpec `ebpf:"tc_client_out"`
-	TcPppoe0Out *ebpf.ProgramSpec `ebpf:"tc_pppoe0_out"`
-	XdpAccessIn *ebpf.ProgramSpec `ebpf:"xdp_access_in"`
-	XdpUplinkIn *ebpf.ProgramSpec `ebpf:"xdp_uplink_in"`
+	TcAccessIn        *ebpf.ProgramSpec `ebpf:"tc_access_in"`
+	TcClientOut       *ebpf.ProgramSpec `ebpf:"tc_client_out"`
+	TcPppoe0Out       *ebpf.ProgramSpec `ebpf:"tc_pppoe0_out"`
+	XdpAccessIn       *ebpf.ProgramSpec `ebpf:"xdp_access_in"`
+	XdpAccessInHwvlan *ebpf.ProgramSpec `ebpf:"xdp_access_in_hwvlan"`
+	XdpUplinkIn       *ebpf.ProgramSpec `ebpf:"xdp_uplink_in"`
 }
 
 // dataplaneMapSpecs contains maps before they are loaded into the kernel.
@@ -277,6 +281,7 @@ type dataplaneMapSpecs struct {
 	SubscriberSlots *ebpf.MapSpec `ebpf:"subscriber_slots"`
 	SubscribersV4   *ebpf.MapSpec `ebpf:"subscribers_v4"`
 	SubscribersV6   *ebpf.MapSpec `ebpf:"subscribers_v6"`
+	TxPorts         *ebpf.MapSpec `ebpf:"tx_ports"`
 	UplinkMacs      *ebpf.MapSpec `ebpf:"uplink_macs"`
 }
 
@@ -325,6 +330,7 @@ type dataplaneMaps struct {
 	SubscriberSlots *ebpf.Map `ebpf:"subscriber_slots"`
 	SubscribersV4   *ebpf.Map `ebpf:"subscribers_v4"`
 	SubscribersV6   *ebpf.Map `ebpf:"subscribers_v6"`
+	TxPorts         *ebpf.Map `ebpf:"tx_ports"`
 	UplinkMacs      *ebpf.Map `ebpf:"uplink_macs"`
 }
 
@@ -343,6 +349,7 @@ func (m *dataplaneMaps) Close() error {
 		m.SubscriberSlots,
 		m.SubscribersV4,
 		m.SubscribersV6,
+		m.TxPorts,
 		m.UplinkMacs,
 	)
 }
@@ -363,11 +370,12 @@ type dataplaneVariables struct {
 //
 // It can be passed to loadDataplaneObjects or ebpf.CollectionSpec.LoadAndAssign.
 type dataplanePrograms struct {
-	TcAccessIn  *ebpf.Program `ebpf:"tc_access_in"`
-	TcClientOut *ebpf.Program `ebpf:"tc_client_out"`
-	TcPppoe0Out *ebpf.Program `ebpf:"tc_pppoe0_out"`
-	XdpAccessIn *ebpf.Program `ebpf:"xdp_access_in"`
-	XdpUplinkIn *ebpf.Program `ebpf:"xdp_uplink_in"`
+	TcAccessIn        *ebpf.Program `ebpf:"tc_access_in"`
+	TcClientOut       *ebpf.Program `ebpf:"tc_client_out"`
+	TcPppoe0Out       *ebpf.Program `ebpf:"tc_pppoe0_out"`
+	XdpAccessIn       *ebpf.Program `ebpf:"xdp_access_in"`
+	XdpAccessInHwvlan *ebpf.Program `ebpf:"xdp_access_in_hwvlan"`
+	XdpUplinkIn       *ebpf.Program `ebpf:"xdp_uplink_in"`
 }
 
 func (p *dataplanePrograms) Close() error {
@@ -376,6 +384,7 @@ func (p *dataplanePrograms) Close() error {
 		p.TcClientOut,
 		p.TcPppoe0Out,
 		p.XdpAccessIn,
+		p.XdpAccessInHwvlan,
 		p.XdpUplinkIn,
 	)
 }

@@ -35,6 +35,7 @@ const (
 	ReasonGSO             = Reason(dataplaneReasonREASON_GSO)
 	ReasonDiscoveryMAC    = Reason(dataplaneReasonREASON_DISC_MAC_LIMIT)
 	ReasonDiscoveryGlobal = Reason(dataplaneReasonREASON_DISC_GLOBAL_LIMIT)
+	ReasonPassNoXDPXmit   = Reason(dataplaneReasonREASON_PASS_NO_XDP_XMIT)
 	numReasons            = Reason(dataplaneReasonREASON_MAX)
 )
 
@@ -62,6 +63,7 @@ var reasonNames = [...]string{
 	ReasonGSO:             "gso",
 	ReasonDiscoveryMAC:    "discovery_mac_limit",
 	ReasonDiscoveryGlobal: "discovery_global_limit",
+	ReasonPassNoXDPXmit:   "pass_no_xdp_xmit",
 }
 
 // String returns the reason's snake_case name (as metrics label it).
