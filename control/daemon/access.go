@@ -11,6 +11,7 @@ import (
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/afpacket"
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
+	"github.com/pppoe-xdp/pppoe-xdp/control/metrics"
 	"github.com/pppoe-xdp/pppoe-xdp/control/server"
 )
 
@@ -153,6 +154,10 @@ func (a *AccessConcentrator) Counters() ServerCounters {
 		AuthFailures: make(map[string]uint64, len(c.AuthFailures))}
 	for m, n := range c.AuthFailures {
 		out.AuthFailures[m.String()] += n
+	}
+	out.Traffic = make(map[string]metrics.Traffic, len(c.Traffic))
+	for iface, st := range c.Traffic {
+		out.Traffic[iface] = metrics.Traffic{PacketsUp: st.PacketsUp, BytesUp: st.BytesUp, PacketsDown: st.PacketsDown, BytesDown: st.BytesDown}
 	}
 	return out
 }

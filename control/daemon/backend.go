@@ -9,6 +9,7 @@ import (
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/client"
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
+	"github.com/pppoe-xdp/pppoe-xdp/control/metrics"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
 )
 
@@ -51,6 +52,8 @@ type ServerCounters struct {
 	Discovery     pppoe.Counters    // RFC 2516 discovery, summed over interfaces
 	AuthFailures  map[string]uint64 // by method: pap, chap, mschap1, mschap2
 	PoolExhausted uint64            // sessions refused for want of an address
+	// Traffic is what sessions carried by interface, ended ones included.
+	Traffic map[string]metrics.Traffic
 }
 
 // Clients are the /interface pppoe-client connections.

@@ -200,7 +200,7 @@ func (d *Daemon) snapshot() metrics.Snapshot {
 			s.SessionsByState[a.State]++
 		}
 		c := srv.Counters()
-		s.Discovery, s.AuthFailures, s.PoolExhausted = c.Discovery, c.AuthFailures, c.PoolExhausted
+		s.Discovery, s.AuthFailures, s.PoolExhausted, s.Traffic = c.Discovery, c.AuthFailures, c.PoolExhausted, c.Traffic
 	}
 	if d.opts.DataPlane != nil {
 		s.DataPlane, s.DataPlaneErr = d.opts.DataPlane()

@@ -78,6 +78,7 @@ func TestScrape(t *testing.T) {
 		AuthFailures:    map[string]uint64{"pap": 5, "mschap2": 1},
 		PoolExhausted:   7,
 		DataPlane:       map[string]uint64{"fast_up": 1000, "spoofed": 3},
+		Traffic:         map[string]Traffic{"ether3": {PacketsUp: 11, BytesUp: 1100, PacketsDown: 22, BytesDown: 2200}, "vlan7": {PacketsUp: 1}},
 	}
 	m := New(func() Snapshot { mu.Lock(); defer mu.Unlock(); return snap })
 	m.ObserveSetup(3 * time.Millisecond)
@@ -118,6 +119,12 @@ func TestScrape(t *testing.T) {
 		{"pppoe_dataplane_packets_total", map[string]string{"reason": "fast_up"}, 1000},
 		{"pppoe_dataplane_packets_total", map[string]string{"reason": "spoofed"}, 3},
 		{"pppoe_session_setup_seconds", nil, 2},
+		{"pppoe_interface_packets_total", map[string]string{"interface": "ether3", "direction": "up"}, 11},
+		{"pppoe_interface_packets_total", map[string]string{"interface": "ether3", "direction": "down"}, 22},
+		{"pppoe_interface_bytes_total", map[string]string{"interface": "ether3", "direction": "up"}, 1100},
+		{"pppoe_interface_bytes_total", map[string]string{"interface": "ether3", "direction": "down"}, 2200},
+		{"pppoe_interface_packets_total", map[string]string{"interface": "vlan7", "direction": "up"}, 1},
+		{"pppoe_interface_bytes_total", map[string]string{"interface": "vlan7", "direction": "down"}, 0},
 	}
 	for _, c := range checks {
 		got, ok := value(t, fams, c.name, c.labels)

@@ -204,6 +204,7 @@ func (a *admission) Open(c pppoe.Circuit, service string, hostUniq []byte, maxPa
 	}
 	l.sess = sess
 	s.sessions[l.key] = l
+	s.traffic.add(l)
 	s.count[b.key]++
 	s.c.states[session.StateEstablish].Add(1)
 	s.wg.Add(1)
