@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # make deb: builds pppoe-xdp_VERSION_ARCH.deb in the current directory with
-# dpkg-deb alone (no debhelper, no source package): static pppoed and
-# pppoectl, the systemd unit, the example configuration (disabled until
-# edited), /etc/default/pppoed, the state directory, the Grafana dashboard,
-# and a copyright file listing every Go module linked in with its license.
+# dpkg-deb alone (no debhelper, no source package): pppoed and pppoectl,
+# the systemd unit, the example configuration (disabled until edited),
+# /etc/default/pppoed, the state directory, the Grafana dashboard, and a
+# copyright file listing every Go module linked in with its license.
 #
 # DEB_VERSION overrides the version (default 0~gitDATE.COMMIT of HEAD: no
 # release exists yet, and ~ sorts below any future 0.x); DEB_MAINTAINER
@@ -39,10 +39,12 @@ trap 'rm -rf "$stage"' EXIT
 root=$stage/root
 doc=$root/usr/share/doc/pppoe-xdp
 
-# Static, so the package depends on nothing, and position-independent, so a
-# root daemon gets ASLR (lintian also takes static-pie for what Go builds);
-# -trimpath keeps the build machine's paths out; symbols stripped (Go's
-# stack traces do not need them).
+# No cgo, so the binaries load no shared library and the package depends on
+# nothing; position-independent, so a root daemon gets ASLR (Go's internal
+# linker then names the system's dynamic loader, which only relocates it;
+# lintian takes that for what Go builds, not a static binary); -trimpath
+# keeps the build machine's paths out; symbols stripped (Go's stack traces do
+# not need them).
 mkdir -p "$root/usr/sbin"
 CGO_ENABLED=0 GOOS=linux GOARCH=$goarch "$GO" build -buildmode=pie -trimpath -ldflags='-s -w' \
 	-o "$root/usr/sbin/" ./cmd/pppoed ./cmd/pppoectl
