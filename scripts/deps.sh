@@ -44,22 +44,25 @@ need() {
 		why[$pkg]=$reason
 	fi
 }
+# Every target: make itself (a bare Debian has none: run this script
+# first), git (go build stamps the commit, make lint lists the sources),
+# and the CA certificates Go needs to fetch modules over HTTPS.
+need make "runs the Makefile"
+need git "go build stamps the commit; make lint and make deb read the tree"
+need ca-certificates "Go fetches the modules in go.mod over HTTPS"
 for g in "${groups[@]}"; do
 	case "$g" in
 	generate)
-		need make "runs the Makefile"
 		need clang-19 "compiles bpf/*.c to BPF (make generate)"
 		need llvm-19 "llvm-strip-19 strips the BPF objects (make generate)"
 		need libbpf-dev "bpf/bpf_helpers.h and friends for bpf/*.c (make generate)"
 		;;
 	demo)
-		need make "runs the Makefile"
 		need iproute2 "ip: the lab's namespaces, veths, addresses and routes"
 		need procps "sysctl: IP forwarding in the lab's AC namespace"
 		need bpftool "shows the AC's programs and pinned maps"
 		;;
 	test)
-		need make "runs the Makefile"
 		need iproute2 "ip and tc: the tests' namespaces, veths, routes and qdiscs"
 		need procps "sysctl: IP forwarding in the tests' AC namespaces"
 		need bpftool "the tests read the pinned maps as an operator would"
@@ -68,10 +71,7 @@ for g in "${groups[@]}"; do
 		need pppoe "interop: rp-pppoe's pppoe, pppoe-discovery and pppoe-server against ours"
 		need ppp "interop: pppd, which rp-pppoe's client runs for PPP"
 		;;
-	deb)
-		# dpkg-deb, which builds it, is in dpkg: on every Debian system.
-		need make "runs the Makefile"
-		;;
+	deb) ;; # dpkg-deb, which builds it, is in dpkg: on every Debian system
 	debcheck)
 		need lintian "checks the package against Debian policy"
 		;;
