@@ -25,6 +25,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/client"
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/daemon"
+	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe0"
 	"github.com/pppoe-xdp/pppoe-xdp/control/server"
 	"github.com/pppoe-xdp/pppoe-xdp/maps"
 )
@@ -154,7 +155,7 @@ func serve(f flags, log *zap.Logger) error {
 	if f.xdpMode == "generic" {
 		log.Warn("--xdp-mode=generic: XDP runs after the kernel has built an skb, the slow way")
 	}
-	pppoe0, err := setupPPPoE0(dp, f.pppoe0)
+	dev, err := setupPPPoE0(dp, f.pppoe0)
 	if err != nil {
 		return err
 	}
@@ -168,6 +169,12 @@ func serve(f flags, log *zap.Logger) error {
 		}
 	}
 
+	host, err := pppoe0.New(dev.Index, log)
+	if err != nil {
+		return fmt.Errorf("--pppoe0 %s: %w", f.pppoe0, err)
+	}
+	defer host.Close()
+
 	aaaLocal, err := aaa.New(config.New(), log)
 	if err != nil {
 		return fmt.Errorf("aaa: %w", err)
@@ -175,10 +182,10 @@ func serve(f flags, log *zap.Logger) error {
 	var d *daemon.Daemon // for the setup latency histogram; set before Start
 	ac := daemon.NewAccessConcentrator(server.Options{
 		AAA:          aaaLocal,
-		DataPlane:    mtuRoutes{DataPlane: server.NewDataPlane(dp), pppoe0: pppoe0.Index, mtu: pppoe0MTU},
+		DataPlane:    host.DataPlane(server.NewDataPlane(dp)),
 		SetupLatency: func(l time.Duration) { d.Metrics().ObserveSetup(l) },
 		Log:          log,
-	}, newAccessSystem(dp, pppoe0))
+	}, accessSystem{dp: dp, Host: host})
 
 	var ifs *daemon.Interfaces // needs d for VLAN names; set before anything scans
 	clients := client.NewManager(client.Deps{
@@ -241,7 +248,7 @@ func serve(f flags, log *zap.Logger) error {
 
 // pppoe0MTU is the slow-path device's MTU: the largest session MTU (RFC
 // 2516 §7: 1500 − 8 without RFC 4638). Sessions with a smaller one get a
-// host route with theirs (mtuRoutes).
+// host route with theirs (control/pppoe0).
 const pppoe0MTU = 1492
 
 // setupPPPoE0 creates the slow-path device, or takes over the one an

@@ -24,8 +24,10 @@ type AccessSystem interface {
 	// AttachAccess puts the data plane on a physical access interface
 	// (the parent of /interface vlan names); attaching twice is harmless.
 	AttachAccess(ifindex int) error
-	// SyncPPPoE0 makes pppoe0 carry exactly addrs (each as a /32) and
-	// routes, of those this AccessSystem added: nil, nil removes them all.
+	// SyncPPPoE0 makes pppoe0 carry exactly addrs (each as a /32), of
+	// those this AccessSystem added, and routes to the destinations in
+	// routes plus whatever the live sessions need besides (control/pppoe0):
+	// nil, nil with no session left removes them all.
 	SyncPPPoE0(addrs []netip.Addr, routes []netip.Prefix) error
 }
 
