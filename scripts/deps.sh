@@ -105,7 +105,7 @@ fi
 
 echo "deps: missing for ${groups[*]}:"
 for p in "${missing[@]}"; do
-	printf '  %-14s %s\n' "$p" "${why[$p]}"
+	printf '  %-16s %s\n' "$p" "${why[$p]}"
 done
 if [ "$check" = 1 ]; then
 	echo "deps: NO_INSTALL is set, so nothing was installed: apt-get install ${missing[*]}" >&2
