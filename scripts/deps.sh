@@ -108,7 +108,7 @@ for p in "${missing[@]}"; do
 	printf '  %-16s %s\n' "$p" "${why[$p]}"
 done
 if [ "$check" = 1 ]; then
-	echo "deps: NO_INSTALL is set, so nothing was installed: apt-get install ${missing[*]}" >&2
+	echo "deps: installing is off (NO_INSTALL=1 or --check): apt-get install ${missing[*]}" >&2
 	exit 1
 fi
 if [ "$(id -u)" -ne 0 ]; then
