@@ -12,7 +12,8 @@
 # pppoed rejects a file with an error whole (line, property and reason)
 # and keeps running the last good one; `pppoectl /export` prints what runs.
 
-# The AC-Name PPPoE discovery sends (RFC 2516 AC-Name tag).
+# The AC-Name discovery sends (RFC 2516 AC-Name tag); pppoe-xdp is also the
+# default. Name the box here.
 /system identity set name=pppoe-xdp
 
 # Addresses handed to subscribers.
