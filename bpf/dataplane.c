@@ -36,6 +36,7 @@
 #include "maps.h"
 #include "parse.h"
 #include "csum.h"
+#include "discovery.h"
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -285,6 +286,8 @@ int xdp_access_in(struct xdp_md *ctx)
 		count(REASON_MALFORMED);
 		return XDP_DROP;
 	case UP_DISCOVERY:
+		if (!disc_admit(&c, ctx->ingress_ifindex, &u.l2))
+			return XDP_DROP;
 		count(REASON_PASS_DISCOVERY);
 		return XDP_PASS;
 	case UP_OTHER:

@@ -8,6 +8,8 @@
 package maps
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -65,6 +67,10 @@ type Datapath struct {
 	// clsact forces clsact TC attachments (Options.Clsact).
 	clsact bool
 
+	// attachMu serializes attaching and detaching: two attaches of one
+	// hook at once would both find it free.
+	attachMu sync.Mutex
+
 	mu    sync.Mutex
 	free  []Index        // free session indices, popped from the end
 	inUse map[Index]bool // allocated indices
@@ -113,6 +119,15 @@ func Open(opts Options) (*Datapath, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A seed the peers cannot know keys the discovery_hosts slots
+	// (bpf/maps.h); a new one per load only makes every host new once.
+	var seed [4]byte
+	if _, err := rand.Read(seed[:]); err != nil {
+		return nil, fmt.Errorf("maps: disc_seed: %w", err)
+	}
+	if err := spec.Variables[dataplaneVarDiscSeed].Set(binary.NativeEndian.Uint32(seed[:])); err != nil {
+		return nil, fmt.Errorf("maps: disc_seed: %w", err)
+	}
 	spec.Maps[dataplaneMapSessionSlots].MaxEntries = nslots
 	spec.Maps[dataplaneMapSubscriberSlots].MaxEntries = nslots
 	if err := spec.Variables[dataplaneVarSlotMask].Set(nslots - 1); err != nil {
@@ -160,6 +175,7 @@ func Open(opts Options) (*Datapath, error) {
 		unpinFresh()
 		return nil, err
 	}
+	d.sweepSevered()
 	return d, nil
 }
 
@@ -179,7 +195,8 @@ func (d *Datapath) Close() error {
 func (d *Datapath) Unpin() error {
 	var errs []error
 	for _, m := range []*ebpf.Map{d.objs.Sessions, d.objs.SessionSlots, d.objs.SubscriberSlots, d.objs.SessionInfo, d.objs.SessionStats,
-		d.objs.SubscribersV4, d.objs.SubscribersV6, d.objs.Config, d.objs.Counters, d.objs.ClientDevs, d.objs.UplinkMacs} {
+		d.objs.SubscribersV4, d.objs.SubscribersV6, d.objs.Config, d.objs.Counters, d.objs.ClientDevs, d.objs.UplinkMacs,
+		d.objs.DiscoveryHosts, d.objs.DiscoveryLimits, d.objs.DiscoveryGlobal} {
 		if err := m.Unpin(); err != nil {
 			errs = append(errs, err)
 		}

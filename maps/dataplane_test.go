@@ -55,12 +55,12 @@ type env struct {
 }
 
 // requireBPF: BPF_PROG_TEST_RUN needs root.
-func requireBPF(t *testing.T) {
+func requireBPF(t testing.TB) {
 	t.Helper()
 	netns.RequireRoot(t)
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	requireBPF(t)
 	e := &env{ns: netns.New(t)}

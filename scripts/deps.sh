@@ -70,6 +70,8 @@ for g in "${groups[@]}"; do
 		need python3-scapy "cross-check: frames scapy builds must parse to the right values"
 		need pppoe "interop: rp-pppoe's pppoe, pppoe-discovery and pppoe-server against ours"
 		need ppp "interop: pppd, which rp-pppoe's client runs for PPP"
+		need freeradius "interop: a real RADIUS server for the RADIUS client"
+		need freeradius-utils "interop: radclient sends Disconnect and CoA requests"
 		;;
 	deb) ;; # dpkg-deb, which builds it, is in dpkg: on every Debian system
 	debcheck)
@@ -105,7 +107,7 @@ fi
 
 echo "deps: missing for ${groups[*]}:"
 for p in "${missing[@]}"; do
-	printf '  %-16s %s\n' "$p" "${why[$p]}"
+	printf '  %-17s %s\n' "$p" "${why[$p]}"
 done
 if [ "$check" = 1 ]; then
 	echo "deps: installing is off (NO_INSTALL=1 or --check): apt-get install ${missing[*]}" >&2

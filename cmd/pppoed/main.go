@@ -25,8 +25,11 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/client"
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/daemon"
+	"github.com/pppoe-xdp/pppoe-xdp/control/linkwatch"
+	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe0"
 	"github.com/pppoe-xdp/pppoe-xdp/control/server"
+	"github.com/pppoe-xdp/pppoe-xdp/control/session"
 	"github.com/pppoe-xdp/pppoe-xdp/maps"
 )
 
@@ -50,6 +53,12 @@ interface (the parent of /interface vlan names) and gives the --pppoe0
 device the profiles' local-address and routes to the pools, so the kernel
 routes subscriber traffic into the sessions.
 
+Interfaces may come and go while pppoed runs: a server's interface that
+goes ends its sessions and is served again when an interface of that name
+is back; a client waits for its interface and dials again; an uplink gets
+the fast path again. An --uplink absent at start is attached when it
+appears.
+
 SIGINT/SIGTERM end every session with a PADT and remove pppoe0's and the
 clients' addresses and routes and the client netdevs; the pinned BPF maps
 and attachments stay (see maps/), emptied of sessions.
@@ -61,7 +70,10 @@ type flags struct {
 	config, bpffs, socket, metrics   string
 	logLevel, logFormat, resolvConf  string
 	uplinks, pppoe0, xdpMode, tcMode string
+	padiLimit, macLimit              string
 	capacity                         uint
+	maxStarting, maxStartingPerHost  int
+	setupTimeout                     time.Duration
 }
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -82,6 +94,13 @@ func run(args []string) int {
 	fs.StringVar(&f.xdpMode, "xdp-mode", "native", "XDP attach `mode`: native or generic")
 	fs.StringVar(&f.tcMode, "tc-mode", "auto", "TC attach `mode`: auto (tcx where the kernel has it, else clsact) or clsact")
 	fs.UintVar(&f.capacity, "capacity", maps.DefaultMaxSessions, "`sessions` (server and client) the BPF maps hold; sizes their memory, fixed while they stay pinned")
+	fs.StringVar(&f.padiLimit, "padi-limit", pppoe.FormatRate(pppoe.DefaultLimits.PADIRate, pppoe.DefaultLimits.PADIBurst),
+		"PADIs a `rate[/burst]` per second from all hosts, as accel-ppp's padi-limit (once for new hosts, once more for retransmissions); 0: no limit")
+	fs.StringVar(&f.macLimit, "discovery-mac-limit", pppoe.FormatRate(pppoe.DefaultLimits.MACRate, pppoe.DefaultLimits.MACBurst),
+		"PADIs and PADRs a `rate[/burst]` per second from one host (interface, VLANs, MAC); 0: no limit")
+	fs.IntVar(&f.maxStarting, "max-starting", server.DefaultMaxStarting, "half-open server `sessions` (PADS sent, IPCP not open) of all servers together; more PADRs get AC-System-Error; 0: no limit")
+	fs.IntVar(&f.maxStartingPerHost, "max-starting-per-host", server.DefaultMaxStartingPerHost, "half-open server `sessions` of one client (MAC on an interface and VLAN); 0: no limit")
+	fs.DurationVar(&f.setupTimeout, "setup-timeout", session.DefaultSetupTimeout, "`time` from PADR to IPCP open after which a server session ends (setup-timeout)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -128,11 +147,19 @@ func serve(f flags, log *zap.Logger) error {
 	if f.xdpMode != "native" && f.xdpMode != "generic" {
 		return fmt.Errorf("--xdp-mode %q: want native or generic", f.xdpMode)
 	}
+	if f.maxStarting < 0 || f.maxStartingPerHost < 0 || f.setupTimeout <= 0 {
+		return fmt.Errorf("--max-starting %d, --max-starting-per-host %d, --setup-timeout %v: want limits ≥ 0 (0: none) and a positive timeout",
+			f.maxStarting, f.maxStartingPerHost, f.setupTimeout)
+	}
 	if f.capacity < 1 || f.capacity > 1<<24 {
 		return fmt.Errorf("--capacity %d: want 1 to %d sessions", f.capacity, 1<<24)
 	}
 	if f.tcMode != "auto" && f.tcMode != "clsact" {
 		return fmt.Errorf("--tc-mode %q: want auto or clsact", f.tcMode)
+	}
+	limits, err := discoveryLimits(f.padiLimit, f.macLimit)
+	if err != nil {
+		return err
 	}
 	// Parsed and validated before anything starts.
 	cfg, err := daemon.LoadFile(f.config)
@@ -152,6 +179,12 @@ func serve(f flags, log *zap.Logger) error {
 	} else if n > 0 {
 		log.Warn("removed sessions a previous run left in the data plane", zap.Int("sessions", n))
 	}
+	// The limits go to the data plane, which drops floods before they
+	// cost a copy to user space; the discovery servers get no Limiter of
+	// their own (pppoe.Limiter says why).
+	if err := dp.SetDiscoveryLimits(limits); err != nil {
+		return fmt.Errorf("data plane: %w", err)
+	}
 	if f.xdpMode == "generic" {
 		log.Warn("--xdp-mode=generic: XDP runs after the kernel has built an skb, the slow way")
 	}
@@ -159,15 +192,11 @@ func serve(f flags, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	var uplinkNames []string
 	for _, name := range strings.FieldsFunc(f.uplinks, func(r rune) bool { return r == ',' }) {
-		ifi, err := net.InterfaceByName(strings.TrimSpace(name))
-		if err != nil {
-			return fmt.Errorf("--uplink: %w", err)
-		}
-		if err := dp.AttachUplink(ifi.Index); err != nil {
-			return fmt.Errorf("--uplink %s: %w", ifi.Name, err)
-		}
+		uplinkNames = append(uplinkNames, strings.TrimSpace(name))
 	}
+	uplinks := daemon.NewUplinks(uplinkNames, dp, log)
 
 	host, err := pppoe0.New(dev.Index, log)
 	if err != nil {
@@ -181,10 +210,13 @@ func serve(f flags, log *zap.Logger) error {
 	}
 	var d *daemon.Daemon // for the setup latency histogram; set before Start
 	ac := daemon.NewAccessConcentrator(server.Options{
-		AAA:          aaaLocal,
-		DataPlane:    host.DataPlane(server.NewDataPlane(dp)),
-		SetupLatency: func(l time.Duration) { d.Metrics().ObserveSetup(l) },
-		Log:          log,
+		AAA:                aaaLocal,
+		DataPlane:          host.DataPlane(server.NewDataPlane(dp)),
+		SetupLatency:       func(l time.Duration) { d.Metrics().ObserveSetup(l) },
+		MaxStarting:        noLimit(f.maxStarting),
+		MaxStartingPerHost: noLimit(f.maxStartingPerHost),
+		SetupTimeout:       f.setupTimeout,
+		Log:                log,
 	}, accessSystem{dp: dp, Host: host})
 
 	var ifs *daemon.Interfaces // needs d for VLAN names; set before anything scans
@@ -206,6 +238,16 @@ func serve(f flags, log *zap.Logger) error {
 	})
 	ifs = daemon.NewInterfaces(d)
 	defer ifs.Close()
+	// Followed before anything is opened, so that no interface coming or
+	// going from here on is missed.
+	links := &daemon.LinkParts{Servers: ac, Interfaces: ifs, ClientsRetry: clients.InterfaceAppeared,
+		Uplinks: uplinks, Detach: dp.DetachInterface, Log: log}
+	watcher, err := linkwatch.Start(linkwatch.Options{Log: log}, links.HandleLink)
+	if err != nil {
+		return err
+	}
+	defer watcher.Close()
+	uplinks.Start()
 	if err := d.Start(cfg); err != nil {
 		log.Warn("start", zap.Error(err))
 	}
@@ -244,6 +286,19 @@ func serve(f flags, log *zap.Logger) error {
 	err = d.Run(ctx, ctl, mln)
 	log.Info("pppoed stopped")
 	return err
+}
+
+// discoveryLimits parses --padi-limit and --discovery-mac-limit.
+func discoveryLimits(padi, mac string) (maps.DiscoveryLimits, error) {
+	pr, pb, err := pppoe.ParseRate(padi)
+	if err != nil {
+		return maps.DiscoveryLimits{}, fmt.Errorf("--padi-limit: %w", err)
+	}
+	mr, mb, err := pppoe.ParseRate(mac)
+	if err != nil {
+		return maps.DiscoveryLimits{}, fmt.Errorf("--discovery-mac-limit: %w", err)
+	}
+	return maps.DiscoveryLimits{MACRate: uint32(mr), MACBurst: uint32(mb), PADIRate: uint32(pr), PADIBurst: uint32(pb)}, nil
 }
 
 // pppoe0MTU is the slow-path device's MTU: the largest session MTU (RFC
@@ -289,4 +344,12 @@ func dataPlaneCounters(dp *maps.Datapath) func() (map[string]uint64, error) {
 		}
 		return out, nil
 	}
+}
+
+// noLimit maps a flag's "0: no limit" to server.Options' negative.
+func noLimit(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }

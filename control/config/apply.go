@@ -162,8 +162,11 @@ func (c *Config) checkDuplicate(m *menu, item reflect.Value, self, line int) err
 	for i := range s.Len() {
 		if i != self && m.key(s.Index(i)) == key {
 			prop := "name"
-			if m.field == "Servers" {
+			switch m.field {
+			case "Servers":
 				prop = "service-name"
+			case "Radius":
+				prop = "address"
 			}
 			return errf(line, prop, "%s: %q already exists", m.path, key)
 		}
@@ -410,6 +413,9 @@ func (c *Config) Validate() error {
 		if clients[cl.Interface] {
 			return errf(cl.line, "interface", "/interface pppoe-client %s: %q is a pppoe-client", cl.Name, cl.Interface)
 		}
+	}
+	if err := c.validateRADIUS(); err != nil {
+		return err
 	}
 	return c.checkVLANs(clients)
 }

@@ -141,6 +141,10 @@ type Config struct {
 	Servers  []Server  `json:"interface-pppoe-server-server"`
 	Clients  []Client  `json:"interface-pppoe-client"`
 	Identity Identity  `json:"system-identity"`
+
+	AAA            AAA            `json:"ppp-aaa"`
+	Radius         []Radius       `json:"radius"`
+	RadiusIncoming RadiusIncoming `json:"radius-incoming"`
 }
 
 // DefaultProfile is the name of the built-in profile.
@@ -157,6 +161,8 @@ func New() *Config {
 	c.Profiles = []Profile{prof}
 	id := reflect.ValueOf(&c.Identity).Elem()
 	setDefaults(id)
+	setDefaults(reflect.ValueOf(&c.AAA).Elem())
+	setDefaults(reflect.ValueOf(&c.RadiusIncoming).Elem())
 	return c
 }
 
@@ -170,6 +176,10 @@ func (c *Config) Clone() *Config {
 		Servers:  slices.Clone(c.Servers),
 		Clients:  slices.Clone(c.Clients),
 		Identity: c.Identity,
+
+		AAA:            c.AAA,
+		Radius:         slices.Clone(c.Radius),
+		RadiusIncoming: c.RadiusIncoming,
 	}
 }
 
@@ -193,6 +203,9 @@ var menus = []*menu{
 	{path: "/interface pppoe-server server", field: "Servers", required: []string{"interface"}, columns: []string{"service-name", "interface", "max-mtu", "max-mru", "mrru", "authentication", "default-profile", "max-sessions"}},
 	{path: "/interface pppoe-client", field: "Clients", autoName: "pppoe-out", required: []string{"interface"}, columns: []string{"name", "interface", "user", "service-name", "max-mtu", "max-mru"}},
 	{path: "/system identity", field: "Identity", single: true, columns: []string{"name"}},
+	{path: "/ppp aaa", field: "AAA", single: true},
+	{path: "/radius", field: "Radius", required: []string{"address", "secret"}, columns: []string{"service", "address", "authentication-port", "accounting-port", "timeout"}},
+	{path: "/radius incoming", field: "RadiusIncoming", single: true},
 }
 
 func findMenu(path string) *menu {
@@ -233,9 +246,15 @@ func (m *menu) hasProp(name string) bool {
 	return ok
 }
 
+// keyed is an item type with a key of its own (no name).
+type keyed interface{ itemKey() string }
+
 // key identifies an item across configurations, for Diff and duplicate
 // checks: its name, or interface/service-name for servers.
 func (m *menu) key(item reflect.Value) string {
+	if k, ok := item.Addr().Interface().(keyed); ok {
+		return k.itemKey()
+	}
 	if m.field == "Servers" {
 		s := item.Interface().(Server)
 		return s.Interface + "/" + s.ServiceName

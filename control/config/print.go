@@ -13,6 +13,22 @@ import (
 // of the menu's main columns; with detail every property as name=value,
 // free-text strings quoted, wrapped at 80 columns.
 func Print(c *Config, menuPath string, detail bool) (string, error) {
+	return PrintWith(c, menuPath, PrintOptions{Detail: detail})
+}
+
+// PrintOptions are print's arguments: detail, and show-sensitive, without
+// which sensitive properties (a /radius secret) are left out, as RouterOS
+// leaves them out.
+type PrintOptions struct {
+	Detail, ShowSensitive bool
+}
+
+// sensitive reports whether p is left out of print without show-sensitive.
+func sensitive(p prop) bool { return p.field.Tag.Get("sensitive") == "yes" }
+
+// PrintWith is Print with every print argument.
+func PrintWith(c *Config, menuPath string, o PrintOptions) (string, error) {
+	detail := o.Detail
 	m := findMenu(menuPath)
 	if m == nil {
 		return "", fmt.Errorf("config: print %s: %w", menuPath, errNoMenu)
@@ -21,7 +37,9 @@ func Print(c *Config, menuPath string, detail bool) (string, error) {
 	if m.single {
 		item := m.items(c)
 		for _, p := range props(item.Type()) {
-			fmt.Fprintf(&b, "%*s: %s\n", 6, p.name, formatProp(item, p))
+			if !sensitive(p) || o.ShowSensitive {
+				fmt.Fprintf(&b, "%*s: %s\n", 6, p.name, formatProp(item, p))
+			}
 		}
 		return b.String(), nil
 	}
@@ -55,7 +73,7 @@ func Print(c *Config, menuPath string, detail bool) (string, error) {
 			}
 			var words []string
 			for _, p := range props(item.Type()) {
-				if p.name == "comment" || p.name == "disabled" {
+				if p.name == "comment" || p.name == "disabled" || sensitive(p) && !o.ShowSensitive {
 					continue
 				}
 				words = append(words, p.name+"="+printValue(item, p))
@@ -72,7 +90,11 @@ func Print(c *Config, menuPath string, detail bool) (string, error) {
 		row := []string{fmt.Sprintf("%2d %-1s", i, flag(i))}
 		for _, col := range m.columns {
 			p, _ := propIndex(item.Type(), col)
-			row = append(row, formatProp(item, p))
+			v := formatProp(item, p)
+			if sensitive(p) && !o.ShowSensitive {
+				v = ""
+			}
+			row = append(row, v)
 		}
 		rows = append(rows, row)
 	}
@@ -137,6 +159,12 @@ func wrap(b *strings.Builder, lead string, words []string) {
 // PrintJSON renders a menu's items as a JSON array (an object for
 // /system identity) with the RouterOS property names as keys.
 func PrintJSON(c *Config, menuPath string) ([]byte, error) {
+	return PrintJSONWith(c, menuPath, PrintOptions{})
+}
+
+// PrintJSONWith is PrintJSON honouring ShowSensitive: without it,
+// sensitive properties are left out (their keys are omitempty).
+func PrintJSONWith(c *Config, menuPath string, o PrintOptions) ([]byte, error) {
 	m := findMenu(menuPath)
 	if m == nil {
 		return nil, fmt.Errorf("config: print %s: %w", menuPath, errNoMenu)
@@ -145,9 +173,27 @@ func PrintJSON(c *Config, menuPath string) ([]byte, error) {
 	if !m.single && v.Len() == 0 {
 		v = reflect.MakeSlice(v.Type(), 0, 0)
 	}
+	if !o.ShowSensitive && !m.single {
+		v = redacted(v)
+	}
 	out, err := json.MarshalIndent(v.Interface(), "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("config: print %s: %w", menuPath, err)
 	}
 	return out, nil
+}
+
+// redacted returns a copy of the item slice s with sensitive properties
+// cleared.
+func redacted(s reflect.Value) reflect.Value {
+	out := reflect.MakeSlice(s.Type(), s.Len(), s.Len())
+	reflect.Copy(out, s)
+	for _, p := range props(s.Type().Elem()) {
+		if sensitive(p) {
+			for i := range out.Len() {
+				out.Index(i).Field(p.index).Set(reflect.Zero(p.field.Type))
+			}
+		}
+	}
+	return out
 }

@@ -6,13 +6,13 @@ import (
 	"net"
 	"net/netip"
 	"slices"
-	"strconv"
 	"sync"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/afpacket"
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/metrics"
 	"github.com/pppoe-xdp/pppoe-xdp/control/server"
+	"github.com/pppoe-xdp/pppoe-xdp/control/session"
 )
 
 // AccessSystem is what the access concentrator needs from the host besides
@@ -110,7 +110,7 @@ func (a *AccessConcentrator) Sessions() []Active {
 	out := make([]Active, 0, len(snaps))
 	for _, s := range snaps {
 		out = append(out, Active{
-			ID:         strconv.Itoa(int(s.SessionID)),
+			ID:         s.ID.String(),
 			Name:       s.Name,
 			Service:    s.Service,
 			CallerID:   s.CallerID,
@@ -128,19 +128,19 @@ func (a *AccessConcentrator) Sessions() []Active {
 	return out
 }
 
-// Remove implements Servers: it ends the sessions with the PPPoE session
-// id in id (RFC 2516 §4), with a PADT, and waits for their cleanup.
+// Remove implements Servers: it ends the session whose handle (.id, "*1A")
+// is id, with a PADT, and waits for its cleanup.
 func (a *AccessConcentrator) Remove(id string) error {
 	srv := a.server()
 	if srv == nil {
 		return errors.New("no such session")
 	}
-	n, err := strconv.ParseUint(id, 10, 16)
+	h, err := session.ParseID(id)
 	if err != nil {
-		return fmt.Errorf("session %q: %w", id, err)
+		return fmt.Errorf("session: %w", err)
 	}
-	if srv.Remove(uint16(n)) == 0 {
-		return fmt.Errorf("session %d: no such session", n)
+	if srv.Remove(h) == 0 {
+		return fmt.Errorf("session %v: no such session", h)
 	}
 	return nil
 }
@@ -153,13 +153,19 @@ func (a *AccessConcentrator) Counters() ServerCounters {
 	}
 	c := srv.Counters()
 	out := ServerCounters{Discovery: c.Discovery, PoolExhausted: c.AAA.PoolExhausted,
-		AuthFailures: make(map[string]uint64, len(c.AuthFailures))}
+		AuthFailures: make(map[string]uint64, len(c.AuthFailures)),
+		HalfOpen:     c.HalfOpen, Established: c.Established,
+		Refused: c.RefusedBy, LateDuplicates: c.LateDuplicates,
+		Ended: make(map[string]uint64, len(c.Ended))}
 	for m, n := range c.AuthFailures {
 		out.AuthFailures[m.String()] += n
 	}
 	out.Traffic = make(map[string]metrics.Traffic, len(c.Traffic))
 	for iface, st := range c.Traffic {
 		out.Traffic[iface] = metrics.Traffic{PacketsUp: st.PacketsUp, BytesUp: st.BytesUp, PacketsDown: st.PacketsDown, BytesDown: st.BytesDown}
+	}
+	for r, n := range c.Ended {
+		out.Ended[r.String()] = n
 	}
 	return out
 }
@@ -179,6 +185,28 @@ func (a *AccessConcentrator) Close() error {
 		errs = append(errs, fmt.Errorf("pppoe0: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// InterfaceGone lets go of an access interface that went (see
+// server.Server.InterfaceGone): its sessions end, its socket closes. It
+// returns how many sessions ended, and false if no server used it.
+func (a *AccessConcentrator) InterfaceGone(name string, ifindex int) (int, bool) {
+	srv := a.server()
+	if srv == nil {
+		return 0, false
+	}
+	return srv.InterfaceGone(name, ifindex)
+}
+
+// InterfaceAppeared serves an access interface again once it is back
+// (see server.Server.InterfaceAppeared), with the data plane attached to
+// its new ifindex. It reports whether it opened it.
+func (a *AccessConcentrator) InterfaceAppeared(name string, ifindex int) (bool, error) {
+	srv := a.server()
+	if srv == nil {
+		return false, nil
+	}
+	return srv.InterfaceAppeared(name, ifindex)
 }
 
 func (a *AccessConcentrator) server() *server.Server {

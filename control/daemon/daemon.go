@@ -200,7 +200,10 @@ func (d *Daemon) snapshot() metrics.Snapshot {
 			s.SessionsByState[a.State]++
 		}
 		c := srv.Counters()
-		s.Discovery, s.AuthFailures, s.PoolExhausted, s.Traffic = c.Discovery, c.AuthFailures, c.PoolExhausted, c.Traffic
+		s.Discovery, s.AuthFailures, s.PoolExhausted = c.Discovery, c.AuthFailures, c.PoolExhausted
+		s.HalfOpen, s.Established = c.HalfOpen, c.Established
+		s.Refused, s.LateDuplicates, s.Ended = c.Refused, c.LateDuplicates, c.Ended
+		s.Traffic = c.Traffic
 	}
 	if d.opts.DataPlane != nil {
 		s.DataPlane, s.DataPlaneErr = d.opts.DataPlane()

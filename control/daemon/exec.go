@@ -88,11 +88,7 @@ func (d *Daemon) run(ctx context.Context, cmd config.Command, asJSON bool, out i
 	}
 	switch {
 	case verb == "print" && menu == menuActive:
-		detail, err := printArgs(cmd)
-		if err != nil {
-			return err
-		}
-		return d.printActive(out, detail, asJSON)
+		return d.printActive(out, cmd, asJSON)
 	case verb == "remove" && menu == menuActive:
 		return d.removeActive(cmd)
 	case verb == "monitor" && menu == menuClient:

@@ -74,10 +74,15 @@ func TestScrape(t *testing.T) {
 	var mu sync.Mutex
 	snap := Snapshot{
 		SessionsByState: map[string]int{"up": 3, "lcp": 1},
-		Discovery:       pppoe.Counters{PADIReceived: 10, PADIDropped: 2, PADOSent: 8, PADRDuplicates: 4, PADTSent: 1},
+		Discovery:       pppoe.Counters{PADIReceived: 10, PADIDropped: 2, PADOSent: 8, PADRDuplicates: 4, PADTSent: 1, MACLimited: 6, GlobalLimited: 9},
 		AuthFailures:    map[string]uint64{"pap": 5, "mschap2": 1},
 		PoolExhausted:   7,
-		DataPlane:       map[string]uint64{"fast_up": 1000, "spoofed": 3},
+		DataPlane:       map[string]uint64{"fast_up": 1000, "spoofed": 3, "discovery_mac_limit": 11},
+		HalfOpen:        40,
+		Established:     3,
+		Refused:         map[string]uint64{"max-starting-per-host": 19998},
+		LateDuplicates:  2,
+		Ended:           map[string]uint64{"setup-timeout": 12, "auth-failed": 1},
 		Traffic:         map[string]Traffic{"ether3": {PacketsUp: 11, BytesUp: 1100, PacketsDown: 22, BytesDown: 2200}, "vlan7": {PacketsUp: 1}},
 	}
 	m := New(func() Snapshot { mu.Lock(); defer mu.Unlock(); return snap })
@@ -113,11 +118,14 @@ func TestScrape(t *testing.T) {
 		{"pppoe_discovery_padr_duplicates_total", nil, 4},
 		{"pppoe_discovery_padt_sent_total", nil, 1},
 		{"pppoe_discovery_pads_sent_total", nil, 0},
+		{"pppoe_discovery_mac_limited_total", nil, 6},
+		{"pppoe_discovery_global_limited_total", nil, 9},
 		{"pppoe_auth_failures_total", map[string]string{"method": "pap"}, 5},
 		{"pppoe_auth_failures_total", map[string]string{"method": "mschap2"}, 1},
 		{"pppoe_pool_exhausted_total", nil, 7},
 		{"pppoe_dataplane_packets_total", map[string]string{"reason": "fast_up"}, 1000},
 		{"pppoe_dataplane_packets_total", map[string]string{"reason": "spoofed"}, 3},
+		{"pppoe_dataplane_packets_total", map[string]string{"reason": "discovery_mac_limit"}, 11},
 		{"pppoe_session_setup_seconds", nil, 2},
 		{"pppoe_interface_packets_total", map[string]string{"interface": "ether3", "direction": "up"}, 11},
 		{"pppoe_interface_packets_total", map[string]string{"interface": "ether3", "direction": "down"}, 22},
@@ -125,6 +133,12 @@ func TestScrape(t *testing.T) {
 		{"pppoe_interface_bytes_total", map[string]string{"interface": "ether3", "direction": "down"}, 2200},
 		{"pppoe_interface_packets_total", map[string]string{"interface": "vlan7", "direction": "up"}, 1},
 		{"pppoe_interface_bytes_total", map[string]string{"interface": "vlan7", "direction": "down"}, 0},
+		{"pppoe_sessions_half_open", nil, 40},
+		{"pppoe_sessions_established", nil, 3},
+		{"pppoe_padr_refused_total", map[string]string{"limit": "max-starting-per-host"}, 19998},
+		{"pppoe_padr_late_duplicates_total", nil, 2},
+		{"pppoe_sessions_ended_total", map[string]string{"reason": "setup-timeout"}, 12},
+		{"pppoe_sessions_ended_total", map[string]string{"reason": "auth-failed"}, 1},
 	}
 	for _, c := range checks {
 		got, ok := value(t, fams, c.name, c.labels)

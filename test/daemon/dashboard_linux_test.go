@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -13,7 +14,8 @@ import (
 // queries must be there. Some series exist only once something happened (a
 // Prometheus vector with no sample prints nothing), so the AC first gets
 // what a running BNG has: a session up with traffic both ways through the
-// data plane, and a client failing authentication.
+// data plane, a client failing authentication, and one refused at
+// max-sessions.
 func TestDashboardMetrics(t *testing.T) {
 	b, err := os.ReadFile(dashboardPath)
 	if err != nil {
@@ -25,8 +27,9 @@ func TestDashboardMetrics(t *testing.T) {
 	}
 
 	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
-	ac := startDaemon(t, l.ac, "ac", fmt.Sprintf(quickServer, "one"), l.pins, "--uplink", "up0")
-	startDaemon(t, l.cl, "client", quickClient+
+	server := strings.Replace(fmt.Sprintf(quickServer, "one"), "disabled=no interface=ether3", "disabled=no max-sessions=1 interface=ether3", 1)
+	ac := startDaemon(t, l.ac, "ac", server, l.pins, "--uplink", "up0")
+	cl := startDaemon(t, l.cl, "client", quickClient+
 		`/interface pppoe-client add interface=ether2 password=wrong service-name=pppoeservice name=bad user=MT-User disabled=no
 `, l.pins)
 	waitFor(t, 10*time.Second, "an active session", func() bool {
@@ -41,13 +44,11 @@ func TestDashboardMetrics(t *testing.T) {
 	if got := l.core.Ping(t, coreAddr, sub, 3, 200); got != 3 {
 		t.Errorf("core → client: %d/3 replies", got)
 	}
-	waitFor(t, 10*time.Second, "an authentication failure", func() bool {
-		for k, v := range ac.metrics() {
-			if len(k) > len("pppoe_auth_failures_total") && k[:len("pppoe_auth_failures_total")] == "pppoe_auth_failures_total" && v > 0 {
-				return true
-			}
-		}
-		return false
+	waitFor(t, 10*time.Second, "an authentication failure", func() bool { return sampled(ac.metrics(), "pppoe_auth_failures_total") })
+	// A second good client once the first is up: max-sessions=1 refuses it.
+	cl.ctl("/interface pppoe-client add interface=ether2 password=one service-name=pppoeservice name=third user=spare disabled=no")
+	waitFor(t, 10*time.Second, "a PADR refused at max-sessions", func() bool {
+		return ac.metrics()[`pppoe_padr_refused_total{limit="max-sessions"}`] > 0
 	})
 
 	// The new per-interface counters saw the echoes, each way.
@@ -63,4 +64,15 @@ func TestDashboardMetrics(t *testing.T) {
 	for _, err := range checkDashboard(qs, fams) {
 		t.Error(err)
 	}
+}
+
+// sampled tells whether m has a sample of name with some label at a value
+// above zero.
+func sampled(m map[string]float64, name string) bool {
+	for k, v := range m {
+		if strings.HasPrefix(k, name+"{") && v > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -350,7 +350,8 @@ func TestDashboardParses(t *testing.T) {
 	}
 	for _, want := range []string{"pppoe_sessions", "pppoe_session_setup_seconds_count", "pppoe_session_setup_seconds_bucket",
 		"pppoe_discovery_padi_received_total", "pppoe_discovery_padr_bad_cookie_total", "pppoe_auth_failures_total",
-		"pppoe_dataplane_packets_total", "pppoe_interface_bytes_total", "pppoe_interface_packets_total"} {
+		"pppoe_dataplane_packets_total", "pppoe_interface_bytes_total", "pppoe_interface_packets_total",
+		"pppoe_sessions_half_open", "pppoe_sessions_established", "pppoe_padr_refused_total", "pppoe_sessions_ended_total"} {
 		if !seen[want] {
 			t.Errorf("the dashboard does not show %s", want)
 		}

@@ -23,6 +23,9 @@ var toolPackage = map[string]string{
 	"pppoe-discovery": "pppoe",
 	"pppoe-server":    "pppoe",
 	"pppd":            "ppp",
+	"freeradius":      "freeradius",
+	"radclient":       "freeradius-utils",
+	"unshare":         "util-linux",
 }
 
 // RequireTool fails t when the command name is not on PATH.
