@@ -51,7 +51,7 @@ demo: deps-demo build
 	scripts/demo.sh
 
 # A Debian package, pppoe-xdp_VERSION_ARCH.deb here, built with dpkg-deb:
-# static pppoed and pppoectl, the unit, an example configuration (disabled
+# pppoed and pppoectl (no cgo, PIE), the unit, an example configuration (disabled
 # until edited), /etc/default/pppoed, /var/lib/pppoe-xdp, the dashboard.
 # Install with apt install ./pppoe-xdp_*.deb; scripts/deb/check.sh is CI's
 # check of it.
