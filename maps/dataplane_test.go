@@ -54,14 +54,10 @@ type env struct {
 	idxUntagged, idxQQ Index
 }
 
+// requireBPF: BPF_PROG_TEST_RUN needs root.
 func requireBPF(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "" {
-			t.Skip("BPF_PROG_TEST_RUN needs root")
-		}
-		t.Fatal("BPF_PROG_TEST_RUN needs root")
-	}
+	netns.RequireRoot(t)
 }
 
 func newEnv(t testing.TB) *env {

@@ -17,15 +17,16 @@
 #
 # Runs until Ctrl-C, or DEMO_SECONDS=N seconds. Everything it creates
 # (namespaces, veths, bpffs pins, processes, files) goes on exit.
-# Needs root, iproute2, bpftool and Go; builds bin/pppoed, bin/pppoectl
-# (make build) and bin/labtool.
+# Needs root, iproute2, procps, bpftool and Go (make demo installs the
+# packages through scripts/deps.sh); builds bin/pppoed, bin/pppoectl (make
+# build) and bin/labtool.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEMO_SECONDS=${DEMO_SECONDS:-0} # 0: until Ctrl-C; counted once traffic runs
 [ "$(id -u)" -eq 0 ] || { echo "demo: needs root" >&2; exit 1; }
-for tool in ip bpftool go; do
-	command -v "$tool" >/dev/null || { echo "demo: $tool missing" >&2; exit 1; }
+for tool in ip sysctl bpftool go; do
+	command -v "$tool" >/dev/null || { echo "demo: $tool missing: make demo installs it (scripts/deps.sh demo)" >&2; exit 1; }
 done
 [ -x bin/pppoed ] && [ -x bin/pppoectl ] || go build -o bin/ ./cmd/...
 go build -o bin/ ./scripts/labtool

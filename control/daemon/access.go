@@ -10,6 +10,7 @@ import (
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/afpacket"
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
+	"github.com/pppoe-xdp/pppoe-xdp/control/metrics"
 	"github.com/pppoe-xdp/pppoe-xdp/control/server"
 	"github.com/pppoe-xdp/pppoe-xdp/control/session"
 )
@@ -158,6 +159,10 @@ func (a *AccessConcentrator) Counters() ServerCounters {
 		Ended: make(map[string]uint64, len(c.Ended))}
 	for m, n := range c.AuthFailures {
 		out.AuthFailures[m.String()] += n
+	}
+	out.Traffic = make(map[string]metrics.Traffic, len(c.Traffic))
+	for iface, st := range c.Traffic {
+		out.Traffic[iface] = metrics.Traffic{PacketsUp: st.PacketsUp, BytesUp: st.BytesUp, PacketsDown: st.PacketsDown, BytesDown: st.BytesDown}
 	}
 	for r, n := range c.Ended {
 		out.Ended[r.String()] = n

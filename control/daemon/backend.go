@@ -9,6 +9,7 @@ import (
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/client"
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
+	"github.com/pppoe-xdp/pppoe-xdp/control/metrics"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
 )
 
@@ -62,6 +63,8 @@ type ServerCounters struct {
 	LateDuplicates uint64
 	// Ended counts ended sessions by reason (session.Reason names).
 	Ended map[string]uint64
+	// Traffic is what sessions carried by interface, ended ones included.
+	Traffic map[string]metrics.Traffic
 }
 
 // Clients are the /interface pppoe-client connections.

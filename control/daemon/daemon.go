@@ -203,6 +203,7 @@ func (d *Daemon) snapshot() metrics.Snapshot {
 		s.Discovery, s.AuthFailures, s.PoolExhausted = c.Discovery, c.AuthFailures, c.PoolExhausted
 		s.HalfOpen, s.Established = c.HalfOpen, c.Established
 		s.Refused, s.LateDuplicates, s.Ended = c.Refused, c.LateDuplicates, c.Ended
+		s.Traffic = c.Traffic
 	}
 	if d.opts.DataPlane != nil {
 		s.DataPlane, s.DataPlaneErr = d.opts.DataPlane()

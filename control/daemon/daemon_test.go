@@ -20,6 +20,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/api"
 	"github.com/pppoe-xdp/pppoe-xdp/control/client"
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
+	"github.com/pppoe-xdp/pppoe-xdp/control/metrics"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
 )
 
@@ -94,6 +95,7 @@ func (f *fakeServers) Counters() ServerCounters {
 		Discovery:     pppoe.Counters{PADIReceived: 42, PADRDuplicates: 2},
 		AuthFailures:  map[string]uint64{"chap": 3},
 		PoolExhausted: 1,
+		Traffic:       map[string]metrics.Traffic{"ether3": {PacketsUp: 7, BytesUp: 700, PacketsDown: 9, BytesDown: 900}},
 	}
 }
 
@@ -539,6 +541,8 @@ func TestRun(t *testing.T) {
 		`pppoe_pool_exhausted_total 1`,
 		`pppoe_dataplane_packets_total{reason="fast_up"} 99`,
 		`pppoe_session_setup_seconds_count 1`,
+		`pppoe_interface_packets_total{direction="up",interface="ether3"} 7`,
+		`pppoe_interface_bytes_total{direction="down",interface="ether3"} 900`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %q", want)

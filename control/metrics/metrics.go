@@ -48,6 +48,15 @@ type Snapshot struct {
 	DataPlane map[string]uint64
 	// DataPlaneErr is why DataPlane could not be read, if it could not.
 	DataPlaneErr error
+	// Traffic is what the access concentrator's sessions carried through
+	// the data plane, by interface (as the server entries name it), ended
+	// sessions included.
+	Traffic map[string]Traffic
+}
+
+// Traffic is one interface's session traffic; up is from the subscribers.
+type Traffic struct {
+	PacketsUp, BytesUp, PacketsDown, BytesDown uint64
 }
 
 // Source returns the current snapshot.
@@ -115,6 +124,12 @@ var (
 		"Sessions refused because their address pool had no free address.", nil, nil)
 	descDataPlane = prometheus.NewDesc("pppoe_dataplane_packets_total",
 		"Packets the BPF data plane handled, by reason.", []string{"reason"}, nil)
+	descIfPackets = prometheus.NewDesc("pppoe_interface_packets_total",
+		"Packets of the access concentrator's sessions by access interface and direction (up: from subscribers), ended sessions included.",
+		[]string{"interface", "direction"}, nil)
+	descIfBytes = prometheus.NewDesc("pppoe_interface_bytes_total",
+		"Bytes (IP packets, without PPPoE and Ethernet headers) of the access concentrator's sessions by access interface and direction (up: from subscribers), ended sessions included.",
+		[]string{"interface", "direction"}, nil)
 	descHalfOpen = prometheus.NewDesc("pppoe_sessions_half_open",
 		"Server sessions admitted by a PADR whose IPCP has not opened yet (bounded by --max-starting).", nil, nil)
 	descEstablished = prometheus.NewDesc("pppoe_sessions_established",
@@ -163,6 +178,8 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descAuthFail
 	ch <- descPoolExhausted
 	ch <- descDataPlane
+	ch <- descIfPackets
+	ch <- descIfBytes
 	ch <- descHalfOpen
 	ch <- descEstablished
 	ch <- descRefused
@@ -180,6 +197,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for method, n := range s.AuthFailures {
 		ch <- prometheus.MustNewConstMetric(descAuthFail, prometheus.CounterValue, float64(n), method)
+	}
+	for iface, t := range s.Traffic {
+		ch <- prometheus.MustNewConstMetric(descIfPackets, prometheus.CounterValue, float64(t.PacketsUp), iface, "up")
+		ch <- prometheus.MustNewConstMetric(descIfPackets, prometheus.CounterValue, float64(t.PacketsDown), iface, "down")
+		ch <- prometheus.MustNewConstMetric(descIfBytes, prometheus.CounterValue, float64(t.BytesUp), iface, "up")
+		ch <- prometheus.MustNewConstMetric(descIfBytes, prometheus.CounterValue, float64(t.BytesDown), iface, "down")
 	}
 	ch <- prometheus.MustNewConstMetric(descPoolExhausted, prometheus.CounterValue, float64(s.PoolExhausted))
 	ch <- prometheus.MustNewConstMetric(descHalfOpen, prometheus.GaugeValue, float64(s.HalfOpen))

@@ -83,6 +83,7 @@ func TestScrape(t *testing.T) {
 		Refused:         map[string]uint64{"max-starting-per-host": 19998},
 		LateDuplicates:  2,
 		Ended:           map[string]uint64{"setup-timeout": 12, "auth-failed": 1},
+		Traffic:         map[string]Traffic{"ether3": {PacketsUp: 11, BytesUp: 1100, PacketsDown: 22, BytesDown: 2200}, "vlan7": {PacketsUp: 1}},
 	}
 	m := New(func() Snapshot { mu.Lock(); defer mu.Unlock(); return snap })
 	m.ObserveSetup(3 * time.Millisecond)
@@ -126,6 +127,12 @@ func TestScrape(t *testing.T) {
 		{"pppoe_dataplane_packets_total", map[string]string{"reason": "spoofed"}, 3},
 		{"pppoe_dataplane_packets_total", map[string]string{"reason": "discovery_mac_limit"}, 11},
 		{"pppoe_session_setup_seconds", nil, 2},
+		{"pppoe_interface_packets_total", map[string]string{"interface": "ether3", "direction": "up"}, 11},
+		{"pppoe_interface_packets_total", map[string]string{"interface": "ether3", "direction": "down"}, 22},
+		{"pppoe_interface_bytes_total", map[string]string{"interface": "ether3", "direction": "up"}, 1100},
+		{"pppoe_interface_bytes_total", map[string]string{"interface": "ether3", "direction": "down"}, 2200},
+		{"pppoe_interface_packets_total", map[string]string{"interface": "vlan7", "direction": "up"}, 1},
+		{"pppoe_interface_bytes_total", map[string]string{"interface": "vlan7", "direction": "down"}, 0},
 		{"pppoe_sessions_half_open", nil, 40},
 		{"pppoe_sessions_established", nil, 3},
 		{"pppoe_padr_refused_total", map[string]string{"limit": "max-starting-per-host"}, 19998},

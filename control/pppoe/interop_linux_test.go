@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -22,19 +21,13 @@ import (
 // real AF_PACKET sockets: rp-pppoe's clients must list and use our AC, and
 // our client must discover rp-pppoe's AC.
 
-// need returns the path of an rp-pppoe tool, skipping the test when it is
-// missing outside CI (CI installs it, so there a miss is a failure).
+// need returns the path of an rp-pppoe tool, failing the test when it is
+// missing (make test installs it).
 func need(t *testing.T, tool string) string {
 	t.Helper()
-	p, err := exec.LookPath(tool)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "" {
-		t.Skipf("%s not installed (packages ppp, pppoe)", tool)
-	}
-	t.Fatalf("%s not installed: %v", tool, err)
-	return ""
+	netns.RequireTool(t, tool)
+	p, _ := exec.LookPath(tool)
+	return p
 }
 
 // link is one end of the veth: its namespace, interface and a socket on it.

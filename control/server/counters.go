@@ -46,6 +46,9 @@ type Counters struct {
 	SetupTime time.Duration
 	// Discovery sums the discovery counters of the current servers.
 	Discovery pppoe.Counters
+	// Traffic is what the sessions' data plane entries carried, by
+	// interface (the server's interface name), ended sessions included.
+	Traffic map[string]session.Stats
 	// AAA holds authentication and pool counters.
 	AAA aaa.Counters
 }

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/session"
@@ -97,9 +98,12 @@ type fakeDP struct {
 	mu      sync.Mutex
 	next    int
 	entries map[int]session.Entry
+	stats   map[int]session.Stats // by handle, as the data plane counts per install
 }
 
-func newFakeDP() *fakeDP { return &fakeDP{entries: map[int]session.Entry{}} }
+func newFakeDP() *fakeDP {
+	return &fakeDP{entries: map[int]session.Entry{}, stats: map[int]session.Stats{}}
+}
 
 func (d *fakeDP) Install(e session.Entry) (session.Handle, error) {
 	d.mu.Lock()
@@ -119,7 +123,28 @@ func (d *fakeDP) Remove(h session.Handle) error {
 	return nil
 }
 
-func (d *fakeDP) Stats(h session.Handle) (session.Stats, error) { return session.Stats{}, nil }
+func (d *fakeDP) Stats(h session.Handle) (session.Stats, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.entries[h.(int)]; !ok {
+		return session.Stats{}, errors.New("no such entry")
+	}
+	return d.stats[h.(int)], nil
+}
+
+// setStats sets the counters of the installed entry of session id sid.
+func (d *fakeDP) setStats(t testing.TB, sid uint16, st session.Stats) {
+	t.Helper()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for h, e := range d.entries {
+		if e.SessionID == sid {
+			d.stats[h] = st
+			return
+		}
+	}
+	t.Fatalf("no entry for session %d", sid)
+}
 
 func (d *fakeDP) len() int {
 	d.mu.Lock()

@@ -221,6 +221,7 @@ func (a *admission) Open(c pppoe.Circuit, service string, hostUniq []byte, maxPa
 	l.sess = sess
 	l.slot = slotHalfOpen
 	s.sessions[l.key] = l
+	s.traffic.add(l)
 	s.byID[sess.ID()] = l
 	s.attempts[ak] = l
 	s.halfOpen++

@@ -149,6 +149,51 @@ type Server struct {
 	// absent are physical interfaces a server is configured on whose
 	// interface went away (InterfaceGone): not opened until it is back.
 	absent map[string]bool
+
+	traffic traffic
+}
+
+// traffic is what the data plane carried per interface: the live sessions'
+// counters plus the final counters of ended ones. A session moves from one
+// to the other under mu, so a reader never counts it twice or not at all,
+// and the sums never go down (Prometheus counters). Its own lock, because
+// replaced sessions leave s.sessions before they end.
+type traffic struct {
+	mu      sync.Mutex
+	live    map[*live]struct{}
+	retired map[string]session.Stats // by interface
+}
+
+func (t *traffic) add(l *live) {
+	t.mu.Lock()
+	t.live[l] = struct{}{}
+	t.mu.Unlock()
+}
+
+// retire moves an ended session's final counters to its interface's sum.
+func (t *traffic) retire(l *live) {
+	final := l.sess.Snapshot() // ended: no data plane read, the final sum
+	t.mu.Lock()
+	if _, ok := t.live[l]; ok {
+		delete(t.live, l)
+		t.retired[final.Interface] = t.retired[final.Interface].Add(final.Stats)
+	}
+	t.mu.Unlock()
+}
+
+// sum returns the counters per interface, ended sessions included.
+func (t *traffic) sum() map[string]session.Stats {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make(map[string]session.Stats, len(t.retired))
+	for iface, st := range t.retired {
+		out[iface] = st
+	}
+	for l := range t.live {
+		snap := l.sess.Snapshot()
+		out[snap.Interface] = out[snap.Interface].Add(snap.Stats)
+	}
+	return out
 }
 
 type sessionKey struct {
@@ -214,6 +259,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		cfg:         config.New(), bindings: map[serverKey]binding{}, ports: map[string]*port{}, absent: map[string]bool{},
 		sessions: map[sessionKey]*live{}, byID: map[session.ID]*live{},
 		established: map[serverKey]int{}, hostHalfOpen: map[pppoe.Circuit]int{}, attempts: map[attemptKey]*live{},
+		traffic: traffic{live: map[*live]struct{}{}, retired: map[string]session.Stats{}},
 	}
 	if err := s.Apply(cfg); err != nil {
 		s.Close()
@@ -443,6 +489,7 @@ func (s *Server) Counters() Counters {
 		Setups:         s.c.setups.Load(),
 		SetupTime:      time.Duration(s.c.setupTime.Load()),
 		AAA:            s.opts.AAA.Counters(),
+		Traffic:        s.traffic.sum(),
 	}
 	for i := range c.States {
 		c.States[i] = s.c.states[i].Load()
@@ -500,6 +547,7 @@ func (s *Server) Close() error {
 
 // ended is called once a session's Run has returned.
 func (s *Server) ended(l *live) {
+	s.traffic.retire(l)
 	s.mu.Lock()
 	if s.sessions[l.key] == l {
 		delete(s.sessions, l.key)

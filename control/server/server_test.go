@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -281,6 +282,107 @@ func TestClientPADT(t *testing.T) {
 	if cn := r.srv.Counters(); cn.Ended[session.ReasonPADT] != 1 {
 		t.Errorf("ended %v", cn.Ended)
 	}
+}
+
+// TestTraffic: the per-interface traffic counters sum the live sessions'
+// data-plane counters and keep those of ended sessions, so they only go up
+// (they are Prometheus counters), also while a session is replaced.
+func TestTraffic(t *testing.T) {
+	r := newRig(t, `
+/interface pppoe-server server add service-name=internet interface=ether1 disabled=no one-session-per-host=yes
+/interface pppoe-server server add service-name=v100 interface=vlan100 disabled=no`)
+	dial := func(m net.HardwareAddr, vlans []ethernet.VLAN) *client {
+		t.Helper()
+		c, err := r.dial(m, vlans, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.waitUp(t)
+		eventually(t, "install", func() bool {
+			for _, e := range r.dp.all() {
+				if e.SessionID == c.sess.SessionID && e.Circuit.MAC == [6]byte(m) {
+					return true
+				}
+			}
+			return false
+		})
+		return c
+	}
+	st := func(n uint64) session.Stats {
+		return session.Stats{PacketsUp: n, BytesUp: 100 * n, PacketsDown: 2 * n, BytesDown: 200 * n}
+	}
+	check := func(when string, want map[string]session.Stats) {
+		t.Helper()
+		got := r.srv.Counters().Traffic
+		for iface := range got {
+			g := got[iface]
+			g.LastSeen = 0
+			got[iface] = g
+		}
+		if len(got) != len(want) {
+			t.Errorf("%s: traffic %+v, want %+v", when, got, want)
+			return
+		}
+		for iface, w := range want {
+			if got[iface] != w {
+				t.Errorf("%s: %s traffic %+v, want %+v", when, iface, got[iface], w)
+			}
+		}
+	}
+
+	a := dial(mac(1), nil)
+	b := dial(mac(2), []ethernet.VLAN{{TPID: ethernet.EtherTypeVLAN, ID: 100}})
+	r.dp.setStats(t, a.sess.SessionID, st(10))
+	r.dp.setStats(t, b.sess.SessionID, st(1))
+	check("two sessions", map[string]session.Stats{"ether1": st(10), "vlan100": st(1)})
+
+	// a ends: ether1 keeps its counts; a new session adds to them.
+	var aID session.ID
+	for _, sn := range r.srv.Sessions() {
+		if sn.SessionID == a.sess.SessionID && sn.Circuit.MAC == [6]byte(mac(1)) {
+			aID = sn.ID
+		}
+	}
+	if n := r.srv.Remove(aID); n != 1 {
+		t.Fatalf("Remove = %d", n)
+	}
+	check("a removed", map[string]session.Stats{"ether1": st(10), "vlan100": st(1)})
+	c := dial(mac(3), nil)
+	r.dp.setStats(t, c.sess.SessionID, st(5))
+	check("c up", map[string]session.Stats{"ether1": st(15), "vlan100": st(1)})
+
+	// c's host dials again (one-session-per-host): c leaves the session
+	// table before it ends; a reader polling meanwhile never sees less.
+	stop, polled := make(chan struct{}), make(chan error, 1)
+	go func() {
+		var last uint64
+		for {
+			select {
+			case <-stop:
+				polled <- nil
+				return
+			default:
+			}
+			n := r.srv.Counters().Traffic["ether1"].PacketsUp
+			if n < last {
+				polled <- fmt.Errorf("ether1 packets went down: %d → %d", last, n)
+				return
+			}
+			last = n
+		}
+	}()
+	dial(mac(3), nil)
+	close(stop)
+	if err := <-polled; err != nil {
+		t.Error(err)
+	}
+	check("c replaced", map[string]session.Stats{"ether1": st(15), "vlan100": st(1)})
+	// Ended sessions are only their counts: b and the new one stay live.
+	eventually(t, "ended sessions to leave the live set", func() bool {
+		r.srv.traffic.mu.Lock()
+		defer r.srv.traffic.mu.Unlock()
+		return len(r.srv.traffic.live) == 2
+	})
 }
 
 // TestMaxSessions: max-sessions counts established sessions; at the limit

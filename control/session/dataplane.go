@@ -36,6 +36,16 @@ type Stats struct {
 	LastSeen time.Duration
 }
 
+// Add returns the counts of s and o summed and the later LastSeen (one
+// clock serves every install).
+func (s Stats) Add(o Stats) Stats {
+	return Stats{
+		PacketsUp: s.PacketsUp + o.PacketsUp, BytesUp: s.BytesUp + o.BytesUp,
+		PacketsDown: s.PacketsDown + o.PacketsDown, BytesDown: s.BytesDown + o.BytesDown,
+		Drops: s.Drops + o.Drops, LastSeen: max(s.LastSeen, o.LastSeen),
+	}
+}
+
 // Handle is what the data plane gave back for an installed entry, opaque to
 // the session and handed back to Remove and Stats.
 type Handle any

@@ -157,6 +157,10 @@ type Session struct {
 	mtu, mru  uint16
 	handle    Handle
 	installed bool
+	// The data plane counts per install; a session's counters are the sum
+	// over its installs (IPCP may renegotiate): past holds the earlier
+	// installs' final counts, cur the newest read of the current one.
+	past, cur Stats
 	reason    Reason
 }
 
@@ -559,10 +563,16 @@ func (s *Session) networkUp(info link.Info, now time.Time) {
 	}
 }
 
-// uninstall removes the data-plane entry if there is one.
+// uninstall removes the data-plane entry if there is one, reading its
+// counters one last time first. Under s.mu, so that no Snapshot sees the
+// counters both in cur and in past: a session's counters never go down.
 func (s *Session) uninstall() {
 	s.mu.Lock()
 	h, ok := s.handle, s.installed
+	if ok {
+		s.readStatsLocked(h)
+		s.past, s.cur = s.past.Add(s.cur), Stats{}
+	}
 	s.handle, s.installed = nil, false
 	s.mu.Unlock()
 	if !ok {

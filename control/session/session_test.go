@@ -38,12 +38,13 @@ type fakeDP struct {
 	installed map[int]Entry
 	next      int
 	removes   int
-	stats     Stats
+	stats     map[int]Stats // by handle: the real data plane counts per install
 	fail      error
+	statsFail bool
 	onInstall func() // called before an entry goes in
 }
 
-func newFakeDP() *fakeDP { return &fakeDP{installed: map[int]Entry{}} }
+func newFakeDP() *fakeDP { return &fakeDP{installed: map[int]Entry{}, stats: map[int]Stats{}} }
 
 func (d *fakeDP) Install(e Entry) (Handle, error) {
 	if d.onInstall != nil {
@@ -76,7 +77,10 @@ func (d *fakeDP) Stats(h Handle) (Stats, error) {
 	if _, ok := d.installed[h.(int)]; !ok {
 		return Stats{}, errors.New("no such entry")
 	}
-	return d.stats, nil
+	if d.statsFail {
+		return Stats{}, errors.New("map read failed")
+	}
+	return d.stats[h.(int)], nil
 }
 
 func (d *fakeDP) entries() []Entry {
@@ -89,9 +93,16 @@ func (d *fakeDP) entries() []Entry {
 	return es
 }
 
+// setStats sets the counters of the newest install.
 func (d *fakeDP) setStats(st Stats) {
 	d.mu.Lock()
-	d.stats = st
+	d.stats[d.next] = st
+	d.mu.Unlock()
+}
+
+func (d *fakeDP) setStatsFail(fail bool) {
+	d.mu.Lock()
+	d.statsFail = fail
 	d.mu.Unlock()
 }
 
@@ -547,9 +558,50 @@ func TestKeepaliveDataPlaneActivity(t *testing.T) {
 		t.Errorf("%d echoes after traffic stopped, want 10", r.echoes)
 	}
 	r.checkDown(ReasonKeepalive, true)
-	if r.s.Snapshot().Stats.PacketsUp != 0 {
-		t.Error("snapshot of an ended session shows data plane stats")
+	if got := r.s.Snapshot().Stats.PacketsUp; got != 60000 {
+		t.Errorf("snapshot of the ended session: %d packets up, want its final 60000", got)
 	}
+}
+
+// TestStatsOverInstalls: a session's counters are the sum over its data
+// plane installs (IPCP renegotiation installs anew, and the data plane
+// counts per install), never go down, and keep what the data plane counted
+// up to the entry's removal, read or not, and the last good read when a
+// read fails. Per-interface traffic metrics sum these, so a drop would be
+// a counter reset to Prometheus.
+func TestStatsOverInstalls(t *testing.T) {
+	r := newRig(t, "alice", "wonderland")
+	r.up()
+	check := func(when string, want Stats) {
+		t.Helper()
+		got := r.s.Snapshot().Stats
+		got.LastSeen = 0
+		if got != want {
+			t.Errorf("%s: stats %+v, want %+v", when, got, want)
+		}
+	}
+	r.dp.setStats(Stats{PacketsUp: 10, BytesUp: 1000, PacketsDown: 5, BytesDown: 500, Drops: 1})
+	check("first install", Stats{PacketsUp: 10, BytesUp: 1000, PacketsDown: 5, BytesDown: 500, Drops: 1})
+
+	// IPCP renegotiated: a new entry whose counters start at zero.
+	r.s.networkUp(r.s.link.Info(), r.now)
+	if r.dp.removes != 1 || len(r.dp.entries()) != 1 {
+		t.Fatalf("reinstall: %d removes, %d entries", r.dp.removes, len(r.dp.entries()))
+	}
+	check("reinstalled", Stats{PacketsUp: 10, BytesUp: 1000, PacketsDown: 5, BytesDown: 500, Drops: 1})
+	r.dp.setStats(Stats{PacketsUp: 3, BytesUp: 300, PacketsDown: 2, BytesDown: 200})
+	check("second install", Stats{PacketsUp: 13, BytesUp: 1300, PacketsDown: 7, BytesDown: 700, Drops: 1})
+
+	// A failed read shows the last good one, not less.
+	r.dp.setStatsFail(true)
+	check("failed read", Stats{PacketsUp: 13, BytesUp: 1300, PacketsDown: 7, BytesDown: 700, Drops: 1})
+	r.dp.setStatsFail(false)
+
+	// Packets counted after the last snapshot, before the end, still count.
+	r.dp.setStats(Stats{PacketsUp: 4, BytesUp: 400, PacketsDown: 2, BytesDown: 200})
+	r.s.finish(ReasonAdmin, "", r.now)
+	r.checkDown(ReasonAdmin, true)
+	check("ended", Stats{PacketsUp: 14, BytesUp: 1400, PacketsDown: 7, BytesDown: 700, Drops: 1})
 }
 
 func TestKeepaliveDisabled(t *testing.T) {

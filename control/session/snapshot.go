@@ -35,7 +35,9 @@ type Snapshot struct {
 	State State
 	// MTU and MRU are what LCP negotiated (RFC 1661 §6.1).
 	MTU, MRU uint16
-	// Stats are the data plane's counters, zero until installed.
+	// Stats are the data plane's counters over the session's life (every
+	// install, if IPCP renegotiated): zero until installed, never going
+	// down, and after the end the final counts.
 	Stats Stats
 }
 
@@ -57,13 +59,19 @@ func (s *Session) Snapshot() Snapshot {
 		MTU:         s.mtu,
 		MRU:         s.mru,
 	}
-	h, ok := s.handle, s.installed
+	if s.installed {
+		s.readStatsLocked(s.handle)
+	}
+	snap.Stats = s.past.Add(s.cur)
 	s.mu.Unlock()
 	snap.Uptime = s.now().Sub(s.cfg.Opened)
-	if ok {
-		if st, err := s.cfg.DataPlane.Stats(h); err == nil {
-			snap.Stats = st
-		}
-	}
 	return snap
+}
+
+// readStatsLocked refreshes cur from the data plane; on a failed read cur
+// keeps the last good one. s.mu held.
+func (s *Session) readStatsLocked(h Handle) {
+	if st, err := s.cfg.DataPlane.Stats(h); err == nil {
+		s.cur = st
+	}
 }

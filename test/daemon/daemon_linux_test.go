@@ -42,9 +42,7 @@ type lab struct {
 }
 
 func newLab(t *testing.T, acIface, clIface string, pool string) *lab {
-	if os.Geteuid() != 0 && os.Getenv("CI") == "" {
-		t.Skip("needs root")
-	}
+	netns.RequireRoot(t)
 	netns.RequireTool(t, "bpftool")
 	l := &lab{core: netns.New(t), ac: netns.New(t), cl: netns.New(t)}
 	l.pins = bpffs(t)

@@ -201,11 +201,11 @@ func (d *daemon) monitor(name string) map[string]string {
 	return m
 }
 
-// metrics scrapes d's Prometheus endpoint from inside its namespace and
-// returns the samples without labels folded: `name{labels}` → value.
-func (d *daemon) metrics() map[string]float64 {
+// metricsBody scrapes d's Prometheus endpoint from inside its namespace and
+// returns the response's body, the text exposition format.
+func (d *daemon) metricsBody() []byte {
 	d.t.Helper()
-	var body []byte
+	var resp []byte
 	must(d.t, d.ns.Do(d.t, func() error {
 		c, err := net.DialTimeout("tcp", "127.0.0.1:9815", 2*time.Second)
 		if err != nil {
@@ -214,9 +214,21 @@ func (d *daemon) metrics() map[string]float64 {
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(5 * time.Second))
 		fmt.Fprintf(c, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
-		body, err = io.ReadAll(c)
+		resp, err = io.ReadAll(c)
 		return err
 	}))
+	head, body, ok := bytes.Cut(resp, []byte("\r\n\r\n"))
+	if !ok || !bytes.HasPrefix(head, []byte("HTTP/1.0 200")) {
+		d.t.Fatalf("GET /metrics: %.200q", resp)
+	}
+	return body
+}
+
+// metrics scrapes d's Prometheus endpoint and returns the samples without
+// labels folded: `name{labels}` → value.
+func (d *daemon) metrics() map[string]float64 {
+	d.t.Helper()
+	body := d.metricsBody()
 	out := map[string]float64{}
 	sc := bufio.NewScanner(bytes.NewReader(body))
 	for sc.Scan() {

@@ -209,9 +209,7 @@ type switchedLab struct {
 }
 
 func newSwitchedLab(t *testing.T) *switchedLab {
-	if os.Geteuid() != 0 && os.Getenv("CI") == "" {
-		t.Skip("needs root")
-	}
+	netns.RequireRoot(t)
 	netns.RequireTool(t, "bpftool")
 	l := &switchedLab{lab: &lab{core: netns.New(t), ac: netns.New(t), cl: netns.New(t)}, sw: netns.New(t), t: t}
 	l.pins = bpffs(t)

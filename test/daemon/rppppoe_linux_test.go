@@ -3,7 +3,6 @@ package daemon
 import (
 	"encoding/json"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -45,9 +44,7 @@ type switchLab struct {
 }
 
 func newSwitchLab(t *testing.T) *switchLab {
-	if os.Geteuid() != 0 && os.Getenv("CI") == "" {
-		t.Skip("needs root")
-	}
+	netns.RequireRoot(t)
 	netns.RequireTool(t, "bpftool")
 	netns.RequireTool(t, "pppoe-server")
 	l := &switchLab{sw: netns.New(t), ac: netns.New(t), cl: netns.New(t)}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -57,12 +56,8 @@ type topo struct {
 }
 
 func requireRoot(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "" {
-			t.Skip("needs root")
-		}
-		t.Fatal("needs root")
-	}
+	t.Helper()
+	netns.RequireRoot(t)
 }
 
 func openDP(t *testing.T, name string, o topoOpts, generic bool) *maps.Datapath {

@@ -31,21 +31,11 @@ type NS struct {
 }
 
 // New creates a namespace with loopback up, deleted when the test ends.
-// It skips the test when not root unless CI is set.
+// It fails the test when not root or without iproute2.
 func New(t testing.TB) *NS {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "" {
-			t.Skip("network namespaces need root")
-		}
-		t.Fatal("network namespaces need root")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skip("iproute2 missing")
-		}
-		t.Fatal("iproute2 missing")
-	}
+	RequireRoot(t)
+	RequireTool(t, "ip")
 	n := &NS{Name: uniq("pxt")}
 	if out, err := exec.Command("ip", "netns", "add", n.Name).CombinedOutput(); err != nil {
 		t.Fatalf("netns: add %s: %v: %s", n.Name, err, out)

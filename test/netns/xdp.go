@@ -116,18 +116,6 @@ type Capture struct {
 	cmd  *exec.Cmd
 }
 
-// RequireTool skips the test when a command is missing and CI is unset,
-// and fails it when CI is set (CI installs every tool).
-func RequireTool(t testing.TB, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skipf("%s missing", name)
-		}
-		t.Fatalf("%s missing", name)
-	}
-}
-
 // StartCapture starts tshark on ifname in n and returns once it captures.
 // The capture ends with Stop, or when the test ends.
 func (n *NS) StartCapture(t testing.TB, ifname string) *Capture {

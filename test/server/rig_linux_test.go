@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -87,15 +86,10 @@ func must(t testing.TB, err error) {
 	}
 }
 
-// requireRoot skips without root unless CI is set, where it fails.
+// requireRoot fails without root: BPF and network namespaces need it.
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "" {
-			t.Skip("needs root, BPF and network namespaces")
-		}
-		t.Fatal("needs root, BPF and network namespaces")
-	}
+	netns.RequireRoot(t)
 }
 
 // newRig builds the namespaces, attaches the data plane as the daemon

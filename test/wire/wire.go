@@ -29,16 +29,14 @@ const scapyPython = "/usr/bin/python3"
 // control character cannot appear in tshark's rendering of a field value.
 const aggregator = "\x1f"
 
-// RequireTool skips t when the executable name is not installed, or fails t
-// when running under CI.
+// RequireTool returns the path of the executable name, failing t when it is
+// not installed: never a skip, or the cross-checks would pass unrun.
+// `make test` installs the tools first (scripts/deps.sh).
 func RequireTool(t testing.TB, name string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is required under CI: %v", name, err)
-		}
-		t.Skipf("%s not installed: %v", name, err)
+		t.Fatalf("%s missing (Debian package %s): `make test` installs it, or scripts/deps.sh test", name, name)
 	}
 	return path
 }
@@ -158,7 +156,7 @@ func TsharkExpert(t testing.TB, frames [][]byte) [][]string {
 func Scapy(t testing.TB, program string) [][]byte {
 	t.Helper()
 	if _, err := os.Stat(scapyPython); err != nil {
-		RequireTool(t, "python3-scapy ("+scapyPython+")")
+		t.Fatalf("%s missing (Debian package python3-scapy): `make test` installs it, or scripts/deps.sh test", scapyPython)
 	}
 	script := "import logging\nlogging.getLogger('scapy').setLevel(logging.ERROR)\n" +
 		"from scapy.all import *\n" + program +
@@ -169,7 +167,7 @@ func Scapy(t testing.TB, program string) [][]byte {
 	out, err := cmd.Output()
 	if err != nil {
 		if strings.Contains(stderr.String(), "No module named 'scapy'") {
-			RequireTool(t, "python3-scapy")
+			t.Fatalf("scapy missing from %s (Debian package python3-scapy): `make test` installs it, or scripts/deps.sh test", scapyPython)
 		}
 		t.Fatalf("scapy: %v: %s", err, stderr.String())
 	}
