@@ -4,53 +4,77 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
+// PrintOptions are the choices of a print.
+type PrintOptions struct {
+	// Detail prints every property as name=value instead of a table.
+	Detail bool
+	// Invalid, if set, reports whether the item with the given key is
+	// configured but cannot run (RouterOS's I flag: a server whose
+	// interface does not exist, say).
+	Invalid func(key string) bool
+}
+
 // Print renders a menu's items as RouterOS's print does: a Flags line, then
-// one numbered row per item (X for disabled, * for the built-in profile),
-// a ";;; comment" line above commented items. Without detail it is a table
-// of the menu's main columns; with detail every property as name=value,
-// free-text strings quoted, wrapped at 80 columns.
-func Print(c *Config, menuPath string, detail bool) (string, error) {
+// one numbered row per item (X for disabled, I for invalid, * for the
+// built-in profile), a ";;; comment" line above commented items. Without
+// detail it is a table of the menu's main columns; with detail every
+// property as name=value, free-text strings quoted, wrapped at 80 columns.
+// Control characters never reach the terminal raw (see Cell).
+func Print(c *Config, menuPath string, opt PrintOptions) (string, error) {
 	m := findMenu(menuPath)
 	if m == nil {
 		return "", fmt.Errorf("config: print %s: %w", menuPath, errNoMenu)
 	}
 	var b strings.Builder
-	if m.single {
-		item := m.items(c)
+	if m.single() {
+		item := identity(c)
 		for _, p := range props(item.Type()) {
-			fmt.Fprintf(&b, "%*s: %s\n", 6, p.name, formatProp(item, p))
+			fmt.Fprintf(&b, "%*s: %s\n", 6, p.name, Cell(formatProp(item, p)))
 		}
 		return b.String(), nil
 	}
-	s := m.items(c)
 	var flags []string
-	if m.field == "Profiles" {
+	if m.path == "/ppp profile" {
 		flags = append(flags, "* - default")
 	}
 	if m.hasProp("disabled") {
 		flags = append(flags, "X - disabled")
 	}
+	if opt.Invalid != nil {
+		flags = append(flags, "I - invalid")
+	}
 	if len(flags) > 0 {
 		b.WriteString("Flags: " + strings.Join(flags, ", ") + "\n")
 	}
-	flag := func(i int) string {
-		switch {
-		case m.field == "Profiles" && i == 0:
-			return "*"
-		case m.hasProp("disabled") && s.Index(i).FieldByName("Disabled").Bool():
-			return "X"
+	flag := func(i int, item reflect.Value) string {
+		f := ""
+		if m.path == "/ppp profile" && i == 0 {
+			f += "*"
+		}
+		if m.hasProp("disabled") && item.FieldByName("Disabled").Bool() {
+			f += "X"
+		}
+		if opt.Invalid != nil && opt.Invalid(key(item)) {
+			f += "I"
+		}
+		return f
+	}
+	comment := func(item reflect.Value) string {
+		if cm := item.FieldByName("Comment"); cm.IsValid() && cm.String() != "" {
+			return ";;; " + Cell(cm.String())
 		}
 		return ""
 	}
-	if detail {
-		for i := range s.Len() {
-			item := s.Index(i)
-			lead := fmt.Sprintf("%2d %-2s ", i, flag(i))
-			if cm := item.FieldByName("Comment").String(); cm != "" {
-				b.WriteString(lead + ";;; " + cm + "\n")
+	if opt.Detail {
+		for i, item := range m.list.all(c) {
+			lead := fmt.Sprintf("%2d %-2s ", i, flag(i, item))
+			if cm := comment(item); cm != "" {
+				b.WriteString(lead + cm + "\n")
 				lead = strings.Repeat(" ", len(lead))
 			}
 			var words []string
@@ -65,37 +89,67 @@ func Print(c *Config, menuPath string, detail bool) (string, error) {
 		}
 		return b.String(), nil
 	}
-	rows := [][]string{append([]string{"#"}, upper(m.columns)...)}
-	rows[0][0] = " # "
-	for i := range s.Len() {
-		item := s.Index(i)
-		row := []string{fmt.Sprintf("%2d %-1s", i, flag(i))}
+	type row struct {
+		cells   []string
+		comment string
+	}
+	rows := []row{{cells: append([]string{" # "}, upper(m.columns)...)}}
+	for i, item := range m.list.all(c) {
+		r := row{cells: []string{fmt.Sprintf("%2d %-1s", i, flag(i, item))}, comment: comment(item)}
 		for _, col := range m.columns {
 			p, _ := propIndex(item.Type(), col)
-			row = append(row, formatProp(item, p))
+			r.cells = append(r.cells, Cell(formatProp(item, p)))
 		}
-		rows = append(rows, row)
+		rows = append(rows, r)
 	}
-	widths := make([]int, len(rows[0]))
+	widths := make([]int, len(rows[0].cells))
 	for _, r := range rows {
-		for j, cell := range r {
-			widths[j] = max(widths[j], len(cell))
+		for j, cell := range r.cells {
+			widths[j] = max(widths[j], width(cell))
 		}
 	}
-	for k, r := range rows {
-		if k > 0 {
-			if cm := s.Index(k - 1).FieldByName("Comment").String(); cm != "" {
-				fmt.Fprintf(&b, "%-*s ;;; %s\n", widths[0], r[0], cm)
-				r[0] = strings.Repeat(" ", len(r[0]))
-			}
+	for _, r := range rows {
+		if r.comment != "" {
+			fmt.Fprintf(&b, "%-*s %s\n", widths[0], r.cells[0], r.comment)
+			r.cells[0] = strings.Repeat(" ", len(r.cells[0]))
 		}
 		var line strings.Builder
-		for j, cell := range r {
-			fmt.Fprintf(&line, "%-*s ", widths[j], cell)
+		for j, cell := range r.cells {
+			line.WriteString(pad(cell, widths[j]) + " ")
 		}
 		b.WriteString(strings.TrimRight(line.String(), " ") + "\n")
 	}
 	return b.String(), nil
+}
+
+// Cell returns s as it may appear in a table or "name: value" line on the
+// operator's terminal: unchanged when every rune of it prints, else quoted
+// as Go quotes strings (strconv.Quote: "\x1b[2J", "a\tb"), so that what a
+// subscriber typed as its user name, an AC-Name from the network or a
+// comment can neither move the cursor, change colours nor break a table's
+// lines and columns. A value that starts with a quote is quoted too, so a
+// quoted cell always means an escaped one.
+func Cell(s string) string {
+	if strings.HasPrefix(s, `"`) {
+		return strconv.Quote(s)
+	}
+	for _, r := range s {
+		if r == utf8.RuneError || !strconv.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
+
+// width is the number of terminal columns s takes, counting one per rune.
+func width(s string) int { return utf8.RuneCountInString(s) }
+
+// pad left-aligns s in a column of n terminal columns.
+func pad(s string, n int) string {
+	if w := width(s); w < n {
+		return s + strings.Repeat(" ", n-w)
+	}
+	return s
 }
 
 func upper(cols []string) []string {
@@ -113,7 +167,7 @@ func printValue(item reflect.Value, p prop) string {
 	if p.field.Type.Kind() == reflect.String && p.field.Tag.Get("enum") == "" && p.field.Tag.Get("ref") == "" {
 		return `"` + escape(v) + `"`
 	}
-	return v
+	return Cell(v)
 }
 
 func wrap(b *strings.Builder, lead string, words []string) {
@@ -135,17 +189,31 @@ func wrap(b *strings.Builder, lead string, words []string) {
 }
 
 // PrintJSON renders a menu's items as a JSON array (an object for
-// /system identity) with the RouterOS property names as keys.
-func PrintJSON(c *Config, menuPath string) ([]byte, error) {
+// /system identity) with the RouterOS property names as keys. With
+// opt.Invalid set, each item also has "invalid": true or false.
+func PrintJSON(c *Config, menuPath string, opt PrintOptions) ([]byte, error) {
 	m := findMenu(menuPath)
 	if m == nil {
 		return nil, fmt.Errorf("config: print %s: %w", menuPath, errNoMenu)
 	}
-	v := m.items(c)
-	if !m.single && v.Len() == 0 {
-		v = reflect.MakeSlice(v.Type(), 0, 0)
+	var v any
+	if m.single() {
+		v = c.Identity
+	} else {
+		items := []json.RawMessage{}
+		for _, item := range m.list.all(c) {
+			b, err := json.Marshal(item.Interface())
+			if err != nil {
+				return nil, fmt.Errorf("config: print %s: %w", menuPath, err)
+			}
+			if opt.Invalid != nil {
+				b = append(b[:len(b)-1], fmt.Sprintf(`,"invalid":%t}`, opt.Invalid(key(item)))...)
+			}
+			items = append(items, b)
+		}
+		v = items
 	}
-	out, err := json.MarshalIndent(v.Interface(), "", "  ")
+	out, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("config: print %s: %w", menuPath, err)
 	}

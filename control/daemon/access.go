@@ -187,15 +187,11 @@ func (a *AccessConcentrator) server() *server.Server {
 // remote-address. Both lists are sorted and free of duplicates.
 func PPPoE0Layout(cfg *config.Config) (addrs []netip.Addr, routes []netip.Prefix) {
 	enabled := false
-	for _, s := range cfg.Servers {
+	for _, s := range cfg.Servers.All() {
 		enabled = enabled || !s.Disabled
 	}
 	if !enabled {
 		return nil, nil
-	}
-	pools := make(map[string]config.Pool, len(cfg.Pools))
-	for _, p := range cfg.Pools {
-		pools[p.Name] = p
 	}
 	seenAddr := map[netip.Addr]bool{}
 	seenRoute := map[netip.Prefix]bool{}
@@ -214,7 +210,7 @@ func PPPoE0Layout(cfg *config.Config) (addrs []netip.Addr, routes []netip.Prefix
 	addPool := func(name string) {
 		for seen := map[string]bool{}; name != "" && !seen[name]; {
 			seen[name] = true
-			p, ok := pools[name]
+			p, ok := cfg.Pools.Get(name)
 			if !ok {
 				return
 			}
@@ -226,7 +222,7 @@ func PPPoE0Layout(cfg *config.Config) (addrs []netip.Addr, routes []netip.Prefix
 			name = p.NextPool
 		}
 	}
-	for _, p := range cfg.Profiles {
+	for _, p := range cfg.Profiles.All() {
 		if a, err := netip.ParseAddr(p.LocalAddress); err == nil {
 			addAddr(a)
 		}
@@ -238,7 +234,7 @@ func PPPoE0Layout(cfg *config.Config) (addrs []netip.Addr, routes []netip.Prefix
 			addPool(p.RemoteAddress)
 		}
 	}
-	for _, s := range cfg.Secrets {
+	for _, s := range cfg.Secrets.All() {
 		if s.Disabled {
 			continue
 		}

@@ -105,14 +105,15 @@ func (d *Daemon) run(ctx context.Context, cmd config.Command, asJSON bool, out i
 			return err
 		}
 		cfg := d.Config()
+		opt := config.PrintOptions{Detail: detail}
 		var s string
 		if asJSON {
-			b, err := config.PrintJSON(cfg, menu)
+			b, err := config.PrintJSON(cfg, menu, opt)
 			if err != nil {
 				return err
 			}
 			s = string(b) + "\n"
-		} else if s, err = config.Print(cfg, menu, detail); err != nil {
+		} else if s, err = config.Print(cfg, menu, opt); err != nil {
 			return err
 		}
 		_, err = io.WriteString(out, s)
@@ -216,9 +217,9 @@ func (d *Daemon) monitor(ctx context.Context, cmd config.Command, asJSON bool, o
 		once = true
 	}
 	cfg := d.Config()
-	names := make([]string, len(cfg.Clients))
-	for i, c := range cfg.Clients {
-		names[i] = c.Name
+	names := make([]string, 0, cfg.Clients.Len())
+	for _, c := range cfg.Clients.All() {
+		names = append(names, c.Name)
 	}
 	idx, err := selectItems(cmd.Target, len(names), func(i int, prop string) (string, bool) {
 		return names[i], prop == "name"
