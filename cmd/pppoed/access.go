@@ -9,6 +9,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/pppoe-xdp/pppoe-xdp/control/daemon"
 	"github.com/pppoe-xdp/pppoe-xdp/control/session"
 	"github.com/pppoe-xdp/pppoe-xdp/maps"
 )
@@ -78,6 +79,51 @@ func (s *accessSystem) SyncPPPoE0(addrs []netip.Addr, routes []netip.Prefix) err
 			}
 			delete(s.addrs, a)
 		}
+	}
+	return errors.Join(errs...)
+}
+
+// UpdatePPPoE0 implements daemon.AccessSystem.
+func (s *accessSystem) UpdatePPPoE0(add, del daemon.PPPoE0Set) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, err := netlink.LinkByIndex(s.pppoe0.Index)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.pppoe0.Name, err)
+	}
+	var errs []error
+	for _, p := range del.Routes {
+		if !s.routes[p] {
+			continue
+		}
+		r := &netlink.Route{LinkIndex: s.pppoe0.Index, Dst: ipNet(p), Scope: netlink.SCOPE_LINK}
+		if err := netlink.RouteDel(r); err != nil {
+			errs = append(errs, fmt.Errorf("delete route %v: %w", p, err))
+		}
+		delete(s.routes, p)
+	}
+	for _, a := range del.Addrs {
+		if !s.addrs[a] {
+			continue
+		}
+		if err := netlink.AddrDel(l, hostAddr(a)); err != nil {
+			errs = append(errs, fmt.Errorf("delete address %v: %w", a, err))
+		}
+		delete(s.addrs, a)
+	}
+	for _, a := range add.Addrs {
+		if err := netlink.AddrReplace(l, hostAddr(a)); err != nil {
+			errs = append(errs, fmt.Errorf("address %v: %w", a, err))
+			continue
+		}
+		s.addrs[a] = true
+	}
+	for _, p := range add.Routes {
+		if err := maps.AddRoute(s.pppoe0.Index, p); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.routes[p] = true
 	}
 	return errors.Join(errs...)
 }

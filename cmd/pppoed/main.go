@@ -200,6 +200,10 @@ func serve(f flags, log *zap.Logger) error {
 	ifs = daemon.NewInterfaces(d)
 	defer ifs.Close()
 	if err := d.Start(cfg); err != nil {
+		var ae *daemon.AppliedError
+		if !errors.As(err, &ae) {
+			return fmt.Errorf("start: %w", err)
+		}
 		log.Warn("start", zap.Error(err))
 	}
 
@@ -226,7 +230,7 @@ func serve(f flags, log *zap.Logger) error {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				if changes, err := d.Reload(); err == nil {
+				if changes, err := d.Reload(ctx); err == nil {
 					log.Info("reloaded", zap.String("file", f.config), zap.Int("changes", len(changes)))
 				}
 			}

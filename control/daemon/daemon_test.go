@@ -34,11 +34,17 @@ type fakeServers struct {
 	sessions []Active
 	server   map[string]string // session ID -> server key
 	removed  []string
+	invalid  map[string]error
+	retries  int
+	fail     error // Apply refuses every configuration with it
 }
 
 func (f *fakeServers) Apply(cfg *config.Config) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.fail != nil {
+		return f.fail
+	}
 	old := f.cfg
 	if old == nil {
 		old = config.New()
@@ -97,6 +103,19 @@ func (f *fakeServers) Counters() ServerCounters {
 	}
 }
 
+func (f *fakeServers) Invalid() map[string]error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.invalid
+}
+
+func (f *fakeServers) Retry() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.retries++
+	return nil
+}
+
 func (f *fakeServers) Close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -109,11 +128,15 @@ type fakeClients struct {
 	polls   int
 	closed  bool
 	applied []string
+	fail    error // Apply refuses every configuration with it
 }
 
 func (f *fakeClients) Apply(cfg *config.Config) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.fail != nil {
+		return f.fail
+	}
 	f.applied = nil
 	for _, c := range cfg.Clients.All() {
 		f.applied = append(f.applied, c.Name)
@@ -441,7 +464,7 @@ func TestReload(t *testing.T) {
 	good := strings.Replace(baseConfig, "add service-name=s2 interface=veth2 disabled=no",
 		"add service-name=s2 interface=veth2 disabled=no max-sessions=5", 1)
 	os.WriteFile(h.file, []byte(good), 0o644)
-	changes, err := h.d.Reload()
+	changes, err := h.d.Reload(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

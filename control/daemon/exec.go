@@ -17,6 +17,7 @@ import (
 // Menus the daemon serves itself rather than from the configuration.
 const (
 	menuActive = "/ppp active"
+	menuServer = "/interface pppoe-server server"
 	menuClient = "/interface pppoe-client"
 	menuReload = "/system reload" // a command path, like RouterOS's /system reboot
 )
@@ -74,7 +75,7 @@ func (d *Daemon) run(ctx context.Context, cmd config.Command, asJSON bool, out i
 		// "/export" and "/system reload" parse as menu paths.
 		switch {
 		case menu == menuReload:
-			return d.reloadCmd(out)
+			return d.reloadCmd(ctx, out)
 		case menu == "/export" || strings.HasSuffix(menu, " export"):
 			verb, menu = "export", strings.TrimSuffix(strings.TrimSuffix(menu, "export"), " ")
 			if menu == "" {
@@ -105,7 +106,7 @@ func (d *Daemon) run(ctx context.Context, cmd config.Command, asJSON bool, out i
 			return err
 		}
 		cfg := d.Config()
-		opt := config.PrintOptions{Detail: detail}
+		opt := config.PrintOptions{Detail: detail, Invalid: d.invalid(menu)}
 		var s string
 		if asJSON {
 			b, err := config.PrintJSON(cfg, menu, opt)
@@ -186,8 +187,8 @@ func exportMenu(cfg *config.Config, menu string) (string, error) {
 	return b.String(), nil
 }
 
-func (d *Daemon) reloadCmd(out io.Writer) error {
-	changes, err := d.Reload()
+func (d *Daemon) reloadCmd(ctx context.Context, out io.Writer) error {
+	changes, err := d.Reload(ctx)
 	if err != nil {
 		return err
 	}
