@@ -87,10 +87,13 @@ func (c *Config) checkServe() error {
 	if tight == nil {
 		return errf(id.line, "name", "/system identity: %d bytes, more than the %d an AC-Name can have", len(id.Name), limit)
 	}
-	// If one empty service would leave the identity room, the service
-	// names are what overflow.
-	n, _ := padoLen("", []Server{{}}, tight.jumbo)
-	if len(id.Name) <= min(maxTagName, pppoe.MaxDiscoveryLen-n) {
+	// Which to blame cannot be known (a CLI command and a line of the
+	// file are not ordered): blame the larger.
+	services := 0
+	for _, sv := range tight.services {
+		services += 4 + len(sv.ServiceName) // tag header and value
+	}
+	if services > len(id.Name) {
 		last := tight.services[len(tight.services)-1]
 		return errf(last.line, "service-name", "/interface pppoe-server server: the service names of the %d servers on %s "+
 			"leave the AC-Name %d bytes in a PADO, and the system identity has %d: shorten either "+
