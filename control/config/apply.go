@@ -451,7 +451,7 @@ func (c *Config) Validate() error {
 	if err := c.checkServe(); err != nil {
 		return err
 	}
-	return c.checkIfnames()
+	return c.checkClients()
 }
 
 func line(item reflect.Value) int {

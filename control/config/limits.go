@@ -106,10 +106,11 @@ func (c *Config) checkServe() error {
 		len(id.Name), limit, tight.iface, hostUniqRoom, pppoe.MaxDiscoveryLen)
 }
 
-// checkIfnames rejects names of kernel interfaces Linux cannot have: a
-// VLAN's parent, a client's interface and a client itself (pppoe-xdp
-// makes a netdev of that name). VLAN names are pppoe-xdp's own.
-func (c *Config) checkIfnames() error {
+// checkClients rejects a client whose PADI could not be sent (RFC 2516
+// §5.1 keeps it to 1484 bytes), and names of kernel interfaces Linux
+// cannot have: a VLAN's parent, a client's interface and a client itself
+// (pppoe-xdp makes a netdev of that name). VLAN names are pppoe-xdp's own.
+func (c *Config) checkClients() error {
 	for _, v := range c.VLANs.All() {
 		if c.VLANs.Index(v.Interface) < 0 {
 			if err := checkIfname(v.Interface); err != nil {
@@ -118,6 +119,14 @@ func (c *Config) checkIfnames() error {
 		}
 	}
 	for _, cl := range c.Clients.All() {
+		if strings.ContainsRune(cl.ServiceName, 0) {
+			return errf(cl.line, "service-name", "/interface pppoe-client %s: NUL byte in service-name", cl.Name)
+		}
+		if n, err := padiLen(cl.ServiceName); err != nil || n > pppoe.MaxPADILen {
+			return errf(cl.line, "service-name", "/interface pppoe-client %s: %d bytes, more than the %d a PADI has room for "+
+				"(RFC 2516 §5.1: %d bytes with the client's Host-Uniq and PPP-Max-Payload)",
+				cl.Name, len(cl.ServiceName), len(cl.ServiceName)-(n-pppoe.MaxPADILen), pppoe.MaxPADILen)
+		}
 		if err := checkIfname(cl.Name); err != nil {
 			return errf(cl.line, "name", "/interface pppoe-client: %v (the client's netdev has this name)", err)
 		}
@@ -145,6 +154,17 @@ func padoLen(acName string, services []Server, jumbo bool) (int, error) {
 		tags = append(tags, pppoe.PPPMaxPayload(1500))
 	}
 	b, err := (&pppoe.Packet{Code: pppoe.CodePADO, Tags: tags}).MarshalBinary()
+	return len(b), err
+}
+
+// clientHostUniq is the length of the Host-Uniq pppoe-xdp's client sends.
+const clientHostUniq = 8
+
+// padiLen is the size of the PADI a client asking for service sends (RFC
+// 2516 §5.1), counting PPP-Max-Payload whether or not it is sent.
+func padiLen(service string) (int, error) {
+	b, err := (&pppoe.Packet{Code: pppoe.CodePADI, Tags: []pppoe.Tag{pppoe.ServiceName(service),
+		pppoe.HostUniq(make([]byte, clientHostUniq)), pppoe.PPPMaxPayload(1500)}}).MarshalBinary()
 	return len(b), err
 }
 

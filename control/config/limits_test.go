@@ -54,6 +54,9 @@ func TestServeLimits(t *testing.T) {
 		{"client name with slash", "/interface pppoe-client add interface=ether1 name=a/b", 1, "name", "'/'"},
 		{"client interface", "/interface pppoe-client add interface=eth0:1", 1, "interface", "':'"},
 		{"vlan parent", "/interface vlan add name=v vlan-id=1 interface=..", 1, "interface", "cannot be a Linux interface name"},
+		{"client service over the PADI", "/interface pppoe-client add interface=ether1 service-name=" + strings.Repeat("s", 1457), 1,
+			"service-name", "1457 bytes, more than the 1456 a PADI has room for"},
+		{"client service NUL", `/interface pppoe-client add interface=ether1 service-name="\00"`, 1, "service-name", "NUL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,7 +77,7 @@ func TestServeLimits(t *testing.T) {
 		jumboServer + setIdentity(1396),
 		"/interface pppoe-server server add interface=ether3 service-name=pppoeservice disabled=no\n" + setIdentity(1400),
 		jumboServer + "/interface pppoe-server server add interface=ether4 service-name=x disabled=no\n" + setIdentity(1396),
-		"/interface pppoe-client add interface=ether1 name=pppoe-out-isp-1",
+		"/interface pppoe-client add interface=ether1 name=pppoe-out-isp-1 service-name=" + strings.Repeat("s", 1456),
 		"/interface vlan add name=a-rather-long-vlan-name vlan-id=7 interface=ether1\n" +
 			"/interface pppoe-server server add interface=a-rather-long-vlan-name",
 	} {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/aaa"
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
@@ -424,5 +425,43 @@ func TestPPPoE0Follows(t *testing.T) {
 	addrs, routes := sys.layout()
 	if wantA, wantR := PPPoE0Layout(next); !reflect.DeepEqual(addrs, wantA) || !reflect.DeepEqual(routes, wantR) {
 		t.Fatalf("after recovery pppoe0 has %v %v, want %v %v", addrs, routes, wantA, wantR)
+	}
+}
+
+// /ppp active print answers while a configuration change is under way
+// (here one waiting for an interface to open).
+func TestSessionsDuringApply(t *testing.T) {
+	l, err := aaa.New(config.New(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered, release := make(chan struct{}), make(chan struct{})
+	open := func(name string) (server.Port, error) {
+		if name == "ether5" {
+			close(entered)
+			<-release
+		}
+		return server.Port{Conn: &blockConn{closed: make(chan struct{})}, Ifindex: 5, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 5}}, nil
+	}
+	ac := NewAccessConcentrator(server.Options{AAA: l, DataPlane: nopDataPlane{}, Open: open}, &fakeSystem{})
+	defer ac.Close()
+	if err := ac.Apply(load(t, quickExample)); err != nil {
+		t.Fatal(err)
+	}
+	applied := make(chan error, 1)
+	go func() {
+		applied <- ac.Apply(load(t, quickExample+"/interface pppoe-server server add interface=ether5 service-name=x disabled=no"))
+	}()
+	<-entered
+	answered := make(chan struct{})
+	go func() { ac.Sessions(); ac.Counters(); close(answered) }()
+	select {
+	case <-answered:
+	case <-time.After(5 * time.Second):
+		t.Error("Sessions waited for the configuration change")
+	}
+	close(release)
+	if err := <-applied; err != nil {
+		t.Fatal(err)
 	}
 }
