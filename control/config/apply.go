@@ -99,19 +99,24 @@ func (c *Config) add(m *menu, cmd Command) error {
 	}
 	item := reflect.New(m.typ).Elem()
 	setDefaults(item)
-	given := map[string]bool{}
+	var given uint64 // by prop.pos: item types have fewer than 64 properties
 	for _, a := range cmd.Args {
 		if err := setArg(m, item, a, cmd.Line); err != nil {
 			return err
 		}
-		given[a.Name] = true
+		p, _ := propIndex(m.typ, a.Name)
+		given |= 1 << p.pos
+	}
+	isGiven := func(name string) bool {
+		p, ok := propIndex(m.typ, name)
+		return ok && given&(1<<p.pos) != 0
 	}
 	for _, r := range m.required {
-		if p, _ := propIndex(m.typ, r); !given[r] || formatProp(item, p) == "" {
+		if p, _ := propIndex(m.typ, r); !isGiven(r) || formatProp(item, p) == "" {
 			return errf(cmd.Line, r, "required")
 		}
 	}
-	if m.autoName != "" && !given["name"] {
+	if m.autoName != "" && !isGiven("name") {
 		item.FieldByName("Name").SetString(c.freeName(m))
 	}
 	if err := c.checkInterfaceName(m, item, cmd.Line); err != nil {

@@ -81,9 +81,27 @@ func Diff(old, new *Config) []Change {
 func changedProps(a, b reflect.Value) []string {
 	var out []string
 	for _, p := range props(a.Type()) {
-		if formatProp(a, p) != formatProp(b, p) {
+		if !sameValue(a.Field(p.index), b.Field(p.index)) && formatProp(a, p) != formatProp(b, p) {
 			out = append(out, p.name)
 		}
 	}
 	return out
+}
+
+// sameValue reports whether two property values are equal, without the
+// allocations of printing them: a reload compares every item of the file
+// with the running one.
+func sameValue(a, b reflect.Value) bool {
+	if a.Kind() != reflect.Slice {
+		return a.Equal(b)
+	}
+	if a.Len() != b.Len() {
+		return false
+	}
+	for i := range a.Len() {
+		if !a.Index(i).Equal(b.Index(i)) {
+			return false
+		}
+	}
+	return true
 }

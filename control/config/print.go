@@ -105,7 +105,7 @@ func Print(c *Config, menuPath string, opt PrintOptions) (string, error) {
 	widths := make([]int, len(rows[0].cells))
 	for _, r := range rows {
 		for j, cell := range r.cells {
-			widths[j] = max(widths[j], width(cell))
+			widths[j] = max(widths[j], cellWidth(cell))
 		}
 	}
 	for _, r := range rows {
@@ -141,12 +141,13 @@ func Cell(s string) string {
 	return s
 }
 
-// width is the number of terminal columns s takes, counting one per rune.
-func width(s string) int { return utf8.RuneCountInString(s) }
+// cellWidth is the number of terminal columns s takes, counting one per
+// rune.
+func cellWidth(s string) int { return utf8.RuneCountInString(s) }
 
 // pad left-aligns s in a column of n terminal columns.
 func pad(s string, n int) string {
-	if w := width(s); w < n {
+	if w := cellWidth(s); w < n {
 		return s + strings.Repeat(" ", n-w)
 	}
 	return s

@@ -153,10 +153,10 @@ type logicalLine struct {
 // next one and drops comment lines (# first on a line that does not
 // continue another).
 func logicalLines(src string) []logicalLine {
-	var out []logicalLine
 	var cur strings.Builder
 	start := 0
 	lines := strings.Split(strings.ReplaceAll(src, "\r\n", "\n"), "\n")
+	out := make([]logicalLine, 0, len(lines))
 	for i, l := range lines {
 		if cur.Len() == 0 && start == 0 {
 			if strings.HasPrefix(strings.TrimSpace(l), "#") {

@@ -134,3 +134,40 @@ func BenchmarkLoadFile(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReload is /system reload of an unchanged file of n secrets on a
+// running pppoed: the load, and the diff against the running
+// configuration, which shares nothing with the file's (nothing to commit).
+func BenchmarkReload(b *testing.B) {
+	for _, n := range benchSizes {
+		path := filepath.Join(b.TempDir(), "pppoed.rsc")
+		if err := os.WriteFile(path, []byte(benchScript(n)), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		old := time.Now().Add(-time.Minute)
+		os.Chtimes(path, old, old)
+		l, err := aaa.New(config.New(), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		links := &hostLinks{present: map[string]int{"ether3": 3}}
+		ac := NewAccessConcentrator(server.Options{AAA: l, DataPlane: nopDataPlane{}, Open: links.open},
+			&mapSystem{addrs: map[netip.Addr]bool{}, routes: map[netip.Prefix]bool{}})
+		d := New(Options{Servers: ac, ConfigPath: path})
+		cfg, err := LoadFile(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := d.Start(cfg); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("secrets=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				if changes, err := d.Reload(context.Background()); err != nil || len(changes) != 0 {
+					b.Fatal(changes, err)
+				}
+			}
+		})
+		d.Close()
+	}
+}

@@ -144,7 +144,8 @@ func (d *Daemon) Config() *config.Config {
 func (d *Daemon) Start(cfg *config.Config) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.commitLocked(cfg, "start")
+	_, err := d.commitLocked(cfg, "start")
+	return err
 }
 
 // Reload re-reads the config file, validates it and applies the difference
@@ -177,8 +178,7 @@ func (d *Daemon) Reload(ctx context.Context) ([]config.Change, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("reload: %w", err)
 	}
-	changes := config.Diff(d.running, cfg)
-	return changes, d.commitLocked(cfg, "reload")
+	return d.commitLocked(cfg, "reload")
 }
 
 // apply runs configuration commands against the running configuration,
@@ -190,18 +190,19 @@ func (d *Daemon) apply(cmds []config.Command) error {
 	if err != nil {
 		return err
 	}
-	return d.commitLocked(cfg, "cli")
+	_, err = d.commitLocked(cfg, "cli")
+	return err
 }
 
 // commitLocked hands cfg to the components if anything changed and makes it
 // the running configuration, all or nothing: if a component refuses it,
 // those that took it go back to the running one, which stays, and the error
 // says which component refused what. An *AppliedError from a component
-// keeps cfg and is returned as such.
-func (d *Daemon) commitLocked(cfg *config.Config, source string) error {
+// keeps cfg and is returned as such. It returns what changed.
+func (d *Daemon) commitLocked(cfg *config.Config, source string) ([]config.Change, error) {
 	changes := config.Diff(d.running, cfg)
 	if source != "start" && len(changes) == 0 {
-		return nil
+		return nil, nil
 	}
 	type component struct {
 		name  string
@@ -230,7 +231,7 @@ func (d *Daemon) commitLocked(cfg *config.Config, source string) error {
 			}
 		}
 		d.log.Warn("configuration refused, running configuration kept", zap.String("source", source), zap.Error(err))
-		return fmt.Errorf("%s: %w (nothing changed)", c.name, err)
+		return nil, fmt.Errorf("%s: %w (nothing changed)", c.name, err)
 	}
 	for _, c := range changes {
 		d.log.Info("config change", zap.String("source", source), zap.Stringer("change", c))
@@ -238,9 +239,9 @@ func (d *Daemon) commitLocked(cfg *config.Config, source string) error {
 	d.running = cfg
 	if err := errors.Join(warns...); err != nil {
 		d.log.Warn("configuration applied with errors", zap.String("source", source), zap.Error(err))
-		return &AppliedError{Err: fmt.Errorf("configuration applied, but %w", err)}
+		return changes, &AppliedError{Err: fmt.Errorf("configuration applied, but %w", err)}
 	}
-	return nil
+	return changes, nil
 }
 
 // RetryInterfaces asks the servers to open the interfaces they are
