@@ -2,6 +2,7 @@
 // RouterOS commands:
 //
 //	pppoectl /ppp active print
+//	pppoectl '/ppp active print'
 //	pppoectl --json /ip pool print
 //	pppoectl /ppp secret add name=u1 password=secret profile=p1
 //	pppoectl /ppp active remove [find name=u1]
