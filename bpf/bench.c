@@ -11,9 +11,22 @@
  *   xdp_sink   counts and drops what arrives (at the far end, or on the
  *              first hop for the generator-only case).
  *   xdp_pass   XDP_PASS, so a veth accepts redirected frames for the kernel.
+ *   xdp_router (c) what an operator would run instead of us to route plain
+ *              IPv4 in XDP: the kernel's samples/bpf/xdp_fwd shape, with the
+ *              checks a router must make (RFC 1812 §5.2.2 checksum, TTL),
+ *              bpf_fib_lookup and a redirect through a device map.
  */
 #include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "csum.h"
+
+#ifndef AF_INET
+#define AF_INET 2
+#endif
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -77,6 +90,15 @@ struct {
 	__type(value, __u64);
 	__uint(max_entries, 1);
 } sink_count SEC(".maps");
+
+/* router_ports: the egress devices xdp_router may redirect to, keyed by
+ * ifindex (xdp_fwd's xdp_tx_ports). */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, 64);
+} router_ports SEC(".maps");
 
 const struct gen_cfg *unused_gen_cfg __attribute__((unused));
 const struct bare_pair *unused_bare_pair __attribute__((unused));
@@ -170,4 +192,34 @@ SEC("xdp")
 int xdp_pass(struct xdp_md *ctx)
 {
 	return XDP_PASS;
+}
+
+SEC("xdp")
+int xdp_router(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct bpf_fib_lookup fib = {};
+	struct ethhdr *eth = data;
+	struct iphdr *iph = (void *)(eth + 1);
+
+	if ((void *)(iph + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP) || iph->ihl != 5)
+		return XDP_PASS;
+	if (!ipv4_csum_ok(iph))
+		return XDP_DROP;
+	if (iph->ttl <= 1)
+		return XDP_PASS;
+	fib.family = AF_INET;
+	fib.tos = iph->tos;
+	fib.l4_protocol = iph->protocol;
+	fib.tot_len = bpf_ntohs(iph->tot_len);
+	fib.ipv4_src = iph->saddr;
+	fib.ipv4_dst = iph->daddr;
+	fib.ifindex = ctx->ingress_ifindex;
+	if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS)
+		return XDP_PASS;
+	ip_decrease_ttl(iph);
+	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
+	return bpf_redirect_map(&router_ports, fib.ifindex, XDP_PASS);
 }

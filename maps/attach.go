@@ -115,6 +115,8 @@ func (d *Datapath) linkPath(ifindex int, name string) string {
 }
 
 func (d *Datapath) attach(ifindex int, hooks ...hook) error {
+	d.attachMu.Lock()
+	defer d.attachMu.Unlock()
 	if err := os.MkdirAll(filepath.Join(d.pinPath, linksDir), 0o700); err != nil {
 		return fmt.Errorf("maps: attach: %w", err)
 	}
@@ -126,13 +128,39 @@ func (d *Datapath) attach(ifindex int, hooks ...hook) error {
 	return nil
 }
 
-// attachOne reuses a link pinned by an earlier run (swapping in this run's
-// program, which uses the same pinned maps) or creates and pins one.
+// attachOne puts one program on one hook of an interface, whatever an
+// earlier run left there (stale.go): a link pinned for it and attached
+// there gets this run's program swapped in (it uses the same pinned maps);
+// anything stale of ours is replaced, with one log line each.
 func (d *Datapath) attachOne(ifindex int, h hook) error {
 	path := d.linkPath(ifindex, h.name)
+	var keep link.Link
 	if l, err := link.LoadPinnedLink(path, nil); err == nil {
-		defer l.Close()
-		if err := l.Update(h.prog); err != nil {
+		if why := d.pinnedStale(l, ifindex, h); why != "" {
+			// Detached explicitly: another pin or descriptor may hold it.
+			_ = l.Detach()
+			err := l.Unpin()
+			l.Close()
+			if err != nil {
+				return fmt.Errorf("unpin stale link: %w", err)
+			}
+			d.replaced(ifindex, h, why)
+		} else {
+			keep = l
+			defer l.Close()
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		// Not a link at all, or unreadable: it only blocks the name.
+		if err := os.Remove(path); err != nil {
+			return fmt.Errorf("stale pin: %w", err)
+		}
+		d.replaced(ifindex, h, fmt.Sprintf("unusable pin: %v", err))
+	}
+	if err := d.clearOrphans(ifindex, h, keep); err != nil {
+		return err
+	}
+	if keep != nil {
+		if err := keep.Update(h.prog); err != nil {
 			return fmt.Errorf("update pinned link: %w", err)
 		}
 		return nil
@@ -146,7 +174,9 @@ func (d *Datapath) attachOne(ifindex int, h hook) error {
 		l, err = link.AttachXDP(link.XDPOptions{Program: h.prog, Interface: ifindex, Flags: link.XDPGenericMode})
 	case h.xdp:
 		l, err = link.AttachXDP(link.XDPOptions{Program: h.prog, Interface: ifindex, Flags: link.XDPDriverMode})
-		if err != nil {
+		// Only a driver without native XDP is a reason for generic mode;
+		// any other failure would fail there too, less clearly.
+		if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, ebpf.ErrNotSupported) {
 			d.log.Warn("native XDP unavailable, using generic XDP (slow)",
 				zap.Int("ifindex", ifindex), zap.String("prog", h.name), zap.Error(err))
 			l, err = link.AttachXDP(link.XDPOptions{Program: h.prog, Interface: ifindex, Flags: link.XDPGenericMode})
@@ -165,14 +195,50 @@ func (d *Datapath) attachOne(ifindex int, h hook) error {
 	}
 	defer l.Close()
 	if err := l.Pin(path); err != nil {
+		_ = l.Detach()
 		return fmt.Errorf("pin link: %w", err)
+	}
+	return nil
+}
+
+// clearOrphans removes what of ours is on h's hook of ifindex without a
+// pin of ours (keep is the pinned link being kept, nil if none), and
+// refuses a foreign XDP program.
+func (d *Datapath) clearOrphans(ifindex int, h hook, keep link.Link) error {
+	var keepInfo *link.Info
+	if keep != nil {
+		var err error
+		if keepInfo, err = keep.Info(); err != nil {
+			return fmt.Errorf("pinned link: %w", err)
+		}
+	}
+	if h.xdp {
+		var prog ebpf.ProgramID
+		if keepInfo != nil {
+			prog = keepInfo.Program
+		}
+		return d.clearXDP(ifindex, h, prog)
+	}
+	var id link.ID
+	if keepInfo != nil {
+		id = keepInfo.ID
+	}
+	// In either TC mode, copies of ours in the other one go.
+	if err := d.clearTCX(ifindex, h, id); err != nil {
+		return err
+	}
+	if !d.clsact {
+		return d.clearClsact(ifindex, h)
 	}
 	return nil
 }
 
 // Detach removes every program of this package from an interface (for
 // pppoe0 and client devices, pass the device's or its peer's ifindex).
+// An interface that is gone is fine: its pins go.
 func (d *Datapath) Detach(ifindex int) error {
+	d.attachMu.Lock()
+	defer d.attachMu.Unlock()
 	var errs []error
 	if peer, err := peerOf(ifindex); err == nil {
 		if err := d.detach(peer); err != nil {
@@ -183,10 +249,21 @@ func (d *Datapath) Detach(ifindex int) error {
 	return errors.Join(errs...)
 }
 
+// DetachInterface removes every program of this package from one
+// interface, not its veth peer, and their pins: for an interface that was
+// deleted (its links are severed) or renamed or moved out of the namespace
+// (they would stay attached there, unpinned). A veth whose peer is in
+// another namespace has a peer ifindex that means nothing here, which is
+// why Detach's peer rule must not apply.
+func (d *Datapath) DetachInterface(ifindex int) error {
+	d.attachMu.Lock()
+	defer d.attachMu.Unlock()
+	return d.detach(ifindex)
+}
+
 func (d *Datapath) detach(ifindex int) error {
 	var errs []error
-	for _, name := range []string{dataplaneProgXdpAccessIn, dataplaneProgTcAccessIn,
-		dataplaneProgXdpUplinkIn, dataplaneProgTcPppoe0Out, dataplaneProgTcClientOut} {
+	for _, name := range ourProgs {
 		path := d.linkPath(ifindex, name)
 		l, err := link.LoadPinnedLink(path, nil)
 		if errors.Is(err, os.ErrNotExist) {
@@ -196,6 +273,9 @@ func (d *Datapath) detach(ifindex int) error {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 			continue
 		}
+		// Detached explicitly: a stale pin elsewhere may hold it too. A
+		// severed link (interface gone) has nothing left to detach.
+		_ = l.Detach()
 		if err := l.Unpin(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 		}

@@ -83,6 +83,8 @@ func (d *Datapath) DetachClientDevice(dev *Device) error {
 	if derr := d.objs.ClientDevs.Delete(uint32(dev.PeerIndex)); derr != nil && !errors.Is(derr, ebpf.ErrKeyNotExist) {
 		err = errors.Join(err, fmt.Errorf("maps: client device %s: %w", dev.Name, derr))
 	}
+	d.attachMu.Lock()
+	defer d.attachMu.Unlock()
 	return errors.Join(err, d.detach(dev.PeerIndex))
 }
 

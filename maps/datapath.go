@@ -29,7 +29,8 @@ const DefaultMaxSessions = 262144
 // Options configures Open.
 type Options struct {
 	// PinPath is the bpffs directory for maps and links (DefaultPinPath if
-	// empty). Its parent is mounted as bpffs if it is not one.
+	// empty). Where it is not on a bpffs one is mounted: on /sys/fs/bpf if
+	// it is below, else on PinPath itself, never over files (bpffs.go).
 	PinPath string
 	// MaxSessions is the capacity of every session-sized map
 	// (DefaultMaxSessions if 0). Reopening pinned maps needs the same value.
@@ -64,6 +65,10 @@ type Datapath struct {
 	// clsact forces clsact TC attachments (Options.Clsact).
 	clsact bool
 
+	// attachMu serializes attaching and detaching: two attaches of one
+	// hook at once would both find it free.
+	attachMu sync.Mutex
+
 	mu    sync.Mutex
 	free  []Index        // free session indices, popped from the end
 	inUse map[Index]bool // allocated indices
@@ -82,9 +87,11 @@ func Open(opts Options) (*Datapath, error) {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
-	if err := ensureBPFFS(opts.PinPath); err != nil {
+	mountedAt, err := prepareBPFFS(opts.PinPath)
+	if err != nil {
 		return nil, err
 	}
+	warnPrivateMount(opts.Logger, mountedAt)
 	spec, err := loadDataplane()
 	if err != nil {
 		return nil, fmt.Errorf("maps: %w", err)
@@ -157,6 +164,7 @@ func Open(opts Options) (*Datapath, error) {
 		unpinFresh()
 		return nil, err
 	}
+	d.sweepSevered()
 	return d, nil
 }
 
@@ -184,7 +192,7 @@ func (d *Datapath) Unpin() error {
 	if err := os.RemoveAll(filepath.Join(d.pinPath, linksDir)); err != nil {
 		errs = append(errs, err)
 	}
-	if err := os.Remove(d.pinPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := removePinDir(d.pinPath); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -213,28 +221,6 @@ func (d *Datapath) Program(name string) *ebpf.Program {
 		return d.objs.TcPppoe0Out
 	case dataplaneProgTcClientOut:
 		return d.objs.TcClientOut
-	}
-	return nil
-}
-
-// ensureBPFFS creates dir, mounting bpffs on its parent first if the parent
-// is not a bpffs (pinning only works there).
-func ensureBPFFS(dir string) error {
-	parent := filepath.Dir(filepath.Clean(dir))
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return fmt.Errorf("maps: bpffs %s: %w", parent, err)
-	}
-	var st unix.Statfs_t
-	if err := unix.Statfs(parent, &st); err != nil {
-		return fmt.Errorf("maps: bpffs %s: %w", parent, err)
-	}
-	if st.Type != unix.BPF_FS_MAGIC {
-		if err := unix.Mount("bpf", parent, "bpf", 0, "mode=0700"); err != nil {
-			return fmt.Errorf("maps: mount bpffs on %s: %w", parent, err)
-		}
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("maps: bpffs %s: %w", dir, err)
 	}
 	return nil
 }

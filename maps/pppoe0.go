@@ -26,8 +26,9 @@ type Device struct {
 // CreatePPPoE0 creates the slow-path device: a veth pair (name and peer),
 // both up, name with ARP off (routes to subscribers never wait for a
 // neighbour) and the given MTU. Set the MTU to the largest session MTU the
-// server allows; sessions with a smaller one need AddHostRoute so the
-// kernel fragments or sends ICMP Fragmentation Needed (RFC 1191) for them.
+// server allows; sessions with a smaller one need a host route carrying
+// theirs (control/pppoe0) so the kernel fragments or sends ICMP
+// Fragmentation Needed (RFC 1191) for them.
 //
 // GSO is limited to one segment (gso_max_segs 1), so TCP from the box
 // itself sends MTU-sized packets and the veth's xmit path segments any GSO
@@ -165,38 +166,6 @@ func deviceOf(l netlink.Link) (*Device, error) {
 		return nil, fmt.Errorf("maps: device %s: not a veth with a peer in this namespace", a.Name)
 	}
 	return &Device{Name: a.Name, Index: a.Index, MAC: a.HardwareAddr, PeerIndex: a.ParentIndex}, nil
-}
-
-// AddHostRoute routes one address through a device with a route MTU, for
-// a session whose MTU is below the device's: the kernel then fragments, or
-// answers DF packets with ICMP Fragmentation Needed (RFC 1191), before the
-// packet reaches the encapsulating program, which drops (and counts as
-// mtu_exceeded) anything larger than the session MTU. mtu 0 means the
-// device's.
-func AddHostRoute(ifindex int, a netip.Addr, mtu int) error {
-	r := &netlink.Route{
-		LinkIndex: ifindex,
-		Dst:       &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(a.BitLen(), a.BitLen())},
-		Scope:     netlink.SCOPE_LINK,
-		MTU:       mtu,
-	}
-	if err := netlink.RouteReplace(r); err != nil {
-		return fmt.Errorf("maps: route %v mtu %d via ifindex %d: %w", a, mtu, ifindex, err)
-	}
-	return nil
-}
-
-// DelHostRoute removes a route added by AddHostRoute.
-func DelHostRoute(ifindex int, a netip.Addr) error {
-	r := &netlink.Route{
-		LinkIndex: ifindex,
-		Dst:       &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(a.BitLen(), a.BitLen())},
-		Scope:     netlink.SCOPE_LINK,
-	}
-	if err := netlink.RouteDel(r); err != nil {
-		return fmt.Errorf("maps: delete route %v via ifindex %d: %w", a, ifindex, err)
-	}
-	return nil
 }
 
 // DeleteDevice removes a device created by CreatePPPoE0 or

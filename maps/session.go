@@ -209,6 +209,77 @@ func (d *Datapath) clearInfo(idx Index) {
 	_ = d.objs.SessionInfo.Put(uint32(idx), &dataplaneSessionAttrs{})
 }
 
+// Update changes a live session's attributes in place (a CoA, an IPCP
+// renegotiation): its address, MTU and MSS. The key and the index, and so
+// the counters, stay. Every copy of the hot fields is rewritten: the
+// session_info entry, the sessions and subscribers_v4 entries, and both
+// slot fronts. A new address is claimed before the old one is let go, so
+// downstream traffic finds the session under one address or the other
+// throughout; an address another session holds is refused with ErrExists
+// and changes nothing.
+func (d *Datapath) Update(s Session) (Index, error) {
+	key, err := s.Key.raw()
+	if err != nil {
+		return 0, err
+	}
+	attrs, err := s.raw()
+	if err != nil {
+		return 0, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	sid := key.SessionId
+	var old dataplaneSessionAttrs
+	if err := d.objs.Sessions.Lookup(&key, &old); err != nil {
+		return 0, fmt.Errorf("maps: update session %d: %w", sid, notFound(err))
+	}
+	attrs.Index = old.Index
+	var owner dataplaneSessionAttrs
+	subscriber := d.objs.SubscribersV4.Lookup(old.Ipv4, &owner) == nil && owner.Index == old.Index
+	moved := subscriber && attrs.Ipv4 != old.Ipv4
+	if moved {
+		if err := d.objs.SubscribersV4.Update(attrs.Ipv4, &attrs, ebpf.UpdateNoExist); err != nil {
+			if errors.Is(err, ebpf.ErrKeyExist) {
+				err = ErrExists
+			}
+			return 0, fmt.Errorf("maps: update session %d: address %v: %w", sid, s.IPv4, err)
+		}
+		if err := d.clearSubscriberSlot(old.Ipv4, old.Index); err != nil {
+			_ = d.objs.SubscribersV4.Delete(attrs.Ipv4)
+			return 0, fmt.Errorf("maps: update session %d: %w", sid, err)
+		}
+		if err := d.putSubscriberSlot(attrs); err != nil {
+			return 0, fmt.Errorf("maps: update session %d: %w", sid, err)
+		}
+	} else if subscriber {
+		if err := d.objs.SubscribersV4.Update(attrs.Ipv4, &attrs, ebpf.UpdateExist); err != nil {
+			return 0, fmt.Errorf("maps: update session %d: subscribers_v4: %w", sid, err)
+		}
+		if err := rewriteSlot(d.objs.SubscriberSlots, addrHash(attrs.Ipv4, d.slotMask), dataplaneSessionSlot{Hot: hotOf(attrs)}); err != nil {
+			return 0, fmt.Errorf("maps: update session %d: %w", sid, err)
+		}
+	} else {
+		// A client session: no subscriber entry, and its address is the
+		// one IPCP gave us, kept as it is.
+		attrs.Ipv4 = old.Ipv4
+	}
+	if err := d.objs.SessionInfo.Put(old.Index, &attrs); err != nil {
+		return 0, fmt.Errorf("maps: update session %d: session_info: %w", sid, err)
+	}
+	if err := d.objs.Sessions.Update(&key, &attrs, ebpf.UpdateExist); err != nil {
+		return 0, fmt.Errorf("maps: update session %d: %w", sid, notFound(err))
+	}
+	if err := rewriteSlot(d.objs.SessionSlots, slotHash(&key, d.slotMask), dataplaneSessionSlot{Key: key, Hot: hotOf(attrs)}); err != nil {
+		return 0, fmt.Errorf("maps: update session %d: %w", sid, err)
+	}
+	if moved {
+		if err := d.objs.SubscribersV4.Delete(old.Ipv4); err != nil {
+			return 0, fmt.Errorf("maps: update session %d: subscribers_v4: %w", sid, err)
+		}
+	}
+	return Index(old.Index), nil
+}
+
 // Remove takes a session out of the data plane: afterwards its frames are
 // "unknown session" upstream and its address is no subscriber downstream.
 func (d *Datapath) Remove(k Key) error {

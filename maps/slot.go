@@ -103,6 +103,26 @@ func clearSlot(m *ebpf.Map, first uint32, idx uint32) error {
 	return nil
 }
 
+// rewriteSlot overwrites, in one write, the live slot of the pair at first
+// that holds s's session (same index), if one does: its hot fields change
+// while its flags stay set, so the program keeps finding it there.
+func rewriteSlot(m *ebpf.Map, first uint32, s dataplaneSessionSlot) error {
+	for _, i := range []uint32{first, first | 1} {
+		var cur dataplaneSessionSlot
+		if err := m.Lookup(i, &cur); err != nil {
+			return fmt.Errorf("maps: %v[%d]: %w", m, i, err)
+		}
+		if cur.Hot.Flags == 0 || cur.Hot.Index != s.Hot.Index {
+			continue
+		}
+		if err := m.Put(i, &s); err != nil {
+			return fmt.Errorf("maps: %v[%d]: %w", m, i, err)
+		}
+		return nil
+	}
+	return nil
+}
+
 // putSessionSlot and clearSessionSlot keep session_slots in step with
 // sessions; putSubscriberSlot and clearSubscriberSlot subscriber_slots with
 // subscribers_v4.

@@ -2,6 +2,7 @@ package maps
 
 import (
 	"bytes"
+	"errors"
 	"net/netip"
 	"testing"
 	"unsafe"
@@ -223,5 +224,90 @@ func TestHotOf(t *testing.T) {
 	hb := unsafe.Slice((*byte)(unsafe.Pointer(&h)), unsafe.Sizeof(h))
 	if !bytes.Equal(hb, ab[:len(hb)]) {
 		t.Fatalf("hotOf:\n% x\nwant the attributes' first %d bytes\n% x", hb, len(hb), ab[:len(hb)])
+	}
+}
+
+// TestUpdate changes a live session's address, MTU and MSS and checks that
+// the programs see the change through every copy (slots, hash maps,
+// session_info), that the index and counters stay, and that a refused
+// update changes nothing.
+func TestUpdate(t *testing.T) {
+	e := newEnv(t)
+	udpIP := func(src, dst netip.Addr, ttl uint8, size int) []byte {
+		return ipv4{src: src, dst: dst, ttl: ttl, proto: unix.IPPROTO_UDP, payload: udp(size - 28)}.marshal()
+	}
+	up := func(name string, s Session, src netip.Addr, verdict uint32, r Reason) progCase {
+		c := progCase{name: name, prog: "xdp_access_in", in: s.up(t, udpIP(src, internet, 64, 60)), verdict: verdict, counters: count1(r)}
+		if verdict == xdpRedirect {
+			c.out = ethFrame(t, gwMAC, e.upMAC, ethernet.EtherTypeIPv4, udpIP(src, internet, 63, 60))
+		}
+		return c
+	}
+	down := func(name string, s Session, size int) progCase {
+		return progCase{name: name, prog: "xdp_uplink_in", in: ethFrame(t, e.upMAC, gwMAC, ethernet.EtherTypeIPv4, udpIP(internet, s.IPv4, 64, size)),
+			verdict: xdpRedirect, out: s.down(t, udpIP(internet, s.IPv4, 63, size)), counters: count1(ReasonFastDown)}
+	}
+	notOurs := func(name string, addr netip.Addr) progCase {
+		return progCase{name: name, prog: "xdp_uplink_in", in: ethFrame(t, e.upMAC, gwMAC, ethernet.EtherTypeIPv4, udpIP(internet, addr, 64, 60)), verdict: xdpPass}
+	}
+	tooBig := func(name string, s Session, size int) progCase {
+		return progCase{name: name, prog: "xdp_uplink_in", in: ethFrame(t, e.upMAC, gwMAC, ethernet.EtherTypeIPv4, udpIP(internet, s.IPv4, 64, size)),
+			verdict: xdpPass, counters: count1(ReasonMTUExceeded)}
+	}
+	old := e.untagged
+	e.run(t, []progCase{up("before", old, old.IPv4, xdpRedirect, ReasonFastUp), down("before, 1400 bytes", old, 1400)})
+	before, err := e.dp.Stats(e.idxUntagged)
+	if err != nil || before.PacketsUp == 0 {
+		t.Fatalf("stats before: %+v, %v", before, err)
+	}
+
+	moved := old
+	moved.IPv4 = netip.MustParseAddr("100.64.0.77")
+	moved.MTU, moved.MSS = 1300, 1260
+	idx, err := e.dp.Update(moved)
+	if err != nil || idx != e.idxUntagged {
+		t.Fatalf("Update: index %d, %v; want %d", idx, err, e.idxUntagged)
+	}
+	if got, _, err := e.dp.Lookup(moved.Key); err != nil || got.IPv4 != moved.IPv4 || got.MTU != 1300 || got.MSS != 1260 {
+		t.Fatalf("Lookup after Update: %+v, %v", got, err)
+	}
+	if addrSlotOf(t, e.dp, old.IPv4.As4()) >= 0 || addrSlotOf(t, e.dp, moved.IPv4.As4()) < 0 {
+		t.Fatal("subscriber slot not moved to the new address")
+	}
+	e.run(t, []progCase{
+		up("new source address", moved, moved.IPv4, xdpRedirect, ReasonFastUp),
+		up("old source address is spoofed now", moved, old.IPv4, xdpDrop, ReasonSpoofed),
+		down("to the new address", moved, 1300),
+		tooBig("over the new MTU", moved, 1400),
+		notOurs("to the old address", old.IPv4),
+	})
+	// The same through the hash maps alone: the slots are a cache.
+	if err := e.dp.clearSessionSlot(rawKey(t, moved.Key), uint32(idx)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.dp.clearSubscriberSlot(moved.IPv4.As4(), uint32(idx)); err != nil {
+		t.Fatal(err)
+	}
+	e.run(t, []progCase{up("new address, hash map", moved, moved.IPv4, xdpRedirect, ReasonFastUp),
+		tooBig("over the new MTU, hash map", moved, 1400)})
+	if after, _ := e.dp.Stats(idx); after.PacketsUp <= before.PacketsUp {
+		t.Errorf("counters restarted: %+v after %+v", after, before)
+	}
+
+	// Another session's address: refused, nothing changed.
+	clash := moved
+	clash.IPv4 = e.tagged.IPv4
+	if _, err := e.dp.Update(clash); !errors.Is(err, ErrExists) {
+		t.Fatalf("Update to a taken address: %v", err)
+	}
+	if got, _, _ := e.dp.Lookup(moved.Key); got.IPv4 != moved.IPv4 {
+		t.Fatalf("refused Update changed the address to %v", got.IPv4)
+	}
+	e.run(t, []progCase{down("still the new address", moved, 1300), down("the other session keeps its own", e.tagged, 1400)})
+
+	gone := moved
+	gone.SessionID = 0x7777
+	if _, err := e.dp.Update(gone); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Update of no session: %v", err)
 	}
 }

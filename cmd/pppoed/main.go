@@ -25,7 +25,10 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/client"
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/daemon"
+	"github.com/pppoe-xdp/pppoe-xdp/control/linkwatch"
+	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe0"
 	"github.com/pppoe-xdp/pppoe-xdp/control/server"
+	"github.com/pppoe-xdp/pppoe-xdp/control/session"
 	"github.com/pppoe-xdp/pppoe-xdp/maps"
 )
 
@@ -52,6 +55,12 @@ interface (the parent of /interface vlan names) and gives the --pppoe0
 device the profiles' local-address and routes to the pools, so the kernel
 routes subscriber traffic into the sessions.
 
+Interfaces may come and go while pppoed runs: a server's interface that
+goes ends its sessions and is served again when an interface of that name
+is back; a client waits for its interface and dials again; an uplink gets
+the fast path again. An --uplink absent at start is attached when it
+appears.
+
 SIGINT/SIGTERM end every session with a PADT and remove pppoe0's and the
 clients' addresses and routes and the client netdevs; the pinned BPF maps
 and attachments stay (see maps/), emptied of sessions.
@@ -64,6 +73,8 @@ type flags struct {
 	logLevel, logFormat, resolvConf  string
 	uplinks, pppoe0, xdpMode, tcMode string
 	capacity                         uint
+	maxStarting, maxStartingPerHost  int
+	setupTimeout                     time.Duration
 }
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -84,6 +95,9 @@ func run(args []string) int {
 	fs.StringVar(&f.xdpMode, "xdp-mode", "native", "XDP attach `mode`: native or generic")
 	fs.StringVar(&f.tcMode, "tc-mode", "auto", "TC attach `mode`: auto (tcx where the kernel has it, else clsact) or clsact")
 	fs.UintVar(&f.capacity, "capacity", maps.DefaultMaxSessions, "`sessions` (server and client) the BPF maps hold; sizes their memory, fixed while they stay pinned")
+	fs.IntVar(&f.maxStarting, "max-starting", server.DefaultMaxStarting, "half-open server `sessions` (PADS sent, IPCP not open) of all servers together; more PADRs get AC-System-Error; 0: no limit")
+	fs.IntVar(&f.maxStartingPerHost, "max-starting-per-host", server.DefaultMaxStartingPerHost, "half-open server `sessions` of one client (MAC on an interface and VLAN); 0: no limit")
+	fs.DurationVar(&f.setupTimeout, "setup-timeout", session.DefaultSetupTimeout, "`time` from PADR to IPCP open after which a server session ends (setup-timeout)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -130,6 +144,10 @@ func serve(f flags, log *zap.Logger) error {
 	if f.xdpMode != "native" && f.xdpMode != "generic" {
 		return fmt.Errorf("--xdp-mode %q: want native or generic", f.xdpMode)
 	}
+	if f.maxStarting < 0 || f.maxStartingPerHost < 0 || f.setupTimeout <= 0 {
+		return fmt.Errorf("--max-starting %d, --max-starting-per-host %d, --setup-timeout %v: want limits ≥ 0 (0: none) and a positive timeout",
+			f.maxStarting, f.maxStartingPerHost, f.setupTimeout)
+	}
 	if f.capacity < 1 || f.capacity > 1<<24 {
 		return fmt.Errorf("--capacity %d: want 1 to %d sessions", f.capacity, 1<<24)
 	}
@@ -157,19 +175,21 @@ func serve(f flags, log *zap.Logger) error {
 	if f.xdpMode == "generic" {
 		log.Warn("--xdp-mode=generic: XDP runs after the kernel has built an skb, the slow way")
 	}
-	pppoe0, err := setupPPPoE0(dp, f.pppoe0)
+	dev, err := setupPPPoE0(dp, f.pppoe0)
 	if err != nil {
 		return err
 	}
+	var uplinkNames []string
 	for _, name := range strings.FieldsFunc(f.uplinks, func(r rune) bool { return r == ',' }) {
-		ifi, err := net.InterfaceByName(strings.TrimSpace(name))
-		if err != nil {
-			return fmt.Errorf("--uplink: %w", err)
-		}
-		if err := dp.AttachUplink(ifi.Index); err != nil {
-			return fmt.Errorf("--uplink %s: %w", ifi.Name, err)
-		}
+		uplinkNames = append(uplinkNames, strings.TrimSpace(name))
 	}
+	uplinks := daemon.NewUplinks(uplinkNames, dp, log)
+
+	host, err := pppoe0.New(dev.Index, log)
+	if err != nil {
+		return fmt.Errorf("--pppoe0 %s: %w", f.pppoe0, err)
+	}
+	defer host.Close()
 
 	aaaLocal, err := aaa.New(config.New(), log)
 	if err != nil {
@@ -177,11 +197,14 @@ func serve(f flags, log *zap.Logger) error {
 	}
 	var d *daemon.Daemon // for the setup latency histogram; set before Start
 	ac := daemon.NewAccessConcentrator(server.Options{
-		AAA:          aaaLocal,
-		DataPlane:    mtuRoutes{DataPlane: server.NewDataPlane(dp), pppoe0: pppoe0.Index, mtu: pppoe0MTU},
-		SetupLatency: func(l time.Duration) { d.Metrics().ObserveSetup(l) },
-		Log:          log,
-	}, newAccessSystem(dp, pppoe0))
+		AAA:                aaaLocal,
+		DataPlane:          host.DataPlane(server.NewDataPlane(dp)),
+		SetupLatency:       func(l time.Duration) { d.Metrics().ObserveSetup(l) },
+		MaxStarting:        noLimit(f.maxStarting),
+		MaxStartingPerHost: noLimit(f.maxStartingPerHost),
+		SetupTimeout:       f.setupTimeout,
+		Log:                log,
+	}, accessSystem{dp: dp, Host: host})
 
 	var ifs *daemon.Interfaces // needs d for VLAN names; set before anything scans
 	clients := client.NewManager(client.Deps{
@@ -202,6 +225,16 @@ func serve(f flags, log *zap.Logger) error {
 	})
 	ifs = daemon.NewInterfaces(d)
 	defer ifs.Close()
+	// Followed before anything is opened, so that no interface coming or
+	// going from here on is missed.
+	links := &daemon.LinkParts{Servers: ac, Interfaces: ifs, ClientsRetry: clients.InterfaceAppeared,
+		Uplinks: uplinks, Detach: dp.DetachInterface, Log: log}
+	watcher, err := linkwatch.Start(linkwatch.Options{Log: log}, links.HandleLink)
+	if err != nil {
+		return err
+	}
+	defer watcher.Close()
+	uplinks.Start()
 	if err := d.Start(cfg); err != nil {
 		var ae *daemon.AppliedError
 		if !errors.As(err, &ae) {
@@ -248,7 +281,7 @@ func serve(f flags, log *zap.Logger) error {
 
 // pppoe0MTU is the slow-path device's MTU: the largest session MTU (RFC
 // 2516 §7: 1500 − 8 without RFC 4638). Sessions with a smaller one get a
-// host route with theirs (mtuRoutes).
+// host route with theirs (control/pppoe0).
 const pppoe0MTU = 1492
 
 // setupPPPoE0 creates the slow-path device, or takes over the one an
@@ -289,4 +322,12 @@ func dataPlaneCounters(dp *maps.Datapath) func() (map[string]uint64, error) {
 		}
 		return out, nil
 	}
+}
+
+// noLimit maps a flag's "0: no limit" to server.Options' negative.
+func noLimit(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }

@@ -106,7 +106,9 @@ func Listen(ifi *net.Interface) (*Conn, error) {
 func (c *Conn) Interface() *net.Interface { return c.ifi }
 
 // ReadFrame reads one received frame into b, the outer VLAN tag restored, and
-// returns its length. Frames this host sent are skipped. b should hold at
+// returns its length. Frames this host sent are skipped, and so is the
+// interface going down: reading goes on until it is up again (or, if it was
+// deleted, until Close). b should hold at
 // least the interface MTU plus 22 bytes (Ethernet header and two tags).
 func (c *Conn) ReadFrame(b []byte) (int, error) {
 	for {
@@ -126,6 +128,13 @@ func (c *Conn) ReadFrame(b []byte) (int, error) {
 		})
 		if err == nil {
 			err = rerr
+		}
+		if errors.Is(err, unix.ENETDOWN) {
+			// The kernel tells a packet socket once that its interface
+			// went down (packet_notifier) and delivers frames again
+			// when it is up. A deleted interface says the same and then
+			// nothing: whoever follows link events closes the Conn.
+			continue
 		}
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {

@@ -196,3 +196,44 @@ func TestReceiveBuffer(t *testing.T) {
 		}
 	}
 }
+
+// TestInterfaceDownAndUp: the kernel reports an interface going down to
+// its packet sockets once, as an ENETDOWN read error, and delivers its
+// frames again once it is up. A Conn keeps reading through that: a link
+// flap must not end an access concentrator's or client's reader.
+func TestInterfaceDownAndUp(t *testing.T) {
+	a, b := netns.New(t), netns.New(t)
+	netns.Veth(t, a, "acc0", b, "acc1")
+	tx := listenIn(t, a, "acc0")
+	rx := listenIn(t, b, "acc1")
+	padi := frame(t, nil, ethernet.EtherTypePPPoEDiscovery,
+		pppoePayload(t, pppoe.Packet{Code: pppoe.CodePADI, Tags: []pppoe.Tag{pppoe.ServiceName("svc")}}))
+
+	b.Run(t, "ip", "link", "set", "acc1", "down")
+	b.Run(t, "ip", "link", "set", "acc1", "up")
+	got := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 2048)
+		rx.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, err := rx.ReadFrame(buf)
+		if err == nil && !bytes.Equal(buf[:n], padi) {
+			err = errors.New("another frame")
+		}
+		got <- err
+	}()
+	// The carrier of a veth brought up again takes a moment: send until
+	// the reader has its frame.
+	for {
+		if err := tx.WriteFrame(padi); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-got:
+			if err != nil {
+				t.Fatalf("read after down and up: %v", err)
+			}
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

@@ -45,7 +45,8 @@ type Client struct {
 	timing  Timing
 	log     *zap.Logger
 	methods []auth.Method
-	slot    int // dial-on-demand address pair, see demandAddress
+	slot    int           // dial-on-demand address pair, see demandAddress
+	retry   chan struct{} // Retry: an interface appeared
 
 	mu          sync.Mutex
 	st          Status
@@ -87,6 +88,7 @@ func New(cfg config.Client, deps Deps, log *zap.Logger) (*Client, error) {
 		timing:  deps.Timing.withDefaults(),
 		log:     log.With(zap.String("client", cfg.Name), zap.String("iface", cfg.Interface)),
 		methods: methods,
+		retry:   make(chan struct{}, 1),
 	}
 	c.st = Status{Name: cfg.Name, Status: StateDisconnected}
 	return c, nil
@@ -135,20 +137,16 @@ func orDefault(v, d int) int {
 	return v
 }
 
-// Run brings the client up and keeps it up until ctx ends: attach to the
-// interface, create the netdev, then dial (waiting for traffic first with
-// dial-on-demand), run the session, and redial with backoff when it ends.
-// When ctx ends the session is terminated (LCP Terminate-Request, PADT),
-// the data plane, addresses, routes and DNS servers are removed and the
-// netdev is deleted. Run returns nil then, or an error if it could not
-// start.
+// Run brings the client up and keeps it up until ctx ends: create the
+// netdev, attach to the interface (waiting for it while it does not
+// exist), then dial (waiting for traffic first with dial-on-demand), run
+// the session, and redial with backoff when it ends. When the interface
+// goes, the session ends with it and the client waits for the interface to
+// come back (Retry says when), then dials again. When ctx ends the session
+// is terminated (LCP Terminate-Request, PADT), the data plane, addresses,
+// routes and DNS servers are removed and the netdev is deleted. Run
+// returns nil then, or an error if the netdev could not be made.
 func (c *Client) Run(ctx context.Context) error {
-	att, err := c.deps.Interfaces.Attach(c.cfg.Interface)
-	if err != nil {
-		c.setFailed(err.Error())
-		return fmt.Errorf("client %s: interface %s: %w", c.cfg.Name, c.cfg.Interface, err)
-	}
-	defer att.Conn.Close()
 	nd, err := c.deps.DataPlane.Netdev(c.cfg.Name, c.maxMTU())
 	if err != nil {
 		c.setFailed(err.Error())
@@ -159,35 +157,100 @@ func (c *Client) Run(ctx context.Context) error {
 			c.log.Warn("deleting netdev", zap.Error(err))
 		}
 	}()
+	var att *Attachment
+	defer func() {
+		if att != nil {
+			att.Conn.Close()
+		}
+	}()
 
 	backoff := c.timing.ReconnectMin
+	waiting := false // for the interface: logged once
 	for {
+		if att == nil {
+			a, err := c.deps.Interfaces.Attach(c.cfg.Interface)
+			if err != nil {
+				reason := fmt.Sprintf("interface %s: %v", c.cfg.Interface, err)
+				c.setFailed(reason)
+				if !waiting {
+					c.log.Warn("interface not available: waiting for it", zap.Error(err))
+					waiting = true
+				}
+				if !c.sleep(ctx, backoff, c.retry) {
+					c.setFailed("administratively disabled")
+					return nil
+				}
+				backoff = min(2*backoff, c.timing.ReconnectMax)
+				continue
+			}
+			if waiting {
+				c.log.Info("interface available", zap.Int("ifindex", a.Ifindex))
+				waiting, backoff = false, c.timing.ReconnectMin
+			}
+			att = &a
+		}
 		if c.cfg.DialOnDemand {
 			if !c.waitDemand(ctx, nd) {
 				return nil
 			}
 		}
-		connected, reason := c.attempt(ctx, att, nd)
+		connected, reason := c.attempt(ctx, *att, nd)
 		if ctx.Err() != nil {
 			c.setFailed("administratively disabled")
 			return nil
 		}
 		c.setFailed(reason)
+		if lost(att) {
+			c.log.Warn("interface gone: waiting for it to come back", zap.Int("ifindex", att.Ifindex),
+				zap.String("reason", reason))
+			att.Conn.Close()
+			att, waiting, backoff = nil, true, c.timing.ReconnectMin
+			continue
+		}
 		if connected {
 			backoff = c.timing.ReconnectMin
 		}
 		c.log.Debug("redialing after backoff", zap.Duration("backoff", backoff), zap.String("reason", reason))
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !c.sleep(ctx, backoff, att.Lost) {
 			c.setFailed("administratively disabled")
 			return nil
-		case <-t.C:
 		}
 		if !connected {
 			backoff = min(2*backoff, c.timing.ReconnectMax)
 		}
+	}
+}
+
+// lost tells whether an attachment stopped working for good.
+func lost(a *Attachment) bool {
+	select {
+	case <-a.Lost:
+		return true
+	default:
+		return false
+	}
+}
+
+// sleep waits d, or less if wake is signalled; it reports false if ctx
+// ended first.
+func (c *Client) sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	case <-wake:
+	}
+	return true
+}
+
+// Retry tells a client waiting for its interface to try now (an interface
+// appeared); a client that has its interface ignores it.
+func (c *Client) Retry() {
+	select {
+	case c.retry <- struct{}{}:
+	default:
 	}
 }
 

@@ -364,20 +364,82 @@ func TestNewRejects(t *testing.T) {
 	}
 }
 
-func TestAttachFailureIsReturned(t *testing.T) {
+// TestInterfaceAbsent: a client whose interface does not exist waits for
+// it (RouterOS keeps such a client, not running) and dials as soon as
+// Retry says an interface appeared, not after its backoff.
+func TestInterfaceAbsent(t *testing.T) {
 	e := newEnv(t)
+	quickExampleAC(t, e.hub)
 	cfg := loadClient(t, quickExampleClient)
 	cfg.Interface = "ether9"
-	c, err := New(cfg, e.deps(), nil)
+	d := e.deps()
+	d.Timing.ReconnectMin, d.Timing.ReconnectMax = time.Hour, time.Hour
+	c, err := New(cfg, d, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, _ := contextWithCleanup(t)
-	if err := c.Run(ctx); err == nil || !strings.Contains(err.Error(), "ether9") {
-		t.Errorf("Run: %v, want the attach error", err)
+	ctx, cancel := contextWithCleanup(t)
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	waitFor(t, "the attach failure reported", func() bool {
+		st := c.Monitor()
+		return st.Status == StateDisconnected && strings.Contains(st.LastDisconnect, "ether9")
+	})
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned while waiting for its interface: %v", err)
+	case <-time.After(50 * time.Millisecond):
 	}
-	if st := c.Monitor(); st.Status != StateDisconnected || st.LastDisconnect == "" {
-		t.Errorf("status %+v", st)
+	e.ifs.add("ether9")
+	c.Retry()
+	waitFor(t, "connected once ether9 appeared", connected(c))
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+}
+
+// TestInterfaceGoneAndBack: the interface goes under a connected client
+// (its socket shut down): the session ends and is removed from the data
+// plane, the client waits for the interface, and reconnects when it is
+// back, on its new ifindex.
+func TestInterfaceGoneAndBack(t *testing.T) {
+	e := newEnv(t)
+	quickExampleAC(t, e.hub)
+	cfg := loadClient(t, quickExampleClient)
+	d := e.deps()
+	d.Timing.ReconnectMin, d.Timing.ReconnectMax = time.Hour, time.Hour
+	c, err := New(cfg, d, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := contextWithCleanup(t)
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	waitFor(t, "connected", connected(c))
+
+	e.ifs.gone("ether2")
+	waitFor(t, "disconnected by the interface going", func() bool {
+		st := c.Monitor()
+		return st.Status == StateDisconnected && strings.Contains(st.LastDisconnect, "ether2")
+	})
+	waitFor(t, "session out of the data plane", func() bool {
+		nd, ok := e.dp.get("PPPoE-Out")
+		return ok && nd.session == nil
+	})
+	if as, rs := e.routes.snapshot(); len(as) != 0 || len(rs) != 0 {
+		t.Errorf("addresses %v and routes %v left", as, rs)
+	}
+
+	e.ifs.add("ether2")
+	c.Retry()
+	waitFor(t, "connected again", connected(c))
+	if nd, _ := e.dp.get("PPPoE-Out"); nd.session == nil || nd.session.Ifindex != 3 {
+		t.Errorf("session after the interface came back: %+v, want one on ifindex 3", nd.session)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
 	}
 }
 

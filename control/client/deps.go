@@ -92,6 +92,11 @@ type Attachment struct {
 	// VLANs are the tags of the configured interface, outermost first
 	// (RouterOS /interface vlan; never a kernel VLAN device).
 	VLANs []ethernet.VLAN
+	// Lost is closed when the attachment stops working for good (its
+	// interface was deleted, or its socket failed): the client then lets
+	// go of it and attaches again, waiting for the interface if need be.
+	// nil: never.
+	Lost <-chan struct{}
 }
 
 // Interfaces opens the Ethernet side of a client by its RouterOS interface

@@ -80,22 +80,55 @@ var (
 
 // fakeInterfaces attaches every client to one Mux on the hub, as the
 // daemon attaches the clients of one interface to one AF_PACKET socket.
+// Interfaces can go (their Mux shut down) and come back (a new Mux).
 type fakeInterfaces struct {
-	mux *Mux
+	t   *testing.T
+	h   *hub
 	mac net.HardwareAddr
+
+	mu      sync.Mutex
+	mux     *Mux
+	present map[string]bool
+	ifindex int
 }
 
 func newFakeInterfaces(t *testing.T, h *hub, mac net.HardwareAddr) *fakeInterfaces {
-	m := NewMux(h.endpoint())
-	t.Cleanup(func() { m.Close() })
-	return &fakeInterfaces{mux: m, mac: mac}
+	f := &fakeInterfaces{t: t, h: h, mac: mac, present: map[string]bool{"ether1": true, "ether2": true}, ifindex: 2}
+	f.mux = f.newMux()
+	return f
+}
+
+func (f *fakeInterfaces) newMux() *Mux {
+	m := NewMux(f.h.endpoint())
+	f.t.Cleanup(func() { m.Close() })
+	return m
 }
 
 func (f *fakeInterfaces) Attach(name string) (Attachment, error) {
-	if name != "ether2" && name != "ether1" {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.present[name] {
 		return Attachment{}, fmt.Errorf("no interface %q", name)
 	}
-	return Attachment{Conn: f.mux.Port(), Ifindex: 2, MAC: f.mac}, nil
+	return Attachment{Conn: f.mux.Port(), Ifindex: f.ifindex, MAC: f.mac, Lost: f.mux.Done()}, nil
+}
+
+// gone deletes an interface: its socket is shut down under the clients.
+func (f *fakeInterfaces) gone(name string) {
+	f.mu.Lock()
+	delete(f.present, name)
+	m := f.mux
+	f.mux = f.newMux()
+	f.mu.Unlock()
+	m.Shutdown("interface " + name + " deleted")
+}
+
+// add creates an interface, with a new ifindex.
+func (f *fakeInterfaces) add(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.present[name] = true
+	f.ifindex++
 }
 
 // fakeDP is a DataPlane keeping netdevs in memory.

@@ -141,6 +141,20 @@ func key(c config.Client) string {
 	return string(b)
 }
 
+// InterfaceAppeared tells the clients that an interface appeared (name, a
+// physical interface): those waiting for theirs try again now rather than
+// after their backoff. Clients name /interface vlan names, which the
+// Manager does not resolve, so every waiting client tries.
+func (m *Manager) InterfaceAppeared(name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, mc := range m.clients {
+		if mc.client != nil {
+			mc.client.Retry()
+		}
+	}
+}
+
 // Close stops every client and waits for them.
 func (m *Manager) Close() error {
 	m.mu.Lock()

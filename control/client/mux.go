@@ -27,6 +27,7 @@ type Mux struct {
 	mu      sync.Mutex
 	ports   map[*Port]struct{}
 	err     error // set when the read loop ended
+	cause   error // why Shutdown closed it
 	done    chan struct{}
 	dropped atomic.Uint64
 }
@@ -45,9 +46,12 @@ func (m *Mux) read() {
 		n, err := m.conn.ReadFrame(buf)
 		if err != nil {
 			m.mu.Lock()
-			m.err = fmt.Errorf("client: reading frames: %w", err)
+			m.err = fmt.Errorf("%w: reading frames: %w", ErrClosed, err)
+			if m.cause != nil {
+				m.err = m.cause
+			}
 			for p := range m.ports {
-				p.shut()
+				p.shut(m.err)
 			}
 			m.mu.Unlock()
 			return
@@ -72,7 +76,7 @@ func (m *Mux) Port() *Port {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.err != nil {
-		p.shut()
+		p.shut(m.err)
 		return p
 	}
 	m.ports[p] = struct{}{}
@@ -97,6 +101,21 @@ func (m *Mux) Close() error {
 	return err
 }
 
+// Shutdown closes the connection for good because its interface went away
+// (deleted, renamed, moved to another namespace): every Port's reads and
+// writes fail with ErrClosed and reason, which ends the sessions on it, and
+// Done is closed so their clients attach again.
+func (m *Mux) Shutdown(reason string) error {
+	m.mu.Lock()
+	m.cause = fmt.Errorf("%w: %s", ErrClosed, reason)
+	m.mu.Unlock()
+	return m.Close()
+}
+
+// Done is closed once the Mux reads no more frames (Close, Shutdown, or a
+// failed read); its Ports are closed then.
+func (m *Mux) Done() <-chan struct{} { return m.done }
+
 // Port is one client's view of a Mux. It implements Conn.
 type Port struct {
 	mux    *Mux
@@ -104,13 +123,19 @@ type Port struct {
 
 	closeOnce sync.Once
 	closed    chan struct{}
+	err       error // why it closed; set before closed is
 
 	mu       sync.Mutex
 	deadline time.Time
 	wake     chan struct{} // closed and replaced when the deadline changes
 }
 
-func (p *Port) shut() { p.closeOnce.Do(func() { close(p.closed) }) }
+func (p *Port) shut(err error) {
+	p.closeOnce.Do(func() {
+		p.err = err
+		close(p.closed)
+	})
+}
 
 // ReadFrame returns the next frame, or os.ErrDeadlineExceeded once the
 // read deadline passes.
@@ -144,7 +169,7 @@ func (p *Port) wait(b []byte, timeout <-chan time.Time, wake <-chan struct{}) (n
 	case f := <-p.frames:
 		return copy(b, f), false, nil
 	case <-p.closed:
-		return 0, false, ErrClosed
+		return 0, false, p.err
 	case <-timeout:
 		return 0, false, os.ErrDeadlineExceeded
 	case <-wake:
@@ -167,7 +192,7 @@ func (p *Port) SetReadDeadline(t time.Time) error {
 func (p *Port) WriteFrame(b []byte) error {
 	select {
 	case <-p.closed:
-		return ErrClosed
+		return p.err
 	default:
 	}
 	return p.mux.conn.WriteFrame(b)
@@ -178,6 +203,6 @@ func (p *Port) Close() error {
 	p.mux.mu.Lock()
 	delete(p.mux.ports, p)
 	p.mux.mu.Unlock()
-	p.shut()
+	p.shut(ErrClosed)
 	return nil
 }

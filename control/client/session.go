@@ -431,7 +431,10 @@ func (c *Client) sendPADT(att Attachment, ps pppoe.Session, msg string) {
 	if err == nil {
 		err = att.Conn.WriteFrame(b)
 	}
-	if err != nil {
+	if errors.Is(err, ErrClosed) {
+		// The interface is gone: nothing reaches the AC any more.
+		c.log.Debug("sending PADT", zap.Uint16("session_id", ps.SessionID), zap.Error(err))
+	} else if err != nil {
 		c.log.Warn("sending PADT", zap.Uint16("session_id", ps.SessionID), zap.Error(err))
 	}
 }

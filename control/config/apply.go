@@ -306,11 +306,11 @@ func (c *Config) modify(m *menu, cmd Command) error {
 			return errf(cmd.Line, "", "%s: single-item menu takes no item selector", m.path)
 		}
 		item := reflect.New(m.typ).Elem()
-		item.Set(identity(c))
+		item.Set(m.item(c))
 		if err := change(m, item, cmd, false); err != nil {
 			return err
 		}
-		identity(c).Set(item)
+		m.item(c).Set(item)
 		return nil
 	}
 	idx, err := c.selected(m, cmd)
@@ -451,6 +451,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if err := c.checkVLANs(isClient); err != nil {
+		return err
+	}
+	if err := c.validateRADIUS(); err != nil {
 		return err
 	}
 	if err := c.checkServe(); err != nil {

@@ -381,7 +381,7 @@ func TestDiff(t *testing.T) {
 
 func mustPrint(t *testing.T, c *Config, menu string, detail bool) string {
 	t.Helper()
-	s, err := Print(c, menu, PrintOptions{Detail: detail})
+	s, err := Print(c, menu, detail)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -413,14 +413,14 @@ func TestPrint(t *testing.T) {
 	if got := mustPrint(t, c, "/system identity", true); got != "  name: pppoe-xdp\n" {
 		t.Fatalf("identity print: %q", got)
 	}
-	if _, err := Print(c, "/ip route", PrintOptions{}); err == nil {
+	if _, err := Print(c, "/ip route", false); err == nil {
 		t.Fatal("print of unknown menu")
 	}
 }
 
 func TestPrintJSON(t *testing.T) {
 	c := mustLoad(t, referenceServer)
-	out, err := PrintJSON(c, "/interface pppoe-server server", PrintOptions{})
+	out, err := PrintJSON(c, "/interface pppoe-server server")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -436,10 +436,10 @@ func TestPrintJSON(t *testing.T) {
 	if len(got) != 1 || !reflect.DeepEqual(got[0], want) {
 		t.Fatalf("JSON = %s", out)
 	}
-	if out, _ := PrintJSON(c, "/interface vlan", PrintOptions{}); string(out) != "[]" {
+	if out, _ := PrintJSON(c, "/interface vlan"); string(out) != "[]" {
 		t.Fatalf("empty menu JSON = %s", out)
 	}
-	if out, _ := PrintJSON(c, "/system identity", PrintOptions{}); string(out) != "{\n  \"name\": \"pppoe-xdp\"\n}" {
+	if out, _ := PrintJSON(c, "/system identity"); string(out) != "{\n  \"name\": \"pppoe-xdp\"\n}" {
 		t.Fatalf("identity JSON = %s", out)
 	}
 }
@@ -531,7 +531,7 @@ func TestQuote(t *testing.T) {
 }
 
 func TestMenus(t *testing.T) {
-	want := []string{"/interface vlan", "/ip pool", "/ppp profile", "/ppp secret", "/interface pppoe-server server", "/interface pppoe-client", "/system identity"}
+	want := []string{"/interface vlan", "/ip pool", "/ppp profile", "/ppp secret", "/interface pppoe-server server", "/interface pppoe-client", "/system identity", "/ppp aaa", "/radius", "/radius incoming"}
 	if got := Menus(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Menus = %v", got)
 	}

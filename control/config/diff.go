@@ -57,7 +57,7 @@ func Diff(old, new *Config) []Change {
 	var out []Change
 	for _, m := range menus {
 		if m.single() {
-			if ps := changedProps(identity(old), identity(new)); len(ps) > 0 {
+			if ps := changedProps(m.item(old), m.item(new)); len(ps) > 0 {
 				out = append(out, Change{Menu: m.path, Kind: Changed, Properties: ps})
 			}
 			continue

@@ -17,7 +17,7 @@ func Export(c *Config) string {
 	for _, m := range menus {
 		var lines []string
 		if m.single() {
-			if args := exportArgs(m, identity(c), false); args != "" {
+			if args := exportArgs(m, m.item(c), false); args != "" {
 				lines = append(lines, "set "+args)
 			}
 		} else {

@@ -170,7 +170,7 @@ func TestPrintEscapes(t *testing.T) {
 func TestPrintInvalid(t *testing.T) {
 	c := mustLoad(t, referenceServer+"/interface pppoe-server server add interface=ether9 service-name=x disabled=no\n")
 	inv := func(key string) bool { return key == "ether9/x" }
-	out, err := Print(c, "/interface pppoe-server server", PrintOptions{Invalid: inv})
+	out, err := PrintWith(c, "/interface pppoe-server server", PrintOptions{Invalid: inv})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,10 +178,10 @@ func TestPrintInvalid(t *testing.T) {
 	if lines[0] != "Flags: X - disabled, I - invalid" || !strings.HasPrefix(lines[2], " 0   pppoeservice") || !strings.HasPrefix(lines[3], " 1 I x") {
 		t.Errorf("print:\n%s", out)
 	}
-	if out, _ := Print(c, "/interface pppoe-server server", PrintOptions{Detail: true, Invalid: inv}); !strings.Contains(out, " 1 I  service-name=") {
+	if out, _ := PrintWith(c, "/interface pppoe-server server", PrintOptions{Detail: true, Invalid: inv}); !strings.Contains(out, " 1 I  service-name=") {
 		t.Errorf("print detail:\n%s", out)
 	}
-	js, err := PrintJSON(c, "/interface pppoe-server server", PrintOptions{Invalid: inv})
+	js, err := PrintJSONWith(c, "/interface pppoe-server server", PrintOptions{Invalid: inv})
 	if err != nil || !strings.Contains(string(js), `"invalid": false`) || !strings.Contains(string(js), `"invalid": true`) {
 		t.Errorf("JSON %v:\n%s", err, js)
 	}

@@ -166,6 +166,10 @@ type Config struct {
 	Clients  List[Client]  `json:"interface-pppoe-client"`
 	Identity Identity      `json:"system-identity"`
 
+	AAA            AAA            `json:"ppp-aaa"`
+	Radius         List[Radius]   `json:"radius"`
+	RadiusIncoming RadiusIncoming `json:"radius-incoming"`
+
 	edit uint64 // while Apply changes this Config: its edit (see node)
 }
 
@@ -180,6 +184,8 @@ func New() *Config {
 	prof.Name = DefaultProfile
 	c.Profiles.add(0, prof)
 	c.Identity = defaults[Identity]()
+	c.AAA = defaults[AAA]()
+	c.RadiusIncoming = defaults[RadiusIncoming]()
 	return c
 }
 
@@ -194,12 +200,14 @@ func (c *Config) Clone() *Config {
 // menu describes one menu to the generic code.
 type menu struct {
 	path     string
-	list     lister // nil for a single-item menu
-	autoName string // prefix of generated names; "" = name required or no name
+	list     lister              // nil for a single-item menu
+	one      func(c *Config) any // a single-item menu's item, a pointer into c
+	autoName string              // prefix of generated names; "" = name required or no name
 	required []string
 	columns  []string // print (non-detail) columns
 	typ      reflect.Type
-	// keyProps are the properties that make up an item's key.
+	// keyProps are the properties that make up an item's key; the last
+	// is the one a duplicate's error names.
 	keyProps []string
 }
 
@@ -212,7 +220,10 @@ var menus = []*menu{
 	{path: "/ppp secret", list: listOf[Secret](func(c *Config) *List[Secret] { return &c.Secrets }), required: []string{"name"}, columns: []string{"name", "service", "profile", "remote-address"}},
 	{path: "/interface pppoe-server server", list: listOf[Server](func(c *Config) *List[Server] { return &c.Servers }), required: []string{"interface"}, columns: []string{"service-name", "interface", "max-mtu", "max-mru", "mrru", "authentication", "default-profile", "max-sessions"}, keyProps: []string{"interface", "service-name"}},
 	{path: "/interface pppoe-client", list: listOf[Client](func(c *Config) *List[Client] { return &c.Clients }), autoName: "pppoe-out", required: []string{"interface"}, columns: []string{"name", "interface", "user", "service-name", "max-mtu", "max-mru"}},
-	{path: "/system identity", typ: reflect.TypeFor[Identity](), columns: []string{"name"}},
+	{path: "/system identity", one: func(c *Config) any { return &c.Identity }, columns: []string{"name"}},
+	{path: "/ppp aaa", one: func(c *Config) any { return &c.AAA }},
+	{path: "/radius", list: listOf[Radius](func(c *Config) *List[Radius] { return &c.Radius }), required: []string{"address", "secret"}, columns: []string{"service", "address", "authentication-port", "accounting-port", "timeout"}, keyProps: []string{"service", "authentication-port", "address"}},
+	{path: "/radius incoming", one: func(c *Config) any { return &c.RadiusIncoming }},
 }
 
 func init() {
@@ -222,7 +233,9 @@ func init() {
 			if m.keyProps == nil {
 				m.keyProps = []string{"name"}
 			}
+			continue
 		}
+		m.typ = reflect.TypeOf(m.one(&Config{})).Elem()
 	}
 }
 
@@ -246,8 +259,8 @@ func Menus() []string {
 	return out
 }
 
-// identity returns the addressable /system identity of c.
-func identity(c *Config) reflect.Value { return reflect.ValueOf(&c.Identity).Elem() }
+// item returns the addressable item of a single-item menu in c.
+func (m *menu) item(c *Config) reflect.Value { return reflect.ValueOf(m.one(c)).Elem() }
 
 func (m *menu) hasProp(name string) bool {
 	_, ok := propIndex(m.typ, name)

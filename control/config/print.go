@@ -9,15 +9,21 @@ import (
 	"unicode/utf8"
 )
 
-// PrintOptions are the choices of a print.
+// PrintOptions are print's arguments.
 type PrintOptions struct {
 	// Detail prints every property as name=value instead of a table.
 	Detail bool
+	// ShowSensitive prints sensitive properties (a /radius secret), which
+	// are left out otherwise, as RouterOS leaves them out.
+	ShowSensitive bool
 	// Invalid, if set, reports whether the item with the given key is
 	// configured but cannot run (RouterOS's I flag: a server whose
 	// interface does not exist, say).
 	Invalid func(key string) bool
 }
+
+// sensitive reports whether p is left out of print without show-sensitive.
+func sensitive(p prop) bool { return p.field.Tag.Get("sensitive") == "yes" }
 
 // Print renders a menu's items as RouterOS's print does: a Flags line, then
 // one numbered row per item (X for disabled, I for invalid, * for the
@@ -25,16 +31,23 @@ type PrintOptions struct {
 // detail it is a table of the menu's main columns; with detail every
 // property as name=value, free-text strings quoted, wrapped at 80 columns.
 // Control characters never reach the terminal raw (see Cell).
-func Print(c *Config, menuPath string, opt PrintOptions) (string, error) {
+func Print(c *Config, menuPath string, detail bool) (string, error) {
+	return PrintWith(c, menuPath, PrintOptions{Detail: detail})
+}
+
+// PrintWith is Print with every print argument.
+func PrintWith(c *Config, menuPath string, opt PrintOptions) (string, error) {
 	m := findMenu(menuPath)
 	if m == nil {
 		return "", fmt.Errorf("config: print %s: %w", menuPath, errNoMenu)
 	}
 	var b strings.Builder
 	if m.single() {
-		item := identity(c)
+		item := m.item(c)
 		for _, p := range props(item.Type()) {
-			fmt.Fprintf(&b, "%*s: %s\n", 6, p.name, Cell(formatProp(item, p)))
+			if !sensitive(p) || opt.ShowSensitive {
+				fmt.Fprintf(&b, "%*s: %s\n", 6, p.name, Cell(formatProp(item, p)))
+			}
 		}
 		return b.String(), nil
 	}
@@ -79,7 +92,7 @@ func Print(c *Config, menuPath string, opt PrintOptions) (string, error) {
 			}
 			var words []string
 			for _, p := range props(item.Type()) {
-				if p.name == "comment" || p.name == "disabled" {
+				if p.name == "comment" || p.name == "disabled" || sensitive(p) && !opt.ShowSensitive {
 					continue
 				}
 				words = append(words, p.name+"="+printValue(item, p))
@@ -98,7 +111,11 @@ func Print(c *Config, menuPath string, opt PrintOptions) (string, error) {
 		r := row{cells: []string{fmt.Sprintf("%2d %-1s", i, flag(i, item))}, comment: comment(item)}
 		for _, col := range m.columns {
 			p, _ := propIndex(item.Type(), col)
-			r.cells = append(r.cells, Cell(formatProp(item, p)))
+			v := formatProp(item, p)
+			if sensitive(p) && !opt.ShowSensitive {
+				v = ""
+			}
+			r.cells = append(r.cells, Cell(v))
 		}
 		rows = append(rows, r)
 	}
@@ -189,20 +206,34 @@ func wrap(b *strings.Builder, lead string, words []string) {
 	}
 }
 
-// PrintJSON renders a menu's items as a JSON array (an object for
-// /system identity) with the RouterOS property names as keys. With
-// opt.Invalid set, each item also has "invalid": true or false.
-func PrintJSON(c *Config, menuPath string, opt PrintOptions) ([]byte, error) {
+// PrintJSON renders a menu's items as a JSON array (an object for a
+// single-item menu such as /system identity) with the RouterOS property
+// names as keys.
+func PrintJSON(c *Config, menuPath string) ([]byte, error) {
+	return PrintJSONWith(c, menuPath, PrintOptions{})
+}
+
+// PrintJSONWith is PrintJSON honouring ShowSensitive (without it,
+// sensitive properties are left out: their keys are omitempty) and
+// Invalid (each item then also has "invalid": true or false).
+func PrintJSONWith(c *Config, menuPath string, opt PrintOptions) ([]byte, error) {
 	m := findMenu(menuPath)
 	if m == nil {
 		return nil, fmt.Errorf("config: print %s: %w", menuPath, errNoMenu)
 	}
 	var v any
 	if m.single() {
-		v = c.Identity
+		v = m.item(c).Interface()
 	} else {
 		items := []json.RawMessage{}
 		for _, item := range m.list.all(c) {
+			if !opt.ShowSensitive {
+				for _, p := range props(item.Type()) {
+					if sensitive(p) {
+						item.Field(p.index).Set(reflect.Zero(p.field.Type)) // a copy
+					}
+				}
+			}
 			b, err := json.Marshal(item.Interface())
 			if err != nil {
 				return nil, fmt.Errorf("config: print %s: %w", menuPath, err)

@@ -6,12 +6,12 @@ import (
 	"net"
 	"net/netip"
 	"slices"
-	"strconv"
 	"sync"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/afpacket"
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/server"
+	"github.com/pppoe-xdp/pppoe-xdp/control/session"
 )
 
 // AccessSystem is what the access concentrator needs from the host besides
@@ -23,8 +23,10 @@ type AccessSystem interface {
 	// AttachAccess puts the data plane on a physical access interface
 	// (the parent of /interface vlan names); attaching twice is harmless.
 	AttachAccess(ifindex int) error
-	// SyncPPPoE0 makes pppoe0 carry exactly addrs (each as a /32) and
-	// routes, of those this AccessSystem added: nil, nil removes them all.
+	// SyncPPPoE0 makes pppoe0 carry exactly addrs (each as a /32), of
+	// those this AccessSystem added, and routes to the destinations in
+	// routes plus whatever the live sessions need besides (control/pppoe0):
+	// nil, nil with no session left removes them all.
 	SyncPPPoE0(addrs []netip.Addr, routes []netip.Prefix) error
 	// UpdatePPPoE0 removes del's addresses and routes from pppoe0 and adds
 	// add's: what one change of the configuration needs, at a cost that
@@ -150,7 +152,7 @@ func (a *AccessConcentrator) Sessions() []Active {
 	out := make([]Active, 0, len(snaps))
 	for _, s := range snaps {
 		out = append(out, Active{
-			ID:         strconv.Itoa(int(s.SessionID)),
+			ID:         s.ID.String(),
 			Name:       s.Name,
 			Service:    s.Service,
 			CallerID:   s.CallerID,
@@ -168,19 +170,19 @@ func (a *AccessConcentrator) Sessions() []Active {
 	return out
 }
 
-// Remove implements Servers: it ends the sessions with the PPPoE session
-// id in id (RFC 2516 §4), with a PADT, and waits for their cleanup.
+// Remove implements Servers: it ends the session whose handle (.id, "*1A")
+// is id, with a PADT, and waits for its cleanup.
 func (a *AccessConcentrator) Remove(id string) error {
 	srv := a.server()
 	if srv == nil {
 		return errors.New("no such session")
 	}
-	n, err := strconv.ParseUint(id, 10, 16)
+	h, err := session.ParseID(id)
 	if err != nil {
-		return fmt.Errorf("session %q: %w", id, err)
+		return fmt.Errorf("session: %w", err)
 	}
-	if srv.Remove(uint16(n)) == 0 {
-		return fmt.Errorf("session %d: no such session", n)
+	if srv.Remove(h) == 0 {
+		return fmt.Errorf("session %v: no such session", h)
 	}
 	return nil
 }
@@ -193,9 +195,15 @@ func (a *AccessConcentrator) Counters() ServerCounters {
 	}
 	c := srv.Counters()
 	out := ServerCounters{Discovery: c.Discovery, PoolExhausted: c.AAA.PoolExhausted,
-		AuthFailures: make(map[string]uint64, len(c.AuthFailures))}
+		AuthFailures: make(map[string]uint64, len(c.AuthFailures)),
+		HalfOpen:     c.HalfOpen, Established: c.Established,
+		Refused: c.RefusedBy, LateDuplicates: c.LateDuplicates,
+		Ended: make(map[string]uint64, len(c.Ended))}
 	for m, n := range c.AuthFailures {
 		out.AuthFailures[m.String()] += n
+	}
+	for r, n := range c.Ended {
+		out.Ended[r.String()] = n
 	}
 	return out
 }
@@ -219,6 +227,28 @@ func (a *AccessConcentrator) Close() error {
 	}
 	a.applied, a.layout = nil, newPPPoE0Layout()
 	return errors.Join(errs...)
+}
+
+// InterfaceGone lets go of an access interface that went (see
+// server.Server.InterfaceGone): its sessions end, its socket closes. It
+// returns how many sessions ended, and false if no server used it.
+func (a *AccessConcentrator) InterfaceGone(name string, ifindex int) (int, bool) {
+	srv := a.server()
+	if srv == nil {
+		return 0, false
+	}
+	return srv.InterfaceGone(name, ifindex)
+}
+
+// InterfaceAppeared serves an access interface again once it is back
+// (see server.Server.InterfaceAppeared), with the data plane attached to
+// its new ifindex. It reports whether it opened it.
+func (a *AccessConcentrator) InterfaceAppeared(name string, ifindex int) (bool, error) {
+	srv := a.server()
+	if srv == nil {
+		return false, nil
+	}
+	return srv.InterfaceAppeared(name, ifindex)
 }
 
 func (a *AccessConcentrator) server() *server.Server {

@@ -273,13 +273,13 @@ func TestAccessConcentrator(t *testing.T) {
 	if got := ac.Sessions(); len(got) != 0 {
 		t.Errorf("sessions %v, want none", got)
 	}
-	for _, id := range []string{"x", "70000", "-1"} {
-		if err := ac.Remove(id); err == nil {
-			t.Errorf("Remove(%q) succeeded", id)
+	for _, id := range []string{"x", "70000", "-1", "5", "*", "*0", "*zz", "*10000000000000000"} {
+		if err := ac.Remove(id); err == nil || !strings.Contains(err.Error(), "not a session .id") {
+			t.Errorf("Remove(%q): %v", id, err)
 		}
 	}
-	if err := ac.Remove("5"); err == nil {
-		t.Error("Remove of an unknown session succeeded")
+	if err := ac.Remove("*5"); err == nil || !strings.Contains(err.Error(), "no such session") {
+		t.Errorf("Remove of an unknown session: %v", err)
 	}
 	if c := ac.Counters(); c.AuthFailures == nil {
 		t.Error("counters of a running server have no auth failure map")

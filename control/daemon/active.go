@@ -13,11 +13,13 @@ import (
 )
 
 // activeProps are /ppp active's properties in print order, as RouterOS
-// names them, plus the data plane's counters.
+// names them, plus the data plane's counters. .id is the session's handle,
+// which the table shows only with show-ids, in place of the item number.
 var activeProps = []struct {
 	name string
 	get  func(a *Active) string
 }{
+	{".id", func(a *Active) string { return a.ID }},
 	{"name", func(a *Active) string { return a.Name }},
 	{"service", func(a *Active) string { return a.Service }},
 	{"caller-id", func(a *Active) string { return a.CallerID }},
@@ -53,9 +55,30 @@ func (d *Daemon) sessions() []Active {
 }
 
 // printActive prints /ppp active: a table, "detail" (every property as
-// name=value) or a JSON array.
-func (d *Daemon) printActive(out io.Writer, detail, asJSON bool) error {
+// name=value) or a JSON array; "show-ids" puts each session's .id where the
+// item number goes, as RouterOS does.
+func (d *Daemon) printActive(out io.Writer, cmd config.Command, asJSON bool) error {
+	var detail, showIDs bool
+	for _, a := range cmd.Args {
+		switch {
+		case a.Name == "detail" && !a.HasValue:
+			detail = true
+		case a.Name == "show-ids" && !a.HasValue:
+			showIDs = true
+		default:
+			return fmt.Errorf("print: unsupported argument %s", a)
+		}
+	}
+	if cmd.Target != nil {
+		return fmt.Errorf("print: unexpected item selector")
+	}
 	ss := d.sessions()
+	number := func(i int) string {
+		if showIDs {
+			return ss[i].ID
+		}
+		return strconv.Itoa(i)
+	}
 	if asJSON {
 		rows := make([]map[string]string, 0, len(ss))
 		for i := range ss {
@@ -85,14 +108,14 @@ func (d *Daemon) printActive(out io.Writer, detail, asJSON bool) error {
 				}
 				words = append(words, p.name+"="+v)
 			}
-			fmt.Fprintf(&b, "%2d   %s\n\n", i, wrap(words, 5, 80))
+			fmt.Fprintf(&b, "%2s   %s\n\n", number(i), wrap(words, 5, 80))
 		}
 	} else {
 		t := table{head: []string{"#", "NAME", "SERVICE", "CALLER-ID", "ENCODING", "ADDRESS", "UPTIME",
 			"SESSION-ID", "BYTES-IN", "BYTES-OUT", "PACKETS-IN", "PACKETS-OUT"}}
 		for i := range ss {
-			row := []string{strconv.Itoa(i)}
-			for _, p := range activeProps {
+			row := []string{number(i)}
+			for _, p := range activeProps[1:] {
 				// The name is what the peer sent, before any check:
 				// escape it and every other cell (config.Cell).
 				row = append(row, config.Cell(p.get(&ss[i])))
@@ -122,15 +145,16 @@ func (d *Daemon) removeActive(cmd config.Command) error {
 	}
 	for _, i := range idx {
 		if err := d.opts.Servers.Remove(ss[i].ID); err != nil {
-			return fmt.Errorf("remove %s (session-id 0x%X): %w", ss[i].Name, ss[i].SessionID, err)
+			return fmt.Errorf("remove %s (%s, session-id 0x%X): %w", ss[i].ID, ss[i].Name, ss[i].SessionID, err)
 		}
 	}
 	return nil
 }
 
 // selectItems resolves a RouterOS item selector against n items: numbers as
-// print shows them, a name, or [find prop=value ...] (all must match; an
-// empty find selects everything). get returns an item's property.
+// print shows them, .ids ("*1A", a list with numbers: "0,*1A"), a name, or
+// [find prop=value ...] (all must match; an empty find selects
+// everything). get returns an item's property.
 func selectItems(t *config.Target, n int, get func(i int, prop string) (string, bool)) ([]int, error) {
 	if t == nil {
 		return nil, fmt.Errorf("no item given (numbers, a name or [find ...])")
@@ -159,6 +183,8 @@ func selectItems(t *config.Target, n int, get func(i int, prop string) (string, 
 			out = append(out, i)
 		}
 		return out, nil
+	case strings.HasPrefix(t.Name, "*") || strings.Contains(t.Name, ",*"):
+		return selectIDs(t.Name, n, get)
 	case t.Name != "":
 		for i := range n {
 			if v, _ := get(i, "name"); v == t.Name {
@@ -175,6 +201,33 @@ func selectItems(t *config.Target, n int, get func(i int, prop string) (string, 
 			return nil, fmt.Errorf("no such item (%d)", i)
 		}
 		out = append(out, i)
+	}
+	return out, nil
+}
+
+// selectIDs resolves a list of .ids and item numbers ("*1A", "0,*1A,*1B").
+// An .id is the item's for good: unlike a number it cannot come to mean
+// another item when items come and go between print and remove.
+func selectIDs(list string, n int, get func(i int, prop string) (string, bool)) ([]int, error) {
+	var out []int
+	for _, w := range strings.Split(list, ",") {
+		if num, err := strconv.Atoi(w); err == nil {
+			if num < 0 || num >= n {
+				return nil, fmt.Errorf("no such item (%d)", num)
+			}
+			out = append(out, num)
+			continue
+		}
+		found := false
+		for i := range n {
+			if v, ok := get(i, ".id"); ok && strings.EqualFold(v, w) {
+				out = append(out, i)
+				found = true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("no such item (%s)", w)
+		}
 	}
 	return out, nil
 }

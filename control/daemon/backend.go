@@ -22,8 +22,8 @@ type Servers interface {
 	Apply(cfg *config.Config) error
 	// Sessions lists the active sessions for /ppp active print.
 	Sessions() []Active
-	// Remove disconnects one session (PADT, data-plane entry removed,
-	// address returned) by its Active.ID.
+	// Remove disconnects the one session (PADT, data-plane entry removed,
+	// address returned) whose Active.ID is id, and no other.
 	Remove(id string) error
 	// Counters reports the discovery and authentication counters.
 	Counters() ServerCounters
@@ -41,7 +41,7 @@ type Servers interface {
 // Active is one row of /ppp active: a PPP session the daemon serves, with
 // the RouterOS column names in the comments.
 type Active struct {
-	ID        string        // opaque, for Servers.Remove
+	ID        string        // .id: the session's handle ("*1A"), for Servers.Remove
 	Name      string        // name: the authenticated user
 	Service   string        // service: "pppoe"
 	CallerID  string        // caller-id: the client's MAC
@@ -60,6 +60,17 @@ type ServerCounters struct {
 	Discovery     pppoe.Counters    // RFC 2516 discovery, summed over interfaces
 	AuthFailures  map[string]uint64 // by method: pap, chap, mschap1, mschap2
 	PoolExhausted uint64            // sessions refused for want of an address
+	// HalfOpen sessions are admitted and negotiating, Established ones
+	// have had their IPCP open (what max-sessions counts).
+	HalfOpen, Established int
+	// Refused counts PADRs refused, by limit: max-sessions, max-starting,
+	// max-starting-per-host, other.
+	Refused map[string]uint64
+	// LateDuplicates counts PADRs repeated after the duplicate window
+	// that joined their attempt.
+	LateDuplicates uint64
+	// Ended counts ended sessions by reason (session.Reason names).
+	Ended map[string]uint64
 }
 
 // Clients are the /interface pppoe-client connections.

@@ -323,6 +323,8 @@ func (d *Daemon) snapshot() metrics.Snapshot {
 		}
 		c := srv.Counters()
 		s.Discovery, s.AuthFailures, s.PoolExhausted = c.Discovery, c.AuthFailures, c.PoolExhausted
+		s.HalfOpen, s.Established = c.HalfOpen, c.Established
+		s.Refused, s.LateDuplicates, s.Ended = c.Refused, c.LateDuplicates, c.Ended
 	}
 	if d.opts.DataPlane != nil {
 		s.DataPlane, s.DataPlaneErr = d.opts.DataPlane()

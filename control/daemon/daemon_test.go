@@ -209,10 +209,10 @@ func newHarness(t *testing.T, script string) *harness {
 	if err := h.d.Start(cfg); err != nil {
 		t.Fatal(err)
 	}
-	h.srv.add("veth1/s1", Active{ID: "a", Name: "u1", Service: "pppoe", CallerID: "02:00:00:00:00:0A",
+	h.srv.add("veth1/s1", Active{ID: "*1A", Name: "u1", Service: "pppoe", CallerID: "02:00:00:00:00:0A",
 		Address: netip.MustParseAddr("10.0.0.2"), Uptime: 3723 * time.Second, SessionID: 0x11, State: "up",
 		PacketsIn: 10, BytesIn: 1000, PacketsOut: 20, BytesOut: 2000})
-	h.srv.add("veth2/s2", Active{ID: "b", Name: "u3", Service: "pppoe", CallerID: "02:00:00:00:00:0B",
+	h.srv.add("veth2/s2", Active{ID: "*1B", Name: "u3", Service: "pppoe", CallerID: "02:00:00:00:00:0B",
 		Address: netip.MustParseAddr("10.0.0.3"), Uptime: 5 * time.Second, SessionID: 0x12, State: "up"})
 	return h
 }
@@ -290,18 +290,28 @@ func TestExec(t *testing.T) {
 		// /ppp active from the server's sessions.
 		{script: "/ppp active print", want: []string{"NAME", "SERVICE", "CALLER-ID", "ADDRESS", "UPTIME", "SESSION-ID", "BYTES-IN",
 			"u1", "pppoe", "02:00:00:00:00:0A", "10.0.0.2", "1h2m3s", "0x11", "1000", "2000", "10", "20", "u3"}},
-		{script: "/ppp active print detail", want: []string{`name="u1"`, "address=10.0.0.2", "uptime=1h2m3s", "session-id=0x11", "bytes-in=1000"}},
-		{script: "/ppp active print", json: true, want: []string{`"address":"10.0.0.2"`, `"bytes-in":"1000"`, `"name":"u1"`}},
+		{script: "/ppp active print detail", want: []string{".id=*1A", `name="u1"`, "address=10.0.0.2", "uptime=1h2m3s", "session-id=0x11", "bytes-in=1000"}},
+		{script: "/ppp active print", json: true, want: []string{`".id":"*1A"`, `"address":"10.0.0.2"`, `"bytes-in":"1000"`, `"name":"u1"`}},
+		{script: "/ppp active print show-ids", want: []string{"*1A u1", "*1B u3"}},
+		{script: "/ppp active print frob", wantErr: "unsupported argument frob"},
 		{script: "/ppp active remove [find name=u3]", check: func(*config.Config) error {
-			if len(h.srv.removed) != 1 || h.srv.removed[0] != "b" {
+			if len(h.srv.removed) != 1 || h.srv.removed[0] != "*1B" {
 				return fmt.Errorf("removed %v", h.srv.removed)
 			}
 			return nil
 		}},
+		{script: "/ppp active remove *99", wantErr: "line 1: remove: no such item (*99)"},
+		{script: "/ppp active remove 0,*99", wantErr: "no such item (*99)"},
 		{script: "/ppp active remove 5", wantErr: "line 1: remove: no such item (5)"},
 		{script: "/ppp active remove [find nope=x]", wantErr: "unknown property"},
 		{script: "/ppp active remove [find name=nobody]"}, // selects nothing, as in RouterOS
 		{script: "/ppp active remove", wantErr: "no item given"},
+		{script: "/ppp active remove numbers=*1a", check: func(*config.Config) error {
+			if len(h.srv.removed) != 2 || h.srv.removed[1] != "*1A" {
+				return fmt.Errorf("removed %v", h.srv.removed)
+			}
+			return nil
+		}},
 
 		// Changing s1 ends its sessions in the fake, as in the real server.
 		{script: "/interface pppoe-server server set [find service-name=s1] max-sessions=10", check: func(c *config.Config) error {

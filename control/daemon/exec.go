@@ -89,11 +89,7 @@ func (d *Daemon) run(ctx context.Context, cmd config.Command, asJSON bool, out i
 	}
 	switch {
 	case verb == "print" && menu == menuActive:
-		detail, err := printArgs(cmd)
-		if err != nil {
-			return err
-		}
-		return d.printActive(out, detail, asJSON)
+		return d.printActive(out, cmd, asJSON)
 	case verb == "remove" && menu == menuActive:
 		return d.removeActive(cmd)
 	case verb == "monitor" && menu == menuClient:
@@ -109,12 +105,12 @@ func (d *Daemon) run(ctx context.Context, cmd config.Command, asJSON bool, out i
 		opt := config.PrintOptions{Detail: detail, Invalid: d.invalid(menu)}
 		var s string
 		if asJSON {
-			b, err := config.PrintJSON(cfg, menu, opt)
+			b, err := config.PrintJSONWith(cfg, menu, opt)
 			if err != nil {
 				return err
 			}
 			s = string(b) + "\n"
-		} else if s, err = config.Print(cfg, menu, opt); err != nil {
+		} else if s, err = config.PrintWith(cfg, menu, opt); err != nil {
 			return err
 		}
 		_, err = io.WriteString(out, s)

@@ -18,12 +18,19 @@ import (
 type Interfaces struct {
 	d    *Daemon
 	mu   sync.Mutex
-	muxs map[string]*client.Mux
+	muxs map[string]ifaceMux
+}
+
+// ifaceMux is the socket of one physical interface, on the ifindex it was
+// opened on.
+type ifaceMux struct {
+	*client.Mux
+	ifindex int
 }
 
 // NewInterfaces returns the AF_PACKET interfaces of d's configuration.
 func NewInterfaces(d *Daemon) *Interfaces {
-	return &Interfaces{d: d, muxs: map[string]*client.Mux{}}
+	return &Interfaces{d: d, muxs: map[string]ifaceMux{}}
 }
 
 // Attach implements client.Interfaces.
@@ -38,16 +45,48 @@ func (s *Interfaces) Attach(name string) (client.Attachment, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m := s.muxs[parent]
-	if m == nil {
+	m, ok := s.muxs[parent]
+	if ok && (m.ifindex != ifi.Index || closed(m.Done())) {
+		// The interface was re-created (its Gone not handled yet) or the
+		// socket failed: a new socket on what the name is now.
+		m.Close()
+		ok = false
+	}
+	if !ok {
 		c, err := afpacket.Listen(ifi)
 		if err != nil {
 			return client.Attachment{}, fmt.Errorf("interface %s: %w", parent, err)
 		}
-		m = client.NewMux(c)
+		m = ifaceMux{Mux: client.NewMux(c), ifindex: ifi.Index}
 		s.muxs[parent] = m
 	}
-	return client.Attachment{Conn: m.Port(), Ifindex: ifi.Index, MAC: ifi.HardwareAddr, VLANs: vlans}, nil
+	return client.Attachment{Conn: m.Port(), Ifindex: ifi.Index, MAC: ifi.HardwareAddr, VLANs: vlans, Lost: m.Done()}, nil
+}
+
+func closed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// InterfaceGone shuts the socket of the physical interface name down if it
+// is still the one opened on ifindex: the clients on it lose their
+// sessions and wait for the interface to come back. It reports whether
+// there was such a socket.
+func (s *Interfaces) InterfaceGone(name string, ifindex int) bool {
+	s.mu.Lock()
+	m, ok := s.muxs[name]
+	if !ok || m.ifindex != ifindex {
+		s.mu.Unlock()
+		return false
+	}
+	delete(s.muxs, name)
+	s.mu.Unlock()
+	m.Shutdown(fmt.Sprintf("interface %s (ifindex %d) gone", name, ifindex))
+	return true
 }
 
 // Close closes every socket.

@@ -31,6 +31,18 @@ type Snapshot struct {
 	AuthFailures map[string]uint64
 	// PoolExhausted counts sessions refused because no address was free.
 	PoolExhausted uint64
+	// HalfOpen and Established count the access concentrator's sessions
+	// apart: admitted by a PADR and negotiating, or with IPCP opened
+	// (what max-sessions counts).
+	HalfOpen, Established int
+	// Refused counts PADRs refused by admission, by limit (max-sessions,
+	// max-starting, max-starting-per-host, other).
+	Refused map[string]uint64
+	// LateDuplicates counts PADRs repeated after the discovery server's
+	// duplicate window that joined the attempt they repeat.
+	LateDuplicates uint64
+	// Ended counts ended sessions by reason.
+	Ended map[string]uint64
 	// DataPlane are the BPF programs' per-reason packet counters, keyed by
 	// reason name; nil when the data plane could not be read.
 	DataPlane map[string]uint64
@@ -103,6 +115,16 @@ var (
 		"Sessions refused because their address pool had no free address.", nil, nil)
 	descDataPlane = prometheus.NewDesc("pppoe_dataplane_packets_total",
 		"Packets the BPF data plane handled, by reason.", []string{"reason"}, nil)
+	descHalfOpen = prometheus.NewDesc("pppoe_sessions_half_open",
+		"Server sessions admitted by a PADR whose IPCP has not opened yet (bounded by --max-starting).", nil, nil)
+	descEstablished = prometheus.NewDesc("pppoe_sessions_established",
+		"Server sessions whose IPCP has opened: what max-sessions counts.", nil, nil)
+	descRefused = prometheus.NewDesc("pppoe_padr_refused_total",
+		"PADRs refused with an AC-System-Error PADS, by the limit that refused them.", []string{"limit"}, nil)
+	descLateDup = prometheus.NewDesc("pppoe_padr_late_duplicates_total",
+		"PADRs repeated after the duplicate window that joined the attempt they repeat.", nil, nil)
+	descEnded = prometheus.NewDesc("pppoe_sessions_ended_total",
+		"Server sessions ended, by what ended them first.", []string{"reason"}, nil)
 )
 
 // discovery maps each RFC 2516 counter to its metric.
@@ -139,6 +161,11 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descAuthFail
 	ch <- descPoolExhausted
 	ch <- descDataPlane
+	ch <- descHalfOpen
+	ch <- descEstablished
+	ch <- descRefused
+	ch <- descLateDup
+	ch <- descEnded
 	for _, d := range discovery {
 		ch <- d.desc
 	}
@@ -153,6 +180,15 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descAuthFail, prometheus.CounterValue, float64(n), method)
 	}
 	ch <- prometheus.MustNewConstMetric(descPoolExhausted, prometheus.CounterValue, float64(s.PoolExhausted))
+	ch <- prometheus.MustNewConstMetric(descHalfOpen, prometheus.GaugeValue, float64(s.HalfOpen))
+	ch <- prometheus.MustNewConstMetric(descEstablished, prometheus.GaugeValue, float64(s.Established))
+	for limit, n := range s.Refused {
+		ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(n), limit)
+	}
+	ch <- prometheus.MustNewConstMetric(descLateDup, prometheus.CounterValue, float64(s.LateDuplicates))
+	for reason, n := range s.Ended {
+		ch <- prometheus.MustNewConstMetric(descEnded, prometheus.CounterValue, float64(n), reason)
+	}
 	for _, d := range discovery {
 		ch <- prometheus.MustNewConstMetric(d.desc, prometheus.CounterValue, float64(d.get(&s.Discovery)))
 	}

@@ -78,6 +78,11 @@ func TestScrape(t *testing.T) {
 		AuthFailures:    map[string]uint64{"pap": 5, "mschap2": 1},
 		PoolExhausted:   7,
 		DataPlane:       map[string]uint64{"fast_up": 1000, "spoofed": 3},
+		HalfOpen:        40,
+		Established:     3,
+		Refused:         map[string]uint64{"max-starting-per-host": 19998},
+		LateDuplicates:  2,
+		Ended:           map[string]uint64{"setup-timeout": 12, "auth-failed": 1},
 	}
 	m := New(func() Snapshot { mu.Lock(); defer mu.Unlock(); return snap })
 	m.ObserveSetup(3 * time.Millisecond)
@@ -118,6 +123,12 @@ func TestScrape(t *testing.T) {
 		{"pppoe_dataplane_packets_total", map[string]string{"reason": "fast_up"}, 1000},
 		{"pppoe_dataplane_packets_total", map[string]string{"reason": "spoofed"}, 3},
 		{"pppoe_session_setup_seconds", nil, 2},
+		{"pppoe_sessions_half_open", nil, 40},
+		{"pppoe_sessions_established", nil, 3},
+		{"pppoe_padr_refused_total", map[string]string{"limit": "max-starting-per-host"}, 19998},
+		{"pppoe_padr_late_duplicates_total", nil, 2},
+		{"pppoe_sessions_ended_total", map[string]string{"reason": "setup-timeout"}, 12},
+		{"pppoe_sessions_ended_total", map[string]string{"reason": "auth-failed"}, 1},
 	}
 	for _, c := range checks {
 		got, ok := value(t, fams, c.name, c.labels)

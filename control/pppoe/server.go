@@ -43,7 +43,8 @@ var ErrUnknownService = errors.New("pppoe: unknown service")
 // live. The server calls it without holding any lock.
 type Admission interface {
 	// Open starts a session for a PADR (RFC 2516 §5.3) and returns its id,
-	// neither 0 nor 0xffff. An error refuses the session: errors wrapping
+	// neither 0 nor 0xffff; for a PADR repeating one whose session is still
+	// being set up it may return that session's id instead. An error refuses the session: errors wrapping
 	// ErrUnknownService become Service-Name-Error, others AC-System-Error,
 	// with err.Error() as the message (RFC 2516 §5.4). maxPayload is the
 	// PPP-Max-Payload granted in the PADS (RFC 4638 §4), 0 when none was

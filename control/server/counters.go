@@ -20,8 +20,19 @@ type Counters struct {
 	// AuthFailures counts refused credentials by method.
 	AuthFailures map[auth.Method]uint64
 	// Refused counts PADRs refused by max-sessions or another admission
-	// error (RFC 2516 §5.4 AC-System-Error).
-	Refused uint64
+	// error (RFC 2516 §5.4 AC-System-Error); RefusedBy splits them by
+	// the limit that refused them: max-sessions, max-starting,
+	// max-starting-per-host, other.
+	Refused   uint64
+	RefusedBy map[string]uint64
+	// LateDuplicates counts PADRs retransmitted after the discovery
+	// server's duplicate window that joined the attempt they repeat
+	// (same client, same Host-Uniq) instead of opening another session.
+	LateDuplicates uint64
+	// HalfOpen is the number of sessions admitted whose IPCP has not
+	// opened yet; Established of those whose IPCP has opened (what
+	// max-sessions counts).
+	HalfOpen, Established int
 	// UnknownSession counts session frames for no known session;
 	// UnknownPADT the PADTs sent back for them (RFC 2516 §5.5),
 	// rate-limited.
@@ -41,12 +52,29 @@ type Counters struct {
 
 type counters struct {
 	states                        [session.NumStates]atomic.Int64
-	ended                         [session.ReasonShutdown + 1]atomic.Uint64
+	ended                         [session.NumReasons]atomic.Uint64
 	authFailures                  [auth.MSCHAPv2 + 1]atomic.Uint64
 	refused, unknown, unknownPADT atomic.Uint64
+	refusedBy                     [numLimits]atomic.Uint64
+	lateDuplicates                atomic.Uint64
 	noServer, setups              atomic.Uint64
 	setupTime                     atomic.Int64
 }
+
+// limit is what refused a PADR.
+type limit uint8
+
+const (
+	limitMaxSessions limit = iota
+	limitMaxStarting
+	limitMaxStartingPerHost
+	limitOther // no free session id, a session that could not be built
+	numLimits
+)
+
+var limitNames = [numLimits]string{"max-sessions", "max-starting", "max-starting-per-host", "other"}
+
+func (l limit) String() string { return limitNames[l] }
 
 func addDiscovery(a *pppoe.Counters, b pppoe.Counters) {
 	a.Malformed += b.Malformed

@@ -128,9 +128,12 @@ type admission struct {
 }
 
 // Open admits a session (RFC 2516 §5.3-§5.4): the server entry for the
-// service, one-session-per-host (the host's old sessions on that server end
-// first), max-sessions, a session id unique for the client MAC. The PPP
-// link may negotiate an MRU up to maxPayload (RFC 4638 §4) when it is set.
+// service; a PADR repeating one whose attempt is still negotiating (same
+// client, same Host-Uniq, however late) gets that attempt's id back;
+// one-session-per-host (the host's old sessions on that server end first);
+// max-sessions established sessions; the bounds on half-open sessions; a
+// session id unique for the client MAC. The PPP link may negotiate an MRU
+// up to maxPayload (RFC 4638 §4) when it is set.
 func (a *admission) Open(c pppoe.Circuit, service string, hostUniq []byte, maxPayload uint16) (uint16, error) {
 	s, p := a.s, a.d.port
 	s.mu.Lock()
@@ -143,34 +146,45 @@ func (a *admission) Open(c pppoe.Circuit, service string, hostUniq []byte, maxPa
 		s.mu.Unlock()
 		return 0, fmt.Errorf("server: service %q: %w", service, pppoe.ErrUnknownService)
 	}
+	ak := attemptKey{c: c, hostUniq: string(hostUniq)}
+	if l := s.attempts[ak]; l != nil && l.server == b.key {
+		s.mu.Unlock()
+		s.c.lateDuplicates.Add(1)
+		s.log.Debug("padr joins its attempt", zap.Stringer("handle", l.sess.ID()), zap.Uint16("session_id", l.key.sid))
+		return l.key.sid, nil
+	}
 	var replaced []*live
 	if b.cfg.OneSessionPerHost {
 		for k, l := range s.sessions {
 			if l.server == b.key && k.c.MAC == c.MAC {
 				replaced = append(replaced, l)
 				delete(s.sessions, k)
-				if l.counted {
-					l.counted = false
-					s.count[l.server]--
-				}
+				s.release(l)
 			}
 		}
 	}
-	if limit := b.cfg.MaxSessions; limit > 0 && s.count[b.key] >= limit {
+	refuse := func(lim limit, err error) (uint16, error) {
 		s.mu.Unlock()
 		s.c.refused.Add(1)
+		s.c.refusedBy[lim].Add(1)
 		a.stopAll(replaced)
-		return 0, fmt.Errorf("%w (%d)", ErrMaxSessions, limit)
+		return 0, err
+	}
+	o := &s.opts
+	switch {
+	case b.cfg.MaxSessions > 0 && s.established[b.key] >= b.cfg.MaxSessions:
+		return refuse(limitMaxSessions, fmt.Errorf("%w (%d)", ErrMaxSessions, b.cfg.MaxSessions))
+	case o.MaxStarting > 0 && s.halfOpen >= o.MaxStarting:
+		return refuse(limitMaxStarting, fmt.Errorf("%w (%d)", ErrMaxStarting, o.MaxStarting))
+	case o.MaxStartingPerHost > 0 && s.hostHalfOpen[c] >= o.MaxStartingPerHost:
+		return refuse(limitMaxStartingPerHost, fmt.Errorf("%w (%d)", ErrMaxStartingPerHost, o.MaxStartingPerHost))
 	}
 	sid, err := s.ids.Allocate(c.MAC)
 	if err != nil {
-		s.mu.Unlock()
-		s.c.refused.Add(1)
-		a.stopAll(replaced)
-		return 0, fmt.Errorf("server: %w", err)
+		return refuse(limitOther, fmt.Errorf("server: %w", err))
 	}
 	lease := s.opts.AAA.Begin(aaa.ServicePPPoE)
-	l := &live{key: sessionKey{c, sid}, server: b.key, counted: true}
+	l := &live{key: sessionKey{c, sid}, server: b.key, attempt: ak}
 	keepalive := time.Duration(b.cfg.KeepaliveTimeout)
 	if s.opts.KeepaliveTimeout > 0 {
 		keepalive = s.opts.KeepaliveTimeout
@@ -179,6 +193,7 @@ func (a *admission) Open(c pppoe.Circuit, service string, hostUniq []byte, maxPa
 	lc := linkConfig(s.cfg, b.cfg)
 	lc.MaxPayload = maxPayload
 	sess, err := session.New(session.Config{
+		ID:               s.opts.IDs.Next(),
 		Circuit:          c,
 		SessionID:        sid,
 		ACMAC:            p.MAC,
@@ -192,19 +207,24 @@ func (a *admission) Open(c pppoe.Circuit, service string, hostUniq []byte, maxPa
 		KeepaliveTimeout: keepalive,
 		EchoInterval:     s.opts.EchoInterval,
 		Opened:           time.Now(),
+		SetupTimeout:     s.opts.SetupTimeout,
+		Establish:        func() bool { return s.establish(l) },
+		HalfOpenLog:      s.halfOpenLog,
 		Hooks:            s.hooks(),
 		Log:              s.log,
 	})
 	if err != nil {
-		s.mu.Unlock()
 		lease.Release()
 		s.ids.Release(c.MAC, sid)
-		a.stopAll(replaced)
-		return 0, err
+		return refuse(limitOther, err)
 	}
 	l.sess = sess
+	l.slot = slotHalfOpen
 	s.sessions[l.key] = l
-	s.count[b.key]++
+	s.byID[sess.ID()] = l
+	s.attempts[ak] = l
+	s.halfOpen++
+	s.hostHalfOpen[c]++
 	s.c.states[session.StateEstablish].Add(1)
 	s.wg.Add(1)
 	p.pending = append(p.pending, l)
@@ -223,7 +243,7 @@ func (a *admission) stopAll(ls []*live) {
 		select {
 		case <-l.sess.Done():
 		case <-time.After(5 * time.Second):
-			a.s.log.Warn("replaced session did not end", zap.Uint16("session_id", l.key.sid))
+			a.s.log.Warn("replaced session did not end", zap.Stringer("handle", l.sess.ID()), zap.Uint16("session_id", l.key.sid))
 		}
 	}
 }

@@ -1,15 +1,17 @@
 // Package server is the PPPoE access concentrator for every RouterOS
 // "/interface pppoe-server server" entry: one AF_PACKET socket per physical
 // interface, the discovery engine (RFC 2516 §5) per interface and VLAN stack,
-// admission (max-sessions, one-session-per-host), and the demultiplexing of
-// session frames (RFC 2516 §6) to one goroutine per session.
+// admission (max-sessions, one-session-per-host, bounds on half-open
+// sessions), and the demultiplexing of session frames (RFC 2516 §6) to one
+// goroutine per session.
 package server
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"sync"
@@ -40,13 +42,47 @@ type Port struct {
 	MAC     net.HardwareAddr
 }
 
-// ErrMaxSessions refuses a PADR when the server's max-sessions is reached;
-// the client gets a PADS with AC-System-Error (RFC 2516 §5.4).
-var ErrMaxSessions = errors.New("server: max-sessions reached")
+// Admission refusals; the client gets a PADS with AC-System-Error (RFC 2516
+// §5.4) carrying the error's text.
+var (
+	// ErrMaxSessions: the server's max-sessions established sessions are
+	// up.
+	ErrMaxSessions = errors.New("server: max-sessions reached")
+	// ErrMaxStarting: Options.MaxStarting sessions are negotiating.
+	ErrMaxStarting = errors.New("server: max-starting reached")
+	// ErrMaxStartingPerHost: the client has Options.MaxStartingPerHost
+	// sessions negotiating.
+	ErrMaxStartingPerHost = errors.New("server: max-starting-per-host reached")
+)
 
 // DefaultPADTRate is how many PADTs per second a port sends for session
 // frames of unknown sessions.
 const DefaultPADTRate = 10
+
+// Bounds on half-open sessions: admitted by a PADR, IPCP not opened yet.
+// Each costs a goroutine and about 10 kB until it opens or its setup
+// deadline passes, and a PADR costs the sender one frame, so without a
+// bound a PADR flood takes memory and every max-sessions slot.
+const (
+	// DefaultMaxStarting bounds them over all servers (accel-ppp's
+	// max-starting): about 10 MB, and four times the 256 setups in
+	// flight at which bench-sessions is already CPU-bound, so a
+	// reconnect storm is limited by the CPU, not by this bound.
+	DefaultMaxStarting = 1000
+	// DefaultMaxStartingPerHost bounds them per client (MAC on an
+	// interface and VLAN stack): a CPE negotiates one session at a time,
+	// two leaves room for one that restarted mid-setup, or two PPPoE
+	// clients behind one MAC.
+	DefaultMaxStartingPerHost = 2
+)
+
+// Half-open "session down" lines pass at this rate a second with this
+// burst; the rest are summed up every halfOpenLogInterval.
+const (
+	halfOpenLogRate     = 2
+	halfOpenLogBurst    = 20
+	halfOpenLogInterval = 10 * time.Second
+)
 
 // Options are what the access concentrator needs besides the configuration.
 type Options struct {
@@ -67,6 +103,15 @@ type Options struct {
 	// SetupLatency, if set, gets each session's PADR → NetworkUp time
 	// (a histogram's Observe).
 	SetupLatency func(time.Duration)
+	// MaxStarting and MaxStartingPerHost bound half-open sessions, over
+	// all servers and per client; 0 means DefaultMaxStarting and
+	// DefaultMaxStartingPerHost, negative no bound.
+	MaxStarting, MaxStartingPerHost int
+	// SetupTimeout bounds a session's time from PADR to IPCP opened; 0
+	// means session.DefaultSetupTimeout.
+	SetupTimeout time.Duration
+	// IDs hands out the sessions' handles; nil starts at 1.
+	IDs *session.IDs
 	// Log: one line per session event at Info, discovery at Debug.
 	Log *zap.Logger
 }
@@ -81,17 +126,33 @@ type Server struct {
 	wg   sync.WaitGroup // session goroutines
 	c    counters
 
-	applyMu sync.Mutex // serializes Apply and OpenMissing
+	halfOpenLog *session.HalfOpenLog
+
+	// applyMu serializes what opens and closes ports: Apply,
+	// OpenMissing, InterfaceGone and InterfaceAppeared.
+	applyMu sync.Mutex
 
 	mu       sync.RWMutex
 	cfg      *config.Config
 	bindings map[serverKey]binding
 	ports    map[string]*port
-	missing  map[string]error // interfaces wanted but not open: why
-	sessions map[sessionKey]*live
-	count    map[serverKey]int
-	retired  pppoe.Counters // discovery counters of removed discovery servers
-	closed   bool
+	sessions map[sessionKey]*live // by circuit and PPPoE id, for frames
+	byID     map[session.ID]*live // by handle, for removal
+	// Admission's counts: established sessions per server (what
+	// max-sessions bounds), half-open ones in all and per client, and
+	// the half-open attempts by client and Host-Uniq.
+	established  map[serverKey]int
+	halfOpen     int
+	hostHalfOpen map[pppoe.Circuit]int
+	attempts     map[attemptKey]*live
+	retired      pppoe.Counters // discovery counters of removed discovery servers
+	closed       bool
+	// absent are physical interfaces a server is configured on whose
+	// interface went away (InterfaceGone): not opened until it is back.
+	absent map[string]bool
+	// missing are physical interfaces a server is configured on that
+	// could not be opened, with why: tried again by Apply and OpenMissing.
+	missing map[string]error
 }
 
 type sessionKey struct {
@@ -99,12 +160,29 @@ type sessionKey struct {
 	sid uint16
 }
 
+// attemptKey is one client's setup attempt: RFC 2516 lets a host tell its
+// PADRs apart only by Host-Uniq.
+type attemptKey struct {
+	c        pppoe.Circuit
+	hostUniq string
+}
+
+// slot is what a live session counts as for admission.
+type slot uint8
+
+const (
+	slotNone        slot = iota // ended, or replaced and ending
+	slotHalfOpen                // admitted, IPCP not opened yet
+	slotEstablished             // IPCP opened once: counts for max-sessions
+)
+
 // live is one running session and the server entry it belongs to.
 type live struct {
 	key     sessionKey
 	server  serverKey
+	attempt attemptKey
 	sess    *session.Session
-	counted bool // holds a max-sessions slot (s.mu)
+	slot    slot // s.mu
 }
 
 // New starts the access concentrator for cfg's servers.
@@ -121,17 +199,49 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	if opts.Log == nil {
 		opts.Log = zap.NewNop()
 	}
+	if opts.MaxStarting == 0 {
+		opts.MaxStarting = DefaultMaxStarting
+	}
+	if opts.MaxStartingPerHost == 0 {
+		opts.MaxStartingPerHost = DefaultMaxStartingPerHost
+	}
+	if opts.SetupTimeout < 0 {
+		return nil, errors.New("server: negative setup timeout")
+	}
+	if opts.IDs == nil {
+		opts.IDs = session.NewIDs(1)
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	s := &Server{
 		opts: opts, log: opts.Log, ids: pppoe.NewSessionIDs(), ctx: ctx, stop: stop,
-		cfg: config.New(), bindings: map[serverKey]binding{}, ports: map[string]*port{}, missing: map[string]error{},
-		sessions: map[sessionKey]*live{}, count: map[serverKey]int{},
+		halfOpenLog: session.NewHalfOpenLog(opts.Log, halfOpenLogRate, halfOpenLogBurst),
+		cfg:         config.New(), bindings: map[serverKey]binding{}, ports: map[string]*port{}, absent: map[string]bool{},
+		missing:  map[string]error{},
+		sessions: map[sessionKey]*live{}, byID: map[session.ID]*live{},
+		established: map[serverKey]int{}, hostHalfOpen: map[pppoe.Circuit]int{}, attempts: map[attemptKey]*live{},
 	}
 	if err := s.Apply(cfg); err != nil {
 		s.Close()
 		return nil, err
 	}
+	s.wg.Add(1)
+	go s.flushHalfOpenLog()
 	return s, nil
+}
+
+// flushHalfOpenLog sums up the held-back half-open lines periodically.
+func (s *Server) flushHalfOpenLog() {
+	defer s.wg.Done()
+	t := time.NewTicker(halfOpenLogInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			s.halfOpenLog.Flush()
+		}
+	}
 }
 
 func listen(name string) (Port, error) {
@@ -179,6 +289,7 @@ func (s *Server) Apply(cfg *config.Config) error {
 	for name, p := range s.ports {
 		have[name] = p
 	}
+	absent := maps.Clone(s.absent)
 	s.mu.RUnlock()
 	if closed {
 		return errors.New("server: closed")
@@ -190,8 +301,8 @@ func (s *Server) Apply(cfg *config.Config) error {
 		}
 	}
 	for name := range want {
-		if have[name] != nil {
-			continue
+		if have[name] != nil || absent[name] {
+			continue // absent: InterfaceAppeared opens it again
 		}
 		p, err := s.open(name)
 		if err != nil {
@@ -246,6 +357,11 @@ func (s *Server) Apply(cfg *config.Config) error {
 				addDiscovery(&s.retired, d.srv.Counters())
 			}
 			delete(s.ports, name)
+		}
+	}
+	for name := range s.absent {
+		if want[name] == nil {
+			delete(s.absent, name)
 		}
 	}
 	for name, p := range opened {
@@ -350,8 +466,13 @@ func (s *Server) Invalid() map[string]error {
 	defer s.mu.RUnlock()
 	out := map[string]error{}
 	for _, b := range s.bindings {
-		if err, ok := s.missing[b.port]; ok && !b.cfg.Disabled {
+		if b.cfg.Disabled {
+			continue
+		}
+		if err, ok := s.missing[b.port]; ok {
 			out[b.cfg.Key()] = fmt.Errorf("interface %s: %w", b.port, err)
+		} else if s.absent[b.port] {
+			out[b.cfg.Key()] = fmt.Errorf("interface %s: gone", b.port)
 		}
 	}
 	return out
@@ -399,9 +520,7 @@ func (s *Server) setDiscovery(p *port, scs map[stack]pppoe.ServerConfig) {
 			}
 			continue
 		}
-		d := &disc{port: p, stack: st}
-		d.srv = pppoe.NewServer(sc, &admission{s: s, d: d}, s.log.With(zap.String("iface", p.name+st.String())))
-		p.discs[st] = d
+		s.addDisc(p, st, sc)
 	}
 }
 
@@ -432,6 +551,13 @@ func (s *Server) discoveryConfigs(cfg *config.Config, p *port, stacks map[stack]
 	return out, nil
 }
 
+// addDisc starts the discovery server of a port's VLAN stack. s.mu held.
+func (s *Server) addDisc(p *port, st stack, sc pppoe.ServerConfig) {
+	d := &disc{port: p, stack: st}
+	d.srv = pppoe.NewServer(sc, &admission{s: s, d: d}, s.log.With(zap.String("iface", p.name+st.String())))
+	p.discs[st] = d
+}
+
 // discoveryConfig folds the enabled servers of one interface and VLAN stack
 // into a discovery configuration.
 func (s *Server) discoveryConfig(cfg *config.Config, p *port, group []binding) pppoe.ServerConfig {
@@ -458,23 +584,19 @@ func (s *Server) Sessions() []session.Snapshot {
 	for _, l := range ls {
 		out = append(out, l.sess.Snapshot())
 	}
-	slices.SortFunc(out, func(a, b session.Snapshot) int {
-		if c := bytes.Compare(a.Circuit.MAC[:], b.Circuit.MAC[:]); c != 0 {
-			return c
-		}
-		return int(a.SessionID) - int(b.SessionID)
-	})
+	// In the order they started, as RouterOS prints items by .id.
+	slices.SortFunc(out, func(a, b session.Snapshot) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
 
-// Remove ends every session with PPPoE session id id (ids are unique per
-// client MAC, RFC 2516 §4, so there may be several), as /ppp active remove
-// does, and waits for them to be cleaned up. It returns how many ended.
-func (s *Server) Remove(id uint16) int {
+// Remove ends the sessions with the handles ids, as /ppp active remove
+// does, and waits for them to be cleaned up. It returns how many it ended:
+// handles of sessions that have ended already are skipped.
+func (s *Server) Remove(ids ...session.ID) int {
 	s.mu.RLock()
 	var ls []*live
-	for k, l := range s.sessions {
-		if k.sid == id {
+	for _, id := range ids {
+		if l := s.byID[id]; l != nil {
 			ls = append(ls, l)
 		}
 	}
@@ -493,7 +615,9 @@ func (s *Server) Counters() Counters {
 	c := Counters{
 		Ended:          map[session.Reason]uint64{},
 		AuthFailures:   map[auth.Method]uint64{},
+		RefusedBy:      map[string]uint64{},
 		Refused:        s.c.refused.Load(),
+		LateDuplicates: s.c.lateDuplicates.Load(),
 		UnknownSession: s.c.unknown.Load(),
 		UnknownPADT:    s.c.unknownPADT.Load(),
 		NoServer:       s.c.noServer.Load(),
@@ -514,7 +638,16 @@ func (s *Server) Counters() Counters {
 			c.AuthFailures[auth.Method(m)] = n
 		}
 	}
+	for l := range s.c.refusedBy {
+		if n := s.c.refusedBy[l].Load(); n > 0 {
+			c.RefusedBy[limit(l).String()] = n
+		}
+	}
 	s.mu.RLock()
+	c.HalfOpen = s.halfOpen
+	for _, n := range s.established {
+		c.Established += n
+	}
 	c.Discovery = s.retired
 	for _, p := range s.ports {
 		for _, d := range p.discs {
@@ -539,6 +672,7 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	s.stop()
 	s.wg.Wait()
+	s.halfOpenLog.Flush()
 	for _, p := range ports {
 		p.close()
 	}
@@ -551,12 +685,47 @@ func (s *Server) ended(l *live) {
 	if s.sessions[l.key] == l {
 		delete(s.sessions, l.key)
 	}
-	if l.counted {
-		l.counted = false
-		s.count[l.server]--
+	if s.byID[l.sess.ID()] == l {
+		delete(s.byID, l.sess.ID())
 	}
+	s.release(l)
 	s.mu.Unlock()
 	s.ids.Release(l.key.c.MAC, l.key.sid)
+}
+
+// release gives up what l counts as for admission. s.mu held.
+func (s *Server) release(l *live) {
+	switch l.slot {
+	case slotHalfOpen:
+		s.halfOpen--
+		if s.hostHalfOpen[l.key.c]--; s.hostHalfOpen[l.key.c] <= 0 {
+			delete(s.hostHalfOpen, l.key.c)
+		}
+		if s.attempts[l.attempt] == l {
+			delete(s.attempts, l.attempt)
+		}
+	case slotEstablished:
+		s.established[l.server]--
+	}
+	l.slot = slotNone
+}
+
+// establish moves l from half-open to established as its IPCP opens:
+// false if its server has max-sessions established sessions meanwhile.
+func (s *Server) establish(l *live) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l.slot != slotHalfOpen {
+		// Replaced or shut down meanwhile: whoever released it ends it.
+		return true
+	}
+	if b, ok := s.bindings[l.server]; ok && b.cfg.MaxSessions > 0 && s.established[l.server] >= b.cfg.MaxSessions {
+		return false
+	}
+	s.release(l)
+	l.slot = slotEstablished
+	s.established[l.server]++
+	return true
 }
 
 // lookup returns the live session of a circuit and id.

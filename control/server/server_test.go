@@ -41,6 +41,12 @@ type rig struct {
 
 func newRig(t testing.TB, servers string) *rig {
 	t.Helper()
+	return newRigWith(t, servers, nil)
+}
+
+// newRigWith is newRig with opt changing the server's options first.
+func newRigWith(t testing.TB, servers string, opt func(*Options)) *rig {
+	t.Helper()
 	cfg, err := config.Load(base + servers)
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +56,7 @@ func newRig(t testing.TB, servers string) *rig {
 		t.Fatal(err)
 	}
 	r := &rig{t: t, hub: &hub{}, dp: newFakeDP(), aaa: local}
-	r.srv, err = New(cfg, Options{
+	opts := Options{
 		AAA:       local,
 		DataPlane: r.dp,
 		Open: func(name string) (Port, error) {
@@ -59,7 +65,11 @@ func newRig(t testing.TB, servers string) *rig {
 			}
 			return Port{Conn: r.hub.endpoint(), Ifindex: 5, MAC: acMAC}, nil
 		},
-	})
+	}
+	if opt != nil {
+		opt(&opts)
+	}
+	r.srv, err = New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,6 +96,8 @@ type client struct {
 	padt  chan struct{}
 	done  chan struct{}
 	stop  chan struct{}
+	// running: start was called (by the test's goroutine).
+	running bool
 }
 
 func mac(n byte) net.HardwareAddr { return net.HardwareAddr{0x02, 0, 0, 0, 0, n} }
@@ -98,6 +110,15 @@ func (r *rig) dial(m net.HardwareAddr, vlans []ethernet.VLAN, service string) (*
 // dialPayload dials asking for PPP-Max-Payload maxPayload (RFC 4638), 0 for
 // none, with a peer link that asks for MRU mru (0: link's default).
 func (r *rig) dialPayload(m net.HardwareAddr, vlans []ethernet.VLAN, service string, maxPayload, mru uint16) (*client, error) {
+	c, err := r.discover(m, vlans, service, maxPayload, mru)
+	if err == nil {
+		c.start()
+	}
+	return c, err
+}
+
+// discover runs discovery only; start runs the client's PPP.
+func (r *rig) discover(m net.HardwareAddr, vlans []ethernet.VLAN, service string, maxPayload, mru uint16) (*client, error) {
 	c := &client{ep: r.hub.endpoint(), mac: m, vlans: vlans, up: make(chan link.Info, 1), padt: make(chan struct{}), done: make(chan struct{}), stop: make(chan struct{})}
 	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
 	defer cancel()
@@ -112,9 +133,13 @@ func (r *rig) dialPayload(m net.HardwareAddr, vlans []ethernet.VLAN, service str
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	go c.run()
 	r.t.Cleanup(c.close)
 	return c, nil
+}
+
+func (c *client) start() {
+	c.running = true
+	go c.run()
 }
 
 func (c *client) close() {
@@ -123,7 +148,9 @@ func (c *client) close() {
 	default:
 		close(c.stop)
 	}
-	<-c.done
+	if c.running {
+		<-c.done
+	}
 	c.ep.Close()
 }
 
@@ -225,8 +252,11 @@ func TestSessionUpAndRemove(t *testing.T) {
 	if cn.States[session.StateUp] != 1 || cn.Setups != 1 || cn.Discovery.PADSSent != 1 {
 		t.Errorf("counters %+v", cn)
 	}
-	if n := r.srv.Remove(c.sess.SessionID); n != 1 {
+	if n := r.srv.Remove(ss[0].ID); n != 1 {
 		t.Fatalf("Remove = %d", n)
+	}
+	if n := r.srv.Remove(ss[0].ID); n != 0 {
+		t.Fatalf("Remove of an ended session = %d", n)
 	}
 	c.waitPADT(t)
 	if r.dp.len() != 0 || r.aaa.PoolUsed("subs") != 0 || len(r.srv.Sessions()) != 0 {
@@ -253,20 +283,24 @@ func TestClientPADT(t *testing.T) {
 	}
 }
 
+// TestMaxSessions: max-sessions counts established sessions; at the limit
+// a PADR gets an AC-System-Error PADS.
 func TestMaxSessions(t *testing.T) {
 	r := newRig(t, `/interface pppoe-server server add service-name=internet interface=ether1 disabled=no max-sessions=2`)
 	for i := byte(1); i <= 2; i++ {
-		if _, err := r.dial(mac(i), nil, ""); err != nil {
+		c, err := r.dial(mac(i), nil, "")
+		if err != nil {
 			t.Fatal(err)
 		}
+		c.waitUp(t)
 	}
 	_, err := r.dial(mac(3), nil, "")
 	var pe *pppoe.PADSError
 	if !errors.As(err, &pe) || pe.Tag != pppoe.TagACSystemError {
 		t.Fatalf("third session: %v", err)
 	}
-	if cn := r.srv.Counters(); cn.Refused != 1 {
-		t.Errorf("refused %d", cn.Refused)
+	if cn := r.srv.Counters(); cn.Refused != 1 || cn.RefusedBy["max-sessions"] != 1 || cn.Established != 2 || cn.HalfOpen != 0 {
+		t.Errorf("counters %+v", cn)
 	}
 	// Raising the limit admits it without touching the two sessions.
 	if err := r.apply(`/interface pppoe-server server add service-name=internet interface=ether1 disabled=no max-sessions=3`); err != nil {
@@ -278,6 +312,46 @@ func TestMaxSessions(t *testing.T) {
 	if n := len(r.srv.Sessions()); n != 3 {
 		t.Errorf("%d sessions", n)
 	}
+}
+
+// TestMaxSessionsReachedDuringSetup: two subscribers admitted while the
+// server had room negotiate at once for its last slot; the first whose
+// IPCP opens takes it, the other ends with reason max-sessions before its
+// IPCP opens, never in the data plane.
+func TestMaxSessionsReachedDuringSetup(t *testing.T) {
+	r := newRig(t, `/interface pppoe-server server add service-name=internet interface=ether1 disabled=no max-sessions=1`)
+	var cs []*client
+	for i := byte(1); i <= 2; i++ {
+		c, err := r.discover(mac(i), nil, "", 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, c)
+	}
+	if cn := r.srv.Counters(); cn.HalfOpen != 2 {
+		t.Fatalf("%d half-open sessions, want 2", cn.HalfOpen)
+	}
+	for _, c := range cs {
+		c.start()
+	}
+	up, ended := 0, 0
+	for _, c := range cs {
+		select {
+		case <-c.up:
+			up++
+		case <-c.padt:
+			ended++
+		case <-time.After(3 * time.Second):
+			t.Fatal("a client neither came up nor got a PADT")
+		}
+	}
+	if up != 1 || ended != 1 {
+		t.Fatalf("%d up, %d ended", up, ended)
+	}
+	eventually(t, "one session, one entry", func() bool {
+		cn := r.srv.Counters()
+		return len(r.srv.Sessions()) == 1 && r.dp.len() == 1 && cn.Ended[session.ReasonMaxSessions] == 1 && cn.Established == 1 && cn.HalfOpen == 0
+	})
 }
 
 func TestOneSessionPerHost(t *testing.T) {

@@ -19,7 +19,8 @@ const (
 	// ReasonReplaced: a new session of the same host replaced this one
 	// (one-session-per-host).
 	ReasonReplaced
-	// ReasonAuthFailed: the peer's credentials were refused (RFC 1661 §3.5).
+	// ReasonAuthFailed: the peer's credentials were refused (RFC 1661 §3.5),
+	// or AAA refused the user (only-one).
 	ReasonAuthFailed
 	// ReasonNoAddress: no address could be given (pool exhausted, address
 	// in use, none configured).
@@ -31,7 +32,23 @@ const (
 	ReasonDataPlane
 	// ReasonShutdown: the daemon stopped or the server was removed.
 	ReasonShutdown
+	// ReasonNoAuthMethod: the peer takes none of the authentication
+	// methods the server offers (RFC 1661 §6.2).
+	ReasonNoAuthMethod
+	// ReasonSetupTimeout: IPCP was not opened within the setup deadline
+	// after the PADR.
+	ReasonSetupTimeout
+	// ReasonMaxSessions: the server reached max-sessions while this
+	// session negotiated; it ends instead of opening IPCP.
+	ReasonMaxSessions
+	// ReasonInterfaceGone: the access interface was deleted (or renamed,
+	// or moved to another namespace): the client cannot be reached, so
+	// neither LCP Terminate nor PADT is sent.
+	ReasonInterfaceGone
 )
+
+// NumReasons is the number of Reasons, for per-reason counters.
+const NumReasons = int(ReasonInterfaceGone) + 1
 
 var reasonNames = [...]string{
 	ReasonNone:          "none",
@@ -45,6 +62,10 @@ var reasonNames = [...]string{
 	ReasonNegotiation:   "negotiation-failed",
 	ReasonDataPlane:     "dataplane-error",
 	ReasonShutdown:      "shutdown",
+	ReasonNoAuthMethod:  "no-auth-method",
+	ReasonSetupTimeout:  "setup-timeout",
+	ReasonMaxSessions:   "max-sessions",
+	ReasonInterfaceGone: "interface-gone",
 }
 
 // String returns the reason's log name.

@@ -1,8 +1,9 @@
 // Package session runs one PPPoE session of the access concentrator from its
 // PADS to its end (RFC 2516 §5.4-§5.5): the PPP link (RFC 1661 LCP,
-// authentication, RFC 1332 IPCP), the install into the data plane once IPCP
-// is opened, the keepalive, and a teardown that removes the data-plane entry,
-// returns the address and sends PADT, whichever way the session ends.
+// authentication, RFC 1332 IPCP) under a setup deadline, the install into
+// the data plane as IPCP opens, the keepalive, and a teardown that removes
+// the data-plane entry, returns the address and sends PADT, whichever way
+// the session ends, with one line naming what ended it first.
 //
 // A Session's Run loop is the only goroutine that touches its link.Link;
 // the server's demultiplexer feeds it PPP frames (Deliver) and asks it to end
@@ -16,6 +17,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,6 +43,14 @@ const DefaultQueue = 32
 // and 20-octet TCP headers without options.
 const TCPIPHeaders = 40
 
+// DefaultSetupTimeout bounds the time from the PADR to IPCP opened. A
+// setup takes milliseconds against local secrets; 20 s leaves room for a
+// few lost frames (each costs a 3 s restart period, RFC 1661 §4.6) and a
+// slow AAA answer, and is shorter than the ~33 s LCP alone takes to give
+// up on a silent client (10 Configure-Requests 3 s apart), which is how
+// long each PADR of a flood used to hold a session.
+const DefaultSetupTimeout = 20 * time.Second
+
 // Hooks let the server count what sessions do. Each is optional and is called
 // from the session's own goroutine.
 type Hooks struct {
@@ -57,6 +67,9 @@ type Hooks struct {
 
 // Config configures one Session.
 type Config struct {
+	// ID is the session's handle, which names it in logs and for
+	// removal; required.
+	ID ID
 	// Circuit, SessionID and ACMAC identify the session (RFC 2516 §4).
 	Circuit   pppoe.Circuit
 	SessionID uint16
@@ -86,6 +99,18 @@ type Config struct {
 	EchoInterval time.Duration
 	// Opened is when the PADR arrived; 0 means when New was called.
 	Opened time.Time
+	// SetupTimeout bounds the time from Opened to IPCP opened; a session
+	// not up by then ends with ReasonSetupTimeout. 0 means
+	// DefaultSetupTimeout.
+	SetupTimeout time.Duration
+	// Establish, if set, is asked as IPCP is about to open for the first
+	// time, before the data-plane install: false (the server reached
+	// max-sessions meanwhile) ends the session with ReasonMaxSessions
+	// instead. Called from the session's goroutine.
+	Establish func() bool
+	// HalfOpenLog, if set, rate-limits the Info "session down" line of a
+	// session that never came up; nil writes every one.
+	HalfOpenLog *HalfOpenLog
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Queue is the inbound frame queue; 0 means DefaultQueue.
@@ -111,12 +136,19 @@ type Session struct {
 	// Owned by the Run goroutine.
 	started        time.Time
 	linkDeadline   time.Time
+	setupDeadline  time.Time // zero once IPCP has opened
 	nextCheck      time.Time // keepalive; zero when not running
 	lastActivity   time.Time
 	lastStats      Stats
 	peerTerminated bool
-	authFailed     bool
+	wasUp          bool
 	ended          bool
+	// cause is the first thing that went wrong, with its log fields: it
+	// names the session's end whatever ends it (a client hanging up with
+	// PADT after a CHAP Failure hangs up because of the failure).
+	cause       Reason
+	causeDetail string
+	causeFields []zap.Field
 
 	mu        sync.Mutex // guards the fields below, read by Snapshot
 	state     State
@@ -137,10 +169,14 @@ func New(cfg Config) (*Session, error) {
 		return nil, errors.New("session: no data plane")
 	case cfg.Send == nil || cfg.SendPADT == nil:
 		return nil, errors.New("session: no send function")
+	case cfg.ID == 0:
+		return nil, errors.New("session: no handle")
 	case cfg.SessionID == 0 || cfg.SessionID == 0xffff:
 		return nil, fmt.Errorf("session: id %#04x is reserved (RFC 2516 §4)", cfg.SessionID)
 	case cfg.KeepaliveTimeout < 0 || cfg.EchoInterval < 0:
 		return nil, errors.New("session: negative keepalive")
+	case cfg.SetupTimeout < 0:
+		return nil, errors.New("session: negative setup timeout")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -153,6 +189,9 @@ func New(cfg Config) (*Session, error) {
 	}
 	if cfg.Opened.IsZero() {
 		cfg.Opened = cfg.Now()
+	}
+	if cfg.SetupTimeout == 0 {
+		cfg.SetupTimeout = DefaultSetupTimeout
 	}
 	lc := cfg.Link
 	lc.Role = link.Authenticator
@@ -170,6 +209,7 @@ func New(cfg Config) (*Session, error) {
 		link: l,
 		now:  cfg.Now,
 		log: log.With(
+			zap.Stringer("handle", cfg.ID),
 			zap.Uint16("session_id", cfg.SessionID),
 			zap.Stringer("mac", cfg.Circuit.HardwareAddr()),
 			zap.String("iface", cfg.Interface),
@@ -180,8 +220,11 @@ func New(cfg Config) (*Session, error) {
 	}, nil
 }
 
-// ID returns the PPPoE session id.
-func (s *Session) ID() uint16 { return s.cfg.SessionID }
+// ID returns the session's handle.
+func (s *Session) ID() ID { return s.cfg.ID }
+
+// SessionID returns the PPPoE session id.
+func (s *Session) SessionID() uint16 { return s.cfg.SessionID }
 
 // Circuit returns the client's circuit.
 func (s *Session) Circuit() pppoe.Circuit { return s.cfg.Circuit }
@@ -204,8 +247,8 @@ func (s *Session) Deliver(f ppp.Frame) bool {
 }
 
 // Stop asks the session to end for r (ReasonPADT when the client sent PADT,
-// ReasonAdmin, ReasonReplaced, ReasonShutdown). The first reason wins; Stop
-// does not wait (see Done).
+// ReasonAdmin, ReasonReplaced, ReasonShutdown, ReasonInterfaceGone). The
+// first reason wins; Stop does not wait (see Done).
 func (s *Session) Stop(r Reason) {
 	select {
 	case s.stopc <- r:
@@ -260,15 +303,19 @@ func (s *Session) Run(ctx context.Context) Reason {
 // start brings the link up: the PPPoE session exists (RFC 1661 §3.4).
 func (s *Session) start(now time.Time) {
 	s.started = now
+	s.setupDeadline = s.cfg.Opened.Add(s.cfg.SetupTimeout)
 	s.log.Debug("session start", zap.String("service", s.cfg.Service))
 	s.carry(s.link.Up(now), now)
 }
 
-// next is when wake must run: the link's timer or the keepalive check.
+// next is when wake must run: the link's timer, the setup deadline or the
+// keepalive check.
 func (s *Session) next() time.Time {
-	n := s.linkDeadline
-	if !s.nextCheck.IsZero() && (n.IsZero() || s.nextCheck.Before(n)) {
-		n = s.nextCheck
+	var n time.Time
+	for _, t := range []time.Time{s.linkDeadline, s.setupDeadline, s.nextCheck} {
+		if !t.IsZero() && (n.IsZero() || t.Before(n)) {
+			n = t
+		}
 	}
 	return n
 }
@@ -287,6 +334,10 @@ func (s *Session) receive(f ppp.Frame, now time.Time) {
 
 // wake runs whatever timer is due.
 func (s *Session) wake(now time.Time) {
+	if !s.setupDeadline.IsZero() && !now.Before(s.setupDeadline) {
+		s.finish(ReasonSetupTimeout, fmt.Sprintf("not up %v after the PADR", s.cfg.SetupTimeout), now)
+		return
+	}
 	if !s.linkDeadline.IsZero() && !now.Before(s.linkDeadline) {
 		s.linkDeadline = time.Time{}
 		s.carry(s.link.Tick(now), now)
@@ -332,14 +383,36 @@ func (s *Session) dataPlaneHandle() (Handle, bool) {
 	return s.handle, s.installed
 }
 
-// carry sends the link's frames, keeps its deadline and acts on its events.
+// carry carries out one step of the link: its frames sent, its deadline
+// kept, its events acted on. Events up to the last data-plane one
+// (NetworkUp, NetworkDown) are acted on before any frame of the step
+// leaves: the step that opens IPCP sends the Configure-Ack that lets the
+// client send data, and the data plane must forward before it does.
 func (s *Session) carry(out link.Output, now time.Time) {
+	split := 0
+	for i, ev := range out.Events {
+		switch ev.(type) {
+		case link.NetworkUp, link.NetworkDown:
+			split = i + 1
+		}
+	}
+	s.events(out.Events[:split], now)
+	if s.ended {
+		// The install failed or max-sessions was reached: the frames that
+		// would open IPCP are not sent.
+		return
+	}
 	s.send(out.Send)
 	if s.ended {
 		return
 	}
 	s.linkDeadline = out.Deadline
-	for _, ev := range out.Events {
+	s.events(out.Events[split:], now)
+}
+
+// events acts on the link's events in order.
+func (s *Session) events(evs []link.Event, now time.Time) {
+	for _, ev := range evs {
 		if s.ended {
 			return
 		}
@@ -360,14 +433,21 @@ func (s *Session) carry(out link.Output, now time.Time) {
 			s.mu.Unlock()
 			s.log.Debug("authenticated", zap.String("user", ev.User), zap.Stringer("method", ev.Method))
 		case link.AuthFailed:
-			s.authFailed = true
 			s.mu.Lock()
 			s.user = ev.User
 			s.mu.Unlock()
 			s.log.Debug("authentication failed", zap.String("user", ev.User), zap.Stringer("method", ev.Method), zap.String("detail", ev.Reason))
+			s.setCause(ReasonAuthFailed, ev.Reason, zap.Stringer("method", ev.Method))
 			if s.cfg.Hooks.AuthFailed != nil {
 				s.cfg.Hooks.AuthFailed(ev.Method)
 			}
+		case link.AuthRefused:
+			fields := []zap.Field{zap.String("offered", methodList(ev.Offered))}
+			if ev.Suggested != 0 {
+				fields = append(fields, zap.Stringer("peer_wants", ev.Suggested))
+			}
+			s.log.Debug("no common authentication method", fields...)
+			s.setCause(ReasonNoAuthMethod, "", fields...)
 		case link.NetworkUp:
 			s.networkUp(ev.Info, now)
 		case link.NetworkDown:
@@ -378,31 +458,63 @@ func (s *Session) carry(out link.Output, now time.Time) {
 		case link.ProtocolRejected:
 			s.log.Debug("protocol rejected by peer", zap.Stringer("protocol", ev.Protocol))
 		case link.Down:
-			r, detail := s.downReason(ev.Reason)
-			s.finish(r, detail, now)
+			s.finish(s.downReason(), ev.Reason, now)
 		}
 	}
 }
 
-// downReason names why the link went down on its own.
-func (s *Session) downReason(linkReason string) (Reason, string) {
+// setCause records the first thing that went wrong.
+func (s *Session) setCause(r Reason, detail string, fields ...zap.Field) {
+	if s.cause == ReasonNone {
+		s.cause, s.causeDetail, s.causeFields = r, detail, fields
+	}
+}
+
+func methodList(ms []auth.Method) string {
+	names := make([]string, len(ms))
+	for i, m := range ms {
+		names[i] = m.String()
+	}
+	return strings.Join(names, ",")
+}
+
+// downReason names why the link went down on its own, when nothing went
+// wrong before (see ending).
+func (s *Session) downReason() Reason {
+	if s.peerTerminated {
+		return ReasonPeerTerminate
+	}
+	return ReasonNegotiation
+}
+
+// ending names the end of a session that trigger ends: the first thing that
+// went wrong if anything did (a refusal the link reported, or AAA's answer:
+// refused credentials, only-one, no address), else trigger itself.
+func (s *Session) ending(trigger Reason, detail string) (Reason, string, []zap.Field) {
 	err := s.cfg.Lease.Err()
 	switch {
-	case s.authFailed || errors.Is(err, aaa.ErrAuthFailed) || errors.Is(err, aaa.ErrOnlyOne):
-		if err != nil {
-			return ReasonAuthFailed, err.Error()
+	case s.cause == ReasonAuthFailed && err != nil:
+		return s.cause, err.Error(), s.causeFields
+	case s.cause != ReasonNone:
+		if s.causeDetail != "" {
+			detail = s.causeDetail
 		}
-		return ReasonAuthFailed, linkReason
+		return s.cause, detail, s.causeFields
+	case errors.Is(err, aaa.ErrAuthFailed) || errors.Is(err, aaa.ErrOnlyOne):
+		return ReasonAuthFailed, err.Error(), nil
 	case err != nil:
-		return ReasonNoAddress, err.Error()
-	case s.peerTerminated:
-		return ReasonPeerTerminate, linkReason
+		return ReasonNoAddress, err.Error(), nil
 	}
-	return ReasonNegotiation, linkReason
+	return trigger, detail, nil
 }
 
-// networkUp installs the session into the data plane (IPCP opened).
+// networkUp installs the session into the data plane (IPCP opening: the
+// frame that opens it has not left yet).
 func (s *Session) networkUp(info link.Info, now time.Time) {
+	if !s.wasUp && s.cfg.Establish != nil && !s.cfg.Establish() {
+		s.finish(ReasonMaxSessions, "", now)
+		return
+	}
 	e := Entry{
 		Circuit:   s.cfg.Circuit,
 		SessionID: s.cfg.SessionID,
@@ -424,6 +536,7 @@ func (s *Session) networkUp(info link.Info, now time.Time) {
 	s.addr, s.mtu, s.mru = info.IP.Remote, info.MTU, info.MRU
 	s.mu.Unlock()
 	s.setState(StateUp)
+	s.wasUp, s.setupDeadline = true, time.Time{}
 	s.lastActivity = now
 	s.lastStats = Stats{}
 	if st, err := s.cfg.DataPlane.Stats(h); err == nil {
@@ -462,15 +575,17 @@ func (s *Session) uninstall() {
 
 // finish ends the session exactly once: LCP Terminate-Request when we end a
 // link that is still up, data plane removed, lease released, PADT unless the
-// client sent one, and one "session down" line.
-func (s *Session) finish(r Reason, detail string, now time.Time) {
+// client sent one, and one "session down" line. trigger is what ends it now;
+// the line and the PADT name what went wrong first, if anything did.
+func (s *Session) finish(trigger Reason, detail string, now time.Time) {
 	if s.ended {
 		return
 	}
 	s.ended = true
-	s.nextCheck, s.linkDeadline = time.Time{}, time.Time{}
-	switch r {
-	case ReasonAdmin, ReasonReplaced, ReasonShutdown:
+	s.nextCheck, s.linkDeadline, s.setupDeadline = time.Time{}, time.Time{}, time.Time{}
+	r, detail, causeFields := s.ending(trigger, detail)
+	switch trigger {
+	case ReasonAdmin, ReasonReplaced, ReasonShutdown, ReasonSetupTimeout:
 		// Tell the peer's PPP why before PPPoE goes (RFC 1661 §3.7); the
 		// PADT follows at once, so the Terminate-Ack is not awaited.
 		if p := s.link.Phase(); p != link.PhaseDead && p != link.PhaseTerminate {
@@ -479,7 +594,7 @@ func (s *Session) finish(r Reason, detail string, now time.Time) {
 	}
 	s.uninstall()
 	s.cfg.Lease.Release()
-	if r != ReasonPADT {
+	if trigger != ReasonPADT && trigger != ReasonInterfaceGone {
 		if err := s.cfg.SendPADT(r.String()); err != nil {
 			s.log.Debug("send PADT", zap.Error(err))
 		}
@@ -492,15 +607,23 @@ func (s *Session) finish(r Reason, detail string, now time.Time) {
 	fields := []zap.Field{
 		zap.String("user", user),
 		zap.Stringer("reason", r),
-		zap.Duration("duration", now.Sub(s.started)),
 	}
+	if trigger != r {
+		fields = append(fields, zap.Stringer("ended_by", trigger))
+	}
+	fields = append(fields, causeFields...)
+	fields = append(fields, zap.Duration("duration", now.Sub(s.started)))
 	if addr.IsValid() {
 		fields = append(fields, zap.Stringer("address", addr))
 	}
 	if detail != "" {
 		fields = append(fields, zap.String("detail", detail))
 	}
-	s.log.Info("session down", fields...)
+	if !s.wasUp && s.cfg.HalfOpenLog != nil && !s.cfg.HalfOpenLog.allow(r, now) {
+		s.log.Debug("session down", fields...)
+	} else {
+		s.log.Info("session down", fields...)
+	}
 	if s.cfg.Hooks.Down != nil {
 		s.cfg.Hooks.Down(r)
 	}

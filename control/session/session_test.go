@@ -40,11 +40,15 @@ type fakeDP struct {
 	removes   int
 	stats     Stats
 	fail      error
+	onInstall func() // called before an entry goes in
 }
 
 func newFakeDP() *fakeDP { return &fakeDP{installed: map[int]Entry{}} }
 
 func (d *fakeDP) Install(e Entry) (Handle, error) {
+	if d.onInstall != nil {
+		d.onInstall()
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.fail != nil {
@@ -101,7 +105,8 @@ type rig struct {
 	aaa      *aaa.Local
 	logs     *observer.ObservedLogs
 	mu       sync.Mutex
-	out      []ppp.Frame // from the session to the client
+	out      []ppp.Frame // from the session to the client, not yet delivered
+	sent     []ppp.Frame // every frame the session sent, in order
 	padts    []string
 	echoes   int // LCP Echo-Requests the session sent
 	peerDown bool
@@ -130,6 +135,7 @@ func newRig(t *testing.T, user, password string, opts ...rigOpt) *rig {
 	core, logs := observer.New(zapcore.DebugLevel)
 	r := &rig{t: t, dp: newFakeDP(), aaa: local, logs: logs, now: t0}
 	sc := Config{
+		ID:        0x1a,
 		Circuit:   client,
 		SessionID: 0x1234,
 		ACMAC:     acMAC,
@@ -151,7 +157,9 @@ func newRig(t *testing.T, user, password string, opts ...rigOpt) *rig {
 			if f.Protocol == ppp.ProtocolLCP && len(f.Information) > 0 && ppp.Code(f.Information[0]) == ppp.EchoRequest {
 				r.echoes++
 			}
-			r.out = append(r.out, ppp.Frame{Protocol: f.Protocol, Information: append([]byte(nil), f.Information...)})
+			c := ppp.Frame{Protocol: f.Protocol, Information: append([]byte(nil), f.Information...)}
+			r.out = append(r.out, c)
+			r.sent = append(r.sent, c)
 			return nil
 		},
 		SendPADT: func(msg string) error { r.mu.Lock(); defer r.mu.Unlock(); r.padts = append(r.padts, msg); return nil },
@@ -335,6 +343,9 @@ func TestTeardownPaths(t *testing.T) {
 		{"admin remove", func(r *rig) { r.s.finish(ReasonAdmin, "", r.now) }, ReasonAdmin, true, true},
 		{"replaced", func(r *rig) { r.s.finish(ReasonReplaced, "", r.now) }, ReasonReplaced, true, true},
 		{"shutdown", func(r *rig) { r.s.finish(ReasonShutdown, "", r.now) }, ReasonShutdown, true, true},
+		// Nothing reaches a client behind a deleted interface: no PADT,
+		// no Terminate, but the entry and the address go all the same.
+		{"interface gone", func(r *rig) { r.s.finish(ReasonInterfaceGone, "", r.now) }, ReasonInterfaceGone, false, false},
 		{"client LCP terminate", func(r *rig) {
 			r.exchange(r.peer.Close("bye", r.now))
 			// The RFC 1661 Stopping state waits a restart period before Down.
@@ -553,13 +564,14 @@ func TestKeepaliveDisabled(t *testing.T) {
 
 func TestNewRejects(t *testing.T) {
 	local, _ := aaa.New(config.New(), nil)
-	good := Config{SessionID: 1, Lease: local.Begin("pppoe"), DataPlane: newFakeDP(),
+	good := Config{ID: 1, SessionID: 1, Lease: local.Begin("pppoe"), DataPlane: newFakeDP(),
 		Send: func(ppp.Frame) error { return nil }, SendPADT: func(string) error { return nil },
 		Link: link.Config{Methods: []auth.Method{auth.PAP}}}
 	if _, err := New(good); err != nil {
 		t.Fatal(err)
 	}
 	rows := map[string]func(*Config){
+		"no handle":      func(c *Config) { c.ID = 0 },
 		"no lease":       func(c *Config) { c.Lease = nil },
 		"no data plane":  func(c *Config) { c.DataPlane = nil },
 		"no send":        func(c *Config) { c.Send = nil },
@@ -567,6 +579,7 @@ func TestNewRejects(t *testing.T) {
 		"id 0":           func(c *Config) { c.SessionID = 0 },
 		"id ffff":        func(c *Config) { c.SessionID = 0xffff },
 		"negative T":     func(c *Config) { c.KeepaliveTimeout = -1 },
+		"negative setup": func(c *Config) { c.SetupTimeout = -1 },
 		"no auth method": func(c *Config) { c.Link.Methods = nil },
 	}
 	for name, mut := range rows {
@@ -585,6 +598,7 @@ func TestRun(t *testing.T) {
 		t.Run(stop, func(t *testing.T) {
 			r := newRig(t, "alice", "wonderland", func(c *Config, _ *link.Config) {
 				c.Now = time.Now
+				c.Opened = time.Time{} // now, on the real clock
 				c.KeepaliveTimeout = 0
 			})
 			// The client side runs here, reading what Send captured.

@@ -10,6 +10,8 @@ import (
 
 // Snapshot is one row of RouterOS's /ppp active print.
 type Snapshot struct {
+	// ID is the session's handle, RouterOS's .id.
+	ID ID
 	// Name is the authenticated user, "" before authentication.
 	Name string
 	// Service is the protocol, always "pppoe" here.
@@ -42,6 +44,7 @@ type Snapshot struct {
 func (s *Session) Snapshot() Snapshot {
 	s.mu.Lock()
 	snap := Snapshot{
+		ID:          s.cfg.ID,
 		Name:        s.user,
 		Service:     "pppoe",
 		CallerID:    strings.ToUpper(s.cfg.Circuit.HardwareAddr().String()),

@@ -353,3 +353,20 @@ func TestCrashRestart(t *testing.T) {
 	}
 	t.Logf("client uptime before the crash %s; reconnected", first)
 }
+
+// TestNoBPFFS starts the AC and the client where nothing is mounted on
+// /sys/fs/bpf: `ip netns exec` gives each daemon a private mount namespace
+// with a fresh sysfs, as on a host nobody prepared. Each mounts its own
+// bpffs there, serves, and says once that its pins will not outlive it.
+func TestNoBPFFS(t *testing.T) {
+	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
+	pins := "/sys/fs/bpf/pppoe-xdp-test" // inside each daemon's own sysfs
+	ac := startDaemon(t, l.ac, "ac", fmt.Sprintf(quickServer, "one"), pins, "--uplink", "up0")
+	cl := startDaemon(t, l.cl, "client", quickClient, pins)
+	waitFor(t, 10*time.Second, "client connected", func() bool { return cl.monitor("PPPoE-Out")["status"] == "connected" })
+	for _, d := range []*daemon{ac, cl} {
+		if n := strings.Count(d.log.String(), "private mount namespace"); n != 1 {
+			t.Errorf("%s: %d warnings about the private mount namespace, want 1:\n%s", d.name, n, d.log.String())
+		}
+	}
+}

@@ -122,6 +122,11 @@ func startDaemon(t *testing.T, ns *netns.NS, name, config, pins string, flags ..
 		}
 	})
 	waitFor(t, 10*time.Second, name+" control socket", func() bool {
+		select {
+		case <-d.done:
+			t.Fatalf("%s exited at start with status %d:\n%s", name, d.cmd.ProcessState.ExitCode(), d.log.String())
+		default:
+		}
 		_, err := d.ctlErr("/system identity print")
 		return err == nil
 	})

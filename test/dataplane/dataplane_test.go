@@ -21,6 +21,7 @@ import (
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 
+	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe0"
 	"github.com/pppoe-xdp/pppoe-xdp/maps"
 	"github.com/pppoe-xdp/pppoe-xdp/test/netns"
 )
@@ -550,8 +551,9 @@ func TestRemove(t *testing.T) {
 
 // TestSessionMTU: a session whose MTU is below pppoe0's. Without a route
 // carrying that MTU the encapsulating program can only drop what is too
-// big (counted); with maps.AddHostRoute the kernel fragments or sends
-// Fragmentation Needed, and large pings get through.
+// big (counted); with the host route control/pppoe0 gives such a session
+// the kernel fragments or sends Fragmentation Needed, and large pings get
+// through.
 func TestSessionMTU(t *testing.T) {
 	tp := newTopo(t)
 	s := tp.sessions[1]
@@ -570,7 +572,15 @@ func TestSessionMTU(t *testing.T) {
 	if d := after[maps.ReasonMTUExceeded] - before[maps.ReasonMTUExceeded]; d == 0 || st.Drops == 0 {
 		t.Errorf("without the route: mtu_exceeded moved by %d, session drops %d; want both > 0", d, st.Drops)
 	}
-	must(t, tp.ac.Do(t, func() error { return maps.AddHostRoute(tp.pppoe0, s.addr, 1400) }))
+	// The host route as pppoed makes it (control/pppoe0).
+	var host *pppoe0.Host
+	must(t, tp.ac.Do(t, func() (err error) {
+		if host, err = pppoe0.New(tp.pppoe0, nil); err != nil {
+			return err
+		}
+		return host.AddSession(s.addr, 1400)
+	}))
+	defer host.Close()
 	if got := tp.core.Ping(t, s.target, s.addr, 3, 1450); got < 2 {
 		t.Errorf("1478-byte ping with the route MTU: %d/3 replies, want >= 2", got)
 	}
@@ -582,7 +592,10 @@ func TestSessionMTU(t *testing.T) {
 	if got := tp.core.Ping(t, s.target, s.addr, 1, 56); got != 1 {
 		t.Errorf("small ping: %d/1", got)
 	}
-	must(t, tp.ac.Do(t, func() error { return maps.DelHostRoute(tp.pppoe0, s.addr) }))
+	must(t, host.RemoveSession(s.addr, 1400))
+	if out := tp.ac.Run(t, "ip", "route", "show", s.addr.String()+"/32", "dev", "pppoe0"); strings.TrimSpace(out) != "" {
+		t.Errorf("host route left after the session: %s", out)
+	}
 }
 
 // TestRestart: a daemon restart closes the data plane and opens it again

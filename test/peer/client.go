@@ -41,6 +41,14 @@ type Config struct {
 	Timeout, MaxTimeout, Restart time.Duration
 	// PADRAttempts is pppoe.ClientConfig.PADRAttempts.
 	PADRAttempts int
+	// OnUp, if set, returns IPv4 packets the client sends the instant its
+	// IPCP opens, right after the frame that opened it and before it reads
+	// anything else: a subscriber whose first packets leave at once.
+	OnUp func(info link.Info) [][]byte
+	// PADTOnAuthFailure makes the client hang up with a PADT the moment
+	// the AC refuses its credentials, before any LCP Terminate exchange,
+	// as some clients do.
+	PADTOnAuthFailure bool
 }
 
 // Client is one emulated subscriber: discovery done, its PPP link running
@@ -256,7 +264,8 @@ func (c *Client) send(f ppp.Frame) error {
 }
 
 // act carries out a link Output: frames out, events noted, the timer set.
-func (c *Client) act(out link.Output) {
+// It reports true when the client hung up.
+func (c *Client) act(out link.Output) bool {
 	for _, f := range out.Send {
 		if f.Protocol == ppp.ProtocolLCP && len(f.Information) > 0 && f.Information[0] == byte(ppp.EchoReply) {
 			c.mu.Lock()
@@ -271,6 +280,11 @@ func (c *Client) act(out link.Output) {
 			c.mu.Lock()
 			c.info = ev.Info
 			c.mu.Unlock()
+			if c.cfg.OnUp != nil {
+				for _, pkt := range c.cfg.OnUp(ev.Info) {
+					c.SendIPv4(pkt)
+				}
+			}
 			select {
 			case <-c.up: // IPCP renegotiated (RFC 1661 §4.3: RCR in Opened)
 			default:
@@ -280,6 +294,12 @@ func (c *Client) act(out link.Output) {
 			c.mu.Lock()
 			c.authFailed = true
 			c.mu.Unlock()
+			if c.cfg.PADTOnAuthFailure {
+				if b, err := c.sess.PADT("authentication failed"); err == nil {
+					c.port.WriteFrame(b)
+				}
+				return true
+			}
 		case link.Down:
 			c.mu.Lock()
 			c.linkDown = ev.Reason
@@ -290,11 +310,14 @@ func (c *Client) act(out link.Output) {
 		}
 	}
 	c.deadline = out.Deadline
+	return false
 }
 
 func (c *Client) run() {
 	defer close(c.done)
-	c.act(c.link.Up(time.Now()))
+	if c.act(c.link.Up(time.Now())) {
+		return
+	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -310,7 +333,9 @@ func (c *Client) run() {
 		case f := <-c.cmds:
 			f()
 		case <-tick:
-			c.act(c.link.Tick(time.Now()))
+			if c.act(c.link.Tick(time.Now())) {
+				return
+			}
 		case b := <-c.port.in:
 			if c.frame(b) {
 				return
@@ -348,8 +373,7 @@ func (c *Client) frame(b []byte) bool {
 	if isData(pf.Protocol) {
 		return false
 	}
-	c.act(c.link.Receive(pf, time.Now()))
-	return false
+	return c.act(c.link.Receive(pf, time.Now()))
 }
 
 func sameMAC(a, b net.HardwareAddr) bool { return a.String() == b.String() }

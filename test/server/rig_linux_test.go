@@ -196,12 +196,16 @@ func (r *rig) hwaddr(n *netns.NS, name string) net.HardwareAddr {
 	return mac
 }
 
-// open opens an access interface inside the AC's namespace.
+// open opens an access interface inside the AC's namespace and puts the
+// data plane on it, as the daemon does (again, for one attached already).
 func (r *rig) open(name string) (server.Port, error) {
 	var p server.Port
 	err := r.ac.Do(r.t, func() error {
 		ifi, err := net.InterfaceByName(name)
 		if err != nil {
+			return err
+		}
+		if err := r.dp.AttachAccess(ifi.Index); err != nil {
 			return err
 		}
 		c, err := afpacket.Listen(ifi)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
 	"github.com/pppoe-xdp/pppoe-xdp/control/session"
 	"github.com/pppoe-xdp/pppoe-xdp/test/peer"
 )
@@ -25,7 +26,11 @@ func TestTeardown(t *testing.T) {
 		{"LCP Terminate-Request", func(t *testing.T, c *peer.Client) { c.Terminate() }, session.ReasonPeerTerminate, true},
 		{"keepalive", func(t *testing.T, c *peer.Client) { c.Silence() }, session.ReasonKeepalive, true},
 		{"admin remove", func(t *testing.T, c *peer.Client) {
-			if n := r.srv.Remove(c.Session().SessionID); n != 1 {
+			ss := r.srv.Sessions()
+			if len(ss) != 1 {
+				t.Fatalf("sessions %+v", ss)
+			}
+			if n := r.srv.Remove(ss[0].ID); n != 1 {
 				t.Errorf("Remove = %d", n)
 			}
 		}, session.ReasonAdmin, true},
@@ -72,6 +77,30 @@ func TestTeardown(t *testing.T) {
 		}
 		if got := r.ended(session.ReasonAuthFailed); got != before+1 {
 			t.Errorf("ended auth-failed %d, want %d", got, before+1)
+		}
+	})
+
+	t.Run("auth failure, client hangs up with PADT", func(t *testing.T) {
+		// A client that sends PADT the moment its CHAP Response is refused
+		// ends the session, but the failure is what ended it.
+		before := r.ended(session.ReasonAuthFailed)
+		cfg := r.peerConfig()
+		cfg.Password = "WrongPass"
+		cfg.Methods = []auth.Method{auth.CHAP}
+		cfg.PADTOnAuthFailure = true
+		c, err := r.tryDial(cfg)
+		must(t, err)
+		select {
+		case <-c.Done():
+		case <-time.After(3 * time.Second):
+			t.Fatal("the client did not hang up")
+		}
+		r.clean(t)
+		if !c.AuthFailed() || c.GotPADT() {
+			t.Errorf("client: auth failed %v, PADT from the AC %v", c.AuthFailed(), c.GotPADT())
+		}
+		if got := r.ended(session.ReasonAuthFailed); got != before+1 {
+			t.Errorf("ended auth-failed %d, want %d (counters %v)", got, before+1, r.srv.Counters().Ended)
 		}
 	})
 

@@ -6,8 +6,8 @@ import (
 )
 
 // Event is something the owner of a Link acts on or logs: one of
-// PhaseChanged, AuthSucceeded, AuthFailed, NetworkUp, NetworkDown,
-// EchoReply, ProtocolRejected or Down. None carries a password.
+// PhaseChanged, AuthSucceeded, AuthFailed, AuthRefused, NetworkUp,
+// NetworkDown, EchoReply, ProtocolRejected or Down. None carries a password.
 type Event interface{ event() }
 
 // PhaseChanged reports a move between RFC 1661 §3 phases.
@@ -25,6 +25,17 @@ type AuthFailed struct {
 	User   string
 	Method auth.Method
 	Reason string
+}
+
+// AuthRefused reports that the peer takes none of the authentication
+// methods the Authenticator offers: it Nak'd the Authentication-Protocol
+// option once every offered method was tried, or Rejected the option
+// (RFC 1661 §6.2). The link then terminates. Suggested is the method the
+// peer's last Nak named, 0 when it Rejected the option or named a method
+// not implemented here.
+type AuthRefused struct {
+	Offered   []auth.Method
+	Suggested auth.Method
 }
 
 // NetworkUp reports IPCP Opened (RFC 1332): the owner installs the data
@@ -52,6 +63,7 @@ type Down struct{ Reason string }
 func (PhaseChanged) event()     {}
 func (AuthSucceeded) event()    {}
 func (AuthFailed) event()       {}
+func (AuthRefused) event()      {}
 func (NetworkUp) event()        {}
 func (NetworkDown) event()      {}
 func (EchoReply) event()        {}

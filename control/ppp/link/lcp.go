@@ -33,6 +33,10 @@ type lcpNegotiator struct {
 	// has asked for.
 	method auth.Method
 	tried  []auth.Method
+	// refused: the peer takes none of methods; suggested is what its
+	// last Nak named (0 for a Reject or a method not implemented).
+	refused   bool
+	suggested auth.Method
 	// rejectMRRU: see Config.RejectMRRU.
 	rejectMRRU bool
 }
@@ -135,8 +139,8 @@ func (n *lcpNegotiator) Nak(opts []ppp.Option) error {
 // its Nak if we offer it, else to the next one we offer that was not tried.
 func (n *lcpNegotiator) nextMethod(suggested []byte) error {
 	n.tried = append(n.tried, n.method)
-	if m, err := auth.MethodFromOptionData(suggested); err == nil &&
-		slices.Contains(n.methods, m) && !slices.Contains(n.tried, m) {
+	m, err := auth.MethodFromOptionData(suggested)
+	if err == nil && slices.Contains(n.methods, m) && !slices.Contains(n.tried, m) {
 		n.method = m
 		return nil
 	}
@@ -146,6 +150,7 @@ func (n *lcpNegotiator) nextMethod(suggested []byte) error {
 			return nil
 		}
 	}
+	n.refused, n.suggested = true, m
 	return errNoMethod
 }
 
@@ -158,6 +163,7 @@ func (n *lcpNegotiator) Reject(opts []ppp.Option) error {
 			n.magic = 0
 		case lcp.TypeAuthProtocol:
 			if n.role == Authenticator {
+				n.refused, n.suggested = true, 0
 				return fmt.Errorf("authentication-protocol: %w", fsm.ErrRequired)
 			}
 		}

@@ -551,6 +551,13 @@ func (l *Link) timer(t *time.Time, op fsm.TimerOp) {
 func (l *Link) lcpDo(o fsm.Output) {
 	if o.Err != nil {
 		l.setReason("lcp: " + o.Err.Error())
+		if n := l.lcpNeg; n.refused {
+			// Said now, not with Down: the owner names the session's
+			// end after what happened first, and the peer may hang up
+			// before the Terminate exchange is over.
+			n.refused = false
+			l.emit(AuthRefused{Offered: slices.Clone(l.cfg.Methods), Suggested: n.suggested})
+		}
 	}
 	// The timer first: an upper layer reacting to tlu or tlf below may
 	// run LCP again, and that later operation's timer must win.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -544,5 +545,68 @@ func TestNewValidates(t *testing.T) {
 	}
 	if _, err := New(serverConfig()); err != nil {
 		t.Errorf("valid config: %v", err)
+	}
+}
+
+// TestAuthRefused: a peer that takes none of the offered methods is told
+// apart from a wrong password, the moment the Authenticator gives up and
+// before the link is down: the owner names the session's end after it.
+func TestAuthRefused(t *testing.T) {
+	rows := []struct {
+		name      string
+		peer      []auth.Method
+		reject    bool // the peer Rejects Authentication-Protocol outright
+		suggested auth.Method
+	}{
+		{"pap-only peer", []auth.Method{auth.PAP}, false, auth.PAP},
+		{"peer rejects authentication", nil, true, 0},
+	}
+	for _, row := range rows {
+		t.Run(row.name, func(t *testing.T) {
+			sc, pc := serverConfig(), peerConfig()
+			sc.Methods = []auth.Method{auth.CHAP, auth.MSCHAPv2}
+			pc.Methods = row.peer
+			x := newPair(t, sc, pc)
+			if row.reject {
+				// The peer's LCP, asked to authenticate, answers with a
+				// Configure-Reject naming the option.
+				x.deliverToP = func(f ppp.Frame) bool {
+					var p ppp.Packet
+					if f.Protocol != ppp.ProtocolLCP || p.UnmarshalBinary(f.Information) != nil || p.Code != ppp.ConfigureRequest {
+						return true
+					}
+					opts, _ := ppp.ParseOptions(p.Data)
+					for _, o := range opts {
+						if o.Type == 3 {
+							rej := []ppp.Option{o}
+							b := ppp.MarshalOptions(rej)
+							r, _ := (&ppp.Packet{Code: ppp.ConfigureReject, Identifier: p.Identifier, Data: b}).MarshalBinary()
+							x.toA = append(x.toA, ppp.Frame{Protocol: ppp.ProtocolLCP, Information: r})
+							return false
+						}
+					}
+					return true
+				}
+			}
+			x.up()
+			x.flush()
+			refused, ok := find[AuthRefused](x.evA)
+			if !ok {
+				t.Fatalf("no AuthRefused: %s", eventsString(x.evA))
+			}
+			if !slices.Equal(refused.Offered, sc.Methods) || refused.Suggested != row.suggested {
+				t.Errorf("AuthRefused %+v", refused)
+			}
+			if _, ok := find[AuthFailed](x.evA); ok {
+				t.Error("a refused method reported as failed credentials")
+			}
+			x.run(5)
+			if count[AuthRefused](x.evA) != 1 {
+				t.Errorf("%d AuthRefused events", count[AuthRefused](x.evA))
+			}
+			if d, ok := find[Down](x.evA); !ok || !strings.Contains(d.Reason, "authentication") {
+				t.Errorf("Down %+v %v", d, ok)
+			}
+		})
 	}
 }

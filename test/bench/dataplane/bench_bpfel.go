@@ -39,10 +39,12 @@ const (
 	benchMapBareTarget     = "bare_target"
 	benchMapGen            = "gen"
 	benchMapGenPos         = "gen_pos"
+	benchMapRouterPorts    = "router_ports"
 	benchMapSinkCount      = "sink_count"
 	benchProgXdpBare       = "xdp_bare"
 	benchProgXdpGen        = "xdp_gen"
 	benchProgXdpPass       = "xdp_pass"
+	benchProgXdpRouter     = "xdp_router"
 	benchProgXdpSink       = "xdp_sink"
 	benchVarUnusedBarePair = "unused_bare_pair"
 	benchVarUnusedGenCfg   = "unused_gen_cfg"
@@ -90,20 +92,22 @@ type benchSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type benchProgramSpecs struct {
-	XdpBare *ebpf.ProgramSpec `ebpf:"xdp_bare"`
-	XdpGen  *ebpf.ProgramSpec `ebpf:"xdp_gen"`
-	XdpPass *ebpf.ProgramSpec `ebpf:"xdp_pass"`
-	XdpSink *ebpf.ProgramSpec `ebpf:"xdp_sink"`
+	XdpBare   *ebpf.ProgramSpec `ebpf:"xdp_bare"`
+	XdpGen    *ebpf.ProgramSpec `ebpf:"xdp_gen"`
+	XdpPass   *ebpf.ProgramSpec `ebpf:"xdp_pass"`
+	XdpRouter *ebpf.ProgramSpec `ebpf:"xdp_router"`
+	XdpSink   *ebpf.ProgramSpec `ebpf:"xdp_sink"`
 }
 
 // benchMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type benchMapSpecs struct {
-	BareTarget *ebpf.MapSpec `ebpf:"bare_target"`
-	Gen        *ebpf.MapSpec `ebpf:"gen"`
-	GenPos     *ebpf.MapSpec `ebpf:"gen_pos"`
-	SinkCount  *ebpf.MapSpec `ebpf:"sink_count"`
+	BareTarget  *ebpf.MapSpec `ebpf:"bare_target"`
+	Gen         *ebpf.MapSpec `ebpf:"gen"`
+	GenPos      *ebpf.MapSpec `ebpf:"gen_pos"`
+	RouterPorts *ebpf.MapSpec `ebpf:"router_ports"`
+	SinkCount   *ebpf.MapSpec `ebpf:"sink_count"`
 }
 
 // benchVariableSpecs contains global variables before they are loaded into the kernel.
@@ -134,10 +138,11 @@ func (o *benchObjects) Close() error {
 //
 // It can be passed to loadBenchObjects or ebpf.CollectionSpec.LoadAndAssign.
 type benchMaps struct {
-	BareTarget *ebpf.Map `ebpf:"bare_target"`
-	Gen        *ebpf.Map `ebpf:"gen"`
-	GenPos     *ebpf.Map `ebpf:"gen_pos"`
-	SinkCount  *ebpf.Map `ebpf:"sink_count"`
+	BareTarget  *ebpf.Map `ebpf:"bare_target"`
+	Gen         *ebpf.Map `ebpf:"gen"`
+	GenPos      *ebpf.Map `ebpf:"gen_pos"`
+	RouterPorts *ebpf.Map `ebpf:"router_ports"`
+	SinkCount   *ebpf.Map `ebpf:"sink_count"`
 }
 
 func (m *benchMaps) Close() error {
@@ -145,6 +150,7 @@ func (m *benchMaps) Close() error {
 		m.BareTarget,
 		m.Gen,
 		m.GenPos,
+		m.RouterPorts,
 		m.SinkCount,
 	)
 }
@@ -161,10 +167,11 @@ type benchVariables struct {
 //
 // It can be passed to loadBenchObjects or ebpf.CollectionSpec.LoadAndAssign.
 type benchPrograms struct {
-	XdpBare *ebpf.Program `ebpf:"xdp_bare"`
-	XdpGen  *ebpf.Program `ebpf:"xdp_gen"`
-	XdpPass *ebpf.Program `ebpf:"xdp_pass"`
-	XdpSink *ebpf.Program `ebpf:"xdp_sink"`
+	XdpBare   *ebpf.Program `ebpf:"xdp_bare"`
+	XdpGen    *ebpf.Program `ebpf:"xdp_gen"`
+	XdpPass   *ebpf.Program `ebpf:"xdp_pass"`
+	XdpRouter *ebpf.Program `ebpf:"xdp_router"`
+	XdpSink   *ebpf.Program `ebpf:"xdp_sink"`
 }
 
 func (p *benchPrograms) Close() error {
@@ -172,6 +179,7 @@ func (p *benchPrograms) Close() error {
 		p.XdpBare,
 		p.XdpGen,
 		p.XdpPass,
+		p.XdpRouter,
 		p.XdpSink,
 	)
 }

@@ -245,6 +245,25 @@ func (t *topo) bare(from iface) attacher {
 	}
 }
 
+// router routes from's plain IPv4 traffic in XDP, to either AC veth.
+func (t *topo) router(from iface) attacher {
+	return func() (func(), error) {
+		// A device map resolves ifindexes in the writer's namespace.
+		err := t.ac.do(func() error {
+			for _, i := range []iface{t.acc0, t.up0} {
+				if err := t.objs.RouterPorts.Put(uint32(i.index), uint32(i.index)); err != nil {
+					return fmt.Errorf("router_ports: %w", err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		return attachXDP(from, t.objs.XdpRouter)
+	}
+}
+
 func (t *topo) dataplane(dp *maps.Datapath, i iface, up bool) attacher {
 	return func() (func(), error) {
 		err := t.ac.do(func() error {
@@ -267,6 +286,7 @@ const (
 	kindGenOnly    kind = iota // generator + first veth, XDP_DROP on the first hop: the fixed cost
 	kindBare                   // (a) bare XDP redirect to the sink across the same veths
 	kindKernel                 // (b) kernel IP forwarding
+	kindRouter                 // (c) an XDP IPv4 router (fib_lookup + device-map redirect), plain IPv4
 	kindOne                    // PPPoE data plane, 1 session installed
 	kindManyHot                // PPPoE data plane, many installed, traffic on one
 	kindManySpread             // PPPoE data plane, many installed, traffic on all
@@ -307,12 +327,14 @@ func (t *topo) cases() []*benchCase {
 	add("up", kindGenOnly, "generator only (XDP_DROP on acc0)", t.xdp(t.acc0, o.XdpSink), o.XdpSink, t.s0, t.upPPPoE(1))
 	add("up", kindBare, "bare XDP redirect (a)", t.bare(t.acc0), o.XdpBare, t.s0, t.upPPPoE(1))
 	add("up", kindKernel, "kernel IP forwarding (b)", t.xdp(t.acc0, o.XdpPass), o.XdpPass, t.s0, t.upPlain())
+	add("up", kindRouter, "XDP IPv4 router (c)", t.router(t.acc0), o.XdpRouter, t.s0, t.upPlain())
 	add("up", kindOne, "PPPoE decap+forward, 1 session", t.dataplane(t.dp1, t.acc0, true), access1, t.s0, t.upPPPoE(1))
 	add("up", kindManyHot, fmt.Sprintf("PPPoE, %d sessions, 1 hot", many), t.dataplane(t.dpMany, t.acc0, true), accessMany, t.s0, t.upPPPoE(1))
 	add("up", kindManySpread, fmt.Sprintf("PPPoE, %d sessions, all busy", many), t.dataplane(t.dpMany, t.acc0, true), accessMany, t.s0, t.upPPPoE(many))
 	add("down", kindGenOnly, "generator only (XDP_DROP on up0)", t.xdp(t.up0, o.XdpSink), o.XdpSink, t.c0, t.downIP(1))
 	add("down", kindBare, "bare XDP redirect (a)", t.bare(t.up0), o.XdpBare, t.c0, t.downIP(1))
 	add("down", kindKernel, "kernel IP forwarding (b)", t.xdp(t.up0, o.XdpPass), o.XdpPass, t.c0, t.downPlain())
+	add("down", kindRouter, "XDP IPv4 router (c)", t.router(t.up0), o.XdpRouter, t.c0, t.downPlain())
 	add("down", kindOne, "PPPoE encap+forward, 1 session", t.dataplane(t.dp1, t.up0, false), uplink1, t.c0, t.downIP(1))
 	add("down", kindManyHot, fmt.Sprintf("PPPoE, %d sessions, 1 hot", many), t.dataplane(t.dpMany, t.up0, false), uplinkMany, t.c0, t.downIP(1))
 	add("down", kindManySpread, fmt.Sprintf("PPPoE, %d sessions, all busy", many), t.dataplane(t.dpMany, t.up0, false), uplinkMany, t.c0, t.downIP(many))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,6 +27,13 @@ import (
 // softirq is sampled by the scheduler tick (CONFIG_TICK_CPU_ACCOUNTING), so
 // it is statistical. Steal (time the hypervisor ran something else) is
 // neither busy nor idle to the guest; it is reported, not subtracted.
+//
+// A machine with no cpuidle driver (some VMs) has no residency files; there
+// the idle clock is /proc/stat's idle+iowait, at tick resolution, and the
+// report says so.
+
+// noCPUIdle is set when this machine has no cpuidle residency to read.
+var noCPUIdle bool
 
 // userHZ is the unit of /proc/stat (USER_HZ is 100 on every Linux ABI).
 const userHZ = 100
@@ -71,6 +79,8 @@ func (u *cpuUse) add(v cpuUse) {
 	}
 }
 
+var errNoCPUIdle = errors.New("no cpuidle states (no cpuidle driver)")
+
 // readCPUIdle sums the residency of every cpuidle state of cpu.
 func readCPUIdle(cpu int) (time.Duration, error) {
 	states, err := filepath.Glob(fmt.Sprintf("/sys/devices/system/cpu/cpu%d/cpuidle/state*/time", cpu))
@@ -78,7 +88,7 @@ func readCPUIdle(cpu int) (time.Duration, error) {
 		return 0, err
 	}
 	if len(states) == 0 {
-		return 0, fmt.Errorf("cpu%d: no cpuidle states (no cpuidle driver?)", cpu)
+		return 0, fmt.Errorf("cpu%d: %w", cpu, errNoCPUIdle)
 	}
 	var us uint64
 	for _, s := range states {
@@ -147,14 +157,27 @@ func snapCPU(last int) (cpuSnap, error) {
 		if err := unix.SchedSetaffinity(0, &set); err != nil {
 			return cpuSnap{}, fmt.Errorf("visit CPU %d: %w", c, err)
 		}
+		s.at[c] = time.Now()
+		if noCPUIdle {
+			continue
+		}
 		idle, err := readCPUIdle(c)
+		if errors.Is(err, errNoCPUIdle) {
+			noCPUIdle = true
+			continue
+		}
 		if err != nil {
 			return cpuSnap{}, err
 		}
-		s.at[c], s.idle[c] = time.Now(), idle
+		s.idle[c] = idle
 	}
 	var err error
 	s.statBusy, s.statIdle, s.steal, err = readProcStat(n)
+	if noCPUIdle {
+		for c := range s.idle {
+			s.idle[c] = time.Duration(s.statIdle[c]) * time.Second / userHZ
+		}
+	}
 	return s, err
 }
 

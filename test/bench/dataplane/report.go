@@ -181,6 +181,9 @@ func busyCell(c *benchCase) string {
 // sources, so the cpuidle figure can be held against /proc/stat's.
 func clocks(out io.Writer, total cpuUse) {
 	fmt.Fprintln(out, "CPU CLOCKS over all measured runs (busy = wall - idle unless said):")
+	if noCPUIdle {
+		fmt.Fprintln(out, "  (no cpuidle driver here: the 'cpuidle' busy figures are /proc/stat idle+iowait, 10 ms ticks)")
+	}
 	for i := range total.wall {
 		fmt.Fprintf(out, "  CPU %d: wall %v; busy: cpuidle %v (%.1f%%), /proc/stat wall-idle %v, /proc/stat user+nice+system+irq+softirq %v (tick-sampled); steal %v\n",
 			i, total.wall[i].Round(time.Millisecond), total.busy[i].Round(time.Millisecond), 100*float64(total.busy[i])/float64(total.wall[i]),
@@ -248,6 +251,7 @@ func report(out io.Writer, cs []*benchCase, rounds int, total cpuUse) error {
 	rows := []ratioRow{
 		{name: "PPPoE 1 session / bare redirect (a)", num: kindOne, den: kindBare, goal: ">= 0.90"},
 		{name: "PPPoE 1 session / kernel forwarding (b)", num: kindOne, den: kindKernel, goal: ">= 3.00"},
+		{name: "PPPoE 1 session / XDP IPv4 router (c)", num: kindOne, den: kindRouter, goal: ">= 0.90 up"},
 		{name: fmt.Sprintf("cost %d sessions 1 hot / 1 session", *sessions), num: kindManyHot, den: kindOne, goal: "<= 1.10", costRatio: true},
 		{name: fmt.Sprintf("cost %d sessions all busy / 1 session", *sessions), num: kindManySpread, den: kindOne, goal: "(no goal)", costRatio: true},
 	}

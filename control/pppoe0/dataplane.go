@@ -1,0 +1,48 @@
+package pppoe0
+
+import (
+	"errors"
+	"net/netip"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/session"
+)
+
+// DataPlane returns dp with pppoe0's routes following its sessions: a
+// session is routed (AddSession) once its entry is installed, so the
+// first packet the kernel routes to it finds it, and unrouted
+// (RemoveSession) before its entry goes.
+func (h *Host) DataPlane(dp session.DataPlane) session.DataPlane {
+	return dataPlane{inner: dp, h: h}
+}
+
+type dataPlane struct {
+	inner session.DataPlane
+	h     *Host
+}
+
+// handle is the inner data plane's handle with what AddSession was given.
+type handle struct {
+	inner session.Handle
+	addr  netip.Addr
+	mtu   int
+}
+
+func (d dataPlane) Install(e session.Entry) (session.Handle, error) {
+	in, err := d.inner.Install(e)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.h.AddSession(e.IPv4, int(e.MTU)); err != nil {
+		return nil, errors.Join(err, d.inner.Remove(in))
+	}
+	return handle{inner: in, addr: e.IPv4, mtu: int(e.MTU)}, nil
+}
+
+func (d dataPlane) Remove(h session.Handle) error {
+	hh := h.(handle)
+	return errors.Join(d.h.RemoveSession(hh.addr, hh.mtu), d.inner.Remove(hh.inner))
+}
+
+func (d dataPlane) Stats(h session.Handle) (session.Stats, error) {
+	return d.inner.Stats(h.(handle).inner)
+}

@@ -1,0 +1,491 @@
+package radius
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+	"layeh.com/radius"
+	"layeh.com/radius/rfc2865"
+	"layeh.com/radius/rfc2866"
+	"layeh.com/radius/rfc2869"
+)
+
+// TerminateCause is Acct-Terminate-Cause (RFC 2866 §5.10).
+type TerminateCause uint32
+
+// Terminate causes, RFC 2866 §5.10.
+const (
+	CauseUserRequest        TerminateCause = 1
+	CauseLostCarrier        TerminateCause = 2
+	CauseLostService        TerminateCause = 3
+	CauseIdleTimeout        TerminateCause = 4
+	CauseSessionTimeout     TerminateCause = 5
+	CauseAdminReset         TerminateCause = 6
+	CauseAdminReboot        TerminateCause = 7
+	CausePortError          TerminateCause = 8
+	CauseNASError           TerminateCause = 9
+	CauseNASRequest         TerminateCause = 10
+	CauseNASReboot          TerminateCause = 11
+	CausePortUnneeded       TerminateCause = 12
+	CausePortPreempted      TerminateCause = 13
+	CausePortSuspended      TerminateCause = 14
+	CauseServiceUnavailable TerminateCause = 15
+	CauseCallback           TerminateCause = 16
+	CauseUserError          TerminateCause = 17
+	CauseHostRequest        TerminateCause = 18
+)
+
+// String returns the RFC's name, e.g. "Lost-Carrier".
+func (c TerminateCause) String() string {
+	if s, ok := rfc2866.AcctTerminateCause_Strings[rfc2866.AcctTerminateCause(c)]; ok {
+		return s
+	}
+	return fmt.Sprintf("TerminateCause(%d)", uint32(c))
+}
+
+// Usage is a session's counters so far. In is from the subscriber, Out
+// to it (RFC 2866 §5.3, §5.4: from the NAS's view of the port).
+type Usage struct {
+	InOctets, OutOctets   uint64
+	InPackets, OutPackets uint64
+	// Time is Acct-Session-Time, sent in whole seconds.
+	Time time.Duration
+}
+
+// SessionInfo is what every accounting record of a session carries.
+type SessionInfo struct {
+	User     string
+	Port     Port
+	FramedIP netip.Addr
+	// Class is the Access-Accept's Class attributes, echoed unchanged
+	// (RFC 2865 §5.25).
+	Class [][]byte
+	// Local is true for a session authenticated from local secrets:
+	// Acct-Authentic Local rather than RADIUS (RFC 2866 §5.6).
+	Local bool
+}
+
+// AccountingOptions tune an Accounting sender.
+type AccountingOptions struct {
+	// QueueLimit bounds the records waiting (default 65,536). See
+	// Accounting.
+	QueueLimit int
+	// InFlight is how many records are sent at once (default 32).
+	InFlight int
+	// RetryMin and RetryMax bound the pause after no server took a
+	// record: it starts at RetryMin (default 1s) and doubles up to
+	// RetryMax (default 30s) while the outage lasts.
+	RetryMin, RetryMax time.Duration
+	Logger             *zap.Logger
+}
+
+// Accounting sends RFC 2866 accounting through a Client's servers.
+//
+// Nothing is lost to an outage: a record no server answered stays queued,
+// oldest first, and is sent again after a pause, each time as a new packet
+// whose Acct-Delay-Time (RFC 2866 §5.2) says how long it has waited. The
+// queue is bounded: a session has at most one Interim-Update queued (a
+// newer one replaces its counters, a Stop removes it, since the counters
+// are cumulative and the later record says all the earlier one did); when
+// the queue is full the oldest queued Interim-Update of any session gives
+// way, and only when none is left is a new record refused with
+// ErrQueueFull. A Stop is queued once per session: a second one is
+// ErrStopped, and once answered it is never sent again. (A record in flight
+// whose answer was lost reaches a server twice; that is RADIUS's
+// at-least-once and servers key on Acct-Session-Id and Acct-Status-Type.)
+//
+// Run must be running for anything to be sent.
+type Accounting struct {
+	c    *Client
+	opts AccountingOptions
+	log  *zap.Logger
+	wake chan struct{}
+
+	mu       sync.Mutex
+	queue    []*record // oldest first
+	inflight int
+	paused   time.Time // no new sends before this
+	backoff  time.Duration
+	drained  chan struct{} // closed when the queue empties; nil while it is empty
+
+	// Dropped counts Interim-Updates that gave way to a full queue.
+	Dropped atomic.Uint64
+	// Delivered counts records a server answered.
+	Delivered atomic.Uint64
+}
+
+// Errors of the accounting sender.
+var (
+	ErrQueueFull = errors.New("radius: accounting queue full")
+	ErrStopped   = errors.New("radius: session accounting already stopped")
+	ErrStarted   = errors.New("radius: session accounting already started")
+)
+
+type record struct {
+	status  rfc2866.AcctStatusType
+	sess    *Session // nil for Accounting-On/Off
+	usage   Usage
+	cause   TerminateCause
+	event   time.Time
+	sending bool
+	id      string // Acct-Session-Id of Accounting-On/Off
+}
+
+// NewAccounting returns a sender over c's servers (their accounting ports).
+func NewAccounting(c *Client, opts AccountingOptions) *Accounting {
+	if opts.QueueLimit <= 0 {
+		opts.QueueLimit = 65536
+	}
+	if opts.InFlight <= 0 {
+		opts.InFlight = 32
+	}
+	if opts.RetryMin <= 0 {
+		opts.RetryMin = time.Second
+	}
+	if opts.RetryMax < opts.RetryMin {
+		opts.RetryMax = max(30*time.Second, opts.RetryMin)
+	}
+	if opts.Logger == nil {
+		opts.Logger = c.log
+	}
+	return &Accounting{c: c, opts: opts, log: opts.Logger, wake: make(chan struct{}, 1), backoff: opts.RetryMin}
+}
+
+// Session is the accounting of one session. Its methods queue records
+// and return at once.
+type Session struct {
+	a    *Accounting
+	info SessionInfo
+
+	// guarded by a.mu
+	started, stopped bool
+	interim          *record // queued, not yet sending
+}
+
+// Session returns the accounting handle of a session.
+func (a *Accounting) Session(info SessionInfo) *Session {
+	return &Session{a: a, info: info}
+}
+
+// Start queues Acct-Status-Type Start.
+func (s *Session) Start() error {
+	a := s.a
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if s.started || s.stopped {
+		return ErrStarted
+	}
+	if err := a.push(&record{status: rfc2866.AcctStatusType_Value_Start, sess: s, event: time.Now()}); err != nil {
+		return err
+	}
+	s.started = true
+	return nil
+}
+
+// Interim queues an Interim-Update with u, or updates the one still
+// queued.
+func (s *Session) Interim(u Usage) error {
+	a := s.a
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if s.stopped {
+		return ErrStopped
+	}
+	if s.interim != nil {
+		s.interim.usage, s.interim.event = u, time.Now()
+		return nil
+	}
+	r := &record{status: rfc2866.AcctStatusType_Value_InterimUpdate, sess: s, usage: u, event: time.Now()}
+	if err := a.push(r); err != nil {
+		return err
+	}
+	s.interim = r
+	return nil
+}
+
+// Stop queues the session's Stop with its final counters and cause. It
+// may be called once; later calls return ErrStopped.
+func (s *Session) Stop(u Usage, cause TerminateCause) error {
+	a := s.a
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if s.stopped {
+		return ErrStopped
+	}
+	if s.interim != nil {
+		a.remove(s.interim)
+		s.interim = nil
+	}
+	if err := a.push(&record{status: rfc2866.AcctStatusType_Value_Stop, sess: s, usage: u, cause: cause, event: time.Now()}); err != nil {
+		return err
+	}
+	s.stopped = true
+	return nil
+}
+
+// On queues Accounting-On (RFC 2866 §5.1): the NAS starts with no
+// sessions, so the server may close any it still thinks open.
+func (a *Accounting) On() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.push(&record{status: rfc2866.AcctStatusType_Value_AccountingOn, event: time.Now(), id: randomID()})
+}
+
+// Off queues Accounting-Off, after every Stop queued before it, and waits
+// until the queue is empty or ctx ends. Run must still be running.
+func (a *Accounting) Off(ctx context.Context) error {
+	a.mu.Lock()
+	if err := a.push(&record{status: rfc2866.AcctStatusType_Value_AccountingOff, event: time.Now(), id: randomID()}); err != nil {
+		a.mu.Unlock()
+		return err
+	}
+	done := a.drained
+	a.mu.Unlock()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("radius: accounting off: %d records not delivered: %w", a.Len(), ctx.Err())
+	}
+}
+
+// Len is the number of records queued or in flight.
+func (a *Accounting) Len() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.queue)
+}
+
+func randomID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// push appends r, making room by dropping the oldest waiting
+// Interim-Update if the queue is full; a.mu is held.
+func (a *Accounting) push(r *record) error {
+	if len(a.queue) >= a.opts.QueueLimit {
+		victim := -1
+		for i, q := range a.queue {
+			if q.status == rfc2866.AcctStatusType_Value_InterimUpdate && !q.sending {
+				victim = i
+				break
+			}
+		}
+		if victim < 0 {
+			return fmt.Errorf("%w (%d records)", ErrQueueFull, len(a.queue))
+		}
+		v := a.queue[victim]
+		v.sess.interim = nil
+		a.queue = append(a.queue[:victim], a.queue[victim+1:]...)
+		if a.Dropped.Add(1) == 1 {
+			a.log.Warn("radius accounting queue full: dropping interim updates, oldest first", zap.Int("limit", a.opts.QueueLimit))
+		}
+	}
+	if a.drained == nil {
+		a.drained = make(chan struct{})
+	}
+	a.queue = append(a.queue, r)
+	a.signal()
+	return nil
+}
+
+// remove takes r out of the queue; a.mu is held.
+func (a *Accounting) remove(r *record) {
+	for i, q := range a.queue {
+		if q == r {
+			a.queue = append(a.queue[:i], a.queue[i+1:]...)
+			break
+		}
+	}
+	if len(a.queue) == 0 && a.drained != nil {
+		close(a.drained)
+		a.drained = nil
+	}
+}
+
+func (a *Accounting) signal() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run sends queued records until ctx ends, then waits for the sends under
+// way. Records still queued stay queued.
+func (a *Accounting) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		a.mu.Lock()
+		var next *record
+		wait := time.Duration(-1)
+		if now := time.Now(); now.Before(a.paused) {
+			wait = a.paused.Sub(now)
+		} else if a.inflight < a.opts.InFlight {
+			next = a.next()
+		}
+		if next != nil {
+			next.sending = true
+			if next.sess != nil && next.sess.interim == next {
+				next.sess.interim = nil // later counters make a new record
+			}
+			a.inflight++
+		}
+		a.mu.Unlock()
+		if next != nil {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				a.send(ctx, next)
+			}()
+			continue
+		}
+		var timer <-chan time.Time
+		var t *time.Timer
+		if wait >= 0 {
+			t = time.NewTimer(wait)
+			timer = t.C
+		}
+		select {
+		case <-a.wake:
+		case <-timer:
+		case <-ctx.Done():
+		}
+		if t != nil {
+			t.Stop()
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+// next picks the record to send: the oldest one whose session has no
+// older record waiting or in flight, so that a session's Start, Interims
+// and Stop reach the server in order even with InFlight sends at once.
+// Accounting-On and Accounting-Off are barriers: sent alone, after
+// everything before them, before anything after them. a.mu is held.
+func (a *Accounting) next() *record {
+	var blocked map[*Session]bool
+	for i, r := range a.queue {
+		if r.sess == nil {
+			if i == 0 && !r.sending && a.inflight == 0 {
+				return r
+			}
+			return nil
+		}
+		if r.sending || blocked[r.sess] {
+			if blocked == nil {
+				blocked = map[*Session]bool{}
+			}
+			blocked[r.sess] = true
+			continue
+		}
+		return r
+	}
+	return nil
+}
+
+func (a *Accounting) send(ctx context.Context, r *record) {
+	_, _, err := a.c.exchange(ctx, true, func(s *server) *radius.Packet {
+		return a.packet(s, r, time.Now())
+	})
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.inflight--
+	r.sending = false
+	defer a.signal()
+	if err != nil {
+		if r.status == rfc2866.AcctStatusType_Value_InterimUpdate {
+			// A newer Interim-Update or the Stop says all this one did.
+			if r.sess.stopped || r.sess.interim != nil {
+				a.remove(r)
+			} else {
+				r.sess.interim = r
+			}
+		}
+		if ctx.Err() == nil {
+			a.paused = time.Now().Add(a.backoff)
+			a.log.Warn("radius accounting not delivered; kept queued", zap.Stringer("status", r.status), zap.Int("queued", len(a.queue)), zap.Duration("retry_in", a.backoff), zap.Error(err))
+			a.backoff = min(2*a.backoff, a.opts.RetryMax)
+		}
+		return
+	}
+	a.backoff = a.opts.RetryMin
+	a.Delivered.Add(1)
+	a.remove(r)
+}
+
+// packet builds the Accounting-Request of r for server s at now.
+func (a *Accounting) packet(s *server, r *record, now time.Time) *radius.Packet {
+	p := radius.New(radius.CodeAccountingRequest, []byte(s.Secret))
+	if r.sess == nil {
+		a.c.addNAS(p)
+		_ = rfc2866.AcctSessionID_SetString(p, r.id)
+	} else {
+		info := r.sess.info
+		a.c.addPort(p, info.User, info.Port)
+		if info.FramedIP.Is4() {
+			_ = rfc2865.FramedIPAddress_Set(p, net.IP(info.FramedIP.AsSlice()))
+		}
+		for _, c := range info.Class {
+			_ = rfc2865.Class_Add(p, c)
+		}
+		authentic := rfc2866.AcctAuthentic_Value_RADIUS
+		if info.Local {
+			authentic = rfc2866.AcctAuthentic_Value_Local
+		}
+		_ = rfc2866.AcctAuthentic_Set(p, authentic)
+	}
+	_ = rfc2866.AcctStatusType_Set(p, r.status)
+	delay := now.Sub(r.event)
+	_ = rfc2866.AcctDelayTime_Set(p, rfc2866.AcctDelayTime(max(0, delay/time.Second)))
+	_ = rfc2869.EventTimestamp_Set(p, r.event)
+	if r.status == rfc2866.AcctStatusType_Value_InterimUpdate || r.status == rfc2866.AcctStatusType_Value_Stop {
+		u := r.usage
+		_ = rfc2866.AcctSessionTime_Set(p, rfc2866.AcctSessionTime(u.Time/time.Second))
+		_ = rfc2866.AcctInputOctets_Set(p, rfc2866.AcctInputOctets(uint32(u.InOctets)))
+		_ = rfc2869.AcctInputGigawords_Set(p, rfc2869.AcctInputGigawords(uint32(u.InOctets>>32)))
+		_ = rfc2866.AcctOutputOctets_Set(p, rfc2866.AcctOutputOctets(uint32(u.OutOctets)))
+		_ = rfc2869.AcctOutputGigawords_Set(p, rfc2869.AcctOutputGigawords(uint32(u.OutOctets>>32)))
+		// Packet counters have no Gigawords (RFC 2866 §5.8): they wrap,
+		// as the RFC's counters do.
+		_ = rfc2866.AcctInputPackets_Set(p, rfc2866.AcctInputPackets(uint32(u.InPackets)))
+		_ = rfc2866.AcctOutputPackets_Set(p, rfc2866.AcctOutputPackets(uint32(u.OutPackets)))
+	}
+	if r.status == rfc2866.AcctStatusType_Value_Stop && r.cause != 0 {
+		_ = rfc2866.AcctTerminateCause_Set(p, rfc2866.AcctTerminateCause(r.cause))
+	}
+	return p
+}
+
+// MinInterimInterval is the shortest interim-update period honoured.
+const MinInterimInterval = 10 * time.Second
+
+// InterimInterval is a session's Interim-Update period: the server's
+// Acct-Interim-Interval when the Access-Accept had one, else the
+// configured interim-update (RouterOS: the RADIUS attribute wins); 0
+// means none. A period under MinInterimInterval is raised to it and no
+// higher: RFC 2869 §5.16's advice of at least 600 s is the operator's
+// call, not a hidden floor.
+func InterimInterval(configured, fromServer time.Duration) time.Duration {
+	d := configured
+	if fromServer > 0 {
+		d = fromServer
+	}
+	if d <= 0 {
+		return 0
+	}
+	return max(d, MinInterimInterval)
+}

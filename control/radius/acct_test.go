@@ -1,0 +1,232 @@
+package radius
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"strconv"
+	"testing"
+	"time"
+
+	"layeh.com/radius/rfc2866"
+	"layeh.com/radius/rfc2869"
+)
+
+var aliceSession = SessionInfo{
+	User:     "alice",
+	Port:     Port{AcctSessionID: "81000002", NASPort: 2, NASPortID: "ether1:100", CallingStationID: "02:00:00:00:00:02", CalledStationID: "isp"},
+	FramedIP: netip.MustParseAddr("10.9.0.5"),
+	Class:    [][]byte{[]byte("class-alice")},
+}
+
+// runAccounting runs a's sender until the test ends.
+func runAccounting(t *testing.T, a *Accounting) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = a.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// waitFor polls cond until it holds, failing after a generous minute.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestAccountingFreeRADIUS(t *testing.T) {
+	r := startRadiusd(t)
+	c := testClient(t, realServer(r))
+	a := NewAccounting(c, AccountingOptions{})
+	runAccounting(t, a)
+	ctx := ctxFor(t)
+
+	if err := a.On(); err != nil {
+		t.Fatal(err)
+	}
+	s := a.Session(aliceSession)
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	big := Usage{InOctets: 5<<32 + 7, OutOctets: 1<<32 + 9, InPackets: 11, OutPackets: 12, Time: 90 * time.Second}
+	if err := s.Interim(big); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the interim update", func() bool { return len(r.detailRecords()) >= 3 })
+	final := Usage{InOctets: 6 << 32, OutOctets: 100, InPackets: 20, OutPackets: 30, Time: 2 * time.Minute}
+	if err := s.Stop(final, CauseLostCarrier); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Stop(final, CauseLostCarrier); !errors.Is(err, ErrStopped) {
+		t.Fatalf("second Stop: %v, want ErrStopped", err)
+	}
+	if err := s.Interim(final); !errors.Is(err, ErrStopped) {
+		t.Fatalf("Interim after Stop: %v, want ErrStopped", err)
+	}
+	if err := a.Off(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	recs := r.detailRecords()
+	want := []map[string]string{
+		{"Acct-Status-Type": "Accounting-On", "NAS-Identifier": "bng-test", "NAS-IP-Address": "192.0.2.1", "Acct-Delay-Time": "0"},
+		{"Acct-Status-Type": "Start", "User-Name": "alice", "Acct-Session-Id": "81000002", "Framed-IP-Address": "10.9.0.5",
+			"Class": "0x636c6173732d616c696365", "Acct-Authentic": "RADIUS", "NAS-Port-Id": "ether1:100",
+			"Calling-Station-Id": "02:00:00:00:00:02", "Called-Station-Id": "isp", "Acct-Delay-Time": "0"},
+		{"Acct-Status-Type": "Interim-Update", "Acct-Session-Id": "81000002", "Acct-Input-Octets": "7", "Acct-Input-Gigawords": "5",
+			"Acct-Output-Octets": "9", "Acct-Output-Gigawords": "1", "Acct-Input-Packets": "11", "Acct-Output-Packets": "12",
+			"Acct-Session-Time": "90", "Class": "0x636c6173732d616c696365"},
+		{"Acct-Status-Type": "Stop", "Acct-Session-Id": "81000002", "Acct-Input-Octets": "0", "Acct-Input-Gigawords": "6",
+			"Acct-Output-Octets": "100", "Acct-Output-Gigawords": "0", "Acct-Session-Time": "120", "Acct-Terminate-Cause": "Lost-Carrier"},
+		{"Acct-Status-Type": "Accounting-Off"},
+	}
+	if len(recs) != len(want) {
+		t.Fatalf("%d accounting records, want %d:\n%s", len(recs), len(want), r.detail())
+	}
+	for i, w := range want {
+		for k, v := range w {
+			if recs[i][k] != v {
+				t.Errorf("record %d (%s): %s = %q, want %q", i, w["Acct-Status-Type"], k, recs[i][k], v)
+			}
+		}
+	}
+}
+
+func TestAccountingSurvivesOutage(t *testing.T) {
+	r := startRadiusd(t)
+	r.stop() // the server is down when the sessions come and go
+	srv := realServer(r)
+	// Short enough to see retries soon, long enough that the restarted
+	// server, sharing the CPUs, answers before a try gives up (a record
+	// whose tries all time out is sent again as a new packet, which the
+	// server would log twice).
+	srv.Timeout = time.Second
+	c := testClient(t, srv)
+	a := NewAccounting(c, AccountingOptions{RetryMin: 100 * time.Millisecond, RetryMax: 200 * time.Millisecond})
+	runAccounting(t, a)
+
+	s := a.Session(aliceSession)
+	queued := time.Now()
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Interim(Usage{InOctets: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Stop(Usage{InOctets: 2, Time: time.Second}, CauseAdminReset); err != nil {
+		t.Fatal(err)
+	}
+	// Let the records wait, and be retried, for over a second so that
+	// Acct-Delay-Time (whole seconds) must say so.
+	waitFor(t, "retries", func() bool { return c.Stats().Retransmits.Load() >= 2 && time.Since(queued) > 1500*time.Millisecond })
+	if a.Len() != 2 || r.detail() != "" {
+		t.Fatalf("queued %d (want Start and Stop: the Stop replaced the interim), detail %q", a.Len(), r.detail())
+	}
+	r.start()
+	waitFor(t, "delivery after the outage", func() bool { return a.Len() == 0 })
+
+	recs := r.detailRecords()
+	if len(recs) != 2 || recs[0]["Acct-Status-Type"] != "Start" || recs[1]["Acct-Status-Type"] != "Stop" {
+		t.Fatalf("want Start then Stop, once each:\n%s", r.detail())
+	}
+	for _, rec := range recs {
+		if d, _ := strconv.Atoi(rec["Acct-Delay-Time"]); d < 1 {
+			t.Errorf("%s: Acct-Delay-Time %q, want >= 1", rec["Acct-Status-Type"], rec["Acct-Delay-Time"])
+		}
+	}
+	if recs[1]["Acct-Terminate-Cause"] != "Admin-Reset" || recs[1]["Acct-Input-Octets"] != "2" {
+		t.Errorf("stop: %v", recs[1])
+	}
+}
+
+func TestAccountingQueueBound(t *testing.T) {
+	dead, _ := blackhole(t)
+	c := testClient(t, Server{Address: dead.Addr(), Secret: testSecret, AcctPort: dead.Port()})
+	// No Run: nothing leaves, the queue alone is under test.
+	a := NewAccounting(c, AccountingOptions{QueueLimit: 3})
+	sa, sb, sc := a.Session(aliceSession), a.Session(aliceSession), a.Session(aliceSession)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(sa.Start())
+	must(sa.Interim(Usage{InOctets: 1}))
+	must(sa.Interim(Usage{InOctets: 2})) // replaces the queued one
+	if a.Len() != 2 || a.queue[1].usage.InOctets != 2 {
+		t.Fatalf("a second interim must replace the first: %d queued", a.Len())
+	}
+	must(sb.Start())
+	must(sb.Interim(Usage{InOctets: 3})) // full: sa's interim gives way
+	if a.Len() != 3 || a.Dropped.Load() != 1 || a.queue[2].sess != sb {
+		t.Fatalf("queue %d, dropped %d", a.Len(), a.Dropped.Load())
+	}
+	must(sb.Stop(Usage{}, CauseUserRequest)) // takes sb's interim's place
+	if a.Len() != 3 {
+		t.Fatalf("queue %d after stop", a.Len())
+	}
+	if err := sc.Start(); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("no interim left to drop: %v, want ErrQueueFull", err)
+	}
+	if err := sa.Stop(Usage{}, CauseUserRequest); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("%v, want ErrQueueFull", err)
+	}
+	// A refused Stop may be retried: the session is not stopped.
+	a.mu.Lock()
+	a.queue = a.queue[:0]
+	a.mu.Unlock()
+	must(sa.Stop(Usage{}, CauseUserRequest))
+}
+
+func TestAccountingPacket(t *testing.T) {
+	c := testClient(t, Server{Address: netip.MustParseAddr("127.0.0.1"), Secret: testSecret})
+	a := NewAccounting(c, AccountingOptions{})
+	s := a.Session(aliceSession)
+	event := time.Unix(1_700_000_000, 0)
+	r := &record{status: rfc2866.AcctStatusType_Value_Stop, sess: s, event: event, cause: CauseSessionTimeout,
+		usage: Usage{InOctets: 1<<40 + 3, OutOctets: 1<<32 - 1, InPackets: 1<<32 + 5, Time: 61500 * time.Millisecond}}
+	p := a.packet(c.servers[0], r, event.Add(2500*time.Millisecond))
+	checks := []struct {
+		name      string
+		got, want uint64
+	}{
+		{"Acct-Input-Octets", uint64(rfc2866.AcctInputOctets_Get(p)), 3},
+		{"Acct-Input-Gigawords", uint64(rfc2869.AcctInputGigawords_Get(p)), 1 << 8},
+		{"Acct-Output-Octets", uint64(rfc2866.AcctOutputOctets_Get(p)), 1<<32 - 1},
+		{"Acct-Output-Gigawords", uint64(rfc2869.AcctOutputGigawords_Get(p)), 0},
+		{"Acct-Input-Packets (wraps)", uint64(rfc2866.AcctInputPackets_Get(p)), 5},
+		{"Acct-Session-Time", uint64(rfc2866.AcctSessionTime_Get(p)), 61},
+		{"Acct-Delay-Time", uint64(rfc2866.AcctDelayTime_Get(p)), 2},
+		{"Acct-Terminate-Cause", uint64(rfc2866.AcctTerminateCause_Get(p)), 5},
+		{"Event-Timestamp", uint64(rfc2869.EventTimestamp_Get(p).Unix()), 1_700_000_000},
+	}
+	for _, ck := range checks {
+		if ck.got != ck.want {
+			t.Errorf("%s = %d, want %d", ck.name, ck.got, ck.want)
+		}
+	}
+	if CauseLostCarrier.String() != "Lost-Carrier" || TerminateCause(99).String() != "TerminateCause(99)" {
+		t.Error("TerminateCause names")
+	}
+}
+
+func TestInterimInterval(t *testing.T) {
+	for _, tc := range []struct{ configured, server, want time.Duration }{
+		{0, 0, 0},
+		{5 * time.Minute, 0, 5 * time.Minute},
+		{5 * time.Minute, 30 * time.Second, 30 * time.Second}, // the server's attribute wins
+		{0, 30 * time.Second, 30 * time.Second},
+		{time.Second, 0, 10 * time.Second}, // the only floor: 10 s
+		{0, 10 * time.Second, 10 * time.Second},
+		{0, 11 * time.Second, 11 * time.Second}, // no hidden floor above it
+	} {
+		if got := InterimInterval(tc.configured, tc.server); got != tc.want {
+			t.Errorf("InterimInterval(%v, %v) = %v, want %v", tc.configured, tc.server, got, tc.want)
+		}
+	}
+}

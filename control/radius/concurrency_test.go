@@ -1,0 +1,143 @@
+package radius
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"layeh.com/radius"
+	"layeh.com/radius/rfc2865"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
+)
+
+// slowServer answers every Access-Request after delay, signed, with a
+// Framed-IP-Address derived from the User-Name, so that an answer
+// delivered to the wrong request shows.
+func slowServer(t *testing.T, delay time.Duration) netip.AddrPort { return slowServerB(t, delay) }
+
+func slowServerB(t testing.TB, delay time.Duration) netip.AddrPort {
+	t.Helper()
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetReadBuffer(8 << 20) // a burst of 1,000 requests
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, from, err := c.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			req, err := radius.Parse(buf[:n], []byte(testSecret))
+			if err != nil {
+				continue
+			}
+			time.AfterFunc(delay, func() {
+				var i int
+				fmt.Sscanf(rfc2865.UserName_GetString(req), "user%d", &i)
+				p := req.Response(radius.CodeAccessAccept)
+				_ = rfc2865.FramedIPAddress_Set(p, net.IPv4(10, byte(i>>16), byte(i>>8), byte(i)))
+				b, _ := encodeResponse(p, req.Authenticator)
+				_, _ = c.WriteToUDPAddrPort(b, from)
+			})
+		}
+	}()
+	return c.LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+// More requests outstanding at once than one socket has identifiers:
+// each must get its own answer.
+func TestManyOutstandingRequests(t *testing.T) {
+	a := slowServer(t, 200*time.Millisecond)
+	c := testClient(t, Server{Address: a.Addr(), Secret: testSecret, AuthPort: a.Port(), Timeout: 2 * time.Second})
+	ctx := ctxFor(t)
+	const n = 1000
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := c.Authenticate(ctx, credentials(t, auth.PAP, fmt.Sprintf("user%d", i), "pw"))
+			want := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+			if err == nil && res.FramedIP != want {
+				err = fmt.Errorf("user%d got %v", i, res.FramedIP)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ep := c.servers[0].auth
+	ep.mu.Lock()
+	socks := len(ep.socks)
+	ep.mu.Unlock()
+	if socks < 2 || socks > c.opts.MaxSockets {
+		t.Errorf("%d sockets for %d requests outstanding", socks, n)
+	}
+	if c.Stats().Invalid.Load() != 0 {
+		t.Errorf("%d answers failed verification", c.Stats().Invalid.Load())
+	}
+}
+
+// BenchmarkAuthenticateFreeRADIUS measures PAP requests per second
+// through the client against a real FreeRADIUS (single-threaded -X, so
+// the server is the limit).
+func BenchmarkAuthenticateFreeRADIUS(b *testing.B) {
+	r := startRadiusd(b)
+	s := realServer(r)
+	c, err := NewClient([]Server{s}, Options{NASIdentifier: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	req := AuthRequest{Method: auth.PAP, User: "alice", Password: "alice-pw"}
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			res, err := c.Authenticate(context.Background(), req)
+			if err != nil || !res.Accepted {
+				b.Error(res, err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
+// BenchmarkAuthenticateResponder measures the client alone: the server is
+// the in-process signing responder of TestManyOutstandingRequests with no
+// delay, on loopback.
+func BenchmarkAuthenticateResponder(b *testing.B) {
+	a := slowServerB(b, 0)
+	c, err := NewClient([]Server{{Address: a.Addr(), Secret: testSecret, AuthPort: a.Port(), Timeout: 2 * time.Second}}, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	req := AuthRequest{Method: auth.PAP, User: "user1", Password: "pw"}
+	b.SetParallelism(64)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.Authenticate(context.Background(), req); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
