@@ -8,7 +8,7 @@ BPF_STRIP?= llvm-strip-19
 export BPF2GO_CC    := $(BPF_CC)
 export BPF2GO_STRIP := $(BPF_STRIP)
 
-.PHONY: all generate build test bench bench-dataplane bench-sessions lint demo clean
+.PHONY: all generate build test bench bench-dataplane bench-sessions bench-flood lint demo clean
 
 all: build
 
@@ -23,13 +23,16 @@ build:
 test:
 	$(GO) test -count=1 -timeout 15m ./...
 
-bench: bench-dataplane bench-sessions
+bench: bench-dataplane bench-sessions bench-flood
 
 bench-dataplane:
 	$(GO) run ./test/bench/dataplane
 
 bench-sessions:
 	$(GO) run ./test/bench/sessions
+
+bench-flood:
+	$(GO) run ./test/bench/sessions -flood
 
 # A namespace lab: pppoed as AC and clients with the RouterOS reference's
 # examples, live traffic, pppoectl and bpftool views; Ctrl-C (or

@@ -4,6 +4,8 @@
  *
  *   xdp_access_in   XDP on access ifaces: upstream fast path (decap, anti-spoof,
  *                   MSS clamp, fib lookup, TTL, redirect); everything else PASS.
+ *                   xdp_access_in_hwvlan is the same, for a device that hands
+ *                   XDP a VLAN tag it stripped as receive metadata.
  *   tc_access_in    TC ingress on access ifaces: slow path, decap and inject
  *                   into pppoe0's ingress so the kernel routes it "from pppoe0".
  *   xdp_uplink_in   XDP on uplinks: downstream fast path (subscriber lookup,
@@ -21,7 +23,10 @@
  * tc_access_in decaps them into the client netdev instead of pppoe0.
  *
  * Interfaces are identified by ifindex in the maps, so one loaded object
- * serves any number of access ifaces and uplinks.
+ * serves any number of access ifaces and uplinks (xdp_access_in_hwvlan, the
+ * one exception, is loaded per device). The XDP programs redirect only to
+ * devices in tx_ports, which can transmit XDP frames; for any other egress
+ * device they pass the packet, untouched, to the kernel.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -36,6 +41,7 @@
 #include "maps.h"
 #include "parse.h"
 #include "csum.h"
+#include "discovery.h"
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -266,8 +272,16 @@ static __always_inline int write_encap(void *data, void *end, const struct sessi
 	return 0;
 }
 
-SEC("xdp")
-int xdp_access_in(struct xdp_md *ctx)
+/* The VLAN tag a device took out of the frame (rx VLAN offload), from the
+ * driver's receive metadata. Only a program bound to the device (loaded
+ * with its ifindex and BPF_F_XDP_DEV_BOUND_ONLY) may call it. */
+extern int bpf_xdp_metadata_rx_vlan_tag(const struct xdp_md *ctx, __be16 *vlan_proto,
+					__u16 *vlan_tci) __ksym;
+
+/* access_in is xdp_access_in; with hwvlan, the frame's outer VLAN tag may
+ * be in the receive metadata instead of the frame (see
+ * xdp_access_in_hwvlan). */
+static __always_inline int access_in(struct xdp_md *ctx, const int hwvlan)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -280,11 +294,26 @@ int xdp_access_in(struct xdp_md *ctx)
 	__u32 zero = 0, hdr, tot, frame;
 	long rc;
 
+	if (hwvlan) {
+		__be16 proto;
+		__u16 tci;
+
+		/* The stripped tag was the outermost: tags left in the frame
+		 * follow it, as in tc_access_in with skb->vlan_*. A priority
+		 * tag (VLAN id 0) places the frame in no VLAN (parse_l2). */
+		if (!bpf_xdp_metadata_rx_vlan_tag(ctx, &proto, &tci) && (tci & 0x0fff)) {
+			u.l2.tpid[0] = bpf_ntohs(proto);
+			u.l2.vid[0] = tci & 0x0fff;
+			u.l2.nvlan = 1;
+		}
+	}
 	switch (classify_up(&c, ctx->ingress_ifindex, &u)) {
 	case UP_MALFORMED:
 		count(REASON_MALFORMED);
 		return XDP_DROP;
 	case UP_DISCOVERY:
+		if (!disc_admit(&c, ctx->ingress_ifindex, &u.l2))
+			return XDP_DROP;
 		count(REASON_PASS_DISCOVERY);
 		return XDP_PASS;
 	case UP_OTHER:
@@ -348,6 +377,13 @@ int xdp_access_in(struct xdp_md *ctx)
 	}
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		goto slow;
+	/* Decided before the frame changes: a device that cannot transmit XDP
+	 * frames gets the packet from the kernel (tc_access_in, pppoe0, IP
+	 * forwarding) exactly as it arrived. */
+	if (bpf_redirect_map(&tx_ports, fib.ifindex, XDP_PASS) != XDP_REDIRECT) {
+		count(REASON_PASS_NO_XDP_XMIT);
+		return XDP_PASS;
+	}
 
 	clamp_mss_direct(iph, data_end, u.info->mss);
 	ip_decrease_ttl(iph);
@@ -369,7 +405,7 @@ int xdp_access_in(struct xdp_md *ctx)
 	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
 	eth->h_proto = bpf_htons(ETH_P_IP);
 	count(REASON_FAST_UP);
-	return bpf_redirect(fib.ifindex, 0);
+	return XDP_REDIRECT; /* to tx_ports[fib.ifindex], chosen above */
 
 slow:
 	count(REASON_PASS_SLOW);
@@ -377,6 +413,23 @@ slow:
 err:
 	count(REASON_ERROR);
 	return XDP_DROP;
+}
+
+SEC("xdp")
+int xdp_access_in(struct xdp_md *ctx)
+{
+	return access_in(ctx, 0);
+}
+
+/* xdp_access_in_hwvlan is xdp_access_in for a device whose driver hands
+ * XDP the VLAN tag it stripped (rx VLAN offload) as receive metadata:
+ * without it such a device's VLAN and QinQ sessions would look untagged
+ * here and miss the fast path. It is loaded once per such device, bound to
+ * it (maps/hwvlan.go); everything else about it is xdp_access_in. */
+SEC("xdp")
+int xdp_access_in_hwvlan(struct xdp_md *ctx)
+{
+	return access_in(ctx, 1);
 }
 
 SEC("xdp")
@@ -429,6 +482,12 @@ int xdp_uplink_in(struct xdp_md *ctx)
 		count(REASON_TTL_EXCEEDED);
 		return XDP_PASS;
 	}
+	/* As upstream: the kernel forwards to pppoe0 and tc_pppoe0_out
+	 * encapsulates when the access device cannot transmit XDP frames. */
+	if (bpf_redirect_map(&tx_ports, info->ifindex, XDP_PASS) != XDP_REDIRECT) {
+		count(REASON_PASS_NO_XDP_XMIT);
+		return XDP_PASS;
+	}
 	clamp_mss_direct(iph, data_end, info->mss);
 	ip_decrease_ttl(iph);
 
@@ -445,7 +504,7 @@ int xdp_uplink_in(struct xdp_md *ctx)
 	st->packets_down++;
 	st->bytes_down += tot;
 	count(REASON_FAST_DOWN);
-	return bpf_redirect(info->ifindex, 0);
+	return XDP_REDIRECT; /* to tx_ports[info->ifindex], chosen above */
 err:
 	count(REASON_ERROR);
 	return XDP_DROP;

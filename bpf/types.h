@@ -165,6 +165,49 @@ struct dp_config {
 };
 _Static_assert(sizeof(struct dp_config) == 12, "dp_config size");
 
+/* A host as discovery sees it (RFC 2516 §5): the access interface, the
+ * VLANs and the source MAC. The same MAC on two VLANs is two hosts, as it
+ * is two circuits to the control plane. All zero marks a free slot (no
+ * interface has index 0). */
+struct disc_host_key {
+	__u32 ifindex;
+	__u16 outer_vlan;    /* 0 = untagged */
+	__u16 inner_vlan;    /* 0 = none */
+	__u8 mac[6];
+	__u16 pad;
+};
+_Static_assert(sizeof(struct disc_host_key) == 16, "disc_host_key size");
+
+/* discovery_hosts slot: a host, its per-MAC bucket as a GCRA theoretical
+ * arrival time (discovery.h), when it was last heard (which of a pair of
+ * slots a new host takes) and how many of its frames the per-MAC limit
+ * dropped, so `bpftool map dump` names a flooding MAC. Two slots share a
+ * cache line. */
+struct disc_host {
+	struct disc_host_key key;
+	__u64 tat_ns;        /* bpf_ktime_get_ns() when the bucket is full again */
+	__u32 seen_ms;       /* bpf_ktime_get_ns() / 1e6 of its last frame, wrapping */
+	__u32 dropped;       /* frames dropped by the per-MAC limit (atomic add) */
+};
+_Static_assert(sizeof(struct disc_host) == 32, "disc_host size");
+
+/* discovery_limits[0]: the discovery limits, written by user space. A rate of 0
+ * disables that limit; a burst below 1 counts as 1. */
+struct disc_limits {
+	__u32 mac_rate;      /* PADI+PADR per second from one host */
+	__u32 mac_burst;
+	__u32 padi_rate;     /* PADIs a second from all hosts, per class (discovery.h) */
+	__u32 padi_burst;
+};
+_Static_assert(sizeof(struct disc_limits) == 16, "disc_limits size");
+
+/* discovery_global[0]: the global buckets, written by the program only. */
+struct disc_global {
+	__u64 new_tat_ns;    /* hosts discovery_hosts does not hold: first contact */
+	__u64 known_tat_ns;  /* hosts it holds: retransmissions */
+};
+_Static_assert(sizeof(struct disc_global) == 16, "disc_global size");
+
 /* Index of the global per-CPU counters array. Append only: the numbers are
  * the pinned map's keys. */
 enum reason {
@@ -189,6 +232,9 @@ enum reason {
 	REASON_CLIENT_OUT,         /* TC encap of a client netdev packet to the AC */
 	REASON_CLIENT_DEMAND,      /* packet into a client netdev that is down: dropped */
 	REASON_GSO,                /* GSO skb on an encap path: dropped (see README) */
+	REASON_DISC_MAC_LIMIT,     /* PADI/PADR over its host's limit: dropped (discovery.h) */
+	REASON_DISC_GLOBAL_LIMIT,  /* PADI over the global limit: dropped (discovery.h) */
+	REASON_PASS_NO_XDP_XMIT,   /* egress device not in tx_ports: to the kernel, untouched */
 	REASON_MAX,
 };
 

@@ -25,11 +25,21 @@ type hook struct {
 }
 
 // AttachAccess attaches xdp_access_in and tc_access_in (ingress) to an
-// access interface. Attaching to one more interface loads nothing.
+// access interface. Attaching to one more interface loads nothing, except
+// on a device whose driver hands XDP the VLAN tags it strips, which gets
+// its own copy of the XDP program (hwvlan.go).
+//
+// The first Attach makes the data plane follow the calling thread's
+// network namespace's devices (egress.go); attaching in another
+// namespace is then an error.
 func (d *Datapath) AttachAccess(ifindex int) error {
-	return d.attach(ifindex,
-		hook{d.objs.XdpAccessIn, dataplaneProgXdpAccessIn, true, 0},
-		hook{d.objs.TcAccessIn, dataplaneProgTcAccessIn, false, ebpf.AttachTCXIngress})
+	if err := d.followDevices(); err != nil {
+		return err
+	}
+	if err := d.attachAccessXDP(ifindex); err != nil {
+		return err
+	}
+	return d.attach(ifindex, hook{d.objs.TcAccessIn, dataplaneProgTcAccessIn, false, ebpf.AttachTCXIngress})
 }
 
 // AttachUplink attaches xdp_uplink_in to an uplink interface and records
@@ -37,6 +47,9 @@ func (d *Datapath) AttachAccess(ifindex int) error {
 // The MAC is read now: after changing it, attach again (until then frames
 // to the new MAC take the kernel's path through pppoe0).
 func (d *Datapath) AttachUplink(ifindex int) error {
+	if err := d.followDevices(); err != nil {
+		return err
+	}
 	if err := d.setUplinkMAC(ifindex); err != nil {
 		return err
 	}

@@ -8,6 +8,8 @@
 package maps
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -52,7 +54,8 @@ type Options struct {
 // Datapath is the loaded data plane: programs, maps and the session index
 // allocator. Its methods are safe for concurrent use.
 type Datapath struct {
-	objs    dataplaneObjects
+	objs    objects
+	spec    *ebpf.CollectionSpec // as loaded, for the per-device programs (hwvlan.go)
 	pinPath string
 	max     uint32
 	cpus    uint32 // possible CPUs: session_stats has a block of max slots per CPU
@@ -66,12 +69,38 @@ type Datapath struct {
 	clsact bool
 
 	// attachMu serializes attaching and detaching: two attaches of one
-	// hook at once would both find it free.
+	// hook at once (two sessions of one client) would both find it free.
 	attachMu sync.Mutex
 
 	mu    sync.Mutex
 	free  []Index        // free session indices, popped from the end
 	inUse map[Index]bool // allocated indices
+
+	// egress follows which devices XDP may redirect to (egress.go);
+	// nil until the first attachment.
+	egressMu sync.Mutex
+	egress   *egress
+
+	// hwvlan holds each device's xdp_access_in_hwvlan (hwvlan.go).
+	hwvlanMu sync.Mutex
+	hwvlan   map[int]*ebpf.Program
+}
+
+// objects is what Open loads: every map, and every program but
+// xdp_access_in_hwvlan, which only loads bound to a device (hwvlan.go).
+type objects struct {
+	dataplaneMaps
+	dataplaneVariables
+	TcAccessIn  *ebpf.Program `ebpf:"tc_access_in"`
+	TcClientOut *ebpf.Program `ebpf:"tc_client_out"`
+	TcPppoe0Out *ebpf.Program `ebpf:"tc_pppoe0_out"`
+	XdpAccessIn *ebpf.Program `ebpf:"xdp_access_in"`
+	XdpUplinkIn *ebpf.Program `ebpf:"xdp_uplink_in"`
+}
+
+func (o *objects) Close() error {
+	return errors.Join(o.dataplaneMaps.Close(), o.TcAccessIn.Close(), o.TcClientOut.Close(),
+		o.TcPppoe0Out.Close(), o.XdpAccessIn.Close(), o.XdpUplinkIn.Close())
 }
 
 // Open loads the data plane, reusing maps already pinned under the pin
@@ -117,6 +146,15 @@ func Open(opts Options) (*Datapath, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A seed the peers cannot know keys the discovery_hosts slots
+	// (bpf/maps.h); a new one per load only makes every host new once.
+	var seed [4]byte
+	if _, err := rand.Read(seed[:]); err != nil {
+		return nil, fmt.Errorf("maps: disc_seed: %w", err)
+	}
+	if err := spec.Variables[dataplaneVarDiscSeed].Set(binary.NativeEndian.Uint32(seed[:])); err != nil {
+		return nil, fmt.Errorf("maps: disc_seed: %w", err)
+	}
 	spec.Maps[dataplaneMapSessionSlots].MaxEntries = nslots
 	spec.Maps[dataplaneMapSubscriberSlots].MaxEntries = nslots
 	if err := spec.Variables[dataplaneVarSlotMask].Set(nslots - 1); err != nil {
@@ -139,7 +177,7 @@ func Open(opts Options) (*Datapath, error) {
 			_ = os.Remove(p)
 		}
 	}
-	d := &Datapath{pinPath: opts.PinPath, max: opts.MaxSessions, cpus: uint32(cpus), slotMask: nslots - 1, log: opts.Logger, genericXDP: opts.GenericXDP, clsact: opts.Clsact}
+	d := &Datapath{spec: spec, pinPath: opts.PinPath, max: opts.MaxSessions, cpus: uint32(cpus), slotMask: nslots - 1, log: opts.Logger, genericXDP: opts.GenericXDP, clsact: opts.Clsact}
 	err = spec.LoadAndAssign(&d.objs, &ebpf.CollectionOptions{
 		Maps: ebpf.MapOptions{PinPath: opts.PinPath},
 	})
@@ -171,6 +209,8 @@ func Open(opts Options) (*Datapath, error) {
 // Close releases this process's file descriptors. Pinned maps and links,
 // and so the attached programs and installed sessions, stay in the kernel.
 func (d *Datapath) Close() error {
+	d.stopEgress()
+	d.closeHWVLAN()
 	if d.stats != nil {
 		_ = unix.Munmap(d.stats)
 		d.stats = nil
@@ -184,7 +224,8 @@ func (d *Datapath) Close() error {
 func (d *Datapath) Unpin() error {
 	var errs []error
 	for _, m := range []*ebpf.Map{d.objs.Sessions, d.objs.SessionSlots, d.objs.SubscriberSlots, d.objs.SessionInfo, d.objs.SessionStats,
-		d.objs.SubscribersV4, d.objs.SubscribersV6, d.objs.Config, d.objs.Counters, d.objs.ClientDevs, d.objs.UplinkMacs} {
+		d.objs.SubscribersV4, d.objs.SubscribersV6, d.objs.Config, d.objs.Counters, d.objs.ClientDevs, d.objs.UplinkMacs,
+		d.objs.DiscoveryHosts, d.objs.DiscoveryLimits, d.objs.DiscoveryGlobal, d.objs.TxPorts} {
 		if err := m.Unpin(); err != nil {
 			errs = append(errs, err)
 		}

@@ -218,6 +218,11 @@ func TestAttachGenericXDP(t *testing.T) {
 	if out := e.ns.Run(t, "ip", "link", "show", "acc0"); !contains(out, "xdpgeneric") {
 		t.Errorf("acc0 shows no generic XDP program: %s", out)
 	}
+	// A generic-mode redirect is an skb transmit, which any device takes:
+	// even lo, which has no ndo_xdp_xmit, is a redirect target.
+	if ok, err := dp.XDPRedirects(1); err != nil || !ok {
+		t.Errorf("generic XDP: lo is no redirect target (%v)", err)
+	}
 	if err := e.ns.Do(t, func() error { return dp.Detach(e.acc) }); err != nil {
 		t.Fatal(err)
 	}

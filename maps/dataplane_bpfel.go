@@ -26,6 +26,37 @@ const (
 	dataplaneClientFlagCLIENT_F_UP dataplaneClientFlag = 1
 )
 
+type dataplaneDiscGlobal struct {
+	_          structs.HostLayout
+	NewTatNs   uint64
+	KnownTatNs uint64
+}
+
+type dataplaneDiscHost struct {
+	_       structs.HostLayout
+	Key     dataplaneDiscHostKey
+	TatNs   uint64
+	SeenMs  uint32
+	Dropped uint32
+}
+
+type dataplaneDiscHostKey struct {
+	_         structs.HostLayout
+	Ifindex   uint32
+	OuterVlan uint16
+	InnerVlan uint16
+	Mac       [6]uint8
+	Pad       uint16
+}
+
+type dataplaneDiscLimits struct {
+	_         structs.HostLayout
+	MacRate   uint32
+	MacBurst  uint32
+	PadiRate  uint32
+	PadiBurst uint32
+}
+
 type dataplaneDpConfig struct {
 	_             structs.HostLayout
 	Pppoe0Ifindex uint32
@@ -36,28 +67,31 @@ type dataplaneDpConfig struct {
 type dataplaneReason uint32
 
 const (
-	dataplaneReasonREASON_PASS_DISCOVERY  dataplaneReason = 0
-	dataplaneReasonREASON_PASS_CONTROL    dataplaneReason = 1
-	dataplaneReasonREASON_PASS_OTHER      dataplaneReason = 2
-	dataplaneReasonREASON_FAST_UP         dataplaneReason = 3
-	dataplaneReasonREASON_FAST_DOWN       dataplaneReason = 4
-	dataplaneReasonREASON_PASS_SLOW       dataplaneReason = 5
-	dataplaneReasonREASON_SLOW_UP         dataplaneReason = 6
-	dataplaneReasonREASON_SLOW_DOWN       dataplaneReason = 7
-	dataplaneReasonREASON_SPOOFED         dataplaneReason = 8
-	dataplaneReasonREASON_UNKNOWN_SESSION dataplaneReason = 9
-	dataplaneReasonREASON_MALFORMED       dataplaneReason = 10
-	dataplaneReasonREASON_MTU_EXCEEDED    dataplaneReason = 11
-	dataplaneReasonREASON_TTL_EXCEEDED    dataplaneReason = 12
-	dataplaneReasonREASON_NO_NEIGH        dataplaneReason = 13
-	dataplaneReasonREASON_MSS_CLAMPED     dataplaneReason = 14
-	dataplaneReasonREASON_UNKNOWN_DEST    dataplaneReason = 15
-	dataplaneReasonREASON_ERROR           dataplaneReason = 16
-	dataplaneReasonREASON_CLIENT_IN       dataplaneReason = 17
-	dataplaneReasonREASON_CLIENT_OUT      dataplaneReason = 18
-	dataplaneReasonREASON_CLIENT_DEMAND   dataplaneReason = 19
-	dataplaneReasonREASON_GSO             dataplaneReason = 20
-	dataplaneReasonREASON_MAX             dataplaneReason = 21
+	dataplaneReasonREASON_PASS_DISCOVERY    dataplaneReason = 0
+	dataplaneReasonREASON_PASS_CONTROL      dataplaneReason = 1
+	dataplaneReasonREASON_PASS_OTHER        dataplaneReason = 2
+	dataplaneReasonREASON_FAST_UP           dataplaneReason = 3
+	dataplaneReasonREASON_FAST_DOWN         dataplaneReason = 4
+	dataplaneReasonREASON_PASS_SLOW         dataplaneReason = 5
+	dataplaneReasonREASON_SLOW_UP           dataplaneReason = 6
+	dataplaneReasonREASON_SLOW_DOWN         dataplaneReason = 7
+	dataplaneReasonREASON_SPOOFED           dataplaneReason = 8
+	dataplaneReasonREASON_UNKNOWN_SESSION   dataplaneReason = 9
+	dataplaneReasonREASON_MALFORMED         dataplaneReason = 10
+	dataplaneReasonREASON_MTU_EXCEEDED      dataplaneReason = 11
+	dataplaneReasonREASON_TTL_EXCEEDED      dataplaneReason = 12
+	dataplaneReasonREASON_NO_NEIGH          dataplaneReason = 13
+	dataplaneReasonREASON_MSS_CLAMPED       dataplaneReason = 14
+	dataplaneReasonREASON_UNKNOWN_DEST      dataplaneReason = 15
+	dataplaneReasonREASON_ERROR             dataplaneReason = 16
+	dataplaneReasonREASON_CLIENT_IN         dataplaneReason = 17
+	dataplaneReasonREASON_CLIENT_OUT        dataplaneReason = 18
+	dataplaneReasonREASON_CLIENT_DEMAND     dataplaneReason = 19
+	dataplaneReasonREASON_GSO               dataplaneReason = 20
+	dataplaneReasonREASON_DISC_MAC_LIMIT    dataplaneReason = 21
+	dataplaneReasonREASON_DISC_GLOBAL_LIMIT dataplaneReason = 22
+	dataplaneReasonREASON_PASS_NO_XDP_XMIT  dataplaneReason = 23
+	dataplaneReasonREASON_MAX               dataplaneReason = 24
 )
 
 type dataplaneSessionAttrs struct {
@@ -151,27 +185,33 @@ type dataplaneV6LpmKey struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	dataplaneMapClientDevs        = "client_devs"
-	dataplaneMapConfig            = "config"
-	dataplaneMapCounters          = "counters"
-	dataplaneMapSessionInfo       = "session_info"
-	dataplaneMapSessionSlots      = "session_slots"
-	dataplaneMapSessionStats      = "session_stats"
-	dataplaneMapSessions          = "sessions"
-	dataplaneMapSubscriberSlots   = "subscriber_slots"
-	dataplaneMapSubscribersV4     = "subscribers_v4"
-	dataplaneMapSubscribersV6     = "subscribers_v6"
-	dataplaneMapUplinkMacs        = "uplink_macs"
-	dataplaneProgTcAccessIn       = "tc_access_in"
-	dataplaneProgTcClientOut      = "tc_client_out"
-	dataplaneProgTcPppoe0Out      = "tc_pppoe0_out"
-	dataplaneProgXdpAccessIn      = "xdp_access_in"
-	dataplaneProgXdpUplinkIn      = "xdp_uplink_in"
-	dataplaneVarMaxSessions       = "max_sessions"
-	dataplaneVarSlotMask          = "slot_mask"
-	dataplaneVarUnusedClientFlag  = "unused_client_flag"
-	dataplaneVarUnusedReason      = "unused_reason"
-	dataplaneVarUnusedSessionFlag = "unused_session_flag"
+	dataplaneMapClientDevs         = "client_devs"
+	dataplaneMapConfig             = "config"
+	dataplaneMapCounters           = "counters"
+	dataplaneMapDiscoveryGlobal    = "discovery_global"
+	dataplaneMapDiscoveryHosts     = "discovery_hosts"
+	dataplaneMapDiscoveryLimits    = "discovery_limits"
+	dataplaneMapSessionInfo        = "session_info"
+	dataplaneMapSessionSlots       = "session_slots"
+	dataplaneMapSessionStats       = "session_stats"
+	dataplaneMapSessions           = "sessions"
+	dataplaneMapSubscriberSlots    = "subscriber_slots"
+	dataplaneMapSubscribersV4      = "subscribers_v4"
+	dataplaneMapSubscribersV6      = "subscribers_v6"
+	dataplaneMapTxPorts            = "tx_ports"
+	dataplaneMapUplinkMacs         = "uplink_macs"
+	dataplaneProgTcAccessIn        = "tc_access_in"
+	dataplaneProgTcClientOut       = "tc_client_out"
+	dataplaneProgTcPppoe0Out       = "tc_pppoe0_out"
+	dataplaneProgXdpAccessIn       = "xdp_access_in"
+	dataplaneProgXdpAccessInHwvlan = "xdp_access_in_hwvlan"
+	dataplaneProgXdpUplinkIn       = "xdp_uplink_in"
+	dataplaneVarDiscSeed           = "disc_seed"
+	dataplaneVarMaxSessions        = "max_sessions"
+	dataplaneVarSlotMask           = "slot_mask"
+	dataplaneVarUnusedClientFlag   = "unused_client_flag"
+	dataplaneVarUnusedReason       = "unused_reason"
+	dataplaneVarUnusedSessionFlag  = "unused_session_flag"
 )
 
 // loadDataplane returns the embedded CollectionSpec for dataplane.
@@ -216,11 +256,12 @@ type dataplaneSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type dataplaneProgramSpecs struct {
-	TcAccessIn  *ebpf.ProgramSpec `ebpf:"tc_access_in"`
-	TcClientOut *ebpf.ProgramSpec `ebpf:"tc_client_out"`
-	TcPppoe0Out *ebpf.ProgramSpec `ebpf:"tc_pppoe0_out"`
-	XdpAccessIn *ebpf.ProgramSpec `ebpf:"xdp_access_in"`
-	XdpUplinkIn *ebpf.ProgramSpec `ebpf:"xdp_uplink_in"`
+	TcAccessIn        *ebpf.ProgramSpec `ebpf:"tc_access_in"`
+	TcClientOut       *ebpf.ProgramSpec `ebpf:"tc_client_out"`
+	TcPppoe0Out       *ebpf.ProgramSpec `ebpf:"tc_pppoe0_out"`
+	XdpAccessIn       *ebpf.ProgramSpec `ebpf:"xdp_access_in"`
+	XdpAccessInHwvlan *ebpf.ProgramSpec `ebpf:"xdp_access_in_hwvlan"`
+	XdpUplinkIn       *ebpf.ProgramSpec `ebpf:"xdp_uplink_in"`
 }
 
 // dataplaneMapSpecs contains maps before they are loaded into the kernel.
@@ -230,6 +271,9 @@ type dataplaneMapSpecs struct {
 	ClientDevs      *ebpf.MapSpec `ebpf:"client_devs"`
 	Config          *ebpf.MapSpec `ebpf:"config"`
 	Counters        *ebpf.MapSpec `ebpf:"counters"`
+	DiscoveryGlobal *ebpf.MapSpec `ebpf:"discovery_global"`
+	DiscoveryHosts  *ebpf.MapSpec `ebpf:"discovery_hosts"`
+	DiscoveryLimits *ebpf.MapSpec `ebpf:"discovery_limits"`
 	SessionInfo     *ebpf.MapSpec `ebpf:"session_info"`
 	SessionSlots    *ebpf.MapSpec `ebpf:"session_slots"`
 	SessionStats    *ebpf.MapSpec `ebpf:"session_stats"`
@@ -237,6 +281,7 @@ type dataplaneMapSpecs struct {
 	SubscriberSlots *ebpf.MapSpec `ebpf:"subscriber_slots"`
 	SubscribersV4   *ebpf.MapSpec `ebpf:"subscribers_v4"`
 	SubscribersV6   *ebpf.MapSpec `ebpf:"subscribers_v6"`
+	TxPorts         *ebpf.MapSpec `ebpf:"tx_ports"`
 	UplinkMacs      *ebpf.MapSpec `ebpf:"uplink_macs"`
 }
 
@@ -244,6 +289,7 @@ type dataplaneMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type dataplaneVariableSpecs struct {
+	DiscSeed          *ebpf.VariableSpec `ebpf:"disc_seed"`
 	MaxSessions       *ebpf.VariableSpec `ebpf:"max_sessions"`
 	SlotMask          *ebpf.VariableSpec `ebpf:"slot_mask"`
 	UnusedClientFlag  *ebpf.VariableSpec `ebpf:"unused_client_flag"`
@@ -274,6 +320,9 @@ type dataplaneMaps struct {
 	ClientDevs      *ebpf.Map `ebpf:"client_devs"`
 	Config          *ebpf.Map `ebpf:"config"`
 	Counters        *ebpf.Map `ebpf:"counters"`
+	DiscoveryGlobal *ebpf.Map `ebpf:"discovery_global"`
+	DiscoveryHosts  *ebpf.Map `ebpf:"discovery_hosts"`
+	DiscoveryLimits *ebpf.Map `ebpf:"discovery_limits"`
 	SessionInfo     *ebpf.Map `ebpf:"session_info"`
 	SessionSlots    *ebpf.Map `ebpf:"session_slots"`
 	SessionStats    *ebpf.Map `ebpf:"session_stats"`
@@ -281,6 +330,7 @@ type dataplaneMaps struct {
 	SubscriberSlots *ebpf.Map `ebpf:"subscriber_slots"`
 	SubscribersV4   *ebpf.Map `ebpf:"subscribers_v4"`
 	SubscribersV6   *ebpf.Map `ebpf:"subscribers_v6"`
+	TxPorts         *ebpf.Map `ebpf:"tx_ports"`
 	UplinkMacs      *ebpf.Map `ebpf:"uplink_macs"`
 }
 
@@ -289,6 +339,9 @@ func (m *dataplaneMaps) Close() error {
 		m.ClientDevs,
 		m.Config,
 		m.Counters,
+		m.DiscoveryGlobal,
+		m.DiscoveryHosts,
+		m.DiscoveryLimits,
 		m.SessionInfo,
 		m.SessionSlots,
 		m.SessionStats,
@@ -296,6 +349,7 @@ func (m *dataplaneMaps) Close() error {
 		m.SubscriberSlots,
 		m.SubscribersV4,
 		m.SubscribersV6,
+		m.TxPorts,
 		m.UplinkMacs,
 	)
 }
@@ -304,6 +358,7 @@ func (m *dataplaneMaps) Close() error {
 //
 // It can be passed to loadDataplaneObjects or ebpf.CollectionSpec.LoadAndAssign.
 type dataplaneVariables struct {
+	DiscSeed          *ebpf.Variable `ebpf:"disc_seed"`
 	MaxSessions       *ebpf.Variable `ebpf:"max_sessions"`
 	SlotMask          *ebpf.Variable `ebpf:"slot_mask"`
 	UnusedClientFlag  *ebpf.Variable `ebpf:"unused_client_flag"`
@@ -315,11 +370,12 @@ type dataplaneVariables struct {
 //
 // It can be passed to loadDataplaneObjects or ebpf.CollectionSpec.LoadAndAssign.
 type dataplanePrograms struct {
-	TcAccessIn  *ebpf.Program `ebpf:"tc_access_in"`
-	TcClientOut *ebpf.Program `ebpf:"tc_client_out"`
-	TcPppoe0Out *ebpf.Program `ebpf:"tc_pppoe0_out"`
-	XdpAccessIn *ebpf.Program `ebpf:"xdp_access_in"`
-	XdpUplinkIn *ebpf.Program `ebpf:"xdp_uplink_in"`
+	TcAccessIn        *ebpf.Program `ebpf:"tc_access_in"`
+	TcClientOut       *ebpf.Program `ebpf:"tc_client_out"`
+	TcPppoe0Out       *ebpf.Program `ebpf:"tc_pppoe0_out"`
+	XdpAccessIn       *ebpf.Program `ebpf:"xdp_access_in"`
+	XdpAccessInHwvlan *ebpf.Program `ebpf:"xdp_access_in_hwvlan"`
+	XdpUplinkIn       *ebpf.Program `ebpf:"xdp_uplink_in"`
 }
 
 func (p *dataplanePrograms) Close() error {
@@ -328,6 +384,7 @@ func (p *dataplanePrograms) Close() error {
 		p.TcClientOut,
 		p.TcPppoe0Out,
 		p.XdpAccessIn,
+		p.XdpAccessInHwvlan,
 		p.XdpUplinkIn,
 	)
 }

@@ -54,7 +54,7 @@ type env struct {
 	idxUntagged, idxQQ Index
 }
 
-func requireBPF(t *testing.T) {
+func requireBPF(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		if os.Getenv("CI") == "" {
@@ -64,7 +64,7 @@ func requireBPF(t *testing.T) {
 	}
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	requireBPF(t)
 	e := &env{ns: netns.New(t)}
@@ -125,7 +125,16 @@ func newEnv(t *testing.T) *env {
 				return fmt.Errorf("route %s: %w", dst, err)
 			}
 		}
-		return nil
+		// These tables show the fast paths' output, so their egress
+		// devices must take XDP frames: a veth does once its peer has
+		// GRO on. (TestXDPFallback has one that does not.)
+		for _, p := range []string{"acc0p", "up0p"} {
+			if _, _, err := setFeatures(p, []string{"rx-gro"}, true); err != nil {
+				return err
+			}
+		}
+		// Follow this namespace's devices, as the first Attach would.
+		return dp.RefreshDevice(e.up)
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -12,52 +12,58 @@ type Reason uint32
 
 // Reasons, numbered by the C enum (generated, never hand-copied).
 const (
-	ReasonPassDiscovery  = Reason(dataplaneReasonREASON_PASS_DISCOVERY)
-	ReasonPassControl    = Reason(dataplaneReasonREASON_PASS_CONTROL)
-	ReasonPassOther      = Reason(dataplaneReasonREASON_PASS_OTHER)
-	ReasonFastUp         = Reason(dataplaneReasonREASON_FAST_UP)
-	ReasonFastDown       = Reason(dataplaneReasonREASON_FAST_DOWN)
-	ReasonPassSlow       = Reason(dataplaneReasonREASON_PASS_SLOW)
-	ReasonSlowUp         = Reason(dataplaneReasonREASON_SLOW_UP)
-	ReasonSlowDown       = Reason(dataplaneReasonREASON_SLOW_DOWN)
-	ReasonSpoofed        = Reason(dataplaneReasonREASON_SPOOFED)
-	ReasonUnknownSession = Reason(dataplaneReasonREASON_UNKNOWN_SESSION)
-	ReasonMalformed      = Reason(dataplaneReasonREASON_MALFORMED)
-	ReasonMTUExceeded    = Reason(dataplaneReasonREASON_MTU_EXCEEDED)
-	ReasonTTLExceeded    = Reason(dataplaneReasonREASON_TTL_EXCEEDED)
-	ReasonNoNeigh        = Reason(dataplaneReasonREASON_NO_NEIGH)
-	ReasonMSSClamped     = Reason(dataplaneReasonREASON_MSS_CLAMPED)
-	ReasonUnknownDest    = Reason(dataplaneReasonREASON_UNKNOWN_DEST)
-	ReasonError          = Reason(dataplaneReasonREASON_ERROR)
-	ReasonClientIn       = Reason(dataplaneReasonREASON_CLIENT_IN)
-	ReasonClientOut      = Reason(dataplaneReasonREASON_CLIENT_OUT)
-	ReasonClientDemand   = Reason(dataplaneReasonREASON_CLIENT_DEMAND)
-	ReasonGSO            = Reason(dataplaneReasonREASON_GSO)
-	numReasons           = Reason(dataplaneReasonREASON_MAX)
+	ReasonPassDiscovery   = Reason(dataplaneReasonREASON_PASS_DISCOVERY)
+	ReasonPassControl     = Reason(dataplaneReasonREASON_PASS_CONTROL)
+	ReasonPassOther       = Reason(dataplaneReasonREASON_PASS_OTHER)
+	ReasonFastUp          = Reason(dataplaneReasonREASON_FAST_UP)
+	ReasonFastDown        = Reason(dataplaneReasonREASON_FAST_DOWN)
+	ReasonPassSlow        = Reason(dataplaneReasonREASON_PASS_SLOW)
+	ReasonSlowUp          = Reason(dataplaneReasonREASON_SLOW_UP)
+	ReasonSlowDown        = Reason(dataplaneReasonREASON_SLOW_DOWN)
+	ReasonSpoofed         = Reason(dataplaneReasonREASON_SPOOFED)
+	ReasonUnknownSession  = Reason(dataplaneReasonREASON_UNKNOWN_SESSION)
+	ReasonMalformed       = Reason(dataplaneReasonREASON_MALFORMED)
+	ReasonMTUExceeded     = Reason(dataplaneReasonREASON_MTU_EXCEEDED)
+	ReasonTTLExceeded     = Reason(dataplaneReasonREASON_TTL_EXCEEDED)
+	ReasonNoNeigh         = Reason(dataplaneReasonREASON_NO_NEIGH)
+	ReasonMSSClamped      = Reason(dataplaneReasonREASON_MSS_CLAMPED)
+	ReasonUnknownDest     = Reason(dataplaneReasonREASON_UNKNOWN_DEST)
+	ReasonError           = Reason(dataplaneReasonREASON_ERROR)
+	ReasonClientIn        = Reason(dataplaneReasonREASON_CLIENT_IN)
+	ReasonClientOut       = Reason(dataplaneReasonREASON_CLIENT_OUT)
+	ReasonClientDemand    = Reason(dataplaneReasonREASON_CLIENT_DEMAND)
+	ReasonGSO             = Reason(dataplaneReasonREASON_GSO)
+	ReasonDiscoveryMAC    = Reason(dataplaneReasonREASON_DISC_MAC_LIMIT)
+	ReasonDiscoveryGlobal = Reason(dataplaneReasonREASON_DISC_GLOBAL_LIMIT)
+	ReasonPassNoXDPXmit   = Reason(dataplaneReasonREASON_PASS_NO_XDP_XMIT)
+	numReasons            = Reason(dataplaneReasonREASON_MAX)
 )
 
 var reasonNames = [...]string{
-	ReasonPassDiscovery:  "pass_discovery",
-	ReasonPassControl:    "pass_control",
-	ReasonPassOther:      "pass_other",
-	ReasonFastUp:         "fast_up",
-	ReasonFastDown:       "fast_down",
-	ReasonPassSlow:       "pass_slow",
-	ReasonSlowUp:         "slow_up",
-	ReasonSlowDown:       "slow_down",
-	ReasonSpoofed:        "spoofed",
-	ReasonUnknownSession: "unknown_session",
-	ReasonMalformed:      "malformed",
-	ReasonMTUExceeded:    "mtu_exceeded",
-	ReasonTTLExceeded:    "ttl_exceeded",
-	ReasonNoNeigh:        "no_neigh",
-	ReasonMSSClamped:     "mss_clamped",
-	ReasonUnknownDest:    "unknown_dest",
-	ReasonError:          "error",
-	ReasonClientIn:       "client_in",
-	ReasonClientOut:      "client_out",
-	ReasonClientDemand:   "client_demand",
-	ReasonGSO:            "gso",
+	ReasonPassDiscovery:   "pass_discovery",
+	ReasonPassControl:     "pass_control",
+	ReasonPassOther:       "pass_other",
+	ReasonFastUp:          "fast_up",
+	ReasonFastDown:        "fast_down",
+	ReasonPassSlow:        "pass_slow",
+	ReasonSlowUp:          "slow_up",
+	ReasonSlowDown:        "slow_down",
+	ReasonSpoofed:         "spoofed",
+	ReasonUnknownSession:  "unknown_session",
+	ReasonMalformed:       "malformed",
+	ReasonMTUExceeded:     "mtu_exceeded",
+	ReasonTTLExceeded:     "ttl_exceeded",
+	ReasonNoNeigh:         "no_neigh",
+	ReasonMSSClamped:      "mss_clamped",
+	ReasonUnknownDest:     "unknown_dest",
+	ReasonError:           "error",
+	ReasonClientIn:        "client_in",
+	ReasonClientOut:       "client_out",
+	ReasonClientDemand:    "client_demand",
+	ReasonGSO:             "gso",
+	ReasonDiscoveryMAC:    "discovery_mac_limit",
+	ReasonDiscoveryGlobal: "discovery_global_limit",
+	ReasonPassNoXDPXmit:   "pass_no_xdp_xmit",
 }
 
 // String returns the reason's snake_case name (as metrics label it).

@@ -9,6 +9,12 @@
 #                                                10.1.1.62-10.1.1.72, two
 #                                                clients on one interface
 #
+# Every veth end is as plain as a real host's: cor0 has no XDP program and
+# no GRO, so it cannot take XDP frames and the AC's upstream fast path hands
+# those packets to the kernel (pass_no_xdp_xmit); the clients' pppoed runs
+# XDP on ether2 and wlan1, so the downstream fast path redirects to ether3
+# and ether4. The AC's log says which path each device gets.
+#
 # Runs until Ctrl-C, or DEMO_SECONDS=N seconds. Everything it creates
 # (namespaces, veths, bpffs pins, processes, files) goes on exit.
 # Needs root, iproute2, bpftool and Go; builds bin/pppoed, bin/pppoectl
@@ -94,7 +100,6 @@ done
 nsx "$CORE" ip addr add 198.51.100.2/24 dev cor0
 nsx "$CORE" ip route add 10.0.0.0/24 via 198.51.100.1
 nsx "$CORE" ip route add 10.1.1.0/24 via 198.51.100.1
-nsx "$CORE" "$BIN/labtool" xdppass cor0 # receives the AC's XDP redirects
 nsx "$CORE" "$BIN/labtool" txoff cor0   # veth checksum offload vs XDP redirect
 nsx "$AC" ip addr add 198.51.100.1/24 dev up0
 nsx "$AC" sysctl -qw net.ipv4.ip_forward=1
@@ -184,6 +189,10 @@ ip netns exec "$CL2" "$BIN/labtool" stream 198.51.100.2:5001 "$STREAM" "$OUT2" &
 PIDS+=($!)
 
 echo
+echo "== the AC's egress devices: where the XDP fast path redirects, and where the kernel forwards (pppoed log)"
+grep "egress device" "$WORK/ac.log" || true
+
+echo
 echo "== bpftool: the AC's programs and maps"
 nsx "$AC" bpftool net show
 echo "--- bpftool map dump pinned $PINS/ac/sessions (key → the session's attributes)"
@@ -210,4 +219,7 @@ while ((DEMO_SECONDS == 0 || SECONDS < END)); do
 	echo
 	echo "--- $(date +%T) /ppp active print"
 	ctl ac /ppp active print
+	echo "--- data-plane counters (metrics)"
+	nsx "$AC" "$BIN/labtool" get http://127.0.0.1:9815/metrics |
+		grep -E 'reason="(fast_up|fast_down|pass_no_xdp_xmit|slow_up|slow_down)"' || true
 done

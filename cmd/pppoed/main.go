@@ -26,6 +26,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/daemon"
 	"github.com/pppoe-xdp/pppoe-xdp/control/linkwatch"
+	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe0"
 	"github.com/pppoe-xdp/pppoe-xdp/control/server"
 	"github.com/pppoe-xdp/pppoe-xdp/control/session"
@@ -72,6 +73,7 @@ type flags struct {
 	config, bpffs, socket, metrics   string
 	logLevel, logFormat, resolvConf  string
 	uplinks, pppoe0, xdpMode, tcMode string
+	padiLimit, macLimit              string
 	capacity                         uint
 	maxStarting, maxStartingPerHost  int
 	setupTimeout                     time.Duration
@@ -95,6 +97,10 @@ func run(args []string) int {
 	fs.StringVar(&f.xdpMode, "xdp-mode", "native", "XDP attach `mode`: native or generic")
 	fs.StringVar(&f.tcMode, "tc-mode", "auto", "TC attach `mode`: auto (tcx where the kernel has it, else clsact) or clsact")
 	fs.UintVar(&f.capacity, "capacity", maps.DefaultMaxSessions, "`sessions` (server and client) the BPF maps hold; sizes their memory, fixed while they stay pinned")
+	fs.StringVar(&f.padiLimit, "padi-limit", pppoe.FormatRate(pppoe.DefaultLimits.PADIRate, pppoe.DefaultLimits.PADIBurst),
+		"PADIs a `rate[/burst]` per second from all hosts, as accel-ppp's padi-limit (once for new hosts, once more for retransmissions); 0: no limit")
+	fs.StringVar(&f.macLimit, "discovery-mac-limit", pppoe.FormatRate(pppoe.DefaultLimits.MACRate, pppoe.DefaultLimits.MACBurst),
+		"PADIs and PADRs a `rate[/burst]` per second from one host (interface, VLANs, MAC); 0: no limit")
 	fs.IntVar(&f.maxStarting, "max-starting", server.DefaultMaxStarting, "half-open server `sessions` (PADS sent, IPCP not open) of all servers together; more PADRs get AC-System-Error; 0: no limit")
 	fs.IntVar(&f.maxStartingPerHost, "max-starting-per-host", server.DefaultMaxStartingPerHost, "half-open server `sessions` of one client (MAC on an interface and VLAN); 0: no limit")
 	fs.DurationVar(&f.setupTimeout, "setup-timeout", session.DefaultSetupTimeout, "`time` from PADR to IPCP open after which a server session ends (setup-timeout)")
@@ -154,6 +160,10 @@ func serve(f flags, log *zap.Logger) error {
 	if f.tcMode != "auto" && f.tcMode != "clsact" {
 		return fmt.Errorf("--tc-mode %q: want auto or clsact", f.tcMode)
 	}
+	limits, err := discoveryLimits(f.padiLimit, f.macLimit)
+	if err != nil {
+		return err
+	}
 	// Parsed and validated before anything starts.
 	cfg, err := daemon.LoadFile(f.config)
 	if err != nil {
@@ -171,6 +181,12 @@ func serve(f flags, log *zap.Logger) error {
 		return fmt.Errorf("data plane: %w", err)
 	} else if n > 0 {
 		log.Warn("removed sessions a previous run left in the data plane", zap.Int("sessions", n))
+	}
+	// The limits go to the data plane, which drops floods before they
+	// cost a copy to user space; the discovery servers get no Limiter of
+	// their own (pppoe.Limiter says why).
+	if err := dp.SetDiscoveryLimits(limits); err != nil {
+		return fmt.Errorf("data plane: %w", err)
 	}
 	if f.xdpMode == "generic" {
 		log.Warn("--xdp-mode=generic: XDP runs after the kernel has built an skb, the slow way")
@@ -277,6 +293,19 @@ func serve(f flags, log *zap.Logger) error {
 	err = d.Run(ctx, ctl, mln)
 	log.Info("pppoed stopped")
 	return err
+}
+
+// discoveryLimits parses --padi-limit and --discovery-mac-limit.
+func discoveryLimits(padi, mac string) (maps.DiscoveryLimits, error) {
+	pr, pb, err := pppoe.ParseRate(padi)
+	if err != nil {
+		return maps.DiscoveryLimits{}, fmt.Errorf("--padi-limit: %w", err)
+	}
+	mr, mb, err := pppoe.ParseRate(mac)
+	if err != nil {
+		return maps.DiscoveryLimits{}, fmt.Errorf("--discovery-mac-limit: %w", err)
+	}
+	return maps.DiscoveryLimits{MACRate: uint32(mr), MACBurst: uint32(mb), PADIRate: uint32(pr), PADIBurst: uint32(pb)}, nil
 }
 
 // pppoe0MTU is the slow-path device's MTU: the largest session MTU (RFC

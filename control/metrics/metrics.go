@@ -134,6 +134,8 @@ var discovery = []struct {
 }{
 	{disc("malformed", "Frames that did not parse as PPPoE."), func(c *pppoe.Counters) uint64 { return c.Malformed }},
 	{disc("ignored", "Well-formed frames not for this AC."), func(c *pppoe.Counters) uint64 { return c.Ignored }},
+	{disc("mac_limited", "PADIs and PADRs over their host's limit, turned away by the discovery server (the data plane's drops are pppoe_dataplane_packets_total{reason=\"discovery_mac_limit\"})."), func(c *pppoe.Counters) uint64 { return c.MACLimited }},
+	{disc("global_limited", "PADIs over the global limit, turned away by the discovery server (the data plane's drops are pppoe_dataplane_packets_total{reason=\"discovery_global_limit\"})."), func(c *pppoe.Counters) uint64 { return c.GlobalLimited }},
 	{disc("padi_received", "PADIs received (RFC 2516 §5.1)."), func(c *pppoe.Counters) uint64 { return c.PADIReceived }},
 	{disc("padi_dropped", "PADIs dropped as invalid (RFC 2516 §5.1)."), func(c *pppoe.Counters) uint64 { return c.PADIDropped }},
 	{disc("padi_unserved", "PADIs for a service not offered here (RFC 2516 §5.2)."), func(c *pppoe.Counters) uint64 { return c.PADIUnserved }},

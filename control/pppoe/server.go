@@ -90,6 +90,11 @@ type ServerConfig struct {
 	// DuplicateWindow is how long a PADR retransmission gets the same PADS;
 	// 0 means DefaultDuplicateWindow.
 	DuplicateWindow time.Duration
+	// Limiter, if set, bounds the PADIs and PADRs handled (Limits); the
+	// servers of all interfaces share one, so its global limit is global.
+	// Where xdp_access_in already applies the limits (pppoed), leave it
+	// nil (see Limiter).
+	Limiter *Limiter
 }
 
 // Validate checks that c can run: a unicast MAC and services without NUL
@@ -116,7 +121,11 @@ type Counters struct {
 	// Ignored counts well-formed frames that are not for this AC: session
 	// stage, PADO/PADS of other ACs, PADR/PADT to other addresses.
 	Ignored uint64
-	// PADIReceived counts every PADI, PADIDropped those that broke RFC 2516
+	// MACLimited and GlobalLimited count the PADIs and PADRs the Limiter
+	// turned away, over their host's limit and over the global one; they
+	// count towards nothing else.
+	MACLimited, GlobalLimited uint64
+	// PADIReceived counts every other PADI, PADIDropped those that broke RFC 2516
 	// §5.1 (not broadcast, no Service-Name, bad lengths, group source) and
 	// PADIUnserved those asking for a service not offered here (§5.2).
 	PADIReceived, PADIDropped, PADIUnserved uint64
@@ -135,7 +144,7 @@ type Counters struct {
 }
 
 type counters struct {
-	malformed, ignored                                   atomic.Uint64
+	malformed, ignored, macLimited, globalLimited        atomic.Uint64
 	padiReceived, padiDropped, padiUnserved, padoSent    atomic.Uint64
 	padrReceived, padrDropped, padrBadCookie, padrDup    atomic.Uint64
 	padsSent, padsErrors, padtReceived, padtSent, wrErrs atomic.Uint64
@@ -247,6 +256,7 @@ func (s *Server) Counters() Counters {
 	c := &s.c
 	return Counters{
 		Malformed: c.malformed.Load(), Ignored: c.ignored.Load(),
+		MACLimited: c.macLimited.Load(), GlobalLimited: c.globalLimited.Load(),
 		PADIReceived: c.padiReceived.Load(), PADIDropped: c.padiDropped.Load(), PADIUnserved: c.padiUnserved.Load(),
 		PADOSent:     c.padoSent.Load(),
 		PADRReceived: c.padrReceived.Load(), PADRDropped: c.padrDropped.Load(),
@@ -269,6 +279,9 @@ func (s *Server) Handle(frame []byte, now time.Time) [][]byte {
 		s.dropMalformed(&f, err)
 		return nil
 	}
+	if !s.admit(st, &f, p.Code, now) {
+		return nil
+	}
 	switch p.Code {
 	case CodePADI:
 		return s.padi(st, &f, &p, now)
@@ -281,6 +294,28 @@ func (s *Server) Handle(frame []byte, now time.Time) [][]byte {
 		s.c.ignored.Add(1)
 		return nil
 	}
+}
+
+// admit asks the Limiter, if any, whether a frame may be handled, before
+// it costs a cookie or a reply. A frame without a circuit is left to the
+// handler, which drops it.
+func (s *Server) admit(st *serverState, f *ethernet.Frame, code Code, now time.Time) bool {
+	if st.Limiter == nil {
+		return true
+	}
+	c, err := CircuitOf(st.Ifindex, f)
+	if err != nil {
+		return true
+	}
+	switch st.Limiter.Admit(c, code, now) {
+	case MACLimited:
+		s.c.macLimited.Add(1)
+		return false
+	case GlobalLimited:
+		s.c.globalLimited.Add(1)
+		return false
+	}
+	return true
 }
 
 // dropMalformed counts a frame that did not parse, against its code when

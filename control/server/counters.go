@@ -79,6 +79,8 @@ func (l limit) String() string { return limitNames[l] }
 func addDiscovery(a *pppoe.Counters, b pppoe.Counters) {
 	a.Malformed += b.Malformed
 	a.Ignored += b.Ignored
+	a.MACLimited += b.MACLimited
+	a.GlobalLimited += b.GlobalLimited
 	a.PADIReceived += b.PADIReceived
 	a.PADIDropped += b.PADIDropped
 	a.PADIUnserved += b.PADIUnserved

@@ -97,6 +97,10 @@ type Options struct {
 	// KeepaliveTimeout and EchoInterval, when set, override every server's
 	// keepalive-timeout and the 1 s probe period (tests).
 	KeepaliveTimeout, EchoInterval time.Duration
+	// DiscoveryLimiter, if set, bounds the PADIs and PADRs of every port
+	// (pppoe.Limits). Leave it nil where the data plane's xdp_access_in
+	// applies the limits (pppoe.Limiter says why).
+	DiscoveryLimiter *pppoe.Limiter
 	// PADTRate limits PADTs for unknown sessions per port; 0 means
 	// DefaultPADTRate.
 	PADTRate int
@@ -561,7 +565,8 @@ func (s *Server) addDisc(p *port, st stack, sc pppoe.ServerConfig) {
 // discoveryConfig folds the enabled servers of one interface and VLAN stack
 // into a discovery configuration.
 func (s *Server) discoveryConfig(cfg *config.Config, p *port, group []binding) pppoe.ServerConfig {
-	sc := pppoe.ServerConfig{ACName: cfg.Identity.Name, MAC: p.MAC, Ifindex: p.Ifindex, CookieKey: s.opts.CookieKey}
+	sc := pppoe.ServerConfig{ACName: cfg.Identity.Name, MAC: p.MAC, Ifindex: p.Ifindex, CookieKey: s.opts.CookieKey,
+		Limiter: s.opts.DiscoveryLimiter}
 	for _, b := range group {
 		sc.ServiceNames = append(sc.ServiceNames, b.cfg.ServiceName)
 		if m := uint16(min(b.cfg.MaxMTU, b.cfg.MaxMRU)); m > sc.MaxPayload {

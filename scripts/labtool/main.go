@@ -7,12 +7,10 @@
 //	labtool stream ADDR:PORT SECONDS [SRC]  TCP sender at full speed
 //	labtool get URL                  HTTP GET, body to stdout (metrics)
 //	labtool txoff IFACE...           transmit checksum offload off
-//	labtool xdppass IFACE            attach an XDP_PASS program (stays)
 //
-// txoff and xdppass are lab artefacts of veth: a veth hands its peer
-// CHECKSUM_PARTIAL packets whose checksum an XDP redirect loses (a NIC
-// never receives such packets), and delivers XDP-redirected frames only
-// when it has an XDP program itself.
+// txoff is a lab artefact of veth: a veth hands its peer CHECKSUM_PARTIAL
+// packets whose checksum an XDP redirect loses (a NIC never receives such
+// packets).
 package main
 
 import (
@@ -25,19 +23,15 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
-	"github.com/vishvananda/netlink"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
-	"golang.org/x/sys/unix"
 
 	"github.com/pppoe-xdp/pppoe-xdp/maps"
 )
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: labtool ping|sink|stream|get|txoff|xdppass ARGS")
+		fmt.Fprintln(os.Stderr, "usage: labtool ping|sink|stream|get|txoff ARGS")
 		os.Exit(2)
 	}
 	var err error
@@ -57,8 +51,6 @@ func main() {
 				break
 			}
 		}
-	case "xdppass":
-		err = xdpPass(args)
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -184,25 +176,4 @@ func get(args []string) error {
 	defer r.Body.Close()
 	_, err = io.Copy(os.Stdout, r.Body)
 	return err
-}
-
-// xdpPass attaches XDP_PASS through netlink, which (unlike a bpf_link)
-// stays after this process exits and goes with the interface.
-func xdpPass(args []string) error {
-	if len(args) != 1 {
-		return fmt.Errorf("xdppass IFACE")
-	}
-	l, err := netlink.LinkByName(args[0])
-	if err != nil {
-		return err
-	}
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Name: "xdp_pass", Type: ebpf.XDP, License: "Dual BSD/GPL",
-		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 2 /* XDP_PASS */), asm.Return()},
-	})
-	if err != nil {
-		return err
-	}
-	defer prog.Close()
-	return netlink.LinkSetXdpFdWithFlags(l, prog.FD(), unix.XDP_FLAGS_DRV_MODE)
 }

@@ -52,7 +52,6 @@ func newLab(t *testing.T, acIface, clIface string, pool string) *lab {
 	netns.Veth(t, l.ac, "up0", l.core, "cor0")
 	l.core.Run(t, "ip", "addr", "add", coreAddr.String()+"/24", "dev", "cor0")
 	l.core.Run(t, "ip", "route", "add", pool, "via", "198.51.100.1")
-	l.core.XDPPass(t, "cor0") // receives the AC's XDP redirects
 	l.core.TxChecksumOff(t, "cor0")
 	l.ac.Run(t, "sysctl", "-qw", "net.ipv4.ip_forward=1")
 	l.ac.Run(t, "ip", "addr", "add", "198.51.100.1/24", "dev", "up0")

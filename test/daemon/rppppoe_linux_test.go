@@ -59,7 +59,6 @@ func newSwitchLab(t *testing.T) *switchLab {
 		l.sw.Run(t, "ip", "link", "set", p, "master", "br0")
 	}
 	l.sw.Run(t, "ip", "link", "set", "br0", "up")
-	l.sw.XDPPass(t, "swa") // receives the AC's XDP redirects
 	l.rpMAC = mac(t, l.sw, "br0")
 	return l
 }

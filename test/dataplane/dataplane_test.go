@@ -65,9 +65,9 @@ func requireRoot(t *testing.T) {
 	}
 }
 
-func openDP(t *testing.T, name string, clsact bool) *maps.Datapath {
+func openDP(t *testing.T, name string, o topoOpts, generic bool) *maps.Datapath {
 	pin := filepath.Join(maps.DefaultPinPath+"-test", name)
-	dp, err := maps.Open(maps.Options{PinPath: pin, MaxSessions: 1024, Clsact: clsact})
+	dp, err := maps.Open(maps.Options{PinPath: pin, MaxSessions: 1024, Clsact: o.clsact, GenericXDP: generic})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,25 +100,32 @@ func linkOf(t *testing.T, n *netns.NS, name string) (idx int, mac net.HardwareAd
 }
 
 // newTopo builds subscriber ─eth0/acc0─ AC ─up0/cor0─ core, with three
-// sessions installed on both ends.
-func newTopo(t *testing.T) *topo { return newTopoTC(t, false) }
+// sessions installed on both ends. The core's cor0 is a plain veth, which
+// cannot take XDP frames (no XDP program, no GRO), so the AC's upstream
+// fast path leaves its packets to the kernel; the subscriber's eth0 runs
+// the client's XDP program, so the AC's acc0 can take XDP frames and the
+// downstream fast path redirects to it.
+func newTopo(t *testing.T) *topo { return newTopoWith(t, topoOpts{}) }
 
-// newTopoTC is newTopo with the TC programs attached through clsact (the
-// pre-tcx fallback) when clsact is set.
-func newTopoTC(t *testing.T, clsact bool) *topo {
+// topoOpts varies newTopo.
+type topoOpts struct {
+	clsact     bool // TC programs attached through clsact (the pre-tcx fallback)
+	subGeneric bool // the subscriber's data path in generic XDP: acc0 cannot take XDP frames
+}
+
+func newTopoWith(t *testing.T, o topoOpts) *topo {
 	requireRoot(t)
 	tp := &topo{sub: netns.New(t), ac: netns.New(t), core: netns.New(t)}
 	tp.subEth, tp.acc0 = netns.Veth(t, tp.sub, "eth0", tp.ac, "acc0")
 	tp.up0, _ = netns.Veth(t, tp.ac, "up0", tp.core, "cor0")
 	_, tp.subMAC = linkOf(t, tp.sub, "eth0")
 	_, tp.accMAC = linkOf(t, tp.ac, "acc0")
-	tp.subDP = openDP(t, tp.sub.Name, clsact)
-	tp.acDP = openDP(t, tp.ac.Name, clsact)
+	tp.subDP = openDP(t, tp.sub.Name, o, o.subGeneric)
+	tp.acDP = openDP(t, tp.ac.Name, o, false)
 
 	// Core: the far end, routing the pools back to the AC.
 	tp.core.Run(t, "ip", "addr", "add", "198.51.100.2/24", "dev", "cor0")
 	tp.core.Run(t, "ip", "route", "add", "100.64.0.0/16", "via", "198.51.100.1")
-	tp.core.XDPPass(t, "cor0") // receives the AC's XDP redirects
 	tp.core.TxChecksumOff(t, "cor0")
 
 	// AC: uplink, pppoe0, programs.
@@ -199,9 +206,19 @@ func TestEndToEnd(t *testing.T) {
 	before, err := tp.acDP.Counters()
 	must(t, err)
 
-	// ICMP echo through each session (VLAN 0, 1, 2), to the core (fast
-	// path both ways) and to the AC itself (slow path both ways: TC decap
-	// with the outer tag in skb metadata, pppoe0, tc_pppoe0_out).
+	// The AC redirects to acc0 (eth0 has the client's XDP program) but
+	// not to up0 (cor0 has neither XDP nor GRO).
+	if ok, err := tp.acDP.XDPRedirects(tp.acc0); err != nil || !ok {
+		t.Errorf("acc0 is no XDP redirect target (%v)", err)
+	}
+	if ok, err := tp.acDP.XDPRedirects(tp.up0); err != nil || ok {
+		t.Errorf("up0 is an XDP redirect target (%v)", err)
+	}
+
+	// ICMP echo through each session (VLAN 0, 1, 2), to the core (the
+	// kernel forwards up, the fast path down) and to the AC itself (slow
+	// path both ways: TC decap with the outer tag in skb metadata, pppoe0,
+	// tc_pppoe0_out).
 	for _, s := range tp.sessions {
 		if got := tp.sub.Ping(t, s.addr, s.target, 3, 56); got != 3 {
 			t.Errorf("%s: ping core: %d/3 replies", s.name, got)
@@ -229,7 +246,7 @@ func TestEndToEnd(t *testing.T) {
 	after, err := tp.acDP.Counters()
 	must(t, err)
 	d := func(r maps.Reason) uint64 { return after[r] - before[r] }
-	for _, r := range []maps.Reason{maps.ReasonFastUp, maps.ReasonFastDown, maps.ReasonSlowUp, maps.ReasonSlowDown,
+	for _, r := range []maps.Reason{maps.ReasonPassNoXDPXmit, maps.ReasonFastDown, maps.ReasonSlowUp, maps.ReasonSlowDown,
 		maps.ReasonMSSClamped, maps.ReasonTTLExceeded} {
 		if d(r) == 0 {
 			t.Errorf("AC counter %v did not move", r)
@@ -237,9 +254,9 @@ func TestEndToEnd(t *testing.T) {
 	}
 	// unknown_dest too: pppoe0 has no IPv6 link-local address
 	// (addr_gen_mode none), so no router solicitation or MLD report of its
-	// own reaches tc_pppoe0_out.
+	// own reaches tc_pppoe0_out. fast_up: up0 cannot take XDP frames.
 	for _, r := range []maps.Reason{maps.ReasonGSO, maps.ReasonMTUExceeded, maps.ReasonMalformed, maps.ReasonError,
-		maps.ReasonSpoofed, maps.ReasonUnknownSession, maps.ReasonUnknownDest} {
+		maps.ReasonSpoofed, maps.ReasonUnknownSession, maps.ReasonUnknownDest, maps.ReasonFastUp} {
 		if d(r) != 0 {
 			t.Errorf("AC counter %v moved by %d", r, d(r))
 		}
@@ -266,7 +283,7 @@ func TestEndToEnd(t *testing.T) {
 // tc_access_in, tc_pppoe0_out) and the client's encap and decap
 // (tc_client_out, tc_access_in); then Detach removes the filters.
 func TestClsact(t *testing.T) {
-	tp := newTopoTC(t, true)
+	tp := newTopoWith(t, topoOpts{clsact: true})
 	for _, c := range []struct {
 		ns  *netns.NS
 		dev string
@@ -300,7 +317,7 @@ func TestClsact(t *testing.T) {
 	tcpExchange(t, tp.sub, tp.ac, tp.sessions[0].addr, acLocal, 100_000)
 	after, err := tp.acDP.Counters()
 	must(t, err)
-	for _, r := range []maps.Reason{maps.ReasonSlowUp, maps.ReasonSlowDown, maps.ReasonFastUp, maps.ReasonFastDown} {
+	for _, r := range []maps.Reason{maps.ReasonSlowUp, maps.ReasonSlowDown, maps.ReasonPassNoXDPXmit, maps.ReasonFastDown} {
 		if after[r] == before[r] {
 			t.Errorf("AC counter %v did not move", r)
 		}
@@ -329,7 +346,7 @@ func checkWire(t *testing.T, tp *topo, capSub, capCore *netns.Capture) {
 		if n, _ := strconv.Atoi(iplen); n > 1492 {
 			t.Errorf("IP packet of %d bytes in a session with MTU 1492", n)
 		}
-		// From the core, the AC decremented TTL 64 once (fast path).
+		// From the core, the AC decremented TTL 64 once (fast path down).
 		if strings.HasPrefix(src, "198.51.100.") && ttl != "63" {
 			t.Errorf("frame from %s with TTL %s, want 63", src, ttl)
 		}

@@ -20,19 +20,79 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// XDPPass attaches a program that passes every frame (native mode) to the
-// interface ifname in n, until the test ends. A veth delivers frames that
-// its peer's XDP program redirected to it only when it has an XDP program
-// itself (or GRO on), so the far end of a path the data plane's XDP
-// redirects into needs one.
-func (n *NS) XDPPass(t testing.TB, ifname string) {
+// GRO turns generic receive offload on or off on ifname in n (ethtool -K
+// ifname gro on|off, through the ETHTOOL_SGRO ioctl). A veth takes frames
+// XDP-redirected to it (its xdp-features include ndo-xmit) only when its
+// peer has an XDP program or GRO on; a test that exists to show the fast
+// path turns GRO on at the far end and says so.
+func (n *NS) GRO(t testing.TB, ifname string, on bool) {
 	t.Helper()
+	var v uint32
+	if on {
+		v = 1
+	}
+	if err := n.Do(t, func() error { return ethtoolValue(ifname, unix.ETHTOOL_SGRO, v) }); err != nil {
+		t.Fatalf("netns: %s gro %v: %v", ifname, on, err)
+	}
+}
+
+// TagsAside attaches, until the test ends, a program to the egress of
+// ifname in n that takes each frame's outer VLAN tag (0x8100 or 0x88a8)
+// out of the frame into the packet's metadata, where a VLAN device or a
+// bridge on a NIC with tx VLAN offload puts it. A veth hands such a tag to
+// its peer beside the frame, as a NIC with rx VLAN offload hands the tag
+// it stripped to its driver: XDP on the peer sees the frame untagged.
+//
+// The helpers move the tag: two pushes of a dummy tag put the first into
+// the frame in front of the real one (making the packet's protocol a VLAN
+// one), and two pops drop the dummies and leave the real tag in the
+// metadata (skb_vlan_pop moves the next tag there).
+func (n *NS) TagsAside(t testing.TB, ifname string) {
+	t.Helper()
+	const tcActOK, tcActShot = 0, 2
+	push := asm.Instructions{
+		asm.Mov.Reg(asm.R1, asm.R6),
+		asm.Mov.Imm(asm.R2, 0x0081), // htons(ETH_P_8021Q)
+		asm.Mov.Imm(asm.R3, 0),
+		asm.FnSkbVlanPush.Call(),
+		asm.JNE.Imm(asm.R0, 0, "broken"),
+	}
+	pop := asm.Instructions{
+		asm.Mov.Reg(asm.R1, asm.R6),
+		asm.FnSkbVlanPop.Call(),
+		asm.JNE.Imm(asm.R0, 0, "broken"),
+	}
+	insns := asm.Instructions{
+		asm.Mov.Reg(asm.R6, asm.R1),
+		// bpf_skb_load_bytes(skb, 12, fp-8, 2): the outer ethertype.
+		asm.Mov.Imm(asm.R2, 12),
+		asm.Mov.Reg(asm.R3, asm.RFP),
+		asm.Add.Imm(asm.R3, -8),
+		asm.Mov.Imm(asm.R4, 2),
+		asm.FnSkbLoadBytes.Call(),
+		asm.JNE.Imm(asm.R0, 0, "out"),
+		asm.LoadMem(asm.R7, asm.RFP, -8, asm.Half),
+		asm.JEq.Imm(asm.R7, 0x0081, "move"), // 0x8100, as loaded on little-endian
+		asm.JEq.Imm(asm.R7, 0xa888, "move"), // 0x88a8
+		asm.Ja.Label("out"),
+	}
+	first := append(asm.Instructions{}, push...)
+	first[0] = first[0].WithSymbol("move")
+	insns = append(insns, first...)
+	insns = append(insns, push...)
+	insns = append(insns, pop...)
+	insns = append(insns, pop...)
+	insns = append(insns,
+		asm.Mov.Imm(asm.R0, tcActOK).WithSymbol("out"),
+		asm.Return(),
+		asm.Mov.Imm(asm.R0, tcActShot).WithSymbol("broken"),
+		asm.Return(),
+	)
 	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Name: "xdp_pass", Type: ebpf.XDP, License: "Dual BSD/GPL",
-		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 2 /* XDP_PASS */), asm.Return()},
+		Name: "tags_aside", Type: ebpf.SchedCLS, License: "Dual BSD/GPL", Instructions: insns,
 	})
 	if err != nil {
-		t.Fatalf("netns: xdp_pass: %v", err)
+		t.Fatalf("netns: tags_aside: %v", err)
 	}
 	t.Cleanup(func() { prog.Close() })
 	var l link.Link
@@ -41,10 +101,10 @@ func (n *NS) XDPPass(t testing.TB, ifname string) {
 		if err != nil {
 			return err
 		}
-		l, err = link.AttachXDP(link.XDPOptions{Program: prog, Interface: ifi.Attrs().Index, Flags: link.XDPDriverMode})
+		l, err = link.AttachTCX(link.TCXOptions{Program: prog, Interface: ifi.Attrs().Index, Attach: ebpf.AttachTCXEgress})
 		return err
 	}); err != nil {
-		t.Fatalf("netns: attach xdp_pass to %s: %v", ifname, err)
+		t.Fatalf("netns: attach tags_aside to %s: %v", ifname, err)
 	}
 	t.Cleanup(func() { l.Close() })
 }
@@ -169,27 +229,31 @@ func (c *Capture) Fields(t testing.TB, filter string, fields ...string) [][]stri
 // such packets, so tests emulate it by having senders compute checksums.
 func (n *NS) TxChecksumOff(t testing.TB, ifname string) {
 	t.Helper()
-	if err := n.Do(t, func() error {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		defer unix.Close(fd)
-		val := struct{ cmd, data uint32 }{cmd: 0x17 /* ETHTOOL_STXCSUM */, data: 0}
-		var ifr struct {
-			name [unix.IFNAMSIZ]byte
-			data uintptr
-			_    [16]byte
-		}
-		copy(ifr.name[:], ifname)
-		ifr.data = uintptr(unsafe.Pointer(&val))
-		_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCETHTOOL, uintptr(unsafe.Pointer(&ifr)))
-		runtime.KeepAlive(&val)
-		if errno != 0 {
-			return errno
-		}
-		return nil
-	}); err != nil {
+	if err := n.Do(t, func() error { return ethtoolValue(ifname, unix.ETHTOOL_STXCSUM, 0) }); err != nil {
 		t.Fatalf("netns: %s tx checksum off: %v", ifname, err)
 	}
+}
+
+// ethtoolValue runs a SIOCETHTOOL command that takes a struct
+// ethtool_value, in the calling thread's namespace.
+func ethtoolValue(ifname string, cmd, data uint32) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	val := struct{ cmd, data uint32 }{cmd: cmd, data: data}
+	var ifr struct {
+		name [unix.IFNAMSIZ]byte
+		data uintptr
+		_    [16]byte
+	}
+	copy(ifr.name[:], ifname)
+	ifr.data = uintptr(unsafe.Pointer(&val))
+	_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCETHTOOL, uintptr(unsafe.Pointer(&ifr)))
+	runtime.KeepAlive(&val)
+	if errno != 0 {
+		return errno
+	}
+	return nil
 }

@@ -219,9 +219,9 @@ func TestJumboMRU(t *testing.T) {
 // TestPriorityTagged: a client that puts a priority tag (VLAN id 0, IEEE
 // 802.1Q §9.6) on every frame is on the untagged circuit: it gets a session
 // from the untagged server, and its priority-tagged data takes the fast
-// path both ways.
+// path both ways (so the far ends can take XDP frames: withFastFarEnds).
 func TestPriorityTagged(t *testing.T) {
-	r := newRig(t, quickServer)
+	r := newRig(t, quickServer, withFastFarEnds())
 	cfg := r.peerConfig()
 	cfg.VLANs = []ethernet.VLAN{{TPID: ethernet.EtherTypeVLAN, Priority: 5}}
 	c := r.dial(cfg)

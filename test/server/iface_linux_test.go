@@ -50,7 +50,6 @@ func TestAccessInterfaceRecreated(t *testing.T) {
 	if r.acc0 == oldIdx || r.accMAC.String() == oldMAC.String() {
 		t.Fatalf("re-created acc0 has the old ifindex %d or MAC %v", r.acc0, r.accMAC)
 	}
-	r.sub.XDPPass(t, "eth0")
 	must(t, r.sub.Do(t, func() (err error) {
 		r.mux, err = peer.Listen("eth0")
 		return err
@@ -94,7 +93,6 @@ func TestAccessInterfaceGoneKeepsConfig(t *testing.T) {
 	}
 	_, r.acc0 = netns.Veth(t, r.sub, "eth0", r.ac, "acc0")
 	r.accMAC = r.hwaddr(r.ac, "acc0")
-	r.sub.XDPPass(t, "eth0")
 	must(t, r.sub.Do(t, func() (err error) {
 		r.mux, err = peer.Listen("eth0")
 		return err

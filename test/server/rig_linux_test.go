@@ -59,6 +59,7 @@ type rig struct {
 	keepalive     time.Duration
 	echoInterval  time.Duration
 	accessMTU     int
+	fastFarEnds   bool
 }
 
 // rigOption changes the rig before the server starts.
@@ -72,6 +73,12 @@ func withKeepalive(timeout, echo time.Duration) rigOption {
 
 // withAccessMTU sets the MTU of both ends of the access veth.
 func withAccessMTU(mtu int) rigOption { return func(r *rig) { r.accessMTU = mtu } }
+
+// withFastFarEnds turns GRO on at both far ends (cor0, eth0), so the AC's
+// veths take XDP frames and its fast paths redirect both ways; for tests
+// that exist to show the fast path. Without it the kernel forwards what
+// the fast paths would redirect.
+func withFastFarEnds() rigOption { return func(r *rig) { r.fastFarEnds = true } }
 
 func must(t testing.TB, err error) {
 	t.Helper()
@@ -110,10 +117,11 @@ func newRig(t *testing.T, servers string, opts ...rigOption) *rig {
 	// Core: the far end, routing the pool back to the AC.
 	r.core.Run(t, "ip", "addr", "add", coreAddr.String()+"/24", "dev", "cor0")
 	r.core.Run(t, "ip", "route", "add", poolNet.String(), "via", "198.51.100.1")
-	r.core.XDPPass(t, "cor0") // receives the AC's XDP redirects
 	r.core.TxChecksumOff(t, "cor0")
-	// Subscriber: eth0 receives the AC's redirects from up0.
-	r.sub.XDPPass(t, "eth0")
+	if r.fastFarEnds {
+		r.core.GRO(t, "cor0", true)
+		r.sub.GRO(t, "eth0", true)
+	}
 
 	// AC: forwarding, uplink address, pppoe0 with local-address and the
 	// pool routed into it, programs on access, uplink and pppoe0.

@@ -301,6 +301,7 @@ type benchCase struct {
 	gen    iface
 	cfg    benchGenCfg
 	prog   *ebpf.Program  // the XDP program on the first hop
+	hop    iface          // PPPoE cases: the first hop, whose attached program the stats pass times
 	dp     *maps.Datapath // PPPoE cases: whose counters must show every frame fast
 	pps    []float64      // one per round
 	cpuNs  []float64      // one per round: busy ns of all CPUs per frame that arrived
@@ -318,6 +319,10 @@ func (t *topo) cases() []*benchCase {
 			c.dp = t.dp1
 		case kindManyHot, kindManySpread:
 			c.dp = t.dpMany
+		}
+		c.hop = t.up0
+		if dir == "up" {
+			c.hop = t.acc0
 		}
 		cs = append(cs, c)
 	}
@@ -392,9 +397,20 @@ func (t *topo) run(c *benchCase, d time.Duration, stats bool) (runResult, error)
 		return runResult{}, fmt.Errorf("%s: %s: %w", c.dir, c.name, err)
 	}
 	defer detach()
+	prog := c.prog
+	if stats && c.dp != nil {
+		// AttachAccess may have attached a copy of the program bound to
+		// the device (maps/hwvlan.go): time the one that runs.
+		p, err := attachedXDP(c.hop)
+		if err != nil {
+			return runResult{}, fmt.Errorf("%s: %s: %w", c.dir, c.name, err)
+		}
+		defer p.Close()
+		prog = p
+	}
 	var before *ebpf.ProgramStats
 	if stats {
-		if before, err = c.prog.Stats(); err != nil {
+		if before, err = prog.Stats(); err != nil {
 			return runResult{}, fmt.Errorf("%s: %s: program stats: %w", c.dir, c.name, err)
 		}
 	}
@@ -410,7 +426,7 @@ func (t *topo) run(c *benchCase, d time.Duration, stats bool) (runResult, error)
 	}
 	if err == nil && stats {
 		var after *ebpf.ProgramStats
-		if after, err = c.prog.Stats(); err == nil && after.RunCount > before.RunCount {
+		if after, err = prog.Stats(); err == nil && after.RunCount > before.RunCount {
 			c.progNs = float64(after.Runtime-before.Runtime) / float64(after.RunCount-before.RunCount)
 		}
 	}

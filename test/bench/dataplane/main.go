@@ -260,6 +260,26 @@ func (t *topo) teardown() {
 	t.sub, t.ac, t.core = ns{}, ns{}, ns{}
 }
 
+// attachedXDP opens the XDP program attached to a device.
+func attachedXDP(i iface) (*ebpf.Program, error) {
+	var id uint32
+	err := i.ns.do(func() error {
+		l, err := netlink.LinkByIndex(i.index)
+		if err != nil {
+			return err
+		}
+		if l.Attrs().Xdp == nil || l.Attrs().Xdp.ProgId == 0 {
+			return fmt.Errorf("%s: no XDP program", l.Attrs().Name)
+		}
+		id = l.Attrs().Xdp.ProgId
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ebpf.NewProgramFromID(ebpf.ProgramID(id))
+}
+
 // attachXDP attaches a program natively; the returned func detaches it.
 func attachXDP(i iface, p *ebpf.Program) (func(), error) {
 	var l link.Link

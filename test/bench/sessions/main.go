@@ -10,6 +10,11 @@
 // the AC has no session, no maps entry and no lease left), and the CPU each
 // side used, so a client-side bottleneck would show. It never asserts.
 //
+// With -flood it is `make bench-flood` instead (flood.go): one legitimate
+// subscriber after another dials while a PADI flood from random MACs, then
+// a PADR flood from one MAC, hits the AC, with the discovery limits off,
+// in the Go discovery server and in XDP in turn.
+//
 // It needs root (namespaces, BPF).
 package main
 
@@ -32,6 +37,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
+	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
 	"github.com/pppoe-xdp/pppoe-xdp/test/peer"
 )
 
@@ -48,11 +54,24 @@ func main() {
 	method := flag.String("auth", "pap", "pap or chap")
 	pin := flag.String("pin", "", "bpffs pin directory (server)")
 	iface := flag.String("iface", "acc0", "access interface (server)")
+	floodMode := flag.Bool("flood", false, "the flood bench: a subscriber dials during PADI and PADR floods")
+	rate := flag.Int("rate", 20000, "flood: frames a second")
+	dials := flag.Int("dials", 10, "flood: legitimate dials per phase")
+	warmup := flag.Duration("warmup", time.Second, "flood: how long the flood runs before the first dial")
+	pace := flag.Duration("pace", 100*time.Microsecond, "flood: the frames go out in batches this far apart (a smoother flood leaves fewer gaps for a subscriber's PADI)")
+	modes := flag.String("modes", "off,go,xdp", "flood: where the limits apply, in turn (off: nowhere)")
+	kinds := flag.String("floods", "padi,padr", "flood: padi (random MACs), padr (one MAC)")
+	padiLimit := flag.String("padi-limit", pppoe.FormatRate(pppoe.DefaultLimits.PADIRate, pppoe.DefaultLimits.PADIBurst), "flood: as pppoed's --padi-limit")
+	macLimit := flag.String("mac-limit", pppoe.FormatRate(pppoe.DefaultLimits.MACRate, pppoe.DefaultLimits.MACBurst), "flood: as pppoed's --discovery-mac-limit")
 	flag.Parse()
 	var err error
-	if *role == "server" {
+	switch {
+	case *role == "server":
 		err = serve(*iface, *pin, *n)
-	} else {
+	case *floodMode:
+		err = floodBench(floodOpts{rate: *rate, dials: *dials, warmup: *warmup, pace: *pace, modes: strings.Split(*modes, ","),
+			padiLimit: *padiLimit, macLimit: *macLimit, floodKinds: strings.Split(*kinds, ",")})
+	default:
 		err = bench(*n, *conc, *method)
 	}
 	if err != nil {
@@ -121,58 +140,12 @@ func bench(n, conc int, method string) error {
 	default:
 		return fmt.Errorf("-auth %q: want pap or chap", method)
 	}
-	id := strconv.Itoa(os.Getpid())
-	subNS, acNS := "pxb-sub-"+id, "pxb-ac-"+id
-	for _, ns := range []string{subNS, acNS} {
-		if err := run("ip", "netns", "add", ns); err != nil {
-			return err
-		}
-		defer run("ip", "netns", "del", ns)
-	}
-	if err := run("ip", "link", "add", "pxb-eth0", "netns", subNS, "type", "veth", "peer", "name", "acc0", "netns", acNS); err != nil {
-		return err
-	}
-	for _, c := range [][]string{
-		{"ip", "-n", subNS, "link", "set", "lo", "up"},
-		{"ip", "-n", acNS, "link", "set", "lo", "up"},
-		{"ip", "-n", subNS, "link", "set", "pxb-eth0", "up"},
-		{"ip", "-n", acNS, "link", "set", "acc0", "up"},
-	} {
-		if err := run(c[0], c[1:]...); err != nil {
-			return err
-		}
-	}
-
-	// The AC in a child process, so its memory and CPU are its own.
-	self, err := os.Executable()
+	env, err := newBenchEnv(n)
 	if err != nil {
 		return err
 	}
-	pin := "/sys/fs/bpf/pppoe-xdp-bench-" + id
-	cmd := exec.Command("ip", "netns", "exec", acNS, self, "-role=server", "-iface=acc0", "-pin="+pin, "-n="+strconv.Itoa(n))
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		return err
-	}
-	outp, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	ch := &child{cmd: cmd, in: in, out: bufio.NewScanner(outp)}
-	defer func() { in.Close(); cmd.Wait() }()
-	if _, err := ch.ask("ready"); err != nil {
-		return err
-	}
-
-	mux, err := listenIn(subNS, "pxb-eth0")
-	if err != nil {
-		return err
-	}
-	defer mux.Close()
+	defer env.close()
+	ch, mux := env.child, env.mux
 
 	base, err := ch.ask("stat")
 	if err != nil {
@@ -291,6 +264,82 @@ func bench(n, conc int, method string) error {
 	return err
 }
 
+// benchEnv is the lab both benches run in: a subscriber namespace and an
+// AC namespace joined by a veth, the AC in a child process, and the
+// emulated subscribers' Mux on the subscriber side.
+type benchEnv struct {
+	subNS, acNS string
+	child       *child
+	mux         *peer.Mux
+	undo        []func()
+}
+
+func (e *benchEnv) close() {
+	for i := len(e.undo) - 1; i >= 0; i-- {
+		e.undo[i]()
+	}
+}
+
+// newBenchEnv builds the lab for an AC with room for n sessions.
+func newBenchEnv(n int) (_ *benchEnv, err error) {
+	id := strconv.Itoa(os.Getpid())
+	e := &benchEnv{subNS: "pxb-sub-" + id, acNS: "pxb-ac-" + id}
+	defer func() {
+		if err != nil {
+			e.close()
+		}
+	}()
+	for _, ns := range []string{e.subNS, e.acNS} {
+		if err := run("ip", "netns", "add", ns); err != nil {
+			return nil, err
+		}
+		e.undo = append(e.undo, func() { run("ip", "netns", "del", ns) })
+	}
+	if err := run("ip", "link", "add", "pxb-eth0", "netns", e.subNS, "type", "veth", "peer", "name", "acc0", "netns", e.acNS); err != nil {
+		return nil, err
+	}
+	for _, c := range [][]string{
+		{"ip", "-n", e.subNS, "link", "set", "lo", "up"},
+		{"ip", "-n", e.acNS, "link", "set", "lo", "up"},
+		{"ip", "-n", e.subNS, "link", "set", "pxb-eth0", "up"},
+		{"ip", "-n", e.acNS, "link", "set", "acc0", "up"},
+	} {
+		if err := run(c[0], c[1:]...); err != nil {
+			return nil, err
+		}
+	}
+
+	// The AC in a child process, so its memory and CPU are its own.
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	pin := "/sys/fs/bpf/pppoe-xdp-bench-" + id
+	cmd := exec.Command("ip", "netns", "exec", e.acNS, self, "-role=server", "-iface=acc0", "-pin="+pin, "-n="+strconv.Itoa(n))
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	outp, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	e.child = &child{cmd: cmd, in: in, out: bufio.NewScanner(outp)}
+	e.undo = append(e.undo, func() { in.Close(); cmd.Wait() })
+	if _, err := e.child.ask("ready"); err != nil {
+		return nil, err
+	}
+	if e.mux, err = listenIn(e.subNS, "pxb-eth0"); err != nil {
+		return nil, err
+	}
+	e.undo = append(e.undo, func() { e.mux.Close() })
+	return e, nil
+}
+
 // listenIn opens the client Mux on ifname inside namespace ns.
 func listenIn(ns, ifname string) (*peer.Mux, error) {
 	runtime.LockOSThread()
@@ -314,7 +363,12 @@ func listenIn(ns, ifname string) (*peer.Mux, error) {
 
 // dialOne brings subscriber i up.
 func dialOne(mux *peer.Mux, i int, m auth.Method) (*peer.Client, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	return dialWithin(mux, i, m, 60*time.Second)
+}
+
+// dialWithin brings subscriber i up or gives up after timeout.
+func dialWithin(mux *peer.Mux, i int, m auth.Method, timeout time.Duration) (*peer.Client, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	c, err := peer.Dial(ctx, mux, peer.Config{
 		MAC:        []byte{0x02, 0xbe, 0, byte(i >> 16), byte(i >> 8), byte(i)},

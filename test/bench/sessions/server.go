@@ -9,9 +9,13 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
 	"github.com/pppoe-xdp/pppoe-xdp/control/aaa"
 	"github.com/pppoe-xdp/pppoe-xdp/control/afpacket"
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
+	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
 	"github.com/pppoe-xdp/pppoe-xdp/control/server"
 	"github.com/pppoe-xdp/pppoe-xdp/maps"
 )
@@ -66,9 +70,13 @@ func serve(iface, pin string, n int) error {
 	if err != nil {
 		return err
 	}
+	// Off until the flood bench's "limits" command; pppoed leaves the Go
+	// limiter nil and sets the data plane's.
+	lim := pppoe.NewLimiter(pppoe.Limits{})
 	srv, err := server.New(cfg, server.Options{
-		AAA:       local,
-		DataPlane: server.NewDataPlane(dp),
+		AAA:              local,
+		DataPlane:        server.NewDataPlane(dp),
+		DiscoveryLimiter: lim,
 		Open: func(name string) (server.Port, error) {
 			ifi, err := net.InterfaceByName(name)
 			if err != nil {
@@ -86,8 +94,21 @@ func serve(iface, pin string, n int) error {
 	}
 	defer srv.Close()
 
+	// Run time of the programs, for the flood bench's XDP cost (it adds
+	// two clock reads to every run). Closed with the process.
+	if stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME)); err == nil {
+		defer stats.Close()
+	}
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
+		if mode, ok := strings.CutPrefix(in.Text(), "limits "); ok {
+			if err := setLimits(dp, lim, mode); err != nil {
+				fmt.Println("error", err)
+			} else {
+				fmt.Println("ok")
+			}
+			continue
+		}
 		switch in.Text() {
 		case "ready":
 			fmt.Println("ready")
@@ -99,6 +120,21 @@ func serve(iface, pin string, n int) error {
 				live += n
 			}
 			fmt.Println(rssKB(), ru.Utime.Nano()+ru.Stime.Nano(), live, dp.Len(), local.PoolUsed("pppoe-pool"))
+		case "disc":
+			// xdp_passed xdp_mac_dropped xdp_global_dropped padi padr
+			// go_limited pado pads pads_errors xdp_runs xdp_run_ns
+			c, err := dp.Counters()
+			if err != nil {
+				fmt.Println("error", err)
+				continue
+			}
+			var runs, ns uint64
+			if st, err := dp.Program("xdp_access_in").Stats(); err == nil {
+				runs, ns = st.RunCount, uint64(st.Runtime)
+			}
+			d := srv.Counters().Discovery
+			fmt.Println(c[maps.ReasonPassDiscovery], c[maps.ReasonDiscoveryMAC], c[maps.ReasonDiscoveryGlobal],
+				d.PADIReceived, d.PADRReceived, d.MACLimited+d.GlobalLimited, d.PADOSent, d.PADSSent, d.PADSErrors, runs, ns)
 		case "quit":
 			fmt.Println("bye")
 			return nil
@@ -107,6 +143,36 @@ func serve(iface, pin string, n int) error {
 		}
 	}
 	return in.Err()
+}
+
+// setLimits applies "off|go|xdp padi-limit mac-limit": the limits in the
+// Go discovery server or in XDP, the other off, or none.
+func setLimits(dp *maps.Datapath, lim *pppoe.Limiter, cmd string) error {
+	f := strings.Fields(cmd)
+	if len(f) != 3 {
+		return fmt.Errorf("limits %q: want mode padi-limit mac-limit", cmd)
+	}
+	var l pppoe.Limits
+	var err error
+	if l.PADIRate, l.PADIBurst, err = pppoe.ParseRate(f[1]); err != nil {
+		return err
+	}
+	if l.MACRate, l.MACBurst, err = pppoe.ParseRate(f[2]); err != nil {
+		return err
+	}
+	goL, xdpL := pppoe.Limits{}, pppoe.Limits{}
+	switch f[0] {
+	case "off":
+	case "go":
+		goL = l
+	case "xdp":
+		xdpL = l
+	default:
+		return fmt.Errorf("limits mode %q: want off, go or xdp", f[0])
+	}
+	lim.SetLimits(goL)
+	return dp.SetDiscoveryLimits(maps.DiscoveryLimits{MACRate: uint32(xdpL.MACRate), MACBurst: uint32(xdpL.MACBurst),
+		PADIRate: uint32(xdpL.PADIRate), PADIBurst: uint32(xdpL.PADIBurst)})
 }
 
 // rssKB is VmRSS from /proc/self/status.
