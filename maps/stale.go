@@ -52,8 +52,10 @@ func (e *ForeignProgramError) Error() string {
 		e.Iface, e.Ifindex, e.Name, e.ID, e.Tag, e.Mode, e.Iface)
 }
 
-// ourProgs are the names of the programs this package attaches.
-var ourProgs = []string{dataplaneProgXdpAccessIn, dataplaneProgTcAccessIn,
+// ourProgs are the names of the programs this package attaches, the
+// device-bound variant of xdp_access_in (hwvlan.go) included: a crashed
+// run leaves that one on a device as well.
+var ourProgs = []string{dataplaneProgXdpAccessIn, dataplaneProgXdpAccessInHwvlan, dataplaneProgTcAccessIn,
 	dataplaneProgXdpUplinkIn, dataplaneProgTcPppoe0Out, dataplaneProgTcClientOut}
 
 // ourMaps are the names of this package's maps that no other program is

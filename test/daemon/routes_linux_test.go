@@ -69,6 +69,9 @@ func TestPPPoE0RoutesFollowSessions(t *testing.T) {
 	acLocal := netip.MustParseAddr("10.0.0.1")
 	reachable := func(what string, a netip.Addr) {
 		t.Helper()
+		// The AC lists a session once its IPCP is open; the client may
+		// still be setting up its side (address, netdev, routes).
+		waitFor(t, 10*time.Second, "client connected", func() bool { return cl.monitor("pppoe-out1")["status"] == "connected" })
 		if got := l.ac.Ping(t, acLocal, a, 2, 56); got != 2 {
 			t.Errorf("%s: AC → %v: %d/2 replies; pppoe0 routes %v", what, a, got, pppoe0Routes(t, l.ac))
 		}
