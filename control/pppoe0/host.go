@@ -92,6 +92,14 @@ func (h *Host) SyncPPPoE0(addrs []netip.Addr, routes []netip.Prefix) error {
 	defer h.mu.Unlock()
 	errs := []error{h.syncAddrs(addrs)}
 	h.table.setPools(routes)
+	errs = append(errs, h.syncRoutes())
+	return errors.Join(errs...)
+}
+
+// syncRoutes makes the kernel's routes what the table wants, reading them
+// first. h.mu held.
+func (h *Host) syncRoutes() error {
+	var errs []error
 	if have, err := h.kernelRoutes(); err != nil {
 		errs = append(errs, err)
 	} else {
@@ -118,7 +126,8 @@ func (h *Host) SyncPPPoE0(addrs []netip.Addr, routes []netip.Prefix) error {
 // addRoutes and lose delRoutes. Only the routes those decide are touched
 // (with the host routes of the sessions inside a pool prefix that came or
 // went), so a change to one secret of 100,000 costs one route, not a walk
-// of them all.
+// of them all. Removing an address costs what SyncPPPoE0 does: the kernel
+// flushes a device's routes with its last address, so they are read back.
 func (h *Host) Update(addAddrs, delAddrs []netip.Addr, addRoutes, delRoutes []netip.Prefix) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -149,6 +158,11 @@ func (h *Host) Update(addAddrs, delAddrs []netip.Addr, addRoutes, delRoutes []ne
 	for _, p := range addRoutes {
 		h.table.addPool(p)
 		touched = append(touched, p.Masked())
+	}
+	if len(delAddrs) > 0 {
+		// The kernel flushes a device's routes with its last address:
+		// put right whatever went, as SyncPPPoE0 does.
+		return errors.Join(append(errs, h.syncRoutes())...)
 	}
 	hosts := map[netip.Addr]bool{}
 	for _, dst := range touched {
