@@ -2,6 +2,7 @@
 // RouterOS commands:
 //
 //	pppoectl /ppp active print
+//	pppoectl '/ppp active print'
 //	pppoectl --json /ip pool print
 //	pppoectl /ppp secret add name=u1 password=secret profile=p1
 //	pppoectl /ppp active remove [find name=u1]
@@ -31,9 +32,9 @@ import (
 
 const usage = `Usage: pppoectl [flags] [COMMAND...]
 
-Runs one RouterOS command against pppoed, e.g. "pppoectl /ppp active print";
-with no COMMAND, runs the script read from standard input
-("pppoectl < script.rsc"). Commands: add, set, remove, enable, disable, unset,
+Runs one RouterOS command against pppoed, e.g. "pppoectl /ppp active print"
+or, as one argument, pppoectl '/ppp active print'; with no COMMAND, runs the
+script read from standard input ("pppoectl < script.rsc", at most 16 MiB). Commands: add, set, remove, enable, disable, unset,
 print [detail], export on /ip pool, /ppp profile, /ppp secret,
 /interface pppoe-server server, /interface pppoe-client, /interface vlan,
 /system identity; /ppp active print|remove; /interface pppoe-client
@@ -61,12 +62,21 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	var script string
-	if fs.NArg() > 0 {
+	switch {
+	case fs.NArg() == 1:
+		// The whole command as one argument, as scripts and
+		// ssh host pppoectl "..." pass it: it is the command line.
+		script = fs.Arg(0)
+	case fs.NArg() > 1:
 		script = joinArgs(fs.Args())
-	} else {
-		b, err := io.ReadAll(stdin)
+	default:
+		b, err := io.ReadAll(io.LimitReader(stdin, api.MaxRequest+1))
 		if err != nil {
 			fmt.Fprintln(stderr, "pppoectl: read stdin:", err)
+			return 1
+		}
+		if len(b) > api.MaxRequest {
+			fmt.Fprintf(stderr, "pppoectl: script on standard input too large: more than %d bytes (16 MiB), the limit of pppoed's control socket; split it\n", api.MaxRequest)
 			return 1
 		}
 		script = string(b)

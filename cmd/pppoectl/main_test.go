@@ -92,6 +92,16 @@ func TestRun(t *testing.T) {
 		{"remote error", []string{"--socket", sock, "bad"}, "", 1, "", "pppoectl: line 2: ranges: unexpected EOF\n", "bad", false},
 		{"no daemon", []string{"--socket", sock + "x", "/export"}, "", 1, "", "pppoectl: api: connect to pppoed", "", false},
 		{"bad flag", []string{"--nope"}, "", 2, "", "flag provided but not defined", "", false},
+		// One argument is the command line itself, as ssh and scripts
+		// pass it.
+		{"one argument", []string{"--socket", sock, "/ppp active print"}, "", 0, "ok\n", "", "/ppp active print", false},
+		{"one argument quoted", []string{"--socket", sock, `/ppp secret add name=u password="a b"`}, "", 0, "ok\n", "",
+			`/ppp secret add name=u password="a b"`, false},
+		// Over the socket's limit: said, not "broken pipe".
+		{"stdin too large", []string{"--socket", sock}, strings.Repeat("#", api.MaxRequest+1), 1, "",
+			"too large: more than 16777216 bytes (16 MiB)", "", false},
+		{"encoded too large", []string{"--socket", sock}, strings.Repeat(`"`, api.MaxRequest/2+16), 1, "",
+			"request too large: the control socket takes at most 16777216 bytes (16 MiB)", "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/pppoe-xdp/pppoe-xdp/control/daemon"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe0"
 	"github.com/pppoe-xdp/pppoe-xdp/maps"
 )
@@ -14,3 +15,8 @@ type accessSystem struct {
 
 // AttachAccess implements daemon.AccessSystem.
 func (s accessSystem) AttachAccess(ifindex int) error { return s.dp.AttachAccess(ifindex) }
+
+// UpdatePPPoE0 implements daemon.AccessSystem.
+func (s accessSystem) UpdatePPPoE0(add, del daemon.PPPoE0Set) error {
+	return s.Update(add.Addrs, del.Addrs, add.Routes, del.Routes)
+}

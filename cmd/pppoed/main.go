@@ -38,12 +38,15 @@ const usage = `Usage: pppoed [flags]
 pppoed runs the PPPoE servers (/interface pppoe-server server) and clients
 (/interface pppoe-client) of one RouterOS-style configuration file, with the
 data plane in eBPF. The file is a RouterOS command script, in one-line form
-(/ip pool add name=p ranges=...) or /export form. A bad file is rejected
-whole at start (exit status 1) and on reload (the running configuration is
-kept, with a warning).
+(/ip pool add name=p ranges=...) or /export form. A bad file, or one
+without a single command, is rejected whole at start (exit status 1) and on
+reload (the running configuration is kept, with a warning). The file is read
+once it has not changed for 100 ms.
 
 SIGHUP, or "pppoectl /system reload", re-reads the file and applies the
-difference; sessions whose configuration did not change stay up.
+difference; sessions whose configuration did not change stay up. One reload
+runs at a time. A server whose interface does not exist is kept, flagged I
+(invalid) in print, and served once the interface appears.
 Changes made with pppoectl apply to the running configuration only: unlike
 RouterOS, they are NOT written back to the file ("pppoectl /export" prints
 the running configuration, to save it yourself).
@@ -249,6 +252,10 @@ func serve(f flags, log *zap.Logger) error {
 	defer watcher.Close()
 	uplinks.Start()
 	if err := d.Start(cfg); err != nil {
+		var ae *daemon.AppliedError
+		if !errors.As(err, &ae) {
+			return fmt.Errorf("start: %w", err)
+		}
 		log.Warn("start", zap.Error(err))
 	}
 
@@ -275,7 +282,7 @@ func serve(f flags, log *zap.Logger) error {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				if changes, err := d.Reload(); err == nil {
+				if changes, err := d.Reload(ctx); err == nil {
 					log.Info("reloaded", zap.String("file", f.config), zap.Int("changes", len(changes)))
 				}
 			}

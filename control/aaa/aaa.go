@@ -73,7 +73,7 @@ type Local struct {
 	log *zap.Logger
 
 	mu       sync.Mutex
-	secrets  map[string]config.Secret
+	secrets  config.List[config.Secret] // immutable: shared with the configuration
 	profiles map[string]Profile
 	poolList []string // pool names in config order, for Reserve
 	pools    *pool.Set
@@ -99,23 +99,17 @@ func New(cfg *config.Config, log *zap.Logger) (*Local, error) {
 // their addresses (pool.Set.Update keeps handed-out addresses, also of
 // removed pools, until they are released) and their resolved profile; only
 // new sessions see the new configuration. On error nothing changes.
+//
+// The secrets are not copied (cfg's list is immutable), so the cost does
+// not grow with their number.
 func (l *Local) Update(cfg *config.Config) error {
-	secrets := make(map[string]config.Secret, len(cfg.Secrets))
-	for _, s := range cfg.Secrets {
-		secrets[s.Name] = s
-	}
-	profiles := make(map[string]Profile, len(cfg.Profiles))
-	var def config.Profile
-	for _, p := range cfg.Profiles {
-		if p.Name == config.DefaultProfile {
-			def = p
-		}
-	}
-	for _, p := range cfg.Profiles {
+	profiles := make(map[string]Profile, cfg.Profiles.Len())
+	def, _ := cfg.Profiles.Get(config.DefaultProfile)
+	for _, p := range cfg.Profiles.All() {
 		profiles[p.Name] = resolve(p, def)
 	}
-	names := make([]string, 0, len(cfg.Pools))
-	for _, p := range cfg.Pools {
+	names := make([]string, 0, cfg.Pools.Len())
+	for _, p := range cfg.Pools.All() {
 		names = append(names, p.Name)
 	}
 	l.mu.Lock()
@@ -123,7 +117,7 @@ func (l *Local) Update(cfg *config.Config) error {
 	if err := l.pools.Update(cfg.PoolSpecs()); err != nil {
 		return fmt.Errorf("aaa: pools: %w", err)
 	}
-	l.secrets, l.profiles, l.poolList = secrets, profiles, names
+	l.secrets, l.profiles, l.poolList = cfg.Secrets, profiles, names
 	return nil
 }
 

@@ -438,7 +438,7 @@ func TestUpdateKeepsLeases(t *testing.T) {
 	}
 	// An invalid pool set is refused and nothing changes.
 	bad := load(t, script)
-	bad.Pools = append(bad.Pools, config.Pool{Name: "loop", NextPool: "loop"})
+	bad.Pools, _ = bad.Pools.With(config.Pool{Name: "loop", NextPool: "loop"})
 	if err := l.Update(bad); err == nil {
 		t.Error("update with a looping next-pool accepted")
 	}

@@ -118,8 +118,9 @@ func (le *Lease) Authenticate(p Proof) (Result, error) {
 // check verifies p against the secret of p.User and keeps the secret.
 func (le *Lease) check(p Proof) (Result, error) {
 	le.l.mu.Lock()
-	s, ok := le.l.secrets[p.User]
+	secrets := le.l.secrets
 	le.l.mu.Unlock()
+	s, ok := secrets.Get(p.User)
 	fail := func(why string) (Result, error) {
 		return Result{}, fmt.Errorf("%w: user %q (%v): %s", ErrAuthFailed, p.User, p.Method, why)
 	}

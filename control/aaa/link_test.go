@@ -122,10 +122,8 @@ func FuzzAuthenticate(f *testing.F) {
 		res, err := le.Authenticate(Proof{Method: auth.Method(m), User: user, Password: pw, ID: id, Challenge: ch, Response: resp})
 		if err == nil {
 			var sec *config.Secret
-			for i := range cfg.Secrets {
-				if cfg.Secrets[i].Name == user {
-					sec = &cfg.Secrets[i]
-				}
+			if s, ok := cfg.Secrets.Get(user); ok {
+				sec = &s
 			}
 			switch {
 			case sec == nil || sec.Disabled:

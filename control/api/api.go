@@ -25,9 +25,13 @@ import (
 // otherwise.
 const DefaultSocket = "/run/pppoe-xdp/pppoed.sock"
 
-// maxRequest bounds a request so a confused client cannot make the daemon
-// buffer without limit; a whole exported configuration fits easily.
-const maxRequest = 16 << 20
+// MaxRequest bounds a request, JSON-encoded with its newline, so a confused
+// client cannot make the daemon buffer without limit. An export of 100,000
+// secrets is about 7 MB.
+const MaxRequest = 16 << 20
+
+// ErrTooLarge refuses a request over MaxRequest before it is sent.
+var ErrTooLarge = fmt.Errorf("request too large: the control socket takes at most %d bytes (16 MiB)", MaxRequest)
 
 // Request is one command script for the daemon.
 type Request struct {
@@ -64,6 +68,11 @@ func writeRequest(w io.Writer, r Request) error {
 	if err != nil {
 		return fmt.Errorf("api: request: %w", err)
 	}
+	if len(b)+1 > MaxRequest {
+		// The daemon would stop reading and close: say why here rather
+		// than "broken pipe".
+		return fmt.Errorf("api: %d bytes: %w", len(b)+1, ErrTooLarge)
+	}
 	if _, err := w.Write(append(b, '\n')); err != nil {
 		return fmt.Errorf("api: send request: %w", err)
 	}
@@ -72,7 +81,7 @@ func writeRequest(w io.Writer, r Request) error {
 
 func readRequest(r *bufio.Reader) (Request, error) {
 	var req Request
-	line, err := readLine(r, maxRequest)
+	line, err := readLine(r, MaxRequest)
 	if err != nil {
 		return req, fmt.Errorf("api: read request: %w", err)
 	}

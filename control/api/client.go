@@ -28,7 +28,7 @@ func Do(ctx context.Context, socket string, req Request, out io.Writer) error {
 	}
 	br := bufio.NewReader(c)
 	for {
-		line, err := readLine(br, maxRequest)
+		line, err := readLine(br, MaxRequest)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()

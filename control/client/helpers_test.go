@@ -544,10 +544,10 @@ func loadClient(t *testing.T, script string) config.Client {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	if len(c.Clients) != 1 {
-		t.Fatalf("config: %d clients, want 1", len(c.Clients))
+	if c.Clients.Len() != 1 {
+		t.Fatalf("config: %d clients, want 1", c.Clients.Len())
 	}
-	return c.Clients[0]
+	return c.Clients.At(0)
 }
 
 // env is one test's world: a hub, the client side's fakes.
@@ -651,8 +651,8 @@ func (e *env) history() []State {
 
 func loadClientNoT(script string) config.Client {
 	c, err := config.Load(script)
-	if err != nil || len(c.Clients) != 1 {
+	if err != nil || c.Clients.Len() != 1 {
 		panic(err)
 	}
-	return c.Clients[0]
+	return c.Clients.At(0)
 }

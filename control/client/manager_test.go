@@ -28,7 +28,7 @@ add interface=ether2 user=u4 password=p4`)
 	}
 	m := NewManager(e.deps(), nil)
 	t.Cleanup(func() { m.Close() })
-	if err := m.Apply(cfg.Clients); err != nil {
+	if err := m.Apply(cfg.Clients.Items()); err != nil {
 		t.Fatal(err)
 	}
 	names := []string{"pppoe-out1", "pppoe-out2", "pppoe-out3"}
@@ -70,7 +70,7 @@ add interface=ether2 user=u4 password=p4`)
 	// Reload: out2 removed, out3 changed, out1 untouched, out4 enabled.
 	before1, _ := m.Monitor("pppoe-out1")
 	before3, _ := m.Monitor("pppoe-out3")
-	next := []config.Client{cfg.Clients[0], cfg.Clients[2], cfg.Clients[3]}
+	next := []config.Client{cfg.Clients.At(0), cfg.Clients.At(2), cfg.Clients.At(3)}
 	next[1].ACName = "ac"
 	next[2].Disabled = false
 	next[2].Password = "p4"

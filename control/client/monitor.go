@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 )
 
 // State is the RouterOS monitor's status: where the client is in bringing
@@ -88,7 +90,9 @@ const keyWidth = len("remote-address")
 // reason of the last disconnect ("reason", not a RouterOS field).
 func (s Status) Render(w io.Writer) error {
 	var b strings.Builder
-	line := func(k, v string) { fmt.Fprintf(&b, "%*s: %s\n", keyWidth, k, v) }
+	// Values from the AC (service-name, ac-name, a reason it sent) are
+	// escaped: they come from the network.
+	line := func(k, v string) { fmt.Fprintf(&b, "%*s: %s\n", keyWidth, k, config.Cell(v)) }
 	line("status", string(s.Status))
 	if s.Status == StateConnected {
 		line("uptime", FormatUptime(s.Uptime))

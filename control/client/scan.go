@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
 )
 
@@ -50,7 +51,8 @@ func RenderScan(w io.Writer, offers []Offer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
 	fmt.Fprintln(tw, " #\tSERVICE\tMAC-ADDRESS\tAC-NAME")
 	for i, o := range offers {
-		fmt.Fprintf(tw, "%2d\t%s\t%s\t%s\n", i, o.Service, o.MACAddress, o.ACName)
+		// Service and AC-Name come from any host on the segment.
+		fmt.Fprintf(tw, "%2d\t%s\t%s\t%s\n", i, config.Cell(o.Service), o.MACAddress, config.Cell(o.ACName))
 	}
 	return tw.Flush()
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"reflect"
@@ -13,25 +14,45 @@ import (
 )
 
 // Load parses script and applies it to a fresh configuration.
-func Load(script string) (*Config, error) {
-	cmds, err := Parse(script)
+func Load(script string) (*Config, error) { return LoadContext(context.Background(), script) }
+
+// LoadContext is Load that gives up with ctx's error when ctx ends.
+func LoadContext(ctx context.Context, script string) (*Config, error) {
+	cmds, err := ParseContext(ctx, script)
 	if err != nil {
 		return nil, err
 	}
-	return New().Apply(cmds)
+	return New().ApplyContext(ctx, cmds)
 }
 
 // Apply applies cmds in order to a copy of c and validates the result: the
 // returned configuration has all of them or, on error, c is unchanged and
 // nothing is returned. References (profiles, pools, next-pool, VLAN
 // parents) are checked on the result, so a script may refer forward.
+//
+// A command costs O(log n) in the size of its menu, a [find] on other
+// properties than the key O(n); validation does not grow with the number
+// of secrets. c and the result share what the commands did not change.
 func (c *Config) Apply(cmds []Command) (*Config, error) {
+	return c.ApplyContext(context.Background(), cmds)
+}
+
+// ApplyContext is Apply that gives up with ctx's error when ctx ends.
+func (c *Config) ApplyContext(ctx context.Context, cmds []Command) (*Config, error) {
 	n := c.Clone()
-	for _, cmd := range cmds {
+	n.edit = newEdit()
+	for i, cmd := range cmds {
+		if i%checkEvery == checkEvery-1 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		if err := n.apply(cmd); err != nil {
 			return nil, err
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	n.edit = 0 // from now on shared: nothing changes in place
 	if err := n.Validate(); err != nil {
 		return nil, err
 	}
@@ -70,35 +91,41 @@ func isMenuPrefix(p string) bool {
 }
 
 func (c *Config) add(m *menu, cmd Command) error {
-	if m.single {
+	if m.single() {
 		return errf(cmd.Line, "", "%s: add: single-item menu, use set", m.path)
 	}
 	if cmd.Target != nil {
 		return errf(cmd.Line, "", "%s add: unexpected item selector", m.path)
 	}
-	item := reflect.New(m.itemType()).Elem()
+	item := reflect.New(m.typ).Elem()
 	setDefaults(item)
-	given := map[string]bool{}
+	var given uint64 // by prop.pos: item types have fewer than 64 properties
 	for _, a := range cmd.Args {
 		if err := setArg(m, item, a, cmd.Line); err != nil {
 			return err
 		}
-		given[a.Name] = true
+		p, _ := propIndex(m.typ, a.Name)
+		given |= 1 << p.pos
+	}
+	isGiven := func(name string) bool {
+		p, ok := propIndex(m.typ, name)
+		return ok && given&(1<<p.pos) != 0
 	}
 	for _, r := range m.required {
-		if p, _ := propIndex(item.Type(), r); !given[r] || formatProp(item, p) == "" {
+		if p, _ := propIndex(m.typ, r); !isGiven(r) || formatProp(item, p) == "" {
 			return errf(cmd.Line, r, "required")
 		}
 	}
-	if m.autoName != "" && !given["name"] {
+	if m.autoName != "" && !isGiven("name") {
 		item.FieldByName("Name").SetString(c.freeName(m))
 	}
-	if err := c.checkDuplicate(m, item, -1, cmd.Line); err != nil {
+	if err := c.checkInterfaceName(m, item, cmd.Line); err != nil {
 		return err
 	}
 	item.Addr().Interface().(lined).setLine(cmd.Line)
-	s := m.items(c)
-	s.Set(reflect.Append(s, item))
+	if !m.list.add(c, item) {
+		return duplicate(m, item, cmd.Line)
+	}
 	return nil
 }
 
@@ -119,110 +146,86 @@ func setArg(m *menu, item reflect.Value, a Arg, line int) error {
 // freeName is the lowest-numbered unused prefixN name, as RouterOS picks
 // pppoe-out1, pppoe-out2, ...
 func (c *Config) freeName(m *menu) string {
-	s := m.items(c)
 	for n := 1; ; n++ {
 		name := m.autoName + strconv.Itoa(n)
-		if !slices.ContainsFunc(c.interfaceNames(m), func(x string) bool { return x == name }) &&
-			indexByName(s, name) < 0 {
+		if m.list.index(c, name) < 0 && !c.isInterface(m, name) {
 			return name
 		}
 	}
 }
 
-// interfaceNames are the names that share /interface's namespace with
-// m's items, if m is an interface menu.
-func (c *Config) interfaceNames(m *menu) []string {
-	if m.field != "VLANs" && m.field != "Clients" {
-		return nil
+// isInterface reports whether name is taken in /interface's name space,
+// which VLANs and clients share, by an item of the other of the two menus
+// than m. Other menus have name spaces of their own.
+func (c *Config) isInterface(m *menu, name string) bool {
+	switch m.path {
+	case "/interface vlan":
+		return c.Clients.Index(name) >= 0
+	case "/interface pppoe-client":
+		return c.VLANs.Index(name) >= 0
 	}
-	var out []string
-	for _, v := range c.VLANs {
-		out = append(out, v.Name)
-	}
-	for _, cl := range c.Clients {
-		out = append(out, cl.Name)
-	}
-	return out
+	return false
 }
 
-func indexByName(s reflect.Value, name string) int {
-	for i := range s.Len() {
-		if f := s.Index(i).FieldByName("Name"); f.IsValid() && f.String() == name {
-			return i
-		}
-	}
-	return -1
-}
-
-// checkDuplicate rejects an item whose key another item (other than the
-// one at index self) already has.
-func (c *Config) checkDuplicate(m *menu, item reflect.Value, self, line int) error {
-	key := m.key(item)
-	s := m.items(c)
-	for i := range s.Len() {
-		if i != self && m.key(s.Index(i)) == key {
-			prop := "name"
-			switch m.field {
-			case "Servers":
-				prop = "service-name"
-			case "Radius":
-				prop = "address"
-			}
-			return errf(line, prop, "%s: %q already exists", m.path, key)
-		}
-	}
-	// VLANs and clients share /interface's name space.
-	var others []string
-	switch m.field {
-	case "VLANs":
-		for _, cl := range c.Clients {
-			others = append(others, cl.Name)
-		}
-	case "Clients":
-		for _, v := range c.VLANs {
-			others = append(others, v.Name)
-		}
-	}
-	if name := key; slices.Contains(others, name) {
+// checkInterfaceName rejects a VLAN or client whose name a client or VLAN
+// already has.
+func (c *Config) checkInterfaceName(m *menu, item reflect.Value, line int) error {
+	if name := key(item); c.isInterface(m, name) {
 		return errf(line, "name", "interface %q already exists", name)
 	}
 	return nil
 }
 
-// selected resolves a command's target to item indexes, in ascending order.
+// duplicate is the error for an item whose key another item has.
+func duplicate(m *menu, item reflect.Value, line int) error {
+	return errf(line, m.keyProps[len(m.keyProps)-1], "%s: %q already exists", m.path, key(item))
+}
+
+// selected resolves a command's target to item positions, in ascending
+// order. A [find] whose conditions name the key (name=x; interface=
+// and service-name= for servers) looks the item up; any other [find]
+// tests every item.
 func (c *Config) selected(m *menu, cmd Command) ([]int, error) {
 	t := cmd.Target
 	if t == nil {
 		return nil, errf(cmd.Line, "numbers", "%s %s: which item?", m.path, cmd.Verb)
 	}
-	s := m.items(c)
+	n := m.list.length(c)
 	var out []int
 	switch {
 	case t.Find:
-		// Check the conditions even when there is no item to test them on.
-		if _, err := matches(m, reflect.New(m.itemType()).Elem(), t.Where, cmd.Line); err != nil {
+		conds, err := conditions(m, t.Where, cmd.Line)
+		if err != nil {
 			return nil, err
 		}
-		for i := range s.Len() {
-			ok, err := matches(m, s.Index(i), t.Where, cmd.Line)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
+		test := func(i int) {
+			if matches(m.list.at(c, i), conds) {
 				out = append(out, i)
 			}
 		}
-	case t.Numbers != nil:
-		for _, n := range t.Numbers {
-			if n >= s.Len() {
-				return nil, errf(cmd.Line, "numbers", "no such item %d", n)
+		if k, ok := keyOf(m, conds); ok {
+			if i := m.list.index(c, k); i >= 0 {
+				test(i)
 			}
-			if !slices.Contains(out, n) {
-				out = append(out, n)
+			return out, nil
+		}
+		for i := range n {
+			test(i)
+		}
+	case t.Numbers != nil:
+		for _, i := range t.Numbers {
+			if i >= n {
+				return nil, errf(cmd.Line, "numbers", "no such item %d", i)
+			}
+			if !slices.Contains(out, i) {
+				out = append(out, i)
 			}
 		}
 	default:
-		i := indexByName(s, t.Name)
+		i := -1
+		if slices.Equal(m.keyProps, []string{"name"}) {
+			i = m.list.index(c, t.Name)
+		}
 		if i < 0 {
 			return nil, errf(cmd.Line, "numbers", "no such item %q", t.Name)
 		}
@@ -232,66 +235,96 @@ func (c *Config) selected(m *menu, cmd Command) ([]int, error) {
 	return out, nil
 }
 
-// matches evaluates [find] conditions: each property must print as the
-// condition's value does once parsed ("1480" matches max-mtu=1480, a bare
-// bool property matches when yes).
-func matches(m *menu, item reflect.Value, where []Arg, line int) (bool, error) {
+// condition is one [find] condition: a property and the text it must
+// print as.
+type condition struct {
+	p    prop
+	text string
+}
+
+// conditions parses [find] conditions once, for every item they are
+// tested on: each value must print as the property does ("1480" matches
+// max-mtu=1480, a bare bool property matches when yes).
+func conditions(m *menu, where []Arg, line int) ([]condition, error) {
+	var out []condition
 	for _, w := range where {
-		p, ok := propIndex(item.Type(), w.Name)
+		p, ok := propIndex(m.typ, w.Name)
 		if !ok {
-			return false, errf(line, w.Name, "%s: unknown property in [find]", m.path)
+			return nil, errf(line, w.Name, "%s: unknown property in [find]", m.path)
 		}
 		val := w.Value
 		if !w.HasValue {
 			if p.field.Type.Kind() != reflect.Bool {
-				return false, errf(line, w.Name, "not a yes/no property; use %s=value", w.Name)
+				return nil, errf(line, w.Name, "not a yes/no property; use %s=value", w.Name)
 			}
 			val = "yes"
 		}
-		scratch := reflect.New(item.Type()).Elem()
+		scratch := reflect.New(m.typ).Elem()
 		if err := setProp(scratch, p, val); err != nil {
-			return false, &Error{Line: line, Property: w.Name, Err: err}
+			return nil, &Error{Line: line, Property: w.Name, Err: err}
 		}
-		if formatProp(scratch, p) != formatProp(item, p) {
-			return false, nil
+		out = append(out, condition{p, formatProp(scratch, p)})
+	}
+	return out, nil
+}
+
+// keyOf returns the key every item matching conds has, if conds pin it.
+func keyOf(m *menu, conds []condition) (string, bool) {
+	scratch := reflect.New(m.typ).Elem()
+	for _, kp := range m.keyProps {
+		found := false
+		for _, c := range conds {
+			if c.p.name == kp {
+				if err := setProp(scratch, c.p, c.text); err != nil {
+					return "", false
+				}
+				found = true
+			}
+		}
+		if !found {
+			return "", false
 		}
 	}
-	return true, nil
+	return key(scratch), true
+}
+
+func matches(item reflect.Value, conds []condition) bool {
+	for _, c := range conds {
+		if formatProp(item, c.p) != c.text {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *Config) modify(m *menu, cmd Command) error {
-	var idx []int
-	items := m.items(c)
-	if m.single {
+	if m.single() {
 		if cmd.Verb != "set" && cmd.Verb != "unset" {
 			return errf(cmd.Line, "", "%s %s: not available", m.path, cmd.Verb)
 		}
 		if cmd.Target != nil {
 			return errf(cmd.Line, "", "%s: single-item menu takes no item selector", m.path)
 		}
-	} else {
-		var err error
-		if idx, err = c.selected(m, cmd); err != nil {
+		item := reflect.New(m.typ).Elem()
+		item.Set(m.item(c))
+		if err := change(m, item, cmd, false); err != nil {
 			return err
 		}
+		m.item(c).Set(item)
+		return nil
 	}
-	at := func(i int) reflect.Value {
-		if m.single {
-			return items
-		}
-		return items.Index(i)
+	idx, err := c.selected(m, cmd)
+	if err != nil {
+		return err
 	}
-	if m.single {
-		idx = []int{0}
-	}
-	isBuiltin := func(i int) bool { return m.field == "Profiles" && i == 0 }
+	isBuiltin := func(i int) bool { return m.path == "/ppp profile" && i == 0 }
 	switch cmd.Verb {
 	case "remove":
 		for k := len(idx) - 1; k >= 0; k-- {
 			if isBuiltin(idx[k]) {
 				return errf(cmd.Line, "", "%s: cannot remove the built-in %q", m.path, DefaultProfile)
 			}
-			items.Set(reflect.AppendSlice(items.Slice(0, idx[k]), items.Slice(idx[k]+1, items.Len())))
+			m.list.remove(c, idx[k])
 		}
 		return nil
 	case "enable", "disable":
@@ -299,78 +332,78 @@ func (c *Config) modify(m *menu, cmd Command) error {
 			return errf(cmd.Line, "", "%s %s: not available", m.path, cmd.Verb)
 		}
 		for _, i := range idx {
-			at(i).FieldByName("Disabled").SetBool(cmd.Verb == "disable")
-			at(i).Addr().Interface().(lined).setLine(cmd.Line)
+			item := m.list.at(c, i)
+			item.FieldByName("Disabled").SetBool(cmd.Verb == "disable")
+			item.Addr().Interface().(lined).setLine(cmd.Line)
+			m.list.replace(c, i, item)
 		}
 		return nil
 	}
 	for _, i := range idx {
-		item := reflect.New(at(i).Type()).Elem()
-		item.Set(at(i)) // change a copy; keep the original on error
-		for _, a := range cmd.Args {
-			if cmd.Verb == "unset" {
-				name := a.Name
-				if a.Name == "value-name" && a.HasValue {
-					name = a.Value
-				} else if a.HasValue {
-					return errf(cmd.Line, a.Name, "unset takes property names")
-				}
-				p, ok := propIndex(item.Type(), name)
-				if !ok {
-					return errf(cmd.Line, name, "%s: unknown property", m.path)
-				}
-				if name == "name" || slices.Contains(m.required, name) {
-					return errf(cmd.Line, name, "cannot be unset")
-				}
-				resetProp(item, p)
-				continue
-			}
-			if a.Name == "name" && isBuiltin(i) {
-				return errf(cmd.Line, "name", "cannot rename the built-in %q", DefaultProfile)
-			}
-			if err := setArg(m, item, a, cmd.Line); err != nil {
-				return err
-			}
+		item := m.list.at(c, i) // a copy: the original stays on error
+		if err := change(m, item, cmd, isBuiltin(i)); err != nil {
+			return err
 		}
-		for _, r := range m.required {
-			if p, _ := propIndex(item.Type(), r); formatProp(item, p) == "" {
-				return errf(cmd.Line, r, "required")
-			}
+		if err := c.checkInterfaceName(m, item, cmd.Line); err != nil {
+			return err
 		}
-		if !m.single {
-			if err := c.checkDuplicate(m, item, i, cmd.Line); err != nil {
-				return err
-			}
+		if !m.list.replace(c, i, item) {
+			return duplicate(m, item, cmd.Line)
 		}
-		item.Addr().Interface().(lined).setLine(cmd.Line)
-		at(i).Set(item)
 	}
 	return nil
 }
 
-// Validate checks the whole configuration: names unique, references
-// resolve, pools do not overlap, next-pool chains end, VLANs stack at most
-// two deep (the data plane parses two tags). Errors carry the line of the
-// command that last touched the offending item.
-func (c *Config) Validate() error {
-	for _, m := range menus {
-		if m.single {
+// change applies a set or unset to item, a copy.
+func change(m *menu, item reflect.Value, cmd Command, builtin bool) error {
+	for _, a := range cmd.Args {
+		if cmd.Verb == "unset" {
+			name := a.Name
+			if a.Name == "value-name" && a.HasValue {
+				name = a.Value
+			} else if a.HasValue {
+				return errf(cmd.Line, a.Name, "unset takes property names")
+			}
+			p, ok := propIndex(item.Type(), name)
+			if !ok {
+				return errf(cmd.Line, name, "%s: unknown property", m.path)
+			}
+			if name == "name" || slices.Contains(m.required, name) {
+				return errf(cmd.Line, name, "cannot be unset")
+			}
+			resetProp(item, p)
 			continue
 		}
-		s := m.items(c)
-		for i := range s.Len() {
-			if err := c.checkDuplicate(m, s.Index(i), i, line(s.Index(i))); err != nil {
-				return err
-			}
+		if a.Name == "name" && builtin {
+			return errf(cmd.Line, "name", "cannot rename the built-in %q", DefaultProfile)
+		}
+		if err := setArg(m, item, a, cmd.Line); err != nil {
+			return err
 		}
 	}
-	if len(c.Profiles) == 0 || c.Profiles[0].Name != DefaultProfile {
+	for _, r := range m.required {
+		if p, _ := propIndex(item.Type(), r); formatProp(item, p) == "" {
+			return errf(cmd.Line, r, "required")
+		}
+	}
+	item.Addr().Interface().(lined).setLine(cmd.Line)
+	return nil
+}
+
+// Validate checks the whole configuration: references resolve, pools do
+// not overlap, next-pool chains end, VLANs stack at most two deep (the
+// data plane parses two tags), and what goes on the wire or into the kernel
+// fits there (see checkServe). Keys are unique by construction of the lists. Errors carry
+// the line of the command that last touched the offending item.
+//
+// Its cost does not grow with the number of secrets: their references are
+// counted per profile as the list changes, and checked per profile here.
+func (c *Config) Validate() error {
+	if c.Profiles.Len() == 0 || c.Profiles.At(0).Name != DefaultProfile {
 		return errf(0, "", "/ppp profile: the built-in %q profile is missing", DefaultProfile)
 	}
-	pools := map[string]bool{}
 	var specs []pool.Spec
-	for _, p := range c.Pools {
-		pools[p.Name] = true
+	for _, p := range c.Pools.All() {
 		specs = append(specs, pool.Spec{Name: p.Name, Ranges: p.Ranges, NextPool: p.NextPool})
 	}
 	if err := pool.CheckChains(specs); err != nil {
@@ -379,45 +412,54 @@ func (c *Config) Validate() error {
 	if err := c.checkPoolOverlap(); err != nil {
 		return err
 	}
-	profiles := map[string]bool{}
-	for _, p := range c.Profiles {
-		profiles[p.Name] = true
+	for _, p := range c.Profiles.All() {
 		for _, f := range []struct{ prop, v string }{{"local-address", p.LocalAddress}, {"remote-address", p.RemoteAddress}} {
-			if a, err := netip.ParseAddr(f.v); f.v == "" || err == nil && a.Is4() || pools[f.v] {
+			if a, err := netip.ParseAddr(f.v); f.v == "" || err == nil && a.Is4() || c.Pools.Index(f.v) >= 0 {
 				continue
 			}
 			return errf(p.line, f.prop, "/ppp profile %s: %q is neither an IPv4 address nor a pool", p.Name, f.v)
 		}
 	}
-	for _, s := range c.Secrets {
-		if !profiles[s.Profile] {
-			return errf(s.line, "profile", "/ppp secret %s: no such profile %q", s.Name, s.Profile)
+	for name := range c.Secrets.referenced() {
+		if c.Profiles.Index(name) >= 0 {
+			continue
+		}
+		for _, s := range c.Secrets.All() { // the error's line: only on failure
+			if s.Profile == name {
+				return errf(s.line, "profile", "/ppp secret %s: no such profile %q", s.Name, s.Profile)
+			}
 		}
 	}
-	clients := map[string]bool{}
-	for _, cl := range c.Clients {
-		clients[cl.Name] = true
-	}
-	for _, s := range c.Servers {
-		if !profiles[s.DefaultProfile] {
+	isClient := func(name string) bool { return c.Clients.Index(name) >= 0 }
+	for _, s := range c.Servers.All() {
+		if c.Profiles.Index(s.DefaultProfile) < 0 {
 			return errf(s.line, "default-profile", "/interface pppoe-server server: no such profile %q", s.DefaultProfile)
 		}
-		if clients[s.Interface] {
+		if isClient(s.Interface) {
 			return errf(s.line, "interface", "/interface pppoe-server server: %q is a pppoe-client", s.Interface)
 		}
 	}
-	for _, cl := range c.Clients {
-		if !profiles[cl.Profile] {
+	for _, cl := range c.Clients.All() {
+		if c.Profiles.Index(cl.Profile) < 0 {
 			return errf(cl.line, "profile", "/interface pppoe-client %s: no such profile %q", cl.Name, cl.Profile)
 		}
-		if clients[cl.Interface] {
+		if isClient(cl.Interface) {
 			return errf(cl.line, "interface", "/interface pppoe-client %s: %q is a pppoe-client", cl.Name, cl.Interface)
 		}
+		if c.VLANs.Index(cl.Name) >= 0 {
+			return errf(cl.line, "name", "interface %q already exists", cl.Name)
+		}
+	}
+	if err := c.checkVLANs(isClient); err != nil {
+		return err
 	}
 	if err := c.validateRADIUS(); err != nil {
 		return err
 	}
-	return c.checkVLANs(clients)
+	if err := c.checkServe(); err != nil {
+		return err
+	}
+	return c.checkClients()
 }
 
 func line(item reflect.Value) int {
@@ -427,7 +469,7 @@ func line(item reflect.Value) int {
 // poolLine finds the line of the pool a pool.CheckChains error names
 // ("pool NAME: ...").
 func (c *Config) poolLine(err error) int {
-	for _, p := range c.Pools {
+	for _, p := range c.Pools.All() {
 		if strings.HasPrefix(err.Error(), "pool "+p.Name+":") {
 			return p.line
 		}
@@ -438,12 +480,12 @@ func (c *Config) poolLine(err error) int {
 func (c *Config) checkPoolOverlap() error {
 	type owned struct {
 		r    pool.Range
-		pool *Pool
+		pool Pool
 	}
 	var all []owned
-	for i := range c.Pools {
-		for _, r := range c.Pools[i].Ranges {
-			all = append(all, owned{r, &c.Pools[i]})
+	for _, p := range c.Pools.All() {
+		for _, r := range p.Ranges {
+			all = append(all, owned{r, p})
 		}
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].r.First.Less(all[j].r.First) })
@@ -459,23 +501,19 @@ func (c *Config) checkPoolOverlap() error {
 // checkVLANs follows each VLAN's parent chain: a parent that is a VLAN must
 // exist (any other name is a kernel interface), chains must not loop, at
 // most two tags deep, and no two VLANs share parent, tag type and id.
-func (c *Config) checkVLANs(clients map[string]bool) error {
-	byName := map[string]*VLAN{}
-	for i := range c.VLANs {
-		byName[c.VLANs[i].Name] = &c.VLANs[i]
-	}
+func (c *Config) checkVLANs(isClient func(string) bool) error {
 	type slot struct {
 		parent string
 		stag   bool
 		id     int
 	}
 	seen := map[slot]string{}
-	for _, v := range c.VLANs {
-		if clients[v.Interface] {
+	for _, v := range c.VLANs.All() {
+		if isClient(v.Interface) {
 			return errf(v.line, "interface", "/interface vlan %s: %q is a pppoe-client", v.Name, v.Interface)
 		}
 		depth := 1
-		for p := byName[v.Interface]; p != nil; p = byName[p.Interface] {
+		for p, ok := c.VLANs.Get(v.Interface); ok; p, ok = c.VLANs.Get(p.Interface) {
 			depth++
 			if p.Name == v.Name || depth > 2 {
 				return errf(v.line, "interface", "/interface vlan %s: stacked more than two tags deep (or a loop)", v.Name)
@@ -497,12 +535,18 @@ func Equal(a, b *Config) bool {
 		return false
 	}
 	for _, m := range menus {
-		if m.single {
+		if m.single() {
 			continue
 		}
-		x, y := m.items(a), m.items(b)
-		for i := range x.Len() {
-			if m.key(x.Index(i)) != m.key(y.Index(i)) {
+		if m.list.length(a) != m.list.length(b) {
+			return false
+		}
+		keys := []string{}
+		for _, it := range m.list.all(a) {
+			keys = append(keys, key(it))
+		}
+		for i, it := range m.list.all(b) {
+			if keys[i] != key(it) {
 				return false
 			}
 		}

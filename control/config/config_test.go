@@ -42,20 +42,20 @@ func mustLoad(t *testing.T, s string) *Config {
 
 func TestReferenceServer(t *testing.T) {
 	c := mustLoad(t, referenceServer)
-	if len(c.Pools) != 1 || c.Pools[0].Name != "pppoe-pool" || len(c.Pools[0].Ranges) != 1 ||
-		c.Pools[0].Ranges[0].Size() != 4 {
+	if c.Pools.Len() != 1 || c.Pools.At(0).Name != "pppoe-pool" || len(c.Pools.At(0).Ranges) != 1 ||
+		c.Pools.At(0).Ranges[0].Size() != 4 {
 		t.Fatalf("pools = %+v", c.Pools)
 	}
-	if len(c.Profiles) != 2 || c.Profiles[0].Name != "default" ||
-		!reflect.DeepEqual(c.Profiles[1], Profile{meta: meta{4}, Name: "for-pppoe", LocalAddress: "10.0.0.1",
+	if c.Profiles.Len() != 2 || c.Profiles.At(0).Name != "default" ||
+		!reflect.DeepEqual(c.Profiles.At(1), Profile{meta: meta{4}, Name: "for-pppoe", LocalAddress: "10.0.0.1",
 			RemoteAddress: "pppoe-pool", OnlyOne: "default", ChangeTCPMSS: "yes"}) {
 		t.Fatalf("profiles = %+v", c.Profiles)
 	}
 	wantSecret := Secret{meta: meta{6}, Name: "MT-User", Password: "StrongPass", Profile: "for-pppoe", Service: "pppoe"}
-	if len(c.Secrets) != 1 || c.Secrets[0] != wantSecret {
+	if c.Secrets.Len() != 1 || c.Secrets.At(0) != wantSecret {
 		t.Fatalf("secrets = %+v", c.Secrets)
 	}
-	s := c.Servers[0]
+	s := c.Servers.At(0)
 	if s.ServiceName != "pppoeservice" || s.Interface != "ether3" || s.DefaultProfile != "for-pppoe" || s.Disabled ||
 		s.KeepaliveTimeout != Seconds(10*time.Second) || s.MaxMRU != 1480 || s.MaxMTU != 1480 || s.MaxSessions != 0 ||
 		s.MRRU != 0 || s.OneSessionPerHost || !reflect.DeepEqual(s.Authentication, AuthMethods{"mschap2", "mschap1", "chap", "pap"}) {
@@ -68,18 +68,18 @@ func TestReferenceServer(t *testing.T) {
 
 func TestReferenceClients(t *testing.T) {
 	c := mustLoad(t, referenceClient+"\n"+referenceQuickClient+"\n/interface pppoe-client add interface=ether9")
-	mike := c.Clients[0]
+	mike := c.Clients.At(0)
 	if mike.Name != "pppoe-user-mike" || mike.User != "user" || mike.Password != "passwd" || mike.Interface != "wlan1" ||
 		mike.ServiceName != "internet" || mike.Disabled || mike.MaxMTU != 1460 || mike.MaxMRU != 1460 ||
 		mike.KeepaliveTimeout != Seconds(time.Minute) || mike.DefaultRouteDistance != 1 || mike.Profile != "default" ||
 		mike.AddDefaultRoute || mike.UsePeerDNS || mike.DialOnDemand || mike.MRRU != 0 {
 		t.Fatalf("client = %+v", mike)
 	}
-	if q := c.Clients[1]; q.Name != "PPPoE-Out" || q.MaxMTU != 0 || q.MaxMRU != 0 {
+	if q := c.Clients.At(1); q.Name != "PPPoE-Out" || q.MaxMTU != 0 || q.MaxMRU != 0 {
 		t.Fatalf("auto MTU client = %+v", q)
 	}
 	// No name: pppoe-outN, and a new client is disabled, as in RouterOS.
-	if n := c.Clients[2]; n.Name != "pppoe-out1" || !n.Disabled {
+	if n := c.Clients.At(2); n.Name != "pppoe-out1" || !n.Disabled {
 		t.Fatalf("unnamed client = %+v", n)
 	}
 	if !strings.Contains(mustPrint(t, c, "/interface pppoe-client", true), "max-mru=auto max-mtu=auto") {
@@ -93,7 +93,7 @@ func TestReferencePool(t *testing.T) {
 	if err := set.Update(c.PoolSpecs()); err != nil || set.Allocator("pool1").Size() != 11 {
 		t.Fatalf("PoolSpecs into a pool.Set: %v", err)
 	}
-	if got := c.Pools[0].Ranges; len(got) != 1 || got[0].First != netip.MustParseAddr("10.1.1.62") || got[0].Size() != 11 {
+	if got := c.Pools.At(0).Ranges; len(got) != 1 || got[0].First != netip.MustParseAddr("10.1.1.62") || got[0].Size() != 11 {
 		t.Fatalf("ranges = %v", got)
 	}
 }
@@ -322,7 +322,7 @@ func TestApplyAtomic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Secrets[0].Password != "StrongPass" || n.Secrets[0].Password != "new" || len(c.Pools) != 1 {
+	if c.Secrets.At(0).Password != "StrongPass" || n.Secrets.At(0).Password != "new" || c.Pools.Len() != 1 {
 		t.Fatal("Apply mutated its receiver")
 	}
 }

@@ -50,40 +50,30 @@ func (c Change) String() string {
 
 // Diff lists what changed from old to new, menu by menu in export order:
 // removed items (old order), added items and changed items (new order).
-// A reload applies exactly these.
+// A reload applies exactly these. Comparing a configuration with one
+// derived from it costs about the size of the difference times log n:
+// the lists share their unchanged parts (see List.Changes).
 func Diff(old, new *Config) []Change {
 	var out []Change
 	for _, m := range menus {
-		if m.single {
-			if ps := changedProps(m.items(old), m.items(new)); len(ps) > 0 {
+		if m.single() {
+			if ps := changedProps(m.item(old), m.item(new)); len(ps) > 0 {
 				out = append(out, Change{Menu: m.path, Kind: Changed, Properties: ps})
 			}
 			continue
 		}
-		o, n := m.items(old), m.items(new)
-		inNew := map[string]reflect.Value{}
-		for i := range n.Len() {
-			inNew[m.key(n.Index(i))] = n.Index(i)
-		}
-		inOld := map[string]reflect.Value{}
-		for i := range o.Len() {
-			k := m.key(o.Index(i))
-			inOld[k] = o.Index(i)
-			if _, ok := inNew[k]; !ok {
-				out = append(out, Change{Menu: m.path, Key: k, Kind: Removed})
+		m.list.changes(old, new, func(o, n reflect.Value) {
+			switch {
+			case !n.IsValid():
+				out = append(out, Change{Menu: m.path, Key: key(o), Kind: Removed})
+			case !o.IsValid():
+				out = append(out, Change{Menu: m.path, Key: key(n), Kind: Added})
+			default:
+				if ps := changedProps(o, n); len(ps) > 0 {
+					out = append(out, Change{Menu: m.path, Key: key(n), Kind: Changed, Properties: ps})
+				}
 			}
-		}
-		for i := range n.Len() {
-			k := m.key(n.Index(i))
-			ov, ok := inOld[k]
-			if !ok {
-				out = append(out, Change{Menu: m.path, Key: k, Kind: Added})
-				continue
-			}
-			if ps := changedProps(ov, n.Index(i)); len(ps) > 0 {
-				out = append(out, Change{Menu: m.path, Key: k, Kind: Changed, Properties: ps})
-			}
-		}
+		})
 	}
 	return out
 }
@@ -91,9 +81,27 @@ func Diff(old, new *Config) []Change {
 func changedProps(a, b reflect.Value) []string {
 	var out []string
 	for _, p := range props(a.Type()) {
-		if formatProp(a, p) != formatProp(b, p) {
+		if !sameValue(a.Field(p.index), b.Field(p.index)) && formatProp(a, p) != formatProp(b, p) {
 			out = append(out, p.name)
 		}
 	}
 	return out
+}
+
+// sameValue reports whether two property values are equal, without the
+// allocations of printing them: a reload compares every item of the file
+// with the running one.
+func sameValue(a, b reflect.Value) bool {
+	if a.Kind() != reflect.Slice {
+		return a.Equal(b)
+	}
+	if a.Len() != b.Len() {
+		return false
+	}
+	for i := range a.Len() {
+		if !a.Index(i).Equal(b.Index(i)) {
+			return false
+		}
+	}
+	return true
 }

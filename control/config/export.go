@@ -16,20 +16,19 @@ func Export(c *Config) string {
 	var b strings.Builder
 	for _, m := range menus {
 		var lines []string
-		if m.single {
-			if args := exportArgs(m, m.items(c), false); args != "" {
+		if m.single() {
+			if args := exportArgs(m, m.item(c), false); args != "" {
 				lines = append(lines, "set "+args)
 			}
 		} else {
-			s := m.items(c)
-			for i := range s.Len() {
-				if m.field == "Profiles" && i == 0 {
-					if args := exportArgs(m, s.Index(i), false); args != "" {
+			for i, item := range m.list.all(c) {
+				if m.path == "/ppp profile" && i == 0 {
+					if args := exportArgs(m, item, false); args != "" {
 						lines = append(lines, "set [find name="+DefaultProfile+"] "+args)
 					}
 					continue
 				}
-				lines = append(lines, "add "+exportArgs(m, s.Index(i), true))
+				lines = append(lines, "add "+exportArgs(m, item, true))
 			}
 		}
 		if len(lines) == 0 {
@@ -47,7 +46,7 @@ func exportArgs(m *menu, item reflect.Value, withName bool) string {
 	var parts []string
 	for _, p := range props(item.Type()) {
 		v := formatProp(item, p)
-		if p.name == "name" && !withName && m.field == "Profiles" {
+		if p.name == "name" && !withName && m.path == "/ppp profile" {
 			continue // the built-in profile is selected by name, not renamed
 		}
 		always := withName && (p.name == "name" || slices.Contains(m.required, p.name))

@@ -131,20 +131,46 @@ type Identity struct {
 	Name string `ros:"name" default:"pppoe-xdp" json:"name"`
 }
 
-// Config is the whole configuration. Slices keep print order: an item's
-// number is its index. Profiles[0] is the built-in "default" profile.
+// Key implements Item: the pool's name.
+func (p Pool) Key() string { return p.Name }
+
+// Key implements Item: the profile's name.
+func (p Profile) Key() string { return p.Name }
+
+// Key implements Item: the user's name.
+func (s Secret) Key() string { return s.Name }
+
+// ref is what a secret refers to: its profile.
+func (s Secret) ref() string { return s.Profile }
+
+// Key implements Item: interface/service-name, which no two servers share.
+func (s Server) Key() string { return s.Interface + "/" + s.ServiceName }
+
+// Key implements Item: the client's name.
+func (c Client) Key() string { return c.Name }
+
+// Key implements Item: the VLAN's name.
+func (v VLAN) Key() string { return v.Name }
+
+// Config is the whole configuration. Lists keep print order: an item's
+// number is its position. Profiles.At(0) is the built-in "default" profile.
+//
+// A Config is a value: configurations share their lists' unchanged parts,
+// nothing in a Config is ever changed in place, and Apply returns a new one.
 type Config struct {
-	VLANs    []VLAN    `json:"interface-vlan"`
-	Pools    []Pool    `json:"ip-pool"`
-	Profiles []Profile `json:"ppp-profile"`
-	Secrets  []Secret  `json:"ppp-secret"`
-	Servers  []Server  `json:"interface-pppoe-server-server"`
-	Clients  []Client  `json:"interface-pppoe-client"`
-	Identity Identity  `json:"system-identity"`
+	VLANs    List[VLAN]    `json:"interface-vlan"`
+	Pools    List[Pool]    `json:"ip-pool"`
+	Profiles List[Profile] `json:"ppp-profile"`
+	Secrets  List[Secret]  `json:"ppp-secret"`
+	Servers  List[Server]  `json:"interface-pppoe-server-server"`
+	Clients  List[Client]  `json:"interface-pppoe-client"`
+	Identity Identity      `json:"system-identity"`
 
 	AAA            AAA            `json:"ppp-aaa"`
-	Radius         []Radius       `json:"radius"`
+	Radius         List[Radius]   `json:"radius"`
 	RadiusIncoming RadiusIncoming `json:"radius-incoming"`
+
+	edit uint64 // while Apply changes this Config: its edit (see node)
 }
 
 // DefaultProfile is the name of the built-in profile.
@@ -154,59 +180,66 @@ const DefaultProfile = "default"
 // profile and the default identity.
 func New() *Config {
 	c := &Config{}
-	p := reflect.New(reflect.TypeFor[Profile]()).Elem()
-	setDefaults(p)
-	prof := p.Interface().(Profile)
+	prof := defaults[Profile]()
 	prof.Name = DefaultProfile
-	c.Profiles = []Profile{prof}
-	id := reflect.ValueOf(&c.Identity).Elem()
-	setDefaults(id)
-	setDefaults(reflect.ValueOf(&c.AAA).Elem())
-	setDefaults(reflect.ValueOf(&c.RadiusIncoming).Elem())
+	c.Profiles.add(0, prof)
+	c.Identity = defaults[Identity]()
+	c.AAA = defaults[AAA]()
+	c.RadiusIncoming = defaults[RadiusIncoming]()
 	return c
 }
 
-// Clone returns a copy of c that shares nothing mutable with it.
+// Clone returns a copy of c. It costs O(1): the lists are immutable and
+// shared.
 func (c *Config) Clone() *Config {
-	return &Config{
-		VLANs:    slices.Clone(c.VLANs),
-		Pools:    slices.Clone(c.Pools),
-		Profiles: slices.Clone(c.Profiles),
-		Secrets:  slices.Clone(c.Secrets),
-		Servers:  slices.Clone(c.Servers),
-		Clients:  slices.Clone(c.Clients),
-		Identity: c.Identity,
-
-		AAA:            c.AAA,
-		Radius:         slices.Clone(c.Radius),
-		RadiusIncoming: c.RadiusIncoming,
-	}
+	n := *c
+	n.edit = 0
+	return &n
 }
 
 // menu describes one menu to the generic code.
 type menu struct {
 	path     string
-	field    string // Config field
-	single   bool   // one item, no add/remove (/system identity)
-	autoName string // prefix of generated names; "" = name required or no name
+	list     lister              // nil for a single-item menu
+	one      func(c *Config) any // a single-item menu's item, a pointer into c
+	autoName string              // prefix of generated names; "" = name required or no name
 	required []string
 	columns  []string // print (non-detail) columns
+	typ      reflect.Type
+	// keyProps are the properties that make up an item's key; the last
+	// is the one a duplicate's error names.
+	keyProps []string
 }
 
 // menus are in export order: referenced menus before the menus that refer
 // to them.
 var menus = []*menu{
-	{path: "/interface vlan", field: "VLANs", autoName: "vlan", required: []string{"vlan-id", "interface"}, columns: []string{"name", "vlan-id", "interface", "use-service-tag"}},
-	{path: "/ip pool", field: "Pools", autoName: "pool", required: []string{"ranges"}, columns: []string{"name", "ranges", "next-pool"}},
-	{path: "/ppp profile", field: "Profiles", autoName: "profile", columns: []string{"name", "local-address", "remote-address", "only-one", "change-tcp-mss"}},
-	{path: "/ppp secret", field: "Secrets", required: []string{"name"}, columns: []string{"name", "service", "profile", "remote-address"}},
-	{path: "/interface pppoe-server server", field: "Servers", required: []string{"interface"}, columns: []string{"service-name", "interface", "max-mtu", "max-mru", "mrru", "authentication", "default-profile", "max-sessions"}},
-	{path: "/interface pppoe-client", field: "Clients", autoName: "pppoe-out", required: []string{"interface"}, columns: []string{"name", "interface", "user", "service-name", "max-mtu", "max-mru"}},
-	{path: "/system identity", field: "Identity", single: true, columns: []string{"name"}},
-	{path: "/ppp aaa", field: "AAA", single: true},
-	{path: "/radius", field: "Radius", required: []string{"address", "secret"}, columns: []string{"service", "address", "authentication-port", "accounting-port", "timeout"}},
-	{path: "/radius incoming", field: "RadiusIncoming", single: true},
+	{path: "/interface vlan", list: listOf[VLAN](func(c *Config) *List[VLAN] { return &c.VLANs }), autoName: "vlan", required: []string{"vlan-id", "interface"}, columns: []string{"name", "vlan-id", "interface", "use-service-tag"}},
+	{path: "/ip pool", list: listOf[Pool](func(c *Config) *List[Pool] { return &c.Pools }), autoName: "pool", required: []string{"ranges"}, columns: []string{"name", "ranges", "next-pool"}},
+	{path: "/ppp profile", list: listOf[Profile](func(c *Config) *List[Profile] { return &c.Profiles }), autoName: "profile", columns: []string{"name", "local-address", "remote-address", "only-one", "change-tcp-mss"}},
+	{path: "/ppp secret", list: listOf[Secret](func(c *Config) *List[Secret] { return &c.Secrets }), required: []string{"name"}, columns: []string{"name", "service", "profile", "remote-address"}},
+	{path: "/interface pppoe-server server", list: listOf[Server](func(c *Config) *List[Server] { return &c.Servers }), required: []string{"interface"}, columns: []string{"service-name", "interface", "max-mtu", "max-mru", "mrru", "authentication", "default-profile", "max-sessions"}, keyProps: []string{"interface", "service-name"}},
+	{path: "/interface pppoe-client", list: listOf[Client](func(c *Config) *List[Client] { return &c.Clients }), autoName: "pppoe-out", required: []string{"interface"}, columns: []string{"name", "interface", "user", "service-name", "max-mtu", "max-mru"}},
+	{path: "/system identity", one: func(c *Config) any { return &c.Identity }, columns: []string{"name"}},
+	{path: "/ppp aaa", one: func(c *Config) any { return &c.AAA }},
+	{path: "/radius", list: listOf[Radius](func(c *Config) *List[Radius] { return &c.Radius }), required: []string{"address", "secret"}, columns: []string{"service", "address", "authentication-port", "accounting-port", "timeout"}, keyProps: []string{"service", "authentication-port", "address"}},
+	{path: "/radius incoming", one: func(c *Config) any { return &c.RadiusIncoming }},
 }
+
+func init() {
+	for _, m := range menus {
+		if m.list != nil {
+			m.typ = m.list.itemType()
+			if m.keyProps == nil {
+				m.keyProps = []string{"name"}
+			}
+			continue
+		}
+		m.typ = reflect.TypeOf(m.one(&Config{})).Elem()
+	}
+}
+
+func (m *menu) single() bool { return m.list == nil }
 
 func findMenu(path string) *menu {
 	for _, m := range menus {
@@ -226,50 +259,81 @@ func Menus() []string {
 	return out
 }
 
-// items returns the addressable slice (or, for a single-item menu, the
-// struct) of m in c.
-func (m *menu) items(c *Config) reflect.Value {
-	return reflect.ValueOf(c).Elem().FieldByName(m.field)
-}
-
-func (m *menu) itemType() reflect.Type {
-	t := reflect.TypeFor[Config]()
-	f, _ := t.FieldByName(m.field)
-	if m.single {
-		return f.Type
-	}
-	return f.Type.Elem()
-}
+// item returns the addressable item of a single-item menu in c.
+func (m *menu) item(c *Config) reflect.Value { return reflect.ValueOf(m.one(c)).Elem() }
 
 func (m *menu) hasProp(name string) bool {
-	_, ok := propIndex(m.itemType(), name)
+	_, ok := propIndex(m.typ, name)
 	return ok
 }
 
-// keyed is an item type with a key of its own (no name).
-type keyed interface{ itemKey() string }
+// key is an item's key (see Item).
+func key(item reflect.Value) string { return item.Addr().Interface().(Item).Key() }
 
-// key identifies an item across configurations, for Diff and duplicate
-// checks: its name, or interface/service-name for servers.
-func (m *menu) key(item reflect.Value) string {
-	if k, ok := item.Addr().Interface().(keyed); ok {
-		return k.itemKey()
+// lister is a List of some item type, seen through reflection by the
+// generic menu code: positions, keys and items as reflect.Values.
+type lister interface {
+	itemType() reflect.Type
+	length(c *Config) int
+	// at returns an addressable copy of the item at position i.
+	at(c *Config, i int) reflect.Value
+	index(c *Config, key string) int
+	add(c *Config, item reflect.Value) bool
+	replace(c *Config, i int, item reflect.Value) bool
+	remove(c *Config, i int)
+	// changes calls f for each item that differs between old and new
+	// (see List.Changes).
+	changes(old, new *Config, f func(o, n reflect.Value))
+	all(c *Config) func(yield func(int, reflect.Value) bool)
+}
+
+type listOf[T Item] func(c *Config) *List[T]
+
+func (l listOf[T]) itemType() reflect.Type        { return reflect.TypeFor[T]() }
+func (l listOf[T]) length(c *Config) int          { return l(c).Len() }
+func (l listOf[T]) index(c *Config, k string) int { return l(c).Index(k) }
+func (l listOf[T]) remove(c *Config, i int)       { l(c).remove(c.edit, i) }
+
+func (l listOf[T]) at(c *Config, i int) reflect.Value {
+	v := l(c).At(i)
+	return reflect.ValueOf(&v).Elem()
+}
+
+func (l listOf[T]) add(c *Config, item reflect.Value) bool {
+	return l(c).add(c.edit, item.Interface().(T))
+}
+
+func (l listOf[T]) replace(c *Config, i int, item reflect.Value) bool {
+	return l(c).replace(c.edit, i, item.Interface().(T))
+}
+
+func (l listOf[T]) changes(old, new *Config, f func(o, n reflect.Value)) {
+	val := func(p *T) reflect.Value {
+		if p == nil {
+			return reflect.Value{}
+		}
+		return reflect.ValueOf(p).Elem()
 	}
-	if m.field == "Servers" {
-		s := item.Interface().(Server)
-		return s.Interface + "/" + s.ServiceName
+	for o, n := range l(new).Changes(*l(old)) {
+		f(val(o), val(n))
 	}
-	if f := item.FieldByName("Name"); f.IsValid() && !m.single {
-		return f.String()
+}
+
+func (l listOf[T]) all(c *Config) func(yield func(int, reflect.Value) bool) {
+	return func(yield func(int, reflect.Value) bool) {
+		for i, v := range l(c).All() {
+			if !yield(i, reflect.ValueOf(&v).Elem()) {
+				return
+			}
+		}
 	}
-	return ""
 }
 
 // PoolSpecs returns the pools in the form pool.Set.Update takes.
 func (c *Config) PoolSpecs() []pool.Spec {
-	out := make([]pool.Spec, len(c.Pools))
-	for i, p := range c.Pools {
-		out[i] = pool.Spec{Name: p.Name, Ranges: slices.Clone([]pool.Range(p.Ranges)), NextPool: p.NextPool}
+	out := make([]pool.Spec, 0, c.Pools.Len())
+	for _, p := range c.Pools.All() {
+		out = append(out, pool.Spec{Name: p.Name, Ranges: slices.Clone([]pool.Range(p.Ranges)), NextPool: p.NextPool})
 	}
 	return out
 }

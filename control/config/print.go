@@ -4,76 +4,95 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
-// Print renders a menu's items as RouterOS's print does: a Flags line, then
-// one numbered row per item (X for disabled, * for the built-in profile),
-// a ";;; comment" line above commented items. Without detail it is a table
-// of the menu's main columns; with detail every property as name=value,
-// free-text strings quoted, wrapped at 80 columns.
-func Print(c *Config, menuPath string, detail bool) (string, error) {
-	return PrintWith(c, menuPath, PrintOptions{Detail: detail})
-}
-
-// PrintOptions are print's arguments: detail, and show-sensitive, without
-// which sensitive properties (a /radius secret) are left out, as RouterOS
-// leaves them out.
+// PrintOptions are print's arguments.
 type PrintOptions struct {
-	Detail, ShowSensitive bool
+	// Detail prints every property as name=value instead of a table.
+	Detail bool
+	// ShowSensitive prints sensitive properties (a /radius secret), which
+	// are left out otherwise, as RouterOS leaves them out.
+	ShowSensitive bool
+	// Invalid, if set, reports whether the item with the given key is
+	// configured but cannot run (RouterOS's I flag: a server whose
+	// interface does not exist, say).
+	Invalid func(key string) bool
 }
 
 // sensitive reports whether p is left out of print without show-sensitive.
 func sensitive(p prop) bool { return p.field.Tag.Get("sensitive") == "yes" }
 
+// Print renders a menu's items as RouterOS's print does: a Flags line, then
+// one numbered row per item (X for disabled, I for invalid, * for the
+// built-in profile), a ";;; comment" line above commented items. Without
+// detail it is a table of the menu's main columns; with detail every
+// property as name=value, free-text strings quoted, wrapped at 80 columns.
+// Control characters never reach the terminal raw (see Cell).
+func Print(c *Config, menuPath string, detail bool) (string, error) {
+	return PrintWith(c, menuPath, PrintOptions{Detail: detail})
+}
+
 // PrintWith is Print with every print argument.
-func PrintWith(c *Config, menuPath string, o PrintOptions) (string, error) {
-	detail := o.Detail
+func PrintWith(c *Config, menuPath string, opt PrintOptions) (string, error) {
 	m := findMenu(menuPath)
 	if m == nil {
 		return "", fmt.Errorf("config: print %s: %w", menuPath, errNoMenu)
 	}
 	var b strings.Builder
-	if m.single {
-		item := m.items(c)
+	if m.single() {
+		item := m.item(c)
 		for _, p := range props(item.Type()) {
-			if !sensitive(p) || o.ShowSensitive {
-				fmt.Fprintf(&b, "%*s: %s\n", 6, p.name, formatProp(item, p))
+			if !sensitive(p) || opt.ShowSensitive {
+				fmt.Fprintf(&b, "%*s: %s\n", 6, p.name, Cell(formatProp(item, p)))
 			}
 		}
 		return b.String(), nil
 	}
-	s := m.items(c)
 	var flags []string
-	if m.field == "Profiles" {
+	if m.path == "/ppp profile" {
 		flags = append(flags, "* - default")
 	}
 	if m.hasProp("disabled") {
 		flags = append(flags, "X - disabled")
 	}
+	if opt.Invalid != nil {
+		flags = append(flags, "I - invalid")
+	}
 	if len(flags) > 0 {
 		b.WriteString("Flags: " + strings.Join(flags, ", ") + "\n")
 	}
-	flag := func(i int) string {
-		switch {
-		case m.field == "Profiles" && i == 0:
-			return "*"
-		case m.hasProp("disabled") && s.Index(i).FieldByName("Disabled").Bool():
-			return "X"
+	flag := func(i int, item reflect.Value) string {
+		f := ""
+		if m.path == "/ppp profile" && i == 0 {
+			f += "*"
+		}
+		if m.hasProp("disabled") && item.FieldByName("Disabled").Bool() {
+			f += "X"
+		}
+		if opt.Invalid != nil && opt.Invalid(key(item)) {
+			f += "I"
+		}
+		return f
+	}
+	comment := func(item reflect.Value) string {
+		if cm := item.FieldByName("Comment"); cm.IsValid() && cm.String() != "" {
+			return ";;; " + Cell(cm.String())
 		}
 		return ""
 	}
-	if detail {
-		for i := range s.Len() {
-			item := s.Index(i)
-			lead := fmt.Sprintf("%2d %-2s ", i, flag(i))
-			if cm := item.FieldByName("Comment").String(); cm != "" {
-				b.WriteString(lead + ";;; " + cm + "\n")
+	if opt.Detail {
+		for i, item := range m.list.all(c) {
+			lead := fmt.Sprintf("%2d %-2s ", i, flag(i, item))
+			if cm := comment(item); cm != "" {
+				b.WriteString(lead + cm + "\n")
 				lead = strings.Repeat(" ", len(lead))
 			}
 			var words []string
 			for _, p := range props(item.Type()) {
-				if p.name == "comment" || p.name == "disabled" || sensitive(p) && !o.ShowSensitive {
+				if p.name == "comment" || p.name == "disabled" || sensitive(p) && !opt.ShowSensitive {
 					continue
 				}
 				words = append(words, p.name+"="+printValue(item, p))
@@ -83,41 +102,72 @@ func PrintWith(c *Config, menuPath string, o PrintOptions) (string, error) {
 		}
 		return b.String(), nil
 	}
-	rows := [][]string{append([]string{"#"}, upper(m.columns)...)}
-	rows[0][0] = " # "
-	for i := range s.Len() {
-		item := s.Index(i)
-		row := []string{fmt.Sprintf("%2d %-1s", i, flag(i))}
+	type row struct {
+		cells   []string
+		comment string
+	}
+	rows := []row{{cells: append([]string{" # "}, upper(m.columns)...)}}
+	for i, item := range m.list.all(c) {
+		r := row{cells: []string{fmt.Sprintf("%2d %-1s", i, flag(i, item))}, comment: comment(item)}
 		for _, col := range m.columns {
 			p, _ := propIndex(item.Type(), col)
 			v := formatProp(item, p)
-			if sensitive(p) && !o.ShowSensitive {
+			if sensitive(p) && !opt.ShowSensitive {
 				v = ""
 			}
-			row = append(row, v)
+			r.cells = append(r.cells, Cell(v))
 		}
-		rows = append(rows, row)
+		rows = append(rows, r)
 	}
-	widths := make([]int, len(rows[0]))
+	widths := make([]int, len(rows[0].cells))
 	for _, r := range rows {
-		for j, cell := range r {
-			widths[j] = max(widths[j], len(cell))
+		for j, cell := range r.cells {
+			widths[j] = max(widths[j], cellWidth(cell))
 		}
 	}
-	for k, r := range rows {
-		if k > 0 {
-			if cm := s.Index(k - 1).FieldByName("Comment").String(); cm != "" {
-				fmt.Fprintf(&b, "%-*s ;;; %s\n", widths[0], r[0], cm)
-				r[0] = strings.Repeat(" ", len(r[0]))
-			}
+	for _, r := range rows {
+		if r.comment != "" {
+			fmt.Fprintf(&b, "%-*s %s\n", widths[0], r.cells[0], r.comment)
+			r.cells[0] = strings.Repeat(" ", len(r.cells[0]))
 		}
 		var line strings.Builder
-		for j, cell := range r {
-			fmt.Fprintf(&line, "%-*s ", widths[j], cell)
+		for j, cell := range r.cells {
+			line.WriteString(pad(cell, widths[j]) + " ")
 		}
 		b.WriteString(strings.TrimRight(line.String(), " ") + "\n")
 	}
 	return b.String(), nil
+}
+
+// Cell returns s as it may appear in a table or "name: value" line on the
+// operator's terminal: unchanged when every rune of it prints, else quoted
+// as Go quotes strings (strconv.Quote: "\x1b[2J", "a\tb"), so that what a
+// subscriber typed as its user name, an AC-Name from the network or a
+// comment can neither move the cursor, change colours nor break a table's
+// lines and columns. A value that starts with a quote is quoted too, so a
+// quoted cell always means an escaped one.
+func Cell(s string) string {
+	if strings.HasPrefix(s, `"`) {
+		return strconv.Quote(s)
+	}
+	for _, r := range s {
+		if r == utf8.RuneError || !strconv.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
+
+// cellWidth is the number of terminal columns s takes, counting one per
+// rune.
+func cellWidth(s string) int { return utf8.RuneCountInString(s) }
+
+// pad left-aligns s in a column of n terminal columns.
+func pad(s string, n int) string {
+	if w := cellWidth(s); w < n {
+		return s + strings.Repeat(" ", n-w)
+	}
+	return s
 }
 
 func upper(cols []string) []string {
@@ -135,7 +185,7 @@ func printValue(item reflect.Value, p prop) string {
 	if p.field.Type.Kind() == reflect.String && p.field.Tag.Get("enum") == "" && p.field.Tag.Get("ref") == "" {
 		return `"` + escape(v) + `"`
 	}
-	return v
+	return Cell(v)
 }
 
 func wrap(b *strings.Builder, lead string, words []string) {
@@ -156,44 +206,48 @@ func wrap(b *strings.Builder, lead string, words []string) {
 	}
 }
 
-// PrintJSON renders a menu's items as a JSON array (an object for
-// /system identity) with the RouterOS property names as keys.
+// PrintJSON renders a menu's items as a JSON array (an object for a
+// single-item menu such as /system identity) with the RouterOS property
+// names as keys.
 func PrintJSON(c *Config, menuPath string) ([]byte, error) {
 	return PrintJSONWith(c, menuPath, PrintOptions{})
 }
 
-// PrintJSONWith is PrintJSON honouring ShowSensitive: without it,
-// sensitive properties are left out (their keys are omitempty).
-func PrintJSONWith(c *Config, menuPath string, o PrintOptions) ([]byte, error) {
+// PrintJSONWith is PrintJSON honouring ShowSensitive (without it,
+// sensitive properties are left out: their keys are omitempty) and
+// Invalid (each item then also has "invalid": true or false).
+func PrintJSONWith(c *Config, menuPath string, opt PrintOptions) ([]byte, error) {
 	m := findMenu(menuPath)
 	if m == nil {
 		return nil, fmt.Errorf("config: print %s: %w", menuPath, errNoMenu)
 	}
-	v := m.items(c)
-	if !m.single && v.Len() == 0 {
-		v = reflect.MakeSlice(v.Type(), 0, 0)
+	var v any
+	if m.single() {
+		v = m.item(c).Interface()
+	} else {
+		items := []json.RawMessage{}
+		for _, item := range m.list.all(c) {
+			if !opt.ShowSensitive {
+				for _, p := range props(item.Type()) {
+					if sensitive(p) {
+						item.Field(p.index).Set(reflect.Zero(p.field.Type)) // a copy
+					}
+				}
+			}
+			b, err := json.Marshal(item.Interface())
+			if err != nil {
+				return nil, fmt.Errorf("config: print %s: %w", menuPath, err)
+			}
+			if opt.Invalid != nil {
+				b = append(b[:len(b)-1], fmt.Sprintf(`,"invalid":%t}`, opt.Invalid(key(item)))...)
+			}
+			items = append(items, b)
+		}
+		v = items
 	}
-	if !o.ShowSensitive && !m.single {
-		v = redacted(v)
-	}
-	out, err := json.MarshalIndent(v.Interface(), "", "  ")
+	out, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("config: print %s: %w", menuPath, err)
 	}
 	return out, nil
-}
-
-// redacted returns a copy of the item slice s with sensitive properties
-// cleared.
-func redacted(s reflect.Value) reflect.Value {
-	out := reflect.MakeSlice(s.Type(), s.Len(), s.Len())
-	reflect.Copy(out, s)
-	for _, p := range props(s.Type().Elem()) {
-		if sensitive(p) {
-			for i := range out.Len() {
-				out.Index(i).Field(p.index).Set(reflect.Zero(p.field.Type))
-			}
-		}
-	}
-	return out
 }

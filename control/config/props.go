@@ -7,34 +7,64 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // prop is one property of an item type.
 type prop struct {
 	name  string
-	index int
+	index int // struct field
+	pos   int // in props
 	field reflect.StructField
 }
 
-// props lists the properties of an item type in declaration order.
-func props(t reflect.Type) []prop {
-	var out []prop
+// typeProps is what is known of an item type's properties, computed once.
+type typeProps struct {
+	list     []prop
+	byName   map[string]prop
+	defaults reflect.Value // an item with every default set
+	texts    []string      // each property's default as text, by list index
+}
+
+var propCache sync.Map // reflect.Type → *typeProps
+
+func propsOfType(t reflect.Type) *typeProps {
+	if tp, ok := propCache.Load(t); ok {
+		return tp.(*typeProps)
+	}
+	tp := &typeProps{byName: map[string]prop{}}
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if n := f.Tag.Get("ros"); n != "" {
-			out = append(out, prop{name: n, index: i, field: f})
+			p := prop{name: n, index: i, field: f, pos: len(tp.list)}
+			tp.list = append(tp.list, p)
+			tp.byName[n] = p
 		}
 	}
-	return out
+	tp.defaults = reflect.New(t).Elem()
+	for _, p := range tp.list {
+		if d, ok := p.field.Tag.Lookup("default"); ok {
+			if err := setProp(tp.defaults, p, d); err != nil {
+				panic("config: bad default for " + p.name + ": " + err.Error())
+			}
+		}
+		tp.texts = append(tp.texts, formatProp(tp.defaults, p))
+	}
+	actual, _ := propCache.LoadOrStore(t, tp)
+	return actual.(*typeProps)
 }
 
+// props lists the properties of an item type in declaration order.
+func props(t reflect.Type) []prop { return propsOfType(t).list }
+
 func propIndex(t reflect.Type, name string) (prop, bool) {
-	for _, p := range props(t) {
-		if p.name == name {
-			return p, true
-		}
-	}
-	return prop{}, false
+	p, ok := propsOfType(t).byName[name]
+	return p, ok
+}
+
+// defaults returns an item of type T with every property at its default.
+func defaults[T any]() T {
+	return propsOfType(reflect.TypeFor[T]()).defaults.Interface().(T)
 }
 
 var (
@@ -133,27 +163,14 @@ func formatProp(item reflect.Value, p prop) string {
 
 // defaultText is the text of a property's default value.
 func defaultText(item reflect.Value, p prop) string {
-	zero := reflect.New(item.Type()).Elem()
-	if d, ok := p.field.Tag.Lookup("default"); ok {
-		if err := setProp(zero, p, d); err != nil {
-			panic("config: bad default for " + p.name + ": " + err.Error())
-		}
-	}
-	return formatProp(zero, p)
+	return propsOfType(item.Type()).texts[p.pos]
 }
 
 // resetProp sets a property back to its default.
 func resetProp(item reflect.Value, p prop) {
-	item.Field(p.index).Set(reflect.Zero(p.field.Type))
-	if d, ok := p.field.Tag.Lookup("default"); ok {
-		if err := setProp(item, p, d); err != nil {
-			panic("config: bad default for " + p.name + ": " + err.Error())
-		}
-	}
+	item.Field(p.index).Set(propsOfType(item.Type()).defaults.Field(p.index))
 }
 
 func setDefaults(item reflect.Value) {
-	for _, p := range props(item.Type()) {
-		resetProp(item, p)
-	}
+	item.Set(propsOfType(item.Type()).defaults)
 }

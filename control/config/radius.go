@@ -31,9 +31,9 @@ type Radius struct {
 	Comment                     string         `ros:"comment" json:"comment"`
 }
 
-// itemKey tells /radius items apart: the same server may be listed for
-// different services, not twice for the same one.
-func (r *Radius) itemKey() string {
+// Key implements Item: the same server may be listed for different
+// services, not twice for the same one.
+func (r Radius) Key() string {
 	b, _ := r.Service.MarshalText()
 	return string(b) + "/" + netip.AddrPortFrom(r.Address.Addr, uint16(r.AuthenticationPort)).String()
 }
@@ -197,7 +197,7 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // a source address of the server's family, a timeout that can be waited
 // on.
 func (c *Config) validateRADIUS() error {
-	for _, r := range c.Radius {
+	for _, r := range c.Radius.All() {
 		if !r.Address.IsValid() {
 			return errf(r.line, "address", "/radius: a server address is required")
 		}

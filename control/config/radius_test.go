@@ -27,16 +27,16 @@ func TestRadiusModel(t *testing.T) {
 	}
 
 	c := mustLoad(t, radiusScript)
-	if len(c.Radius) != 2 {
-		t.Fatalf("%d servers", len(c.Radius))
+	if c.Radius.Len() != 2 {
+		t.Fatalf("%d servers", c.Radius.Len())
 	}
-	r := c.Radius[0]
+	r := c.Radius.At(0)
 	if r.Address.Addr != netip.MustParseAddr("192.0.2.10") || r.Secret != "s3cr$t one" || r.AuthenticationPort != 1812 ||
 		r.AccountingPort != 1813 || r.Timeout != Duration(300*time.Millisecond) || r.SrcAddress.Addr != netip.MustParseAddr("192.0.2.1") ||
 		!r.RequireMessageAuthenticator || r.Disabled || !r.Service.Has("ppp") {
 		t.Fatalf("first server: %+v", r)
 	}
-	if b := c.Radius[1]; b.RequireMessageAuthenticator || b.Timeout != Duration(time.Second) || !b.Service.Has("login") || b.SrcAddress.IsValid() {
+	if b := c.Radius.At(1); b.RequireMessageAuthenticator || b.Timeout != Duration(time.Second) || !b.Service.Has("login") || b.SrcAddress.IsValid() {
 		t.Fatalf("second server: %+v", b)
 	}
 	if !c.AAA.UseRadius || !c.AAA.Accounting || c.AAA.InterimUpdate != Duration(5*time.Minute) || !c.RadiusIncoming.Accept {
@@ -99,7 +99,7 @@ func TestRadiusSecretHidden(t *testing.T) {
 	if _, ok := items[0]["secret"]; ok || len(items) != 2 || items[0]["address"] != "192.0.2.10" {
 		t.Errorf("JSON shows the secret or lost the item: %s", js)
 	}
-	if c.Radius[0].Secret != "s3cr$t one" {
+	if c.Radius.At(0).Secret != "s3cr$t one" {
 		t.Error("printing changed the configuration")
 	}
 	js, _ = PrintJSONWith(c, "/radius", PrintOptions{ShowSensitive: true})

@@ -8,6 +8,7 @@
 package config
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -91,12 +92,27 @@ var targetVerbs = map[string]bool{
 // Parse parses a script starting at the root menu.
 func Parse(src string) ([]Command, error) { return ParseIn("/", src) }
 
+// ParseContext is Parse that gives up with ctx's error when ctx ends.
+func ParseContext(ctx context.Context, src string) ([]Command, error) { return parse(ctx, "/", src) }
+
 // ParseIn parses a script whose relative commands start in menu, as the CLI
 // does after the operator has moved to a menu.
-func ParseIn(menu, src string) ([]Command, error) {
+func ParseIn(menu, src string) ([]Command, error) { return parse(context.Background(), menu, src) }
+
+// checkEvery is how many lines or commands go between two looks at a
+// context: often enough to stop within milliseconds, rarely enough to cost
+// nothing.
+const checkEvery = 1024
+
+func parse(ctx context.Context, menu, src string) ([]Command, error) {
 	cur := splitPath(menu)
-	var out []Command
-	for _, ll := range logicalLines(src) {
+	curMenu := joinPath(cur)
+	lines := logicalLines(src)
+	out := make([]Command, 0, len(lines))
+	for i, ll := range lines {
+		if i%checkEvery == checkEvery-1 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		if ll.err != nil {
 			return nil, ll.err
 		}
@@ -105,15 +121,18 @@ func ParseIn(menu, src string) ([]Command, error) {
 			return nil, err
 		}
 		for _, st := range stmts {
-			cmd, err := parseCommand(cur, st, ll.line)
+			cmd, err := parseCommand(cur, curMenu, st, ll.line)
 			if err != nil {
 				return nil, err
 			}
 			if cmd.Verb == "" {
-				cur = splitPath(cmd.Menu)
+				cur, curMenu = splitPath(cmd.Menu), cmd.Menu
 			}
 			out = append(out, cmd)
 		}
+	}
+	if len(out) == 0 {
+		return nil, nil
 	}
 	return out, nil
 }
@@ -134,10 +153,10 @@ type logicalLine struct {
 // next one and drops comment lines (# first on a line that does not
 // continue another).
 func logicalLines(src string) []logicalLine {
-	var out []logicalLine
 	var cur strings.Builder
 	start := 0
 	lines := strings.Split(strings.ReplaceAll(src, "\r\n", "\n"), "\n")
+	out := make([]logicalLine, 0, len(lines))
 	for i, l := range lines {
 		if cur.Len() == 0 && start == 0 {
 			if strings.HasPrefix(strings.TrimSpace(l), "#") {
@@ -153,11 +172,15 @@ func logicalLines(src string) []logicalLine {
 			}
 			continue
 		}
-		cur.WriteString(l)
-		if strings.TrimSpace(cur.String()) != "" {
-			out = append(out, logicalLine{text: cur.String(), line: start})
+		text := l // most lines stand alone: no copy
+		if cur.Len() > 0 {
+			cur.WriteString(l)
+			text = cur.String()
+			cur.Reset()
 		}
-		cur.Reset()
+		if strings.TrimSpace(text) != "" {
+			out = append(out, logicalLine{text: text, line: start})
+		}
 		start = 0
 	}
 	return out
@@ -193,6 +216,12 @@ func scanLine(text string, line int) ([][]elem, error) {
 		if err != nil {
 			return nil, err
 		}
+		if end == 0 && len(stmts) == 0 && len(cur) == 0 {
+			if len(els) == 0 {
+				return nil, nil
+			}
+			return [][]elem{els}, nil // the usual line: one statement
+		}
 		cur = append(cur, els...)
 		if end == ';' {
 			if len(cur) > 0 {
@@ -212,7 +241,7 @@ func scanLine(text string, line int) ([][]elem, error) {
 // elems scans elements until end of input, ';' (top level) or ']' (inside
 // brackets), and returns which one ended the scan (0 for end of input).
 func (sc *scanner) elems(inBracket bool) ([]elem, byte, error) {
-	var out []elem
+	out := make([]elem, 0, 8)
 	for {
 		sc.skipSpace()
 		if sc.i >= len(sc.s) {
@@ -363,11 +392,12 @@ func isHex(c byte) bool {
 
 // parseCommand gives a statement its structure: menu path, verb, target,
 // arguments.
-func parseCommand(cur []string, els []elem, line int) (Command, error) {
-	path := append([]string(nil), cur...)
+func parseCommand(cur []string, curMenu string, els []elem, line int) (Command, error) {
+	path := cur[:len(cur):len(cur)] // appending copies
+	moved := false
 	i := 0
 	if els[0].bare() && strings.HasPrefix(els[0].name, "/") {
-		path = splitPath(els[0].name)
+		path, moved = splitPath(els[0].name), true
 		for _, p := range path {
 			if !isIdent(p) {
 				return Command{}, errf(line, "", "bad menu path element %q", p)
@@ -376,10 +406,11 @@ func parseCommand(cur []string, els []elem, line int) (Command, error) {
 		i = 1
 	}
 	for ; i < len(els) && els[i].bare() && !verbs[els[i].name]; i++ {
+		moved = true
 		switch w := els[i].name; w {
 		case "..":
 			if len(path) > 0 {
-				path = path[:len(path)-1]
+				path = path[: len(path)-1 : len(path)-1]
 			}
 		default:
 			if !isIdent(w) {
@@ -388,7 +419,10 @@ func parseCommand(cur []string, els []elem, line int) (Command, error) {
 			path = append(path, w)
 		}
 	}
-	cmd := Command{Line: line, Menu: joinPath(path)}
+	cmd := Command{Line: line, Menu: curMenu}
+	if moved {
+		cmd.Menu = joinPath(path)
+	}
 	if i == len(els) {
 		return cmd, nil
 	}
@@ -404,6 +438,9 @@ func parseCommand(cur []string, els []elem, line int) (Command, error) {
 		}
 		cmd.Target = t
 		i++
+	}
+	if i < len(els) {
+		cmd.Args = make([]Arg, 0, len(els)-i)
 	}
 	for ; i < len(els); i++ {
 		e := els[i]
@@ -430,7 +467,14 @@ func parseCommand(cur []string, els []elem, line int) (Command, error) {
 // are lower-case words joined by '-'; we accept letters, digits, '-', '_'
 // and '.'.
 func isIdent(s string) bool {
-	return s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == ""
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return false
+		}
+	}
+	return s != ""
 }
 
 func describe(e elem) string {

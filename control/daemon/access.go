@@ -29,7 +29,19 @@ type AccessSystem interface {
 	// routes plus whatever the live sessions need besides (control/pppoe0):
 	// nil, nil with no session left removes them all.
 	SyncPPPoE0(addrs []netip.Addr, routes []netip.Prefix) error
+	// UpdatePPPoE0 removes del's addresses and routes from pppoe0 and adds
+	// add's: what one change of the configuration needs, at a cost that
+	// does not grow with the configuration.
+	UpdatePPPoE0(add, del PPPoE0Set) error
 }
+
+// PPPoE0Set is a set of pppoe0's addresses (each a /32) and routes.
+type PPPoE0Set struct {
+	Addrs  []netip.Addr
+	Routes []netip.Prefix
+}
+
+func (s PPPoE0Set) empty() bool { return len(s.Addrs) == 0 && len(s.Routes) == 0 }
 
 // AccessConcentrator adapts control/server to Servers. The server itself is
 // started by the first Apply (control/server needs a configuration to
@@ -39,6 +51,10 @@ type AccessConcentrator struct {
 	opts server.Options
 	sys  AccessSystem
 
+	applyMu sync.Mutex // serializes Apply and Close
+	applied *config.Config
+	layout  pppoe0Layout
+
 	mu  sync.Mutex
 	srv *server.Server
 }
@@ -47,7 +63,7 @@ type AccessConcentrator struct {
 // built from opts (opts.Open, if nil, opens AF_PACKET sockets) with sys
 // for the host side. Nothing runs before Apply.
 func NewAccessConcentrator(opts server.Options, sys AccessSystem) *AccessConcentrator {
-	a := &AccessConcentrator{opts: opts, sys: sys}
+	a := &AccessConcentrator{opts: opts, sys: sys, layout: newPPPoE0Layout()}
 	open := opts.Open
 	if open == nil {
 		open = listenAccess
@@ -78,24 +94,51 @@ func listenAccess(name string) (server.Port, error) {
 	return server.Port{Conn: c, Ifindex: ifi.Index, MAC: ifi.HardwareAddr}, nil
 }
 
-// Apply implements Servers: pppoe0's addresses and routes follow cfg first,
-// so that a session coming up finds its routes.
+// Apply implements Servers: the server takes cfg or refuses it whole, then
+// pppoe0's addresses and routes follow. A failure of the latter is an
+// *AppliedError: the configuration runs, pppoe0 is put right (in full) at
+// the next Apply.
 func (a *AccessConcentrator) Apply(cfg *config.Config) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	addrs, routes := PPPoE0Layout(cfg)
-	if err := a.sys.SyncPPPoE0(addrs, routes); err != nil {
-		return fmt.Errorf("pppoe0: %w", err)
-	}
-	if a.srv == nil {
+	a.applyMu.Lock()
+	defer a.applyMu.Unlock()
+	if srv := a.server(); srv != nil {
+		if err := srv.Apply(cfg); err != nil {
+			return err
+		}
+	} else {
 		srv, err := server.New(cfg, a.opts)
 		if err != nil {
 			return err
 		}
+		a.mu.Lock()
 		a.srv = srv
-		return nil
+		a.mu.Unlock()
 	}
-	return a.srv.Apply(cfg)
+	prev := a.applied
+	if prev == nil {
+		prev = config.New()
+	}
+	a.applied = cfg
+	if err := a.layout.follow(a.sys, prev, cfg); err != nil {
+		return &AppliedError{Err: fmt.Errorf("pppoe0: %w", err)}
+	}
+	return nil
+}
+
+// Invalid implements Servers.
+func (a *AccessConcentrator) Invalid() map[string]error {
+	if srv := a.server(); srv != nil {
+		return srv.Invalid()
+	}
+	return nil
+}
+
+// Retry implements Servers.
+func (a *AccessConcentrator) Retry() []string {
+	if srv := a.server(); srv != nil {
+		return srv.OpenMissing()
+	}
+	return nil
 }
 
 // Sessions implements Servers: the sessions' snapshots with their data
@@ -174,16 +217,20 @@ func (a *AccessConcentrator) Counters() ServerCounters {
 // removed, address returned), then pppoe0 loses the addresses and routes
 // the server gave it.
 func (a *AccessConcentrator) Close() error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	a.applyMu.Lock()
+	defer a.applyMu.Unlock()
 	var errs []error
-	if a.srv != nil {
-		errs = append(errs, a.srv.Close())
-		a.srv = nil
+	a.mu.Lock()
+	srv := a.srv
+	a.srv = nil
+	a.mu.Unlock()
+	if srv != nil {
+		errs = append(errs, srv.Close())
 	}
 	if err := a.sys.SyncPPPoE0(nil, nil); err != nil {
 		errs = append(errs, fmt.Errorf("pppoe0: %w", err))
 	}
+	a.applied, a.layout = nil, newPPPoE0Layout()
 	return errors.Join(errs...)
 }
 
@@ -221,67 +268,86 @@ func (a *AccessConcentrator) server() *server.Server {
 // that remote-address names (following next-pool) and the secrets' static
 // remote-address. Both lists are sorted and free of duplicates.
 func PPPoE0Layout(cfg *config.Config) (addrs []netip.Addr, routes []netip.Prefix) {
-	enabled := false
-	for _, s := range cfg.Servers {
-		enabled = enabled || !s.Disabled
-	}
-	if !enabled {
+	if !anyEnabled(cfg) {
 		return nil, nil
-	}
-	pools := make(map[string]config.Pool, len(cfg.Pools))
-	for _, p := range cfg.Pools {
-		pools[p.Name] = p
 	}
 	seenAddr := map[netip.Addr]bool{}
 	seenRoute := map[netip.Prefix]bool{}
-	addAddr := func(a netip.Addr) {
-		if a.Is4() && !seenAddr[a] {
+	add := func(a netip.Addr, r netip.Prefix) {
+		if a.IsValid() && !seenAddr[a] {
 			seenAddr[a] = true
 			addrs = append(addrs, a)
 		}
-	}
-	addRoute := func(p netip.Prefix) {
-		if !seenRoute[p] {
-			seenRoute[p] = true
-			routes = append(routes, p)
+		if r.IsValid() && !seenRoute[r] {
+			seenRoute[r] = true
+			routes = append(routes, r)
 		}
 	}
+	profileLayout(cfg, add)
+	for _, s := range cfg.Secrets.All() {
+		secretLayout(s, add)
+	}
+	sortLayout(addrs, routes)
+	return addrs, routes
+}
+
+func anyEnabled(cfg *config.Config) bool {
+	for _, s := range cfg.Servers.All() {
+		if !s.Disabled {
+			return true
+		}
+	}
+	return false
+}
+
+// profileLayout calls f with what the profiles and pools put on pppoe0: a
+// profile's IPv4 local-address, its IPv4 remote-address as a /32 or the
+// ranges of the pool it names, following next-pool.
+func profileLayout(cfg *config.Config, f func(netip.Addr, netip.Prefix)) {
 	addPool := func(name string) {
 		for seen := map[string]bool{}; name != "" && !seen[name]; {
 			seen[name] = true
-			p, ok := pools[name]
+			p, ok := cfg.Pools.Get(name)
 			if !ok {
 				return
 			}
 			for _, r := range p.Ranges {
 				for _, pfx := range RangePrefixes(r.First, r.Last) {
-					addRoute(pfx)
+					f(netip.Addr{}, pfx)
 				}
 			}
 			name = p.NextPool
 		}
 	}
-	for _, p := range cfg.Profiles {
-		if a, err := netip.ParseAddr(p.LocalAddress); err == nil {
-			addAddr(a)
+	for _, p := range cfg.Profiles.All() {
+		if a, err := netip.ParseAddr(p.LocalAddress); err == nil && a.Is4() {
+			f(a, netip.Prefix{})
 		}
 		if a, err := netip.ParseAddr(p.RemoteAddress); err == nil {
 			if a.Is4() {
-				addRoute(netip.PrefixFrom(a, 32))
+				f(netip.Addr{}, netip.PrefixFrom(a, 32))
 			}
 		} else {
 			addPool(p.RemoteAddress)
 		}
 	}
-	for _, s := range cfg.Secrets {
-		if s.Disabled {
-			continue
-		}
-		addAddr(s.LocalAddress)
-		if s.RemoteAddress.Is4() {
-			addRoute(netip.PrefixFrom(s.RemoteAddress, 32))
-		}
+}
+
+// secretLayout calls f with what an enabled secret puts on pppoe0: its
+// static local-address and remote-address.
+func secretLayout(s config.Secret, f func(netip.Addr, netip.Prefix)) {
+	if s.Disabled {
+		return
 	}
+	if s.LocalAddress.Is4() {
+		f(s.LocalAddress, netip.Prefix{})
+	}
+	if s.RemoteAddress.Is4() {
+		f(netip.Addr{}, netip.PrefixFrom(s.RemoteAddress, 32))
+	}
+}
+
+func sortLayout(addrs []netip.Addr, routes []netip.Prefix) {
 	slices.SortFunc(addrs, netip.Addr.Compare)
 	slices.SortFunc(routes, func(a, b netip.Prefix) int {
 		if c := a.Addr().Compare(b.Addr()); c != 0 {
@@ -289,7 +355,103 @@ func PPPoE0Layout(cfg *config.Config) (addrs []netip.Addr, routes []netip.Prefix
 		}
 		return a.Bits() - b.Bits()
 	})
-	return addrs, routes
+}
+
+// pppoe0Layout follows PPPoE0Layout from one configuration to the next at
+// the cost of what changed: it counts, for every address and route, the
+// items that want it, and tells pppoe0 only of those whose count goes from
+// or to zero. Secrets are compared through config.List.Changes, so a
+// change to one secret of 100,000 costs a few lookups; profiles and pools
+// (a handful) are recounted whole.
+type pppoe0Layout struct {
+	addrs   map[netip.Addr]int
+	routes  map[netip.Prefix]int
+	enabled bool // pppoe0 carries the layout: a server is enabled
+	synced  bool // pppoe0 is known to carry what the counts say
+}
+
+func newPPPoE0Layout() pppoe0Layout {
+	return pppoe0Layout{addrs: map[netip.Addr]int{}, routes: map[netip.Prefix]int{}}
+}
+
+func (l *pppoe0Layout) follow(sys AccessSystem, prev, cfg *config.Config) error {
+	var add, del PPPoE0Set
+	// Keys touched, with their counts before.
+	addrWas, routeWas := map[netip.Addr]int{}, map[netip.Prefix]int{}
+	count := func(d int) func(netip.Addr, netip.Prefix) {
+		return func(a netip.Addr, r netip.Prefix) {
+			if a.IsValid() {
+				if _, ok := addrWas[a]; !ok {
+					addrWas[a] = l.addrs[a]
+				}
+				l.addrs[a] += d
+				if l.addrs[a] == 0 {
+					delete(l.addrs, a)
+				}
+			}
+			if r.IsValid() {
+				if _, ok := routeWas[r]; !ok {
+					routeWas[r] = l.routes[r]
+				}
+				l.routes[r] += d
+				if l.routes[r] == 0 {
+					delete(l.routes, r)
+				}
+			}
+		}
+	}
+	profileLayout(prev, count(-1))
+	profileLayout(cfg, count(1))
+	for o, n := range cfg.Secrets.Changes(prev.Secrets) {
+		if o != nil {
+			secretLayout(*o, count(-1))
+		}
+		if n != nil {
+			secretLayout(*n, count(1))
+		}
+	}
+	for a, was := range addrWas {
+		switch now := l.addrs[a]; {
+		case was == 0 && now > 0:
+			add.Addrs = append(add.Addrs, a)
+		case was > 0 && now == 0:
+			del.Addrs = append(del.Addrs, a)
+		}
+	}
+	for r, was := range routeWas {
+		switch now := l.routes[r]; {
+		case was == 0 && now > 0:
+			add.Routes = append(add.Routes, r)
+		case was > 0 && now == 0:
+			del.Routes = append(del.Routes, r)
+		}
+	}
+	sortLayout(add.Addrs, add.Routes)
+	sortLayout(del.Addrs, del.Routes)
+
+	wasEnabled := l.enabled
+	l.enabled = anyEnabled(cfg)
+	var err error
+	switch {
+	case !l.enabled && (wasEnabled || !l.synced):
+		err = sys.SyncPPPoE0(nil, nil)
+	case !l.enabled:
+	case !wasEnabled || !l.synced:
+		addrs := make([]netip.Addr, 0, len(l.addrs))
+		for a := range l.addrs {
+			addrs = append(addrs, a)
+		}
+		routes := make([]netip.Prefix, 0, len(l.routes))
+		for r := range l.routes {
+			routes = append(routes, r)
+		}
+		sortLayout(addrs, routes)
+		err = sys.SyncPPPoE0(addrs, routes)
+	case !add.empty() || !del.empty():
+		err = sys.UpdatePPPoE0(add, del)
+	}
+	l.synced = err == nil
+	return err
 }
 
 // RangePrefixes returns the fewest IPv4 prefixes covering first..last

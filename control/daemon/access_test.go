@@ -5,9 +5,11 @@ import (
 	"net"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/aaa"
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
@@ -149,7 +151,8 @@ func (c *blockConn) ReadFrame(b []byte) (int, error) { <-c.closed; return 0, net
 func (c *blockConn) WriteFrame(b []byte) error       { return nil }
 func (c *blockConn) Close() error                    { c.once.Do(func() { close(c.closed) }); return nil }
 
-// fakeSystem records what the access concentrator asked of the host.
+// fakeSystem records what the access concentrator asked of the host:
+// addrs and routes are what pppoe0 carries, sorted.
 type fakeSystem struct {
 	mu        sync.Mutex
 	attached  []int
@@ -157,6 +160,8 @@ type fakeSystem struct {
 	addrs     []netip.Addr
 	routes    []netip.Prefix
 	syncs     int
+	updates   int
+	failNext  error // the next pppoe0 call fails with it, changing nothing
 }
 
 func (f *fakeSystem) AttachAccess(ifindex int) error {
@@ -169,9 +174,53 @@ func (f *fakeSystem) AttachAccess(ifindex int) error {
 func (f *fakeSystem) SyncPPPoE0(addrs []netip.Addr, routes []netip.Prefix) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.addrs, f.routes = addrs, routes
+	if err := f.failNext; err != nil {
+		f.failNext = nil
+		return err
+	}
+	f.addrs, f.routes = slices.Clone(addrs), slices.Clone(routes)
 	f.syncs++
 	return nil
+}
+
+func (f *fakeSystem) UpdatePPPoE0(add, del PPPoE0Set) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.failNext; err != nil {
+		f.failNext = nil
+		return err
+	}
+	for _, a := range del.Addrs {
+		f.addrs = slices.DeleteFunc(f.addrs, func(x netip.Addr) bool { return x == a })
+	}
+	for _, r := range del.Routes {
+		f.routes = slices.DeleteFunc(f.routes, func(x netip.Prefix) bool { return x == r })
+	}
+	for _, a := range add.Addrs {
+		if !slices.Contains(f.addrs, a) {
+			f.addrs = append(f.addrs, a)
+		}
+	}
+	for _, r := range add.Routes {
+		if !slices.Contains(f.routes, r) {
+			f.routes = append(f.routes, r)
+		}
+	}
+	sortLayout(f.addrs, f.routes)
+	if len(f.addrs) == 0 {
+		f.addrs = nil
+	}
+	if len(f.routes) == 0 {
+		f.routes = nil
+	}
+	f.updates++
+	return nil
+}
+
+func (f *fakeSystem) layout() ([]netip.Addr, []netip.Prefix) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.addrs), slices.Clone(f.routes)
 }
 
 type nopDataPlane struct{}
@@ -244,14 +293,23 @@ func TestAccessConcentrator(t *testing.T) {
 		t.Errorf("pppoe0 keeps %v %v with no server enabled", sys.addrs, sys.routes)
 	}
 
-	// A server on a missing interface is an error, and applying a good
-	// configuration again recovers.
-	bad := load(t, quickExample+"/interface pppoe-server server add interface=ether9 service-name=x disabled=no")
-	if err := ac.Apply(bad); err == nil {
-		t.Error("a server on a missing interface applied without error")
+	// A server on a missing interface is kept, invalid, as in RouterOS;
+	// the rest of the configuration applies.
+	missing := load(t, quickExample+"/interface pppoe-server server add interface=ether9 service-name=x disabled=no")
+	if err := ac.Apply(missing); err != nil {
+		t.Fatalf("a server on a missing interface: %v", err)
+	}
+	if inv := ac.Invalid(); len(inv) != 1 || inv["ether9/x"] == nil {
+		t.Errorf("Invalid = %v, want ether9/x", inv)
+	}
+	if got := ac.Retry(); got != nil {
+		t.Errorf("Retry opened %v", got)
 	}
 	if err := ac.Apply(load(t, quickExample)); err != nil {
 		t.Fatal(err)
+	}
+	if inv := ac.Invalid(); len(inv) != 0 {
+		t.Errorf("Invalid = %v after the server went", inv)
 	}
 	if err := ac.Close(); err != nil {
 		t.Fatal(err)
@@ -266,16 +324,144 @@ func TestAccessConcentrator(t *testing.T) {
 	}
 }
 
+// An interface the data plane cannot attach to is not served: its servers
+// are invalid, with the reason, and served once the attach works.
 func TestAccessConcentratorAttachFails(t *testing.T) {
 	sys := &fakeSystem{attachErr: errors.New("no XDP here")}
 	ac, conns := newTestAC(t, sys)
-	if err := ac.Apply(load(t, quickExample)); err == nil {
-		t.Fatal("Apply succeeded though the data plane could not attach")
+	defer ac.Close()
+	if err := ac.Apply(load(t, quickExample)); err != nil {
+		t.Fatal(err)
+	}
+	if inv := ac.Invalid(); inv["ether3/pppoeservice"] == nil || !strings.Contains(inv["ether3/pppoeservice"].Error(), "no XDP here") {
+		t.Errorf("Invalid = %v, want ether3's server with the attach error", inv)
 	}
 	select {
 	case <-conns["ether3"].closed:
 	default:
 		t.Error("the socket of an interface without data plane stays open")
 	}
-	ac.Close()
+	sys.mu.Lock()
+	sys.attachErr = nil
+	sys.mu.Unlock()
+	if got := ac.Retry(); !slices.Equal(got, []string{"ether3"}) {
+		t.Errorf("Retry = %v, want [ether3]", got)
+	}
+	if inv := ac.Invalid(); len(inv) != 0 {
+		t.Errorf("Invalid = %v after the attach worked", inv)
+	}
+}
+
+// TestPPPoE0Follows changes the configuration as an operator would and
+// checks after each step that pppoe0 carries exactly PPPoE0Layout, and
+// that a change of secrets reached it as a change (UpdatePPPoE0), not a
+// rewrite of everything.
+func TestPPPoE0Follows(t *testing.T) {
+	sys := &fakeSystem{}
+	ac, _ := newTestAC(t, sys)
+	defer ac.Close()
+	cfg := load(t, quickExample)
+	steps := []struct {
+		script string
+		update bool // must go through UpdatePPPoE0
+	}{
+		{"", false},
+		{"/ppp secret add name=s1 password=x remote-address=198.51.100.7 local-address=198.51.100.1", true},
+		{"/ppp secret add name=s2 password=x remote-address=198.51.100.7", false}, // the same route twice
+		{"/ppp secret remove s1", true}, // s2 keeps it
+		{"/ppp secret set s2 disabled=yes", true},
+		{"/ppp secret set s2 disabled=no remote-address=198.51.100.9", true},
+		{"/ppp secret set s2 password=y", false}, // nothing for pppoe0
+		{"/ip pool add name=more ranges=10.9.0.0/24\n/ppp profile set for-pppoe remote-address=more", true},
+		{"/ppp profile add name=static local-address=10.0.0.1 remote-address=192.0.2.9", true}, // 10.0.0.1 twice
+		{"/ppp profile set for-pppoe local-address=10.0.0.254", true},
+		{"/interface pppoe-server server disable [find]", false},
+		{"/ppp secret add name=s3 password=x remote-address=198.51.100.3", false},
+		{"/interface pppoe-server server enable [find]", false},
+		{"/ppp secret remove [find]", true},
+	}
+	for _, st := range steps {
+		if st.script != "" {
+			cmds, err := config.Parse(st.script)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg, err = cfg.Apply(cmds); err != nil {
+				t.Fatalf("%s: %v", st.script, err)
+			}
+		}
+		updates := sys.updates
+		if err := ac.Apply(cfg); err != nil {
+			t.Fatalf("%s: %v", st.script, err)
+		}
+		addrs, routes := sys.layout()
+		wantA, wantR := PPPoE0Layout(cfg)
+		if !reflect.DeepEqual(addrs, wantA) || !reflect.DeepEqual(routes, wantR) {
+			t.Fatalf("after %q pppoe0 has %v %v, want %v %v", st.script, addrs, routes, wantA, wantR)
+		}
+		if got := sys.updates > updates; got != st.update {
+			t.Errorf("after %q: updated %v, want %v", st.script, got, st.update)
+		}
+	}
+
+	// A failure leaves the configuration applied and is made good in full
+	// at the next Apply.
+	sys.mu.Lock()
+	sys.failNext = errors.New("netlink: no buffer space")
+	sys.mu.Unlock()
+	cmds, _ := config.Parse("/ppp secret add name=s4 password=x remote-address=198.51.100.4")
+	next, err := cfg.Apply(cmds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ae *AppliedError
+	if err := ac.Apply(next); !errors.As(err, &ae) || !strings.Contains(err.Error(), "no buffer space") {
+		t.Fatalf("Apply = %v, want an AppliedError with the cause", err)
+	}
+	syncs := sys.syncs
+	if err := ac.Apply(next); err != nil || sys.syncs != syncs+1 {
+		t.Fatalf("Apply after a failure = %v, %d syncs (want one more than %d)", err, sys.syncs, syncs)
+	}
+	addrs, routes := sys.layout()
+	if wantA, wantR := PPPoE0Layout(next); !reflect.DeepEqual(addrs, wantA) || !reflect.DeepEqual(routes, wantR) {
+		t.Fatalf("after recovery pppoe0 has %v %v, want %v %v", addrs, routes, wantA, wantR)
+	}
+}
+
+// /ppp active print answers while a configuration change is under way
+// (here one waiting for an interface to open).
+func TestSessionsDuringApply(t *testing.T) {
+	l, err := aaa.New(config.New(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered, release := make(chan struct{}), make(chan struct{})
+	open := func(name string) (server.Port, error) {
+		if name == "ether5" {
+			close(entered)
+			<-release
+		}
+		return server.Port{Conn: &blockConn{closed: make(chan struct{})}, Ifindex: 5, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 5}}, nil
+	}
+	ac := NewAccessConcentrator(server.Options{AAA: l, DataPlane: nopDataPlane{}, Open: open}, &fakeSystem{})
+	defer ac.Close()
+	if err := ac.Apply(load(t, quickExample)); err != nil {
+		t.Fatal(err)
+	}
+	applied := make(chan error, 1)
+	go func() {
+		applied <- ac.Apply(load(t, quickExample+"/interface pppoe-server server add interface=ether5 service-name=x disabled=no"))
+	}()
+	<-entered
+	answered := make(chan struct{})
+	go func() { ac.Sessions(); ac.Counters(); close(answered) }()
+	select {
+	case <-answered:
+	case <-time.After(5 * time.Second):
+		t.Error("Sessions waited for the configuration change")
+	}
+	close(release)
+	if err := <-applied; err != nil {
+		t.Fatal(err)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 )
@@ -102,6 +103,8 @@ func (d *Daemon) printActive(out io.Writer, cmd config.Command, asJSON bool) err
 				v := p.get(&ss[i])
 				if p.name == "name" || p.name == "caller-id" || p.name == "encoding" {
 					v = strconv.Quote(v)
+				} else {
+					v = config.Cell(v)
 				}
 				words = append(words, p.name+"="+v)
 			}
@@ -113,7 +116,9 @@ func (d *Daemon) printActive(out io.Writer, cmd config.Command, asJSON bool) err
 		for i := range ss {
 			row := []string{number(i)}
 			for _, p := range activeProps[1:] {
-				row = append(row, p.get(&ss[i]))
+				// The name is what the peer sent, before any check:
+				// escape it and every other cell (config.Cell).
+				row = append(row, config.Cell(p.get(&ss[i])))
 			}
 			t.add(row...)
 		}
@@ -259,11 +264,11 @@ func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
 func (t *table) String() string {
 	w := make([]int, len(t.head))
 	for i, h := range t.head {
-		w[i] = len(h)
+		w[i] = utf8.RuneCountInString(h)
 	}
 	for _, r := range t.rows {
 		for i, c := range r {
-			w[i] = max(w[i], len(c))
+			w[i] = max(w[i], utf8.RuneCountInString(c))
 		}
 	}
 	var b strings.Builder
@@ -274,7 +279,7 @@ func (t *table) String() string {
 				parts = append(parts, fmt.Sprintf("%2s", c))
 				continue
 			}
-			parts = append(parts, fmt.Sprintf("%-*s", w[i], c))
+			parts = append(parts, c+strings.Repeat(" ", w[i]-utf8.RuneCountInString(c)))
 		}
 		b.WriteString(strings.TrimRight(strings.Join(parts, " "), " ") + "\n")
 	}

@@ -17,7 +17,9 @@ import (
 // entry with its sessions (control/server behind an adapter).
 type Servers interface {
 	// Apply makes the running servers match cfg. Sessions whose server,
-	// secret, profile and pool did not change must survive.
+	// secret, profile and pool did not change must survive. An error that
+	// is not an *AppliedError means nothing changed. A server whose
+	// interface cannot be opened is no error (see Invalid).
 	Apply(cfg *config.Config) error
 	// Sessions lists the active sessions for /ppp active print.
 	Sessions() []Active
@@ -26,6 +28,13 @@ type Servers interface {
 	Remove(id string) error
 	// Counters reports the discovery and authentication counters.
 	Counters() ServerCounters
+	// Invalid lists the enabled servers that cannot run (their interface
+	// does not exist, say) by config.Server Key, with the reason: print's
+	// I flag. They are kept, and run once Retry can open their interface.
+	Invalid() map[string]error
+	// Retry tries again to open the interfaces of invalid servers and
+	// serves those it opens, returning their names.
+	Retry() []string
 	// Close ends every session as Remove does.
 	Close() error
 }

@@ -15,7 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -39,27 +39,72 @@ type Options struct {
 	DataPlane func() (map[string]uint64, error)
 	// MonitorInterval is how often monitor refreshes (1s if 0).
 	MonitorInterval time.Duration
-	Log             *zap.Logger // nil logs nothing
+	// RetryInterval is how often Run asks the servers to open the
+	// interfaces they are missing (2s if 0, never if negative).
+	RetryInterval time.Duration
+	Log           *zap.Logger // nil logs nothing
 }
+
+// DefaultRetryInterval is how often a server whose interface does not
+// exist checks whether it has appeared.
+const DefaultRetryInterval = 2 * time.Second
 
 // Daemon is a running pppoed.
 type Daemon struct {
 	opts    Options
 	log     *zap.Logger
 	metrics *metrics.Metrics
+	// load reads the config file for Reload (LoadFileContext).
+	load func(ctx context.Context, path string) (*config.Config, error)
+
+	reloading chan struct{} // holds a token while a reload runs
 
 	mu      sync.Mutex // serializes configuration changes
 	running *config.Config
 }
 
+// AppliedError is an error after which the configuration is running all
+// the same: a component took it but could not carry all of it out on the
+// host (pppoe0's routes, say). Any other error from a component's Apply
+// means it changed nothing.
+type AppliedError struct{ Err error }
+
+func (e *AppliedError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *AppliedError) Unwrap() error { return e.Err }
+
+// ErrEmptyConfig refuses a file without a single command: applied, it
+// would remove every server, secret and client and end every session, and
+// such a file is far more often one caught while being written, or the
+// wrong one, than the intent.
+var ErrEmptyConfig = errors.New("the file has no commands: applying it would remove the whole configuration " +
+	"and end every session; to empty the configuration, load a file whose commands leave nothing " +
+	"(see README, \"Emptying the configuration\")")
+
 // LoadFile reads and validates a config file. On error nothing is returned:
-// a bad file is rejected whole, with its line, property and reason.
+// a bad file is rejected whole, with its line, property and reason; so is
+// one without commands (ErrEmptyConfig).
 func LoadFile(path string) (*config.Config, error) {
-	b, err := os.ReadFile(path)
+	return LoadFileContext(context.Background(), path)
+}
+
+// LoadFileContext is LoadFile that gives up when ctx ends. The file is
+// read whole and only once it has stopped changing (see readStable), so a
+// file being written is never applied half-way.
+func LoadFileContext(ctx context.Context, path string) (*config.Config, error) {
+	b, err := readStable(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	cfg, err := config.Load(string(b))
+	cmds, err := config.ParseContext(ctx, string(b))
+	if err == nil && !slices.ContainsFunc(cmds, func(c config.Command) bool { return c.Verb != "" }) {
+		err = ErrEmptyConfig
+	}
+	var cfg *config.Config
+	if err == nil {
+		cfg, err = config.New().ApplyContext(ctx, cmds)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
@@ -75,7 +120,10 @@ func New(opts Options) *Daemon {
 	if opts.MonitorInterval <= 0 {
 		opts.MonitorInterval = time.Second
 	}
-	d := &Daemon{opts: opts, log: opts.Log, running: config.New()}
+	if opts.RetryInterval == 0 {
+		opts.RetryInterval = DefaultRetryInterval
+	}
+	d := &Daemon{opts: opts, log: opts.Log, running: config.New(), load: LoadFileContext, reloading: make(chan struct{}, 1)}
 	d.metrics = metrics.New(d.snapshot)
 	return d
 }
@@ -83,36 +131,54 @@ func New(opts Options) *Daemon {
 // Metrics is the daemon's registry; components report setup latency to it.
 func (d *Daemon) Metrics() *metrics.Metrics { return d.metrics }
 
-// Config returns a copy of the running configuration.
+// Config returns the running configuration (configurations are values:
+// nothing changes it).
 func (d *Daemon) Config() *config.Config {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.running.Clone()
 }
 
-// Start applies the first configuration to the components.
+// Start applies the first configuration to the components. An error that
+// is not an *AppliedError means nothing of it runs.
 func (d *Daemon) Start(cfg *config.Config) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.commitLocked(cfg, "start")
+	_, err := d.commitLocked(cfg, "start")
+	return err
 }
 
 // Reload re-reads the config file, validates it and applies the difference
 // to the running configuration. A bad file changes nothing: the error is
-// returned (and logged as a warning), and the daemon carries on.
-func (d *Daemon) Reload() ([]config.Change, error) {
+// returned (and logged as a warning), and the daemon carries on. So does a
+// file without commands (ErrEmptyConfig).
+//
+// One reload runs at a time: another waits for it. Either gives up, having
+// changed nothing, when ctx ends before it commits: the operator's pppoectl
+// went away, say.
+func (d *Daemon) Reload(ctx context.Context) ([]config.Change, error) {
 	if d.opts.ConfigPath == "" {
 		return nil, errors.New("reload: no config file (--config)")
 	}
-	cfg, err := LoadFile(d.opts.ConfigPath)
+	select {
+	case d.reloading <- struct{}{}:
+		defer func() { <-d.reloading }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("reload: %w", ctx.Err())
+	}
+	cfg, err := d.load(ctx, d.opts.ConfigPath)
 	if err != nil {
-		d.log.Warn("reload rejected, running configuration kept", zap.Error(err))
+		if ctx.Err() == nil {
+			d.log.Warn("reload rejected, running configuration kept", zap.Error(err))
+		}
 		return nil, fmt.Errorf("reload: %w", err)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	changes := config.Diff(d.running, cfg)
-	return changes, d.commitLocked(cfg, "reload")
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("reload: %w", err)
+	}
+	return d.commitLocked(cfg, "reload")
 }
 
 // apply runs configuration commands against the running configuration,
@@ -124,38 +190,80 @@ func (d *Daemon) apply(cmds []config.Command) error {
 	if err != nil {
 		return err
 	}
-	return d.commitLocked(cfg, "cli")
+	_, err = d.commitLocked(cfg, "cli")
+	return err
 }
 
-// commitLocked makes cfg the running configuration and hands it to the
-// components if anything changed. The configuration is kept even when a
-// component fails (an interface that does not exist yet, say), as RouterOS
-// keeps an item that is not running; the failure is reported.
-func (d *Daemon) commitLocked(cfg *config.Config, source string) error {
+// commitLocked hands cfg to the components if anything changed and makes it
+// the running configuration, all or nothing: if a component refuses it,
+// those that took it go back to the running one, which stays, and the error
+// says which component refused what. An *AppliedError from a component
+// keeps cfg and is returned as such. It returns what changed.
+func (d *Daemon) commitLocked(cfg *config.Config, source string) ([]config.Change, error) {
 	changes := config.Diff(d.running, cfg)
 	if source != "start" && len(changes) == 0 {
-		return nil
+		return nil, nil
+	}
+	type component struct {
+		name  string
+		apply func(*config.Config) error
+	}
+	var cs []component
+	if d.opts.Servers != nil {
+		cs = append(cs, component{"pppoe-server", d.opts.Servers.Apply})
+	}
+	if d.opts.Clients != nil {
+		cs = append(cs, component{"pppoe-client", d.opts.Clients.Apply})
+	}
+	var warns []error
+	for i, c := range cs {
+		err := c.apply(cfg)
+		var ae *AppliedError
+		if err == nil || errors.As(err, &ae) {
+			if err != nil {
+				warns = append(warns, fmt.Errorf("%s: %w", c.name, err))
+			}
+			continue
+		}
+		for _, done := range cs[:i] {
+			if rerr := done.apply(d.running); rerr != nil {
+				d.log.Error("configuration rollback failed", zap.String("component", done.name), zap.Error(rerr))
+			}
+		}
+		d.log.Warn("configuration refused, running configuration kept", zap.String("source", source), zap.Error(err))
+		return nil, fmt.Errorf("%s: %w (nothing changed)", c.name, err)
 	}
 	for _, c := range changes {
 		d.log.Info("config change", zap.String("source", source), zap.Stringer("change", c))
 	}
 	d.running = cfg
-	var errs []error
-	if d.opts.Servers != nil {
-		if err := d.opts.Servers.Apply(cfg.Clone()); err != nil {
-			errs = append(errs, fmt.Errorf("pppoe-server: %w", err))
-		}
-	}
-	if d.opts.Clients != nil {
-		if err := d.opts.Clients.Apply(cfg.Clone()); err != nil {
-			errs = append(errs, fmt.Errorf("pppoe-client: %w", err))
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := errors.Join(warns...); err != nil {
 		d.log.Warn("configuration applied with errors", zap.String("source", source), zap.Error(err))
-		return fmt.Errorf("configuration applied, but %w", err)
+		return changes, &AppliedError{Err: fmt.Errorf("configuration applied, but %w", err)}
 	}
-	return nil
+	return changes, nil
+}
+
+// RetryInterfaces asks the servers to open the interfaces they are
+// missing (see Servers.Retry). Run calls it every RetryInterval; a watcher
+// of link events can call it when an interface appears.
+func (d *Daemon) RetryInterfaces() {
+	if d.opts.Servers == nil {
+		return
+	}
+	for _, name := range d.opts.Servers.Retry() {
+		d.log.Info("server interface appeared", zap.String("iface", name))
+	}
+}
+
+// invalid returns the print flag function of menu: the servers that
+// cannot run (RouterOS's I), nil for other menus.
+func (d *Daemon) invalid(menu string) func(key string) bool {
+	if menu != menuServer || d.opts.Servers == nil {
+		return nil
+	}
+	inv := d.opts.Servers.Invalid()
+	return func(key string) bool { return inv[key] != nil }
 }
 
 // Run serves the control socket (and metrics, if metricsLn is not nil) until
@@ -166,6 +274,20 @@ func (d *Daemon) Run(ctx context.Context, control, metricsLn net.Listener) error
 	g.Go(func() error {
 		return (&api.Server{Handler: d, Log: d.log}).Serve(gctx, control)
 	})
+	if d.opts.RetryInterval > 0 {
+		g.Go(func() error {
+			t := time.NewTicker(d.opts.RetryInterval)
+			defer t.Stop()
+			for {
+				select {
+				case <-gctx.Done():
+					return nil
+				case <-t.C:
+					d.RetryInterfaces()
+				}
+			}
+		})
+	}
 	if metricsLn != nil {
 		g.Go(func() error { return d.metrics.Serve(gctx, metricsLn) })
 	}

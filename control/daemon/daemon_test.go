@@ -35,11 +35,17 @@ type fakeServers struct {
 	sessions []Active
 	server   map[string]string // session ID -> server key
 	removed  []string
+	invalid  map[string]error
+	retries  int
+	fail     error // Apply refuses every configuration with it
 }
 
 func (f *fakeServers) Apply(cfg *config.Config) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.fail != nil {
+		return f.fail
+	}
 	old := f.cfg
 	if old == nil {
 		old = config.New()
@@ -99,6 +105,19 @@ func (f *fakeServers) Counters() ServerCounters {
 	}
 }
 
+func (f *fakeServers) Invalid() map[string]error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.invalid
+}
+
+func (f *fakeServers) Retry() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.retries++
+	return nil
+}
+
 func (f *fakeServers) Close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -111,13 +130,17 @@ type fakeClients struct {
 	polls   int
 	closed  bool
 	applied []string
+	fail    error // Apply refuses every configuration with it
 }
 
 func (f *fakeClients) Apply(cfg *config.Config) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.fail != nil {
+		return f.fail
+	}
 	f.applied = nil
-	for _, c := range cfg.Clients {
+	for _, c := range cfg.Clients.All() {
 		f.applied = append(f.applied, c.Name)
 	}
 	return nil
@@ -216,7 +239,7 @@ func TestExec(t *testing.T) {
 		{script: "/ip pool print", want: []string{"pool1", "10.0.0.2-10.0.0.200"}},
 		{script: "/ip pool print detail", want: []string{`name="pool1"`, "ranges=10.0.0.2-10.0.0.200"}},
 		{script: "/ip pool add name=pool2 ranges=10.1.0.0/24", check: func(c *config.Config) error {
-			if len(c.Pools) != 2 || c.Pools[1].Name != "pool2" {
+			if c.Pools.Len() != 2 || c.Pools.At(1).Name != "pool2" {
 				return fmt.Errorf("pools %v", c.Pools)
 			}
 			return nil
@@ -224,33 +247,33 @@ func TestExec(t *testing.T) {
 		{script: "/ip pool print", json: true, want: []string{`"name": "pool1"`, `"name": "pool2"`}},
 		{script: "/ppp profile print", want: []string{"default", "prof1"}},
 		{script: "/ppp secret set [find name=u1] password=new", check: func(c *config.Config) error {
-			if c.Secrets[0].Password != "new" {
-				return fmt.Errorf("password %q", c.Secrets[0].Password)
+			if c.Secrets.At(0).Password != "new" {
+				return fmt.Errorf("password %q", c.Secrets.At(0).Password)
 			}
 			return nil
 		}},
 		{script: "/ppp secret enable 1", check: func(c *config.Config) error {
-			if c.Secrets[1].Disabled {
+			if c.Secrets.At(1).Disabled {
 				return errors.New("u2 still disabled")
 			}
 			return nil
 		}},
 		{script: "/ppp secret disable u1", check: func(c *config.Config) error {
-			if !c.Secrets[0].Disabled {
+			if !c.Secrets.At(0).Disabled {
 				return errors.New("u1 not disabled")
 			}
 			return nil
 		}},
 		{script: "/ppp secret unset [find name=u1] comment", want: nil},
 		{script: "/ppp secret remove [find name=u2]", check: func(c *config.Config) error {
-			if len(c.Secrets) != 1 {
+			if c.Secrets.Len() != 1 {
 				return fmt.Errorf("secrets %v", c.Secrets)
 			}
 			return nil
 		}},
 		{script: "/interface pppoe-client print", want: []string{"pppoe-out1", "veth3"}},
 		{script: "/interface pppoe-client disable pppoe-out1", check: func(c *config.Config) error {
-			if !c.Clients[0].Disabled {
+			if !c.Clients.At(0).Disabled {
 				return errors.New("client not disabled")
 			}
 			return nil
@@ -294,8 +317,8 @@ func TestExec(t *testing.T) {
 
 		// Changing s1 ends its sessions in the fake, as in the real server.
 		{script: "/interface pppoe-server server set [find service-name=s1] max-sessions=10", check: func(c *config.Config) error {
-			if c.Servers[0].MaxSessions != 10 {
-				return fmt.Errorf("max-sessions %d", c.Servers[0].MaxSessions)
+			if c.Servers.At(0).MaxSessions != 10 {
+				return fmt.Errorf("max-sessions %d", c.Servers.At(0).MaxSessions)
 			}
 			return nil
 		}},
@@ -313,7 +336,7 @@ func TestExec(t *testing.T) {
 		// Errors carry the line, and a failed run of changes applies nothing.
 		{script: "/ip pool add name=ok ranges=10.9.0.1\n/ip pool add name=bad ranges=nonsense", wantErr: "line 2: ranges:",
 			check: func(c *config.Config) error {
-				for _, p := range c.Pools {
+				for _, p := range c.Pools.All() {
 					if p.Name == "ok" {
 						return errors.New("first line of a failed script was applied")
 					}
@@ -453,7 +476,7 @@ func TestReload(t *testing.T) {
 	good := strings.Replace(baseConfig, "add service-name=s2 interface=veth2 disabled=no",
 		"add service-name=s2 interface=veth2 disabled=no max-sessions=5", 1)
 	os.WriteFile(h.file, []byte(good), 0o644)
-	changes, err := h.d.Reload()
+	changes, err := h.d.Reload(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -467,7 +490,7 @@ func TestReload(t *testing.T) {
 	if h.srv.closed {
 		t.Error("reload closed the server")
 	}
-	if h.d.Config().Servers[1].MaxSessions != 5 {
+	if h.d.Config().Servers.At(1).MaxSessions != 5 {
 		t.Error("reload not in the running configuration")
 	}
 }

@@ -17,6 +17,7 @@ import (
 // Menus the daemon serves itself rather than from the configuration.
 const (
 	menuActive = "/ppp active"
+	menuServer = "/interface pppoe-server server"
 	menuClient = "/interface pppoe-client"
 	menuReload = "/system reload" // a command path, like RouterOS's /system reboot
 )
@@ -74,7 +75,7 @@ func (d *Daemon) run(ctx context.Context, cmd config.Command, asJSON bool, out i
 		// "/export" and "/system reload" parse as menu paths.
 		switch {
 		case menu == menuReload:
-			return d.reloadCmd(out)
+			return d.reloadCmd(ctx, out)
 		case menu == "/export" || strings.HasSuffix(menu, " export"):
 			verb, menu = "export", strings.TrimSuffix(strings.TrimSuffix(menu, "export"), " ")
 			if menu == "" {
@@ -101,14 +102,15 @@ func (d *Daemon) run(ctx context.Context, cmd config.Command, asJSON bool, out i
 			return err
 		}
 		cfg := d.Config()
+		opt := config.PrintOptions{Detail: detail, Invalid: d.invalid(menu)}
 		var s string
 		if asJSON {
-			b, err := config.PrintJSON(cfg, menu)
+			b, err := config.PrintJSONWith(cfg, menu, opt)
 			if err != nil {
 				return err
 			}
 			s = string(b) + "\n"
-		} else if s, err = config.Print(cfg, menu, detail); err != nil {
+		} else if s, err = config.PrintWith(cfg, menu, opt); err != nil {
 			return err
 		}
 		_, err = io.WriteString(out, s)
@@ -181,8 +183,8 @@ func exportMenu(cfg *config.Config, menu string) (string, error) {
 	return b.String(), nil
 }
 
-func (d *Daemon) reloadCmd(out io.Writer) error {
-	changes, err := d.Reload()
+func (d *Daemon) reloadCmd(ctx context.Context, out io.Writer) error {
+	changes, err := d.Reload(ctx)
 	if err != nil {
 		return err
 	}
@@ -212,9 +214,9 @@ func (d *Daemon) monitor(ctx context.Context, cmd config.Command, asJSON bool, o
 		once = true
 	}
 	cfg := d.Config()
-	names := make([]string, len(cfg.Clients))
-	for i, c := range cfg.Clients {
-		names[i] = c.Name
+	names := make([]string, 0, cfg.Clients.Len())
+	for _, c := range cfg.Clients.All() {
+		names = append(names, c.Name)
 	}
 	idx, err := selectItems(cmd.Target, len(names), func(i int, prop string) (string, bool) {
 		return names[i], prop == "name"

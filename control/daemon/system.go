@@ -105,16 +105,11 @@ func (s *Interfaces) Close() error {
 func resolveVLAN(cfg *config.Config, name string) (string, []ethernet.VLAN, error) {
 	var tags []ethernet.VLAN
 	for depth := 0; ; depth++ {
-		if depth > len(cfg.VLANs) {
+		if depth > cfg.VLANs.Len() {
 			return "", nil, fmt.Errorf("vlan %s: loop", name)
 		}
-		var v *config.VLAN
-		for i := range cfg.VLANs {
-			if cfg.VLANs[i].Name == name {
-				v = &cfg.VLANs[i]
-			}
-		}
-		if v == nil {
+		v, ok := cfg.VLANs.Get(name)
+		if !ok {
 			return name, tags, nil
 		}
 		tag := ethernet.VLAN{ID: uint16(v.VLANID), TPID: ethernet.EtherTypeVLAN}
@@ -130,7 +125,7 @@ func resolveVLAN(cfg *config.Config, name string) (string, []ethernet.VLAN, erro
 type ClientManager struct{ *client.Manager }
 
 // Apply implements Clients.
-func (m ClientManager) Apply(cfg *config.Config) error { return m.Manager.Apply(cfg.Clients) }
+func (m ClientManager) Apply(cfg *config.Config) error { return m.Manager.Apply(cfg.Clients.Items()) }
 
 // Monitor implements Clients.
 func (m ClientManager) Monitor(name string) (ClientStatus, error) { return m.Manager.Monitor(name) }

@@ -117,6 +117,15 @@ func (p *Pool) SetRanges(ranges []Range) error {
 	return nil
 }
 
+// sameRanges reports whether the pool has exactly ranges.
+func (p *Pool) sameRanges(ranges []Range) bool {
+	rs := slices.Clone(ranges)
+	slices.SortFunc(rs, func(a, b Range) int { return a.First.Compare(b.First) })
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Equal(rs, p.ranges)
+}
+
 // allocatedLocked lists every address handed out.
 func (p *Pool) allocatedLocked() []netip.Addr {
 	var out []netip.Addr

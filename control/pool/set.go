@@ -59,17 +59,31 @@ func CheckChains(specs []Spec) error {
 // keep their allocations (see Pool.SetRanges); removed pools with addresses
 // still handed out are retired until those are released. On error nothing
 // changes.
+//
+// Only new pools and pools whose ranges changed are built again, so an
+// update that leaves the pools as they were costs O(pools), whatever their
+// sizes and the addresses handed out: the daemon updates on every
+// configuration change.
 func (s *Set) Update(specs []Spec) error {
 	if err := CheckChains(specs); err != nil {
 		return err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	changed := map[string]bool{}
 	for _, sp := range specs {
+		p := s.pools[sp.Name]
+		if p == nil {
+			p = s.retired[sp.Name]
+		}
+		if p != nil && p.sameRanges(sp.Ranges) {
+			continue
+		}
 		if _, err := New(sp.Name, sp.Ranges); err != nil {
 			return err
 		}
+		changed[sp.Name] = true
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	pools := map[string]*Pool{}
 	next := map[string]string{}
 	for _, sp := range specs {
@@ -78,10 +92,13 @@ func (s *Set) Update(specs []Spec) error {
 			p = s.retired[sp.Name]
 			delete(s.retired, sp.Name)
 		}
-		if p == nil {
+		switch {
+		case p == nil:
 			p, _ = New(sp.Name, sp.Ranges) // validated above
-		} else if err := p.SetRanges(sp.Ranges); err != nil {
-			return err // cannot happen: validated above
+		case changed[sp.Name]:
+			if err := p.SetRanges(sp.Ranges); err != nil {
+				return err // cannot happen: validated above
+			}
 		}
 		pools[sp.Name], next[sp.Name] = p, sp.NextPool
 	}

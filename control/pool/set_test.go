@@ -167,3 +167,35 @@ func TestSetConcurrent(t *testing.T) {
 		t.Fatalf("Used = %d", u)
 	}
 }
+
+// An update that leaves a pool's ranges as they were does not rebuild its
+// bitmap (every configuration change updates the set, and a rebuild costs
+// the pool's size plus the addresses handed out); one that changes them
+// does, keeping the allocations.
+func TestSetUpdateKeepsUnchangedPools(t *testing.T) {
+	s := NewSet()
+	specs := []Spec{spec(t, "big", "100.64.0.0/12", ""), spec(t, "small", "10.0.0.1-10.0.0.9", "")}
+	if err := s.Update(specs); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := s.Allocate("big", netip.Addr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bits := &s.Pool("big").bits[0]
+	if err := s.Update([]Spec{specs[0], spec(t, "small", "10.0.0.1-10.0.0.20", "")}); err != nil {
+		t.Fatal(err)
+	}
+	if &s.Pool("big").bits[0] != bits {
+		t.Error("an unchanged pool was rebuilt")
+	}
+	if s.Pool("small").Size() != 20 {
+		t.Errorf("changed pool has %d addresses, want 20", s.Pool("small").Size())
+	}
+	if err := s.Update([]Spec{spec(t, "big", "100.64.0.0/11", ""), specs[1]}); err != nil {
+		t.Fatal(err)
+	}
+	if &s.Pool("big").bits[0] == bits || !s.Pool("big").Owns(got) {
+		t.Error("a changed pool was not rebuilt, or lost its allocation")
+	}
+}

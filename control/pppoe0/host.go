@@ -92,6 +92,14 @@ func (h *Host) SyncPPPoE0(addrs []netip.Addr, routes []netip.Prefix) error {
 	defer h.mu.Unlock()
 	errs := []error{h.syncAddrs(addrs)}
 	h.table.setPools(routes)
+	errs = append(errs, h.syncRoutes())
+	return errors.Join(errs...)
+}
+
+// syncRoutes makes the kernel's routes what the table wants, reading them
+// first. h.mu held.
+func (h *Host) syncRoutes() error {
+	var errs []error
 	if have, err := h.kernelRoutes(); err != nil {
 		errs = append(errs, err)
 	} else {
@@ -109,6 +117,77 @@ func (h *Host) SyncPPPoE0(addrs []netip.Addr, routes []netip.Prefix) error {
 		if _, ok := want[dst]; !ok {
 			errs = append(errs, h.remove(dst))
 		}
+	}
+	return errors.Join(errs...)
+}
+
+// Update is SyncPPPoE0 for one change of the configuration: pppoe0 gains
+// addAddrs and loses delAddrs, and the configuration's destinations gain
+// addRoutes and lose delRoutes. Only the routes those decide are touched
+// (with the host routes of the sessions inside a pool prefix that came or
+// went), so a change to one secret of 100,000 costs one route, not a walk
+// of them all. Removing an address costs what SyncPPPoE0 does: the kernel
+// flushes a device's routes with its last address, so they are read back.
+func (h *Host) Update(addAddrs, delAddrs []netip.Addr, addRoutes, delRoutes []netip.Prefix) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var errs []error
+	l := &netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Index: h.index}}
+	for _, a := range delAddrs {
+		if !h.addrs[a] {
+			continue
+		}
+		if err := h.nl.AddrDel(l, hostAddr(a)); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
+			errs = append(errs, fmt.Errorf("pppoe0: delete address %v: %w", a, err))
+			continue
+		}
+		delete(h.addrs, a)
+	}
+	for _, a := range addAddrs {
+		if err := h.nl.AddrReplace(l, hostAddr(a)); err != nil {
+			errs = append(errs, fmt.Errorf("pppoe0: address %v: %w", a, err))
+			continue
+		}
+		h.addrs[a] = true
+	}
+	var touched []netip.Prefix
+	for _, p := range delRoutes {
+		h.table.removePool(p)
+		touched = append(touched, p.Masked())
+	}
+	for _, p := range addRoutes {
+		h.table.addPool(p)
+		touched = append(touched, p.Masked())
+	}
+	if len(delAddrs) > 0 {
+		// The kernel flushes a device's routes with its last address:
+		// put right whatever went, as SyncPPPoE0 does.
+		return errors.Join(append(errs, h.syncRoutes())...)
+	}
+	hosts := map[netip.Addr]bool{}
+	for _, dst := range touched {
+		if !dst.IsValid() || !dst.Addr().Is4() {
+			continue
+		}
+		if dst.Bits() == 32 {
+			hosts[dst.Addr()] = true
+			continue
+		}
+		switch _, had := h.routes[dst]; {
+		case h.table.pools[dst] && !had:
+			errs = append(errs, h.replace(dst, 0))
+		case !h.table.pools[dst] && had:
+			errs = append(errs, h.remove(dst))
+		}
+		// A session there may now need a host route, or no longer.
+		for a := range h.table.sessions {
+			if dst.Contains(a) {
+				hosts[a] = true
+			}
+		}
+	}
+	for _, a := range sortedKeys(hosts) {
+		errs = append(errs, h.syncHost(a))
 	}
 	return errors.Join(errs...)
 }

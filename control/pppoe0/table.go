@@ -33,6 +33,22 @@ func (t *table) setPools(ps []netip.Prefix) {
 	}
 }
 
+// addPool and removePool change one of the configuration's destinations,
+// as setPools would, at the cost of one.
+func (t *table) addPool(p netip.Prefix) {
+	if p.IsValid() && p.Addr().Is4() && !t.pools[p.Masked()] {
+		t.pools[p.Masked()] = true
+		t.bits[p.Bits()]++
+	}
+}
+
+func (t *table) removePool(p netip.Prefix) {
+	if p.IsValid() && t.pools[p.Masked()] {
+		delete(t.pools, p.Masked())
+		t.bits[p.Bits()]--
+	}
+}
+
 // routeMTU is the MTU a session's host route carries: its own when the
 // kernel would otherwise send it larger packets than it takes, else 0
 // (the device's, no host route needed for it).

@@ -18,7 +18,7 @@ add service=ppp,login address=2001:db8::10 secret=two authentication-port=1645 a
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := ServersFromConfig(c.Radius, "ppp")
+	got := ServersFromConfig(c.Radius.Items(), "ppp")
 	want := []Server{
 		{Address: netip.MustParseAddr("192.0.2.10"), Secret: "one", AuthPort: 1812, AcctPort: 1813, Timeout: time.Second, SrcAddress: netip.MustParseAddr("192.0.2.1")},
 		{Address: netip.MustParseAddr("2001:db8::10"), Secret: "two", AuthPort: 1645, AcctPort: 1646, Timeout: 300 * time.Millisecond, AcceptUnsigned: true},
@@ -31,7 +31,7 @@ add service=ppp,login address=2001:db8::10 secret=two authentication-port=1645 a
 			t.Errorf("server %d: got %#v, want %#v", i, got[i], want[i])
 		}
 	}
-	clients := DynAuthClientsFromConfig(c.Radius)
+	clients := DynAuthClientsFromConfig(c.Radius.Items())
 	if len(clients) != 3 || clients[0].Prefix != netip.MustParsePrefix("192.0.2.9/32") ||
 		clients[2].Prefix != netip.MustParsePrefix("2001:db8::10/128") || clients[2].Secret != "two" {
 		t.Errorf("clients: %+v", clients)

@@ -22,6 +22,14 @@ import (
 // interface no server uses, or that has already been replaced by another
 // of that name, is left alone (0, false).
 func (s *Server) InterfaceGone(name string, ifindex int) (ended int, ok bool) {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	return s.interfaceGone(name, ifindex)
+}
+
+// interfaceGone is InterfaceGone. s.applyMu held: ports change under it
+// only, so an Apply's prepared ports are still there when it commits.
+func (s *Server) interfaceGone(name string, ifindex int) (ended int, ok bool) {
 	s.mu.Lock()
 	p := s.ports[name]
 	if s.closed || p == nil || p.Ifindex != ifindex {
@@ -61,11 +69,13 @@ func (s *Server) InterfaceGone(name string, ifindex int) (ended int, ok bool) {
 // first. It reports whether the interface was opened; on error it stays
 // unserved until the next call.
 func (s *Server) InterfaceAppeared(name string, ifindex int) (bool, error) {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
 	s.mu.Lock()
 	p, wanted := s.ports[name], s.wants(name)
 	s.mu.Unlock()
 	if p != nil && p.Ifindex != ifindex {
-		s.InterfaceGone(name, p.Ifindex)
+		s.interfaceGone(name, p.Ifindex)
 		p = nil
 	}
 	if p != nil || !wanted {
@@ -95,6 +105,7 @@ func (s *Server) InterfaceAppeared(name string, ifindex int) (bool, error) {
 	}
 	s.ports[name] = np
 	delete(s.absent, name)
+	delete(s.missing, name)
 	s.mu.Unlock()
 	go np.serve()
 	s.log.Debug("access interface opened", zap.String("iface", name), zap.Int("ifindex", np.Ifindex))

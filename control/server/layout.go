@@ -47,17 +47,13 @@ type binding struct {
 // on "ether1" is ether1 with tags [100 (S-tag if use-service-tag), 7]. A
 // server on a disabled VLAN is treated as disabled.
 func resolve(cfg *config.Config) ([]binding, error) {
-	vlans := make(map[string]config.VLAN, len(cfg.VLANs))
-	for _, v := range cfg.VLANs {
-		vlans[v.Name] = v
-	}
 	var out []binding
-	for _, srv := range cfg.Servers {
+	for _, srv := range cfg.Servers.All() {
 		b := binding{key: serverKey{srv.Interface, srv.ServiceName}, cfg: srv}
 		name := srv.Interface
 		var tags []ethernet.VLAN // innermost first while walking up
 		for depth := 0; ; depth++ {
-			v, ok := vlans[name]
+			v, ok := cfg.VLANs.Get(name)
 			if !ok {
 				break
 			}

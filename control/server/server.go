@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"sync"
@@ -131,6 +132,10 @@ type Server struct {
 
 	halfOpenLog *session.HalfOpenLog
 
+	// applyMu serializes what opens and closes ports: Apply,
+	// OpenMissing, InterfaceGone and InterfaceAppeared.
+	applyMu sync.Mutex
+
 	mu       sync.RWMutex
 	cfg      *config.Config
 	bindings map[serverKey]binding
@@ -149,6 +154,10 @@ type Server struct {
 	// absent are physical interfaces a server is configured on whose
 	// interface went away (InterfaceGone): not opened until it is back.
 	absent map[string]bool
+
+	// missing are physical interfaces a server is configured on that
+	// could not be opened, with why: tried again by Apply and OpenMissing.
+	missing map[string]error
 
 	traffic traffic
 }
@@ -257,6 +266,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		opts: opts, log: opts.Log, ids: pppoe.NewSessionIDs(), ctx: ctx, stop: stop,
 		halfOpenLog: session.NewHalfOpenLog(opts.Log, halfOpenLogRate, halfOpenLogBurst),
 		cfg:         config.New(), bindings: map[serverKey]binding{}, ports: map[string]*port{}, absent: map[string]bool{},
+		missing:  map[string]error{},
 		sessions: map[sessionKey]*live{}, byID: map[session.ID]*live{},
 		established: map[serverKey]int{}, hostHalfOpen: map[pppoe.Circuit]int{}, attempts: map[attemptKey]*live{},
 		traffic: traffic{live: map[*live]struct{}{}, retired: map[string]session.Stats{}},
@@ -301,8 +311,16 @@ func listen(name string) (Port, error) {
 // profiles, pools) is updated, interfaces are opened and closed, discovery
 // offers the enabled services. Sessions of removed or disabled servers end
 // (ReasonShutdown); all others keep running, and changed limits apply to new
-// sessions. On error nothing changes.
+// sessions.
+//
+// Apply is all or nothing: everything that can fail is checked and
+// prepared first, and on error nothing has changed. An interface that
+// cannot be opened (it does not exist yet, say) is not an error: its
+// servers are kept, reported by Invalid, and served once OpenMissing (or
+// a later Apply) opens it, as RouterOS keeps an invalid server.
 func (s *Server) Apply(cfg *config.Config) error {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
@@ -310,42 +328,77 @@ func (s *Server) Apply(cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	if err := s.opts.AAA.Update(cfg); err != nil {
-		return fmt.Errorf("server: %w", err)
-	}
-	want := map[string]map[stack][]binding{} // port → stack → enabled bindings
 	newBindings := make(map[serverKey]binding, len(bs))
 	for _, b := range bs {
 		newBindings[b.key] = b
-		if b.cfg.Disabled {
+	}
+	want := wanted(bs)
+
+	s.mu.RLock()
+	closed := s.closed
+	have := make(map[string]*port, len(s.ports))
+	for name, p := range s.ports {
+		have[name] = p
+	}
+	absent := maps.Clone(s.absent)
+	s.mu.RUnlock()
+	if closed {
+		return errors.New("server: closed")
+	}
+	opened, missing := map[string]*port{}, map[string]error{}
+	abort := func() {
+		for _, p := range opened {
+			p.close()
+		}
+	}
+	for name := range want {
+		if have[name] != nil || absent[name] {
+			continue // absent: InterfaceAppeared opens it again
+		}
+		p, err := s.open(name)
+		if err != nil {
+			missing[name] = err
 			continue
 		}
-		if want[b.port] == nil {
-			want[b.port] = map[stack][]binding{}
+		opened[name] = p
+	}
+	// Every discovery configuration is checked before anything changes,
+	// so none can be refused below. The configuration has passed
+	// Validate: what can still be wrong is the interface (no Ethernet
+	// address), and that makes its servers invalid, as a missing one does.
+	configs := map[string]map[stack]pppoe.ServerConfig{}
+	for name, stacks := range want {
+		p := have[name]
+		if p == nil {
+			p = opened[name]
 		}
-		want[b.port][b.stack] = append(want[b.port][b.stack], b)
+		if p == nil {
+			continue
+		}
+		scs, err := s.discoveryConfigs(cfg, p, stacks)
+		if err != nil && opened[name] != nil {
+			p.close()
+			delete(opened, name)
+			missing[name] = err
+			continue
+		}
+		if err != nil {
+			abort()
+			return fmt.Errorf("server: interface %s: %w", name, err)
+		}
+		configs[name] = scs
+	}
+	// AAA last: the one step left that can fail, and it fails whole.
+	if err := s.opts.AAA.Update(cfg); err != nil {
+		abort()
+		return fmt.Errorf("server: %w", err)
 	}
 
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
+		abort()
 		return errors.New("server: closed")
-	}
-	// Open new ports first: if one fails, nothing has changed yet.
-	opened := map[string]*port{}
-	for name := range want {
-		if s.ports[name] != nil || s.absent[name] {
-			continue
-		}
-		p, err := s.opts.Open(name)
-		if err != nil {
-			s.mu.Unlock()
-			for _, p := range opened {
-				p.Conn.Close()
-			}
-			return fmt.Errorf("server: open %s: %w", name, err)
-		}
-		opened[name] = &port{Port: p, name: name, s: s, discs: map[stack]*disc{}, limit: newLimiter(s.opts.PADTRate)}
 	}
 	var closing []*port
 	for name, p := range s.ports {
@@ -362,45 +415,33 @@ func (s *Server) Apply(cfg *config.Config) error {
 			delete(s.absent, name)
 		}
 	}
-	maps := map[string]*port{}
 	for name, p := range opened {
 		s.ports[name] = p
-		maps[name] = p
 	}
-	for name, stacks := range want {
-		p := s.ports[name]
-		if p == nil {
-			continue // absent: InterfaceAppeared sets it up
-		}
-		for st, d := range p.discs {
-			if stacks[st] == nil {
-				addDiscovery(&s.retired, d.srv.Counters())
-				delete(p.discs, st)
-			}
-		}
-		for st, group := range stacks {
-			sc := s.discoveryConfig(cfg, p, group)
-			if d := p.discs[st]; d != nil {
-				if err := d.srv.SetConfig(sc); err != nil {
-					s.log.Warn("discovery config", zap.String("iface", name), zap.Error(err))
-				}
-				continue
-			}
-			s.addDisc(p, st, sc)
-		}
+	for name, scs := range configs {
+		s.setDiscovery(s.ports[name], scs)
 	}
-	// Sessions whose server is gone, disabled or moved end.
+	// Sessions whose server is gone, disabled or moved end. Most changes
+	// (a secret, a profile) leave every server as it was: then no session
+	// is looked at.
 	var ending []*live
-	for _, l := range s.sessions {
-		old, nb := s.bindings[l.server], newBindings[l.server]
-		if _, ok := newBindings[l.server]; !ok || nb.cfg.Disabled || nb.port != old.port || nb.stack != old.stack {
-			ending = append(ending, l)
+	if changed := changedServers(s.bindings, newBindings); len(changed) > 0 {
+		for _, l := range s.sessions {
+			if changed[l.server] {
+				ending = append(ending, l)
+			}
 		}
 	}
-	s.cfg, s.bindings = cfg, newBindings
+	for name, err := range missing {
+		if old, ok := s.missing[name]; !ok || old.Error() != err.Error() {
+			s.log.Warn("server interface unavailable: its servers are invalid until it can be opened",
+				zap.String("iface", name), zap.Error(err))
+		}
+	}
+	s.cfg, s.bindings, s.missing = cfg, newBindings, missing
 	s.mu.Unlock()
 
-	for _, p := range maps {
+	for _, p := range opened {
 		go p.serve()
 	}
 	for _, l := range ending {
@@ -415,6 +456,152 @@ func (s *Server) Apply(cfg *config.Config) error {
 	return nil
 }
 
+// OpenMissing tries again to open the interfaces of enabled servers that
+// could not be opened (see Invalid), and serves those it opens. It returns
+// their names. It is the hook for whatever learns that an interface
+// appeared: a periodic retry, or a netlink link watcher.
+func (s *Server) OpenMissing() []string {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	s.mu.RLock()
+	names := make([]string, 0, len(s.missing))
+	for name := range s.missing {
+		names = append(names, name)
+	}
+	cfg, bindings := s.cfg, s.bindings
+	s.mu.RUnlock()
+	var out []string
+	for _, name := range names {
+		p, err := s.open(name)
+		if err != nil {
+			s.mu.Lock()
+			s.missing[name] = err
+			s.mu.Unlock()
+			continue
+		}
+		var group []binding
+		for _, b := range bindings {
+			if b.port == name {
+				group = append(group, b)
+			}
+		}
+		scs, err := s.discoveryConfigs(cfg, p, wanted(group)[name])
+		if err != nil {
+			p.close()
+			s.mu.Lock()
+			s.missing[name] = err
+			s.mu.Unlock()
+			continue
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			p.close()
+			return out
+		}
+		delete(s.missing, name)
+		s.ports[name] = p
+		s.setDiscovery(p, scs)
+		s.mu.Unlock()
+		s.log.Info("server interface opened", zap.String("iface", name))
+		go p.serve()
+		out = append(out, name)
+	}
+	return out
+}
+
+// Invalid returns the enabled servers that cannot run, by config.Server
+// Key (interface/service-name), with the reason: RouterOS's I flag.
+func (s *Server) Invalid() map[string]error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := map[string]error{}
+	for _, b := range s.bindings {
+		if b.cfg.Disabled {
+			continue
+		}
+		if err, ok := s.missing[b.port]; ok {
+			out[b.cfg.Key()] = fmt.Errorf("interface %s: %w", b.port, err)
+		} else if s.absent[b.port] {
+			out[b.cfg.Key()] = fmt.Errorf("interface %s: gone", b.port)
+		}
+	}
+	return out
+}
+
+// open opens a physical access interface as a port.
+func (s *Server) open(name string) (*port, error) {
+	p, err := s.opts.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return &port{Port: p, name: name, s: s, discs: map[stack]*disc{}, limit: newLimiter(s.opts.PADTRate)}, nil
+}
+
+// wanted groups the enabled bindings by physical interface and VLAN stack.
+func wanted(bs []binding) map[string]map[stack][]binding {
+	want := map[string]map[stack][]binding{}
+	for _, b := range bs {
+		if b.cfg.Disabled {
+			continue
+		}
+		if want[b.port] == nil {
+			want[b.port] = map[stack][]binding{}
+		}
+		want[b.port][b.stack] = append(want[b.port][b.stack], b)
+	}
+	return want
+}
+
+// setDiscovery gives p exactly the discovery servers of scs, keeping those
+// of stacks it had (and their cookies and counters). The configurations
+// have passed Validate. s.mu held.
+func (s *Server) setDiscovery(p *port, scs map[stack]pppoe.ServerConfig) {
+	for st, d := range p.discs {
+		if _, ok := scs[st]; !ok {
+			addDiscovery(&s.retired, d.srv.Counters())
+			delete(p.discs, st)
+		}
+	}
+	for st, sc := range scs {
+		if d := p.discs[st]; d != nil {
+			if err := d.srv.SetConfig(sc); err != nil {
+				// Validated before: a bug if it happens.
+				s.log.Error("discovery config refused", zap.String("iface", p.name+st.String()), zap.Error(err))
+			}
+			continue
+		}
+		s.addDisc(p, st, sc)
+	}
+}
+
+// changedServers returns the servers whose sessions must end going from
+// old to new: removed, disabled, or moved to another interface or VLAN.
+func changedServers(old, new map[serverKey]binding) map[serverKey]bool {
+	out := map[serverKey]bool{}
+	for k, ob := range old {
+		nb, ok := new[k]
+		if !ok || nb.cfg.Disabled || nb.port != ob.port || nb.stack != ob.stack {
+			out[k] = true
+		}
+	}
+	return out
+}
+
+// discoveryConfigs returns the discovery configurations of an interface's
+// VLAN stacks, checked.
+func (s *Server) discoveryConfigs(cfg *config.Config, p *port, stacks map[stack][]binding) (map[stack]pppoe.ServerConfig, error) {
+	out := make(map[stack]pppoe.ServerConfig, len(stacks))
+	for st, group := range stacks {
+		sc := s.discoveryConfig(cfg, p, group)
+		if err := sc.Validate(); err != nil {
+			return nil, fmt.Errorf("%s%s: %w", p.name, st, err)
+		}
+		out[st] = sc
+	}
+	return out, nil
+}
+
 // addDisc starts the discovery server of a port's VLAN stack. s.mu held.
 func (s *Server) addDisc(p *port, st stack, sc pppoe.ServerConfig) {
 	d := &disc{port: p, stack: st}
@@ -423,7 +610,7 @@ func (s *Server) addDisc(p *port, st stack, sc pppoe.ServerConfig) {
 }
 
 // discoveryConfig folds the enabled servers of one interface and VLAN stack
-// into a discovery configuration. s.mu held.
+// into a discovery configuration.
 func (s *Server) discoveryConfig(cfg *config.Config, p *port, group []binding) pppoe.ServerConfig {
 	sc := pppoe.ServerConfig{ACName: cfg.Identity.Name, MAC: p.MAC, Ifindex: p.Ifindex, CookieKey: s.opts.CookieKey,
 		Limiter: s.opts.DiscoveryLimiter}
