@@ -36,6 +36,9 @@ func TestDashboardMetrics(t *testing.T) {
 		rows := ac.active()
 		return len(rows) == 1 && rows[0]["address"] == "10.0.0.2"
 	})
+	// The AC lists the session once its IPCP is open; the client may still
+	// be setting up its side.
+	waitFor(t, 10*time.Second, "client connected", func() bool { return cl.monitor("PPPoE-Out")["status"] == "connected" })
 	l.cl.Run(t, "ip", "route", "add", "198.51.100.0/24", "dev", "PPPoE-Out")
 	sub := netip.MustParseAddr("10.0.0.2")
 	if got := l.cl.Ping(t, sub, coreAddr, 3, 200); got != 3 {
