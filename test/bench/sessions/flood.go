@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/mdlayher/packet"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/ethernet"
@@ -229,33 +228,21 @@ func runDials(n int, dial func() (time.Duration, error)) (dialStats, error) {
 // sender writes raw frames on the subscriber side of the veth.
 type sender struct{ c *packet.Conn }
 
-func openSender(ns, ifname string) (*sender, error) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		return nil, err
-	}
-	defer orig.Close()
-	h, err := netns.GetFromName(ns)
-	if err != nil {
-		return nil, err
-	}
-	defer h.Close()
-	if err := netns.Set(h); err != nil {
-		return nil, err
-	}
-	defer netns.Set(orig)
-	ifi, err := net.InterfaceByName(ifname)
-	if err != nil {
-		return nil, err
-	}
-	// Protocol 0: the socket sends and receives nothing.
-	c, err := packet.Listen(ifi, packet.Raw, 0, nil)
-	if err != nil {
-		return nil, err
-	}
-	return &sender{c}, nil
+func openSender(ns, ifname string) (s *sender, err error) {
+	err = inNS(ns, func() error {
+		ifi, err := net.InterfaceByName(ifname)
+		if err != nil {
+			return err
+		}
+		// Protocol 0: the socket sends and receives nothing.
+		c, err := packet.Listen(ifi, packet.Raw, 0, nil)
+		if err != nil {
+			return err
+		}
+		s = &sender{c}
+		return nil
+	})
+	return s, err
 }
 
 func (s *sender) Close() error { return s.c.Close() }

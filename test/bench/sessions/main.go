@@ -341,24 +341,34 @@ func newBenchEnv(n int) (_ *benchEnv, err error) {
 }
 
 // listenIn opens the client Mux on ifname inside namespace ns.
-func listenIn(ns, ifname string) (*peer.Mux, error) {
+func listenIn(ns, ifname string) (m *peer.Mux, err error) {
+	err = inNS(ns, func() error {
+		m, err = peer.Listen(ifname)
+		return err
+	})
+	return m, err
+}
+
+// inNS runs f on a locked thread inside namespace ns: the sockets it opens
+// stay bound there.
+func inNS(ns string, f func() error) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	orig, err := netns.Get()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer orig.Close()
 	target, err := netns.GetFromName(ns)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer target.Close()
 	if err := netns.Set(target); err != nil {
-		return nil, err
+		return err
 	}
 	defer netns.Set(orig)
-	return peer.Listen(ifname)
+	return f()
 }
 
 // dialOne brings subscriber i up.
