@@ -1,9 +1,8 @@
 package server
 
 import (
+	"errors"
 	"fmt"
-
-	"go.uber.org/zap"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/session"
 )
@@ -37,7 +36,7 @@ func (s *Server) interfaceGone(name string, ifindex int) (ended int, ok bool) {
 		return 0, false
 	}
 	delete(s.ports, name)
-	s.absent[name] = true
+	s.missing[name] = errGone
 	for _, d := range p.discs {
 		addDiscovery(&s.retired, d.srv.Counters())
 	}
@@ -61,6 +60,10 @@ func (s *Server) interfaceGone(name string, ifindex int) (ended int, ok bool) {
 	return len(ending), true
 }
 
+// errGone is why the servers of an interface that went away are invalid
+// until it is back.
+var errGone = errors.New("gone")
+
 // InterfaceAppeared serves the physical access interface name again (its
 // interface is now ifindex) if an enabled server is configured on it and it
 // is not open: it is opened (socket and data plane, Options.Open) with its
@@ -72,53 +75,18 @@ func (s *Server) InterfaceAppeared(name string, ifindex int) (bool, error) {
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
 	s.mu.Lock()
-	p, wanted := s.ports[name], s.wants(name)
+	p := s.ports[name]
 	s.mu.Unlock()
 	if p != nil && p.Ifindex != ifindex {
 		s.interfaceGone(name, p.Ifindex)
 		p = nil
 	}
-	if p != nil || !wanted {
+	if p != nil {
 		return false, nil
 	}
-	opened, err := s.opts.Open(name)
+	opened, err := s.openMissing(name)
 	if err != nil {
 		return false, fmt.Errorf("server: open %s: %w", name, err)
 	}
-	np := &port{Port: opened, name: name, s: s, discs: map[stack]*disc{}, limit: newLimiter(s.opts.PADTRate)}
-	s.mu.Lock()
-	// An Apply or another call may have got there first, or the servers
-	// on it may have gone meanwhile.
-	if s.closed || s.ports[name] != nil || !s.wants(name) {
-		s.mu.Unlock()
-		np.close()
-		return false, nil
-	}
-	groups := map[stack][]binding{}
-	for _, b := range s.bindings {
-		if !b.cfg.Disabled && b.port == name {
-			groups[b.stack] = append(groups[b.stack], b)
-		}
-	}
-	for st, group := range groups {
-		s.addDisc(np, st, s.discoveryConfig(s.cfg, np, group))
-	}
-	s.ports[name] = np
-	delete(s.absent, name)
-	delete(s.missing, name)
-	s.mu.Unlock()
-	go np.serve()
-	s.log.Debug("access interface opened", zap.String("iface", name), zap.Int("ifindex", np.Ifindex))
-	return true, nil
-}
-
-// wants tells whether an enabled server is configured on the physical
-// interface name. s.mu held.
-func (s *Server) wants(name string) bool {
-	for _, b := range s.bindings {
-		if !b.cfg.Disabled && b.port == name {
-			return true
-		}
-	}
-	return false
+	return opened, nil
 }

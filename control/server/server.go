@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net"
 	"slices"
 	"sync"
@@ -151,12 +150,10 @@ type Server struct {
 	attempts     map[attemptKey]*live
 	retired      pppoe.Counters // discovery counters of removed discovery servers
 	closed       bool
-	// absent are physical interfaces a server is configured on whose
-	// interface went away (InterfaceGone): not opened until it is back.
-	absent map[string]bool
-
-	// missing are physical interfaces a server is configured on that
-	// could not be opened, with why: tried again by Apply and OpenMissing.
+	// missing are physical interfaces an enabled server is configured on
+	// that are not open, with why: they could not be opened, or went away
+	// (InterfaceGone). Apply, OpenMissing and InterfaceAppeared try them
+	// again.
 	missing map[string]error
 
 	traffic traffic
@@ -265,7 +262,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	s := &Server{
 		opts: opts, log: opts.Log, ids: pppoe.NewSessionIDs(), ctx: ctx, stop: stop,
 		halfOpenLog: session.NewHalfOpenLog(opts.Log, halfOpenLogRate, halfOpenLogBurst),
-		cfg:         config.New(), bindings: map[serverKey]binding{}, ports: map[string]*port{}, absent: map[string]bool{},
+		cfg:         config.New(), bindings: map[serverKey]binding{}, ports: map[string]*port{},
 		missing:  map[string]error{},
 		sessions: map[sessionKey]*live{}, byID: map[session.ID]*live{},
 		established: map[serverKey]int{}, hostHalfOpen: map[pppoe.Circuit]int{}, attempts: map[attemptKey]*live{},
@@ -340,7 +337,6 @@ func (s *Server) Apply(cfg *config.Config) error {
 	for name, p := range s.ports {
 		have[name] = p
 	}
-	absent := maps.Clone(s.absent)
 	s.mu.RUnlock()
 	if closed {
 		return errors.New("server: closed")
@@ -352,8 +348,8 @@ func (s *Server) Apply(cfg *config.Config) error {
 		}
 	}
 	for name := range want {
-		if have[name] != nil || absent[name] {
-			continue // absent: InterfaceAppeared opens it again
+		if have[name] != nil {
+			continue
 		}
 		p, err := s.open(name)
 		if err != nil {
@@ -410,11 +406,6 @@ func (s *Server) Apply(cfg *config.Config) error {
 			delete(s.ports, name)
 		}
 	}
-	for name := range s.absent {
-		if want[name] == nil {
-			delete(s.absent, name)
-		}
-	}
 	for name, p := range opened {
 		s.ports[name] = p
 	}
@@ -468,46 +459,62 @@ func (s *Server) OpenMissing() []string {
 	for name := range s.missing {
 		names = append(names, name)
 	}
-	cfg, bindings := s.cfg, s.bindings
 	s.mu.RUnlock()
 	var out []string
 	for _, name := range names {
-		p, err := s.open(name)
-		if err != nil {
-			s.mu.Lock()
-			s.missing[name] = err
-			s.mu.Unlock()
-			continue
+		if ok, _ := s.openMissing(name); ok {
+			out = append(out, name)
 		}
-		var group []binding
-		for _, b := range bindings {
-			if b.port == name {
-				group = append(group, b)
-			}
-		}
-		scs, err := s.discoveryConfigs(cfg, p, wanted(group)[name])
-		if err != nil {
-			p.close()
-			s.mu.Lock()
-			s.missing[name] = err
-			s.mu.Unlock()
-			continue
-		}
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			p.close()
-			return out
-		}
-		delete(s.missing, name)
-		s.ports[name] = p
-		s.setDiscovery(p, scs)
-		s.mu.Unlock()
-		s.log.Info("server interface opened", zap.String("iface", name))
-		go p.serve()
-		out = append(out, name)
 	}
 	return out
+}
+
+// openMissing opens the physical interface name for the enabled servers
+// on it and serves it, unless it is open already or no server wants it;
+// on failure it stays missing, with why. s.applyMu held: ports change
+// under it only.
+func (s *Server) openMissing(name string) (bool, error) {
+	s.mu.RLock()
+	cfg, bindings := s.cfg, s.bindings
+	s.mu.RUnlock()
+	fail := func(err error) (bool, error) {
+		s.mu.Lock()
+		s.missing[name] = err
+		s.mu.Unlock()
+		return false, err
+	}
+	var group []binding
+	for _, b := range bindings {
+		if b.port == name {
+			group = append(group, b)
+		}
+	}
+	stacks := wanted(group)[name]
+	if stacks == nil {
+		return false, nil
+	}
+	p, err := s.open(name)
+	if err != nil {
+		return fail(err)
+	}
+	scs, err := s.discoveryConfigs(cfg, p, stacks)
+	if err != nil {
+		p.close()
+		return fail(err)
+	}
+	s.mu.Lock()
+	if s.closed || s.ports[name] != nil {
+		s.mu.Unlock()
+		p.close()
+		return false, nil
+	}
+	delete(s.missing, name)
+	s.ports[name] = p
+	s.setDiscovery(p, scs)
+	s.mu.Unlock()
+	s.log.Info("server interface opened", zap.String("iface", name), zap.Int("ifindex", p.Ifindex))
+	go p.serve()
+	return true, nil
 }
 
 // Invalid returns the enabled servers that cannot run, by config.Server
@@ -522,8 +529,6 @@ func (s *Server) Invalid() map[string]error {
 		}
 		if err, ok := s.missing[b.port]; ok {
 			out[b.cfg.Key()] = fmt.Errorf("interface %s: %w", b.port, err)
-		} else if s.absent[b.port] {
-			out[b.cfg.Key()] = fmt.Errorf("interface %s: gone", b.port)
 		}
 	}
 	return out
