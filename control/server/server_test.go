@@ -240,7 +240,9 @@ func TestSessionUpAndRemove(t *testing.T) {
 	if info.IP.Local != netip.MustParseAddr("10.0.0.10") {
 		t.Errorf("client address %v", info.IP.Local)
 	}
-	eventually(t, "install", func() bool { return r.dp.len() == 1 })
+	// The session installs itself before the frame that opens IPCP leaves,
+	// and counts itself up just after: the client can be up first.
+	eventually(t, "install", func() bool { return r.dp.len() == 1 && r.srv.Counters().Setups == 1 })
 	ss := r.srv.Sessions()
 	if len(ss) != 1 || ss[0].Name != "alice" || ss[0].SessionID != c.sess.SessionID || ss[0].CallerID != "02:00:00:00:00:01" ||
 		ss[0].Interface != "ether1" || ss[0].ServiceName != "internet" || ss[0].State != session.StateUp {
