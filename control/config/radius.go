@@ -67,22 +67,15 @@ var radiusServices = []string{"ppp", "login", "hotspot", "wireless", "dhcp", "ip
 // MarshalText implements encoding.TextMarshaler, in RouterOS's order.
 func (s RadiusServices) MarshalText() ([]byte, error) { return []byte(strings.Join(s, ",")), nil }
 
-// UnmarshalText implements encoding.TextUnmarshaler.
+// UnmarshalText implements encoding.TextUnmarshaler; empty is no service.
 func (s *RadiusServices) UnmarshalText(b []byte) error {
-	seen := map[string]bool{}
-	if len(b) > 0 {
-		for v := range strings.SplitSeq(string(b), ",") {
-			if !slices.Contains(radiusServices, v) {
-				return fmt.Errorf("unknown service %q (want %s)", v, strings.Join(radiusServices, "|"))
-			}
-			seen[v] = true
-		}
+	if len(b) == 0 {
+		*s = nil
+		return nil
 	}
-	var out RadiusServices
-	for _, v := range radiusServices {
-		if seen[v] {
-			out = append(out, v)
-		}
+	out, err := parseSet(string(b), radiusServices, "service")
+	if err != nil {
+		return err
 	}
 	*s = out
 	return nil

@@ -178,21 +178,32 @@ func (a AuthMethods) MarshalText() ([]byte, error) { return []byte(strings.Join(
 
 // UnmarshalText implements encoding.TextUnmarshaler.
 func (a *AuthMethods) UnmarshalText(b []byte) error {
-	seen := map[string]bool{}
-	for m := range strings.SplitSeq(string(b), ",") {
-		if !slices.Contains(authOrder, m) {
-			return fmt.Errorf("unknown authentication method %q (want %s)", m, strings.Join(authOrder, "|"))
-		}
-		seen[m] = true
-	}
-	var out AuthMethods
-	for _, m := range authOrder {
-		if seen[m] {
-			out = append(out, m)
-		}
+	out, err := parseSet(string(b), authOrder, "authentication method")
+	if err != nil {
+		return err
 	}
 	*a = out
 	return nil
+}
+
+// parseSet reads a comma-separated set of words from order, in any order
+// and with repeats, and returns it in order's order: a set prints one way
+// however it was typed.
+func parseSet(text string, order []string, what string) ([]string, error) {
+	seen := map[string]bool{}
+	for w := range strings.SplitSeq(text, ",") {
+		if !slices.Contains(order, w) {
+			return nil, fmt.Errorf("unknown %s %q (want %s)", what, w, strings.Join(order, "|"))
+		}
+		seen[w] = true
+	}
+	var out []string
+	for _, w := range order {
+		if seen[w] {
+			out = append(out, w)
+		}
+	}
+	return out, nil
 }
 
 // DNSServers is a profile's dns-server: up to two IPv4 addresses (RFC 1877
