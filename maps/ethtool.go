@@ -124,3 +124,15 @@ func ethtoolIoctl(dev string, buf []byte) error {
 	}
 	return nil
 }
+
+// ethtoolValue runs one SIOCETHTOOL command that takes or returns a
+// struct ethtool_value, and returns the value.
+func ethtoolValue(name string, cmd, data uint32) (uint32, error) {
+	var buf [8]byte
+	binary.NativeEndian.PutUint32(buf[0:], cmd)
+	binary.NativeEndian.PutUint32(buf[4:], data)
+	if err := ethtoolIoctl(name, buf[:]); err != nil {
+		return 0, err
+	}
+	return binary.NativeEndian.Uint32(buf[4:]), nil
+}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"runtime"
-	"unsafe"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
@@ -124,30 +122,6 @@ func SetTxChecksum(name string, on bool) error {
 	}
 	_, err := ethtoolValue(name, unix.ETHTOOL_STXCSUM, v)
 	return err
-}
-
-// ethtoolValue runs one SIOCETHTOOL command that takes or returns a
-// struct ethtool_value, and returns the value.
-func ethtoolValue(name string, cmd, data uint32) (uint32, error) {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return 0, err
-	}
-	defer unix.Close(fd)
-	val := struct{ cmd, data uint32 }{cmd: cmd, data: data}
-	var ifr struct {
-		name [unix.IFNAMSIZ]byte
-		data uintptr
-		_    [16]byte
-	}
-	copy(ifr.name[:], name)
-	ifr.data = uintptr(unsafe.Pointer(&val))
-	_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCETHTOOL, uintptr(unsafe.Pointer(&ifr)))
-	runtime.KeepAlive(&val)
-	if errno != 0 {
-		return 0, fmt.Errorf("%s: ethtool command %#x: %w", name, cmd, errno)
-	}
-	return val.data, nil
 }
 
 // LookupDevice returns a device made by CreatePPPoE0 or CreateClientDevice,
