@@ -374,6 +374,18 @@ func newPPPoE0Layout() pppoe0Layout {
 	return pppoe0Layout{addrs: map[netip.Addr]int{}, routes: map[netip.Prefix]int{}}
 }
 
+// bump adds d to counts[k], dropping it at 0, and records in was what
+// counts[k] was before the first change.
+func bump[K comparable](counts, was map[K]int, k K, d int) {
+	if _, ok := was[k]; !ok {
+		was[k] = counts[k]
+	}
+	counts[k] += d
+	if counts[k] == 0 {
+		delete(counts, k)
+	}
+}
+
 func (l *pppoe0Layout) follow(sys AccessSystem, prev, cfg *config.Config) error {
 	var add, del PPPoE0Set
 	// Keys touched, with their counts before.
@@ -381,22 +393,10 @@ func (l *pppoe0Layout) follow(sys AccessSystem, prev, cfg *config.Config) error 
 	count := func(d int) func(netip.Addr, netip.Prefix) {
 		return func(a netip.Addr, r netip.Prefix) {
 			if a.IsValid() {
-				if _, ok := addrWas[a]; !ok {
-					addrWas[a] = l.addrs[a]
-				}
-				l.addrs[a] += d
-				if l.addrs[a] == 0 {
-					delete(l.addrs, a)
-				}
+				bump(l.addrs, addrWas, a, d)
 			}
 			if r.IsValid() {
-				if _, ok := routeWas[r]; !ok {
-					routeWas[r] = l.routes[r]
-				}
-				l.routes[r] += d
-				if l.routes[r] == 0 {
-					delete(l.routes, r)
-				}
+				bump(l.routes, routeWas, r, d)
 			}
 		}
 	}
