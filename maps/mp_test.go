@@ -94,15 +94,15 @@ func TestXDPAccessInMP(t *testing.T) {
 			progCase{name: f + ": first fragment to user space", prog: "xdp_access_in",
 				in: s.mpUp(t, 0x80, 7, ppp.ProtocolIPv4, ipUp(s.IPv4, 64)[:20]), verdict: xdpPass, counters: count1(ReasonMPFragment)},
 			progCase{name: f + ": last fragment to user space", prog: "xdp_access_in",
-				in: pppoeFrame(t, acMAC, s.ClientMAC, s.vlans(), s.SessionID, ppp.ProtocolMP, append(mpHdr(s, 0x40, 8), make([]byte, 30)...)),
+				in:      pppoeFrame(t, acMAC, s.ClientMAC, s.vlans(), s.SessionID, ppp.ProtocolMP, append(mpHdr(s, 0x40, 8), make([]byte, 30)...)),
 				verdict: xdpPass, counters: count1(ReasonMPFragment)},
 			progCase{name: f + ": middle fragment to user space", prog: "xdp_access_in",
-				in: pppoeFrame(t, acMAC, s.ClientMAC, s.vlans(), s.SessionID, ppp.ProtocolMP, append(mpHdr(s, 0x00, 9), make([]byte, 30)...)),
+				in:      pppoeFrame(t, acMAC, s.ClientMAC, s.vlans(), s.SessionID, ppp.ProtocolMP, append(mpHdr(s, 0x00, 9), make([]byte, 30)...)),
 				verdict: xdpPass, counters: count1(ReasonMPFragment)},
 			progCase{name: f + ": reserved bits set: user space decides", prog: "xdp_access_in",
 				in: s.mpUp(t, 0xd0, 10, ppp.ProtocolIPv4, ipUp(s.IPv4, 64)), verdict: xdpPass, counters: count1(ReasonMPFragment)},
 			progCase{name: f + ": compressed inner protocol: user space", prog: "xdp_access_in",
-				in: pppoeFrame(t, acMAC, s.ClientMAC, s.vlans(), s.SessionID, ppp.ProtocolMP, append(append(mpHdr(s, 0xc0, 11), 0x21), ipUp(s.IPv4, 64)...)),
+				in:      pppoeFrame(t, acMAC, s.ClientMAC, s.vlans(), s.SessionID, ppp.ProtocolMP, append(append(mpHdr(s, 0xc0, 11), 0x21), ipUp(s.IPv4, 64)...)),
 				verdict: xdpPass, counters: count1(ReasonMPFragment)},
 			progCase{name: f + ": LCP inside MP: user space", prog: "xdp_access_in",
 				in: s.mpUp(t, 0xc0, 12, ppp.ProtocolLCP, []byte{9, 1, 0, 8, 0, 0, 0, 0}), verdict: xdpPass, counters: count1(ReasonMPFragment)},
@@ -130,7 +130,7 @@ func TestXDPAccessInMP(t *testing.T) {
 			in: u.mpUp(t, 0xc0, 1, ppp.ProtocolIPv4, ipUp(u.IPv4, 64)), verdict: xdpPass, counters: count1(ReasonPassControl)},
 		// A long header read as short: the inner protocol is not IP.
 		progCase{name: "long header on a short session", prog: "xdp_access_in",
-			in: pppoeFrame(t, acMAC, clientMAC, short.vlans(), short.SessionID, ppp.ProtocolMP, append([]byte{0xc0, 0, 0, 1, 0x00, 0x21}, ipUp(short.IPv4, 64)...)),
+			in:      pppoeFrame(t, acMAC, clientMAC, short.vlans(), short.SessionID, ppp.ProtocolMP, append([]byte{0xc0, 0, 0, 1, 0x00, 0x21}, ipUp(short.IPv4, 64)...)),
 			verdict: xdpPass, counters: count1(ReasonMPFragment)},
 	)
 	e.run(t, cases)
