@@ -336,7 +336,7 @@ static __always_inline int access_in(struct xdp_md *ctx, const int hwvlan)
 		count(REASON_PASS_CONTROL);
 		return XDP_PASS;
 	case UP_MP:
-		count(REASON_MP_FRAGMENT);
+		count(REASON_MP_PASS);
 		return XDP_PASS;
 	case UP_UNKNOWN:
 		count(REASON_UNKNOWN_SESSION);
@@ -345,13 +345,26 @@ static __always_inline int access_in(struct xdp_md *ctx, const int hwvlan)
 		count(REASON_SPOOFED);
 		return XDP_DROP;
 	case UP_IPV4:
-		/* Client sessions end in a netdev: TC decaps them. */
-		if (u.info->flags & SESSION_F_CLIENT)
-			goto slow;
+	case UP_IPV6:
 		break;
-	default: /* UP_IPV6: slow path for now */
-		goto slow;
+	default:
+		count(REASON_ERROR);
+		return XDP_DROP;
 	}
+	if (u.mp) {
+		void *ip = u.iph;
+
+		if (mp_normalize_xdp(ctx, u.l2.len, u.mp, &u.ph, &ip))
+			goto err;
+		u.iph = ip;
+		u.mp = 0;
+		data = (void *)(long)ctx->data;
+		data_end = (void *)(long)ctx->data_end;
+	}
+	/* Client sessions end in a netdev: TC decaps them. IPv6: slow path
+	 * for now. */
+	if (!u.iph || (u.info->flags & SESSION_F_CLIENT))
+		goto slow;
 
 	iph = u.iph;
 	if (!iph || (void *)(iph + 1) > data_end || iph->ihl != 5)

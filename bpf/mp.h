@@ -92,6 +92,75 @@ static __always_inline __u32 mp_unwrap(struct cursor *c, const struct session_ho
 	return 6;
 }
 
+/* MP_MOVE(L, M): move the L bytes of Ethernet, tags and PPPoE header M
+ * bytes forward through the stack (constant sizes for the verifier). */
+#define MP_MOVE(L, M)                                                     \
+	do {                                                              \
+		__u8 buf_[L];                                             \
+		if (data + (L) + (M) > end)                               \
+			return -1;                                        \
+		__builtin_memcpy(buf_, data, L);                          \
+		__builtin_memcpy(data + (M), buf_, L);                    \
+	} while (0)
+
+/* mp_normalize_xdp turns a frame mp_unwrap accepted into the plain PPPoE
+ * frame of its inner packet: [L2][PPPoE][0x003d][MP header][protocol][IP]
+ * becomes [L2][PPPoE][protocol][IP], PPPoE LENGTH lowered to match. XDP
+ * runs before anything else sees the frame (the packet sockets' taps, TC),
+ * so whatever the frame does next (the fast path, or XDP_PASS to the slow
+ * path) it does as a frame of a session without MP, and an MP frame that
+ * reaches user space is always one user space must handle.
+ * l2len + 6 is what moves (Ethernet and up to two tags: 14, 18 or 22
+ * bytes, plus the PPPoE header), mp the bytes removed (6 long, 4 short).
+ * On success the pointers in *ph and *ip (when set) point into the new
+ * frame. Returns 0 or -1 (frame unchanged, or a helper failed). */
+static __always_inline int mp_normalize_xdp(struct xdp_md *ctx, __u32 l2len, __u32 mp,
+					    struct pppoe_hdr_ **ph, void **ip)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u32 n = l2len + sizeof(struct pppoe_hdr_), off;
+	struct pppoe_hdr_ *p;
+
+	if (mp == 6) {
+		if (n == 20)
+			MP_MOVE(20, 6);
+		else if (n == 24)
+			MP_MOVE(24, 6);
+		else if (n == 28)
+			MP_MOVE(28, 6);
+		else
+			return -1;
+	} else if (mp == 4) {
+		if (n == 20)
+			MP_MOVE(20, 4);
+		else if (n == 24)
+			MP_MOVE(24, 4);
+		else if (n == 28)
+			MP_MOVE(28, 4);
+		else
+			return -1;
+	} else {
+		return -1;
+	}
+	off = n == 20 ? 14 : n == 24 ? 18 : 22;
+	if (bpf_xdp_adjust_head(ctx, (int)mp))
+		return -1;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	p = data + off;
+	if ((void *)(p + 1) + 2 > end)
+		return -1;
+	p->length = bpf_htons(bpf_ntohs(p->length) - mp);
+	*ph = p;
+	if (*ip) {
+		*ip = (void *)(p + 1) + 2;
+		if (*ip + 20 > end)
+			return -1;
+	}
+	return 0;
+}
+
 /* mp_divert_skb hands a TC packet over its session's MTU to user space to
  * be fragmented, and consumes it. Counted as sent down: it is the
  * session's traffic and user space sends it (a failure there is counted

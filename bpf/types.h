@@ -237,7 +237,7 @@ enum reason {
 	REASON_DISC_MAC_LIMIT,     /* PADI/PADR over its host's limit: dropped (discovery.h) */
 	REASON_DISC_GLOBAL_LIMIT,  /* PADI over the global limit: dropped (discovery.h) */
 	REASON_PASS_NO_XDP_XMIT,   /* egress device not in tx_ports: to the kernel, untouched */
-	REASON_MP_FRAGMENT,        /* MP fragment (not B&E) to user space to reassemble (mp.h) */
+	REASON_MP_PASS,            /* MP packet for user space: a fragment, a control protocol inside (mp.h) */
 	REASON_MP_DIVERT,          /* over the MTU of an MP session: to user space to fragment (mp.h) */
 	REASON_MAX,
 };

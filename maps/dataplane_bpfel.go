@@ -99,7 +99,7 @@ const (
 	dataplaneReasonREASON_DISC_MAC_LIMIT    dataplaneReason = 21
 	dataplaneReasonREASON_DISC_GLOBAL_LIMIT dataplaneReason = 22
 	dataplaneReasonREASON_PASS_NO_XDP_XMIT  dataplaneReason = 23
-	dataplaneReasonREASON_MP_FRAGMENT       dataplaneReason = 24
+	dataplaneReasonREASON_MP_PASS           dataplaneReason = 24
 	dataplaneReasonREASON_MP_DIVERT         dataplaneReason = 25
 	dataplaneReasonREASON_MAX               dataplaneReason = 26
 )

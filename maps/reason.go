@@ -36,7 +36,7 @@ const (
 	ReasonDiscoveryMAC    = Reason(dataplaneReasonREASON_DISC_MAC_LIMIT)
 	ReasonDiscoveryGlobal = Reason(dataplaneReasonREASON_DISC_GLOBAL_LIMIT)
 	ReasonPassNoXDPXmit   = Reason(dataplaneReasonREASON_PASS_NO_XDP_XMIT)
-	ReasonMPFragment      = Reason(dataplaneReasonREASON_MP_FRAGMENT)
+	ReasonMPPass          = Reason(dataplaneReasonREASON_MP_PASS)
 	ReasonMPDivert        = Reason(dataplaneReasonREASON_MP_DIVERT)
 	numReasons            = Reason(dataplaneReasonREASON_MAX)
 )
@@ -66,7 +66,7 @@ var reasonNames = [...]string{
 	ReasonDiscoveryMAC:    "discovery_mac_limit",
 	ReasonDiscoveryGlobal: "discovery_global_limit",
 	ReasonPassNoXDPXmit:   "pass_no_xdp_xmit",
-	ReasonMPFragment:      "mp_fragment",
+	ReasonMPPass:          "mp_pass",
 	ReasonMPDivert:        "mp_divert",
 }
 
