@@ -364,3 +364,66 @@ func checkUpMP(t *testing.T, sessions []Session, in, out []byte) {
 		t.Errorf("TTL %d in, %d out", ip[8], ttl)
 	}
 }
+
+// A client session doing MP: the AC's whole packets are unwrapped (by XDP
+// before the slow path, or by TC if XDP never saw the frame), and what the
+// kernel routes into the netdev over the session MTU goes to user space.
+func TestClientMP(t *testing.T) {
+	e := newClientEnv(t)
+	e.sess[0].MP = MP{On: true}
+	e.install(t)
+	c, dev := e.sess[0], e.devs[0]
+	ip := func(n int) []byte {
+		return ipv4{src: farServer, dst: clientIP, ttl: 60, proto: unix.IPPROTO_UDP, payload: udp(n)}.marshal()
+	}
+	fromAC := func(flags byte, payload []byte) []byte {
+		b := append([]byte{flags, 0, 0, 9, 0x00, 0x21}, payload...)
+		return pppoeFrame(t, ourMAC, peerAC, c.vlans(), c.SessionID, ppp.ProtocolMP, b)
+	}
+	out := func(n int) []byte {
+		return ipv4{src: clientIP, dst: farServer, ttl: 64, proto: unix.IPPROTO_UDP, payload: udp(n)}.marshal()
+	}
+	r, err := e.dp.OpenMPDivert(1 << 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	e.run(t, []progCase{
+		{name: "XDP unwraps, leaves it to TC", prog: "xdp_access_in", in: fromAC(0xc0, ip(24)), verdict: xdpPass,
+			out: c.fromAC(t, ppp.ProtocolIPv4, ip(24)), counters: count1(ReasonPassSlow)},
+		{name: "TC decaps an MP frame into the netdev", prog: "tc_access_in", in: fromAC(0xc0, ip(24)), verdict: tcRedirect,
+			out: ethFrame(t, dev.MAC, peerAC, ethernet.EtherTypeIPv4, ip(24)), counters: count1(ReasonClientIn)},
+		{name: "fragment to user space", prog: "xdp_access_in", in: fromAC(0x80, ip(24)[:20]), verdict: xdpPass, counters: count1(ReasonMPPass)},
+		{name: "over the MTU: diverted", prog: "tc_client_out", in: ethFrame(t, dev.MAC, dev.MAC, ethernet.EtherTypeIPv4, out(1480)),
+			verdict: tcShot, counters: count1(ReasonMPDivert), ctx: skbCtx(dev.PeerIndex)},
+	})
+	m := readDiverted(t, r)
+	if m.Index != e.index[0] || m.Protocol != 0x0021 || m.Forwarded || !bytes.Equal(m.Packet, out(1480)) {
+		t.Fatalf("diverted %+v (%d bytes), want session %d, IPv4, the packet", m, len(m.Packet), e.index[0])
+	}
+}
+
+// The MP flags are installed and read back as given, and survive Update.
+func TestMPLookup(t *testing.T) {
+	e, long, short, _, _ := mpEnv(t)
+	for _, s := range []Session{long, short, e.untagged} {
+		got, _, err := e.dp.Lookup(s.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.MP != s.MP {
+			t.Errorf("session %#x: MP %+v, want %+v", s.SessionID, got.MP, s.MP)
+		}
+	}
+	short.MP = MP{}
+	if _, err := e.dp.Update(short); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := e.dp.Lookup(short.Key); err != nil || got.MP != (MP{}) {
+		t.Fatalf("after Update: %+v, %v", got.MP, err)
+	}
+	// ShortSeq alone means nothing: no flag without On.
+	if f := (MP{ShortSeq: true}).flags(); f != 0 {
+		t.Fatalf("flags %#x for ShortSeq without On", f)
+	}
+}
