@@ -134,7 +134,8 @@ type admission struct {
 // max-sessions established sessions; the bounds on half-open sessions; a
 // session id unique for the client MAC. The PPP link may negotiate an MRU
 // up to maxPayload (RFC 4638 §4) when it is set.
-func (a *admission) Open(c pppoe.Circuit, service string, hostUniq []byte, maxPayload uint16) (uint16, error) {
+func (a *admission) Open(c pppoe.Circuit, r pppoe.PADR) (uint16, error) {
+	service, hostUniq, maxPayload := r.Service, r.HostUniq, r.MaxPayload
 	s, p := a.s, a.d.port
 	s.mu.Lock()
 	if s.closed {
