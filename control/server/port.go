@@ -8,7 +8,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/pppoe-xdp/pppoe-xdp/control/aaa"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ethernet"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
@@ -184,7 +183,6 @@ func (a *admission) Open(c pppoe.Circuit, r pppoe.PADR) (uint16, error) {
 	if err != nil {
 		return refuse(limitOther, fmt.Errorf("server: %w", err))
 	}
-	lease := s.opts.AAA.Begin(aaa.ServicePPPoE)
 	l := &live{key: sessionKey{c, sid}, server: b.key, attempt: ak}
 	keepalive := time.Duration(b.cfg.KeepaliveTimeout)
 	if s.opts.KeepaliveTimeout > 0 {
@@ -200,8 +198,9 @@ func (a *admission) Open(c pppoe.Circuit, r pppoe.PADR) (uint16, error) {
 		ACMAC:            p.MAC,
 		Interface:        b.key.iface,
 		Service:          service,
+		PADR:             r,
 		Link:             lc,
-		Lease:            lease,
+		AAA:              s.opts.AAA,
 		DataPlane:        s.opts.DataPlane,
 		Send:             sendFunc(p, c, sid),
 		SendPADT:         func(msg string) error { return writePADT(p, srv, c, sid, msg) },
@@ -215,7 +214,6 @@ func (a *admission) Open(c pppoe.Circuit, r pppoe.PADR) (uint16, error) {
 		Log:              s.log,
 	})
 	if err != nil {
-		lease.Release()
 		s.ids.Release(c.MAC, sid)
 		return refuse(limitOther, err)
 	}

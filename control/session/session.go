@@ -78,12 +78,17 @@ type Config struct {
 	Interface string
 	// Service is the PPPoE Service-Name the client asked for.
 	Service string
-	// Link configures the PPP link. Role is forced to Authenticator and
-	// Verifier/Addresses to Lease.
+	// PADR is what the client's PADR asked for and the tags a relay or
+	// an intermediate agent added: AAA sees them.
+	PADR pppoe.PADR
+	// Link configures the PPP link. Role is forced to Authenticator,
+	// Verifier to link.Deferred (AAA answers) and Addresses to the
+	// answer's Grant.
 	Link link.Config
-	// Lease is the session's AAA lease; the session releases it when it
-	// ends.
-	Lease *aaa.Lease
+	// AAA authenticates the peer and gives the session its attributes;
+	// its answer may come seconds later, the session goes on meanwhile.
+	// The session releases the answer's Grant when it ends.
+	AAA aaa.Backend
 	// DataPlane forwards the session's traffic once IPCP is opened.
 	DataPlane DataPlane
 	// Send sends one PPP frame to the client inside a PPPoE session frame.
@@ -129,9 +134,19 @@ type Session struct {
 	log  *zap.Logger
 	now  func() time.Time
 
-	in    chan ppp.Frame
-	stopc chan Reason
-	done  chan struct{}
+	in      chan ppp.Frame
+	stopc   chan Reason
+	done    chan struct{}
+	verdict verdict
+
+	// Owned by the Run goroutine: AAA's answer and what came of it.
+	// grant is released when the session ends; authErr and addrErr name
+	// a refusal or a missing address in the session's end.
+	answer    aaa.Answer
+	grant     aaa.Grant
+	authErr   error
+	addrErr   error
+	cancelAAA context.CancelFunc
 
 	// Owned by the Run goroutine.
 	started        time.Time
@@ -167,8 +182,8 @@ type Session struct {
 // New returns a session for cfg; Run starts it.
 func New(cfg Config) (*Session, error) {
 	switch {
-	case cfg.Lease == nil:
-		return nil, errors.New("session: no AAA lease")
+	case cfg.AAA == nil:
+		return nil, errors.New("session: no AAA backend")
 	case cfg.DataPlane == nil:
 		return nil, errors.New("session: no data plane")
 	case cfg.Send == nil || cfg.SendPADT == nil:
@@ -199,7 +214,8 @@ func New(cfg Config) (*Session, error) {
 	}
 	lc := cfg.Link
 	lc.Role = link.Authenticator
-	lc.Verifier, lc.Addresses = cfg.Lease, cfg.Lease
+	s := &Session{cfg: cfg, now: cfg.Now}
+	lc.Verifier, lc.Addresses = link.Deferred, link.AddressFunc(s.addresses)
 	l, err := link.New(lc)
 	if err != nil {
 		return nil, fmt.Errorf("session %d: %w", cfg.SessionID, err)
@@ -208,20 +224,18 @@ func New(cfg Config) (*Session, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Session{
-		cfg:  cfg,
-		link: l,
-		now:  cfg.Now,
-		log: log.With(
-			zap.Stringer("handle", cfg.ID),
-			zap.Uint16("session_id", cfg.SessionID),
-			zap.Stringer("mac", cfg.Circuit.HardwareAddr()),
-			zap.String("iface", cfg.Interface),
-		),
-		in:    make(chan ppp.Frame, cfg.Queue),
-		stopc: make(chan Reason, 1),
-		done:  make(chan struct{}),
-	}, nil
+	s.link = l
+	s.log = log.With(
+		zap.Stringer("handle", cfg.ID),
+		zap.Uint16("session_id", cfg.SessionID),
+		zap.Stringer("mac", cfg.Circuit.HardwareAddr()),
+		zap.String("iface", cfg.Interface),
+	)
+	s.in = make(chan ppp.Frame, cfg.Queue)
+	s.stopc = make(chan Reason, 1)
+	s.done = make(chan struct{})
+	s.verdict.c = make(chan struct{}, 1)
+	return s, nil
 }
 
 // ID returns the session's handle.
@@ -297,6 +311,8 @@ func (s *Session) Run(ctx context.Context) Reason {
 			s.finish(r, "", s.now())
 		case f := <-s.in:
 			s.receive(f, s.now())
+		case <-s.verdict.c:
+			s.answered(s.now())
 		case <-timer.C:
 			s.wake(s.now())
 		}
@@ -431,6 +447,8 @@ func (s *Session) events(evs []link.Event, now time.Time) {
 			case link.PhaseNetwork:
 				s.setState(StateNetwork)
 			}
+		case link.AuthRequested:
+			s.authenticate(ev.Request, now)
 		case link.AuthSucceeded:
 			s.mu.Lock()
 			s.user = ev.User
@@ -495,7 +513,10 @@ func (s *Session) downReason() Reason {
 // went wrong if anything did (a refusal the link reported, or AAA's answer:
 // refused credentials, only-one, no address), else trigger itself.
 func (s *Session) ending(trigger Reason, detail string) (Reason, string, []zap.Field) {
-	err := s.cfg.Lease.Err()
+	err := s.addrErr
+	if s.authErr != nil {
+		err = s.authErr
+	}
 	switch {
 	case s.cause == ReasonAuthFailed && err != nil:
 		return s.cause, err.Error(), s.causeFields
@@ -526,7 +547,7 @@ func (s *Session) networkUp(info link.Info, now time.Time) {
 		IPv4:      info.IP.Remote,
 		MTU:       info.MTU,
 	}
-	if s.cfg.Lease.Profile().ChangeTCPMSS && info.MTU > TCPIPHeaders {
+	if s.answer.ChangeTCPMSS && info.MTU > TCPIPHeaders {
 		e.MSS = info.MTU - TCPIPHeaders
 	}
 	s.uninstall() // IPCP renegotiated: the entry may have changed
@@ -603,7 +624,7 @@ func (s *Session) finish(trigger Reason, detail string, now time.Time) {
 		}
 	}
 	s.uninstall()
-	s.cfg.Lease.Release()
+	s.endAAA()
 	if trigger != ReasonPADT && trigger != ReasonInterfaceGone {
 		if err := s.cfg.SendPADT(r.String()); err != nil {
 			s.log.Debug("send PADT", zap.Error(err))

@@ -6,7 +6,7 @@ import (
 )
 
 // Event is something the owner of a Link acts on or logs: one of
-// PhaseChanged, AuthSucceeded, AuthFailed, AuthRefused, NetworkUp,
+// PhaseChanged, AuthRequested, AuthSucceeded, AuthFailed, AuthRefused, NetworkUp,
 // NetworkDown, EchoReply, ProtocolRejected or Down. None carries a password.
 type Event interface{ event() }
 
@@ -18,6 +18,12 @@ type AuthSucceeded struct {
 	User   string
 	Method auth.Method
 }
+
+// AuthRequested asks the owner of an Authenticator without a Verifier to
+// check the peer's credentials and hand the verdict back with
+// Link.Authenticated. Request holds the peer's proof (a PAP password
+// among it): it must not be logged.
+type AuthRequested struct{ Request AuthRequest }
 
 // AuthFailed reports a failed authentication; the link then terminates
 // (RFC 1661 §3.5). Reason is for logs and never holds a secret.
@@ -63,6 +69,7 @@ type Down struct{ Reason string }
 func (PhaseChanged) event()     {}
 func (AuthSucceeded) event()    {}
 func (AuthFailed) event()       {}
+func (AuthRequested) event()    {}
 func (AuthRefused) event()      {}
 func (NetworkUp) event()        {}
 func (NetworkDown) event()      {}

@@ -124,7 +124,10 @@ type Config struct {
 	// Name is the Authenticator's CHAP Name (RFC 1994 §4.1); default
 	// DefaultName.
 	Name string
-	// Verifier checks the peer's credentials (Authenticator, required).
+	// Verifier checks the peer's credentials (Authenticator, required)
+	// inside Receive. Deferred: the link emits AuthRequested and waits for
+	// the owner's Authenticated, so a slow backend never blocks the
+	// caller.
 	Verifier Verifier
 	// Addresses gives the IPCP addresses once the peer is authenticated
 	// (Authenticator, required).
