@@ -227,7 +227,10 @@ type nopDataPlane struct{}
 
 func (nopDataPlane) Install(e session.Entry) (session.Handle, error) { return nil, nil }
 func (nopDataPlane) Remove(h session.Handle) error                   { return nil }
-func (nopDataPlane) Stats(h session.Handle) (session.Stats, error)   { return session.Stats{}, nil }
+func (nopDataPlane) Update(h session.Handle, e session.Entry) (session.Handle, error) {
+	return h, nil
+}
+func (nopDataPlane) Stats(h session.Handle) (session.Stats, error) { return session.Stats{}, nil }
 
 func newTestAC(t *testing.T, sys *fakeSystem) (*AccessConcentrator, map[string]*blockConn) {
 	t.Helper()

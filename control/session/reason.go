@@ -105,3 +105,64 @@ func (s State) String() string {
 	}
 	return "unknown"
 }
+
+// TerminateCause is a RADIUS Acct-Terminate-Cause (RFC 2866 §5.10).
+type TerminateCause uint32
+
+// Acct-Terminate-Cause values (RFC 2866 §5.10).
+const (
+	CauseUserRequest        TerminateCause = 1
+	CauseLostCarrier        TerminateCause = 2
+	CauseLostService        TerminateCause = 3
+	CauseIdleTimeout        TerminateCause = 4
+	CauseSessionTimeout     TerminateCause = 5
+	CauseAdminReset         TerminateCause = 6
+	CauseAdminReboot        TerminateCause = 7
+	CausePortError          TerminateCause = 8
+	CauseNASError           TerminateCause = 9
+	CauseNASRequest         TerminateCause = 10
+	CauseNASReboot          TerminateCause = 11
+	CausePortUnneeded       TerminateCause = 12
+	CausePortPreempted      TerminateCause = 13
+	CausePortSuspended      TerminateCause = 14
+	CauseServiceUnavailable TerminateCause = 15
+	CauseCallback           TerminateCause = 16
+	CauseUserError          TerminateCause = 17
+	CauseHostRequest        TerminateCause = 18
+)
+
+// TerminateCause maps why a session ended to the Acct-Terminate-Cause its
+// Accounting-Stop carries (RFC 2866 §5.10), as accel-ppp's TERM_* do:
+// the subscriber hanging up is User-Request, a subscriber gone silent
+// Lost-Carrier, the operator Admin-Reset, the daemon stopping
+// Admin-Reboot, the subscriber's own errors (credentials, negotiation)
+// User-Error, what the NAS could not provide Service-Unavailable or
+// NAS-Error.
+func (r Reason) TerminateCause() TerminateCause {
+	switch r {
+	case ReasonPADT, ReasonPeerTerminate:
+		return CauseUserRequest
+	case ReasonKeepalive:
+		return CauseLostCarrier
+	case ReasonAdmin:
+		return CauseAdminReset
+	case ReasonReplaced:
+		// one-session-per-host: the host's new session took the port.
+		return CausePortPreempted
+	case ReasonAuthFailed, ReasonNoAuthMethod, ReasonNegotiation:
+		return CauseUserError
+	case ReasonNoAddress, ReasonMaxSessions:
+		return CauseServiceUnavailable
+	case ReasonDataPlane:
+		return CauseNASError
+	case ReasonShutdown:
+		return CauseAdminReboot
+	case ReasonSetupTimeout:
+		// The client (or AAA) did not finish in time: the service was
+		// never delivered.
+		return CauseLostService
+	case ReasonInterfaceGone:
+		return CausePortError
+	}
+	return CauseNASError
+}

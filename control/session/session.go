@@ -51,20 +51,6 @@ const TCPIPHeaders = 40
 // long each PADR of a flood used to hold a session.
 const DefaultSetupTimeout = 20 * time.Second
 
-// Hooks let the server count what sessions do. Each is optional and is called
-// from the session's own goroutine.
-type Hooks struct {
-	// State reports a state change.
-	State func(from, to State)
-	// Up reports IPCP opened and the data plane installed, latency after
-	// Config.Opened (the PADR).
-	Up func(latency time.Duration)
-	// AuthFailed reports refused credentials.
-	AuthFailed func(m auth.Method)
-	// Down reports the end of the session.
-	Down func(r Reason)
-}
-
 // Config configures one Session.
 type Config struct {
 	// ID is the session's handle, which names it in logs and for
@@ -122,6 +108,9 @@ type Config struct {
 	Queue int
 	// Hooks are called on state changes, up, auth failures and down.
 	Hooks Hooks
+	// Observers are told of the session's life, after the log lines and
+	// the Hooks.
+	Observers []Observer
 	// Log gets "session up"/"session down" at Info and transitions at
 	// Debug. nil logs nothing.
 	Log *zap.Logger
@@ -138,6 +127,12 @@ type Session struct {
 	stopc   chan Reason
 	done    chan struct{}
 	verdict verdict
+	updates chan update
+
+	observers []Observer
+	// entry is what the data plane holds while installed.
+	entry     Entry
+	interimAt time.Time // zero when no interim runs
 
 	// Owned by the Run goroutine: AAA's answer and what came of it.
 	// grant is released when the session ends; authErr and addrErr name
@@ -235,6 +230,8 @@ func New(cfg Config) (*Session, error) {
 	s.stopc = make(chan Reason, 1)
 	s.done = make(chan struct{})
 	s.verdict.c = make(chan struct{}, 1)
+	s.updates = make(chan update)
+	s.observers = append([]Observer{logLines{halfOpen: cfg.HalfOpenLog}, cfg.Hooks}, cfg.Observers...)
 	return s, nil
 }
 
@@ -313,6 +310,8 @@ func (s *Session) Run(ctx context.Context) Reason {
 			s.receive(f, s.now())
 		case <-s.verdict.c:
 			s.answered(s.now())
+		case u := <-s.updates:
+			u.err <- s.update(u.change, s.now())
 		case <-timer.C:
 			s.wake(s.now())
 		}
@@ -325,6 +324,7 @@ func (s *Session) start(now time.Time) {
 	s.started = now
 	s.setupDeadline = s.cfg.Opened.Add(s.cfg.SetupTimeout)
 	s.log.Debug("session start", zap.String("service", s.cfg.Service))
+	s.observe(now, Started{})
 	s.carry(s.link.Up(now), now)
 }
 
@@ -332,7 +332,7 @@ func (s *Session) start(now time.Time) {
 // keepalive check.
 func (s *Session) next() time.Time {
 	var n time.Time
-	for _, t := range []time.Time{s.linkDeadline, s.setupDeadline, s.nextCheck} {
+	for _, t := range []time.Time{s.linkDeadline, s.setupDeadline, s.nextCheck, s.interimAt} {
 		if !t.IsZero() && (n.IsZero() || t.Before(n)) {
 			n = t
 		}
@@ -365,6 +365,20 @@ func (s *Session) wake(now time.Time) {
 	if !s.ended && !s.nextCheck.IsZero() && !now.Before(s.nextCheck) {
 		s.keepalive(now)
 	}
+	if !s.ended && !s.interimAt.IsZero() && !now.Before(s.interimAt) {
+		s.interimAt = now.Add(s.answer.InterimInterval)
+		s.observe(now, Interim{Stats: s.counters()})
+	}
+}
+
+// counters reads the session's counters over its life from the data plane.
+func (s *Session) counters() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.installed {
+		s.readStatsLocked(s.handle)
+	}
+	return s.past.Add(s.cur)
 }
 
 // keepalive is RouterOS's server keepalive: traffic is any frame from the
@@ -454,15 +468,14 @@ func (s *Session) events(evs []link.Event, now time.Time) {
 			s.user = ev.User
 			s.mu.Unlock()
 			s.log.Debug("authenticated", zap.String("user", ev.User), zap.Stringer("method", ev.Method))
+			s.observe(now, Authenticated{User: ev.User, Method: ev.Method, Answer: s.answer})
 		case link.AuthFailed:
 			s.mu.Lock()
 			s.user = ev.User
 			s.mu.Unlock()
 			s.log.Debug("authentication failed", zap.String("user", ev.User), zap.Stringer("method", ev.Method), zap.String("detail", ev.Reason))
 			s.setCause(ReasonAuthFailed, ev.Reason, zap.Stringer("method", ev.Method))
-			if s.cfg.Hooks.AuthFailed != nil {
-				s.cfg.Hooks.AuthFailed(ev.Method)
-			}
+			s.observe(now, AuthFailed{User: ev.User, Method: ev.Method, Detail: ev.Reason})
 		case link.AuthRefused:
 			fields := []zap.Field{zap.String("offered", methodList(ev.Offered))}
 			if ev.Suggested != 0 {
@@ -476,7 +489,8 @@ func (s *Session) events(evs []link.Event, now time.Time) {
 			s.log.Debug("network down")
 			s.uninstall()
 			s.setState(StateNetwork)
-			s.nextCheck = time.Time{}
+			s.nextCheck, s.interimAt = time.Time{}, time.Time{}
+			s.observe(now, NetworkDown{Protocol: ppp.ProtocolIPCP})
 		case link.ProtocolRejected:
 			s.log.Debug("protocol rejected by peer", zap.Stringer("protocol", ev.Protocol))
 		case link.Down:
@@ -557,7 +571,7 @@ func (s *Session) networkUp(info link.Info, now time.Time) {
 		return
 	}
 	s.mu.Lock()
-	s.handle, s.installed = h, true
+	s.handle, s.installed, s.entry = h, true, e
 	s.addr, s.mtu, s.mru = info.IP.Remote, info.MTU, info.MRU
 	s.mu.Unlock()
 	s.setState(StateUp)
@@ -570,18 +584,10 @@ func (s *Session) networkUp(info link.Info, now time.Time) {
 	if t := s.cfg.KeepaliveTimeout; t > 0 {
 		s.nextCheck = now.Add(t)
 	}
-	latency := now.Sub(s.cfg.Opened)
-	s.log.Info("session up",
-		zap.String("user", info.User),
-		zap.Stringer("address", info.IP.Remote),
-		zap.Uint16("mtu", info.MTU),
-		zap.Uint16("mss", e.MSS),
-		zap.Stringer("method", info.Method),
-		zap.Duration("setup", latency),
-	)
-	if s.cfg.Hooks.Up != nil {
-		s.cfg.Hooks.Up(latency)
+	if d := s.answer.InterimInterval; d > 0 {
+		s.interimAt = now.Add(d)
 	}
+	s.observe(now, NetworkUp{Protocol: ppp.ProtocolIPCP, Entry: e, Info: info, Setup: now.Sub(s.cfg.Opened)})
 }
 
 // uninstall removes the data-plane entry if there is one, reading its
@@ -613,7 +619,7 @@ func (s *Session) finish(trigger Reason, detail string, now time.Time) {
 		return
 	}
 	s.ended = true
-	s.nextCheck, s.linkDeadline, s.setupDeadline = time.Time{}, time.Time{}, time.Time{}
+	s.nextCheck, s.linkDeadline, s.setupDeadline, s.interimAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	r, detail, causeFields := s.ending(trigger, detail)
 	switch trigger {
 	case ReasonAdmin, ReasonReplaced, ReasonShutdown, ReasonSetupTimeout:
@@ -623,6 +629,7 @@ func (s *Session) finish(trigger Reason, detail string, now time.Time) {
 			s.send(s.link.Close(r.String(), now).Send)
 		}
 	}
+	s.observe(now, Stopping{Reason: r, Stats: s.counters()})
 	s.uninstall()
 	s.endAAA()
 	if trigger != ReasonPADT && trigger != ReasonInterfaceGone {
@@ -633,31 +640,12 @@ func (s *Session) finish(trigger Reason, detail string, now time.Time) {
 	s.setState(StateDown)
 	s.mu.Lock()
 	s.reason = r
-	addr, user := s.addr, s.user
+	addr, user, stats := s.addr, s.user, s.past.Add(s.cur)
 	s.mu.Unlock()
-	fields := []zap.Field{
-		zap.String("user", user),
-		zap.Stringer("reason", r),
-	}
-	if trigger != r {
-		fields = append(fields, zap.Stringer("ended_by", trigger))
-	}
-	fields = append(fields, causeFields...)
-	fields = append(fields, zap.Duration("duration", now.Sub(s.started)))
-	if addr.IsValid() {
-		fields = append(fields, zap.Stringer("address", addr))
-	}
-	if detail != "" {
-		fields = append(fields, zap.String("detail", detail))
-	}
-	if !s.wasUp && s.cfg.HalfOpenLog != nil && !s.cfg.HalfOpenLog.allow(r, now) {
-		s.log.Debug("session down", fields...)
-	} else {
-		s.log.Info("session down", fields...)
-	}
-	if s.cfg.Hooks.Down != nil {
-		s.cfg.Hooks.Down(r)
-	}
+	s.observe(now, Stopped{
+		Reason: r, Trigger: trigger, Detail: detail, Fields: causeFields,
+		User: user, Address: addr, Duration: now.Sub(s.started), Stats: stats, WasUp: s.wasUp,
+	})
 	close(s.done)
 }
 
@@ -677,7 +665,5 @@ func (s *Session) setState(to State) {
 	if from == to {
 		return
 	}
-	if s.cfg.Hooks.State != nil {
-		s.cfg.Hooks.State(from, to)
-	}
+	s.observe(s.now(), StateChanged{From: from, To: to})
 }

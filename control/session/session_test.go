@@ -60,6 +60,16 @@ func (d *fakeDP) Install(e Entry) (Handle, error) {
 	return d.next, nil
 }
 
+func (d *fakeDP) Update(h Handle, e Entry) (Handle, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.installed[h.(int)]; !ok {
+		return nil, errors.New("no such entry")
+	}
+	d.installed[h.(int)] = e
+	return h, nil
+}
+
 func (d *fakeDP) Remove(h Handle) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
