@@ -100,6 +100,11 @@ type Answer struct {
 	// accounting.
 	Local, Remote netip.Addr
 	Pool          string
+	// IPv6 runs IPv6CP (RFC 5072) beside IPCP. The local backend leaves
+	// it off until RA and DHCPv6 serve the session (IPv6CP is then
+	// answered with Protocol-Reject, as before); a profile's IPv6 pools
+	// or RADIUS's Framed-IPv6-Prefix/Delegated-IPv6-Prefix turn it on.
+	IPv6 bool
 	// DNS are the DNS servers offered through IPCP (RFC 1877).
 	DNS []netip.Addr
 	// ChangeTCPMSS clamps the TCP MSS of the session to MTU − 40.

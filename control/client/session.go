@@ -261,11 +261,17 @@ func (s *session) event(ev link.Event) {
 	case link.AuthFailed:
 		s.setReason(fmt.Sprintf("authentication failed (%s): %s", ev.Method, ev.Reason))
 	case link.NetworkUp:
+		if ev.Protocol != ppp.ProtocolIPCP {
+			return // the client runs IPCP only (Config.IPv6 is nil)
+		}
 		if err := s.up(ev.Info); err != nil {
 			s.setReason("data plane: " + err.Error())
 			s.apply(s.lk.Close("data plane failed", time.Now()))
 		}
 	case link.NetworkDown:
+		if ev.Protocol != ppp.ProtocolIPCP {
+			return
+		}
 		s.teardown()
 		// IPCP renegotiating in the Network phase is still on its way
 		// up; anything else is the link going away.

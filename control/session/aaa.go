@@ -148,14 +148,7 @@ func (s *Session) addresses(string) (link.IPConfig, error) {
 		}
 		return link.IPConfig{}, err
 	}
-	c := link.IPConfig{Local: a.Local, Remote: a.Remote}
-	if len(a.DNS) > 0 {
-		c.DNS1 = a.DNS[0]
-	}
-	if len(a.DNS) > 1 {
-		c.DNS2 = a.DNS[1]
-	}
-	return c, nil
+	return a.IPConfig(), nil
 }
 
 // endAAA gives back what AAA granted, and whatever an answer still on

@@ -8,6 +8,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/aaa"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
+	"github.com/pppoe-xdp/pppoe-xdp/control/radius"
 )
 
 // interimAAA is the local secrets with an accounting interval in every
@@ -109,24 +110,69 @@ func TestObserverLifecycle(t *testing.T) {
 	if obs.entriesAtStop != 1 || obs.statsAtStopping != final {
 		t.Errorf("Stopping saw %d entries and %+v, want the entry and %+v", obs.entriesAtStop, obs.statsAtStopping, final)
 	}
-	if stopped.Reason != ReasonAdmin || stopped.Stats != final || stopped.Reason.TerminateCause() != CauseAdminReset {
+	if stopped.Reason != ReasonAdmin || stopped.Stats != final || stopped.Reason.TerminateCause() != radius.CauseAdminReset {
 		t.Errorf("stopped %+v", stopped)
 	}
 }
 
 func TestTerminateCause(t *testing.T) {
-	want := map[Reason]TerminateCause{
-		ReasonPADT: CauseUserRequest, ReasonPeerTerminate: CauseUserRequest,
-		ReasonKeepalive: CauseLostCarrier, ReasonAdmin: CauseAdminReset,
-		ReasonReplaced: CausePortPreempted, ReasonAuthFailed: CauseUserError,
-		ReasonNoAddress: CauseServiceUnavailable, ReasonNegotiation: CauseUserError,
-		ReasonDataPlane: CauseNASError, ReasonShutdown: CauseAdminReboot,
-		ReasonNoAuthMethod: CauseUserError, ReasonSetupTimeout: CauseLostService,
-		ReasonMaxSessions: CauseServiceUnavailable, ReasonInterfaceGone: CausePortError,
+	want := map[Reason]radius.TerminateCause{
+		ReasonPADT: radius.CauseUserRequest, ReasonPeerTerminate: radius.CauseUserRequest,
+		ReasonKeepalive: radius.CauseLostCarrier, ReasonAdmin: radius.CauseAdminReset,
+		ReasonReplaced: radius.CausePortPreempted, ReasonAuthFailed: radius.CauseUserError,
+		ReasonNoAddress: radius.CauseServiceUnavailable, ReasonNegotiation: radius.CauseUserError,
+		ReasonDataPlane: radius.CauseNASError, ReasonShutdown: radius.CauseAdminReboot,
+		ReasonNoAuthMethod: radius.CauseUserError, ReasonSetupTimeout: radius.CauseLostService,
+		ReasonMaxSessions: radius.CauseServiceUnavailable, ReasonInterfaceGone: radius.CausePortError,
 	}
 	for r := ReasonPADT; int(r) < NumReasons; r++ {
 		if got, ok := want[r]; !ok || r.TerminateCause() != got {
 			t.Errorf("%v: %d, want %d (listed %v)", r, r.TerminateCause(), got, ok)
 		}
+	}
+}
+
+// ipv6AAA is the local secrets with IPv6 switched on, as a profile with
+// IPv6 pools will be.
+type ipv6AAA struct{ local *aaa.Local }
+
+func (a ipv6AAA) Authenticate(ctx context.Context, req aaa.Request, reply func(aaa.Answer)) {
+	a.local.Authenticate(ctx, req, func(ans aaa.Answer) {
+		ans.IPv6 = true
+		reply(ans)
+	})
+}
+
+// TestIPv6CPBesideIPCP: an answer that enables IPv6 runs IPv6CP beside
+// IPCP; the peer terminating IPv6CP leaves the IPv4 session up, its
+// entry in the data plane.
+func TestIPv6CPBesideIPCP(t *testing.T) {
+	var got []Event
+	r := newRig(t, "alice", "wonderland", func(c *Config, pc *link.Config) {
+		c.AAA = ipv6AAA{local: c.AAA.(*aaa.Local)}
+		pc.IPv6 = func() bool { return true }
+		c.Observers = []Observer{ObserverFunc(func(_ *Session, _ time.Time, e Event) {
+			switch e.(type) {
+			case NetworkUp, NetworkDown:
+				got = append(got, e)
+			}
+		})}
+	})
+	r.up()
+	if len(got) != 2 || r.s.State() != StateUp || len(r.dp.entries()) != 1 {
+		t.Fatalf("after setup: %+v, state %v, %d entries", got, r.s.State(), len(r.dp.entries()))
+	}
+	term, _ := (&ppp.Packet{Code: ppp.TerminateRequest, Identifier: 3}).MarshalBinary()
+	r.s.receive(ppp.Frame{Protocol: ppp.ProtocolIPv6CP, Information: term}, r.now)
+	r.exchange(link.Output{})
+	r.at(10 * time.Second) // IPv6CP's restart timer runs out: it is Stopped
+	if len(got) != 3 {
+		t.Fatalf("events %+v", got)
+	}
+	if d, ok := got[2].(NetworkDown); !ok || d.Protocol != ppp.ProtocolIPv6CP {
+		t.Fatalf("third event %+v, want IPv6CP down", got[2])
+	}
+	if r.s.State() != StateUp || len(r.dp.entries()) != 1 || r.s.ended {
+		t.Fatalf("IPv4 went with IPv6: state %v, %d entries", r.s.State(), len(r.dp.entries()))
 	}
 }

@@ -1,5 +1,7 @@
 package session
 
+import "github.com/pppoe-xdp/pppoe-xdp/control/radius"
+
 // Reason is why a session ended; it is logged with "session down" and
 // counted.
 type Reason uint8
@@ -106,31 +108,6 @@ func (s State) String() string {
 	return "unknown"
 }
 
-// TerminateCause is a RADIUS Acct-Terminate-Cause (RFC 2866 §5.10).
-type TerminateCause uint32
-
-// Acct-Terminate-Cause values (RFC 2866 §5.10).
-const (
-	CauseUserRequest        TerminateCause = 1
-	CauseLostCarrier        TerminateCause = 2
-	CauseLostService        TerminateCause = 3
-	CauseIdleTimeout        TerminateCause = 4
-	CauseSessionTimeout     TerminateCause = 5
-	CauseAdminReset         TerminateCause = 6
-	CauseAdminReboot        TerminateCause = 7
-	CausePortError          TerminateCause = 8
-	CauseNASError           TerminateCause = 9
-	CauseNASRequest         TerminateCause = 10
-	CauseNASReboot          TerminateCause = 11
-	CausePortUnneeded       TerminateCause = 12
-	CausePortPreempted      TerminateCause = 13
-	CausePortSuspended      TerminateCause = 14
-	CauseServiceUnavailable TerminateCause = 15
-	CauseCallback           TerminateCause = 16
-	CauseUserError          TerminateCause = 17
-	CauseHostRequest        TerminateCause = 18
-)
-
 // TerminateCause maps why a session ended to the Acct-Terminate-Cause its
 // Accounting-Stop carries (RFC 2866 §5.10), as accel-ppp's TERM_* do:
 // the subscriber hanging up is User-Request, a subscriber gone silent
@@ -138,31 +115,31 @@ const (
 // Admin-Reboot, the subscriber's own errors (credentials, negotiation)
 // User-Error, what the NAS could not provide Service-Unavailable or
 // NAS-Error.
-func (r Reason) TerminateCause() TerminateCause {
+func (r Reason) TerminateCause() radius.TerminateCause {
 	switch r {
 	case ReasonPADT, ReasonPeerTerminate:
-		return CauseUserRequest
+		return radius.CauseUserRequest
 	case ReasonKeepalive:
-		return CauseLostCarrier
+		return radius.CauseLostCarrier
 	case ReasonAdmin:
-		return CauseAdminReset
+		return radius.CauseAdminReset
 	case ReasonReplaced:
 		// one-session-per-host: the host's new session took the port.
-		return CausePortPreempted
+		return radius.CausePortPreempted
 	case ReasonAuthFailed, ReasonNoAuthMethod, ReasonNegotiation:
-		return CauseUserError
+		return radius.CauseUserError
 	case ReasonNoAddress, ReasonMaxSessions:
-		return CauseServiceUnavailable
+		return radius.CauseServiceUnavailable
 	case ReasonDataPlane:
-		return CauseNASError
+		return radius.CauseNASError
 	case ReasonShutdown:
-		return CauseAdminReboot
+		return radius.CauseAdminReboot
 	case ReasonSetupTimeout:
 		// The client (or AAA) did not finish in time: the service was
 		// never delivered.
-		return CauseLostService
+		return radius.CauseLostService
 	case ReasonInterfaceGone:
-		return CausePortError
+		return radius.CausePortError
 	}
-	return CauseNASError
+	return radius.CauseNASError
 }

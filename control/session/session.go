@@ -211,6 +211,7 @@ func New(cfg Config) (*Session, error) {
 	lc.Role = link.Authenticator
 	s := &Session{cfg: cfg, now: cfg.Now}
 	lc.Verifier, lc.Addresses = link.Deferred, link.AddressFunc(s.addresses)
+	lc.IPv6 = func() bool { return s.answer.IPv6 }
 	l, err := link.New(lc)
 	if err != nil {
 		return nil, fmt.Errorf("session %d: %w", cfg.SessionID, err)
@@ -484,8 +485,18 @@ func (s *Session) events(evs []link.Event, now time.Time) {
 			s.log.Debug("no common authentication method", fields...)
 			s.setCause(ReasonNoAuthMethod, "", fields...)
 		case link.NetworkUp:
+			if ev.Protocol != ppp.ProtocolIPCP {
+				s.log.Debug("network up", zap.Stringer("protocol", ev.Protocol))
+				s.observe(now, NetworkUp{Protocol: ev.Protocol, Info: ev.Info, Setup: now.Sub(s.cfg.Opened)})
+				continue
+			}
 			s.networkUp(ev.Info, now)
 		case link.NetworkDown:
+			if ev.Protocol != ppp.ProtocolIPCP {
+				s.log.Debug("network down", zap.Stringer("protocol", ev.Protocol))
+				s.observe(now, NetworkDown{Protocol: ev.Protocol})
+				continue
+			}
 			s.log.Debug("network down")
 			s.uninstall()
 			s.setState(StateNetwork)

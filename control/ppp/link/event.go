@@ -44,12 +44,17 @@ type AuthRefused struct {
 	Suggested auth.Method
 }
 
-// NetworkUp reports IPCP Opened (RFC 1332): the owner installs the data
-// plane for Info now.
-type NetworkUp struct{ Info Info }
+// NetworkUp reports a network protocol Opened: IPCP (RFC 1332), the
+// owner installs the data plane for Info.IP now; IPv6CP (RFC 5072),
+// Info.IPv6 holds the Interface-Identifiers.
+type NetworkUp struct {
+	Protocol ppp.Protocol
+	Info     Info
+}
 
-// NetworkDown reports IPCP leaving Opened: the owner removes the data plane.
-type NetworkDown struct{}
+// NetworkDown reports a network protocol leaving Opened: for IPCP the
+// owner removes the data plane. The link may stay up on the other one.
+type NetworkDown struct{ Protocol ppp.Protocol }
 
 // EchoReply reports an LCP Echo-Reply (RFC 1661 §5.8): the keepalive was
 // answered.
