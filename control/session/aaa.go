@@ -14,7 +14,7 @@ import (
 // backend may answer from any goroutine, before or after the session
 // ended.
 type verdict struct {
-	c chan struct{} // signalled when ans is set
+	poke func() // tells the session loop an answer is there
 
 	mu    sync.Mutex
 	ans   *aaa.Answer
@@ -33,10 +33,7 @@ func (v *verdict) put(a aaa.Answer) {
 	}
 	v.ans = &a
 	v.mu.Unlock()
-	select {
-	case v.c <- struct{}{}:
-	default:
-	}
+	v.poke()
 }
 
 // take returns the answer that arrived, if any.

@@ -105,7 +105,7 @@ func TestSlowAAA(t *testing.T) {
 
 	close(g.gate)
 	select {
-	case <-slow.s.verdict.c:
+	case <-slow.s.eng.poke:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the answer never reached the session")
 	}

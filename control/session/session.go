@@ -119,15 +119,13 @@ type Config struct {
 // Session is one PPPoE session of the access concentrator.
 type Session struct {
 	cfg  Config
+	eng  Engine
 	link *link.Link
 	log  *zap.Logger
 	now  func() time.Time
 
-	in      chan ppp.Frame
-	stopc   chan Reason
-	done    chan struct{}
 	verdict verdict
-	updates chan update
+	pending pendingUpdates
 
 	observers []Observer
 	// entry is what the data plane holds while installed.
@@ -145,7 +143,6 @@ type Session struct {
 
 	// Owned by the Run goroutine.
 	started        time.Time
-	linkDeadline   time.Time
 	setupDeadline  time.Time // zero once IPCP has opened
 	nextCheck      time.Time // keepalive; zero when not running
 	lastActivity   time.Time
@@ -227,11 +224,8 @@ func New(cfg Config) (*Session, error) {
 		zap.Stringer("mac", cfg.Circuit.HardwareAddr()),
 		zap.String("iface", cfg.Interface),
 	)
-	s.in = make(chan ppp.Frame, cfg.Queue)
-	s.stopc = make(chan Reason, 1)
-	s.done = make(chan struct{})
-	s.verdict.c = make(chan struct{}, 1)
-	s.updates = make(chan update)
+	s.eng = NewEngine(l, cfg.Now, cfg.Queue)
+	s.verdict.poke = s.eng.Poke
 	s.observers = append([]Observer{logLines{halfOpen: cfg.HalfOpenLog}, cfg.Hooks}, cfg.Observers...)
 	return s, nil
 }
@@ -247,33 +241,15 @@ func (s *Session) Circuit() pppoe.Circuit { return s.cfg.Circuit }
 
 // Deliver queues a PPP frame from the client; it copies f. It reports false
 // when the queue is full or the session has ended; the frame is dropped.
-func (s *Session) Deliver(f ppp.Frame) bool {
-	select {
-	case <-s.done:
-		return false
-	default:
-	}
-	f.Information = append([]byte(nil), f.Information...)
-	select {
-	case s.in <- f:
-		return true
-	default:
-		return false
-	}
-}
+func (s *Session) Deliver(f ppp.Frame) bool { return s.eng.Deliver(f) }
 
 // Stop asks the session to end for r (ReasonPADT when the client sent PADT,
 // ReasonAdmin, ReasonReplaced, ReasonShutdown, ReasonInterfaceGone). The
 // first reason wins; Stop does not wait (see Done).
-func (s *Session) Stop(r Reason) {
-	select {
-	case s.stopc <- r:
-	default:
-	}
-}
+func (s *Session) Stop(r Reason) { s.eng.Stop(StopRequest{Reason: r}) }
 
 // Done is closed when the session has ended and cleaned up.
-func (s *Session) Done() <-chan struct{} { return s.done }
+func (s *Session) Done() <-chan struct{} { return s.eng.Done() }
 
 // Reason returns why the session ended, ReasonNone while it runs.
 func (s *Session) Reason() Reason {
@@ -293,31 +269,28 @@ func (s *Session) State() State {
 // data-plane entry removed, the lease released, PADT sent unless the client
 // sent one. Cancelling ctx ends it with ReasonShutdown.
 func (s *Session) Run(ctx context.Context) Reason {
-	s.start(s.now())
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for !s.ended {
-		if next := s.next(); next.IsZero() {
-			timer.Stop()
-		} else {
-			timer.Reset(next.Sub(s.now()))
-		}
-		select {
-		case <-ctx.Done():
-			s.finish(ReasonShutdown, "", s.now())
-		case r := <-s.stopc:
-			s.finish(r, "", s.now())
-		case f := <-s.in:
-			s.receive(f, s.now())
-		case <-s.verdict.c:
-			s.answered(s.now())
-		case u := <-s.updates:
-			u.err <- s.update(u.change, s.now())
-		case <-timer.C:
-			s.wake(s.now())
-		}
-	}
+	s.eng.Run(ctx, (*acRole)(s))
 	return s.Reason()
+}
+
+// acRole is the Session as the Engine's Role: the access concentrator's
+// side of the link.
+type acRole Session
+
+func (r *acRole) Start(now time.Time)                { (*Session)(r).start(now) }
+func (r *acRole) Receive(f ppp.Frame, now time.Time) { (*Session)(r).receive(f, now) }
+func (r *acRole) Stop(q StopRequest, now time.Time)  { (*Session)(r).finish(q.Reason, q.Detail, now) }
+func (r *acRole) Wake(now time.Time)                 { (*Session)(r).wake(now) }
+func (r *acRole) Next() time.Time                    { return (*Session)(r).next() }
+func (r *acRole) Ended() bool                        { return r.ended }
+func (r *acRole) Act(ev link.Event, now time.Time)   { (*Session)(r).act(ev, now) }
+func (r *acRole) Send(f ppp.Frame)                   { (*Session)(r).send(f) }
+
+// Poked: AAA's answer or an Update is waiting.
+func (r *acRole) Poked(now time.Time) {
+	s := (*Session)(r)
+	s.answered(now)
+	s.updateNow(now)
 }
 
 // start brings the link up: the PPPoE session exists (RFC 1661 §3.4).
@@ -333,7 +306,7 @@ func (s *Session) start(now time.Time) {
 // keepalive check.
 func (s *Session) next() time.Time {
 	var n time.Time
-	for _, t := range []time.Time{s.linkDeadline, s.setupDeadline, s.nextCheck, s.interimAt} {
+	for _, t := range []time.Time{s.eng.linkDeadline, s.setupDeadline, s.nextCheck, s.interimAt} {
 		if !t.IsZero() && (n.IsZero() || t.Before(n)) {
 			n = t
 		}
@@ -359,10 +332,7 @@ func (s *Session) wake(now time.Time) {
 		s.finish(ReasonSetupTimeout, fmt.Sprintf("not up %v after the PADR", s.cfg.SetupTimeout), now)
 		return
 	}
-	if !s.linkDeadline.IsZero() && !now.Before(s.linkDeadline) {
-		s.linkDeadline = time.Time{}
-		s.carry(s.link.Tick(now), now)
-	}
+	s.eng.TickLink((*acRole)(s), now)
 	if !s.ended && !s.nextCheck.IsZero() && !now.Before(s.nextCheck) {
 		s.keepalive(now)
 	}
@@ -418,95 +388,68 @@ func (s *Session) dataPlaneHandle() (Handle, bool) {
 	return s.handle, s.installed
 }
 
-// carry carries out one step of the link: its frames sent, its deadline
-// kept, its events acted on. Events up to the last data-plane one
-// (NetworkUp, NetworkDown) are acted on before any frame of the step
-// leaves: the step that opens IPCP sends the Configure-Ack that lets the
-// client send data, and the data plane must forward before it does.
+// carry carries out one step of the link (Engine.Carry).
 func (s *Session) carry(out link.Output, now time.Time) {
-	split := 0
-	for i, ev := range out.Events {
-		switch ev.(type) {
-		case link.NetworkUp, link.NetworkDown:
-			split = i + 1
-		}
-	}
-	s.events(out.Events[:split], now)
-	if s.ended {
-		// The install failed or max-sessions was reached: the frames that
-		// would open IPCP are not sent.
-		return
-	}
-	s.send(out.Send)
-	if s.ended {
-		return
-	}
-	s.linkDeadline = out.Deadline
-	s.events(out.Events[split:], now)
+	s.eng.Carry((*acRole)(s), out, now)
 }
 
-// events acts on the link's events in order.
-func (s *Session) events(evs []link.Event, now time.Time) {
-	for _, ev := range evs {
-		if s.ended {
+// act acts on one of the link's events.
+func (s *Session) act(ev link.Event, now time.Time) {
+	switch ev := ev.(type) {
+	case link.PhaseChanged:
+		s.log.Debug("phase", zap.Stringer("from", ev.From), zap.Stringer("to", ev.To))
+		switch ev.To {
+		case link.PhaseEstablish:
+			s.setState(StateEstablish)
+		case link.PhaseAuthenticate:
+			s.setState(StateAuthenticate)
+		case link.PhaseNetwork:
+			s.setState(StateNetwork)
+		}
+	case link.AuthRequested:
+		s.authenticate(ev.Request, now)
+	case link.AuthSucceeded:
+		s.mu.Lock()
+		s.user = ev.User
+		s.mu.Unlock()
+		s.log.Debug("authenticated", zap.String("user", ev.User), zap.Stringer("method", ev.Method))
+		s.observe(now, Authenticated{User: ev.User, Method: ev.Method, Answer: s.answer})
+	case link.AuthFailed:
+		s.mu.Lock()
+		s.user = ev.User
+		s.mu.Unlock()
+		s.log.Debug("authentication failed", zap.String("user", ev.User), zap.Stringer("method", ev.Method), zap.String("detail", ev.Reason))
+		s.setCause(ReasonAuthFailed, ev.Reason, zap.Stringer("method", ev.Method))
+		s.observe(now, AuthFailed{User: ev.User, Method: ev.Method, Detail: ev.Reason})
+	case link.AuthRefused:
+		fields := []zap.Field{zap.String("offered", methodList(ev.Offered))}
+		if ev.Suggested != 0 {
+			fields = append(fields, zap.Stringer("peer_wants", ev.Suggested))
+		}
+		s.log.Debug("no common authentication method", fields...)
+		s.setCause(ReasonNoAuthMethod, "", fields...)
+	case link.NetworkUp:
+		if ev.Protocol != ppp.ProtocolIPCP {
+			s.log.Debug("network up", zap.Stringer("protocol", ev.Protocol))
+			s.observe(now, NetworkUp{Protocol: ev.Protocol, Info: ev.Info, Setup: now.Sub(s.cfg.Opened)})
 			return
 		}
-		switch ev := ev.(type) {
-		case link.PhaseChanged:
-			s.log.Debug("phase", zap.Stringer("from", ev.From), zap.Stringer("to", ev.To))
-			switch ev.To {
-			case link.PhaseEstablish:
-				s.setState(StateEstablish)
-			case link.PhaseAuthenticate:
-				s.setState(StateAuthenticate)
-			case link.PhaseNetwork:
-				s.setState(StateNetwork)
-			}
-		case link.AuthRequested:
-			s.authenticate(ev.Request, now)
-		case link.AuthSucceeded:
-			s.mu.Lock()
-			s.user = ev.User
-			s.mu.Unlock()
-			s.log.Debug("authenticated", zap.String("user", ev.User), zap.Stringer("method", ev.Method))
-			s.observe(now, Authenticated{User: ev.User, Method: ev.Method, Answer: s.answer})
-		case link.AuthFailed:
-			s.mu.Lock()
-			s.user = ev.User
-			s.mu.Unlock()
-			s.log.Debug("authentication failed", zap.String("user", ev.User), zap.Stringer("method", ev.Method), zap.String("detail", ev.Reason))
-			s.setCause(ReasonAuthFailed, ev.Reason, zap.Stringer("method", ev.Method))
-			s.observe(now, AuthFailed{User: ev.User, Method: ev.Method, Detail: ev.Reason})
-		case link.AuthRefused:
-			fields := []zap.Field{zap.String("offered", methodList(ev.Offered))}
-			if ev.Suggested != 0 {
-				fields = append(fields, zap.Stringer("peer_wants", ev.Suggested))
-			}
-			s.log.Debug("no common authentication method", fields...)
-			s.setCause(ReasonNoAuthMethod, "", fields...)
-		case link.NetworkUp:
-			if ev.Protocol != ppp.ProtocolIPCP {
-				s.log.Debug("network up", zap.Stringer("protocol", ev.Protocol))
-				s.observe(now, NetworkUp{Protocol: ev.Protocol, Info: ev.Info, Setup: now.Sub(s.cfg.Opened)})
-				continue
-			}
-			s.networkUp(ev.Info, now)
-		case link.NetworkDown:
-			if ev.Protocol != ppp.ProtocolIPCP {
-				s.log.Debug("network down", zap.Stringer("protocol", ev.Protocol))
-				s.observe(now, NetworkDown{Protocol: ev.Protocol})
-				continue
-			}
-			s.log.Debug("network down")
-			s.uninstall()
-			s.setState(StateNetwork)
-			s.nextCheck, s.interimAt = time.Time{}, time.Time{}
-			s.observe(now, NetworkDown{Protocol: ppp.ProtocolIPCP})
-		case link.ProtocolRejected:
-			s.log.Debug("protocol rejected by peer", zap.Stringer("protocol", ev.Protocol))
-		case link.Down:
-			s.finish(s.downReason(), ev.Reason, now)
+		s.networkUp(ev.Info, now)
+	case link.NetworkDown:
+		if ev.Protocol != ppp.ProtocolIPCP {
+			s.log.Debug("network down", zap.Stringer("protocol", ev.Protocol))
+			s.observe(now, NetworkDown{Protocol: ev.Protocol})
+			return
 		}
+		s.log.Debug("network down")
+		s.uninstall()
+		s.setState(StateNetwork)
+		s.nextCheck, s.interimAt = time.Time{}, time.Time{}
+		s.observe(now, NetworkDown{Protocol: ppp.ProtocolIPCP})
+	case link.ProtocolRejected:
+		s.log.Debug("protocol rejected by peer", zap.Stringer("protocol", ev.Protocol))
+	case link.Down:
+		s.finish(s.downReason(), ev.Reason, now)
 	}
 }
 
@@ -630,14 +573,17 @@ func (s *Session) finish(trigger Reason, detail string, now time.Time) {
 		return
 	}
 	s.ended = true
-	s.nextCheck, s.linkDeadline, s.setupDeadline, s.interimAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	s.nextCheck, s.setupDeadline, s.interimAt = time.Time{}, time.Time{}, time.Time{}
+	s.eng.StopLink()
 	r, detail, causeFields := s.ending(trigger, detail)
 	switch trigger {
 	case ReasonAdmin, ReasonReplaced, ReasonShutdown, ReasonSetupTimeout:
 		// Tell the peer's PPP why before PPPoE goes (RFC 1661 §3.7); the
 		// PADT follows at once, so the Terminate-Ack is not awaited.
 		if p := s.link.Phase(); p != link.PhaseDead && p != link.PhaseTerminate {
-			s.send(s.link.Close(r.String(), now).Send)
+			for _, f := range s.link.Close(r.String(), now).Send {
+				s.send(f)
+			}
 		}
 	}
 	s.observe(now, Stopping{Reason: r, Stats: s.counters()})
@@ -657,14 +603,12 @@ func (s *Session) finish(trigger Reason, detail string, now time.Time) {
 		Reason: r, Trigger: trigger, Detail: detail, Fields: causeFields,
 		User: user, Address: addr, Duration: now.Sub(s.started), Stats: stats, WasUp: s.wasUp,
 	})
-	close(s.done)
+	s.eng.Finish()
 }
 
-func (s *Session) send(frames []ppp.Frame) {
-	for _, f := range frames {
-		if err := s.cfg.Send(f); err != nil {
-			s.log.Debug("send", zap.Stringer("protocol", f.Protocol), zap.Error(err))
-		}
+func (s *Session) send(f ppp.Frame) {
+	if err := s.cfg.Send(f); err != nil {
+		s.log.Debug("send", zap.Stringer("protocol", f.Protocol), zap.Error(err))
 	}
 }
 

@@ -3,6 +3,7 @@ package session
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -16,6 +17,12 @@ type update struct {
 	err    chan error
 }
 
+// pendingUpdates are the Updates the session loop has not carried out.
+type pendingUpdates struct {
+	mu sync.Mutex
+	q  []update
+}
+
 // Update changes the live session's data-plane entry (a CoA's new rate,
 // an address, an MTU): change gets the entry as installed and returns the
 // one wanted; the data plane rewrites every copy of it coherently
@@ -24,11 +31,26 @@ type update struct {
 // loop (Run) to carry it out.
 func (s *Session) Update(change func(Entry) Entry) error {
 	u := update{change: change, err: make(chan error, 1)}
+	s.pending.mu.Lock()
+	s.pending.q = append(s.pending.q, u)
+	s.pending.mu.Unlock()
+	s.eng.Poke()
 	select {
-	case s.updates <- u:
-		return <-u.err
-	case <-s.done:
+	case err := <-u.err:
+		return err
+	case <-s.eng.Done():
 		return ErrNotUp
+	}
+}
+
+// updateNow carries out the pending Updates.
+func (s *Session) updateNow(now time.Time) {
+	s.pending.mu.Lock()
+	q := s.pending.q
+	s.pending.q = nil
+	s.pending.mu.Unlock()
+	for _, u := range q {
+		u.err <- s.update(u.change, now)
 	}
 }
 
