@@ -20,14 +20,16 @@ type peerRole struct {
 	down bool
 }
 
-func (p *peerRole) Start(now time.Time)                { p.eng.Carry(p, p.eng.Link().Up(now), now) }
-func (p *peerRole) Receive(f ppp.Frame, now time.Time) { p.eng.Carry(p, p.eng.Link().Receive(f, now), now) }
-func (p *peerRole) Stop(StopRequest, time.Time)        { p.mu.Lock(); p.down = true; p.mu.Unlock() }
-func (p *peerRole) Poked(time.Time)                    {}
-func (p *peerRole) Wake(now time.Time)                 { p.eng.TickLink(p, now) }
-func (p *peerRole) Next() time.Time                    { return time.Time{} }
-func (p *peerRole) Send(f ppp.Frame)                   { p.ac.Deliver(f) }
-func (p *peerRole) Ended() bool                        { p.mu.Lock(); defer p.mu.Unlock(); return p.down }
+func (p *peerRole) Start(now time.Time) { p.eng.Carry(p, p.eng.Link().Up(now), now) }
+func (p *peerRole) Receive(f ppp.Frame, now time.Time) {
+	p.eng.Carry(p, p.eng.Link().Receive(f, now), now)
+}
+func (p *peerRole) Stop(StopRequest, time.Time) { p.mu.Lock(); p.down = true; p.mu.Unlock() }
+func (p *peerRole) Poked(time.Time)             {}
+func (p *peerRole) Wake(now time.Time)          { p.eng.TickLink(p, now) }
+func (p *peerRole) Next() time.Time             { return time.Time{} }
+func (p *peerRole) Send(f ppp.Frame)            { p.ac.Deliver(f) }
+func (p *peerRole) Ended() bool                 { p.mu.Lock(); defer p.mu.Unlock(); return p.down }
 
 func (p *peerRole) Act(ev link.Event, _ time.Time) {
 	p.mu.Lock()
