@@ -234,7 +234,7 @@ func (nopDataPlane) Stats(h session.Handle) (session.Stats, error) { return sess
 
 func newTestAC(t *testing.T, sys *fakeSystem) (*AccessConcentrator, map[string]*blockConn) {
 	t.Helper()
-	l, err := aaa.New(config.New(), nil)
+	l, err := aaa.New(config.New().LocalAAA(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,7 +434,7 @@ func TestPPPoE0Follows(t *testing.T) {
 // /ppp active print answers while a configuration change is under way
 // (here one waiting for an interface to open).
 func TestSessionsDuringApply(t *testing.T) {
-	l, err := aaa.New(config.New(), nil)
+	l, err := aaa.New(config.New().LocalAAA(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,7 +86,7 @@ const (
 // ConfigurableAAA is an AAA backend that follows the configuration: the
 // local secrets, profiles and pools.
 type ConfigurableAAA interface {
-	Update(cfg *config.Config) error
+	Update(s aaa.Settings) error
 }
 
 // CountingAAA is an AAA backend with counters to report.
@@ -399,7 +399,7 @@ func (s *Server) Apply(cfg *config.Config) error {
 	}
 	// AAA last: the one step left that can fail, and it fails whole.
 	if c, ok := s.opts.AAA.(ConfigurableAAA); ok {
-		if err := c.Update(cfg); err != nil {
+		if err := c.Update(cfg.LocalAAA()); err != nil {
 			abort()
 			return fmt.Errorf("server: %w", err)
 		}

@@ -149,7 +149,7 @@ func newRig(t *testing.T, user, password string, opts ...rigOpt) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	local, err := aaa.New(cfg, nil)
+	local, err := aaa.New(cfg.LocalAAA(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -625,7 +625,7 @@ func TestKeepaliveDisabled(t *testing.T) {
 }
 
 func TestNewRejects(t *testing.T) {
-	local, _ := aaa.New(config.New(), nil)
+	local, _ := aaa.New(config.New().LocalAAA(), nil)
 	good := Config{ID: 1, SessionID: 1, AAA: local, DataPlane: newFakeDP(),
 		Send: func(ppp.Frame) error { return nil }, SendPADT: func(string) error { return nil },
 		Link: link.Config{Methods: []auth.Method{auth.PAP}}}
