@@ -141,7 +141,7 @@ func (l *Link) authenticate(f ppp.Frame) {
 		req.Identifier, req.Challenge, req.Response = l.au.id, l.au.challenge, bytes.Clone(r.Value)
 	}
 	if l.au.done {
-		if id == l.au.replyID {
+		if id == l.au.replyID && l.au.reply != nil {
 			l.resend(l.au.reply)
 		}
 		return
