@@ -64,6 +64,13 @@ type dataplaneDpConfig struct {
 	Flags         uint16
 }
 
+type dataplaneLayoutStamp struct {
+	_           structs.HostLayout
+	Version     uint32
+	Pad         uint32
+	Fingerprint [32]uint8
+}
+
 type dataplaneReason uint32
 
 const (
@@ -191,6 +198,7 @@ const (
 	dataplaneMapDiscoveryGlobal    = "discovery_global"
 	dataplaneMapDiscoveryHosts     = "discovery_hosts"
 	dataplaneMapDiscoveryLimits    = "discovery_limits"
+	dataplaneMapLayout             = "layout"
 	dataplaneMapSessionInfo        = "session_info"
 	dataplaneMapSessionSlots       = "session_slots"
 	dataplaneMapSessionStats       = "session_stats"
@@ -274,6 +282,7 @@ type dataplaneMapSpecs struct {
 	DiscoveryGlobal *ebpf.MapSpec `ebpf:"discovery_global"`
 	DiscoveryHosts  *ebpf.MapSpec `ebpf:"discovery_hosts"`
 	DiscoveryLimits *ebpf.MapSpec `ebpf:"discovery_limits"`
+	Layout          *ebpf.MapSpec `ebpf:"layout"`
 	SessionInfo     *ebpf.MapSpec `ebpf:"session_info"`
 	SessionSlots    *ebpf.MapSpec `ebpf:"session_slots"`
 	SessionStats    *ebpf.MapSpec `ebpf:"session_stats"`
@@ -323,6 +332,7 @@ type dataplaneMaps struct {
 	DiscoveryGlobal *ebpf.Map `ebpf:"discovery_global"`
 	DiscoveryHosts  *ebpf.Map `ebpf:"discovery_hosts"`
 	DiscoveryLimits *ebpf.Map `ebpf:"discovery_limits"`
+	Layout          *ebpf.Map `ebpf:"layout"`
 	SessionInfo     *ebpf.Map `ebpf:"session_info"`
 	SessionSlots    *ebpf.Map `ebpf:"session_slots"`
 	SessionStats    *ebpf.Map `ebpf:"session_stats"`
@@ -342,6 +352,7 @@ func (m *dataplaneMaps) Close() error {
 		m.DiscoveryGlobal,
 		m.DiscoveryHosts,
 		m.DiscoveryLimits,
+		m.Layout,
 		m.SessionInfo,
 		m.SessionSlots,
 		m.SessionStats,

@@ -14,6 +14,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
 	"github.com/pppoe-xdp/pppoe-xdp/control/session"
+	"github.com/pppoe-xdp/pppoe-xdp/control/state"
 )
 
 // port is one physical access interface: its socket, read by one goroutine,
@@ -184,7 +185,7 @@ func (a *admission) Open(c pppoe.Circuit, service string, hostUniq []byte, maxPa
 		return refuse(limitOther, fmt.Errorf("server: %w", err))
 	}
 	lease := s.opts.AAA.Begin(aaa.ServicePPPoE)
-	l := &live{key: sessionKey{c, sid}, server: b.key, attempt: ak}
+	l := &live{key: sessionKey{c, sid}, server: b.key, attempt: ak, acMAC: p.MAC}
 	keepalive := time.Duration(b.cfg.KeepaliveTimeout)
 	if s.opts.KeepaliveTimeout > 0 {
 		keepalive = s.opts.KeepaliveTimeout
@@ -210,7 +211,7 @@ func (a *admission) Open(c pppoe.Circuit, service string, hostUniq []byte, maxPa
 		SetupTimeout:     s.opts.SetupTimeout,
 		Establish:        func() bool { return s.establish(l) },
 		HalfOpenLog:      s.halfOpenLog,
-		Hooks:            s.hooks(),
+		Hooks:            s.sessionHooks(l),
 		Log:              s.log,
 	})
 	if err != nil {
@@ -288,8 +289,10 @@ func (s *Server) bindingFor(portName string, st stack, service string) (binding,
 func (s *Server) start(l *live) {
 	go func() {
 		defer s.wg.Done()
+		s.record(l, state.PhaseStarting)
 		l.sess.Run(s.ctx)
 		s.ended(l)
+		s.unrecord(l)
 	}()
 }
 
