@@ -9,14 +9,14 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/state"
 )
 
-// The state store (Options.State) gets a record per session as it
-// changes, each written in the session's own goroutine so that the disk's
-// sync costs that session latency, never the discovery loop throughput:
-// one when the session starts (PADS sent: a restarted daemon can send the
-// PADT that makes the subscriber dial again), one when it is up (IPCP
-// open, installed: what adoption needs), and its removal when it ends.
-// A store that fails a write costs the session nothing but the record; it
-// is logged.
+// The state store (Options.State) gets a session's record when it is up
+// (IPCP open, installed: what adoption needs) and loses it when the
+// session ends, each written in the session's own goroutine so that it
+// costs that session latency, never the discovery loop throughput. A
+// session still negotiating has no record: nothing of it is in the data
+// plane or outlives the process, and after a restart its subscriber's
+// frames meet an unknown session (PADT) and it dials again. A store that
+// fails a write costs the session nothing but the record; it is logged.
 //
 // Until the session engine reports magic numbers, profile and pool, the
 // records lack them (zero), and a restarted pppoed sweeps the sessions

@@ -14,7 +14,6 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
 	"github.com/pppoe-xdp/pppoe-xdp/control/session"
-	"github.com/pppoe-xdp/pppoe-xdp/control/state"
 )
 
 // port is one physical access interface: its socket, read by one goroutine,
@@ -289,7 +288,6 @@ func (s *Server) bindingFor(portName string, st stack, service string) (binding,
 func (s *Server) start(l *live) {
 	go func() {
 		defer s.wg.Done()
-		s.record(l, state.PhaseStarting)
 		l.sess.Run(s.ctx)
 		s.ended(l)
 		s.unrecord(l)

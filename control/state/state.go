@@ -10,17 +10,27 @@
 // The state is one bbolt file, state.db, in the directory given to Open
 // (pppoed's --state-dir, /var/lib/pppoe-xdp by default). bbolt is a
 // copy-on-write B+tree: a transaction is committed by writing its pages,
-// fdatasync, then the meta page, fdatasync again. A process killed at any
-// point (kill -9, power cut) leaves the file at the last committed
-// transaction, never half of one. Every write method here returns only
-// after its transaction is committed and synced: once Put returns, the
-// record survives a kill -9 of the daemon that follows.
+// then the meta page that makes them current. A process killed at any
+// point leaves the file at the last committed transaction, never half of
+// one.
+//
+// What must survive is the daemon, not the machine: the sessions a record
+// describes live in pinned BPF maps, which a reboot (or kernel crash, or
+// power cut) takes away with the page cache. So Put and Delete return
+// once their transaction is written to the file (in the page cache: a
+// kill -9 of pppoed the next instant loses nothing), without waiting for
+// fdatasync, which costs a setup milliseconds on an ordinary disk
+// (README, restart). What outlives a reboot is synced before its method
+// returns: the AC-Cookie key, the handle ceiling (ReserveHandles), the
+// exit record. Open notices a reboot (the kernel's boot_id differs from
+// the one the file was last opened under): it drops the session records,
+// which name nothing any more, after checking the file; a file that a
+// power cut left inconsistent is moved aside (state.db.damaged-TIME) and
+// a new one started, with a warning. Options.Sync syncs every write.
 //
 // Writes that arrive together (sessions set up in parallel) share one
-// transaction and so one pair of syncs: Put and Delete go through
-// bbolt's Batch, which waits up to Options.MaxBatchDelay for companions.
-// A caller's latency grows by at most that delay; the number of syncs a
-// second, which is what a disk bounds, stays that of one writer.
+// transaction: Put and Delete go through bbolt's Batch, which waits up to
+// Options.MaxBatchDelay for companions.
 //
 // # Format and versions
 //
@@ -43,6 +53,7 @@
 package state
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
@@ -80,6 +91,7 @@ var (
 	metaSIDCursor     = []byte("sid_cursor")     // uint16: pppoe.SessionIDs' cursor
 	metaHandleCeiling = []byte("handle_ceiling") // uint64: no handle above it was handed out
 	metaLastExit      = []byte("last_exit")      // JSON Exit: how the last run ended
+	metaBootID        = []byte("boot_id")        // the kernel boot_id the file was last opened under
 )
 
 // migrations[v] turns a format v file into format v+1, inside the
@@ -91,13 +103,18 @@ type Options struct {
 	// MaxBatchDelay is how long a Put or Delete waits for others to share
 	// its transaction; 0 means DefaultMaxBatchDelay.
 	MaxBatchDelay time.Duration
-	// NoSync skips fdatasync: for benchmarks that measure the rest, and
-	// tests. A store opened so is not crash safe.
-	NoSync bool
+	// Sync makes Put and Delete wait for fdatasync too, so that records
+	// survive a power cut; nothing needs them then (see the package doc),
+	// and every setup pays a sync. For measuring that cost.
+	Sync bool
+	// Log receives the warning of a damaged file moved aside; nil: none.
+	Log func(msg string)
+	// BootID overrides the kernel's boot_id (tests).
+	BootID string
 }
 
 // DefaultMaxBatchDelay bounds the latency Batch adds to a session's setup.
-const DefaultMaxBatchDelay = 2 * time.Millisecond
+const DefaultMaxBatchDelay = time.Millisecond
 
 // Store is an open state directory. Its methods are safe for concurrent
 // use.
@@ -118,10 +135,40 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("state: %w", err)
 	}
 	path := filepath.Join(dir, FileName)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoSync: opts.NoSync})
+	boot := opts.BootID
+	if boot == "" {
+		boot = bootID()
+	}
+	db, err := openDB(path, boot, opts)
+	if errors.Is(err, errDamaged) {
+		aside := fmt.Sprintf("%s.damaged-%s", path, time.Now().UTC().Format("20060102T150405"))
+		if rerr := os.Rename(path, aside); rerr != nil {
+			return nil, fmt.Errorf("state: %w; moving it aside: %w", err, rerr)
+		}
+		if opts.Log != nil {
+			opts.Log(fmt.Sprintf("state: %v; moved to %s, starting a new store", err, aside))
+		}
+		db, err = openDB(path, boot, opts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Store{db: db, path: path}, nil
+}
+
+// errDamaged marks a file a reboot left inconsistent.
+var errDamaged = errors.New("damaged")
+
+func openDB(path, boot string, opts Options) (*bolt.DB, error) {
+	// NoSync: Put and Delete need the page cache only; what needs the
+	// disk is synced explicitly (syncedUpdate).
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoSync: !opts.Sync, FreelistType: bolt.FreelistMapType})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, fmt.Errorf("state: %s is in use by another process (another pppoed with this --state-dir?)", path)
+		}
+		if errors.Is(err, bolt.ErrInvalid) || errors.Is(err, bolt.ErrChecksum) || errors.Is(err, bolt.ErrVersionMismatch) {
+			return nil, fmt.Errorf("state: %s: %w: %w", path, errDamaged, err)
 		}
 		return nil, fmt.Errorf("state: open %s: %w", path, err)
 	}
@@ -129,12 +176,65 @@ func Open(dir string, opts Options) (*Store, error) {
 	if db.MaxBatchDelay == 0 {
 		db.MaxBatchDelay = DefaultMaxBatchDelay
 	}
-	if err := db.Update(prepare); err != nil {
+	rebooted := false
+	err = db.Update(func(tx *bolt.Tx) error {
+		if err := prepare(tx); err != nil {
+			return err
+		}
+		meta := tx.Bucket(bucketMeta)
+		if string(meta.Get(metaBootID)) == boot {
+			return nil
+		}
+		rebooted = meta.Get(metaBootID) != nil
+		if rebooted {
+			for err := range tx.Check() {
+				return fmt.Errorf("%w after a reboot: %w", errDamaged, err)
+			}
+			// The maps these records describe went with the reboot.
+			if err := tx.DeleteBucket(bucketSessions); err != nil {
+				return err
+			}
+			if _, err := tx.CreateBucket(bucketSessions); err != nil {
+				return err
+			}
+		}
+		return meta.Put(metaBootID, []byte(boot))
+	})
+	if err == nil {
+		err = db.Sync()
+	}
+	if err != nil {
 		db.Close()
+		if errors.Is(err, errDamaged) || errors.Is(err, ErrFormatTooNew) {
+			return nil, fmt.Errorf("state: %s: %w", path, err)
+		}
 		return nil, fmt.Errorf("state: %s: %w", path, err)
 	}
-	return &Store{db: db, path: path}, nil
+	return db, nil
 }
+
+// bootID is the kernel's id of this boot, "" where it cannot be read
+// (then a reboot goes unnoticed and records are kept, harmlessly: the
+// sweep at start finds their sessions gone).
+func bootID() string {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	return string(bytes.TrimSpace(b))
+}
+
+// syncedUpdate is an Update that is on disk when it returns.
+func (s *Store) syncedUpdate(fn func(tx *bolt.Tx) error) error {
+	if err := s.db.Update(fn); err != nil {
+		return err
+	}
+	return s.db.Sync()
+}
+
+// batch is a Batch: in the file when it returns, on disk too with
+// Options.Sync (bbolt then syncs each commit).
+func (s *Store) batch(fn func(tx *bolt.Tx) error) error { return s.db.Batch(fn) }
 
 // prepare creates the buckets of a new file and brings an older one to
 // FormatVersion.
@@ -176,7 +276,7 @@ func (s *Store) Path() string { return s.path }
 func (s *Store) Close() error { return s.db.Close() }
 
 // Put writes a session's record, replacing the one with its handle; it
-// returns once the record is on disk. It also raises the handle ceiling to
+// returns once the record is in the file (see the package doc). It also raises the handle ceiling to
 // the record's handle, and stores cursor as the session-id allocator's
 // cursor (pppoe.SessionIDs.Cursor) when it is not 0, so that both move
 // with no write of their own.
@@ -188,7 +288,7 @@ func (s *Store) Put(rec Session, cursor uint16) error {
 	if err != nil {
 		return fmt.Errorf("state: put session %d: %w", rec.Handle, err)
 	}
-	err = s.db.Batch(func(tx *bolt.Tx) error {
+	err = s.batch(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketSessions).Put(handleKey(rec.Handle), v); err != nil {
 			return err
 		}
@@ -210,9 +310,9 @@ func (s *Store) Put(rec Session, cursor uint16) error {
 }
 
 // Delete removes a session's record (it ended); a missing one is no error.
-// It returns once the removal is on disk.
+// It returns once the removal is in the file.
 func (s *Store) Delete(handle uint64) error {
-	err := s.db.Batch(func(tx *bolt.Tx) error { return tx.Bucket(bucketSessions).Delete(handleKey(handle)) })
+	err := s.batch(func(tx *bolt.Tx) error { return tx.Bucket(bucketSessions).Delete(handleKey(handle)) })
 	if err != nil {
 		return fmt.Errorf("state: delete session %d: %w", handle, err)
 	}
@@ -266,7 +366,7 @@ func (s *Store) Sessions() (recs []Session, bad []uint64, err error) {
 // answering a PADO of the previous run is still accepted.
 func (s *Store) CookieKey() ([]byte, error) {
 	var key []byte
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.syncedUpdate(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if k := meta.Get(metaCookieKey); len(k) == 32 {
 			key = append([]byte(nil), k...)
@@ -311,7 +411,7 @@ func (s *Store) ReserveHandles(n uint64) (first uint64, err error) {
 	if n == 0 {
 		return 0, errors.New("state: reserve 0 handles")
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.syncedUpdate(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		first = getUint64(meta, metaHandleCeiling) + 1
 		return meta.Put(metaHandleCeiling, binary.BigEndian.AppendUint64(nil, first+n-1))
@@ -351,7 +451,7 @@ func (s *Store) RecordExit(e Exit) error {
 	if err != nil {
 		return fmt.Errorf("state: record exit: %w", err)
 	}
-	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(metaLastExit, v) }); err != nil {
+	if err := s.syncedUpdate(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(metaLastExit, v) }); err != nil {
 		return fmt.Errorf("state: record exit: %w", err)
 	}
 	return nil
@@ -362,7 +462,7 @@ func (s *Store) RecordExit(e Exit) error {
 // store without a record (a crash, or the first run: fresh tells which)
 // returns Kind ExitCrash.
 func (s *Store) TakeExit() (e Exit, fresh bool, err error) {
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.syncedUpdate(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		v := meta.Get(metaLastExit)
 		if v == nil {
