@@ -1,8 +1,12 @@
 package state
 
 import (
+	"encoding/json"
+	"strconv"
 	"sync/atomic"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // What a session costs the store over its life: its record when it is up,
@@ -56,3 +60,39 @@ func BenchmarkSessionWritesSync(b *testing.B) { benchSetups(b, Options{Sync: tru
 // BenchmarkSessionWritesSyncOne: one session at a time, synced: the
 // latency a lone setup would see.
 func BenchmarkSessionWritesSyncOne(b *testing.B) { benchSetups(b, Options{Sync: true}, 1) }
+
+// BenchmarkReadSessions reads n records back, as a starting pppoed does
+// before adopting: the store's share of adoption time.
+func BenchmarkReadSessions(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			s, err := Open(b.TempDir(), Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			// One transaction per 1,000 records: filling is not measured.
+			for i := 0; i < n; i += 1000 {
+				err := s.db.Update(func(tx *bolt.Tx) error {
+					for h := i + 1; h <= min(n, i+1000); h++ {
+						v, _ := json.Marshal(full(uint64(h)))
+						if err := tx.Bucket(bucketSessions).Put(handleKey(uint64(h)), v); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				recs, bad, err := s.Sessions()
+				if err != nil || len(bad) != 0 || len(recs) != n {
+					b.Fatalf("%d records, %d bad, %v", len(recs), len(bad), err)
+				}
+			}
+		})
+	}
+}
