@@ -260,4 +260,3 @@ func TestLayoutFingerprint(t *testing.T) {
 		t.Error("a value type change left the fingerprint")
 	}
 }
-
