@@ -183,7 +183,7 @@ func serve(f flags, log *zap.Logger) error {
 		return err
 	}
 
-	store, err := state.Open(f.stateDir, state.Options{})
+	store, err := state.Open(f.stateDir, state.Options{Log: func(msg string) { log.Warn(msg) }})
 	if err != nil {
 		return fmt.Errorf("--state-dir: %w", err)
 	}
