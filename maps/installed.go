@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+
+	"github.com/cilium/ebpf"
 )
 
 // Installed is a session found in the pinned maps, as a previous run (or
@@ -36,15 +38,27 @@ type Installed struct {
 
 // Installed lists every session in the maps, server and client, in index
 // order. It reads the maps, not this process's memory, so it sees what a
-// previous run left.
+// previous run left. The hash maps are read in batches (a syscall per
+// thousand entries, not two per entry): a start with 100,000 sessions
+// lists them all before adopting any.
 func (d *Datapath) Installed() ([]Installed, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var out []Installed
-	var key dataplaneSessionKey
-	var a dataplaneSessionAttrs
-	it := d.objs.Sessions.Iterate()
-	for it.Next(&key, &a) {
+	keys, attrs, err := dumpHash[dataplaneSessionKey, dataplaneSessionAttrs](d.objs.Sessions)
+	if err != nil {
+		return nil, fmt.Errorf("maps: installed sessions: %w", err)
+	}
+	addrs, owners, err := dumpHash[[4]byte, dataplaneSessionAttrs](d.objs.SubscribersV4)
+	if err != nil {
+		return nil, fmt.Errorf("maps: installed sessions: subscribers_v4: %w", err)
+	}
+	owner := make(map[[4]byte]uint32, len(addrs))
+	for i, a := range addrs {
+		owner[a] = owners[i].Index
+	}
+	out := make([]Installed, 0, len(keys))
+	for i, key := range keys {
+		a := attrs[i]
 		in := Installed{
 			Key: Key{Ifindex: int(key.Ifindex), OuterVLAN: key.OuterVlan, InnerVLAN: key.InnerVlan,
 				SessionID: key.SessionId, ClientMAC: net.HardwareAddr(slices.Clone(key.PeerMac[:]))},
@@ -56,21 +70,48 @@ func (d *Datapath) Installed() ([]Installed, error) {
 			IPv4:     netip.AddrFrom4(a.Ipv4),
 			MTU:      a.Mtu, MSS: a.Mss,
 		}
-		var owner dataplaneSessionAttrs
-		in.Subscriber = !in.Client && d.objs.SubscribersV4.Lookup(a.Ipv4, &owner) == nil && owner.Index == a.Index
-		out = append(out, in)
-	}
-	if err := it.Err(); err != nil {
-		return nil, fmt.Errorf("maps: installed sessions: %w", err)
-	}
-	for i := range out {
-		if err := d.checkIndex(out[i].Index); err != nil {
-			return nil, fmt.Errorf("maps: installed session %d: %w", out[i].SessionID, err)
+		if idx, ok := owner[a.Ipv4]; ok && !in.Client && idx == a.Index {
+			in.Subscriber = true
 		}
-		out[i].Stats, _ = d.Stats(out[i].Index)
+		if err := d.checkIndex(in.Index); err != nil {
+			return nil, fmt.Errorf("maps: installed session %d: %w", in.SessionID, err)
+		}
+		in.Stats, _ = d.Stats(in.Index)
+		out = append(out, in)
 	}
 	slices.SortFunc(out, func(x, y Installed) int { return int(x.Index) - int(y.Index) })
 	return out, nil
+}
+
+// dumpHash reads a whole hash map, in batches where the kernel has them
+// (5.6+) and entry by entry otherwise.
+func dumpHash[K, V any](m *ebpf.Map) ([]K, []V, error) {
+	const batch = 1024
+	var keys []K
+	var vals []V
+	var cursor ebpf.MapBatchCursor
+	kb, vb := make([]K, batch), make([]V, batch)
+	for {
+		n, err := m.BatchLookup(&cursor, kb, vb, nil)
+		keys, vals = append(keys, kb[:n]...), append(vals, vb[:n]...)
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return keys, vals, nil
+		}
+		if errors.Is(err, ebpf.ErrNotSupported) {
+			break
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	keys, vals = keys[:0], vals[:0]
+	var k K
+	var v V
+	it := m.Iterate()
+	for it.Next(&k, &v) {
+		keys, vals = append(keys, k), append(vals, v)
+	}
+	return keys, vals, it.Err()
 }
 
 // RemoveInstalled takes a session Installed listed out of the data plane,

@@ -2,9 +2,12 @@ package maps
 
 import (
 	"errors"
+	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -258,5 +261,35 @@ func TestLayoutFingerprint(t *testing.T) {
 	spec.Maps[dataplaneMapSessionInfo].Value = spec.Maps[dataplaneMapSessionStats].Value
 	if layoutFingerprint(spec) == base {
 		t.Error("a value type change left the fingerprint")
+	}
+}
+
+// BenchmarkInstalled lists n installed sessions, as a starting pppoed
+// does before adopting them: the data plane's share of adoption time.
+func BenchmarkInstalled(b *testing.B) {
+	requireBPF(b)
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			pin := filepath.Join(DefaultPinPath+"-test", fmt.Sprintf("installed-bench-%d-%d", os.Getpid(), n))
+			dp, err := Open(Options{PinPath: pin, MaxSessions: uint32(n)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer func() { dp.Unpin(); dp.Close() }()
+			for i := range n {
+				_, err := dp.Install(Session{Key: Key{Ifindex: 1, SessionID: uint16(i%65534 + 1),
+					ClientMAC: net.HardwareAddr{2, 0, 0, byte(i >> 16), byte(i >> 8), byte(i)}},
+					ACMAC: acMAC, IPv4: netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), MTU: 1492})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				if in, err := dp.Installed(); err != nil || len(in) != n {
+					b.Fatalf("%d listed, %v", len(in), err)
+				}
+			}
+		})
 	}
 }
