@@ -276,7 +276,7 @@ func serve(f flags, log *zap.Logger) error {
 			return client.Scan(ctx, ifs, iface, dur)
 		},
 		DataPlane: dataPlaneCounters(dp),
-		Restart:   func() error { return syscall.Kill(os.Getpid(), syscall.SIGUSR2) },
+		Restart:   restartSoon,
 		Log:       log,
 	})
 	ifs = daemon.NewInterfaces(d)
@@ -351,9 +351,17 @@ func serve(f flags, log *zap.Logger) error {
 // EX_TEMPFAIL.
 const exitRestart = 75
 
+// restartSoon is "/system restart": the planned restart SIGUSR2 starts,
+// a moment later so that the command's answer (sent once it returns)
+// reaches pppoectl before the process exits.
+func restartSoon() error {
+	time.AfterFunc(200*time.Millisecond, func() { _ = syscall.Kill(os.Getpid(), syscall.SIGUSR2) })
+	return nil
+}
+
 // plannedRestart ends the process with its sessions left where the next
 // run finds them: installed in the pinned maps (forwarding on) and
-// recorded in the store, every record on disk already. Nothing is
+// recorded in the store, every record in the file already. Nothing is
 // stopped, closed or removed; that is the point: it is a kill -9 that
 // leaves a note saying it was meant.
 func plannedRestart(store *state.Store, log *zap.Logger) {
