@@ -51,7 +51,7 @@ func (s *Server) recordOf(l *live, phase state.Phase) state.Session {
 	return rec
 }
 
-// record writes a session's record; it returns once it is on disk.
+// record writes a session's record; it returns once it is in the file.
 func (s *Server) record(l *live, phase state.Phase) {
 	if s.opts.State == nil {
 		return
