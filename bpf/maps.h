@@ -285,6 +285,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } discovery_global SEC(".maps");
 
+/* layout: one struct layout_stamp, the layout of the maps pinned beside it.
+ * No program reads it; it lives as long as the pins do. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct layout_stamp);
+	__uint(max_entries, 1);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} layout SEC(".maps");
+
 /* counters: global per-CPU packet counts by enum reason. Sized with room to
  * spare so that adding a reason keeps the pinned map compatible. */
 #define COUNTERS_MAX 64

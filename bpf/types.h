@@ -128,6 +128,16 @@ struct session_counters {
 };
 _Static_assert(sizeof(struct session_counters) == 56, "session_counters size");
 
+/* layout value: the layout of the pinned maps, written by user space when
+ * it creates them (maps/layout.go). A daemon whose maps differ refuses to
+ * reuse pins that carry another stamp instead of silently misreading them. */
+struct layout_stamp {
+	__u32 version;          /* maps.LayoutVersion */
+	__u32 pad;
+	__u8 fingerprint[32];   /* SHA-256 of every pinned map's shape */
+};
+_Static_assert(sizeof(struct layout_stamp) == 40, "layout_stamp size");
+
 /* client_devs flags */
 enum client_flag {
 	CLIENT_F_UP = 1, /* session_index is a live client session */

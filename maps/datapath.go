@@ -160,6 +160,12 @@ func Open(opts Options) (*Datapath, error) {
 	if err := spec.Variables[dataplaneVarSlotMask].Set(nslots - 1); err != nil {
 		return nil, fmt.Errorf("maps: slot_mask: %w", err)
 	}
+	// Pins stamped with another layout are refused before anything is
+	// loaded: reusing them would misread every installed session.
+	stamp := dataplaneLayoutStamp{Version: LayoutVersion, Fingerprint: layoutFingerprint(spec)}
+	if err := checkLayout(opts.PinPath, stamp); err != nil {
+		return nil, err
+	}
 	// Maps pinned by an earlier run are reused; those this call pins must
 	// not outlive a failed load (a program the verifier rejects), or the
 	// next start would take them for a previous run's.
@@ -187,9 +193,26 @@ func Open(opts Options) (*Datapath, error) {
 		if errors.As(err, &verr) {
 			return nil, fmt.Errorf("maps: load: %+v", verr)
 		}
-		return nil, fmt.Errorf("maps: load (pinned maps under %s must match MaxSessions %d and this version's "+
-			"layout; after an upgrade that changed it, stop the daemon and remove that directory, which ends "+
-			"the installed sessions): %w", opts.PinPath, opts.MaxSessions, err)
+		if errors.Is(err, ebpf.ErrMapIncompatible) {
+			// Tell a changed layout apart from every other load error,
+			// and say what to do only then (cilium/ebpf's own split).
+			name, capacity := incompatibleMap(spec, opts.PinPath)
+			if capacity {
+				return nil, fmt.Errorf("maps: pinned map %s under %s was made for another number of sessions than %d "+
+					"(--capacity): start with the --capacity it was made with, which keeps the installed sessions, "+
+					"or stop pppoed (PADT to every subscriber), remove %s and start again: %w",
+					name, opts.PinPath, opts.MaxSessions, opts.PinPath, err)
+			}
+			return nil, &LayoutError{PinPath: opts.PinPath, WantVersion: LayoutVersion, WantPrint: stamp.Fingerprint, Map: name, Err: err}
+		}
+		return nil, fmt.Errorf("maps: load: %w", err)
+	}
+	// The stamp goes in once the maps are known to fit: a first load, or
+	// pins of a pppoed older than stamps whose maps this one can use.
+	if err := d.objs.Layout.Put(uint32(0), &stamp); err != nil {
+		d.objs.Close()
+		unpinFresh()
+		return nil, fmt.Errorf("maps: layout stamp: %w", err)
 	}
 	if d.stats, err = unix.Mmap(d.objs.SessionStats.FD(), 0, int(slots)*counterSize,
 		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
@@ -225,7 +248,7 @@ func (d *Datapath) Unpin() error {
 	var errs []error
 	for _, m := range []*ebpf.Map{d.objs.Sessions, d.objs.SessionSlots, d.objs.SubscriberSlots, d.objs.SessionInfo, d.objs.SessionStats,
 		d.objs.SubscribersV4, d.objs.SubscribersV6, d.objs.Config, d.objs.Counters, d.objs.ClientDevs, d.objs.UplinkMacs,
-		d.objs.DiscoveryHosts, d.objs.DiscoveryLimits, d.objs.DiscoveryGlobal, d.objs.TxPorts, d.objs.MpDivert} {
+		d.objs.DiscoveryHosts, d.objs.DiscoveryLimits, d.objs.DiscoveryGlobal, d.objs.TxPorts, d.objs.MpDivert, d.objs.Layout} {
 		if err := m.Unpin(); err != nil {
 			errs = append(errs, err)
 		}

@@ -64,6 +64,13 @@ type dataplaneDpConfig struct {
 	Flags         uint16
 }
 
+type dataplaneLayoutStamp struct {
+	_           structs.HostLayout
+	Version     uint32
+	Pad         uint32
+	Fingerprint [32]uint8
+}
+
 type dataplaneMpDivertHdr struct {
 	_            structs.HostLayout
 	SessionIndex uint32
@@ -203,6 +210,7 @@ const (
 	dataplaneMapDiscoveryGlobal    = "discovery_global"
 	dataplaneMapDiscoveryHosts     = "discovery_hosts"
 	dataplaneMapDiscoveryLimits    = "discovery_limits"
+	dataplaneMapLayout             = "layout"
 	dataplaneMapMpDivert           = "mp_divert"
 	dataplaneMapSessionInfo        = "session_info"
 	dataplaneMapSessionSlots       = "session_slots"
@@ -288,6 +296,7 @@ type dataplaneMapSpecs struct {
 	DiscoveryGlobal *ebpf.MapSpec `ebpf:"discovery_global"`
 	DiscoveryHosts  *ebpf.MapSpec `ebpf:"discovery_hosts"`
 	DiscoveryLimits *ebpf.MapSpec `ebpf:"discovery_limits"`
+	Layout          *ebpf.MapSpec `ebpf:"layout"`
 	MpDivert        *ebpf.MapSpec `ebpf:"mp_divert"`
 	SessionInfo     *ebpf.MapSpec `ebpf:"session_info"`
 	SessionSlots    *ebpf.MapSpec `ebpf:"session_slots"`
@@ -339,6 +348,7 @@ type dataplaneMaps struct {
 	DiscoveryGlobal *ebpf.Map `ebpf:"discovery_global"`
 	DiscoveryHosts  *ebpf.Map `ebpf:"discovery_hosts"`
 	DiscoveryLimits *ebpf.Map `ebpf:"discovery_limits"`
+	Layout          *ebpf.Map `ebpf:"layout"`
 	MpDivert        *ebpf.Map `ebpf:"mp_divert"`
 	SessionInfo     *ebpf.Map `ebpf:"session_info"`
 	SessionSlots    *ebpf.Map `ebpf:"session_slots"`
@@ -359,6 +369,7 @@ func (m *dataplaneMaps) Close() error {
 		m.DiscoveryGlobal,
 		m.DiscoveryHosts,
 		m.DiscoveryLimits,
+		m.Layout,
 		m.MpDivert,
 		m.SessionInfo,
 		m.SessionSlots,

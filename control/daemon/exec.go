@@ -20,6 +20,8 @@ const (
 	menuServer = "/interface pppoe-server server"
 	menuClient = "/interface pppoe-client"
 	menuReload = "/system reload" // a command path, like RouterOS's /system reboot
+	// menuRestart restarts pppoed keeping its sessions (Options.Restart).
+	menuRestart = "/system restart"
 )
 
 // errNotAvailable answers commands for a component this daemon runs without.
@@ -76,6 +78,14 @@ func (d *Daemon) run(ctx context.Context, cmd config.Command, asJSON bool, out i
 		switch {
 		case menu == menuReload:
 			return d.reloadCmd(ctx, out)
+		case menu == menuRestart:
+			if d.opts.Restart == nil {
+				return fmt.Errorf("%s: %w", menuRestart, errNotAvailable)
+			}
+			if _, err := io.WriteString(out, "restarting: sessions stay installed\n"); err != nil {
+				return err
+			}
+			return d.opts.Restart()
 		case menu == "/export" || strings.HasSuffix(menu, " export"):
 			verb, menu = "export", strings.TrimSuffix(strings.TrimSuffix(menu, "export"), " ")
 			if menu == "" {

@@ -183,7 +183,7 @@ func (a *admission) Open(c pppoe.Circuit, r pppoe.PADR) (uint16, error) {
 	if err != nil {
 		return refuse(limitOther, fmt.Errorf("server: %w", err))
 	}
-	l := &live{key: sessionKey{c, sid}, server: b.key, attempt: ak}
+	l := &live{key: sessionKey{c, sid}, server: b.key, attempt: ak, acMAC: p.MAC}
 	keepalive := time.Duration(b.cfg.KeepaliveTimeout)
 	if s.opts.KeepaliveTimeout > 0 {
 		keepalive = s.opts.KeepaliveTimeout
@@ -210,7 +210,7 @@ func (a *admission) Open(c pppoe.Circuit, r pppoe.PADR) (uint16, error) {
 		SetupTimeout:     s.opts.SetupTimeout,
 		Establish:        func() bool { return s.establish(l) },
 		HalfOpenLog:      s.halfOpenLog,
-		Hooks:            s.hooks(),
+		Hooks:            s.sessionHooks(l),
 		Log:              s.log,
 	})
 	if err != nil {
@@ -289,6 +289,7 @@ func (s *Server) start(l *live) {
 		defer s.wg.Done()
 		l.sess.Run(s.ctx)
 		s.ended(l)
+		s.unrecord(l)
 	}()
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
 	"github.com/pppoe-xdp/pppoe-xdp/control/session"
+	"github.com/pppoe-xdp/pppoe-xdp/control/state"
 )
 
 // Conn is an access interface's frame socket; *afpacket.Conn is one.
@@ -128,6 +129,13 @@ type Options struct {
 	SetupTimeout time.Duration
 	// IDs hands out the sessions' handles; nil starts at 1.
 	IDs *session.IDs
+	// SessionIDs hands out PPPoE session ids; nil starts a new allocator.
+	// A restarted pppoed passes one set to where the last run's left off
+	// (control/state), so that no id is handed out twice.
+	SessionIDs *pppoe.SessionIDs
+	// State, if set, gets a record of every session as it starts, comes
+	// up and ends (journal.go), for a restarted pppoed.
+	State *state.Store
 	// Log: one line per session event at Info, discovery at Debug.
 	Log *zap.Logger
 }
@@ -242,7 +250,8 @@ type live struct {
 	server  serverKey
 	attempt attemptKey
 	sess    *session.Session
-	slot    slot // s.mu
+	slot    slot   // s.mu
+	acMAC   []byte // our MAC towards the client
 }
 
 // New starts the access concentrator for cfg's servers.
@@ -271,9 +280,12 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	if opts.IDs == nil {
 		opts.IDs = session.NewIDs(1)
 	}
+	if opts.SessionIDs == nil {
+		opts.SessionIDs = pppoe.NewSessionIDs()
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	s := &Server{
-		opts: opts, log: opts.Log, ids: pppoe.NewSessionIDs(), ctx: ctx, stop: stop,
+		opts: opts, log: opts.Log, ids: opts.SessionIDs, ctx: ctx, stop: stop,
 		halfOpenLog: session.NewHalfOpenLog(opts.Log, halfOpenLogRate, halfOpenLogBurst),
 		cfg:         config.New(), bindings: map[serverKey]binding{}, ports: map[string]*port{},
 		missing:  map[string]error{},

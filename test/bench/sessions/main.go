@@ -59,6 +59,7 @@ func main() {
 	dials := flag.Int("dials", 10, "flood: legitimate dials per phase")
 	warmup := flag.Duration("warmup", time.Second, "flood: how long the flood runs before the first dial")
 	pace := flag.Duration("pace", 100*time.Microsecond, "flood: the frames go out in batches this far apart (a smoother flood leaves fewer gaps for a subscriber's PADI)")
+	flag.StringVar(&stateMode, "state", "none", "the AC's state store (control/state): none, file (as pppoed: records written, not synced) or sync (every commit synced)")
 	modes := flag.String("modes", "off,go,xdp", "flood: where the limits apply, in turn (off: nowhere)")
 	kinds := flag.String("floods", "padi,padr", "flood: padi (random MACs), padr (one MAC)")
 	padiLimit := flag.String("padi-limit", pppoe.FormatRate(pppoe.DefaultLimits.PADIRate, pppoe.DefaultLimits.PADIBurst), "flood: as pppoed's --padi-limit")
@@ -315,7 +316,7 @@ func newBenchEnv(n int) (_ *benchEnv, err error) {
 		return nil, err
 	}
 	pin := "/sys/fs/bpf/pppoe-xdp-bench-" + id
-	cmd := exec.Command("ip", "netns", "exec", e.acNS, self, "-role=server", "-iface=acc0", "-pin="+pin, "-n="+strconv.Itoa(n))
+	cmd := exec.Command("ip", "netns", "exec", e.acNS, self, "-role=server", "-iface=acc0", "-pin="+pin, "-n="+strconv.Itoa(n), "-state="+stateMode)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {

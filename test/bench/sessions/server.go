@@ -17,6 +17,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
 	"github.com/pppoe-xdp/pppoe-xdp/control/server"
+	"github.com/pppoe-xdp/pppoe-xdp/control/state"
 	"github.com/pppoe-xdp/pppoe-xdp/maps"
 )
 
@@ -35,6 +36,9 @@ func benchConfig(iface string) string {
 // serve is the child: the data plane attached as the daemon does it,
 // control/server on iface, and a line protocol on stdin/stdout:
 // "ready", "stat" (rss_kB cpu_ns sessions entries leases), "quit".
+// stateMode is -state: which state store the AC writes its sessions to.
+var stateMode = "none"
+
 func serve(iface, pin string, n int) error {
 	capacity := uint32(max(1024, 2*n))
 	dp, err := maps.Open(maps.Options{PinPath: pin, MaxSessions: capacity})
@@ -73,7 +77,20 @@ func serve(iface, pin string, n int) error {
 	// Off until the flood bench's "limits" command; pppoed leaves the Go
 	// limiter nil and sets the data plane's.
 	lim := pppoe.NewLimiter(pppoe.Limits{})
+	var store *state.Store
+	if stateMode != "none" {
+		dir, err := os.MkdirTemp("", "bench-sessions-state")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		if store, err = state.Open(dir, state.Options{Sync: stateMode == "sync"}); err != nil {
+			return err
+		}
+		defer store.Close()
+	}
 	srv, err := server.New(cfg, server.Options{
+		State:            store,
 		AAA:              local,
 		DataPlane:        server.NewDataPlane(dp),
 		DiscoveryLimiter: lim,
