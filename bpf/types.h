@@ -235,6 +235,10 @@ enum reason {
 	REASON_DISC_MAC_LIMIT,     /* PADI/PADR over its host's limit: dropped (discovery.h) */
 	REASON_DISC_GLOBAL_LIMIT,  /* PADI over the global limit: dropped (discovery.h) */
 	REASON_PASS_NO_XDP_XMIT,   /* egress device not in tx_ports: to the kernel, untouched */
+	REASON_RATE_RX_DROP,       /* over the session's rx (upload) rate: dropped (ratelimit.h) */
+	REASON_RATE_TX_DROP,       /* over the session's tx (download) rate: dropped */
+	REASON_RATE_SHAPE_DROP,    /* shaped tx later than the horizon: dropped */
+	REASON_PASS_SHAPE,         /* XDP left a shaped session's tx packet to TC */
 	REASON_MAX,
 };
 

@@ -32,6 +32,9 @@ type ClientSession struct {
 	MTU uint16
 	// MSS is the TCP MSS clamp on SYNs both ways, 0 = none.
 	MSS uint16
+	// Limit is the session's rate limits: Rx what the AC sends us, Tx
+	// what we send it (the router's directions, as for a server session).
+	Limit RateLimit
 }
 
 // CreateClientDevice creates a client netdev (RouterOS `name`, e.g.
@@ -148,7 +151,7 @@ func (d *Datapath) InstallClient(dev *Device, c ClientSession) (Index, error) {
 	if cd.Flags&uint32(dataplaneClientFlagCLIENT_F_UP) != 0 {
 		return 0, fmt.Errorf("maps: install client session %d on %s: %w", c.SessionID, dev.Name, ErrExists)
 	}
-	idx, err := d.installLocked(key, attrs, false)
+	idx, err := d.installLocked(key, attrs, false, c.Limit)
 	if err != nil {
 		return 0, err
 	}

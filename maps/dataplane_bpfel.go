@@ -64,6 +64,50 @@ type dataplaneDpConfig struct {
 	Flags         uint16
 }
 
+type dataplaneRateBucket struct {
+	_        structs.HostLayout
+	TatNs    uint64
+	Epoch    uint64
+	Dropped  uint64
+	BurstOff uint32
+	Pad      uint32
+	Win      [16]uint32
+}
+
+type dataplaneRateConf struct {
+	_         structs.HostLayout
+	Nspb      uint64
+	BurstNspb uint64
+	DepthNs   uint64
+	WindowNs  uint64
+	Threshold uint64
+	UnitShift uint32
+	Flags     uint32
+}
+
+type dataplaneRateDir uint32
+
+const (
+	dataplaneRateDirRATE_RX dataplaneRateDir = 0
+	dataplaneRateDirRATE_TX dataplaneRateDir = 1
+)
+
+type dataplaneRateFlag uint32
+
+const (
+	dataplaneRateFlagRATE_F_SHAPE dataplaneRateFlag = 1
+)
+
+type dataplaneRateLimit struct {
+	_   structs.HostLayout
+	Dir [2]dataplaneRateConf
+}
+
+type dataplaneRateState struct {
+	_   structs.HostLayout
+	Dir [2]dataplaneRateBucket
+}
+
 type dataplaneReason uint32
 
 const (
@@ -91,7 +135,11 @@ const (
 	dataplaneReasonREASON_DISC_MAC_LIMIT    dataplaneReason = 21
 	dataplaneReasonREASON_DISC_GLOBAL_LIMIT dataplaneReason = 22
 	dataplaneReasonREASON_PASS_NO_XDP_XMIT  dataplaneReason = 23
-	dataplaneReasonREASON_MAX               dataplaneReason = 24
+	dataplaneReasonREASON_RATE_RX_DROP      dataplaneReason = 24
+	dataplaneReasonREASON_RATE_TX_DROP      dataplaneReason = 25
+	dataplaneReasonREASON_RATE_SHAPE_DROP   dataplaneReason = 26
+	dataplaneReasonREASON_PASS_SHAPE        dataplaneReason = 27
+	dataplaneReasonREASON_MAX               dataplaneReason = 28
 )
 
 type dataplaneSessionAttrs struct {
@@ -191,6 +239,8 @@ const (
 	dataplaneMapDiscoveryGlobal    = "discovery_global"
 	dataplaneMapDiscoveryHosts     = "discovery_hosts"
 	dataplaneMapDiscoveryLimits    = "discovery_limits"
+	dataplaneMapRateLimits         = "rate_limits"
+	dataplaneMapRateStates         = "rate_states"
 	dataplaneMapSessionInfo        = "session_info"
 	dataplaneMapSessionSlots       = "session_slots"
 	dataplaneMapSessionStats       = "session_stats"
@@ -210,6 +260,8 @@ const (
 	dataplaneVarMaxSessions        = "max_sessions"
 	dataplaneVarSlotMask           = "slot_mask"
 	dataplaneVarUnusedClientFlag   = "unused_client_flag"
+	dataplaneVarUnusedRateDir      = "unused_rate_dir"
+	dataplaneVarUnusedRateFlag     = "unused_rate_flag"
 	dataplaneVarUnusedReason       = "unused_reason"
 	dataplaneVarUnusedSessionFlag  = "unused_session_flag"
 )
@@ -274,6 +326,8 @@ type dataplaneMapSpecs struct {
 	DiscoveryGlobal *ebpf.MapSpec `ebpf:"discovery_global"`
 	DiscoveryHosts  *ebpf.MapSpec `ebpf:"discovery_hosts"`
 	DiscoveryLimits *ebpf.MapSpec `ebpf:"discovery_limits"`
+	RateLimits      *ebpf.MapSpec `ebpf:"rate_limits"`
+	RateStates      *ebpf.MapSpec `ebpf:"rate_states"`
 	SessionInfo     *ebpf.MapSpec `ebpf:"session_info"`
 	SessionSlots    *ebpf.MapSpec `ebpf:"session_slots"`
 	SessionStats    *ebpf.MapSpec `ebpf:"session_stats"`
@@ -293,6 +347,8 @@ type dataplaneVariableSpecs struct {
 	MaxSessions       *ebpf.VariableSpec `ebpf:"max_sessions"`
 	SlotMask          *ebpf.VariableSpec `ebpf:"slot_mask"`
 	UnusedClientFlag  *ebpf.VariableSpec `ebpf:"unused_client_flag"`
+	UnusedRateDir     *ebpf.VariableSpec `ebpf:"unused_rate_dir"`
+	UnusedRateFlag    *ebpf.VariableSpec `ebpf:"unused_rate_flag"`
 	UnusedReason      *ebpf.VariableSpec `ebpf:"unused_reason"`
 	UnusedSessionFlag *ebpf.VariableSpec `ebpf:"unused_session_flag"`
 }
@@ -323,6 +379,8 @@ type dataplaneMaps struct {
 	DiscoveryGlobal *ebpf.Map `ebpf:"discovery_global"`
 	DiscoveryHosts  *ebpf.Map `ebpf:"discovery_hosts"`
 	DiscoveryLimits *ebpf.Map `ebpf:"discovery_limits"`
+	RateLimits      *ebpf.Map `ebpf:"rate_limits"`
+	RateStates      *ebpf.Map `ebpf:"rate_states"`
 	SessionInfo     *ebpf.Map `ebpf:"session_info"`
 	SessionSlots    *ebpf.Map `ebpf:"session_slots"`
 	SessionStats    *ebpf.Map `ebpf:"session_stats"`
@@ -342,6 +400,8 @@ func (m *dataplaneMaps) Close() error {
 		m.DiscoveryGlobal,
 		m.DiscoveryHosts,
 		m.DiscoveryLimits,
+		m.RateLimits,
+		m.RateStates,
 		m.SessionInfo,
 		m.SessionSlots,
 		m.SessionStats,
@@ -362,6 +422,8 @@ type dataplaneVariables struct {
 	MaxSessions       *ebpf.Variable `ebpf:"max_sessions"`
 	SlotMask          *ebpf.Variable `ebpf:"slot_mask"`
 	UnusedClientFlag  *ebpf.Variable `ebpf:"unused_client_flag"`
+	UnusedRateDir     *ebpf.Variable `ebpf:"unused_rate_dir"`
+	UnusedRateFlag    *ebpf.Variable `ebpf:"unused_rate_flag"`
 	UnusedReason      *ebpf.Variable `ebpf:"unused_reason"`
 	UnusedSessionFlag *ebpf.Variable `ebpf:"unused_session_flag"`
 }

@@ -36,6 +36,10 @@ const (
 	ReasonDiscoveryMAC    = Reason(dataplaneReasonREASON_DISC_MAC_LIMIT)
 	ReasonDiscoveryGlobal = Reason(dataplaneReasonREASON_DISC_GLOBAL_LIMIT)
 	ReasonPassNoXDPXmit   = Reason(dataplaneReasonREASON_PASS_NO_XDP_XMIT)
+	ReasonRateRxDrop      = Reason(dataplaneReasonREASON_RATE_RX_DROP)
+	ReasonRateTxDrop      = Reason(dataplaneReasonREASON_RATE_TX_DROP)
+	ReasonRateShapeDrop   = Reason(dataplaneReasonREASON_RATE_SHAPE_DROP)
+	ReasonPassShape       = Reason(dataplaneReasonREASON_PASS_SHAPE)
 	numReasons            = Reason(dataplaneReasonREASON_MAX)
 )
 
@@ -64,6 +68,10 @@ var reasonNames = [...]string{
 	ReasonDiscoveryMAC:    "discovery_mac_limit",
 	ReasonDiscoveryGlobal: "discovery_global_limit",
 	ReasonPassNoXDPXmit:   "pass_no_xdp_xmit",
+	ReasonRateRxDrop:      "rate_rx_drop",
+	ReasonRateTxDrop:      "rate_tx_drop",
+	ReasonRateShapeDrop:   "rate_shape_drop",
+	ReasonPassShape:       "pass_shape",
 }
 
 // String returns the reason's snake_case name (as metrics label it).
