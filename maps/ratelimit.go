@@ -9,6 +9,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/ratelimit"
 )
 
 // DefaultRateDepth is a policer's bucket depth and a shaper's horizon when
@@ -44,6 +46,22 @@ type RateLimit struct {
 
 // Limited reports whether either direction has a rate.
 func (l RateLimit) Limited() bool { return l.Rx.Rate != 0 || l.Tx.Rate != 0 }
+
+// LimitOf is a RouterOS rate-limit in the data plane's form, the tx
+// direction shaped if shapeTx. Priority and rate-min have no counterpart
+// in a per-session limit (nothing is shared to prioritize or guarantee).
+func LimitOf(l ratelimit.Limit, shapeTx bool) RateLimit {
+	dir := func(d ratelimit.Dir) Rate {
+		r := Rate{Rate: d.Rate}
+		if d.Bursts() {
+			r.BurstRate, r.BurstThreshold, r.BurstTime = d.BurstRate, d.BurstThreshold, d.BurstTime
+		}
+		return r
+	}
+	out := RateLimit{Rx: dir(l.Rx), Tx: dir(l.Tx)}
+	out.Tx.Shape = shapeTx && out.Tx.Rate != 0
+	return out
+}
 
 // RateStats are what a session's limits did.
 type RateStats struct {

@@ -12,6 +12,7 @@
 package aaa
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pool"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ratelimit"
 )
 
 // ServicePPPoE is the /ppp secret service a PPPoE session matches, besides
@@ -54,6 +56,11 @@ type Profile struct {
 	OnlyOne bool
 	// ChangeTCPMSS asks the data plane to clamp the TCP MSS to MTU − 40.
 	ChangeTCPMSS bool
+	// RateLimit is the profile's rate-limit (the default profile's when
+	// empty), or the user's secret's, which overrides it.
+	RateLimit ratelimit.Limit
+	// ShapeTx shapes the download instead of policing it (queue-type).
+	ShapeTx bool
 }
 
 // Counters are the AAA counters, a snapshot for metrics.
@@ -147,6 +154,8 @@ func resolve(p, def config.Profile) Profile {
 		DNS:           append([]netip.Addr(nil), p.DNSServer...),
 		OnlyOne:       yes(p.OnlyOne, def.OnlyOne, false),
 		ChangeTCPMSS:  yes(p.ChangeTCPMSS, def.ChangeTCPMSS, true),
+		RateLimit:     cmp.Or(p.RateLimit, def.RateLimit).Limit(),
+		ShapeTx:       p.QueueType == "fq-codel-default" || p.QueueType == "cake-default",
 	}
 }
 

@@ -42,6 +42,7 @@ func mapsSession(e session.Entry) maps.Session {
 		IPv4:  e.IPv4,
 		MTU:   e.MTU,
 		MSS:   e.MSS,
+		Limit: maps.LimitOf(e.RateLimit, e.ShapeTx),
 	}
 	vlans := e.Circuit.VLANList()
 	if len(vlans) > 0 {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ratelimit"
 )
 
 // Entry is what the data plane needs to forward one session's traffic.
@@ -24,6 +25,10 @@ type Entry struct {
 	// MSS is the TCP MSS to clamp SYNs to, MTU − 40 when the profile's
 	// change-tcp-mss is yes; 0 for no clamping.
 	MSS uint16
+	// RateLimit is the session's rate-limit (rx: from the client), the
+	// download shaped rather than policed if ShapeTx.
+	RateLimit ratelimit.Limit
+	ShapeTx   bool
 }
 
 // Stats are a session's data-plane counters.

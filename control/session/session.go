@@ -529,6 +529,7 @@ func (s *Session) networkUp(info link.Info, now time.Time) {
 	if s.cfg.Lease.Profile().ChangeTCPMSS && info.MTU > TCPIPHeaders {
 		e.MSS = info.MTU - TCPIPHeaders
 	}
+	e.RateLimit, e.ShapeTx = s.cfg.Lease.Profile().RateLimit, s.cfg.Lease.Profile().ShapeTx
 	s.uninstall() // IPCP renegotiated: the entry may have changed
 	h, err := s.cfg.DataPlane.Install(e)
 	if err != nil {
