@@ -88,12 +88,18 @@ func (p dataPlane) Stats(h session.Handle) (session.Stats, error) {
 	if err != nil {
 		return session.Stats{}, fmt.Errorf("server: stats of session %d: %w", mh.key.SessionID, err)
 	}
+	rs, err := p.d.RateStats(mh.index)
+	if err != nil {
+		return session.Stats{}, fmt.Errorf("server: rate stats of session %d: %w", mh.key.SessionID, err)
+	}
 	return session.Stats{
-		PacketsUp:   st.PacketsUp,
-		BytesUp:     st.BytesUp,
-		PacketsDown: st.PacketsDown,
-		BytesDown:   st.BytesDown,
-		Drops:       st.Drops,
-		LastSeen:    st.LastSeen,
+		PacketsUp:     st.PacketsUp,
+		BytesUp:       st.BytesUp,
+		PacketsDown:   st.PacketsDown,
+		BytesDown:     st.BytesDown,
+		Drops:         st.Drops,
+		RateDropsUp:   rs.DroppedRx,
+		RateDropsDown: rs.DroppedTx,
+		LastSeen:      st.LastSeen,
 	}, nil
 }
