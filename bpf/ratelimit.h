@@ -149,6 +149,21 @@ static __always_inline __u64 rate_window(const struct rate_conf *c, struct rate_
 	return n;
 }
 
+/* rate_early_drop: a policer drops with a probability that grows from 0,
+ * when the bucket is half empty, to 1, when it is empty (as RED does with a
+ * queue's length). A hard cliff drops every packet of a TCP window that
+ * finds the bucket empty, retransmissions included, and TCP waits out a
+ * retransmission timeout; losses spread over the second half of the bucket
+ * reach TCP one at a time, which it answers by halving its window. */
+static __always_inline int rate_early_drop(const struct rate_conf *c, __u64 owed)
+{
+	__u64 half = c->depth_ns >> 1;
+
+	if (c->flags & RATE_F_SHAPE || owed <= half)
+		return 0;
+	return (((__u64)bpf_get_prandom_u32() * half) >> 32) < owed - half;
+}
+
 /* rate_admit charges a packet of len bytes to session index's direction
  * dir. tstamp is NULL on XDP; on TC a shaped direction writes the packet's
  * departure time there (0 = now). */
@@ -185,7 +200,7 @@ static __always_inline int rate_admit(__u32 index, const int dir, __u32 len, __u
 		__u64 old = *(volatile __u64 *)&b->tat_ns;
 		__u64 t = old > now ? old : now;
 
-		if (t - now > c->depth_ns) {
+		if (t - now > c->depth_ns || rate_early_drop(c, t - now)) {
 			__sync_fetch_and_add(&b->dropped, 1);
 			return (c->flags & RATE_F_SHAPE) ? RATE_LATE : RATE_DROP;
 		}

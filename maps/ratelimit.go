@@ -14,10 +14,15 @@ import (
 )
 
 // DefaultRateDepth is a policer's bucket depth and a shaper's horizon when
-// Rate.Depth is 0: 100 ms of the rate, RouterOS's queue bucket-size 0.1
-// ("bucket capacity = bucket-size * max-limit"), which lets a TCP flow
-// with a round trip up to about that keep its window open.
-const DefaultRateDepth = 100 * time.Millisecond
+// Rate.Depth is 0: a second of the rate, RouterOS's queue bucket-size=1
+// ("bucket capacity = bucket-size * max-limit"; its default 0.1 is for a
+// shaper, which has a queue behind the bucket). A policer has no queue, and
+// TCP needs the bucket to stand in for one: `make bench-ratelimit` on
+// 2026-12-02 held one TCP flow through a 10M policer at 37-40 % of the rate
+// with 100 ms, 85-96 % with 250 ms, 96-98 % with 500 ms and 97-101 % with
+// a second (README, "Rate limits"). The early drops (bpf/ratelimit.h)
+// start at half of it.
+const DefaultRateDepth = time.Second
 
 // Rate is one direction's limit (bpf/ratelimit.h). Rates are bits per
 // second, as in RouterOS's rate-limit.
@@ -193,7 +198,7 @@ func (d *Datapath) forgive(i Index, rx, tx dataplaneRateConf) {
 	for dir, c := range []dataplaneRateConf{rx, tx} {
 		tat := word(d.rate.states, int(i)*rateStateSize+dir*int(unsafe.Sizeof(dataplaneRateBucket{})))
 		old := atomic.LoadUint64(tat)
-		if limit := now + c.DepthNs; old > limit {
+		if limit := now + c.DepthNs/2; old > limit {
 			atomic.CompareAndSwapUint64(tat, old, limit)
 		}
 	}

@@ -9,14 +9,16 @@ import (
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ratelimit"
+	"github.com/pppoe-xdp/pppoe-xdp/maps"
 )
 
 // queueProps are the properties of a session's dynamic simple queue, as
 // RouterOS shows the queue a PPP profile's rate-limit creates (named
 // <pppoe-USER>, target the session's interface, flag D): each a
 // "target upload/target download" pair, which for a PPP session is the
-// rate-limit's rx/tx. bucket-size is the policer's depth (maps.
-// DefaultRateDepth, RouterOS's 0.1 of max-limit); queue names how the
+// rate-limit's rx/tx. bucket-size is the policer's depth
+// (maps.DefaultRateDepth in RouterOS's unit, a multiple of max-limit);
+// queue names how the
 // download is held: default-small (policed) or the queue-type that shapes.
 // bytes and packets are the session's counters, dropped what its limit
 // dropped.
@@ -45,11 +47,15 @@ var queueProps = []struct {
 	{"burst-time", func(a *Active) string {
 		return ratelimit.TimePair(burst(a.RateLimit.Rx).BurstTime, burst(a.RateLimit.Tx).BurstTime)
 	}},
-	{"bucket-size", func(a *Active) string { return "0.1/0.1" }},
+	{"bucket-size", func(a *Active) string { return bucketSize + "/" + bucketSize }},
 	{"bytes", func(a *Active) string { return fmt.Sprintf("%d/%d", a.BytesIn, a.BytesOut) }},
 	{"packets", func(a *Active) string { return fmt.Sprintf("%d/%d", a.PacketsIn, a.PacketsOut) }},
 	{"dropped", func(a *Active) string { return fmt.Sprintf("%d/%d", a.RateDropsIn, a.RateDropsOut) }},
 }
+
+// bucketSize is maps.DefaultRateDepth as RouterOS's bucket-size, a
+// multiple of max-limit (a second's worth is 1).
+var bucketSize = strconv.FormatFloat(maps.DefaultRateDepth.Seconds(), 'f', -1, 64)
 
 // burst is d with its burst fields zero when it has no burst, as RouterOS
 // prints a queue without one (burst-limit=0 burst-threshold=0
