@@ -127,9 +127,14 @@ enum rate_verdict {
  * cleared are lost to the estimate only. */
 static __always_inline __u64 rate_window(const struct rate_conf *c, struct rate_bucket *b, __u64 now)
 {
-	__u64 n = now / c->window_ns, e = *(volatile __u64 *)&b->epoch, sum = 0, w;
+	__u64 e = *(volatile __u64 *)&b->epoch, n, sum = 0, w;
 	int i;
 
+	/* Within the current sub-window (nearly every packet): a multiply,
+	 * not a 64-bit division. */
+	if (now < (e + 1) * c->window_ns)
+		return e;
+	n = now / c->window_ns;
 	if (n > e && __sync_val_compare_and_swap(&b->epoch, e, n) == e) {
 		/* The ring holds sub-windows e-15..e; the average is over n-16..n-1. */
 		for (i = 0; i < RATE_WINDOWS; i++) {
@@ -188,7 +193,10 @@ static __always_inline int rate_admit(__u32 index, const int dir, __u32 len, __u
 	if (!rs)
 		return RATE_PASS;
 	b = &rs->dir[dir];
-	now = bpf_ktime_get_ns();
+	/* The coarse clock (one tick behind at most) is a few loads where
+	 * the fine one reads the clock source; against a bucket a second deep
+	 * a tick is nothing. */
+	now = bpf_ktime_get_coarse_ns();
 	if (c->window_ns && c->burst_nspb) {
 		n = rate_window(c, b, now);
 		if (!b->burst_off)

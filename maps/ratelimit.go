@@ -185,13 +185,14 @@ func (d *Datapath) SetRate(i Index, l RateLimit) error {
 	return nil
 }
 
-// forgive caps what each bucket owes at the new depth: a session whose rate
+// forgive caps what each bucket owes at half the new depth, where early
+// drops would begin (bpf/ratelimit.h): a session whose rate
 // goes up must not wait out the debt it ran up at the old rate. (The
 // buckets are BPF's; this compare-and-swap is the one write user space
 // makes to a live one, and it loses to any packet's.)
 func (d *Datapath) forgive(i Index, rx, tx dataplaneRateConf) {
-	var ts unix.Timespec
-	if unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) != nil {
+	var ts unix.Timespec // the data plane's clock (bpf_ktime_get_coarse_ns)
+	if unix.ClockGettime(unix.CLOCK_MONOTONIC_COARSE, &ts) != nil {
 		return
 	}
 	now := uint64(ts.Nano())
