@@ -244,4 +244,3 @@ func TestRateConf(t *testing.T) {
 		t.Errorf("threshold %d, want %d", c.Threshold, want)
 	}
 }
-
