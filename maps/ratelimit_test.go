@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/ethernet"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
 )
 
 // slowRate is a rate at which one packet of n IP bytes costs d.
@@ -242,5 +243,45 @@ func TestRateConf(t *testing.T) {
 	}
 	if want := uint64(5e11/8*3600) >> c.UnitShift; c.Threshold != want {
 		t.Errorf("threshold %d, want %d", c.Threshold, want)
+	}
+}
+
+// TestRateClient: a client session's limits, in the router's directions:
+// rx is what the AC sends (tc_access_in into the netdev), tx what we send
+// it (tc_client_out), each charged once, set at InstallClient.
+func TestRateClient(t *testing.T) {
+	e := newClientEnv(t)
+	slowDir := Rate{Rate: slowRate(44, 10*time.Second), Depth: time.Millisecond}
+	c, dev := e.sess[0], e.devs[0]
+	c.Limit = RateLimit{Rx: slowDir, Tx: slowDir}
+	idx, err := e.dp.InstallClient(dev, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := c.fromAC(t, ppp.ProtocolIPv4, ipv4{src: farServer, dst: clientIP, ttl: 60, proto: unix.IPPROTO_UDP, payload: udp(24)}.marshal())
+	out := ethFrame(t, dev.MAC, dev.MAC, ethernet.EtherTypeIPv4, ipv4{src: clientIP, dst: farServer, ttl: 64, proto: unix.IPPROTO_UDP, payload: udp(24)}.marshal())
+	run := func(prog string, frame []byte, ctx []uint32) uint32 {
+		t.Helper()
+		opts := &ebpf.RunOptions{Data: frame, DataOut: make([]byte, len(frame)+64), Context: ctx}
+		var v uint32
+		if err := e.ns.Do(t, func() (err error) { v, err = e.dp.Program(prog).Run(opts); return err }); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, p := range []struct {
+		prog  string
+		frame []byte
+		ctx   []uint32
+	}{{"tc_access_in", in, skbCtx(e.acc)}, {"tc_client_out", out, skbCtx(dev.PeerIndex)}} {
+		if v := run(p.prog, p.frame, p.ctx); v != tcRedirect {
+			t.Errorf("%s: first packet verdict %d, want redirect", p.prog, v)
+		}
+		if v := run(p.prog, p.frame, p.ctx); v != tcShot {
+			t.Errorf("%s: second packet verdict %d, want shot", p.prog, v)
+		}
+	}
+	if rs, err := e.dp.RateStats(idx); err != nil || rs.DroppedRx != 1 || rs.DroppedTx != 1 {
+		t.Errorf("RateStats %+v, %v: want one drop each way", rs, err)
 	}
 }
