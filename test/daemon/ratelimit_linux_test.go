@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -87,7 +88,8 @@ func TestRateLimit(t *testing.T) {
 		if tcp > 1.5*limit || tcp < 0.2*limit || tcp > unlimited/2 {
 			t.Errorf("%s: TCP at %.1f Mbit/s through a 10M limit (unlimited %.0f)", dir.name, tcp/1e6, unlimited/1e6)
 		}
-		udp := iperf(t, l.cl, src, append([]string{"-t", "3", "-u", "-b", "20M"}, dir.args...)...)
+		// 5 s: the bucket (a second of the rate) passes at most 1.2x on top.
+		udp := iperf(t, l.cl, src, append([]string{"-t", "5", "-u", "-b", "20M"}, dir.args...)...)
 		t.Logf("%s: UDP at 20M offered, %.1f Mbit/s received", dir.name, udp/1e6)
 		if udp > 1.3*limit || udp < 0.5*limit {
 			t.Errorf("%s: UDP offered at 20M: %.1f Mbit/s received through a 10M limit", dir.name, udp/1e6)
@@ -99,8 +101,8 @@ func TestRateLimit(t *testing.T) {
 			t.Errorf("/queue simple print has no %s:\n%s", want, q)
 		}
 	}
-	if strings.Contains(q, "dropped=0/") || strings.Contains(q, "/0\n") {
-		t.Errorf("/queue simple print shows no drops after UDP floods both ways:\n%s", q)
+	if m := regexp.MustCompile(`dropped=(\d+)/(\d+)`).FindStringSubmatch(q); m == nil || m[1] == "0" || m[2] == "0" {
+		t.Errorf("/queue simple print shows no drops each way after UDP floods both ways:\n%s", q)
 	}
 	m := ac.metrics()
 	for _, r := range []string{"rate_rx_drop", "rate_tx_drop"} {
