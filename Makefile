@@ -13,7 +13,7 @@ BPF_STRIP?= llvm-strip-19
 export BPF2GO_CC    := $(BPF_CC)
 export BPF2GO_STRIP := $(BPF_STRIP)
 
-.PHONY: all generate build test bench bench-dataplane bench-sessions bench-flood lint demo deb clean \
+.PHONY: all generate build test bench bench-dataplane bench-sessions bench-flood bench-ratelimit lint demo deb clean \
 	deps-generate deps-demo deps-test deps-deb
 
 # NO_INSTALL reaches scripts/deps.sh through the environment, from the
@@ -33,7 +33,7 @@ build:
 test: deps-test
 	$(GO) test -count=1 -timeout 15m ./...
 
-bench: bench-dataplane bench-sessions bench-flood
+bench: bench-dataplane bench-sessions bench-flood bench-ratelimit
 
 bench-dataplane:
 	$(GO) run ./test/bench/dataplane
@@ -43,6 +43,11 @@ bench-sessions:
 
 bench-flood:
 	$(GO) run ./test/bench/sessions -flood
+
+# Rate-limit accuracy with real TCP and UDP (iperf3) through namespace
+# sessions; prints, never fails on a figure.
+bench-ratelimit: deps-test
+	$(GO) test -count=1 -timeout 30m -run 'TestRateLimitAccuracy$$' -v ./test/daemon -args -bench-ratelimit
 
 # A namespace lab: pppoed as AC and clients with the RouterOS reference's
 # examples, live traffic, pppoectl and bpftool views; Ctrl-C (or

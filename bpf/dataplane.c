@@ -43,6 +43,7 @@
 #include "csum.h"
 #include "discovery.h"
 #include "mp.h"
+#include "ratelimit.h"
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -54,6 +55,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const enum reason *unused_reason __attribute__((unused));
 const enum session_flag *unused_session_flag __attribute__((unused));
 const enum client_flag *unused_client_flag __attribute__((unused));
+const enum rate_dir *unused_rate_dir __attribute__((unused));
+const enum rate_flag *unused_rate_flag __attribute__((unused));
 
 /* What the upstream classifier (shared by XDP and TC access_in) found. */
 enum up_class {
@@ -413,6 +416,10 @@ static __always_inline int access_in(struct xdp_md *ctx, const int hwvlan)
 		count(REASON_PASS_NO_XDP_XMIT);
 		return XDP_PASS;
 	}
+	if (rate_admit(u.info->index, RATE_RX, tot, NULL)) {
+		count(REASON_RATE_RX_DROP);
+		return XDP_DROP;
+	}
 
 	clamp_mss_direct(iph, data_end, u.info->mss);
 	ip_decrease_ttl(iph);
@@ -521,6 +528,16 @@ int xdp_uplink_in(struct xdp_md *ctx)
 	if (bpf_redirect_map(&tx_ports, info->ifindex, XDP_PASS) != XDP_REDIRECT) {
 		count(REASON_PASS_NO_XDP_XMIT);
 		return XDP_PASS;
+	}
+	switch (rate_admit(info->index, RATE_TX, tot, NULL)) {
+	case RATE_PASS:
+		break;
+	case RATE_TO_TC:
+		count(REASON_PASS_SHAPE);
+		return XDP_PASS;
+	default:
+		count(REASON_RATE_TX_DROP);
+		return XDP_DROP;
 	}
 	clamp_mss_direct(iph, data_end, info->mss);
 	ip_decrease_ttl(iph);
@@ -665,6 +682,10 @@ int tc_access_in(struct __sk_buff *skb)
 	} else {
 		len = bpf_ntohs(u.ph->length) - 2 - u.mp;
 	}
+	if (rate_admit(u.info->index, RATE_RX, len, NULL)) {
+		count(REASON_RATE_RX_DROP);
+		return TC_ACT_SHOT;
+	}
 	/* Ethernet padding after the PPPoE payload must not reach IP. */
 	if (skb->len > u.l2.len + sizeof(struct pppoe_hdr_) + 2 + u.mp + len &&
 	    bpf_skb_change_tail(skb, u.l2.len + sizeof(struct pppoe_hdr_) + 2 + u.mp + len, 0))
@@ -701,6 +722,8 @@ static __always_inline int encap_out(struct __sk_buff *skb, struct iphdr *iph, v
 				     struct session_hot *info, struct session_counters *st,
 				     __u32 tot, __u16 ppp, __u32 reason)
 {
+	__u64 edt = 0;
+
 	if (skb->gso_segs > 1) {
 		st->drops++;
 		count(REASON_GSO);
@@ -713,6 +736,19 @@ static __always_inline int encap_out(struct __sk_buff *skb, struct iphdr *iph, v
 		count(REASON_MTU_EXCEEDED);
 		return TC_ACT_SHOT;
 	}
+	switch (rate_admit(info->index, RATE_TX, tot, &edt)) {
+	case RATE_PASS:
+		break;
+	case RATE_LATE:
+		count(REASON_RATE_SHAPE_DROP);
+		return TC_ACT_SHOT;
+	default:
+		count(REASON_RATE_TX_DROP);
+		return TC_ACT_SHOT;
+	}
+	/* The fq qdisc on the access interface holds it until then. */
+	if (edt)
+		bpf_skb_set_tstamp(skb, edt, BPF_SKB_TSTAMP_DELIVERY_MONO);
 	if (iph && iph->ihl == 5)
 		clamp_mss_skb(skb, iph, end, info->mss);
 	if (bpf_skb_adjust_room(skb, encap_len(info), BPF_ADJ_ROOM_MAC, 0))

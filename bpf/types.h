@@ -249,6 +249,10 @@ enum reason {
 	REASON_PASS_NO_XDP_XMIT,   /* egress device not in tx_ports: to the kernel, untouched */
 	REASON_MP_PASS,            /* MP packet for user space: a fragment, a control protocol inside (mp.h) */
 	REASON_MP_DIVERT,          /* over the MTU of an MP session: to user space to fragment (mp.h) */
+	REASON_RATE_RX_DROP,       /* over the session's rx (upload) rate: dropped (ratelimit.h) */
+	REASON_RATE_TX_DROP,       /* over the session's tx (download) rate: dropped */
+	REASON_RATE_SHAPE_DROP,    /* shaped tx later than the horizon: dropped */
+	REASON_PASS_SHAPE,         /* XDP left a shaped session's tx packet to TC */
 	REASON_MAX,
 };
 

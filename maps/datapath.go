@@ -58,8 +58,9 @@ type Datapath struct {
 	spec    *ebpf.CollectionSpec // as loaded, for the per-device programs (hwvlan.go)
 	pinPath string
 	max     uint32
-	cpus    uint32 // possible CPUs: session_stats has a block of max slots per CPU
-	stats   []byte // session_stats, mapped: read and written with 64-bit atomics
+	cpus    uint32   // possible CPUs: session_stats has a block of max slots per CPU
+	stats   []byte   // session_stats, mapped: read and written with 64-bit atomics
+	rate    rateMaps // rate_limits and rate_states, mapped (ratelimit.go)
 	// slotMask is session_slots' size - 1 (slot.go).
 	slotMask uint32
 	log      *zap.Logger
@@ -139,6 +140,7 @@ func Open(opts Options) (*Datapath, error) {
 		return nil, fmt.Errorf("maps: %d sessions x %d CPUs of counters is too many; lower MaxSessions", opts.MaxSessions, cpus)
 	}
 	spec.Maps[dataplaneMapSessionStats].MaxEntries = uint32(slots)
+	rateSpecs(spec, opts.MaxSessions)
 	if err := spec.Variables[dataplaneVarMaxSessions].Set(opts.MaxSessions); err != nil {
 		return nil, fmt.Errorf("maps: max_sessions: %w", err)
 	}
@@ -220,7 +222,14 @@ func Open(opts Options) (*Datapath, error) {
 		unpinFresh()
 		return nil, fmt.Errorf("maps: mmap session_stats: %w", err)
 	}
+	if err := d.openRate(); err != nil {
+		_ = unix.Munmap(d.stats)
+		d.objs.Close()
+		unpinFresh()
+		return nil, err
+	}
 	if err := d.rebuildFree(); err != nil {
+		d.closeRate()
 		d.objs.Close()
 		unpinFresh()
 		return nil, err
@@ -234,6 +243,7 @@ func Open(opts Options) (*Datapath, error) {
 func (d *Datapath) Close() error {
 	d.stopEgress()
 	d.closeHWVLAN()
+	d.closeRate()
 	if d.stats != nil {
 		_ = unix.Munmap(d.stats)
 		d.stats = nil
@@ -248,7 +258,8 @@ func (d *Datapath) Unpin() error {
 	var errs []error
 	for _, m := range []*ebpf.Map{d.objs.Sessions, d.objs.SessionSlots, d.objs.SubscriberSlots, d.objs.SessionInfo, d.objs.SessionStats,
 		d.objs.SubscribersV4, d.objs.SubscribersV6, d.objs.Config, d.objs.Counters, d.objs.ClientDevs, d.objs.UplinkMacs,
-		d.objs.DiscoveryHosts, d.objs.DiscoveryLimits, d.objs.DiscoveryGlobal, d.objs.TxPorts, d.objs.MpDivert, d.objs.Layout} {
+		d.objs.DiscoveryHosts, d.objs.DiscoveryLimits, d.objs.DiscoveryGlobal, d.objs.TxPorts, d.objs.MpDivert, d.objs.Layout,
+		d.objs.RateLimits, d.objs.RateStates} {
 		if err := m.Unpin(); err != nil {
 			errs = append(errs, err)
 		}

@@ -79,6 +79,50 @@ type dataplaneMpDivertHdr struct {
 	Pad          uint8
 }
 
+type dataplaneRateBucket struct {
+	_        structs.HostLayout
+	TatNs    uint64
+	Epoch    uint64
+	Dropped  uint64
+	BurstOff uint32
+	Pad      uint32
+	Win      [16]uint32
+}
+
+type dataplaneRateConf struct {
+	_         structs.HostLayout
+	Nspb      uint64
+	BurstNspb uint64
+	DepthNs   uint64
+	WindowNs  uint64
+	Threshold uint64
+	UnitShift uint32
+	Flags     uint32
+}
+
+type dataplaneRateDir uint32
+
+const (
+	dataplaneRateDirRATE_RX dataplaneRateDir = 0
+	dataplaneRateDirRATE_TX dataplaneRateDir = 1
+)
+
+type dataplaneRateFlag uint32
+
+const (
+	dataplaneRateFlagRATE_F_SHAPE dataplaneRateFlag = 1
+)
+
+type dataplaneRateLimit struct {
+	_   structs.HostLayout
+	Dir [2]dataplaneRateConf
+}
+
+type dataplaneRateState struct {
+	_   structs.HostLayout
+	Dir [2]dataplaneRateBucket
+}
+
 type dataplaneReason uint32
 
 const (
@@ -108,7 +152,11 @@ const (
 	dataplaneReasonREASON_PASS_NO_XDP_XMIT  dataplaneReason = 23
 	dataplaneReasonREASON_MP_PASS           dataplaneReason = 24
 	dataplaneReasonREASON_MP_DIVERT         dataplaneReason = 25
-	dataplaneReasonREASON_MAX               dataplaneReason = 26
+	dataplaneReasonREASON_RATE_RX_DROP      dataplaneReason = 26
+	dataplaneReasonREASON_RATE_TX_DROP      dataplaneReason = 27
+	dataplaneReasonREASON_RATE_SHAPE_DROP   dataplaneReason = 28
+	dataplaneReasonREASON_PASS_SHAPE        dataplaneReason = 29
+	dataplaneReasonREASON_MAX               dataplaneReason = 30
 )
 
 type dataplaneSessionAttrs struct {
@@ -212,6 +260,8 @@ const (
 	dataplaneMapDiscoveryLimits    = "discovery_limits"
 	dataplaneMapLayout             = "layout"
 	dataplaneMapMpDivert           = "mp_divert"
+	dataplaneMapRateLimits         = "rate_limits"
+	dataplaneMapRateStates         = "rate_states"
 	dataplaneMapSessionInfo        = "session_info"
 	dataplaneMapSessionSlots       = "session_slots"
 	dataplaneMapSessionStats       = "session_stats"
@@ -232,6 +282,8 @@ const (
 	dataplaneVarSlotMask           = "slot_mask"
 	dataplaneVarUnusedClientFlag   = "unused_client_flag"
 	dataplaneVarUnusedMpDivertHdr  = "unused_mp_divert_hdr"
+	dataplaneVarUnusedRateDir      = "unused_rate_dir"
+	dataplaneVarUnusedRateFlag     = "unused_rate_flag"
 	dataplaneVarUnusedReason       = "unused_reason"
 	dataplaneVarUnusedSessionFlag  = "unused_session_flag"
 )
@@ -298,6 +350,8 @@ type dataplaneMapSpecs struct {
 	DiscoveryLimits *ebpf.MapSpec `ebpf:"discovery_limits"`
 	Layout          *ebpf.MapSpec `ebpf:"layout"`
 	MpDivert        *ebpf.MapSpec `ebpf:"mp_divert"`
+	RateLimits      *ebpf.MapSpec `ebpf:"rate_limits"`
+	RateStates      *ebpf.MapSpec `ebpf:"rate_states"`
 	SessionInfo     *ebpf.MapSpec `ebpf:"session_info"`
 	SessionSlots    *ebpf.MapSpec `ebpf:"session_slots"`
 	SessionStats    *ebpf.MapSpec `ebpf:"session_stats"`
@@ -318,6 +372,8 @@ type dataplaneVariableSpecs struct {
 	SlotMask          *ebpf.VariableSpec `ebpf:"slot_mask"`
 	UnusedClientFlag  *ebpf.VariableSpec `ebpf:"unused_client_flag"`
 	UnusedMpDivertHdr *ebpf.VariableSpec `ebpf:"unused_mp_divert_hdr"`
+	UnusedRateDir     *ebpf.VariableSpec `ebpf:"unused_rate_dir"`
+	UnusedRateFlag    *ebpf.VariableSpec `ebpf:"unused_rate_flag"`
 	UnusedReason      *ebpf.VariableSpec `ebpf:"unused_reason"`
 	UnusedSessionFlag *ebpf.VariableSpec `ebpf:"unused_session_flag"`
 }
@@ -350,6 +406,8 @@ type dataplaneMaps struct {
 	DiscoveryLimits *ebpf.Map `ebpf:"discovery_limits"`
 	Layout          *ebpf.Map `ebpf:"layout"`
 	MpDivert        *ebpf.Map `ebpf:"mp_divert"`
+	RateLimits      *ebpf.Map `ebpf:"rate_limits"`
+	RateStates      *ebpf.Map `ebpf:"rate_states"`
 	SessionInfo     *ebpf.Map `ebpf:"session_info"`
 	SessionSlots    *ebpf.Map `ebpf:"session_slots"`
 	SessionStats    *ebpf.Map `ebpf:"session_stats"`
@@ -371,6 +429,8 @@ func (m *dataplaneMaps) Close() error {
 		m.DiscoveryLimits,
 		m.Layout,
 		m.MpDivert,
+		m.RateLimits,
+		m.RateStates,
 		m.SessionInfo,
 		m.SessionSlots,
 		m.SessionStats,
@@ -392,6 +452,8 @@ type dataplaneVariables struct {
 	SlotMask          *ebpf.Variable `ebpf:"slot_mask"`
 	UnusedClientFlag  *ebpf.Variable `ebpf:"unused_client_flag"`
 	UnusedMpDivertHdr *ebpf.Variable `ebpf:"unused_mp_divert_hdr"`
+	UnusedRateDir     *ebpf.Variable `ebpf:"unused_rate_dir"`
+	UnusedRateFlag    *ebpf.Variable `ebpf:"unused_rate_flag"`
 	UnusedReason      *ebpf.Variable `ebpf:"unused_reason"`
 	UnusedSessionFlag *ebpf.Variable `ebpf:"unused_session_flag"`
 }

@@ -66,6 +66,7 @@ for g in "${groups[@]}"; do
 		need iproute2 "ip and tc: the tests' namespaces, veths, routes and qdiscs"
 		need procps "sysctl: IP forwarding in the tests' AC namespaces"
 		need bpftool "the tests read the pinned maps as an operator would"
+		need iperf3 "real TCP and UDP through rate-limited sessions (TestRateLimit, make bench-ratelimit)"
 		need tshark "cross-check: dissects every frame the codecs and the data plane write"
 		need python3-scapy "cross-check: frames scapy builds must parse to the right values"
 		need pppoe "interop: rp-pppoe's pppoe, pppoe-discovery and pppoe-server against ours"

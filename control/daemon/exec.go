@@ -17,6 +17,7 @@ import (
 // Menus the daemon serves itself rather than from the configuration.
 const (
 	menuActive = "/ppp active"
+	menuQueue  = "/queue simple"
 	menuServer = "/interface pppoe-server server"
 	menuClient = "/interface pppoe-client"
 	menuReload = "/system reload" // a command path, like RouterOS's /system reboot
@@ -100,6 +101,8 @@ func (d *Daemon) run(ctx context.Context, cmd config.Command, asJSON bool, out i
 	switch {
 	case verb == "print" && menu == menuActive:
 		return d.printActive(out, cmd, asJSON)
+	case verb == "print" && menu == menuQueue:
+		return d.printQueues(out, cmd, asJSON)
 	case verb == "remove" && menu == menuActive:
 		return d.removeActive(cmd)
 	case verb == "monitor" && menu == menuClient:
@@ -145,7 +148,7 @@ func knownMenu(menu string) bool {
 	if menu == "/" {
 		return true
 	}
-	for _, m := range append(config.Menus(), menuActive) {
+	for _, m := range append(config.Menus(), menuActive, menuQueue) {
 		if m == menu || strings.HasPrefix(m, menu+" ") {
 			return true
 		}

@@ -64,12 +64,51 @@ func (t *topo) session(i int) maps.Session {
 // install adds sessions 0..n-1 and returns the install rate.
 func (t *topo) install(dp *maps.Datapath, n int) (float64, error) {
 	start := time.Now()
+	idx := make([]maps.Index, n)
 	for i := 0; i < n; i++ {
-		if _, err := dp.Install(t.session(i)); err != nil {
+		var err error
+		if idx[i], err = dp.Install(t.session(i)); err != nil {
 			return 0, fmt.Errorf("session %d: %w", i, err)
 		}
 	}
+	if t.indices == nil {
+		t.indices = map[*maps.Datapath][]maps.Index{}
+	}
+	t.indices[dp] = idx
 	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+// benchLimit is the rate limit of the limited cases: far above what the
+// generator sends, so that every frame conforms and the case measures what
+// charging it costs (the bucket's compare-and-swap, the clock), not drops;
+// with a burst, so the RouterOS burst estimate runs too.
+var benchLimit = maps.RateLimit{
+	Rx: maps.Rate{Rate: 100e9, BurstRate: 200e9, BurstThreshold: 150e9, BurstTime: 8 * time.Second},
+	Tx: maps.Rate{Rate: 100e9, BurstRate: 200e9, BurstThreshold: 150e9, BurstTime: 8 * time.Second},
+}
+
+// limited wraps a data-plane attacher: for the case's duration every
+// session of dp has benchLimit, set live (SetRate) as a CoA would.
+func (t *topo) limited(dp *maps.Datapath, a attacher) attacher {
+	set := func(l maps.RateLimit) error {
+		for _, i := range t.indices[dp] {
+			if err := dp.SetRate(i, l); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return func() (func(), error) {
+		if err := set(benchLimit); err != nil {
+			return nil, err
+		}
+		detach, err := a()
+		if err != nil {
+			_ = set(maps.RateLimit{})
+			return nil, err
+		}
+		return func() { detach(); _ = set(maps.RateLimit{}) }, nil
+	}
 }
 
 // spreadStride walks the sessions in an order that puts consecutive frames
@@ -283,13 +322,16 @@ func (t *topo) dataplane(dp *maps.Datapath, i iface, up bool) attacher {
 type kind int
 
 const (
-	kindGenOnly    kind = iota // generator + first veth, XDP_DROP on the first hop: the fixed cost
-	kindBare                   // (a) bare XDP redirect to the sink across the same veths
-	kindKernel                 // (b) kernel IP forwarding
-	kindRouter                 // (c) an XDP IPv4 router (fib_lookup + device-map redirect), plain IPv4
-	kindOne                    // PPPoE data plane, 1 session installed
-	kindManyHot                // PPPoE data plane, many installed, traffic on one
-	kindManySpread             // PPPoE data plane, many installed, traffic on all
+	kindGenOnly           kind = iota // generator + first veth, XDP_DROP on the first hop: the fixed cost
+	kindBare                          // (a) bare XDP redirect to the sink across the same veths
+	kindKernel                        // (b) kernel IP forwarding
+	kindRouter                        // (c) an XDP IPv4 router (fib_lookup + device-map redirect), plain IPv4
+	kindOne                           // PPPoE data plane, 1 session installed
+	kindManyHot                       // PPPoE data plane, many installed, traffic on one
+	kindManySpread                    // PPPoE data plane, many installed, traffic on all
+	kindOneLimited                    // kindOne with a rate limit on the session
+	kindManyHotLimited                // kindManyHot with a rate limit on every session
+	kindManySpreadLimited             // kindManySpread with a rate limit on every session
 	nKinds
 )
 
@@ -315,9 +357,9 @@ func (t *topo) cases() []*benchCase {
 	add := func(dir string, k kind, name string, a attacher, prog *ebpf.Program, gen iface, cfg benchGenCfg) {
 		c := &benchCase{dir: dir, kind: k, name: name, attach: a, prog: prog, gen: gen, cfg: cfg}
 		switch k {
-		case kindOne:
+		case kindOne, kindOneLimited:
 			c.dp = t.dp1
-		case kindManyHot, kindManySpread:
+		case kindManyHot, kindManySpread, kindManyHotLimited, kindManySpreadLimited:
 			c.dp = t.dpMany
 		}
 		c.hop = t.up0
@@ -336,6 +378,9 @@ func (t *topo) cases() []*benchCase {
 	add("up", kindOne, "PPPoE decap+forward, 1 session", t.dataplane(t.dp1, t.acc0, true), access1, t.s0, t.upPPPoE(1))
 	add("up", kindManyHot, fmt.Sprintf("PPPoE, %d sessions, 1 hot", many), t.dataplane(t.dpMany, t.acc0, true), accessMany, t.s0, t.upPPPoE(1))
 	add("up", kindManySpread, fmt.Sprintf("PPPoE, %d sessions, all busy", many), t.dataplane(t.dpMany, t.acc0, true), accessMany, t.s0, t.upPPPoE(many))
+	add("up", kindOneLimited, "PPPoE, 1 limited session", t.limited(t.dp1, t.dataplane(t.dp1, t.acc0, true)), access1, t.s0, t.upPPPoE(1))
+	add("up", kindManyHotLimited, fmt.Sprintf("PPPoE, %d limited sessions, 1 hot", many), t.limited(t.dpMany, t.dataplane(t.dpMany, t.acc0, true)), accessMany, t.s0, t.upPPPoE(1))
+	add("up", kindManySpreadLimited, fmt.Sprintf("PPPoE, %d limited sessions, all busy", many), t.limited(t.dpMany, t.dataplane(t.dpMany, t.acc0, true)), accessMany, t.s0, t.upPPPoE(many))
 	add("down", kindGenOnly, "generator only (XDP_DROP on up0)", t.xdp(t.up0, o.XdpSink), o.XdpSink, t.c0, t.downIP(1))
 	add("down", kindBare, "bare XDP redirect (a)", t.bare(t.up0), o.XdpBare, t.c0, t.downIP(1))
 	add("down", kindKernel, "kernel IP forwarding (b)", t.xdp(t.up0, o.XdpPass), o.XdpPass, t.c0, t.downPlain())
@@ -343,6 +388,9 @@ func (t *topo) cases() []*benchCase {
 	add("down", kindOne, "PPPoE encap+forward, 1 session", t.dataplane(t.dp1, t.up0, false), uplink1, t.c0, t.downIP(1))
 	add("down", kindManyHot, fmt.Sprintf("PPPoE, %d sessions, 1 hot", many), t.dataplane(t.dpMany, t.up0, false), uplinkMany, t.c0, t.downIP(1))
 	add("down", kindManySpread, fmt.Sprintf("PPPoE, %d sessions, all busy", many), t.dataplane(t.dpMany, t.up0, false), uplinkMany, t.c0, t.downIP(many))
+	add("down", kindOneLimited, "PPPoE, 1 limited session", t.limited(t.dp1, t.dataplane(t.dp1, t.up0, false)), uplink1, t.c0, t.downIP(1))
+	add("down", kindManyHotLimited, fmt.Sprintf("PPPoE, %d limited sessions, 1 hot", many), t.limited(t.dpMany, t.dataplane(t.dpMany, t.up0, false)), uplinkMany, t.c0, t.downIP(1))
+	add("down", kindManySpreadLimited, fmt.Sprintf("PPPoE, %d limited sessions, all busy", many), t.limited(t.dpMany, t.dataplane(t.dpMany, t.up0, false)), uplinkMany, t.c0, t.downIP(many))
 	return cs
 }
 

@@ -109,7 +109,8 @@ type topo struct {
 	s0, acc0, up0, c0   iface
 	hold                iface // h0: down, never receives; holds xdp_gen in the XDP dispatcher
 	objs                benchObjects
-	dp1, dpMany         *maps.Datapath // 1 session; *sessions sessions
+	dp1, dpMany         *maps.Datapath                  // 1 session; *sessions sessions
+	indices             map[*maps.Datapath][]maps.Index // each one's sessions, by install order
 	pins                []string
 	subBase, coreAddr   netip.Addr // session i has subBase + i
 	plainSub, plainCore netip.Addr // kernel-forwarding baseline destinations
