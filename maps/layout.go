@@ -153,7 +153,14 @@ func checkLayout(pinPath string, want dataplaneLayoutStamp) error {
 // true when only the number of entries differs (another --capacity, not
 // another layout).
 func incompatibleMap(spec *ebpf.CollectionSpec, pinPath string) (name string, capacity bool) {
-	for name, m := range spec.Maps {
+	names := make([]string, 0, len(spec.Maps))
+	for name := range spec.Maps {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	sized := ""
+	for _, name := range names {
+		m := spec.Maps[name]
 		if m.Pinning != ebpf.PinByName {
 			continue
 		}
@@ -162,11 +169,16 @@ func incompatibleMap(spec *ebpf.CollectionSpec, pinPath string) (name string, ca
 			continue
 		}
 		shape := p.Type() != m.Type || p.KeySize() != m.KeySize || p.ValueSize() != m.ValueSize
-		size := p.MaxEntries() != m.MaxEntries
+		// A spec without a size (a perf event array: one entry per CPU)
+		// is sized by the kernel, so its pinned size says nothing.
+		size := m.MaxEntries != 0 && p.MaxEntries() != m.MaxEntries
 		p.Close()
-		if shape || size {
-			return name, !shape
+		if shape {
+			return name, false
+		}
+		if size && sized == "" {
+			sized = name
 		}
 	}
-	return "", false
+	return sized, sized != ""
 }
