@@ -49,6 +49,10 @@ type Options struct {
 	// other tools manage TC that way. Without it, tcx is used where the
 	// kernel has it and clsact otherwise.
 	Clsact bool
+	// RxSpread is the set of CPUs the access devices hand session data
+	// frames to, by a hash of session and flow (spread.go); empty: every
+	// frame is handled on the CPU it arrived on.
+	RxSpread []int
 }
 
 // Datapath is the loaded data plane: programs, maps and the session index
@@ -84,6 +88,11 @@ type Datapath struct {
 	// hwvlan holds each device's xdp_access_in_hwvlan (hwvlan.go).
 	hwvlanMu sync.Mutex
 	hwvlan   map[int]*ebpf.Program
+
+	// spread and spreadCPUs: the spreading programs and CPU set
+	// (Options.RxSpread, spread.go); zero without spreading.
+	spread     spreadProgs
+	spreadCPUs []int
 }
 
 // objects is what Open loads: every map, and every program but
@@ -139,6 +148,7 @@ func Open(opts Options) (*Datapath, error) {
 		return nil, fmt.Errorf("maps: %d sessions x %d CPUs of counters is too many; lower MaxSessions", opts.MaxSessions, cpus)
 	}
 	spec.Maps[dataplaneMapSessionStats].MaxEntries = uint32(slots)
+	spec.Maps[dataplaneMapRxCpus].MaxEntries = uint32(cpus)
 	if err := spec.Variables[dataplaneVarMaxSessions].Set(opts.MaxSessions); err != nil {
 		return nil, fmt.Errorf("maps: max_sessions: %w", err)
 	}
@@ -202,6 +212,14 @@ func Open(opts Options) (*Datapath, error) {
 		unpinFresh()
 		return nil, err
 	}
+	if len(opts.RxSpread) > 0 {
+		if err := d.loadSpread(opts.RxSpread); err != nil {
+			d.closeSpread()
+			d.objs.Close()
+			unpinFresh()
+			return nil, err
+		}
+	}
 	d.sweepSevered()
 	return d, nil
 }
@@ -211,6 +229,7 @@ func Open(opts Options) (*Datapath, error) {
 func (d *Datapath) Close() error {
 	d.stopEgress()
 	d.closeHWVLAN()
+	d.closeSpread()
 	if d.stats != nil {
 		_ = unix.Munmap(d.stats)
 		d.stats = nil
@@ -262,6 +281,10 @@ func (d *Datapath) Program(name string) *ebpf.Program {
 		return d.objs.TcPppoe0Out
 	case dataplaneProgTcClientOut:
 		return d.objs.TcClientOut
+	case dataplaneProgXdpAccessSpread:
+		return d.spread.Spread
+	case dataplaneProgXdpAccessCpu:
+		return d.spread.CPU
 	}
 	return nil
 }
