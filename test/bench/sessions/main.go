@@ -222,16 +222,22 @@ func bench(n, conc int, method string) error {
 		if to == n && from > 0 {
 			fmt.Printf("           sustained 0 to %d: %.0f sessions/s over %v of dialling\n", to, float64(ok)/setupTotal.Seconds(), setupTotal.Round(time.Millisecond))
 		}
+		// Per session of the AC's, which would be fewer than the
+		// clients' if sessions had ended there meanwhile.
+		if up[2] != ok {
+			ended, err := ch.ask("ended")
+			if err != nil {
+				return err
+			}
+			fmt.Printf("           the AC holds %d sessions, the clients %d; ended at the AC: %s\n", up[2], ok, ended)
+		}
 		if ms, err := ch.mem(false); err != nil {
 			return err
 		} else {
-			ms.print(fmt.Sprintf("at %d", ok), idle, ok)
+			ms.print(fmt.Sprintf("at %d", up[2]), idle, up[2])
 		}
 		if to == checkpoint && n > checkpoint || len(marks) == 1 {
-			dir := profDir
-			if dir == "" {
-				dir = filepath.Join(os.TempDir(), fmt.Sprintf("bench-sessions-%d", os.Getpid()))
-			}
+			dir := profileDir()
 			if _, err := ch.ask("pprof " + dir); err != nil {
 				return err
 			}
@@ -298,6 +304,12 @@ func bench(n, conc int, method string) error {
 		return err
 	}
 	after.print("after teardown", idle, 0)
+	if dir := profileDir(); dir != "" {
+		if _, err := ch.ask("pprof " + filepath.Join(dir, "after-teardown")); err != nil {
+			return err
+		}
+		fmt.Printf("profiles:  AC heap and goroutines after teardown in %s\n", filepath.Join(dir, "after-teardown"))
+	}
 	freed, err := ch.mem(true)
 	if err != nil {
 		return err
@@ -305,6 +317,14 @@ func bench(n, conc int, method string) error {
 	freed.print("after teardown, free pages returned to the kernel", idle, 0)
 	_, err = ch.ask("quit")
 	return err
+}
+
+// profileDir is where the AC's profiles go.
+func profileDir() string {
+	if profDir != "" {
+		return profDir
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("bench-sessions-%d", os.Getpid()))
 }
 
 // checkpoint is the session count of the first memory reading.
