@@ -220,6 +220,16 @@ struct disc_global {
 };
 _Static_assert(sizeof(struct disc_global) == 16, "disc_global size");
 
+/* rx_spread_cpus[0]: the CPUs xdp_access_spread hands session data frames to
+ * (rx_cpus entries user space has set up), and how many. n = 0: none, every
+ * frame is handled where it arrived. */
+#define RX_SPREAD_MAX 64
+struct rx_spread {
+	__u32 n;
+	__u32 cpu[RX_SPREAD_MAX];
+};
+_Static_assert(sizeof(struct rx_spread) == 260, "rx_spread size");
+
 /* Index of the global per-CPU counters array. Append only: the numbers are
  * the pinned map's keys. */
 enum reason {

@@ -49,6 +49,10 @@ type Options struct {
 	// other tools manage TC that way. Without it, tcx is used where the
 	// kernel has it and clsact otherwise.
 	Clsact bool
+	// RxSpread is the set of CPUs the access devices hand session data
+	// frames to, by a hash of session and flow (spread.go); empty: every
+	// frame is handled on the CPU it arrived on.
+	RxSpread []int
 }
 
 // Datapath is the loaded data plane: programs, maps and the session index
@@ -85,6 +89,11 @@ type Datapath struct {
 	// hwvlan holds each device's xdp_access_in_hwvlan (hwvlan.go).
 	hwvlanMu sync.Mutex
 	hwvlan   map[int]*ebpf.Program
+
+	// spread and spreadCPUs: the spreading programs and CPU set
+	// (Options.RxSpread, spread.go); zero without spreading.
+	spread     spreadProgs
+	spreadCPUs []int
 }
 
 // objects is what Open loads: every map, and every program but
@@ -141,6 +150,7 @@ func Open(opts Options) (*Datapath, error) {
 	}
 	spec.Maps[dataplaneMapSessionStats].MaxEntries = uint32(slots)
 	rateSpecs(spec, opts.MaxSessions)
+	spec.Maps[dataplaneMapRxCpus].MaxEntries = uint32(cpus)
 	if err := spec.Variables[dataplaneVarMaxSessions].Set(opts.MaxSessions); err != nil {
 		return nil, fmt.Errorf("maps: max_sessions: %w", err)
 	}
@@ -234,6 +244,14 @@ func Open(opts Options) (*Datapath, error) {
 		unpinFresh()
 		return nil, err
 	}
+	if len(opts.RxSpread) > 0 {
+		if err := d.loadSpread(opts.RxSpread); err != nil {
+			d.closeSpread()
+			d.objs.Close()
+			unpinFresh()
+			return nil, err
+		}
+	}
 	d.sweepSevered()
 	return d, nil
 }
@@ -244,6 +262,7 @@ func (d *Datapath) Close() error {
 	d.stopEgress()
 	d.closeHWVLAN()
 	d.closeRate()
+	d.closeSpread()
 	if d.stats != nil {
 		_ = unix.Munmap(d.stats)
 		d.stats = nil
@@ -296,6 +315,10 @@ func (d *Datapath) Program(name string) *ebpf.Program {
 		return d.objs.TcPppoe0Out
 	case dataplaneProgTcClientOut:
 		return d.objs.TcClientOut
+	case dataplaneProgXdpAccessSpread:
+		return d.spread.Spread
+	case dataplaneProgXdpAccessCpu:
+		return d.spread.CPU
 	}
 	return nil
 }

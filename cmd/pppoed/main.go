@@ -86,6 +86,7 @@ type flags struct {
 	logLevel, logFormat, resolvConf  string
 	uplinks, pppoe0, xdpMode, tcMode string
 	padiLimit, macLimit              string
+	rxSpread                         string
 	capacity                         uint
 	maxStarting, maxStartingPerHost  int
 	setupTimeout                     time.Duration
@@ -109,6 +110,7 @@ func run(args []string) int {
 	fs.StringVar(&f.pppoe0, "pppoe0", "pppoe0", "`name` of the virtual device standing for all sessions")
 	fs.StringVar(&f.xdpMode, "xdp-mode", "native", "XDP attach `mode`: native or generic")
 	fs.StringVar(&f.tcMode, "tc-mode", "auto", "TC attach `mode`: auto (tcx where the kernel has it, else clsact) or clsact")
+	fs.StringVar(&f.rxSpread, "rx-spread", "", "`CPUs` (e.g. 0-3,6) the access interfaces hand session traffic to, by a hash of session and flow, where a NIC puts all PPPoE on one receive queue; empty: handled where it arrives")
 	fs.UintVar(&f.capacity, "capacity", maps.DefaultMaxSessions, "`sessions` (server and client) the BPF maps hold; sizes their memory, fixed while they stay pinned")
 	fs.StringVar(&f.padiLimit, "padi-limit", pppoe.FormatRate(pppoe.DefaultLimits.PADIRate, pppoe.DefaultLimits.PADIBurst),
 		"PADIs a `rate[/burst]` per second from all hosts, as accel-ppp's padi-limit (once for new hosts, once more for retransmissions); 0: no limit")
@@ -177,6 +179,12 @@ func serve(f flags, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	var spread []int
+	if f.rxSpread != "" {
+		if spread, err = maps.ParseCPUSet(f.rxSpread); err != nil {
+			return fmt.Errorf("--rx-spread: %w", err)
+		}
+	}
 	// Parsed and validated before anything starts.
 	cfg, err := daemon.LoadFile(f.config)
 	if err != nil {
@@ -200,7 +208,7 @@ func serve(f flags, log *zap.Logger) error {
 		return fmt.Errorf("--state-dir: %w", err)
 	}
 
-	dp, err := maps.Open(maps.Options{PinPath: f.bpffs, Logger: log, GenericXDP: f.xdpMode == "generic", Clsact: f.tcMode == "clsact", MaxSessions: uint32(f.capacity)})
+	dp, err := maps.Open(maps.Options{PinPath: f.bpffs, Logger: log, GenericXDP: f.xdpMode == "generic", Clsact: f.tcMode == "clsact", MaxSessions: uint32(f.capacity), RxSpread: spread})
 	if err != nil {
 		return fmt.Errorf("data plane: %w", err)
 	}

@@ -13,6 +13,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/pppoe-xdp/pppoe-xdp/maps"
 )
 
 func loadavg() string {
@@ -62,6 +64,11 @@ func (t *topo) bench() error {
 	rate, err := t.install(t.dpMany, *sessions)
 	if err != nil {
 		return fmt.Errorf("installing %d sessions: %w", *sessions, err)
+	}
+	for _, dp := range []*maps.Datapath{t.dpSpreadOther, t.dpSpreadAll} {
+		if _, err := t.install(dp, *sessions); err != nil {
+			return fmt.Errorf("installing %d sessions: %w", *sessions, err)
+		}
 	}
 	cs := t.cases()
 	if *only != "" {
@@ -334,7 +341,10 @@ func report(out io.Writer, cs []*benchCase, rounds int, total cpuUse) error {
 		}
 		fmt.Fprintln(w, strings.Join(cells, "\t")+"\t")
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return reportScale(out, cs, by)
 }
 
 // runOnly runs the cases -only selects, each -rounds times, and prints each
@@ -355,6 +365,17 @@ func (t *topo) runOnly(cs []*benchCase) error {
 			}
 			fmt.Printf("%s: %s\t%.0f pps\t%.0f cpu ns/pkt\n", c.dir, c.name, res.pps, float64(res.use.total())/float64(res.arrived))
 		}
+		// And the first-hop program alone, as the full run's prog ns.
+		stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+		if err != nil {
+			return fmt.Errorf("enable bpf_stats: %w", err)
+		}
+		_, err = t.run(c, *duration, true)
+		stats.Close()
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s: %s\t%.0f prog ns\n", c.dir, c.name, c.progNs)
 	}
 	return nil
 }
