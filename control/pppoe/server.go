@@ -414,7 +414,7 @@ func (s *Server) padi(st *serverState, f *ethernet.Frame, p *Packet, now time.Ti
 			return nil
 		}
 	}
-	ck := issueCookie(st.CookieKey, c, now, st.CookiePeriod)
+	ck := issueCookie(st.CookieKey, st.mac, c, now, st.CookiePeriod)
 	tags := []Tag{ACName(st.ACName)}
 	for _, n := range offer {
 		tags = append(tags, ServiceName(n))
@@ -516,7 +516,7 @@ func (s *Server) padr(st *serverState, f *ethernet.Frame, p *Packet, now time.Ti
 		return nil
 	}
 	ck, _ := FindTag[ACCookie](p.Tags)
-	if !checkCookie(st.CookieKey, c, ck, now, st.CookiePeriod) {
+	if !checkCookie(st.CookieKey, st.mac, c, ck, now, st.CookiePeriod) {
 		// No answer: a PADR flood without valid cookies costs neither state
 		// nor a reply.
 		s.c.padrBadCookie.Add(1)
