@@ -104,7 +104,9 @@ func ParsePADODelay(text string) (PADODelay, error) {
 			step.Silent = true
 		} else {
 			ms, err := strconv.ParseInt(ds, 10, 64)
-			if err != nil || ms < 0 || time.Duration(ms)*time.Millisecond > MaxPADODelay {
+			// Compared in milliseconds: a huge ms times time.Millisecond
+			// would overflow into range.
+			if err != nil || ms < 0 || ms > MaxPADODelay.Milliseconds() {
 				return nil, fmt.Errorf("pado-delay %q: delay %q: want 0..%d milliseconds or -1", text, ds, MaxPADODelay.Milliseconds())
 			}
 			step.Delay = time.Duration(ms) * time.Millisecond

@@ -28,6 +28,8 @@ func TestParsePADODelay(t *testing.T) {
 		{name: "empty", in: "", err: "empty"},
 		{name: "negative", in: "-5", err: "want 0..10000"},
 		{name: "too long", in: "10001", err: "want 0..10000"},
+		// Fuzz crasher: ms × 1e6 overflowed int64 into range.
+		{name: "overflowing", in: "9227000000000", err: "want 0..10000"},
 		{name: "not a number", in: "fast", err: "want 0..10000"},
 		{name: "units", in: "100ms", err: "want 0..10000"},
 		{name: "first has count", in: "100:5", err: "takes no count"},
@@ -135,4 +137,34 @@ func TestPADODelayProperty(t *testing.T) {
 		!strings.Contains(err.Error(), "2") {
 		t.Errorf("bad pado-delay: %v", err)
 	}
+}
+
+// FuzzParsePADODelay: whatever parses prints back to text that parses to
+// the same steps, and Select never panics.
+func FuzzParsePADODelay(f *testing.F) {
+	for _, s := range []string{"0", "100", "0,100:100,200:200,-1:500", "50,-1:1", "-1", "0,", ":", "0,1:0", "9999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParsePADODelay(s)
+		if err != nil {
+			return
+		}
+		b, _ := p.MarshalText()
+		q, err := ParsePADODelay(string(b))
+		if err != nil {
+			t.Fatalf("%q printed as %q, which does not parse: %v", s, b, err)
+		}
+		if len(p) != len(q) {
+			t.Fatalf("%q → %q: %v then %v", s, b, p, q)
+		}
+		for i := range p {
+			if p[i] != q[i] {
+				t.Fatalf("%q → %q: %v then %v", s, b, p, q)
+			}
+		}
+		for _, n := range []int{0, 1, 1 << 30} {
+			p.Select(n)
+		}
+	})
 }
