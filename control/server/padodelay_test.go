@@ -175,6 +175,9 @@ func TestPADODelayFollowsLoad(t *testing.T) {
 	for _, ss := range r.srv.Sessions() {
 		r.srv.Remove(ss.ID)
 	}
+	// Remove returns once the sessions are done; their admission slots
+	// are given back just after.
+	eventually(t, "no session counted", func() bool { return r.srv.active() == 0 })
 	start = time.Now()
 	if got := probe(mac(23), true); len(got) != 1 || got[0].at.Sub(start) >= 400*time.Millisecond {
 		t.Fatalf("idle again: %v, want one PADO without delay", got)
