@@ -111,6 +111,19 @@ func TestFleetPADODelayRace(t *testing.T) {
 	if n := len(ac2.active()); n != 1 {
 		t.Errorf("after the swap ac-slow has %d sessions, want 1", n)
 	}
+	// rp-pppoe's client, from a MAC of its own, does discovery only (-d:
+	// PADI, the first PADO, PADR, PADS) and completes with the AC that
+	// now answers first; then ends the session with a PADT (-k).
+	netns.RequireTool(t, "pppoe")
+	out := strings.TrimSpace(l.cl.Run(t, "pppoe", "-I", "ether2", "-H", "02:00:00:00:aa:01", "-U", "-S", "fleet", "-d"))
+	t.Logf("rp-pppoe pppoe -d: %s", out)
+	sid, acMAC, _ := strings.Cut(out[strings.LastIndex(out, "\n")+1:], ":")
+	if !strings.EqualFold(acMAC, l.mac2) || sid == "" || sid == "0" {
+		t.Errorf("rp-pppoe discovery: %q, want a session with ac-slow %s", out, l.mac2)
+	} else {
+		l.cl.Run(t, "pppoe", "-I", "ether2", "-H", "02:00:00:00:aa:01", "-e", sid+":"+acMAC, "-k")
+	}
+	waitFor(t, 10*time.Second, "ac-slow back to one session", func() bool { return len(ac2.active()) == 1 })
 
 	// On the wire: the first PADI got both offers, the undelayed one
 	// first and the delayed one at least the delay after the PADI.
