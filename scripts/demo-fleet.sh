@@ -134,7 +134,7 @@ PIDS+=($DIAL)
 # count AC: its sessions with an address (/ppp active print --json).
 count() { ctl "$1" --json /ppp active print | grep -o '"address": *"[0-9]' | wc -l; }
 # Wait for the dialler's report, then show each AC's side.
-waitfor 300 "the subscribers" bash -c "grep -q 'given twice' '$WORK/dial.log'"
+waitfor 300 "the subscribers" bash -c "grep -q 'given twice' '$WORK/dial.log' || ! kill -0 $DIAL"
 cat "$WORK/dial.log"
 echo
 echo "== the split, as each AC counts it (/ppp active print, pado-delay metrics)"
