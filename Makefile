@@ -13,7 +13,7 @@ BPF_STRIP?= llvm-strip-19
 export BPF2GO_CC    := $(BPF_CC)
 export BPF2GO_STRIP := $(BPF_STRIP)
 
-.PHONY: all generate build test bench bench-dataplane bench-sessions bench-flood bench-ratelimit lint demo deb clean \
+.PHONY: all generate build test bench bench-dataplane bench-sessions bench-flood bench-ratelimit lint demo demo-fleet deb clean \
 	deps-generate deps-demo deps-test deps-deb
 
 # NO_INSTALL reaches scripts/deps.sh through the environment, from the
@@ -54,6 +54,12 @@ bench-ratelimit: deps-test
 # DEMO_SECONDS=N) tears it all down. Needs root.
 demo: deps-demo build
 	scripts/demo.sh
+
+# Two pppoed ACs on one bridge sharing subscribers by pado-delay, with
+# FLEET_SUBSCRIBERS (200) emulated subscribers; reports the split. Local
+# pools until RADIUS is wired to sessions. Needs root.
+demo-fleet: deps-demo build
+	scripts/demo-fleet.sh
 
 # A Debian package, pppoe-xdp_VERSION_ARCH.deb here, built with dpkg-deb:
 # pppoed and pppoectl (no cgo, PIE), the unit, an example configuration (disabled

@@ -73,6 +73,8 @@ for g in "${groups[@]}"; do
 		need ppp "interop: pppd, which rp-pppoe's client runs for PPP"
 		need freeradius "interop: a real RADIUS server for the RADIUS client"
 		need freeradius-utils "interop: radclient sends Disconnect and CoA requests"
+		need freeradius-postgresql "interop: FreeRADIUS's PostgreSQL driver, for the fleet's shared sqlippool"
+		need postgresql "interop: the fleet's shared address pool (sqlippool's radippool table)"
 		;;
 	deb) ;; # dpkg-deb, which builds it, is in dpkg: on every Debian system
 	debcheck)

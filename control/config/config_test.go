@@ -445,7 +445,7 @@ func TestPrintJSON(t *testing.T) {
 	want := map[string]any{
 		"service-name": "pppoeservice", "interface": "ether3", "authentication": "mschap2,mschap1,chap,pap",
 		"default-profile": "for-pppoe", "keepalive-timeout": "10", "max-mru": "1480", "max-mtu": "1480",
-		"max-sessions": float64(0), "mrru": "disabled", "one-session-per-host": false, "disabled": false, "comment": "",
+		"max-sessions": float64(0), "mrru": "disabled", "one-session-per-host": false, "pado-delay": "0", "disabled": false, "comment": "",
 	}
 	if len(got) != 1 || !reflect.DeepEqual(got[0], want) {
 		t.Fatalf("JSON = %s", out)

@@ -86,6 +86,7 @@ type Server struct {
 	MaxSessions       int         `ros:"max-sessions" range:"0..65535" default:"0" json:"max-sessions"`
 	MRRU              MRRU        `ros:"mrru" default:"disabled" json:"mrru"`
 	OneSessionPerHost bool        `ros:"one-session-per-host" json:"one-session-per-host"`
+	PADODelay         PADODelay   `ros:"pado-delay" default:"0" json:"pado-delay"`
 	Disabled          bool        `ros:"disabled" default:"yes" json:"disabled"`
 	Comment           string      `ros:"comment" json:"comment"`
 }

@@ -23,6 +23,9 @@ type port struct {
 	s     *Server
 	discs map[stack]*disc // s.mu
 	limit *limiter
+	// later sends the PADOs pado-delay holds back, so the read loop never
+	// waits for them.
+	later *pppoe.Later
 	once  sync.Once
 
 	// pending are sessions admitted while handling the current frame,
@@ -52,7 +55,10 @@ func (p *port) serve() {
 }
 
 func (p *port) close() {
-	p.once.Do(func() { p.Conn.Close() })
+	p.once.Do(func() {
+		p.later.Close()
+		p.Conn.Close()
+	})
 }
 
 // handle dispatches one frame: discovery to the server of its VLAN stack,
@@ -76,8 +82,14 @@ func (p *port) handle(frame []byte, now time.Time) {
 	}
 	switch f.EtherType {
 	case ethernet.EtherTypePPPoEDiscovery:
-		for _, out := range d.srv.Handle(frame, now) {
-			if err := p.Conn.WriteFrame(out); err != nil {
+		for _, r := range d.srv.Respond(frame, now) {
+			if r.After > 0 {
+				if !p.later.Send(r.Frame, r.After) {
+					d.srv.DropPADO()
+				}
+				continue
+			}
+			if err := p.Conn.WriteFrame(r.Frame); err != nil {
 				p.s.log.Debug("write", zap.String("iface", p.name), zap.Error(err))
 			}
 		}
