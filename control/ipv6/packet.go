@@ -82,7 +82,7 @@ func Parse(b []byte) (Packet, error) {
 
 // Marshal encodes p. Src and Dst must be IPv6 addresses.
 func (p Packet) Marshal() ([]byte, error) {
-	if !p.Src.Is6() || !p.Dst.Is6() || p.Src.Is4In6() || p.Dst.Is4In6() {
+	if !p.Src.Is6() || !p.Dst.Is6() {
 		return nil, fmt.Errorf("ipv6: source %v, destination %v: not IPv6 addresses", p.Src, p.Dst)
 	}
 	if len(p.Payload) > 0xffff {

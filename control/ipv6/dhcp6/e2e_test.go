@@ -356,3 +356,5 @@ func TestFixedPrefixAndRebindAdoption(t *testing.T) {
 		t.Fatal("adopted prefix still free in the pool")
 	}
 }
+
+func newPoolF(t *testing.T) *pool.PrefixPool { return newPool(t, "2001:db8:100::/40", 56) }
