@@ -571,3 +571,27 @@ func (c *Client) Decline(now time.Time) ([]byte, error) {
 	out, _, err := c.Step(now)
 	return out, err
 }
+
+// Status is one row of RouterOS's /ipv6 dhcp-client print for this
+// client: STATUS, and PREFIX and ADDRESS as "value, time left" (RouterOS
+// prints the time left in its own duration form; here Go's).
+type Status struct {
+	Status, Prefix, Address string
+	DNS                     []netip.Addr
+}
+
+// Status is the client's print row at now.
+func (c *Client) Status(now time.Time) Status {
+	st := Status{Status: c.state.String()}
+	if l := c.lease; l != nil {
+		left := l.Expires().Sub(now).Truncate(time.Second)
+		if l.Prefix.IsValid() {
+			st.Prefix = fmt.Sprintf("%v, %v", l.Prefix, left)
+		}
+		if l.Address.IsValid() {
+			st.Address = fmt.Sprintf("%v, %v", l.Address, left)
+		}
+		st.DNS = l.DNS
+	}
+	return st
+}

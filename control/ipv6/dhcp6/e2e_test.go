@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -178,6 +179,10 @@ func TestPrefixDelegation(t *testing.T) {
 	}
 	if !slices.Equal(l.bound, []netip.Prefix{want}) || !slices.Equal(s.Delegated(), []netip.Prefix{want}) || pd.Used() != 1 {
 		t.Fatalf("server bound %v, delegated %v, pool used %d", l.bound, s.Delegated(), pd.Used())
+	}
+
+	if st := c.Status(t0.Add(5 * time.Second)); st.Status != "bound" || !strings.HasPrefix(st.Prefix, "2001:db8:100::/56, 59m5") {
+		t.Fatalf("print row %+v", st)
 	}
 
 	// T1: a Renew, answered; the lease is extended from the renewal.
