@@ -210,6 +210,18 @@ func (a *Advertiser) Solicited(now time.Time, s Solicitation) {
 	a.pending = append(a.pending, r)
 }
 
+// Receive takes an ICMPv6 datagram the session received: a valid Router
+// Solicitation schedules an answer (see Solicited); anything else is an
+// error and changes nothing.
+func (a *Advertiser) Receive(now time.Time, pkt []byte) error {
+	s, err := ParseSolicitation(pkt)
+	if err != nil {
+		return err
+	}
+	a.Solicited(now, s)
+	return nil
+}
+
 // Next is when Step must next be called; false when nothing is scheduled.
 func (a *Advertiser) Next() (time.Time, bool) {
 	if !a.running {

@@ -161,8 +161,17 @@ func TestSolicitedAnswers(t *testing.T) {
 	}
 	client := ipv6.LinkLocal(clientIID)
 	now := t0.Add(time.Second)
+	rs, err := MarshalSolicitation(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Receive(now, rs); err != nil {
+		t.Fatal(err)
+	}
 	a.Solicited(now, Solicitation{Src: client})
-	a.Solicited(now, Solicitation{Src: client})
+	if err := a.Receive(now, rs[:44]); err == nil {
+		t.Fatal("a cut RS was taken")
+	}
 	next, _ := a.Next()
 	if next.Before(now) || next.After(now.Add(MaxRADelayTime)) {
 		t.Fatalf("answer at %v, want within %v of %v", next, MaxRADelayTime, now)
