@@ -325,3 +325,18 @@ func TestSolicitor(t *testing.T) {
 		t.Fatalf("still soliciting after an RA, sent %d", s.Sent())
 	}
 }
+
+// TestValidLifetime: RFC 4862 §5.5.3 (e)'s three cases.
+func TestValidLifetime(t *testing.T) {
+	for _, tc := range []struct{ remaining, advertised, want time.Duration }{
+		{time.Hour, 3 * time.Hour, 3 * time.Hour},         // longer than two hours: taken
+		{time.Hour, 90 * time.Minute, 90 * time.Minute},   // longer than what is left: taken
+		{time.Hour, time.Minute, time.Hour},               // two hours or less left: ignored
+		{30 * 24 * time.Hour, time.Minute, 2 * time.Hour}, // shortened, but to two hours only
+		{30 * 24 * time.Hour, 0, 2 * time.Hour},           // a zero lifetime too
+	} {
+		if got := ValidLifetime(tc.remaining, tc.advertised); got != tc.want {
+			t.Errorf("ValidLifetime(%v, %v) = %v, want %v", tc.remaining, tc.advertised, got, tc.want)
+		}
+	}
+}

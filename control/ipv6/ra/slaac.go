@@ -140,3 +140,21 @@ func (s *Solicitor) Received() { s.done = true }
 
 // Sent is the number of RSs sent since Start.
 func (s *Solicitor) Sent() int { return s.sent }
+
+// twoHours is RFC 4862 §5.5.3 (e)'s bound on how far an RA may shorten an
+// address's valid lifetime.
+const twoHours = 2 * time.Hour
+
+// ValidLifetime is the valid lifetime an address keeps when an RA
+// advertises advertised for its prefix while remaining is left (RFC 4862
+// §5.5.3 (e)): an RA may lengthen it at will but shorten it to no less than
+// two hours, so a forged RA cannot take an address away at once.
+func ValidLifetime(remaining, advertised time.Duration) time.Duration {
+	switch {
+	case advertised > twoHours || advertised > remaining:
+		return advertised
+	case remaining <= twoHours:
+		return remaining
+	}
+	return twoHours
+}
