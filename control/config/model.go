@@ -171,7 +171,9 @@ type Config struct {
 	Secrets  List[Secret]  `json:"ppp-secret"`
 	Servers  List[Server]  `json:"interface-pppoe-server-server"`
 	Clients  List[Client]  `json:"interface-pppoe-client"`
-	Identity Identity      `json:"system-identity"`
+
+	DHCPv6Clients List[DHCPv6Client] `json:"ipv6-dhcp-client"`
+	Identity      Identity           `json:"system-identity"`
 
 	AAA            AAA            `json:"ppp-aaa"`
 	Radius         List[Radius]   `json:"radius"`
@@ -227,6 +229,7 @@ var menus = []*menu{
 	{path: "/ppp secret", list: listOf[Secret](func(c *Config) *List[Secret] { return &c.Secrets }), required: []string{"name"}, columns: []string{"name", "service", "profile", "remote-address"}},
 	{path: "/interface pppoe-server server", list: listOf[Server](func(c *Config) *List[Server] { return &c.Servers }), required: []string{"interface"}, columns: []string{"service-name", "interface", "max-mtu", "max-mru", "mrru", "authentication", "default-profile", "max-sessions"}, keyProps: []string{"interface", "service-name"}},
 	{path: "/interface pppoe-client", list: listOf[Client](func(c *Config) *List[Client] { return &c.Clients }), autoName: "pppoe-out", required: []string{"interface"}, columns: []string{"name", "interface", "user", "service-name", "max-mtu", "max-mru"}},
+	{path: "/ipv6 dhcp-client", list: listOf[DHCPv6Client](func(c *Config) *List[DHCPv6Client] { return &c.DHCPv6Clients }), required: []string{"interface", "request"}, columns: []string{"interface", "request", "pool-name", "pool-prefix-length", "add-default-route", "use-peer-dns"}, keyProps: []string{"interface"}},
 	{path: "/system identity", one: func(c *Config) any { return &c.Identity }, columns: []string{"name"}},
 	{path: "/ppp aaa", one: func(c *Config) any { return &c.AAA }},
 	{path: "/radius", list: listOf[Radius](func(c *Config) *List[Radius] { return &c.Radius }), required: []string{"address", "secret"}, columns: []string{"service", "address", "authentication-port", "accounting-port", "timeout"}, keyProps: []string{"service", "authentication-port", "address"}},
