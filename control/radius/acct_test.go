@@ -230,3 +230,46 @@ func TestInterimInterval(t *testing.T) {
 		}
 	}
 }
+
+// A Stop whose counters fall below an earlier Interim-Update's (the
+// accel-ppp complaint: zero counters after the data plane's entry was
+// already gone) carries the interim's counters instead.
+func TestStopNeverBelowInterim(t *testing.T) {
+	dead, _ := blackhole(t)
+	c := testClient(t, Server{Address: dead.Addr(), Secret: testSecret, AcctPort: dead.Port()})
+	a := NewAccounting(c, AccountingOptions{}) // no Run: the queue is under test
+	s := a.Session(aliceSession)
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Interim(Usage{InOctets: 1000, OutOctets: 2000, InPackets: 10, OutPackets: 20, Time: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Interim(Usage{InOctets: 1500, OutOctets: 2500, InPackets: 15, OutPackets: 25, Time: 2 * time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	// Zero bytes, but more packets and time than the interim: each
+	// counter is judged on its own.
+	if err := s.Stop(Usage{InPackets: 16, Time: 3 * time.Minute}, CauseLostCarrier); err != nil {
+		t.Fatal(err)
+	}
+	a.mu.Lock()
+	last := a.queue[len(a.queue)-1]
+	a.mu.Unlock()
+	want := Usage{InOctets: 1500, OutOctets: 2500, InPackets: 16, OutPackets: 25, Time: 3 * time.Minute}
+	if last.status != rfc2866.AcctStatusType_Value_Stop || last.usage != want {
+		t.Fatalf("stop record %v %+v, want Stop %+v", last.status, last.usage, want)
+	}
+
+	// Without an interim, the Stop's counters are taken as given.
+	s2 := a.Session(aliceSession)
+	if err := s2.Stop(Usage{InOctets: 7}, CauseUserRequest); err != nil {
+		t.Fatal(err)
+	}
+	a.mu.Lock()
+	last = a.queue[len(a.queue)-1]
+	a.mu.Unlock()
+	if last.usage != (Usage{InOctets: 7}) {
+		t.Fatalf("stop without interim: %+v", last.usage)
+	}
+}
