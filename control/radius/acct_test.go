@@ -3,11 +3,15 @@ package radius
 import (
 	"context"
 	"errors"
+	"net"
 	"net/netip"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"layeh.com/radius"
 	"layeh.com/radius/rfc2866"
 	"layeh.com/radius/rfc2869"
 )
@@ -271,5 +275,148 @@ func TestStopNeverBelowInterim(t *testing.T) {
 	a.mu.Unlock()
 	if last.usage != (Usage{InOctets: 7}) {
 		t.Fatalf("stop without interim: %+v", last.usage)
+	}
+}
+
+// acctRecorder is an accounting server that checks each request's
+// Request Authenticator and Message-Authenticator (required), records it,
+// and answers only while open is set.
+type acctRecorder struct {
+	addr netip.AddrPort
+	open atomic.Bool
+	mu   sync.Mutex
+	got  []recorded
+}
+
+type recorded struct {
+	status  rfc2866.AcctStatusType
+	id      string
+	delay   uint32
+	auth    [16]byte
+	answerd bool
+}
+
+func newAcctRecorder(t *testing.T) *acctRecorder {
+	t.Helper()
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	r := &acctRecorder{addr: c.LocalAddr().(*net.UDPAddr).AddrPort()}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, from, err := c.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			b, err := frame(buf[:n])
+			if err != nil || verifyRequest(b, []byte(testSecret), true) != nil {
+				t.Errorf("accounting request does not verify with a required Message-Authenticator: %v", err)
+				continue
+			}
+			p, err := radius.Parse(b, []byte(testSecret))
+			if err != nil {
+				t.Error(err)
+				continue
+			}
+			open := r.open.Load()
+			id, _ := rfc2866.AcctSessionID_LookupString(p)
+			r.mu.Lock()
+			r.got = append(r.got, recorded{rfc2866.AcctStatusType_Get(p), id, uint32(rfc2866.AcctDelayTime_Get(p)), p.Authenticator, open})
+			r.mu.Unlock()
+			if open {
+				answer, err := encodeResponse(p.Response(radius.CodeAccountingResponse), p.Authenticator)
+				if err != nil {
+					t.Error(err)
+					continue
+				}
+				_, _ = c.WriteToUDPAddrPort(answer, from)
+			}
+		}
+	}()
+	return r
+}
+
+func (r *acctRecorder) records() []recorded {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]recorded(nil), r.got...)
+}
+
+// Through an outage the records are sent again as new packets whose
+// Acct-Delay-Time grows, and are delivered oldest first.
+func TestAccountingRetriesOldestFirst(t *testing.T) {
+	srv := newAcctRecorder(t)
+	c := testClient(t, Server{Address: srv.addr.Addr(), Secret: testSecret, AcctPort: srv.addr.Port(), Timeout: 100 * time.Millisecond})
+	// One record at a time, so the order of arrival is the order of
+	// sending.
+	a := NewAccounting(c, AccountingOptions{InFlight: 1, RetryMin: 200 * time.Millisecond, RetryMax: 400 * time.Millisecond})
+	one := aliceSession
+	two := aliceSession
+	two.Port.AcctSessionID = "81000003"
+	s1, s2 := a.Session(one), a.Session(two)
+	for _, err := range []error{s1.Start(), s2.Start(), s1.Stop(Usage{InOctets: 5}, CauseUserRequest), s2.Stop(Usage{}, CauseIdleTimeout)} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	runAccounting(t, a)
+	// Closed long enough for the first record's Acct-Delay-Time (whole
+	// seconds) to reach 2.
+	waitFor(t, "new packets for the first record", func() bool {
+		recs := srv.records()
+		return len(recs) > 0 && recs[len(recs)-1].delay >= 2
+	})
+	srv.open.Store(true)
+	waitFor(t, "delivery", func() bool { return a.Len() == 0 })
+
+	recs := srv.records()
+	// Before the server opened, only the oldest record was tried; its
+	// packets carry a delay that never shrinks, and each new delay is a
+	// new packet (new Request Authenticator).
+	var last recorded
+	packets := map[[16]byte]uint32{}
+	var delivered []recorded
+	for i, r := range recs {
+		if !r.answerd {
+			if r.id != "81000002" || r.status != rfc2866.AcctStatusType_Value_Start {
+				t.Fatalf("record %d tried during the outage: %s %v; want only the oldest (81000002 Start)", i, r.id, r.status)
+			}
+			if i > 0 && r.delay < last.delay {
+				t.Errorf("Acct-Delay-Time went down: %d after %d", r.delay, last.delay)
+			}
+			if d, seen := packets[r.auth]; seen && d != r.delay {
+				t.Errorf("one packet (same authenticator) with delays %d and %d", d, r.delay)
+			}
+			packets[r.auth] = r.delay
+			last = r
+			continue
+		}
+		delivered = append(delivered, r)
+	}
+	if len(packets) < 3 {
+		t.Errorf("%d distinct packets during the outage, want retries as new packets", len(packets))
+	}
+	want := []struct {
+		id     string
+		status rfc2866.AcctStatusType
+	}{
+		{"81000002", rfc2866.AcctStatusType_Value_Start},
+		{"81000003", rfc2866.AcctStatusType_Value_Start},
+		{"81000002", rfc2866.AcctStatusType_Value_Stop},
+		{"81000003", rfc2866.AcctStatusType_Value_Stop},
+	}
+	if len(delivered) != len(want) {
+		t.Fatalf("delivered %d records, want %d: %+v", len(delivered), len(want), delivered)
+	}
+	for i, w := range want {
+		if delivered[i].id != w.id || delivered[i].status != w.status {
+			t.Errorf("delivered %d: %s %v, want %s %v", i, delivered[i].id, delivered[i].status, w.id, w.status)
+		}
+		if delivered[i].delay < 2 {
+			t.Errorf("delivered %d: Acct-Delay-Time %d, want >= 2 (it waited that long)", i, delivered[i].delay)
+		}
 	}
 }
