@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -46,6 +47,20 @@ type Port struct {
 	// ADSL-Agent-Circuit-Id and ADSL-Agent-Remote-Id (RFC 4679 §4.1);
 	// nil leaves them out.
 	CircuitID, RemoteID []byte
+}
+
+// NASPortID is the NAS-Port-Id (RFC 2869 §5.17) of a session on iface
+// with the given VLAN ids, outermost first: "ether1", "ether1:100",
+// "ether1:100:20" (S-VLAN 100, C-VLAN 20). A policy keyed on the access
+// line sees the physical port and the tags together, whether the VLANs are
+// the server's own /interface vlan or tags on the wire.
+func NASPortID(iface string, vlans ...uint16) string {
+	b := []byte(iface)
+	for _, v := range vlans {
+		b = append(b, ':')
+		b = strconv.AppendUint(b, uint64(v), 10)
+	}
+	return string(b)
 }
 
 // AuthRequest is a subscriber's credentials, as the PPP link received

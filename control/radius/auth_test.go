@@ -360,3 +360,20 @@ func TestForgedAnswersDropped(t *testing.T) {
 		})
 	}
 }
+
+func TestNASPortID(t *testing.T) {
+	for _, tc := range []struct {
+		iface string
+		vlans []uint16
+		want  string
+	}{
+		{"ether1", nil, "ether1"},
+		{"ether1", []uint16{100}, "ether1:100"},
+		{"ether1", []uint16{100, 20}, "ether1:100:20"},
+		{"sfp-sfpplus1", []uint16{4094, 1}, "sfp-sfpplus1:4094:1"},
+	} {
+		if got := NASPortID(tc.iface, tc.vlans...); got != tc.want {
+			t.Errorf("NASPortID(%q, %v) = %q, want %q", tc.iface, tc.vlans, got, tc.want)
+		}
+	}
+}
