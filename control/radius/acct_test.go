@@ -60,8 +60,8 @@ func TestAccountingFreeRADIUS(t *testing.T) {
 	if err := s.Interim(big); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the interim update", func() bool { return len(r.detailRecords()) >= 3 })
-	final := Usage{InOctets: 6 << 32, OutOctets: 100, InPackets: 20, OutPackets: 30, Time: 2 * time.Minute}
+	waitFor(t, "the interim update", func() bool { return len(r.Records()) >= 3 })
+	final := Usage{InOctets: 6 << 32, OutOctets: 2<<32 + 100, InPackets: 20, OutPackets: 30, Time: 2 * time.Minute}
 	if err := s.Stop(final, CauseLostCarrier); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestAccountingFreeRADIUS(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	recs := r.detailRecords()
+	recs := r.Records()
 	want := []map[string]string{
 		{"Acct-Status-Type": "Accounting-On", "NAS-Identifier": "bng-test", "NAS-IP-Address": "192.0.2.1", "Acct-Delay-Time": "0"},
 		{"Acct-Status-Type": "Start", "User-Name": "alice", "Acct-Session-Id": "81000002", "Framed-IP-Address": "10.9.0.5",
@@ -85,11 +85,11 @@ func TestAccountingFreeRADIUS(t *testing.T) {
 			"Acct-Output-Octets": "9", "Acct-Output-Gigawords": "1", "Acct-Input-Packets": "11", "Acct-Output-Packets": "12",
 			"Acct-Session-Time": "90", "Class": "0x636c6173732d616c696365"},
 		{"Acct-Status-Type": "Stop", "Acct-Session-Id": "81000002", "Acct-Input-Octets": "0", "Acct-Input-Gigawords": "6",
-			"Acct-Output-Octets": "100", "Acct-Output-Gigawords": "0", "Acct-Session-Time": "120", "Acct-Terminate-Cause": "Lost-Carrier"},
+			"Acct-Output-Octets": "100", "Acct-Output-Gigawords": "2", "Acct-Session-Time": "120", "Acct-Terminate-Cause": "Lost-Carrier"},
 		{"Acct-Status-Type": "Accounting-Off"},
 	}
 	if len(recs) != len(want) {
-		t.Fatalf("%d accounting records, want %d:\n%s", len(recs), len(want), r.detail())
+		t.Fatalf("%d accounting records, want %d:\n%s", len(recs), len(want), r.Detail())
 	}
 	for i, w := range want {
 		for k, v := range w {
@@ -102,7 +102,7 @@ func TestAccountingFreeRADIUS(t *testing.T) {
 
 func TestAccountingSurvivesOutage(t *testing.T) {
 	r := startRadiusd(t)
-	r.stop() // the server is down when the sessions come and go
+	r.Stop() // the server is down when the sessions come and go
 	srv := realServer(r)
 	// Short enough to see retries soon, long enough that the restarted
 	// server, sharing the CPUs, answers before a try gives up (a record
@@ -127,15 +127,15 @@ func TestAccountingSurvivesOutage(t *testing.T) {
 	// Let the records wait, and be retried, for over a second so that
 	// Acct-Delay-Time (whole seconds) must say so.
 	waitFor(t, "retries", func() bool { return c.Stats().Retransmits.Load() >= 2 && time.Since(queued) > 1500*time.Millisecond })
-	if a.Len() != 2 || r.detail() != "" {
-		t.Fatalf("queued %d (want Start and Stop: the Stop replaced the interim), detail %q", a.Len(), r.detail())
+	if a.Len() != 2 || r.Detail() != "" {
+		t.Fatalf("queued %d (want Start and Stop: the Stop replaced the interim), detail %q", a.Len(), r.Detail())
 	}
-	r.start()
+	r.Start()
 	waitFor(t, "delivery after the outage", func() bool { return a.Len() == 0 })
 
-	recs := r.detailRecords()
+	recs := r.Records()
 	if len(recs) != 2 || recs[0]["Acct-Status-Type"] != "Start" || recs[1]["Acct-Status-Type"] != "Stop" {
-		t.Fatalf("want Start then Stop, once each:\n%s", r.detail())
+		t.Fatalf("want Start then Stop, once each:\n%s", r.Detail())
 	}
 	for _, rec := range recs {
 		if d, _ := strconv.Atoi(rec["Acct-Delay-Time"]); d < 1 {
