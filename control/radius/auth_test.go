@@ -101,7 +101,7 @@ func TestAuthenticateFreeRADIUS(t *testing.T) {
 				Accepted: true, ReplyMessage: "welcome alice",
 				FramedIP: netip.MustParseAddr("10.9.0.5"), FramedNetmask: netip.MustParseAddr("255.255.255.255"),
 				FramedRoutes: []string{"192.0.2.0/24 10.9.0.5 1"},
-				DNS1: netip.MustParseAddr("192.0.2.53"), DNS2: netip.MustParseAddr("192.0.2.54"),
+				DNS1:         netip.MustParseAddr("192.0.2.53"), DNS2: netip.MustParseAddr("192.0.2.54"),
 				SessionTimeout: time.Hour, IdleTimeout: 10 * time.Minute, InterimInterval: 30 * time.Second,
 				Class: [][]byte{[]byte("class-alice")}, RateLimit: "10M/20M",
 				Server: netip.MustParseAddr("127.0.0.1"),
