@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -47,6 +48,19 @@ type Port struct {
 	// ADSL-Agent-Circuit-Id and ADSL-Agent-Remote-Id (RFC 4679 §4.1);
 	// nil leaves them out.
 	CircuitID, RemoteID []byte
+}
+
+// AcctSessionID is the Acct-Session-Id (RFC 2866 §5.5) of the session
+// whose handle (/ppp active's .id) is h: the same number in upper-case hex,
+// at least eight digits as RouterOS prints it, so *1A is "0000001A". The
+// handles never repeat, across restarts too, which RFC 2866 asks of the
+// attribute.
+func AcctSessionID(h uint64) string {
+	s := strconv.FormatUint(h, 16)
+	if len(s) < 8 {
+		s = "00000000"[len(s):] + s
+	}
+	return strings.ToUpper(s)
 }
 
 // NASPortID is the NAS-Port-Id (RFC 2869 §5.17) of a session on iface

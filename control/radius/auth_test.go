@@ -391,3 +391,11 @@ func TestNASPortID(t *testing.T) {
 		}
 	}
 }
+
+func TestAcctSessionID(t *testing.T) {
+	for h, want := range map[uint64]string{1: "00000001", 0x1a: "0000001A", 0x81000002: "81000002", 0x1_0000_0000: "100000000", 1<<64 - 1: "FFFFFFFFFFFFFFFF"} {
+		if got := AcctSessionID(h); got != want {
+			t.Errorf("AcctSessionID(%#x) = %q, want %q", h, got, want)
+		}
+	}
+}
