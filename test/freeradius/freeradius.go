@@ -8,6 +8,7 @@ package freeradius
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -38,11 +39,18 @@ type Options struct {
 	Threaded bool
 	// Client is the address requests come from (default 127.0.0.1).
 	Client string
+	// Listen is the address FreeRADIUS listens on (default 127.0.0.1),
+	// AuthPort and AcctPort its ports (default: free ones on 127.0.0.1).
+	Listen             string
+	AuthPort, AcctPort int
+	// Netns, when set, runs FreeRADIUS in that named network namespace
+	// (ip netns exec), as the bench does beside the AC.
+	Netns string
 }
 
 // Server is one FreeRADIUS process on 127.0.0.1.
 type Server struct {
-	t                  testing.TB
+	t                  testing.TB // nil when Launched
 	opts               Options
 	Dir                string
 	AuthPort, AcctPort int
@@ -54,37 +62,61 @@ type Server struct {
 // Config returns the README's radiusd.conf and users file.
 func Config(t testing.TB) (conf, users string) {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "README.md"))
+	conf, users, err := readme()
 	if err != nil {
 		t.Fatal(err)
 	}
-	conf = block(t, string(b), "# /etc/freeradius/pppoe-xdp/radiusd.conf\n")
-	users = block(t, string(b), "# /etc/freeradius/pppoe-xdp/users\n")
 	return conf, users
 }
 
+func readme() (conf, users string, err error) {
+	_, file, _, _ := runtime.Caller(0)
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "README.md"))
+	if err != nil {
+		return "", "", err
+	}
+	if conf, err = block(string(b), "# /etc/freeradius/pppoe-xdp/radiusd.conf\n"); err != nil {
+		return "", "", err
+	}
+	users, err = block(string(b), "# /etc/freeradius/pppoe-xdp/users\n")
+	return conf, users, err
+}
+
 // block returns the fenced code block of readme that begins with first.
-func block(t testing.TB, readme, first string) string {
-	t.Helper()
+func block(readme, first string) (string, error) {
 	_, rest, ok := strings.Cut(readme, "```\n"+first)
 	if !ok {
-		t.Fatalf("README.md has no code block starting %q", first)
+		return "", fmt.Errorf("README.md has no code block starting %q", first)
 	}
 	body, _, ok := strings.Cut(rest, "```\n")
 	if !ok {
-		t.Fatalf("README.md: block %q not closed", first)
+		return "", fmt.Errorf("README.md: block %q not closed", first)
 	}
-	return first + body
+	return first + body, nil
 }
 
-// replace replaces old, which must occur exactly n times, in s.
-func replace(t testing.TB, s, old, new string, n int) string {
-	t.Helper()
-	if got := strings.Count(s, old); got != n {
-		t.Fatalf("README.md's radiusd.conf: %q occurs %d times, want %d; keep the test and the README in step", old, got, n)
+// edit makes the changes a run needs to the README's radiusd.conf; each
+// line changed must be there exactly as often as expected, so the README
+// and the tests cannot drift apart silently.
+func edit(conf, dir string, o Options) (string, error) {
+	for _, r := range []struct {
+		old, new string
+		n        int
+	}{
+		{"confdir = /etc/freeradius/pppoe-xdp\n", "confdir = " + dir + "\n", 1},
+		{"logdir = /var/log/freeradius\n", "logdir = " + dir + "\n", 1},
+		{"run_dir = /run/freeradius\n", "run_dir = " + dir + "\n", 1},
+		{"ipaddr = 192.0.2.1\n", "ipaddr = " + o.Client + "\n", 1},
+		{"ipaddr = *\n", "ipaddr = " + o.Listen + "\n", 2},
+		{"port = 1812\n", fmt.Sprintf("port = %d\n", o.AuthPort), 1},
+		{"port = 1813\n", fmt.Sprintf("port = %d\n", o.AcctPort), 1},
+	} {
+		if got := strings.Count(conf, r.old); got != r.n {
+			return "", fmt.Errorf("README.md's radiusd.conf: %q occurs %d times, want %d; keep test/freeradius and the README in step", r.old, got, r.n)
+		}
+		conf = strings.ReplaceAll(conf, r.old, r.new)
 	}
-	return strings.ReplaceAll(s, old, new)
+	return conf, nil
 }
 
 // FreePorts returns n UDP ports free on 127.0.0.1 now.
@@ -111,37 +143,77 @@ func FreePorts(t testing.TB, n int) []int {
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	netns.RequireTool(t, "freeradius")
-	if opts.Client == "" {
-		opts.Client = "127.0.0.1"
+	if opts.AuthPort == 0 || opts.AcctPort == 0 {
+		ports := FreePorts(t, 2)
+		opts.AuthPort, opts.AcctPort = ports[0], ports[1]
 	}
-	dir := t.TempDir()
-	ports := FreePorts(t, 2)
-	s := &Server{t: t, opts: opts, Dir: dir, AuthPort: ports[0], AcctPort: ports[1]}
-	conf, users := Config(t)
-	conf = replace(t, conf, "confdir = /etc/freeradius/pppoe-xdp\n", "confdir = "+dir+"\n", 1)
-	conf = replace(t, conf, "logdir = /var/log/freeradius\n", "logdir = "+dir+"\n", 1)
-	conf = replace(t, conf, "run_dir = /run/freeradius\n", "run_dir = "+dir+"\n", 1)
-	conf = replace(t, conf, "ipaddr = 192.0.2.1\n", "ipaddr = "+opts.Client+"\n", 1)
-	conf = replace(t, conf, "ipaddr = *\n", "ipaddr = 127.0.0.1\n", 2)
-	conf = replace(t, conf, "port = 1812\n", fmt.Sprintf("port = %d\n", s.AuthPort), 1)
-	conf = replace(t, conf, "port = 1813\n", fmt.Sprintf("port = %d\n", s.AcctPort), 1)
-	if err := os.MkdirAll(filepath.Join(dir, "radacct"), 0o700); err != nil {
+	s, err := prepare(t.TempDir(), opts)
+	if err != nil {
 		t.Fatal(err)
 	}
-	for name, text := range map[string]string{"radiusd.conf": conf, "users": users + opts.Users} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s.t = t
 	s.Start()
 	t.Cleanup(s.Stop)
 	return s
 }
 
-// Start (re)starts the process and waits until it is ready: a generous
-// minute, since the tests share two CPUs with other suites.
+// Launch is Start for a command (the bench): dir is the configuration
+// and log directory, the ports must be given; Close stops it.
+func Launch(dir string, opts Options) (*Server, error) {
+	if opts.AuthPort == 0 || opts.AcctPort == 0 {
+		return nil, fmt.Errorf("freeradius: Launch needs AuthPort and AcctPort")
+	}
+	s, err := prepare(dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.run(); err != nil {
+		return nil, fmt.Errorf("%w\n%s", err, s.Log())
+	}
+	return s, nil
+}
+
+// Close stops a Launched server.
+func (s *Server) Close() { s.Stop() }
+
+func prepare(dir string, opts Options) (*Server, error) {
+	if opts.Client == "" {
+		opts.Client = "127.0.0.1"
+	}
+	if opts.Listen == "" {
+		opts.Listen = "127.0.0.1"
+	}
+	s := &Server{opts: opts, Dir: dir, AuthPort: opts.AuthPort, AcctPort: opts.AcctPort}
+	conf, users, err := readme()
+	if err != nil {
+		return nil, err
+	}
+	if conf, err = edit(conf, dir, opts); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "radacct"), 0o700); err != nil {
+		return nil, err
+	}
+	for name, text := range map[string]string{"radiusd.conf": conf, "users": users + opts.Users} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Start (re)starts the process of a test's server and waits until it is
+// ready.
 func (s *Server) Start() {
 	s.t.Helper()
+	if err := s.run(); err != nil {
+		s.t.Fatalf("%v:\n%s", err, s.Log())
+	}
+}
+
+// run starts the process and waits until it is ready: a generous minute,
+// since the tests share two CPUs with other suites.
+func (s *Server) run() error {
 	s.out = &lockedBuffer{}
 	pr, pw := io.Pipe()
 	args := []string{"-X", "-d", s.Dir}
@@ -150,10 +222,15 @@ func (s *Server) Start() {
 		// README's file, which is how readiness is seen.
 		args = []string{"-f", "-l", "stdout", "-d", s.Dir}
 	}
-	cmd := exec.Command("freeradius", args...)
+	name := "freeradius"
+	if s.opts.Netns != "" {
+		args = append([]string{"netns", "exec", s.opts.Netns, name}, args...)
+		name = "ip"
+	}
+	cmd := exec.Command(name, args...)
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("freeradius: %v", err)
+		return fmt.Errorf("freeradius: %w", err)
 	}
 	s.cmd = cmd
 	s.exited = make(chan struct{})
@@ -176,10 +253,13 @@ func (s *Server) Start() {
 	}()
 	select {
 	case <-ready:
+		return nil
 	case <-s.exited:
-		s.t.Fatalf("freeradius exited:\n%s", s.out.String())
+		s.cmd = nil
+		return errors.New("freeradius exited")
 	case <-time.After(time.Minute):
-		s.t.Fatalf("freeradius not ready after a minute:\n%s", s.out.String())
+		s.Stop()
+		return errors.New("freeradius not ready after a minute")
 	}
 }
 
@@ -197,7 +277,7 @@ func (s *Server) Stop() {
 		<-s.exited
 	}
 	s.cmd = nil
-	if s.t.Failed() {
+	if s.t != nil && s.t.Failed() {
 		s.t.Logf("freeradius output:\n%s", s.out.String())
 	}
 }
@@ -207,18 +287,14 @@ func (s *Server) Log() string { return s.out.String() }
 
 // Detail returns the accounting detail files, oldest first.
 func (s *Server) Detail() string {
-	files, err := filepath.Glob(filepath.Join(s.Dir, "radacct", "detail-*"))
-	if err != nil {
-		s.t.Fatal(err)
-	}
+	files, _ := filepath.Glob(filepath.Join(s.Dir, "radacct", "detail-*"))
 	sort.Strings(files)
 	var b bytes.Buffer
 	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			s.t.Fatal(err)
+		data, err := os.ReadFile(f) // a file that vanished has nothing to say
+		if err == nil {
+			b.Write(data)
 		}
-		b.Write(data)
 	}
 	return b.String()
 }
