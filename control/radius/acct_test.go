@@ -194,7 +194,7 @@ func TestAccountingPacket(t *testing.T) {
 	event := time.Unix(1_700_000_000, 0)
 	r := &record{status: rfc2866.AcctStatusType_Value_Stop, sess: s, event: event, cause: CauseSessionTimeout,
 		usage: Usage{InOctets: 1<<40 + 3, OutOctets: 1<<32 - 1, InPackets: 1<<32 + 5, Time: 61500 * time.Millisecond}}
-	p := a.packet(c.servers[0], r, event.Add(2500*time.Millisecond))
+	p := a.packet(c.list()[0], r, event.Add(2500*time.Millisecond))
 	checks := []struct {
 		name      string
 		got, want uint64

@@ -2,6 +2,7 @@ package radius
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -80,7 +81,7 @@ func TestManyOutstandingRequests(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ep := c.servers[0].auth
+	ep := c.list()[0].auth
 	ep.mu.Lock()
 	socks := len(ep.socks)
 	ep.mu.Unlock()
@@ -140,4 +141,62 @@ func BenchmarkAuthenticateResponder(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
+// A /radius change replaces the server list: validated first, sockets of
+// a server that stays kept, those of one that goes closed.
+func TestSetServers(t *testing.T) {
+	dead, _ := blackhole(t)
+	live := slowServer(t, 0)
+	silent := Server{Address: dead.Addr(), Secret: testSecret, AuthPort: dead.Port(), Timeout: 50 * time.Millisecond}
+	answering := Server{Address: live.Addr(), Secret: testSecret, AuthPort: live.Port(), Timeout: 2 * time.Second}
+	c := testClient(t, silent)
+	ctx := ctxFor(t)
+	req := AuthRequest{Method: auth.PAP, User: "user1", Password: "pw"}
+	if _, err := c.Authenticate(ctx, req); !errors.Is(err, ErrNoServer) {
+		t.Fatalf("silent server: %v", err)
+	}
+	oldEP := c.list()[0].auth
+
+	if err := c.SetServers([]Server{answering}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := c.Authenticate(ctx, req); err != nil || !res.Accepted {
+		t.Fatalf("after the change: %+v, %v", res, err)
+	}
+	oldEP.mu.Lock()
+	closed := oldEP.closed
+	oldEP.mu.Unlock()
+	if !closed {
+		t.Error("the removed server's sockets are still open")
+	}
+
+	kept := c.list()[0].auth
+	answering.Timeout = time.Second // not a socket setting
+	if err := c.SetServers([]Server{answering}); err != nil {
+		t.Fatal(err)
+	}
+	if c.list()[0].auth != kept || c.list()[0].Timeout != time.Second {
+		t.Error("a server that stayed lost its sockets, or did not take its new timeout")
+	}
+	answering.Secret = "another"
+	if err := c.SetServers([]Server{answering}); err != nil {
+		t.Fatal(err)
+	}
+	if c.list()[0].auth == kept {
+		t.Error("a new secret kept the old sockets")
+	}
+
+	for _, bad := range [][]Server{nil, {{Secret: "x"}}, {{Address: dead.Addr()}}} {
+		if err := c.SetServers(bad); err == nil {
+			t.Errorf("SetServers(%v) accepted", bad)
+		}
+	}
+	if c.list()[0].Secret != "another" {
+		t.Error("a refused list changed the client")
+	}
+	c.Close()
+	if err := c.SetServers([]Server{answering}); err == nil {
+		t.Error("SetServers after Close accepted")
+	}
 }
