@@ -246,8 +246,8 @@ func (c *Client) addPort(p *radius.Packet, user string, port Port) {
 }
 
 func (c *Client) addNAS(p *radius.Packet) {
-	if c.opts.NASIdentifier != "" {
-		_ = rfc2865.NASIdentifier_SetString(p, c.opts.NASIdentifier)
+	if id := *c.nasID.Load(); id != "" {
+		_ = rfc2865.NASIdentifier_SetString(p, id)
 	}
 	if a := c.opts.NASAddress.Unmap(); a.Is4() {
 		_ = rfc2865.NASIPAddress_Set(p, net.IP(a.AsSlice()))

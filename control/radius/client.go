@@ -52,7 +52,8 @@ type Client struct {
 	log     *zap.Logger
 	stats   Stats
 
-	setMu       sync.Mutex // serializes SetServers and Close
+	nasID       atomic.Pointer[string] // NAS-Identifier; SetNASIdentifier
+	setMu       sync.Mutex             // serializes SetServers and Close
 	closed      bool
 	unknownSeen sync.Map // attributes noteUnknown has logged
 }
@@ -81,6 +82,7 @@ func NewClient(servers []Server, opts Options) (*Client, error) {
 		opts.Logger = zap.NewNop()
 	}
 	c := &Client{opts: opts, log: opts.Logger}
+	c.SetNASIdentifier(opts.NASIdentifier)
 	if err := c.SetServers(servers); err != nil {
 		return nil, err
 	}
@@ -145,6 +147,10 @@ func (c *Client) SetServers(servers []Server) error {
 	}
 	return nil
 }
+
+// SetNASIdentifier changes the NAS-Identifier of requests built from
+// now on (/system identity set name=...).
+func (c *Client) SetNASIdentifier(id string) { c.nasID.Store(&id) }
 
 // sameSockets reports whether s can use o's sockets: the same address,
 // ports, source address and secret (a request in flight was signed with

@@ -200,3 +200,20 @@ func TestSetServers(t *testing.T) {
 		t.Error("SetServers after Close accepted")
 	}
 }
+
+// /system identity set name=... reaches requests built afterwards.
+func TestSetNASIdentifier(t *testing.T) {
+	c := testClient(t, Server{Address: netip.MustParseAddr("127.0.0.1"), Secret: testSecret})
+	nasID := func() string {
+		p := radius.New(radius.CodeAccessRequest, []byte(testSecret))
+		c.addNAS(p)
+		return rfc2865.NASIdentifier_GetString(p)
+	}
+	if got := nasID(); got != "bng-test" {
+		t.Fatalf("NAS-Identifier %q, want bng-test", got)
+	}
+	c.SetNASIdentifier("bng-renamed")
+	if got := nasID(); got != "bng-renamed" {
+		t.Fatalf("NAS-Identifier %q after SetNASIdentifier", got)
+	}
+}
