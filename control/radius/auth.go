@@ -256,6 +256,21 @@ func (c *Client) addNAS(p *radius.Packet) {
 	}
 }
 
+// addSourceNAS names the NAS by the address its request leaves from when
+// no NASAddress is configured: NAS-IP-Address or NAS-IPv6-Address is what
+// servers and their policies key on most (RFC 2865 §5.4), and the source
+// address is the one they see (src-address, or the kernel's choice).
+func addSourceNAS(p *radius.Packet, local netip.Addr) {
+	if !local.IsValid() || local.IsUnspecified() {
+		return
+	}
+	if local.Is4() {
+		_ = rfc2865.NASIPAddress_Set(p, net.IP(local.AsSlice()))
+	} else {
+		_ = rfc3162.NASIPv6Address_Set(p, net.IP(local.AsSlice()))
+	}
+}
+
 // addCredentials adds the method's attributes: User-Password (RFC 2865
 // §5.2), CHAP-Password and CHAP-Challenge (RFC 2865 §5.3, §5.40),
 // MS-CHAP-Challenge with MS-CHAP-Response or MS-CHAP2-Response (RFC 2548

@@ -18,7 +18,8 @@ import (
 type Options struct {
 	// NASIdentifier (RFC 2865 §5.32) and NASAddress (NAS-IP-Address or,
 	// for IPv6, NAS-IPv6-Address, RFC 3162 §2.1) name this NAS in every
-	// request. RFC 2865 asks for at least one of them.
+	// request. RFC 2865 asks for at least one of them. Without
+	// NASAddress, the address a request leaves from is sent.
 	NASIdentifier string
 	NASAddress    netip.Addr
 	// Tries is how many times a request is sent to one server before the
@@ -218,8 +219,11 @@ func (c *Client) exchange(ctx context.Context, acct bool, build func(s *server) 
 		p := build(s)
 		secret := []byte(s.Secret)
 		requireMA := !acct && !s.AcceptUnsigned
-		b, err := ep.roundTrip(ctx, func(id uint8) ([]byte, error) {
+		b, err := ep.roundTrip(ctx, func(id uint8, local netip.Addr) ([]byte, error) {
 			p.Identifier = id
+			if !c.opts.NASAddress.IsValid() {
+				addSourceNAS(p, local)
+			}
 			return encodeRequest(p)
 		}, secret, requireMA, c.opts.Tries, s.timeout())
 		if err == nil {

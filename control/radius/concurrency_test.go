@@ -217,3 +217,57 @@ func TestSetNASIdentifier(t *testing.T) {
 		t.Fatalf("NAS-Identifier %q after SetNASIdentifier", got)
 	}
 }
+
+// Without a configured NAS address, NAS-IP-Address is the address the
+// request leaves from; a configured one wins.
+func TestNASAddressFromSource(t *testing.T) {
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	seen := make(chan net.IP, 4)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, from, err := c.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			req, err := radius.Parse(buf[:n], []byte(testSecret))
+			if err != nil {
+				continue
+			}
+			ips, _ := rfc2865.NASIPAddress_Gets(req)
+			if len(ips) != 1 {
+				seen <- nil
+			} else {
+				seen <- ips[0]
+			}
+			b, _ := encodeResponse(req.Response(radius.CodeAccessAccept), req.Authenticator)
+			_, _ = c.WriteToUDPAddrPort(b, from)
+		}
+	}()
+	addr := c.LocalAddr().(*net.UDPAddr).AddrPort()
+	srv := Server{Address: addr.Addr(), Secret: testSecret, AuthPort: addr.Port(), Timeout: 2 * time.Second}
+	req := AuthRequest{Method: auth.PAP, User: "u", Password: "p"}
+	for _, tc := range []struct {
+		configured netip.Addr
+		want       string
+	}{
+		{netip.Addr{}, "127.0.0.1"},
+		{netip.MustParseAddr("192.0.2.1"), "192.0.2.1"},
+	} {
+		cl, err := NewClient([]Server{srv}, Options{NASIdentifier: "x", NASAddress: tc.configured})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cl.Authenticate(ctxFor(t), req); err != nil {
+			t.Fatal(err)
+		}
+		cl.Close()
+		if got := <-seen; got.String() != tc.want {
+			t.Errorf("configured %v: NAS-IP-Address %v, want exactly one, %s", tc.configured, got, tc.want)
+		}
+	}
+}
