@@ -42,6 +42,7 @@
 #include "parse.h"
 #include "csum.h"
 #include "discovery.h"
+#include "mp.h"
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -64,6 +65,7 @@ enum up_class {
 	UP_SPOOFED,
 	UP_IPV4,
 	UP_IPV6,
+	UP_MP,        /* MP fragment of a session that negotiated MP: user space */
 };
 
 struct up {
@@ -72,6 +74,7 @@ struct up {
 	struct iphdr *iph;
 	struct session_hot *info;
 	struct session_counters *st;
+	__u32 mp;     /* bytes of MP header + inner protocol unwrapped (mp.h), or 0 */
 };
 
 /* mac_eq compares two MACs as three 16-bit words (both are 2-aligned). */
@@ -114,7 +117,7 @@ static __always_inline int classify_up(struct cursor *c, __u32 ifindex, struct u
 	ppp = parse_pppoe_session(c, &u->ph);
 	if (ppp < 0)
 		return UP_MALFORMED;
-	if (ppp != PPP_IP_ && ppp != PPP_IPV6_)
+	if (ppp != PPP_IP_ && ppp != PPP_IPV6_ && ppp != PPP_MP_)
 		return UP_CONTROL;
 
 	key.ifindex = ifindex;
@@ -140,11 +143,21 @@ static __always_inline int classify_up(struct cursor *c, __u32 ifindex, struct u
 	u->info = info;
 	u->st = st;
 
+	if (ppp == PPP_MP_) {
+		/* Not negotiated: user space's to Protocol-Reject. */
+		if (!(info->flags & SESSION_F_MP))
+			return UP_CONTROL;
+		u->mp = mp_unwrap(c, info, &ppp);
+		if (!u->mp)
+			return UP_MP;
+		if (bpf_ntohs(u->ph->length) < 2 + u->mp)
+			return UP_MALFORMED;
+	}
 	if (ppp == PPP_IPV6_) {
 		stamp_seen(st);
 		return UP_IPV6;
 	}
-	if (parse_ipv4(c, bpf_ntohs(u->ph->length) - 2, &u->iph) < 0)
+	if (parse_ipv4(c, bpf_ntohs(u->ph->length) - 2 - u->mp, &u->iph) < 0)
 		return UP_MALFORMED;
 	/* An AC may send us any source address: no anti-spoof for clients. */
 	if (!(info->flags & SESSION_F_CLIENT) && u->iph->saddr != *(__be32 *)info->ipv4) {
@@ -322,6 +335,9 @@ static __always_inline int access_in(struct xdp_md *ctx, const int hwvlan)
 	case UP_CONTROL:
 		count(REASON_PASS_CONTROL);
 		return XDP_PASS;
+	case UP_MP:
+		count(REASON_MP_PASS);
+		return XDP_PASS;
 	case UP_UNKNOWN:
 		count(REASON_UNKNOWN_SESSION);
 		return XDP_PASS;
@@ -329,13 +345,26 @@ static __always_inline int access_in(struct xdp_md *ctx, const int hwvlan)
 		count(REASON_SPOOFED);
 		return XDP_DROP;
 	case UP_IPV4:
-		/* Client sessions end in a netdev: TC decaps them. */
-		if (u.info->flags & SESSION_F_CLIENT)
-			goto slow;
+	case UP_IPV6:
 		break;
-	default: /* UP_IPV6: slow path for now */
-		goto slow;
+	default:
+		count(REASON_ERROR);
+		return XDP_DROP;
 	}
+	if (u.mp) {
+		void *ip = u.iph;
+
+		if (mp_normalize_xdp(ctx, u.l2.len, u.mp, &u.ph, &ip))
+			goto err;
+		u.iph = ip;
+		u.mp = 0;
+		data = (void *)(long)ctx->data;
+		data_end = (void *)(long)ctx->data_end;
+	}
+	/* Client sessions end in a netdev: TC decaps them. IPv6: slow path
+	 * for now. */
+	if (!u.iph || (u.info->flags & SESSION_F_CLIENT))
+		goto slow;
 
 	iph = u.iph;
 	if (!iph || (void *)(iph + 1) > data_end || iph->ihl != 5)
@@ -390,7 +419,7 @@ static __always_inline int access_in(struct xdp_md *ctx, const int hwvlan)
 	u.st->packets_up++;
 	u.st->bytes_up += tot;
 
-	hdr = u.l2.len + sizeof(struct pppoe_hdr_) + 2;
+	hdr = u.l2.len + sizeof(struct pppoe_hdr_) + 2 + u.mp;
 	frame = data_end - data;
 	if (frame > hdr + tot && bpf_xdp_adjust_tail(ctx, -(int)(frame - hdr - tot)))
 		goto err;
@@ -473,14 +502,19 @@ int xdp_uplink_in(struct xdp_md *ctx)
 		count(REASON_MALFORMED);
 		return XDP_DROP;
 	}
-	/* pppoe0's MTU makes the kernel fragment or send Fragmentation Needed. */
-	if (tot > info->mtu) {
+	/* pppoe0's MTU makes the kernel fragment or send Fragmentation
+	 * Needed; an MP session's peer takes it in fragments (mp.h). */
+	if (tot > info->mtu && !(info->flags & SESSION_F_MP)) {
 		count(REASON_MTU_EXCEEDED);
 		return XDP_PASS;
 	}
 	if (iph->ttl <= 1) {
 		count(REASON_TTL_EXCEEDED);
 		return XDP_PASS;
+	}
+	if (tot > info->mtu) {
+		ip_decrease_ttl(iph);
+		return mp_divert_xdp(ctx, info, st, tot);
 	}
 	/* As upstream: the kernel forwards to pppoe0 and tc_pppoe0_out
 	 * encapsulates when the access device cannot transmit XDP frames. */
@@ -629,15 +663,19 @@ int tc_access_in(struct __sk_buff *skb)
 		if (u.iph->ihl == 5)
 			clamp_mss_skb(skb, u.iph, c.end, u.info->mss);
 	} else {
-		len = bpf_ntohs(u.ph->length) - 2;
+		len = bpf_ntohs(u.ph->length) - 2 - u.mp;
 	}
 	/* Ethernet padding after the PPPoE payload must not reach IP. */
-	if (skb->len > u.l2.len + sizeof(struct pppoe_hdr_) + 2 + len &&
-	    bpf_skb_change_tail(skb, u.l2.len + sizeof(struct pppoe_hdr_) + 2 + len, 0))
+	if (skb->len > u.l2.len + sizeof(struct pppoe_hdr_) + 2 + u.mp + len &&
+	    bpf_skb_change_tail(skb, u.l2.len + sizeof(struct pppoe_hdr_) + 2 + u.mp + len, 0))
 		goto err;
 	u.st->packets_up++;
 	u.st->bytes_up += len;
 	if (tc_strip_to_ip(skb, ethertype))
+		goto err;
+	/* An unwrapped MP header and inner protocol sit between Ethernet and
+	 * IP now; the skb is IP, so adjust_room may take them out. */
+	if (u.mp && bpf_skb_adjust_room(skb, -(__s32)u.mp, BPF_ADJ_ROOM_MAC, 0))
 		goto err;
 	/* The device takes it as addressed to itself (PACKET_HOST). */
 	if (bpf_skb_store_bytes(skb, 0, target_mac, ETH_ALEN, 0))
@@ -656,7 +694,9 @@ err:
  * segmented it (gso_max_segs 1). Larger than the session MTU cannot occur
  * either when the route to the peer carries that MTU (maps.AddHostRoute):
  * the kernel fragments or sends ICMP Fragmentation Needed before this.
- * Both are counted and dropped rather than sent malformed. */
+ * Both are counted and dropped rather than sent malformed; an MP session
+ * (whose route carries the peer's MRRU) has a larger one fragmented by
+ * user space instead (mp.h). */
 static __always_inline int encap_out(struct __sk_buff *skb, struct iphdr *iph, void *end,
 				     struct session_hot *info, struct session_counters *st,
 				     __u32 tot, __u16 ppp, __u32 reason)
@@ -667,6 +707,8 @@ static __always_inline int encap_out(struct __sk_buff *skb, struct iphdr *iph, v
 		return TC_ACT_SHOT;
 	}
 	if (tot > info->mtu) {
+		if (info->flags & SESSION_F_MP)
+			return mp_divert_skb(skb, info, st, tot, ppp);
 		st->drops++;
 		count(REASON_MTU_EXCEEDED);
 		return TC_ACT_SHOT;

@@ -32,6 +32,8 @@ _Static_assert(sizeof(struct session_key) == 16, "session_key size");
 enum session_flag {
 	SESSION_F_ACTIVE = 1, /* entry is live; a removed index keeps stale bytes */
 	SESSION_F_CLIENT = 2, /* we are the PPPoE client: decap into netdev_ifindex */
+	SESSION_F_MP = 4,     /* multilink (RFC 1990, mrru) is up: see mp.h */
+	SESSION_F_MP_SHORT = 8, /* ... and the peer sends 12-bit sequence numbers */
 };
 
 /* A session's attributes: the session_info value at its index, and the
@@ -235,6 +237,8 @@ enum reason {
 	REASON_DISC_MAC_LIMIT,     /* PADI/PADR over its host's limit: dropped (discovery.h) */
 	REASON_DISC_GLOBAL_LIMIT,  /* PADI over the global limit: dropped (discovery.h) */
 	REASON_PASS_NO_XDP_XMIT,   /* egress device not in tx_ports: to the kernel, untouched */
+	REASON_MP_PASS,            /* MP packet for user space: a fragment, a control protocol inside (mp.h) */
+	REASON_MP_DIVERT,          /* over the MTU of an MP session: to user space to fragment (mp.h) */
 	REASON_MAX,
 };
 

@@ -32,6 +32,8 @@ type ClientSession struct {
 	MTU uint16
 	// MSS is the TCP MSS clamp on SYNs both ways, 0 = none.
 	MSS uint16
+	// MP is the session's multilink (RFC 1990), zero = off.
+	MP MP
 }
 
 // CreateClientDevice creates a client netdev (RouterOS `name`, e.g.
@@ -122,7 +124,7 @@ func (c ClientSession) raw(dev *Device) (dataplaneSessionKey, dataplaneSessionAt
 	a.InnerVlan, a.InnerTpid = c.InnerVLAN, inner
 	a.SessionId = c.SessionID
 	a.Mtu, a.Mss = c.MTU, c.MSS
-	a.Flags = uint16(dataplaneSessionFlagSESSION_F_ACTIVE | dataplaneSessionFlagSESSION_F_CLIENT)
+	a.Flags = uint16(dataplaneSessionFlagSESSION_F_ACTIVE|dataplaneSessionFlagSESSION_F_CLIENT) | c.MP.flags()
 	if c.Local.Is4() {
 		a.Ipv4 = c.Local.As4()
 	}

@@ -64,6 +64,14 @@ type dataplaneDpConfig struct {
 	Flags         uint16
 }
 
+type dataplaneMpDivertHdr struct {
+	_            structs.HostLayout
+	SessionIndex uint32
+	Protocol     uint16
+	Forwarded    uint8
+	Pad          uint8
+}
+
 type dataplaneReason uint32
 
 const (
@@ -91,7 +99,9 @@ const (
 	dataplaneReasonREASON_DISC_MAC_LIMIT    dataplaneReason = 21
 	dataplaneReasonREASON_DISC_GLOBAL_LIMIT dataplaneReason = 22
 	dataplaneReasonREASON_PASS_NO_XDP_XMIT  dataplaneReason = 23
-	dataplaneReasonREASON_MAX               dataplaneReason = 24
+	dataplaneReasonREASON_MP_PASS           dataplaneReason = 24
+	dataplaneReasonREASON_MP_DIVERT         dataplaneReason = 25
+	dataplaneReasonREASON_MAX               dataplaneReason = 26
 )
 
 type dataplaneSessionAttrs struct {
@@ -131,8 +141,10 @@ type dataplaneSessionCounters struct {
 type dataplaneSessionFlag uint32
 
 const (
-	dataplaneSessionFlagSESSION_F_ACTIVE dataplaneSessionFlag = 1
-	dataplaneSessionFlagSESSION_F_CLIENT dataplaneSessionFlag = 2
+	dataplaneSessionFlagSESSION_F_ACTIVE   dataplaneSessionFlag = 1
+	dataplaneSessionFlagSESSION_F_CLIENT   dataplaneSessionFlag = 2
+	dataplaneSessionFlagSESSION_F_MP       dataplaneSessionFlag = 4
+	dataplaneSessionFlagSESSION_F_MP_SHORT dataplaneSessionFlag = 8
 )
 
 type dataplaneSessionHot struct {
@@ -191,6 +203,7 @@ const (
 	dataplaneMapDiscoveryGlobal    = "discovery_global"
 	dataplaneMapDiscoveryHosts     = "discovery_hosts"
 	dataplaneMapDiscoveryLimits    = "discovery_limits"
+	dataplaneMapMpDivert           = "mp_divert"
 	dataplaneMapSessionInfo        = "session_info"
 	dataplaneMapSessionSlots       = "session_slots"
 	dataplaneMapSessionStats       = "session_stats"
@@ -210,6 +223,7 @@ const (
 	dataplaneVarMaxSessions        = "max_sessions"
 	dataplaneVarSlotMask           = "slot_mask"
 	dataplaneVarUnusedClientFlag   = "unused_client_flag"
+	dataplaneVarUnusedMpDivertHdr  = "unused_mp_divert_hdr"
 	dataplaneVarUnusedReason       = "unused_reason"
 	dataplaneVarUnusedSessionFlag  = "unused_session_flag"
 )
@@ -274,6 +288,7 @@ type dataplaneMapSpecs struct {
 	DiscoveryGlobal *ebpf.MapSpec `ebpf:"discovery_global"`
 	DiscoveryHosts  *ebpf.MapSpec `ebpf:"discovery_hosts"`
 	DiscoveryLimits *ebpf.MapSpec `ebpf:"discovery_limits"`
+	MpDivert        *ebpf.MapSpec `ebpf:"mp_divert"`
 	SessionInfo     *ebpf.MapSpec `ebpf:"session_info"`
 	SessionSlots    *ebpf.MapSpec `ebpf:"session_slots"`
 	SessionStats    *ebpf.MapSpec `ebpf:"session_stats"`
@@ -293,6 +308,7 @@ type dataplaneVariableSpecs struct {
 	MaxSessions       *ebpf.VariableSpec `ebpf:"max_sessions"`
 	SlotMask          *ebpf.VariableSpec `ebpf:"slot_mask"`
 	UnusedClientFlag  *ebpf.VariableSpec `ebpf:"unused_client_flag"`
+	UnusedMpDivertHdr *ebpf.VariableSpec `ebpf:"unused_mp_divert_hdr"`
 	UnusedReason      *ebpf.VariableSpec `ebpf:"unused_reason"`
 	UnusedSessionFlag *ebpf.VariableSpec `ebpf:"unused_session_flag"`
 }
@@ -323,6 +339,7 @@ type dataplaneMaps struct {
 	DiscoveryGlobal *ebpf.Map `ebpf:"discovery_global"`
 	DiscoveryHosts  *ebpf.Map `ebpf:"discovery_hosts"`
 	DiscoveryLimits *ebpf.Map `ebpf:"discovery_limits"`
+	MpDivert        *ebpf.Map `ebpf:"mp_divert"`
 	SessionInfo     *ebpf.Map `ebpf:"session_info"`
 	SessionSlots    *ebpf.Map `ebpf:"session_slots"`
 	SessionStats    *ebpf.Map `ebpf:"session_stats"`
@@ -342,6 +359,7 @@ func (m *dataplaneMaps) Close() error {
 		m.DiscoveryGlobal,
 		m.DiscoveryHosts,
 		m.DiscoveryLimits,
+		m.MpDivert,
 		m.SessionInfo,
 		m.SessionSlots,
 		m.SessionStats,
@@ -362,6 +380,7 @@ type dataplaneVariables struct {
 	MaxSessions       *ebpf.Variable `ebpf:"max_sessions"`
 	SlotMask          *ebpf.Variable `ebpf:"slot_mask"`
 	UnusedClientFlag  *ebpf.Variable `ebpf:"unused_client_flag"`
+	UnusedMpDivertHdr *ebpf.Variable `ebpf:"unused_mp_divert_hdr"`
 	UnusedReason      *ebpf.Variable `ebpf:"unused_reason"`
 	UnusedSessionFlag *ebpf.Variable `ebpf:"unused_session_flag"`
 }

@@ -36,6 +36,8 @@ const (
 	ReasonDiscoveryMAC    = Reason(dataplaneReasonREASON_DISC_MAC_LIMIT)
 	ReasonDiscoveryGlobal = Reason(dataplaneReasonREASON_DISC_GLOBAL_LIMIT)
 	ReasonPassNoXDPXmit   = Reason(dataplaneReasonREASON_PASS_NO_XDP_XMIT)
+	ReasonMPPass          = Reason(dataplaneReasonREASON_MP_PASS)
+	ReasonMPDivert        = Reason(dataplaneReasonREASON_MP_DIVERT)
 	numReasons            = Reason(dataplaneReasonREASON_MAX)
 )
 
@@ -64,6 +66,8 @@ var reasonNames = [...]string{
 	ReasonDiscoveryMAC:    "discovery_mac_limit",
 	ReasonDiscoveryGlobal: "discovery_global_limit",
 	ReasonPassNoXDPXmit:   "pass_no_xdp_xmit",
+	ReasonMPPass:          "mp_pass",
+	ReasonMPDivert:        "mp_divert",
 }
 
 // String returns the reason's snake_case name (as metrics label it).

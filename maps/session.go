@@ -52,6 +52,7 @@ type Session struct {
 	IPv4      netip.Addr       // the address IPCP gave the peer (RFC 1332 §3.3)
 	MTU       uint16           // largest IP packet sent down the session
 	MSS       uint16           // TCP MSS clamp on SYNs both ways, 0 = none
+	MP        MP               // multilink (RFC 1990), zero = off
 }
 
 // Stats are a session's counters summed over CPUs.
@@ -107,7 +108,7 @@ func (s Session) raw() (dataplaneSessionAttrs, error) {
 	r.SessionId = s.SessionID
 	r.Mtu = s.MTU
 	r.Mss = s.MSS
-	r.Flags = uint16(dataplaneSessionFlagSESSION_F_ACTIVE)
+	r.Flags = uint16(dataplaneSessionFlagSESSION_F_ACTIVE) | s.MP.flags()
 	r.Ipv4 = s.IPv4.As4()
 	return r, nil
 }
@@ -396,6 +397,7 @@ func (d *Datapath) Lookup(k Key) (Session, Index, error) {
 		IPv4:      netip.AddrFrom4(a.Ipv4),
 		MTU:       a.Mtu,
 		MSS:       a.Mss,
+		MP:        mpOf(a.Flags),
 	}
 	return s, Index(a.Index), nil
 }

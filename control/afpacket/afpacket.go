@@ -1,9 +1,10 @@
 // Package afpacket reads and writes the PPPoE control frames of one access
 // interface through an AF_PACKET socket (packet(7)), with their VLAN tags.
 //
-// The XDP programs pass discovery frames (EtherType 0x8863) and PPP control
+// The XDP programs pass discovery frames (EtherType 0x8863), PPP control
 // frames (0x8864 carrying a protocol number ≥ 0x8000: LCP, PAP, CHAP, IPCP,
-// IPv6CP, …) up to the kernel; this is where the control plane picks them up.
+// IPv6CP, …) and Multilink frames for user space (0x003d: fragments to
+// reassemble) up to the kernel; this is where the control plane picks them up.
 // Data frames never reach user space through here: a classic BPF filter on the
 // socket drops them in the kernel.
 //
@@ -210,28 +211,37 @@ func (c *Conn) Close() error { return c.c.Close() }
 // controlFilter accepts PPPoE discovery frames and PPPoE session frames whose
 // PPP protocol is a control protocol (≥ 0x8000, RFC 1661 §2: network-layer
 // data uses 0x0xxx-0x3xxx, their control protocols 0x8xxx-0xbxxx, link-layer
-// control 0xcxxx), behind zero or one VLAN tag still in the data (the outer
-// one is already in metadata). The PPP protocol field sits 6 bytes past the
-// EtherType, after the PPPoE header; senders never compress it (RFC 2516 §7
-// forbids PFC on control protocols).
+// control 0xcxxx) or Multilink (0x003d, RFC 1990), behind zero or one VLAN
+// tag still in the data (the outer one is already in metadata). The PPP
+// protocol field sits 6 bytes past the EtherType, after the PPPoE header;
+// senders never compress it (RFC 2516 §7 forbids PFC on control
+// protocols). MP frames that carry a whole IPv4/IPv6 packet of a session
+// doing MP never get here: XDP turned them into plain data frames before
+// any packet socket sees a frame (bpf/mp.h), so an MP frame is always one
+// user space handles: a fragment to reassemble, a control protocol sent
+// inside MP, or MP from a peer that did not negotiate it.
 func controlFilter() ([]bpf.RawInstruction, error) {
 	const accept, drop = 0x40000, 0
 	return bpf.Assemble([]bpf.Instruction{
 		/* 0 */ bpf.LoadAbsolute{Off: 12, Size: 2},
-		/* 1 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: etherTypeDiscovery, SkipTrue: 11}, // → 13
+		/* 1 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: etherTypeDiscovery, SkipTrue: 12}, // → 14
 		/* 2 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: etherTypeSession, SkipTrue: 7}, // → 10
 		/* 3 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: etherTypeVLAN, SkipTrue: 1}, // → 5
-		/* 4 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: etherTypeQinQ, SkipFalse: 7}, // → 12
+		/* 4 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: etherTypeQinQ, SkipFalse: 8}, // → 13
 		// An inner tag: the EtherType at 16, the PPP protocol at 24.
 		/* 5 */ bpf.LoadAbsolute{Off: 16, Size: 2},
-		/* 6 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: etherTypeDiscovery, SkipTrue: 6}, // → 13
-		/* 7 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: etherTypeSession, SkipFalse: 4}, // → 12
+		/* 6 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: etherTypeDiscovery, SkipTrue: 7}, // → 14
+		/* 7 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: etherTypeSession, SkipFalse: 5}, // → 13
 		/* 8 */ bpf.LoadAbsolute{Off: 24, Size: 2},
-		/* 9 */ bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: 0x8000, SkipTrue: 3, SkipFalse: 2},
+		/* 9 */ bpf.Jump{Skip: 1}, // → 11
 		// No tag left in the data: the PPP protocol at 20.
 		/* 10 */ bpf.LoadAbsolute{Off: 20, Size: 2},
-		/* 11 */ bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: 0x8000, SkipTrue: 1},
-		/* 12 */ bpf.RetConstant{Val: drop},
-		/* 13 */ bpf.RetConstant{Val: accept},
+		/* 11 */ bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: 0x8000, SkipTrue: 2}, // → 14
+		/* 12 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: pppMultilink, SkipTrue: 1}, // → 14
+		/* 13 */ bpf.RetConstant{Val: drop},
+		/* 14 */ bpf.RetConstant{Val: accept},
 	})
 }
+
+// pppMultilink is the PPP protocol number of Multilink (RFC 1990).
+const pppMultilink = 0x003d

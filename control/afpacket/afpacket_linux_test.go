@@ -79,6 +79,9 @@ func TestControlFrames(t *testing.T) {
 	padi := pppoePayload(t, pppoe.Packet{Code: pppoe.CodePADI, Tags: []pppoe.Tag{pppoe.ServiceName("svc")}})
 	lcp := sessionPayload(t, ppp.ProtocolLCP, []byte{0x09, 0x01, 0x00, 0x08, 0xde, 0xad, 0xbe, 0xef})
 	ipv4 := sessionPayload(t, ppp.ProtocolIPv4, bytes.Repeat([]byte{0x45}, 20))
+	// The first of two MP fragments (RFC 1990 §3, long format: B, sequence 1).
+	mpFrag := sessionPayload(t, ppp.ProtocolMP, append([]byte{0x80, 0, 0, 1, 0x00, 0x21}, bytes.Repeat([]byte{0x45}, 20)...))
+	ipv6 := sessionPayload(t, ppp.ProtocolIPv6, bytes.Repeat([]byte{0x60}, 40))
 	q100 := []ethernet.VLAN{{TPID: ethernet.EtherTypeVLAN, ID: 100, Priority: 3}}
 	qinq := []ethernet.VLAN{{TPID: ethernet.EtherTypeServiceVLAN, ID: 200}, {TPID: ethernet.EtherTypeVLAN, ID: 300}}
 	dot1qx2 := []ethernet.VLAN{{TPID: ethernet.EtherTypeVLAN, ID: 10}, {TPID: ethernet.EtherTypeVLAN, ID: 20}}
@@ -99,6 +102,10 @@ func TestControlFrames(t *testing.T) {
 		{"IPv4 data untagged", nil, frame(t, nil, ethernet.EtherTypePPPoESession, ipv4), false},
 		{"IPv4 data 802.1Q", q100, frame(t, q100, ethernet.EtherTypePPPoESession, ipv4), false},
 		{"IPv4 data QinQ", qinq, frame(t, qinq, ethernet.EtherTypePPPoESession, ipv4), false},
+		{"MP fragment untagged", nil, frame(t, nil, ethernet.EtherTypePPPoESession, mpFrag), true},
+		{"MP fragment 802.1Q", q100, frame(t, q100, ethernet.EtherTypePPPoESession, mpFrag), true},
+		{"MP fragment QinQ", qinq, frame(t, qinq, ethernet.EtherTypePPPoESession, mpFrag), true},
+		{"IPv6 data QinQ", qinq, frame(t, qinq, ethernet.EtherTypePPPoESession, ipv6), false},
 		{"plain IPv4", nil, frame(t, nil, ethernet.EtherTypeIPv4, bytes.Repeat([]byte{0x45}, 20)), false},
 		{"ARP 802.1Q", q100, frame(t, q100, ethernet.EtherTypeARP, make([]byte, 28)), false},
 	}

@@ -90,6 +90,25 @@ func TestParseOptions(t *testing.T) {
 			want: []Option{EndpointDiscriminator{Class: ClassNull, Address: []byte{}}},
 		},
 		{
+			name: "endpoint discriminator, every class of RFC 1990 §5.1.3",
+			in: []byte{
+				0x13, 0x07, 0x01, 'b', 'n', 'g', '1', // class 1 locally assigned, 4 octets
+				0x13, 0x07, 0x02, 192, 0, 2, 1, // class 2 IPv4 192.0.2.1
+				0x13, 0x0b, 0x04, 0xde, 0xad, 0xbe, 0xef, 0x01, 0x02, 0x03, 0x04, // class 4 two magic numbers
+				0x13, 0x0a, 0x05, '5', '5', '5', '0', '1', '0', '0', // class 5 PSTN "5550100"
+				0x13, 0x04, 0x06, 0x01, // class 6 (unassigned), 1 octet: kept
+				0x11, 0x04, 0x06, 0x4e, // MRRU 1614, as Windows asks
+			},
+			want: []Option{
+				EndpointDiscriminator{Class: ClassLocal, Address: []byte("bng1")},
+				EndpointDiscriminator{Class: ClassIPv4, Address: []byte{192, 0, 2, 1}},
+				EndpointDiscriminator{Class: ClassMagicBlock, Address: []byte{0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4}},
+				EndpointDiscriminator{Class: ClassPSTN, Address: []byte("5550100")},
+				EndpointDiscriminator{Class: 6, Address: []byte{1}},
+				MRRU(1614),
+			},
+		},
+		{
 			name: "unknown options survive",
 			in: []byte{
 				0x0d, 0x03, 0x06, // Callback (RFC 1570), operation 6
@@ -148,6 +167,10 @@ func TestParseOptionsMalformed(t *testing.T) {
 		{name: "Endpoint-Discriminator magic block of 5", in: []byte{0x13, 0x08, 0x04, 1, 2, 3, 4, 5}, wantLen: true},
 		{name: "Endpoint-Discriminator local of 21", in: append([]byte{0x13, 0x18, 0x01}, make([]byte, 21)...), wantLen: true},
 		{name: "Endpoint-Discriminator PSTN of 16", in: append([]byte{0x13, 0x13, 0x05}, make([]byte, 16)...), wantLen: true},
+		{name: "Endpoint-Discriminator class 6 of 21", in: append([]byte{0x13, 0x18, 0x06}, make([]byte, 21)...), wantLen: true},
+		{name: "Endpoint-Discriminator magic block of 24", in: append([]byte{0x13, 0x1b, 0x04}, make([]byte, 24)...), wantLen: true},
+		{name: "Short-Sequence length 4", in: []byte{0x12, 0x04, 0x00, 0x00}, wantLen: true},
+		{name: "MRRU length 6", in: []byte{0x11, 0x06, 0, 0, 0x06, 0x4e}, wantLen: true},
 		{name: "zero-length option", in: []byte{0x01, 0x00}},       // Type MRU, Length 0
 		{name: "overrunning option", in: []byte{0x01, 0x04, 0x05}}, // MRU, Length 4, 1 octet
 		{name: "lone type", in: []byte{0x01}},                      // Type only

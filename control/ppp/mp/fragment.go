@@ -1,0 +1,62 @@
+package mp
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
+)
+
+// ErrOversize is a packet larger than the MRRU at the other end: it can
+// neither be sent whole nor reassembled there.
+var ErrOversize = errors.New("mp: packet larger than the MRRU")
+
+// Fragmenter splits what we send into MP fragments (RFC 1990 §3) for a peer
+// whose MRRU we acked. It keeps the sending sequence number, which runs on
+// across packets; one per session, not safe for concurrent use.
+type Fragmenter struct {
+	format Format
+	mrru   int
+	seq    uint32
+}
+
+// NewFragmenter returns a Fragmenter sending format f (the peer's
+// Short-Sequence request) to a peer that reassembles up to mrru octets of
+// information.
+func NewFragmenter(f Format, mrru uint16) *Fragmenter {
+	return &Fragmenter{format: f, mrru: int(mrru)}
+}
+
+// Fragment returns the PPP information fields of the MP packets (protocol
+// 0x003d) that carry a packet of protocol proto: each is an MP header and
+// a slice of the reconstructed packet (the 2-octet protocol field, then
+// info), and none is longer than mtu, the peer's MRU. The slices are cut
+// as evenly as the MTU allows, so no fragment is a runt. info larger than
+// the MRRU is ErrOversize; an MTU that cannot carry a header and one octet
+// is an error too. Nothing is consumed from the sequence space on error.
+func (fr *Fragmenter) Fragment(proto ppp.Protocol, info []byte, mtu int) ([][]byte, error) {
+	if len(info) > fr.mrru {
+		return nil, fmt.Errorf("mp: %d octets over MRRU %d: %w", len(info), fr.mrru, ErrOversize)
+	}
+	hl := fr.format.HeaderLen()
+	room := mtu - hl
+	if room < 1 {
+		return nil, fmt.Errorf("mp: MTU %d leaves no room after a %d-octet header", mtu, hl)
+	}
+	total := 2 + len(info)
+	n := (total + room - 1) / room
+	size := (total + n - 1) / n
+	whole := make([]byte, 0, total)
+	whole = append(whole, byte(proto>>8), byte(proto))
+	whole = append(whole, info...)
+	out := make([][]byte, 0, n)
+	for off := 0; off < total; off += size {
+		end := min(off+size, total)
+		h := Header{Begin: off == 0, End: end == total, Seq: fr.seq}
+		b := make([]byte, 0, hl+end-off)
+		b, _ = AppendHeader(b, h, fr.format) // Seq is masked below
+		out = append(out, append(b, whole[off:end]...))
+		fr.seq = (fr.seq + 1) & fr.format.mask()
+	}
+	return out, nil
+}

@@ -1,0 +1,105 @@
+package mp
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
+)
+
+func seq(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*7 + 1)
+	}
+	return b
+}
+
+func TestFragment(t *testing.T) {
+	tests := []struct {
+		name  string
+		f     Format
+		mrru  uint16
+		info  int
+		mtu   int
+		sizes []int // fragment data sizes (after the MP header)
+	}{
+		// A 1500-byte IPv4 packet over a 1480-byte link to a Windows peer
+		// (MRRU 1614): 1502 octets with the protocol field, two halves.
+		{name: "1500 over 1480, long", f: Long, mrru: 1614, info: 1500, mtu: 1480, sizes: []int{751, 751}},
+		{name: "1500 over 1480, short", f: Short, mrru: 1614, info: 1500, mtu: 1480, sizes: []int{751, 751}},
+		{name: "fits: one B&E fragment", f: Long, mrru: 1614, info: 1000, mtu: 1480, sizes: []int{1002}},
+		{name: "exactly the room", f: Long, mrru: 1614, info: 1474, mtu: 1480, sizes: []int{1476}},
+		{name: "one over the room", f: Long, mrru: 1614, info: 1475, mtu: 1480, sizes: []int{739, 738}},
+		{name: "MRRU-sized over a small MTU", f: Short, mrru: 1614, info: 1614, mtu: 576, sizes: []int{539, 539, 538}},
+		{name: "at the MRRU", f: Long, mrru: 4000, info: 4000, mtu: 1492, sizes: []int{1334, 1334, 1334}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			info := seq(tt.info)
+			fr := NewFragmenter(tt.f, tt.mrru)
+			frags, err := fr.Fragment(ppp.ProtocolIPv4, info, tt.mtu)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(frags) != len(tt.sizes) {
+				t.Fatalf("%d fragments, want %d", len(frags), len(tt.sizes))
+			}
+			var whole []byte
+			for i, b := range frags {
+				if len(b) > tt.mtu {
+					t.Errorf("fragment %d: %d octets over MTU %d", i, len(b), tt.mtu)
+				}
+				h, data, err := ParseHeader(b, tt.f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := Header{Begin: i == 0, End: i == len(frags)-1, Seq: uint32(i)}
+				if h != want || len(data) != tt.sizes[i] {
+					t.Errorf("fragment %d: %+v of %d, want %+v of %d", i, h, len(data), want, tt.sizes[i])
+				}
+				whole = append(whole, data...)
+			}
+			if !bytes.Equal(whole, append([]byte{0x00, 0x21}, info...)) {
+				t.Fatal("fragments do not join to protocol + packet")
+			}
+		})
+	}
+}
+
+func TestFragmentErrors(t *testing.T) {
+	fr := NewFragmenter(Long, 1614)
+	if _, err := fr.Fragment(ppp.ProtocolIPv4, seq(1615), 1480); !errors.Is(err, ErrOversize) {
+		t.Fatalf("1615 over MRRU 1614: %v", err)
+	}
+	if _, err := fr.Fragment(ppp.ProtocolIPv4, seq(10), 4); err == nil {
+		t.Fatal("MTU 4 with a 4-octet header: no error")
+	}
+	// Errors consume no sequence number.
+	frags, err := fr.Fragment(ppp.ProtocolIPv4, seq(10), 1480)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, _, _ := ParseHeader(frags[0], Long); h.Seq != 0 {
+		t.Fatalf("first sequence %d after errors, want 0", h.Seq)
+	}
+}
+
+// The sequence number runs on across packets and wraps in its format.
+func TestFragmentSequenceWraps(t *testing.T) {
+	fr := NewFragmenter(Short, 1614)
+	fr.seq = 0xffe
+	frags, err := fr.Fragment(ppp.ProtocolIPv4, seq(1500), 600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []uint32
+	for _, b := range frags {
+		h, _, _ := ParseHeader(b, Short)
+		got = append(got, h.Seq)
+	}
+	if want := []uint32{0xffe, 0xfff, 0}; len(got) != 3 || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
+		t.Fatalf("sequence %x, want %x", got, want)
+	}
+}
