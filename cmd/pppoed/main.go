@@ -207,7 +207,7 @@ func serve(f flags, log *zap.Logger) error {
 	}
 	defer host.Close()
 
-	aaaLocal, err := aaa.New(config.New(), log)
+	aaaLocal, err := aaa.New(config.New().LocalAAA(), log)
 	if err != nil {
 		return fmt.Errorf("aaa: %w", err)
 	}

@@ -20,7 +20,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pool"
 )
 
@@ -73,7 +72,7 @@ type Local struct {
 	log *zap.Logger
 
 	mu       sync.Mutex
-	secrets  config.List[config.Secret] // immutable: shared with the configuration
+	secrets  Secrets // immutable: shared with the configuration
 	profiles map[string]Profile
 	poolList []string // pool names in config order, for Reserve
 	pools    *pool.Set
@@ -83,72 +82,74 @@ type Local struct {
 	leases                                 atomic.Int64
 }
 
-// New returns a Local serving cfg. A nil log logs nothing.
-func New(cfg *config.Config, log *zap.Logger) (*Local, error) {
+// Secret is a /ppp secret as the local backend checks it.
+type Secret struct {
+	Name, Password string
+	// Profile names the /ppp profile; Service the secret's service
+	// ("any", "pppoe", ...).
+	Profile, Service string
+	// LocalAddress and RemoteAddress override the profile's when valid.
+	LocalAddress, RemoteAddress netip.Addr
+	Disabled                    bool
+}
+
+// Secrets finds a secret by name. The configuration's persistent list is
+// one (config adapts it without copying), so an Update does not cost per
+// secret.
+type Secrets interface {
+	Get(name string) (Secret, bool)
+}
+
+// Settings are what the local backend serves: the configuration's
+// secrets, profiles (resolved: no "default" values left) and pools, in
+// aaa's own types (config.Config.AAA builds them).
+type Settings struct {
+	Secrets  Secrets
+	Profiles []Profile
+	Pools    []pool.Spec
+}
+
+// New returns a Local serving s. A nil log logs nothing.
+func New(s Settings, log *zap.Logger) (*Local, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
 	l := &Local{log: log, pools: pool.NewSet(), online: map[string]int{}}
-	if err := l.Update(cfg); err != nil {
+	if err := l.Update(s); err != nil {
 		return nil, err
 	}
 	return l, nil
 }
 
-// Update swaps in the secrets, profiles and pools of cfg. Live leases keep
+// Update swaps in the secrets, profiles and pools of s. Live leases keep
 // their addresses (pool.Set.Update keeps handed-out addresses, also of
 // removed pools, until they are released) and their resolved profile; only
 // new sessions see the new configuration. On error nothing changes.
-//
-// The secrets are not copied (cfg's list is immutable), so the cost does
-// not grow with their number.
-func (l *Local) Update(cfg *config.Config) error {
-	profiles := make(map[string]Profile, cfg.Profiles.Len())
-	def, _ := cfg.Profiles.Get(config.DefaultProfile)
-	for _, p := range cfg.Profiles.All() {
-		profiles[p.Name] = resolve(p, def)
+func (l *Local) Update(s Settings) error {
+	profiles := make(map[string]Profile, len(s.Profiles))
+	for _, p := range s.Profiles {
+		profiles[p.Name] = p
 	}
-	names := make([]string, 0, cfg.Pools.Len())
-	for _, p := range cfg.Pools.All() {
+	names := make([]string, 0, len(s.Pools))
+	for _, p := range s.Pools {
 		names = append(names, p.Name)
+	}
+	secrets := s.Secrets
+	if secrets == nil {
+		secrets = noSecrets{}
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err := l.pools.Update(cfg.PoolSpecs()); err != nil {
+	if err := l.pools.Update(s.Pools); err != nil {
 		return fmt.Errorf("aaa: pools: %w", err)
 	}
-	l.secrets, l.profiles, l.poolList = cfg.Secrets, profiles, names
+	l.secrets, l.profiles, l.poolList = secrets, profiles, names
 	return nil
 }
 
-// resolve folds RouterOS's "default" values of p into booleans: only-one and
-// change-tcp-mss "default" take the built-in default profile's value, and
-// for that profile "default" means no and yes respectively.
-func resolve(p, def config.Profile) Profile {
-	yes := func(v, dv string, fallback bool) bool {
-		switch v {
-		case "yes":
-			return true
-		case "no":
-			return false
-		}
-		switch dv {
-		case "yes":
-			return true
-		case "no":
-			return false
-		}
-		return fallback
-	}
-	return Profile{
-		Name:          p.Name,
-		LocalAddress:  p.LocalAddress,
-		RemoteAddress: p.RemoteAddress,
-		DNS:           append([]netip.Addr(nil), p.DNSServer...),
-		OnlyOne:       yes(p.OnlyOne, def.OnlyOne, false),
-		ChangeTCPMSS:  yes(p.ChangeTCPMSS, def.ChangeTCPMSS, true),
-	}
-}
+type noSecrets struct{}
+
+func (noSecrets) Get(string) (Secret, bool) { return Secret{}, false }
 
 // Profile returns the resolved profile name, or false when there is none.
 func (l *Local) Profile(name string) (Profile, bool) {

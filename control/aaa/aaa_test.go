@@ -1,7 +1,8 @@
-package aaa
+package aaa_test
 
 import (
 	"errors"
+	"github.com/pppoe-xdp/pppoe-xdp/control/aaa"
 	"net/netip"
 	"slices"
 	"strings"
@@ -47,9 +48,9 @@ func load(t testing.TB, s string) *config.Config {
 	return cfg
 }
 
-func newLocal(t *testing.T) *Local {
+func newLocal(t *testing.T) *aaa.Local {
 	t.Helper()
-	l, err := New(load(t, script), nil)
+	l, err := aaa.New(load(t, script).LocalAAA(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,9 +58,9 @@ func newLocal(t *testing.T) *Local {
 }
 
 // proof builds what an honest peer who knows password sends for m.
-func proof(t *testing.T, m auth.Method, user, password string) Proof {
+func proof(t *testing.T, m auth.Method, user, password string) aaa.Proof {
 	t.Helper()
-	p := Proof{Method: m, User: user, ID: 7}
+	p := aaa.Proof{Method: m, User: user, ID: 7}
 	var err error
 	switch m {
 	case auth.PAP:
@@ -118,8 +119,8 @@ func TestAuthenticateMethods(t *testing.T) {
 				}
 				c := l.Counters()
 				if !r.ok {
-					if !errors.Is(err, ErrAuthFailed) || !strings.Contains(err.Error(), r.why) {
-						t.Errorf("err = %v, want ErrAuthFailed with %q", err, r.why)
+					if !errors.Is(err, aaa.ErrAuthFailed) || !strings.Contains(err.Error(), r.why) {
+						t.Errorf("err = %v, want aaa.ErrAuthFailed with %q", err, r.why)
 					}
 					if r.password != "" && strings.Contains(err.Error(), r.password) {
 						t.Errorf("error %q leaks the password", err)
@@ -151,21 +152,21 @@ func TestAuthenticateMethods(t *testing.T) {
 func TestAuthenticateMalformed(t *testing.T) {
 	rows := []struct {
 		name   string
-		mutate func(*Proof)
+		mutate func(*aaa.Proof)
 	}{
-		{"chap short response", func(p *Proof) { p.Response = p.Response[:15] }},
-		{"chap long response", func(p *Proof) { p.Response = append(p.Response, 0) }},
-		{"chap other id", func(p *Proof) { p.ID++ }},
-		{"chap other challenge", func(p *Proof) { p.Challenge = []byte("another challenge") }},
-		{"chap empty response", func(p *Proof) { p.Response = nil }},
+		{"chap short response", func(p *aaa.Proof) { p.Response = p.Response[:15] }},
+		{"chap long response", func(p *aaa.Proof) { p.Response = append(p.Response, 0) }},
+		{"chap other id", func(p *aaa.Proof) { p.ID++ }},
+		{"chap other challenge", func(p *aaa.Proof) { p.Challenge = []byte("another challenge") }},
+		{"chap empty response", func(p *aaa.Proof) { p.Response = nil }},
 	}
 	for _, r := range rows {
 		t.Run(r.name, func(t *testing.T) {
-			le := newLocal(t).Begin(ServicePPPoE)
+			le := newLocal(t).Begin(aaa.ServicePPPoE)
 			defer le.Release()
 			p := proof(t, auth.CHAP, "alice", "wonderland")
 			r.mutate(&p)
-			if _, err := le.Authenticate(p); !errors.Is(err, ErrAuthFailed) {
+			if _, err := le.Authenticate(p); !errors.Is(err, aaa.ErrAuthFailed) {
 				t.Fatalf("err = %v", err)
 			}
 		})
@@ -179,8 +180,8 @@ func TestAuthenticateMalformed(t *testing.T) {
 			}
 			p := good
 			p.Response = append(slices.Clone(good.Response), 0)[:n]
-			le := newLocal(t).Begin(ServicePPPoE)
-			if _, err := le.Authenticate(p); !errors.Is(err, ErrAuthFailed) {
+			le := newLocal(t).Begin(aaa.ServicePPPoE)
+			if _, err := le.Authenticate(p); !errors.Is(err, aaa.ErrAuthFailed) {
 				t.Errorf("%v response of %d octets: err = %v", m, n, err)
 			}
 			le.Release()
@@ -190,19 +191,19 @@ func TestAuthenticateMalformed(t *testing.T) {
 			p := good
 			p.Response = slices.Clone(good.Response)
 			p.Response[48] = 0
-			if _, err := newLocal(t).Begin(ServicePPPoE).Authenticate(p); !errors.Is(err, ErrAuthFailed) {
+			if _, err := newLocal(t).Begin(aaa.ServicePPPoE).Authenticate(p); !errors.Is(err, aaa.ErrAuthFailed) {
 				t.Errorf("LM-only response: err = %v", err)
 			}
 		}
 	}
-	if _, err := newLocal(t).Begin(ServicePPPoE).Authenticate(Proof{Method: 99, User: "alice"}); !errors.Is(err, ErrAuthFailed) {
+	if _, err := newLocal(t).Begin(aaa.ServicePPPoE).Authenticate(aaa.Proof{Method: 99, User: "alice"}); !errors.Is(err, aaa.ErrAuthFailed) {
 		t.Errorf("unknown method: err = %v", err)
 	}
 }
 
-func authed(t *testing.T, l *Local, user, password string) *Lease {
+func authed(t *testing.T, l *aaa.Local, user, password string) *aaa.Lease {
 	t.Helper()
-	le := l.Begin(ServicePPPoE)
+	le := l.Begin(aaa.ServicePPPoE)
 	if _, err := le.Authenticate(proof(t, auth.PAP, user, password)); err != nil {
 		t.Fatal(err)
 	}
@@ -213,17 +214,17 @@ func TestAddresses(t *testing.T) {
 	a := netip.MustParseAddr
 	rows := []struct {
 		user, password string
-		want           Addresses
+		want           aaa.Addresses
 		pool           string // pool whose Used goes up by one, "" none
 		mss            bool
 	}{
-		{"alice", "wonderland", Addresses{a("10.0.0.1"), a("10.0.0.10"), []netip.Addr{a("192.0.2.53"), a("192.0.2.54")}}, "small", true},
-		{"bob", "builder", Addresses{a("10.9.0.1"), a("10.9.0.2"), nil}, "", true},
-		// Secret's addresses win; the remote one lies in "statics" and is reserved there.
-		{"frank", "f", Addresses{a("10.3.0.1"), a("10.2.0.5"), []netip.Addr{a("192.0.2.53"), a("192.0.2.54")}}, "statics", true},
+		{"alice", "wonderland", aaa.Addresses{a("10.0.0.1"), a("10.0.0.10"), []netip.Addr{a("192.0.2.53"), a("192.0.2.54")}}, "small", true},
+		{"bob", "builder", aaa.Addresses{a("10.9.0.1"), a("10.9.0.2"), nil}, "", true},
+		// aaa.Secret's addresses win; the remote one lies in "statics" and is reserved there.
+		{"frank", "f", aaa.Addresses{a("10.3.0.1"), a("10.2.0.5"), []netip.Addr{a("192.0.2.53"), a("192.0.2.54")}}, "statics", true},
 		// A secret remote address outside every pool is used as is.
-		{"gina", "g", Addresses{a("10.0.0.1"), a("172.16.0.9"), []netip.Addr{a("192.0.2.53"), a("192.0.2.54")}}, "", true},
-		{"ivy", "i", Addresses{a("10.1.0.0"), a("10.1.0.1"), nil}, "big", false},
+		{"gina", "g", aaa.Addresses{a("10.0.0.1"), a("172.16.0.9"), []netip.Addr{a("192.0.2.53"), a("192.0.2.54")}}, "", true},
+		{"ivy", "i", aaa.Addresses{a("10.1.0.0"), a("10.1.0.1"), nil}, "big", false},
 	}
 	for _, r := range rows {
 		t.Run(r.user, func(t *testing.T) {
@@ -261,12 +262,12 @@ func TestAddresses(t *testing.T) {
 
 func TestAddressErrors(t *testing.T) {
 	l := newLocal(t)
-	le := l.Begin(ServicePPPoE)
+	le := l.Begin(aaa.ServicePPPoE)
 	if _, err := le.Assign(); err == nil {
 		t.Error("addresses before authentication")
 	}
 	h := authed(t, l, "hank", "h")
-	if _, err := h.Assign(); !errors.Is(err, ErrNoAddress) {
+	if _, err := h.Assign(); !errors.Is(err, aaa.ErrNoAddress) {
 		t.Errorf("no local-address: err = %v", err)
 	}
 	h.Release()
@@ -294,7 +295,7 @@ func TestAddressErrors(t *testing.T) {
 
 func TestExhaustionAndReleaseOnce(t *testing.T) {
 	l := newLocal(t)
-	var leases []*Lease
+	var leases []*aaa.Lease
 	for range 2 { // small has two addresses
 		le := authed(t, l, "alice", "wonderland")
 		if _, err := le.Assign(); err != nil {
@@ -334,8 +335,8 @@ func TestExhaustionAndReleaseOnce(t *testing.T) {
 func TestOnlyOne(t *testing.T) {
 	l := newLocal(t)
 	first := authed(t, l, "erin", "e")
-	second := l.Begin(ServicePPPoE)
-	if _, err := second.Authenticate(proof(t, auth.PAP, "erin", "e")); !errors.Is(err, ErrOnlyOne) {
+	second := l.Begin(aaa.ServicePPPoE)
+	if _, err := second.Authenticate(proof(t, auth.PAP, "erin", "e")); !errors.Is(err, aaa.ErrOnlyOne) {
 		t.Fatalf("second session: err = %v", err)
 	}
 	second.Release()
@@ -360,7 +361,7 @@ func TestOnlyOneConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			le := l.Begin(ServicePPPoE)
+			le := l.Begin(aaa.ServicePPPoE)
 			if _, err := le.Authenticate(proof(t, auth.CHAP, "erin", "e")); err == nil {
 				mu.Lock()
 				won++
@@ -380,7 +381,7 @@ func TestReauthenticate(t *testing.T) {
 	if _, err := le.Authenticate(proof(t, auth.CHAP, "alice", "wonderland")); err != nil {
 		t.Errorf("same user again: %v", err)
 	}
-	if _, err := le.Authenticate(proof(t, auth.PAP, "bob", "builder")); !errors.Is(err, ErrAuthFailed) {
+	if _, err := le.Authenticate(proof(t, auth.PAP, "bob", "builder")); !errors.Is(err, aaa.ErrAuthFailed) {
 		t.Errorf("another user on the same lease: err = %v", err)
 	}
 	le.Release()
@@ -404,7 +405,7 @@ func TestUpdateKeepsLeases(t *testing.T) {
 		"dns-server=192.0.2.53,192.0.2.54", "dns-server=198.51.100.1",
 		"/ppp secret\n", "/ppp secret\nadd name=kim password=k profile=pooled\n",
 	).Replace(script)
-	if err := l.Update(load(t, next)); err != nil {
+	if err := l.Update(load(t, next).LocalAAA()); err != nil {
 		t.Fatal(err)
 	}
 	if l.PoolUsed("small") != 1 {
@@ -413,7 +414,7 @@ func TestUpdateKeepsLeases(t *testing.T) {
 	if again, _ := le.Assign(); again.Remote != got.Remote || len(again.DNS) != 2 {
 		t.Errorf("live lease changed: %+v", again)
 	}
-	if _, err := l.Begin(ServicePPPoE).Authenticate(proof(t, auth.PAP, "alice", "wonderland")); !errors.Is(err, ErrAuthFailed) {
+	if _, err := l.Begin(aaa.ServicePPPoE).Authenticate(proof(t, auth.PAP, "alice", "wonderland")); !errors.Is(err, aaa.ErrAuthFailed) {
 		t.Errorf("removed secret still authenticates: %v", err)
 	}
 	// The shrunk pool's one address goes to a new session, and then it is full:
@@ -439,7 +440,7 @@ func TestUpdateKeepsLeases(t *testing.T) {
 	// An invalid pool set is refused and nothing changes.
 	bad := load(t, script)
 	bad.Pools, _ = bad.Pools.With(config.Pool{Name: "loop", NextPool: "loop"})
-	if err := l.Update(bad); err == nil {
+	if err := l.Update(bad.LocalAAA()); err == nil {
 		t.Error("update with a looping next-pool accepted")
 	}
 	if _, ok := l.Profile("pooled"); !ok {
@@ -461,7 +462,7 @@ func TestProfileDefaults(t *testing.T) {
 		{"/ppp profile set default only-one=yes\n/ppp profile add name=p only-one=no change-tcp-mss=yes", false, true, "p"},
 	}
 	for _, r := range rows {
-		l, err := New(load(t, r.script), nil)
+		l, err := aaa.New(load(t, r.script).LocalAAA(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

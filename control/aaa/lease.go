@@ -9,7 +9,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pool"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/chap"
@@ -60,7 +59,7 @@ type Lease struct {
 
 	mu        sync.Mutex
 	user      string
-	secret    config.Secret
+	secret    Secret
 	profile   Profile
 	authed    bool // counted in l.online
 	addrs     Addresses

@@ -61,6 +61,12 @@ func (le *Lease) Addresses(user string) (link.IPConfig, error) {
 	if err != nil {
 		return link.IPConfig{}, err
 	}
+	return a.IPConfig(), nil
+}
+
+// IPConfig is what IPCP assigns for a: the addresses and the first two
+// DNS servers (RFC 1877 has room for two).
+func (a Addresses) IPConfig() link.IPConfig {
 	c := link.IPConfig{Local: a.Local, Remote: a.Remote}
 	if len(a.DNS) > 0 {
 		c.DNS1 = a.DNS[0]
@@ -68,7 +74,7 @@ func (le *Lease) Addresses(user string) (link.IPConfig, error) {
 	if len(a.DNS) > 1 {
 		c.DNS2 = a.DNS[1]
 	}
-	return c, nil
+	return c
 }
 
 func (le *Lease) setErr(err error) {

@@ -1,8 +1,9 @@
-package aaa
+package aaa_test
 
 import (
 	"context"
 	"errors"
+	"github.com/pppoe-xdp/pppoe-xdp/control/aaa"
 	"net/netip"
 	"strings"
 	"testing"
@@ -13,27 +14,27 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
 )
 
-func request(p Proof) link.AuthRequest {
+func request(p aaa.Proof) link.AuthRequest {
 	return link.AuthRequest{Method: p.Method, User: p.User, Password: string(p.Password), Identifier: p.ID, Challenge: p.Challenge, Response: p.Response}
 }
 
 func TestVerify(t *testing.T) {
 	rows := []struct {
 		name    string
-		proof   func(t *testing.T) Proof
+		proof   func(t *testing.T) aaa.Proof
 		ok      bool
 		message string
 		err     error // from Err
 	}{
-		{"good pap", func(t *testing.T) Proof { return proof(t, auth.PAP, "erin", "e") }, true, "", nil},
-		{"good mschap2", func(t *testing.T) Proof { return proof(t, auth.MSCHAPv2, "erin", "e") }, true, "", nil},
-		{"wrong password", func(t *testing.T) Proof { return proof(t, auth.CHAP, "erin", "x") }, false, MessageAuthFailed, ErrAuthFailed},
-		{"unknown user", func(t *testing.T) Proof { return proof(t, auth.CHAP, "zed", "x") }, false, MessageAuthFailed, ErrAuthFailed},
+		{"good pap", func(t *testing.T) aaa.Proof { return proof(t, auth.PAP, "erin", "e") }, true, "", nil},
+		{"good mschap2", func(t *testing.T) aaa.Proof { return proof(t, auth.MSCHAPv2, "erin", "e") }, true, "", nil},
+		{"wrong password", func(t *testing.T) aaa.Proof { return proof(t, auth.CHAP, "erin", "x") }, false, aaa.MessageAuthFailed, aaa.ErrAuthFailed},
+		{"unknown user", func(t *testing.T) aaa.Proof { return proof(t, auth.CHAP, "zed", "x") }, false, aaa.MessageAuthFailed, aaa.ErrAuthFailed},
 	}
 	for _, r := range rows {
 		t.Run(r.name, func(t *testing.T) {
 			l := newLocal(t)
-			le := l.Begin(ServicePPPoE)
+			le := l.Begin(aaa.ServicePPPoE)
 			defer le.Release()
 			p := r.proof(t)
 			res, err := le.Verify(context.Background(), request(p))
@@ -50,13 +51,13 @@ func TestVerify(t *testing.T) {
 	}
 	// only-one is a refusal with its own message.
 	l := newLocal(t)
-	first := l.Begin(ServicePPPoE)
+	first := l.Begin(aaa.ServicePPPoE)
 	if res, _ := first.Verify(context.Background(), request(proof(t, auth.PAP, "erin", "e"))); !res.OK {
 		t.Fatal("first session refused")
 	}
-	second := l.Begin(ServicePPPoE)
+	second := l.Begin(aaa.ServicePPPoE)
 	res, err := second.Verify(context.Background(), request(proof(t, auth.PAP, "erin", "e")))
-	if err != nil || res.OK || res.Message != MessageOnlyOne || !errors.Is(second.Err(), ErrOnlyOne) {
+	if err != nil || res.OK || res.Message != aaa.MessageOnlyOne || !errors.Is(second.Err(), aaa.ErrOnlyOne) {
 		t.Errorf("second session: %+v, %v, Err %v", res, err, second.Err())
 	}
 	// A released lease is an error, not a refusal.
@@ -69,7 +70,7 @@ func TestVerify(t *testing.T) {
 func TestAddressPolicy(t *testing.T) {
 	a := netip.MustParseAddr
 	l := newLocal(t)
-	le := l.Begin(ServicePPPoE)
+	le := l.Begin(aaa.ServicePPPoE)
 	defer le.Release()
 	if _, err := le.Addresses("alice"); err == nil {
 		t.Error("addresses before authentication")
@@ -83,20 +84,20 @@ func TestAddressPolicy(t *testing.T) {
 	got, err := le.Addresses("alice")
 	want := link.IPConfig{Local: a("10.0.0.1"), Remote: a("10.0.0.10"), DNS1: a("192.0.2.53"), DNS2: a("192.0.2.54")}
 	if err != nil || got != want || le.Err() != nil {
-		t.Errorf("Addresses = %+v, %v; want %+v", got, err, want)
+		t.Errorf("aaa.Addresses = %+v, %v; want %+v", got, err, want)
 	}
 	// One DNS server: DNS2 stays unset so the link rejects the peer's request for it.
-	b := l.Begin(ServicePPPoE)
+	b := l.Begin(aaa.ServicePPPoE)
 	defer b.Release()
 	_, _ = b.Verify(context.Background(), request(proof(t, auth.PAP, "bob", "builder")))
 	if got, _ := b.Addresses("bob"); got.DNS1.IsValid() || got.DNS2.IsValid() {
 		t.Errorf("bob's profile has no DNS: %+v", got)
 	}
 	// Exhaustion is kept for the log line.
-	x := l.Begin(ServicePPPoE)
+	x := l.Begin(aaa.ServicePPPoE)
 	_, _ = x.Verify(context.Background(), request(proof(t, auth.PAP, "alice", "wonderland")))
 	_, _ = x.Addresses("alice")
-	y := l.Begin(ServicePPPoE)
+	y := l.Begin(aaa.ServicePPPoE)
 	_, _ = y.Verify(context.Background(), request(proof(t, auth.PAP, "alice", "wonderland")))
 	if _, err := y.Addresses("alice"); !errors.Is(err, pool.ErrNoAddrAvail) || !errors.Is(y.Err(), pool.ErrNoAddrAvail) {
 		t.Errorf("exhausted: %v / %v", err, y.Err())
@@ -114,12 +115,12 @@ func FuzzAuthenticate(f *testing.F) {
 	f.Add(uint8(4), "alice", []byte{}, uint8(7), []byte("authenticator-16"), make([]byte, 49))
 	cfg := load(f, script)
 	f.Fuzz(func(t *testing.T, m uint8, user string, pw []byte, id uint8, ch, resp []byte) {
-		l, err := New(cfg, nil)
+		l, err := aaa.New(cfg.LocalAAA(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		le := l.Begin(ServicePPPoE)
-		res, err := le.Authenticate(Proof{Method: auth.Method(m), User: user, Password: pw, ID: id, Challenge: ch, Response: resp})
+		le := l.Begin(aaa.ServicePPPoE)
+		res, err := le.Authenticate(aaa.Proof{Method: auth.Method(m), User: user, Password: pw, ID: id, Challenge: ch, Response: resp})
 		if err == nil {
 			var sec *config.Secret
 			if s, ok := cfg.Secrets.Get(user); ok {

@@ -7,6 +7,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
+	psession "github.com/pppoe-xdp/pppoe-xdp/control/session"
 )
 
 // FuzzHandle feeds arbitrary frames to a session's receive path, which
@@ -40,10 +41,12 @@ func FuzzHandle(f *testing.F) {
 			t.Fatal(err)
 		}
 		nd, _ := e.dp.Netdev("x", 1460)
-		s := &session{c: c, att: Attachment{Conn: discard{}, MAC: clientMAC}, nd: nd, ps: ps, lk: lk, log: c.log}
+		s := &session{c: c, att: Attachment{Conn: discard{}, MAC: clientMAC}, nd: nd, ps: ps, lk: lk, log: c.log,
+			eng: psession.NewEngine(lk, time.Now, frameQueue)}
 		now := time.Unix(1000, 0)
-		s.apply(lk.Up(now))
-		s.handle(b, now)
+		s.Start(now)
+		s.handle(b)
+		s.eng.Step(s, now)
 		fr, p, perr := pppoe.ParseFrame(b)
 		isOurPADT := perr == nil && len(fr.VLANs) == 0 && p.Code == pppoe.CodePADT && p.SessionID == ps.SessionID &&
 			string(b[0:6]) == string(clientMAC) && string(b[6:12]) == string(acMAC)

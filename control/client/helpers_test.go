@@ -347,7 +347,8 @@ func newTestAC(t *testing.T, h *hub, o acOptions) *testAC {
 }
 
 // Open implements pppoe.Admission.
-func (ac *testAC) Open(c pppoe.Circuit, service string, hostUniq []byte, maxPayload uint16) (uint16, error) {
+func (ac *testAC) Open(c pppoe.Circuit, r pppoe.PADR) (uint16, error) {
+	maxPayload := r.MaxPayload
 	sid, err := ac.ids.Allocate(c.MAC)
 	if err != nil {
 		return 0, err

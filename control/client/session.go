@@ -17,22 +17,28 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
+	psession "github.com/pppoe-xdp/pppoe-xdp/control/session"
 )
 
 // session is the life of one PPPoE session after discovery: the PPP link
-// as the peer, the data plane while IPCP is up, the keepalive.
+// as the peer, the data plane while IPCP is up, the keepalive. It is the
+// client's Role of the session engine (control/session.Engine), which
+// also drives the access concentrator's sessions.
 type session struct {
 	c   *Client
 	att Attachment
 	nd  Netdev
 	ps  pppoe.Session
 	lk  *link.Link
+	eng psession.Engine
 	log *zap.Logger
 
-	linkDeadline time.Time
-	done         bool   // the link is down
-	reason       string // why, first cause wins
-	padtFromAC   bool
+	done          bool   // the link is down
+	reason        string // why, first cause wins
+	padtFromAC    bool
+	closeBy       time.Time // when an administrative close gives up waiting
+	closing       bool
+	everConnected bool
 
 	// While connected:
 	connected bool
@@ -66,68 +72,84 @@ func (c *Client) runSession(ctx context.Context, att Attachment, nd Netdev, ps p
 		c.sendPADT(att, ps, "")
 		return false, "link: " + err.Error()
 	}
-	s := &session{c: c, att: att, nd: nd, ps: ps, lk: lk,
+	s := &session{c: c, att: att, nd: nd, ps: ps, lk: lk, eng: psession.NewEngine(lk, time.Now, frameQueue),
 		log: c.log.With(zap.Uint16("session_id", ps.SessionID), zap.Stringer("ac_mac", ps.ACMAC), zap.String("user", c.cfg.User))}
 	return s.run(ctx)
 }
 
-func (s *session) run(ctx context.Context) (bool, string) {
-	frames, readErr, stopReader := s.reader()
-	defer stopReader()
+// frameQueue is how many PPP frames from the AC wait for the session's
+// steps; more are dropped (the AC retransmits control packets).
+const frameQueue = 64
 
-	s.apply(s.lk.Up(time.Now()))
-	var closeBy time.Time // when an administrative close gives up waiting
-	closing := ctx.Done()
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	everConnected := false
-	for !s.done {
-		wake := earliest(s.linkDeadline, s.nextProbe, closeBy)
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
-		if !wake.IsZero() {
-			timer.Reset(max(time.Until(wake), 0))
-		}
-		select {
-		case f := <-frames:
-			s.handle(f, time.Now())
-		case err := <-readErr:
-			s.down("interface: " + err.Error())
-		case <-closing:
-			closing = nil
-			now := time.Now()
-			closeBy = now.Add(s.c.timing.CloseTimeout)
-			s.setReason("administratively disabled")
-			s.apply(s.lk.Close("administratively disabled", now))
-		case now := <-timer.C:
-			if !s.linkDeadline.IsZero() && !now.Before(s.linkDeadline) {
-				s.linkDeadline = time.Time{}
-				s.apply(s.lk.Tick(now))
-			}
-			if !s.nextProbe.IsZero() && !now.Before(s.nextProbe) {
-				s.keepalive(now)
-			}
-			if !closeBy.IsZero() && !now.Before(closeBy) {
-				s.down("administratively disabled (no Terminate-Ack)")
-			}
-		}
-		everConnected = everConnected || s.connected
-	}
+func (s *session) run(ctx context.Context) (bool, string) {
+	stopReader := s.reader()
+	s.eng.Run(ctx, s)
+	stopReader()
 	s.teardown()
 	if !s.padtFromAC {
 		s.c.sendPADT(s.att, s.ps, s.reason)
 	}
-	if everConnected {
+	s.eng.Finish()
+	if s.everConnected {
 		s.log.Info("disconnected", zap.String("reason", s.reason))
 	} else {
 		s.log.Info("session failed", zap.String("reason", s.reason))
 	}
-	return everConnected, s.reason
+	return s.everConnected, s.reason
 }
+
+// Start implements psession.Role: the link comes up.
+func (s *session) Start(now time.Time) { s.eng.Carry(s, s.lk.Up(now), now) }
+
+// Receive implements psession.Role: a PPP frame of this session.
+func (s *session) Receive(f ppp.Frame, now time.Time) {
+	s.lastRx = now
+	s.eng.Carry(s, s.lk.Receive(f, now), now)
+}
+
+// Stop implements psession.Role: the daemon (ctx) closes the link and
+// waits for the Terminate-Ack up to CloseTimeout; a PADT or a lost
+// interface ends it at once.
+func (s *session) Stop(r psession.StopRequest, now time.Time) {
+	switch r.Reason {
+	case psession.ReasonShutdown:
+		if s.closing {
+			return
+		}
+		s.closing = true
+		s.closeBy = now.Add(s.c.timing.CloseTimeout)
+		s.setReason("administratively disabled")
+		s.eng.Carry(s, s.lk.Close("administratively disabled", now), now)
+	case psession.ReasonPADT:
+		// RFC 2516 §5.5: no further traffic may use the session, not
+		// even a Terminate-Request.
+		s.padtFromAC = true
+		s.down(r.Detail)
+	default:
+		s.down(r.Detail)
+	}
+}
+
+// Poked implements psession.Role; nothing is left for the client.
+func (s *session) Poked(time.Time) {}
+
+// Wake implements psession.Role: the link's timer, the keepalive, the
+// administrative close's patience.
+func (s *session) Wake(now time.Time) {
+	s.eng.TickLink(s, now)
+	if !s.nextProbe.IsZero() && !now.Before(s.nextProbe) {
+		s.keepalive(now)
+	}
+	if !s.closeBy.IsZero() && !now.Before(s.closeBy) {
+		s.down("administratively disabled (no Terminate-Ack)")
+	}
+}
+
+// Next implements psession.Role.
+func (s *session) Next() time.Time { return earliest(s.nextProbe, s.closeBy) }
+
+// Ended implements psession.Role.
+func (s *session) Ended() bool { return s.done }
 
 func earliest(ts ...time.Time) time.Time {
 	var e time.Time
@@ -139,12 +161,10 @@ func earliest(ts ...time.Time) time.Time {
 	return e
 }
 
-// reader reads the attachment's frames into a channel until stopped. The
-// connection outlives the session (the next discovery uses it), so it is
-// stopped with a read deadline, not closed.
-func (s *session) reader() (<-chan []byte, <-chan error, func()) {
-	frames := make(chan []byte, 64)
-	errc := make(chan error, 1)
+// reader reads the attachment's frames into the session engine until
+// stopped. The connection outlives the session (the next discovery uses
+// it), so it is stopped with a read deadline, not closed.
+func (s *session) reader() func() {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -162,17 +182,13 @@ func (s *session) reader() (<-chan []byte, <-chan error, func()) {
 						continue
 					}
 				}
-				errc <- err
+				s.eng.Stop(psession.StopRequest{Reason: psession.ReasonInterfaceGone, Detail: "interface: " + err.Error()})
 				return
 			}
-			select {
-			case frames <- append([]byte(nil), buf[:n]...):
-			case <-stop:
-				return
-			}
+			s.handle(buf[:n])
 		}
 	}()
-	return frames, errc, func() {
+	return func() {
 		close(stop)
 		s.att.Conn.SetReadDeadline(time.Unix(1, 0))
 		wg.Wait()
@@ -182,7 +198,7 @@ func (s *session) reader() (<-chan []byte, <-chan error, func()) {
 
 // handle takes one frame from the interface: a PADT or a PPP frame of this
 // session; anything else (other sessions, other clients) is ignored.
-func (s *session) handle(b []byte, now time.Time) {
+func (s *session) handle(b []byte) {
 	f, p, err := pppoe.ParseFrame(b)
 	if err != nil || !bytes.Equal(f.Source, s.ps.ACMAC) || !bytes.Equal(f.Destination, s.att.MAC) ||
 		!sameVLANs(f.VLANs, s.att.VLANs) || p.SessionID != s.ps.SessionID {
@@ -190,22 +206,18 @@ func (s *session) handle(b []byte, now time.Time) {
 	}
 	switch p.Code {
 	case pppoe.CodePADT:
-		// RFC 2516 §5.5: no further traffic may use the session, not
-		// even a Terminate-Request.
-		s.padtFromAC = true
 		reason := "PADT from AC"
 		if g, ok := pppoe.FindTag[pppoe.GenericError](p.Tags); ok && g != "" {
 			reason += ": " + string(g)
 		}
-		s.down(reason)
+		s.eng.Stop(psession.StopRequest{Reason: psession.ReasonPADT, Detail: reason})
 	case pppoe.CodeSession:
 		var pf ppp.Frame
 		if err := pf.UnmarshalBinary(p.Payload); err != nil {
 			s.log.Debug("malformed PPP frame", zap.Error(err))
 			return
 		}
-		s.lastRx = now
-		s.apply(s.lk.Receive(pf, now))
+		s.eng.Deliver(pf)
 	}
 }
 
@@ -222,16 +234,10 @@ func tpid(t ethernet.EtherType) ethernet.EtherType {
 	return t
 }
 
-// apply carries out a link Output: frames out, then events in order.
-func (s *session) apply(out link.Output) {
-	for _, f := range out.Send {
-		if err := s.send(f); err != nil {
-			s.log.Warn("sending PPP frame", zap.Stringer("protocol", f.Protocol), zap.Error(err))
-		}
-	}
-	s.linkDeadline = out.Deadline
-	for _, ev := range out.Events {
-		s.event(ev)
+// Send implements psession.Role.
+func (s *session) Send(f ppp.Frame) {
+	if err := s.send(f); err != nil {
+		s.log.Warn("sending PPP frame", zap.Stringer("protocol", f.Protocol), zap.Error(err))
 	}
 }
 
@@ -248,7 +254,8 @@ func (s *session) send(f ppp.Frame) error {
 	return s.att.Conn.WriteFrame(b)
 }
 
-func (s *session) event(ev link.Event) {
+// Act implements psession.Role: what the link's events mean to a client.
+func (s *session) Act(ev link.Event, now time.Time) {
 	switch ev := ev.(type) {
 	case link.PhaseChanged:
 		s.log.Debug("phase", zap.Stringer("from", ev.From), zap.Stringer("to", ev.To))
@@ -261,11 +268,17 @@ func (s *session) event(ev link.Event) {
 	case link.AuthFailed:
 		s.setReason(fmt.Sprintf("authentication failed (%s): %s", ev.Method, ev.Reason))
 	case link.NetworkUp:
+		if ev.Protocol != ppp.ProtocolIPCP {
+			return // the client runs IPCP only (Config.IPv6 is nil)
+		}
 		if err := s.up(ev.Info); err != nil {
 			s.setReason("data plane: " + err.Error())
-			s.apply(s.lk.Close("data plane failed", time.Now()))
+			s.eng.Carry(s, s.lk.Close("data plane failed", now), now)
 		}
 	case link.NetworkDown:
+		if ev.Protocol != ppp.ProtocolIPCP {
+			return
+		}
 		s.teardown()
 		// IPCP renegotiating in the Network phase is still on its way
 		// up; anything else is the link going away.
@@ -345,6 +358,7 @@ func (s *session) up(info link.Info) error {
 		}
 	}
 	s.connected, s.addr, s.routes = true, addr, routes
+	s.everConnected = true
 	now := time.Now()
 	s.lastRx = now
 	s.lastStats, _ = s.nd.Stats()
@@ -411,7 +425,7 @@ func (s *session) keepalive(now time.Time) {
 		s.nextProbe = time.Time{}
 		return
 	case silence >= t:
-		s.apply(s.lk.EchoRequest(now))
+		s.eng.Carry(s, s.lk.EchoRequest(now), now)
 	}
 	s.scheduleProbe(now)
 }

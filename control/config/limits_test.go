@@ -89,7 +89,7 @@ func TestServeLimits(t *testing.T) {
 
 type noAdmission struct{ t *testing.T }
 
-func (a noAdmission) Open(pppoe.Circuit, string, []byte, uint16) (uint16, error) {
+func (a noAdmission) Open(pppoe.Circuit, pppoe.PADR) (uint16, error) {
 	a.t.Fatal("a PADI reached admission")
 	return 0, nil
 }

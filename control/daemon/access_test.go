@@ -227,11 +227,14 @@ type nopDataPlane struct{}
 
 func (nopDataPlane) Install(e session.Entry) (session.Handle, error) { return nil, nil }
 func (nopDataPlane) Remove(h session.Handle) error                   { return nil }
-func (nopDataPlane) Stats(h session.Handle) (session.Stats, error)   { return session.Stats{}, nil }
+func (nopDataPlane) Update(h session.Handle, e session.Entry) (session.Handle, error) {
+	return h, nil
+}
+func (nopDataPlane) Stats(h session.Handle) (session.Stats, error) { return session.Stats{}, nil }
 
 func newTestAC(t *testing.T, sys *fakeSystem) (*AccessConcentrator, map[string]*blockConn) {
 	t.Helper()
-	l, err := aaa.New(config.New(), nil)
+	l, err := aaa.New(config.New().LocalAAA(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -431,7 +434,7 @@ func TestPPPoE0Follows(t *testing.T) {
 // /ppp active print answers while a configuration change is under way
 // (here one waiting for an interface to open).
 func TestSessionsDuringApply(t *testing.T) {
-	l, err := aaa.New(config.New(), nil)
+	l, err := aaa.New(config.New().LocalAAA(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

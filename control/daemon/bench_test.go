@@ -75,7 +75,7 @@ var benchSizes = []int{1_000, 10_000, 100_000}
 // log n, not n.
 func BenchmarkCLIChange(b *testing.B) {
 	for _, n := range benchSizes {
-		l, err := aaa.New(config.New(), nil)
+		l, err := aaa.New(config.New().LocalAAA(), nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -151,7 +151,7 @@ func BenchmarkReload(b *testing.B) {
 		}
 		old := time.Now().Add(-time.Minute)
 		os.Chtimes(path, old, old)
-		l, err := aaa.New(config.New(), nil)
+		l, err := aaa.New(config.New().LocalAAA(), nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -47,7 +47,7 @@ func (h *hostLinks) appear(name string, idx int) {
 // over hostLinks, running quickExample on ether3.
 func acDaemon(t testing.TB, links *hostLinks) *Daemon {
 	t.Helper()
-	l, err := aaa.New(config.New(), nil)
+	l, err := aaa.New(config.New().LocalAAA(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

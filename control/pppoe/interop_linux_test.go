@@ -69,7 +69,8 @@ type admission struct {
 	opened map[uint16]string
 }
 
-func (a *admission) Open(c pppoe.Circuit, service string, _ []byte, _ uint16) (uint16, error) {
+func (a *admission) Open(c pppoe.Circuit, r pppoe.PADR) (uint16, error) {
+	service := r.Service
 	sid, err := a.ids.Allocate(c.MAC)
 	if err != nil {
 		return 0, err

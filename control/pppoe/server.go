@@ -46,11 +46,11 @@ type Admission interface {
 	// neither 0 nor 0xffff; for a PADR repeating one whose session is still
 	// being set up it may return that session's id instead. An error refuses the session: errors wrapping
 	// ErrUnknownService become Service-Name-Error, others AC-System-Error,
-	// with err.Error() as the message (RFC 2516 §5.4). maxPayload is the
+	// with err.Error() as the message (RFC 2516 §5.4). r.MaxPayload is the
 	// PPP-Max-Payload granted in the PADS (RFC 4638 §4), 0 when none was
 	// agreed (then the PPP MRU is at most 1492, RFC 2516 §7); the session's
 	// PPP link must not negotiate an MRU above it.
-	Open(c Circuit, service string, hostUniq []byte, maxPayload uint16) (uint16, error)
+	Open(c Circuit, r PADR) (uint16, error)
 	// Close ends session sid of c after the client's PADT (RFC 2516 §5.5).
 	// It is called for any PADT addressed to the AC, so it must ignore
 	// sessions it does not know.
@@ -406,6 +406,16 @@ func (st *serverState) resolve(want string) (string, bool) {
 	return want, st.anyService || slices.Contains(st.ServiceNames, want)
 }
 
+// padrOf is what admission sees of PADR p opening service.
+func padrOf(st *serverState, p *Packet, service string, hu HostUniq) PADR {
+	r := PADR{Service: service, HostUniq: slices.Clone([]byte(hu)), MaxPayload: grantedPayload(st, p)}
+	if rs, ok := FindTag[RelaySessionID](p.Tags); ok {
+		r.RelaySessionID = slices.Clone([]byte(rs))
+	}
+	r.Line, _ = FindLineID(p.Tags)
+	return r
+}
+
 // echoTags returns the tags an AC echoes from a PADI or PADR: Host-Uniq and
 // Relay-Session-Id unmodified (RFC 2516 Appendix A), and PPP-Max-Payload
 // with the granted value (RFC 4638 §4) when the AC may go above 1492.
@@ -480,7 +490,7 @@ func (s *Server) padr(st *serverState, f *ethernet.Frame, p *Packet, now time.Ti
 	if !ok {
 		err = fmt.Errorf("service %q: %w", want, ErrUnknownService)
 	} else {
-		sid, err = s.adm.Open(c, service, slices.Clone([]byte(hu)), grantedPayload(st, p))
+		sid, err = s.adm.Open(c, padrOf(st, p, service, hu))
 		if err == nil && (sid == 0 || sid == SessionIDReserved) {
 			err = fmt.Errorf("pppoe: admission returned session id 0x%04x", sid)
 		}

@@ -63,7 +63,8 @@ type closeCall struct {
 	sid uint16
 }
 
-func (a *fakeAdm) Open(c Circuit, service string, hostUniq []byte, maxPayload uint16) (uint16, error) {
+func (a *fakeAdm) Open(c Circuit, r PADR) (uint16, error) {
+	service, hostUniq, maxPayload := r.Service, r.HostUniq, r.MaxPayload
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.err != nil {

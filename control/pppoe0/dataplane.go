@@ -38,6 +38,22 @@ func (d dataPlane) Install(e session.Entry) (session.Handle, error) {
 	return handle{inner: in, addr: e.IPv4, mtu: int(e.MTU)}, nil
 }
 
+// Update routes the new address (and MTU) before the entry moves to it
+// and unroutes the old one after: AddSession and RemoveSession count, so
+// the same address with a new MTU works the same way.
+func (d dataPlane) Update(h session.Handle, e session.Entry) (session.Handle, error) {
+	hh := h.(handle)
+	if err := d.h.AddSession(e.IPv4, int(e.MTU)); err != nil {
+		return nil, err
+	}
+	in, err := d.inner.Update(hh.inner, e)
+	if err != nil {
+		return nil, errors.Join(err, d.h.RemoveSession(e.IPv4, int(e.MTU)))
+	}
+	nh := handle{inner: in, addr: e.IPv4, mtu: int(e.MTU)}
+	return nh, d.h.RemoveSession(hh.addr, hh.mtu)
+}
+
 func (d dataPlane) Remove(h session.Handle) error {
 	hh := h.(handle)
 	return errors.Join(d.h.RemoveSession(hh.addr, hh.mtu), d.inner.Remove(hh.inner))

@@ -348,6 +348,11 @@ func (r *recorder) Install(e session.Entry) (session.Handle, error) {
 	return e.SessionID, nil
 }
 
+func (r *recorder) Update(h session.Handle, e session.Entry) (session.Handle, error) {
+	r.installed[h.(uint16)] = e
+	return h, nil
+}
+
 func (r *recorder) Remove(h session.Handle) error {
 	delete(r.installed, h.(uint16))
 	return nil

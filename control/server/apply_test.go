@@ -53,7 +53,7 @@ func TestApplyMissingInterface(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	local, err := aaa.New(config.New(), nil)
+	local, err := aaa.New(config.New().LocalAAA(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestApplyInterfaceWithoutMAC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	local, err := aaa.New(config.New(), nil)
+	local, err := aaa.New(config.New().LocalAAA(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,6 +65,25 @@ func (p dataPlane) Install(e session.Entry) (session.Handle, error) {
 	return mapsHandle{key: s.Key, index: idx}, nil
 }
 
+// Update implements session.DataPlane: maps.Datapath.Update rewrites the
+// slot fronts, the hash maps and session_info together.
+func (p dataPlane) Update(h session.Handle, e session.Entry) (session.Handle, error) {
+	mh, ok := h.(mapsHandle)
+	if !ok {
+		return nil, fmt.Errorf("server: update: handle %T is not from NewDataPlane", h)
+	}
+	s := mapsSession(e)
+	if k := s.Key; k.Ifindex != mh.key.Ifindex || k.OuterVLAN != mh.key.OuterVLAN || k.InnerVLAN != mh.key.InnerVLAN ||
+		k.SessionID != mh.key.SessionID || k.ClientMAC.String() != mh.key.ClientMAC.String() {
+		return nil, fmt.Errorf("server: update session %d: the key cannot change", mh.key.SessionID)
+	}
+	idx, err := p.d.Update(s)
+	if err != nil {
+		return nil, fmt.Errorf("server: update session %d of %s: %w", e.SessionID, e.Circuit, err)
+	}
+	return mapsHandle{key: s.Key, index: idx}, nil
+}
+
 // Remove implements session.DataPlane.
 func (p dataPlane) Remove(h session.Handle) error {
 	mh, ok := h.(mapsHandle)

@@ -1,8 +1,11 @@
 package server
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -73,5 +76,65 @@ func TestDataPlaneForeignHandle(t *testing.T) {
 	}
 	if _, err := dp.Stats(3); err == nil {
 		t.Error("Stats of a foreign handle succeeded")
+	}
+}
+
+// TestDataPlaneUpdate: a live session's Update through the
+// session.DataPlane reaches the BPF tables: the entry found by its key
+// has the new address, MTU and MSS, under the same index (so the same
+// counters), and the old address no longer finds it.
+func TestDataPlaneUpdate(t *testing.T) {
+	pin := filepath.Join(maps.DefaultPinPath+"-test", fmt.Sprintf("server-update-%d", os.Getpid()))
+	d, err := maps.Open(maps.Options{PinPath: pin, MaxSessions: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := d.Unpin(); err != nil {
+			t.Error(err)
+		}
+		d.Close()
+	})
+	dp := NewDataPlane(d)
+	e := session.Entry{
+		Circuit:   pppoe.Circuit{Ifindex: 7, MAC: [6]byte{0x02, 0, 0, 0, 0, 9}},
+		SessionID: 0x1234,
+		ACMAC:     acMAC,
+		IPv4:      netip.MustParseAddr("10.0.0.2"),
+		MTU:       1492,
+		MSS:       1452,
+	}
+	h, err := dp.Install(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := mapsSession(e).Key
+	_, idx, err := d.Lookup(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := e
+	moved.IPv4, moved.MTU, moved.MSS = netip.MustParseAddr("10.0.0.77"), 1400, 1360
+	h2, err := dp.Update(h, moved)
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	got, idx2, err := d.Lookup(key)
+	if err != nil || got.IPv4 != moved.IPv4 || got.MTU != 1400 || got.MSS != 1360 || idx2 != idx {
+		t.Fatalf("after Update the maps hold %+v at %d (%v), want %v/1400/1360 at %d", got, idx2, err, moved.IPv4, idx)
+	}
+	if _, err := dp.Stats(h2); err != nil {
+		t.Errorf("stats through the new handle: %v", err)
+	}
+	other := moved
+	other.SessionID = 0x99
+	if _, err := dp.Update(h2, other); err == nil {
+		t.Error("Update moved a session to another key")
+	}
+	if err := dp.Remove(h2); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := d.Lookup(key); err == nil {
+		t.Error("entry still there after Remove")
 	}
 }

@@ -113,6 +113,16 @@ func (d *fakeDP) Install(e session.Entry) (session.Handle, error) {
 	return d.next, nil
 }
 
+func (d *fakeDP) Update(h session.Handle, e session.Entry) (session.Handle, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.entries[h.(int)]; !ok {
+		return nil, errors.New("no such entry")
+	}
+	d.entries[h.(int)] = e
+	return h, nil
+}
+
 func (d *fakeDP) Remove(h session.Handle) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()

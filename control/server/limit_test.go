@@ -20,7 +20,7 @@ func TestDiscoveryLimiter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	local, err := aaa.New(cfg, nil)
+	local, err := aaa.New(cfg.LocalAAA(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

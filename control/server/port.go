@@ -8,7 +8,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/pppoe-xdp/pppoe-xdp/control/aaa"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ethernet"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
@@ -134,7 +133,8 @@ type admission struct {
 // max-sessions established sessions; the bounds on half-open sessions; a
 // session id unique for the client MAC. The PPP link may negotiate an MRU
 // up to maxPayload (RFC 4638 §4) when it is set.
-func (a *admission) Open(c pppoe.Circuit, service string, hostUniq []byte, maxPayload uint16) (uint16, error) {
+func (a *admission) Open(c pppoe.Circuit, r pppoe.PADR) (uint16, error) {
+	service, hostUniq, maxPayload := r.Service, r.HostUniq, r.MaxPayload
 	s, p := a.s, a.d.port
 	s.mu.Lock()
 	if s.closed {
@@ -183,7 +183,6 @@ func (a *admission) Open(c pppoe.Circuit, service string, hostUniq []byte, maxPa
 	if err != nil {
 		return refuse(limitOther, fmt.Errorf("server: %w", err))
 	}
-	lease := s.opts.AAA.Begin(aaa.ServicePPPoE)
 	l := &live{key: sessionKey{c, sid}, server: b.key, attempt: ak}
 	keepalive := time.Duration(b.cfg.KeepaliveTimeout)
 	if s.opts.KeepaliveTimeout > 0 {
@@ -199,8 +198,9 @@ func (a *admission) Open(c pppoe.Circuit, service string, hostUniq []byte, maxPa
 		ACMAC:            p.MAC,
 		Interface:        b.key.iface,
 		Service:          service,
+		PADR:             r,
 		Link:             lc,
-		Lease:            lease,
+		AAA:              s.opts.AAA,
 		DataPlane:        s.opts.DataPlane,
 		Send:             sendFunc(p, c, sid),
 		SendPADT:         func(msg string) error { return writePADT(p, srv, c, sid, msg) },
@@ -214,7 +214,6 @@ func (a *admission) Open(c pppoe.Circuit, service string, hostUniq []byte, maxPa
 		Log:              s.log,
 	})
 	if err != nil {
-		lease.Release()
 		s.ids.Release(c.MAC, sid)
 		return refuse(limitOther, err)
 	}

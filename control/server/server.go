@@ -83,10 +83,23 @@ const (
 	halfOpenLogInterval = 10 * time.Second
 )
 
+// ConfigurableAAA is an AAA backend that follows the configuration: the
+// local secrets, profiles and pools.
+type ConfigurableAAA interface {
+	Update(s aaa.Settings) error
+}
+
+// CountingAAA is an AAA backend with counters to report.
+type CountingAAA interface {
+	Counters() aaa.Counters
+}
+
 // Options are what the access concentrator needs besides the configuration.
 type Options struct {
-	// AAA checks credentials and hands out addresses; Apply updates it.
-	AAA *aaa.Local
+	// AAA checks credentials and gives sessions their attributes. When
+	// it is also a Configurable (aaa.Local is), Apply updates it; when a
+	// CountingAAA, Counters reports its counters.
+	AAA aaa.Backend
 	// DataPlane forwards the sessions' traffic.
 	DataPlane session.DataPlane
 	// Open opens a physical interface; nil uses afpacket.Listen.
@@ -385,9 +398,11 @@ func (s *Server) Apply(cfg *config.Config) error {
 		configs[name] = scs
 	}
 	// AAA last: the one step left that can fail, and it fails whole.
-	if err := s.opts.AAA.Update(cfg); err != nil {
-		abort()
-		return fmt.Errorf("server: %w", err)
+	if c, ok := s.opts.AAA.(ConfigurableAAA); ok {
+		if err := c.Update(cfg.LocalAAA()); err != nil {
+			abort()
+			return fmt.Errorf("server: %w", err)
+		}
 	}
 
 	s.mu.Lock()
@@ -680,8 +695,10 @@ func (s *Server) Counters() Counters {
 		NoServer:       s.c.noServer.Load(),
 		Setups:         s.c.setups.Load(),
 		SetupTime:      time.Duration(s.c.setupTime.Load()),
-		AAA:            s.opts.AAA.Counters(),
 		Traffic:        s.traffic.sum(),
+	}
+	if a, ok := s.opts.AAA.(CountingAAA); ok {
+		c.AAA = a.Counters()
 	}
 	for i := range c.States {
 		c.States[i] = s.c.states[i].Load()

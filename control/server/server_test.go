@@ -52,7 +52,7 @@ func newRigWith(t testing.TB, servers string, opt func(*Options)) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	local, err := aaa.New(cfg, nil)
+	local, err := aaa.New(cfg.LocalAAA(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

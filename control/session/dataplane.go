@@ -50,11 +50,15 @@ func (s Stats) Add(o Stats) Stats {
 // the session and handed back to Remove and Stats.
 type Handle any
 
-// DataPlane installs and removes sessions in the forwarding path (the BPF
+// DataPlane installs, updates and removes sessions in the forwarding path (the BPF
 // maps in production, a recorder in tests). Implementations are safe for
 // concurrent use.
 type DataPlane interface {
 	Install(e Entry) (Handle, error)
+	// Update rewrites the live entry of h as e in place (same key, same
+	// counters), every copy the forwarding path reads at once, and returns
+	// the handle to use from now on; on error the old entry stays.
+	Update(h Handle, e Entry) (Handle, error)
 	Remove(h Handle) error
 	Stats(h Handle) (Stats, error)
 }

@@ -1,5 +1,7 @@
 package session
 
+import "github.com/pppoe-xdp/pppoe-xdp/control/radius"
+
 // Reason is why a session ended; it is logged with "session down" and
 // counted.
 type Reason uint8
@@ -104,4 +106,40 @@ func (s State) String() string {
 		return stateNames[s]
 	}
 	return "unknown"
+}
+
+// TerminateCause maps why a session ended to the Acct-Terminate-Cause its
+// Accounting-Stop carries (RFC 2866 §5.10), as accel-ppp's TERM_* do:
+// the subscriber hanging up is User-Request, a subscriber gone silent
+// Lost-Carrier, the operator Admin-Reset, the daemon stopping
+// Admin-Reboot, the subscriber's own errors (credentials, negotiation)
+// User-Error, what the NAS could not provide Service-Unavailable or
+// NAS-Error.
+func (r Reason) TerminateCause() radius.TerminateCause {
+	switch r {
+	case ReasonPADT, ReasonPeerTerminate:
+		return radius.CauseUserRequest
+	case ReasonKeepalive:
+		return radius.CauseLostCarrier
+	case ReasonAdmin:
+		return radius.CauseAdminReset
+	case ReasonReplaced:
+		// one-session-per-host: the host's new session took the port.
+		return radius.CausePortPreempted
+	case ReasonAuthFailed, ReasonNoAuthMethod, ReasonNegotiation:
+		return radius.CauseUserError
+	case ReasonNoAddress, ReasonMaxSessions:
+		return radius.CauseServiceUnavailable
+	case ReasonDataPlane:
+		return radius.CauseNASError
+	case ReasonShutdown:
+		return radius.CauseAdminReboot
+	case ReasonSetupTimeout:
+		// The client (or AAA) did not finish in time: the service was
+		// never delivered.
+		return radius.CauseLostService
+	case ReasonInterfaceGone:
+		return radius.CausePortError
+	}
+	return radius.CauseNASError
 }

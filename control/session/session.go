@@ -51,20 +51,6 @@ const TCPIPHeaders = 40
 // long each PADR of a flood used to hold a session.
 const DefaultSetupTimeout = 20 * time.Second
 
-// Hooks let the server count what sessions do. Each is optional and is called
-// from the session's own goroutine.
-type Hooks struct {
-	// State reports a state change.
-	State func(from, to State)
-	// Up reports IPCP opened and the data plane installed, latency after
-	// Config.Opened (the PADR).
-	Up func(latency time.Duration)
-	// AuthFailed reports refused credentials.
-	AuthFailed func(m auth.Method)
-	// Down reports the end of the session.
-	Down func(r Reason)
-}
-
 // Config configures one Session.
 type Config struct {
 	// ID is the session's handle, which names it in logs and for
@@ -78,12 +64,17 @@ type Config struct {
 	Interface string
 	// Service is the PPPoE Service-Name the client asked for.
 	Service string
-	// Link configures the PPP link. Role is forced to Authenticator and
-	// Verifier/Addresses to Lease.
+	// PADR is what the client's PADR asked for and the tags a relay or
+	// an intermediate agent added: AAA sees them.
+	PADR pppoe.PADR
+	// Link configures the PPP link. Role is forced to Authenticator,
+	// Verifier to link.Deferred (AAA answers) and Addresses to the
+	// answer's Grant.
 	Link link.Config
-	// Lease is the session's AAA lease; the session releases it when it
-	// ends.
-	Lease *aaa.Lease
+	// AAA authenticates the peer and gives the session its attributes;
+	// its answer may come seconds later, the session goes on meanwhile.
+	// The session releases the answer's Grant when it ends.
+	AAA aaa.Backend
 	// DataPlane forwards the session's traffic once IPCP is opened.
 	DataPlane DataPlane
 	// Send sends one PPP frame to the client inside a PPPoE session frame.
@@ -117,6 +108,9 @@ type Config struct {
 	Queue int
 	// Hooks are called on state changes, up, auth failures and down.
 	Hooks Hooks
+	// Observers are told of the session's life, after the log lines and
+	// the Hooks.
+	Observers []Observer
 	// Log gets "session up"/"session down" at Info and transitions at
 	// Debug. nil logs nothing.
 	Log *zap.Logger
@@ -125,17 +119,30 @@ type Config struct {
 // Session is one PPPoE session of the access concentrator.
 type Session struct {
 	cfg  Config
+	eng  Engine
 	link *link.Link
 	log  *zap.Logger
 	now  func() time.Time
 
-	in    chan ppp.Frame
-	stopc chan Reason
-	done  chan struct{}
+	verdict verdict
+	pending pendingUpdates
+
+	observers []Observer
+	// entry is what the data plane holds while installed.
+	entry     Entry
+	interimAt time.Time // zero when no interim runs
+
+	// Owned by the Run goroutine: AAA's answer and what came of it.
+	// grant is released when the session ends; authErr and addrErr name
+	// a refusal or a missing address in the session's end.
+	answer    aaa.Answer
+	grant     aaa.Grant
+	authErr   error
+	addrErr   error
+	cancelAAA context.CancelFunc
 
 	// Owned by the Run goroutine.
 	started        time.Time
-	linkDeadline   time.Time
 	setupDeadline  time.Time // zero once IPCP has opened
 	nextCheck      time.Time // keepalive; zero when not running
 	lastActivity   time.Time
@@ -167,8 +174,8 @@ type Session struct {
 // New returns a session for cfg; Run starts it.
 func New(cfg Config) (*Session, error) {
 	switch {
-	case cfg.Lease == nil:
-		return nil, errors.New("session: no AAA lease")
+	case cfg.AAA == nil:
+		return nil, errors.New("session: no AAA backend")
 	case cfg.DataPlane == nil:
 		return nil, errors.New("session: no data plane")
 	case cfg.Send == nil || cfg.SendPADT == nil:
@@ -199,7 +206,9 @@ func New(cfg Config) (*Session, error) {
 	}
 	lc := cfg.Link
 	lc.Role = link.Authenticator
-	lc.Verifier, lc.Addresses = cfg.Lease, cfg.Lease
+	s := &Session{cfg: cfg, now: cfg.Now}
+	lc.Verifier, lc.Addresses = link.Deferred, link.AddressFunc(s.addresses)
+	lc.IPv6 = func() bool { return s.answer.IPv6 }
 	l, err := link.New(lc)
 	if err != nil {
 		return nil, fmt.Errorf("session %d: %w", cfg.SessionID, err)
@@ -208,20 +217,17 @@ func New(cfg Config) (*Session, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Session{
-		cfg:  cfg,
-		link: l,
-		now:  cfg.Now,
-		log: log.With(
-			zap.Stringer("handle", cfg.ID),
-			zap.Uint16("session_id", cfg.SessionID),
-			zap.Stringer("mac", cfg.Circuit.HardwareAddr()),
-			zap.String("iface", cfg.Interface),
-		),
-		in:    make(chan ppp.Frame, cfg.Queue),
-		stopc: make(chan Reason, 1),
-		done:  make(chan struct{}),
-	}, nil
+	s.link = l
+	s.log = log.With(
+		zap.Stringer("handle", cfg.ID),
+		zap.Uint16("session_id", cfg.SessionID),
+		zap.Stringer("mac", cfg.Circuit.HardwareAddr()),
+		zap.String("iface", cfg.Interface),
+	)
+	s.eng = NewEngine(l, cfg.Now, cfg.Queue)
+	s.verdict.poke = s.eng.Poke
+	s.observers = append([]Observer{logLines{halfOpen: cfg.HalfOpenLog}, cfg.Hooks}, cfg.Observers...)
+	return s, nil
 }
 
 // ID returns the session's handle.
@@ -235,33 +241,15 @@ func (s *Session) Circuit() pppoe.Circuit { return s.cfg.Circuit }
 
 // Deliver queues a PPP frame from the client; it copies f. It reports false
 // when the queue is full or the session has ended; the frame is dropped.
-func (s *Session) Deliver(f ppp.Frame) bool {
-	select {
-	case <-s.done:
-		return false
-	default:
-	}
-	f.Information = append([]byte(nil), f.Information...)
-	select {
-	case s.in <- f:
-		return true
-	default:
-		return false
-	}
-}
+func (s *Session) Deliver(f ppp.Frame) bool { return s.eng.Deliver(f) }
 
 // Stop asks the session to end for r (ReasonPADT when the client sent PADT,
 // ReasonAdmin, ReasonReplaced, ReasonShutdown, ReasonInterfaceGone). The
 // first reason wins; Stop does not wait (see Done).
-func (s *Session) Stop(r Reason) {
-	select {
-	case s.stopc <- r:
-	default:
-	}
-}
+func (s *Session) Stop(r Reason) { s.eng.Stop(StopRequest{Reason: r}) }
 
 // Done is closed when the session has ended and cleaned up.
-func (s *Session) Done() <-chan struct{} { return s.done }
+func (s *Session) Done() <-chan struct{} { return s.eng.Done() }
 
 // Reason returns why the session ended, ReasonNone while it runs.
 func (s *Session) Reason() Reason {
@@ -281,27 +269,28 @@ func (s *Session) State() State {
 // data-plane entry removed, the lease released, PADT sent unless the client
 // sent one. Cancelling ctx ends it with ReasonShutdown.
 func (s *Session) Run(ctx context.Context) Reason {
-	s.start(s.now())
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for !s.ended {
-		if next := s.next(); next.IsZero() {
-			timer.Stop()
-		} else {
-			timer.Reset(next.Sub(s.now()))
-		}
-		select {
-		case <-ctx.Done():
-			s.finish(ReasonShutdown, "", s.now())
-		case r := <-s.stopc:
-			s.finish(r, "", s.now())
-		case f := <-s.in:
-			s.receive(f, s.now())
-		case <-timer.C:
-			s.wake(s.now())
-		}
-	}
+	s.eng.Run(ctx, (*acRole)(s))
 	return s.Reason()
+}
+
+// acRole is the Session as the Engine's Role: the access concentrator's
+// side of the link.
+type acRole Session
+
+func (r *acRole) Start(now time.Time)                { (*Session)(r).start(now) }
+func (r *acRole) Receive(f ppp.Frame, now time.Time) { (*Session)(r).receive(f, now) }
+func (r *acRole) Stop(q StopRequest, now time.Time)  { (*Session)(r).finish(q.Reason, q.Detail, now) }
+func (r *acRole) Wake(now time.Time)                 { (*Session)(r).wake(now) }
+func (r *acRole) Next() time.Time                    { return (*Session)(r).next() }
+func (r *acRole) Ended() bool                        { return r.ended }
+func (r *acRole) Act(ev link.Event, now time.Time)   { (*Session)(r).act(ev, now) }
+func (r *acRole) Send(f ppp.Frame)                   { (*Session)(r).send(f) }
+
+// Poked: AAA's answer or an Update is waiting.
+func (r *acRole) Poked(now time.Time) {
+	s := (*Session)(r)
+	s.answered(now)
+	s.updateNow(now)
 }
 
 // start brings the link up: the PPPoE session exists (RFC 1661 §3.4).
@@ -309,6 +298,7 @@ func (s *Session) start(now time.Time) {
 	s.started = now
 	s.setupDeadline = s.cfg.Opened.Add(s.cfg.SetupTimeout)
 	s.log.Debug("session start", zap.String("service", s.cfg.Service))
+	s.observe(now, Started{})
 	s.carry(s.link.Up(now), now)
 }
 
@@ -316,7 +306,7 @@ func (s *Session) start(now time.Time) {
 // keepalive check.
 func (s *Session) next() time.Time {
 	var n time.Time
-	for _, t := range []time.Time{s.linkDeadline, s.setupDeadline, s.nextCheck} {
+	for _, t := range []time.Time{s.eng.linkDeadline, s.setupDeadline, s.nextCheck, s.interimAt} {
 		if !t.IsZero() && (n.IsZero() || t.Before(n)) {
 			n = t
 		}
@@ -342,13 +332,24 @@ func (s *Session) wake(now time.Time) {
 		s.finish(ReasonSetupTimeout, fmt.Sprintf("not up %v after the PADR", s.cfg.SetupTimeout), now)
 		return
 	}
-	if !s.linkDeadline.IsZero() && !now.Before(s.linkDeadline) {
-		s.linkDeadline = time.Time{}
-		s.carry(s.link.Tick(now), now)
-	}
+	s.eng.TickLink((*acRole)(s), now)
 	if !s.ended && !s.nextCheck.IsZero() && !now.Before(s.nextCheck) {
 		s.keepalive(now)
 	}
+	if !s.ended && !s.interimAt.IsZero() && !now.Before(s.interimAt) {
+		s.interimAt = now.Add(s.answer.InterimInterval)
+		s.observe(now, Interim{Stats: s.counters()})
+	}
+}
+
+// counters reads the session's counters over its life from the data plane.
+func (s *Session) counters() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.installed {
+		s.readStatsLocked(s.handle)
+	}
+	return s.past.Add(s.cur)
 }
 
 // keepalive is RouterOS's server keepalive: traffic is any frame from the
@@ -387,83 +388,68 @@ func (s *Session) dataPlaneHandle() (Handle, bool) {
 	return s.handle, s.installed
 }
 
-// carry carries out one step of the link: its frames sent, its deadline
-// kept, its events acted on. Events up to the last data-plane one
-// (NetworkUp, NetworkDown) are acted on before any frame of the step
-// leaves: the step that opens IPCP sends the Configure-Ack that lets the
-// client send data, and the data plane must forward before it does.
+// carry carries out one step of the link (Engine.Carry).
 func (s *Session) carry(out link.Output, now time.Time) {
-	split := 0
-	for i, ev := range out.Events {
-		switch ev.(type) {
-		case link.NetworkUp, link.NetworkDown:
-			split = i + 1
-		}
-	}
-	s.events(out.Events[:split], now)
-	if s.ended {
-		// The install failed or max-sessions was reached: the frames that
-		// would open IPCP are not sent.
-		return
-	}
-	s.send(out.Send)
-	if s.ended {
-		return
-	}
-	s.linkDeadline = out.Deadline
-	s.events(out.Events[split:], now)
+	s.eng.Carry((*acRole)(s), out, now)
 }
 
-// events acts on the link's events in order.
-func (s *Session) events(evs []link.Event, now time.Time) {
-	for _, ev := range evs {
-		if s.ended {
+// act acts on one of the link's events.
+func (s *Session) act(ev link.Event, now time.Time) {
+	switch ev := ev.(type) {
+	case link.PhaseChanged:
+		s.log.Debug("phase", zap.Stringer("from", ev.From), zap.Stringer("to", ev.To))
+		switch ev.To {
+		case link.PhaseEstablish:
+			s.setState(StateEstablish)
+		case link.PhaseAuthenticate:
+			s.setState(StateAuthenticate)
+		case link.PhaseNetwork:
+			s.setState(StateNetwork)
+		}
+	case link.AuthRequested:
+		s.authenticate(ev.Request, now)
+	case link.AuthSucceeded:
+		s.mu.Lock()
+		s.user = ev.User
+		s.mu.Unlock()
+		s.log.Debug("authenticated", zap.String("user", ev.User), zap.Stringer("method", ev.Method))
+		s.observe(now, Authenticated{User: ev.User, Method: ev.Method, Answer: s.answer})
+	case link.AuthFailed:
+		s.mu.Lock()
+		s.user = ev.User
+		s.mu.Unlock()
+		s.log.Debug("authentication failed", zap.String("user", ev.User), zap.Stringer("method", ev.Method), zap.String("detail", ev.Reason))
+		s.setCause(ReasonAuthFailed, ev.Reason, zap.Stringer("method", ev.Method))
+		s.observe(now, AuthFailed{User: ev.User, Method: ev.Method, Detail: ev.Reason})
+	case link.AuthRefused:
+		fields := []zap.Field{zap.String("offered", methodList(ev.Offered))}
+		if ev.Suggested != 0 {
+			fields = append(fields, zap.Stringer("peer_wants", ev.Suggested))
+		}
+		s.log.Debug("no common authentication method", fields...)
+		s.setCause(ReasonNoAuthMethod, "", fields...)
+	case link.NetworkUp:
+		if ev.Protocol != ppp.ProtocolIPCP {
+			s.log.Debug("network up", zap.Stringer("protocol", ev.Protocol))
+			s.observe(now, NetworkUp{Protocol: ev.Protocol, Info: ev.Info, Setup: now.Sub(s.cfg.Opened)})
 			return
 		}
-		switch ev := ev.(type) {
-		case link.PhaseChanged:
-			s.log.Debug("phase", zap.Stringer("from", ev.From), zap.Stringer("to", ev.To))
-			switch ev.To {
-			case link.PhaseEstablish:
-				s.setState(StateEstablish)
-			case link.PhaseAuthenticate:
-				s.setState(StateAuthenticate)
-			case link.PhaseNetwork:
-				s.setState(StateNetwork)
-			}
-		case link.AuthSucceeded:
-			s.mu.Lock()
-			s.user = ev.User
-			s.mu.Unlock()
-			s.log.Debug("authenticated", zap.String("user", ev.User), zap.Stringer("method", ev.Method))
-		case link.AuthFailed:
-			s.mu.Lock()
-			s.user = ev.User
-			s.mu.Unlock()
-			s.log.Debug("authentication failed", zap.String("user", ev.User), zap.Stringer("method", ev.Method), zap.String("detail", ev.Reason))
-			s.setCause(ReasonAuthFailed, ev.Reason, zap.Stringer("method", ev.Method))
-			if s.cfg.Hooks.AuthFailed != nil {
-				s.cfg.Hooks.AuthFailed(ev.Method)
-			}
-		case link.AuthRefused:
-			fields := []zap.Field{zap.String("offered", methodList(ev.Offered))}
-			if ev.Suggested != 0 {
-				fields = append(fields, zap.Stringer("peer_wants", ev.Suggested))
-			}
-			s.log.Debug("no common authentication method", fields...)
-			s.setCause(ReasonNoAuthMethod, "", fields...)
-		case link.NetworkUp:
-			s.networkUp(ev.Info, now)
-		case link.NetworkDown:
-			s.log.Debug("network down")
-			s.uninstall()
-			s.setState(StateNetwork)
-			s.nextCheck = time.Time{}
-		case link.ProtocolRejected:
-			s.log.Debug("protocol rejected by peer", zap.Stringer("protocol", ev.Protocol))
-		case link.Down:
-			s.finish(s.downReason(), ev.Reason, now)
+		s.networkUp(ev.Info, now)
+	case link.NetworkDown:
+		if ev.Protocol != ppp.ProtocolIPCP {
+			s.log.Debug("network down", zap.Stringer("protocol", ev.Protocol))
+			s.observe(now, NetworkDown{Protocol: ev.Protocol})
+			return
 		}
+		s.log.Debug("network down")
+		s.uninstall()
+		s.setState(StateNetwork)
+		s.nextCheck, s.interimAt = time.Time{}, time.Time{}
+		s.observe(now, NetworkDown{Protocol: ppp.ProtocolIPCP})
+	case link.ProtocolRejected:
+		s.log.Debug("protocol rejected by peer", zap.Stringer("protocol", ev.Protocol))
+	case link.Down:
+		s.finish(s.downReason(), ev.Reason, now)
 	}
 }
 
@@ -495,7 +481,10 @@ func (s *Session) downReason() Reason {
 // went wrong if anything did (a refusal the link reported, or AAA's answer:
 // refused credentials, only-one, no address), else trigger itself.
 func (s *Session) ending(trigger Reason, detail string) (Reason, string, []zap.Field) {
-	err := s.cfg.Lease.Err()
+	err := s.addrErr
+	if s.authErr != nil {
+		err = s.authErr
+	}
 	switch {
 	case s.cause == ReasonAuthFailed && err != nil:
 		return s.cause, err.Error(), s.causeFields
@@ -526,7 +515,7 @@ func (s *Session) networkUp(info link.Info, now time.Time) {
 		IPv4:      info.IP.Remote,
 		MTU:       info.MTU,
 	}
-	if s.cfg.Lease.Profile().ChangeTCPMSS && info.MTU > TCPIPHeaders {
+	if s.answer.ChangeTCPMSS && info.MTU > TCPIPHeaders {
 		e.MSS = info.MTU - TCPIPHeaders
 	}
 	s.uninstall() // IPCP renegotiated: the entry may have changed
@@ -536,7 +525,7 @@ func (s *Session) networkUp(info link.Info, now time.Time) {
 		return
 	}
 	s.mu.Lock()
-	s.handle, s.installed = h, true
+	s.handle, s.installed, s.entry = h, true, e
 	s.addr, s.mtu, s.mru = info.IP.Remote, info.MTU, info.MRU
 	s.mu.Unlock()
 	s.setState(StateUp)
@@ -549,18 +538,10 @@ func (s *Session) networkUp(info link.Info, now time.Time) {
 	if t := s.cfg.KeepaliveTimeout; t > 0 {
 		s.nextCheck = now.Add(t)
 	}
-	latency := now.Sub(s.cfg.Opened)
-	s.log.Info("session up",
-		zap.String("user", info.User),
-		zap.Stringer("address", info.IP.Remote),
-		zap.Uint16("mtu", info.MTU),
-		zap.Uint16("mss", e.MSS),
-		zap.Stringer("method", info.Method),
-		zap.Duration("setup", latency),
-	)
-	if s.cfg.Hooks.Up != nil {
-		s.cfg.Hooks.Up(latency)
+	if d := s.answer.InterimInterval; d > 0 {
+		s.interimAt = now.Add(d)
 	}
+	s.observe(now, NetworkUp{Protocol: ppp.ProtocolIPCP, Entry: e, Info: info, Setup: now.Sub(s.cfg.Opened)})
 }
 
 // uninstall removes the data-plane entry if there is one, reading its
@@ -592,18 +573,22 @@ func (s *Session) finish(trigger Reason, detail string, now time.Time) {
 		return
 	}
 	s.ended = true
-	s.nextCheck, s.linkDeadline, s.setupDeadline = time.Time{}, time.Time{}, time.Time{}
+	s.nextCheck, s.setupDeadline, s.interimAt = time.Time{}, time.Time{}, time.Time{}
+	s.eng.StopLink()
 	r, detail, causeFields := s.ending(trigger, detail)
 	switch trigger {
 	case ReasonAdmin, ReasonReplaced, ReasonShutdown, ReasonSetupTimeout:
 		// Tell the peer's PPP why before PPPoE goes (RFC 1661 §3.7); the
 		// PADT follows at once, so the Terminate-Ack is not awaited.
 		if p := s.link.Phase(); p != link.PhaseDead && p != link.PhaseTerminate {
-			s.send(s.link.Close(r.String(), now).Send)
+			for _, f := range s.link.Close(r.String(), now).Send {
+				s.send(f)
+			}
 		}
 	}
+	s.observe(now, Stopping{Reason: r, Stats: s.counters()})
 	s.uninstall()
-	s.cfg.Lease.Release()
+	s.endAAA()
 	if trigger != ReasonPADT && trigger != ReasonInterfaceGone {
 		if err := s.cfg.SendPADT(r.String()); err != nil {
 			s.log.Debug("send PADT", zap.Error(err))
@@ -612,39 +597,18 @@ func (s *Session) finish(trigger Reason, detail string, now time.Time) {
 	s.setState(StateDown)
 	s.mu.Lock()
 	s.reason = r
-	addr, user := s.addr, s.user
+	addr, user, stats := s.addr, s.user, s.past.Add(s.cur)
 	s.mu.Unlock()
-	fields := []zap.Field{
-		zap.String("user", user),
-		zap.Stringer("reason", r),
-	}
-	if trigger != r {
-		fields = append(fields, zap.Stringer("ended_by", trigger))
-	}
-	fields = append(fields, causeFields...)
-	fields = append(fields, zap.Duration("duration", now.Sub(s.started)))
-	if addr.IsValid() {
-		fields = append(fields, zap.Stringer("address", addr))
-	}
-	if detail != "" {
-		fields = append(fields, zap.String("detail", detail))
-	}
-	if !s.wasUp && s.cfg.HalfOpenLog != nil && !s.cfg.HalfOpenLog.allow(r, now) {
-		s.log.Debug("session down", fields...)
-	} else {
-		s.log.Info("session down", fields...)
-	}
-	if s.cfg.Hooks.Down != nil {
-		s.cfg.Hooks.Down(r)
-	}
-	close(s.done)
+	s.observe(now, Stopped{
+		Reason: r, Trigger: trigger, Detail: detail, Fields: causeFields,
+		User: user, Address: addr, Duration: now.Sub(s.started), Stats: stats, WasUp: s.wasUp,
+	})
+	s.eng.Finish()
 }
 
-func (s *Session) send(frames []ppp.Frame) {
-	for _, f := range frames {
-		if err := s.cfg.Send(f); err != nil {
-			s.log.Debug("send", zap.Stringer("protocol", f.Protocol), zap.Error(err))
-		}
+func (s *Session) send(f ppp.Frame) {
+	if err := s.cfg.Send(f); err != nil {
+		s.log.Debug("send", zap.Stringer("protocol", f.Protocol), zap.Error(err))
 	}
 }
 
@@ -656,7 +620,5 @@ func (s *Session) setState(to State) {
 	if from == to {
 		return
 	}
-	if s.cfg.Hooks.State != nil {
-		s.cfg.Hooks.State(from, to)
-	}
+	s.observe(s.now(), StateChanged{From: from, To: to})
 }

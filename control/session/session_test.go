@@ -60,6 +60,16 @@ func (d *fakeDP) Install(e Entry) (Handle, error) {
 	return d.next, nil
 }
 
+func (d *fakeDP) Update(h Handle, e Entry) (Handle, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.installed[h.(int)]; !ok {
+		return nil, errors.New("no such entry")
+	}
+	d.installed[h.(int)] = e
+	return h, nil
+}
+
 func (d *fakeDP) Remove(h Handle) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -139,7 +149,7 @@ func newRig(t *testing.T, user, password string, opts ...rigOpt) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	local, err := aaa.New(cfg, nil)
+	local, err := aaa.New(cfg.LocalAAA(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +167,7 @@ func newRig(t *testing.T, user, password string, opts ...rigOpt) *rig {
 			RejectMRRU: true,
 			Magic:      func() uint32 { return 0x11111111 },
 		},
-		Lease:            local.Begin(aaa.ServicePPPoE),
+		AAA:              local,
 		DataPlane:        r.dp,
 		KeepaliveTimeout: 10 * time.Second,
 		Opened:           t0.Add(-50 * time.Millisecond),
@@ -615,8 +625,8 @@ func TestKeepaliveDisabled(t *testing.T) {
 }
 
 func TestNewRejects(t *testing.T) {
-	local, _ := aaa.New(config.New(), nil)
-	good := Config{ID: 1, SessionID: 1, Lease: local.Begin("pppoe"), DataPlane: newFakeDP(),
+	local, _ := aaa.New(config.New().LocalAAA(), nil)
+	good := Config{ID: 1, SessionID: 1, AAA: local, DataPlane: newFakeDP(),
 		Send: func(ppp.Frame) error { return nil }, SendPADT: func(string) error { return nil },
 		Link: link.Config{Methods: []auth.Method{auth.PAP}}}
 	if _, err := New(good); err != nil {
@@ -624,7 +634,7 @@ func TestNewRejects(t *testing.T) {
 	}
 	rows := map[string]func(*Config){
 		"no handle":      func(c *Config) { c.ID = 0 },
-		"no lease":       func(c *Config) { c.Lease = nil },
+		"no lease":       func(c *Config) { c.AAA = nil },
 		"no data plane":  func(c *Config) { c.DataPlane = nil },
 		"no send":        func(c *Config) { c.Send = nil },
 		"no padt":        func(c *Config) { c.SendPADT = nil },

@@ -165,7 +165,7 @@ func newRig(t *testing.T, servers string, opts ...rigOption) *rig {
 
 	cfg, err := config.Load(quickExample + servers)
 	must(t, err)
-	r.aaa, err = aaa.New(cfg, nil)
+	r.aaa, err = aaa.New(cfg.LocalAAA(), nil)
 	must(t, err)
 	r.srv, err = server.New(cfg, server.Options{
 		AAA:              r.aaa,

@@ -376,3 +376,19 @@ func mustParse(b []byte) []ppp.Option {
 	}
 	return opts
 }
+
+// Restore returns an automaton already Opened, with ours and theirs as the
+// options acked both ways and id the last Identifier used: a link taken
+// over after a restart, which the peer never saw go away. Up, Open and
+// the timers are not run; the next packet from the peer is handled as in
+// Opened (a Configure-Request renegotiates, RFC 1661 §4.3).
+func Restore(neg Negotiator, cfg Config, ours, theirs []ppp.Option, id uint8) *Automaton {
+	a := New(neg, cfg)
+	a.state = Opened
+	a.ours, a.theirs = cloneOptions(ours), cloneOptions(theirs)
+	a.id = id
+	return a
+}
+
+// LastID returns the last Identifier the automaton used, for Restore.
+func (a *Automaton) LastID() uint8 { return a.id }

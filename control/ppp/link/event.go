@@ -6,7 +6,7 @@ import (
 )
 
 // Event is something the owner of a Link acts on or logs: one of
-// PhaseChanged, AuthSucceeded, AuthFailed, AuthRefused, NetworkUp,
+// PhaseChanged, AuthRequested, AuthSucceeded, AuthFailed, AuthRefused, NetworkUp,
 // NetworkDown, EchoReply, ProtocolRejected or Down. None carries a password.
 type Event interface{ event() }
 
@@ -18,6 +18,12 @@ type AuthSucceeded struct {
 	User   string
 	Method auth.Method
 }
+
+// AuthRequested asks the owner of an Authenticator without a Verifier to
+// check the peer's credentials and hand the verdict back with
+// Link.Authenticated. Request holds the peer's proof (a PAP password
+// among it): it must not be logged.
+type AuthRequested struct{ Request AuthRequest }
 
 // AuthFailed reports a failed authentication; the link then terminates
 // (RFC 1661 §3.5). Reason is for logs and never holds a secret.
@@ -38,12 +44,17 @@ type AuthRefused struct {
 	Suggested auth.Method
 }
 
-// NetworkUp reports IPCP Opened (RFC 1332): the owner installs the data
-// plane for Info now.
-type NetworkUp struct{ Info Info }
+// NetworkUp reports a network protocol Opened: IPCP (RFC 1332), the
+// owner installs the data plane for Info.IP now; IPv6CP (RFC 5072),
+// Info.IPv6 holds the Interface-Identifiers.
+type NetworkUp struct {
+	Protocol ppp.Protocol
+	Info     Info
+}
 
-// NetworkDown reports IPCP leaving Opened: the owner removes the data plane.
-type NetworkDown struct{}
+// NetworkDown reports a network protocol leaving Opened: for IPCP the
+// owner removes the data plane. The link may stay up on the other one.
+type NetworkDown struct{ Protocol ppp.Protocol }
 
 // EchoReply reports an LCP Echo-Reply (RFC 1661 §5.8): the keepalive was
 // answered.
@@ -63,6 +74,7 @@ type Down struct{ Reason string }
 func (PhaseChanged) event()     {}
 func (AuthSucceeded) event()    {}
 func (AuthFailed) event()       {}
+func (AuthRequested) event()    {}
 func (AuthRefused) event()      {}
 func (NetworkUp) event()        {}
 func (NetworkDown) event()      {}

@@ -37,6 +37,10 @@ type handshake struct {
 	done    bool
 	reply   []byte
 	replyID uint8
+	// asked: the Authenticator handed the request to its owner
+	// (AuthRequested) and waits for Authenticated; replyID is the
+	// request's identifier.
+	asked bool
 }
 
 func (l *Link) nextAuthID() uint8 {
@@ -137,7 +141,7 @@ func (l *Link) authenticate(f ppp.Frame) {
 		req.Identifier, req.Challenge, req.Response = l.au.id, l.au.challenge, bytes.Clone(r.Value)
 	}
 	if l.au.done {
-		if id == l.au.replyID {
+		if id == l.au.replyID && l.au.reply != nil {
 			l.resend(l.au.reply)
 		}
 		return
@@ -145,8 +149,37 @@ func (l *Link) authenticate(f ppp.Frame) {
 	if l.phase != PhaseAuthenticate || (f.Protocol == ppp.ProtocolCHAP && id != l.au.id) {
 		return
 	}
+	if l.au.asked {
+		return // a retransmission while the verdict is on its way
+	}
 	l.info.User = req.User
+	if l.cfg.Verifier == Deferred {
+		// The owner asks its backend and answers with Authenticated;
+		// the Challenge is not repeated meanwhile (the peer has
+		// answered it), the phase's deadline still runs.
+		l.au.asked, l.au.replyID, l.au.retry, l.au.pending = true, id, time.Time{}, nil
+		l.emit(AuthRequested{Request: req})
+		return
+	}
 	res, err := l.cfg.Verifier.Verify(context.Background(), req)
+	l.verdict(id, res, err)
+}
+
+// Authenticated hands the link the verdict on the AuthRequested it
+// emitted (Authenticator without a Verifier). A verdict nobody waits for
+// (the phase timed out, the link went down) does nothing.
+func (l *Link) Authenticated(res AuthResult, err error, now time.Time) Output {
+	if !l.up || l.dead || !l.au.asked || l.au.done || l.phase != PhaseAuthenticate {
+		return Output{}
+	}
+	l.begin(now)
+	l.au.asked = false
+	l.verdict(l.au.replyID, res, err)
+	return l.end()
+}
+
+// verdict answers the peer's request id with res and ends the phase.
+func (l *Link) verdict(id uint8, res AuthResult, err error) {
 	reason := ""
 	switch {
 	case err != nil:

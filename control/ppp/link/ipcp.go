@@ -11,9 +11,19 @@ import (
 
 var zero4 = netip.IPv4Unspecified()
 
+// addrOption encodes an address option of type t with the ipcp codec.
 func addrOption(t ipcp.Type, a netip.Addr) ppp.Option {
-	b := a.As4()
-	return ppp.Option{Type: uint8(t), Data: b[:]}
+	var o ipcp.Option
+	switch t {
+	case ipcp.TypePrimaryDNS:
+		o = ipcp.PrimaryDNS{Addr: a}
+	case ipcp.TypeSecondaryDNS:
+		o = ipcp.SecondaryDNS{Addr: a}
+	default:
+		o = ipcp.IPAddress{Addr: a}
+	}
+	r, _ := ipcp.ToRaw(o) // IPv4 addresses: never fails
+	return r
 }
 
 // ipcpServer is the Authenticator's IPCP fsm.Negotiator (RFC 1332, RFC

@@ -1,7 +1,6 @@
 package link
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -44,19 +43,34 @@ type lcpNegotiator struct {
 func (n *lcpNegotiator) Request() []ppp.Option {
 	var opts []ppp.Option
 	if n.mru != 0 {
-		opts = append(opts, ppp.Option{Type: uint8(lcp.TypeMRU), Data: binary.BigEndian.AppendUint16(nil, n.mru)})
+		opts = append(opts, lcpOption(lcp.MRU(n.mru)))
 	}
 	if n.role == Authenticator && n.method != 0 {
-		opts = append(opts, ppp.Option{Type: uint8(lcp.TypeAuthProtocol), Data: n.method.OptionData()})
+		opts = append(opts, lcpOption(authOption(n.method)))
 	}
 	if n.magic != 0 {
-		opts = append(opts, ppp.Option{Type: uint8(lcp.TypeMagicNumber), Data: binary.BigEndian.AppendUint32(nil, n.magic)})
+		opts = append(opts, lcpOption(lcp.MagicNumber(n.magic)))
 	}
 	return opts
 }
 
-func u16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
-func u32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
+// lcpOption encodes o with the lcp codec: what we send is what the codec
+// (tested against tshark and fuzzed) writes. The options built here have
+// fixed sizes, so encoding cannot fail.
+func lcpOption(o lcp.Option) ppp.Option {
+	r, _ := lcp.ToRaw(o)
+	return r
+}
+
+// authOption is m's Authentication-Protocol option (RFC 1661 §6.2, RFC
+// 1994 §3 for CHAP's algorithm).
+func authOption(m auth.Method) lcp.AuthProtocol {
+	a := lcp.AuthProtocol{Protocol: m.Protocol()}
+	if alg, ok := m.Algorithm(); ok {
+		a.Algorithm = lcp.Algorithm(alg)
+	}
+	return a
+}
 
 func (n *lcpNegotiator) Check(o ppp.Option) (fsm.Verdict, []byte) {
 	t, err := lcp.FromRaw(o)
@@ -69,16 +83,16 @@ func (n *lcpNegotiator) Check(o ppp.Option) (fsm.Verdict, []byte) {
 	case lcp.MRU:
 		switch {
 		case uint16(t) > n.maxMTU:
-			return fsm.Nak, u16(n.maxMTU) // RFC 1661 §6.1; RFC 2516 §7
+			return fsm.Nak, lcpOption(lcp.MRU(n.maxMTU)).Data // RFC 1661 §6.1; RFC 2516 §7
 		case t < MinMRU:
-			return fsm.Nak, u16(MinMRU)
+			return fsm.Nak, lcpOption(lcp.MRU(MinMRU)).Data
 		}
 		return fsm.Ack, nil
 	case lcp.MagicNumber:
 		// RFC 1661 §6.4: zero MUST be Nak'd; our own value means the
 		// link may be looped back, and the Nak MUST carry another.
 		if t == 0 || (n.magic != 0 && uint32(t) == n.magic) {
-			return fsm.Nak, u32(n.newMagic())
+			return fsm.Nak, lcpOption(lcp.MagicNumber(n.newMagic())).Data
 		}
 		return fsm.Ack, nil
 	case lcp.AuthProtocol:
@@ -91,7 +105,7 @@ func (n *lcpNegotiator) Check(o ppp.Option) (fsm.Verdict, []byte) {
 			return fsm.Ack, nil
 		}
 		// RFC 1661 §6.2: Nak with a protocol we accept.
-		return fsm.Nak, n.methods[0].OptionData()
+		return fsm.Nak, lcpOption(authOption(n.methods[0])).Data
 	case lcp.MRRU, lcp.ShortSequence:
 		if n.rejectMRRU {
 			return fsm.Reject, nil

@@ -20,11 +20,13 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/fsm"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/ipv6cp"
 )
 
 // Role is which end of the link this is.
@@ -124,11 +126,22 @@ type Config struct {
 	// Name is the Authenticator's CHAP Name (RFC 1994 §4.1); default
 	// DefaultName.
 	Name string
-	// Verifier checks the peer's credentials (Authenticator, required).
+	// Verifier checks the peer's credentials (Authenticator, required)
+	// inside Receive. Deferred: the link emits AuthRequested and waits for
+	// the owner's Authenticated, so a slow backend never blocks the
+	// caller.
 	Verifier Verifier
 	// Addresses gives the IPCP addresses once the peer is authenticated
 	// (Authenticator, required).
 	Addresses AddressPolicy
+	// IPv6, when set and true as the Network phase starts, runs IPv6CP
+	// (RFC 5072) beside IPCP, each with its own automaton: either may
+	// close without ending the link while the other is open or opening.
+	// nil or false: IPv6CP frames get a Protocol-Reject.
+	IPv6 func() bool
+	// InterfaceID returns an IPv6CP Interface-Identifier candidate (RFC
+	// 5072 §4.1); zero results are drawn again. Default: crypto/rand.
+	InterfaceID func() ipv6cp.InterfaceID
 	// RequestDNS makes the Peer ask for DNS servers (RFC 1877 §1.1,
 	// §1.3), as RouterOS use-peer-dns.
 	RequestDNS bool
@@ -172,6 +185,8 @@ type Info struct {
 	// other end's; DNS/NBNS those assigned (Authenticator: given,
 	// Peer: received).
 	IP IPConfig
+	// IPv6 holds the IPv6CP result, zero unless IPv6CP opened.
+	IPv6 IPv6Config
 }
 
 // Output is what one call did and what the owner must carry out.
@@ -201,9 +216,9 @@ type Link struct {
 	lcp      *fsm.Automaton
 	lcpTimer time.Time
 
-	ipcp      *fsm.Automaton
-	ipcpTimer time.Time
-	ipcpUp    bool
+	// ncps are the network protocols of the Network phase (RFC 1661
+	// §3.6), IPCP first; nil outside it.
+	ncps []*ncp
 
 	au     handshake
 	authID uint8
@@ -314,6 +329,12 @@ func (c *Config) setDefaults() error {
 	if c.Rand == nil {
 		c.Rand = rand.Reader
 	}
+	if c.InterfaceID == nil {
+		c.InterfaceID = func() (id ipv6cp.InterfaceID) {
+			_, _ = io.ReadFull(rand.Reader, id[:]) // never fails (Go 1.24+)
+			return id
+		}
+	}
 	if c.Magic == nil {
 		c.Magic = func() uint32 {
 			var b [4]byte
@@ -379,21 +400,32 @@ func (l *Link) Receive(f ppp.Frame, now time.Time) Output {
 			l.receiveAuth(f)
 		}
 	case ppp.ProtocolIPCP:
-		if l.phase == PhaseNetwork && l.ipcp != nil {
-			var p ppp.Packet
-			if p.UnmarshalBinary(f.Information) == nil {
-				l.ipcpDo(l.ipcp.Receive(&p))
-			}
+		if n := l.ncp(f.Protocol); l.phase == PhaseNetwork && n != nil {
+			l.receiveNCP(n, f.Information)
 		}
 	case ppp.ProtocolIPv4:
 		// Data is the data plane's; whatever reaches us is dropped.
-	default:
-		if l.lcp.State() == fsm.Opened && l.phase == PhaseNetwork {
-			p := ppp.NewProtocolReject(l.lcp.NewID(), f, int(l.info.MTU))
-			l.sendPacket(ppp.ProtocolLCP, &p)
+	case ppp.ProtocolIPv6, ppp.ProtocolIPv6CP:
+		if n := l.ncp(ppp.ProtocolIPv6CP); l.phase == PhaseNetwork && n != nil {
+			if f.Protocol == ppp.ProtocolIPv6CP {
+				l.receiveNCP(n, f.Information)
+			}
+			break // IPv6 data, like IPv4, is the data plane's
 		}
+		l.protocolReject(f)
+	default:
+		l.protocolReject(f)
 	}
 	return l.end()
+}
+
+// protocolReject answers a protocol not served (RFC 1661 §5.7), in the
+// Network phase only.
+func (l *Link) protocolReject(f ppp.Frame) {
+	if l.lcp.State() == fsm.Opened && l.phase == PhaseNetwork {
+		p := ppp.NewProtocolReject(l.lcp.NewID(), f, int(l.info.MTU))
+		l.sendPacket(ppp.ProtocolLCP, &p)
+	}
 }
 
 func (l *Link) receiveLCP(b []byte) {
@@ -416,11 +448,15 @@ func (l *Link) receiveLCP(b []byte) {
 		var r ppp.ProtocolRejectData
 		if opened && r.UnmarshalBinary(p.Data) == nil && r.Protocol != ppp.ProtocolLCP {
 			l.emit(ProtocolRejected{Protocol: r.Protocol})
-			if r.Protocol == ppp.ProtocolIPCP && l.ipcp != nil {
-				// Without IPCP the link carries nothing.
-				l.setReason("peer rejected IPCP")
-				l.lcpDo(l.lcp.Close())
-				return
+			if n := l.ncp(r.Protocol); n != nil {
+				l.dropNCP(n)
+				if len(l.ncps) == 0 {
+					// Without a network protocol the link carries
+					// nothing.
+					l.setReason("peer rejected " + ncpName(r.Protocol))
+					l.lcpDo(l.lcp.Close())
+					return
+				}
 			}
 		}
 	}
@@ -441,9 +477,11 @@ func (l *Link) Tick(now time.Time) Output {
 		}
 		l.lcpDo(l.lcp.Timeout())
 	}
-	if !l.dead && l.ipcp != nil && due(l.ipcpTimer, now) {
-		l.ipcpTimer = time.Time{}
-		l.ipcpDo(l.ipcp.Timeout())
+	for _, n := range l.ncps {
+		if !l.dead && l.ncp(n.proto) == n && due(n.timer, now) {
+			n.timer = time.Time{}
+			l.ncpDo(n, n.a.Timeout())
+		}
 	}
 	if !l.dead {
 		l.tickAuth(now)
@@ -503,13 +541,22 @@ func (l *Link) end() Output {
 	o := l.out
 	l.out = Output{}
 	if !l.dead {
-		for _, t := range []time.Time{l.lcpTimer, l.ipcpTimer, l.au.deadline, l.au.retry} {
-			if !t.IsZero() && (o.Deadline.IsZero() || t.Before(o.Deadline)) {
-				o.Deadline = t
-			}
+		for _, t := range []time.Time{l.lcpTimer, l.au.deadline, l.au.retry} {
+			o.Deadline = earlier(o.Deadline, t)
+		}
+		for _, n := range l.ncps {
+			o.Deadline = earlier(o.Deadline, n.timer)
 		}
 	}
 	return o
+}
+
+// earlier returns the earlier of two deadlines, zero meaning none.
+func earlier(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
 }
 
 func (l *Link) emit(e Event) { l.out.Events = append(l.out.Events, e) }
@@ -629,7 +676,8 @@ func (l *Link) finish() {
 	l.dead = true
 }
 
-// startNetwork enters the Network phase (RFC 1661 §3.6) and opens IPCP.
+// startNetwork enters the Network phase (RFC 1661 §3.6) and opens its
+// network protocols: IPCP, and IPv6CP when Config.IPv6 says so.
 func (l *Link) startNetwork() {
 	var neg fsm.Negotiator
 	if l.cfg.Role == Authenticator {
@@ -647,67 +695,159 @@ func (l *Link) startNetwork() {
 		neg = newIPCPClient(l.cfg.RequestDNS)
 	}
 	l.setPhase(PhaseNetwork)
-	l.ipcp = fsm.New(neg, l.fsmConfig())
-	l.ipcp.SetPeerMRU(int(l.info.MTU))
-	l.ipcpDo(l.ipcp.Up())
-	l.ipcpDo(l.ipcp.Open())
+	l.ncps = append(l.ncps[:0], &ncp{proto: ppp.ProtocolIPCP, a: fsm.New(neg, l.fsmConfig())})
+	if l.cfg.IPv6 != nil && l.cfg.IPv6() {
+		v6 := newIPv6CP(l.newInterfaceID)
+		l.ncps = append(l.ncps, &ncp{proto: ppp.ProtocolIPv6CP, a: fsm.New(v6, l.fsmConfig()), v6: v6})
+	}
+	for _, n := range slices.Clone(l.ncps) {
+		if l.ncp(n.proto) != n {
+			return // the link went down opening an earlier one
+		}
+		n.a.SetPeerMRU(int(l.info.MTU))
+		l.ncpDo(n, n.a.Up())
+		if l.ncp(n.proto) == n {
+			l.ncpDo(n, n.a.Open())
+		}
+	}
 }
 
+// newInterfaceID draws a non-zero Interface-Identifier (RFC 5072 §4.1).
+func (l *Link) newInterfaceID() ipv6cp.InterfaceID {
+	for {
+		if id := l.cfg.InterfaceID(); id != (ipv6cp.InterfaceID{}) {
+			return id
+		}
+	}
+}
+
+// stopNetwork ends the Network phase: every open protocol goes down.
 func (l *Link) stopNetwork() {
-	if l.ipcpUp {
-		l.emit(NetworkDown{})
+	for _, n := range l.ncps {
+		if n.up {
+			l.emit(NetworkDown{Protocol: n.proto})
+		}
 	}
-	l.ipcp, l.ipcpUp, l.ipcpTimer = nil, false, time.Time{}
-	l.info.IP = IPConfig{}
+	l.ncps = nil
+	l.info.IP, l.info.IPv6 = IPConfig{}, IPv6Config{}
 }
 
-// ipcpDo carries out IPCP's output.
-func (l *Link) ipcpDo(o fsm.Output) {
-	if o.Err != nil {
-		l.setReason("ipcp: " + o.Err.Error())
+// ncp is one network control protocol of the link, with its own RFC
+// 1661 automaton: NCPs open and close independently (RFC 1661 §3.6).
+type ncp struct {
+	proto ppp.Protocol
+	a     *fsm.Automaton
+	timer time.Time
+	up    bool
+	v6    *ipv6cpNegotiator // IPv6CP's negotiator, for its result
+}
+
+// ncp returns the running network protocol proto, nil if none.
+func (l *Link) ncp(proto ppp.Protocol) *ncp {
+	for _, n := range l.ncps {
+		if n.proto == proto {
+			return n
+		}
 	}
-	l.timer(&l.ipcpTimer, o.Timer)
+	return nil
+}
+
+func ncpName(p ppp.Protocol) string {
+	if p == ppp.ProtocolIPv6CP {
+		return "IPv6CP"
+	}
+	return "IPCP"
+}
+
+func (l *Link) receiveNCP(n *ncp, b []byte) {
+	var p ppp.Packet
+	if p.UnmarshalBinary(b) == nil {
+		l.ncpDo(n, n.a.Receive(&p))
+	}
+}
+
+// dropNCP takes n out of the link (the peer rejected its protocol).
+func (l *Link) dropNCP(n *ncp) {
+	if n.up {
+		l.emit(NetworkDown{Protocol: n.proto})
+	}
+	l.ncps = slices.DeleteFunc(l.ncps, func(m *ncp) bool { return m == n })
+}
+
+// opening reports whether an NCP other than n is open or on its way.
+func (l *Link) opening(n *ncp) bool {
+	for _, m := range l.ncps {
+		if m == n {
+			continue
+		}
+		switch m.a.State() {
+		case fsm.Initial, fsm.Starting, fsm.Closed, fsm.Stopped:
+		default:
+			return true
+		}
+	}
+	return false
+}
+
+// ncpDo carries out an NCP's output.
+func (l *Link) ncpDo(n *ncp, o fsm.Output) {
+	name := strings.ToLower(ncpName(n.proto))
+	if o.Err != nil {
+		l.setReason(name + ": " + o.Err.Error())
+	}
+	l.timer(&n.timer, o.Timer)
 	for _, e := range o.Effects {
 		if e.Packet != nil {
-			l.sendPacket(ppp.ProtocolIPCP, e.Packet)
+			l.sendPacket(n.proto, e.Packet)
 		}
 		switch e.Action {
 		case fsm.TLU:
-			l.ipcpOpened()
+			l.ncpOpened(n)
 		case fsm.TLD:
-			if l.ipcpUp {
-				l.ipcpUp = false
-				l.emit(NetworkDown{})
+			if n.up {
+				n.up = false
+				l.emit(NetworkDown{Protocol: n.proto})
 			}
 		case fsm.TLF:
-			// The only network protocol is gone: so is the link
+			if l.opening(n) {
+				// The other protocol carries the link on (RFC 1661
+				// §3.6); this one may be opened again by the peer.
+				continue
+			}
+			// The last network protocol is gone: so is the link
 			// (RFC 1661 §3.6 leaves this to the implementation;
 			// pppd does the same).
-			l.setReason("ipcp finished")
+			l.setReason(name + " finished")
 			l.lcpDo(l.lcp.Close())
 			return
 		}
-		if l.ipcp == nil {
+		if l.ncp(n.proto) != n {
 			return
 		}
 	}
 }
 
-func (l *Link) ipcpOpened() {
+func (l *Link) ncpOpened(n *ncp) {
+	if n.proto == ppp.ProtocolIPv6CP {
+		l.info.IPv6 = n.v6.result(n.a.Ours(), n.a.Theirs())
+		n.up = true
+		l.emit(NetworkUp{Protocol: n.proto, Info: l.info})
+		return
+	}
 	if l.cfg.Role == Authenticator {
-		ip := ipcpResult(l.ipcp.Theirs(), l.ipcp.Ours())
+		ip := ipcpResult(n.a.Theirs(), n.a.Ours())
 		ip.Local, ip.Remote = ip.Remote, ip.Local
 		l.info.IP = ip
 	} else {
-		l.info.IP = ipcpResult(l.ipcp.Ours(), l.ipcp.Theirs())
+		l.info.IP = ipcpResult(n.a.Ours(), n.a.Theirs())
 		if !l.info.IP.Local.IsValid() || l.info.IP.Local.IsUnspecified() {
 			l.setReason("ipcp: no address assigned")
 			l.lcpDo(l.lcp.Close())
 			return
 		}
 	}
-	l.ipcpUp = true
-	l.emit(NetworkUp{Info: l.info})
+	n.up = true
+	l.emit(NetworkUp{Protocol: n.proto, Info: l.info})
 }
 
 // printable keeps a peer-supplied text safe for logs.

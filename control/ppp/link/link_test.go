@@ -610,3 +610,56 @@ func TestAuthRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestDeferredVerdict: with the Deferred verifier the Authenticator hands
+// the peer's proof to its owner and goes on answering LCP (echoes) until
+// the verdict comes; the link then opens IPCP as with a synchronous one,
+// for every method. A verdict after the phase ended does nothing.
+func TestDeferredVerdict(t *testing.T) {
+	for _, m := range []auth.Method{auth.PAP, auth.CHAP, auth.MSCHAPv1, auth.MSCHAPv2} {
+		t.Run(m.String(), func(t *testing.T) {
+			sc, pc := serverConfig(), peerConfig()
+			sc.Methods, sc.Verifier = []auth.Method{m}, Deferred
+			x := newPair(t, sc, pc)
+			x.up()
+			x.flush()
+			req, ok := find[AuthRequested](x.evA)
+			if !ok || req.Request.User != "alice" || req.Request.Method != m {
+				t.Fatalf("AuthRequested %+v %v: %s", req, ok, eventsString(x.evA))
+			}
+			// Waiting: no verdict frame, LCP still answers.
+			x.fromP(x.p.EchoRequest(x.now))
+			x.flush()
+			if _, ok := find[EchoReply](x.evP); !ok {
+				t.Fatal("no Echo-Reply while the verdict is pending")
+			}
+			if _, ok := find[AuthSucceeded](x.evP); ok {
+				t.Fatal("peer authenticated before the verdict")
+			}
+			res, err := secrets("alice", "s3cret").Verify(t.Context(), req.Request)
+			x.fromA(x.a.Authenticated(res, err, x.now))
+			x.run(5)
+			if _, ok := find[NetworkUp](x.evA); !ok {
+				t.Fatalf("no NetworkUp after the verdict: %s", eventsString(x.evA))
+			}
+			if o := x.a.Authenticated(res, err, x.now); len(o.Send)+len(o.Events) != 0 {
+				t.Errorf("a second verdict did something: %+v", o)
+			}
+		})
+	}
+	t.Run("refused", func(t *testing.T) {
+		sc := serverConfig()
+		sc.Methods, sc.Verifier = []auth.Method{auth.PAP}, Deferred
+		x := newPair(t, sc, peerConfig())
+		x.up()
+		x.flush()
+		x.fromA(x.a.Authenticated(AuthResult{Message: "no"}, nil, x.now))
+		x.run(5)
+		if _, ok := find[AuthFailed](x.evA); !ok {
+			t.Fatalf("no AuthFailed: %s", eventsString(x.evA))
+		}
+		if _, ok := find[NetworkUp](x.evA); ok {
+			t.Fatal("refused peer got the network")
+		}
+	})
+}

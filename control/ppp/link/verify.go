@@ -41,13 +41,23 @@ type AuthResult struct {
 	AuthenticatorResponse []byte
 }
 
-// Verifier checks a peer's credentials. Local secrets look the password up
-// (see Passwords); a RADIUS verifier forwards the request. Verify is
-// called synchronously inside Link.Receive with context.Background(): that
-// suits a map lookup; a RADIUS verifier will need the call split into a
-// request event and a later result call.
+// Verifier checks a peer's credentials synchronously, inside Link.Receive
+// with context.Background(): it suits a map lookup (Passwords). A backend
+// that waits on the network leaves Config.Verifier nil and answers the
+// AuthRequested event with Link.Authenticated instead.
 type Verifier interface {
 	Verify(ctx context.Context, req AuthRequest) (AuthResult, error)
+}
+
+// Deferred is the Verifier of an owner that asks its backend itself: the
+// link emits AuthRequested with the peer's proof and waits, its
+// authentication deadline running, for Link.Authenticated.
+var Deferred Verifier = deferred{}
+
+type deferred struct{}
+
+func (deferred) Verify(context.Context, AuthRequest) (AuthResult, error) {
+	return AuthResult{}, fmt.Errorf("link: deferred verifier called: %w", ErrConfig)
 }
 
 // IPConfig is what IPCP assigns (RFC 1332 §3.3, RFC 1877 §1). Unset

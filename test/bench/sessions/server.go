@@ -66,7 +66,7 @@ func serve(iface, pin string, n int) error {
 	if err != nil {
 		return err
 	}
-	local, err := aaa.New(cfg, nil)
+	local, err := aaa.New(cfg.LocalAAA(), nil)
 	if err != nil {
 		return err
 	}

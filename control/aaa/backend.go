@@ -1,0 +1,191 @@
+package aaa
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
+)
+
+// Backend authenticates and authorizes sessions: local secrets (Local),
+// RADIUS. Authenticate must not block: it calls reply exactly once, from
+// any goroutine, possibly before it returns, and at the latest when ctx is
+// done (with a rejecting Answer whose Err wraps ctx.Err()). The session
+// loop goes on meanwhile (LCP echoes, other sessions), so a backend that
+// takes seconds holds nobody up but the session asking.
+type Backend interface {
+	Authenticate(ctx context.Context, req Request, reply func(Answer))
+}
+
+// Request is one session's authentication: who, how, with what proof,
+// and where the subscriber is.
+type Request struct {
+	// Handle is the session's handle (64-bit, never reused while the
+	// process lives): the future Acct-Session-Id.
+	Handle uint64
+	// Service is the /ppp secret service asked for: ServicePPPoE.
+	Service string
+	// Method is the PPP authentication protocol in use.
+	Method auth.Method
+	// User is the PAP Peer-ID or the CHAP Response's Name.
+	User string
+	// Password is the PAP password (RFC 1334 §2.2.1; RADIUS
+	// User-Password); empty for CHAP.
+	Password []byte
+	// CHAPID, Challenge and Response are the CHAP exchange (RFC 1994
+	// §4.1): the Challenge's Identifier and Value we sent, and the Value
+	// of the peer's Response: 16 octets for CHAP-MD5, 49 for MS-CHAPv1
+	// (RFC 2433 §2.2) and MS-CHAPv2 (RFC 2759 §4), which a RADIUS
+	// backend proxies as CHAP-Password/CHAP-Challenge (RFC 2865) or
+	// MS-CHAP-Challenge/MS-CHAP(2)-Response (RFC 2548 §2.3).
+	CHAPID    uint8
+	Challenge []byte
+	Response  []byte
+	// Circuit is where the subscriber is.
+	Circuit Circuit
+}
+
+// Circuit is the access side of a session, for NAS-Port-Id,
+// Calling-Station-Id and the TR-101 attributes.
+type Circuit struct {
+	// MAC is the client's Ethernet address (Calling-Station-Id).
+	MAC net.HardwareAddr
+	// Interface is the access interface or VLAN the session runs on.
+	Interface string
+	// VLANs are the 802.1Q/802.1ad tags, outer first.
+	VLANs []uint16
+	// ServiceName is the PPPoE Service-Name (Called-Station-Id).
+	ServiceName string
+	// SessionID is the PPPoE session id.
+	SessionID uint16
+	// RelaySessionID is the PADR's Relay-Session-Id, nil when absent.
+	RelaySessionID []byte
+	// CircuitID and RemoteID are the TR-101 Agent-Circuit-Id and
+	// Agent-Remote-Id of the PADR's vendor tag (RFC 4679 §4.1), nil when
+	// absent.
+	CircuitID, RemoteID []byte
+}
+
+// Answer is a Backend's verdict and, when it accepts, the session's
+// attributes. Zero values mean "not given": the session's defaults apply.
+type Answer struct {
+	// Accept lets the session go on.
+	Accept bool
+	// Err says why the session was refused, for its log line (never
+	// sent to the peer, never holding a password); wrapping
+	// ErrAuthFailed or ErrOnlyOne ends the session auth-failed, anything
+	// else (a backend down, a timeout) too.
+	Err error
+	// Message is the Reply-Message for the peer: the PAP
+	// Authenticate-Ack/Nak or CHAP Success/Failure text.
+	Message string
+	// AuthenticatorResponse is, for an accepted MS-CHAPv2, the 42-octet
+	// "S=<40 hex>" of MS-CHAP2-Success (RFC 2759 §5, RFC 2548 §2.3.3).
+	AuthenticatorResponse []byte
+	// User is the user name to account the session under; "" keeps the
+	// one the peer sent.
+	User string
+	// Addresses gives the session's addresses as IPCP starts; nil when
+	// the answer gives none (the session then has no IPv4 and ends
+	// no-address). Release gives back what it held; the session calls it
+	// exactly once when it ends, and the caller of an accepted Answer
+	// that is not used (the session ended meanwhile) calls it at once.
+	Lease Grant
+	// Local and Remote are the answer's fixed addresses, Pool the pool
+	// the remote address comes from when Remote is not set
+	// (Framed-IP-Address, Framed-Pool): what Lease resolves, for logs and
+	// accounting.
+	Local, Remote netip.Addr
+	Pool          string
+	// IPv6 runs IPv6CP (RFC 5072) beside IPCP. The local backend leaves
+	// it off until RA and DHCPv6 serve the session (IPv6CP is then
+	// answered with Protocol-Reject, as before); a profile's IPv6 pools
+	// or RADIUS's Framed-IPv6-Prefix/Delegated-IPv6-Prefix turn it on.
+	IPv6 bool
+	// DNS are the DNS servers offered through IPCP (RFC 1877).
+	DNS []netip.Addr
+	// ChangeTCPMSS clamps the TCP MSS of the session to MTU − 40.
+	ChangeTCPMSS bool
+	// SessionTimeout ends the session this long after it came up, and
+	// IdleTimeout after this long without traffic (RFC 2865 §5.27,
+	// §5.28); 0 for none.
+	SessionTimeout, IdleTimeout time.Duration
+	// InterimInterval is the accounting interim period
+	// (Acct-Interim-Interval, RFC 2869 §5.16); 0 for none.
+	InterimInterval time.Duration
+	// RateLimit is a RouterOS rate-limit string ("rx/tx ..."), as
+	// Mikrotik-Rate-Limit carries it; "" for none.
+	RateLimit string
+	// Class is echoed in accounting (RFC 2865 §5.25), opaque.
+	Class [][]byte
+	// Routes are the Framed-Routes towards the subscriber (RFC 2865
+	// §5.22).
+	Routes []netip.Prefix
+	// Profile is the local /ppp profile the answer was resolved against,
+	// "" when none.
+	Profile string
+}
+
+// Grant is what an accepted Answer holds for its session: addresses
+// (given out lazily, as IPCP starts, so a session that never gets there
+// takes nothing from a pool) and whatever else Release gives back.
+type Grant interface {
+	// Assign returns the session's addresses; asked again, the same.
+	Assign() (Addresses, error)
+	// Release gives everything back; only the first call does anything.
+	Release()
+}
+
+// Authenticate implements Backend over the local secrets: the answer
+// comes before it returns (a map lookup and a hash). The Grant is a
+// Lease: its addresses come from the secret, the profile and the pools.
+func (l *Local) Authenticate(ctx context.Context, req Request, reply func(Answer)) {
+	le := l.Begin(req.Service)
+	res, err := le.Authenticate(Proof{
+		Method:    req.Method,
+		User:      req.User,
+		Password:  req.Password,
+		ID:        req.CHAPID,
+		Challenge: req.Challenge,
+		Response:  req.Response,
+	})
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		le.Release()
+		msg := MessageAuthFailed
+		if errors.Is(err, ErrOnlyOne) {
+			msg = MessageOnlyOne
+		}
+		reply(Answer{Err: err, Message: msg})
+		return
+	}
+	le.mu.Lock()
+	sec := le.secret
+	le.mu.Unlock()
+	a := Answer{
+		Accept:                true,
+		AuthenticatorResponse: res.AuthenticatorResponse,
+		Lease:                 le,
+		Local:                 sec.LocalAddress,
+		Remote:                sec.RemoteAddress,
+		DNS:                   res.Profile.DNS,
+		ChangeTCPMSS:          res.Profile.ChangeTCPMSS,
+		Profile:               res.Profile.Name,
+	}
+	if !a.Local.IsValid() {
+		a.Local, _ = netip.ParseAddr(res.Profile.LocalAddress)
+	}
+	if !a.Remote.IsValid() {
+		if r, perr := netip.ParseAddr(res.Profile.RemoteAddress); perr == nil {
+			a.Remote = r
+		} else {
+			a.Pool = res.Profile.RemoteAddress
+		}
+	}
+	reply(a)
+}

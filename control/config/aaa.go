@@ -1,0 +1,63 @@
+package config
+
+import (
+	"slices"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/aaa"
+)
+
+// LocalAAA returns what the local AAA backend serves of c: the secrets (the
+// persistent list itself, not a copy), the profiles with RouterOS's
+// "default" values resolved, and the pools.
+func (c *Config) LocalAAA() aaa.Settings {
+	def, _ := c.Profiles.Get(DefaultProfile)
+	profiles := make([]aaa.Profile, 0, c.Profiles.Len())
+	for _, p := range c.Profiles.All() {
+		profiles = append(profiles, resolveProfile(p, def))
+	}
+	return aaa.Settings{Secrets: secretList{c.Secrets}, Profiles: profiles, Pools: c.PoolSpecs()}
+}
+
+// secretList is the configuration's secrets as aaa.Secrets.
+type secretList struct{ l List[Secret] }
+
+func (s secretList) Get(name string) (aaa.Secret, bool) {
+	v, ok := s.l.Get(name)
+	if !ok {
+		return aaa.Secret{}, false
+	}
+	return aaa.Secret{
+		Name: v.Name, Password: v.Password, Profile: v.Profile, Service: v.Service,
+		LocalAddress: v.LocalAddress, RemoteAddress: v.RemoteAddress, Disabled: v.Disabled,
+	}, true
+}
+
+// resolveProfile folds RouterOS's "default" values of p into booleans:
+// only-one and change-tcp-mss "default" take the built-in default
+// profile's value, and for that profile "default" means no and yes
+// respectively.
+func resolveProfile(p, def Profile) aaa.Profile {
+	yes := func(v, dv string, fallback bool) bool {
+		switch v {
+		case "yes":
+			return true
+		case "no":
+			return false
+		}
+		switch dv {
+		case "yes":
+			return true
+		case "no":
+			return false
+		}
+		return fallback
+	}
+	return aaa.Profile{
+		Name:          p.Name,
+		LocalAddress:  p.LocalAddress,
+		RemoteAddress: p.RemoteAddress,
+		DNS:           slices.Clone(p.DNSServer),
+		OnlyOne:       yes(p.OnlyOne, def.OnlyOne, false),
+		ChangeTCPMSS:  yes(p.ChangeTCPMSS, def.ChangeTCPMSS, true),
+	}
+}

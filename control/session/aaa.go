@@ -1,0 +1,164 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/aaa"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
+)
+
+// verdict is where a backend's answer waits for the session loop: the
+// backend may answer from any goroutine, before or after the session
+// ended.
+type verdict struct {
+	poke func() // tells the session loop an answer is there
+
+	mu    sync.Mutex
+	ans   *aaa.Answer
+	ended bool // the session is gone: an answer is released on arrival
+}
+
+// put is the reply function handed to the backend.
+func (v *verdict) put(a aaa.Answer) {
+	v.mu.Lock()
+	if v.ended || v.ans != nil {
+		v.mu.Unlock()
+		if a.Lease != nil {
+			a.Lease.Release() // nobody will use it
+		}
+		return
+	}
+	v.ans = &a
+	v.mu.Unlock()
+	v.poke()
+}
+
+// take returns the answer that arrived, if any.
+func (v *verdict) take() (aaa.Answer, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.ans == nil {
+		return aaa.Answer{}, false
+	}
+	a := *v.ans
+	v.ans = nil
+	return a, true
+}
+
+// close refuses later answers and returns one that came too late for the
+// loop.
+func (v *verdict) close() (aaa.Answer, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.ended = true
+	if v.ans == nil {
+		return aaa.Answer{}, false
+	}
+	a := *v.ans
+	v.ans = nil
+	return a, true
+}
+
+// authenticate hands the peer's proof to AAA; the answer comes back
+// through s.verdict, bounded by the setup deadline. A backend that
+// answered before returning (local secrets) is acted on at once, as if
+// the link had checked the proof itself.
+func (s *Session) authenticate(r link.AuthRequest, now time.Time) {
+	if s.cancelAAA != nil {
+		return // one question per session
+	}
+	left := s.cfg.SetupTimeout
+	if !s.setupDeadline.IsZero() {
+		left = s.setupDeadline.Sub(now)
+	}
+	// A timeout, not the deadline itself: the session's clock (Config.Now)
+	// need not be the wall clock a context runs on.
+	ctx, cancel := context.WithTimeout(context.Background(), left)
+	s.cancelAAA = cancel
+	c := s.cfg.Circuit
+	vlans := make([]uint16, 0, c.NumVLANs)
+	for _, v := range c.VLANList() {
+		vlans = append(vlans, v.ID)
+	}
+	s.cfg.AAA.Authenticate(ctx, aaa.Request{
+		Handle:    uint64(s.cfg.ID),
+		Service:   aaa.ServicePPPoE,
+		Method:    r.Method,
+		User:      r.User,
+		Password:  []byte(r.Password),
+		CHAPID:    r.Identifier,
+		Challenge: r.Challenge,
+		Response:  r.Response,
+		Circuit: aaa.Circuit{
+			MAC:            c.HardwareAddr(),
+			Interface:      s.cfg.Interface,
+			VLANs:          vlans,
+			ServiceName:    s.cfg.Service,
+			SessionID:      s.cfg.SessionID,
+			RelaySessionID: s.cfg.PADR.RelaySessionID,
+			CircuitID:      s.cfg.PADR.Line.CircuitID,
+			RemoteID:       s.cfg.PADR.Line.RemoteID,
+		},
+	}, s.verdict.put)
+	s.answered(now)
+}
+
+// answered hands AAA's answer to the link.
+func (s *Session) answered(now time.Time) {
+	a, ok := s.verdict.take()
+	if !ok {
+		return
+	}
+	if s.ended {
+		if a.Lease != nil {
+			a.Lease.Release()
+		}
+		return
+	}
+	res := link.AuthResult{OK: a.Accept, Message: a.Message, AuthenticatorResponse: a.AuthenticatorResponse}
+	if a.Accept {
+		s.answer, s.grant = a, a.Lease
+	} else {
+		s.authErr = a.Err
+		if s.authErr == nil {
+			s.authErr = aaa.ErrAuthFailed
+		}
+	}
+	s.carry(s.link.Authenticated(res, nil, now), now)
+}
+
+// addresses is the link's AddressPolicy: the answer's Grant. The first
+// failure names the session's end (no-address).
+func (s *Session) addresses(string) (link.IPConfig, error) {
+	if s.grant == nil {
+		err := errors.New("session: AAA gave no addresses")
+		s.addrErr = err
+		return link.IPConfig{}, err
+	}
+	a, err := s.grant.Assign()
+	if err != nil {
+		if s.addrErr == nil {
+			s.addrErr = err
+		}
+		return link.IPConfig{}, err
+	}
+	return a.IPConfig(), nil
+}
+
+// endAAA gives back what AAA granted, and whatever an answer still on
+// its way will grant.
+func (s *Session) endAAA() {
+	if s.cancelAAA != nil {
+		s.cancelAAA()
+	}
+	if a, ok := s.verdict.close(); ok && a.Lease != nil {
+		a.Lease.Release()
+	}
+	if s.grant != nil {
+		s.grant.Release()
+		s.grant = nil
+	}
+}
