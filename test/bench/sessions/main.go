@@ -38,6 +38,7 @@ import (
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
+	"github.com/pppoe-xdp/pppoe-xdp/test/freeradius"
 	"github.com/pppoe-xdp/pppoe-xdp/test/peer"
 )
 
@@ -52,6 +53,7 @@ func main() {
 	n := flag.Int("n", 10000, "sessions to bring up")
 	conc := flag.Int("concurrency", 64, "dials (and PADTs) in flight at once; above ~100 the AC's AF_PACKET socket buffer overflows")
 	method := flag.String("auth", "pap", "pap or chap")
+	aaaMode := flag.String("aaa", "local", "local (/ppp secret) or radius (a FreeRADIUS beside the AC, the README's configuration)")
 	pin := flag.String("pin", "", "bpffs pin directory (server)")
 	iface := flag.String("iface", "acc0", "access interface (server)")
 	floodMode := flag.Bool("flood", false, "the flood bench: a subscriber dials during PADI and PADR floods")
@@ -67,12 +69,12 @@ func main() {
 	var err error
 	switch {
 	case *role == "server":
-		err = serve(*iface, *pin, *n)
+		err = serve(*iface, *pin, *n, *aaaMode)
 	case *floodMode:
 		err = floodBench(floodOpts{rate: *rate, dials: *dials, warmup: *warmup, pace: *pace, modes: strings.Split(*modes, ","),
 			padiLimit: *padiLimit, macLimit: *macLimit, floodKinds: strings.Split(*kinds, ",")})
 	default:
-		err = bench(*n, *conc, *method)
+		err = bench(*n, *conc, *method, *aaaMode)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench-sessions:", err)
@@ -127,7 +129,7 @@ func cpu() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func bench(n, conc int, method string) error {
+func bench(n, conc int, method, aaaMode string) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("needs root (network namespaces, BPF)")
 	}
@@ -140,7 +142,10 @@ func bench(n, conc int, method string) error {
 	default:
 		return fmt.Errorf("-auth %q: want pap or chap", method)
 	}
-	env, err := newBenchEnv(n)
+	if aaaMode != "local" && aaaMode != "radius" {
+		return fmt.Errorf("-aaa %q: want local or radius", aaaMode)
+	}
+	env, err := newBenchEnv(n, aaaMode)
 	if err != nil {
 		return err
 	}
@@ -155,6 +160,9 @@ func bench(n, conc int, method string) error {
 
 	fmt.Printf("bench-sessions: %d emulated subscribers (%s), %d dials in flight, %d CPUs, AC in a child process\n",
 		n, method, conc, runtime.NumCPU())
+	if aaaMode == "radius" {
+		fmt.Println("aaa:       RADIUS: every subscriber through a FreeRADIUS (threaded, the README's configuration) in the AC's namespace on the same CPUs, accounting on")
+	}
 	clients := make([]*peer.Client, n)
 	var failed atomic.Int64
 	var firstErr atomic.Value
@@ -255,6 +263,24 @@ func bench(n, conc int, method string) error {
 		}
 	}
 	td := time.Since(t0)
+	if aaaMode == "radius" {
+		// Every session's Start and Stop delivered: the accounting kept up.
+		var acct []int64
+		t1 := time.Now()
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			s, err := ch.ask("acct")
+			if err != nil {
+				return err
+			}
+			acct = ints(s)
+			if acct[0] == 0 || time.Now().After(deadline) {
+				break
+			}
+		}
+		drained := time.Since(t1).Round(time.Millisecond)
+		defer fmt.Printf("accounting: %d records delivered (Accounting-On, a Start and a Stop per session), %d still queued %v after the last session ended\n",
+			acct[1], acct[0], drained)
+	}
 	fmt.Printf("teardown:  %d sessions down in %v, %.0f sessions/s (client PADT until no session, maps entry or lease is left)\n",
 		ok, td.Round(time.Millisecond), float64(ok)/td.Seconds())
 	fmt.Printf("           left: %d sessions, %d maps entries, %d leases; AC cpu %v, clients cpu %v\n",
@@ -281,7 +307,7 @@ func (e *benchEnv) close() {
 }
 
 // newBenchEnv builds the lab for an AC with room for n sessions.
-func newBenchEnv(n int) (_ *benchEnv, err error) {
+func newBenchEnv(n int, aaaMode string) (_ *benchEnv, err error) {
 	id := strconv.Itoa(os.Getpid())
 	e := &benchEnv{subNS: "pxb-sub-" + id, acNS: "pxb-ac-" + id}
 	defer func() {
@@ -315,7 +341,22 @@ func newBenchEnv(n int) (_ *benchEnv, err error) {
 		return nil, err
 	}
 	pin := "/sys/fs/bpf/pppoe-xdp-bench-" + id
-	cmd := exec.Command("ip", "netns", "exec", e.acNS, self, "-role=server", "-iface=acc0", "-pin="+pin, "-n="+strconv.Itoa(n))
+	if aaaMode == "radius" {
+		dir, err := os.MkdirTemp("", "pxb-radius-")
+		if err != nil {
+			return nil, err
+		}
+		e.undo = append(e.undo, func() { os.RemoveAll(dir) })
+		fr, err := freeradius.Launch(dir, freeradius.Options{
+			Threaded: true, Netns: e.acNS, AuthPort: 1812, AcctPort: 1813,
+			Users: "MT-User\tCleartext-Password := \"StrongPass\"\n",
+		})
+		if err != nil {
+			return nil, fmt.Errorf("freeradius: %w", err)
+		}
+		e.undo = append(e.undo, fr.Close)
+	}
+	cmd := exec.Command("ip", "netns", "exec", e.acNS, self, "-role=server", "-iface=acc0", "-pin="+pin, "-n="+strconv.Itoa(n), "-aaa="+aaaMode)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {

@@ -2,12 +2,14 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
@@ -16,8 +18,11 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/afpacket"
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
+	"github.com/pppoe-xdp/pppoe-xdp/control/radiusaaa"
 	"github.com/pppoe-xdp/pppoe-xdp/control/server"
+	"github.com/pppoe-xdp/pppoe-xdp/control/session"
 	"github.com/pppoe-xdp/pppoe-xdp/maps"
+	"github.com/pppoe-xdp/pppoe-xdp/test/freeradius"
 )
 
 // benchConfig is the RouterOS reference's Quick Example with a pool big
@@ -35,7 +40,7 @@ func benchConfig(iface string) string {
 // serve is the child: the data plane attached as the daemon does it,
 // control/server on iface, and a line protocol on stdin/stdout:
 // "ready", "stat" (rss_kB cpu_ns sessions entries leases), "quit".
-func serve(iface, pin string, n int) error {
+func serve(iface, pin string, n int, aaaMode string) error {
 	capacity := uint32(max(1024, 2*n))
 	dp, err := maps.Open(maps.Options{PinPath: pin, MaxSessions: capacity})
 	if err != nil {
@@ -62,7 +67,15 @@ func serve(iface, pin string, n int) error {
 			return err
 		}
 	}
-	cfg, err := config.Load(benchConfig(iface))
+	script := benchConfig(iface)
+	if aaaMode == "radius" {
+		// The subscribers are on FreeRADIUS (in this namespace), not in
+		// the local secrets.
+		script = strings.Replace(script, "/ppp secret add name=MT-User password=StrongPass profile=for-pppoe service=pppoe\n", "", 1) +
+			"/ppp aaa set use-radius=yes accounting=yes\n" +
+			"/radius add service=ppp address=127.0.0.1 secret=" + freeradius.Secret + "\n"
+	}
+	cfg, err := config.Load(script)
 	if err != nil {
 		return err
 	}
@@ -70,11 +83,24 @@ func serve(iface, pin string, n int) error {
 	if err != nil {
 		return err
 	}
+	var backend aaa.Backend = local
+	var observers []session.Observer
+	var rb *radiusaaa.Backend
+	if aaaMode == "radius" {
+		rb = radiusaaa.NewBackend(local, radiusaaa.BackendOptions{})
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			rb.Close(ctx)
+		}()
+		backend, observers = rb, []session.Observer{rb}
+	}
 	// Off until the flood bench's "limits" command; pppoed leaves the Go
 	// limiter nil and sets the data plane's.
 	lim := pppoe.NewLimiter(pppoe.Limits{})
 	srv, err := server.New(cfg, server.Options{
-		AAA:              local,
+		AAA:              backend,
+		Observers:        observers,
 		DataPlane:        server.NewDataPlane(dp),
 		DiscoveryLimiter: lim,
 		Open: func(name string) (server.Port, error) {
@@ -135,6 +161,13 @@ func serve(iface, pin string, n int) error {
 			d := srv.Counters().Discovery
 			fmt.Println(c[maps.ReasonPassDiscovery], c[maps.ReasonDiscoveryMAC], c[maps.ReasonDiscoveryGlobal],
 				d.PADIReceived, d.PADRReceived, d.MACLimited+d.GlobalLimited, d.PADOSent, d.PADSSent, d.PADSErrors, runs, ns)
+		case "acct":
+			// queued delivered
+			if rb == nil {
+				fmt.Println(0, 0)
+			} else {
+				fmt.Println(rb.Queued(), rb.Delivered())
+			}
 		case "quit":
 			fmt.Println("bye")
 			return nil
