@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -280,6 +281,31 @@ func (s *Server) Stop() {
 	if s.t != nil && s.t.Failed() {
 		s.t.Logf("freeradius output:\n%s", s.out.String())
 	}
+}
+
+// CPU is the user and system time the running process has used, for
+// measurements (0 when it is not running or /proc cannot tell).
+func (s *Server) CPU() time.Duration {
+	if s.cmd == nil {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name, which may hold spaces: utime
+	// and stime are the 12th and 13th, in clock ticks (USER_HZ, 100).
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0
+	}
+	var ticks int64
+	for _, v := range f[11:13] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
 // Log is what FreeRADIUS printed since it last started.

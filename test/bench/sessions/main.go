@@ -168,6 +168,10 @@ func bench(n, conc int, method, aaaMode string) error {
 	var firstErr atomic.Value
 	sem := make(chan struct{}, conc)
 	var wg sync.WaitGroup
+	var radiusCPU0 time.Duration
+	if env.radius != nil {
+		radiusCPU0 = env.radius.CPU()
+	}
 	cpu0, t0 := cpu(), time.Now()
 	for i := range n {
 		sem <- struct{}{}
@@ -215,6 +219,10 @@ func bench(n, conc int, method, aaaMode string) error {
 	fmt.Printf("cpu:       AC %v (%.2f cores), emulated clients %v (%.2f cores) over %v wall\n",
 		serverCPU.Round(time.Millisecond), serverCPU.Seconds()/setup.Seconds(),
 		clientCPU.Round(time.Millisecond), clientCPU.Seconds()/setup.Seconds(), setup.Round(time.Millisecond))
+	if env.radius != nil {
+		rc := env.radius.CPU() - radiusCPU0
+		fmt.Printf("           FreeRADIUS %v (%.2f cores)\n", rc.Round(time.Millisecond), rc.Seconds()/setup.Seconds())
+	}
 	if clientCPU > serverCPU {
 		fmt.Println("           note: the clients used more CPU than the AC; on 2 cores they may be limiting the rate")
 	} else {
@@ -297,6 +305,7 @@ type benchEnv struct {
 	subNS, acNS string
 	child       *child
 	mux         *peer.Mux
+	radius      *freeradius.Server // -aaa radius
 	undo        []func()
 }
 
@@ -355,6 +364,7 @@ func newBenchEnv(n int, aaaMode string) (_ *benchEnv, err error) {
 			return nil, fmt.Errorf("freeradius: %w", err)
 		}
 		e.undo = append(e.undo, fr.Close)
+		e.radius = fr
 	}
 	cmd := exec.Command("ip", "netns", "exec", e.acNS, self, "-role=server", "-iface=acc0", "-pin="+pin, "-n="+strconv.Itoa(n), "-aaa="+aaaMode)
 	cmd.Stderr = os.Stderr
