@@ -49,7 +49,12 @@ type Profile struct {
 	DNSServer     DNSServers `ros:"dns-server" json:"dns-server"`
 	OnlyOne       string     `ros:"only-one" enum:"yes,no,default" default:"default" json:"only-one"`
 	ChangeTCPMSS  string     `ros:"change-tcp-mss" enum:"yes,no,default" default:"yes" json:"change-tcp-mss"`
-	Comment       string     `ros:"comment" json:"comment"`
+	RateLimit     RateLimit  `ros:"rate-limit" json:"rate-limit"`
+	// QueueType picks how the download (tx) limit holds: default-small and
+	// default police it; fq-codel-default and cake-default shape it (EDT
+	// and fq on the access interface). README "Rate limits".
+	QueueType string `ros:"queue-type" enum:"default-small,default,fq-codel-default,cake-default" default:"default-small" json:"queue-type"`
+	Comment   string `ros:"comment" json:"comment"`
 }
 
 // Secret is a /ppp secret item: a local user.
@@ -61,6 +66,7 @@ type Secret struct {
 	Service       string     `ros:"service" enum:"any,async,l2tp,ovpn,pppoe,pptp,sstp" default:"any" json:"service"`
 	LocalAddress  netip.Addr `ros:"local-address" json:"local-address"`
 	RemoteAddress netip.Addr `ros:"remote-address" json:"remote-address"`
+	RateLimit     RateLimit  `ros:"rate-limit" json:"rate-limit"`
 	Disabled      bool       `ros:"disabled" json:"disabled"`
 	Comment       string     `ros:"comment" json:"comment"`
 }
@@ -80,6 +86,7 @@ type Server struct {
 	MaxSessions       int         `ros:"max-sessions" range:"0..65535" default:"0" json:"max-sessions"`
 	MRRU              MRRU        `ros:"mrru" default:"disabled" json:"mrru"`
 	OneSessionPerHost bool        `ros:"one-session-per-host" json:"one-session-per-host"`
+	PADODelay         PADODelay   `ros:"pado-delay" default:"0" json:"pado-delay"`
 	Disabled          bool        `ros:"disabled" default:"yes" json:"disabled"`
 	Comment           string      `ros:"comment" json:"comment"`
 }

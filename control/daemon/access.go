@@ -166,6 +166,8 @@ func (a *AccessConcentrator) Sessions() []Active {
 			BytesIn:    s.Stats.BytesUp,
 			PacketsOut: s.Stats.PacketsDown,
 			BytesOut:   s.Stats.BytesDown,
+			RateLimit:  s.RateLimit, ShapeTx: s.ShapeTx,
+			RateDropsIn: s.Stats.RateDropsUp, RateDropsOut: s.Stats.RateDropsDown,
 		})
 	}
 	return out

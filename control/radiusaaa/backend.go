@@ -22,6 +22,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/radius"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ratelimit"
 	"github.com/pppoe-xdp/pppoe-xdp/control/session"
 )
 
@@ -271,7 +272,8 @@ func (b *Backend) answer(set settings, req aaa.Request, res radius.AuthResult, e
 		ChangeTCPMSS:    prof.ChangeTCPMSS,
 		SessionTimeout:  res.SessionTimeout,
 		IdleTimeout:     res.IdleTimeout,
-		RateLimit:       res.RateLimit,
+		RateLimit:       b.rateLimit(req, res.RateLimit, prof.RateLimit),
+		ShapeTx:         prof.ShapeTx,
 		Class:           res.Class,
 		Routes:          framedRoutes(res.FramedRoutes),
 		Profile:         profName,
@@ -285,6 +287,22 @@ func (b *Backend) answer(set settings, req aaa.Request, res radius.AuthResult, e
 		a.InterimInterval = radius.InterimInterval(set.interim, res.InterimInterval)
 	}
 	return a
+}
+
+// rateLimit is the session's rate limit: Mikrotik-Rate-Limit when the
+// Access-Accept has one that parses, else the profile's (RouterOS: the
+// attribute wins). One that does not parse is logged and ignored, never
+// fatal to the session.
+func (b *Backend) rateLimit(req aaa.Request, attr string, fromProfile ratelimit.Limit) ratelimit.Limit {
+	if attr == "" {
+		return fromProfile
+	}
+	l, err := ratelimit.Parse(attr)
+	if err != nil {
+		b.log.Warn("radius: Mikrotik-Rate-Limit ignored", zap.String("user", req.User), zap.String("value", attr), zap.Error(err))
+		return fromProfile
+	}
+	return l
 }
 
 // framedRoutes reads Framed-Route values ("192.0.2.0/24 10.9.0.5 1",
@@ -501,4 +519,27 @@ func (b *Backend) stopIncomingLocked() {
 	b.dyn.cancel()
 	<-b.dyn.done
 	b.dyn = nil
+}
+
+// ApplyChange carries out a CoA on one live session: the rate limit
+// (Mikrotik-Rate-Limit, through the data plane's Update), Session-Timeout
+// and Idle-Timeout. A rate limit that does not parse is refused whole
+// with Error-Cause 407 (Invalid-Attribute-Value), before anything changes.
+func ApplyChange(s *session.Session, ch radius.Change) error {
+	var lim ratelimit.Limit
+	if ch.RateLimit != nil {
+		var err error
+		if lim, err = ratelimit.Parse(*ch.RateLimit); err != nil {
+			return &radius.CauseError{Cause: radius.CauseInvalidAttributeValue, Err: err}
+		}
+	}
+	if ch.SessionTimeout != nil || ch.IdleTimeout != nil {
+		if err := s.SetLimits(session.Limits{SessionTimeout: ch.SessionTimeout, IdleTimeout: ch.IdleTimeout}); err != nil {
+			return err
+		}
+	}
+	if ch.RateLimit != nil {
+		return s.Update(func(e session.Entry) session.Entry { e.RateLimit = lim; return e })
+	}
+	return nil
 }

@@ -150,7 +150,7 @@ func TestBackendFreeRADIUS(t *testing.T) {
 				t.Errorf("%v: addresses %+v", m, addrs)
 			}
 			if a.SessionTimeout != time.Hour || a.IdleTimeout != 10*time.Minute || a.InterimInterval != 30*time.Second ||
-				a.RateLimit != "10M/20M" || len(a.Class) != 1 || string(a.Class[0]) != "class-alice" ||
+				a.RateLimit.Rx.Rate != 10_000_000 || a.RateLimit.Tx.Rate != 20_000_000 || len(a.Class) != 1 || string(a.Class[0]) != "class-alice" ||
 				len(a.Routes) != 1 || a.Routes[0] != netip.MustParsePrefix("192.0.2.0/24") || a.Message != "welcome alice" {
 				t.Errorf("%v: answer %+v", m, a)
 			}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ratelimit"
 )
 
 // Entry is what the data plane needs to forward one session's traffic.
@@ -24,6 +25,10 @@ type Entry struct {
 	// MSS is the TCP MSS to clamp SYNs to, MTU − 40 when the profile's
 	// change-tcp-mss is yes; 0 for no clamping.
 	MSS uint16
+	// RateLimit is the session's rate-limit (rx: from the client), the
+	// download shaped rather than policed if ShapeTx.
+	RateLimit ratelimit.Limit
+	ShapeTx   bool
 }
 
 // Stats are a session's data-plane counters.
@@ -31,6 +36,9 @@ type Stats struct {
 	PacketsUp, BytesUp     uint64 // from the client
 	PacketsDown, BytesDown uint64 // towards the client
 	Drops                  uint64
+	// RateDropsUp and RateDropsDown are packets the session's rate limit
+	// dropped, from and towards the client.
+	RateDropsUp, RateDropsDown uint64
 	// LastSeen is the data plane's timestamp of the newest packet from the
 	// client, on the data plane's own clock: only its changes matter.
 	LastSeen time.Duration
@@ -43,6 +51,7 @@ func (s Stats) Add(o Stats) Stats {
 		PacketsUp: s.PacketsUp + o.PacketsUp, BytesUp: s.BytesUp + o.BytesUp,
 		PacketsDown: s.PacketsDown + o.PacketsDown, BytesDown: s.BytesDown + o.BytesDown,
 		Drops: s.Drops + o.Drops, LastSeen: max(s.LastSeen, o.LastSeen),
+		RateDropsUp: s.RateDropsUp + o.RateDropsUp, RateDropsDown: s.RateDropsDown + o.RateDropsDown,
 	}
 }
 

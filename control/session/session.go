@@ -523,6 +523,7 @@ func (s *Session) networkUp(info link.Info, now time.Time) {
 	if s.answer.ChangeTCPMSS && info.MTU > TCPIPHeaders {
 		e.MSS = info.MTU - TCPIPHeaders
 	}
+	e.RateLimit, e.ShapeTx = s.answer.RateLimit, s.answer.ShapeTx
 	s.uninstall() // IPCP renegotiated: the entry may have changed
 	h, err := s.cfg.DataPlane.Install(e)
 	if err != nil {

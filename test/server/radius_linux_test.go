@@ -13,6 +13,7 @@ import (
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
 	"github.com/pppoe-xdp/pppoe-xdp/control/radius"
+	"github.com/pppoe-xdp/pppoe-xdp/control/radiusaaa"
 	"github.com/pppoe-xdp/pppoe-xdp/control/session"
 	"github.com/pppoe-xdp/pppoe-xdp/test/freeradius"
 	"github.com/pppoe-xdp/pppoe-xdp/test/netns"
@@ -40,14 +41,11 @@ type rigSessions struct{ r *rig }
 func (s rigSessions) Remove(ids ...session.ID) int { return s.r.srv.Remove(ids...) }
 
 func (s rigSessions) Change(id session.ID, ch radius.Change) error {
-	if ch.RateLimit != nil {
-		return &radius.CauseError{Cause: radius.CauseUnsupportedAttribute, Err: fmt.Errorf("no rate limits")}
-	}
 	sess, ok := s.r.srv.Session(id)
 	if !ok {
 		return session.ErrNotUp
 	}
-	return sess.SetLimits(session.Limits{SessionTimeout: ch.SessionTimeout, IdleTimeout: ch.IdleTimeout})
+	return radiusaaa.ApplyChange(sess, ch)
 }
 
 // withRadius makes the rig's AAA radius.Backend with /radius entries for
@@ -313,7 +311,7 @@ func TestRadiusEndToEnd(t *testing.T) {
 		id := onlySession(t, r)
 		for _, tc := range []struct{ attrs, want string }{
 			{`User-Name = "rad-pool", Filter-Id = "gold"`, "Unsupported-Attribute"},
-			{`User-Name = "rad-pool", Mikrotik-Rate-Limit = "5M/5M"`, "Unsupported-Attribute"},
+			{`User-Name = "rad-pool", Mikrotik-Rate-Limit = "fast please"`, "Invalid-Attribute-Value"},
 			{`User-Name = "nobody", Session-Timeout = 1`, "Session-Context-Not-Found"},
 		} {
 			if out := radclient(t, coa, "coa", tc.attrs); !strings.Contains(out, "Received CoA-NAK") || !strings.Contains(out, tc.want) {
@@ -322,6 +320,13 @@ func TestRadiusEndToEnd(t *testing.T) {
 		}
 		if len(r.srv.Sessions()) != 1 {
 			t.Fatal("a NAKed CoA changed the session")
+		}
+		// The rate limit reaches the data plane's entry.
+		if out := radclient(t, coa, "coa", `User-Name = "rad-pool", Mikrotik-Rate-Limit = "2M/4M"`); !strings.Contains(out, "Received CoA-ACK") {
+			t.Fatalf("coa rate limit:\n%s", out)
+		}
+		if ss := r.srv.Sessions(); len(ss) != 1 || ss[0].RateLimit.Rx.Rate != 2_000_000 || ss[0].RateLimit.Tx.Rate != 4_000_000 {
+			t.Errorf("rate limit after the CoA: %+v", ss)
 		}
 		if out := radclient(t, coa, "coa", `User-Name = "rad-pool", Session-Timeout = 1`); !strings.Contains(out, "Received CoA-ACK") {
 			t.Fatalf("coa:\n%s", out)
