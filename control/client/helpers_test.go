@@ -371,7 +371,6 @@ func (ac *testAC) Open(c pppoe.Circuit, r pppoe.PADR) (uint16, error) {
 			return link.IPConfig{Local: ac.local, Remote: s.addr, DNS1: ac.dns[0], DNS2: ac.dns[1]}, nil
 		}),
 		MaxPayload: maxPayload,
-		RejectMRRU: true,
 		Restart:    100 * time.Millisecond,
 	})
 	if err != nil {

@@ -39,6 +39,7 @@ type Host struct {
 	log   *zap.Logger
 
 	mu     sync.Mutex
+	devMTU int // the device's MTU now; table.devMTU is what it was
 	table  table
 	routes map[netip.Prefix]int // ours in the kernel: destination → MTU
 	addrs  map[netip.Addr]bool  // addresses this Host added
@@ -61,7 +62,7 @@ func New(ifindex int, log *zap.Logger) (*Host, error) {
 		nl.Close()
 		return nil, fmt.Errorf("pppoe0: ifindex %d: %w", ifindex, err)
 	}
-	h := &Host{nl: nl, index: ifindex, name: l.Attrs().Name, log: log,
+	h := &Host{nl: nl, index: ifindex, name: l.Attrs().Name, log: log, devMTU: l.Attrs().MTU,
 		table: newTable(l.Attrs().MTU), addrs: map[netip.Addr]bool{}}
 	if h.routes, err = h.kernelRoutes(); err != nil {
 		nl.Close()
@@ -192,6 +193,32 @@ func (h *Host) Update(addAddrs, delAddrs []netip.Addr, addRoutes, delRoutes []ne
 	return errors.Join(errs...)
 }
 
+// CarryMTU makes pppoe0 carry packets up to mtu, a multilink session's
+// MRRU: the kernel must hand the data plane packets that size to fragment
+// and take the reassembled ones injected into it. set raises the device's
+// MTU (and its veth peer's); the MTU is never lowered. Routes that had
+// the device's MTU (pools, sessions at it) get the old one explicitly, so
+// sessions without multilink are sent nothing larger than before.
+func (h *Host) CarryMTU(mtu int, set func(mtu int) error) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if mtu <= h.devMTU {
+		return nil
+	}
+	if err := set(mtu); err != nil {
+		return fmt.Errorf("pppoe0: MTU %d for multilink: %w", mtu, err)
+	}
+	h.devMTU = mtu
+	var errs []error
+	for dst, m := range h.routes {
+		if m == 0 {
+			errs = append(errs, h.replace(dst, 0))
+		}
+	}
+	h.log.Info("pppoe0 MTU raised for multilink", zap.String("iface", h.name), zap.Int("mtu", mtu))
+	return errors.Join(errs...)
+}
+
 // AddSession routes a session's address through pppoe0 as the table
 // wants: with its MTU if that is below pppoe0's, without one if no pool
 // covers it. Each call is undone by one RemoveSession with the same
@@ -239,6 +266,10 @@ func (h *Host) syncHost(a netip.Addr) error {
 }
 
 func (h *Host) route(dst netip.Prefix, mtu int) *netlink.Route {
+	if mtu == 0 && h.devMTU != h.table.devMTU {
+		// CarryMTU raised the device: what had its MTU keeps it.
+		mtu = h.table.devMTU
+	}
 	return &netlink.Route{
 		LinkIndex: h.index,
 		Dst:       &net.IPNet{IP: dst.Addr().AsSlice(), Mask: net.CIDRMask(dst.Bits(), 32)},

@@ -22,8 +22,11 @@ type Entry struct {
 	// MRU as negotiated (RFC 1661 §6.1).
 	MTU uint16
 	// MSS is the TCP MSS to clamp SYNs to, MTU − 40 when the profile's
-	// change-tcp-mss is yes; 0 for no clamping.
+	// change-tcp-mss is yes (with MP up, the MRRU's: see
+	// lcp.Multilink.ClampUnit); 0 for no clamping.
 	MSS uint16
+	// MP is the session's multilink, zero when off.
+	MP MP
 }
 
 // Stats are a session's data-plane counters.
@@ -31,6 +34,10 @@ type Stats struct {
 	PacketsUp, BytesUp     uint64 // from the client
 	PacketsDown, BytesDown uint64 // towards the client
 	Drops                  uint64
+	// ReassemblyDrops counts what multilink reassembly dropped
+	// (MPLink.Drops): fragments lost, duplicated, oversize, malformed,
+	// and reassembled packets refused.
+	ReassemblyDrops uint64
 	// LastSeen is the data plane's timestamp of the newest packet from the
 	// client, on the data plane's own clock: only its changes matter.
 	LastSeen time.Duration
@@ -42,7 +49,8 @@ func (s Stats) Add(o Stats) Stats {
 	return Stats{
 		PacketsUp: s.PacketsUp + o.PacketsUp, BytesUp: s.BytesUp + o.BytesUp,
 		PacketsDown: s.PacketsDown + o.PacketsDown, BytesDown: s.BytesDown + o.BytesDown,
-		Drops: s.Drops + o.Drops, LastSeen: max(s.LastSeen, o.LastSeen),
+		Drops: s.Drops + o.Drops, ReassemblyDrops: s.ReassemblyDrops + o.ReassemblyDrops,
+		LastSeen: max(s.LastSeen, o.LastSeen),
 	}
 }
 

@@ -35,6 +35,9 @@ type Snapshot struct {
 	State State
 	// MTU and MRU are what LCP negotiated (RFC 1661 §6.1).
 	MTU, MRU uint16
+	// MP is the session's multilink as installed (RFC 1990), zero when
+	// off.
+	MP MP
 	// Stats are the data plane's counters over the session's life (every
 	// install, if IPCP renegotiated): zero until installed, never going
 	// down, and after the end the final counts.
@@ -62,7 +65,10 @@ func (s *Session) Snapshot() Snapshot {
 	if s.installed {
 		s.readStatsLocked(s.handle)
 	}
-	snap.Stats = s.past.Add(s.cur)
+	if s.installed {
+		snap.MP = s.entry.MP
+	}
+	snap.Stats = s.past.Add(s.cur).Add(s.mpStats)
 	s.mu.Unlock()
 	snap.Uptime = s.now().Sub(s.cfg.Opened)
 	return snap
