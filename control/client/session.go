@@ -83,7 +83,12 @@ func (c *Client) runSession(ctx context.Context, att Attachment, nd Netdev, ps p
 		c.sendPADT(att, ps, "")
 		return false, "link: " + err.Error()
 	}
-	s := &session{c: c, att: att, nd: nd, ps: ps, lk: lk, eng: psession.NewEngine(lk, time.Now, frameQueue),
+	queue := frameQueue
+	if ml.MRRU != 0 {
+		// MP fragments of the AC's data go through the queue.
+		queue = mpFrameQueue
+	}
+	s := &session{c: c, att: att, nd: nd, ps: ps, lk: lk, eng: psession.NewEngine(lk, time.Now, queue),
 		log: c.log.With(zap.Uint16("session_id", ps.SessionID), zap.Stringer("ac_mac", ps.ACMAC), zap.String("user", c.cfg.User))}
 	return s.run(ctx)
 }
@@ -91,6 +96,10 @@ func (c *Client) runSession(ctx context.Context, att Attachment, nd Netdev, ps p
 // frameQueue is how many PPP frames from the AC wait for the session's
 // steps; more are dropped (the AC retransmits control packets).
 const frameQueue = 64
+
+// mpFrameQueue is the queue of a client that may run multilink, whose
+// MP fragments of data go through it: about a TCP window's worth.
+const mpFrameQueue = 512
 
 func (s *session) run(ctx context.Context) (bool, string) {
 	stopReader := s.reader()

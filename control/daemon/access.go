@@ -153,19 +153,21 @@ func (a *AccessConcentrator) Sessions() []Active {
 	out := make([]Active, 0, len(snaps))
 	for _, s := range snaps {
 		out = append(out, Active{
-			ID:         s.ID.String(),
-			Name:       s.Name,
-			Service:    s.Service,
-			CallerID:   s.CallerID,
-			Encoding:   s.Encoding,
-			Address:    s.Address,
-			Uptime:     s.Uptime,
-			SessionID:  s.SessionID,
-			State:      s.State.String(),
-			PacketsIn:  s.Stats.PacketsUp,
-			BytesIn:    s.Stats.BytesUp,
-			PacketsOut: s.Stats.PacketsDown,
-			BytesOut:   s.Stats.BytesDown,
+			ID:              s.ID.String(),
+			Name:            s.Name,
+			Service:         s.Service,
+			CallerID:        s.CallerID,
+			Encoding:        s.Encoding,
+			Address:         s.Address,
+			Uptime:          s.Uptime,
+			SessionID:       s.SessionID,
+			State:           s.State.String(),
+			PacketsIn:       s.Stats.PacketsUp,
+			BytesIn:         s.Stats.BytesUp,
+			PacketsOut:      s.Stats.PacketsDown,
+			BytesOut:        s.Stats.BytesDown,
+			MRRU:            s.MP.MRRU,
+			ReassemblyDrops: s.Stats.ReassemblyDrops,
 		})
 	}
 	return out

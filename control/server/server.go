@@ -828,6 +828,10 @@ func sendFunc(p *port, c pppoe.Circuit, sid uint16) func(ppp.Frame) error {
 	}
 }
 
+// mpQueue is the frame queue of a session that may run multilink: MP
+// fragments of the client's data go through it.
+const mpQueue = 512
+
 // linkConfig is the PPP link configuration of a server entry.
 func linkConfig(cfg *config.Config, srv config.Server) link.Config {
 	lc := link.Config{
