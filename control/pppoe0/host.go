@@ -295,7 +295,9 @@ func (h *Host) replace(dst netip.Prefix, mtu int) error {
 // remove deletes our route to dst; one already gone (or replaced by
 // someone else's, which the protocol tells apart) is no error. h.mu held.
 func (h *Host) remove(dst netip.Prefix) error {
-	err := h.nl.RouteDel(h.route(dst, 0))
+	r := h.route(dst, 0)
+	r.MTU = 0 // the kernel matches a delete's metrics: none matches any
+	err := h.nl.RouteDel(r)
 	if err != nil && !errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("pppoe0: delete route %v dev %s: %w", dst, h.name, err)
 	}
@@ -320,7 +322,11 @@ func (h *Host) kernelRoutes() (map[netip.Prefix]int, error) {
 			bits, _ := r.Dst.Mask.Size()
 			dst = netip.PrefixFrom(a, bits)
 		}
-		out[dst] = r.MTU
+		mtu := r.MTU
+		if mtu == h.table.devMTU && h.devMTU != h.table.devMTU {
+			mtu = 0 // CarryMTU made the device's MTU explicit (see route)
+		}
+		out[dst] = mtu
 	}
 	return out, nil
 }
