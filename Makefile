@@ -13,7 +13,7 @@ BPF_STRIP?= llvm-strip-19
 export BPF2GO_CC    := $(BPF_CC)
 export BPF2GO_STRIP := $(BPF_STRIP)
 
-.PHONY: all generate build test bench bench-dataplane bench-sessions bench-flood lint demo deb clean \
+.PHONY: all generate build test bench bench-dataplane bench-sessions bench-flood bench-ratelimit lint demo demo-fleet deb clean \
 	deps-generate deps-demo deps-test deps-deb
 
 # NO_INSTALL reaches scripts/deps.sh through the environment, from the
@@ -33,7 +33,7 @@ build:
 test: deps-test
 	$(GO) test -count=1 -timeout 15m ./...
 
-bench: bench-dataplane bench-sessions bench-flood
+bench: bench-dataplane bench-sessions bench-flood bench-ratelimit
 
 bench-dataplane:
 	$(GO) run ./test/bench/dataplane
@@ -44,11 +44,22 @@ bench-sessions:
 bench-flood:
 	$(GO) run ./test/bench/sessions -flood
 
+# Rate-limit accuracy with real TCP and UDP (iperf3) through namespace
+# sessions; prints, never fails on a figure.
+bench-ratelimit: deps-test
+	$(GO) test -count=1 -timeout 30m -run 'TestRateLimitAccuracy$$' -v ./test/daemon -args -bench-ratelimit
+
 # A namespace lab: pppoed as AC and clients with the RouterOS reference's
 # examples, live traffic, pppoectl and bpftool views; Ctrl-C (or
 # DEMO_SECONDS=N) tears it all down. Needs root.
 demo: deps-demo build
 	scripts/demo.sh
+
+# Two pppoed ACs on one bridge sharing subscribers by pado-delay, with
+# FLEET_SUBSCRIBERS (200) emulated subscribers; reports the split. Local
+# pools until RADIUS is wired to sessions. Needs root.
+demo-fleet: deps-demo build
+	scripts/demo-fleet.sh
 
 # A Debian package, pppoe-xdp_VERSION_ARCH.deb here, built with dpkg-deb:
 # pppoed and pppoectl (no cgo, PIE), the unit, an example configuration (disabled

@@ -43,6 +43,7 @@
 #include "csum.h"
 #include "discovery.h"
 #include "mp.h"
+#include "ratelimit.h"
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -54,6 +55,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const enum reason *unused_reason __attribute__((unused));
 const enum session_flag *unused_session_flag __attribute__((unused));
 const enum client_flag *unused_client_flag __attribute__((unused));
+const enum rate_dir *unused_rate_dir __attribute__((unused));
+const enum rate_flag *unused_rate_flag __attribute__((unused));
 
 /* What the upstream classifier (shared by XDP and TC access_in) found. */
 enum up_class {
@@ -413,6 +416,10 @@ static __always_inline int access_in(struct xdp_md *ctx, const int hwvlan)
 		count(REASON_PASS_NO_XDP_XMIT);
 		return XDP_PASS;
 	}
+	if (rate_admit(u.info->index, RATE_RX, tot, NULL)) {
+		count(REASON_RATE_RX_DROP);
+		return XDP_DROP;
+	}
 
 	clamp_mss_direct(iph, data_end, u.info->mss);
 	ip_decrease_ttl(iph);
@@ -459,6 +466,119 @@ SEC("xdp")
 int xdp_access_in_hwvlan(struct xdp_md *ctx)
 {
 	return access_in(ctx, 1);
+}
+
+/* Receive spreading (--rx-spread). A NIC spreads frames over its receive
+ * queues by a hash of their IP headers, which it cannot find behind PPPoE,
+ * so all subscribers' upstream traffic arrives on one queue and one CPU.
+ * xdp_access_spread runs there instead of xdp_access_in: it reads just
+ * enough of a session data frame to hash its session and inner flow and
+ * hands it to one of the rx_spread_cpus CPUs through the rx_cpus CPU map, whose
+ * program there, xdp_access_cpu, is xdp_access_in. A flow always hashes to
+ * the same CPU, and a CPU map queue is first in, first out, so no flow is
+ * reordered. Everything else (discovery, PPP control, other protocols) is
+ * handled where it arrived, as without spreading. */
+
+/* spread_hash hashes a PPPoE session data frame's session (source MAC,
+ * VLANs, session id) and, for IPv4, its flow (addresses, protocol, and
+ * TCP/UDP ports unless the packet is a fragment: a fragment carries no
+ * ports, so a fragmented datagram's pieces all hash alike); -1 for any
+ * other frame. The frame's length fields are left to the full program. */
+static __always_inline __s64 spread_hash(struct cursor *c, struct l2 *l2)
+{
+	struct pppoe_hdr_ *ph;
+	struct iphdr *iph;
+	const __u16 *mac;
+	__u32 h;
+	int proto, ppp;
+
+	proto = parse_l2(c, l2);
+	if (proto != bpf_htons(ETH_P_PPP_SES_))
+		return -1;
+	ppp = parse_pppoe_session(c, &ph);
+	if (ppp != PPP_IP_ && ppp != PPP_IPV6_)
+		return -1;
+	mac = (const __u16 *)l2->eth->h_source;
+	h = (mac[0] | (__u32)mac[1] << 16) * 0x9e3779b1u;
+	h ^= (mac[2] | (__u32)ph->session_id << 16) * 0x85ebca77u;
+	h ^= (l2->vid[0] | (__u32)l2->vid[1] << 16) * 0xc2b2ae3du;
+	iph = c->pos;
+	if (ppp == PPP_IP_ && (void *)(iph + 1) <= c->end && iph->ihl == 5) {
+		h ^= iph->saddr * 0x27d4eb2fu;
+		h ^= iph->daddr * 0x165667b1u;
+		h ^= iph->protocol;
+		if ((iph->protocol == IPPROTO_TCP || iph->protocol == IPPROTO_UDP) &&
+		    !(iph->frag_off & bpf_htons(0x3fff))) {
+			__u32 *ports = (void *)(iph + 1);
+
+			if ((void *)(ports + 1) <= c->end)
+				h ^= *ports * 0x9e3779b1u;
+		}
+	}
+	h ^= h >> 15;
+	h *= 0x2c1b3c6du;
+	h ^= h >> 12;
+	return h;
+}
+
+static __always_inline int access_spread(struct xdp_md *ctx, const int hwvlan)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct cursor c = { .pos = data, .end = data_end, .start = data, .len = data_end - data };
+	struct l2 l2 = {};
+	struct rx_spread *rs;
+	__u32 zero = 0, cpu, k;
+	__s64 h;
+
+	if (hwvlan) {
+		__be16 proto;
+		__u16 tci;
+
+		/* A tag the device took out of the frame travels with the
+		 * frame only here, not through the CPU map: such frames are
+		 * handled on this CPU. */
+		if (!bpf_xdp_metadata_rx_vlan_tag(ctx, &proto, &tci) && (tci & 0x0fff))
+			return access_in(ctx, 1);
+	}
+	rs = bpf_map_lookup_elem(&rx_spread_cpus, &zero);
+	if (!rs || !rs->n || rs->n > RX_SPREAD_MAX)
+		return access_in(ctx, hwvlan);
+	h = spread_hash(&c, &l2);
+	if (h < 0)
+		return access_in(ctx, hwvlan);
+	/* h * n / 2^32 picks one of n without a division. */
+	k = ((__u64)(__u32)h * rs->n) >> 32;
+	if (k >= RX_SPREAD_MAX)
+		return access_in(ctx, hwvlan);
+	cpu = rs->cpu[k];
+	/* A CPU user space has not (or no longer) set up: handled here. */
+	if (bpf_redirect_map(&rx_cpus, cpu, XDP_PASS) != XDP_REDIRECT)
+		return access_in(ctx, hwvlan);
+	return XDP_REDIRECT;
+}
+
+SEC("xdp")
+int xdp_access_spread(struct xdp_md *ctx)
+{
+	return access_spread(ctx, 0);
+}
+
+/* xdp_access_spread_hwvlan is xdp_access_spread for a device that hands
+ * XDP the VLAN tag it stripped (see xdp_access_in_hwvlan). */
+SEC("xdp")
+int xdp_access_spread_hwvlan(struct xdp_md *ctx)
+{
+	return access_spread(ctx, 1);
+}
+
+/* xdp_access_cpu is xdp_access_in on the CPU a frame was handed to. Its
+ * XDP_PASS makes the skb there, which goes through tc_access_in as
+ * without spreading. */
+SEC("xdp/cpumap")
+int xdp_access_cpu(struct xdp_md *ctx)
+{
+	return access_in(ctx, 0);
 }
 
 SEC("xdp")
@@ -521,6 +641,16 @@ int xdp_uplink_in(struct xdp_md *ctx)
 	if (bpf_redirect_map(&tx_ports, info->ifindex, XDP_PASS) != XDP_REDIRECT) {
 		count(REASON_PASS_NO_XDP_XMIT);
 		return XDP_PASS;
+	}
+	switch (rate_admit(info->index, RATE_TX, tot, NULL)) {
+	case RATE_PASS:
+		break;
+	case RATE_TO_TC:
+		count(REASON_PASS_SHAPE);
+		return XDP_PASS;
+	default:
+		count(REASON_RATE_TX_DROP);
+		return XDP_DROP;
 	}
 	clamp_mss_direct(iph, data_end, info->mss);
 	ip_decrease_ttl(iph);
@@ -665,6 +795,10 @@ int tc_access_in(struct __sk_buff *skb)
 	} else {
 		len = bpf_ntohs(u.ph->length) - 2 - u.mp;
 	}
+	if (rate_admit(u.info->index, RATE_RX, len, NULL)) {
+		count(REASON_RATE_RX_DROP);
+		return TC_ACT_SHOT;
+	}
 	/* Ethernet padding after the PPPoE payload must not reach IP. */
 	if (skb->len > u.l2.len + sizeof(struct pppoe_hdr_) + 2 + u.mp + len &&
 	    bpf_skb_change_tail(skb, u.l2.len + sizeof(struct pppoe_hdr_) + 2 + u.mp + len, 0))
@@ -701,6 +835,8 @@ static __always_inline int encap_out(struct __sk_buff *skb, struct iphdr *iph, v
 				     struct session_hot *info, struct session_counters *st,
 				     __u32 tot, __u16 ppp, __u32 reason)
 {
+	__u64 edt = 0;
+
 	if (skb->gso_segs > 1) {
 		st->drops++;
 		count(REASON_GSO);
@@ -713,6 +849,19 @@ static __always_inline int encap_out(struct __sk_buff *skb, struct iphdr *iph, v
 		count(REASON_MTU_EXCEEDED);
 		return TC_ACT_SHOT;
 	}
+	switch (rate_admit(info->index, RATE_TX, tot, &edt)) {
+	case RATE_PASS:
+		break;
+	case RATE_LATE:
+		count(REASON_RATE_SHAPE_DROP);
+		return TC_ACT_SHOT;
+	default:
+		count(REASON_RATE_TX_DROP);
+		return TC_ACT_SHOT;
+	}
+	/* The fq qdisc on the access interface holds it until then. */
+	if (edt)
+		bpf_skb_set_tstamp(skb, edt, BPF_SKB_TSTAMP_DELIVERY_MONO);
 	if (iph && iph->ihl == 5)
 		clamp_mss_skb(skb, iph, end, info->mss);
 	if (bpf_skb_adjust_room(skb, encap_len(info), BPF_ADJ_ROOM_MAC, 0))

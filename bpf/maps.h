@@ -285,6 +285,34 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } discovery_global SEC(".maps");
 
+/* layout: one struct layout_stamp, the layout of the maps pinned beside it.
+ * No program reads it; it lives as long as the pins do. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct layout_stamp);
+	__uint(max_entries, 1);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} layout SEC(".maps");
+
+/* rx_cpus: the CPUs xdp_access_spread hands frames to (--rx-spread), each
+ * with xdp_access_cpu as its program; rx_spread_cpus (struct rx_spread) lists
+ * the ones set. Keyed by CPU number; user space sizes it to the possible
+ * CPUs. Not pinned: the queues belong to the loaded programs of one run. */
+struct {
+	__uint(type, BPF_MAP_TYPE_CPUMAP);
+	__type(key, __u32);
+	__type(value, struct bpf_cpumap_val);
+	__uint(max_entries, RX_SPREAD_MAX);
+} rx_cpus SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct rx_spread);
+	__uint(max_entries, 1);
+} rx_spread_cpus SEC(".maps");
+
 /* counters: global per-CPU packet counts by enum reason. Sized with room to
  * spare so that adding a reason keeps the pinned map compatible. */
 #define COUNTERS_MAX 64

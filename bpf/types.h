@@ -128,6 +128,16 @@ struct session_counters {
 };
 _Static_assert(sizeof(struct session_counters) == 56, "session_counters size");
 
+/* layout value: the layout of the pinned maps, written by user space when
+ * it creates them (maps/layout.go). A daemon whose maps differ refuses to
+ * reuse pins that carry another stamp instead of silently misreading them. */
+struct layout_stamp {
+	__u32 version;          /* maps.LayoutVersion */
+	__u32 pad;
+	__u8 fingerprint[32];   /* SHA-256 of every pinned map's shape */
+};
+_Static_assert(sizeof(struct layout_stamp) == 40, "layout_stamp size");
+
 /* client_devs flags */
 enum client_flag {
 	CLIENT_F_UP = 1, /* session_index is a live client session */
@@ -210,6 +220,16 @@ struct disc_global {
 };
 _Static_assert(sizeof(struct disc_global) == 16, "disc_global size");
 
+/* rx_spread_cpus[0]: the CPUs xdp_access_spread hands session data frames to
+ * (rx_cpus entries user space has set up), and how many. n = 0: none, every
+ * frame is handled where it arrived. */
+#define RX_SPREAD_MAX 64
+struct rx_spread {
+	__u32 n;
+	__u32 cpu[RX_SPREAD_MAX];
+};
+_Static_assert(sizeof(struct rx_spread) == 260, "rx_spread size");
+
 /* Index of the global per-CPU counters array. Append only: the numbers are
  * the pinned map's keys. */
 enum reason {
@@ -239,6 +259,10 @@ enum reason {
 	REASON_PASS_NO_XDP_XMIT,   /* egress device not in tx_ports: to the kernel, untouched */
 	REASON_MP_PASS,            /* MP packet for user space: a fragment, a control protocol inside (mp.h) */
 	REASON_MP_DIVERT,          /* over the MTU of an MP session: to user space to fragment (mp.h) */
+	REASON_RATE_RX_DROP,       /* over the session's rx (upload) rate: dropped (ratelimit.h) */
+	REASON_RATE_TX_DROP,       /* over the session's tx (download) rate: dropped */
+	REASON_RATE_SHAPE_DROP,    /* shaped tx later than the horizon: dropped */
+	REASON_PASS_SHAPE,         /* XDP left a shaped session's tx packet to TC */
 	REASON_MAX,
 };
 

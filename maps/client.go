@@ -34,6 +34,9 @@ type ClientSession struct {
 	MSS uint16
 	// MP is the session's multilink (RFC 1990), zero = off.
 	MP MP
+	// Limit is the session's rate limits: Rx what the AC sends us, Tx
+	// what we send it (the router's directions, as for a server session).
+	Limit RateLimit
 }
 
 // CreateClientDevice creates a client netdev (RouterOS `name`, e.g.
@@ -150,7 +153,7 @@ func (d *Datapath) InstallClient(dev *Device, c ClientSession) (Index, error) {
 	if cd.Flags&uint32(dataplaneClientFlagCLIENT_F_UP) != 0 {
 		return 0, fmt.Errorf("maps: install client session %d on %s: %w", c.SessionID, dev.Name, ErrExists)
 	}
-	idx, err := d.installLocked(key, attrs, false)
+	idx, err := d.installLocked(key, attrs, false, c.Limit)
 	if err != nil {
 		return 0, err
 	}

@@ -49,6 +49,10 @@ type Options struct {
 	// other tools manage TC that way. Without it, tcx is used where the
 	// kernel has it and clsact otherwise.
 	Clsact bool
+	// RxSpread is the set of CPUs the access devices hand session data
+	// frames to, by a hash of session and flow (spread.go); empty: every
+	// frame is handled on the CPU it arrived on.
+	RxSpread []int
 }
 
 // Datapath is the loaded data plane: programs, maps and the session index
@@ -58,8 +62,9 @@ type Datapath struct {
 	spec    *ebpf.CollectionSpec // as loaded, for the per-device programs (hwvlan.go)
 	pinPath string
 	max     uint32
-	cpus    uint32 // possible CPUs: session_stats has a block of max slots per CPU
-	stats   []byte // session_stats, mapped: read and written with 64-bit atomics
+	cpus    uint32   // possible CPUs: session_stats has a block of max slots per CPU
+	stats   []byte   // session_stats, mapped: read and written with 64-bit atomics
+	rate    rateMaps // rate_limits and rate_states, mapped (ratelimit.go)
 	// slotMask is session_slots' size - 1 (slot.go).
 	slotMask uint32
 	log      *zap.Logger
@@ -84,6 +89,11 @@ type Datapath struct {
 	// hwvlan holds each device's xdp_access_in_hwvlan (hwvlan.go).
 	hwvlanMu sync.Mutex
 	hwvlan   map[int]*ebpf.Program
+
+	// spread and spreadCPUs: the spreading programs and CPU set
+	// (Options.RxSpread, spread.go); zero without spreading.
+	spread     spreadProgs
+	spreadCPUs []int
 }
 
 // objects is what Open loads: every map, and every program but
@@ -139,6 +149,8 @@ func Open(opts Options) (*Datapath, error) {
 		return nil, fmt.Errorf("maps: %d sessions x %d CPUs of counters is too many; lower MaxSessions", opts.MaxSessions, cpus)
 	}
 	spec.Maps[dataplaneMapSessionStats].MaxEntries = uint32(slots)
+	rateSpecs(spec, opts.MaxSessions)
+	spec.Maps[dataplaneMapRxCpus].MaxEntries = uint32(cpus)
 	if err := spec.Variables[dataplaneVarMaxSessions].Set(opts.MaxSessions); err != nil {
 		return nil, fmt.Errorf("maps: max_sessions: %w", err)
 	}
@@ -159,6 +171,12 @@ func Open(opts Options) (*Datapath, error) {
 	spec.Maps[dataplaneMapSubscriberSlots].MaxEntries = nslots
 	if err := spec.Variables[dataplaneVarSlotMask].Set(nslots - 1); err != nil {
 		return nil, fmt.Errorf("maps: slot_mask: %w", err)
+	}
+	// Pins stamped with another layout are refused before anything is
+	// loaded: reusing them would misread every installed session.
+	stamp := dataplaneLayoutStamp{Version: LayoutVersion, Fingerprint: layoutFingerprint(spec)}
+	if err := checkLayout(opts.PinPath, stamp); err != nil {
+		return nil, err
 	}
 	// Maps pinned by an earlier run are reused; those this call pins must
 	// not outlive a failed load (a program the verifier rejects), or the
@@ -187,9 +205,26 @@ func Open(opts Options) (*Datapath, error) {
 		if errors.As(err, &verr) {
 			return nil, fmt.Errorf("maps: load: %+v", verr)
 		}
-		return nil, fmt.Errorf("maps: load (pinned maps under %s must match MaxSessions %d and this version's "+
-			"layout; after an upgrade that changed it, stop the daemon and remove that directory, which ends "+
-			"the installed sessions): %w", opts.PinPath, opts.MaxSessions, err)
+		if errors.Is(err, ebpf.ErrMapIncompatible) {
+			// Tell a changed layout apart from every other load error,
+			// and say what to do only then (cilium/ebpf's own split).
+			name, capacity := incompatibleMap(spec, opts.PinPath)
+			if capacity {
+				return nil, fmt.Errorf("maps: pinned map %s under %s was made for another number of sessions than %d "+
+					"(--capacity): start with the --capacity it was made with, which keeps the installed sessions, "+
+					"or stop pppoed (PADT to every subscriber), remove %s and start again: %w",
+					name, opts.PinPath, opts.MaxSessions, opts.PinPath, err)
+			}
+			return nil, &LayoutError{PinPath: opts.PinPath, WantVersion: LayoutVersion, WantPrint: stamp.Fingerprint, Map: name, Err: err}
+		}
+		return nil, fmt.Errorf("maps: load: %w", err)
+	}
+	// The stamp goes in once the maps are known to fit: a first load, or
+	// pins of a pppoed older than stamps whose maps this one can use.
+	if err := d.objs.Layout.Put(uint32(0), &stamp); err != nil {
+		d.objs.Close()
+		unpinFresh()
+		return nil, fmt.Errorf("maps: layout stamp: %w", err)
 	}
 	if d.stats, err = unix.Mmap(d.objs.SessionStats.FD(), 0, int(slots)*counterSize,
 		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
@@ -197,10 +232,25 @@ func Open(opts Options) (*Datapath, error) {
 		unpinFresh()
 		return nil, fmt.Errorf("maps: mmap session_stats: %w", err)
 	}
-	if err := d.rebuildFree(); err != nil {
+	if err := d.openRate(); err != nil {
+		_ = unix.Munmap(d.stats)
 		d.objs.Close()
 		unpinFresh()
 		return nil, err
+	}
+	if err := d.rebuildFree(); err != nil {
+		d.closeRate()
+		d.objs.Close()
+		unpinFresh()
+		return nil, err
+	}
+	if len(opts.RxSpread) > 0 {
+		if err := d.loadSpread(opts.RxSpread); err != nil {
+			d.closeSpread()
+			d.objs.Close()
+			unpinFresh()
+			return nil, err
+		}
 	}
 	d.sweepSevered()
 	return d, nil
@@ -211,6 +261,8 @@ func Open(opts Options) (*Datapath, error) {
 func (d *Datapath) Close() error {
 	d.stopEgress()
 	d.closeHWVLAN()
+	d.closeRate()
+	d.closeSpread()
 	if d.stats != nil {
 		_ = unix.Munmap(d.stats)
 		d.stats = nil
@@ -225,7 +277,8 @@ func (d *Datapath) Unpin() error {
 	var errs []error
 	for _, m := range []*ebpf.Map{d.objs.Sessions, d.objs.SessionSlots, d.objs.SubscriberSlots, d.objs.SessionInfo, d.objs.SessionStats,
 		d.objs.SubscribersV4, d.objs.SubscribersV6, d.objs.Config, d.objs.Counters, d.objs.ClientDevs, d.objs.UplinkMacs,
-		d.objs.DiscoveryHosts, d.objs.DiscoveryLimits, d.objs.DiscoveryGlobal, d.objs.TxPorts, d.objs.MpDivert} {
+		d.objs.DiscoveryHosts, d.objs.DiscoveryLimits, d.objs.DiscoveryGlobal, d.objs.TxPorts, d.objs.MpDivert, d.objs.Layout,
+		d.objs.RateLimits, d.objs.RateStates} {
 		if err := m.Unpin(); err != nil {
 			errs = append(errs, err)
 		}
@@ -262,6 +315,10 @@ func (d *Datapath) Program(name string) *ebpf.Program {
 		return d.objs.TcPppoe0Out
 	case dataplaneProgTcClientOut:
 		return d.objs.TcClientOut
+	case dataplaneProgXdpAccessSpread:
+		return d.spread.Spread
+	case dataplaneProgXdpAccessCpu:
+		return d.spread.CPU
 	}
 	return nil
 }

@@ -13,6 +13,15 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type dataplaneBpfCpumapVal struct {
+	_       structs.HostLayout
+	Qsize   uint32
+	BpfProg struct {
+		_  structs.HostLayout
+		Fd int32
+	}
+}
+
 type dataplaneClientDev struct {
 	_            structs.HostLayout
 	SessionIndex uint32
@@ -64,12 +73,63 @@ type dataplaneDpConfig struct {
 	Flags         uint16
 }
 
+type dataplaneLayoutStamp struct {
+	_           structs.HostLayout
+	Version     uint32
+	Pad         uint32
+	Fingerprint [32]uint8
+}
+
 type dataplaneMpDivertHdr struct {
 	_            structs.HostLayout
 	SessionIndex uint32
 	Protocol     uint16
 	Forwarded    uint8
 	Pad          uint8
+}
+
+type dataplaneRateBucket struct {
+	_        structs.HostLayout
+	TatNs    uint64
+	Epoch    uint64
+	Dropped  uint64
+	BurstOff uint32
+	Pad      uint32
+	Win      [16]uint32
+}
+
+type dataplaneRateConf struct {
+	_         structs.HostLayout
+	Nspb      uint64
+	BurstNspb uint64
+	DepthNs   uint64
+	WindowNs  uint64
+	Threshold uint64
+	UnitShift uint32
+	Flags     uint32
+}
+
+type dataplaneRateDir uint32
+
+const (
+	dataplaneRateDirRATE_RX dataplaneRateDir = 0
+	dataplaneRateDirRATE_TX dataplaneRateDir = 1
+)
+
+type dataplaneRateFlag uint32
+
+const (
+	dataplaneRateFlagRATE_F_SHAPE dataplaneRateFlag = 1
+)
+
+type dataplaneRateLimit struct {
+	_   structs.HostLayout
+	Dir [2]dataplaneRateConf
+}
+
+type dataplaneRateState struct {
+	_   structs.HostLayout
+	Dir [2]dataplaneRateBucket
 }
 
 type dataplaneReason uint32
@@ -101,8 +161,18 @@ const (
 	dataplaneReasonREASON_PASS_NO_XDP_XMIT  dataplaneReason = 23
 	dataplaneReasonREASON_MP_PASS           dataplaneReason = 24
 	dataplaneReasonREASON_MP_DIVERT         dataplaneReason = 25
-	dataplaneReasonREASON_MAX               dataplaneReason = 26
+	dataplaneReasonREASON_RATE_RX_DROP      dataplaneReason = 26
+	dataplaneReasonREASON_RATE_TX_DROP      dataplaneReason = 27
+	dataplaneReasonREASON_RATE_SHAPE_DROP   dataplaneReason = 28
+	dataplaneReasonREASON_PASS_SHAPE        dataplaneReason = 29
+	dataplaneReasonREASON_MAX               dataplaneReason = 30
 )
+
+type dataplaneRxSpread struct {
+	_   structs.HostLayout
+	N   uint32
+	Cpu [64]uint32
+}
 
 type dataplaneSessionAttrs struct {
 	_             structs.HostLayout
@@ -197,35 +267,45 @@ type dataplaneV6LpmKey struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	dataplaneMapClientDevs         = "client_devs"
-	dataplaneMapConfig             = "config"
-	dataplaneMapCounters           = "counters"
-	dataplaneMapDiscoveryGlobal    = "discovery_global"
-	dataplaneMapDiscoveryHosts     = "discovery_hosts"
-	dataplaneMapDiscoveryLimits    = "discovery_limits"
-	dataplaneMapMpDivert           = "mp_divert"
-	dataplaneMapSessionInfo        = "session_info"
-	dataplaneMapSessionSlots       = "session_slots"
-	dataplaneMapSessionStats       = "session_stats"
-	dataplaneMapSessions           = "sessions"
-	dataplaneMapSubscriberSlots    = "subscriber_slots"
-	dataplaneMapSubscribersV4      = "subscribers_v4"
-	dataplaneMapSubscribersV6      = "subscribers_v6"
-	dataplaneMapTxPorts            = "tx_ports"
-	dataplaneMapUplinkMacs         = "uplink_macs"
-	dataplaneProgTcAccessIn        = "tc_access_in"
-	dataplaneProgTcClientOut       = "tc_client_out"
-	dataplaneProgTcPppoe0Out       = "tc_pppoe0_out"
-	dataplaneProgXdpAccessIn       = "xdp_access_in"
-	dataplaneProgXdpAccessInHwvlan = "xdp_access_in_hwvlan"
-	dataplaneProgXdpUplinkIn       = "xdp_uplink_in"
-	dataplaneVarDiscSeed           = "disc_seed"
-	dataplaneVarMaxSessions        = "max_sessions"
-	dataplaneVarSlotMask           = "slot_mask"
-	dataplaneVarUnusedClientFlag   = "unused_client_flag"
-	dataplaneVarUnusedMpDivertHdr  = "unused_mp_divert_hdr"
-	dataplaneVarUnusedReason       = "unused_reason"
-	dataplaneVarUnusedSessionFlag  = "unused_session_flag"
+	dataplaneMapClientDevs             = "client_devs"
+	dataplaneMapConfig                 = "config"
+	dataplaneMapCounters               = "counters"
+	dataplaneMapDiscoveryGlobal        = "discovery_global"
+	dataplaneMapDiscoveryHosts         = "discovery_hosts"
+	dataplaneMapDiscoveryLimits        = "discovery_limits"
+	dataplaneMapLayout                 = "layout"
+	dataplaneMapMpDivert               = "mp_divert"
+	dataplaneMapRateLimits             = "rate_limits"
+	dataplaneMapRateStates             = "rate_states"
+	dataplaneMapRxCpus                 = "rx_cpus"
+	dataplaneMapRxSpreadCpus           = "rx_spread_cpus"
+	dataplaneMapSessionInfo            = "session_info"
+	dataplaneMapSessionSlots           = "session_slots"
+	dataplaneMapSessionStats           = "session_stats"
+	dataplaneMapSessions               = "sessions"
+	dataplaneMapSubscriberSlots        = "subscriber_slots"
+	dataplaneMapSubscribersV4          = "subscribers_v4"
+	dataplaneMapSubscribersV6          = "subscribers_v6"
+	dataplaneMapTxPorts                = "tx_ports"
+	dataplaneMapUplinkMacs             = "uplink_macs"
+	dataplaneProgTcAccessIn            = "tc_access_in"
+	dataplaneProgTcClientOut           = "tc_client_out"
+	dataplaneProgTcPppoe0Out           = "tc_pppoe0_out"
+	dataplaneProgXdpAccessCpu          = "xdp_access_cpu"
+	dataplaneProgXdpAccessIn           = "xdp_access_in"
+	dataplaneProgXdpAccessInHwvlan     = "xdp_access_in_hwvlan"
+	dataplaneProgXdpAccessSpread       = "xdp_access_spread"
+	dataplaneProgXdpAccessSpreadHwvlan = "xdp_access_spread_hwvlan"
+	dataplaneProgXdpUplinkIn           = "xdp_uplink_in"
+	dataplaneVarDiscSeed               = "disc_seed"
+	dataplaneVarMaxSessions            = "max_sessions"
+	dataplaneVarSlotMask               = "slot_mask"
+	dataplaneVarUnusedClientFlag       = "unused_client_flag"
+	dataplaneVarUnusedMpDivertHdr      = "unused_mp_divert_hdr"
+	dataplaneVarUnusedRateDir          = "unused_rate_dir"
+	dataplaneVarUnusedRateFlag         = "unused_rate_flag"
+	dataplaneVarUnusedReason           = "unused_reason"
+	dataplaneVarUnusedSessionFlag      = "unused_session_flag"
 )
 
 // loadDataplane returns the embedded CollectionSpec for dataplane.
@@ -270,12 +350,15 @@ type dataplaneSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type dataplaneProgramSpecs struct {
-	TcAccessIn        *ebpf.ProgramSpec `ebpf:"tc_access_in"`
-	TcClientOut       *ebpf.ProgramSpec `ebpf:"tc_client_out"`
-	TcPppoe0Out       *ebpf.ProgramSpec `ebpf:"tc_pppoe0_out"`
-	XdpAccessIn       *ebpf.ProgramSpec `ebpf:"xdp_access_in"`
-	XdpAccessInHwvlan *ebpf.ProgramSpec `ebpf:"xdp_access_in_hwvlan"`
-	XdpUplinkIn       *ebpf.ProgramSpec `ebpf:"xdp_uplink_in"`
+	TcAccessIn            *ebpf.ProgramSpec `ebpf:"tc_access_in"`
+	TcClientOut           *ebpf.ProgramSpec `ebpf:"tc_client_out"`
+	TcPppoe0Out           *ebpf.ProgramSpec `ebpf:"tc_pppoe0_out"`
+	XdpAccessCpu          *ebpf.ProgramSpec `ebpf:"xdp_access_cpu"`
+	XdpAccessIn           *ebpf.ProgramSpec `ebpf:"xdp_access_in"`
+	XdpAccessInHwvlan     *ebpf.ProgramSpec `ebpf:"xdp_access_in_hwvlan"`
+	XdpAccessSpread       *ebpf.ProgramSpec `ebpf:"xdp_access_spread"`
+	XdpAccessSpreadHwvlan *ebpf.ProgramSpec `ebpf:"xdp_access_spread_hwvlan"`
+	XdpUplinkIn           *ebpf.ProgramSpec `ebpf:"xdp_uplink_in"`
 }
 
 // dataplaneMapSpecs contains maps before they are loaded into the kernel.
@@ -288,7 +371,12 @@ type dataplaneMapSpecs struct {
 	DiscoveryGlobal *ebpf.MapSpec `ebpf:"discovery_global"`
 	DiscoveryHosts  *ebpf.MapSpec `ebpf:"discovery_hosts"`
 	DiscoveryLimits *ebpf.MapSpec `ebpf:"discovery_limits"`
+	Layout          *ebpf.MapSpec `ebpf:"layout"`
 	MpDivert        *ebpf.MapSpec `ebpf:"mp_divert"`
+	RateLimits      *ebpf.MapSpec `ebpf:"rate_limits"`
+	RateStates      *ebpf.MapSpec `ebpf:"rate_states"`
+	RxCpus          *ebpf.MapSpec `ebpf:"rx_cpus"`
+	RxSpreadCpus    *ebpf.MapSpec `ebpf:"rx_spread_cpus"`
 	SessionInfo     *ebpf.MapSpec `ebpf:"session_info"`
 	SessionSlots    *ebpf.MapSpec `ebpf:"session_slots"`
 	SessionStats    *ebpf.MapSpec `ebpf:"session_stats"`
@@ -309,6 +397,8 @@ type dataplaneVariableSpecs struct {
 	SlotMask          *ebpf.VariableSpec `ebpf:"slot_mask"`
 	UnusedClientFlag  *ebpf.VariableSpec `ebpf:"unused_client_flag"`
 	UnusedMpDivertHdr *ebpf.VariableSpec `ebpf:"unused_mp_divert_hdr"`
+	UnusedRateDir     *ebpf.VariableSpec `ebpf:"unused_rate_dir"`
+	UnusedRateFlag    *ebpf.VariableSpec `ebpf:"unused_rate_flag"`
 	UnusedReason      *ebpf.VariableSpec `ebpf:"unused_reason"`
 	UnusedSessionFlag *ebpf.VariableSpec `ebpf:"unused_session_flag"`
 }
@@ -339,7 +429,12 @@ type dataplaneMaps struct {
 	DiscoveryGlobal *ebpf.Map `ebpf:"discovery_global"`
 	DiscoveryHosts  *ebpf.Map `ebpf:"discovery_hosts"`
 	DiscoveryLimits *ebpf.Map `ebpf:"discovery_limits"`
+	Layout          *ebpf.Map `ebpf:"layout"`
 	MpDivert        *ebpf.Map `ebpf:"mp_divert"`
+	RateLimits      *ebpf.Map `ebpf:"rate_limits"`
+	RateStates      *ebpf.Map `ebpf:"rate_states"`
+	RxCpus          *ebpf.Map `ebpf:"rx_cpus"`
+	RxSpreadCpus    *ebpf.Map `ebpf:"rx_spread_cpus"`
 	SessionInfo     *ebpf.Map `ebpf:"session_info"`
 	SessionSlots    *ebpf.Map `ebpf:"session_slots"`
 	SessionStats    *ebpf.Map `ebpf:"session_stats"`
@@ -359,7 +454,12 @@ func (m *dataplaneMaps) Close() error {
 		m.DiscoveryGlobal,
 		m.DiscoveryHosts,
 		m.DiscoveryLimits,
+		m.Layout,
 		m.MpDivert,
+		m.RateLimits,
+		m.RateStates,
+		m.RxCpus,
+		m.RxSpreadCpus,
 		m.SessionInfo,
 		m.SessionSlots,
 		m.SessionStats,
@@ -381,6 +481,8 @@ type dataplaneVariables struct {
 	SlotMask          *ebpf.Variable `ebpf:"slot_mask"`
 	UnusedClientFlag  *ebpf.Variable `ebpf:"unused_client_flag"`
 	UnusedMpDivertHdr *ebpf.Variable `ebpf:"unused_mp_divert_hdr"`
+	UnusedRateDir     *ebpf.Variable `ebpf:"unused_rate_dir"`
+	UnusedRateFlag    *ebpf.Variable `ebpf:"unused_rate_flag"`
 	UnusedReason      *ebpf.Variable `ebpf:"unused_reason"`
 	UnusedSessionFlag *ebpf.Variable `ebpf:"unused_session_flag"`
 }
@@ -389,12 +491,15 @@ type dataplaneVariables struct {
 //
 // It can be passed to loadDataplaneObjects or ebpf.CollectionSpec.LoadAndAssign.
 type dataplanePrograms struct {
-	TcAccessIn        *ebpf.Program `ebpf:"tc_access_in"`
-	TcClientOut       *ebpf.Program `ebpf:"tc_client_out"`
-	TcPppoe0Out       *ebpf.Program `ebpf:"tc_pppoe0_out"`
-	XdpAccessIn       *ebpf.Program `ebpf:"xdp_access_in"`
-	XdpAccessInHwvlan *ebpf.Program `ebpf:"xdp_access_in_hwvlan"`
-	XdpUplinkIn       *ebpf.Program `ebpf:"xdp_uplink_in"`
+	TcAccessIn            *ebpf.Program `ebpf:"tc_access_in"`
+	TcClientOut           *ebpf.Program `ebpf:"tc_client_out"`
+	TcPppoe0Out           *ebpf.Program `ebpf:"tc_pppoe0_out"`
+	XdpAccessCpu          *ebpf.Program `ebpf:"xdp_access_cpu"`
+	XdpAccessIn           *ebpf.Program `ebpf:"xdp_access_in"`
+	XdpAccessInHwvlan     *ebpf.Program `ebpf:"xdp_access_in_hwvlan"`
+	XdpAccessSpread       *ebpf.Program `ebpf:"xdp_access_spread"`
+	XdpAccessSpreadHwvlan *ebpf.Program `ebpf:"xdp_access_spread_hwvlan"`
+	XdpUplinkIn           *ebpf.Program `ebpf:"xdp_uplink_in"`
 }
 
 func (p *dataplanePrograms) Close() error {
@@ -402,8 +507,11 @@ func (p *dataplanePrograms) Close() error {
 		p.TcAccessIn,
 		p.TcClientOut,
 		p.TcPppoe0Out,
+		p.XdpAccessCpu,
 		p.XdpAccessIn,
 		p.XdpAccessInHwvlan,
+		p.XdpAccessSpread,
+		p.XdpAccessSpreadHwvlan,
 		p.XdpUplinkIn,
 	)
 }

@@ -34,7 +34,12 @@ import (
 
 // attachAccessXDP attaches the XDP half of AttachAccess.
 func (d *Datapath) attachAccessXDP(ifindex int) error {
+	// The link keeps xdp_access_in's name whichever variant runs in it,
+	// so that a restart with or without spreading swaps the program.
 	shared := hook{d.objs.XdpAccessIn, dataplaneProgXdpAccessIn, true, 0}
+	if d.spread.Spread != nil {
+		shared.prog = d.spread.Spread
+	}
 	if !d.genericXDP {
 		prog, err := d.hwvlanProgram(ifindex)
 		if err != nil {
@@ -72,21 +77,28 @@ func (d *Datapath) hwvlanProgram(ifindex int) (*ebpf.Program, error) {
 	if err != nil || !info.hasVLANTagMetadata() {
 		return nil, err
 	}
+	name := dataplaneProgXdpAccessInHwvlan
+	if d.spread.Spread != nil {
+		name = dataplaneProgXdpAccessSpreadHwvlan
+	}
 	spec := d.spec.Copy()
-	ps := spec.Programs[dataplaneProgXdpAccessInHwvlan]
+	ps := spec.Programs[name]
 	ps.Ifindex = uint32(ifindex)
 	ps.Flags |= unix.BPF_F_XDP_DEV_BOUND_ONLY
-	var o struct {
-		Prog *ebpf.Program `ebpf:"xdp_access_in_hwvlan"`
+	// Only the one program: LoadAndAssign would load every program.
+	spec.Programs = map[string]*ebpf.ProgramSpec{name: ps}
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{MapReplacements: d.mapsByName()})
+	if err != nil {
+		return nil, fmt.Errorf("maps: load %s for ifindex %d: %w", name, ifindex, err)
 	}
-	if err := spec.LoadAndAssign(&o, &ebpf.CollectionOptions{MapReplacements: d.mapsByName()}); err != nil {
-		return nil, fmt.Errorf("maps: load %s for ifindex %d: %w", dataplaneProgXdpAccessInHwvlan, ifindex, err)
-	}
+	var o struct{ Prog *ebpf.Program }
+	o.Prog = coll.DetachProgram(name)
+	coll.Close()
 	if d.hwvlan == nil {
 		d.hwvlan = map[int]*ebpf.Program{}
 	}
 	d.hwvlan[ifindex] = o.Prog
-	f := []zap.Field{zap.Int("ifindex", ifindex), zap.String("prog", dataplaneProgXdpAccessInHwvlan)}
+	f := []zap.Field{zap.Int("ifindex", ifindex), zap.String("prog", name)}
 	if l, err := netlink.LinkByIndex(ifindex); err == nil {
 		f = append(f, zap.String("iface", l.Attrs().Name))
 	}

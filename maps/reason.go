@@ -38,6 +38,10 @@ const (
 	ReasonPassNoXDPXmit   = Reason(dataplaneReasonREASON_PASS_NO_XDP_XMIT)
 	ReasonMPPass          = Reason(dataplaneReasonREASON_MP_PASS)
 	ReasonMPDivert        = Reason(dataplaneReasonREASON_MP_DIVERT)
+	ReasonRateRxDrop      = Reason(dataplaneReasonREASON_RATE_RX_DROP)
+	ReasonRateTxDrop      = Reason(dataplaneReasonREASON_RATE_TX_DROP)
+	ReasonRateShapeDrop   = Reason(dataplaneReasonREASON_RATE_SHAPE_DROP)
+	ReasonPassShape       = Reason(dataplaneReasonREASON_PASS_SHAPE)
 	numReasons            = Reason(dataplaneReasonREASON_MAX)
 )
 
@@ -68,6 +72,10 @@ var reasonNames = [...]string{
 	ReasonPassNoXDPXmit:   "pass_no_xdp_xmit",
 	ReasonMPPass:          "mp_pass",
 	ReasonMPDivert:        "mp_divert",
+	ReasonRateRxDrop:      "rate_rx_drop",
+	ReasonRateTxDrop:      "rate_tx_drop",
+	ReasonRateShapeDrop:   "rate_shape_drop",
+	ReasonPassShape:       "pass_shape",
 }
 
 // String returns the reason's snake_case name (as metrics label it).

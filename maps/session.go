@@ -53,6 +53,7 @@ type Session struct {
 	MTU       uint16           // largest IP packet sent down the session
 	MSS       uint16           // TCP MSS clamp on SYNs both ways, 0 = none
 	MP        MP               // multilink (RFC 1990), zero = off
+	Limit     RateLimit        // per-direction rate limits (ratelimit.go)
 }
 
 // Stats are a session's counters summed over CPUs.
@@ -147,14 +148,14 @@ func (d *Datapath) Install(s Session) (Index, error) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.installLocked(key, attrs, true)
+	return d.installLocked(key, attrs, true, s.Limit)
 }
 
 // installLocked writes a session's maps in the order that keeps the data
 // path consistent: info and zeroed stats, then the downstream address (for
 // server sessions), then the key that makes upstream frames match. The
 // hash entries carry copies of the info (bpf/types.h), written here only.
-func (d *Datapath) installLocked(key dataplaneSessionKey, attrs dataplaneSessionAttrs, subscriber bool) (Index, error) {
+func (d *Datapath) installLocked(key dataplaneSessionKey, attrs dataplaneSessionAttrs, subscriber bool, lim RateLimit) (Index, error) {
 	sid := key.SessionId
 	if len(d.free) == 0 {
 		return 0, fmt.Errorf("maps: install session %d: %w", sid, ErrFull)
@@ -166,6 +167,10 @@ func (d *Datapath) installLocked(key dataplaneSessionKey, attrs dataplaneSession
 	}
 	if err := d.zeroStats(idx); err != nil {
 		return 0, fmt.Errorf("maps: install session %d: session_stats: %w", sid, err)
+	}
+	if err := d.resetRate(idx, lim); err != nil {
+		d.clearInfo(idx)
+		return 0, fmt.Errorf("maps: install session %d: %w", sid, err)
 	}
 	if subscriber {
 		if err := d.objs.SubscribersV4.Update(attrs.Ipv4, &attrs, ebpf.UpdateNoExist); err != nil {
@@ -211,7 +216,8 @@ func (d *Datapath) clearInfo(idx Index) {
 }
 
 // Update changes a live session's attributes in place (a CoA, an IPCP
-// renegotiation): its address, MTU and MSS. The key and the index, and so
+// renegotiation): its address, MTU, MSS and rate limits (SetRate: the
+// buckets keep what they hold). The key and the index, and so
 // the counters, stay. Every copy of the hot fields is rewritten: the
 // session_info entry, the sessions and subscribers_v4 entries, and both
 // slot fronts. A new address is claimed before the old one is let go, so
@@ -225,6 +231,9 @@ func (d *Datapath) Update(s Session) (Index, error) {
 	}
 	attrs, err := s.raw()
 	if err != nil {
+		return 0, err
+	}
+	if _, _, err := s.Limit.confs(); err != nil {
 		return 0, err
 	}
 	d.mu.Lock()
@@ -278,6 +287,9 @@ func (d *Datapath) Update(s Session) (Index, error) {
 			return 0, fmt.Errorf("maps: update session %d: subscribers_v4: %w", sid, err)
 		}
 	}
+	if err := d.SetRate(Index(old.Index), s.Limit); err != nil {
+		return 0, fmt.Errorf("maps: update session %d: %w", sid, err)
+	}
 	return Index(old.Index), nil
 }
 
@@ -319,6 +331,7 @@ func (d *Datapath) removeLocked(key dataplaneSessionKey) (Index, error) {
 		}
 	}
 	d.clearInfo(Index(idx))
+	d.clearRate(Index(idx))
 	if d.inUse[Index(idx)] {
 		delete(d.inUse, Index(idx))
 		d.free = append(d.free, Index(idx))

@@ -53,9 +53,10 @@ func (e *ForeignProgramError) Error() string {
 }
 
 // ourProgs are the names of the programs this package attaches, the
-// device-bound variant of xdp_access_in (hwvlan.go) included: a crashed
-// run leaves that one on a device as well.
+// device-bound variant of xdp_access_in (hwvlan.go) and the spreading ones
+// (spread.go) included: a crashed run leaves those on a device as well.
 var ourProgs = []string{dataplaneProgXdpAccessIn, dataplaneProgXdpAccessInHwvlan, dataplaneProgTcAccessIn,
+	dataplaneProgXdpAccessSpread, dataplaneProgXdpAccessSpreadHwvlan,
 	dataplaneProgXdpUplinkIn, dataplaneProgTcPppoe0Out, dataplaneProgTcClientOut}
 
 // ourMaps are the names of this package's maps that no other program is

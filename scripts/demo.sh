@@ -65,7 +65,7 @@ start() {
 	# ip execs pppoed, so $! is pppoed's pid (a shell function would
 	# leave a subshell in between that the TERM would stop alone).
 	ip netns exec "$ns" "$BIN/pppoed" --config "$WORK/$name.rsc" --socket "$WORK/$name.sock" \
-		--bpffs "$PINS/$name" --resolv-conf "$WORK/$name.resolv.conf" \
+		--bpffs "$PINS/$name" --state-dir "$WORK/$name.state" --resolv-conf "$WORK/$name.resolv.conf" \
 		--log-format console "$@" >"$WORK/$name.log" 2>&1 &
 	PIDS+=($!)
 }

@@ -66,12 +66,15 @@ for g in "${groups[@]}"; do
 		need iproute2 "ip and tc: the tests' namespaces, veths, routes and qdiscs"
 		need procps "sysctl: IP forwarding in the tests' AC namespaces"
 		need bpftool "the tests read the pinned maps as an operator would"
+		need iperf3 "real TCP and UDP through rate-limited sessions (TestRateLimit, make bench-ratelimit)"
 		need tshark "cross-check: dissects every frame the codecs and the data plane write"
 		need python3-scapy "cross-check: frames scapy builds must parse to the right values"
 		need pppoe "interop: rp-pppoe's pppoe, pppoe-discovery and pppoe-server against ours"
 		need ppp "interop: pppd, which rp-pppoe's client runs for PPP"
 		need freeradius "interop: a real RADIUS server for the RADIUS client"
 		need freeradius-utils "interop: radclient sends Disconnect and CoA requests"
+		need freeradius-postgresql "interop: FreeRADIUS's PostgreSQL driver, for the fleet's shared sqlippool"
+		need postgresql "interop: the fleet's shared address pool (sqlippool's radippool table)"
 		;;
 	deb) ;; # dpkg-deb, which builds it, is in dpkg: on every Debian system
 	debcheck)

@@ -10,6 +10,7 @@
 //	pppoectl /interface pppoe-client scan ether1 duration=5
 //	pppoectl /export
 //	pppoectl /system reload
+//	pppoectl /system restart
 //	pppoectl < script.rsc
 package main
 
@@ -39,7 +40,8 @@ print [detail], export on /ip pool, /ppp profile, /ppp secret,
 /interface pppoe-server server, /interface pppoe-client, /interface vlan,
 /system identity; /ppp active print|remove; /interface pppoe-client
 monitor NAME [once] and scan IFACE [duration=N]; /export; /system reload
-(re-read the config file).
+(re-read the config file); /system restart (a planned restart: pppoed exits
+with status 75, its sessions left installed; systemd starts it again).
 
 Changes apply to the running configuration only; they are not written to the
 config file. The exit status is 1 on any error, 2 on a usage error.

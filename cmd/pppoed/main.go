@@ -28,8 +28,10 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/linkwatch"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe0"
+	"github.com/pppoe-xdp/pppoe-xdp/control/restart"
 	"github.com/pppoe-xdp/pppoe-xdp/control/server"
 	"github.com/pppoe-xdp/pppoe-xdp/control/session"
+	"github.com/pppoe-xdp/pppoe-xdp/control/state"
 	"github.com/pppoe-xdp/pppoe-xdp/maps"
 )
 
@@ -62,18 +64,29 @@ is back; a client waits for its interface and dials again; an uplink gets
 the fast path again. An --uplink absent at start is attached when it
 appears.
 
-SIGINT/SIGTERM end every session with a PADT and remove pppoe0's and the
-clients' addresses and routes and the client netdevs; the pinned BPF maps
-and attachments stay (see maps/), emptied of sessions.
+SIGINT/SIGTERM stop pppoed: every session ends with a PADT, pppoe0's and
+the clients' addresses and routes and the client netdevs go; the pinned
+BPF maps and attachments stay (see maps/), emptied of sessions.
+
+SIGUSR2, or "pppoectl /system restart", is a planned restart or upgrade:
+pppoed exits at once with status 75 and no PADT, leaving the sessions
+installed in the pinned maps (they keep forwarding) and recorded in
+--state-dir; the unit's RestartKillSignal=SIGUSR2 makes "systemctl
+restart pppoed" do this. The next start reconciles what it finds: a
+session it can restore is adopted, any other is swept (PADT with its
+stored MACs and session id, map entries removed, address freed, one log
+line each). Adoption is not implemented yet: today every session is swept.
 
 Flags:
 `
 
 type flags struct {
 	config, bpffs, socket, metrics   string
+	stateDir                         string
 	logLevel, logFormat, resolvConf  string
 	uplinks, pppoe0, xdpMode, tcMode string
 	padiLimit, macLimit              string
+	rxSpread                         string
 	capacity                         uint
 	maxStarting, maxStartingPerHost  int
 	setupTimeout                     time.Duration
@@ -88,6 +101,7 @@ func run(args []string) int {
 	fs.StringVar(&f.config, "config", "/etc/pppoe-xdp/pppoed.rsc", "configuration `file` (RouterOS command script)")
 	fs.StringVar(&f.bpffs, "bpffs", maps.DefaultPinPath, "`directory` for pinned BPF maps and links (bpffs is mounted if needed); one per daemon")
 	fs.StringVar(&f.socket, "socket", api.DefaultSocket, "control socket `path` for pppoectl; one per daemon")
+	fs.StringVar(&f.stateDir, "state-dir", state.DefaultDir, "`directory` of the state store (state.db: sessions, AC-Cookie key, id allocators) a restarted pppoed goes on from; one per daemon")
 	fs.StringVar(&f.metrics, "metrics", "127.0.0.1:9815", "Prometheus listen `address` (/metrics); empty disables")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "json", "log `format`: json or console")
@@ -96,6 +110,7 @@ func run(args []string) int {
 	fs.StringVar(&f.pppoe0, "pppoe0", "pppoe0", "`name` of the virtual device standing for all sessions")
 	fs.StringVar(&f.xdpMode, "xdp-mode", "native", "XDP attach `mode`: native or generic")
 	fs.StringVar(&f.tcMode, "tc-mode", "auto", "TC attach `mode`: auto (tcx where the kernel has it, else clsact) or clsact")
+	fs.StringVar(&f.rxSpread, "rx-spread", "", "`CPUs` (e.g. 0-3,6) the access interfaces hand session traffic to, by a hash of session and flow, where a NIC puts all PPPoE on one receive queue; empty: handled where it arrives")
 	fs.UintVar(&f.capacity, "capacity", maps.DefaultMaxSessions, "`sessions` (server and client) the BPF maps hold; sizes their memory, fixed while they stay pinned")
 	fs.StringVar(&f.padiLimit, "padi-limit", pppoe.FormatRate(pppoe.DefaultLimits.PADIRate, pppoe.DefaultLimits.PADIBurst),
 		"PADIs a `rate[/burst]` per second from all hosts, as accel-ppp's padi-limit (once for new hosts, once more for retransmissions); 0: no limit")
@@ -164,23 +179,51 @@ func serve(f flags, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	var spread []int
+	if f.rxSpread != "" {
+		if spread, err = maps.ParseCPUSet(f.rxSpread); err != nil {
+			return fmt.Errorf("--rx-spread: %w", err)
+		}
+	}
 	// Parsed and validated before anything starts.
 	cfg, err := daemon.LoadFile(f.config)
 	if err != nil {
 		return err
 	}
 
-	dp, err := maps.Open(maps.Options{PinPath: f.bpffs, Logger: log, GenericXDP: f.xdpMode == "generic", Clsact: f.tcMode == "clsact", MaxSessions: uint32(f.capacity)})
+	store, err := state.Open(f.stateDir, state.Options{Log: func(msg string) { log.Warn(msg) }})
+	if err != nil {
+		return fmt.Errorf("--state-dir: %w", err)
+	}
+	defer store.Close()
+	last, fresh, err := store.TakeExit()
+	if err != nil {
+		return fmt.Errorf("--state-dir: %w", err)
+	}
+	if !fresh {
+		log.Info("previous run", zap.String("ended", string(last.Kind)), zap.Time("at", last.At), zap.Int("pid", last.PID))
+	}
+	disc, err := discoveryState(store)
+	if err != nil {
+		return fmt.Errorf("--state-dir: %w", err)
+	}
+
+	dp, err := maps.Open(maps.Options{PinPath: f.bpffs, Logger: log, GenericXDP: f.xdpMode == "generic", Clsact: f.tcMode == "clsact", MaxSessions: uint32(f.capacity), RxSpread: spread})
 	if err != nil {
 		return fmt.Errorf("data plane: %w", err)
 	}
 	defer dp.Close()
-	// The maps outlive a crashed daemon, its sessions' PPP state does not:
-	// their subscribers reconnect when their next LCP echo gets a PADT.
-	if n, err := dp.RemoveAll(); err != nil {
+	// The maps outlive the previous run (restarted, upgraded or crashed):
+	// each session in them or in the store is adopted or swept.
+	padt := &restart.Sender{}
+	res, err := restart.Reconcile(restart.Options{Store: store, DataPlane: dp, SendPADT: padt.Send, Log: log})
+	padt.Close()
+	if err != nil {
 		return fmt.Errorf("data plane: %w", err)
-	} else if n > 0 {
-		log.Warn("removed sessions a previous run left in the data plane", zap.Int("sessions", n))
+	}
+	if res.Adopted+res.Swept > 0 {
+		log.Warn("sessions of the previous run", zap.Int("adopted", res.Adopted), zap.Int("swept", res.Swept),
+			zap.Int("padt_failed", res.PADTFailed))
 	}
 	// The limits go to the data plane, which drops floods before they
 	// cost a copy to user space; the discovery servers get no Limiter of
@@ -231,6 +274,10 @@ func serve(f flags, log *zap.Logger) error {
 			return host.CarryMTU(mtu, func(mtu int) error { return maps.SetDeviceMTU(dev, mtu) })
 		})),
 		SetupLatency:       func(l time.Duration) { d.Metrics().ObserveSetup(l) },
+		CookieKey:          disc.cookieKey,
+		SessionIDs:         disc.sessionIDs,
+		IDs:                disc.handles,
+		State:              store,
 		MaxStarting:        noLimit(f.maxStarting),
 		MaxStartingPerHost: noLimit(f.maxStartingPerHost),
 		SetupTimeout:       f.setupTimeout,
@@ -252,6 +299,7 @@ func serve(f flags, log *zap.Logger) error {
 			return client.Scan(ctx, ifs, iface, dur)
 		},
 		DataPlane: dataPlaneCounters(dp),
+		Restart:   restartSoon,
 		Log:       log,
 	})
 	ifs = daemon.NewInterfaces(d)
@@ -291,6 +339,12 @@ func serve(f flags, log *zap.Logger) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	usr2 := make(chan os.Signal, 1)
+	signal.Notify(usr2, syscall.SIGUSR2)
+	go func() {
+		<-usr2
+		plannedRestart(store, log)
+	}()
 	go func() {
 		for {
 			select {
@@ -306,8 +360,71 @@ func serve(f flags, log *zap.Logger) error {
 	log.Info("pppoed started", zap.String("config", f.config), zap.String("socket", f.socket),
 		zap.String("bpffs", dp.PinPath()), zap.String("metrics", f.metrics))
 	err = d.Run(ctx, ctl, mln)
+	if rerr := store.RecordExit(state.Exit{Kind: state.ExitStop, At: time.Now().UTC(), PID: os.Getpid()}); rerr != nil {
+		log.Warn("state store", zap.Error(rerr))
+	}
 	log.Info("pppoed stopped")
 	return err
+}
+
+// exitRestart is pppoed's exit status after a planned restart: the unit
+// counts it as success (SuccessExitStatus) and starts pppoed again
+// whatever Restart= says (RestartForceExitStatus), so "pppoectl /system
+// restart" works under systemd as "systemctl restart" does. 75 is
+// EX_TEMPFAIL.
+const exitRestart = 75
+
+// restartSoon is "/system restart": the planned restart SIGUSR2 starts,
+// a moment later so that the command's answer (sent once it returns)
+// reaches pppoectl before the process exits.
+func restartSoon() error {
+	time.AfterFunc(200*time.Millisecond, func() { _ = syscall.Kill(os.Getpid(), syscall.SIGUSR2) })
+	return nil
+}
+
+// plannedRestart ends the process with its sessions left where the next
+// run finds them: installed in the pinned maps (forwarding on) and
+// recorded in the store, every record in the file already. Nothing is
+// stopped, closed or removed; that is the point: it is a kill -9 that
+// leaves a note saying it was meant.
+func plannedRestart(store *state.Store, log *zap.Logger) {
+	if err := store.RecordExit(state.Exit{Kind: state.ExitRestart, At: time.Now().UTC(), PID: os.Getpid()}); err != nil {
+		log.Warn("state store", zap.Error(err))
+	}
+	log.Info("pppoed exiting for a restart: sessions stay installed", zap.Int("status", exitRestart))
+	_ = log.Sync()
+	os.Exit(exitRestart)
+}
+
+// handleBlock is how many session handles a run reserves in the state
+// store at start (state.Store.ReserveHandles).
+const handleBlock = 1 << 20
+
+// discovery is the state discovery goes on from after a restart.
+type discovery struct {
+	cookieKey  []byte            // a PADO's AC-Cookie of the last run is still good
+	sessionIDs *pppoe.SessionIDs // goes on after the last run's cursor
+	handles    *session.IDs      // above every handle of the last runs
+}
+
+func discoveryState(store *state.Store) (discovery, error) {
+	var d discovery
+	var err error
+	if d.cookieKey, err = store.CookieKey(); err != nil {
+		return d, err
+	}
+	cursor, err := store.SIDCursor()
+	if err != nil {
+		return d, err
+	}
+	d.sessionIDs = pppoe.NewSessionIDs()
+	d.sessionIDs.SetCursor(cursor)
+	first, err := store.ReserveHandles(handleBlock)
+	if err != nil {
+		return d, err
+	}
+	d.handles = session.NewIDs(session.ID(first))
+	return d, nil
 }
 
 // discoveryLimits parses --padi-limit and --discovery-mac-limit.

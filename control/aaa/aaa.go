@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/pool"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ratelimit"
 )
 
 // ServicePPPoE is the /ppp secret service a PPPoE session matches, besides
@@ -53,6 +54,11 @@ type Profile struct {
 	OnlyOne bool
 	// ChangeTCPMSS asks the data plane to clamp the TCP MSS to MTU − 40.
 	ChangeTCPMSS bool
+	// RateLimit is the profile's rate-limit (the default profile's when
+	// empty), or the user's secret's, which overrides it.
+	RateLimit ratelimit.Limit
+	// ShapeTx shapes the download instead of policing it (queue-type).
+	ShapeTx bool
 }
 
 // Counters are the AAA counters, a snapshot for metrics.
@@ -91,6 +97,9 @@ type Secret struct {
 	// LocalAddress and RemoteAddress override the profile's when valid.
 	LocalAddress, RemoteAddress netip.Addr
 	Disabled                    bool
+	// RateLimit overrides the profile's when Limited (RouterOS: a
+	// secret's settings override its profile's).
+	RateLimit ratelimit.Limit
 }
 
 // Secrets finds a secret by name. The configuration's persistent list is

@@ -472,3 +472,35 @@ func TestProfileDefaults(t *testing.T) {
 		}
 	}
 }
+
+// TestRateLimit: a profile's rate-limit (the default profile's when it
+// has none) reaches the lease, and a secret's overrides it.
+func TestRateLimit(t *testing.T) {
+	l, err := aaa.New(load(t, `
+/ppp profile
+set default rate-limit=2M/4M
+add name=plan rate-limit="10M/50M 20M/100M" queue-type=cake-default
+add name=plain
+/ppp secret
+add name=p1 password=x profile=plan
+add name=p2 password=x profile=plan rate-limit=1M/3M
+add name=p3 password=x profile=plain
+`).LocalAAA(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []struct {
+		user, want string
+		shape      bool
+	}{{"p1", "10M/50M 20M/100M", true}, {"p2", "1M/3M", true}, {"p3", "2M/4M", false}} {
+		le := l.Begin(aaa.ServicePPPoE)
+		if _, err := le.Authenticate(proof(t, auth.PAP, r.user, "x")); err != nil {
+			t.Fatal(err)
+		}
+		p := le.Profile()
+		if p.RateLimit.String() != r.want || p.ShapeTx != r.shape {
+			t.Errorf("%s: rate limit %q shape %v, want %q %v", r.user, p.RateLimit, p.ShapeTx, r.want, r.shape)
+		}
+		le.Release()
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ratelimit"
 )
 
 // Backend authenticates and authorizes sessions: local secrets (Local),
@@ -116,9 +117,12 @@ type Answer struct {
 	// InterimInterval is the accounting interim period
 	// (Acct-Interim-Interval, RFC 2869 §5.16); 0 for none.
 	InterimInterval time.Duration
-	// RateLimit is a RouterOS rate-limit string ("rx/tx ..."), as
-	// Mikrotik-Rate-Limit carries it; "" for none.
-	RateLimit string
+	// RateLimit is the session's rate limit (a RouterOS rate-limit
+	// string, as /ppp profile, /ppp secret and Mikrotik-Rate-Limit carry
+	// it, parsed by control/ratelimit); zero for none. ShapeTx shapes the
+	// download instead of policing it (the profile's queue-type).
+	RateLimit ratelimit.Limit
+	ShapeTx   bool
 	// Class is echoed in accounting (RFC 2865 §5.25), opaque.
 	Class [][]byte
 	// Routes are the Framed-Routes towards the subscriber (RFC 2865
@@ -175,6 +179,8 @@ func (l *Local) Authenticate(ctx context.Context, req Request, reply func(Answer
 		Remote:                sec.RemoteAddress,
 		DNS:                   res.Profile.DNS,
 		ChangeTCPMSS:          res.Profile.ChangeTCPMSS,
+		RateLimit:             res.Profile.RateLimit,
+		ShapeTx:               res.Profile.ShapeTx,
 		Profile:               res.Profile.Name,
 	}
 	if !a.Local.IsValid() {

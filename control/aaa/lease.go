@@ -109,6 +109,9 @@ func (le *Lease) Authenticate(p Proof) (Result, error) {
 	l.online[p.User]++
 	l.mu.Unlock()
 	l.authOK.Add(1)
+	if le.secret.RateLimit.Limited() { // RouterOS: the secret's settings override the profile's
+		prof.RateLimit = le.secret.RateLimit
+	}
 	le.authed, le.user, le.profile = true, p.User, prof
 	res.Profile = prof
 	return res, nil

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"slices"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/aaa"
@@ -29,6 +30,7 @@ func (s secretList) Get(name string) (aaa.Secret, bool) {
 	return aaa.Secret{
 		Name: v.Name, Password: v.Password, Profile: v.Profile, Service: v.Service,
 		LocalAddress: v.LocalAddress, RemoteAddress: v.RemoteAddress, Disabled: v.Disabled,
+		RateLimit: v.RateLimit.Limit(),
 	}, true
 }
 
@@ -59,5 +61,7 @@ func resolveProfile(p, def Profile) aaa.Profile {
 		DNS:           slices.Clone(p.DNSServer),
 		OnlyOne:       yes(p.OnlyOne, def.OnlyOne, false),
 		ChangeTCPMSS:  yes(p.ChangeTCPMSS, def.ChangeTCPMSS, true),
+		RateLimit:     cmp.Or(p.RateLimit, def.RateLimit).Limit(),
+		ShapeTx:       p.QueueType == "fq-codel-default" || p.QueueType == "cake-default",
 	}
 }

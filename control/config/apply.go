@@ -459,6 +459,9 @@ func (c *Config) Validate() error {
 	if err := c.checkServe(); err != nil {
 		return err
 	}
+	if err := c.checkDHCPv6Clients(); err != nil {
+		return err
+	}
 	return c.checkClients()
 }
 

@@ -48,7 +48,7 @@ func TestReferenceServer(t *testing.T) {
 	}
 	if c.Profiles.Len() != 2 || c.Profiles.At(0).Name != "default" ||
 		!reflect.DeepEqual(c.Profiles.At(1), Profile{meta: meta{4}, Name: "for-pppoe", LocalAddress: "10.0.0.1",
-			RemoteAddress: "pppoe-pool", OnlyOne: "default", ChangeTCPMSS: "yes"}) {
+			RemoteAddress: "pppoe-pool", OnlyOne: "default", ChangeTCPMSS: "yes", QueueType: "default-small"}) {
 		t.Fatalf("profiles = %+v", c.Profiles)
 	}
 	wantSecret := Secret{meta: meta{6}, Name: "MT-User", Password: "StrongPass", Profile: "for-pppoe", Service: "pppoe"}
@@ -186,6 +186,16 @@ disable v2
 			want:   "",
 		},
 		{
+			name: "rate-limit",
+			script: `/ppp profile
+add name=plan rate-limit="10M/50M   20M/100M 8M/40M 16/16" queue-type=fq-codel-default
+/ppp secret
+add name=u profile=plan rate-limit=1M
+add name=v profile=plan`,
+			want: "/ppp profile\nadd name=plan queue-type=fq-codel-default rate-limit=\"10M/50M 20M/100M 8M/40M 16/16\"\n" +
+				"/ppp secret\nadd name=u profile=plan rate-limit=1M\nadd name=v profile=plan\n",
+		},
+		{
 			name:   "identity set",
 			script: "/system identity\nset name=\"bng 1\"",
 			want:   "/system identity\nset name=\"bng 1\"\n",
@@ -248,6 +258,10 @@ func TestApplyErrors(t *testing.T) {
 		{"dns three", "/ppp profile add name=x dns-server=1.1.1.1,2.2.2.2,3.3.3.3", 1, "dns-server", "at most two"},
 		{"dns garbage", "/ppp profile add name=x dns-server=dns", 1, "dns-server", "ParseAddr"},
 		{"only-one enum", "/ppp profile add name=x only-one=maybe", 1, "only-one", "want one of"},
+		{"rate-limit garbage", "/ppp profile add name=x rate-limit=fast", 1, "rate-limit", "invalid rate-limit"},
+		{"rate-limit priority", "/ppp profile add name=x rate-limit=\"1M 2M 1M 8 9\"", 1, "rate-limit", "priority"},
+		{"secret rate-limit", "/ppp secret add name=u rate-limit=10X", 1, "rate-limit", "invalid rate-limit"},
+		{"queue-type enum", "/ppp profile add name=x queue-type=pfifo", 1, "queue-type", "want one of"},
 		{"remove default profile", "/ppp profile remove default", 1, "", "built-in"},
 		{"rename default profile", "/ppp profile set 0 name=x", 1, "name", "built-in"},
 		{"secret no name", "/ppp secret add password=x", 1, "name", "required"},
@@ -400,10 +414,10 @@ func TestPrint(t *testing.T) {
 	}
 	wantDetail := "Flags: X - disabled\n" +
 		" 0    name=\"MT-User\" password=\"StrongPass\" profile=for-pppoe service=pppoe\n" +
-		"      local-address= remote-address=\n" +
+		"      local-address= remote-address= rate-limit=\"\"\n" +
 		" 1 X  ;;; note\n" +
 		"      name=\"u2\" password=\"\" profile=default service=any local-address=\n" +
-		"      remote-address=\n"
+		"      remote-address= rate-limit=\"\"\n"
 	if got := mustPrint(t, c, "/ppp secret", true); got != wantDetail {
 		t.Fatalf("print detail:\n%q\nwant\n%q", got, wantDetail)
 	}
@@ -431,7 +445,7 @@ func TestPrintJSON(t *testing.T) {
 	want := map[string]any{
 		"service-name": "pppoeservice", "interface": "ether3", "authentication": "mschap2,mschap1,chap,pap",
 		"default-profile": "for-pppoe", "keepalive-timeout": "10", "max-mru": "1480", "max-mtu": "1480",
-		"max-sessions": float64(0), "mrru": "disabled", "one-session-per-host": false, "disabled": false, "comment": "",
+		"max-sessions": float64(0), "mrru": "disabled", "one-session-per-host": false, "pado-delay": "0", "disabled": false, "comment": "",
 	}
 	if len(got) != 1 || !reflect.DeepEqual(got[0], want) {
 		t.Fatalf("JSON = %s", out)
@@ -531,7 +545,7 @@ func TestQuote(t *testing.T) {
 }
 
 func TestMenus(t *testing.T) {
-	want := []string{"/interface vlan", "/ip pool", "/ppp profile", "/ppp secret", "/interface pppoe-server server", "/interface pppoe-client", "/system identity", "/ppp aaa", "/radius", "/radius incoming"}
+	want := []string{"/interface vlan", "/ip pool", "/ppp profile", "/ppp secret", "/interface pppoe-server server", "/interface pppoe-client", "/ipv6 dhcp-client", "/system identity", "/ppp aaa", "/radius", "/radius incoming"}
 	if got := Menus(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Menus = %v", got)
 	}

@@ -49,7 +49,12 @@ type Profile struct {
 	DNSServer     DNSServers `ros:"dns-server" json:"dns-server"`
 	OnlyOne       string     `ros:"only-one" enum:"yes,no,default" default:"default" json:"only-one"`
 	ChangeTCPMSS  string     `ros:"change-tcp-mss" enum:"yes,no,default" default:"yes" json:"change-tcp-mss"`
-	Comment       string     `ros:"comment" json:"comment"`
+	RateLimit     RateLimit  `ros:"rate-limit" json:"rate-limit"`
+	// QueueType picks how the download (tx) limit holds: default-small and
+	// default police it; fq-codel-default and cake-default shape it (EDT
+	// and fq on the access interface). README "Rate limits".
+	QueueType string `ros:"queue-type" enum:"default-small,default,fq-codel-default,cake-default" default:"default-small" json:"queue-type"`
+	Comment   string `ros:"comment" json:"comment"`
 }
 
 // Secret is a /ppp secret item: a local user.
@@ -61,6 +66,7 @@ type Secret struct {
 	Service       string     `ros:"service" enum:"any,async,l2tp,ovpn,pppoe,pptp,sstp" default:"any" json:"service"`
 	LocalAddress  netip.Addr `ros:"local-address" json:"local-address"`
 	RemoteAddress netip.Addr `ros:"remote-address" json:"remote-address"`
+	RateLimit     RateLimit  `ros:"rate-limit" json:"rate-limit"`
 	Disabled      bool       `ros:"disabled" json:"disabled"`
 	Comment       string     `ros:"comment" json:"comment"`
 }
@@ -80,6 +86,7 @@ type Server struct {
 	MaxSessions       int         `ros:"max-sessions" range:"0..65535" default:"0" json:"max-sessions"`
 	MRRU              MRRU        `ros:"mrru" default:"disabled" json:"mrru"`
 	OneSessionPerHost bool        `ros:"one-session-per-host" json:"one-session-per-host"`
+	PADODelay         PADODelay   `ros:"pado-delay" default:"0" json:"pado-delay"`
 	Disabled          bool        `ros:"disabled" default:"yes" json:"disabled"`
 	Comment           string      `ros:"comment" json:"comment"`
 }
@@ -164,7 +171,9 @@ type Config struct {
 	Secrets  List[Secret]  `json:"ppp-secret"`
 	Servers  List[Server]  `json:"interface-pppoe-server-server"`
 	Clients  List[Client]  `json:"interface-pppoe-client"`
-	Identity Identity      `json:"system-identity"`
+
+	DHCPv6Clients List[DHCPv6Client] `json:"ipv6-dhcp-client"`
+	Identity      Identity           `json:"system-identity"`
 
 	AAA            AAA            `json:"ppp-aaa"`
 	Radius         List[Radius]   `json:"radius"`
@@ -220,6 +229,7 @@ var menus = []*menu{
 	{path: "/ppp secret", list: listOf[Secret](func(c *Config) *List[Secret] { return &c.Secrets }), required: []string{"name"}, columns: []string{"name", "service", "profile", "remote-address"}},
 	{path: "/interface pppoe-server server", list: listOf[Server](func(c *Config) *List[Server] { return &c.Servers }), required: []string{"interface"}, columns: []string{"service-name", "interface", "max-mtu", "max-mru", "mrru", "authentication", "default-profile", "max-sessions"}, keyProps: []string{"interface", "service-name"}},
 	{path: "/interface pppoe-client", list: listOf[Client](func(c *Config) *List[Client] { return &c.Clients }), autoName: "pppoe-out", required: []string{"interface"}, columns: []string{"name", "interface", "user", "service-name", "max-mtu", "max-mru"}},
+	{path: "/ipv6 dhcp-client", list: listOf[DHCPv6Client](func(c *Config) *List[DHCPv6Client] { return &c.DHCPv6Clients }), required: []string{"interface", "request"}, columns: []string{"interface", "request", "pool-name", "pool-prefix-length", "add-default-route", "use-peer-dns"}, keyProps: []string{"interface"}},
 	{path: "/system identity", one: func(c *Config) any { return &c.Identity }, columns: []string{"name"}},
 	{path: "/ppp aaa", one: func(c *Config) any { return &c.AAA }},
 	{path: "/radius", list: listOf[Radius](func(c *Config) *List[Radius] { return &c.Radius }), required: []string{"address", "secret"}, columns: []string{"service", "address", "authentication-port", "accounting-port", "timeout"}, keyProps: []string{"service", "authentication-port", "address"}},

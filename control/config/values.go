@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/pool"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ratelimit"
 )
 
 // Property value types whose text form is RouterOS's. Values are never
@@ -270,4 +271,28 @@ func parseBool(s string) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("%q: want yes or no", s)
+}
+
+// RateLimit is a /ppp profile's or secret's rate-limit, in RouterOS's
+// format (package ratelimit), kept as written; empty = none (a secret's
+// empty rate-limit leaves the profile's).
+type RateLimit string
+
+// MarshalText implements encoding.TextMarshaler.
+func (r RateLimit) MarshalText() ([]byte, error) { return []byte(r), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler: the value must parse.
+func (r *RateLimit) UnmarshalText(b []byte) error {
+	s := strings.Join(strings.Fields(string(b)), " ")
+	if _, err := ratelimit.Parse(s); err != nil {
+		return err
+	}
+	*r = RateLimit(s)
+	return nil
+}
+
+// Limit returns the parsed value.
+func (r RateLimit) Limit() ratelimit.Limit {
+	l, _ := ratelimit.Parse(string(r)) // validated when set
+	return l
 }

@@ -168,6 +168,8 @@ func (a *AccessConcentrator) Sessions() []Active {
 			BytesOut:        s.Stats.BytesDown,
 			MRRU:            s.MP.MRRU,
 			ReassemblyDrops: s.Stats.ReassemblyDrops,
+			RateLimit:       s.RateLimit, ShapeTx: s.ShapeTx,
+			RateDropsIn: s.Stats.RateDropsUp, RateDropsOut: s.Stats.RateDropsDown,
 		})
 	}
 	return out

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ratelimit"
 	"io"
 	"net/netip"
 	"time"
@@ -58,6 +59,12 @@ type Active struct {
 	// ReassemblyDrops what MP reassembly dropped (session.MPLink.Drops).
 	MRRU            uint16
 	ReassemblyDrops uint64
+	// RateLimit is the session's rate-limit (rx = in, from the client),
+	// ShapeTx whether its download is shaped; RateDropsIn/Out what the
+	// limit dropped. /queue simple shows them.
+	RateLimit                 ratelimit.Limit
+	ShapeTx                   bool
+	RateDropsIn, RateDropsOut uint64
 }
 
 // ServerCounters are the access concentrator's counters for metrics.

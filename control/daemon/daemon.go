@@ -42,7 +42,10 @@ type Options struct {
 	// RetryInterval is how often Run asks the servers to open the
 	// interfaces they are missing (2s if 0, never if negative).
 	RetryInterval time.Duration
-	Log           *zap.Logger // nil logs nothing
+	// Restart, if set, is "/system restart": the daemon exits as for a
+	// planned restart, leaving its sessions installed for the next run.
+	Restart func() error
+	Log     *zap.Logger // nil logs nothing
 }
 
 // DefaultRetryInterval is how often a server whose interface does not

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ratelimit"
 	"io"
 	"net"
 	"net/http"
@@ -213,7 +214,8 @@ func newHarness(t *testing.T, script string) *harness {
 	}
 	h.srv.add("veth1/s1", Active{ID: "*1A", Name: "u1", Service: "pppoe", CallerID: "02:00:00:00:00:0A",
 		Address: netip.MustParseAddr("10.0.0.2"), Uptime: 3723 * time.Second, SessionID: 0x11, State: "up",
-		PacketsIn: 10, BytesIn: 1000, PacketsOut: 20, BytesOut: 2000})
+		PacketsIn: 10, BytesIn: 1000, PacketsOut: 20, BytesOut: 2000,
+		RateLimit: mustRate("10M/50M 20M/100M 8M/40M 16"), ShapeTx: true, RateDropsIn: 3, RateDropsOut: 4})
 	h.srv.add("veth2/s2", Active{ID: "*1B", Name: "u3", Service: "pppoe", CallerID: "02:00:00:00:00:0B",
 		Address: netip.MustParseAddr("10.0.0.3"), Uptime: 5 * time.Second, SessionID: 0x12, State: "up"})
 	return h
@@ -296,6 +298,12 @@ func TestExec(t *testing.T) {
 		{script: "/ppp active print", json: true, want: []string{`".id":"*1A"`, `"address":"10.0.0.2"`, `"bytes-in":"1000"`, `"name":"u1"`}},
 		{script: "/ppp active print show-ids", want: []string{"*1A u1", "*1B u3"}},
 		{script: "/ppp active print frob", wantErr: "unsupported argument frob"},
+		// /queue simple: u1's dynamic queue; u3 has no limit, so none.
+		{script: "/queue simple print", want: []string{`0 D name="<pppoe-u1>" target=<pppoe-u1> parent=none priority=8/8`,
+			"queue=default-small/fq-codel-default limit-at=0/0 max-limit=10M/50M", "burst-limit=20M/100M", "burst-threshold=8M/40M",
+			"burst-time=16s/16s", "bytes=1000/2000", "packets=10/20", "dropped=3/4"}},
+		{script: "/queue simple print", json: true, want: []string{`"max-limit":"10M/50M"`, `"name":"\u003cpppoe-u1\u003e"`}},
+		{script: "/queue simple print frob", wantErr: "unsupported argument frob"},
 		{script: "/ppp active remove [find name=u3]", check: func(*config.Config) error {
 			if len(h.srv.removed) != 1 || h.srv.removed[0] != "*1B" {
 				return fmt.Errorf("removed %v", h.srv.removed)
@@ -610,4 +618,12 @@ func TestResolveVLAN(t *testing.T) {
 	if parent, tags, _ := resolveVLAN(cfg, "eth1"); parent != "eth1" || len(tags) != 0 {
 		t.Errorf("physical interface resolved to %s %v", parent, tags)
 	}
+}
+
+func mustRate(s string) ratelimit.Limit {
+	l, err := ratelimit.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return l
 }

@@ -17,9 +17,12 @@ import (
 // Menus the daemon serves itself rather than from the configuration.
 const (
 	menuActive = "/ppp active"
+	menuQueue  = "/queue simple"
 	menuServer = "/interface pppoe-server server"
 	menuClient = "/interface pppoe-client"
 	menuReload = "/system reload" // a command path, like RouterOS's /system reboot
+	// menuRestart restarts pppoed keeping its sessions (Options.Restart).
+	menuRestart = "/system restart"
 )
 
 // errNotAvailable answers commands for a component this daemon runs without.
@@ -76,6 +79,14 @@ func (d *Daemon) run(ctx context.Context, cmd config.Command, asJSON bool, out i
 		switch {
 		case menu == menuReload:
 			return d.reloadCmd(ctx, out)
+		case menu == menuRestart:
+			if d.opts.Restart == nil {
+				return fmt.Errorf("%s: %w", menuRestart, errNotAvailable)
+			}
+			if _, err := io.WriteString(out, "restarting: sessions stay installed\n"); err != nil {
+				return err
+			}
+			return d.opts.Restart()
 		case menu == "/export" || strings.HasSuffix(menu, " export"):
 			verb, menu = "export", strings.TrimSuffix(strings.TrimSuffix(menu, "export"), " ")
 			if menu == "" {
@@ -90,6 +101,8 @@ func (d *Daemon) run(ctx context.Context, cmd config.Command, asJSON bool, out i
 	switch {
 	case verb == "print" && menu == menuActive:
 		return d.printActive(out, cmd, asJSON)
+	case verb == "print" && menu == menuQueue:
+		return d.printQueues(out, cmd, asJSON)
 	case verb == "remove" && menu == menuActive:
 		return d.removeActive(cmd)
 	case verb == "monitor" && menu == menuClient:
@@ -135,7 +148,7 @@ func knownMenu(menu string) bool {
 	if menu == "/" {
 		return true
 	}
-	for _, m := range append(config.Menus(), menuActive) {
+	for _, m := range append(config.Menus(), menuActive, menuQueue) {
 		if m == menu || strings.HasPrefix(m, menu+" ") {
 			return true
 		}

@@ -18,14 +18,19 @@ const CookieLen = 16
 // retransmissions, short enough that a captured cookie soon goes stale.
 const DefaultCookiePeriod = 60 * time.Second
 
-// cookie computes the AC-Cookie (RFC 2516 Appendix A) for circuit c in time
-// bucket bucket: HMAC-SHA256(key, MAC | ifindex | VLANs | bucket) truncated
-// to CookieLen. Binding the circuit means a cookie sniffed on one port or
-// VLAN is useless on another; binding the bucket means it expires. The AC
-// keeps no state before PADR: it recomputes the cookie to check it.
-func cookie(key []byte, c Circuit, bucket int64) [CookieLen]byte {
-	var msg [6 + 4 + 1 + ethernetVLANBytes*2 + 8]byte
-	b := append(msg[:0], c.MAC[:]...)
+// cookie computes the AC-Cookie (RFC 2516 Appendix A) the AC with Ethernet
+// address ac issues to circuit c in time bucket bucket: HMAC-SHA256(key,
+// AC MAC | client MAC | ifindex | VLANs | bucket) truncated to CookieLen.
+// Binding the circuit means a cookie sniffed on one port or VLAN is
+// useless on another; binding the bucket means it expires; binding the
+// AC's address means that of several ACs on one broadcast domain none
+// takes a PADR carrying another's cookie, even if they were given one key
+// (a client completes with the AC whose PADO it took). The AC keeps no
+// state before PADR: it recomputes the cookie to check it.
+func cookie(key []byte, ac [6]byte, c Circuit, bucket int64) [CookieLen]byte {
+	var msg [6 + 6 + 4 + 1 + ethernetVLANBytes*2 + 8]byte
+	b := append(msg[:0], ac[:]...)
+	b = append(b, c.MAC[:]...)
 	b = binary.BigEndian.AppendUint32(b, uint32(c.Ifindex))
 	b = append(b, c.NumVLANs)
 	for _, v := range c.VLANs[:c.NumVLANs] {
@@ -48,18 +53,18 @@ func cookieBucket(now time.Time, period time.Duration) int64 {
 	return now.UnixNano() / int64(period)
 }
 
-// issueCookie returns the cookie for c at now.
-func issueCookie(key []byte, c Circuit, now time.Time, period time.Duration) [CookieLen]byte {
-	return cookie(key, c, cookieBucket(now, period))
+// issueCookie returns the cookie AC ac issues to c at now.
+func issueCookie(key []byte, ac [6]byte, c Circuit, now time.Time, period time.Duration) [CookieLen]byte {
+	return cookie(key, ac, c, cookieBucket(now, period))
 }
 
-// checkCookie reports whether got is the cookie of c in the current or the
-// previous bucket, in constant time.
-func checkCookie(key []byte, c Circuit, got []byte, now time.Time, period time.Duration) bool {
+// checkCookie reports whether got is the cookie AC ac issues to c in the
+// current or the previous bucket, in constant time.
+func checkCookie(key []byte, ac [6]byte, c Circuit, got []byte, now time.Time, period time.Duration) bool {
 	if len(got) != CookieLen {
 		return false
 	}
 	b := cookieBucket(now, period)
-	cur, prev := cookie(key, c, b), cookie(key, c, b-1)
+	cur, prev := cookie(key, ac, c, b), cookie(key, ac, c, b-1)
 	return hmac.Equal(got, cur[:]) || hmac.Equal(got, prev[:])
 }

@@ -3,6 +3,7 @@ package pppoe
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"net"
 	"testing"
 	"time"
 
@@ -19,7 +20,9 @@ func TestCookieKnownAnswer(t *testing.T) {
 		NumVLANs: 2,
 		MAC:      [6]byte{0x02, 0x11, 0x22, 0x33, 0x44, 0x55},
 	}
+	ac := [6]byte{0x02, 0xac, 0, 0, 0, 0x01}
 	msg := []byte{
+		0x02, 0xac, 0x00, 0x00, 0x00, 0x01, // AC MAC
 		0x02, 0x11, 0x22, 0x33, 0x44, 0x55, // client MAC
 		0x01, 0x02, 0x03, 0x04, // ifindex
 		0x02,                   // number of VLAN tags
@@ -30,7 +33,7 @@ func TestCookieKnownAnswer(t *testing.T) {
 	m := hmac.New(sha256.New, key)
 	m.Write(msg)
 	want := m.Sum(nil)[:CookieLen]
-	got := cookie(key, c, 12345)
+	got := cookie(key, ac, c, 12345)
 	if !hmac.Equal(got[:], want) {
 		t.Fatalf("cookie = %x, want %x", got, want)
 	}
@@ -47,32 +50,38 @@ func TestCheckCookie(t *testing.T) {
 	otherMAC.MAC[5] = 2
 	otherIf := base
 	otherIf.Ifindex = 4
-	ck := issueCookie(key, base, issued, period)
+	ac := [6]byte{0x02, 0xac, 0, 0, 0, 1}
+	otherAC := [6]byte{0x02, 0xac, 0, 0, 0, 2}
+	ck := issueCookie(key, ac, base, issued, period)
 
 	tests := []struct {
 		name   string
 		key    []byte
+		ac     [6]byte
 		c      Circuit
 		cookie []byte
 		now    time.Time
 		want   bool
 	}{
-		{"same bucket", key, base, ck[:], issued, true},
-		{"next bucket", key, base, ck[:], issued.Add(period), true},
-		{"two buckets later", key, base, ck[:], issued.Add(2 * period), false},
-		{"from the future", key, base, ck[:], issued.Add(-period), false},
-		{"other MAC", key, otherMAC, ck[:], issued, false},
-		{"other ifindex", key, otherIf, ck[:], issued, false},
-		{"behind a VLAN", key, tagged, ck[:], issued, false},
-		{"other key", []byte("l"), base, ck[:], issued, false},
-		{"truncated", key, base, ck[:CookieLen-1], issued, false},
-		{"extended", key, base, append(ck[:], 0), issued, false},
-		{"empty", key, base, nil, issued, false},
-		{"one bit flipped", key, base, flipLast(ck[:]), issued, false},
+		{"same bucket", key, ac, base, ck[:], issued, true},
+		{"next bucket", key, ac, base, ck[:], issued.Add(period), true},
+		{"two buckets later", key, ac, base, ck[:], issued.Add(2 * period), false},
+		{"from the future", key, ac, base, ck[:], issued.Add(-period), false},
+		{"other MAC", key, ac, otherMAC, ck[:], issued, false},
+		{"other ifindex", key, ac, otherIf, ck[:], issued, false},
+		{"behind a VLAN", key, ac, tagged, ck[:], issued, false},
+		{"other key", []byte("l"), ac, base, ck[:], issued, false},
+		// Another AC on the segment, even one given the same key, does
+		// not take this AC's cookie.
+		{"other AC, same key", key, otherAC, base, ck[:], issued, false},
+		{"truncated", key, ac, base, ck[:CookieLen-1], issued, false},
+		{"extended", key, ac, base, append(ck[:], 0), issued, false},
+		{"empty", key, ac, base, nil, issued, false},
+		{"one bit flipped", key, ac, base, flipLast(ck[:]), issued, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := checkCookie(tt.key, tt.c, tt.cookie, tt.now, period); got != tt.want {
+			if got := checkCookie(tt.key, tt.ac, tt.c, tt.cookie, tt.now, period); got != tt.want {
 				t.Fatalf("checkCookie = %v, want %v", got, tt.want)
 			}
 		})
@@ -83,4 +92,59 @@ func flipLast(b []byte) []byte {
 	b = append([]byte(nil), b...)
 	b[len(b)-1] ^= 1
 	return b
+}
+
+// TestTwoACsOnOneSegment: two ACs on one broadcast domain, given the same
+// cookie key (the worst case; pppoed draws one per start): a client's
+// PADR to one carrying the other's cookie is refused without an answer,
+// and each takes its own.
+func TestTwoACsOnOneSegment(t *testing.T) {
+	cfgA, cfgB := testConfig(), testConfig()
+	cfgB.MAC = net.HardwareAddr{0x02, 0x00, 0x00, 0x00, 0x00, 0x02}
+	cfgB.ACName = "ac2"
+	a, b := NewServer(cfgA, &fakeAdm{}, nil), NewServer(cfgB, &fakeAdm{}, nil)
+	padi := buildFrame(t, bcast, subMAC, nil, &Packet{Code: CodePADI, Tags: []Tag{ServiceName("internet")}})
+	cookieOf := func(s *Server) ACCookie {
+		t.Helper()
+		out := s.Handle(padi, t0)
+		if len(out) != 1 {
+			t.Fatalf("%d PADOs", len(out))
+		}
+		_, p, err := ParseFrame(out[0])
+		if err != nil || p.Code != CodePADO {
+			t.Fatalf("PADO: %v %v", p.Code, err)
+		}
+		ck, _ := FindTag[ACCookie](p.Tags)
+		return ck
+	}
+	ckA, ckB := cookieOf(a), cookieOf(b)
+	if string(ckA) == string(ckB) {
+		t.Fatal("two ACs issued one cookie")
+	}
+	padrTo := func(dst net.HardwareAddr, ck ACCookie) []byte {
+		return buildFrame(t, dst, subMAC, nil, &Packet{Code: CodePADR, Tags: []Tag{ServiceName("internet"), ck}})
+	}
+	if out := b.Handle(padrTo(cfgB.MAC, ckA), t0); len(out) != 0 {
+		t.Errorf("AC B answered a PADR carrying A's cookie")
+	}
+	if n := b.Counters().PADRBadCookie; n != 1 {
+		t.Errorf("B PADRBadCookie = %d, want 1", n)
+	}
+	// A PADR is unicast: A ignores one to B whatever it carries.
+	if out := a.Handle(padrTo(cfgB.MAC, ckA), t0); len(out) != 0 {
+		t.Errorf("AC A answered a PADR sent to B")
+	}
+	for _, tc := range []struct {
+		s   *Server
+		mac net.HardwareAddr
+		ck  ACCookie
+	}{{a, cfgA.MAC, ckA}, {b, cfgB.MAC, ckB}} {
+		out := tc.s.Handle(padrTo(tc.mac, tc.ck), t0)
+		if len(out) != 1 {
+			t.Fatalf("%v: own cookie: %d replies", tc.mac, len(out))
+		}
+		if _, p, _ := ParseFrame(out[0]); p.Code != CodePADS || p.SessionID == 0 {
+			t.Errorf("%v: own cookie: %v session %d, want a PADS with a session", tc.mac, p.Code, p.SessionID)
+		}
+	}
 }

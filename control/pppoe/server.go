@@ -95,6 +95,18 @@ type ServerConfig struct {
 	// Where xdp_access_in already applies the limits (pppoed), leave it
 	// nil (see Limiter).
 	Limiter *Limiter
+	// PADODelay, if set, says how long the PADO offering services waits
+	// (pado-delay), or that the PADI gets no answer at all (answer
+	// false). It is asked once per PADI that would be answered; Respond
+	// returns the PADO with that delay.
+	PADODelay func(services []string) (delay time.Duration, answer bool)
+}
+
+// Reply is a frame to send in answer to one received: now, or After from
+// now (a PADO held back by pado-delay).
+type Reply struct {
+	Frame []byte
+	After time.Duration
 }
 
 // Validate checks that c can run: a unicast MAC and services without NUL
@@ -126,11 +138,15 @@ type Counters struct {
 	// count towards nothing else.
 	MACLimited, GlobalLimited uint64
 	// PADIReceived counts every other PADI, PADIDropped those that broke RFC 2516
-	// §5.1 (not broadcast, no Service-Name, bad lengths, group source) and
-	// PADIUnserved those asking for a service not offered here (§5.2).
-	PADIReceived, PADIDropped, PADIUnserved uint64
-	// PADOSent counts offers (§5.2).
-	PADOSent uint64
+	// §5.1 (not broadcast, no Service-Name, bad lengths, group source),
+	// PADIUnserved those asking for a service not offered here (§5.2) and
+	// PADISilenced those left unanswered because pado-delay says -1 at
+	// the AC's load.
+	PADIReceived, PADIDropped, PADIUnserved, PADISilenced uint64
+	// PADOSent counts offers (§5.2), PADODelayed those of them given a
+	// pado-delay (counted when built, sent later), PADODropped those of
+	// the delayed ones their sender could not queue (DropPADO).
+	PADOSent, PADODelayed, PADODropped uint64
 	// PADRReceived counts every PADR to this AC; PADRDropped those that
 	// broke §5.3, PADRBadCookie those with a missing, forged or expired
 	// AC-Cookie, PADRDuplicates the retransmissions answered from memory.
@@ -146,6 +162,7 @@ type Counters struct {
 type counters struct {
 	malformed, ignored, macLimited, globalLimited        atomic.Uint64
 	padiReceived, padiDropped, padiUnserved, padoSent    atomic.Uint64
+	padiSilenced, padoDelayed, padoDropped               atomic.Uint64
 	padrReceived, padrDropped, padrBadCookie, padrDup    atomic.Uint64
 	padsSent, padsErrors, padtReceived, padtSent, wrErrs atomic.Uint64
 }
@@ -258,7 +275,8 @@ func (s *Server) Counters() Counters {
 		Malformed: c.malformed.Load(), Ignored: c.ignored.Load(),
 		MACLimited: c.macLimited.Load(), GlobalLimited: c.globalLimited.Load(),
 		PADIReceived: c.padiReceived.Load(), PADIDropped: c.padiDropped.Load(), PADIUnserved: c.padiUnserved.Load(),
-		PADOSent:     c.padoSent.Load(),
+		PADISilenced: c.padiSilenced.Load(),
+		PADOSent:     c.padoSent.Load(), PADODelayed: c.padoDelayed.Load(), PADODropped: c.padoDropped.Load(),
 		PADRReceived: c.padrReceived.Load(), PADRDropped: c.padrDropped.Load(),
 		PADRBadCookie: c.padrBadCookie.Load(), PADRDuplicates: c.padrDup.Load(),
 		PADSSent: c.padsSent.Load(), PADSErrors: c.padsErrors.Load(),
@@ -266,10 +284,32 @@ func (s *Server) Counters() Counters {
 	}
 }
 
+// DropPADO counts a delayed PADO (a Reply with After) that its sender
+// could not hold back: its Later was full or closed.
+func (s *Server) DropPADO() { s.c.padoDropped.Add(1) }
+
 // Handle processes one frame received on the interface at time now and
 // returns the frames to send in reply (RFC 2516 §5): a PADO for a PADI it
-// can serve, a PADS for a PADR, nothing otherwise.
+// can serve, a PADS for a PADR, nothing otherwise. It sends everything at
+// once: it is Respond for a server without PADODelay, whose replies all
+// have After 0.
 func (s *Server) Handle(frame []byte, now time.Time) [][]byte {
+	rs := s.Respond(frame, now)
+	if len(rs) == 0 {
+		return nil
+	}
+	out := make([][]byte, len(rs))
+	for i, r := range rs {
+		out[i] = r.Frame
+	}
+	return out
+}
+
+// Respond processes one frame received on the interface at time now and
+// returns the replies (RFC 2516 §5), each to be sent After from now: a
+// PADO for a PADI it can serve (held back by PADODelay), a PADS for a
+// PADR, nothing otherwise.
+func (s *Server) Respond(frame []byte, now time.Time) []Reply {
 	st := s.cfg.Load()
 	if st.err != nil {
 		return nil
@@ -286,7 +326,10 @@ func (s *Server) Handle(frame []byte, now time.Time) [][]byte {
 	case CodePADI:
 		return s.padi(st, &f, &p, now)
 	case CodePADR:
-		return s.padr(st, &f, &p, now)
+		if out := s.padr(st, &f, &p, now); out != nil {
+			return []Reply{{Frame: out}}
+		}
+		return nil
 	case CodePADT:
 		s.padt(st, &f, &p)
 		return nil
@@ -340,7 +383,7 @@ func (s *Server) dropMalformed(f *ethernet.Frame, err error) {
 }
 
 // padi answers a PADI with a PADO (RFC 2516 §5.1, §5.2).
-func (s *Server) padi(st *serverState, f *ethernet.Frame, p *Packet, now time.Time) [][]byte {
+func (s *Server) padi(st *serverState, f *ethernet.Frame, p *Packet, now time.Time) []Reply {
 	s.c.padiReceived.Add(1)
 	if err := ValidateFrame(f, p); err != nil {
 		s.c.padiDropped.Add(1)
@@ -360,7 +403,18 @@ func (s *Server) padi(st *serverState, f *ethernet.Frame, p *Packet, now time.Ti
 		s.log.Debug("padi unserved", zap.Stringer("circuit", c), zap.String("service", string(want)))
 		return nil
 	}
-	ck := issueCookie(st.CookieKey, c, now, st.CookiePeriod)
+	var delay time.Duration
+	if st.PADODelay != nil {
+		var answer bool
+		if delay, answer = st.PADODelay(offer); !answer {
+			// accel-ppp's pado-delay -1: loaded past the last step,
+			// the AC leaves the client to the others.
+			s.c.padiSilenced.Add(1)
+			s.log.Debug("padi silenced by pado-delay", zap.Stringer("circuit", c))
+			return nil
+		}
+	}
+	ck := issueCookie(st.CookieKey, st.mac, c, now, st.CookiePeriod)
 	tags := []Tag{ACName(st.ACName)}
 	for _, n := range offer {
 		tags = append(tags, ServiceName(n))
@@ -374,8 +428,11 @@ func (s *Server) padi(st *serverState, f *ethernet.Frame, p *Packet, now time.Ti
 		return nil
 	}
 	s.c.padoSent.Add(1)
-	s.log.Debug("pado sent", zap.Stringer("circuit", c), zap.Strings("services", offer))
-	return [][]byte{out}
+	if delay > 0 {
+		s.c.padoDelayed.Add(1)
+	}
+	s.log.Debug("pado sent", zap.Stringer("circuit", c), zap.Strings("services", offer), zap.Duration("delay", delay))
+	return []Reply{{Frame: out, After: delay}}
 }
 
 // offer returns the Service-Names a PADO for want carries: want itself if
@@ -453,7 +510,7 @@ func (s *Server) reply(st *serverState, c Circuit, p *Packet) ([]byte, error) {
 }
 
 // padr answers a PADR with a PADS (RFC 2516 §5.3, §5.4).
-func (s *Server) padr(st *serverState, f *ethernet.Frame, p *Packet, now time.Time) [][]byte {
+func (s *Server) padr(st *serverState, f *ethernet.Frame, p *Packet, now time.Time) []byte {
 	if !bytesEqual(f.Destination, st.mac[:]) {
 		s.c.ignored.Add(1)
 		return nil
@@ -469,7 +526,7 @@ func (s *Server) padr(st *serverState, f *ethernet.Frame, p *Packet, now time.Ti
 		return nil
 	}
 	ck, _ := FindTag[ACCookie](p.Tags)
-	if !checkCookie(st.CookieKey, c, ck, now, st.CookiePeriod) {
+	if !checkCookie(st.CookieKey, st.mac, c, ck, now, st.CookiePeriod) {
 		// No answer: a PADR flood without valid cookies costs neither state
 		// nor a reply.
 		s.c.padrBadCookie.Add(1)
@@ -482,7 +539,7 @@ func (s *Server) padr(st *serverState, f *ethernet.Frame, p *Packet, now time.Ti
 		s.c.padrDup.Add(1)
 		s.c.padsSent.Add(1)
 		s.log.Debug("padr duplicate", zap.Stringer("circuit", c))
-		return [][]byte{out}
+		return out
 	}
 	want, _ := FindTag[ServiceName](p.Tags)
 	service, ok := st.resolve(string(want))
@@ -523,12 +580,12 @@ func (s *Server) padr(st *serverState, f *ethernet.Frame, p *Packet, now time.Ti
 	if err != nil {
 		s.c.padsErrors.Add(1)
 		s.log.Debug("pads refused", zap.Stringer("circuit", c), zap.String("service", service), zap.Error(err))
-		return [][]byte{out}
+		return out
 	}
 	s.remember(key, recentPADS{cookie: string(ck), sid: sid, frame: out, at: now}, now, st.DuplicateWindow)
 	s.log.Debug("pads sent", zap.Stringer("circuit", c), zap.String("service", service),
 		zap.Uint16("session_id", sid), zap.String("host_uniq", hex.EncodeToString(hu)))
-	return [][]byte{out}
+	return out
 }
 
 // duplicate returns the PADS already sent for key if this PADR is a
@@ -622,12 +679,22 @@ func (s *Server) PADT(c Circuit, sid uint16, msg string) []byte {
 // Serve reads frames from conn, handles them and writes the replies until
 // ctx ends or a read fails. If conn has SetReadDeadline (afpacket.Conn
 // does) cancelling ctx interrupts a blocked read; otherwise close conn to
-// stop Serve. A failed write is counted and Serve carries on.
+// stop Serve. A failed write is counted and Serve carries on. PADOs held
+// back by PADODelay go out from a Later, so conn must take writes from two
+// goroutines (an AF_PACKET socket does).
 func (s *Server) Serve(ctx context.Context, conn FrameConn) error {
 	if d, ok := conn.(deadliner); ok {
 		stop := context.AfterFunc(ctx, func() { d.SetReadDeadline(time.Unix(1, 0)) })
 		defer stop()
 	}
+	later := NewLater(func(b []byte) error {
+		err := conn.WriteFrame(b)
+		if err != nil {
+			s.c.wrErrs.Add(1)
+		}
+		return err
+	}, 0)
+	defer later.Close()
 	buf := make([]byte, 9216)
 	for {
 		n, err := conn.ReadFrame(buf)
@@ -637,8 +704,14 @@ func (s *Server) Serve(ctx context.Context, conn FrameConn) error {
 		if err != nil {
 			return fmt.Errorf("pppoe: server read: %w", err)
 		}
-		for _, out := range s.Handle(buf[:n], time.Now()) {
-			if err := conn.WriteFrame(out); err != nil {
+		for _, r := range s.Respond(buf[:n], time.Now()) {
+			if r.After > 0 {
+				if !later.Send(r.Frame, r.After) {
+					s.DropPADO()
+				}
+				continue
+			}
+			if err := conn.WriteFrame(r.Frame); err != nil {
 				s.c.wrErrs.Add(1)
 				s.log.Debug("write failed", zap.Error(err))
 			}

@@ -89,3 +89,45 @@ func (s *SessionIDs) Len() int {
 	defer s.mu.Unlock()
 	return s.active
 }
+
+// Cursor returns the last id handed out: stored with the sessions so that
+// a restarted allocator (SetCursor) goes on after it instead of handing
+// out again, soon, ids that the previous run's subscribers may still send
+// late frames for.
+func (s *SessionIDs) Cursor() uint16 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.next
+}
+
+// SetCursor makes the next Allocate start after c.
+func (s *SessionIDs) SetCursor(c uint16) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.next = c
+}
+
+// Reserve marks id in use for mac, as Allocate would have: a session a
+// restarted daemon adopts keeps its id, and no new session gets it. It
+// fails for an id already in use or one that can be no session's.
+func (s *SessionIDs) Reserve(mac [6]byte, id uint16) error {
+	if id == 0 || id == SessionIDReserved {
+		return fmt.Errorf("pppoe: reserve session id %#04x: not a session id (RFC 2516 §4)", id)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inUse == nil {
+		s.inUse = make(map[[6]byte]map[uint16]struct{})
+	}
+	ids := s.inUse[mac]
+	if _, busy := ids[id]; busy {
+		return fmt.Errorf("pppoe: reserve session id %d for %v: in use", id, net.HardwareAddr(mac[:]))
+	}
+	if ids == nil {
+		ids = make(map[uint16]struct{})
+		s.inUse[mac] = ids
+	}
+	ids[id] = struct{}{}
+	s.active++
+	return nil
+}

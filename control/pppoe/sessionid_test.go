@@ -126,3 +126,35 @@ func TestSessionIDsConcurrent(t *testing.T) {
 		t.Fatalf("%d ids, want %d", len(seen), workers*each)
 	}
 }
+
+func TestSessionIDsCursorAndReserve(t *testing.T) {
+	mac := [6]byte{2, 0, 0, 0, 0, 1}
+	s := NewSessionIDs()
+	s.SetCursor(0x41)
+	// An adopted session keeps its id; a new one skips it.
+	if err := s.Reserve(mac, 0x42); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reserve(mac, 0x42); err == nil {
+		t.Error("an id reserved twice")
+	}
+	for _, id := range []uint16{0, SessionIDReserved} {
+		if err := s.Reserve(mac, id); err == nil {
+			t.Errorf("reserved %#x, which is no session id", id)
+		}
+	}
+	id, err := s.Allocate(mac)
+	if err != nil || id != 0x43 {
+		t.Errorf("Allocate = %#x, %v; want 0x43 (after the cursor, past the reserved id)", id, err)
+	}
+	if c := s.Cursor(); c != 0x43 {
+		t.Errorf("Cursor = %#x, want 0x43", c)
+	}
+	if s.Len() != 2 || !s.InUse(mac, 0x42) {
+		t.Errorf("Len %d, 0x42 in use %v", s.Len(), s.InUse(mac, 0x42))
+	}
+	s.Release(mac, 0x42)
+	if s.Len() != 1 {
+		t.Errorf("Len after release %d", s.Len())
+	}
+}

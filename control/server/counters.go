@@ -87,7 +87,10 @@ func addDiscovery(a *pppoe.Counters, b pppoe.Counters) {
 	a.PADIReceived += b.PADIReceived
 	a.PADIDropped += b.PADIDropped
 	a.PADIUnserved += b.PADIUnserved
+	a.PADISilenced += b.PADISilenced
 	a.PADOSent += b.PADOSent
+	a.PADODelayed += b.PADODelayed
+	a.PADODropped += b.PADODropped
 	a.PADRReceived += b.PADRReceived
 	a.PADRDropped += b.PADRDropped
 	a.PADRBadCookie += b.PADRBadCookie

@@ -44,6 +44,7 @@ func mapsSession(e session.Entry) maps.Session {
 		MTU:   e.MTU,
 		MSS:   e.MSS,
 		MP:    maps.MP{On: e.MP.On, ShortSeq: e.MP.ShortSeq},
+		Limit: maps.LimitOf(e.RateLimit, e.ShapeTx),
 	}
 	vlans := e.Circuit.VLANList()
 	if len(vlans) > 0 {
@@ -60,6 +61,11 @@ func mapsSession(e session.Entry) maps.Session {
 // Install implements session.DataPlane.
 func (p dataPlane) Install(e session.Entry) (session.Handle, error) {
 	s := mapsSession(e)
+	if s.Limit.Tx.Shape { // EDT departure times need fq on the access interface
+		if _, err := maps.EnsureFQ(s.Ifindex); err != nil {
+			return nil, fmt.Errorf("server: install session %d of %s: shaped download: %w", e.SessionID, e.Circuit, err)
+		}
+	}
 	idx, err := p.d.Install(s)
 	if err != nil {
 		return nil, fmt.Errorf("server: install session %d of %s: %w", e.SessionID, e.Circuit, err)
@@ -108,13 +114,19 @@ func (p dataPlane) Stats(h session.Handle) (session.Stats, error) {
 	if err != nil {
 		return session.Stats{}, fmt.Errorf("server: stats of session %d: %w", mh.key.SessionID, err)
 	}
+	rs, err := p.d.RateStats(mh.index)
+	if err != nil {
+		return session.Stats{}, fmt.Errorf("server: rate stats of session %d: %w", mh.key.SessionID, err)
+	}
 	return session.Stats{
-		PacketsUp:   st.PacketsUp,
-		BytesUp:     st.BytesUp,
-		PacketsDown: st.PacketsDown,
-		BytesDown:   st.BytesDown,
-		Drops:       st.Drops,
-		LastSeen:    st.LastSeen,
+		PacketsUp:     st.PacketsUp,
+		BytesUp:       st.BytesUp,
+		PacketsDown:   st.PacketsDown,
+		BytesDown:     st.BytesDown,
+		Drops:         st.Drops,
+		RateDropsUp:   rs.DroppedRx,
+		RateDropsDown: rs.DroppedTx,
+		LastSeen:      st.LastSeen,
 	}, nil
 }
 

@@ -8,9 +8,11 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/ethernet"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ratelimit"
 	"github.com/pppoe-xdp/pppoe-xdp/control/session"
 	"github.com/pppoe-xdp/pppoe-xdp/maps"
 )
@@ -60,6 +62,7 @@ func TestMapsSession(t *testing.T) {
 			ethernet.VLAN{TPID: ethernet.EtherTypeServiceVLAN, ID: 200},
 			ethernet.VLAN{TPID: ethernet.EtherTypeVLAN, ID: 7},
 		)), want(200, 0x88a8, 7, 0x8100)},
+		{"rate limit, shaped download", limited(entry(circuit())), limitedWant(want(0, 0, 0, 0))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := mapsSession(tc.in); !reflect.DeepEqual(got, tc.want) {
@@ -67,6 +70,25 @@ func TestMapsSession(t *testing.T) {
 			}
 		})
 	}
+}
+
+// limited gives an entry the rate-limit "10M/50M 20M/100M 8M/40M 16" with a
+// shaped download; limitedWant is what the maps must get for it.
+func limited(e session.Entry) session.Entry {
+	l, err := ratelimit.Parse("10M/50M 20M/100M 8M/40M 16")
+	if err != nil {
+		panic(err)
+	}
+	e.RateLimit, e.ShapeTx = l, true
+	return e
+}
+
+func limitedWant(s maps.Session) maps.Session {
+	s.Limit = maps.RateLimit{
+		Rx: maps.Rate{Rate: 10e6, BurstRate: 20e6, BurstThreshold: 8e6, BurstTime: 16 * time.Second},
+		Tx: maps.Rate{Rate: 50e6, BurstRate: 100e6, BurstThreshold: 40e6, BurstTime: 16 * time.Second, Shape: true},
+	}
+	return s
 }
 
 func TestDataPlaneForeignHandle(t *testing.T) {

@@ -23,6 +23,9 @@ type port struct {
 	s     *Server
 	discs map[stack]*disc // s.mu
 	limit *limiter
+	// later sends the PADOs pado-delay holds back, so the read loop never
+	// waits for them.
+	later *pppoe.Later
 	once  sync.Once
 
 	// pending are sessions admitted while handling the current frame,
@@ -52,7 +55,10 @@ func (p *port) serve() {
 }
 
 func (p *port) close() {
-	p.once.Do(func() { p.Conn.Close() })
+	p.once.Do(func() {
+		p.later.Close()
+		p.Conn.Close()
+	})
 }
 
 // handle dispatches one frame: discovery to the server of its VLAN stack,
@@ -76,8 +82,14 @@ func (p *port) handle(frame []byte, now time.Time) {
 	}
 	switch f.EtherType {
 	case ethernet.EtherTypePPPoEDiscovery:
-		for _, out := range d.srv.Handle(frame, now) {
-			if err := p.Conn.WriteFrame(out); err != nil {
+		for _, r := range d.srv.Respond(frame, now) {
+			if r.After > 0 {
+				if !p.later.Send(r.Frame, r.After) {
+					d.srv.DropPADO()
+				}
+				continue
+			}
+			if err := p.Conn.WriteFrame(r.Frame); err != nil {
 				p.s.log.Debug("write", zap.String("iface", p.name), zap.Error(err))
 			}
 		}
@@ -183,7 +195,7 @@ func (a *admission) Open(c pppoe.Circuit, r pppoe.PADR) (uint16, error) {
 	if err != nil {
 		return refuse(limitOther, fmt.Errorf("server: %w", err))
 	}
-	l := &live{key: sessionKey{c, sid}, server: b.key, attempt: ak}
+	l := &live{key: sessionKey{c, sid}, server: b.key, attempt: ak, acMAC: p.MAC}
 	keepalive := time.Duration(b.cfg.KeepaliveTimeout)
 	if s.opts.KeepaliveTimeout > 0 {
 		keepalive = s.opts.KeepaliveTimeout
@@ -217,7 +229,7 @@ func (a *admission) Open(c pppoe.Circuit, r pppoe.PADR) (uint16, error) {
 		Establish:        func() bool { return s.establish(l) },
 		Queue:            queue,
 		HalfOpenLog:      s.halfOpenLog,
-		Hooks:            s.hooks(),
+		Hooks:            s.sessionHooks(l),
 		Log:              s.log,
 	})
 	if err != nil {
@@ -296,6 +308,7 @@ func (s *Server) start(l *live) {
 		defer s.wg.Done()
 		l.sess.Run(s.ctx)
 		s.ended(l)
+		s.unrecord(l)
 	}()
 }
 

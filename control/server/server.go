@@ -27,6 +27,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
 	"github.com/pppoe-xdp/pppoe-xdp/control/session"
+	"github.com/pppoe-xdp/pppoe-xdp/control/state"
 )
 
 // Conn is an access interface's frame socket; *afpacket.Conn is one.
@@ -129,6 +130,13 @@ type Options struct {
 	SetupTimeout time.Duration
 	// IDs hands out the sessions' handles; nil starts at 1.
 	IDs *session.IDs
+	// SessionIDs hands out PPPoE session ids; nil starts a new allocator.
+	// A restarted pppoed passes one set to where the last run's left off
+	// (control/state), so that no id is handed out twice.
+	SessionIDs *pppoe.SessionIDs
+	// State, if set, gets a record of every session as it starts, comes
+	// up and ends (journal.go), for a restarted pppoed.
+	State *state.Store
 	// Log: one line per session event at Info, discovery at Debug.
 	Log *zap.Logger
 }
@@ -243,7 +251,8 @@ type live struct {
 	server  serverKey
 	attempt attemptKey
 	sess    *session.Session
-	slot    slot // s.mu
+	slot    slot   // s.mu
+	acMAC   []byte // our MAC towards the client
 }
 
 // New starts the access concentrator for cfg's servers.
@@ -272,9 +281,12 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	if opts.IDs == nil {
 		opts.IDs = session.NewIDs(1)
 	}
+	if opts.SessionIDs == nil {
+		opts.SessionIDs = pppoe.NewSessionIDs()
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	s := &Server{
-		opts: opts, log: opts.Log, ids: pppoe.NewSessionIDs(), ctx: ctx, stop: stop,
+		opts: opts, log: opts.Log, ids: opts.SessionIDs, ctx: ctx, stop: stop,
 		halfOpenLog: session.NewHalfOpenLog(opts.Log, halfOpenLogRate, halfOpenLogBurst),
 		cfg:         config.New(), bindings: map[serverKey]binding{}, ports: map[string]*port{},
 		missing:  map[string]error{},
@@ -556,7 +568,15 @@ func (s *Server) open(name string) (*port, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &port{Port: p, name: name, s: s, discs: map[stack]*disc{}, limit: newLimiter(s.opts.PADTRate)}, nil
+	pt := &port{Port: p, name: name, s: s, discs: map[stack]*disc{}, limit: newLimiter(s.opts.PADTRate)}
+	pt.later = pppoe.NewLater(func(b []byte) error {
+		err := p.Conn.WriteFrame(b)
+		if err != nil {
+			s.log.Debug("write", zap.String("iface", name), zap.Error(err))
+		}
+		return err
+	}, 0)
+	return pt, nil
 }
 
 // wanted groups the enabled bindings by physical interface and VLAN stack.
@@ -635,14 +655,56 @@ func (s *Server) addDisc(p *port, st stack, sc pppoe.ServerConfig) {
 func (s *Server) discoveryConfig(cfg *config.Config, p *port, group []binding) pppoe.ServerConfig {
 	sc := pppoe.ServerConfig{ACName: cfg.Identity.Name, MAC: p.MAC, Ifindex: p.Ifindex, CookieKey: s.opts.CookieKey,
 		Limiter: s.opts.DiscoveryLimiter}
+	delays := map[string]config.PADODelay{}
 	for _, b := range group {
 		sc.ServiceNames = append(sc.ServiceNames, b.cfg.ServiceName)
 		if m := uint16(min(b.cfg.MaxMTU, b.cfg.MaxMRU)); m > sc.MaxPayload {
 			sc.MaxPayload = m
 		}
+		if len(b.cfg.PADODelay) > 0 {
+			delays[b.cfg.ServiceName] = b.cfg.PADODelay
+		}
 	}
 	slices.Sort(sc.ServiceNames)
+	if len(delays) > 0 {
+		sc.PADODelay = func(offer []string) (time.Duration, bool) { return padoDelay(delays, offer, s.active()) }
+	}
 	return sc
+}
+
+// padoDelay is the pado-delay of a PADO offering services, at active
+// sessions: each service's delay is its server entry's (the entry named
+// so, else the one with an empty service-name, which serves any, as
+// bindingFor picks), and the offer waits the shortest delay of those that
+// answer, since the AC would serve any of them. It is silent only when
+// every offered service is.
+func padoDelay(delays map[string]config.PADODelay, offer []string, active int) (time.Duration, bool) {
+	var best time.Duration
+	answer := false
+	for _, name := range offer {
+		pd, ok := delays[name]
+		if !ok {
+			pd = delays[""]
+		}
+		d, ok := pd.Select(active)
+		if ok && (!answer || d < best) {
+			best, answer = d, true
+		}
+	}
+	return best, answer
+}
+
+// active counts the AC's sessions for pado-delay, as accel-ppp does: every
+// session from its PADS on, half-open ones included, over all servers, so
+// a burst of setups raises the delay before the sessions are up.
+func (s *Server) active() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n := s.halfOpen
+	for _, e := range s.established {
+		n += e
+	}
+	return n
 }
 
 // Sessions returns a snapshot of every live session, for /ppp active print.

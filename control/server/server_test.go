@@ -118,10 +118,13 @@ func (r *rig) dialPayload(m net.HardwareAddr, vlans []ethernet.VLAN, service str
 	return c, err
 }
 
+// discoverTimeout bounds a test client's discovery.
+var discoverTimeout = 400 * time.Millisecond
+
 // discover runs discovery only; start runs the client's PPP.
 func (r *rig) discover(m net.HardwareAddr, vlans []ethernet.VLAN, service string, maxPayload, mru uint16) (*client, error) {
 	c := &client{ep: r.hub.endpoint(), mac: m, vlans: vlans, up: make(chan link.Info, 1), padt: make(chan struct{}), done: make(chan struct{}), stop: make(chan struct{})}
-	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), discoverTimeout)
 	defer cancel()
 	s, err := pppoe.Discover(ctx, c.ep, pppoe.ClientConfig{MAC: m, VLANs: vlans, ServiceName: service, MaxPayload: maxPayload, Timeout: 40 * time.Millisecond, MaxTimeout: 80 * time.Millisecond})
 	if err != nil {

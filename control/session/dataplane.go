@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ratelimit"
 )
 
 // Entry is what the data plane needs to forward one session's traffic.
@@ -27,6 +28,10 @@ type Entry struct {
 	MSS uint16
 	// MP is the session's multilink, zero when off.
 	MP MP
+	// RateLimit is the session's rate-limit (rx: from the client), the
+	// download shaped rather than policed if ShapeTx.
+	RateLimit ratelimit.Limit
+	ShapeTx   bool
 }
 
 // Stats are a session's data-plane counters.
@@ -38,6 +43,9 @@ type Stats struct {
 	// (MPLink.Drops): fragments lost, duplicated, oversize, malformed,
 	// and reassembled packets refused.
 	ReassemblyDrops uint64
+	// RateDropsUp and RateDropsDown are packets the session's rate limit
+	// dropped, from and towards the client.
+	RateDropsUp, RateDropsDown uint64
 	// LastSeen is the data plane's timestamp of the newest packet from the
 	// client, on the data plane's own clock: only its changes matter.
 	LastSeen time.Duration
@@ -50,7 +58,8 @@ func (s Stats) Add(o Stats) Stats {
 		PacketsUp: s.PacketsUp + o.PacketsUp, BytesUp: s.BytesUp + o.BytesUp,
 		PacketsDown: s.PacketsDown + o.PacketsDown, BytesDown: s.BytesDown + o.BytesDown,
 		Drops: s.Drops + o.Drops, ReassemblyDrops: s.ReassemblyDrops + o.ReassemblyDrops,
-		LastSeen: max(s.LastSeen, o.LastSeen),
+		LastSeen:    max(s.LastSeen, o.LastSeen),
+		RateDropsUp: s.RateDropsUp + o.RateDropsUp, RateDropsDown: s.RateDropsDown + o.RateDropsDown,
 	}
 }
 

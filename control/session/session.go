@@ -614,6 +614,7 @@ func (s *Session) networkUp(info link.Info, now time.Time) {
 	if clamp := s.mpML().ClampUnit(info.MTU); s.answer.ChangeTCPMSS && clamp > TCPIPHeaders {
 		e.MSS = clamp - TCPIPHeaders
 	}
+	e.RateLimit, e.ShapeTx = s.answer.RateLimit, s.answer.ShapeTx
 	s.uninstall() // IPCP renegotiated: the entry may have changed
 	h, err := s.cfg.DataPlane.Install(e)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ratelimit"
 )
 
 // Snapshot is one row of RouterOS's /ppp active print.
@@ -38,6 +39,10 @@ type Snapshot struct {
 	// MP is the session's multilink as installed (RFC 1990), zero when
 	// off.
 	MP MP
+	// RateLimit is the session's rate-limit, ShapeTx whether its download
+	// is shaped (queue-type); /queue simple shows it as a dynamic queue.
+	RateLimit ratelimit.Limit
+	ShapeTx   bool
 	// Stats are the data plane's counters over the session's life (every
 	// install, if IPCP renegotiated): zero until installed, never going
 	// down, and after the end the final counts.
@@ -63,6 +68,8 @@ func (s *Session) Snapshot() Snapshot {
 		MRU:         s.mru,
 	}
 	if s.installed {
+		// the limit the data plane holds the session to
+		snap.RateLimit, snap.ShapeTx = s.entry.RateLimit, s.entry.ShapeTx
 		s.readStatsLocked(s.handle)
 	}
 	if s.installed {

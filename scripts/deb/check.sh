@@ -77,8 +77,8 @@ fi
 echo "== the installed pppoed with the installed configuration"
 # As the unit runs it (its ExecStart, /etc/default/pppoed), in a network
 # namespace of its own so that it touches nothing of this machine's; only
-# the paths a second daemon must not share (socket, pins, resolv.conf) are
-# the check's own.
+# the paths a second daemon must not share (socket, pins, state,
+# resolv.conf) are the check's own.
 exec_start=$(sed -n 's/^ExecStart=//p' /lib/systemd/system/pppoed.service)
 [[ "$exec_start" == "/usr/sbin/pppoed --config /etc/pppoe-xdp/pppoed.rsc "* ]] || fail "ExecStart: $exec_start"
 PPPOED_ARGS=
@@ -89,7 +89,7 @@ ip -n "$ns" link set lo up
 mkdir -p "$work/pins"
 # shellcheck disable=SC2086
 ip netns exec "$ns" /usr/sbin/pppoed --config /etc/pppoe-xdp/pppoed.rsc --socket "$work/pppoed.sock" \
-	--bpffs "$work/pins/pppoe-xdp" --resolv-conf "$work/resolv.conf" $PPPOED_ARGS >"$work/log" 2>&1 &
+	--bpffs "$work/pins/pppoe-xdp" --state-dir "$work/state" --resolv-conf "$work/resolv.conf" $PPPOED_ARGS >"$work/log" 2>&1 &
 pid=$!
 for _ in $(seq 50); do
 	[ -S "$work/pppoed.sock" ] && break

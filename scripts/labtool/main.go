@@ -7,6 +7,9 @@
 //	labtool stream ADDR:PORT SECONDS [SRC]  TCP sender at full speed
 //	labtool get URL                  HTTP GET, body to stdout (metrics)
 //	labtool txoff IFACE...           transmit checksum offload off
+//	labtool dial IFACE N SERVICE USER PASSWORD HOLD [CONCURRENCY]
+//	                                 N emulated subscribers (test/peer),
+//	                                 their split over the ACs (dial.go)
 //
 // txoff is a lab artefact of veth: a veth hands its peer CHECKSUM_PARTIAL
 // packets whose checksum an XDP redirect loses (a NIC never receives such
@@ -31,7 +34,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: labtool ping|sink|stream|get|txoff ARGS")
+		fmt.Fprintln(os.Stderr, "usage: labtool ping|sink|stream|get|txoff|dial ARGS")
 		os.Exit(2)
 	}
 	var err error
@@ -45,6 +48,8 @@ func main() {
 		err = stream(args)
 	case "get":
 		err = get(args)
+	case "dial":
+		err = dial(args)
 	case "txoff":
 		for _, a := range args {
 			if err = maps.SetTxChecksum(a, false); err != nil {

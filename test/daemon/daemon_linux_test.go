@@ -320,12 +320,13 @@ func TestSeveralClientsOneInterface(t *testing.T) {
 }
 
 // TestCrashRestart: the AC dies (SIGKILL) with a session up. Its maps and
-// links stay pinned; the next pppoed clears the session it cannot manage
-// and says so, and the client, whose next LCP echo is answered with a
-// PADT, connects again.
+// links stay pinned, its state store holds the session's record; the
+// next pppoed, which cannot adopt sessions yet, sweeps it (PADT) and says
+// so, and the client connects again.
 func TestCrashRestart(t *testing.T) {
 	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
-	ac := startDaemon(t, l.ac, "ac", fmt.Sprintf(quickServer, "one"), l.pins, "--uplink", "up0")
+	stateDir := t.TempDir()
+	ac := startDaemon(t, l.ac, "ac", fmt.Sprintf(quickServer, "one"), l.pins, "--uplink", "up0", "--state-dir", stateDir)
 	// keepalive-timeout 2: the client probes the AC after 2 s of silence
 	// (RouterOS's default is 60).
 	cl := startDaemon(t, l.cl, "client", strings.Replace(quickClient, "disabled=no", "disabled=no keepalive-timeout=2", 1), l.pins)
@@ -337,9 +338,10 @@ func TestCrashRestart(t *testing.T) {
 	if n := pinnedEntries(t, filepath.Join(ac.pins, "sessions")); n != 1 {
 		t.Fatalf("%d sessions pinned after the crash, want the 1 left behind", n)
 	}
-	ac2 := startDaemon(t, l.ac, "ac", fmt.Sprintf(quickServer, "one"), l.pins, "--uplink", "up0")
-	if !strings.Contains(ac2.log.String(), "removed sessions a previous run left") {
-		t.Errorf("no word of the cleared session in the log:\n%s", ac2.log.String())
+	ac2 := startDaemon(t, l.ac, "ac", fmt.Sprintf(quickServer, "one"), l.pins, "--uplink", "up0", "--state-dir", stateDir)
+	if log := ac2.log.String(); !strings.Contains(log, "session swept at start") || !strings.Contains(log, "MT-User") ||
+		!strings.Contains(log, `"ended": "crash"`) {
+		t.Errorf("no word of the crash and of the swept session, by its stored user, in the log:\n%s", log)
 	}
 	waitFor(t, 20*time.Second, "the client connected to the new AC", func() bool {
 		rows := ac2.active()

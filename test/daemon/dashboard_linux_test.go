@@ -29,9 +29,16 @@ func TestDashboardMetrics(t *testing.T) {
 	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
 	server := strings.Replace(fmt.Sprintf(quickServer, "one"), "disabled=no interface=ether3", "disabled=no max-sessions=1 interface=ether3", 1)
 	ac := startDaemon(t, l.ac, "ac", server, l.pins, "--uplink", "up0")
-	cl := startDaemon(t, l.cl, "client", quickClient+
+	// The client with the wrong password dials first and alone: with
+	// max-sessions=1, once the good client's session is established every
+	// later PADR is refused before authentication, so a bad client
+	// dialling after it would never fail authentication (its PADI went
+	// out 60 ms after the good one's under load, and lost that race).
+	cl := startDaemon(t, l.cl, "client",
 		`/interface pppoe-client add interface=ether2 password=wrong service-name=pppoeservice name=bad user=MT-User disabled=no
 `, l.pins)
+	waitFor(t, 10*time.Second, "an authentication failure", func() bool { return sampled(ac.metrics(), "pppoe_auth_failures_total") })
+	cl.ctl("/" + strings.TrimSpace(quickClient))
 	waitFor(t, 10*time.Second, "an active session", func() bool {
 		rows := ac.active()
 		return len(rows) == 1 && rows[0]["address"] == "10.0.0.2"
@@ -47,7 +54,6 @@ func TestDashboardMetrics(t *testing.T) {
 	if got := l.core.Ping(t, coreAddr, sub, 3, 200); got != 3 {
 		t.Errorf("core → client: %d/3 replies", got)
 	}
-	waitFor(t, 10*time.Second, "an authentication failure", func() bool { return sampled(ac.metrics(), "pppoe_auth_failures_total") })
 	// A second good client once the first is up: max-sessions=1 refuses it.
 	cl.ctl("/interface pppoe-client add interface=ether2 password=one service-name=pppoeservice name=third user=spare disabled=no")
 	waitFor(t, 10*time.Second, "a PADR refused at max-sessions", func() bool {

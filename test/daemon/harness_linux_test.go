@@ -110,6 +110,7 @@ func startDaemon(t *testing.T, ns *netns.NS, name, config, pins string, flags ..
 	must(t, os.WriteFile(d.cfg, []byte(config), 0o600))
 	args := append([]string{"netns", "exec", ns.Name, filepath.Join(bin, "pppoed"),
 		"--config", d.cfg, "--socket", d.sock, "--bpffs", d.pins, "--resolv-conf", d.resolv,
+		"--state-dir", filepath.Join(dir, name+".state"), // a flag of the test's own wins
 		"--metrics", "127.0.0.1:9815", "--log-format", "console"}, flags...)
 	d.cmd = exec.Command("ip", args...) // ip execs pppoed: the pid is pppoed's
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log

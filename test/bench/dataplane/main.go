@@ -41,13 +41,17 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
 	"github.com/pppoe-xdp/pppoe-xdp/maps"
 )
@@ -64,6 +68,7 @@ var (
 	cpu      = flag.Int("cpu", 1, "CPU the generator (and so every veth's NAPI) runs on")
 	verbose  = flag.Bool("v", false, "print frames sent/arrived and the generator thread's CPU time per run")
 	only     = flag.String("only", "", "run only the cases whose \"dir: name\" matches this regexp and print their pps, no ratios (for profiling one case, e.g. under perf record)")
+	nice     = flag.Int("nice", -20, "nice value of the generator thread and of the CPU map threads while they run (0: leave them be): on a shared machine, the share of CPU a dedicated one would give them")
 	hold     = flag.Bool("hold", true, "keep the generator attached to an idle veth, so test runs need no XDP dispatcher update (and no RCU grace period)")
 )
 
@@ -105,14 +110,19 @@ type iface struct {
 }
 
 type topo struct {
-	sub, ac, core       ns
-	s0, acc0, up0, c0   iface
-	hold                iface // h0: down, never receives; holds xdp_gen in the XDP dispatcher
-	objs                benchObjects
-	dp1, dpMany         *maps.Datapath // 1 session; *sessions sessions
-	pins                []string
-	subBase, coreAddr   netip.Addr // session i has subBase + i
-	plainSub, plainCore netip.Addr // kernel-forwarding baseline destinations
+	sub, ac, core     ns
+	s0, acc0, up0, c0 iface
+	hold              iface // h0: down, never receives; holds xdp_gen in the XDP dispatcher
+	objs              benchObjects
+	dp1, dpMany       *maps.Datapath                  // 1 session; *sessions sessions
+	indices           map[*maps.Datapath][]maps.Index // each one's sessions, by install order
+	// With --rx-spread (*sessions sessions each): to the CPU the generator
+	// does not run on, and over every CPU.
+	dpSpreadOther, dpSpreadAll *maps.Datapath
+	otherCPU                   int
+	pins                       []string
+	subBase, coreAddr          netip.Addr // session i has subBase + i
+	plainSub, plainCore        netip.Addr // kernel-forwarding baseline destinations
 }
 
 func main() {
@@ -210,9 +220,9 @@ func (t *topo) build() error {
 	}
 	// Two data planes with maps of the same size, so the only difference
 	// between the 1-session and the many-session cases is what is in them.
-	open := func(name string) (*maps.Datapath, error) {
+	open := func(name string, spread ...int) (*maps.Datapath, error) {
 		pin := fmt.Sprintf("%s-bench%d-%s", maps.DefaultPinPath, pid, name)
-		dp, err := maps.Open(maps.Options{PinPath: pin, MaxSessions: uint32(*sessions + 1024)})
+		dp, err := maps.Open(maps.Options{PinPath: pin, MaxSessions: uint32(*sessions + 1024), RxSpread: spread})
 		if err == nil {
 			t.pins = append(t.pins, pin)
 		}
@@ -225,6 +235,28 @@ func (t *topo) build() error {
 	if t.dpMany, err = open("many"); err != nil {
 		return err
 	}
+	t.otherCPU = (*cpu + 1) % runtime.NumCPU()
+	before := cpumapThreads()
+	if t.dpSpreadOther, err = open("spread-other", t.otherCPU); err != nil {
+		return err
+	}
+	all := make([]int, runtime.NumCPU())
+	for i := range all {
+		all[i] = i
+	}
+	if t.dpSpreadAll, err = open("spread-all", all...); err != nil {
+		return err
+	}
+	if *nice != 0 {
+		for pid := range cpumapThreads() {
+			if before[pid] {
+				continue
+			}
+			if err := unix.Setpriority(unix.PRIO_PROCESS, pid, *nice); err != nil {
+				return fmt.Errorf("nice %d the CPU map thread %d: %w", *nice, pid, err)
+			}
+		}
+	}
 	return t.ac.do(func() error {
 		dev, err := maps.CreatePPPoE0("pppoe0", "pppoe0-p", 1492)
 		if err != nil {
@@ -233,7 +265,7 @@ func (t *topo) build() error {
 		if err := maps.AddRoute(dev.Index, netip.MustParsePrefix("100.64.0.0/10")); err != nil {
 			return err
 		}
-		for _, dp := range []*maps.Datapath{t.dp1, t.dpMany} {
+		for _, dp := range t.dps() {
 			if err := dp.SetPPPoE0(dev.Index, dev.MAC); err != nil {
 				return err
 			}
@@ -242,14 +274,40 @@ func (t *topo) build() error {
 	})
 }
 
-func (t *topo) teardown() {
-	for _, dp := range []*maps.Datapath{t.dp1, t.dpMany} {
-		if dp != nil {
-			_ = dp.Unpin()
-			_ = dp.Close()
+// cpumapThreads are the kernel threads of every CPU map entry
+// ("cpumap/CPU/map:ID"), by pid.
+func cpumapThreads() map[int]bool {
+	out := map[int]bool{}
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		if b, err := os.ReadFile(filepath.Join("/proc", d.Name(), "comm")); err == nil && strings.HasPrefix(string(b), "cpumap/") {
+			out[pid] = true
 		}
 	}
-	t.dp1, t.dpMany = nil, nil
+	return out
+}
+
+// dps are the data planes that are open.
+func (t *topo) dps() []*maps.Datapath {
+	var out []*maps.Datapath
+	for _, dp := range []*maps.Datapath{t.dp1, t.dpMany, t.dpSpreadOther, t.dpSpreadAll} {
+		if dp != nil {
+			out = append(out, dp)
+		}
+	}
+	return out
+}
+
+func (t *topo) teardown() {
+	for _, dp := range t.dps() {
+		_ = dp.Unpin()
+		_ = dp.Close()
+	}
+	t.dp1, t.dpMany, t.dpSpreadOther, t.dpSpreadAll = nil, nil, nil, nil
 	t.pins = nil
 	t.objs.Close()
 	for _, n := range []ns{t.sub, t.ac, t.core} {

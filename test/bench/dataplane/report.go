@@ -13,6 +13,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/pppoe-xdp/pppoe-xdp/maps"
 )
 
 func loadavg() string {
@@ -62,6 +64,11 @@ func (t *topo) bench() error {
 	rate, err := t.install(t.dpMany, *sessions)
 	if err != nil {
 		return fmt.Errorf("installing %d sessions: %w", *sessions, err)
+	}
+	for _, dp := range []*maps.Datapath{t.dpSpreadOther, t.dpSpreadAll} {
+		if _, err := t.install(dp, *sessions); err != nil {
+			return fmt.Errorf("installing %d sessions: %w", *sessions, err)
+		}
 	}
 	cs := t.cases()
 	if *only != "" {
@@ -254,6 +261,10 @@ func report(out io.Writer, cs []*benchCase, rounds int, total cpuUse) error {
 		{name: "PPPoE 1 session / XDP IPv4 router (c)", num: kindOne, den: kindRouter, goal: ">= 0.90 up"},
 		{name: fmt.Sprintf("cost %d sessions 1 hot / 1 session", *sessions), num: kindManyHot, den: kindOne, goal: "<= 1.10", costRatio: true},
 		{name: fmt.Sprintf("cost %d sessions all busy / 1 session", *sessions), num: kindManySpread, den: kindOne, goal: "(no goal)", costRatio: true},
+		{name: "cost 1 limited session / 1 unlimited", num: kindOneLimited, den: kindOne, goal: "<= 1.15", costRatio: true},
+		{name: fmt.Sprintf("cost %d limited, 1 hot / %d unlimited, 1 hot", *sessions, *sessions), num: kindManyHotLimited, den: kindManyHot, goal: "<= 1.15", costRatio: true},
+		{name: fmt.Sprintf("cost %d limited, all busy / %d unlimited, all busy", *sessions, *sessions), num: kindManySpreadLimited, den: kindManySpread, goal: "(no goal)", costRatio: true},
+		{name: fmt.Sprintf("cost %d limited sessions 1 hot / 1 limited", *sessions), num: kindManyHotLimited, den: kindOneLimited, goal: "<= 1.10", costRatio: true},
 	}
 	fmt.Fprintf(out, "RATIOS, median over the %d rounds of each round's ratio [min..max]\n", rounds)
 	fmt.Fprintln(out, "  raw:   from pps at the sink. Every case includes the generator and the first veth,")
@@ -330,7 +341,10 @@ func report(out io.Writer, cs []*benchCase, rounds int, total cpuUse) error {
 		}
 		fmt.Fprintln(w, strings.Join(cells, "\t")+"\t")
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return reportScale(out, cs, by)
 }
 
 // runOnly runs the cases -only selects, each -rounds times, and prints each
@@ -351,6 +365,17 @@ func (t *topo) runOnly(cs []*benchCase) error {
 			}
 			fmt.Printf("%s: %s\t%.0f pps\t%.0f cpu ns/pkt\n", c.dir, c.name, res.pps, float64(res.use.total())/float64(res.arrived))
 		}
+		// And the first-hop program alone, as the full run's prog ns.
+		stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+		if err != nil {
+			return fmt.Errorf("enable bpf_stats: %w", err)
+		}
+		_, err = t.run(c, *duration, true)
+		stats.Close()
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s: %s\t%.0f prog ns\n", c.dir, c.name, c.progNs)
 	}
 	return nil
 }

@@ -26,6 +26,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -41,15 +42,17 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/test/peer"
 )
 
+var profDir string
+
 // Figures the issue compares against.
 const (
-	goalRate       = 2000 // sessions/s on this 2-core machine
-	typicalBNGRate = 200  // sessions/s of a typical BNG
+	goalRate = 5000 // sessions/s on this 2-core machine, load generator included (issue 18)
 )
 
 func main() {
 	role := flag.String("role", "bench", "bench, or server (the child)")
-	n := flag.Int("n", 10000, "sessions to bring up")
+	n := flag.Int("n", 100000, "sessions to bring up (memory is read at 10,000 and at n)")
+	flag.StringVar(&profDir, "pprof", "", "directory for the AC's heap and goroutine profiles at 10,000 sessions (default: a new one under $TMPDIR)")
 	conc := flag.Int("concurrency", 64, "dials (and PADTs) in flight at once; above ~100 the AC's AF_PACKET socket buffer overflows")
 	method := flag.String("auth", "pap", "pap or chap")
 	pin := flag.String("pin", "", "bpffs pin directory (server)")
@@ -59,6 +62,7 @@ func main() {
 	dials := flag.Int("dials", 10, "flood: legitimate dials per phase")
 	warmup := flag.Duration("warmup", time.Second, "flood: how long the flood runs before the first dial")
 	pace := flag.Duration("pace", 100*time.Microsecond, "flood: the frames go out in batches this far apart (a smoother flood leaves fewer gaps for a subscriber's PADI)")
+	flag.StringVar(&stateMode, "state", "none", "the AC's state store (control/state): none, file (as pppoed: records written, not synced) or sync (every commit synced)")
 	modes := flag.String("modes", "off,go,xdp", "flood: where the limits apply, in turn (off: nowhere)")
 	kinds := flag.String("floods", "padi,padr", "flood: padi (random MACs), padr (one MAC)")
 	padiLimit := flag.String("padi-limit", pppoe.FormatRate(pppoe.DefaultLimits.PADIRate, pppoe.DefaultLimits.PADIBurst), "flood: as pppoed's --padi-limit")
@@ -155,69 +159,105 @@ func bench(n, conc int, method string) error {
 
 	fmt.Printf("bench-sessions: %d emulated subscribers (%s), %d dials in flight, %d CPUs, AC in a child process\n",
 		n, method, conc, runtime.NumCPU())
+	idle, err := ch.mem(false)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("idle:      AC resident %d kB, Go heap %s, stacks %s, %d goroutines\n", idle.rssKB, mib(idle.heapInuse), mib(idle.stackInuse), idle.goroutines)
 	clients := make([]*peer.Client, n)
 	var failed atomic.Int64
 	var firstErr atomic.Value
 	sem := make(chan struct{}, conc)
 	var wg sync.WaitGroup
-	cpu0, t0 := cpu(), time.Now()
-	for i := range n {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			c, err := dialOne(mux, i, m)
-			if err != nil {
-				failed.Add(1)
-				firstErr.CompareAndSwap(nil, err)
-				return
-			}
-			clients[i] = c
-		}()
+	// Sessions come up in phases, to 10,000 and then to n, with a pause at
+	// each end to read the AC's memory (and at 10,000 its profiles).
+	marks := []int{n}
+	if n > checkpoint {
+		marks = []int{checkpoint, n}
 	}
-	wg.Wait()
-	setup := time.Since(t0)
-	clientCPU := cpu() - cpu0
-
-	// The AC installs after its IPCP Opened; wait for the last entries.
 	var up []int64
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		s, err := ch.ask("stat")
-		if err != nil {
+	var setupTotal, clientCPU time.Duration
+	b0 := b[1]
+	from := 0
+	for _, to := range marks {
+		cpu0, t0 := cpu(), time.Now()
+		for i := from; i < to; i++ {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				c, err := dialOne(mux, i, m)
+				if err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				clients[i] = c
+			}()
+		}
+		wg.Wait()
+		setup := time.Since(t0)
+		setupTotal += setup
+		phaseCPU := cpu() - cpu0
+		clientCPU += phaseCPU
+
+		// The AC installs after its IPCP Opened; wait for the last entries.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			s, err := ch.ask("stat")
+			if err != nil {
+				return err
+			}
+			up = ints(s)
+			if up[3] >= int64(to)-failed.Load() || time.Now().After(deadline) {
+				break
+			}
+		}
+		ok := int64(to) - failed.Load()
+		rate := float64(to-from) / setup.Seconds()
+		serverCPU := time.Duration(up[1] - b[1])
+		b[1] = up[1]
+		fmt.Printf("setup:     sessions %d to %d up in %v, %.0f sessions/s (goal >= %d/s: %.2fx); %d failed so far\n",
+			from, to, setup.Round(time.Millisecond), rate, goalRate, rate/goalRate, failed.Load())
+		fmt.Printf("           AC: %d sessions, %d maps entries, %d leases; cpu: AC %.2f cores, emulated clients %.2f cores\n",
+			up[2], up[3], up[4], serverCPU.Seconds()/setup.Seconds(), phaseCPU.Seconds()/setup.Seconds())
+		if to == n && from > 0 {
+			fmt.Printf("           sustained 0 to %d: %.0f sessions/s over %v of dialling\n", to, float64(ok)/setupTotal.Seconds(), setupTotal.Round(time.Millisecond))
+		}
+		// Per session of the AC's, which would be fewer than the
+		// clients' if sessions had ended there meanwhile.
+		if up[2] != ok {
+			ended, err := ch.ask("ended")
+			if err != nil {
+				return err
+			}
+			fmt.Printf("           the AC holds %d sessions, the clients %d; ended at the AC: %s\n", up[2], ok, ended)
+		}
+		if ms, err := ch.mem(false); err != nil {
 			return err
+		} else {
+			ms.print(fmt.Sprintf("at %d", up[2]), idle, up[2])
 		}
-		up = ints(s)
-		if up[3] >= int64(n)-failed.Load() || time.Now().After(deadline) {
-			break
+		if to == checkpoint && n > checkpoint || len(marks) == 1 {
+			dir := profileDir()
+			if _, err := ch.ask("pprof " + dir); err != nil {
+				return err
+			}
+			fmt.Printf("profiles:  AC heap and goroutines at %d sessions in %s (go tool pprof -sample_index=inuse_space %s/heap.pb.gz)\n", ok, dir, dir)
 		}
+		from = to
 	}
 	ok := int64(n) - failed.Load()
-	rate := float64(ok) / setup.Seconds()
-	serverCPU := time.Duration(up[1] - b[1])
-	fmt.Printf("setup:     %d sessions up in %v (%d failed), %.0f sessions/s\n", ok, setup.Round(time.Millisecond), failed.Load(), rate)
 	if e := firstErr.Load(); e != nil {
 		fmt.Printf("           first failure: %v\n", e)
 	}
-	fmt.Printf("           time for 10,000 sessions at this rate: %v\n", time.Duration(10000/rate*float64(time.Second)).Round(time.Millisecond))
-	fmt.Printf("           %.2fx the goal of %d/s, %.1fx a typical BNG's ~%d/s\n", rate/goalRate, goalRate, rate/typicalBNGRate, typicalBNGRate)
-	fmt.Printf("           AC: %d sessions, %d maps entries, %d leases\n", up[2], up[3], up[4])
-	if ok > 0 {
-		fmt.Printf("memory:    AC resident %d kB before, %d kB after: %.1f kB per session\n", b[0], up[0], float64(up[0]-b[0])/float64(ok))
-	}
-	fmt.Printf("cpu:       AC %v (%.2f cores), emulated clients %v (%.2f cores) over %v wall\n",
-		serverCPU.Round(time.Millisecond), serverCPU.Seconds()/setup.Seconds(),
-		clientCPU.Round(time.Millisecond), clientCPU.Seconds()/setup.Seconds(), setup.Round(time.Millisecond))
-	if clientCPU > serverCPU {
-		fmt.Println("           note: the clients used more CPU than the AC; on 2 cores they may be limiting the rate")
-	} else {
-		fmt.Println("           the clients used less CPU than the AC: they are not the bottleneck")
-	}
+	fmt.Printf("cpu:       while dialling, AC %v, emulated clients %v (on %d CPUs they share the limit)\n",
+		time.Duration(up[1]-b0).Round(time.Millisecond), clientCPU.Round(time.Millisecond), runtime.NumCPU())
 
 	// Teardown: the clients send PADT (RFC 2516 §5.5), conc at a time,
 	// each batch once the AC has ended the previous one (a PADT is never
 	// retransmitted, so a burst the AC's socket drops would leave
 	// sessions to the keepalive); done when the AC holds nothing.
-	cpu0, t0 = cpu(), time.Now()
+	cpu0, t0 := cpu(), time.Now()
 	var down []int64
 	live := make([]*peer.Client, 0, n)
 	for _, c := range clients {
@@ -260,8 +300,81 @@ func bench(n, conc int, method string) error {
 	fmt.Printf("           left: %d sessions, %d maps entries, %d leases; AC cpu %v, clients cpu %v\n",
 		down[2], down[3], down[4], time.Duration(down[1]-up[1]).Round(time.Millisecond), (cpu() - cpu0).Round(time.Millisecond))
 	fmt.Printf("           frames the emulated clients dropped (no port or full queue): %d\n", mux.Dropped())
+	after, err := ch.mem(false)
+	if err != nil {
+		return err
+	}
+	after.print("after teardown", idle, 0)
+	if dir := profileDir(); dir != "" {
+		if _, err := ch.ask("pprof " + filepath.Join(dir, "after-teardown")); err != nil {
+			return err
+		}
+		fmt.Printf("profiles:  AC heap and goroutines after teardown in %s\n", filepath.Join(dir, "after-teardown"))
+	}
+	freed, err := ch.mem(true)
+	if err != nil {
+		return err
+	}
+	freed.print("after teardown, free pages returned to the kernel", idle, 0)
 	_, err = ch.ask("quit")
 	return err
+}
+
+// profileDir is where the AC's profiles go.
+func profileDir() string {
+	if profDir != "" {
+		return profDir
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("bench-sessions-%d", os.Getpid()))
+}
+
+// checkpoint is the session count of the first memory reading.
+const checkpoint = 10000
+
+// memStat is the AC's "mem" answer.
+type memStat struct {
+	rssKB                            int64
+	heapAlloc, heapInuse, stackInuse int64
+	goroutines, heapObjects          int64
+	heapIdle, heapReleased           int64
+}
+
+// mem asks the AC for its memory after a collection; free: and after it
+// returned its free pages to the kernel.
+func (c *child) mem(free bool) (memStat, error) {
+	q := "mem"
+	if free {
+		q = "mem-free"
+	}
+	s, err := c.ask(q)
+	if err != nil {
+		return memStat{}, err
+	}
+	v := ints(s)
+	if len(v) < 8 {
+		return memStat{}, fmt.Errorf("server child: mem: %q", s)
+	}
+	return memStat{rssKB: v[0], heapAlloc: v[1], heapInuse: v[2], stackInuse: v[3], goroutines: v[4], heapObjects: v[5], heapIdle: v[6], heapReleased: v[7]}, nil
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+// print prints the AC's memory against idle, per session when there are
+// sessions (goal: 8 kB of RSS per session).
+func (m memStat) print(when string, idle memStat, sessions int64) {
+	fmt.Printf("memory %s: AC resident %d kB (%+d kB over idle), Go heap in use %s (live %s, %d objects), stacks %s, %d goroutines\n",
+		when, m.rssKB, m.rssKB-idle.rssKB, mib(m.heapInuse), mib(m.heapAlloc), m.heapObjects, mib(m.stackInuse), m.goroutines)
+	if sessions > 0 {
+		per := func(a, b int64) float64 { return float64(a-b) / float64(sessions) }
+		fmt.Printf("           per session: resident %.1f kB (goal <= 8 kB), heap in use %.1f kB, live heap %.1f kB in %.0f objects, stacks %.1f kB, %.1f goroutines\n",
+			per(m.rssKB, idle.rssKB), per(m.heapInuse, idle.heapInuse)/1024, per(m.heapAlloc, idle.heapAlloc)/1024,
+			per(m.heapObjects, idle.heapObjects), per(m.stackInuse, idle.stackInuse)/1024, per(m.goroutines, idle.goroutines))
+		if sessions >= 100000 {
+			fmt.Printf("           %d sessions in %.2f GiB resident (goal < 1 GiB for 100,000)\n", sessions, float64(m.rssKB)/(1<<20))
+		}
+	} else {
+		fmt.Printf("           heap idle %s, of which released to the kernel %s\n", mib(m.heapIdle), mib(m.heapReleased))
+	}
 }
 
 // benchEnv is the lab both benches run in: a subscriber namespace and an
@@ -315,7 +428,7 @@ func newBenchEnv(n int) (_ *benchEnv, err error) {
 		return nil, err
 	}
 	pin := "/sys/fs/bpf/pppoe-xdp-bench-" + id
-	cmd := exec.Command("ip", "netns", "exec", e.acNS, self, "-role=server", "-iface=acc0", "-pin="+pin, "-n="+strconv.Itoa(n))
+	cmd := exec.Command("ip", "netns", "exec", e.acNS, self, "-role=server", "-iface=acc0", "-pin="+pin, "-n="+strconv.Itoa(n), "-state="+stateMode)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {

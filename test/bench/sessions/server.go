@@ -6,6 +6,10 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -17,24 +21,31 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
 	"github.com/pppoe-xdp/pppoe-xdp/control/server"
+	"github.com/pppoe-xdp/pppoe-xdp/control/state"
 	"github.com/pppoe-xdp/pppoe-xdp/maps"
 )
 
 // benchConfig is the RouterOS reference's Quick Example with a pool big
-// enough for the run and a keepalive that stays quiet during it.
+// enough for the run and a keepalive that stays quiet during it: at a few
+// hundred sessions a second on a loaded machine, 100,000 take minutes, and
+// emulated clients that answer an echo late must not end sessions the
+// memory reading counts.
 func benchConfig(iface string) string {
 	return `
-/ip pool add name=pppoe-pool ranges=10.0.0.2-10.0.255.254
+/ip pool add name=pppoe-pool ranges=10.0.0.2-10.3.255.254
 /ppp profile add local-address=10.0.0.1 name=for-pppoe remote-address=pppoe-pool
 /ppp secret add name=MT-User password=StrongPass profile=for-pppoe service=pppoe
 /interface pppoe-server server add default-profile=for-pppoe disabled=no interface=` + iface +
-		` service-name=pppoeservice keepalive-timeout=120 authentication=pap,chap
+		` service-name=pppoeservice keepalive-timeout=1h authentication=pap,chap
 `
 }
 
 // serve is the child: the data plane attached as the daemon does it,
 // control/server on iface, and a line protocol on stdin/stdout:
 // "ready", "stat" (rss_kB cpu_ns sessions entries leases), "quit".
+// stateMode is -state: which state store the AC writes its sessions to.
+var stateMode = "none"
+
 func serve(iface, pin string, n int) error {
 	capacity := uint32(max(1024, 2*n))
 	dp, err := maps.Open(maps.Options{PinPath: pin, MaxSessions: capacity})
@@ -53,7 +64,7 @@ func serve(iface, pin string, n int) error {
 	defer maps.DeleteDevice("pppoe0")
 	for _, step := range []func() error{
 		func() error { return maps.AddAddress(dev.Index, netip.MustParsePrefix("10.0.0.1/32")) },
-		func() error { return maps.AddRoute(dev.Index, netip.MustParsePrefix("10.0.0.0/16")) },
+		func() error { return maps.AddRoute(dev.Index, netip.MustParsePrefix("10.0.0.0/14")) },
 		func() error { return dp.SetPPPoE0(dev.Index, dev.MAC) },
 		func() error { return dp.AttachPPPoE0(dev.Index) },
 		func() error { return dp.AttachAccess(ifi.Index) },
@@ -73,7 +84,20 @@ func serve(iface, pin string, n int) error {
 	// Off until the flood bench's "limits" command; pppoed leaves the Go
 	// limiter nil and sets the data plane's.
 	lim := pppoe.NewLimiter(pppoe.Limits{})
+	var store *state.Store
+	if stateMode != "none" {
+		dir, err := os.MkdirTemp("", "bench-sessions-state")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		if store, err = state.Open(dir, state.Options{Sync: stateMode == "sync"}); err != nil {
+			return err
+		}
+		defer store.Close()
+	}
 	srv, err := server.New(cfg, server.Options{
+		State:            store,
 		AAA:              local,
 		DataPlane:        server.NewDataPlane(dp),
 		DiscoveryLimiter: lim,
@@ -109,9 +133,40 @@ func serve(iface, pin string, n int) error {
 			}
 			continue
 		}
+		if dir, ok := strings.CutPrefix(in.Text(), "pprof "); ok {
+			if err := writeProfiles(dir); err != nil {
+				fmt.Println("error", err)
+			} else {
+				fmt.Println("ok")
+			}
+			continue
+		}
 		switch in.Text() {
+		case "mem", "mem-free":
+			// After a collection, so the heap is what is live. mem-free
+			// also returns every free page to the kernel at once, as the
+			// runtime's scavenger does over minutes: RSS then shows what
+			// a process holds, not what it has yet to give back.
+			if in.Text() == "mem-free" {
+				debug.FreeOSMemory()
+			} else {
+				runtime.GC()
+			}
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			// rss_kB heap_alloc heap_inuse stack_inuse goroutines heap_objects heap_idle heap_released
+			fmt.Println(rssKB(), m.HeapAlloc, m.HeapInuse, m.StackInuse, runtime.NumGoroutine(), m.HeapObjects, m.HeapIdle, m.HeapReleased)
 		case "ready":
 			fmt.Println("ready")
+		case "ended":
+			// reason=count ... of the sessions that ended
+			var parts []string
+			for r, n := range srv.Counters().Ended {
+				if n > 0 {
+					parts = append(parts, fmt.Sprintf("%v=%d", r, n))
+				}
+			}
+			fmt.Println(strings.Join(parts, " "))
 		case "stat":
 			var ru syscall.Rusage
 			syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
@@ -173,6 +228,32 @@ func setLimits(dp *maps.Datapath, lim *pppoe.Limiter, cmd string) error {
 	lim.SetLimits(goL)
 	return dp.SetDiscoveryLimits(maps.DiscoveryLimits{MACRate: uint32(xdpL.MACRate), MACBurst: uint32(xdpL.MACBurst),
 		PADIRate: uint32(xdpL.PADIRate), PADIBurst: uint32(xdpL.PADIBurst)})
+}
+
+// writeProfiles writes a heap profile (after a collection) and the
+// goroutines' stacks, aggregated, into dir.
+func writeProfiles(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	runtime.GC()
+	for _, p := range []struct {
+		name, file string
+		debug      int
+	}{{"heap", "heap.pb.gz", 0}, {"goroutine", "goroutine.txt", 1}} {
+		f, err := os.Create(filepath.Join(dir, p.file))
+		if err != nil {
+			return err
+		}
+		err = pprof.Lookup(p.name).WriteTo(f, p.debug)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("%s profile: %w", p.name, err)
+		}
+	}
+	return nil
 }
 
 // rssKB is VmRSS from /proc/self/status.

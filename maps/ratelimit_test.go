@@ -1,0 +1,287 @@
+package maps
+
+import (
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/ethernet"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
+)
+
+// slowRate is a rate at which one packet of n IP bytes costs d.
+func slowRate(n int, d time.Duration) uint64 {
+	return uint64(float64(8*n) / d.Seconds())
+}
+
+// rateRow runs a program once and checks its verdict and the one counter
+// the row expects to move.
+func (e *env) rateRow(t *testing.T, prog string, in []byte, verdict uint32, reason Reason) {
+	t.Helper()
+	before, err := e.dp.Counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := e.runOne(t, prog, in)
+	if got != verdict {
+		t.Errorf("%s: verdict %d, want %d", prog, got, verdict)
+	}
+	after, err := e.dp.Counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after[reason]-before[reason] != 1 {
+		t.Errorf("%s: counter %v moved by %d, want 1", prog, reason, after[reason]-before[reason])
+	}
+}
+
+// TestRatePolicer: a packet takes its bytes from the bucket, the next one
+// finds it empty and is dropped, on every path and in both directions;
+// time refills it, and a live SetRate applies from the next packet.
+// Rates are chosen so that one packet costs seconds and the bucket holds
+// a millisecond: the outcome does not depend on how fast the test runs,
+// and the one wait (for a refill) only needs to be long enough.
+func TestRatePolicer(t *testing.T) {
+	e := newEnv(t)
+	s := e.untagged
+	const n = 20 + 32 // IP bytes of each packet
+	upIP := ipv4{src: s.IPv4, dst: internet, ttl: 64, proto: unix.IPPROTO_UDP, payload: udp(32)}.marshal()
+	downIP := ipv4{src: internet, dst: s.IPv4, ttl: 64, proto: unix.IPPROTO_UDP, payload: udp(32)}.marshal()
+	up := s.up(t, upIP)
+	down := ethFrame(t, e.upMAC, gwMAC, ethernet.EtherTypeIPv4, downIP)
+	slow := ethFrame(t, e.pppoe0MAC, e.pppoe0MAC, ethernet.EtherTypeIPv4, downIP)
+
+	slowDir := Rate{Rate: slowRate(n, 10*time.Second), Depth: time.Millisecond}
+	for _, tc := range []struct {
+		name     string
+		limit    RateLimit
+		prog     string
+		in       []byte
+		pass     uint32
+		passWhy  Reason
+		drop     uint32
+		dropWhy  Reason
+		droppedT bool // the drop is the tx direction's
+	}{
+		{"rx on the XDP fast path", RateLimit{Rx: slowDir}, "xdp_access_in", up, xdpRedirect, ReasonFastUp, xdpDrop, ReasonRateRxDrop, false},
+		{"rx on the TC slow path", RateLimit{Rx: slowDir}, "tc_access_in", up, tcRedirect, ReasonSlowUp, tcShot, ReasonRateRxDrop, false},
+		{"tx on the XDP fast path", RateLimit{Tx: slowDir}, "xdp_uplink_in", down, xdpRedirect, ReasonFastDown, xdpDrop, ReasonRateTxDrop, true},
+		{"tx on the TC slow path", RateLimit{Tx: slowDir}, "tc_pppoe0_out", slow, tcRedirect, ReasonSlowDown, tcShot, ReasonRateTxDrop, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := e.dp.resetRate(e.idxUntagged, tc.limit); err != nil {
+				t.Fatal(err)
+			}
+			e.rateRow(t, tc.prog, tc.in, tc.pass, tc.passWhy)
+			e.rateRow(t, tc.prog, tc.in, tc.drop, tc.dropWhy)
+			rs, err := e.dp.RateStats(e.idxUntagged)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := map[bool]uint64{false: rs.DroppedRx, true: rs.DroppedTx}; d[tc.droppedT] != 1 || d[!tc.droppedT] != 0 {
+				t.Errorf("RateStats %+v: want one drop in the %v direction only", rs, map[bool]string{false: "rx", true: "tx"}[tc.droppedT])
+			}
+			// The other direction is not limited: a packet the other
+			// way passes however many went this way.
+			// A live change to a fast rate applies to the next packet:
+			// the debt run up at the slow rate is forgiven.
+			fast := RateLimit{Rx: Rate{Rate: 1e9}, Tx: Rate{Rate: 1e9}}
+			if err := e.dp.SetRate(e.idxUntagged, fast); err != nil {
+				t.Fatal(err)
+			}
+			e.rateRow(t, tc.prog, tc.in, tc.pass, tc.passWhy)
+		})
+	}
+
+	t.Run("refill by time", func(t *testing.T) {
+		// 100 ms a packet, a 1 ms bucket: the second packet is dropped,
+		// one sent after more than 100 ms passes.
+		if err := e.dp.resetRate(e.idxUntagged, RateLimit{Rx: Rate{Rate: slowRate(n, 100*time.Millisecond), Depth: time.Millisecond}}); err != nil {
+			t.Fatal(err)
+		}
+		e.rateRow(t, "xdp_access_in", up, xdpRedirect, ReasonFastUp)
+		e.rateRow(t, "xdp_access_in", up, xdpDrop, ReasonRateRxDrop)
+		time.Sleep(250 * time.Millisecond)
+		e.rateRow(t, "xdp_access_in", up, xdpRedirect, ReasonFastUp)
+	})
+
+	t.Run("unlimited after remove and reinstall", func(t *testing.T) {
+		if err := e.dp.resetRate(e.idxUntagged, RateLimit{Rx: slowDir}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.dp.Remove(s.Key); err != nil {
+			t.Fatal(err)
+		}
+		idx, err := e.dp.Install(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.idxUntagged = idx
+		for range 3 {
+			e.rateRow(t, "xdp_access_in", up, xdpRedirect, ReasonFastUp)
+		}
+	})
+}
+
+// TestRateBurst: RouterOS's burst. With a burst rate, packets pass at it
+// while the average over burst-time is below burst-threshold; once the
+// average (taken every burst-time/16) reaches it, the rate is max-limit.
+func TestRateBurst(t *testing.T) {
+	e := newEnv(t)
+	s := e.untagged
+	ip := ipv4{src: s.IPv4, dst: internet, ttl: 64, proto: unix.IPPROTO_UDP, payload: udp(480)}.marshal()
+	up := s.up(t, ip)
+	// 500-byte packets; max-limit: one costs 10 s; burst-limit 1G;
+	// threshold 1600 bytes over burst-time 1.6 s (8000 bits/s).
+	lim := RateLimit{Rx: Rate{Rate: slowRate(500, 10*time.Second), BurstRate: 1e9, BurstThreshold: 8000,
+		BurstTime: 1600 * time.Millisecond, Depth: time.Millisecond}}
+	if err := e.dp.resetRate(e.idxUntagged, lim); err != nil {
+		t.Fatal(err)
+	}
+	if rs, _ := e.dp.RateStats(e.idxUntagged); !rs.BurstingRx {
+		t.Errorf("RateStats %+v: an idle session may burst", rs)
+	}
+	// However the sub-window boundaries fall, four packets (2000 bytes)
+	// pass before any average can reach 1600 bytes; then, with the
+	// average over the threshold, the 10 s max-limit drops the rest.
+	passed := 0
+	for i := 0; i < 200 && passed == i; i++ {
+		if v, _ := e.runOne(t, "xdp_access_in", up); v == xdpRedirect {
+			passed++
+		}
+		if passed >= 4 {
+			time.Sleep(10 * time.Millisecond) // let sub-windows end
+		}
+	}
+	if passed < 4 || passed == 200 {
+		t.Fatalf("%d packets passed before the first drop; want at least 4 and a drop", passed)
+	}
+	if rs, _ := e.dp.RateStats(e.idxUntagged); rs.BurstingRx || rs.DroppedRx != 1 {
+		t.Errorf("RateStats %+v: want burst off and one drop", rs)
+	}
+	// Without a burst the second packet is dropped.
+	if err := e.dp.resetRate(e.idxUntagged, RateLimit{Rx: Rate{Rate: lim.Rx.Rate, Depth: time.Millisecond}}); err != nil {
+		t.Fatal(err)
+	}
+	e.rateRow(t, "xdp_access_in", up, xdpRedirect, ReasonFastUp)
+	e.rateRow(t, "xdp_access_in", up, xdpDrop, ReasonRateRxDrop)
+}
+
+// TestRateShape: a shaped tx direction leaves the XDP fast path for TC,
+// where packets get departure times one packet's time apart, and a packet
+// that would leave later than the horizon is dropped.
+func TestRateShape(t *testing.T) {
+	e := newEnv(t)
+	s := e.untagged
+	downIP := ipv4{src: internet, dst: s.IPv4, ttl: 64, proto: unix.IPPROTO_UDP, payload: udp(32)}.marshal()
+	down := ethFrame(t, e.upMAC, gwMAC, ethernet.EtherTypeIPv4, downIP)
+	slow := ethFrame(t, e.pppoe0MAC, e.pppoe0MAC, ethernet.EtherTypeIPv4, downIP)
+	// 10 s a packet, 25 s horizon: two packets are queued, the third is late.
+	lim := RateLimit{Tx: Rate{Rate: slowRate(52, 10*time.Second), Shape: true, Depth: 25 * time.Second}}
+	if err := e.dp.resetRate(e.idxUntagged, lim); err != nil {
+		t.Fatal(err)
+	}
+	e.rateRow(t, "xdp_uplink_in", down, xdpPass, ReasonPassShape)
+
+	tstamp := func() (uint32, time.Duration) {
+		t.Helper()
+		ctx := skbCtx(e.pppoe0)
+		out := make([]uint32, len(ctx))
+		opts := &ebpf.RunOptions{Data: slow, DataOut: make([]byte, len(slow)+64), Context: ctx, ContextOut: out}
+		var v uint32
+		if err := e.ns.Do(t, func() (err error) { v, err = e.dp.Program("tc_pppoe0_out").Run(opts); return err }); err != nil {
+			t.Fatal(err)
+		}
+		// __sk_buff.tstamp is the u64 at offset 152.
+		return v, time.Duration(uint64(out[38]) | uint64(out[39])<<32)
+	}
+	var now unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &now)
+	start := time.Duration(now.Nano())
+	if v, ts := tstamp(); v != tcRedirect || ts != 0 {
+		t.Errorf("first packet: verdict %d, tstamp %v; want redirect now (0)", v, ts)
+	}
+	// The data plane's clock is the coarse one, up to a tick behind.
+	v, ts := tstamp()
+	if v != tcRedirect || ts < start+9*time.Second || ts > start+11*time.Second {
+		t.Errorf("second packet: verdict %d, tstamp %v after the start; want redirect 10 s after the first", v, ts-start)
+	}
+	v, ts = tstamp()
+	if v != tcRedirect || ts < start+19*time.Second || ts > start+21*time.Second {
+		t.Errorf("third packet: verdict %d, tstamp %v after the start; want redirect 20 s after the first", v, ts-start)
+	}
+	e.rateRow(t, "tc_pppoe0_out", slow, tcShot, ReasonRateShapeDrop)
+	if rs, _ := e.dp.RateStats(e.idxUntagged); rs.DroppedTx != 1 {
+		t.Errorf("RateStats %+v: want one tx drop", rs)
+	}
+}
+
+// TestRateConf checks the user-space side of the conversion: shaping is
+// refused on rx, rates become ns per byte, the burst threshold bytes.
+func TestRateConf(t *testing.T) {
+	if _, err := (Rate{Rate: 1e6, Shape: true}).conf(false); err == nil {
+		t.Error("shaping rx accepted")
+	}
+	c, err := Rate{Rate: 8e6, BurstRate: 16e6, BurstThreshold: 4e6, BurstTime: 8 * time.Second}.conf(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 1 MB/s: 1000 ns a byte; 2 MB/s: 500; 4 Mbit/s over 8 s: 4 MB.
+	if c.Nspb != 1000<<rateFPShift || c.BurstNspb != 500<<rateFPShift || c.Threshold != 4e6 ||
+		c.WindowNs != uint64(500*time.Millisecond) || c.DepthNs != uint64(DefaultRateDepth) || c.UnitShift != 0 {
+		t.Errorf("conf %+v", c)
+	}
+	// A 1 Tbit/s burst over an hour needs coarser window counters.
+	c, err = Rate{Rate: 1e11, BurstRate: 1e12, BurstThreshold: 5e11, BurstTime: time.Hour}.conf(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if most := uint64(1e12/8) * uint64((time.Hour/16+DefaultRateDepth)/time.Second); most>>c.UnitShift >= 1<<31 {
+		t.Errorf("unit shift %d leaves %d units a window", c.UnitShift, most>>c.UnitShift)
+	}
+	if want := uint64(5e11/8*3600) >> c.UnitShift; c.Threshold != want {
+		t.Errorf("threshold %d, want %d", c.Threshold, want)
+	}
+}
+
+// TestRateClient: a client session's limits, in the router's directions:
+// rx is what the AC sends (tc_access_in into the netdev), tx what we send
+// it (tc_client_out), each charged once, set at InstallClient.
+func TestRateClient(t *testing.T) {
+	e := newClientEnv(t)
+	slowDir := Rate{Rate: slowRate(44, 10*time.Second), Depth: time.Millisecond}
+	c, dev := e.sess[0], e.devs[0]
+	c.Limit = RateLimit{Rx: slowDir, Tx: slowDir}
+	idx, err := e.dp.InstallClient(dev, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := c.fromAC(t, ppp.ProtocolIPv4, ipv4{src: farServer, dst: clientIP, ttl: 60, proto: unix.IPPROTO_UDP, payload: udp(24)}.marshal())
+	out := ethFrame(t, dev.MAC, dev.MAC, ethernet.EtherTypeIPv4, ipv4{src: clientIP, dst: farServer, ttl: 64, proto: unix.IPPROTO_UDP, payload: udp(24)}.marshal())
+	run := func(prog string, frame []byte, ctx []uint32) uint32 {
+		t.Helper()
+		opts := &ebpf.RunOptions{Data: frame, DataOut: make([]byte, len(frame)+64), Context: ctx}
+		var v uint32
+		if err := e.ns.Do(t, func() (err error) { v, err = e.dp.Program(prog).Run(opts); return err }); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, p := range []struct {
+		prog  string
+		frame []byte
+		ctx   []uint32
+	}{{"tc_access_in", in, skbCtx(e.acc)}, {"tc_client_out", out, skbCtx(dev.PeerIndex)}} {
+		if v := run(p.prog, p.frame, p.ctx); v != tcRedirect {
+			t.Errorf("%s: first packet verdict %d, want redirect", p.prog, v)
+		}
+		if v := run(p.prog, p.frame, p.ctx); v != tcShot {
+			t.Errorf("%s: second packet verdict %d, want shot", p.prog, v)
+		}
+	}
+	if rs, err := e.dp.RateStats(idx); err != nil || rs.DroppedRx != 1 || rs.DroppedTx != 1 {
+		t.Errorf("RateStats %+v, %v: want one drop each way", rs, err)
+	}
+}

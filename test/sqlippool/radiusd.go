@@ -1,0 +1,405 @@
+package sqlippool
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/radius"
+)
+
+// Secret is the shared secret of every NAS (127.0.0.1, where the test's
+// RADIUS clients send from).
+const Secret = "fleet-secret"
+
+// debianQueries is Debian's sqlippool query set for PostgreSQL (package
+// freeradius-config). The lab uses it as shipped but for one line:
+// skip_locked = "SKIP LOCKED", which the file's own comment recommends for
+// PostgreSQL ≥ 9.5: concurrent allocations then each take a different
+// free row instead of queueing on the lock of the oldest one. (Without it
+// TestTwoNASNeverShare passes too, at about twice the time, 2026-12-02.)
+const debianQueries = "/etc/freeradius/3.0/mods-config/sql/ippool/postgresql/queries.conf"
+
+// debianSchema creates the radippool table.
+const debianSchema = "/etc/freeradius/3.0/mods-config/sql/ippool/postgresql/schema.sql"
+
+// Options shape a Lab.
+type Options struct {
+	// Pool is the addresses of the SQL pool "fleet" (Pool-Name).
+	Pool []netip.Addr
+	// Lease is sqlippool's lease_duration: how long an address stays
+	// taken without an Interim-Update (the stale-lease expiry that frees
+	// the addresses of an AC that died without sending its Stops). At
+	// least 1s: PostgreSQL keeps the expiry in whole seconds.
+	Lease time.Duration
+}
+
+// Lab is PostgreSQL with the radippool table and FreeRADIUS with sqlippool
+// on it, listening on 127.0.0.1.
+type Lab struct {
+	t                  testing.TB
+	PG                 *Postgres
+	Dir                string // FreeRADIUS's configuration
+	AuthPort, AcctPort int
+	cmd                *exec.Cmd
+	out                *lockedBuffer
+	exited             chan struct{}
+}
+
+// Users is the users file: one subscriber, PAP (the pool does not care
+// how a subscriber authenticated).
+const Users = `sub	Cleartext-Password := "subpass"
+`
+
+// radiusdConf is radiusd.conf: %[1]s the directory, %[2]d and %[3]d the
+// auth and acct ports, %[4]s the PostgreSQL socket directory, %[5]d the
+// lease in seconds.
+//
+// Every reply carries a Message-Authenticator (pppoe-xdp drops unsigned
+// Access-Accepts, BlastRADIUS). post-auth allocates from the pool named
+// by Pool-Name and turns the Accept into a Reject when no address was
+// free: a subscriber without an address is no use to anyone. The lease is
+// keyed by NAS-IP-Address (Debian's queries) and pool_key, here
+// NAS-Identifier/Acct-Session-Id: unique across the fleet even where two
+// ACs share a NAS-IP-Address, and per session where one subscriber's
+// PPPoE session ids repeat (NAS-Port, sqlippool's default key, is the
+// PPPoE session id, unique per client MAC only).
+const radiusdConf = `prefix = /usr
+exec_prefix = /usr
+sysconfdir = /etc
+localstatedir = %[1]s
+sbindir = /usr/sbin
+logdir = %[1]s
+raddbdir = %[1]s
+radacctdir = %[1]s
+name = freeradius
+confdir = %[1]s
+modconfdir = %[1]s
+run_dir = %[1]s
+db_dir = %[1]s
+libdir = /usr/lib/freeradius
+pidfile = %[1]s/radiusd.pid
+max_request_time = 30
+cleanup_delay = 5
+max_requests = 16384
+hostname_lookups = no
+log {
+	destination = stdout
+	colourise = no
+	auth = yes
+}
+security {
+	allow_core_dumps = no
+	max_attributes = 200
+	reject_delay = 0
+	status_server = no
+}
+client localhost {
+	ipaddr = 127.0.0.1
+	secret = ` + Secret + `
+	require_message_authenticator = yes
+}
+thread pool {
+	start_servers = 4
+	max_servers = 16
+	min_spare_servers = 2
+	max_spare_servers = 8
+	max_requests_per_server = 0
+}
+modules {
+	# Debian's mods-available/always: the rcodes as modules.
+	always reject {
+		rcode = reject
+	}
+	always ok {
+		rcode = ok
+	}
+	pap {
+		normalise = yes
+	}
+	files {
+		filename = %[1]s/users
+	}
+	sql {
+		driver = "rlm_sql_postgresql"
+		dialect = "postgresql"
+		server = "%[4]s"
+		port = 5432
+		login = "postgres"
+		password = ""
+		radius_db = "radius"
+		read_clients = no
+		sql_user_name = "%%{User-Name}"
+		pool {
+			start = 4
+			min = 4
+			max = 16
+			spare = 4
+			uses = 0
+			retry_delay = 1
+			lifetime = 0
+			idle_timeout = 0
+		}
+	}
+	sqlippool {
+		sql_module_instance = "sql"
+		dialect = "postgresql"
+		pool_name = "Pool-Name"
+		ippool_table = "radippool"
+		lease_duration = %[5]d
+		attribute_name = Framed-IP-Address
+		req_attribute_name = Framed-IP-Address
+		pool_key = "%%{NAS-Identifier}/%%{Acct-Session-Id}"
+		messages {
+			exists = "Existing IP: %%{reply:Framed-IP-Address} (nas %%{NAS-Identifier} session %%{Acct-Session-Id} user %%{User-Name})"
+			success = "Allocated IP: %%{reply:Framed-IP-Address} from %%{control:Pool-Name} (nas %%{NAS-Identifier} session %%{Acct-Session-Id} user %%{User-Name})"
+			clear = "Released IP %%{request:Framed-IP-Address} (nas %%{NAS-Identifier} session %%{Acct-Session-Id} user %%{User-Name})"
+			failed = "IP Allocation FAILED from %%{control:Pool-Name} (nas %%{NAS-Identifier} session %%{Acct-Session-Id} user %%{User-Name})"
+			nopool = "No Pool-Name defined (nas %%{NAS-Identifier} session %%{Acct-Session-Id} user %%{User-Name})"
+		}
+		$INCLUDE %[1]s/ippool-queries.conf
+	}
+}
+server default {
+	listen {
+		type = auth
+		ipaddr = 127.0.0.1
+		port = %[2]d
+	}
+	listen {
+		type = acct
+		ipaddr = 127.0.0.1
+		port = %[3]d
+	}
+	authorize {
+		files
+		pap
+	}
+	authenticate {
+		Auth-Type PAP {
+			pap
+		}
+	}
+	accounting {
+		sqlippool
+		ok
+	}
+	post-auth {
+		update control {
+			Pool-Name := "fleet"
+		}
+		sqlippool
+		if (!&reply:Framed-IP-Address) {
+			reject
+		}
+		update reply {
+			Message-Authenticator := 0x00
+		}
+		Post-Auth-Type REJECT {
+			update reply {
+				Reply-Message := "no address free in the pool"
+				Message-Authenticator := 0x00
+			}
+		}
+	}
+}
+`
+
+// Start starts PostgreSQL with the radippool table holding opts.Pool, and
+// FreeRADIUS with sqlippool on it; both end with the test.
+func Start(t testing.TB, opts Options) *Lab {
+	t.Helper()
+	if _, err := exec.LookPath("freeradius"); err != nil {
+		t.Fatal("freeradius missing (Debian package freeradius): `make test` installs it, or scripts/deps.sh test")
+	}
+	if _, err := os.Stat("/usr/lib/freeradius/rlm_sql_postgresql.so"); err != nil {
+		t.Fatal("FreeRADIUS's PostgreSQL driver missing (Debian package freeradius-postgresql): `make test` installs it, or scripts/deps.sh test")
+	}
+	if opts.Lease < time.Second {
+		opts.Lease = time.Hour
+	}
+	pg := StartPostgres(t)
+	pg.MustExec(t, "postgres", "CREATE DATABASE radius")
+	schema, err := os.ReadFile(debianSchema)
+	if err != nil {
+		t.Fatalf("sqlippool schema (Debian package freeradius-config): %v", err)
+	}
+	pg.MustExec(t, "radius", string(schema))
+	var rows []string
+	for _, a := range opts.Pool {
+		rows = append(rows, fmt.Sprintf("('fleet', '%s', 'epoch')", a))
+	}
+	if len(rows) > 0 {
+		// Free from the start: the table's default expiry is NOW(),
+		// rounded to the second, which sqlippool (expiry_time < now)
+		// would take as a lease for up to a second.
+		pg.MustExec(t, "radius", "INSERT INTO radippool (pool_name, framedipaddress, expiry_time) VALUES "+strings.Join(rows, ",")+";")
+	}
+
+	queries, err := os.ReadFile(debianQueries)
+	if err != nil {
+		t.Fatalf("sqlippool queries (Debian package freeradius-config): %v", err)
+	}
+	const off, on = "\nskip_locked = \"\"\n", "\nskip_locked = \"SKIP LOCKED\"\n"
+	if !strings.Contains(string(queries), off) {
+		t.Fatalf("%s has no %q line to change: Debian's file changed", debianQueries, strings.TrimSpace(off))
+	}
+	dir := t.TempDir()
+	l := &Lab{t: t, PG: pg, Dir: dir}
+	ports := freePorts(t, 2)
+	l.AuthPort, l.AcctPort = ports[0], ports[1]
+	write := func(name, text string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("ippool-queries.conf", strings.Replace(string(queries), off, on, 1))
+	write("users", Users)
+	write("radiusd.conf", fmt.Sprintf(radiusdConf, dir, l.AuthPort, l.AcctPort, pg.Dir, int(opts.Lease/time.Second)))
+	l.start()
+	t.Cleanup(l.stop)
+	return l
+}
+
+// Server is the lab's FreeRADIUS for control/radius's Client.
+func (l *Lab) Server() radius.Server {
+	return radius.Server{Address: netip.MustParseAddr("127.0.0.1"), Secret: Secret,
+		AuthPort: uint16(l.AuthPort), AcctPort: uint16(l.AcctPort), Timeout: 2 * time.Second}
+}
+
+// Lease is a row of radippool whose lease has not expired.
+type Lease struct {
+	Addr     netip.Addr
+	NAS      string // nasipaddress
+	PoolKey  string // NAS-Identifier/Acct-Session-Id
+	User     string
+	Calling  string // callingstationid
+	Expiring time.Duration
+}
+
+// Leases returns the pool's live leases (expiry in the future), by
+// address.
+func (l *Lab) Leases(t testing.TB) []Lease {
+	t.Helper()
+	out := l.PG.MustExec(t, "radius", `SELECT host(framedipaddress), nasipaddress, pool_key, username, callingstationid,
+	EXTRACT(EPOCH FROM expiry_time - 'now'::timestamp(0))::int
+	FROM radippool WHERE expiry_time > 'now'::timestamp(0) ORDER BY framedipaddress`)
+	var ls []Lease
+	for _, line := range strings.Split(out, "\n") {
+		if line == "" {
+			continue
+		}
+		f := strings.Split(line, "|")
+		if len(f) != 6 {
+			t.Fatalf("radippool row %q", line)
+		}
+		var secs int
+		fmt.Sscan(f[5], &secs)
+		ls = append(ls, Lease{Addr: netip.MustParseAddr(f[0]), NAS: f[1], PoolKey: f[2], User: f[3], Calling: f[4],
+			Expiring: time.Duration(secs) * time.Second})
+	}
+	return ls
+}
+
+// start runs FreeRADIUS in the foreground and waits until it is ready.
+func (l *Lab) start() {
+	l.t.Helper()
+	l.out = &lockedBuffer{}
+	pr, pw := io.Pipe()
+	cmd := exec.Command("freeradius", "-X", "-f", "-d", l.Dir)
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		l.t.Fatalf("freeradius: %v", err)
+	}
+	l.cmd = cmd
+	l.exited = make(chan struct{})
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(pr)
+		once := sync.Once{}
+		for sc.Scan() {
+			l.out.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "Ready to process requests") {
+				once.Do(func() { close(ready) })
+			}
+		}
+	}()
+	go func() {
+		_ = cmd.Wait()
+		pw.Close()
+		close(l.exited)
+	}()
+	select {
+	case <-ready:
+	case <-l.exited:
+		l.t.Fatalf("freeradius exited:\n%s", l.out.String())
+	case <-time.After(time.Minute):
+		l.t.Fatalf("freeradius not ready after a minute:\n%s", l.out.String())
+	}
+}
+
+// stop ends FreeRADIUS (SIGINT, then SIGKILL) and waits for it.
+func (l *Lab) stop() {
+	if l.cmd == nil {
+		return
+	}
+	_ = l.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-l.exited:
+	case <-time.After(10 * time.Second):
+		_ = l.cmd.Process.Kill()
+		<-l.exited
+	}
+	l.cmd = nil
+	if l.t.Failed() {
+		l.t.Logf("freeradius output:\n%s", l.out.String())
+	}
+}
+
+// Output returns what FreeRADIUS printed so far (-X: every request).
+func (l *Lab) Output() string { return l.out.String() }
+
+// freePorts returns n UDP ports free on 127.0.0.1 now.
+func freePorts(t testing.TB, n int) []int {
+	t.Helper()
+	var out []int
+	var conns []net.PacketConn
+	for range n {
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		out = append(out, c.LocalAddr().(*net.UDPAddr).Port)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	return out
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) WriteString(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.WriteString(s)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
