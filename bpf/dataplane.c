@@ -42,6 +42,7 @@
 #include "parse.h"
 #include "csum.h"
 #include "discovery.h"
+#include "ipv6.h"
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -64,12 +65,14 @@ enum up_class {
 	UP_SPOOFED,
 	UP_IPV4,
 	UP_IPV6,
+	UP_V6_LOCAL, /* a session's link-local or multicast IPv6: control plane */
 };
 
 struct up {
 	struct l2 l2;
 	struct pppoe_hdr_ *ph;
 	struct iphdr *iph;
+	struct ip6_hdr_ *ip6;
 	struct session_hot *info;
 	struct session_counters *st;
 };
@@ -94,9 +97,9 @@ static __always_inline void stamp_seen(struct session_counters *st)
 	}
 }
 
-/* classify_up parses an access-side frame up to IPv4 and finds its session.
- * For a known session's valid IPv4 packet it has checked the source address
- * and stamped last_seen. */
+/* classify_up parses an access-side frame up to IPv4 or IPv6 and finds its
+ * session. For a known session's valid IP packet it has checked the source
+ * address and stamped last_seen. */
 static __always_inline int classify_up(struct cursor *c, __u32 ifindex, struct up *u)
 {
 	struct session_key key = {};
@@ -141,6 +144,21 @@ static __always_inline int classify_up(struct cursor *c, __u32 ifindex, struct u
 	u->st = st;
 
 	if (ppp == PPP_IPV6_) {
+		if (parse_ipv6(c, bpf_ntohs(u->ph->length) - 2, &u->ip6) < 0)
+			return UP_MALFORMED;
+		/* A client's netdev takes all of it, RAs included. */
+		if (info->flags & SESSION_F_CLIENT) {
+			stamp_seen(st);
+			return UP_IPV6;
+		}
+		if (v6_local(u->ip6)) {
+			stamp_seen(st);
+			return UP_V6_LOCAL;
+		}
+		if (!v6_src_ok(info, u->ip6->saddr)) {
+			st->drops++;
+			return UP_SPOOFED;
+		}
 		stamp_seen(st);
 		return UP_IPV6;
 	}
@@ -328,13 +346,18 @@ static __always_inline int access_in(struct xdp_md *ctx, const int hwvlan)
 	case UP_SPOOFED:
 		count(REASON_SPOOFED);
 		return XDP_DROP;
+	case UP_V6_LOCAL:
+		count(REASON_PASS_CONTROL);
+		return XDP_PASS;
 	case UP_IPV4:
 		/* Client sessions end in a netdev: TC decaps them. */
 		if (u.info->flags & SESSION_F_CLIENT)
 			goto slow;
 		break;
-	default: /* UP_IPV6: slow path for now */
-		goto slow;
+	default: /* UP_IPV6 */
+		if (u.info->flags & SESSION_F_CLIENT)
+			goto slow;
+		return xdp_up6(ctx, u.l2.len + sizeof(struct pppoe_hdr_) + 2, u.ip6, u.info, u.st);
 	}
 
 	iph = u.iph;
@@ -445,7 +468,8 @@ int xdp_uplink_in(struct xdp_md *ctx)
 	struct iphdr *iph;
 	__u32 tot, frame, push, slot;
 
-	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+	if ((void *)(eth + 1) > data_end ||
+	    (eth->h_proto != bpf_htons(ETH_P_IP) && eth->h_proto != bpf_htons(ETH_P_IPV6)))
 		return XDP_PASS;
 	/* Link-layer broadcast or multicast is never forwarded (RFC 1812
 	 * §5.3.4), nor a frame for another station; the kernel decides what
@@ -456,6 +480,8 @@ int xdp_uplink_in(struct xdp_md *ctx)
 	up = bpf_map_lookup_elem(&uplink_macs, &slot);
 	if (up && up->ifindex == ctx->ingress_ifindex && !mac_eq(eth->h_dest, up->mac))
 		return XDP_PASS;
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
+		return xdp_down6(ctx);
 	c.pos = eth + 1;
 	if (parse_ipv4(&c, data_end - c.pos, &iph) < 0)
 		return XDP_PASS;
@@ -628,6 +654,11 @@ int tc_access_in(struct __sk_buff *skb)
 		len = bpf_ntohs(u.iph->tot_len);
 		if (u.iph->ihl == 5)
 			clamp_mss_skb(skb, u.iph, c.end, u.info->mss);
+	} else if (u.ip6) {
+		if ((void *)(u.ip6 + 1) > c.end)
+			return TC_ACT_SHOT;
+		len = bpf_ntohs(u.ip6->payload_len) + sizeof(struct ip6_hdr_);
+		clamp_mss6_skb(skb, u.ip6, c.end, mss6(u.info));
 	} else {
 		len = bpf_ntohs(u.ph->length) - 2;
 	}
@@ -694,15 +725,26 @@ int tc_pppoe0_out(struct __sk_buff *skb)
 	struct session_hot *info;
 	struct session_counters *st;
 	struct iphdr *iph;
+	struct ip6_hdr_ *ip6;
 	__u32 tot;
 
 	c = tc_cursor(skb);
 	eth = c.pos;
 	if ((void *)(eth + 1) > c.end)
 		goto malformed;
-	if (eth->h_proto != bpf_htons(ETH_P_IP))
-		goto unknown; /* IPv6 subscribers are not in the maps yet */
 	c.pos = eth + 1;
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		if (parse_ipv6(&c, c.len - ETH_HLEN, &ip6) < 0)
+			goto malformed;
+		if (!subscriber_v6(ip6->daddr, &info, &st))
+			goto unknown;
+		tot = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
+		if (tot <= info->mtu && skb->gso_segs <= 1)
+			clamp_mss6_skb(skb, ip6, c.end, mss6(info));
+		return encap_out(skb, NULL, NULL, info, st, tot, PPP_IPV6_, REASON_SLOW_DOWN);
+	}
+	if (eth->h_proto != bpf_htons(ETH_P_IP))
+		goto unknown;
 	if (parse_ipv4(&c, c.len - ETH_HLEN, &iph) < 0)
 		goto malformed;
 	if (!subscriber_v4(iph->daddr, &info, &st))

@@ -180,8 +180,11 @@ static __always_inline struct session_hot *subscriber_lookup(__u32 addr)
 }
 
 
-/* subscribers_v6: IPv6 prefix -> session index. Present so the ABI is ready
- * for IPv6; no program reads it yet (IPv6 data takes the slow path). */
+/* subscribers_v6: IPv6 prefix -> session index: every server session's
+ * link /64 and delegated prefixes, of any length; the downstream lookup
+ * (longest match) and the upstream anti-spoof check for delegated prefixes
+ * (ipv6.h). User space sizes it at twice max sessions (a /64 and a
+ * delegated prefix each) and keeps prefixes disjoint between sessions. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__type(key, struct v6_lpm_key);

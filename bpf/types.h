@@ -59,15 +59,17 @@ struct session_attrs {
 	__u32 ifindex;           /* Ethernet interface (egress towards the peer) */
 	__u32 netdev_ifindex;    /* client: the netdev decapsulated frames enter */
 	__u8 netdev_mac[6];      /* client: its MAC (destination of those frames) */
-	__u8 ipv6_prefix_len;    /* reserved */
+	__u8 ipv6_prefix_len;    /* server: 64 when ipv6_prefix is set, else 0 */
 	__u8 pad;
-	__u8 ipv6_prefix[16];    /* reserved: delegated/ND prefix */
+	__u8 ipv6_prefix[16];    /* server: the link /64 (SLAAC), for the upstream
+	                          * anti-spoof check without an LPM lookup; the
+	                          * session's prefixes are in subscribers_v6 */
 	__u32 pad2;
 };
 _Static_assert(sizeof(struct session_attrs) == 72, "session_attrs size");
 
 /* session_hot: the first 40 bytes of struct session_attrs, everything the
- * fast paths read (the rest is for client netdevs and IPv6). A slot holds
+ * IPv4 fast paths read (the rest is for client netdevs and IPv6). A slot holds
  * only these, so a slot with its key is one cache line. */
 struct session_hot {
 	__u32 index;

@@ -75,6 +75,7 @@ type Datapath struct {
 	mu    sync.Mutex
 	free  []Index        // free session indices, popped from the end
 	inUse map[Index]bool // allocated indices
+	v6    *v6Prefixes    // subscribers_v6 as installed (ipv6.go)
 
 	// egress follows which devices XDP may redirect to (egress.go);
 	// nil until the first attachment.
@@ -126,9 +127,11 @@ func Open(opts Options) (*Datapath, error) {
 		return nil, fmt.Errorf("maps: %w", err)
 	}
 	for _, name := range []string{dataplaneMapSessions, dataplaneMapSessionInfo,
-		dataplaneMapSubscribersV4, dataplaneMapSubscribersV6} {
+		dataplaneMapSubscribersV4} {
 		spec.Maps[name].MaxEntries = opts.MaxSessions
 	}
+	// A link /64 and a delegated prefix per session (bpf/maps.h).
+	spec.Maps[dataplaneMapSubscribersV6].MaxEntries = 2 * opts.MaxSessions
 	// session_stats has a slot per session and CPU (bpf/maps.h).
 	cpus, err := ebpf.PossibleCPU()
 	if err != nil {
@@ -198,6 +201,11 @@ func Open(opts Options) (*Datapath, error) {
 		return nil, fmt.Errorf("maps: mmap session_stats: %w", err)
 	}
 	if err := d.rebuildFree(); err != nil {
+		d.objs.Close()
+		unpinFresh()
+		return nil, err
+	}
+	if err := d.rebuildV6(); err != nil {
 		d.objs.Close()
 		unpinFresh()
 		return nil, err
