@@ -106,8 +106,8 @@ type ipv6 struct {
 
 func (p ipv6) marshal() []byte {
 	b := make([]byte, 40+len(p.payload))
-	b[0] = 0x60                                              // version 6, traffic class 0
-	b[1], b[2], b[3] = 0x0a, 0xbc, 0xde                      // flow label
+	b[0] = 0x60                                               // version 6, traffic class 0
+	b[1], b[2], b[3] = 0x0a, 0xbc, 0xde                       // flow label
 	binary.BigEndian.PutUint16(b[4:], uint16(len(p.payload))) // payload length
 	b[6], b[7] = p.next, p.hop
 	s, d := p.src.As16(), p.dst.As16()
