@@ -18,8 +18,8 @@ import (
 )
 
 var (
-	acLocal6 = netip.MustParseAddr("2001:db8::1")        // on pppoe0
-	core6    = netip.MustParseAddr("2001:db8:ffff::10")  // the core's
+	acLocal6 = netip.MustParseAddr("2001:db8::1")         // on pppoe0
+	core6    = netip.MustParseAddr("2001:db8:ffff::10")   // the core's
 	link6    = netip.MustParsePrefix("2001:db8:1:1::/64") // session 0's link /64
 	pd6      = netip.MustParsePrefix("2001:db8:2100::/56")
 	link6QQ  = netip.MustParsePrefix("2001:db8:1:3::/64") // the QinQ session's
@@ -119,7 +119,7 @@ func TestIPv6EndToEnd(t *testing.T) {
 	addr0, host0 := netip.MustParseAddr("2001:db8:1:1::2"), netip.MustParseAddr("2001:db8:2100:5::1")
 	addr2 := netip.MustParseAddr("2001:db8:1:3::2")
 	core6QQ := netip.MustParseAddr("2001:db8:ffff::12") // routed through session 2
-	spoof := netip.MustParseAddr("2001:db8:1:3::99") // session 2's /64, sent through session 1
+	spoof := netip.MustParseAddr("2001:db8:1:3::99")    // session 2's /64, sent through session 1
 	for _, a := range []struct {
 		s    *sub
 		addr netip.Addr
