@@ -84,14 +84,62 @@ static __always_inline int v6_local(const struct ip6_hdr_ *ip6)
 	return v6_local_addr(ip6->daddr) || (ip6->saddr[0] == 0xfe && (ip6->saddr[1] & 0xc0) == 0x80);
 }
 
-/* v6_owner returns the index of the session whose prefix (link /64 or a
- * delegated prefix, longest match) holds addr, or NULL. */
-static __always_inline __u32 *v6_owner(const __u8 *addr)
+static __always_inline int v6_slot_match(const struct v6_slot *s, const __u32 *m, __u32 len)
 {
-	struct v6_lpm_key k = { .prefixlen = 128 };
+	const __u32 *a = (const __u32 *)s->addr;
 
+	return s->prefixlen == len && a[0] == m[0] && a[1] == m[1] && a[2] == m[2] && a[3] == m[3];
+}
+
+/* v6_owner finds the session whose prefix (link /64 or a delegated prefix)
+ * holds addr: the slot pair of addr masked to each prefix length in use,
+ * then, if some prefix has no slot, the trie. Prefixes of different
+ * sessions never overlap (maps/ipv6.go), so the first prefix found is the
+ * owner's whatever the order. */
+static __always_inline int v6_owner(const __u8 *addr, __u32 *index)
+{
+	const __u32 *a = (const __u32 *)addr;
+	struct v6_lpm_key k = { .prefixlen = 128 };
+	struct v6_lengths *lens;
+	struct v6_slot *s;
+	__u32 zero = 0, *idx, i;
+
+	lens = bpf_map_lookup_elem(&v6_lens, &zero);
+	if (!lens)
+		return 0;
+	for (int n = 0; n < V6_LENS_MAX; n++) {
+		__u32 len, m[4];
+
+		if (n >= lens->n)
+			break;
+		len = lens->len[n];
+#pragma unroll
+		for (int j = 0; j < 4; j++) {
+			int bits = (int)len - 32 * j;
+
+			m[j] = bits >= 32 ? a[j] : bits <= 0 ? 0 : a[j] & bpf_htonl(0xffffffffu << (32 - bits));
+		}
+		i = v6_slot_hash(m, len);
+		s = bpf_map_lookup_elem(&subscriber6_slots, &i);
+		if (s && v6_slot_match(s, m, len)) {
+			*index = s->index;
+			return 1;
+		}
+		i |= 1;
+		s = bpf_map_lookup_elem(&subscriber6_slots, &i);
+		if (s && v6_slot_match(s, m, len)) {
+			*index = s->index;
+			return 1;
+		}
+	}
+	if (!lens->spill)
+		return 0;
 	__builtin_memcpy(k.addr, addr, 16);
-	return bpf_map_lookup_elem(&subscribers_v6, &k);
+	idx = bpf_map_lookup_elem(&subscribers_v6, &k);
+	if (!idx)
+		return 0;
+	*index = *idx;
+	return 1;
 }
 
 /* v6_src_ok is the upstream anti-spoof check: the source is in the
@@ -101,7 +149,7 @@ static __always_inline int v6_src_ok(const struct session_hot *info, const __u8 
 {
 	struct session_attrs *a = bpf_map_lookup_elem(&session_info, &info->index);
 	const __u32 *s = (const __u32 *)saddr;
-	__u32 *owner;
+	__u32 owner;
 
 	if (a && a->ipv6_prefix_len == 64) {
 		const __u32 *p = (const __u32 *)a->ipv6_prefix;
@@ -109,8 +157,7 @@ static __always_inline int v6_src_ok(const struct session_hot *info, const __u8 
 		if (p[0] == s[0] && p[1] == s[1])
 			return 1;
 	}
-	owner = v6_owner(saddr);
-	return owner && *owner == info->index;
+	return v6_owner(saddr, &owner) && owner == info->index;
 }
 
 /* subscriber_v6 finds the active server session that owns IPv6 address
@@ -118,12 +165,12 @@ static __always_inline int v6_src_ok(const struct session_hot *info, const __u8 
 static __always_inline int subscriber_v6(const __u8 *daddr, struct session_hot **info,
 					 struct session_counters **st)
 {
-	__u32 *idx = v6_owner(daddr);
 	struct session_attrs *a;
+	__u32 idx;
 
-	if (!idx)
+	if (!v6_owner(daddr, &idx))
 		return 0;
-	a = bpf_map_lookup_elem(&session_info, idx);
+	a = bpf_map_lookup_elem(&session_info, &idx);
 	if (!a || (a->flags & (SESSION_F_ACTIVE | SESSION_F_CLIENT)) != SESSION_F_ACTIVE)
 		return 0;
 	/* The attrs' first fields are its hot part (types.h). */

@@ -151,6 +151,28 @@ struct v6_lpm_key {
 };
 _Static_assert(sizeof(struct v6_lpm_key) == 20, "v6_lpm_key size");
 
+/* subscriber6_slots value: one subscribers_v6 prefix (masked, wire
+ * order) and its session. prefixlen 0 marks a free slot. Two slots share a
+ * cache line. */
+struct v6_slot {
+	__u8 addr[16];
+	__u32 prefixlen;
+	__u32 index;
+	__u64 pad;
+};
+_Static_assert(sizeof(struct v6_slot) == 32, "v6_slot size");
+
+/* v6_lens[0], struct v6_lengths: the prefix lengths subscribers_v6 holds, which the programs
+ * probe subscriber6_slots with, and whether any prefix is missing from the
+ * slots (then a probe miss falls back to the trie). */
+#define V6_LENS_MAX 8
+struct v6_lengths {
+	__u8 len[V6_LENS_MAX]; /* n of them, longest first */
+	__u32 n;
+	__u32 spill;           /* prefixes only in subscribers_v6: nonzero = fall back */
+};
+_Static_assert(sizeof(struct v6_lengths) == 16, "v6_lengths size");
+
 /* uplink_macs value: an uplink's MAC, at slot ifindex % UPLINK_SLOTS. */
 struct uplink_mac {
 	__u32 ifindex;  /* 0 = free slot */

@@ -62,7 +62,9 @@ type Datapath struct {
 	stats   []byte // session_stats, mapped: read and written with 64-bit atomics
 	// slotMask is session_slots' size - 1 (slot.go).
 	slotMask uint32
-	log      *zap.Logger
+	// slot6Mask is subscriber6_slots' size - 1 (ipv6slot.go).
+	slot6Mask uint32
+	log       *zap.Logger
 	// genericXDP forces generic XDP attachments (Options.GenericXDP).
 	genericXDP bool
 	// clsact forces clsact TC attachments (Options.Clsact).
@@ -163,6 +165,11 @@ func Open(opts Options) (*Datapath, error) {
 	if err := spec.Variables[dataplaneVarSlotMask].Set(nslots - 1); err != nil {
 		return nil, fmt.Errorf("maps: slot_mask: %w", err)
 	}
+	// Twice subscribers_v6, as the IPv4 slots are twice their map.
+	spec.Maps[dataplaneMapSubscriber6Slots].MaxEntries = 2 * nslots
+	if err := spec.Variables[dataplaneVarSlot6Mask].Set(2*nslots - 1); err != nil {
+		return nil, fmt.Errorf("maps: slot6_mask: %w", err)
+	}
 	// Maps pinned by an earlier run are reused; those this call pins must
 	// not outlive a failed load (a program the verifier rejects), or the
 	// next start would take them for a previous run's.
@@ -180,7 +187,7 @@ func Open(opts Options) (*Datapath, error) {
 			_ = os.Remove(p)
 		}
 	}
-	d := &Datapath{spec: spec, pinPath: opts.PinPath, max: opts.MaxSessions, cpus: uint32(cpus), slotMask: nslots - 1, log: opts.Logger, genericXDP: opts.GenericXDP, clsact: opts.Clsact}
+	d := &Datapath{spec: spec, pinPath: opts.PinPath, max: opts.MaxSessions, cpus: uint32(cpus), slotMask: nslots - 1, slot6Mask: 2*nslots - 1, log: opts.Logger, genericXDP: opts.GenericXDP, clsact: opts.Clsact}
 	err = spec.LoadAndAssign(&d.objs, &ebpf.CollectionOptions{
 		Maps: ebpf.MapOptions{PinPath: opts.PinPath},
 	})
@@ -233,7 +240,8 @@ func (d *Datapath) Unpin() error {
 	var errs []error
 	for _, m := range []*ebpf.Map{d.objs.Sessions, d.objs.SessionSlots, d.objs.SubscriberSlots, d.objs.SessionInfo, d.objs.SessionStats,
 		d.objs.SubscribersV4, d.objs.SubscribersV6, d.objs.Config, d.objs.Counters, d.objs.ClientDevs, d.objs.UplinkMacs,
-		d.objs.DiscoveryHosts, d.objs.DiscoveryLimits, d.objs.DiscoveryGlobal, d.objs.TxPorts} {
+		d.objs.DiscoveryHosts, d.objs.DiscoveryLimits, d.objs.DiscoveryGlobal, d.objs.TxPorts,
+		d.objs.Subscriber6Slots, d.objs.V6Lens} {
 		if err := m.Unpin(); err != nil {
 			errs = append(errs, err)
 		}

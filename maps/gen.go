@@ -6,4 +6,4 @@ package maps
 // compiler and strip binaries are named by flags below, so the
 // BPF2GO_CC/BPF2GO_STRIP environment variables the Makefile exports are
 // not needed here. Output is deterministic: CI regenerates and diffs.
-//go:generate go tool bpf2go -cc clang-19 -strip llvm-strip-19 -target bpfel -type session_key -type session_attrs -type session_hot -type session_counters -type v6_lpm_key -type dp_config -type reason -type session_flag -type client_dev -type client_flag -type disc_host_key -type disc_host -type disc_limits -type disc_global -cflags "-O2 -g -Wall -Werror -I/usr/include/x86_64-linux-gnu" dataplane ../bpf/dataplane.c -- -I../bpf
+//go:generate go tool bpf2go -cc clang-19 -strip llvm-strip-19 -target bpfel -type session_key -type session_attrs -type session_hot -type session_counters -type v6_lpm_key -type v6_slot -type v6_lengths -type dp_config -type reason -type session_flag -type client_dev -type client_flag -type disc_host_key -type disc_host -type disc_limits -type disc_global -cflags "-O2 -g -Wall -Werror -I/usr/include/x86_64-linux-gnu" dataplane ../bpf/dataplane.c -- -I../bpf

@@ -29,10 +29,11 @@ type v6Prefixes struct {
 	bySession map[Index][]netip.Prefix
 	owner     map[netip.Prefix]Index
 	byLen     [129]map[netip.Prefix]struct{}
+	spilled   map[netip.Prefix]bool // in the trie without a slot (ipv6slot.go)
 }
 
 func newV6Prefixes() *v6Prefixes {
-	return &v6Prefixes{bySession: map[Index][]netip.Prefix{}, owner: map[netip.Prefix]Index{}}
+	return &v6Prefixes{bySession: map[Index][]netip.Prefix{}, owner: map[netip.Prefix]Index{}, spilled: map[netip.Prefix]bool{}}
 }
 
 func (v *v6Prefixes) add(p netip.Prefix, idx Index) {
@@ -135,7 +136,8 @@ func (d *Datapath) serverSession(key dataplaneSessionKey, what string) (dataplan
 	return a, nil
 }
 
-// putV6Locked claims p for session idx in subscribers_v6.
+// putV6Locked claims p for session idx in subscribers_v6 and its slot
+// front (ipv6slot.go).
 func (d *Datapath) putV6Locked(p netip.Prefix, idx Index, sid uint16) error {
 	if o, ok := d.v6.owner[p]; ok && o == idx {
 		return nil
@@ -143,24 +145,52 @@ func (d *Datapath) putV6Locked(p netip.Prefix, idx Index, sid uint16) error {
 	if q, ok := d.v6.conflict(p, idx); ok {
 		return fmt.Errorf("maps: session %d: IPv6 prefix %v overlaps %v of another session: %w", sid, p, q, ErrExists)
 	}
+	// Counted as spilled until it has its slot, so the programs find it
+	// in the trie meanwhile.
+	spill := len(d.v6.spilled) + 1
+	if err := d.writeLens(p.Bits(), spill); err != nil {
+		return fmt.Errorf("maps: session %d: %w", sid, err)
+	}
 	k := v6Key(p)
 	if err := d.objs.SubscribersV6.Update(&k, uint32(idx), ebpf.UpdateNoExist); err != nil {
+		_ = d.writeLens(-1, len(d.v6.spilled))
 		if errors.Is(err, ebpf.ErrKeyExist) {
 			err = ErrExists
 		}
 		return fmt.Errorf("maps: session %d: IPv6 prefix %v: %w", sid, p, err)
 	}
 	d.v6.add(p, idx)
+	ok, err := d.putSlot6(p, idx)
+	if err != nil || !ok {
+		d.v6.spilled[p] = true
+		if err != nil {
+			return fmt.Errorf("maps: session %d: %w", sid, err)
+		}
+	}
+	if err := d.writeLens(-1, len(d.v6.spilled)); err != nil {
+		return fmt.Errorf("maps: session %d: %w", sid, err)
+	}
 	return nil
 }
 
 func (d *Datapath) deleteV6Locked(p netip.Prefix) error {
+	if _, err := d.clearSlot6(p); err != nil {
+		return err
+	}
+	if !d.v6.spilled[p] {
+		// The trie is all that finds it now, until it leaves it.
+		d.v6.spilled[p] = true
+		if err := d.writeLens(-1, len(d.v6.spilled)); err != nil {
+			return err
+		}
+	}
 	k := v6Key(p)
 	if err := d.objs.SubscribersV6.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		return fmt.Errorf("maps: IPv6 prefix %v: %w", p, err)
 	}
 	d.v6.remove(p)
-	return nil
+	delete(d.v6.spilled, p)
+	return d.writeLens(-1, len(d.v6.spilled))
 }
 
 // rewriteAttrsLocked writes a session's changed non-hot attributes to
@@ -331,28 +361,43 @@ func (d *Datapath) removeV6Locked(idx Index) error {
 
 // rebuildV6 reads subscribers_v6 into the mirror, deleting entries whose
 // session is gone (a crash between a removal's steps), which would
-// otherwise hand the next session at that index a stranger's prefix.
+// otherwise hand the next session at that index a stranger's prefix, and
+// notes which prefixes have no slot.
 func (d *Datapath) rebuildV6() error {
 	d.v6 = newV6Prefixes()
 	var k dataplaneV6LpmKey
 	var idx uint32
-	var stale []dataplaneV6LpmKey
+	var stale []netip.Prefix
 	it := d.objs.SubscribersV6.Iterate()
 	for it.Next(&k, &idx) {
 		p := netip.PrefixFrom(netip.AddrFrom16(k.Addr), int(k.Prefixlen))
 		if !d.inUse[Index(idx)] {
-			stale = append(stale, k)
+			stale = append(stale, p)
 			continue
 		}
 		d.v6.add(p, Index(idx))
+		ok, err := d.hasSlot6(p)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			d.v6.spilled[p] = true
+		}
 	}
 	if err := it.Err(); err != nil {
 		return fmt.Errorf("maps: reading pinned subscribers_v6: %w", err)
 	}
-	for _, k := range stale {
+	if err := d.writeLens(-1, len(d.v6.spilled)+len(stale)); err != nil {
+		return err
+	}
+	for _, p := range stale {
+		if _, err := d.clearSlot6(p); err != nil {
+			return err
+		}
+		k := v6Key(p)
 		if err := d.objs.SubscribersV6.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 			return fmt.Errorf("maps: subscribers_v6: %w", err)
 		}
 	}
-	return nil
+	return d.writeLens(-1, len(d.v6.spilled))
 }

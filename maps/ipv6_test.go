@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/ethernet"
 )
 
 // kernelV6 reads subscribers_v6 as the kernel holds it.
@@ -238,4 +240,65 @@ func mapsEqual[K comparable, V comparable](a, b map[K]V) bool {
 		}
 	}
 	return true
+}
+
+// TestIPv6SlotSpill: a prefix whose slot pair is taken, and prefixes of
+// more lengths than the programs probe, are still found, through the
+// trie; the spill count says when that fallback is needed.
+func TestIPv6SlotSpill(t *testing.T) {
+	e := newEnv(t)
+	e.withV6(t)
+	d := e.dp
+	down := func(dst netip.Addr) progCase {
+		return progCase{name: "to " + dst.String(), prog: "xdp_uplink_in",
+			in:      ethFrame(t, e.upMAC, gwMAC, ethernet.EtherTypeIPv6, udp6(internet6, dst, 64, 16)),
+			verdict: xdpRedirect, out: e.tagged.down6(t, udp6(internet6, dst, 63, 16)), counters: count1(ReasonFastDown)}
+	}
+	lens, spill, err := d.sortedLens()
+	if err != nil || !slices.Equal(lens, []int{64, 60, 56, 48}) || spill != 0 {
+		t.Fatalf("v6_lens %v spill %d (%v), want [64 60 56 48], 0", lens, spill, err)
+	}
+	// Take both slots of a /56's pair with strangers' entries.
+	p := pfx6("2001:db8:2500::/56")
+	first := slot6Hash(p, d.slot6Mask)
+	for i, junk := range []string{"2001:db8:9990::/64", "2001:db8:9991::/64"} {
+		if err := d.objs.Subscriber6Slots.Put(first|uint32(i), v6SlotOf(pfx6(junk), 999)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.AddIPv6Prefix(e.tagged.Key, p); err != nil {
+		t.Fatal(err)
+	}
+	if _, spill, _ := d.sortedLens(); spill != 1 {
+		t.Errorf("spill %d, want 1", spill)
+	}
+	e.run(t, []progCase{down(in6(p, 1))})
+	// Nine lengths: the shortest is not probed, and counts as spilled.
+	for l := 65; l <= 69; l++ {
+		q := netip.PrefixFrom(netip.MustParseAddr("2001:db8:2600::"), l).Masked()
+		if err := d.AddIPv6Prefix(e.tagged.Key, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lens, spill, _ = d.sortedLens()
+	if !slices.Equal(lens, []int{69, 68, 67, 66, 65, 64, 60, 56}) || spill != 2 {
+		t.Errorf("v6_lens %v spill %d, want 8 longest and 2 (the /56 without a slot, the /48)", lens, spill)
+	}
+	e.run(t, []progCase{down(in6(pd6Tagged, 7)), down(netip.MustParseAddr("2001:db8:2600::1"))})
+	if err := d.RemoveIPv6Prefix(e.tagged.Key, p); err != nil {
+		t.Fatal(err)
+	}
+	for l := 65; l <= 69; l++ {
+		if err := d.RemoveIPv6Prefix(e.tagged.Key, netip.PrefixFrom(netip.MustParseAddr("2001:db8:2600::"), l).Masked()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lens, spill, _ = d.sortedLens()
+	if !slices.Equal(lens, []int{64, 60, 56, 48}) || spill != 0 {
+		t.Errorf("after removal: v6_lens %v spill %d, want [64 60 56 48], 0", lens, spill)
+	}
+	// The junk slots still hold the pair: the /56 is gone from the trie
+	// too, so nothing finds it.
+	e.run(t, []progCase{{name: "removed", prog: "xdp_uplink_in",
+		in: ethFrame(t, e.upMAC, gwMAC, ethernet.EtherTypeIPv6, udp6(internet6, in6(p, 1), 64, 16)), verdict: xdpPass}})
 }
