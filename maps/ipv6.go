@@ -30,6 +30,8 @@ type v6Prefixes struct {
 	owner     map[netip.Prefix]Index
 	byLen     [129]map[netip.Prefix]struct{}
 	spilled   map[netip.Prefix]bool // in the trie without a slot (ipv6slot.go)
+	lens      dataplaneV6Lengths    // v6_lens as last written
+	lensOK    bool                  // lens holds what v6_lens holds
 }
 
 func newV6Prefixes() *v6Prefixes {
@@ -145,10 +147,9 @@ func (d *Datapath) putV6Locked(p netip.Prefix, idx Index, sid uint16) error {
 	if q, ok := d.v6.conflict(p, idx); ok {
 		return fmt.Errorf("maps: session %d: IPv6 prefix %v overlaps %v of another session: %w", sid, p, q, ErrExists)
 	}
-	// Counted as spilled until it has its slot, so the programs find it
-	// in the trie meanwhile.
-	spill := len(d.v6.spilled) + 1
-	if err := d.writeLens(p.Bits(), spill); err != nil {
+	// The length is listed before the prefix's slot is filled; until
+	// then the programs miss it, as before it was added.
+	if err := d.writeLens(p.Bits(), len(d.v6.spilled)); err != nil {
 		return fmt.Errorf("maps: session %d: %w", sid, err)
 	}
 	k := v6Key(p)
@@ -163,26 +164,21 @@ func (d *Datapath) putV6Locked(p netip.Prefix, idx Index, sid uint16) error {
 	ok, err := d.putSlot6(p, idx)
 	if err != nil || !ok {
 		d.v6.spilled[p] = true
+		if err := d.writeLens(-1, len(d.v6.spilled)); err != nil {
+			return fmt.Errorf("maps: session %d: %w", sid, err)
+		}
 		if err != nil {
 			return fmt.Errorf("maps: session %d: %w", sid, err)
 		}
 	}
-	if err := d.writeLens(-1, len(d.v6.spilled)); err != nil {
-		return fmt.Errorf("maps: session %d: %w", sid, err)
-	}
 	return nil
 }
 
+// deleteV6Locked takes p out of its slot, then the trie: from the first
+// step on the programs miss it, as they will once it is gone.
 func (d *Datapath) deleteV6Locked(p netip.Prefix) error {
 	if _, err := d.clearSlot6(p); err != nil {
 		return err
-	}
-	if !d.v6.spilled[p] {
-		// The trie is all that finds it now, until it leaves it.
-		d.v6.spilled[p] = true
-		if err := d.writeLens(-1, len(d.v6.spilled)); err != nil {
-			return err
-		}
 	}
 	k := v6Key(p)
 	if err := d.objs.SubscribersV6.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {

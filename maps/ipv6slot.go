@@ -12,12 +12,13 @@ import (
 // in the first free slot of the pair its masked address and length hash
 // to, if there is one; the prefixes without one (spilled) are counted in
 // v6_lens, which also lists the lengths in use, longest first. The order
-// of writes keeps the programs right at every point: a length is listed
-// before a slot of it is filled and unlisted after its last slot is
-// emptied; a prefix is in the trie before it has a slot and after it lost
-// it; spill rises before a spilled prefix is in the trie and falls after it
-// left. Slots are filled and emptied in two writes, as in slot.go: with
-// prefixlen 0 (free, skipped) first.
+// of writes keeps the programs from ever finding a prefix for the wrong
+// session: a length is listed before a slot of it is filled and unlisted
+// after its last slot is emptied; a prefix is in the trie before it has a
+// slot and after it lost it. While a prefix is being added or removed the
+// programs may miss it, as they do before and after. Slots are filled and
+// emptied in two writes, as in slot.go: with prefixlen 0 (free, skipped)
+// first.
 
 // slot6Hash is v6_slot_hash in bpf/maps.h.
 func slot6Hash(p netip.Prefix, mask uint32) uint32 {
@@ -54,9 +55,14 @@ func (d *Datapath) writeLens(extra int, spill int) error {
 		}
 	}
 	v.Spill = uint32(spill)
+	if d.v6.lensOK && v == d.v6.lens {
+		return nil
+	}
+	d.v6.lensOK = false
 	if err := d.objs.V6Lens.Put(uint32(0), &v); err != nil {
 		return fmt.Errorf("maps: v6_lens: %w", err)
 	}
+	d.v6.lens, d.v6.lensOK = v, true
 	return nil
 }
 
