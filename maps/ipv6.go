@@ -246,6 +246,9 @@ func (d *Datapath) SetIPv6LinkPrefix(k Key, p netip.Prefix) error {
 	}
 	idx := Index(a.Index)
 	if p.IsValid() {
+		if o, ok := d.v6.owner[p]; ok && o == idx {
+			return fmt.Errorf("maps: session %d: %v is delegated to it already", key.SessionId, p)
+		}
 		if err := d.putV6Locked(p, idx, key.SessionId); err != nil {
 			return err
 		}
@@ -254,7 +257,7 @@ func (d *Datapath) SetIPv6LinkPrefix(k Key, p netip.Prefix) error {
 		a.Ipv6PrefixLen, a.Ipv6Prefix = 0, [16]byte{}
 	}
 	if err := d.rewriteAttrsLocked(key, a); err != nil {
-		if p.IsValid() && !slices.Contains(d.v6.bySession[idx], p) {
+		if p.IsValid() {
 			_ = d.deleteV6Locked(p)
 		}
 		return fmt.Errorf("maps: session %d: IPv6 link prefix: %w", key.SessionId, err)

@@ -76,6 +76,21 @@ func TestIPv6PrefixLifecycle(t *testing.T) {
 	if err := d.SetIPv6LinkPrefix(e.untagged.Key, pfx6("2001:db8:1:9::/60")); err == nil {
 		t.Error("link prefix /60 accepted")
 	}
+	if err := d.SetIPv6LinkPrefix(e.untagged.Key, pfx6("2001:db8:2100::/64")); err != nil {
+		t.Errorf("link /64 inside the session's own delegated /56: %v", err)
+	}
+	if err := d.SetIPv6LinkPrefix(e.untagged.Key, link6Untagged); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.AddIPv6Prefix(e.untagged.Key, pfx6("2001:db8:2100:1::/64")); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetIPv6LinkPrefix(e.untagged.Key, pfx6("2001:db8:2100:1::/64")); err == nil {
+		t.Error("a delegated prefix taken as the link prefix too")
+	}
+	if err := d.RemoveIPv6Prefix(e.untagged.Key, pfx6("2001:db8:2100:1::/64")); err != nil {
+		t.Fatal(err)
+	}
 	if err := d.SetIPv6LinkPrefix(e.untagged.Key, link6Tagged); !errors.Is(err, ErrExists) {
 		t.Errorf("another session's link prefix: %v", err)
 	}
