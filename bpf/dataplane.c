@@ -627,19 +627,21 @@ static __always_inline int access_spread(struct xdp_md *ctx, const int hwvlan)
 	}
 	rs = bpf_map_lookup_elem(&rx_spread_cpus, &zero);
 	if (!rs || !rs->n || rs->n > RX_SPREAD_MAX)
-		return access_in(ctx, hwvlan);
+		goto here;
 	h = spread_hash(&c, &l2);
 	if (h < 0)
-		return access_in(ctx, hwvlan);
+		goto here;
 	/* h * n / 2^32 picks one of n without a division. */
 	k = ((__u64)(__u32)h * rs->n) >> 32;
 	if (k >= RX_SPREAD_MAX)
-		return access_in(ctx, hwvlan);
+		goto here;
 	cpu = rs->cpu[k];
 	/* A CPU user space has not (or no longer) set up: handled here. */
-	if (bpf_redirect_map(&rx_cpus, cpu, XDP_PASS) != XDP_REDIRECT)
-		return access_in(ctx, hwvlan);
-	return XDP_REDIRECT;
+	if (bpf_redirect_map(&rx_cpus, cpu, XDP_PASS) == XDP_REDIRECT)
+		return XDP_REDIRECT;
+here:
+	/* One call site: each inlined copy of access_in is verified again. */
+	return access_in(ctx, hwvlan);
 }
 
 SEC("xdp")
