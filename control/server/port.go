@@ -210,7 +210,8 @@ func (a *admission) Open(c pppoe.Circuit, r pppoe.PADR) (uint16, error) {
 		SetupTimeout:     s.opts.SetupTimeout,
 		Establish:        func() bool { return s.establish(l) },
 		HalfOpenLog:      s.halfOpenLog,
-		Hooks:            s.sessionHooks(l),
+		Hooks:            s.hooks(),
+		Observers:        s.observers(l),
 		Log:              s.log,
 	})
 	if err != nil {
