@@ -227,7 +227,9 @@ func (s *Server) Adopt(rec state.Session, in *maps.Installed) error {
 	l := &live{key: sessionKey{c, rec.SessionID}, server: b.key, acMAC: p.MAC}
 	srv := d.srv
 	entry := session.Entry{Circuit: c, SessionID: rec.SessionID, ACMAC: p.MAC, IPv4: in.IPv4, MTU: in.MTU, MSS: in.MSS}
-	r := session.Resumable{Link: saved, Answer: ans, Entry: entry, Opened: rec.Started}
+	r := session.Resumable{Link: saved, Answer: ans, Entry: entry, Opened: rec.Started, Live: session.Stats{
+		PacketsUp: in.Stats.PacketsUp, BytesUp: in.Stats.BytesUp, PacketsDown: in.Stats.PacketsDown,
+		BytesDown: in.Stats.BytesDown, Drops: in.Stats.Drops, LastSeen: in.Stats.LastSeen}}
 	if base := rec.Counters.Base; base != nil {
 		r.Base = session.Stats{PacketsUp: base.PacketsUp, BytesUp: base.BytesUp, PacketsDown: base.PacketsDown, BytesDown: base.BytesDown}
 	}

@@ -28,6 +28,10 @@ type Resumable struct {
 	// Base is what earlier installs counted (IPCP renegotiated); the
 	// live entry's counters come on top.
 	Base Stats
+	// Live, for Adopt, are the live entry's counters as the caller read
+	// them (restart lists them with the entries): a read fewer per
+	// session at a start with 100,000 of them.
+	Live Stats
 	// Opened is when the session began (its PADR): uptime goes on from
 	// it.
 	Opened time.Time
@@ -88,9 +92,7 @@ func Adopt(cfg Config, r Resumable) (*Session, error) {
 	s.wasUp = true
 	s.handle, s.installed, s.entry = h, true, r.Entry
 	s.user, s.addr, s.mtu, s.mru = info.User, info.IP.Remote, info.MTU, info.MRU
-	s.past = r.Base
-	s.readStatsLocked(h)
-	s.lastStats = s.cur
+	s.past, s.cur, s.lastStats = r.Base, r.Live, r.Live
 	return s, nil
 }
 

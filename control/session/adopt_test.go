@@ -43,6 +43,7 @@ func TestAdoptTakesOver(t *testing.T) {
 		t.Fatalf("resumable %+v", saved)
 	}
 	saved.Base = Stats{PacketsUp: 100}
+	saved.Live = Stats{PacketsUp: 7, PacketsDown: 9}
 	installs := r.dp.next
 
 	// The new process: its own AAA with the same configuration.
