@@ -132,7 +132,7 @@ func benchAdopt(b *testing.B, n int) {
 			// Idle sessions would start probing 10 s after adoption, and
 			// their echoes go unanswered here: not what is measured.
 			KeepaliveTimeout: time.Hour,
-			Open: func(string) (Port, error) { return Port{Conn: h.endpoint(), Ifindex: 5, MAC: acMAC}, nil },
+			Open:             func(string) (Port, error) { return Port{Conn: h.endpoint(), Ifindex: 5, MAC: acMAC}, nil },
 			Resume: func(s *Server) (err error) {
 				res, err = restart.Reconcile(restart.Options{Store: store, DataPlane: d, Adopter: s})
 				return err

@@ -3,9 +3,9 @@ package daemon
 import (
 	"fmt"
 
+	"net/netip"
 	"os/exec"
 	"path/filepath"
-	"net/netip"
 	"strings"
 	"syscall"
 	"testing"
@@ -62,7 +62,9 @@ func testAdopt(t *testing.T, how string) {
 	// the restart.
 	const count = 800
 	pinged := make(chan int, 1)
-	go func() { pinged <- l.core.PingEvery(t, coreAddr, netip.MustParseAddr(b["address"]), count, 10*time.Millisecond) }()
+	go func() {
+		pinged <- l.core.PingEvery(t, coreAddr, netip.MustParseAddr(b["address"]), count, 10*time.Millisecond)
+	}()
 	time.Sleep(time.Second)
 	switch how {
 	case byCrash:
