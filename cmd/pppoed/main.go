@@ -75,7 +75,8 @@ installed in the pinned maps (they keep forwarding) and recorded in
 restart pppoed" do this. The next start reconciles what it finds: a
 session it can restore is adopted, any other is swept (PADT with its
 stored MACs and session id, map entries removed, address freed, one log
-line each). Adoption is not implemented yet: today every session is swept.
+line each). The access concentrator's sessions are adopted; a client's
+are swept and it dials again.
 
 Flags:
 `
