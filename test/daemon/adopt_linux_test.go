@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"fmt"
+	"os"
+	"strconv"
 
 	"net/netip"
 	"os/exec"
@@ -126,4 +128,97 @@ func uptime(t *testing.T, s string) time.Duration {
 		t.Fatalf("uptime %q: %v", s, err)
 	}
 	return d
+}
+
+// adoptSessions is how many sessions TestAdoptSeveral runs by default:
+// as many as run reliably on the shared 2-core machine with a ping stream
+// each. PPPOE_ADOPT_SESSIONS=200 is the issue's long mode.
+var adoptSessions = 20
+
+func init() {
+	if n, err := strconv.Atoi(os.Getenv("PPPOE_ADOPT_SESSIONS")); err == nil && n > 0 && n <= 250 {
+		adoptSessions = n
+	}
+}
+
+// TestAdoptSeveral: adoptSessions pppoed clients on one interface, each
+// session carrying a 100/s ping from the core; pppoed is killed (SIGKILL)
+// mid-stream and started again: every session is adopted, every stream
+// loses nothing, no PADT is on the wire, and /ppp active print shows the
+// same sessions.
+func TestAdoptSeveral(t *testing.T) {
+	l := newLab(t, "ether1", "wlan1", "10.1.0.0/16")
+	stateDir := t.TempDir()
+	var srv, cli strings.Builder
+	srv.WriteString("/ip pool add name=pool ranges=10.1.1.1-10.1.1.250\n")
+	srv.WriteString("/ppp profile add name=prof local-address=10.1.0.1 remote-address=pool\n")
+	srv.WriteString("/interface pppoe-server server add interface=ether1 service-name=internet default-profile=prof disabled=no\n")
+	for i := range adoptSessions {
+		fmt.Fprintf(&srv, "/ppp secret add name=u%d password=p%d profile=prof service=pppoe\n", i, i)
+		fmt.Fprintf(&cli, "/interface pppoe-client add name=out%d user=u%d password=p%d interface=wlan1 service-name=internet disabled=no\n", i, i, i)
+	}
+	ac := startDaemon(t, l.ac, "ac", srv.String(), l.pins, "--uplink", "up0", "--state-dir", stateDir)
+	cl := startDaemon(t, l.cl, "client", cli.String(), l.pins)
+	var before []map[string]string
+	waitFor(t, 60*time.Second, "every session up", func() bool {
+		before = ac.active()
+		n := 0
+		for _, r := range before {
+			if r["address"] != "" {
+				n++
+			}
+		}
+		return n == adoptSessions
+	})
+	byUser := map[string]map[string]string{}
+	for _, r := range before {
+		byUser[r["name"]] = r
+	}
+	// Each session's replies leave by its own netdev.
+	for i := range adoptSessions {
+		table := fmt.Sprint(100 + i)
+		l.cl.Run(t, "ip", "rule", "add", "from", byUser[fmt.Sprintf("u%d", i)]["address"], "table", table)
+		l.cl.Run(t, "ip", "route", "add", "default", "dev", fmt.Sprintf("out%d", i), "table", table)
+	}
+	capture := l.cl.StartCapture(t, "wlan1")
+	const count = 600
+	answered := make(chan int, adoptSessions)
+	for _, r := range before {
+		go func() {
+			answered <- l.core.PingEvery(t, coreAddr, netip.MustParseAddr(r["address"]), count, 10*time.Millisecond)
+		}()
+	}
+	time.Sleep(time.Second)
+	must(t, ac.cmd.Process.Kill())
+	<-ac.done
+	ac2 := startDaemon(t, l.ac, "ac", srv.String(), l.pins, "--uplink", "up0", "--state-dir", stateDir)
+	if log := ac2.log.String(); !strings.Contains(log, fmt.Sprintf(`"adopted": %d`, adoptSessions)) {
+		t.Errorf("not every session adopted:\n%s", log)
+	}
+	for range adoptSessions {
+		if got := <-answered; got != count {
+			t.Errorf("a stream across the crash: %d of %d answered", got, count)
+		}
+	}
+	after := ac2.active()
+	if len(after) != adoptSessions {
+		t.Fatalf("%d sessions after, want %d", len(after), adoptSessions)
+	}
+	for _, a := range after {
+		b := byUser[a["name"]]
+		for _, k := range []string{".id", "session-id", "address", "caller-id"} {
+			if a[k] != b[k] {
+				t.Errorf("%s: %s %q after, was %q", a["name"], k, a[k], b[k])
+			}
+		}
+	}
+	for i := range adoptSessions {
+		if st := cl.monitor(fmt.Sprintf("out%d", i))["status"]; st != "connected" {
+			t.Errorf("out%d %q", i, st)
+		}
+	}
+	capture.Stop()
+	if rows := capture.Fields(t, "pppoe.code == 0xa7 || pppoe.code == 0x09", "eth.src", "pppoe.code"); len(rows) != 0 {
+		t.Errorf("discovery on the wire across the crash: %v", rows)
+	}
 }
