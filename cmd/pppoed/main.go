@@ -77,7 +77,8 @@ installed in the pinned maps (they keep forwarding) and recorded in
 restart pppoed" do this. The next start reconciles what it finds: a
 session it can restore is adopted, any other is swept (PADT with its
 stored MACs and session id, map entries removed, address freed, one log
-line each). Adoption is not implemented yet: today every session is swept.
+line each). The access concentrator's sessions are adopted; a client's
+are swept and it dials again.
 
 Flags:
 `
@@ -215,18 +216,6 @@ func serve(f flags, log *zap.Logger) error {
 		return fmt.Errorf("data plane: %w", err)
 	}
 	defer dp.Close()
-	// The maps outlive the previous run (restarted, upgraded or crashed):
-	// each session in them or in the store is adopted or swept.
-	padt := &restart.Sender{}
-	res, err := restart.Reconcile(restart.Options{Store: store, DataPlane: dp, SendPADT: padt.Send, Log: log})
-	padt.Close()
-	if err != nil {
-		return fmt.Errorf("data plane: %w", err)
-	}
-	if res.Adopted+res.Swept > 0 {
-		log.Warn("sessions of the previous run", zap.Int("adopted", res.Adopted), zap.Int("swept", res.Swept),
-			zap.Int("padt_failed", res.PADTFailed))
-	}
 	// The limits go to the data plane, which drops floods before they
 	// cost a copy to user space; the discovery servers get no Limiter of
 	// their own (pppoe.Limiter says why).
@@ -252,6 +241,7 @@ func serve(f flags, log *zap.Logger) error {
 	}
 	defer host.Close()
 
+	rec := &reconcile{store: store, dp: dp, log: log}
 	aaaLocal, err := aaa.New(config.New().LocalAAA(), log)
 	if err != nil {
 		return fmt.Errorf("aaa: %w", err)
@@ -301,7 +291,11 @@ func serve(f flags, log *zap.Logger) error {
 		MaxStarting:        noLimit(f.maxStarting),
 		MaxStartingPerHost: noLimit(f.maxStartingPerHost),
 		SetupTimeout:       f.setupTimeout,
-		Log:                log,
+		// The maps outlive the previous run (restarted, upgraded or
+		// crashed): each session in them or in the store is adopted by
+		// the server, its ports open but not yet read, or swept.
+		Resume: func(srv *server.Server) error { return rec.run(srv) },
+		Log:    log,
 	}, accessSystem{dp: dp, Host: host})
 
 	var ifs *daemon.Interfaces // needs d for VLAN names; set before anything scans
@@ -340,6 +334,10 @@ func serve(f flags, log *zap.Logger) error {
 			return fmt.Errorf("start: %w", err)
 		}
 		log.Warn("start", zap.Error(err))
+	}
+	// A start that made no server (none configured) sweeps what is left.
+	if err := rec.run(nil); err != nil {
+		return err
 	}
 
 	ctl, err := api.Listen(f.socket)
@@ -385,6 +383,38 @@ func serve(f flags, log *zap.Logger) error {
 	}
 	log.Info("pppoed stopped")
 	return err
+}
+
+// reconcile runs restart.Reconcile once, with the access concentrator as
+// the Adopter when there is one.
+type reconcile struct {
+	store *state.Store
+	dp    *maps.Datapath
+	log   *zap.Logger
+	done  bool
+}
+
+func (r *reconcile) run(srv *server.Server) error {
+	if r.done {
+		return nil
+	}
+	r.done = true
+	padt := &restart.Sender{}
+	defer padt.Close()
+	opts := restart.Options{Store: r.store, DataPlane: r.dp, SendPADT: padt.Send, Log: r.log}
+	if srv != nil {
+		opts.Adopter = srv
+	}
+	start := time.Now()
+	res, err := restart.Reconcile(opts)
+	if err != nil {
+		return fmt.Errorf("data plane: %w", err)
+	}
+	if res.Adopted+res.Swept > 0 {
+		r.log.Info("sessions of the previous run", zap.Int("adopted", res.Adopted), zap.Int("swept", res.Swept),
+			zap.Int("padt_failed", res.PADTFailed), zap.Duration("took", time.Since(start)))
+	}
+	return nil
 }
 
 // exitRestart is pppoed's exit status after a planned restart: the unit

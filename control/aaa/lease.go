@@ -296,3 +296,70 @@ func (le *Lease) Release() {
 		}
 	}
 }
+
+// Resumed is a session a restarted pppoed takes over (control/restart):
+// who it was, what it was given, and where its address came from.
+type Resumed struct {
+	Service string
+	User    string
+	// Profile is the /ppp profile the session was given; it must still
+	// exist.
+	Profile string
+	// Pool is the pool the remote address was leased from, "" for a
+	// fixed one; it must still exist and the address must still be in it.
+	Pool          string
+	Local, Remote netip.Addr
+	DNS           []netip.Addr
+}
+
+// Resumer is a Backend that can take a session over without asking the
+// peer again: what the state store recorded becomes an accepted Answer
+// whose Lease holds the same address and only-one slot.
+type Resumer interface {
+	Resume(r Resumed) (Answer, error)
+}
+
+// Resume implements Resumer: the profile must exist, the address is
+// reserved again in its pool (pool.Set.Reserve), the user counted online.
+// Nothing is checked against the secrets: the peer authenticated in the
+// earlier run and PPP does not authenticate twice.
+func (l *Local) Resume(r Resumed) (Answer, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	prof, ok := l.profiles[r.Profile]
+	if !ok {
+		return Answer{}, fmt.Errorf("aaa: resume user %q: profile %q gone", r.User, r.Profile)
+	}
+	var owned []netip.Addr
+	if r.Pool != "" {
+		if l.pools.Pool(r.Pool) == nil {
+			return Answer{}, fmt.Errorf("aaa: resume user %q: pool %q gone", r.User, r.Pool)
+		}
+		if err := l.pools.Reserve(r.Pool, r.Remote); err != nil {
+			return Answer{}, fmt.Errorf("aaa: resume user %q: %v in pool %q: %w", r.User, r.Remote, r.Pool, err)
+		}
+		owned = append(owned, r.Remote)
+	} else {
+		for _, name := range l.poolList {
+			if p := l.pools.Pool(name); p != nil && p.Contains(r.Remote) {
+				if err := p.Reserve(r.Remote); err != nil {
+					return Answer{}, fmt.Errorf("aaa: resume user %q: %v in pool %q: %w", r.User, r.Remote, name, err)
+				}
+				owned = append(owned, r.Remote)
+				break
+			}
+		}
+	}
+	l.online[r.User]++
+	l.leases.Add(1)
+	le := &Lease{l: l, service: r.Service, user: r.User, profile: prof, authed: true,
+		addrs:     Addresses{Local: r.Local, Remote: r.Remote, DNS: append([]netip.Addr(nil), r.DNS...)},
+		addrsDone: true, owned: owned}
+	limit := prof.RateLimit
+	if sec, ok := l.secrets.Get(r.User); ok && sec.RateLimit.Limited() {
+		limit = sec.RateLimit // as Authenticate: the secret's overrides the profile's
+	}
+	return Answer{Accept: true, Lease: le, User: r.User, Local: r.Local, Remote: r.Remote, Pool: r.Pool,
+		DNS: le.addrs.DNS, ChangeTCPMSS: prof.ChangeTCPMSS, RateLimit: limit, ShapeTx: prof.ShapeTx,
+		Profile: prof.Name}, nil
+}

@@ -79,6 +79,24 @@ func (d dataPlane) Update(h session.Handle, e session.Entry) (session.Handle, er
 	return nh, d.h.RemoveSession(hh.addr, hh.mtu)
 }
 
+// Adopt implements session.Adopter: the inner entry is adopted and the
+// session counted for its route, as Install does (the route itself
+// outlived the previous process; syncing it again changes nothing).
+func (d dataPlane) Adopt(e session.Entry) (session.Handle, error) {
+	ad, ok := d.inner.(session.Adopter)
+	if !ok {
+		return nil, errors.New("pppoe0: the data plane cannot adopt")
+	}
+	in, err := ad.Adopt(e)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.h.AddSession(e.IPv4, int(e.MTU)); err != nil {
+		return nil, err
+	}
+	return handle{inner: in, addr: e.IPv4, mtu: int(e.MTU)}, nil
+}
+
 func (d dataPlane) Remove(h session.Handle) error {
 	hh := h.(handle)
 	return errors.Join(d.h.RemoveSession(hh.addr, hh.mtu), d.inner.Remove(hh.inner))

@@ -543,3 +543,19 @@ func ApplyChange(s *session.Session, ch radius.Change) error {
 	}
 	return nil
 }
+
+// Resume implements aaa.Resumer for a restarted pppoed (control/restart):
+// with no /radius server for ppp, or neither use-radius nor accounting
+// on, the session is the local backend's and resumes there. With RADIUS in use it is refused, so the
+// session is swept (PADT, Accounting-Stop by the previous run never sent)
+// and dials again: its accounting would not continue across the restart
+// yet, and a session RADIUS cannot account is worse than a redial.
+func (b *Backend) Resume(r aaa.Resumed) (aaa.Answer, error) {
+	b.mu.Lock()
+	radiusOn := b.client != nil && (b.set.useRadius || b.set.accounting)
+	b.mu.Unlock()
+	if radiusOn {
+		return aaa.Answer{}, errors.New("radius: sessions are not resumed while a /radius server serves ppp with /ppp aaa use-radius or accounting on")
+	}
+	return b.local.Resume(r)
+}

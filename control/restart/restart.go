@@ -7,10 +7,9 @@
 // ends: map entries removed, address not leased again, PADT to the peer
 // with the stored MACs and session id, one log line each.
 //
-// The session engine does not adopt yet (no Adopter): today every session
-// found at start is swept. That is already better than what came before
-// (maps cleared silently, subscribers noticing at their next LCP echo): a
-// PADT makes them dial again at once.
+// The access concentrator (control/server) is the Adopter; client
+// sessions have no Adopter yet and are swept: a PADT makes the client
+// dial again at once.
 package restart
 
 import (
@@ -44,8 +43,7 @@ type Store interface {
 // confirmed and kept (its data-plane entry, its record, its id and
 // address); on an error it is swept and the error logged as why. in is
 // nil for a session whose record says it was still negotiating
-// (PhaseStarting). The session engine implements it once it can resume a
-// session from its record; it must reserve the session's PPPoE id
+// (PhaseStarting). control/server.Server implements it: it must reserve the session's PPPoE id
 // (pppoe.SessionIDs.Reserve), take its address out of its pool, count it
 // for max-sessions and one-session-per-host, and resume keepalive with
 // rec.MagicLocal.
@@ -54,7 +52,7 @@ type Adopter interface {
 }
 
 // ErrNoAdopter is why sessions are swept while no Adopter is given.
-var ErrNoAdopter = errors.New("adopting sessions is not implemented yet")
+var ErrNoAdopter = errors.New("no access concentrator to adopt it")
 
 // PADT is what ending a session on the wire needs: the frame goes from
 // Local to Peer on Ifindex with the VLAN tags, both for a server session

@@ -186,3 +186,19 @@ func (p *mpDataPlane) Divert(h session.Handle, to func(ppp.Protocol, []byte)) {
 	}
 	p.div.Register(mh.index, func(proto uint16, packet []byte) { to(ppp.Protocol(proto), packet) })
 }
+
+// Adopt implements session.Adopter: the entry a previous process
+// installed is looked up, not written; its counters go on. It fails when
+// the maps hold no such session or one forwarding elsewhere.
+func (p dataPlane) Adopt(e session.Entry) (session.Handle, error) {
+	want := mapsSession(e)
+	got, idx, err := p.d.Lookup(want.Key)
+	if err != nil {
+		return nil, fmt.Errorf("server: adopt session %d of %s: %w", e.SessionID, e.Circuit, err)
+	}
+	if got.IPv4 != want.IPv4 || got.MTU != want.MTU || got.ACMAC.String() != want.ACMAC.String() {
+		return nil, fmt.Errorf("server: adopt session %d of %s: installed as %v mtu %d from %v, want %v mtu %d from %v",
+			e.SessionID, e.Circuit, got.IPv4, got.MTU, got.ACMAC, want.IPv4, want.MTU, want.ACMAC)
+	}
+	return mapsHandle{key: want.Key, index: idx}, nil
+}

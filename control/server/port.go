@@ -229,8 +229,8 @@ func (a *admission) Open(c pppoe.Circuit, r pppoe.PADR) (uint16, error) {
 		Establish:        func() bool { return s.establish(l) },
 		Queue:            queue,
 		HalfOpenLog:      s.halfOpenLog,
-		Hooks:            s.sessionHooks(l),
-		Observers:        s.opts.Observers,
+		Hooks:            s.hooks(),
+		Observers:        s.observers(l),
 		Log:              s.log,
 	})
 	if err != nil {

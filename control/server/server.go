@@ -146,6 +146,12 @@ type Options struct {
 	// State, if set, gets a record of every session as it starts, comes
 	// up and ends (journal.go), for a restarted pppoed.
 	State *state.Store
+	// Resume, if set, is called once by New with the server configured
+	// and its interfaces open but not yet read: the place to adopt the
+	// previous run's sessions (restart.Reconcile with the server as
+	// Adopter), so that no frame of theirs meets an unknown session and
+	// a PADT. An error fails New.
+	Resume func(*Server) error
 	// Log: one line per session event at Info, discovery at Debug.
 	Log *zap.Logger
 }
@@ -181,6 +187,8 @@ type Server struct {
 	attempts     map[attemptKey]*live
 	retired      pppoe.Counters // discovery counters of removed discovery servers
 	closed       bool
+	// holding: New has not served the ports yet (Options.Resume runs).
+	holding bool
 	// missing are physical interfaces an enabled server is configured on
 	// that are not open, with why: they could not be opened, or went away
 	// (InterfaceGone). Apply, OpenMissing and InterfaceAppeared try them
@@ -302,10 +310,27 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		sessions: map[sessionKey]*live{}, byID: map[session.ID]*live{},
 		established: map[serverKey]int{}, hostHalfOpen: map[pppoe.Circuit]int{}, attempts: map[attemptKey]*live{},
 		traffic: traffic{live: map[*live]struct{}{}, retired: map[string]session.Stats{}},
+		holding: true,
 	}
 	if err := s.Apply(cfg); err != nil {
 		s.Close()
 		return nil, err
+	}
+	if opts.Resume != nil {
+		if err := opts.Resume(s); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	s.mu.Lock()
+	s.holding = false
+	ports := make([]*port, 0, len(s.ports))
+	for _, p := range s.ports {
+		ports = append(ports, p)
+	}
+	s.mu.Unlock()
+	for _, p := range ports {
+		go p.serve()
 	}
 	s.wg.Add(1)
 	go s.flushHalfOpenLog()
@@ -472,10 +497,13 @@ func (s *Server) Apply(cfg *config.Config) error {
 		}
 	}
 	s.cfg, s.bindings, s.missing = cfg, newBindings, missing
+	holding := s.holding
 	s.mu.Unlock()
 
 	for _, p := range opened {
-		go p.serve()
+		if !holding {
+			go p.serve()
+		}
 	}
 	for _, l := range ending {
 		l.sess.Stop(session.ReasonShutdown)

@@ -151,6 +151,7 @@ type Session struct {
 	lastStats      Stats
 	peerTerminated bool
 	wasUp          bool
+	adopted        bool // taken over from a previous process (Adopt)
 	ended          bool
 	// cause is the first thing that went wrong, with its log fields: it
 	// names the session's end whatever ends it (a client hanging up with
@@ -184,7 +185,10 @@ type Session struct {
 }
 
 // New returns a session for cfg; Run starts it.
-func New(cfg Config) (*Session, error) {
+func New(cfg Config) (*Session, error) { return newSession(cfg, link.New) }
+
+// newSession checks cfg and builds the session around the link mk makes.
+func newSession(cfg Config, mk func(link.Config) (*link.Link, error)) (*Session, error) {
 	switch {
 	case cfg.AAA == nil:
 		return nil, errors.New("session: no AAA backend")
@@ -225,7 +229,7 @@ func New(cfg Config) (*Session, error) {
 	s := &Session{cfg: cfg, now: cfg.Now}
 	lc.Verifier, lc.Addresses = link.Deferred, link.AddressFunc(s.addresses)
 	lc.IPv6 = func() bool { return s.answer.IPv6 }
-	l, err := link.New(lc)
+	l, err := mk(lc)
 	if err != nil {
 		return nil, fmt.Errorf("session %d: %w", cfg.SessionID, err)
 	}
@@ -312,6 +316,10 @@ func (r *acRole) Poked(now time.Time) {
 
 // start brings the link up: the PPPoE session exists (RFC 1661 §3.4).
 func (s *Session) start(now time.Time) {
+	if s.adopted {
+		s.resume(now)
+		return
+	}
 	s.started = now
 	s.setupDeadline = s.cfg.Opened.Add(s.cfg.SetupTimeout)
 	s.log.Debug("session start", zap.String("service", s.cfg.Service))

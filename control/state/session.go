@@ -1,6 +1,7 @@
 package state
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
@@ -140,9 +141,19 @@ type Session struct {
 	// timeout, rate limit, …), as the RADIUS code encodes it.
 	RADIUSClass [][]byte `json:"radius_class,omitempty"`
 	RADIUSAttrs []byte   `json:"radius_attrs,omitempty"`
-	// SessionTimeout and IdleTimeout as applied, 0 = none.
-	SessionTimeout time.Duration `json:"session_timeout,omitempty"`
-	IdleTimeout    time.Duration `json:"idle_timeout,omitempty"`
+	// SessionTimeout and IdleTimeout as applied, 0 = none;
+	// InterimInterval the accounting period, 0 = none.
+	SessionTimeout  time.Duration `json:"session_timeout,omitempty"`
+	IdleTimeout     time.Duration `json:"idle_timeout,omitempty"`
+	InterimInterval time.Duration `json:"interim_interval,omitempty"`
+	// ChangeTCPMSS is the profile's change-tcp-mss as applied.
+	ChangeTCPMSS bool `json:"change_tcp_mss,omitempty"`
+	// Link is the PPP link as negotiated (control/ppp/link.Saved as
+	// JSON: LCP's and each opened NCP's acked options and last
+	// Identifiers, no secret): a new run restores the link from it
+	// without a packet to the peer. Absent, the session cannot be
+	// adopted and is swept.
+	Link json.RawMessage `json:"link,omitempty"`
 }
 
 // Circuit is the identity the data plane keys the session by.

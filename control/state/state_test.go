@@ -3,6 +3,7 @@ package state
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -45,7 +46,8 @@ func full(h uint64) Session {
 			Base: &Counters{PacketsUp: 10, BytesUp: 20}, LastInterim: time.Date(2026, 12, 2, 10, 5, 0, 0, time.UTC)},
 		RADIUSClass:    [][]byte{{0, 1, 2, 0xff}},
 		RADIUSAttrs:    []byte{26, 12, 0, 0, 0x37, 0x2a, 1, 6, 0, 0, 0, 1},
-		SessionTimeout: time.Hour, IdleTimeout: 10 * time.Minute,
+		SessionTimeout: time.Hour, IdleTimeout: 10 * time.Minute, InterimInterval: 5 * time.Minute, ChangeTCPMSS: true,
+		Link: json.RawMessage(`{"Info":{"MRU":1492}}`),
 	}
 }
 

@@ -319,10 +319,11 @@ func TestSeveralClientsOneInterface(t *testing.T) {
 	}
 }
 
-// TestCrashRestart: the AC dies (SIGKILL) with a session up. Its maps and
-// links stay pinned, its state store holds the session's record; the
-// next pppoed, which cannot adopt sessions yet, sweeps it (PADT) and says
-// so, and the client connects again.
+// TestCrashRestart: the AC dies (SIGKILL) with a session up, and comes
+// back with a configuration whose profile has another name. Its maps and
+// links stay pinned, its state store holds the session's record; the next
+// pppoed cannot restore the session (its profile is gone), so it sweeps
+// it (PADT) with one line saying why, and the client connects again.
 func TestCrashRestart(t *testing.T) {
 	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
 	stateDir := t.TempDir()
@@ -338,10 +339,11 @@ func TestCrashRestart(t *testing.T) {
 	if n := pinnedEntries(t, filepath.Join(ac.pins, "sessions")); n != 1 {
 		t.Fatalf("%d sessions pinned after the crash, want the 1 left behind", n)
 	}
-	ac2 := startDaemon(t, l.ac, "ac", fmt.Sprintf(quickServer, "one"), l.pins, "--uplink", "up0", "--state-dir", stateDir)
-	if log := ac2.log.String(); !strings.Contains(log, "session swept at start") || !strings.Contains(log, "MT-User") ||
-		!strings.Contains(log, `"ended": "crash"`) {
-		t.Errorf("no word of the crash and of the swept session, by its stored user, in the log:\n%s", log)
+	renamed := strings.ReplaceAll(fmt.Sprintf(quickServer, "one"), "for-pppoe", "renamed")
+	ac2 := startDaemon(t, l.ac, "ac", renamed, l.pins, "--uplink", "up0", "--state-dir", stateDir)
+	if log := ac2.log.String(); strings.Count(log, "session swept at start") != 1 || !strings.Contains(log, "MT-User") ||
+		!strings.Contains(log, `profile \"for-pppoe\" gone`) || !strings.Contains(log, `"ended": "crash"`) {
+		t.Errorf("no word of the crash and of the swept session, by its stored user and why, in the log:\n%s", log)
 	}
 	waitFor(t, 20*time.Second, "the client connected to the new AC", func() bool {
 		rows := ac2.active()

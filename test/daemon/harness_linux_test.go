@@ -104,11 +104,17 @@ func (s *syncBuffer) String() string {
 // the test's bpffs. It returns once the control socket answers.
 func startDaemon(t *testing.T, ns *netns.NS, name, config, pins string, flags ...string) *daemon {
 	t.Helper()
+	return startBinary(t, filepath.Join(bin, "pppoed"), ns, name, config, pins, flags...)
+}
+
+// startBinary is startDaemon with another pppoed binary (an upgrade).
+func startBinary(t *testing.T, pppoed string, ns *netns.NS, name, config, pins string, flags ...string) *daemon {
+	t.Helper()
 	dir := t.TempDir()
 	d := &daemon{t: t, name: name, ns: ns, cfg: filepath.Join(dir, name+".rsc"), sock: filepath.Join(dir, name+".sock"),
 		pins: filepath.Join(pins, name), resolv: filepath.Join(dir, name+".resolv.conf"), log: &syncBuffer{}, done: make(chan struct{})}
 	must(t, os.WriteFile(d.cfg, []byte(config), 0o600))
-	args := append([]string{"netns", "exec", ns.Name, filepath.Join(bin, "pppoed"),
+	args := append([]string{"netns", "exec", ns.Name, pppoed,
 		"--config", d.cfg, "--socket", d.sock, "--bpffs", d.pins, "--resolv-conf", d.resolv,
 		"--state-dir", filepath.Join(dir, name+".state"), // a flag of the test's own wins
 		"--metrics", "127.0.0.1:9815", "--log-format", "console"}, flags...)

@@ -1,0 +1,112 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/aaa"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
+)
+
+// Adopter is a DataPlane that can hand over an entry a previous process
+// installed: the entry is looked up, not written, and its counters go on.
+type Adopter interface {
+	Adopt(e Entry) (Handle, error)
+}
+
+// Resumable is what a session up now needs to be taken over by a new
+// process (restart, #13), for its state record: the link as negotiated
+// (link.Saved: options and identifiers, no secret), AAA's answer without
+// its lease, the data-plane entry, and the counters of earlier installs.
+type Resumable struct {
+	Link   link.Saved
+	Answer aaa.Answer // Lease nil
+	Entry  Entry
+	// Base is what earlier installs counted (IPCP renegotiated); the
+	// live entry's counters come on top.
+	Base Stats
+	// Live, for Adopt, are the live entry's counters as the caller read
+	// them (restart lists them with the entries): a read fewer per
+	// session at a start with 100,000 of them.
+	Live Stats
+	// Opened is when the session began (its PADR): uptime goes on from
+	// it.
+	Opened time.Time
+}
+
+// Resumable returns what a new process needs to adopt the session. It
+// must be called from the session's goroutine (an Observer): it reads the
+// link. It fails for a session not up.
+func (s *Session) Resumable() (Resumable, error) {
+	saved, err := s.link.Save()
+	if err != nil {
+		return Resumable{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.installed {
+		return Resumable{}, errors.New("session: not installed")
+	}
+	a := s.answer
+	a.Lease = nil
+	return Resumable{Link: saved, Answer: a, Entry: s.entry, Base: s.past, Opened: s.cfg.Opened}, nil
+}
+
+// Resumed is an adopted session's Started event: it was taken over from a
+// previous process, up, without a packet to the peer.
+type Resumed struct{ Entry Entry }
+
+func (Resumed) sessionEvent() {}
+
+// Adopt returns a session taken over from a previous process: its link
+// restored as r.Link says (Network phase, everything Opened, nothing
+// sent), its data-plane entry looked up through cfg.DataPlane (an
+// Adopter; nothing is written), AAA's answer r.Answer (its Lease holds
+// the address again), up. cfg is what New takes, with Opened the
+// session's original start. Run starts it without bringing the link up:
+// it arms the keepalive (LCP echoes with the stored magic number) and
+// the interim timer and tells the observers (Resumed). On error nothing
+// is held: the caller releases r.Answer's Lease.
+func Adopt(cfg Config, r Resumable) (*Session, error) {
+	ad, ok := cfg.DataPlane.(Adopter)
+	if !ok {
+		return nil, fmt.Errorf("session %d: the data plane cannot adopt", cfg.SessionID)
+	}
+	if r.Answer.Lease == nil {
+		return nil, fmt.Errorf("session %d: adopt: AAA gave no lease", cfg.SessionID)
+	}
+	s, err := newSession(cfg, func(lc link.Config) (*link.Link, error) { return link.Restore(lc, r.Link) })
+	if err != nil {
+		return nil, err
+	}
+	h, err := ad.Adopt(r.Entry)
+	if err != nil {
+		return nil, fmt.Errorf("session %d: adopt: %w", cfg.SessionID, err)
+	}
+	info := r.Link.Info
+	s.adopted = true
+	s.answer, s.grant = r.Answer, r.Answer.Lease
+	s.wasUp = true
+	s.handle, s.installed, s.entry = h, true, r.Entry
+	s.user, s.addr, s.mtu, s.mru = info.User, info.IP.Remote, info.MTU, info.MRU
+	s.past, s.cur, s.lastStats = r.Base, r.Live, r.Live
+	return s, nil
+}
+
+// resume is Start for an adopted session: the link is up already.
+func (s *Session) resume(now time.Time) {
+	s.started = s.cfg.Opened
+	s.lastActivity = now
+	s.setState(StateUp)
+	if t := s.cfg.KeepaliveTimeout; t > 0 {
+		s.nextCheck = now.Add(t)
+	}
+	if d := s.answer.InterimInterval; d > 0 {
+		s.interimAt = now.Add(d)
+	}
+	s.log.Debug("session adopted", zap.String("user", s.user), zap.Stringer("address", s.addr))
+	s.observe(now, Resumed{Entry: s.entry})
+}
