@@ -106,6 +106,22 @@ type Answer struct {
 	// answered with Protocol-Reject, as before); a profile's IPv6 pools
 	// or RADIUS's Framed-IPv6-Prefix/Delegated-IPv6-Prefix turn it on.
 	IPv6 bool
+	// IPv6Link is the session's link /64, announced by Router
+	// Advertisement for SLAAC (remote-ipv6-prefix-pool, the secret's
+	// remote-ipv6-prefix, Framed-IPv6-Prefix); Lease's Release returns
+	// it to its pool. Zero: RAs carry no prefix.
+	IPv6Link netip.Prefix
+	// IPv6Delegate hands out DHCPv6 delegated prefixes (dhcpv6-pd-pool,
+	// Delegated-IPv6-Prefix-Pool); nil delegates none but
+	// IPv6Delegated. The session returns what it took when the binding
+	// or the session ends.
+	IPv6Delegate PrefixAllocator
+	// IPv6Delegated is a prefix delegated to this session alone
+	// (Delegated-IPv6-Prefix), never returned to a pool.
+	IPv6Delegated netip.Prefix
+	// IPv6DNS are the IPv6 DNS servers for RDNSS (RFC 8106) and DHCPv6
+	// option 23 (RFC 3646).
+	IPv6DNS []netip.Addr
 	// DNS are the DNS servers offered through IPCP (RFC 1877).
 	DNS []netip.Addr
 	// ChangeTCPMSS clamps the TCP MSS of the session to MTU − 40.
@@ -131,6 +147,14 @@ type Answer struct {
 	// Profile is the local /ppp profile the answer was resolved against,
 	// "" when none.
 	Profile string
+}
+
+// PrefixAllocator hands out IPv6 prefixes of one length
+// (pool.PrefixPool), the shape control/ipv6/dhcp6 delegates from.
+type PrefixAllocator interface {
+	Allocate(hint netip.Prefix) (netip.Prefix, error)
+	Reserve(p netip.Prefix) error
+	Release(p netip.Prefix) error
 }
 
 // Grant is what an accepted Answer holds for its session: addresses

@@ -169,6 +169,10 @@ type Session struct {
 	// installs' final counts, cur the newest read of the current one.
 	past, cur Stats
 	reason    Reason
+	prefixes  Prefixes // the IPv6 prefixes, for IPv6()
+	// v6 is the session's IPv6 while IPv6CP is open; owned by the Run
+	// goroutine.
+	v6 *v6
 }
 
 // New returns a session for cfg; Run starts it.
@@ -306,7 +310,7 @@ func (s *Session) start(now time.Time) {
 // keepalive check.
 func (s *Session) next() time.Time {
 	var n time.Time
-	for _, t := range []time.Time{s.eng.linkDeadline, s.setupDeadline, s.nextCheck, s.interimAt} {
+	for _, t := range []time.Time{s.eng.linkDeadline, s.setupDeadline, s.nextCheck, s.interimAt, s.ipv6Next()} {
 		if !t.IsZero() && (n.IsZero() || t.Before(n)) {
 			n = t
 		}
@@ -322,6 +326,10 @@ func (s *Session) receive(f ppp.Frame, now time.Time) {
 	s.lastActivity = now
 	if f.Protocol == ppp.ProtocolLCP && len(f.Information) > 0 && ppp.Code(f.Information[0]) == ppp.TerminateRequest {
 		s.peerTerminated = true
+	}
+	if f.Protocol == ppp.ProtocolIPv6 && s.v6 != nil {
+		s.receiveIPv6(f.Information, now)
+		return
 	}
 	s.carry(s.link.Receive(f, now), now)
 }
@@ -339,6 +347,9 @@ func (s *Session) wake(now time.Time) {
 	if !s.ended && !s.interimAt.IsZero() && !now.Before(s.interimAt) {
 		s.interimAt = now.Add(s.answer.InterimInterval)
 		s.observe(now, Interim{Stats: s.counters()})
+	}
+	if !s.ended {
+		s.ipv6Wake(now)
 	}
 }
 
@@ -429,6 +440,10 @@ func (s *Session) act(ev link.Event, now time.Time) {
 		s.log.Debug("no common authentication method", fields...)
 		s.setCause(ReasonNoAuthMethod, "", fields...)
 	case link.NetworkUp:
+		if ev.Protocol == ppp.ProtocolIPv6CP {
+			s.ipv6Up(ev.Info, now)
+			return
+		}
 		if ev.Protocol != ppp.ProtocolIPCP {
 			s.log.Debug("network up", zap.Stringer("protocol", ev.Protocol))
 			s.observe(now, NetworkUp{Protocol: ev.Protocol, Info: ev.Info, Setup: now.Sub(s.cfg.Opened)})
@@ -436,6 +451,12 @@ func (s *Session) act(ev link.Event, now time.Time) {
 		}
 		s.networkUp(ev.Info, now)
 	case link.NetworkDown:
+		if ev.Protocol == ppp.ProtocolIPv6CP {
+			s.ipv6Down(now)
+			s.log.Debug("network down", zap.Stringer("protocol", ev.Protocol))
+			s.observe(now, NetworkDown{Protocol: ev.Protocol})
+			return
+		}
 		if ev.Protocol != ppp.ProtocolIPCP {
 			s.log.Debug("network down", zap.Stringer("protocol", ev.Protocol))
 			s.observe(now, NetworkDown{Protocol: ev.Protocol})
@@ -529,6 +550,7 @@ func (s *Session) networkUp(info link.Info, now time.Time) {
 	s.handle, s.installed, s.entry = h, true, e
 	s.addr, s.mtu, s.mru = info.IP.Remote, info.MTU, info.MRU
 	s.mu.Unlock()
+	s.ipv6Install(h)
 	s.setState(StateUp)
 	s.wasUp, s.setupDeadline = true, time.Time{}
 	s.lastActivity = now
@@ -557,6 +579,9 @@ func (s *Session) uninstall() {
 	}
 	s.handle, s.installed = nil, false
 	s.mu.Unlock()
+	if s.v6 != nil {
+		s.v6.installed = nil // Remove takes the IPv6 prefixes with the entry
+	}
 	if !ok {
 		return
 	}
@@ -577,6 +602,7 @@ func (s *Session) finish(trigger Reason, detail string, now time.Time) {
 	s.nextCheck, s.setupDeadline, s.interimAt = time.Time{}, time.Time{}, time.Time{}
 	s.eng.StopLink()
 	r, detail, causeFields := s.ending(trigger, detail)
+	s.ipv6Down(now) // its last RA before the Terminate-Request
 	switch trigger {
 	case ReasonAdmin, ReasonReplaced, ReasonShutdown, ReasonSetupTimeout:
 		// Tell the peer's PPP why before PPPoE goes (RFC 1661 §3.7); the
