@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ratelimit"
 )
@@ -101,10 +103,11 @@ type Answer struct {
 	// accounting.
 	Local, Remote netip.Addr
 	Pool          string
-	// IPv6 runs IPv6CP (RFC 5072) beside IPCP. The local backend leaves
-	// it off until RA and DHCPv6 serve the session (IPv6CP is then
-	// answered with Protocol-Reject, as before); a profile's IPv6 pools
-	// or RADIUS's Framed-IPv6-Prefix/Delegated-IPv6-Prefix turn it on.
+	// IPv6 runs IPv6CP (RFC 5072) beside IPCP, and RA and DHCPv6 on the
+	// session once it opens; off, IPv6CP is answered with
+	// Protocol-Reject. The local backend turns it on for a secret's
+	// remote-ipv6-prefix or a profile's remote-ipv6-prefix-pool or
+	// dhcpv6-pd-pool.
 	IPv6 bool
 	// IPv6Link is the session's link /64, announced by Router
 	// Advertisement for SLAAC (remote-ipv6-prefix-pool, the secret's
@@ -194,7 +197,12 @@ func (l *Local) Authenticate(ctx context.Context, req Request, reply func(Answer
 	}
 	le.mu.Lock()
 	sec := le.secret
+	v6err := le.assignIPv6()
+	v6 := le.v6
 	le.mu.Unlock()
+	if v6err != nil {
+		l.log.Warn("IPv6 off for the session", zap.String("user", res.User), zap.Error(v6err))
+	}
 	a := Answer{
 		Accept:                true,
 		AuthenticatorResponse: res.AuthenticatorResponse,
@@ -206,6 +214,12 @@ func (l *Local) Authenticate(ctx context.Context, req Request, reply func(Answer
 		RateLimit:             res.Profile.RateLimit,
 		ShapeTx:               res.Profile.ShapeTx,
 		Profile:               res.Profile.Name,
+		IPv6:                  v6.on,
+		IPv6Link:              v6.link,
+		IPv6DNS:               res.Profile.IPv6DNS,
+	}
+	if v6.pd != nil {
+		a.IPv6Delegate = v6.pd
 	}
 	if !a.Local.IsValid() {
 		a.Local, _ = netip.ParseAddr(res.Profile.LocalAddress)
