@@ -352,3 +352,26 @@ func TestIPv6SessionEndReturnsPrefixes(t *testing.T) {
 		t.Fatalf("lease released %d times, want 1", r.released)
 	}
 }
+
+// IPCP renegotiating removes and reinstalls the entry; the maps drop an
+// entry's IPv6 prefixes with it, so the session puts them back on the new
+// one.
+func TestIPv6PrefixesFollowIPCPReinstall(t *testing.T) {
+	r := newV6Rig(t)
+	r.up()
+	c := r.dhcpExchange(t)
+	l, _ := c.Lease()
+	info := r.s.link.Info()
+	r.s.act(link.NetworkDown{Protocol: ppp.ProtocolIPCP}, r.now)
+	if links, delegated := r.dp6.v6Prefixes(); len(links)+len(delegated) != 0 {
+		t.Fatalf("prefixes outlived their entry: %v %v", links, delegated)
+	}
+	r.s.act(link.NetworkUp{Protocol: ppp.ProtocolIPCP, Info: info}, r.now)
+	links, delegated := r.dp6.v6Prefixes()
+	if !slices.Equal(links, []netip.Prefix{v6Link}) || !slices.Equal(delegated, []netip.Prefix{l.Prefix}) {
+		t.Fatalf("after IPCP reopened the data plane holds %v %v, want %v %v", links, delegated, v6Link, l.Prefix)
+	}
+	if r.pd.Used() != 1 {
+		t.Fatalf("pool has %d out, want 1", r.pd.Used())
+	}
+}
