@@ -32,7 +32,7 @@ type v6 struct {
 // from the next wake, at once).
 func (s *Session) ipv6Up(info link.Info, now time.Time) {
 	if s.v6 != nil {
-		s.ipv6Down(now) // renegotiated: the interface identifiers may differ
+		s.ipv6Down(now, false) // renegotiated: the interface identifiers may differ
 	}
 	a := s.answer
 	local := ipv6.InterfaceID(info.IPv6.Local)
@@ -208,15 +208,15 @@ func (s *Session) ipv6Wake(now time.Time) {
 }
 
 // ipv6Down ends the session's IPv6 (IPv6CP closed, or the session ends):
-// a last RA with Router Lifetime 0 (RFC 4861 §6.2.5), every DHCPv6
-// binding ended and its prefix returned to its pool, the prefixes taken
-// out of the data plane. IPv4 is not touched.
-func (s *Session) ipv6Down(now time.Time) {
+// a last RA with Router Lifetime 0 (RFC 4861 §6.2.5) if final, every
+// DHCPv6 binding ended and its prefix returned to its pool, the prefixes
+// taken out of the data plane. IPv4 is not touched.
+func (s *Session) ipv6Down(now time.Time, final bool) {
 	v := s.v6
 	if v == nil {
 		return
 	}
-	if b, err := v.ra.Stop(); err == nil && b != nil && s.link.Phase() == link.PhaseNetwork {
+	if b, err := v.ra.Stop(); err == nil && b != nil && final && s.link.Phase() == link.PhaseNetwork {
 		s.send(ppp.Frame{Protocol: ppp.ProtocolIPv6, Information: b})
 	}
 	v.dhcp.Close() // returns pool prefixes to the pool; the routes go below

@@ -340,7 +340,17 @@ func TestIPv6SessionEndReturnsPrefixes(t *testing.T) {
 	r := newV6Rig(t)
 	r.up()
 	r.dhcpExchange(t)
+	n := r.sentCount()
 	r.s.finish(ReasonAdmin, "", r.now)
+	r.mu.Lock()
+	sent := slices.Clone(r.sent[n:])
+	r.mu.Unlock()
+	if len(sent) < 2 || sent[0].Protocol != ppp.ProtocolIPv6 || sent[1].Protocol != ppp.ProtocolLCP {
+		t.Fatalf("an admin end sent %d frames; want the final RA, then LCP Terminate-Request", len(sent))
+	}
+	if ad, err := ra.ParseAdvertisement(sent[0].Information); err != nil || ad.Message.RouterLifetime != 0 {
+		t.Fatalf("final RA %v, %v: want router lifetime 0", ad.Message, err)
+	}
 	if r.pd.Used() != 0 {
 		t.Fatalf("pool has %d prefixes out after the session ended", r.pd.Used())
 	}
@@ -373,5 +383,20 @@ func TestIPv6PrefixesFollowIPCPReinstall(t *testing.T) {
 	}
 	if r.pd.Used() != 1 {
 		t.Fatalf("pool has %d out, want 1", r.pd.Used())
+	}
+}
+
+// A client that sent PADT is gone: its prefixes come back, no RA follows.
+func TestIPv6PADTSendsNoRA(t *testing.T) {
+	r := newV6Rig(t)
+	r.up()
+	r.dhcpExchange(t)
+	n := r.sentCount()
+	r.s.finish(ReasonPADT, "", r.now)
+	if got := r.sentIPv6(n); len(got) != 0 {
+		t.Fatalf("%d IPv6 datagrams to a client that sent PADT", len(got))
+	}
+	if r.pd.Used() != 0 || r.released != 1 {
+		t.Fatalf("pool has %d out, lease released %d times", r.pd.Used(), r.released)
 	}
 }

@@ -452,7 +452,7 @@ func (s *Session) act(ev link.Event, now time.Time) {
 		s.networkUp(ev.Info, now)
 	case link.NetworkDown:
 		if ev.Protocol == ppp.ProtocolIPv6CP {
-			s.ipv6Down(now)
+			s.ipv6Down(now, true)
 			s.log.Debug("network down", zap.Stringer("protocol", ev.Protocol))
 			s.observe(now, NetworkDown{Protocol: ev.Protocol})
 			return
@@ -602,9 +602,9 @@ func (s *Session) finish(trigger Reason, detail string, now time.Time) {
 	s.nextCheck, s.setupDeadline, s.interimAt = time.Time{}, time.Time{}, time.Time{}
 	s.eng.StopLink()
 	r, detail, causeFields := s.ending(trigger, detail)
-	s.ipv6Down(now) // its last RA before the Terminate-Request
 	switch trigger {
 	case ReasonAdmin, ReasonReplaced, ReasonShutdown, ReasonSetupTimeout:
+		s.ipv6Down(now, true) // the last RA before the Terminate-Request
 		// Tell the peer's PPP why before PPPoE goes (RFC 1661 §3.7); the
 		// PADT follows at once, so the Terminate-Ack is not awaited.
 		if p := s.link.Phase(); p != link.PhaseDead && p != link.PhaseTerminate {
@@ -613,6 +613,7 @@ func (s *Session) finish(trigger Reason, detail string, now time.Time) {
 			}
 		}
 	}
+	s.ipv6Down(now, false) // the peer is gone or going: no RA
 	s.observe(now, Stopping{Reason: r, Stats: s.counters()})
 	s.uninstall()
 	s.endAAA()
