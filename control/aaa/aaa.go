@@ -59,6 +59,12 @@ type Profile struct {
 	RateLimit ratelimit.Limit
 	// ShapeTx shapes the download instead of policing it (queue-type).
 	ShapeTx bool
+	// RemoteIPv6PrefixPool names the /ipv6 pool (of /64s) each session's
+	// link prefix comes from, DHCPv6PDPool the one its DHCPv6 delegated
+	// prefixes come from; "" for none. Either turns IPv6CP on.
+	RemoteIPv6PrefixPool, DHCPv6PDPool string
+	// IPv6DNS are dns-server's IPv6 addresses (RDNSS, DHCPv6).
+	IPv6DNS []netip.Addr
 }
 
 // Counters are the AAA counters, a snapshot for metrics.
@@ -82,7 +88,11 @@ type Local struct {
 	profiles map[string]Profile
 	poolList []string // pool names in config order, for Reserve
 	pools    *pool.Set
-	online   map[string]int // user → authenticated, unreleased leases
+	// prefixPools are the /ipv6 pools by name. A lease keeps the pool it
+	// took from, so an Update that drops or redefines a pool leaves live
+	// sessions' prefixes where they were until they are released.
+	prefixPools map[string]*pool.PrefixPool
+	online      map[string]int // user → authenticated, unreleased leases
 
 	authOK, authFailed, onlyOne, exhausted atomic.Uint64
 	leases                                 atomic.Int64
@@ -100,6 +110,9 @@ type Secret struct {
 	// RateLimit overrides the profile's when Limited (RouterOS: a
 	// secret's settings override its profile's).
 	RateLimit ratelimit.Limit
+	// RemoteIPv6Prefix is a fixed link /64 for the user, reserved in the
+	// /ipv6 pool holding it, if any; it turns IPv6CP on.
+	RemoteIPv6Prefix netip.Prefix
 }
 
 // Secrets finds a secret by name. The configuration's persistent list is
@@ -116,6 +129,8 @@ type Settings struct {
 	Secrets  Secrets
 	Profiles []Profile
 	Pools    []pool.Spec
+	// PrefixPools are the /ipv6 pools.
+	PrefixPools []pool.PrefixSpec
 }
 
 // New returns a Local serving s. A nil log logs nothing.
@@ -143,6 +158,21 @@ func (l *Local) Update(s Settings) error {
 	for _, p := range s.Pools {
 		names = append(names, p.Name)
 	}
+	prefixPools := make(map[string]*pool.PrefixPool, len(s.PrefixPools))
+	for _, ps := range s.PrefixPools {
+		l.mu.Lock()
+		old := l.prefixPools[ps.Name]
+		l.mu.Unlock()
+		if old != nil && old.Prefix() == ps.Prefix && old.PrefixLength() == ps.PrefixLength {
+			prefixPools[ps.Name] = old
+			continue
+		}
+		p, err := pool.NewPrefixPool(ps)
+		if err != nil {
+			return fmt.Errorf("aaa: ipv6 pools: %w", err)
+		}
+		prefixPools[ps.Name] = p
+	}
 	secrets := s.Secrets
 	if secrets == nil {
 		secrets = noSecrets{}
@@ -152,7 +182,7 @@ func (l *Local) Update(s Settings) error {
 	if err := l.pools.Update(s.Pools); err != nil {
 		return fmt.Errorf("aaa: pools: %w", err)
 	}
-	l.secrets, l.profiles, l.poolList = secrets, profiles, names
+	l.secrets, l.profiles, l.poolList, l.prefixPools = secrets, profiles, names, prefixPools
 	return nil
 }
 
@@ -192,6 +222,18 @@ func (l *Local) PoolUsed(name string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	p := l.pools.Pool(name)
+	if p == nil {
+		return -1
+	}
+	return p.Used()
+}
+
+// PrefixPoolUsed returns how many prefixes the named /ipv6 pool has
+// handed out, -1 when there is no such pool.
+func (l *Local) PrefixPoolUsed(name string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p := l.prefixPools[name]
 	if p == nil {
 		return -1
 	}

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ratelimit"
 )
@@ -101,11 +103,28 @@ type Answer struct {
 	// accounting.
 	Local, Remote netip.Addr
 	Pool          string
-	// IPv6 runs IPv6CP (RFC 5072) beside IPCP. The local backend leaves
-	// it off until RA and DHCPv6 serve the session (IPv6CP is then
-	// answered with Protocol-Reject, as before); a profile's IPv6 pools
-	// or RADIUS's Framed-IPv6-Prefix/Delegated-IPv6-Prefix turn it on.
+	// IPv6 runs IPv6CP (RFC 5072) beside IPCP, and RA and DHCPv6 on the
+	// session once it opens; off, IPv6CP is answered with
+	// Protocol-Reject. The local backend turns it on for a secret's
+	// remote-ipv6-prefix or a profile's remote-ipv6-prefix-pool or
+	// dhcpv6-pd-pool.
 	IPv6 bool
+	// IPv6Link is the session's link /64, announced by Router
+	// Advertisement for SLAAC (remote-ipv6-prefix-pool, the secret's
+	// remote-ipv6-prefix, Framed-IPv6-Prefix); Lease's Release returns
+	// it to its pool. Zero: RAs carry no prefix.
+	IPv6Link netip.Prefix
+	// IPv6Delegate hands out DHCPv6 delegated prefixes (dhcpv6-pd-pool,
+	// Delegated-IPv6-Prefix-Pool); nil delegates none but
+	// IPv6Delegated. The session returns what it took when the binding
+	// or the session ends.
+	IPv6Delegate PrefixAllocator
+	// IPv6Delegated is a prefix delegated to this session alone
+	// (Delegated-IPv6-Prefix), never returned to a pool.
+	IPv6Delegated netip.Prefix
+	// IPv6DNS are the IPv6 DNS servers for RDNSS (RFC 8106) and DHCPv6
+	// option 23 (RFC 3646).
+	IPv6DNS []netip.Addr
 	// DNS are the DNS servers offered through IPCP (RFC 1877).
 	DNS []netip.Addr
 	// ChangeTCPMSS clamps the TCP MSS of the session to MTU − 40.
@@ -131,6 +150,14 @@ type Answer struct {
 	// Profile is the local /ppp profile the answer was resolved against,
 	// "" when none.
 	Profile string
+}
+
+// PrefixAllocator hands out IPv6 prefixes of one length
+// (pool.PrefixPool), the shape control/ipv6/dhcp6 delegates from.
+type PrefixAllocator interface {
+	Allocate(hint netip.Prefix) (netip.Prefix, error)
+	Reserve(p netip.Prefix) error
+	Release(p netip.Prefix) error
 }
 
 // Grant is what an accepted Answer holds for its session: addresses
@@ -170,7 +197,12 @@ func (l *Local) Authenticate(ctx context.Context, req Request, reply func(Answer
 	}
 	le.mu.Lock()
 	sec := le.secret
+	v6err := le.assignIPv6()
+	v6 := le.v6
 	le.mu.Unlock()
+	if v6err != nil {
+		l.log.Warn("IPv6 off for the session", zap.String("user", res.User), zap.Error(v6err))
+	}
 	a := Answer{
 		Accept:                true,
 		AuthenticatorResponse: res.AuthenticatorResponse,
@@ -182,6 +214,12 @@ func (l *Local) Authenticate(ctx context.Context, req Request, reply func(Answer
 		RateLimit:             res.Profile.RateLimit,
 		ShapeTx:               res.Profile.ShapeTx,
 		Profile:               res.Profile.Name,
+		IPv6:                  v6.on,
+		IPv6Link:              v6.link,
+		IPv6DNS:               res.Profile.IPv6DNS,
+	}
+	if v6.pd != nil {
+		a.IPv6Delegate = v6.pd
 	}
 	if !a.Local.IsValid() {
 		a.Local, _ = netip.ParseAddr(res.Profile.LocalAddress)

@@ -65,6 +65,7 @@ type Lease struct {
 	addrs     Addresses
 	addrsDone bool
 	owned     []netip.Addr // handed out by a pool, returned on Release
+	v6        ipv6Lease    // the IPv6 prefixes, returned on Release
 	released  bool
 	err       error // last Verify/Addresses outcome, see Err
 }
@@ -281,6 +282,9 @@ func (le *Lease) Release() {
 	}
 	le.released = true
 	l := le.l
+	if err := le.releaseIPv6(); err != nil {
+		l.log.Warn("IPv6 prefix release", zap.String("user", le.user), zap.Error(err))
+	}
 	l.leases.Add(-1)
 	l.mu.Lock()
 	defer l.mu.Unlock()

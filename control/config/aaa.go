@@ -2,6 +2,7 @@ package config
 
 import (
 	"cmp"
+	"net/netip"
 	"slices"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/aaa"
@@ -16,7 +17,7 @@ func (c *Config) LocalAAA() aaa.Settings {
 	for _, p := range c.Profiles.All() {
 		profiles = append(profiles, resolveProfile(p, def))
 	}
-	return aaa.Settings{Secrets: secretList{c.Secrets}, Profiles: profiles, Pools: c.PoolSpecs()}
+	return aaa.Settings{Secrets: secretList{c.Secrets}, Profiles: profiles, Pools: c.PoolSpecs(), PrefixPools: c.IPv6PoolSpecs()}
 }
 
 // secretList is the configuration's secrets as aaa.Secrets.
@@ -30,7 +31,7 @@ func (s secretList) Get(name string) (aaa.Secret, bool) {
 	return aaa.Secret{
 		Name: v.Name, Password: v.Password, Profile: v.Profile, Service: v.Service,
 		LocalAddress: v.LocalAddress, RemoteAddress: v.RemoteAddress, Disabled: v.Disabled,
-		RateLimit: v.RateLimit.Limit(),
+		RateLimit: v.RateLimit.Limit(), RemoteIPv6Prefix: netip.Prefix(v.RemoteIPv6Prefix),
 	}, true
 }
 
@@ -59,9 +60,13 @@ func resolveProfile(p, def Profile) aaa.Profile {
 		LocalAddress:  p.LocalAddress,
 		RemoteAddress: p.RemoteAddress,
 		DNS:           slices.Clone(p.DNSServer),
-		OnlyOne:       yes(p.OnlyOne, def.OnlyOne, false),
-		ChangeTCPMSS:  yes(p.ChangeTCPMSS, def.ChangeTCPMSS, true),
-		RateLimit:     cmp.Or(p.RateLimit, def.RateLimit).Limit(),
-		ShapeTx:       p.QueueType == "fq-codel-default" || p.QueueType == "cake-default",
+		IPv6DNS:       p.IPv6DNS(),
+		// Like the IPv4 addresses, a profile's own; not the default's.
+		RemoteIPv6PrefixPool: p.RemoteIPv6PrefixPool,
+		DHCPv6PDPool:         p.DHCPv6PDPool,
+		OnlyOne:              yes(p.OnlyOne, def.OnlyOne, false),
+		ChangeTCPMSS:         yes(p.ChangeTCPMSS, def.ChangeTCPMSS, true),
+		RateLimit:            cmp.Or(p.RateLimit, def.RateLimit).Limit(),
+		ShapeTx:              p.QueueType == "fq-codel-default" || p.QueueType == "cake-default",
 	}
 }

@@ -44,11 +44,33 @@ type dataPlane struct {
 	h     *Host
 }
 
-// handle is the inner data plane's handle with what AddSession was given.
+// handle is the inner data plane's handle with what AddSession was given
+// and the IPv6 prefixes routed for it.
 type handle struct {
 	inner session.Handle
 	addr  netip.Addr
 	mtu   int
+	v6    *routed6
+}
+
+// routed6 are a session's IPv6 prefixes routed on pppoe0, shared by the
+// handles an Update hands on, so that Remove unroutes them.
+type routed6 struct {
+	link      netip.Prefix
+	delegated map[netip.Prefix]bool
+}
+
+// unroute removes every IPv6 route of the session.
+func (d dataPlane) unroute(r *routed6) error {
+	var errs []error
+	if r.link.IsValid() {
+		errs = append(errs, d.h.RemoveIPv6Prefix(r.link))
+	}
+	for p := range r.delegated {
+		errs = append(errs, d.h.RemoveIPv6Prefix(p))
+	}
+	r.link, r.delegated = netip.Prefix{}, map[netip.Prefix]bool{}
+	return errors.Join(errs...)
 }
 
 func (d dataPlane) Install(e session.Entry) (session.Handle, error) {
@@ -59,7 +81,7 @@ func (d dataPlane) Install(e session.Entry) (session.Handle, error) {
 	if err := d.h.AddSession(e.IPv4, int(e.RouteMTU())); err != nil {
 		return nil, errors.Join(err, d.inner.Remove(in))
 	}
-	return handle{inner: in, addr: e.IPv4, mtu: int(e.RouteMTU())}, nil
+	return handle{inner: in, addr: e.IPv4, mtu: int(e.RouteMTU()), v6: &routed6{delegated: map[netip.Prefix]bool{}}}, nil
 }
 
 // Update routes the new address (and MTU) before the entry moves to it
@@ -75,7 +97,7 @@ func (d dataPlane) Update(h session.Handle, e session.Entry) (session.Handle, er
 	if err != nil {
 		return nil, errors.Join(err, d.h.RemoveSession(e.IPv4, mtu))
 	}
-	nh := handle{inner: in, addr: e.IPv4, mtu: mtu}
+	nh := handle{inner: in, addr: e.IPv4, mtu: mtu, v6: hh.v6}
 	return nh, d.h.RemoveSession(hh.addr, hh.mtu)
 }
 
@@ -99,7 +121,69 @@ func (d dataPlane) Adopt(e session.Entry) (session.Handle, error) {
 
 func (d dataPlane) Remove(h session.Handle) error {
 	hh := h.(handle)
-	return errors.Join(d.h.RemoveSession(hh.addr, hh.mtu), d.inner.Remove(hh.inner))
+	// The inner Remove takes the session's IPv6 prefixes with it.
+	return errors.Join(d.unroute(hh.v6), d.h.RemoveSession(hh.addr, hh.mtu), d.inner.Remove(hh.inner))
+}
+
+// SetIPv6LinkPrefix implements session.IPv6DataPlane: the prefix routed
+// on pppoe0 once the inner data plane holds it, unrouted before it lets
+// go of it.
+func (d dataPlane) SetIPv6LinkPrefix(h session.Handle, p netip.Prefix) error {
+	in, ok := d.inner.(session.IPv6DataPlane)
+	if !ok {
+		return errors.New("pppoe0: the data plane forwards no IPv6")
+	}
+	hh := h.(handle)
+	if !p.IsValid() {
+		if hh.v6.link.IsValid() {
+			if err := d.h.RemoveIPv6Prefix(hh.v6.link); err != nil {
+				return err
+			}
+		}
+		err := in.SetIPv6LinkPrefix(hh.inner, p)
+		hh.v6.link = netip.Prefix{}
+		return err
+	}
+	if err := in.SetIPv6LinkPrefix(hh.inner, p); err != nil {
+		return err
+	}
+	old := hh.v6.link
+	hh.v6.link = p
+	if err := d.h.AddIPv6Prefix(p); err != nil {
+		return err
+	}
+	if old.IsValid() && old != p {
+		return d.h.RemoveIPv6Prefix(old)
+	}
+	return nil
+}
+
+// AddIPv6Prefix implements session.IPv6DataPlane.
+func (d dataPlane) AddIPv6Prefix(h session.Handle, p netip.Prefix) error {
+	in, ok := d.inner.(session.IPv6DataPlane)
+	if !ok {
+		return errors.New("pppoe0: the data plane forwards no IPv6")
+	}
+	hh := h.(handle)
+	if err := in.AddIPv6Prefix(hh.inner, p); err != nil {
+		return err
+	}
+	if err := d.h.AddIPv6Prefix(p); err != nil {
+		return errors.Join(err, in.RemoveIPv6Prefix(hh.inner, p))
+	}
+	hh.v6.delegated[p] = true
+	return nil
+}
+
+// RemoveIPv6Prefix implements session.IPv6DataPlane.
+func (d dataPlane) RemoveIPv6Prefix(h session.Handle, p netip.Prefix) error {
+	in, ok := d.inner.(session.IPv6DataPlane)
+	if !ok {
+		return errors.New("pppoe0: the data plane forwards no IPv6")
+	}
+	hh := h.(handle)
+	delete(hh.v6.delegated, p)
+	return errors.Join(d.h.RemoveIPv6Prefix(p), in.RemoveIPv6Prefix(hh.inner, p))
 }
 
 func (d dataPlane) Stats(h session.Handle) (session.Stats, error) {

@@ -79,3 +79,18 @@ type DataPlane interface {
 	Remove(h Handle) error
 	Stats(h Handle) (Stats, error)
 }
+
+// IPv6DataPlane is implemented by a DataPlane that forwards IPv6: the
+// session's link /64 and delegated prefixes hang off its installed entry
+// (h from Install or Update). The BPF maps key IPv6 by the session entry
+// that IPCP's install made, so a session's IPv6 prefixes go in only while
+// that entry is installed; Remove takes them with it.
+type IPv6DataPlane interface {
+	// SetIPv6LinkPrefix gives the session its link /64, or takes it away
+	// when p is the zero Prefix.
+	SetIPv6LinkPrefix(h Handle, p netip.Prefix) error
+	// AddIPv6Prefix routes a delegated prefix to the session.
+	AddIPv6Prefix(h Handle, p netip.Prefix) error
+	// RemoveIPv6Prefix takes a delegated prefix away.
+	RemoveIPv6Prefix(h Handle, p netip.Prefix) error
+}

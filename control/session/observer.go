@@ -30,7 +30,7 @@ type ObserverFunc func(s *Session, at time.Time, e Event)
 func (f ObserverFunc) Observe(s *Session, at time.Time, e Event) { f(s, at, e) }
 
 // Event is one of Started, StateChanged, Authenticated, AuthFailed,
-// NetworkUp, NetworkDown, Updated, Interim, Stopping, Stopped.
+// NetworkUp, NetworkDown, IPv6Prefixes, Updated, Interim, Stopping, Stopped.
 type Event interface{ sessionEvent() }
 
 // Started: the session exists (its PADS is out) and LCP starts.
@@ -63,7 +63,22 @@ type NetworkUp struct {
 	Entry    Entry
 	Info     link.Info
 	Setup    time.Duration
+	// IPv6 are the session's IPv6 prefixes as IPv6CP opens
+	// (ppp.ProtocolIPv6CP): the link /64; delegated prefixes follow
+	// in IPv6Prefixes events as DHCPv6 binds them.
+	IPv6 Prefixes
 }
+
+// Prefixes are a session's IPv6 prefixes: the link /64 its RAs announce
+// and the prefixes DHCPv6 delegated to it.
+type Prefixes struct {
+	Link      netip.Prefix
+	Delegated []netip.Prefix
+}
+
+// IPv6Prefixes: the session's delegated prefixes changed (a DHCPv6
+// binding made, released or expired); Prefixes are all it holds now.
+type IPv6Prefixes struct{ Prefixes Prefixes }
 
 // NetworkDown: a network protocol left Opened; the session may go on.
 type NetworkDown struct{ Protocol ppp.Protocol }
@@ -104,6 +119,7 @@ func (Authenticated) sessionEvent() {}
 func (AuthFailed) sessionEvent()    {}
 func (NetworkUp) sessionEvent()     {}
 func (NetworkDown) sessionEvent()   {}
+func (IPv6Prefixes) sessionEvent()  {}
 func (Updated) sessionEvent()       {}
 func (Interim) sessionEvent()       {}
 func (Stopping) sessionEvent()      {}

@@ -172,6 +172,10 @@ type Session struct {
 	// installs' final counts, cur the newest read of the current one.
 	past, cur Stats
 	reason    Reason
+	prefixes  Prefixes // the IPv6 prefixes, for IPv6()
+	// v6 is the session's IPv6 while IPv6CP is open; owned by the Run
+	// goroutine.
+	v6 *v6
 	// mpStats count what multilink did in user space over the session's
 	// life: packets reassembled and injected (PacketsUp, BytesUp) and
 	// ReassemblyDrops; mpDrops is ReassemblyDrops before the current
@@ -335,7 +339,7 @@ func (s *Session) next() time.Time {
 	if s.mp != nil {
 		mpAt = s.mp.Deadline()
 	}
-	for _, t := range []time.Time{s.eng.linkDeadline, s.setupDeadline, s.nextCheck, s.interimAt, s.limitsDue(), mpAt} {
+	for _, t := range []time.Time{s.eng.linkDeadline, s.setupDeadline, s.nextCheck, s.interimAt, s.limitsDue(), mpAt, s.ipv6Next()} {
 		if !t.IsZero() && (n.IsZero() || t.Before(n)) {
 			n = t
 		}
@@ -351,6 +355,10 @@ func (s *Session) receive(f ppp.Frame, now time.Time) {
 	s.lastActivity = now
 	if f.Protocol == ppp.ProtocolLCP && len(f.Information) > 0 && ppp.Code(f.Information[0]) == ppp.TerminateRequest {
 		s.peerTerminated = true
+	}
+	if f.Protocol == ppp.ProtocolIPv6 && s.v6 != nil {
+		s.receiveIPv6(f.Information, now)
+		return
 	}
 	if f.Protocol == ppp.ProtocolMP && s.mp != nil {
 		s.multilink(s.mp.Receive(f.Information, now), now)
@@ -442,6 +450,9 @@ func (s *Session) wake(now time.Time) {
 		s.interimAt = now.Add(s.answer.InterimInterval)
 		s.observe(now, Interim{Stats: s.counters()})
 	}
+	if !s.ended {
+		s.ipv6Wake(now)
+	}
 }
 
 // counters reads the session's counters over its life from the data plane.
@@ -532,6 +543,10 @@ func (s *Session) act(ev link.Event, now time.Time) {
 		s.log.Debug("no common authentication method", fields...)
 		s.setCause(ReasonNoAuthMethod, "", fields...)
 	case link.NetworkUp:
+		if ev.Protocol == ppp.ProtocolIPv6CP {
+			s.ipv6Up(ev.Info, now)
+			return
+		}
 		if ev.Protocol != ppp.ProtocolIPCP {
 			s.log.Debug("network up", zap.Stringer("protocol", ev.Protocol))
 			s.observe(now, NetworkUp{Protocol: ev.Protocol, Info: ev.Info, Setup: now.Sub(s.cfg.Opened)})
@@ -539,6 +554,12 @@ func (s *Session) act(ev link.Event, now time.Time) {
 		}
 		s.networkUp(ev.Info, now)
 	case link.NetworkDown:
+		if ev.Protocol == ppp.ProtocolIPv6CP {
+			s.ipv6Down(now, true)
+			s.log.Debug("network down", zap.Stringer("protocol", ev.Protocol))
+			s.observe(now, NetworkDown{Protocol: ev.Protocol})
+			return
+		}
 		if ev.Protocol != ppp.ProtocolIPCP {
 			s.log.Debug("network down", zap.Stringer("protocol", ev.Protocol))
 			s.observe(now, NetworkDown{Protocol: ev.Protocol})
@@ -645,6 +666,7 @@ func (s *Session) networkUp(info link.Info, now time.Time) {
 			}
 		})
 	}
+	s.ipv6Install(h)
 	s.setState(StateUp)
 	s.wasUp, s.setupDeadline = true, time.Time{}
 	s.lastActivity = now
@@ -675,6 +697,9 @@ func (s *Session) uninstall() {
 	mpOn := s.entry.MP.On
 	s.handle, s.installed = nil, false
 	s.mu.Unlock()
+	if s.v6 != nil {
+		s.v6.installed = nil // Remove takes the IPv6 prefixes with the entry
+	}
 	if !ok {
 		return
 	}
@@ -700,6 +725,7 @@ func (s *Session) finish(trigger Reason, detail string, now time.Time) {
 	r, detail, causeFields := s.ending(trigger, detail)
 	switch trigger {
 	case ReasonAdmin, ReasonReplaced, ReasonShutdown, ReasonSetupTimeout:
+		s.ipv6Down(now, true) // the last RA before the Terminate-Request
 		// Tell the peer's PPP why before PPPoE goes (RFC 1661 §3.7); the
 		// PADT follows at once, so the Terminate-Ack is not awaited.
 		if p := s.link.Phase(); p != link.PhaseDead && p != link.PhaseTerminate {
@@ -708,6 +734,7 @@ func (s *Session) finish(trigger Reason, detail string, now time.Time) {
 			}
 		}
 	}
+	s.ipv6Down(now, false) // the peer is gone or going: no RA
 	s.observe(now, Stopping{Reason: r, Stats: s.counters()})
 	s.uninstall()
 	s.endAAA()

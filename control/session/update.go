@@ -74,6 +74,9 @@ func (s *Session) update(change func(Entry) Entry, now time.Time) error {
 	s.handle, s.entry = nh, e
 	s.addr, s.mtu = e.IPv4, e.MTU
 	s.mu.Unlock()
+	if s.v6 != nil && s.v6.installed != nil {
+		s.ipv6Install(nh) // the prefixes hang off the rewritten entry; adding them again is a no-op
+	}
 	s.observe(now, Updated{Entry: e})
 	return nil
 }
