@@ -105,7 +105,10 @@ func (l *loop) run(one bool) {
 			l.step(e, e.now())
 			l.batch[i] = nil
 		}
-		for len(l.heap) > 0 {
+		// Each due session once a round: one whose timer stays due
+		// (a Role that does not move its Next) must not starve the
+		// others' input.
+		for n := len(l.heap); n > 0 && len(l.heap) > 0; n-- {
 			e := l.heap[0]
 			now := e.now()
 			if now.Before(e.slot.deadline) {
