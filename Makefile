@@ -38,8 +38,11 @@ bench: bench-dataplane bench-sessions bench-flood bench-ratelimit
 bench-dataplane:
 	$(GO) run ./test/bench/dataplane
 
+# Flags for the sessions bench: make bench-sessions BENCH_FLAGS="-aaa radius".
+BENCH_FLAGS ?=
+
 bench-sessions:
-	$(GO) run ./test/bench/sessions
+	$(GO) run ./test/bench/sessions $(BENCH_FLAGS)
 
 bench-flood:
 	$(GO) run ./test/bench/sessions -flood

@@ -36,9 +36,10 @@ const usage = `Usage: pppoectl [flags] [COMMAND...]
 Runs one RouterOS command against pppoed, e.g. "pppoectl /ppp active print"
 or, as one argument, pppoectl '/ppp active print'; with no COMMAND, runs the
 script read from standard input ("pppoectl < script.rsc", at most 16 MiB). Commands: add, set, remove, enable, disable, unset,
-print [detail], export on /ip pool, /ppp profile, /ppp secret,
+print [detail] [show-sensitive], export on /ip pool, /ppp profile,
+/ppp secret, /ppp aaa, /radius, /radius incoming,
 /interface pppoe-server server, /interface pppoe-client, /interface vlan,
-/system identity; /ppp active print|remove; /interface pppoe-client
+/system identity (a /radius secret is printed only with show-sensitive); /ppp active print|remove; /interface pppoe-client
 monitor NAME [once] and scan IFACE [duration=N]; /export; /system reload
 (re-read the config file); /system restart (a planned restart: pppoed exits
 with status 75, its sessions left installed; systemd starts it again).

@@ -27,6 +27,7 @@ func TestJoinArgs(t *testing.T) {
 		{[]string{"/ppp", "active", "remove", "[find]"}, "/ppp active remove [find]"},
 		{[]string{"/interface", "pppoe-client", "monitor", "pppoe-out1", "once"}, "/interface pppoe-client monitor pppoe-out1 once"},
 		{[]string{"/ppp", "secret", "set", "0", "comment=two words"}, `/ppp secret set 0 comment="two words"`},
+		{[]string{"/radius", "print", "detail", "show-sensitive"}, "/radius print detail show-sensitive"},
 	}
 	for _, tt := range tests {
 		got := joinArgs(tt.args)

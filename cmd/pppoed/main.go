@@ -28,6 +28,8 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/linkwatch"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe0"
+	"github.com/pppoe-xdp/pppoe-xdp/control/radius"
+	"github.com/pppoe-xdp/pppoe-xdp/control/radiusaaa"
 	"github.com/pppoe-xdp/pppoe-xdp/control/restart"
 	"github.com/pppoe-xdp/pppoe-xdp/control/server"
 	"github.com/pppoe-xdp/pppoe-xdp/control/session"
@@ -254,9 +256,27 @@ func serve(f flags, log *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("aaa: %w", err)
 	}
+	// /ppp aaa: the local secrets, and RADIUS when use-radius=yes; the
+	// backend follows the configuration through the server's Apply and
+	// accounts the sessions as their observer.
+	var ac *daemon.AccessConcentrator
+	aaaBackend := radiusaaa.NewBackend(aaaLocal, radiusaaa.BackendOptions{
+		Sessions: lateRadiusSessions{&ac},
+		Logger:   log,
+	})
+	defer func() {
+		// After d.Run has ended every session: their Stops are queued,
+		// Accounting-Off goes after them (RFC 2866 §5.1).
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := aaaBackend.Close(ctx); err != nil {
+			log.Warn("radius accounting not all delivered at stop", zap.Error(err))
+		}
+	}()
 	var d *daemon.Daemon // for the setup latency histogram; set before Start
-	ac := daemon.NewAccessConcentrator(server.Options{
-		AAA:                aaaLocal,
+	ac = daemon.NewAccessConcentrator(server.Options{
+		AAA:                aaaBackend,
+		Observers:          []session.Observer{aaaBackend},
 		DataPlane:          host.DataPlane(server.NewDataPlane(dp)),
 		SetupLatency:       func(l time.Duration) { d.Metrics().ObserveSetup(l) },
 		CookieKey:          disc.cookieKey,
@@ -453,6 +473,18 @@ func setupPPPoE0(dp *maps.Datapath, name string) (*maps.Device, error) {
 type lateInterfaces struct{ ifs **daemon.Interfaces }
 
 func (l lateInterfaces) Attach(name string) (client.Attachment, error) { return (*l.ifs).Attach(name) }
+
+// lateRadiusSessions lets the AAA backend, built before the access
+// concentrator whose sessions Disconnect and CoA act on, reach them.
+type lateRadiusSessions struct{ ac **daemon.AccessConcentrator }
+
+func (l lateRadiusSessions) Remove(ids ...session.ID) int {
+	return daemon.RadiusSessions{AC: *l.ac}.Remove(ids...)
+}
+
+func (l lateRadiusSessions) Change(id session.ID, ch radius.Change) error {
+	return daemon.RadiusSessions{AC: *l.ac}.Change(id, ch)
+}
 
 // dataPlaneCounters reads the data plane's per-reason counters for metrics,
 // keyed by reason name.

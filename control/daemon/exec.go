@@ -110,12 +110,12 @@ func (d *Daemon) run(ctx context.Context, cmd config.Command, asJSON bool, out i
 	case verb == "scan" && menu == menuClient:
 		return d.scan(ctx, cmd, asJSON, out)
 	case verb == "print":
-		detail, err := printArgs(cmd)
+		opt, err := printArgs(cmd)
 		if err != nil {
 			return err
 		}
 		cfg := d.Config()
-		opt := config.PrintOptions{Detail: detail, Invalid: d.invalid(menu)}
+		opt.Invalid = d.invalid(menu)
 		var s string
 		if asJSON {
 			b, err := config.PrintJSONWith(cfg, menu, opt)
@@ -156,14 +156,24 @@ func knownMenu(menu string) bool {
 	return false
 }
 
-func printArgs(cmd config.Command) (detail bool, err error) {
+// printArgs reads print's arguments: detail, and show-sensitive, which
+// RouterOS requires before it prints a /radius secret. Only whoever may
+// open the control socket (mode 0660: root and its group) can give it.
+func printArgs(cmd config.Command) (config.PrintOptions, error) {
+	var opt config.PrintOptions
 	for _, a := range cmd.Args {
-		if a.Name != "detail" || a.HasValue {
-			return false, fmt.Errorf("print: unsupported argument %s", a)
+		switch {
+		case a.HasValue:
+			return opt, fmt.Errorf("print: unsupported argument %s", a)
+		case a.Name == "detail":
+			opt.Detail = true
+		case a.Name == "show-sensitive":
+			opt.ShowSensitive = true
+		default:
+			return opt, fmt.Errorf("print: unsupported argument %s", a)
 		}
-		detail = true
 	}
-	return detail, nil
+	return opt, nil
 }
 
 // exportMenu is Export restricted to one menu (and its submenus), as

@@ -48,3 +48,38 @@ func TestActivePrintEscapes(t *testing.T) {
 		t.Errorf("JSON: %v\n%s", err, out)
 	}
 }
+
+// A /radius secret is printed only with show-sensitive, as in RouterOS,
+// in every print format.
+func TestPrintShowSensitive(t *testing.T) {
+	h := newHarness(t, baseConfig)
+	if _, err := h.exec("/radius add service=ppp address=192.0.2.10 secret=hunter2-radius", false); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		script string
+		json   bool
+		shown  bool
+	}{
+		{"/radius print", false, false},
+		{"/radius print detail", false, false},
+		{"/radius print", true, false},
+		{"/radius print show-sensitive", false, false}, // the table has no secret column
+		{"/radius print detail show-sensitive", false, true},
+		{"/radius print show-sensitive detail", true, true},
+	} {
+		out, err := h.exec(tc.script, tc.json)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.script, err)
+		}
+		if !strings.Contains(out, "192.0.2.10") {
+			t.Errorf("%s (json %v): the server is not printed:\n%s", tc.script, tc.json, out)
+		}
+		if got := strings.Contains(out, "hunter2-radius"); got != tc.shown {
+			t.Errorf("%s (json %v): secret shown %v, want %v:\n%s", tc.script, tc.json, got, tc.shown, out)
+		}
+	}
+	if _, err := h.exec("/radius print show-sensitive=yes", false); err == nil || !strings.Contains(err.Error(), "unsupported argument") {
+		t.Errorf("show-sensitive=yes: %v, want unsupported argument", err)
+	}
+}

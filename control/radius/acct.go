@@ -61,6 +61,15 @@ type Usage struct {
 	Time time.Duration
 }
 
+// atLeast returns u with every counter raised to o's where o's is higher.
+func (u Usage) atLeast(o Usage) Usage {
+	return Usage{
+		InOctets: max(u.InOctets, o.InOctets), OutOctets: max(u.OutOctets, o.OutOctets),
+		InPackets: max(u.InPackets, o.InPackets), OutPackets: max(u.OutPackets, o.OutPackets),
+		Time: max(u.Time, o.Time),
+	}
+}
+
 // SessionInfo is what every accounting record of a session carries.
 type SessionInfo struct {
 	User     string
@@ -169,6 +178,7 @@ type Session struct {
 	// guarded by a.mu
 	started, stopped bool
 	interim          *record // queued, not yet sending
+	reported         Usage   // the highest counters an Interim-Update carried
 }
 
 // Session returns the accounting handle of a session.
@@ -202,6 +212,7 @@ func (s *Session) Interim(u Usage) error {
 	}
 	if s.interim != nil {
 		s.interim.usage, s.interim.event = u, time.Now()
+		s.reported = s.reported.atLeast(u)
 		return nil
 	}
 	r := &record{status: rfc2866.AcctStatusType_Value_InterimUpdate, sess: s, usage: u, event: time.Now()}
@@ -209,17 +220,31 @@ func (s *Session) Interim(u Usage) error {
 		return err
 	}
 	s.interim = r
+	s.reported = s.reported.atLeast(u)
 	return nil
 }
 
 // Stop queues the session's Stop with its final counters and cause. It
 // may be called once; later calls return ErrStopped.
+//
+// The counters are cumulative, so a Stop never reports less than an
+// Interim-Update of the session was given: a counter below that (the
+// data plane's entry was gone before it was read, a counter reset) is
+// raised to what was reported, and the mismatch logged. A session that
+// carried traffic never ends with a zero Stop once an interim said so.
 func (s *Session) Stop(u Usage, cause TerminateCause) error {
 	a := s.a
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if s.stopped {
 		return ErrStopped
+	}
+	if final := u.atLeast(s.reported); final != u {
+		a.log.Warn("radius accounting stop counters below the last interim update; the interim's are sent",
+			zap.String("acct_session_id", s.info.Port.AcctSessionID), zap.String("user", s.info.User),
+			zap.Uint64("in_octets", u.InOctets), zap.Uint64("reported_in_octets", s.reported.InOctets),
+			zap.Uint64("out_octets", u.OutOctets), zap.Uint64("reported_out_octets", s.reported.OutOctets))
+		u = final
 	}
 	if s.interim != nil {
 		a.remove(s.interim)

@@ -3,11 +3,15 @@ package radius
 import (
 	"context"
 	"errors"
+	"net"
 	"net/netip"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"layeh.com/radius"
 	"layeh.com/radius/rfc2866"
 	"layeh.com/radius/rfc2869"
 )
@@ -56,8 +60,8 @@ func TestAccountingFreeRADIUS(t *testing.T) {
 	if err := s.Interim(big); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the interim update", func() bool { return len(r.detailRecords()) >= 3 })
-	final := Usage{InOctets: 6 << 32, OutOctets: 100, InPackets: 20, OutPackets: 30, Time: 2 * time.Minute}
+	waitFor(t, "the interim update", func() bool { return len(r.Records()) >= 3 })
+	final := Usage{InOctets: 6 << 32, OutOctets: 2<<32 + 100, InPackets: 20, OutPackets: 30, Time: 2 * time.Minute}
 	if err := s.Stop(final, CauseLostCarrier); err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +75,7 @@ func TestAccountingFreeRADIUS(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	recs := r.detailRecords()
+	recs := r.Records()
 	want := []map[string]string{
 		{"Acct-Status-Type": "Accounting-On", "NAS-Identifier": "bng-test", "NAS-IP-Address": "192.0.2.1", "Acct-Delay-Time": "0"},
 		{"Acct-Status-Type": "Start", "User-Name": "alice", "Acct-Session-Id": "81000002", "Framed-IP-Address": "10.9.0.5",
@@ -81,11 +85,11 @@ func TestAccountingFreeRADIUS(t *testing.T) {
 			"Acct-Output-Octets": "9", "Acct-Output-Gigawords": "1", "Acct-Input-Packets": "11", "Acct-Output-Packets": "12",
 			"Acct-Session-Time": "90", "Class": "0x636c6173732d616c696365"},
 		{"Acct-Status-Type": "Stop", "Acct-Session-Id": "81000002", "Acct-Input-Octets": "0", "Acct-Input-Gigawords": "6",
-			"Acct-Output-Octets": "100", "Acct-Output-Gigawords": "0", "Acct-Session-Time": "120", "Acct-Terminate-Cause": "Lost-Carrier"},
+			"Acct-Output-Octets": "100", "Acct-Output-Gigawords": "2", "Acct-Session-Time": "120", "Acct-Terminate-Cause": "Lost-Carrier"},
 		{"Acct-Status-Type": "Accounting-Off"},
 	}
 	if len(recs) != len(want) {
-		t.Fatalf("%d accounting records, want %d:\n%s", len(recs), len(want), r.detail())
+		t.Fatalf("%d accounting records, want %d:\n%s", len(recs), len(want), r.Detail())
 	}
 	for i, w := range want {
 		for k, v := range w {
@@ -98,7 +102,7 @@ func TestAccountingFreeRADIUS(t *testing.T) {
 
 func TestAccountingSurvivesOutage(t *testing.T) {
 	r := startRadiusd(t)
-	r.stop() // the server is down when the sessions come and go
+	r.Stop() // the server is down when the sessions come and go
 	srv := realServer(r)
 	// Short enough to see retries soon, long enough that the restarted
 	// server, sharing the CPUs, answers before a try gives up (a record
@@ -123,15 +127,15 @@ func TestAccountingSurvivesOutage(t *testing.T) {
 	// Let the records wait, and be retried, for over a second so that
 	// Acct-Delay-Time (whole seconds) must say so.
 	waitFor(t, "retries", func() bool { return c.Stats().Retransmits.Load() >= 2 && time.Since(queued) > 1500*time.Millisecond })
-	if a.Len() != 2 || r.detail() != "" {
-		t.Fatalf("queued %d (want Start and Stop: the Stop replaced the interim), detail %q", a.Len(), r.detail())
+	if a.Len() != 2 || r.Detail() != "" {
+		t.Fatalf("queued %d (want Start and Stop: the Stop replaced the interim), detail %q", a.Len(), r.Detail())
 	}
-	r.start()
+	r.Start()
 	waitFor(t, "delivery after the outage", func() bool { return a.Len() == 0 })
 
-	recs := r.detailRecords()
+	recs := r.Records()
 	if len(recs) != 2 || recs[0]["Acct-Status-Type"] != "Start" || recs[1]["Acct-Status-Type"] != "Stop" {
-		t.Fatalf("want Start then Stop, once each:\n%s", r.detail())
+		t.Fatalf("want Start then Stop, once each:\n%s", r.Detail())
 	}
 	for _, rec := range recs {
 		if d, _ := strconv.Atoi(rec["Acct-Delay-Time"]); d < 1 {
@@ -190,7 +194,7 @@ func TestAccountingPacket(t *testing.T) {
 	event := time.Unix(1_700_000_000, 0)
 	r := &record{status: rfc2866.AcctStatusType_Value_Stop, sess: s, event: event, cause: CauseSessionTimeout,
 		usage: Usage{InOctets: 1<<40 + 3, OutOctets: 1<<32 - 1, InPackets: 1<<32 + 5, Time: 61500 * time.Millisecond}}
-	p := a.packet(c.servers[0], r, event.Add(2500*time.Millisecond))
+	p := a.packet(c.list()[0], r, event.Add(2500*time.Millisecond))
 	checks := []struct {
 		name      string
 		got, want uint64
@@ -227,6 +231,192 @@ func TestInterimInterval(t *testing.T) {
 	} {
 		if got := InterimInterval(tc.configured, tc.server); got != tc.want {
 			t.Errorf("InterimInterval(%v, %v) = %v, want %v", tc.configured, tc.server, got, tc.want)
+		}
+	}
+}
+
+// A Stop whose counters fall below an earlier Interim-Update's (the
+// accel-ppp complaint: zero counters after the data plane's entry was
+// already gone) carries the interim's counters instead.
+func TestStopNeverBelowInterim(t *testing.T) {
+	dead, _ := blackhole(t)
+	c := testClient(t, Server{Address: dead.Addr(), Secret: testSecret, AcctPort: dead.Port()})
+	a := NewAccounting(c, AccountingOptions{}) // no Run: the queue is under test
+	s := a.Session(aliceSession)
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Interim(Usage{InOctets: 1000, OutOctets: 2000, InPackets: 10, OutPackets: 20, Time: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Interim(Usage{InOctets: 1500, OutOctets: 2500, InPackets: 15, OutPackets: 25, Time: 2 * time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	// Zero bytes, but more packets and time than the interim: each
+	// counter is judged on its own.
+	if err := s.Stop(Usage{InPackets: 16, Time: 3 * time.Minute}, CauseLostCarrier); err != nil {
+		t.Fatal(err)
+	}
+	a.mu.Lock()
+	last := a.queue[len(a.queue)-1]
+	a.mu.Unlock()
+	want := Usage{InOctets: 1500, OutOctets: 2500, InPackets: 16, OutPackets: 25, Time: 3 * time.Minute}
+	if last.status != rfc2866.AcctStatusType_Value_Stop || last.usage != want {
+		t.Fatalf("stop record %v %+v, want Stop %+v", last.status, last.usage, want)
+	}
+
+	// Without an interim, the Stop's counters are taken as given.
+	s2 := a.Session(aliceSession)
+	if err := s2.Stop(Usage{InOctets: 7}, CauseUserRequest); err != nil {
+		t.Fatal(err)
+	}
+	a.mu.Lock()
+	last = a.queue[len(a.queue)-1]
+	a.mu.Unlock()
+	if last.usage != (Usage{InOctets: 7}) {
+		t.Fatalf("stop without interim: %+v", last.usage)
+	}
+}
+
+// acctRecorder is an accounting server that checks each request's
+// Request Authenticator and Message-Authenticator (required), records it,
+// and answers only while open is set.
+type acctRecorder struct {
+	addr netip.AddrPort
+	open atomic.Bool
+	mu   sync.Mutex
+	got  []recorded
+}
+
+type recorded struct {
+	status  rfc2866.AcctStatusType
+	id      string
+	delay   uint32
+	auth    [16]byte
+	answerd bool
+}
+
+func newAcctRecorder(t *testing.T) *acctRecorder {
+	t.Helper()
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	r := &acctRecorder{addr: c.LocalAddr().(*net.UDPAddr).AddrPort()}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, from, err := c.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			b, err := frame(buf[:n])
+			if err != nil || verifyRequest(b, []byte(testSecret), true) != nil {
+				t.Errorf("accounting request does not verify with a required Message-Authenticator: %v", err)
+				continue
+			}
+			p, err := radius.Parse(b, []byte(testSecret))
+			if err != nil {
+				t.Error(err)
+				continue
+			}
+			open := r.open.Load()
+			id, _ := rfc2866.AcctSessionID_LookupString(p)
+			r.mu.Lock()
+			r.got = append(r.got, recorded{rfc2866.AcctStatusType_Get(p), id, uint32(rfc2866.AcctDelayTime_Get(p)), p.Authenticator, open})
+			r.mu.Unlock()
+			if open {
+				answer, err := encodeResponse(p.Response(radius.CodeAccountingResponse), p.Authenticator)
+				if err != nil {
+					t.Error(err)
+					continue
+				}
+				_, _ = c.WriteToUDPAddrPort(answer, from)
+			}
+		}
+	}()
+	return r
+}
+
+func (r *acctRecorder) records() []recorded {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]recorded(nil), r.got...)
+}
+
+// Through an outage the records are sent again as new packets whose
+// Acct-Delay-Time grows, and are delivered oldest first.
+func TestAccountingRetriesOldestFirst(t *testing.T) {
+	srv := newAcctRecorder(t)
+	c := testClient(t, Server{Address: srv.addr.Addr(), Secret: testSecret, AcctPort: srv.addr.Port(), Timeout: 100 * time.Millisecond})
+	// One record at a time, so the order of arrival is the order of
+	// sending.
+	a := NewAccounting(c, AccountingOptions{InFlight: 1, RetryMin: 200 * time.Millisecond, RetryMax: 400 * time.Millisecond})
+	one := aliceSession
+	two := aliceSession
+	two.Port.AcctSessionID = "81000003"
+	s1, s2 := a.Session(one), a.Session(two)
+	for _, err := range []error{s1.Start(), s2.Start(), s1.Stop(Usage{InOctets: 5}, CauseUserRequest), s2.Stop(Usage{}, CauseIdleTimeout)} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	runAccounting(t, a)
+	// Closed long enough for the first record's Acct-Delay-Time (whole
+	// seconds) to reach 2.
+	waitFor(t, "new packets for the first record", func() bool {
+		recs := srv.records()
+		return len(recs) > 0 && recs[len(recs)-1].delay >= 2
+	})
+	srv.open.Store(true)
+	waitFor(t, "delivery", func() bool { return a.Len() == 0 })
+
+	recs := srv.records()
+	// Before the server opened, only the oldest record was tried; its
+	// packets carry a delay that never shrinks, and each new delay is a
+	// new packet (new Request Authenticator).
+	var last recorded
+	packets := map[[16]byte]uint32{}
+	var delivered []recorded
+	for i, r := range recs {
+		if !r.answerd {
+			if r.id != "81000002" || r.status != rfc2866.AcctStatusType_Value_Start {
+				t.Fatalf("record %d tried during the outage: %s %v; want only the oldest (81000002 Start)", i, r.id, r.status)
+			}
+			if i > 0 && r.delay < last.delay {
+				t.Errorf("Acct-Delay-Time went down: %d after %d", r.delay, last.delay)
+			}
+			if d, seen := packets[r.auth]; seen && d != r.delay {
+				t.Errorf("one packet (same authenticator) with delays %d and %d", d, r.delay)
+			}
+			packets[r.auth] = r.delay
+			last = r
+			continue
+		}
+		delivered = append(delivered, r)
+	}
+	if len(packets) < 3 {
+		t.Errorf("%d distinct packets during the outage, want retries as new packets", len(packets))
+	}
+	want := []struct {
+		id     string
+		status rfc2866.AcctStatusType
+	}{
+		{"81000002", rfc2866.AcctStatusType_Value_Start},
+		{"81000003", rfc2866.AcctStatusType_Value_Start},
+		{"81000002", rfc2866.AcctStatusType_Value_Stop},
+		{"81000003", rfc2866.AcctStatusType_Value_Stop},
+	}
+	if len(delivered) != len(want) {
+		t.Fatalf("delivered %d records, want %d: %+v", len(delivered), len(want), delivered)
+	}
+	for i, w := range want {
+		if delivered[i].id != w.id || delivered[i].status != w.status {
+			t.Errorf("delivered %d: %s %v, want %s %v", i, delivered[i].id, delivered[i].status, w.id, w.status)
+		}
+		if delivered[i].delay < 2 {
+			t.Errorf("delivered %d: Acct-Delay-Time %d, want >= 2 (it waited that long)", i, delivered[i].delay)
 		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -46,6 +48,33 @@ type Port struct {
 	// ADSL-Agent-Circuit-Id and ADSL-Agent-Remote-Id (RFC 4679 §4.1);
 	// nil leaves them out.
 	CircuitID, RemoteID []byte
+}
+
+// AcctSessionID is the Acct-Session-Id (RFC 2866 §5.5) of the session
+// whose handle (/ppp active's .id) is h: the same number in upper-case hex,
+// at least eight digits as RouterOS prints it, so *1A is "0000001A". The
+// handles never repeat, across restarts too, which RFC 2866 asks of the
+// attribute.
+func AcctSessionID(h uint64) string {
+	s := strconv.FormatUint(h, 16)
+	if len(s) < 8 {
+		s = "00000000"[len(s):] + s
+	}
+	return strings.ToUpper(s)
+}
+
+// NASPortID is the NAS-Port-Id (RFC 2869 §5.17) of a session on iface
+// with the given VLAN ids, outermost first: "ether1", "ether1:100",
+// "ether1:100:20" (S-VLAN 100, C-VLAN 20). A policy keyed on the access
+// line sees the physical port and the tags together, whether the VLANs are
+// the server's own /interface vlan or tags on the wire.
+func NASPortID(iface string, vlans ...uint16) string {
+	b := []byte(iface)
+	for _, v := range vlans {
+		b = append(b, ':')
+		b = strconv.AppendUint(b, uint64(v), 10)
+	}
+	return string(b)
 }
 
 // AuthRequest is a subscriber's credentials, as the PPP link received
@@ -217,13 +246,28 @@ func (c *Client) addPort(p *radius.Packet, user string, port Port) {
 }
 
 func (c *Client) addNAS(p *radius.Packet) {
-	if c.opts.NASIdentifier != "" {
-		_ = rfc2865.NASIdentifier_SetString(p, c.opts.NASIdentifier)
+	if id := *c.nasID.Load(); id != "" {
+		_ = rfc2865.NASIdentifier_SetString(p, id)
 	}
 	if a := c.opts.NASAddress.Unmap(); a.Is4() {
 		_ = rfc2865.NASIPAddress_Set(p, net.IP(a.AsSlice()))
 	} else if a.Is6() {
 		_ = rfc3162.NASIPv6Address_Set(p, net.IP(a.AsSlice()))
+	}
+}
+
+// addSourceNAS names the NAS by the address its request leaves from when
+// no NASAddress is configured: NAS-IP-Address or NAS-IPv6-Address is what
+// servers and their policies key on most (RFC 2865 §5.4), and the source
+// address is the one they see (src-address, or the kernel's choice).
+func addSourceNAS(p *radius.Packet, local netip.Addr) {
+	if !local.IsValid() || local.IsUnspecified() {
+		return
+	}
+	if local.Is4() {
+		_ = rfc2865.NASIPAddress_Set(p, net.IP(local.AsSlice()))
+	} else {
+		_ = rfc3162.NASIPv6Address_Set(p, net.IP(local.AsSlice()))
 	}
 }
 

@@ -65,7 +65,7 @@ func testClient(t *testing.T, servers ...Server) *Client {
 func realServer(r *radiusd) Server {
 	return Server{
 		Address: netip.MustParseAddr("127.0.0.1"), Secret: testSecret,
-		AuthPort: uint16(r.authPort), AcctPort: uint16(r.acctPort),
+		AuthPort: uint16(r.AuthPort), AcctPort: uint16(r.AcctPort),
 		// Generous: the tests share two CPUs and freeradius -X is single
 		// threaded; the deadline is what ends a hung test.
 		Timeout: 5 * time.Second,
@@ -100,8 +100,8 @@ func TestAuthenticateFreeRADIUS(t *testing.T) {
 			want := AuthResult{
 				Accepted: true, ReplyMessage: "welcome alice",
 				FramedIP: netip.MustParseAddr("10.9.0.5"), FramedNetmask: netip.MustParseAddr("255.255.255.255"),
-				FramedPool: "pool-a", FramedRoutes: []string{"192.0.2.0/24 10.9.0.5 1"},
-				DNS1: netip.MustParseAddr("192.0.2.53"), DNS2: netip.MustParseAddr("192.0.2.54"),
+				FramedRoutes: []string{"192.0.2.0/24 10.9.0.5 1"},
+				DNS1:         netip.MustParseAddr("192.0.2.53"), DNS2: netip.MustParseAddr("192.0.2.54"),
 				SessionTimeout: time.Hour, IdleTimeout: 10 * time.Minute, InterimInterval: 30 * time.Second,
 				Class: [][]byte{[]byte("class-alice")}, RateLimit: "10M/20M",
 				Server: netip.MustParseAddr("127.0.0.1"),
@@ -136,6 +136,20 @@ func TestAuthenticateFreeRADIUS(t *testing.T) {
 			}
 		})
 	}
+	t.Run("Framed-Pool", func(t *testing.T) {
+		res, err := c.Authenticate(ctx, credentials(t, auth.CHAP, "bob", "bob-pw"))
+		if err != nil || !res.Accepted || res.FramedPool != "pool-a" || res.FramedIP.IsValid() {
+			t.Fatalf("bob: %+v, %v; want accepted with Framed-Pool pool-a and no address", res, err)
+		}
+	})
+	t.Run("unknown attributes", func(t *testing.T) {
+		for range 2 {
+			res, err := c.Authenticate(ctx, credentials(t, auth.PAP, "dave", "dave-pw"))
+			if err != nil || !res.Accepted {
+				t.Fatalf("dave: %+v, %v", res, err)
+			}
+		}
+	})
 	t.Run("unknown-user", func(t *testing.T) {
 		res, err := c.Authenticate(ctx, credentials(t, auth.PAP, "mallory", "x"))
 		if err != nil || res.Accepted {
@@ -154,7 +168,7 @@ func TestAuthenticateFreeRADIUS(t *testing.T) {
 		}
 	}
 	// What the server saw: the request attributes the issue lists.
-	log := r.out.String()
+	log := r.Log()
 	for _, want := range []string{
 		`User-Name = "alice"`, `NAS-Identifier = "bng-test"`, `NAS-IP-Address = 192.0.2.1`,
 		`NAS-Port = 1`, `NAS-Port-Type = Ethernet`, `NAS-Port-Id = "ether1:100"`,
@@ -358,5 +372,30 @@ func TestForgedAnswersDropped(t *testing.T) {
 				t.Errorf("unmatched %d, want some", got)
 			}
 		})
+	}
+}
+
+func TestNASPortID(t *testing.T) {
+	for _, tc := range []struct {
+		iface string
+		vlans []uint16
+		want  string
+	}{
+		{"ether1", nil, "ether1"},
+		{"ether1", []uint16{100}, "ether1:100"},
+		{"ether1", []uint16{100, 20}, "ether1:100:20"},
+		{"sfp-sfpplus1", []uint16{4094, 1}, "sfp-sfpplus1:4094:1"},
+	} {
+		if got := NASPortID(tc.iface, tc.vlans...); got != tc.want {
+			t.Errorf("NASPortID(%q, %v) = %q, want %q", tc.iface, tc.vlans, got, tc.want)
+		}
+	}
+}
+
+func TestAcctSessionID(t *testing.T) {
+	for h, want := range map[uint64]string{1: "00000001", 0x1a: "0000001A", 0x81000002: "81000002", 0x1_0000_0000: "100000000", 1<<64 - 1: "FFFFFFFFFFFFFFFF"} {
+		if got := AcctSessionID(h); got != want {
+			t.Errorf("AcctSessionID(%#x) = %q, want %q", h, got, want)
+		}
 	}
 }

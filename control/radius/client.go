@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -16,7 +18,8 @@ import (
 type Options struct {
 	// NASIdentifier (RFC 2865 §5.32) and NASAddress (NAS-IP-Address or,
 	// for IPv6, NAS-IPv6-Address, RFC 3162 §2.1) name this NAS in every
-	// request. RFC 2865 asks for at least one of them.
+	// request. RFC 2865 asks for at least one of them. Without
+	// NASAddress, the address a request leaves from is sent.
 	NASIdentifier string
 	NASAddress    netip.Addr
 	// Tries is how many times a request is sent to one server before the
@@ -45,12 +48,14 @@ type Options struct {
 //
 // A Client is safe for concurrent use.
 type Client struct {
-	servers []*server
+	servers atomic.Pointer[[]*server] // replaced whole by SetServers
 	opts    Options
 	log     *zap.Logger
 	stats   Stats
 
-	closeOnce   sync.Once
+	nasID       atomic.Pointer[string] // NAS-Identifier; SetNASIdentifier
+	setMu       sync.Mutex             // serializes SetServers and Close
+	closed      bool
 	unknownSeen sync.Map // attributes noteUnknown has logged
 }
 
@@ -65,9 +70,6 @@ var ErrNoServer = errors.New("radius: no server answered")
 // NewClient validates servers and returns a client for them. Sockets are
 // opened on first use.
 func NewClient(servers []Server, opts Options) (*Client, error) {
-	if len(servers) == 0 {
-		return nil, errors.New("radius: no servers")
-	}
 	if opts.Tries <= 0 {
 		opts.Tries = 3
 	}
@@ -81,34 +83,102 @@ func NewClient(servers []Server, opts Options) (*Client, error) {
 		opts.Logger = zap.NewNop()
 	}
 	c := &Client{opts: opts, log: opts.Logger}
-	for i, s := range servers {
-		if !s.Address.IsValid() {
-			return nil, fmt.Errorf("radius: server %d: no address", i)
-		}
-		if s.Secret == "" {
-			return nil, fmt.Errorf("radius: server %s: empty secret", s.Address)
-		}
-		a := s.Address.Unmap()
-		s.Address = a
-		sv := &server{Server: s}
-		sv.auth = newEndpoint(netip.AddrPortFrom(a, s.authPort()), s.SrcAddress, opts.MaxSockets, &c.stats, c.log)
-		sv.acct = newEndpoint(netip.AddrPortFrom(a, s.acctPort()), s.SrcAddress, opts.MaxSockets, &c.stats, c.log)
-		c.servers = append(c.servers, sv)
+	c.SetNASIdentifier(opts.NASIdentifier)
+	if err := c.SetServers(servers); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
+
+// SetServers replaces the server list (a /radius change), validating it
+// first: on error nothing changes. A server that stays (same address,
+// ports, secret, source address) keeps its sockets, requests in flight
+// and hold-down; the sockets of one that goes are closed, failing its
+// requests in flight, which go on to the next server or are retried (the
+// accounting queue keeps its records).
+func (c *Client) SetServers(servers []Server) error {
+	if len(servers) == 0 {
+		return errors.New("radius: no servers")
+	}
+	for i, s := range servers {
+		if !s.Address.IsValid() {
+			return fmt.Errorf("radius: server %d: no address", i)
+		}
+		if s.Secret == "" {
+			return fmt.Errorf("radius: server %s: empty secret", s.Address)
+		}
+	}
+	c.setMu.Lock()
+	defer c.setMu.Unlock()
+	if c.closed {
+		return net.ErrClosed
+	}
+	var old []*server
+	if p := c.servers.Load(); p != nil {
+		old = *p
+	}
+	kept := map[*server]bool{}
+	list := make([]*server, 0, len(servers))
+	for _, s := range servers {
+		s.Address = s.Address.Unmap()
+		var sv *server
+		for _, o := range old {
+			if !kept[o] && o.sameSockets(s) {
+				sv = o
+				break
+			}
+		}
+		if sv != nil {
+			kept[sv] = true
+			// Settings that do not touch the sockets follow the new entry.
+			sv = &server{Server: s, auth: sv.auth, acct: sv.acct}
+		} else {
+			sv = &server{Server: s}
+			sv.auth = newEndpoint(netip.AddrPortFrom(s.Address, s.authPort()), s.SrcAddress, c.opts.MaxSockets, &c.stats, c.log)
+			sv.acct = newEndpoint(netip.AddrPortFrom(s.Address, s.acctPort()), s.SrcAddress, c.opts.MaxSockets, &c.stats, c.log)
+		}
+		list = append(list, sv)
+	}
+	c.servers.Store(&list)
+	for _, o := range old {
+		if !kept[o] {
+			o.auth.close()
+			o.acct.close()
+		}
+	}
+	return nil
+}
+
+// SetNASIdentifier changes the NAS-Identifier of requests built from
+// now on (/system identity set name=...).
+func (c *Client) SetNASIdentifier(id string) { c.nasID.Store(&id) }
+
+// sameSockets reports whether s can use o's sockets: the same address,
+// ports, source address and secret (a request in flight was signed with
+// the old secret).
+func (o *server) sameSockets(s Server) bool {
+	return o.Address == s.Address && o.authPort() == s.authPort() && o.acctPort() == s.acctPort() &&
+		o.SrcAddress == s.SrcAddress && o.Secret == s.Secret
+}
+
+// list is the current server list.
+func (c *Client) list() []*server { return *c.servers.Load() }
 
 // Stats returns the client's counters.
 func (c *Client) Stats() *Stats { return &c.stats }
 
 // Close closes every socket. Requests under way fail.
 func (c *Client) Close() error {
-	c.closeOnce.Do(func() {
-		for _, s := range c.servers {
-			s.auth.close()
-			s.acct.close()
-		}
-	})
+	c.setMu.Lock()
+	defer c.setMu.Unlock()
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	for _, s := range c.list() {
+		s.auth.close()
+		s.acct.close()
+	}
 	return nil
 }
 
@@ -123,14 +193,15 @@ func (s *server) endpoint(acct bool) *endpoint {
 // of them when none is. Authentication and accounting ports are held down
 // apart: a server may serve one and not the other.
 func (c *Client) order(acct bool, now time.Time) []*server {
+	all := c.list()
 	var up []*server
-	for _, s := range c.servers {
+	for _, s := range all {
 		if !s.endpoint(acct).isDown(now) {
 			up = append(up, s)
 		}
 	}
 	if len(up) == 0 {
-		return c.servers
+		return all
 	}
 	return up
 }
@@ -148,8 +219,11 @@ func (c *Client) exchange(ctx context.Context, acct bool, build func(s *server) 
 		p := build(s)
 		secret := []byte(s.Secret)
 		requireMA := !acct && !s.AcceptUnsigned
-		b, err := ep.roundTrip(ctx, func(id uint8) ([]byte, error) {
+		b, err := ep.roundTrip(ctx, func(id uint8, local netip.Addr) ([]byte, error) {
 			p.Identifier = id
+			if !c.opts.NASAddress.IsValid() {
+				addSourceNAS(p, local)
+			}
 			return encodeRequest(p)
 		}, secret, requireMA, c.opts.Tries, s.timeout())
 		if err == nil {

@@ -56,6 +56,42 @@ type Selector struct {
 	CallingStationID string
 }
 
+// Matches reports whether a session with these identifiers is one sel
+// names: every attribute the request gave must be equal (RFC 5176 §3),
+// the MAC compared without regard to case or separator style
+// ("00-11-22-AA-BB-CC" names 00:11:22:aa:bb:cc). An empty Selector
+// matches nothing.
+func (s Selector) Matches(acctSessionID, user string, ip netip.Addr, callingStationID string) bool {
+	if s.empty() {
+		return false
+	}
+	return (s.AcctSessionID == "" || s.AcctSessionID == acctSessionID) &&
+		(s.UserName == "" || s.UserName == user) &&
+		(!s.FramedIP.IsValid() || s.FramedIP == ip.Unmap()) &&
+		(s.CallingStationID == "" || sameMAC(s.CallingStationID, callingStationID))
+}
+
+// sameMAC compares two MAC address spellings by their hex digits.
+func sameMAC(a, b string) bool {
+	digits := func(s string) string {
+		out := make([]byte, 0, 12)
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			switch {
+			case c >= '0' && c <= '9', c >= 'a' && c <= 'f':
+				out = append(out, c)
+			case c >= 'A' && c <= 'F':
+				out = append(out, c+'a'-'A')
+			case c == ':' || c == '-' || c == '.':
+			default:
+				return s // not a MAC: compared as given
+			}
+		}
+		return string(out)
+	}
+	return digits(a) == digits(b)
+}
+
 func (s Selector) empty() bool {
 	return s.AcctSessionID == "" && s.UserName == "" && !s.FramedIP.IsValid() && s.CallingStationID == ""
 }

@@ -305,3 +305,39 @@ func TestDynAuthReplayAndChecks(t *testing.T) {
 		t.Errorf("Error-Cause %x, want 402", v)
 	}
 }
+
+func TestSelectorMatches(t *testing.T) {
+	ip := netip.MustParseAddr("10.9.0.5")
+	type id struct {
+		acct, user string
+		ip         netip.Addr
+		mac        string
+	}
+	alice := id{"81000002", "alice", ip, "02:00:00:AA:BB:01"}
+	for _, tc := range []struct {
+		name string
+		sel  Selector
+		want bool
+	}{
+		{"empty selects nothing", Selector{}, false},
+		{"Acct-Session-Id", Selector{AcctSessionID: "81000002"}, true},
+		{"other Acct-Session-Id", Selector{AcctSessionID: "81000003"}, false},
+		{"User-Name", Selector{UserName: "alice"}, true},
+		{"Framed-IP-Address", Selector{FramedIP: ip}, true},
+		{"other Framed-IP-Address", Selector{FramedIP: netip.MustParseAddr("10.9.0.6")}, false},
+		{"Calling-Station-Id, other case and dashes", Selector{CallingStationID: "02-00-00-aa-bb-01"}, true},
+		{"Calling-Station-Id, dotted", Selector{CallingStationID: "0200.00aa.bb01"}, true},
+		{"Calling-Station-Id, other MAC", Selector{CallingStationID: "02:00:00:aa:bb:02"}, false},
+		{"all given must match", Selector{UserName: "alice", AcctSessionID: "81000003"}, false},
+		{"all match", Selector{UserName: "alice", AcctSessionID: "81000002", FramedIP: ip, CallingStationID: "02:00:00:aa:bb:01"}, true},
+		{"not a MAC compared as given", Selector{CallingStationID: "port 7"}, false},
+	} {
+		if got := tc.sel.Matches(alice.acct, alice.user, alice.ip, alice.mac); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	// A session without an address is not selected by one.
+	if (Selector{FramedIP: ip}).Matches("1", "bob", netip.Addr{}, "") {
+		t.Error("Framed-IP-Address matched a session without address")
+	}
+}

@@ -175,18 +175,23 @@ func (e *endpoint) drop(err error) {
 	e.log.Debug("radius answer dropped", zap.Stringer("server", e.remote), zap.Error(err))
 }
 
-// roundTrip sends the request encode builds for an identifier, again
+// roundTrip sends the request encode builds for an identifier (and the
+// socket's local address, which the kernel chose), again
 // every timeout, tries times in all, and returns the first answer that
 // verifies. A retransmission is the same bytes: same identifier, same
 // authenticator (RFC 5080 §2.2.1).
-func (e *endpoint) roundTrip(ctx context.Context, encode func(id uint8) ([]byte, error), secret []byte, requireMA bool, tries int, timeout time.Duration) ([]byte, error) {
+func (e *endpoint) roundTrip(ctx context.Context, encode func(id uint8, local netip.Addr) ([]byte, error), secret []byte, requireMA bool, tries int, timeout time.Duration) ([]byte, error) {
 	p := &pending{secret: secret, requireMA: requireMA, done: make(chan []byte, 1)}
 	s, id, err := e.acquire(ctx, p)
 	if err != nil {
 		return nil, err
 	}
 	defer e.release(s, id)
-	wire, err := encode(id)
+	var local netip.Addr
+	if ua, ok := s.conn.LocalAddr().(*net.UDPAddr); ok {
+		local = ua.AddrPort().Addr().Unmap()
+	}
+	wire, err := encode(id, local)
 	if err != nil {
 		return nil, err
 	}

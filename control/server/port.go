@@ -225,6 +225,7 @@ func (a *admission) Open(c pppoe.Circuit, r pppoe.PADR) (uint16, error) {
 		Establish:        func() bool { return s.establish(l) },
 		HalfOpenLog:      s.halfOpenLog,
 		Hooks:            s.sessionHooks(l),
+		Observers:        s.opts.Observers,
 		Log:              s.log,
 	})
 	if err != nil {

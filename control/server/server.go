@@ -90,6 +90,13 @@ type ConfigurableAAA interface {
 	Update(s aaa.Settings) error
 }
 
+// ConfigAAA is an AAA backend that follows the whole configuration, not
+// only the local secrets (RADIUS: /ppp aaa, /radius, /radius incoming,
+// /system identity); Apply gives it cfg instead of Update.
+type ConfigAAA interface {
+	Configure(cfg *config.Config) error
+}
+
 // CountingAAA is an AAA backend with counters to report.
 type CountingAAA interface {
 	Counters() aaa.Counters
@@ -103,6 +110,8 @@ type Options struct {
 	AAA aaa.Backend
 	// DataPlane forwards the sessions' traffic.
 	DataPlane session.DataPlane
+	// Observers are told of every session's life (accounting).
+	Observers []session.Observer
 	// Open opens a physical interface; nil uses afpacket.Listen.
 	Open func(ifname string) (Port, error)
 	// CookieKey is the AC-Cookie HMAC key; nil draws one.
@@ -413,7 +422,12 @@ func (s *Server) Apply(cfg *config.Config) error {
 		configs[name] = scs
 	}
 	// AAA last: the one step left that can fail, and it fails whole.
-	if c, ok := s.opts.AAA.(ConfigurableAAA); ok {
+	if c, ok := s.opts.AAA.(ConfigAAA); ok {
+		if err := c.Configure(cfg); err != nil {
+			abort()
+			return fmt.Errorf("server: %w", err)
+		}
+	} else if c, ok := s.opts.AAA.(ConfigurableAAA); ok {
 		if err := c.Update(cfg.LocalAAA()); err != nil {
 			abort()
 			return fmt.Errorf("server: %w", err)
@@ -724,6 +738,16 @@ func (s *Server) Sessions() []session.Snapshot {
 	// In the order they started, as RouterOS prints items by .id.
 	slices.SortFunc(out, func(a, b session.Snapshot) int { return cmp.Compare(a.ID, b.ID) })
 	return out
+}
+
+// Session returns the live session with handle id.
+func (s *Server) Session(id session.ID) (*session.Session, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if l := s.byID[id]; l != nil {
+		return l.sess, true
+	}
+	return nil, false
 }
 
 // Remove ends the sessions with the handles ids, as /ppp active remove

@@ -124,6 +124,7 @@ func TestTerminateCause(t *testing.T) {
 		ReasonDataPlane: radius.CauseNASError, ReasonShutdown: radius.CauseAdminReboot,
 		ReasonNoAuthMethod: radius.CauseUserError, ReasonSetupTimeout: radius.CauseLostService,
 		ReasonMaxSessions: radius.CauseServiceUnavailable, ReasonInterfaceGone: radius.CausePortError,
+		ReasonSessionTimeout: radius.CauseSessionTimeout, ReasonIdleTimeout: radius.CauseIdleTimeout,
 	}
 	for r := ReasonPADT; int(r) < NumReasons; r++ {
 		if got, ok := want[r]; !ok || r.TerminateCause() != got {

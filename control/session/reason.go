@@ -47,27 +47,35 @@ const (
 	// or moved to another namespace): the client cannot be reached, so
 	// neither LCP Terminate nor PADT is sent.
 	ReasonInterfaceGone
+	// ReasonSessionTimeout: the session's Session-Timeout (RFC 2865
+	// §5.27, from AAA or a CoA) passed.
+	ReasonSessionTimeout
+	// ReasonIdleTimeout: no traffic from the client in the data plane for
+	// the session's Idle-Timeout (RFC 2865 §5.28).
+	ReasonIdleTimeout
 )
 
 // NumReasons is the number of Reasons, for per-reason counters.
-const NumReasons = int(ReasonInterfaceGone) + 1
+const NumReasons = int(ReasonIdleTimeout) + 1
 
 var reasonNames = [...]string{
-	ReasonNone:          "none",
-	ReasonPADT:          "padt",
-	ReasonPeerTerminate: "peer-terminate",
-	ReasonKeepalive:     "keepalive-timeout",
-	ReasonAdmin:         "admin-remove",
-	ReasonReplaced:      "replaced",
-	ReasonAuthFailed:    "auth-failed",
-	ReasonNoAddress:     "no-address",
-	ReasonNegotiation:   "negotiation-failed",
-	ReasonDataPlane:     "dataplane-error",
-	ReasonShutdown:      "shutdown",
-	ReasonNoAuthMethod:  "no-auth-method",
-	ReasonSetupTimeout:  "setup-timeout",
-	ReasonMaxSessions:   "max-sessions",
-	ReasonInterfaceGone: "interface-gone",
+	ReasonNone:           "none",
+	ReasonPADT:           "padt",
+	ReasonPeerTerminate:  "peer-terminate",
+	ReasonKeepalive:      "keepalive-timeout",
+	ReasonAdmin:          "admin-remove",
+	ReasonReplaced:       "replaced",
+	ReasonAuthFailed:     "auth-failed",
+	ReasonNoAddress:      "no-address",
+	ReasonNegotiation:    "negotiation-failed",
+	ReasonDataPlane:      "dataplane-error",
+	ReasonShutdown:       "shutdown",
+	ReasonNoAuthMethod:   "no-auth-method",
+	ReasonSetupTimeout:   "setup-timeout",
+	ReasonMaxSessions:    "max-sessions",
+	ReasonInterfaceGone:  "interface-gone",
+	ReasonSessionTimeout: "session-timeout",
+	ReasonIdleTimeout:    "idle-timeout",
 }
 
 // String returns the reason's log name.
@@ -140,6 +148,10 @@ func (r Reason) TerminateCause() radius.TerminateCause {
 		return radius.CauseLostService
 	case ReasonInterfaceGone:
 		return radius.CausePortError
+	case ReasonSessionTimeout:
+		return radius.CauseSessionTimeout
+	case ReasonIdleTimeout:
+		return radius.CauseIdleTimeout
 	}
 	return radius.CauseNASError
 }

@@ -126,6 +126,7 @@ type Session struct {
 
 	verdict verdict
 	pending pendingUpdates
+	lim     limits // Session-Timeout and Idle-Timeout (limits.go)
 
 	observers []Observer
 	// entry is what the data plane holds while installed.
@@ -299,6 +300,7 @@ func (r *acRole) Poked(now time.Time) {
 	s := (*Session)(r)
 	s.answered(now)
 	s.updateNow(now)
+	s.limitsNow(now)
 }
 
 // start brings the link up: the PPPoE session exists (RFC 1661 §3.4).
@@ -314,7 +316,7 @@ func (s *Session) start(now time.Time) {
 // keepalive check.
 func (s *Session) next() time.Time {
 	var n time.Time
-	for _, t := range []time.Time{s.eng.linkDeadline, s.setupDeadline, s.nextCheck, s.interimAt} {
+	for _, t := range []time.Time{s.eng.linkDeadline, s.setupDeadline, s.nextCheck, s.interimAt, s.limitsDue()} {
 		if !t.IsZero() && (n.IsZero() || t.Before(n)) {
 			n = t
 		}
@@ -343,6 +345,9 @@ func (s *Session) wake(now time.Time) {
 	s.eng.TickLink((*acRole)(s), now)
 	if !s.ended && !s.nextCheck.IsZero() && !now.Before(s.nextCheck) {
 		s.keepalive(now)
+	}
+	if !s.ended {
+		s.checkLimits(now)
 	}
 	if !s.ended && !s.interimAt.IsZero() && !now.Before(s.interimAt) {
 		s.interimAt = now.Add(s.answer.InterimInterval)
@@ -550,6 +555,7 @@ func (s *Session) networkUp(info link.Info, now time.Time) {
 	if d := s.answer.InterimInterval; d > 0 {
 		s.interimAt = now.Add(d)
 	}
+	s.armLimits(now)
 	s.observe(now, NetworkUp{Protocol: ppp.ProtocolIPCP, Entry: e, Info: info, Setup: now.Sub(s.cfg.Opened)})
 }
 

@@ -122,7 +122,9 @@ func startDaemon(t *testing.T, ns *netns.NS, name, config, pins string, flags ..
 			t.Logf("%s log:\n%s", name, d.log.String())
 		}
 	})
-	waitFor(t, 10*time.Second, name+" control socket", func() bool {
+	// A wait for readiness, not a timed assertion: under load (a shared CI
+	// box) pppoed took more than 10 s to open its socket.
+	waitFor(t, 60*time.Second, name+" control socket", func() bool {
 		select {
 		case <-d.done:
 			t.Fatalf("%s exited at start with status %d:\n%s", name, d.cmd.ProcessState.ExitCode(), d.log.String())

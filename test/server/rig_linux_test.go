@@ -18,6 +18,8 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/aaa"
 	"github.com/pppoe-xdp/pppoe-xdp/control/afpacket"
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
+	"github.com/pppoe-xdp/pppoe-xdp/control/radius"
+	"github.com/pppoe-xdp/pppoe-xdp/control/radiusaaa"
 	"github.com/pppoe-xdp/pppoe-xdp/control/server"
 	"github.com/pppoe-xdp/pppoe-xdp/control/session"
 	"github.com/pppoe-xdp/pppoe-xdp/maps"
@@ -59,6 +61,10 @@ type rig struct {
 	echoInterval  time.Duration
 	accessMTU     int
 	fastFarEnds   bool
+	// radiusConfig, when set, is added to the configuration and the AAA
+	// is radius.Backend over the local secrets (radius_linux_test.go).
+	radiusConfig string
+	backend      *radiusaaa.Backend
 }
 
 // rigOption changes the rig before the server starts.
@@ -163,12 +169,27 @@ func newRig(t *testing.T, servers string, opts ...rigOption) *rig {
 	r.ac.Run(t, "ip", "neigh", "replace", coreAddr.String(), "lladdr", corMAC.String(), "dev", "up0", "nud", "permanent")
 	r.core.Run(t, "ip", "neigh", "replace", "198.51.100.1", "lladdr", upMAC.String(), "dev", "cor0", "nud", "permanent")
 
-	cfg, err := config.Load(quickExample + servers)
+	cfg, err := config.Load(quickExample + servers + "\n" + r.radiusConfig)
 	must(t, err)
 	r.aaa, err = aaa.New(cfg.LocalAAA(), nil)
 	must(t, err)
+	var backend aaa.Backend = r.aaa
+	var observers []session.Observer
+	if r.radiusConfig != "" {
+		r.backend = radiusaaa.NewBackend(r.aaa, radiusaaa.BackendOptions{
+			Sessions:   rigSessions{r},
+			Accounting: radius.AccountingOptions{RetryMin: 200 * time.Millisecond, RetryMax: time.Second},
+		})
+		backend, observers = r.backend, []session.Observer{r.backend}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = r.backend.Close(ctx)
+		})
+	}
 	r.srv, err = server.New(cfg, server.Options{
-		AAA:              r.aaa,
+		AAA:              backend,
+		Observers:        observers,
 		DataPlane:        server.NewDataPlane(dp),
 		Open:             r.open,
 		KeepaliveTimeout: r.keepalive,

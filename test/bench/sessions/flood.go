@@ -52,7 +52,7 @@ func floodBench(o floodOpts) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("needs root (network namespaces, BPF)")
 	}
-	env, err := newBenchEnv(1024)
+	env, err := newBenchEnv(1024, "local")
 	if err != nil {
 		return err
 	}

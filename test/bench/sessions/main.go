@@ -39,6 +39,7 @@ import (
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
+	"github.com/pppoe-xdp/pppoe-xdp/test/freeradius"
 	"github.com/pppoe-xdp/pppoe-xdp/test/peer"
 )
 
@@ -55,6 +56,7 @@ func main() {
 	flag.StringVar(&profDir, "pprof", "", "directory for the AC's heap and goroutine profiles at 10,000 sessions (default: a new one under $TMPDIR)")
 	conc := flag.Int("concurrency", 64, "dials (and PADTs) in flight at once; above ~100 the AC's AF_PACKET socket buffer overflows")
 	method := flag.String("auth", "pap", "pap or chap")
+	aaaMode := flag.String("aaa", "local", "local (/ppp secret) or radius (a FreeRADIUS beside the AC, the README's configuration)")
 	pin := flag.String("pin", "", "bpffs pin directory (server)")
 	iface := flag.String("iface", "acc0", "access interface (server)")
 	floodMode := flag.Bool("flood", false, "the flood bench: a subscriber dials during PADI and PADR floods")
@@ -71,12 +73,12 @@ func main() {
 	var err error
 	switch {
 	case *role == "server":
-		err = serve(*iface, *pin, *n)
+		err = serve(*iface, *pin, *n, *aaaMode)
 	case *floodMode:
 		err = floodBench(floodOpts{rate: *rate, dials: *dials, warmup: *warmup, pace: *pace, modes: strings.Split(*modes, ","),
 			padiLimit: *padiLimit, macLimit: *macLimit, floodKinds: strings.Split(*kinds, ",")})
 	default:
-		err = bench(*n, *conc, *method)
+		err = bench(*n, *conc, *method, *aaaMode)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench-sessions:", err)
@@ -131,7 +133,7 @@ func cpu() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func bench(n, conc int, method string) error {
+func bench(n, conc int, method, aaaMode string) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("needs root (network namespaces, BPF)")
 	}
@@ -144,7 +146,10 @@ func bench(n, conc int, method string) error {
 	default:
 		return fmt.Errorf("-auth %q: want pap or chap", method)
 	}
-	env, err := newBenchEnv(n)
+	if aaaMode != "local" && aaaMode != "radius" {
+		return fmt.Errorf("-aaa %q: want local or radius", aaaMode)
+	}
+	env, err := newBenchEnv(n, aaaMode)
 	if err != nil {
 		return err
 	}
@@ -159,6 +164,9 @@ func bench(n, conc int, method string) error {
 
 	fmt.Printf("bench-sessions: %d emulated subscribers (%s), %d dials in flight, %d CPUs, AC in a child process\n",
 		n, method, conc, runtime.NumCPU())
+	if aaaMode == "radius" {
+		fmt.Println("aaa:       RADIUS: every subscriber through a FreeRADIUS (threaded, the README's configuration) in the AC's namespace on the same CPUs, accounting on")
+	}
 	idle, err := ch.mem(false)
 	if err != nil {
 		return err
@@ -169,6 +177,10 @@ func bench(n, conc int, method string) error {
 	var firstErr atomic.Value
 	sem := make(chan struct{}, conc)
 	var wg sync.WaitGroup
+	var radiusCPU0 time.Duration
+	if env.radius != nil {
+		radiusCPU0 = env.radius.CPU()
+	}
 	// Sessions come up in phases, to 10,000 and then to n, with a pause at
 	// each end to read the AC's memory (and at 10,000 its profiles).
 	marks := []int{n}
@@ -252,6 +264,10 @@ func bench(n, conc int, method string) error {
 	}
 	fmt.Printf("cpu:       while dialling, AC %v, emulated clients %v (on %d CPUs they share the limit)\n",
 		time.Duration(up[1]-b0).Round(time.Millisecond), clientCPU.Round(time.Millisecond), runtime.NumCPU())
+	if env.radius != nil {
+		rc := env.radius.CPU() - radiusCPU0
+		fmt.Printf("           FreeRADIUS %v (%.2f cores) while dialling\n", rc.Round(time.Millisecond), rc.Seconds()/setupTotal.Seconds())
+	}
 
 	// Teardown: the clients send PADT (RFC 2516 §5.5), conc at a time,
 	// each batch once the AC has ended the previous one (a PADT is never
@@ -295,6 +311,24 @@ func bench(n, conc int, method string) error {
 		}
 	}
 	td := time.Since(t0)
+	if aaaMode == "radius" {
+		// Every session's Start and Stop delivered: the accounting kept up.
+		var acct []int64
+		t1 := time.Now()
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			s, err := ch.ask("acct")
+			if err != nil {
+				return err
+			}
+			acct = ints(s)
+			if acct[0] == 0 || time.Now().After(deadline) {
+				break
+			}
+		}
+		drained := time.Since(t1).Round(time.Millisecond)
+		defer fmt.Printf("accounting: %d records delivered (Accounting-On, a Start and a Stop per session), %d still queued %v after the last session ended\n",
+			acct[1], acct[0], drained)
+	}
 	fmt.Printf("teardown:  %d sessions down in %v, %.0f sessions/s (client PADT until no session, maps entry or lease is left)\n",
 		ok, td.Round(time.Millisecond), float64(ok)/td.Seconds())
 	fmt.Printf("           left: %d sessions, %d maps entries, %d leases; AC cpu %v, clients cpu %v\n",
@@ -384,6 +418,7 @@ type benchEnv struct {
 	subNS, acNS string
 	child       *child
 	mux         *peer.Mux
+	radius      *freeradius.Server // -aaa radius
 	undo        []func()
 }
 
@@ -394,7 +429,7 @@ func (e *benchEnv) close() {
 }
 
 // newBenchEnv builds the lab for an AC with room for n sessions.
-func newBenchEnv(n int) (_ *benchEnv, err error) {
+func newBenchEnv(n int, aaaMode string) (_ *benchEnv, err error) {
 	id := strconv.Itoa(os.Getpid())
 	e := &benchEnv{subNS: "pxb-sub-" + id, acNS: "pxb-ac-" + id}
 	defer func() {
@@ -428,7 +463,23 @@ func newBenchEnv(n int) (_ *benchEnv, err error) {
 		return nil, err
 	}
 	pin := "/sys/fs/bpf/pppoe-xdp-bench-" + id
-	cmd := exec.Command("ip", "netns", "exec", e.acNS, self, "-role=server", "-iface=acc0", "-pin="+pin, "-n="+strconv.Itoa(n), "-state="+stateMode)
+	if aaaMode == "radius" {
+		dir, err := os.MkdirTemp("", "pxb-radius-")
+		if err != nil {
+			return nil, err
+		}
+		e.undo = append(e.undo, func() { os.RemoveAll(dir) })
+		fr, err := freeradius.Launch(dir, freeradius.Options{
+			Threaded: true, Netns: e.acNS, AuthPort: 1812, AcctPort: 1813,
+			Users: "MT-User\tCleartext-Password := \"StrongPass\"\n",
+		})
+		if err != nil {
+			return nil, fmt.Errorf("freeradius: %w", err)
+		}
+		e.undo = append(e.undo, fr.Close)
+		e.radius = fr
+	}
+	cmd := exec.Command("ip", "netns", "exec", e.acNS, self, "-role=server", "-iface=acc0", "-pin="+pin, "-n="+strconv.Itoa(n), "-aaa="+aaaMode, "-state="+stateMode)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -12,6 +13,7 @@ import (
 	"runtime/pprof"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
@@ -20,9 +22,12 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/afpacket"
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
+	"github.com/pppoe-xdp/pppoe-xdp/control/radiusaaa"
 	"github.com/pppoe-xdp/pppoe-xdp/control/server"
+	"github.com/pppoe-xdp/pppoe-xdp/control/session"
 	"github.com/pppoe-xdp/pppoe-xdp/control/state"
 	"github.com/pppoe-xdp/pppoe-xdp/maps"
+	"github.com/pppoe-xdp/pppoe-xdp/test/freeradius"
 )
 
 // benchConfig is the RouterOS reference's Quick Example with a pool big
@@ -46,7 +51,7 @@ func benchConfig(iface string) string {
 // stateMode is -state: which state store the AC writes its sessions to.
 var stateMode = "none"
 
-func serve(iface, pin string, n int) error {
+func serve(iface, pin string, n int, aaaMode string) error {
 	capacity := uint32(max(1024, 2*n))
 	dp, err := maps.Open(maps.Options{PinPath: pin, MaxSessions: capacity})
 	if err != nil {
@@ -73,13 +78,33 @@ func serve(iface, pin string, n int) error {
 			return err
 		}
 	}
-	cfg, err := config.Load(benchConfig(iface))
+	script := benchConfig(iface)
+	if aaaMode == "radius" {
+		// The subscribers are on FreeRADIUS (in this namespace), not in
+		// the local secrets.
+		script = strings.Replace(script, "/ppp secret add name=MT-User password=StrongPass profile=for-pppoe service=pppoe\n", "", 1) +
+			"/ppp aaa set use-radius=yes accounting=yes\n" +
+			"/radius add service=ppp address=127.0.0.1 secret=" + freeradius.Secret + "\n"
+	}
+	cfg, err := config.Load(script)
 	if err != nil {
 		return err
 	}
 	local, err := aaa.New(cfg.LocalAAA(), nil)
 	if err != nil {
 		return err
+	}
+	var backend aaa.Backend = local
+	var observers []session.Observer
+	var rb *radiusaaa.Backend
+	if aaaMode == "radius" {
+		rb = radiusaaa.NewBackend(local, radiusaaa.BackendOptions{})
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			rb.Close(ctx)
+		}()
+		backend, observers = rb, []session.Observer{rb}
 	}
 	// Off until the flood bench's "limits" command; pppoed leaves the Go
 	// limiter nil and sets the data plane's.
@@ -98,7 +123,8 @@ func serve(iface, pin string, n int) error {
 	}
 	srv, err := server.New(cfg, server.Options{
 		State:            store,
-		AAA:              local,
+		AAA:              backend,
+		Observers:        observers,
 		DataPlane:        server.NewDataPlane(dp),
 		DiscoveryLimiter: lim,
 		Open: func(name string) (server.Port, error) {
@@ -190,6 +216,13 @@ func serve(iface, pin string, n int) error {
 			d := srv.Counters().Discovery
 			fmt.Println(c[maps.ReasonPassDiscovery], c[maps.ReasonDiscoveryMAC], c[maps.ReasonDiscoveryGlobal],
 				d.PADIReceived, d.PADRReceived, d.MACLimited+d.GlobalLimited, d.PADOSent, d.PADSSent, d.PADSErrors, runs, ns)
+		case "acct":
+			// queued delivered
+			if rb == nil {
+				fmt.Println(0, 0)
+			} else {
+				fmt.Println(rb.Queued(), rb.Delivered())
+			}
 		case "quit":
 			fmt.Println("bye")
 			return nil
