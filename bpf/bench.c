@@ -39,8 +39,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  *   tmpl[mac_off..+3] = i (24 bits, big endian: the low half of a MAC)
  *   tmpl[sid_off..+2] = i % 65535 + 1 (a PPPoE session id, or a UDP port)
  *   tmpl[ip_off..+4]  = ip_base + i (an IPv4 address)
- * and the IPv4 header at hdr_off gets its checksum recomputed. n = 1 gives
- * the same frame every time. */
+ * and the IPv4 header at hdr_off gets its checksum recomputed (hdr_off 0:
+ * none, an IPv6 frame, whose header has no checksum; ip_off then points
+ * into an IPv6 address). n = 1 gives the same frame every time. */
 struct gen_cfg {
 	__u32 ifindex;
 	__u32 n;
@@ -148,6 +149,8 @@ int xdp_gen(struct xdp_md *ctx)
 	p[off + 2] = ip >> 8;
 	p[off + 3] = ip;
 
+	if (!cfg->hdr_off)
+		return bpf_redirect(cfg->ifindex, 0);
 	/* RFC 791 §3.1 header checksum over the 20-byte header. */
 	w = (void *)(p + (cfg->hdr_off & (GEN_LEN - 1)));
 	if ((void *)(w + 10) > end)

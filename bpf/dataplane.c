@@ -44,6 +44,7 @@
 #include "discovery.h"
 #include "mp.h"
 #include "ratelimit.h"
+#include "ipv6.h"
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -68,13 +69,15 @@ enum up_class {
 	UP_SPOOFED,
 	UP_IPV4,
 	UP_IPV6,
-	UP_MP,        /* MP fragment of a session that negotiated MP: user space */
+	UP_MP,       /* MP fragment of a session that negotiated MP: user space */
+	UP_V6_LOCAL, /* a session's link-local or multicast IPv6: control plane */
 };
 
 struct up {
 	struct l2 l2;
 	struct pppoe_hdr_ *ph;
 	struct iphdr *iph;
+	struct ip6_hdr_ *ip6;
 	struct session_hot *info;
 	struct session_counters *st;
 	__u32 mp;     /* bytes of MP header + inner protocol unwrapped (mp.h), or 0 */
@@ -100,9 +103,9 @@ static __always_inline void stamp_seen(struct session_counters *st)
 	}
 }
 
-/* classify_up parses an access-side frame up to IPv4 and finds its session.
- * For a known session's valid IPv4 packet it has checked the source address
- * and stamped last_seen. */
+/* classify_up parses an access-side frame up to IPv4 or IPv6 and finds its
+ * session. For a known session's valid IP packet it has checked the source
+ * address and stamped last_seen. */
 static __always_inline int classify_up(struct cursor *c, __u32 ifindex, struct up *u)
 {
 	struct session_key key = {};
@@ -157,6 +160,21 @@ static __always_inline int classify_up(struct cursor *c, __u32 ifindex, struct u
 			return UP_MALFORMED;
 	}
 	if (ppp == PPP_IPV6_) {
+		if (parse_ipv6(c, bpf_ntohs(u->ph->length) - 2 - u->mp, &u->ip6) < 0)
+			return UP_MALFORMED;
+		/* A client's netdev takes all of it, RAs included. */
+		if (info->flags & SESSION_F_CLIENT) {
+			stamp_seen(st);
+			return UP_IPV6;
+		}
+		if (v6_local(u->ip6)) {
+			stamp_seen(st);
+			return UP_V6_LOCAL;
+		}
+		if (!v6_src_ok(info, u->ip6->saddr)) {
+			st->drops++;
+			return UP_SPOOFED;
+		}
 		stamp_seen(st);
 		return UP_IPV6;
 	}
@@ -226,6 +244,56 @@ static __always_inline void clamp_mss_skb(struct __sk_buff *skb, struct iphdr *i
 	    bpf_skb_store_bytes(skb, field_off, &new, sizeof(new), 0))
 		return;
 	count(REASON_MSS_CLAMPED);
+}
+
+/* The MSS clamps run as global functions: the verifier checks each once,
+ * on its own, instead of walking the TCP options again inside every path
+ * of every caller (xdp_access_in with multilink and IPv6 went past its
+ * million instructions with the walks inlined). They take the context and
+ * the offset of the IP header (l3off, at most 64) and find the headers
+ * again; v6 says which IP version is there. mss_clamp_skb invalidates the
+ * caller's packet pointers (it changes packet data), mss_clamp_xdp does
+ * not. Both return 0. */
+__attribute__((noinline)) int mss_clamp_xdp(struct xdp_md *ctx, __u32 l3off, __u32 mss, __u32 v6)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ip6_hdr_ *ip6;
+	struct iphdr *iph;
+
+	if (l3off > 64)
+		return 0;
+	if (v6) {
+		ip6 = data + l3off;
+		if ((void *)(ip6 + 1) <= end)
+			clamp_mss6_direct(ip6, end, mss);
+		return 0;
+	}
+	iph = data + l3off;
+	if ((void *)(iph + 1) <= end && iph->ihl == 5)
+		clamp_mss_direct(iph, end, mss);
+	return 0;
+}
+
+__attribute__((noinline)) int mss_clamp_skb(struct __sk_buff *skb, __u32 l3off, __u32 mss, __u32 v6)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	struct ip6_hdr_ *ip6;
+	struct iphdr *iph;
+
+	if (l3off > 64)
+		return 0;
+	if (v6) {
+		ip6 = data + l3off;
+		if ((void *)(ip6 + 1) <= end)
+			clamp_mss6_skb(skb, ip6, end, mss);
+		return 0;
+	}
+	iph = data + l3off;
+	if ((void *)(iph + 1) <= end && iph->ihl == 5)
+		clamp_mss_skb(skb, iph, end, mss);
+	return 0;
 }
 
 /* subscriber_v4 finds the active server session that owns IPv4 address
@@ -309,6 +377,7 @@ static __always_inline int access_in(struct xdp_md *ctx, const int hwvlan)
 	struct ethhdr *eth;
 	__u32 zero = 0, hdr, tot, frame;
 	long rc;
+	int cls;
 
 	if (hwvlan) {
 		__be16 proto;
@@ -323,7 +392,8 @@ static __always_inline int access_in(struct xdp_md *ctx, const int hwvlan)
 			u.l2.nvlan = 1;
 		}
 	}
-	switch (classify_up(&c, ctx->ingress_ifindex, &u)) {
+	cls = classify_up(&c, ctx->ingress_ifindex, &u);
+	switch (cls) {
 	case UP_MALFORMED:
 		count(REASON_MALFORMED);
 		return XDP_DROP;
@@ -347,6 +417,9 @@ static __always_inline int access_in(struct xdp_md *ctx, const int hwvlan)
 	case UP_SPOOFED:
 		count(REASON_SPOOFED);
 		return XDP_DROP;
+	case UP_V6_LOCAL:
+		count(REASON_PASS_CONTROL);
+		return XDP_PASS;
 	case UP_IPV4:
 	case UP_IPV6:
 		break;
@@ -355,18 +428,29 @@ static __always_inline int access_in(struct xdp_md *ctx, const int hwvlan)
 		return XDP_DROP;
 	}
 	if (u.mp) {
-		void *ip = u.iph;
+		void *ip;
 
+		/* The rewrite invalidates every packet pointer, u's included:
+		 * the IP header is found again in the new frame, and which
+		 * version it is comes from cls, not from the stale pointers. */
 		if (mp_normalize_xdp(ctx, u.l2.len, u.mp, &u.ph, &ip))
 			goto err;
-		u.iph = ip;
+		u.iph = NULL;
+		u.ip6 = NULL;
+		if (cls == UP_IPV6)
+			u.ip6 = ip;
+		else
+			u.iph = ip;
 		u.mp = 0;
 		data = (void *)(long)ctx->data;
 		data_end = (void *)(long)ctx->data_end;
 	}
-	/* Client sessions end in a netdev: TC decaps them. IPv6: slow path
-	 * for now. */
-	if (!u.iph || (u.info->flags & SESSION_F_CLIENT))
+	/* Client sessions end in a netdev: TC decaps them. */
+	if (u.info->flags & SESSION_F_CLIENT)
+		goto slow;
+	if (cls == UP_IPV6)
+		return xdp_up6(ctx, u.l2.len + sizeof(struct pppoe_hdr_) + 2, u.ip6, u.info, u.st);
+	if (!u.iph)
 		goto slow;
 
 	iph = u.iph;
@@ -421,7 +505,7 @@ static __always_inline int access_in(struct xdp_md *ctx, const int hwvlan)
 		return XDP_DROP;
 	}
 
-	clamp_mss_direct(iph, data_end, u.info->mss);
+	mss_clamp_xdp(ctx, (void *)iph - data, u.info->mss, 0);
 	ip_decrease_ttl(iph);
 	u.st->packets_up++;
 	u.st->bytes_up += tot;
@@ -543,19 +627,21 @@ static __always_inline int access_spread(struct xdp_md *ctx, const int hwvlan)
 	}
 	rs = bpf_map_lookup_elem(&rx_spread_cpus, &zero);
 	if (!rs || !rs->n || rs->n > RX_SPREAD_MAX)
-		return access_in(ctx, hwvlan);
+		goto here;
 	h = spread_hash(&c, &l2);
 	if (h < 0)
-		return access_in(ctx, hwvlan);
+		goto here;
 	/* h * n / 2^32 picks one of n without a division. */
 	k = ((__u64)(__u32)h * rs->n) >> 32;
 	if (k >= RX_SPREAD_MAX)
-		return access_in(ctx, hwvlan);
+		goto here;
 	cpu = rs->cpu[k];
 	/* A CPU user space has not (or no longer) set up: handled here. */
-	if (bpf_redirect_map(&rx_cpus, cpu, XDP_PASS) != XDP_REDIRECT)
-		return access_in(ctx, hwvlan);
-	return XDP_REDIRECT;
+	if (bpf_redirect_map(&rx_cpus, cpu, XDP_PASS) == XDP_REDIRECT)
+		return XDP_REDIRECT;
+here:
+	/* One call site: each inlined copy of access_in is verified again. */
+	return access_in(ctx, hwvlan);
 }
 
 SEC("xdp")
@@ -594,7 +680,8 @@ int xdp_uplink_in(struct xdp_md *ctx)
 	struct iphdr *iph;
 	__u32 tot, frame, push, slot;
 
-	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+	if ((void *)(eth + 1) > data_end ||
+	    (eth->h_proto != bpf_htons(ETH_P_IP) && eth->h_proto != bpf_htons(ETH_P_IPV6)))
 		return XDP_PASS;
 	/* Link-layer broadcast or multicast is never forwarded (RFC 1812
 	 * §5.3.4), nor a frame for another station; the kernel decides what
@@ -605,6 +692,8 @@ int xdp_uplink_in(struct xdp_md *ctx)
 	up = bpf_map_lookup_elem(&uplink_macs, &slot);
 	if (up && up->ifindex == ctx->ingress_ifindex && !mac_eq(eth->h_dest, up->mac))
 		return XDP_PASS;
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
+		return xdp_down6(ctx);
 	c.pos = eth + 1;
 	if (parse_ipv4(&c, data_end - c.pos, &iph) < 0)
 		return XDP_PASS;
@@ -634,7 +723,7 @@ int xdp_uplink_in(struct xdp_md *ctx)
 	}
 	if (tot > info->mtu) {
 		ip_decrease_ttl(iph);
-		return mp_divert_xdp(ctx, info, st, tot);
+		return mp_divert_xdp(ctx, info, st, tot, PPP_IP_);
 	}
 	/* As upstream: the kernel forwards to pppoe0 and tc_pppoe0_out
 	 * encapsulates when the access device cannot transmit XDP frames. */
@@ -652,7 +741,7 @@ int xdp_uplink_in(struct xdp_md *ctx)
 		count(REASON_RATE_TX_DROP);
 		return XDP_DROP;
 	}
-	clamp_mss_direct(iph, data_end, info->mss);
+	mss_clamp_xdp(ctx, ETH_HLEN, info->mss, 0);
 	ip_decrease_ttl(iph);
 
 	frame = data_end - data;
@@ -790,8 +879,12 @@ int tc_access_in(struct __sk_buff *skb)
 		if ((void *)(u.iph + 1) > c.end)
 			return TC_ACT_SHOT;
 		len = bpf_ntohs(u.iph->tot_len);
-		if (u.iph->ihl == 5)
-			clamp_mss_skb(skb, u.iph, c.end, u.info->mss);
+		mss_clamp_skb(skb, (void *)u.iph - c.start, u.info->mss, 0);
+	} else if (u.ip6) {
+		if ((void *)(u.ip6 + 1) > c.end)
+			return TC_ACT_SHOT;
+		len = bpf_ntohs(u.ip6->payload_len) + sizeof(struct ip6_hdr_);
+		mss_clamp_skb(skb, (void *)u.ip6 - c.start, mss6(u.info), 1);
 	} else {
 		len = bpf_ntohs(u.ph->length) - 2 - u.mp;
 	}
@@ -862,8 +955,8 @@ static __always_inline int encap_out(struct __sk_buff *skb, struct iphdr *iph, v
 	/* The fq qdisc on the access interface holds it until then. */
 	if (edt)
 		bpf_skb_set_tstamp(skb, edt, BPF_SKB_TSTAMP_DELIVERY_MONO);
-	if (iph && iph->ihl == 5)
-		clamp_mss_skb(skb, iph, end, info->mss);
+	if (iph)
+		mss_clamp_skb(skb, ETH_HLEN, info->mss, 0);
 	if (bpf_skb_adjust_room(skb, encap_len(info), BPF_ADJ_ROOM_MAC, 0))
 		goto err;
 	if (write_encap((void *)(long)skb->data, (void *)(long)skb->data_end, info, tot, ppp))
@@ -885,15 +978,26 @@ int tc_pppoe0_out(struct __sk_buff *skb)
 	struct session_hot *info;
 	struct session_counters *st;
 	struct iphdr *iph;
+	struct ip6_hdr_ *ip6;
 	__u32 tot;
 
 	c = tc_cursor(skb);
 	eth = c.pos;
 	if ((void *)(eth + 1) > c.end)
 		goto malformed;
-	if (eth->h_proto != bpf_htons(ETH_P_IP))
-		goto unknown; /* IPv6 subscribers are not in the maps yet */
 	c.pos = eth + 1;
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		if (parse_ipv6(&c, c.len - ETH_HLEN, &ip6) < 0)
+			goto malformed;
+		if (!subscriber_v6(ip6->daddr, &info, &st))
+			goto unknown;
+		tot = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
+		if (tot <= info->mtu && skb->gso_segs <= 1)
+			mss_clamp_skb(skb, ETH_HLEN, mss6(info), 1);
+		return encap_out(skb, NULL, NULL, info, st, tot, PPP_IPV6_, REASON_SLOW_DOWN);
+	}
+	if (eth->h_proto != bpf_htons(ETH_P_IP))
+		goto unknown;
 	if (parse_ipv4(&c, c.len - ETH_HLEN, &iph) < 0)
 		goto malformed;
 	if (!subscriber_v4(iph->daddr, &info, &st))

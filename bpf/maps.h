@@ -180,8 +180,11 @@ static __always_inline struct session_hot *subscriber_lookup(__u32 addr)
 }
 
 
-/* subscribers_v6: IPv6 prefix -> session index. Present so the ABI is ready
- * for IPv6; no program reads it yet (IPv6 data takes the slow path). */
+/* subscribers_v6: IPv6 prefix -> session index: every server session's
+ * link /64 and delegated prefixes, of any length; the downstream lookup
+ * (longest match) and the upstream anti-spoof check for delegated prefixes
+ * (ipv6.h). User space sizes it at twice max sessions (a /64 and a
+ * delegated prefix each) and keeps prefixes disjoint between sessions. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__type(key, struct v6_lpm_key);
@@ -190,6 +193,47 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } subscribers_v6 SEC(".maps");
+
+/* subscriber6_slots: a direct-mapped front of subscribers_v6, as
+ * subscriber_slots is of subscribers_v4: a prefix of length L hashes
+ * (v6_slot_hash, mirrored in maps/) to a pair of slots; user space puts it
+ * in the first free one, or counts it in v6_lens.spill. The kernel's trie
+ * walks a node per branching bit, some 20 with 200,000 prefixes, hot or
+ * not; a probe per prefix length in use is one cache line. User space
+ * sizes it (a power of two, twice subscribers_v6) at load time. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct v6_slot);
+	__uint(max_entries, 4 * MAX_SESSIONS_DEFAULT);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} subscriber6_slots SEC(".maps");
+
+/* slot6_mask: subscriber6_slots' size - 1, set by user space at load time. */
+const volatile __u32 slot6_mask = 4 * MAX_SESSIONS_DEFAULT - 1;
+
+/* v6_lens: one entry, struct v6_lengths, written by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct v6_lengths);
+	__uint(max_entries, 1);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} v6_lens SEC(".maps");
+
+/* v6_slot_hash mixes a masked prefix's four 32-bit words (native-order
+ * loads) and its length into its pair's first slot; maps/ipv6slot.go
+ * computes the same. */
+static __always_inline __u32 v6_slot_hash(const __u32 *w, __u32 len)
+{
+	__u32 h = w[0] * 0x9e3779b1u ^ w[1] * 0x85ebca77u ^ w[2] * 0xc2b2ae3du ^
+		  w[3] * 0x27d4eb2fu ^ len * 0x165667b1u;
+
+	h ^= h >> 15;
+	h *= 0x2c1b3c6du;
+	h ^= h >> 12;
+	return h & slot6_mask & ~1u;
+}
 
 /* client_devs: client netdev (its veth peer's ifindex) -> struct
  * client_dev. Clients are few; a fixed size does. */

@@ -112,8 +112,8 @@ static __always_inline __u32 mp_unwrap(struct cursor *c, const struct session_ho
  * reaches user space is always one user space must handle.
  * l2len + 6 is what moves (Ethernet and up to two tags: 14, 18 or 22
  * bytes, plus the PPPoE header), mp the bytes removed (6 long, 4 short).
- * On success the pointers in *ph and *ip (when set) point into the new
- * frame. Returns 0 or -1 (frame unchanged, or a helper failed). */
+ * On success *ph and *ip point into the new frame, at the PPPoE header
+ * and at the IP header (not yet checked against the frame's end). Returns 0 or -1 (frame unchanged, or a helper failed). */
 static __always_inline int mp_normalize_xdp(struct xdp_md *ctx, __u32 l2len, __u32 mp,
 					    struct pppoe_hdr_ **ph, void **ip)
 {
@@ -153,11 +153,7 @@ static __always_inline int mp_normalize_xdp(struct xdp_md *ctx, __u32 l2len, __u
 		return -1;
 	p->length = bpf_htons(bpf_ntohs(p->length) - mp);
 	*ph = p;
-	if (*ip) {
-		*ip = (void *)(p + 1) + 2;
-		if (*ip + 20 > end)
-			return -1;
-	}
+	*ip = (void *)(p + 1) + 2;
 	return 0;
 }
 
@@ -182,12 +178,12 @@ static __always_inline int mp_divert_skb(struct __sk_buff *skb, struct session_h
 	return TC_ACT_SHOT;
 }
 
-/* mp_divert_xdp is mp_divert_skb for the XDP fast path, after the TTL was
- * decremented. */
+/* mp_divert_xdp is mp_divert_skb for the XDP fast path, after the TTL or
+ * hop limit was decremented. */
 static __always_inline int mp_divert_xdp(struct xdp_md *ctx, struct session_hot *info,
-					 struct session_counters *st, __u32 tot)
+					 struct session_counters *st, __u32 tot, __u16 ppp)
 {
-	struct mp_divert_hdr h = { .session_index = info->index, .protocol = PPP_IP_, .forwarded = 1 };
+	struct mp_divert_hdr h = { .session_index = info->index, .protocol = ppp, .forwarded = 1 };
 	__u64 len = ctx->data_end - ctx->data;
 
 	if (bpf_perf_event_output(ctx, &mp_divert, BPF_F_CURRENT_CPU | (len << 32), &h, sizeof(h))) {

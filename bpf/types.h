@@ -61,15 +61,17 @@ struct session_attrs {
 	__u32 ifindex;           /* Ethernet interface (egress towards the peer) */
 	__u32 netdev_ifindex;    /* client: the netdev decapsulated frames enter */
 	__u8 netdev_mac[6];      /* client: its MAC (destination of those frames) */
-	__u8 ipv6_prefix_len;    /* reserved */
+	__u8 ipv6_prefix_len;    /* server: 64 when ipv6_prefix is set, else 0 */
 	__u8 pad;
-	__u8 ipv6_prefix[16];    /* reserved: delegated/ND prefix */
+	__u8 ipv6_prefix[16];    /* server: the link /64 (SLAAC), for the upstream
+	                          * anti-spoof check without an LPM lookup; the
+	                          * session's prefixes are in subscribers_v6 */
 	__u32 pad2;
 };
 _Static_assert(sizeof(struct session_attrs) == 72, "session_attrs size");
 
 /* session_hot: the first 40 bytes of struct session_attrs, everything the
- * fast paths read (the rest is for client netdevs and IPv6). A slot holds
+ * IPv4 fast paths read (the rest is for client netdevs and IPv6). A slot holds
  * only these, so a slot with its key is one cache line. */
 struct session_hot {
 	__u32 index;
@@ -160,6 +162,28 @@ struct v6_lpm_key {
 	__u8 addr[16];
 };
 _Static_assert(sizeof(struct v6_lpm_key) == 20, "v6_lpm_key size");
+
+/* subscriber6_slots value: one subscribers_v6 prefix (masked, wire
+ * order) and its session. prefixlen 0 marks a free slot. Two slots share a
+ * cache line. */
+struct v6_slot {
+	__u8 addr[16];
+	__u32 prefixlen;
+	__u32 index;
+	__u64 pad;
+};
+_Static_assert(sizeof(struct v6_slot) == 32, "v6_slot size");
+
+/* v6_lens[0], struct v6_lengths: the prefix lengths subscribers_v6 holds, which the programs
+ * probe subscriber6_slots with, and whether any prefix is missing from the
+ * slots (then a probe miss falls back to the trie). */
+#define V6_LENS_MAX 8
+struct v6_lengths {
+	__u8 len[V6_LENS_MAX]; /* n of them, longest first */
+	__u32 n;
+	__u32 spill;           /* prefixes only in subscribers_v6: nonzero = fall back */
+};
+_Static_assert(sizeof(struct v6_lengths) == 16, "v6_lengths size");
 
 /* uplink_macs value: an uplink's MAC, at slot ifindex % UPLINK_SLOTS. */
 struct uplink_mac {

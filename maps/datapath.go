@@ -67,7 +67,9 @@ type Datapath struct {
 	rate    rateMaps // rate_limits and rate_states, mapped (ratelimit.go)
 	// slotMask is session_slots' size - 1 (slot.go).
 	slotMask uint32
-	log      *zap.Logger
+	// slot6Mask is subscriber6_slots' size - 1 (ipv6slot.go).
+	slot6Mask uint32
+	log       *zap.Logger
 	// genericXDP forces generic XDP attachments (Options.GenericXDP).
 	genericXDP bool
 	// clsact forces clsact TC attachments (Options.Clsact).
@@ -80,6 +82,7 @@ type Datapath struct {
 	mu    sync.Mutex
 	free  []Index        // free session indices, popped from the end
 	inUse map[Index]bool // allocated indices
+	v6    *v6Prefixes    // subscribers_v6 as installed (ipv6.go)
 
 	// egress follows which devices XDP may redirect to (egress.go);
 	// nil until the first attachment.
@@ -136,9 +139,11 @@ func Open(opts Options) (*Datapath, error) {
 		return nil, fmt.Errorf("maps: %w", err)
 	}
 	for _, name := range []string{dataplaneMapSessions, dataplaneMapSessionInfo,
-		dataplaneMapSubscribersV4, dataplaneMapSubscribersV6} {
+		dataplaneMapSubscribersV4} {
 		spec.Maps[name].MaxEntries = opts.MaxSessions
 	}
+	// A link /64 and a delegated prefix per session (bpf/maps.h).
+	spec.Maps[dataplaneMapSubscribersV6].MaxEntries = 2 * opts.MaxSessions
 	// session_stats has a slot per session and CPU (bpf/maps.h).
 	cpus, err := ebpf.PossibleCPU()
 	if err != nil {
@@ -172,6 +177,12 @@ func Open(opts Options) (*Datapath, error) {
 	if err := spec.Variables[dataplaneVarSlotMask].Set(nslots - 1); err != nil {
 		return nil, fmt.Errorf("maps: slot_mask: %w", err)
 	}
+	// Twice subscribers_v6, as the IPv4 slots are twice their map; set
+	// before the stamp, whose fingerprint covers every map's size.
+	spec.Maps[dataplaneMapSubscriber6Slots].MaxEntries = 2 * nslots
+	if err := spec.Variables[dataplaneVarSlot6Mask].Set(2*nslots - 1); err != nil {
+		return nil, fmt.Errorf("maps: slot6_mask: %w", err)
+	}
 	// Pins stamped with another layout are refused before anything is
 	// loaded: reusing them would misread every installed session.
 	stamp := dataplaneLayoutStamp{Version: LayoutVersion, Fingerprint: layoutFingerprint(spec)}
@@ -195,7 +206,7 @@ func Open(opts Options) (*Datapath, error) {
 			_ = os.Remove(p)
 		}
 	}
-	d := &Datapath{spec: spec, pinPath: opts.PinPath, max: opts.MaxSessions, cpus: uint32(cpus), slotMask: nslots - 1, log: opts.Logger, genericXDP: opts.GenericXDP, clsact: opts.Clsact}
+	d := &Datapath{spec: spec, pinPath: opts.PinPath, max: opts.MaxSessions, cpus: uint32(cpus), slotMask: nslots - 1, slot6Mask: 2*nslots - 1, log: opts.Logger, genericXDP: opts.GenericXDP, clsact: opts.Clsact}
 	err = spec.LoadAndAssign(&d.objs, &ebpf.CollectionOptions{
 		Maps: ebpf.MapOptions{PinPath: opts.PinPath},
 	})
@@ -244,6 +255,12 @@ func Open(opts Options) (*Datapath, error) {
 		unpinFresh()
 		return nil, err
 	}
+	if err := d.rebuildV6(); err != nil {
+		d.closeRate()
+		d.objs.Close()
+		unpinFresh()
+		return nil, err
+	}
 	if len(opts.RxSpread) > 0 {
 		if err := d.loadSpread(opts.RxSpread); err != nil {
 			d.closeSpread()
@@ -278,7 +295,7 @@ func (d *Datapath) Unpin() error {
 	for _, m := range []*ebpf.Map{d.objs.Sessions, d.objs.SessionSlots, d.objs.SubscriberSlots, d.objs.SessionInfo, d.objs.SessionStats,
 		d.objs.SubscribersV4, d.objs.SubscribersV6, d.objs.Config, d.objs.Counters, d.objs.ClientDevs, d.objs.UplinkMacs,
 		d.objs.DiscoveryHosts, d.objs.DiscoveryLimits, d.objs.DiscoveryGlobal, d.objs.TxPorts, d.objs.MpDivert, d.objs.Layout,
-		d.objs.RateLimits, d.objs.RateStates} {
+		d.objs.RateLimits, d.objs.RateStates, d.objs.Subscriber6Slots, d.objs.V6Lens} {
 		if err := m.Unpin(); err != nil {
 			errs = append(errs, err)
 		}

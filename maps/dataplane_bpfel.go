@@ -257,10 +257,25 @@ type dataplaneUplinkMac struct {
 	Pad     uint16
 }
 
+type dataplaneV6Lengths struct {
+	_     structs.HostLayout
+	Len   [8]uint8
+	N     uint32
+	Spill uint32
+}
+
 type dataplaneV6LpmKey struct {
 	_         structs.HostLayout
 	Prefixlen uint32
 	Addr      [16]uint8
+}
+
+type dataplaneV6Slot struct {
+	_         structs.HostLayout
+	Addr      [16]uint8
+	Prefixlen uint32
+	Index     uint32
+	Pad       uint64
 }
 
 // Names of all BPF objects in the ELF.
@@ -283,11 +298,13 @@ const (
 	dataplaneMapSessionSlots           = "session_slots"
 	dataplaneMapSessionStats           = "session_stats"
 	dataplaneMapSessions               = "sessions"
+	dataplaneMapSubscriber6Slots       = "subscriber6_slots"
 	dataplaneMapSubscriberSlots        = "subscriber_slots"
 	dataplaneMapSubscribersV4          = "subscribers_v4"
 	dataplaneMapSubscribersV6          = "subscribers_v6"
 	dataplaneMapTxPorts                = "tx_ports"
 	dataplaneMapUplinkMacs             = "uplink_macs"
+	dataplaneMapV6Lens                 = "v6_lens"
 	dataplaneProgTcAccessIn            = "tc_access_in"
 	dataplaneProgTcClientOut           = "tc_client_out"
 	dataplaneProgTcPppoe0Out           = "tc_pppoe0_out"
@@ -299,6 +316,7 @@ const (
 	dataplaneProgXdpUplinkIn           = "xdp_uplink_in"
 	dataplaneVarDiscSeed               = "disc_seed"
 	dataplaneVarMaxSessions            = "max_sessions"
+	dataplaneVarSlot6Mask              = "slot6_mask"
 	dataplaneVarSlotMask               = "slot_mask"
 	dataplaneVarUnusedClientFlag       = "unused_client_flag"
 	dataplaneVarUnusedMpDivertHdr      = "unused_mp_divert_hdr"
@@ -365,27 +383,29 @@ type dataplaneProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type dataplaneMapSpecs struct {
-	ClientDevs      *ebpf.MapSpec `ebpf:"client_devs"`
-	Config          *ebpf.MapSpec `ebpf:"config"`
-	Counters        *ebpf.MapSpec `ebpf:"counters"`
-	DiscoveryGlobal *ebpf.MapSpec `ebpf:"discovery_global"`
-	DiscoveryHosts  *ebpf.MapSpec `ebpf:"discovery_hosts"`
-	DiscoveryLimits *ebpf.MapSpec `ebpf:"discovery_limits"`
-	Layout          *ebpf.MapSpec `ebpf:"layout"`
-	MpDivert        *ebpf.MapSpec `ebpf:"mp_divert"`
-	RateLimits      *ebpf.MapSpec `ebpf:"rate_limits"`
-	RateStates      *ebpf.MapSpec `ebpf:"rate_states"`
-	RxCpus          *ebpf.MapSpec `ebpf:"rx_cpus"`
-	RxSpreadCpus    *ebpf.MapSpec `ebpf:"rx_spread_cpus"`
-	SessionInfo     *ebpf.MapSpec `ebpf:"session_info"`
-	SessionSlots    *ebpf.MapSpec `ebpf:"session_slots"`
-	SessionStats    *ebpf.MapSpec `ebpf:"session_stats"`
-	Sessions        *ebpf.MapSpec `ebpf:"sessions"`
-	SubscriberSlots *ebpf.MapSpec `ebpf:"subscriber_slots"`
-	SubscribersV4   *ebpf.MapSpec `ebpf:"subscribers_v4"`
-	SubscribersV6   *ebpf.MapSpec `ebpf:"subscribers_v6"`
-	TxPorts         *ebpf.MapSpec `ebpf:"tx_ports"`
-	UplinkMacs      *ebpf.MapSpec `ebpf:"uplink_macs"`
+	ClientDevs       *ebpf.MapSpec `ebpf:"client_devs"`
+	Config           *ebpf.MapSpec `ebpf:"config"`
+	Counters         *ebpf.MapSpec `ebpf:"counters"`
+	DiscoveryGlobal  *ebpf.MapSpec `ebpf:"discovery_global"`
+	DiscoveryHosts   *ebpf.MapSpec `ebpf:"discovery_hosts"`
+	DiscoveryLimits  *ebpf.MapSpec `ebpf:"discovery_limits"`
+	Layout           *ebpf.MapSpec `ebpf:"layout"`
+	MpDivert         *ebpf.MapSpec `ebpf:"mp_divert"`
+	RateLimits       *ebpf.MapSpec `ebpf:"rate_limits"`
+	RateStates       *ebpf.MapSpec `ebpf:"rate_states"`
+	RxCpus           *ebpf.MapSpec `ebpf:"rx_cpus"`
+	RxSpreadCpus     *ebpf.MapSpec `ebpf:"rx_spread_cpus"`
+	SessionInfo      *ebpf.MapSpec `ebpf:"session_info"`
+	SessionSlots     *ebpf.MapSpec `ebpf:"session_slots"`
+	SessionStats     *ebpf.MapSpec `ebpf:"session_stats"`
+	Sessions         *ebpf.MapSpec `ebpf:"sessions"`
+	Subscriber6Slots *ebpf.MapSpec `ebpf:"subscriber6_slots"`
+	SubscriberSlots  *ebpf.MapSpec `ebpf:"subscriber_slots"`
+	SubscribersV4    *ebpf.MapSpec `ebpf:"subscribers_v4"`
+	SubscribersV6    *ebpf.MapSpec `ebpf:"subscribers_v6"`
+	TxPorts          *ebpf.MapSpec `ebpf:"tx_ports"`
+	UplinkMacs       *ebpf.MapSpec `ebpf:"uplink_macs"`
+	V6Lens           *ebpf.MapSpec `ebpf:"v6_lens"`
 }
 
 // dataplaneVariableSpecs contains global variables before they are loaded into the kernel.
@@ -394,6 +414,7 @@ type dataplaneMapSpecs struct {
 type dataplaneVariableSpecs struct {
 	DiscSeed          *ebpf.VariableSpec `ebpf:"disc_seed"`
 	MaxSessions       *ebpf.VariableSpec `ebpf:"max_sessions"`
+	Slot6Mask         *ebpf.VariableSpec `ebpf:"slot6_mask"`
 	SlotMask          *ebpf.VariableSpec `ebpf:"slot_mask"`
 	UnusedClientFlag  *ebpf.VariableSpec `ebpf:"unused_client_flag"`
 	UnusedMpDivertHdr *ebpf.VariableSpec `ebpf:"unused_mp_divert_hdr"`
@@ -423,27 +444,29 @@ func (o *dataplaneObjects) Close() error {
 //
 // It can be passed to loadDataplaneObjects or ebpf.CollectionSpec.LoadAndAssign.
 type dataplaneMaps struct {
-	ClientDevs      *ebpf.Map `ebpf:"client_devs"`
-	Config          *ebpf.Map `ebpf:"config"`
-	Counters        *ebpf.Map `ebpf:"counters"`
-	DiscoveryGlobal *ebpf.Map `ebpf:"discovery_global"`
-	DiscoveryHosts  *ebpf.Map `ebpf:"discovery_hosts"`
-	DiscoveryLimits *ebpf.Map `ebpf:"discovery_limits"`
-	Layout          *ebpf.Map `ebpf:"layout"`
-	MpDivert        *ebpf.Map `ebpf:"mp_divert"`
-	RateLimits      *ebpf.Map `ebpf:"rate_limits"`
-	RateStates      *ebpf.Map `ebpf:"rate_states"`
-	RxCpus          *ebpf.Map `ebpf:"rx_cpus"`
-	RxSpreadCpus    *ebpf.Map `ebpf:"rx_spread_cpus"`
-	SessionInfo     *ebpf.Map `ebpf:"session_info"`
-	SessionSlots    *ebpf.Map `ebpf:"session_slots"`
-	SessionStats    *ebpf.Map `ebpf:"session_stats"`
-	Sessions        *ebpf.Map `ebpf:"sessions"`
-	SubscriberSlots *ebpf.Map `ebpf:"subscriber_slots"`
-	SubscribersV4   *ebpf.Map `ebpf:"subscribers_v4"`
-	SubscribersV6   *ebpf.Map `ebpf:"subscribers_v6"`
-	TxPorts         *ebpf.Map `ebpf:"tx_ports"`
-	UplinkMacs      *ebpf.Map `ebpf:"uplink_macs"`
+	ClientDevs       *ebpf.Map `ebpf:"client_devs"`
+	Config           *ebpf.Map `ebpf:"config"`
+	Counters         *ebpf.Map `ebpf:"counters"`
+	DiscoveryGlobal  *ebpf.Map `ebpf:"discovery_global"`
+	DiscoveryHosts   *ebpf.Map `ebpf:"discovery_hosts"`
+	DiscoveryLimits  *ebpf.Map `ebpf:"discovery_limits"`
+	Layout           *ebpf.Map `ebpf:"layout"`
+	MpDivert         *ebpf.Map `ebpf:"mp_divert"`
+	RateLimits       *ebpf.Map `ebpf:"rate_limits"`
+	RateStates       *ebpf.Map `ebpf:"rate_states"`
+	RxCpus           *ebpf.Map `ebpf:"rx_cpus"`
+	RxSpreadCpus     *ebpf.Map `ebpf:"rx_spread_cpus"`
+	SessionInfo      *ebpf.Map `ebpf:"session_info"`
+	SessionSlots     *ebpf.Map `ebpf:"session_slots"`
+	SessionStats     *ebpf.Map `ebpf:"session_stats"`
+	Sessions         *ebpf.Map `ebpf:"sessions"`
+	Subscriber6Slots *ebpf.Map `ebpf:"subscriber6_slots"`
+	SubscriberSlots  *ebpf.Map `ebpf:"subscriber_slots"`
+	SubscribersV4    *ebpf.Map `ebpf:"subscribers_v4"`
+	SubscribersV6    *ebpf.Map `ebpf:"subscribers_v6"`
+	TxPorts          *ebpf.Map `ebpf:"tx_ports"`
+	UplinkMacs       *ebpf.Map `ebpf:"uplink_macs"`
+	V6Lens           *ebpf.Map `ebpf:"v6_lens"`
 }
 
 func (m *dataplaneMaps) Close() error {
@@ -464,11 +487,13 @@ func (m *dataplaneMaps) Close() error {
 		m.SessionSlots,
 		m.SessionStats,
 		m.Sessions,
+		m.Subscriber6Slots,
 		m.SubscriberSlots,
 		m.SubscribersV4,
 		m.SubscribersV6,
 		m.TxPorts,
 		m.UplinkMacs,
+		m.V6Lens,
 	)
 }
 
@@ -478,6 +503,7 @@ func (m *dataplaneMaps) Close() error {
 type dataplaneVariables struct {
 	DiscSeed          *ebpf.Variable `ebpf:"disc_seed"`
 	MaxSessions       *ebpf.Variable `ebpf:"max_sessions"`
+	Slot6Mask         *ebpf.Variable `ebpf:"slot6_mask"`
 	SlotMask          *ebpf.Variable `ebpf:"slot_mask"`
 	UnusedClientFlag  *ebpf.Variable `ebpf:"unused_client_flag"`
 	UnusedMpDivertHdr *ebpf.Variable `ebpf:"unused_mp_divert_hdr"`

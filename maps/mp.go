@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/cilium/ebpf/perf"
+	"go.uber.org/zap"
 )
 
 // MP is a session's multilink (RFC 1990, RouterOS mrru) as the data plane
@@ -129,3 +132,79 @@ func parseMPRecord(b []byte) (MPDiverted, error) {
 
 // Close stops the reader.
 func (r *MPDivertReader) Close() error { return r.r.Close() }
+
+// MPDiverts hands each packet the data plane diverts to the function
+// registered for its session's Index (Install's or InstallClient's): one
+// reader per data plane serves the access concentrator's sessions and the
+// clients' alike. The functions run on its goroutine, one packet at a
+// time; Packet is theirs.
+type MPDiverts struct {
+	r    *MPDivertReader
+	log  *zap.Logger
+	mu   sync.Mutex
+	to   map[Index]func(proto uint16, packet []byte)
+	done chan struct{}
+	// Unclaimed counts packets for an index nobody registered (a session
+	// that just ended), Errors the reader's failures (lost samples).
+	unclaimed, errs atomic.Uint64
+}
+
+// StartMPDiverts opens the mp_divert reader (OpenMPDivert) and starts
+// dispatching.
+func (d *Datapath) StartMPDiverts(perCPU int, log *zap.Logger) (*MPDiverts, error) {
+	r, err := d.OpenMPDivert(perCPU)
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	m := &MPDiverts{r: r, log: log, to: map[Index]func(uint16, []byte){}, done: make(chan struct{})}
+	go m.run()
+	return m, nil
+}
+
+func (m *MPDiverts) run() {
+	defer close(m.done)
+	for {
+		p, err := m.r.Read()
+		if errors.Is(err, os.ErrClosed) {
+			return
+		}
+		if err != nil {
+			m.errs.Add(1)
+			m.log.Debug("mp_divert", zap.Error(err))
+			continue
+		}
+		m.mu.Lock()
+		fn := m.to[p.Index]
+		m.mu.Unlock()
+		if fn == nil {
+			m.unclaimed.Add(1)
+			continue
+		}
+		fn(p.Protocol, p.Packet)
+	}
+}
+
+// Register sends idx's diverted packets to fn; fn nil stops them.
+func (m *MPDiverts) Register(idx Index, fn func(proto uint16, packet []byte)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if fn == nil {
+		delete(m.to, idx)
+		return
+	}
+	m.to[idx] = fn
+}
+
+// Unclaimed returns how many diverted packets found no session, and how
+// many read errors (lost samples) there were.
+func (m *MPDiverts) Unclaimed() (unclaimed, errs uint64) { return m.unclaimed.Load(), m.errs.Load() }
+
+// Close stops the reader and waits for its goroutine.
+func (m *MPDiverts) Close() error {
+	err := m.r.Close()
+	<-m.done
+	return err
+}

@@ -91,9 +91,10 @@ func TestXDPAccessInMP(t *testing.T) {
 				in: s.mpUp(t, 0xc0, 5, ppp.ProtocolIPv4, ipUp(subUntagged, 64)), verdict: xdpDrop, counters: count1(ReasonSpoofed)},
 			// What XDP passes on, it passes as a plain PPPoE frame: the
 			// packet sockets' taps and TC never see its MP header.
-			progCase{name: f + ": B&E IPv6 to the slow path, unwrapped", prog: "xdp_access_in",
-				in: s.mpUp(t, 0xc0, 6, ppp.ProtocolIPv6, v6), verdict: xdpPass,
-				out: pppoeFrame(t, acMAC, s.ClientMAC, s.vlans(), s.SessionID, ppp.ProtocolIPv6, v6), counters: count1(ReasonPassSlow)},
+			// Unwrapped IPv6 meets the IPv6 anti-spoof check: this
+			// session has no IPv6 prefix, so :: is not its source.
+			progCase{name: f + ": B&E IPv6 unwrapped, anti-spoof", prog: "xdp_access_in",
+				in: s.mpUp(t, 0xc0, 6, ppp.ProtocolIPv6, v6), verdict: xdpDrop, counters: count1(ReasonSpoofed)},
 			progCase{name: f + ": B&E TTL 1 to the kernel, unwrapped", prog: "xdp_access_in",
 				in: s.mpUp(t, 0xc0, 6, ppp.ProtocolIPv4, ipUp(s.IPv4, 1)), verdict: xdpPass,
 				out: s.up(t, ipUp(s.IPv4, 1)), counters: count1(ReasonTTLExceeded)},
@@ -171,8 +172,8 @@ func TestTCAccessInMP(t *testing.T) {
 				verdict: tcRedirect, out: inj(ip(s.IPv4)), counters: count1(ReasonSlowUp)},
 			progCase{name: f + ": B&E MSS clamp", prog: "tc_access_in", in: s.mpUp(t, 0xc0, 3, ppp.ProtocolIPv4, syn(8960)),
 				verdict: tcRedirect, out: inj(syn(1574)), counters: count1(ReasonSlowUp, ReasonMSSClamped)},
-			progCase{name: f + ": B&E IPv6 decapsulated", prog: "tc_access_in", in: s.mpUp(t, 0xc0, 4, ppp.ProtocolIPv6, v6),
-				verdict: tcRedirect, out: ethFrame(t, e.pppoe0MAC, clientMAC, ethernet.EtherTypeIPv6, v6), counters: count1(ReasonSlowUp)},
+			progCase{name: f + ": B&E IPv6 unwrapped, anti-spoof", prog: "tc_access_in", in: s.mpUp(t, 0xc0, 4, ppp.ProtocolIPv6, v6),
+				verdict: tcShot, counters: count1(ReasonSpoofed)},
 			progCase{name: f + ": fragment left to user space", prog: "tc_access_in", in: s.mpUp(t, 0x80, 5, ppp.ProtocolIPv4, ip(s.IPv4)[:20]), verdict: tcOK},
 		)
 	}

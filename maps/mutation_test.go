@@ -192,3 +192,153 @@ func sameVLANs(a, b []ethernet.VLAN) bool {
 	}
 	return true
 }
+
+// ipv6OK is ipv4OK for IPv6: version 6, the payload length the bytes it
+// has, hop limit at least 1, neither address link-local or multicast.
+func ipv6OK(t *testing.T, ip []byte, what string) (src, dst netip.Addr, hop uint8, ok bool) {
+	t.Helper()
+	switch {
+	case len(ip) < 40 || ip[0]>>4 != 6:
+		t.Errorf("%s: not an IPv6 header: % x", what, ip[:min(len(ip), 40)])
+	case int(binary.BigEndian.Uint16(ip[4:]))+40 != len(ip):
+		t.Errorf("%s: payload length %d, %d bytes", what, binary.BigEndian.Uint16(ip[4:]), len(ip)-40)
+	case ip[7] == 0:
+		t.Errorf("%s: hop limit 0 forwarded", what)
+	default:
+		src, dst = netip.AddrFrom16([16]byte(ip[8:24])), netip.AddrFrom16([16]byte(ip[24:40]))
+		if src.IsLinkLocalUnicast() || dst.IsLinkLocalUnicast() || dst.IsMulticast() {
+			t.Errorf("%s: link-local or multicast forwarded: %v -> %v", what, src, dst)
+			return
+		}
+		return src, dst, ip[7], true
+	}
+	return netip.Addr{}, netip.Addr{}, 0, false
+}
+
+// TestFastPathMutations6 is TestFastPathMutations for IPv6: upstream, only
+// a valid IPv6 packet whose source lies in a prefix of the session the
+// frame really belongs to, one hop less; downstream, only a well-formed
+// session frame to the session whose prefix holds the destination.
+func TestFastPathMutations6(t *testing.T) {
+	e := newEnv(t)
+	e.withV6(t)
+	sessions := []Session{e.untagged, e.tagged, e.qinq}
+	prefixes := [][]netip.Prefix{{link6Untagged, pd6Untagged}, {link6Tagged, pd6Tagged}, {link6QinQ, pd6QinQ}}
+	r := rand.New(rand.NewPCG(3, 4))
+	syn := func(src, dst netip.Addr) []byte {
+		return ipv6{src: src, dst: dst, hop: 64, next: unix.IPPROTO_TCP, payload: tcp6(src, dst, 0x02, mssOpt(1460))}.marshal()
+	}
+	var ups, downs [][]byte
+	for i, s := range sessions {
+		for _, p := range prefixes[i] {
+			a := in6(p, 0x42)
+			ups = append(ups, s.up6(t, udp6(a, internet6, 64, 24)), s.up6(t, syn(a, internet6)))
+			downs = append(downs, ethFrame(t, e.upMAC, gwMAC, ethernet.EtherTypeIPv6, udp6(internet6, a, 64, 24)),
+				ethFrame(t, e.upMAC, gwMAC, ethernet.EtherTypeIPv6, syn(internet6, a)))
+		}
+	}
+	owner := func(a netip.Addr) int {
+		for i, ps := range prefixes {
+			for _, p := range ps {
+				if p.Contains(a) {
+					return i
+				}
+			}
+		}
+		return -1
+	}
+	const rounds = 10000
+	var fwdUp, fwdDown int
+	for i := 0; i < rounds && !t.Failed(); i++ {
+		in := mutate(r, ups[r.IntN(len(ups))])
+		if v, out := e.runOne(t, "xdp_access_in", in); v == xdpRedirect {
+			fwdUp++
+			checkUp6(t, sessions, owner, in, out)
+		} else if v != xdpPass && v != xdpDrop {
+			t.Errorf("xdp_access_in verdict %d on % x", v, in)
+		}
+		in = mutate(r, downs[r.IntN(len(downs))])
+		if v, out := e.runOne(t, "xdp_uplink_in", in); v == xdpRedirect {
+			fwdDown++
+			checkDown6(t, sessions, owner, in, out)
+		} else if v != xdpPass && v != xdpDrop {
+			t.Errorf("xdp_uplink_in verdict %d on % x", v, in)
+		}
+	}
+	if fwdUp == 0 || fwdDown == 0 {
+		t.Errorf("forwarded %d up, %d down of %d: the property was never exercised", fwdUp, fwdDown, rounds)
+	}
+	t.Logf("forwarded %d/%d upstream, %d/%d downstream", fwdUp, rounds, fwdDown, rounds)
+}
+
+func checkUp6(t *testing.T, sessions []Session, owner func(netip.Addr) int, in, out []byte) {
+	t.Helper()
+	f, p, err := pppoe.ParseFrame(in)
+	if err != nil || p.Code != pppoe.CodeSession || !bytes.Equal(f.Destination, acMAC) {
+		t.Errorf("forwarded upstream a frame that is no session frame to us (%v): % x", err, in)
+		return
+	}
+	si := -1
+	for i, s := range sessions {
+		if s.SessionID == p.SessionID && bytes.Equal(s.ClientMAC, f.Source) && sameVLANs(s.vlans(), f.VLANs) {
+			si = i
+		}
+	}
+	if si < 0 {
+		t.Errorf("forwarded upstream a frame of no session: % x", in)
+		return
+	}
+	var pf ppp.Frame
+	if err := pf.UnmarshalBinary(p.Payload); err != nil || pf.Protocol != ppp.ProtocolIPv6 {
+		t.Errorf("forwarded upstream PPP %v (%v): % x", pf.Protocol, err, in)
+		return
+	}
+	var o ethernet.Frame
+	if err := o.UnmarshalBinary(out); err != nil || o.EtherType != ethernet.EtherTypeIPv6 || len(o.VLANs) != 0 {
+		t.Errorf("upstream output is no untagged IPv6 frame (%v): % x", err, out)
+		return
+	}
+	src, _, hop, ok := ipv6OK(t, o.Payload, "upstream output")
+	if !ok {
+		return
+	}
+	if owner(src) != si {
+		t.Errorf("spoofed source %v forwarded for session %#x", src, sessions[si].SessionID)
+	}
+	if inHop := pf.Information[7]; hop != inHop-1 {
+		t.Errorf("hop limit %d in, %d out", inHop, hop)
+	}
+}
+
+func checkDown6(t *testing.T, sessions []Session, owner func(netip.Addr) int, in, out []byte) {
+	t.Helper()
+	var f ethernet.Frame
+	if err := f.UnmarshalBinary(in); err != nil || f.Destination[0]&1 != 0 || f.EtherType != ethernet.EtherTypeIPv6 {
+		t.Errorf("forwarded downstream a frame that is no unicast IPv6 (%v): % x", err, in)
+		return
+	}
+	of, p, err := pppoe.ParseFrame(out)
+	if err != nil || p.Code != pppoe.CodeSession {
+		t.Errorf("downstream output is no PPPoE session frame (%v): % x", err, out)
+		return
+	}
+	var pf ppp.Frame
+	if err := pf.UnmarshalBinary(p.Payload); err != nil || pf.Protocol != ppp.ProtocolIPv6 {
+		t.Errorf("downstream output PPP %v (%v): % x", pf.Protocol, err, out)
+		return
+	}
+	_, dst, hop, ok := ipv6OK(t, pf.Information, "downstream output")
+	if !ok {
+		return
+	}
+	si := owner(dst)
+	switch {
+	case si < 0:
+		t.Errorf("forwarded to %v, no subscriber", dst)
+	case p.SessionID != sessions[si].SessionID || !bytes.Equal(of.Destination, sessions[si].ClientMAC) || !bytes.Equal(of.Source, acMAC) ||
+		!sameVLANs(sessions[si].vlans(), of.VLANs):
+		t.Errorf("frame for %v not in its session %#x: % x", dst, sessions[si].SessionID, out)
+	case hop != f.Payload[7]-1:
+		t.Errorf("hop limit %d in, %d out", f.Payload[7], hop)
+	}
+}

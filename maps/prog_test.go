@@ -98,7 +98,6 @@ func TestXDPAccessIn(t *testing.T) {
 		progCase{name: "no neighbour", prog: "xdp_access_in", in: s.up(t, ipUp(s.IPv4, noNeighDst, 64)), verdict: xdpPass, counters: one(ReasonNoNeigh)},
 		progCase{name: "to the box itself", prog: "xdp_access_in", in: s.up(t, ipUp(s.IPv4, localAddr, 64)), verdict: xdpPass, counters: one(ReasonPassSlow)},
 		progCase{name: "hairpin to a subscriber", prog: "xdp_access_in", in: s.up(t, ipUp(s.IPv4, subQinQ, 64)), verdict: xdpPass, counters: one(ReasonPassSlow)},
-		progCase{name: "IPv6 data to slow path", prog: "xdp_access_in", in: pppoeFrame(t, acMAC, clientMAC, nil, s.SessionID, ppp.ProtocolIPv6, make([]byte, 40)), verdict: xdpPass, counters: one(ReasonPassSlow)},
 		progCase{name: "unknown session", prog: "xdp_access_in", in: pppoeFrame(t, acMAC, clientMAC, nil, 0x0999, ppp.ProtocolIPv4, ipUp(s.IPv4, internet, 64)), verdict: xdpPass, counters: one(ReasonUnknownSession)},
 		progCase{name: "known id, wrong VLAN", prog: "xdp_access_in", in: pppoeFrame(t, acMAC, clientMAC, []ethernet.VLAN{{ID: 7}}, s.SessionID, ppp.ProtocolIPv4, ipUp(s.IPv4, internet, 64)), verdict: xdpPass, counters: one(ReasonUnknownSession)},
 		progCase{name: "QinQ with wrong outer TPID", prog: "xdp_access_in", in: pppoeFrame(t, acMAC, clientMAC, []ethernet.VLAN{{ID: 10}, {ID: 20}}, e.qinq.SessionID, ppp.ProtocolIPv4, ipUp(subQinQ, internet, 64)), verdict: xdpPass, counters: one(ReasonUnknownSession)},
@@ -251,8 +250,10 @@ func TestTCAccessIn(t *testing.T) {
 			verdict: tcRedirect, out: inj(ip(s.IPv4, 64)), counters: count1(ReasonSlowUp)},
 		progCase{name: "TTL 1 still injected", prog: "tc_access_in", in: s.up(t, ip(s.IPv4, 1)), verdict: tcRedirect, out: inj(ip(s.IPv4, 1)), counters: count1(ReasonSlowUp)},
 		progCase{name: "MSS clamp", prog: "tc_access_in", in: s.up(t, syn(1460)), verdict: tcRedirect, out: inj(syn(1452)), counters: count1(ReasonSlowUp, ReasonMSSClamped)},
-		progCase{name: "IPv6 injected", prog: "tc_access_in", in: pppoeFrame(t, acMAC, clientMAC, nil, s.SessionID, ppp.ProtocolIPv6, v6),
-			verdict: tcRedirect, out: ethFrame(t, e.pppoe0MAC, clientMAC, ethernet.EtherTypeIPv6, v6), counters: count1(ReasonSlowUp)},
+		// IPv6 rows are in prog6_test.go; with no prefix installed, no
+		// source is the session's.
+		progCase{name: "IPv6 of a session without prefixes", prog: "tc_access_in", in: pppoeFrame(t, acMAC, clientMAC, nil, s.SessionID, ppp.ProtocolIPv6, v6),
+			verdict: tcShot, counters: count1(ReasonSpoofed)},
 		progCase{name: "anti-spoof", prog: "tc_access_in", in: s.up(t, ip(subQinQ, 64)), verdict: tcShot, counters: count1(ReasonSpoofed)},
 		progCase{name: "unknown session never forwarded", prog: "tc_access_in", in: pppoeFrame(t, acMAC, clientMAC, nil, 0x0999, ppp.ProtocolIPv4, ip(s.IPv4, 64)), verdict: tcOK},
 		progCase{name: "priority-tagged decap", prog: "tc_access_in",
@@ -283,7 +284,7 @@ func TestTCPPPoE0Out(t *testing.T) {
 	cases = append(cases,
 		progCase{name: "MSS clamp", prog: "tc_pppoe0_out", in: in(synack(1460)), verdict: tcRedirect, out: s.down(t, synack(1452)), counters: count1(ReasonSlowDown, ReasonMSSClamped)},
 		progCase{name: "unknown destination dropped", prog: "tc_pppoe0_out", in: in(ip(netip.MustParseAddr("100.64.1.99"), 32)), verdict: tcShot, counters: count1(ReasonUnknownDest)},
-		progCase{name: "IPv6 dropped", prog: "tc_pppoe0_out", in: ethFrame(t, e.pppoe0MAC, e.pppoe0MAC, ethernet.EtherTypeIPv6, make([]byte, 40)), verdict: tcShot, counters: count1(ReasonUnknownDest)},
+		progCase{name: "IPv6 to no subscriber dropped", prog: "tc_pppoe0_out", in: ethFrame(t, e.pppoe0MAC, e.pppoe0MAC, ethernet.EtherTypeIPv6, v6To(0x2001, 1)), verdict: tcShot, counters: count1(ReasonUnknownDest)},
 		progCase{name: "larger than session MTU", prog: "tc_pppoe0_out", in: in(ip(s.IPv4, 1493-20)), verdict: tcShot, counters: count1(ReasonMTUExceeded)},
 		progCase{name: "IPv4 total length past the frame", prog: "tc_pppoe0_out", in: lyingTotLen(in(ip(s.IPv4, 32))), verdict: tcShot, counters: count1(ReasonMalformed)},
 	)

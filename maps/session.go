@@ -244,6 +244,8 @@ func (d *Datapath) Update(s Session) (Index, error) {
 		return 0, fmt.Errorf("maps: update session %d: %w", sid, notFound(err))
 	}
 	attrs.Index = old.Index
+	// IPv6 prefixes change through their own calls (ipv6.go).
+	attrs.Ipv6PrefixLen, attrs.Ipv6Prefix = old.Ipv6PrefixLen, old.Ipv6Prefix
 	var owner dataplaneSessionAttrs
 	subscriber := d.objs.SubscribersV4.Lookup(old.Ipv4, &owner) == nil && owner.Index == old.Index
 	moved := subscriber && attrs.Ipv4 != old.Ipv4
@@ -294,7 +296,8 @@ func (d *Datapath) Update(s Session) (Index, error) {
 }
 
 // Remove takes a session out of the data plane: afterwards its frames are
-// "unknown session" upstream and its address is no subscriber downstream.
+// "unknown session" upstream and its addresses and IPv6 prefixes are no
+// subscriber's downstream.
 func (d *Datapath) Remove(k Key) error {
 	key, err := k.raw()
 	if err != nil {
@@ -329,6 +332,9 @@ func (d *Datapath) removeLocked(key dataplaneSessionKey) (Index, error) {
 		if err := d.objs.SubscribersV4.Delete(attrs.Ipv4); err != nil {
 			return 0, fmt.Errorf("maps: remove session %d: subscribers_v4: %w", sid, err)
 		}
+	}
+	if err := d.removeV6Locked(Index(idx)); err != nil {
+		return 0, fmt.Errorf("maps: remove session %d: %w", sid, err)
 	}
 	d.clearInfo(Index(idx))
 	d.clearRate(Index(idx))

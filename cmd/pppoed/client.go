@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/client"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
 	"github.com/pppoe-xdp/pppoe-xdp/maps"
 )
 
@@ -21,6 +22,7 @@ const demandPoll = 200 * time.Millisecond
 // carries xdp_access_in, which decapsulates the AC's frames into the netdev.
 type clientDataPlane struct {
 	dp  *maps.Datapath
+	div *maps.MPDiverts // multilink's diverted packets; nil: no MP
 	log *zap.Logger
 }
 
@@ -42,7 +44,71 @@ func (c clientDataPlane) Netdev(name string, mtu int) (client.Netdev, error) {
 	n := &netdev{dp: c.dp, dev: dev, demand: make(chan struct{}, 1), stop: make(chan struct{}), log: c.log}
 	n.wg.Add(1)
 	go n.pollDemand()
-	return n, nil
+	if c.div == nil {
+		return n, nil
+	}
+	return &mpNetdev{netdev: n, div: c.div}, nil
+}
+
+// mpNetdev is a netdev that runs multilink's user-space half
+// (client.MPNetdev): reassembled packets are injected into the netdev,
+// diverted ones come from the data plane's dispatcher.
+type mpNetdev struct {
+	*netdev
+	div *maps.MPDiverts
+
+	mu  sync.Mutex
+	inj *maps.Injector // opened at the first Inject
+	idx maps.Index     // the registered session, while diverting
+	reg bool
+}
+
+// Inject implements client.MPNetdev.
+func (n *mpNetdev) Inject(proto ppp.Protocol, packet []byte) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.inj == nil {
+		inj, err := maps.OpenInjector(n.dev)
+		if err != nil {
+			return err
+		}
+		n.inj = inj
+	}
+	return n.inj.Inject(uint16(proto), packet)
+}
+
+// Divert implements client.MPNetdev.
+func (n *mpNetdev) Divert(to func(ppp.Protocol, []byte)) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.reg {
+		n.div.Register(n.idx, nil)
+		n.reg = false
+	}
+	if to == nil {
+		return
+	}
+	idx, err := n.dp.ClientIndex(n.dev)
+	if err != nil {
+		n.log.Warn("multilink: no session index to divert from", zap.String("iface", n.dev.Name), zap.Error(err))
+		return
+	}
+	n.idx, n.reg = idx, true
+	n.div.Register(idx, func(proto uint16, packet []byte) { to(ppp.Protocol(proto), packet) })
+}
+
+// Close implements client.Netdev.
+func (n *mpNetdev) Close() error {
+	n.Divert(nil)
+	n.mu.Lock()
+	inj := n.inj
+	n.inj = nil
+	n.mu.Unlock()
+	var err error
+	if inj != nil {
+		err = inj.Close()
+	}
+	return errors.Join(err, n.netdev.Close())
 }
 
 // netdev is one client's netdev in the data plane.
@@ -66,13 +132,16 @@ func (n *netdev) Install(s client.Session) error {
 		return err
 	}
 	if s.MTU > 0 {
-		if err := maps.SetDeviceMTU(n.dev, int(s.MTU)); err != nil {
+		// With multilink up, the AC's MRRU: the kernel hands the data
+		// plane packets up to it to fragment, and takes reassembled ones
+		// that size.
+		if err := maps.SetDeviceMTU(n.dev, int(s.RouteMTU())); err != nil {
 			return err
 		}
 	}
 	cs := maps.ClientSession{
 		Ifindex: s.Ifindex, SessionID: s.SessionID, ACMAC: s.ACMAC, LocalMAC: s.LocalMAC,
-		Local: s.Local, MTU: s.MTU, MSS: s.MSS,
+		Local: s.Local, MTU: s.MTU, MSS: s.MSS, MP: maps.MP{On: s.MP.On, ShortSeq: s.MP.ShortSeq},
 	}
 	if len(s.VLANs) > 0 {
 		cs.OuterVLAN, cs.OuterTPID = s.VLANs[0].ID, uint16(s.VLANs[0].TPID)

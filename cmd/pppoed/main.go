@@ -259,6 +259,19 @@ func serve(f flags, log *zap.Logger) error {
 	// /ppp aaa: the local secrets, and RADIUS when use-radius=yes; the
 	// backend follows the configuration through the server's Apply and
 	// accounts the sessions as their observer.
+	// Multilink (mrru): one reader of the packets the data plane diverts
+	// for being over an MP session's MTU serves servers and clients; the
+	// packets servers' sessions reassemble enter the kernel on pppoe0.
+	div, err := dp.StartMPDiverts(mpDivertBuffer, log)
+	if err != nil {
+		return err
+	}
+	defer div.Close()
+	inj, err := maps.OpenInjector(dev)
+	if err != nil {
+		return fmt.Errorf("--pppoe0 %s: %w", f.pppoe0, err)
+	}
+	defer inj.Close()
 	var ac *daemon.AccessConcentrator
 	aaaBackend := radiusaaa.NewBackend(aaaLocal, radiusaaa.BackendOptions{
 		Sessions: lateRadiusSessions{&ac},
@@ -275,9 +288,11 @@ func serve(f flags, log *zap.Logger) error {
 	}()
 	var d *daemon.Daemon // for the setup latency histogram; set before Start
 	ac = daemon.NewAccessConcentrator(server.Options{
-		AAA:                aaaBackend,
-		Observers:          []session.Observer{aaaBackend},
-		DataPlane:          host.DataPlane(server.NewDataPlane(dp)),
+		AAA:       aaaBackend,
+		Observers: []session.Observer{aaaBackend},
+		DataPlane: host.DataPlane(server.NewMPDataPlane(dp, div, inj, func(mtu int) error {
+			return host.CarryMTU(mtu, func(mtu int) error { return maps.SetDeviceMTU(dev, mtu) })
+		})),
 		SetupLatency:       func(l time.Duration) { d.Metrics().ObserveSetup(l) },
 		CookieKey:          disc.cookieKey,
 		SessionIDs:         disc.sessionIDs,
@@ -292,7 +307,7 @@ func serve(f flags, log *zap.Logger) error {
 	var ifs *daemon.Interfaces // needs d for VLAN names; set before anything scans
 	clients := client.NewManager(client.Deps{
 		Interfaces: lateInterfaces{&ifs},
-		DataPlane:  clientDataPlane{dp: dp, log: log},
+		DataPlane:  clientDataPlane{dp: dp, div: div, log: log},
 		Routes:     client.NetlinkRoutes{},
 		DNS:        client.NewResolvConf(f.resolvConf),
 	}, log)
@@ -449,6 +464,10 @@ func discoveryLimits(padi, mac string) (maps.DiscoveryLimits, error) {
 // 2516 §7: 1500 − 8 without RFC 4638). Sessions with a smaller one get a
 // host route with theirs (control/pppoe0).
 const pppoe0MTU = 1492
+
+// mpDivertBuffer is each CPU's mp_divert perf buffer: room for about 150
+// MRRU-sized (1614-byte) packets waiting to be fragmented.
+const mpDivertBuffer = 1 << 18
 
 // setupPPPoE0 creates the slow-path device, or takes over the one an
 // earlier run left (sessions survive a restart), and tells the data plane.

@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/ethernet"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
+	psession "github.com/pppoe-xdp/pppoe-xdp/control/session"
 )
 
 // Deps are what a Client needs from the system. Each is a small interface so
@@ -154,8 +156,31 @@ type Session struct {
 	// MTU is the largest IP packet sent into the session (the peer's
 	// MRU), MRU the largest we accept (RFC 1661 §6.1).
 	MTU, MRU uint16
-	// MSS is the TCP MSS clamp for SYNs both ways: MTU minus 40.
+	// MSS is the TCP MSS clamp for SYNs both ways: MTU minus 40, or
+	// with multilink up the MRRU's (lcp.Multilink.ClampUnit).
 	MSS uint16
+	// MP is the session's multilink: with it on, the netdev's MTU is
+	// MP.MRRU (Session.RouteMTU).
+	MP psession.MP
+}
+
+// RouteMTU is the netdev's MTU for s: the AC's MRRU when multilink is up
+// and larger than the link's MTU, else the MTU.
+func (s Session) RouteMTU() uint16 {
+	return psession.Entry{MTU: s.MTU, MP: s.MP}.RouteMTU()
+}
+
+// MPNetdev is a Netdev that runs multilink's user-space half: a client
+// offers its mrru only when its netdev is one.
+type MPNetdev interface {
+	Netdev
+	// Inject hands the kernel one packet the session reassembled, as if
+	// it had come from the AC into the netdev.
+	Inject(proto ppp.Protocol, packet []byte) error
+	// Divert sends the packets the data plane diverts from the installed
+	// session, for being over its MTU, to to (from another goroutine);
+	// nil stops them (before Remove).
+	Divert(to func(proto ppp.Protocol, packet []byte))
 }
 
 // Stats are one session's data-plane counters.

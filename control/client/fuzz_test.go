@@ -36,7 +36,7 @@ func FuzzHandle(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		lk, err := link.New(link.Config{Role: link.Peer, User: "u", Password: "p", RejectMRRU: true, Magic: func() uint32 { return 1 }})
+		lk, err := link.New(link.Config{Role: link.Peer, User: "u", Password: "p", Magic: func() uint32 { return 1 }})
 		if err != nil {
 			t.Fatal(err)
 		}

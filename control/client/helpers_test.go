@@ -16,6 +16,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/lcp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
 )
@@ -136,6 +137,21 @@ type fakeDP struct {
 	mu      sync.Mutex
 	next    int
 	netdevs map[string]*fakeNetdev
+	// mp makes the netdevs MPNetdevs (multilink's user-space half).
+	mp bool
+}
+
+// fakeMPNetdev is a fakeNetdev with multilink's user-space half.
+type fakeMPNetdev struct {
+	*fakeNetdev
+}
+
+func (n fakeMPNetdev) Inject(ppp.Protocol, []byte) error { return nil }
+
+func (n fakeMPNetdev) Divert(to func(ppp.Protocol, []byte)) {
+	n.dp.mu.Lock()
+	defer n.dp.mu.Unlock()
+	n.divert = to != nil
 }
 
 type fakeNetdev struct {
@@ -150,6 +166,7 @@ type fakeNetdev struct {
 	installs int
 	closed   bool
 	stats    Stats
+	divert   bool // a Divert function is registered
 }
 
 func newFakeDP() *fakeDP { return &fakeDP{next: 100, netdevs: map[string]*fakeNetdev{}} }
@@ -163,6 +180,9 @@ func (d *fakeDP) Netdev(name string, mtu int) (Netdev, error) {
 	d.next++
 	nd := &fakeNetdev{dp: d, name: name, ifindex: d.next, mtu: mtu, demand: make(chan struct{}, 1)}
 	d.netdevs[name] = nd
+	if d.mp {
+		return fakeMPNetdev{nd}, nil
+	}
 	return nd, nil
 }
 
@@ -174,7 +194,8 @@ func (d *fakeDP) get(name string) (fakeNetdev, bool) {
 	if !ok {
 		return fakeNetdev{}, false
 	}
-	return fakeNetdev{name: nd.name, ifindex: nd.ifindex, mtu: nd.mtu, session: nd.session, installs: nd.installs, closed: nd.closed}, true
+	return fakeNetdev{name: nd.name, ifindex: nd.ifindex, mtu: nd.mtu, session: nd.session, installs: nd.installs, closed: nd.closed,
+		divert: nd.divert}, true
 }
 
 func (n *fakeNetdev) Ifindex() int { return n.ifindex }
@@ -289,6 +310,7 @@ type testAC struct {
 	local  netip.Addr
 	pool   []netip.Addr // handed out in order, returned on close
 	dns    [2]netip.Addr
+	mrru   uint16
 
 	// padtAfterPADS makes the AC behave as rp-pppoe's pppoe-server
 	// without pppd: PADS, then PADT at once.
@@ -324,10 +346,11 @@ type acOptions struct {
 	pool     []string
 	dns      [2]string
 	secrets  map[string]string
+	mrru     uint16 // the AC's mrru, 0 disabled
 }
 
 func newTestAC(t *testing.T, h *hub, o acOptions) *testAC {
-	ac := &testAC{t: t, ep: h.endpoint(), ids: pppoe.NewSessionIDs(), secret: o.secrets,
+	ac := &testAC{t: t, ep: h.endpoint(), ids: pppoe.NewSessionIDs(), secret: o.secrets, mrru: o.mrru,
 		local: netip.MustParseAddr(o.local), sessions: map[acKey]*acSession{}}
 	for _, p := range o.pool {
 		ac.pool = append(ac.pool, netip.MustParseAddr(p))
@@ -371,8 +394,8 @@ func (ac *testAC) Open(c pppoe.Circuit, r pppoe.PADR) (uint16, error) {
 			return link.IPConfig{Local: ac.local, Remote: s.addr, DNS1: ac.dns[0], DNS2: ac.dns[1]}, nil
 		}),
 		MaxPayload: maxPayload,
-		RejectMRRU: true,
 		Restart:    100 * time.Millisecond,
+		Multilink:  lcp.MultilinkPolicy{MRRU: ac.mrru},
 	})
 	if err != nil {
 		ac.t.Errorf("AC link: %v", err)

@@ -40,8 +40,14 @@ type Status struct {
 	// Uptime is how long the client has been connected.
 	Uptime time.Duration `json:"-"`
 	// ActiveLinks is the number of bonded MLPPP links: 1 when connected
-	// (multilink is not implemented), 0 otherwise.
+	// (one link per client, with or without MP), 0 otherwise.
 	ActiveLinks int `json:"active-links"`
+	// MRRU is the MRRU we receive with when multilink (RFC 1990) is up
+	// on the link, 0 when it is not.
+	MRRU int `json:"mrru,omitempty"`
+	// ReassemblyDrops counts what multilink reassembly dropped over the
+	// connection (session.MPLink.Drops).
+	ReassemblyDrops uint64 `json:"mp-reassembly-drops,omitempty"`
 	// Encoding is the encryption and encoding in use: none is
 	// implemented, so it is always empty.
 	Encoding    string `json:"encoding"`
@@ -103,6 +109,9 @@ func (s Status) Render(w io.Writer) error {
 		line("ac-mac", strings.ToUpper(s.ACMAC.String()))
 		line("mtu", fmt.Sprint(s.MTU))
 		line("mru", fmt.Sprint(s.MRU))
+		if s.MRRU != 0 {
+			line("mrru", fmt.Sprint(s.MRRU))
+		}
 		line("local-address", addrString(s.LocalAddress))
 		line("remote-address", addrString(s.RemoteAddress))
 		if len(s.DNSServers) > 0 {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/ethernet"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/lcp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
 	psession "github.com/pppoe-xdp/pppoe-xdp/control/session"
@@ -48,12 +49,24 @@ type session struct {
 	lastRx    time.Time // last frame or data packet from the AC
 	lastStats Stats
 	nextProbe time.Time
+
+	// mp is multilink's user-space half while LCP has MP up; mpDrops
+	// what earlier ones dropped.
+	mp      *psession.MPLink
+	mpDrops uint64
+	mpOn    bool // the installed session runs MP (Divert registered)
 }
 
 // runSession runs the PPP link over ps until it goes down or ctx ends, and
 // tears everything down. It reports whether IPCP came up and why the
 // session ended.
 func (c *Client) runSession(ctx context.Context, att Attachment, nd Netdev, ps pppoe.Session) (bool, string) {
+	var ml lcp.MultilinkPolicy
+	if _, ok := nd.(MPNetdev); ok {
+		// mrru (validated by config): 0 is disabled, MRRU rejected.
+		// A netdev that cannot reassemble or fragment never offers it.
+		ml.MRRU = uint16(c.cfg.MRRU)
+	}
 	lk, err := link.New(link.Config{
 		Role:       link.Peer,
 		MaxMRU:     uint16(c.maxMRU()),
@@ -63,16 +76,19 @@ func (c *Client) runSession(ctx context.Context, att Attachment, nd Netdev, ps p
 		User:       c.cfg.User,
 		Password:   c.cfg.Password,
 		RequestDNS: c.cfg.UsePeerDNS,
-		// Multilink is not implemented: whatever mrru says, an MRRU is
-		// rejected, so active-links is always 1.
-		RejectMRRU: true,
+		Multilink:  ml,
 		Restart:    c.timing.Restart,
 	})
 	if err != nil {
 		c.sendPADT(att, ps, "")
 		return false, "link: " + err.Error()
 	}
-	s := &session{c: c, att: att, nd: nd, ps: ps, lk: lk, eng: psession.NewEngine(lk, time.Now, frameQueue),
+	queue := frameQueue
+	if ml.MRRU != 0 {
+		// MP fragments of the AC's data go through the queue.
+		queue = mpFrameQueue
+	}
+	s := &session{c: c, att: att, nd: nd, ps: ps, lk: lk, eng: psession.NewEngine(lk, time.Now, queue),
 		log: c.log.With(zap.Uint16("session_id", ps.SessionID), zap.Stringer("ac_mac", ps.ACMAC), zap.String("user", c.cfg.User))}
 	return s.run(ctx)
 }
@@ -80,6 +96,10 @@ func (c *Client) runSession(ctx context.Context, att Attachment, nd Netdev, ps p
 // frameQueue is how many PPP frames from the AC wait for the session's
 // steps; more are dropped (the AC retransmits control packets).
 const frameQueue = 64
+
+// mpFrameQueue is the queue of a client that may run multilink, whose
+// MP fragments of data go through it: about a TCP window's worth.
+const mpFrameQueue = 512
 
 func (s *session) run(ctx context.Context) (bool, string) {
 	stopReader := s.reader()
@@ -104,7 +124,56 @@ func (s *session) Start(now time.Time) { s.eng.Carry(s, s.lk.Up(now), now) }
 // Receive implements psession.Role: a PPP frame of this session.
 func (s *session) Receive(f ppp.Frame, now time.Time) {
 	s.lastRx = now
+	if f.Protocol == ppp.ProtocolMP && s.mp != nil {
+		s.multilink(s.mp.Receive(f.Information, now), now)
+		return
+	}
 	s.eng.Carry(s, s.lk.Receive(f, now), now)
+}
+
+// multilink acts on the packets MP reassembly completed: IPv4 into the
+// netdev (the AC's traffic comes from anywhere: no source check, as the
+// data plane does none downstream), control protocols sent inside MP
+// (NCPs) to the link.
+func (s *session) multilink(frames []ppp.Frame, now time.Time) {
+	m := s.mp
+	for _, f := range frames {
+		if s.done || s.mp != m {
+			return
+		}
+		if !psession.IsData(f.Protocol) {
+			s.eng.Carry(s, s.lk.Receive(f, now), now)
+			continue
+		}
+		mnd, ok := s.nd.(MPNetdev)
+		if f.Protocol != ppp.ProtocolIPv4 || !s.connected || !ok {
+			// The client runs IPCP only.
+			m.Refused()
+			continue
+		}
+		if err := mnd.Inject(f.Protocol, f.Information); err != nil {
+			m.Refused()
+			s.log.Debug("multilink inject", zap.Error(err))
+		}
+	}
+	s.c.update(func(st *Status) { st.ReassemblyDrops = s.mpDrops + m.Drops() })
+}
+
+// startMP starts or stops multilink's user-space half as LCP opens or
+// leaves Opened (RFC 1990 §5.1).
+func (s *session) startMP(ev link.PhaseChanged) {
+	switch {
+	case ev.From == link.PhaseEstablish && (ev.To == link.PhaseAuthenticate || ev.To == link.PhaseNetwork):
+		info := s.lk.Info()
+		if info.Multilink.Active() {
+			s.mp = psession.NewMPLink(info.Multilink, info.MRU, info.MTU, s.send)
+		}
+	case ev.To == link.PhaseEstablish || ev.To == link.PhaseTerminate || ev.To == link.PhaseDead:
+		if s.mp != nil {
+			s.mpDrops += s.mp.Drops()
+			s.mp = nil
+		}
+	}
 }
 
 // Stop implements psession.Role: the daemon (ctx) closes the link and
@@ -137,6 +206,11 @@ func (s *session) Poked(time.Time) {}
 // administrative close's patience.
 func (s *session) Wake(now time.Time) {
 	s.eng.TickLink(s, now)
+	if s.mp != nil && !s.done {
+		if t := s.mp.Deadline(); !t.IsZero() && !now.Before(t) {
+			s.multilink(s.mp.Expire(now), now)
+		}
+	}
 	if !s.nextProbe.IsZero() && !now.Before(s.nextProbe) {
 		s.keepalive(now)
 	}
@@ -146,7 +220,13 @@ func (s *session) Wake(now time.Time) {
 }
 
 // Next implements psession.Role.
-func (s *session) Next() time.Time { return earliest(s.nextProbe, s.closeBy) }
+func (s *session) Next() time.Time {
+	var mpAt time.Time
+	if s.mp != nil {
+		mpAt = s.mp.Deadline()
+	}
+	return earliest(s.nextProbe, s.closeBy, mpAt)
+}
 
 // Ended implements psession.Role.
 func (s *session) Ended() bool { return s.done }
@@ -259,6 +339,7 @@ func (s *session) Act(ev link.Event, now time.Time) {
 	switch ev := ev.(type) {
 	case link.PhaseChanged:
 		s.log.Debug("phase", zap.Stringer("from", ev.From), zap.Stringer("to", ev.To))
+		s.startMP(ev)
 		if ev.To == link.PhaseAuthenticate && !s.connected {
 			s.c.setState(StateVerifying)
 		}
@@ -317,17 +398,31 @@ func (s *session) up(info link.Info) error {
 	if !info.IP.Local.Is4() || !info.IP.Remote.Is4() {
 		return fmt.Errorf("IPCP gave no usable addresses (local %s, remote %s)", info.IP.Local, info.IP.Remote)
 	}
-	mss := uint16(0)
-	if info.MTU > 40 {
-		mss = info.MTU - 40
+	var ml lcp.Multilink
+	if s.mp != nil {
+		ml = s.mp.ML
 	}
+	// With MP up the clamp follows the MRRU: packets up to it cross whole.
+	mss := uint16(0)
+	if clamp := ml.ClampUnit(info.MTU); clamp > 40 {
+		mss = clamp - 40
+	}
+	mp := psession.MPOf(ml)
 	if err := s.nd.Install(Session{
 		Ifindex: s.att.Ifindex, VLANs: s.att.VLANs, LocalMAC: s.att.MAC,
 		ACMAC: s.ps.ACMAC, SessionID: s.ps.SessionID,
 		Local: info.IP.Local, Remote: info.IP.Remote,
-		MTU: info.MTU, MRU: info.MRU, MSS: mss,
+		MTU: info.MTU, MRU: info.MRU, MSS: mss, MP: mp,
 	}); err != nil {
 		return fmt.Errorf("install: %w", err)
+	}
+	if m := s.mp; m != nil && mp.On {
+		s.nd.(MPNetdev).Divert(func(proto ppp.Protocol, pkt []byte) {
+			if err := m.Send(proto, pkt); err != nil {
+				s.log.Debug("multilink send", zap.Error(err))
+			}
+		})
+		s.mpOn = true
 	}
 	addr := Address{Ifindex: s.nd.Ifindex(), Local: info.IP.Local, Peer: info.IP.Remote}
 	var routes []Route
@@ -368,6 +463,7 @@ func (s *session) up(info link.Info) error {
 	c.st.Status = StateConnected
 	c.st.ActiveLinks = 1
 	c.st.MTU, c.st.MRU = int(info.MTU), int(info.MRU)
+	c.st.MRRU = int(ml.RecvMRRU)
 	c.st.LocalAddress, c.st.RemoteAddress = info.IP.Local, info.IP.Remote
 	c.st.DNSServers = dns
 	if c.trace != nil {
@@ -376,7 +472,7 @@ func (s *session) up(info link.Info) error {
 	c.mu.Unlock()
 	s.log.Info("connected", zap.Stringer("local", info.IP.Local), zap.Stringer("remote", info.IP.Remote),
 		zap.Uint16("mtu", info.MTU), zap.Uint16("mru", info.MRU), zap.Stringer("method", info.Method),
-		zap.String("ac_name", s.ps.ACName))
+		zap.String("ac_name", s.ps.ACName), zap.Uint16("mrru", ml.RecvMRRU))
 	return nil
 }
 
@@ -397,11 +493,15 @@ func (s *session) teardown() {
 	if err := c.delNet(s.addr, s.routes); err != nil {
 		s.log.Warn("removing address and routes", zap.Error(err))
 	}
+	if s.mpOn {
+		s.nd.(MPNetdev).Divert(nil)
+		s.mpOn = false
+	}
 	if err := s.nd.Remove(); err != nil {
 		s.log.Warn("removing session from the data plane", zap.Error(err))
 	}
 	c.update(func(st *Status) {
-		st.ActiveLinks, st.MTU, st.MRU = 0, 0, 0
+		st.ActiveLinks, st.MTU, st.MRU, st.MRRU = 0, 0, 0, 0
 		st.LocalAddress, st.RemoteAddress, st.DNSServers = netip.Addr{}, netip.Addr{}, nil
 	})
 }

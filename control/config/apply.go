@@ -412,7 +412,23 @@ func (c *Config) Validate() error {
 	if err := c.checkPoolOverlap(); err != nil {
 		return err
 	}
+	if err := c.checkIPv6Pools(); err != nil {
+		return err
+	}
 	for _, p := range c.Profiles.All() {
+		for _, f := range []struct{ prop, v string }{{"remote-ipv6-prefix-pool", p.RemoteIPv6PrefixPool}, {"dhcpv6-pd-pool", p.DHCPv6PDPool}} {
+			if f.v == "" {
+				continue
+			}
+			ip6, ok := c.IPv6Pools.Get(f.v)
+			if !ok {
+				return errf(p.line, f.prop, "/ppp profile %s: no such /ipv6 pool %q", p.Name, f.v)
+			}
+			if f.prop == "remote-ipv6-prefix-pool" && ip6.PrefixLength != 64 {
+				return errf(p.line, f.prop, "/ppp profile %s: /ipv6 pool %s hands out /%d prefixes; the link prefix for SLAAC is a /64 (RFC 4862 §5.5.3)",
+					p.Name, f.v, ip6.PrefixLength)
+			}
+		}
 		for _, f := range []struct{ prop, v string }{{"local-address", p.LocalAddress}, {"remote-address", p.RemoteAddress}} {
 			if a, err := netip.ParseAddr(f.v); f.v == "" || err == nil && a.Is4() || c.Pools.Index(f.v) >= 0 {
 				continue
@@ -496,6 +512,38 @@ func (c *Config) checkPoolOverlap() error {
 		if all[i].r.First.Compare(all[i-1].r.Last) <= 0 {
 			return errf(all[i].pool.line, "ranges", "/ip pool %s: %s overlaps %s of pool %s",
 				all[i].pool.Name, all[i].r, all[i-1].r, all[i-1].pool.Name)
+		}
+	}
+	return nil
+}
+
+// checkIPv6Pools checks each /ipv6 pool's prefix and prefix-length, and
+// that no two pools overlap: a prefix handed out twice would route one
+// subscriber's traffic to another.
+func (c *Config) checkIPv6Pools() error {
+	var all []IPv6Pool
+	for _, p := range c.IPv6Pools.All() {
+		pr := netip.Prefix(p.Prefix)
+		// The prefix alone first (any length is right for a pool of one),
+		// so the error names the property that is wrong.
+		if err := pool.CheckPrefixSpec(pr, pr.Bits()); err != nil {
+			return errf(p.line, "prefix", "/ipv6 pool %s: %v", p.Name, err)
+		}
+		if err := pool.CheckPrefixSpec(pr, p.PrefixLength); err != nil {
+			return errf(p.line, "prefix-length", "/ipv6 pool %s: %v", p.Name, err)
+		}
+		all = append(all, p)
+	}
+	sort.Slice(all, func(i, j int) bool {
+		return netip.Prefix(all[i].Prefix).Addr().Less(netip.Prefix(all[j].Prefix).Addr())
+	})
+	for i := 1; i < len(all); i++ {
+		// Sorted by first address: a pool overlaps an earlier one only if
+		// the one just before it contains its first address, or an even
+		// earlier one does, which then contains the one just before too.
+		if prev := netip.Prefix(all[i-1].Prefix); prev.Contains(netip.Prefix(all[i].Prefix).Addr()) {
+			return errf(all[i].line, "prefix", "/ipv6 pool %s: %v overlaps %v of pool %s",
+				all[i].Name, netip.Prefix(all[i].Prefix), prev, all[i-1].Name)
 		}
 	}
 	return nil

@@ -256,7 +256,28 @@ func TestApplyErrors(t *testing.T) {
 		{"profile bad remote", "/ppp profile add name=x remote-address=nopool", 1, "remote-address", "neither"},
 		{"profile v6 local", "/ppp profile add name=x local-address=::1", 1, "local-address", "neither"},
 		{"dns three", "/ppp profile add name=x dns-server=1.1.1.1,2.2.2.2,3.3.3.3", 1, "dns-server", "at most two"},
-		{"dns garbage", "/ppp profile add name=x dns-server=dns", 1, "dns-server", "ParseAddr"},
+		{"dns garbage", "/ppp profile add name=x dns-server=dns", 1, "dns-server", "not an IPv4 or IPv6 address"},
+		{"dns three IPv4", "/ppp profile add name=x dns-server=10.0.0.1,10.0.0.2,10.0.0.3", 1, "dns-server", "two IPv4"},
+		{"dns four IPv6", "/ppp profile add name=x dns-server=2001:db8::1,2001:db8::2,2001:db8::3,2001:db8::4", 1, "dns-server", "three IPv6"},
+		{"dns IPv6 multicast", "/ppp profile add name=x dns-server=ff02::1", 1, "dns-server", "unicast"},
+		{"dns twice", "/ppp profile add name=x dns-server=2001:db8::1,2001:db8::1", 1, "dns-server", "twice"},
+		{"ipv6 pool IPv4 prefix", "/ipv6 pool add name=p6 prefix=10.0.0.0/8 prefix-length=16", 1, "prefix", "not an IPv6 prefix"},
+		{"ipv6 pool host bits", "/ipv6 pool add name=p6 prefix=2001:db8::1/40 prefix-length=56", 1, "prefix", "host bits set"},
+		{"ipv6 pool length short", "/ipv6 pool add name=p6 prefix=2001:db8::/40 prefix-length=32", 1, "prefix-length", "want 40..128"},
+		{"ipv6 pool length range", "/ipv6 pool add name=p6 prefix=2001:db8::/40 prefix-length=129", 1, "prefix-length", "out of range"},
+		{"ipv6 pool too many", "/ipv6 pool add name=p6 prefix=2001:db8::/32 prefix-length=128", 1, "prefix-length", "more than 2^63"},
+		{"ipv6 pool no prefix", "/ipv6 pool add name=p6 prefix-length=56", 1, "prefix", "required"},
+		{"ipv6 pool no length", "/ipv6 pool add name=p6 prefix=2001:db8::/40", 1, "prefix-length", "required"},
+		{"ipv6 pool no name", "/ipv6 pool add prefix=2001:db8::/40 prefix-length=56", 1, "name", "required"},
+		{"ipv6 pools overlap", "/ipv6 pool\nadd name=a prefix=2001:db8::/40 prefix-length=56\nadd name=b prefix=2001:db8:42::/48 prefix-length=64", 3, "prefix", "overlaps 2001:db8::/40 of pool a"},
+		{"ipv6 pool duplicate", "/ipv6 pool\nadd name=a prefix=2001:db8::/40 prefix-length=56\nadd name=a prefix=2001:db9::/40 prefix-length=56", 3, "name", "already exists"},
+		{"profile unknown ipv6 pool", "/ppp profile add name=x dhcpv6-pd-pool=nope", 1, "dhcpv6-pd-pool", "no such /ipv6 pool"},
+		{"profile link pool not /64", "/ipv6 pool add name=pd prefix=2001:db8::/40 prefix-length=56\n/ppp profile add name=x remote-ipv6-prefix-pool=pd", 2, "remote-ipv6-prefix-pool", "/64"},
+		{"profile IPv4 pool as IPv6", "/ip pool add name=v4 ranges=10.0.0.0/24\n/ppp profile add name=x dhcpv6-pd-pool=v4", 2, "dhcpv6-pd-pool", "no such /ipv6 pool"},
+		{"remove ipv6 pool in use", "/ipv6 pool add name=pd prefix=2001:db8::/40 prefix-length=56\n/ppp profile add name=x dhcpv6-pd-pool=pd\n/ipv6 pool remove pd", 2, "dhcpv6-pd-pool", "no such /ipv6 pool"},
+		{"secret prefix not /64", "/ppp secret add name=u remote-ipv6-prefix=2001:db8:1::/56", 1, "remote-ipv6-prefix", "/64"},
+		{"secret prefix host bits", "/ppp secret add name=u remote-ipv6-prefix=2001:db8:1:2::1/64", 1, "remote-ipv6-prefix", "host bits"},
+		{"secret prefix IPv4", "/ppp secret add name=u remote-ipv6-prefix=10.0.0.0/24", 1, "remote-ipv6-prefix", "not an IPv6 prefix"},
 		{"only-one enum", "/ppp profile add name=x only-one=maybe", 1, "only-one", "want one of"},
 		{"rate-limit garbage", "/ppp profile add name=x rate-limit=fast", 1, "rate-limit", "invalid rate-limit"},
 		{"rate-limit priority", "/ppp profile add name=x rate-limit=\"1M 2M 1M 8 9\"", 1, "rate-limit", "priority"},
@@ -414,10 +435,10 @@ func TestPrint(t *testing.T) {
 	}
 	wantDetail := "Flags: X - disabled\n" +
 		" 0    name=\"MT-User\" password=\"StrongPass\" profile=for-pppoe service=pppoe\n" +
-		"      local-address= remote-address= rate-limit=\"\"\n" +
+		"      local-address= remote-address= remote-ipv6-prefix= rate-limit=\"\"\n" +
 		" 1 X  ;;; note\n" +
 		"      name=\"u2\" password=\"\" profile=default service=any local-address=\n" +
-		"      remote-address= rate-limit=\"\"\n"
+		"      remote-address= remote-ipv6-prefix= rate-limit=\"\"\n"
 	if got := mustPrint(t, c, "/ppp secret", true); got != wantDetail {
 		t.Fatalf("print detail:\n%q\nwant\n%q", got, wantDetail)
 	}
@@ -545,7 +566,7 @@ func TestQuote(t *testing.T) {
 }
 
 func TestMenus(t *testing.T) {
-	want := []string{"/interface vlan", "/ip pool", "/ppp profile", "/ppp secret", "/interface pppoe-server server", "/interface pppoe-client", "/ipv6 dhcp-client", "/system identity", "/ppp aaa", "/radius", "/radius incoming"}
+	want := []string{"/interface vlan", "/ip pool", "/ipv6 pool", "/ppp profile", "/ppp secret", "/interface pppoe-server server", "/interface pppoe-client", "/ipv6 dhcp-client", "/system identity", "/ppp aaa", "/radius", "/radius incoming"}
 	if got := Menus(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Menus = %v", got)
 	}

@@ -37,25 +37,54 @@ type Pool struct {
 	Comment  string `ros:"comment" json:"comment"`
 }
 
+// IPv6Pool is an /ipv6 pool item: Prefix split into prefixes of
+// PrefixLength, handed out as a session's link /64 (a profile's
+// remote-ipv6-prefix-pool) or delegated by DHCPv6-PD (dhcpv6-pd-pool).
+type IPv6Pool struct {
+	meta
+	Name         string     `ros:"name" json:"name"`
+	Prefix       IPv6Prefix `ros:"prefix" json:"prefix"`
+	PrefixLength int        `ros:"prefix-length" range:"1..128" json:"prefix-length"`
+	Comment      string     `ros:"comment" json:"comment"`
+}
+
 // Profile is a /ppp profile item. LocalAddress and RemoteAddress hold an
 // IPv4 address or the name of an /ip pool. OnlyOne "default" and
 // ChangeTCPMSS "default" defer to the built-in default profile (for which
-// "default" means no and yes respectively).
+// "default" means no and yes respectively). RemoteIPv6PrefixPool (the
+// session's link /64, announced for SLAAC) and DHCPv6PDPool (delegated
+// prefixes) name /ipv6 pools.
 type Profile struct {
 	meta
-	Name          string     `ros:"name" json:"name"`
-	LocalAddress  string     `ros:"local-address" ref:"pool" json:"local-address"`
-	RemoteAddress string     `ros:"remote-address" ref:"pool" json:"remote-address"`
-	DNSServer     DNSServers `ros:"dns-server" json:"dns-server"`
-	OnlyOne       string     `ros:"only-one" enum:"yes,no,default" default:"default" json:"only-one"`
-	ChangeTCPMSS  string     `ros:"change-tcp-mss" enum:"yes,no,default" default:"yes" json:"change-tcp-mss"`
-	RateLimit     RateLimit  `ros:"rate-limit" json:"rate-limit"`
+	Name                 string     `ros:"name" json:"name"`
+	LocalAddress         string     `ros:"local-address" ref:"pool" json:"local-address"`
+	RemoteAddress        string     `ros:"remote-address" ref:"pool" json:"remote-address"`
+	RemoteIPv6PrefixPool string     `ros:"remote-ipv6-prefix-pool" none:"none" ref:"ipv6-pool" json:"remote-ipv6-prefix-pool"`
+	DHCPv6PDPool         string     `ros:"dhcpv6-pd-pool" none:"none" ref:"ipv6-pool" json:"dhcpv6-pd-pool"`
+	DNS                  DNSServers `ros:"dns-server" json:"dns-server"`
+	OnlyOne              string     `ros:"only-one" enum:"yes,no,default" default:"default" json:"only-one"`
+	ChangeTCPMSS         string     `ros:"change-tcp-mss" enum:"yes,no,default" default:"yes" json:"change-tcp-mss"`
+	RateLimit            RateLimit  `ros:"rate-limit" json:"rate-limit"`
 	// QueueType picks how the download (tx) limit holds: default-small and
 	// default police it; fq-codel-default and cake-default shape it (EDT
 	// and fq on the access interface). README "Rate limits".
 	QueueType string `ros:"queue-type" enum:"default-small,default,fq-codel-default,cake-default" default:"default-small" json:"queue-type"`
 	Comment   string `ros:"comment" json:"comment"`
+
+	// DNSServer is dns-server's IPv4 addresses, for IPCP (RFC 1877),
+	// kept in step with DNS whenever the item changes (setLine).
+	DNSServer []netip.Addr `json:"-"`
 }
+
+// setLine also derives DNSServer: every change to an item ends here.
+func (p *Profile) setLine(l int) {
+	p.meta.setLine(l)
+	p.DNSServer = p.DNS.IPv4()
+}
+
+// IPv6DNS is dns-server's IPv6 addresses (for RDNSS, RFC 8106, and the
+// DHCPv6 DNS option, RFC 3646).
+func (p Profile) IPv6DNS() []netip.Addr { return p.DNS.IPv6() }
 
 // Secret is a /ppp secret item: a local user.
 type Secret struct {
@@ -66,9 +95,12 @@ type Secret struct {
 	Service       string     `ros:"service" enum:"any,async,l2tp,ovpn,pppoe,pptp,sstp" default:"any" json:"service"`
 	LocalAddress  netip.Addr `ros:"local-address" json:"local-address"`
 	RemoteAddress netip.Addr `ros:"remote-address" json:"remote-address"`
-	RateLimit     RateLimit  `ros:"rate-limit" json:"rate-limit"`
-	Disabled      bool       `ros:"disabled" json:"disabled"`
-	Comment       string     `ros:"comment" json:"comment"`
+	// RemoteIPv6Prefix is a fixed link /64 for the user (RouterOS: the
+	// prefix added to the ND prefix list for SLAAC on the link).
+	RemoteIPv6Prefix IPv6LinkPrefix `ros:"remote-ipv6-prefix" json:"remote-ipv6-prefix"`
+	RateLimit        RateLimit      `ros:"rate-limit" json:"rate-limit"`
+	Disabled         bool           `ros:"disabled" json:"disabled"`
+	Comment          string         `ros:"comment" json:"comment"`
 }
 
 // Server is an /interface pppoe-server server item: one access
@@ -141,6 +173,9 @@ type Identity struct {
 // Key implements Item: the pool's name.
 func (p Pool) Key() string { return p.Name }
 
+// Key implements Item: the pool's name.
+func (p IPv6Pool) Key() string { return p.Name }
+
 // Key implements Item: the profile's name.
 func (p Profile) Key() string { return p.Name }
 
@@ -165,12 +200,13 @@ func (v VLAN) Key() string { return v.Name }
 // A Config is a value: configurations share their lists' unchanged parts,
 // nothing in a Config is ever changed in place, and Apply returns a new one.
 type Config struct {
-	VLANs    List[VLAN]    `json:"interface-vlan"`
-	Pools    List[Pool]    `json:"ip-pool"`
-	Profiles List[Profile] `json:"ppp-profile"`
-	Secrets  List[Secret]  `json:"ppp-secret"`
-	Servers  List[Server]  `json:"interface-pppoe-server-server"`
-	Clients  List[Client]  `json:"interface-pppoe-client"`
+	VLANs     List[VLAN]     `json:"interface-vlan"`
+	Pools     List[Pool]     `json:"ip-pool"`
+	IPv6Pools List[IPv6Pool] `json:"ipv6-pool"`
+	Profiles  List[Profile]  `json:"ppp-profile"`
+	Secrets   List[Secret]   `json:"ppp-secret"`
+	Servers   List[Server]   `json:"interface-pppoe-server-server"`
+	Clients   List[Client]   `json:"interface-pppoe-client"`
 
 	DHCPv6Clients List[DHCPv6Client] `json:"ipv6-dhcp-client"`
 	Identity      Identity           `json:"system-identity"`
@@ -225,6 +261,7 @@ type menu struct {
 var menus = []*menu{
 	{path: "/interface vlan", list: listOf[VLAN](func(c *Config) *List[VLAN] { return &c.VLANs }), autoName: "vlan", required: []string{"vlan-id", "interface"}, columns: []string{"name", "vlan-id", "interface", "use-service-tag"}},
 	{path: "/ip pool", list: listOf[Pool](func(c *Config) *List[Pool] { return &c.Pools }), autoName: "pool", required: []string{"ranges"}, columns: []string{"name", "ranges", "next-pool"}},
+	{path: "/ipv6 pool", list: listOf[IPv6Pool](func(c *Config) *List[IPv6Pool] { return &c.IPv6Pools }), required: []string{"name", "prefix", "prefix-length"}, columns: []string{"name", "prefix", "prefix-length"}},
 	{path: "/ppp profile", list: listOf[Profile](func(c *Config) *List[Profile] { return &c.Profiles }), autoName: "profile", columns: []string{"name", "local-address", "remote-address", "only-one", "change-tcp-mss"}},
 	{path: "/ppp secret", list: listOf[Secret](func(c *Config) *List[Secret] { return &c.Secrets }), required: []string{"name"}, columns: []string{"name", "service", "profile", "remote-address"}},
 	{path: "/interface pppoe-server server", list: listOf[Server](func(c *Config) *List[Server] { return &c.Servers }), required: []string{"interface"}, columns: []string{"service-name", "interface", "max-mtu", "max-mru", "mrru", "authentication", "default-profile", "max-sessions"}, keyProps: []string{"interface", "service-name"}},
@@ -337,6 +374,16 @@ func (l listOf[T]) all(c *Config) func(yield func(int, reflect.Value) bool) {
 			}
 		}
 	}
+}
+
+// IPv6PoolSpecs returns the /ipv6 pools in the form pool.NewPrefixPool
+// takes.
+func (c *Config) IPv6PoolSpecs() []pool.PrefixSpec {
+	out := make([]pool.PrefixSpec, 0, c.IPv6Pools.Len())
+	for _, p := range c.IPv6Pools.All() {
+		out = append(out, pool.PrefixSpec{Name: p.Name, Prefix: netip.Prefix(p.Prefix), PrefixLength: p.PrefixLength})
+	}
+	return out
 }
 
 // PoolSpecs returns the pools in the form pool.Set.Update takes.

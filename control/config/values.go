@@ -208,7 +208,8 @@ func parseSet(text string, order []string, what string) ([]string, error) {
 }
 
 // DNSServers is a profile's dns-server: up to two IPv4 addresses (RFC 1877
-// offers a primary and a secondary).
+// offers a primary and a secondary, IPCP) and up to three IPv6 addresses
+// (RFC 8106 RDNSS, the DHCPv6 DNS option), in any order; printed as typed.
 type DNSServers []netip.Addr
 
 // MarshalText implements encoding.TextMarshaler.
@@ -228,16 +229,77 @@ func (d *DNSServers) UnmarshalText(b []byte) error {
 	}
 	var out DNSServers
 	for s := range strings.SplitSeq(string(b), ",") {
-		a, err := parseIPv4(s)
-		if err != nil {
-			return err
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Zone() != "" || a.Is4In6() {
+			return fmt.Errorf("%q: not an IPv4 or IPv6 address", s)
+		}
+		if a.Is6() && (a.IsMulticast() || a.IsUnspecified()) {
+			return fmt.Errorf("%s: not a unicast address", s)
+		}
+		if slices.Contains(out, a) {
+			return fmt.Errorf("%s: given twice", s)
 		}
 		out = append(out, a)
 	}
-	if len(out) > 2 {
-		return errors.New("at most two DNS servers")
+	if n := len(out.IPv4()); n > 2 {
+		return errors.New("at most two IPv4 DNS servers (RFC 1877)")
+	}
+	if n := len(out.IPv6()); n > 3 {
+		return errors.New("at most three IPv6 DNS servers")
 	}
 	*d = out
+	return nil
+}
+
+// IPv4 returns the IPv4 servers, in order.
+func (d DNSServers) IPv4() []netip.Addr {
+	var out []netip.Addr
+	for _, a := range d {
+		if a.Is4() {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// IPv6 returns the IPv6 servers, in order.
+func (d DNSServers) IPv6() []netip.Addr {
+	var out []netip.Addr
+	for _, a := range d {
+		if a.Is6() {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// IPv6Prefix is an IPv6 prefix property (prefix=2001:db8::/40); the zero
+// value is unset. The prefix must be masked: 2001:db8::1/40 is refused
+// rather than silently meaning 2001:db8::/40.
+type IPv6Prefix netip.Prefix
+
+// MarshalText implements encoding.TextMarshaler.
+func (p IPv6Prefix) MarshalText() ([]byte, error) {
+	if !netip.Prefix(p).IsValid() {
+		return nil, nil
+	}
+	return []byte(netip.Prefix(p).String()), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (p *IPv6Prefix) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*p = IPv6Prefix{}
+		return nil
+	}
+	q, err := netip.ParsePrefix(string(b))
+	if err != nil || !q.Addr().Is6() || q.Addr().Is4In6() {
+		return fmt.Errorf("%q: not an IPv6 prefix (like 2001:db8::/40)", b)
+	}
+	if q.Masked() != q {
+		return fmt.Errorf("%s: host bits set (the prefix is %s)", q, q.Masked())
+	}
+	*p = IPv6Prefix(q)
 	return nil
 }
 
@@ -295,4 +357,25 @@ func (r *RateLimit) UnmarshalText(b []byte) error {
 func (r RateLimit) Limit() ratelimit.Limit {
 	l, _ := ratelimit.Parse(string(r)) // validated when set
 	return l
+}
+
+// IPv6LinkPrefix is a secret's remote-ipv6-prefix: an IPv6Prefix that must
+// be a /64, the length SLAAC needs (RFC 4862 §5.5.3). Checked as it is
+// parsed, so validating a configuration costs nothing per secret.
+type IPv6LinkPrefix IPv6Prefix
+
+// MarshalText implements encoding.TextMarshaler.
+func (p IPv6LinkPrefix) MarshalText() ([]byte, error) { return IPv6Prefix(p).MarshalText() }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (p *IPv6LinkPrefix) UnmarshalText(b []byte) error {
+	var q IPv6Prefix
+	if err := q.UnmarshalText(b); err != nil {
+		return err
+	}
+	if pr := netip.Prefix(q); pr.IsValid() && pr.Bits() != 64 {
+		return fmt.Errorf("%s: the link prefix for SLAAC is a /64 (RFC 4862 §5.5.3)", pr)
+	}
+	*p = IPv6LinkPrefix(q)
+	return nil
 }

@@ -36,6 +36,15 @@ var activeProps = []struct {
 	{"bytes-out", func(a *Active) string { return strconv.FormatUint(a.BytesOut, 10) }},
 	{"packets-in", func(a *Active) string { return strconv.FormatUint(a.PacketsIn, 10) }},
 	{"packets-out", func(a *Active) string { return strconv.FormatUint(a.PacketsOut, 10) }},
+	// Multilink (RFC 1990), in detail and JSON only: the peer's MRRU
+	// when MP is on (empty when off) and what reassembly dropped.
+	{"mrru", func(a *Active) string {
+		if a.MRRU == 0 {
+			return ""
+		}
+		return strconv.Itoa(int(a.MRRU))
+	}},
+	{"mp-reassembly-drops", func(a *Active) string { return strconv.FormatUint(a.ReassemblyDrops, 10) }},
 }
 
 func activeProp(a *Active, name string) (string, bool) {
@@ -115,7 +124,7 @@ func (d *Daemon) printActive(out io.Writer, cmd config.Command, asJSON bool) err
 			"SESSION-ID", "BYTES-IN", "BYTES-OUT", "PACKETS-IN", "PACKETS-OUT"}}
 		for i := range ss {
 			row := []string{number(i)}
-			for _, p := range activeProps[1:] {
+			for _, p := range activeProps[1:len(t.head)] {
 				// The name is what the peer sent, before any check:
 				// escape it and every other cell (config.Cell).
 				row = append(row, config.Cell(p.get(&ss[i])))

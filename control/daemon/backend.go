@@ -55,6 +55,10 @@ type Active struct {
 	// Counters from the BPF data plane; "in" is from the client, as
 	// RouterOS counts on the server.
 	PacketsIn, BytesIn, PacketsOut, BytesOut uint64
+	// MRRU is the peer's MRRU when multilink is on, 0 when off;
+	// ReassemblyDrops what MP reassembly dropped (session.MPLink.Drops).
+	MRRU            uint16
+	ReassemblyDrops uint64
 	// RateLimit is the session's rate-limit (rx = in, from the client),
 	// ShapeTx whether its download is shaped; RateDropsIn/Out what the
 	// limit dropped. /queue simple shows them.

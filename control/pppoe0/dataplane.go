@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/session"
 )
 
@@ -11,8 +12,31 @@ import (
 // session is routed (AddSession) once its entry is installed, so the
 // first packet the kernel routes to it finds it, and unrouted
 // (RemoveSession) before its entry goes.
+//
+// A session's route carries Entry.RouteMTU: with multilink up, the peer's
+// MRRU, so the kernel hands the data plane packets up to it to fragment.
+// When dp runs multilink's user-space half (session.MPPlane), so does the
+// result.
 func (h *Host) DataPlane(dp session.DataPlane) session.DataPlane {
-	return dataPlane{inner: dp, h: h}
+	d := dataPlane{inner: dp, h: h}
+	if mp, ok := dp.(session.MPPlane); ok {
+		return mpDataPlane{dataPlane: d, mp: mp}
+	}
+	return d
+}
+
+// mpDataPlane passes multilink's user-space half through.
+type mpDataPlane struct {
+	dataPlane
+	mp session.MPPlane
+}
+
+func (d mpDataPlane) Inject(proto ppp.Protocol, packet []byte) error {
+	return d.mp.Inject(proto, packet)
+}
+
+func (d mpDataPlane) Divert(h session.Handle, to func(ppp.Protocol, []byte)) {
+	d.mp.Divert(h.(handle).inner, to)
 }
 
 type dataPlane struct {
@@ -32,10 +56,10 @@ func (d dataPlane) Install(e session.Entry) (session.Handle, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := d.h.AddSession(e.IPv4, int(e.MTU)); err != nil {
+	if err := d.h.AddSession(e.IPv4, int(e.RouteMTU())); err != nil {
 		return nil, errors.Join(err, d.inner.Remove(in))
 	}
-	return handle{inner: in, addr: e.IPv4, mtu: int(e.MTU)}, nil
+	return handle{inner: in, addr: e.IPv4, mtu: int(e.RouteMTU())}, nil
 }
 
 // Update routes the new address (and MTU) before the entry moves to it
@@ -43,14 +67,15 @@ func (d dataPlane) Install(e session.Entry) (session.Handle, error) {
 // the same address with a new MTU works the same way.
 func (d dataPlane) Update(h session.Handle, e session.Entry) (session.Handle, error) {
 	hh := h.(handle)
-	if err := d.h.AddSession(e.IPv4, int(e.MTU)); err != nil {
+	mtu := int(e.RouteMTU())
+	if err := d.h.AddSession(e.IPv4, mtu); err != nil {
 		return nil, err
 	}
 	in, err := d.inner.Update(hh.inner, e)
 	if err != nil {
-		return nil, errors.Join(err, d.h.RemoveSession(e.IPv4, int(e.MTU)))
+		return nil, errors.Join(err, d.h.RemoveSession(e.IPv4, mtu))
 	}
-	nh := handle{inner: in, addr: e.IPv4, mtu: int(e.MTU)}
+	nh := handle{inner: in, addr: e.IPv4, mtu: mtu}
 	return nh, d.h.RemoveSession(hh.addr, hh.mtu)
 }
 

@@ -39,6 +39,7 @@ type Host struct {
 	log   *zap.Logger
 
 	mu     sync.Mutex
+	devMTU int // the device's MTU now; table.devMTU is what it was
 	table  table
 	routes map[netip.Prefix]int // ours in the kernel: destination → MTU
 	addrs  map[netip.Addr]bool  // addresses this Host added
@@ -61,7 +62,7 @@ func New(ifindex int, log *zap.Logger) (*Host, error) {
 		nl.Close()
 		return nil, fmt.Errorf("pppoe0: ifindex %d: %w", ifindex, err)
 	}
-	h := &Host{nl: nl, index: ifindex, name: l.Attrs().Name, log: log,
+	h := &Host{nl: nl, index: ifindex, name: l.Attrs().Name, log: log, devMTU: l.Attrs().MTU,
 		table: newTable(l.Attrs().MTU), addrs: map[netip.Addr]bool{}}
 	if h.routes, err = h.kernelRoutes(); err != nil {
 		nl.Close()
@@ -192,6 +193,32 @@ func (h *Host) Update(addAddrs, delAddrs []netip.Addr, addRoutes, delRoutes []ne
 	return errors.Join(errs...)
 }
 
+// CarryMTU makes pppoe0 carry packets up to mtu, a multilink session's
+// MRRU: the kernel must hand the data plane packets that size to fragment
+// and take the reassembled ones injected into it. set raises the device's
+// MTU (and its veth peer's); the MTU is never lowered. Routes that had
+// the device's MTU (pools, sessions at it) get the old one explicitly, so
+// sessions without multilink are sent nothing larger than before.
+func (h *Host) CarryMTU(mtu int, set func(mtu int) error) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if mtu <= h.devMTU {
+		return nil
+	}
+	if err := set(mtu); err != nil {
+		return fmt.Errorf("pppoe0: MTU %d for multilink: %w", mtu, err)
+	}
+	h.devMTU = mtu
+	var errs []error
+	for dst, m := range h.routes {
+		if m == 0 {
+			errs = append(errs, h.replace(dst, 0))
+		}
+	}
+	h.log.Info("pppoe0 MTU raised for multilink", zap.String("iface", h.name), zap.Int("mtu", mtu))
+	return errors.Join(errs...)
+}
+
 // AddSession routes a session's address through pppoe0 as the table
 // wants: with its MTU if that is below pppoe0's, without one if no pool
 // covers it. Each call is undone by one RemoveSession with the same
@@ -239,6 +266,10 @@ func (h *Host) syncHost(a netip.Addr) error {
 }
 
 func (h *Host) route(dst netip.Prefix, mtu int) *netlink.Route {
+	if mtu == 0 && h.devMTU != h.table.devMTU {
+		// CarryMTU raised the device: what had its MTU keeps it.
+		mtu = h.table.devMTU
+	}
 	return &netlink.Route{
 		LinkIndex: h.index,
 		Dst:       &net.IPNet{IP: dst.Addr().AsSlice(), Mask: net.CIDRMask(dst.Bits(), 32)},
@@ -264,7 +295,9 @@ func (h *Host) replace(dst netip.Prefix, mtu int) error {
 // remove deletes our route to dst; one already gone (or replaced by
 // someone else's, which the protocol tells apart) is no error. h.mu held.
 func (h *Host) remove(dst netip.Prefix) error {
-	err := h.nl.RouteDel(h.route(dst, 0))
+	r := h.route(dst, 0)
+	r.MTU = 0 // the kernel matches a delete's metrics: none matches any
+	err := h.nl.RouteDel(r)
 	if err != nil && !errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("pppoe0: delete route %v dev %s: %w", dst, h.name, err)
 	}
@@ -289,7 +322,11 @@ func (h *Host) kernelRoutes() (map[netip.Prefix]int, error) {
 			bits, _ := r.Dst.Mask.Size()
 			dst = netip.PrefixFrom(a, bits)
 		}
-		out[dst] = r.MTU
+		mtu := r.MTU
+		if mtu == h.table.devMTU && h.devMTU != h.table.devMTU {
+			mtu = 0 // CarryMTU made the device's MTU explicit (see route)
+		}
+		out[dst] = mtu
 	}
 	return out, nil
 }

@@ -50,10 +50,12 @@ func (t *table) removePool(p netip.Prefix) {
 }
 
 // routeMTU is the MTU a session's host route carries: its own when the
-// kernel would otherwise send it larger packets than it takes, else 0
-// (the device's, no host route needed for it).
+// kernel would otherwise send it larger packets than it takes, or
+// smaller ones than it takes whole (a multilink session's MRRU, which
+// the device's MTU has been raised to carry), else 0 (the device's, no
+// host route needed for it).
 func (t *table) routeMTU(mtu int) int {
-	if mtu > 0 && mtu < t.devMTU {
+	if mtu > 0 && mtu != t.devMTU {
 		return mtu
 	}
 	return 0

@@ -25,8 +25,8 @@ func TestTableWant(t *testing.T) {
 			[]sess{{"10.0.0.7", 1492}}, map[string]int{"10.0.0.0/24": 0}},
 		{"session with MTU 0 (not negotiated) inside a pool", []string{"10.0.0.0/24"},
 			[]sess{{"10.0.0.7", 0}}, map[string]int{"10.0.0.0/24": 0}},
-		{"session above pppoe0's MTU inside a pool", []string{"10.0.0.0/24"},
-			[]sess{{"10.0.0.7", 9000}}, map[string]int{"10.0.0.0/24": 0}},
+		{"session above pppoe0's MTU (a multilink MRRU): a host route with it", []string{"10.0.0.0/24"},
+			[]sess{{"10.0.0.7", 9000}}, map[string]int{"10.0.0.0/24": 0, "10.0.0.7/32": 9000}},
 		{"session below pppoe0's MTU: a host route with its MTU", []string{"10.0.0.0/24"},
 			[]sess{{"10.0.0.7", 1400}}, map[string]int{"10.0.0.0/24": 0, "10.0.0.7/32": 1400}},
 		{"one below by one octet", []string{"10.0.0.0/24"},
@@ -89,9 +89,12 @@ func TestTableRemoveUnknown(t *testing.T) {
 	if tb.removeSession(a, 1480) {
 		t.Error("removed a session by the wrong MTU")
 	}
-	// MTUs that need no host route are one class: pppoe0's, larger, none.
+	// MTUs that need no host route are one class: pppoe0's and none;
+	// a larger one (a multilink MRRU) has its own.
 	tb.addSession(a, 1492)
-	if !tb.removeSession(a, 9000) || !tb.removeSession(a, 1400) || len(tb.sessions) != 0 {
+	tb.addSession(a, 9000)
+	if tb.removeSession(a, 1614) || !tb.removeSession(a, 9000) || !tb.removeSession(a, 0) ||
+		!tb.removeSession(a, 1400) || len(tb.sessions) != 0 {
 		t.Errorf("sessions left: %v", tb.sessions)
 	}
 }

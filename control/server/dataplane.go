@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/session"
 	"github.com/pppoe-xdp/pppoe-xdp/maps"
 )
@@ -42,6 +43,7 @@ func mapsSession(e session.Entry) maps.Session {
 		IPv4:  e.IPv4,
 		MTU:   e.MTU,
 		MSS:   e.MSS,
+		MP:    maps.MP{On: e.MP.On, ShortSeq: e.MP.ShortSeq},
 		Limit: maps.LimitOf(e.RateLimit, e.ShapeTx),
 	}
 	vlans := e.Circuit.VLANList()
@@ -126,4 +128,61 @@ func (p dataPlane) Stats(h session.Handle) (session.Stats, error) {
 		RateDropsDown: rs.DroppedTx,
 		LastSeen:      st.LastSeen,
 	}, nil
+}
+
+// mpDataPlane is NewDataPlane with multilink's user-space half
+// (session.MPPlane): reassembled packets go into the kernel on pppoe0
+// through inj, diverted ones come from div, and carry makes pppoe0 carry
+// the largest MRRU a session was installed with, so that the kernel
+// hands over packets up to it (and takes injected ones that size).
+type mpDataPlane struct {
+	dataPlane
+	div   *maps.MPDiverts
+	inj   *maps.Injector
+	carry func(mtu int) error
+}
+
+// NewMPDataPlane returns NewDataPlane(d) that also runs multilink: div is
+// the data plane's divert dispatcher, inj an Injector on pppoe0, carry
+// raises pppoe0's MTU (pppoe0.Host.CarryMTU).
+func NewMPDataPlane(d *maps.Datapath, div *maps.MPDiverts, inj *maps.Injector, carry func(mtu int) error) session.DataPlane {
+	return &mpDataPlane{dataPlane: dataPlane{d: d}, div: div, inj: inj, carry: carry}
+}
+
+// Install implements session.DataPlane.
+func (p *mpDataPlane) Install(e session.Entry) (session.Handle, error) {
+	if e.MP.On {
+		if err := p.carry(int(e.RouteMTU())); err != nil {
+			return nil, fmt.Errorf("server: install session %d of %s: %w", e.SessionID, e.Circuit, err)
+		}
+	}
+	return p.dataPlane.Install(e)
+}
+
+// Update implements session.DataPlane.
+func (p *mpDataPlane) Update(h session.Handle, e session.Entry) (session.Handle, error) {
+	if e.MP.On {
+		if err := p.carry(int(e.RouteMTU())); err != nil {
+			return nil, fmt.Errorf("server: update session %d of %s: %w", e.SessionID, e.Circuit, err)
+		}
+	}
+	return p.dataPlane.Update(h, e)
+}
+
+// Inject implements session.MPPlane.
+func (p *mpDataPlane) Inject(proto ppp.Protocol, packet []byte) error {
+	return p.inj.Inject(uint16(proto), packet)
+}
+
+// Divert implements session.MPPlane.
+func (p *mpDataPlane) Divert(h session.Handle, to func(ppp.Protocol, []byte)) {
+	mh, ok := h.(mapsHandle)
+	if !ok {
+		return
+	}
+	if to == nil {
+		p.div.Register(mh.index, nil)
+		return
+	}
+	p.div.Register(mh.index, func(proto uint16, packet []byte) { to(ppp.Protocol(proto), packet) })
 }

@@ -205,6 +205,12 @@ func (a *admission) Open(c pppoe.Circuit, r pppoe.PADR) (uint16, error) {
 	srv := a.d.srv
 	lc := linkConfig(s.cfg, b.cfg)
 	lc.MaxPayload = maxPayload
+	queue := 0 // session.DefaultQueue
+	if b.cfg.MRRU != 0 {
+		// MP fragments pass through the session's queue: room for a
+		// TCP window's worth of them (about 2 per full-size packet).
+		queue = mpQueue
+	}
 	sess, err := session.New(session.Config{
 		ID:               s.opts.IDs.Next(),
 		Circuit:          c,
@@ -223,6 +229,7 @@ func (a *admission) Open(c pppoe.Circuit, r pppoe.PADR) (uint16, error) {
 		Opened:           time.Now(),
 		SetupTimeout:     s.opts.SetupTimeout,
 		Establish:        func() bool { return s.establish(l) },
+		Queue:            queue,
 		HalfOpenLog:      s.halfOpenLog,
 		Hooks:            s.sessionHooks(l),
 		Observers:        s.opts.Observers,

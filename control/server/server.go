@@ -23,6 +23,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/lcp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
 	"github.com/pppoe-xdp/pppoe-xdp/control/session"
@@ -918,13 +919,18 @@ func sendFunc(p *port, c pppoe.Circuit, sid uint16) func(ppp.Frame) error {
 	}
 }
 
+// mpQueue is the frame queue of a session that may run multilink: MP
+// fragments of the client's data go through it.
+const mpQueue = 512
+
 // linkConfig is the PPP link configuration of a server entry.
 func linkConfig(cfg *config.Config, srv config.Server) link.Config {
 	lc := link.Config{
-		MaxMRU:     uint16(srv.MaxMRU),
-		MaxMTU:     uint16(srv.MaxMTU),
-		Name:       cfg.Identity.Name,
-		RejectMRRU: true, // multilink is not implemented
+		MaxMRU: uint16(srv.MaxMRU),
+		MaxMTU: uint16(srv.MaxMTU),
+		Name:   cfg.Identity.Name,
+		// mrru (validated by config): 0 is disabled, MRRU rejected.
+		Multilink: lcp.MultilinkPolicy{MRRU: uint16(srv.MRRU)},
 	}
 	for _, name := range srv.Authentication {
 		if m, err := auth.ParseMethod(name); err == nil {

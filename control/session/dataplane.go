@@ -23,8 +23,11 @@ type Entry struct {
 	// MRU as negotiated (RFC 1661 §6.1).
 	MTU uint16
 	// MSS is the TCP MSS to clamp SYNs to, MTU − 40 when the profile's
-	// change-tcp-mss is yes; 0 for no clamping.
+	// change-tcp-mss is yes (with MP up, the MRRU's: see
+	// lcp.Multilink.ClampUnit); 0 for no clamping.
 	MSS uint16
+	// MP is the session's multilink, zero when off.
+	MP MP
 	// RateLimit is the session's rate-limit (rx: from the client), the
 	// download shaped rather than policed if ShapeTx.
 	RateLimit ratelimit.Limit
@@ -36,6 +39,10 @@ type Stats struct {
 	PacketsUp, BytesUp     uint64 // from the client
 	PacketsDown, BytesDown uint64 // towards the client
 	Drops                  uint64
+	// ReassemblyDrops counts what multilink reassembly dropped
+	// (MPLink.Drops): fragments lost, duplicated, oversize, malformed,
+	// and reassembled packets refused.
+	ReassemblyDrops uint64
 	// RateDropsUp and RateDropsDown are packets the session's rate limit
 	// dropped, from and towards the client.
 	RateDropsUp, RateDropsDown uint64
@@ -50,7 +57,8 @@ func (s Stats) Add(o Stats) Stats {
 	return Stats{
 		PacketsUp: s.PacketsUp + o.PacketsUp, BytesUp: s.BytesUp + o.BytesUp,
 		PacketsDown: s.PacketsDown + o.PacketsDown, BytesDown: s.BytesDown + o.BytesDown,
-		Drops: s.Drops + o.Drops, LastSeen: max(s.LastSeen, o.LastSeen),
+		Drops: s.Drops + o.Drops, ReassemblyDrops: s.ReassemblyDrops + o.ReassemblyDrops,
+		LastSeen:    max(s.LastSeen, o.LastSeen),
 		RateDropsUp: s.RateDropsUp + o.RateDropsUp, RateDropsDown: s.RateDropsDown + o.RateDropsDown,
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/aaa"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/lcp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
 )
@@ -170,6 +171,16 @@ type Session struct {
 	// installs' final counts, cur the newest read of the current one.
 	past, cur Stats
 	reason    Reason
+	// mpStats count what multilink did in user space over the session's
+	// life: packets reassembled and injected (PacketsUp, BytesUp) and
+	// ReassemblyDrops; mpDrops is ReassemblyDrops before the current
+	// MPLink.
+	mpStats Stats
+	mpDrops uint64
+
+	// mp is multilink's user-space half while LCP has MP up, owned by
+	// the Run goroutine; the data plane's divert reader holds it too.
+	mp *MPLink
 }
 
 // New returns a session for cfg; Run starts it.
@@ -207,6 +218,10 @@ func New(cfg Config) (*Session, error) {
 	}
 	lc := cfg.Link
 	lc.Role = link.Authenticator
+	if _, ok := cfg.DataPlane.(MPPlane); !ok {
+		// Nothing would reassemble or fragment: MP stays off.
+		lc.Multilink = lcp.MultilinkPolicy{}
+	}
 	s := &Session{cfg: cfg, now: cfg.Now}
 	lc.Verifier, lc.Addresses = link.Deferred, link.AddressFunc(s.addresses)
 	lc.IPv6 = func() bool { return s.answer.IPv6 }
@@ -316,7 +331,11 @@ func (s *Session) start(now time.Time) {
 // keepalive check.
 func (s *Session) next() time.Time {
 	var n time.Time
-	for _, t := range []time.Time{s.eng.linkDeadline, s.setupDeadline, s.nextCheck, s.interimAt, s.limitsDue()} {
+	var mpAt time.Time
+	if s.mp != nil {
+		mpAt = s.mp.Deadline()
+	}
+	for _, t := range []time.Time{s.eng.linkDeadline, s.setupDeadline, s.nextCheck, s.interimAt, s.limitsDue(), mpAt} {
 		if !t.IsZero() && (n.IsZero() || t.Before(n)) {
 			n = t
 		}
@@ -333,7 +352,72 @@ func (s *Session) receive(f ppp.Frame, now time.Time) {
 	if f.Protocol == ppp.ProtocolLCP && len(f.Information) > 0 && ppp.Code(f.Information[0]) == ppp.TerminateRequest {
 		s.peerTerminated = true
 	}
+	if f.Protocol == ppp.ProtocolMP && s.mp != nil {
+		s.multilink(s.mp.Receive(f.Information, now), now)
+		return
+	}
 	s.carry(s.link.Receive(f, now), now)
+}
+
+// multilink acts on the packets MP reassembly completed: data from the
+// client's address goes to the kernel, counted as received; control
+// protocols sent inside MP (NCPs) go to the link.
+func (s *Session) multilink(frames []ppp.Frame, now time.Time) {
+	m := s.mp
+	for _, f := range frames {
+		if s.ended || s.mp != m {
+			return
+		}
+		if !IsData(f.Protocol) {
+			s.carry(s.link.Receive(f, now), now)
+			continue
+		}
+		s.mu.Lock()
+		addr, installed := s.addr, s.installed
+		s.mu.Unlock()
+		pkt, ok := FromPeer(f.Protocol, f.Information, addr)
+		if ok && installed {
+			err := s.cfg.DataPlane.(MPPlane).Inject(f.Protocol, pkt)
+			ok = err == nil
+			if err != nil {
+				s.log.Debug("multilink inject", zap.Error(err))
+			}
+		}
+		s.mu.Lock()
+		if ok {
+			s.mpStats.PacketsUp++
+			s.mpStats.BytesUp += uint64(len(pkt))
+		} else {
+			m.Refused()
+		}
+		s.mu.Unlock()
+	}
+	s.mu.Lock()
+	s.mpStats.ReassemblyDrops = s.mpDrops + m.Drops()
+	s.mu.Unlock()
+}
+
+// startMP starts or stops multilink's user-space half as LCP opens or
+// leaves Opened (RFC 1990 §5.1: MP is negotiated by LCP).
+func (s *Session) startMP(ev link.PhaseChanged) {
+	switch {
+	case ev.From == link.PhaseEstablish && (ev.To == link.PhaseAuthenticate || ev.To == link.PhaseNetwork):
+		info := s.link.Info()
+		if !info.Multilink.Active() {
+			return
+		}
+		s.mp = NewMPLink(info.Multilink, info.MRU, info.MTU, s.cfg.Send)
+		s.log.Debug("multilink up", zap.Uint16("mrru", info.Multilink.RecvMRRU), zap.Uint16("peer_mrru", info.Multilink.SendMRRU))
+	case ev.To == link.PhaseEstablish || ev.To == link.PhaseTerminate || ev.To == link.PhaseDead:
+		if s.mp == nil {
+			return
+		}
+		s.mu.Lock()
+		s.mpDrops += s.mp.Drops()
+		s.mpStats.ReassemblyDrops = s.mpDrops
+		s.mu.Unlock()
+		s.mp = nil
+	}
 }
 
 // wake runs whatever timer is due.
@@ -343,6 +427,11 @@ func (s *Session) wake(now time.Time) {
 		return
 	}
 	s.eng.TickLink((*acRole)(s), now)
+	if s.mp != nil && !s.ended {
+		if t := s.mp.Deadline(); !t.IsZero() && !now.Before(t) {
+			s.multilink(s.mp.Expire(now), now)
+		}
+	}
 	if !s.ended && !s.nextCheck.IsZero() && !now.Before(s.nextCheck) {
 		s.keepalive(now)
 	}
@@ -362,7 +451,7 @@ func (s *Session) counters() Stats {
 	if s.installed {
 		s.readStatsLocked(s.handle)
 	}
-	return s.past.Add(s.cur)
+	return s.past.Add(s.cur).Add(s.mpStats)
 }
 
 // keepalive is RouterOS's server keepalive: traffic is any frame from the
@@ -411,6 +500,7 @@ func (s *Session) act(ev link.Event, now time.Time) {
 	switch ev := ev.(type) {
 	case link.PhaseChanged:
 		s.log.Debug("phase", zap.Stringer("from", ev.From), zap.Stringer("to", ev.To))
+		s.startMP(ev)
 		switch ev.To {
 		case link.PhaseEstablish:
 			s.setState(StateEstablish)
@@ -528,8 +618,14 @@ func (s *Session) networkUp(info link.Info, now time.Time) {
 		IPv4:      info.IP.Remote,
 		MTU:       info.MTU,
 	}
-	if s.answer.ChangeTCPMSS && info.MTU > TCPIPHeaders {
-		e.MSS = info.MTU - TCPIPHeaders
+	if s.mp != nil {
+		e.MP = MPOf(s.mp.ML)
+	}
+	// With MP up, packets up to the MRRU cross whole (fragmented below
+	// IP), so the clamp follows it: a 1480-byte link with MRRU 1614
+	// keeps Ethernet hosts' 1460.
+	if clamp := s.mpML().ClampUnit(info.MTU); s.answer.ChangeTCPMSS && clamp > TCPIPHeaders {
+		e.MSS = clamp - TCPIPHeaders
 	}
 	e.RateLimit, e.ShapeTx = s.answer.RateLimit, s.answer.ShapeTx
 	s.uninstall() // IPCP renegotiated: the entry may have changed
@@ -542,6 +638,13 @@ func (s *Session) networkUp(info link.Info, now time.Time) {
 	s.handle, s.installed, s.entry = h, true, e
 	s.addr, s.mtu, s.mru = info.IP.Remote, info.MTU, info.MRU
 	s.mu.Unlock()
+	if m := s.mp; m != nil && e.MP.On {
+		s.cfg.DataPlane.(MPPlane).Divert(h, func(proto ppp.Protocol, pkt []byte) {
+			if err := m.Send(proto, pkt); err != nil {
+				s.log.Debug("multilink send", zap.Error(err))
+			}
+		})
+	}
 	s.setState(StateUp)
 	s.wasUp, s.setupDeadline = true, time.Time{}
 	s.lastActivity = now
@@ -569,10 +672,14 @@ func (s *Session) uninstall() {
 		s.readStatsLocked(h)
 		s.past, s.cur = s.past.Add(s.cur), Stats{}
 	}
+	mpOn := s.entry.MP.On
 	s.handle, s.installed = nil, false
 	s.mu.Unlock()
 	if !ok {
 		return
+	}
+	if mpOn {
+		s.cfg.DataPlane.(MPPlane).Divert(h, nil)
 	}
 	if err := s.cfg.DataPlane.Remove(h); err != nil {
 		s.log.Warn("data plane remove", zap.Error(err))
@@ -612,7 +719,7 @@ func (s *Session) finish(trigger Reason, detail string, now time.Time) {
 	s.setState(StateDown)
 	s.mu.Lock()
 	s.reason = r
-	addr, user, stats := s.addr, s.user, s.past.Add(s.cur)
+	addr, user, stats := s.addr, s.user, s.past.Add(s.cur).Add(s.mpStats)
 	s.mu.Unlock()
 	s.observe(now, Stopped{
 		Reason: r, Trigger: trigger, Detail: detail, Fields: causeFields,
@@ -636,4 +743,12 @@ func (s *Session) setState(to State) {
 		return
 	}
 	s.observe(s.now(), StateChanged{From: from, To: to})
+}
+
+// mpML is the session's multilink, zero when MP is off.
+func (s *Session) mpML() lcp.Multilink {
+	if s.mp == nil {
+		return lcp.Multilink{}
+	}
+	return s.mp.ML
 }

@@ -163,9 +163,8 @@ func newRig(t *testing.T, user, password string, opts ...rigOpt) *rig {
 		Interface: "vlan7",
 		Service:   "internet",
 		Link: link.Config{
-			Methods:    []auth.Method{auth.MSCHAPv2, auth.CHAP, auth.PAP},
-			RejectMRRU: true,
-			Magic:      func() uint32 { return 0x11111111 },
+			Methods: []auth.Method{auth.MSCHAPv2, auth.CHAP, auth.PAP},
+			Magic:   func() uint32 { return 0x11111111 },
 		},
 		AAA:              local,
 		DataPlane:        r.dp,

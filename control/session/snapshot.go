@@ -36,6 +36,9 @@ type Snapshot struct {
 	State State
 	// MTU and MRU are what LCP negotiated (RFC 1661 §6.1).
 	MTU, MRU uint16
+	// MP is the session's multilink as installed (RFC 1990), zero when
+	// off.
+	MP MP
 	// RateLimit is the session's rate-limit, ShapeTx whether its download
 	// is shaped (queue-type); /queue simple shows it as a dynamic queue.
 	RateLimit ratelimit.Limit
@@ -69,7 +72,10 @@ func (s *Session) Snapshot() Snapshot {
 		snap.RateLimit, snap.ShapeTx = s.entry.RateLimit, s.entry.ShapeTx
 		s.readStatsLocked(s.handle)
 	}
-	snap.Stats = s.past.Add(s.cur)
+	if s.installed {
+		snap.MP = s.entry.MP
+	}
+	snap.Stats = s.past.Add(s.cur).Add(s.mpStats)
 	s.mu.Unlock()
 	snap.Uptime = s.now().Sub(s.cfg.Opened)
 	return snap

@@ -445,12 +445,17 @@ func udpEcho(t *testing.T, tp *topo, s *sub) {
 // server in sn, and checks they arrive intact.
 func tcpExchange(t *testing.T, cn, sn *netns.NS, caddr, saddr netip.Addr, n int) {
 	t.Helper()
+	tcpExchangeNet(t, "tcp4", cn, sn, caddr, saddr, n)
+}
+
+func tcpExchangeNet(t *testing.T, network string, cn, sn *netns.NS, caddr, saddr netip.Addr, n int) {
+	t.Helper()
 	up, down := make([]byte, n), make([]byte, n)
 	rand.Read(up)
 	rand.Read(down)
 	var ln net.Listener
 	must(t, sn.Do(t, func() (err error) {
-		ln, err = net.Listen("tcp4", saddr.String()+":0")
+		ln, err = net.Listen(network, net.JoinHostPort(saddr.String(), "0"))
 		return err
 	}))
 	defer ln.Close()
@@ -475,7 +480,7 @@ func tcpExchange(t *testing.T, cn, sn *netns.NS, caddr, saddr netip.Addr, n int)
 	var c net.Conn
 	must(t, cn.Do(t, func() (err error) {
 		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: caddr.AsSlice()}, Timeout: 5 * time.Second}
-		c, err = d.Dial("tcp4", ln.Addr().String())
+		c, err = d.Dial(network, ln.Addr().String())
 		return err
 	}))
 	defer c.Close()

@@ -1,11 +1,8 @@
 package dataplane
 
 import (
-	"errors"
 	"net"
-	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,27 +10,23 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/afpacket"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/lcp"
-	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/mp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
+	"github.com/pppoe-xdp/pppoe-xdp/control/session"
 	"github.com/pppoe-xdp/pppoe-xdp/maps"
 	"github.com/pppoe-xdp/pppoe-xdp/test/netns"
 )
 
-// mpEnd is one end of a multilink session's user-space half, as the
-// session will run it once LCP negotiates MP (README, Multilink): MP
-// frames from the access socket into a Reassembler and the Injector;
-// packets the data plane diverts for being over the MTU through a
-// Fragmenter onto the access socket.
+// mpEnd is one end of a multilink session's user-space half, run by the
+// session's own code (session.MPLink, maps.MPDiverts, maps.Injector) with
+// the test standing in for the session's goroutine: MP frames from the
+// access socket into the MPLink and the Injector; packets the data plane
+// diverts for being over the MTU through the MPLink onto the socket.
 type mpEnd struct {
 	conn      *afpacket.Conn
 	inj       *maps.Injector
-	div       *maps.MPDivertReader
-	re        *mp.Reassembler
-	fr        *mp.Fragmenter
+	div       *maps.MPDiverts
+	ml        *session.MPLink
 	sid       uint16
-	local     net.HardwareAddr
-	peer      net.HardwareAddr
-	mtu       int
 	wg        sync.WaitGroup
 	mu        sync.Mutex
 	injected  int
@@ -41,10 +34,8 @@ type mpEnd struct {
 	errs      []error
 }
 
-func newMPEnd(t *testing.T, n *netns.NS, dp *maps.Datapath, eth string, dev *maps.Device, sid uint16, local, peer net.HardwareAddr, ml lcp.Multilink, mtu int) *mpEnd {
-	e := &mpEnd{sid: sid, local: local, peer: peer, mtu: mtu,
-		re: mp.NewReassembler(mp.ReassemblerConfig{MRRU: ml.RecvMRRU, MRU: uint16(mtu)}),
-		fr: mp.NewFragmenter(mp.Long, ml.SendMRRU)}
+func newMPEnd(t *testing.T, n *netns.NS, dp *maps.Datapath, idx maps.Index, eth string, dev *maps.Device, sid uint16, local, peer net.HardwareAddr, ml lcp.Multilink, mtu int) *mpEnd {
+	e := &mpEnd{sid: sid}
 	must(t, n.Do(t, func() error {
 		ifi, err := net.InterfaceByName(eth)
 		if err != nil {
@@ -56,12 +47,32 @@ func newMPEnd(t *testing.T, n *netns.NS, dp *maps.Datapath, eth string, dev *map
 		e.inj, err = maps.OpenInjector(dev)
 		return err
 	}))
+	e.ml = session.NewMPLink(ml, uint16(mtu), uint16(mtu), func(f ppp.Frame) error {
+		payload, err := f.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		b, err := pppoe.MarshalFrame(peer, local, nil, &pppoe.Packet{Code: pppoe.CodeSession, SessionID: sid, Payload: payload})
+		if err == nil {
+			err = e.conn.WriteFrame(b)
+		}
+		if err == nil {
+			e.mu.Lock()
+			e.fragsSent++
+			e.mu.Unlock()
+		}
+		return err
+	})
 	var err error
-	e.div, err = dp.OpenMPDivert(1 << 18)
+	e.div, err = dp.StartMPDiverts(1<<18, nil)
 	must(t, err)
-	e.wg.Add(2)
+	e.div.Register(idx, func(proto uint16, pkt []byte) {
+		if err := e.ml.Send(ppp.Protocol(proto), pkt); err != nil {
+			e.fail(err)
+		}
+	})
+	e.wg.Add(1)
 	go e.receive()
-	go e.send()
 	t.Cleanup(func() {
 		e.conn.Close()
 		e.div.Close()
@@ -93,11 +104,7 @@ func (e *mpEnd) receive() {
 		if err := f.UnmarshalBinary(p.Payload); err != nil || f.Protocol != ppp.ProtocolMP {
 			continue
 		}
-		out, err := e.re.Receive(f.Information, time.Now())
-		if err != nil {
-			e.fail(err)
-		}
-		for _, pk := range out {
+		for _, pk := range e.ml.Receive(f.Information, time.Now()) {
 			if err := e.inj.Inject(uint16(pk.Protocol), pk.Information); err != nil {
 				e.fail(err)
 				continue
@@ -109,69 +116,13 @@ func (e *mpEnd) receive() {
 	}
 }
 
-func (e *mpEnd) send() {
-	defer e.wg.Done()
-	for {
-		m, err := e.div.Read()
-		if errors.Is(err, os.ErrClosed) {
-			return
-		}
-		if err != nil {
-			e.fail(err)
-			continue
-		}
-		frags, err := e.fr.Fragment(ppp.Protocol(m.Protocol), m.Packet, e.mtu)
-		if err != nil {
-			e.fail(err)
-			continue
-		}
-		for _, fb := range frags {
-			b, err := pppoe.MarshalFrame(e.peer, e.local, nil, &pppoe.Packet{Code: pppoe.CodeSession, SessionID: e.sid,
-				Payload: append([]byte{0x00, 0x3d}, fb...)})
-			if err == nil {
-				err = e.conn.WriteFrame(b)
-			}
-			if err != nil {
-				e.fail(err)
-				continue
-			}
-			e.mu.Lock()
-			e.fragsSent++
-			e.mu.Unlock()
-		}
-	}
-}
-
 func (e *mpEnd) stats() (injected, sent int, errs []error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.injected, e.fragsSent, append([]error(nil), e.errs...)
 }
 
-// snmp reads one field of a line ("Ip:", "Icmp:") of /proc/net/snmp in n.
-func snmp(t *testing.T, n *netns.NS, proto, field string) uint64 {
-	t.Helper()
-	var names []string
-	for _, line := range strings.Split(n.Run(t, "cat", "/proc/net/snmp"), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 || f[0] != proto {
-			continue
-		}
-		if names == nil {
-			names = f
-			continue
-		}
-		for i, name := range names {
-			if name == field && i < len(f) {
-				v, err := strconv.ParseUint(f[i], 10, 64)
-				must(t, err)
-				return v
-			}
-		}
-	}
-	t.Fatalf("/proc/net/snmp has no %s %s", proto, field)
-	return 0
-}
+func snmp(t *testing.T, n *netns.NS, proto, field string) uint64 { return n.SNMP(t, proto, field) }
 
 // TestMultilink is the outcome RouterOS promises for mrru, with the MP
 // half that user space runs done here as the session will do it: over a
@@ -204,26 +155,28 @@ func TestMultilink(t *testing.T) {
 	// With MP, as the session will install it: the data plane flags, the
 	// clamp from the MRRU, the route and devices carrying the MRRU.
 	must(t, tp.acDP.Remove(s.key))
-	_, err = tp.acDP.Install(maps.Session{Key: s.key, ACMAC: tp.accMAC, IPv4: s.addr, MTU: 1480, MSS: mss, MP: maps.MP{On: true}})
+	acIdx, err := tp.acDP.Install(maps.Session{Key: s.key, ACMAC: tp.accMAC, IPv4: s.addr, MTU: 1480, MSS: mss, MP: maps.MP{On: true}})
 	must(t, err)
 	tp.ac.Run(t, "ip", "route", "replace", s.addr.String()+"/32", "dev", "pppoe0", "mtu", strconv.Itoa(int(ml.SendMRRU)))
 	_, p0MAC := linkOf(t, tp.ac, "pppoe0")
 	p0Peer, _ := linkOf(t, tp.ac, "pppoe0-p")
 	p0 := &maps.Device{Name: "pppoe0", Index: tp.pppoe0, MAC: p0MAC, PeerIndex: p0Peer}
 	must(t, tp.ac.Do(t, func() error { return maps.SetDeviceMTU(p0, 1614) }))
+	var subIdx maps.Index
 	must(t, tp.sub.Do(t, func() error {
 		if err := tp.subDP.RemoveClient(s.dev); err != nil {
 			return err
 		}
 		c := s.clientSess
 		c.MTU, c.MSS, c.MP = 1480, mss, maps.MP{On: true}
-		if _, err := tp.subDP.InstallClient(s.dev, c); err != nil {
+		var err error
+		if subIdx, err = tp.subDP.InstallClient(s.dev, c); err != nil {
 			return err
 		}
 		return maps.SetDeviceMTU(s.dev, int(ml.SendMRRU))
 	}))
-	acEnd := newMPEnd(t, tp.ac, tp.acDP, "acc0", p0, s.sid, tp.accMAC, tp.subMAC, ml, 1480)
-	subEnd := newMPEnd(t, tp.sub, tp.subDP, "eth0", s.dev, s.sid, tp.subMAC, tp.accMAC, ml, 1480)
+	acEnd := newMPEnd(t, tp.ac, tp.acDP, acIdx, "acc0", p0, s.sid, tp.accMAC, tp.subMAC, ml, 1480)
+	subEnd := newMPEnd(t, tp.sub, tp.subDP, subIdx, "eth0", s.dev, s.sid, tp.subMAC, tp.accMAC, ml, 1480)
 
 	acBefore, err := tp.acDP.Counters()
 	must(t, err)
@@ -271,7 +224,7 @@ func TestMultilink(t *testing.T) {
 	}
 	for name, e := range map[string]*mpEnd{"AC": acEnd, "subscriber": subEnd} {
 		injected, sent, errs := e.stats()
-		st := e.re.Stats()
+		st := e.ml.Stats()
 		t.Logf("%s: %d packets reassembled and injected, %d fragments sent; reassembler %+v", name, injected, sent, st)
 		if len(errs) > 0 || injected == 0 || sent == 0 || st.Lost != 0 {
 			t.Errorf("%s: injected %d, sent %d, lost %d, errors %v", name, injected, sent, st.Lost, errs)

@@ -156,6 +156,8 @@ func (n *NS) StartCapture(t testing.TB, ifname string) *Capture {
 		// dumpcap reports before its socket sees every frame.
 		time.Sleep(time.Second)
 	case <-time.After(60 * time.Second):
+		// A hang guard, not a timing assertion: on a loaded machine
+		// tshark has taken more than 20 s to start.
 		t.Fatal("netns: dumpcap did not start capturing")
 	}
 	return c

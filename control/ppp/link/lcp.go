@@ -36,8 +36,9 @@ type lcpNegotiator struct {
 	// last Nak named (0 for a Reject or a method not implemented).
 	refused   bool
 	suggested auth.Method
-	// rejectMRRU: see Config.RejectMRRU.
-	rejectMRRU bool
+	// ml is what we ask for and accept of multilink (Config.Multilink),
+	// narrowed by the peer's Nak and Reject.
+	ml lcp.MultilinkPolicy
 }
 
 func (n *lcpNegotiator) Request() []ppp.Option {
@@ -50,6 +51,9 @@ func (n *lcpNegotiator) Request() []ppp.Option {
 	}
 	if n.magic != 0 {
 		opts = append(opts, lcpOption(lcp.MagicNumber(n.magic)))
+	}
+	for _, o := range n.ml.Request() {
+		opts = append(opts, lcpOption(o))
 	}
 	return opts
 }
@@ -106,14 +110,17 @@ func (n *lcpNegotiator) Check(o ppp.Option) (fsm.Verdict, []byte) {
 		}
 		// RFC 1661 §6.2: Nak with a protocol we accept.
 		return fsm.Nak, lcpOption(authOption(n.methods[0])).Data
-	case lcp.MRRU, lcp.ShortSequence:
-		if n.rejectMRRU {
-			return fsm.Reject, nil
+	case lcp.MRRU, lcp.ShortSequence, lcp.EndpointDiscriminator:
+		// RFC 1990 §5.1: disabled rejects MRRU and Short-Sequence, so a
+		// peer asking for MP comes up without it.
+		v, hint, _ := n.ml.Check(t)
+		switch v {
+		case lcp.Ack:
+			return fsm.Ack, nil
+		case lcp.Nak:
+			return fsm.Nak, lcpOption(hint).Data
 		}
-		return fsm.Ack, nil
-	case lcp.EndpointDiscriminator:
-		// Informational only (RFC 1990 §5.1.3).
-		return fsm.Ack, nil
+		return fsm.Reject, nil
 	}
 	// ACCM, PFC, ACFC must not be negotiated over PPPoE (RFC 2516 §7);
 	// Quality-Protocol and anything unknown we do not implement.
@@ -144,6 +151,8 @@ func (n *lcpNegotiator) Nak(opts []ppp.Option) error {
 			if err := n.nextMethod(o.Data); err != nil {
 				return err
 			}
+		default:
+			n.ml = n.ml.Nak(t)
 		}
 	}
 	return nil
@@ -180,6 +189,8 @@ func (n *lcpNegotiator) Reject(opts []ppp.Option) error {
 				n.refused, n.suggested = true, 0
 				return fmt.Errorf("authentication-protocol: %w", fsm.ErrRequired)
 			}
+		case lcp.TypeMRRU, lcp.TypeShortSequence, lcp.TypeEndpointDiscriminator:
+			n.ml = n.ml.Rejected(lcp.Type(o.Type))
 		}
 	}
 	return nil
@@ -246,4 +257,19 @@ func lcpResult(ours, theirs []ppp.Option, maxMTU uint16) (mru, mtu uint16, local
 		}
 	}
 	return mru, min(mtu, maxMTU), localMagic, peerMagic, method, peerMethod
+}
+
+// multilinkResult reads the multilink outcome (RFC 1990 §5.1) out of the
+// acked options.
+func multilinkResult(ours, theirs []ppp.Option) lcp.Multilink {
+	typed := func(raw []ppp.Option) []lcp.Option {
+		var opts []lcp.Option
+		for _, o := range raw {
+			if t, err := lcp.FromRaw(o); err == nil {
+				opts = append(opts, t)
+			}
+		}
+		return opts
+	}
+	return lcp.NegotiatedMultilink(typed(ours), typed(theirs))
 }

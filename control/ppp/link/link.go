@@ -27,6 +27,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/fsm"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/ipv6cp"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/lcp"
 )
 
 // Role is which end of the link this is.
@@ -145,10 +146,13 @@ type Config struct {
 	// RequestDNS makes the Peer ask for DNS servers (RFC 1877 §1.1,
 	// §1.3), as RouterOS use-peer-dns.
 	RequestDNS bool
-	// RejectMRRU rejects the peer's Multilink MRRU and Short-Sequence
-	// options (RFC 1990 §5.1), as RouterOS mrru=disabled. Multilink is
-	// not implemented: set it unless the owner handles multilink itself.
-	RejectMRRU bool
+	// Multilink is RouterOS mrru (RFC 1990 §5.1): the MRRU we ask for
+	// and how we answer the peer's multilink options. The zero value is
+	// mrru=disabled: we ask for nothing and reject the peer's MRRU and
+	// Short-Sequence, so a peer asking for MP connects without it. When
+	// LCP opens, Info.Multilink says whether MP is up; the owner then
+	// runs the MP half (control/ppp/mp) itself.
+	Multilink lcp.MultilinkPolicy
 	// Restart, MaxConfigure, MaxFailure and MaxTerminate are RFC 1661
 	// §4.6's Restart timer and counters; defaults 3s, 10, 5, 2.
 	Restart                                time.Duration
@@ -187,6 +191,9 @@ type Info struct {
 	IP IPConfig
 	// IPv6 holds the IPv6CP result, zero unless IPv6CP opened.
 	IPv6 IPv6Config
+	// Multilink is what LCP settled of RFC 1990 multilink; zero (not
+	// Active) when MP is off.
+	Multilink lcp.Multilink
 }
 
 // Output is what one call did and what the owner must carry out.
@@ -240,13 +247,13 @@ func New(cfg Config) (*Link, error) {
 		limit = cfg.MaxPayload
 	}
 	l.lcpNeg = &lcpNegotiator{
-		role:       cfg.Role,
-		mru:        min(cfg.MaxMRU, limit),
-		maxMTU:     min(cfg.MaxMTU, limit),
-		limit:      limit,
-		newMagic:   l.newMagic,
-		methods:    cfg.Methods,
-		rejectMRRU: cfg.RejectMRRU,
+		role:     cfg.Role,
+		mru:      min(cfg.MaxMRU, limit),
+		maxMTU:   min(cfg.MaxMTU, limit),
+		limit:    limit,
+		newMagic: l.newMagic,
+		methods:  cfg.Methods,
+		ml:       cfg.Multilink,
 	}
 	l.lcpNeg.magic = l.newMagic()
 	if cfg.Role == Authenticator {
@@ -643,6 +650,7 @@ func (l *Link) lcpDo(o fsm.Output) {
 func (l *Link) lcpUp() {
 	mru, mtu, lm, pm, ours, theirs := lcpResult(l.lcp.Ours(), l.lcp.Theirs(), l.lcpNeg.maxMTU)
 	l.info.MRU, l.info.MTU, l.info.LocalMagic, l.info.PeerMagic = mru, mtu, lm, pm
+	l.info.Multilink = multilinkResult(l.lcp.Ours(), l.lcp.Theirs())
 	l.lcp.SetPeerMRU(int(mtu))
 	m := theirs
 	if l.cfg.Role == Authenticator {

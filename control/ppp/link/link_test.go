@@ -435,7 +435,7 @@ func TestAuthTimeout(t *testing.T) {
 func TestLCPAnswers(t *testing.T) {
 	tests := []struct {
 		name       string
-		rejectMRRU bool
+		rejectMRRU bool   // mrru=disabled, else mrru=1614
 		req        []byte // Configure-Request options
 		code       ppp.Code
 		answer     []byte // options of the reply
@@ -472,7 +472,9 @@ func TestLCPAnswers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			sc := serverConfig()
-			sc.RejectMRRU = tt.rejectMRRU
+			if !tt.rejectMRRU {
+				sc.Multilink = lcp.MultilinkPolicy{MRRU: lcp.WindowsMRRU}
+			}
 			a, err := New(sc)
 			if err != nil {
 				t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/fsm"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/lcp"
 )
 
 func opt(t uint8, data ...byte) ppp.Option { return ppp.Option{Type: t, Data: data} }
@@ -15,11 +16,11 @@ func opt(t uint8, data ...byte) ppp.Option { return ppp.Option{Type: t, Data: da
 func TestLCPCheck(t *testing.T) {
 	server := func() *lcpNegotiator {
 		return &lcpNegotiator{role: Authenticator, mru: 1480, maxMTU: 1480, limit: 1492, magic: 0xcafebabe,
-			newMagic: magicSeq(0x0badf00d), methods: []auth.Method{auth.MSCHAPv2, auth.PAP}, method: auth.MSCHAPv2, rejectMRRU: true}
+			newMagic: magicSeq(0x0badf00d), methods: []auth.Method{auth.MSCHAPv2, auth.PAP}, method: auth.MSCHAPv2}
 	}
 	peer := func() *lcpNegotiator {
 		return &lcpNegotiator{role: Peer, mru: 1460, maxMTU: 1460, limit: 1492, magic: 0x12345678,
-			newMagic: magicSeq(0x0badf00d), methods: []auth.Method{auth.CHAP, auth.PAP}, rejectMRRU: false}
+			newMagic: magicSeq(0x0badf00d), methods: []auth.Method{auth.CHAP, auth.PAP}, ml: lcp.MultilinkPolicy{MRRU: 1600}}
 	}
 	tests := []struct {
 		name    string

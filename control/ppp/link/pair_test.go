@@ -48,13 +48,12 @@ func secrets(user, pw string) Passwords {
 
 func serverConfig() Config {
 	return Config{
-		Role:       Authenticator,
-		Methods:    []auth.Method{auth.MSCHAPv2, auth.MSCHAPv1, auth.CHAP, auth.PAP},
-		Verifier:   secrets("alice", "s3cret"),
-		Addresses:  AddressFunc(func(string) (IPConfig, error) { return testIP, nil }),
-		RejectMRRU: true,
-		Magic:      magicSeq(0x11110000),
-		Rand:       seeded(1),
+		Role:      Authenticator,
+		Methods:   []auth.Method{auth.MSCHAPv2, auth.MSCHAPv1, auth.CHAP, auth.PAP},
+		Verifier:  secrets("alice", "s3cret"),
+		Addresses: AddressFunc(func(string) (IPConfig, error) { return testIP, nil }),
+		Magic:     magicSeq(0x11110000),
+		Rand:      seeded(1),
 	}
 }
 
@@ -64,7 +63,6 @@ func peerConfig() Config {
 		User:       "alice",
 		Password:   "s3cret",
 		RequestDNS: true,
-		RejectMRRU: true,
 		Magic:      magicSeq(0x22220000),
 		Rand:       seeded(2),
 	}

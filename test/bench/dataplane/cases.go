@@ -387,7 +387,7 @@ func (t *topo) cases() []*benchCase {
 			c.dp = t.dpMany
 		}
 		c.hop = t.up0
-		if dir == "up" {
+		if dir == "up" || dir == "up6" {
 			c.hop = t.acc0
 		}
 		cs = append(cs, c)
@@ -416,6 +416,19 @@ func (t *topo) cases() []*benchCase {
 	add("down", kindOneLimited, "PPPoE, 1 limited session", t.limited(t.dp1, t.dataplane(t.dp1, t.up0, false)), uplink1, t.c0, t.downIP(1))
 	add("down", kindManyHotLimited, fmt.Sprintf("PPPoE, %d limited sessions, 1 hot", many), t.limited(t.dpMany, t.dataplane(t.dpMany, t.up0, false)), uplinkMany, t.c0, t.downIP(1))
 	add("down", kindManySpreadLimited, fmt.Sprintf("PPPoE, %d limited sessions, all busy", many), t.limited(t.dpMany, t.dataplane(t.dpMany, t.up0, false)), uplinkMany, t.c0, t.downIP(many))
+	// IPv6: no XDP router case; to and from a host in the delegated /56.
+	add("up6", kindGenOnly, "generator only (XDP_DROP on acc0)", t.xdp(t.acc0, o.XdpSink), o.XdpSink, t.s0, t.upPPPoE6(1))
+	add("up6", kindBare, "bare XDP redirect (a)", t.bare(t.acc0), o.XdpBare, t.s0, t.upPPPoE6(1))
+	add("up6", kindKernel, "kernel IPv6 forwarding (b)", t.xdp(t.acc0, o.XdpPass), o.XdpPass, t.s0, t.upPlain6())
+	add("up6", kindOne, "PPPoE IPv6 decap+forward, 1 session", t.dataplane(t.dp1, t.acc0, true), access1, t.s0, t.upPPPoE6(1))
+	add("up6", kindManyHot, fmt.Sprintf("PPPoE IPv6, %d sessions, 1 hot", many), t.dataplane(t.dpMany, t.acc0, true), accessMany, t.s0, t.upPPPoE6(1))
+	add("up6", kindManySpread, fmt.Sprintf("PPPoE IPv6, %d sessions, all busy", many), t.dataplane(t.dpMany, t.acc0, true), accessMany, t.s0, t.upPPPoE6(many))
+	add("down6", kindGenOnly, "generator only (XDP_DROP on up0)", t.xdp(t.up0, o.XdpSink), o.XdpSink, t.c0, t.downIP6(1))
+	add("down6", kindBare, "bare XDP redirect (a)", t.bare(t.up0), o.XdpBare, t.c0, t.downIP6(1))
+	add("down6", kindKernel, "kernel IPv6 forwarding (b)", t.xdp(t.up0, o.XdpPass), o.XdpPass, t.c0, t.downPlain6())
+	add("down6", kindOne, "PPPoE IPv6 encap+forward, 1 session", t.dataplane(t.dp1, t.up0, false), uplink1, t.c0, t.downIP6(1))
+	add("down6", kindManyHot, fmt.Sprintf("PPPoE IPv6, %d sessions, 1 hot", many), t.dataplane(t.dpMany, t.up0, false), uplinkMany, t.c0, t.downIP6(1))
+	add("down6", kindManySpread, fmt.Sprintf("PPPoE IPv6, %d sessions, all busy", many), t.dataplane(t.dpMany, t.up0, false), uplinkMany, t.c0, t.downIP6(many))
 	t.scaleCases(add)
 	return cs
 }

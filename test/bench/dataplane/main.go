@@ -6,7 +6,8 @@
 // downstream (encap + forward) against (a) a bare XDP redirect with no
 // parsing, the ceiling on this topology, and (b) kernel IP forwarding; and
 // with 1 versus 100,000 installed sessions (traffic on one hot session, and
-// spread over all of them).
+// spread over all of them). The same again for IPv6 (dirs up6, down6),
+// every session with a link /64 and a delegated /56 (ipv6.go).
 //
 // Every case also pays the generator's and the first veth's cost, which on
 // a small machine is most of the total; a generator-only case (frames
@@ -214,6 +215,12 @@ func (t *topo) build() error {
 		if err := t.ac.run(c...); err != nil {
 			return err
 		}
+	}
+	if err := t.build6Sysctls(); err != nil {
+		return err
+	}
+	if err := t.build6(); err != nil {
+		return err
 	}
 	if err := loadBenchObjects(&t.objs, nil); err != nil {
 		return fmt.Errorf("load bench programs: %w", err)

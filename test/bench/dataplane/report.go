@@ -70,6 +70,13 @@ func (t *topo) bench() error {
 			return fmt.Errorf("installing %d sessions: %w", *sessions, err)
 		}
 	}
+	if _, err := t.install6(t.dp1, 1); err != nil {
+		return err
+	}
+	rate6, err := t.install6(t.dpMany, *sessions)
+	if err != nil {
+		return fmt.Errorf("IPv6 prefixes of %d sessions: %w", *sessions, err)
+	}
 	cs := t.cases()
 	if *only != "" {
 		return t.runOnly(cs)
@@ -77,7 +84,7 @@ func (t *topo) bench() error {
 	start := time.Now()
 	fmt.Fprintf(os.Stderr, "bench-dataplane: %s, kernel %s, %d CPUs, load %s\n",
 		start.Format(time.RFC3339), kernel(), runtime.NumCPU(), loadavg())
-	fmt.Fprintf(os.Stderr, "  installed %d sessions at %.0f/s\n", *sessions, rate)
+	fmt.Fprintf(os.Stderr, "  installed %d sessions at %.0f/s, their /64 and /56 at %.0f sessions/s\n", *sessions, rate, rate6)
 	fmt.Fprintf(os.Stderr, "  %d-byte frames, %d cases x %d rounds x %v, interleaved, generator on CPU %d\n",
 		genLen, len(cs), *rounds, *duration, *cpu)
 	// Warm up: fault in pages, settle the CPU frequency.
@@ -202,7 +209,7 @@ func clocks(out io.Writer, total cpuUse) {
 func perPkt(pps float64) float64 { return 1e9 / pps }
 
 func report(out io.Writer, cs []*benchCase, rounds int, total cpuUse) error {
-	by := map[string]*[nKinds]*benchCase{"up": {}, "down": {}}
+	by := map[string]*[nKinds]*benchCase{"up": {}, "down": {}, "up6": {}, "down6": {}}
 	for _, c := range cs {
 		by[c.dir][c.kind] = c
 	}
@@ -248,13 +255,6 @@ func report(out io.Writer, cs []*benchCase, rounds int, total cpuUse) error {
 	fmt.Fprintln(out)
 	clocks(out, total)
 	fmt.Fprintln(out)
-	w = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	type ratioRow struct {
-		name      string
-		num, den  kind
-		goal      string
-		costRatio bool // a cost ratio (lower is better) rather than a throughput ratio
-	}
 	rows := []ratioRow{
 		{name: "PPPoE 1 session / bare redirect (a)", num: kindOne, den: kindBare, goal: ">= 0.90"},
 		{name: "PPPoE 1 session / kernel forwarding (b)", num: kindOne, den: kindKernel, goal: ">= 3.00"},
@@ -284,11 +284,37 @@ func report(out io.Writer, cs []*benchCase, rounds int, total cpuUse) error {
 	fmt.Fprintln(out, "         wall-clock pps: 'cpu' includes the generator's CPU cost, 'cpu stage' is net of the")
 	fmt.Fprintln(out, "         generator-only case's. Where the generator's CPU is saturated (busy ~100%) the two")
 	fmt.Fprintln(out, "         meters agree; where it is not, only the cpu columns add up per-packet costs.")
+	for _, fam := range []struct {
+		name string
+		dirs []string
+	}{{"IPv4", []string{"up", "down"}}, {"IPv6", []string{"up6", "down6"}}} {
+		if err := ratioTable(out, fam.name, fam.dirs, rows, by); err != nil {
+			return err
+		}
+	}
+	return reportScale(out, cs, by)
+}
+
+type ratioRow struct {
+	name      string
+	num, den  kind
+	goal      string
+	costRatio bool // a cost ratio (lower is better) rather than a throughput ratio
+}
+
+// ratioTable prints the ratio rows of one address family whose cases
+// exist (the IPv6 rows have no XDP router case).
+func ratioTable(out io.Writer, family string, dirs []string, rows []ratioRow, by map[string]*[nKinds]*benchCase) error {
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(out, "\n%s:\n", family)
 	fmt.Fprintln(w, "ratio\traw up\traw down\tstage up\tstage down\tgoal (stage)\tprog up\tprog down\tcpu up\tcpu down\tcpu stage up\tcpu stage down\t")
 	for _, r := range rows {
+		if by[dirs[0]][r.num] == nil || by[dirs[0]][r.den] == nil {
+			continue
+		}
 		cells := []string{r.name}
 		for _, stage := range []bool{false, true} {
-			for _, dir := range []string{"up", "down"} {
+			for _, dir := range dirs {
 				num, den, fixed := by[dir][r.num], by[dir][r.den], by[dir][kindGenOnly]
 				var s stat
 				mark := ""
@@ -319,7 +345,7 @@ func report(out io.Writer, cs []*benchCase, rounds int, total cpuUse) error {
 				cells = append(cells, r.goal)
 			}
 		}
-		for _, dir := range []string{"up", "down"} {
+		for _, dir := range dirs {
 			num, den, empty := by[dir][r.num], by[dir][r.den], by[dir][kindKernel]
 			pn, pd := num.progNs-empty.progNs, den.progNs-empty.progNs
 			switch {
@@ -334,17 +360,14 @@ func report(out io.Writer, cs []*benchCase, rounds int, total cpuUse) error {
 			}
 		}
 		for _, stage := range []bool{false, true} {
-			for _, dir := range []string{"up", "down"} {
+			for _, dir := range dirs {
 				st, mark := cpuRatio(by[dir][r.num], by[dir][r.den], by[dir][kindGenOnly], stage, r.costRatio)
 				cells = append(cells, fmt.Sprintf("%.2f [%.2f..%.2f]%s", st.med, st.lo, st.hi, mark))
 			}
 		}
 		fmt.Fprintln(w, strings.Join(cells, "\t")+"\t")
 	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	return reportScale(out, cs, by)
+	return w.Flush()
 }
 
 // runOnly runs the cases -only selects, each -rounds times, and prints each

@@ -1,0 +1,411 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * IPv6 (PPP protocol 0x0057, RFC 5072) in the data plane: the parser, the
+ * session lookup by destination across a session's link /64 and its
+ * delegated prefixes (subscribers_v6), the upstream anti-spoof check, the
+ * MSS clamp, and the XDP fast paths both ways.
+ *
+ * What the fast paths leave to the kernel, as for IPv4: hop limit <= 1
+ * (ICMPv6 Time Exceeded), larger than the session or egress MTU (ICMPv6
+ * Packet Too Big, from the MTU of pppoe0 or of the prefix's route on it),
+ * no neighbour yet, extension headers before TCP are forwarded unclamped.
+ * Link-local and multicast traffic of a session (Router Solicitation,
+ * DHCPv6 to ff02::1:2, Neighbor Discovery) is never forwarded: it stays a
+ * PPPoE frame for the control plane's packet socket, which answers over
+ * the session.
+ */
+#ifndef PPPOE_XDP_IPV6_H
+#define PPPOE_XDP_IPV6_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "types.h"
+#include "maps.h"
+#include "parse.h"
+#include "csum.h"
+#include "mp.h"
+#include "ratelimit.h"
+
+#ifndef AF_INET6
+#define AF_INET6 10
+#endif
+
+/* The session encapsulation, shared with IPv4 (dataplane.c). */
+static __always_inline __u32 encap_len(const struct session_hot *info);
+static __always_inline int write_encap(void *data, void *end, const struct session_hot *info,
+				       __u16 tot, __u16 ppp);
+
+/* The MSS clamps, global functions (dataplane.c). */
+int mss_clamp_xdp(struct xdp_md *ctx, __u32 l3off, __u32 mss, __u32 v6);
+int mss_clamp_skb(struct __sk_buff *skb, __u32 l3off, __u32 mss, __u32 v6);
+
+/* RFC 8200 §3 fixed header. */
+struct ip6_hdr_ {
+	__be32 vtc_flow;     /* version 4 bits, traffic class 8, flow label 20 */
+	__be16 payload_len;  /* bytes after this header */
+	__u8 nexthdr;
+	__u8 hop_limit;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+_Static_assert(sizeof(struct ip6_hdr_) == 40, "ip6_hdr_ size");
+
+/* parse_ipv6 checks an IPv6 header against the room it has (the PPPoE
+ * payload, or the rest of the frame): version 6, 40 + payload length <=
+ * room. A jumbogram (payload length 0, RFC 2675) never fits a PPPoE
+ * session and is refused. Returns 0 or PARSE_MALFORMED. */
+static __always_inline int parse_ipv6(struct cursor *c, __u32 room, struct ip6_hdr_ **ip6p)
+{
+	struct ip6_hdr_ *ip6 = c->pos;
+	__u32 tot;
+
+	if ((void *)(ip6 + 1) > c->end)
+		return PARSE_MALFORMED;
+	if ((*(__u8 *)ip6 >> 4) != 6)
+		return PARSE_MALFORMED;
+	tot = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
+	if (tot > room)
+		return PARSE_MALFORMED;
+	*ip6p = ip6;
+	c->pos = ip6 + 1;
+	return 0;
+}
+
+/* v6_link_scope: fe80::/10 (RFC 4291 §2.5.6) or multicast ff00::/8. */
+static __always_inline int v6_local_addr(const __u8 *a)
+{
+	return a[0] == 0xff || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80);
+}
+
+/* v6_local: a packet for the session's link (link-local source or
+ * destination, or multicast: RS, DHCPv6, ND, MLD), which a router never
+ * forwards (RFC 4291 §2.5.6) and the control plane answers. */
+static __always_inline int v6_local(const struct ip6_hdr_ *ip6)
+{
+	return v6_local_addr(ip6->daddr) || (ip6->saddr[0] == 0xfe && (ip6->saddr[1] & 0xc0) == 0x80);
+}
+
+static __always_inline int v6_slot_match(const struct v6_slot *s, const __u32 *m, __u32 len)
+{
+	const __u32 *a = (const __u32 *)s->addr;
+
+	return s->prefixlen == len && a[0] == m[0] && a[1] == m[1] && a[2] == m[2] && a[3] == m[3];
+}
+
+/* v6_owner finds the session whose prefix (link /64 or a delegated prefix)
+ * holds addr: the slot pair of addr masked to each prefix length in use,
+ * then, if some prefix has no slot, the trie. Prefixes of different
+ * sessions never overlap (maps/ipv6.go), so the first prefix found is the
+ * owner's whatever the order. */
+static __always_inline int v6_owner(const __u8 *addr, __u32 *index)
+{
+	const __u32 *a = (const __u32 *)addr;
+	struct v6_lpm_key k = { .prefixlen = 128 };
+	struct v6_lengths *lens;
+	struct v6_slot *s;
+	__u32 zero = 0, *idx, i;
+
+	lens = bpf_map_lookup_elem(&v6_lens, &zero);
+	if (!lens)
+		return 0;
+	for (int n = 0; n < V6_LENS_MAX; n++) {
+		__u32 len, m[4];
+
+		if (n >= lens->n)
+			break;
+		len = lens->len[n];
+#pragma unroll
+		for (int j = 0; j < 4; j++) {
+			int bits = (int)len - 32 * j;
+
+			m[j] = bits >= 32 ? a[j] : bits <= 0 ? 0 : a[j] & bpf_htonl(0xffffffffu << (32 - bits));
+		}
+		i = v6_slot_hash(m, len);
+		s = bpf_map_lookup_elem(&subscriber6_slots, &i);
+		if (s && v6_slot_match(s, m, len)) {
+			*index = s->index;
+			return 1;
+		}
+		i |= 1;
+		s = bpf_map_lookup_elem(&subscriber6_slots, &i);
+		if (s && v6_slot_match(s, m, len)) {
+			*index = s->index;
+			return 1;
+		}
+	}
+	if (!lens->spill)
+		return 0;
+	__builtin_memcpy(k.addr, addr, 16);
+	idx = bpf_map_lookup_elem(&subscribers_v6, &k);
+	if (!idx)
+		return 0;
+	*index = *idx;
+	return 1;
+}
+
+/* v6_src_ok is the upstream anti-spoof check: the source is in the
+ * session's link /64 (one compare against its session_info entry) or in a
+ * prefix delegated to it (a subscribers_v6 lookup). */
+static __always_inline int v6_src_ok(const struct session_hot *info, const __u8 *saddr)
+{
+	struct session_attrs *a = bpf_map_lookup_elem(&session_info, &info->index);
+	const __u32 *s = (const __u32 *)saddr;
+	__u32 owner;
+
+	if (a && a->ipv6_prefix_len == 64) {
+		const __u32 *p = (const __u32 *)a->ipv6_prefix;
+
+		if (p[0] == s[0] && p[1] == s[1])
+			return 1;
+	}
+	return v6_owner(saddr, &owner) && owner == info->index;
+}
+
+/* subscriber_v6 finds the active server session that owns IPv6 address
+ * daddr, for the downstream paths. */
+static __always_inline int subscriber_v6(const __u8 *daddr, struct session_hot **info,
+					 struct session_counters **st)
+{
+	struct session_attrs *a;
+	__u32 idx;
+
+	if (!v6_owner(daddr, &idx))
+		return 0;
+	a = bpf_map_lookup_elem(&session_info, &idx);
+	if (!a || (a->flags & (SESSION_F_ACTIVE | SESSION_F_CLIENT)) != SESSION_F_ACTIVE)
+		return 0;
+	/* The attrs' first fields are its hot part (types.h). */
+	*info = (struct session_hot *)a;
+	*st = stats_of(a->index);
+	return *st != NULL;
+}
+
+/* mss6 is the IPv6 clamp: the session's (IPv4) clamp less the 20 bytes
+ * more that IPv6's header takes, MTU - 60 when the IPv4 one is MTU - 40. */
+static __always_inline __u16 mss6(const struct session_hot *info)
+{
+	return info->mss > 20 ? info->mss - 20 : 0;
+}
+
+/* syn_mss6_field returns the MSS option value of a TCP SYN (TCP right
+ * after the fixed header: no extension headers) that needs lowering to
+ * mss, or NULL. */
+static __always_inline __be16 *syn_mss6_field(struct ip6_hdr_ *ip6, void *end, __u16 mss)
+{
+	struct tcphdr *tcp = (void *)(ip6 + 1);
+	__be16 *field;
+	int off;
+
+	if (!mss || ip6->nexthdr != IPPROTO_TCP)
+		return NULL;
+	if ((void *)(tcp + 1) > end || !tcp->syn)
+		return NULL;
+	off = tcp_mss_offset(tcp, end);
+	if (off < 0)
+		return NULL;
+	field = (void *)tcp + (off & 0x3f);
+	if ((void *)(field + 1) > end)
+		return NULL;
+	if (bpf_ntohs(*field) <= mss)
+		return NULL;
+	return field;
+}
+
+static __always_inline void clamp_mss6_direct(struct ip6_hdr_ *ip6, void *end, __u16 mss)
+{
+	__be16 *field = syn_mss6_field(ip6, end, mss);
+	struct tcphdr *tcp = (void *)(ip6 + 1);
+
+	if (!field || (void *)(tcp + 1) > end)
+		return;
+	csum_replace2(&tcp->check, *field, bpf_htons(mss));
+	*field = bpf_htons(mss);
+	count(REASON_MSS_CLAMPED);
+}
+
+/* clamp_mss6_skb: clamp_mss_skb for IPv6. Packet pointers are invalid
+ * afterwards. */
+static __always_inline void clamp_mss6_skb(struct __sk_buff *skb, struct ip6_hdr_ *ip6, void *end, __u16 mss)
+{
+	__be16 *field = syn_mss6_field(ip6, end, mss);
+	__u32 field_off, check_off;
+	__be16 old, new = bpf_htons(mss);
+
+	if (!field)
+		return;
+	old = *field;
+	field_off = (void *)field - (void *)(long)skb->data;
+	check_off = (void *)(ip6 + 1) - (void *)(long)skb->data + offsetof(struct tcphdr, check);
+	if (bpf_l4_csum_replace(skb, check_off, old, new, sizeof(new)) ||
+	    bpf_skb_store_bytes(skb, field_off, &new, sizeof(new), 0))
+		return;
+	count(REASON_MSS_CLAMPED);
+}
+
+/* xdp_up6 is the upstream IPv6 fast path for a server session's packet
+ * that classify_up accepted (parsed, not link-local, source checked): hop
+ * limit, fib lookup as if it arrived on pppoe0, MSS clamp, decap and
+ * redirect. hdr is the bytes in front of the IPv6 header (Ethernet, tags
+ * in the frame, PPPoE, PPP). Everything it cannot finish is XDP_PASS, to
+ * tc_access_in and the kernel, as for IPv4. */
+static __always_inline int xdp_up6(struct xdp_md *ctx, __u32 hdr, struct ip6_hdr_ *ip6,
+				   struct session_hot *info, struct session_counters *st)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct bpf_fib_lookup fib = {};
+	struct dp_config *cfg;
+	struct ethhdr *eth;
+	__u32 zero = 0, tot, frame;
+	long rc;
+
+	if ((void *)(ip6 + 1) > data_end)
+		goto slow;
+	if (ip6->hop_limit <= 1) {
+		count(REASON_TTL_EXCEEDED);
+		return XDP_PASS;
+	}
+	cfg = bpf_map_lookup_elem(&config, &zero);
+	if (!cfg || !cfg->pppoe0_ifindex)
+		goto slow;
+
+	tot = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
+	fib.family = AF_INET6;
+	fib.flowinfo = ip6->vtc_flow & bpf_htonl(0x0fffffff);
+	fib.l4_protocol = ip6->nexthdr;
+	fib.tot_len = tot;
+	__builtin_memcpy(fib.ipv6_src, ip6->saddr, 16);
+	__builtin_memcpy(fib.ipv6_dst, ip6->daddr, 16);
+	fib.ifindex = cfg->pppoe0_ifindex;
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	if ((rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH) &&
+	    fib.ifindex == cfg->pppoe0_ifindex)
+		goto slow; /* hairpin: TC encaps it on pppoe0's egress */
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+		count(REASON_NO_NEIGH);
+		return XDP_PASS;
+	}
+	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
+		count(REASON_MTU_EXCEEDED);
+		return XDP_PASS;
+	}
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		goto slow;
+	if (bpf_redirect_map(&tx_ports, fib.ifindex, XDP_PASS) != XDP_REDIRECT) {
+		count(REASON_PASS_NO_XDP_XMIT);
+		return XDP_PASS;
+	}
+	/* Charged here, where it is sure to be forwarded; what went to the
+	 * kernel above is charged by tc_access_in instead. */
+	if (rate_admit(info->index, RATE_RX, tot, NULL)) {
+		count(REASON_RATE_RX_DROP);
+		return XDP_DROP;
+	}
+
+	mss_clamp_xdp(ctx, hdr, mss6(info), 1);
+	ip6->hop_limit--; /* no header checksum in IPv6 */
+	st->packets_up++;
+	st->bytes_up += tot;
+
+	frame = data_end - data;
+	if (frame > hdr + tot && bpf_xdp_adjust_tail(ctx, -(int)(frame - hdr - tot)))
+		goto err;
+	if (bpf_xdp_adjust_head(ctx, (int)(hdr - ETH_HLEN)))
+		goto err;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	eth = data;
+	if ((void *)(eth + 1) > data_end)
+		goto err;
+	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
+	eth->h_proto = bpf_htons(ETH_P_IPV6);
+	count(REASON_FAST_UP);
+	return XDP_REDIRECT; /* to tx_ports[fib.ifindex], chosen above */
+slow:
+	count(REASON_PASS_SLOW);
+	return XDP_PASS;
+err:
+	count(REASON_ERROR);
+	return XDP_DROP;
+}
+
+/* xdp_down6 is the downstream IPv6 fast path for a unicast frame to an
+ * uplink's MAC (xdp_uplink_in checked both): the session by destination
+ * prefix, MTU, hop limit, MSS clamp, encap, redirect. What is not a
+ * subscriber's, or not finished here, is the kernel's. */
+static __always_inline int xdp_down6(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct cursor c = { .pos = data + ETH_HLEN, .end = data_end, .start = data, .len = data_end - data };
+	struct session_hot *info;
+	struct session_counters *st;
+	struct ip6_hdr_ *ip6;
+	__u32 tot, frame, push;
+
+	if (data + ETH_HLEN > data_end || parse_ipv6(&c, data_end - c.pos, &ip6) < 0)
+		return XDP_PASS;
+	if (v6_local_addr(ip6->daddr))
+		return XDP_PASS;
+	/* Only subscribers' packets pay more than this one lookup. */
+	if (!subscriber_v6(ip6->daddr, &info, &st))
+		return XDP_PASS;
+	tot = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
+	/* The kernel sends Packet Too Big (RFC 8201) from pppoe0's MTU or the
+	 * prefix's route MTU; an MP session's peer takes it in fragments
+	 * (mp.h), as for IPv4. */
+	if (tot > info->mtu && !(info->flags & SESSION_F_MP)) {
+		count(REASON_MTU_EXCEEDED);
+		return XDP_PASS;
+	}
+	if (ip6->hop_limit <= 1) {
+		count(REASON_TTL_EXCEEDED);
+		return XDP_PASS;
+	}
+	if (tot > info->mtu) {
+		ip6->hop_limit--;
+		return mp_divert_xdp(ctx, info, st, tot, PPP_IPV6_);
+	}
+	if (bpf_redirect_map(&tx_ports, info->ifindex, XDP_PASS) != XDP_REDIRECT) {
+		count(REASON_PASS_NO_XDP_XMIT);
+		return XDP_PASS;
+	}
+	switch (rate_admit(info->index, RATE_TX, tot, NULL)) {
+	case RATE_PASS:
+		break;
+	case RATE_TO_TC:
+		count(REASON_PASS_SHAPE);
+		return XDP_PASS;
+	default:
+		count(REASON_RATE_TX_DROP);
+		return XDP_DROP;
+	}
+	mss_clamp_xdp(ctx, ETH_HLEN, mss6(info), 1);
+	ip6->hop_limit--;
+
+	frame = data_end - data;
+	if (frame > ETH_HLEN + tot && bpf_xdp_adjust_tail(ctx, -(int)(frame - ETH_HLEN - tot)))
+		goto err;
+	push = encap_len(info);
+	if (bpf_xdp_adjust_head(ctx, -(int)push))
+		goto err;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	if (write_encap(data, data_end, info, tot, PPP_IPV6_))
+		goto err;
+	st->packets_down++;
+	st->bytes_down += tot;
+	count(REASON_FAST_DOWN);
+	return XDP_REDIRECT; /* to tx_ports[info->ifindex], chosen above */
+err:
+	count(REASON_ERROR);
+	return XDP_DROP;
+}
+
+#endif

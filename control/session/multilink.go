@@ -1,0 +1,164 @@
+package session
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/lcp"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/mp"
+)
+
+// MP is a session's multilink (RFC 1990, RouterOS mrru) as the data plane
+// sees it. The zero value is no multilink.
+type MP struct {
+	// On: MP is up on the session (lcp.Multilink.Active).
+	On bool
+	// ShortSeq: the peer sends 12-bit sequence numbers.
+	ShortSeq bool
+	// MRRU is the peer's MRRU: the largest packet routed to the session,
+	// which the session fragments when it is over MTU.
+	MRRU uint16
+}
+
+// MPOf is the data plane's view of what LCP negotiated.
+func MPOf(ml lcp.Multilink) MP {
+	if !ml.Active() {
+		return MP{}
+	}
+	return MP{On: true, ShortSeq: ml.RecvShortSeq, MRRU: ml.SendMRRU}
+}
+
+// RouteMTU is the largest packet the kernel may route to the session: the
+// peer's MRRU when MP is on and larger than the link's MTU, else the MTU.
+func (e Entry) RouteMTU() uint16 {
+	if e.MP.On && e.MP.MRRU > e.MTU {
+		return e.MP.MRRU
+	}
+	return e.MTU
+}
+
+// MPPlane is the user-space half of multilink in the data plane. A
+// DataPlane that implements it lets sessions negotiate MP; one that does
+// not makes them reject it whatever mrru says.
+type MPPlane interface {
+	// Inject hands the kernel one packet the session reassembled (PPP
+	// protocol proto: IPv4 or IPv6) as if it had come from the client.
+	Inject(proto ppp.Protocol, packet []byte) error
+	// Divert sends the packets the data plane diverts from the entry
+	// installed as h, for being over its MTU, to to, from another
+	// goroutine; to nil stops them (before Remove).
+	Divert(h Handle, to func(proto ppp.Protocol, packet []byte))
+}
+
+// MPLink is the user-space half of multilink on one session while LCP has
+// MP up (RFC 1990 over one member link): the reassembly of the MP frames
+// the data plane passes up (fragments and control protocols), and the
+// fragmentation of the packets it diverts for being over the MTU.
+//
+// Receive, Expire and Deadline belong to the session's goroutine, whose
+// timer calls Expire at Deadline: no goroutine of its own. Send may be
+// called from any goroutine (the data plane's divert reader).
+type MPLink struct {
+	ML lcp.Multilink
+	re *mp.Reassembler
+	// dropped counts data packets refused after reassembly (a source
+	// address that is not the session's).
+	dropped uint64
+
+	mu   sync.Mutex // guards fr
+	fr   *mp.Fragmenter
+	mtu  int
+	send func(ppp.Frame) error
+}
+
+func format(short bool) mp.Format {
+	if short {
+		return mp.Short
+	}
+	return mp.Long
+}
+
+// NewMPLink starts multilink on a link that negotiated ml with our MRU
+// mru and the peer's MRU mtu; send sends one PPP frame on the session.
+func NewMPLink(ml lcp.Multilink, mru, mtu uint16, send func(ppp.Frame) error) *MPLink {
+	return &MPLink{
+		ML:   ml,
+		re:   mp.NewReassembler(mp.ReassemblerConfig{Format: format(ml.RecvShortSeq), MRRU: ml.RecvMRRU, MRU: mru}),
+		fr:   mp.NewFragmenter(format(ml.SendShortSeq), ml.SendMRRU),
+		mtu:  int(mtu),
+		send: send,
+	}
+}
+
+// Receive takes the information field of one PPP 0x003d frame and returns
+// the packets it completes, in order. A malformed fragment is counted.
+func (m *MPLink) Receive(b []byte, now time.Time) []ppp.Frame {
+	out, _ := m.re.Receive(b, now)
+	return out
+}
+
+// Expire gives up what waited too long and returns what that unblocks.
+func (m *MPLink) Expire(now time.Time) []ppp.Frame {
+	out, _ := m.re.Expire(now)
+	return out
+}
+
+// Deadline is when Expire must run; zero when nothing waits.
+func (m *MPLink) Deadline() time.Time {
+	t, _ := m.re.Deadline()
+	return t
+}
+
+// Send sends one packet of protocol proto as MP fragments within the
+// link's MTU. Safe for concurrent use.
+func (m *MPLink) Send(proto ppp.Protocol, packet []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	frags, err := m.fr.Fragment(proto, packet, m.mtu)
+	if err != nil {
+		return err
+	}
+	for _, f := range frags {
+		if err := m.send(ppp.Frame{Protocol: ppp.ProtocolMP, Information: f}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Stats returns the reassembler's counters.
+func (m *MPLink) Stats() mp.Stats { return m.re.Stats() }
+
+// Drops counts what reassembly dropped: fragments discarded (those of
+// packets given up or over the MRRU, orphans), duplicates, malformed
+// ones, and reassembled packets refused for their source address.
+func (m *MPLink) Drops() uint64 {
+	st := m.re.Stats()
+	return st.Discarded + st.Duplicates + st.Malformed + m.dropped
+}
+
+// Refused counts a reassembled data packet refused (see FromPeer).
+func (m *MPLink) Refused() { m.dropped++ }
+
+// IsData reports whether a reassembled frame is data for the kernel
+// (IPv4, IPv6) rather than a control protocol for the link.
+func IsData(p ppp.Protocol) bool { return p == ppp.ProtocolIPv4 || p == ppp.ProtocolIPv6 }
+
+// FromPeer is the anti-spoofing check the data plane does for whole
+// packets, for one the session reassembled: an IPv4 packet whose source
+// is addr, the address IPCP gave the peer. IPv6 is refused: its
+// addresses (SLAAC, delegated prefixes) are not the session's to check
+// here yet. It returns the packet cut to its IP length.
+func FromPeer(proto ppp.Protocol, packet []byte, addr netip.Addr) ([]byte, bool) {
+	if proto != ppp.ProtocolIPv4 || len(packet) < 20 || packet[0]>>4 != 4 || !addr.Is4() {
+		return nil, false
+	}
+	n := int(binary.BigEndian.Uint16(packet[2:]))
+	if n < 20 || n > len(packet) || netip.AddrFrom4([4]byte(packet[12:16])) != addr {
+		return nil, false
+	}
+	return packet[:n], true
+}

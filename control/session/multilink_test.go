@@ -1,0 +1,223 @@
+package session
+
+import (
+	"bytes"
+	"encoding/binary"
+	"sync"
+	"testing"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/lcp"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/mp"
+)
+
+// mpDP is fakeDP with multilink's user-space half: it records what the
+// session injects and where it wants diverted packets.
+type mpDP struct {
+	*fakeDP
+	mu       sync.Mutex
+	injected [][]byte
+	diverts  map[int]func(ppp.Protocol, []byte)
+}
+
+func (d *mpDP) Inject(proto ppp.Protocol, pkt []byte) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.injected = append(d.injected, append([]byte(nil), pkt...))
+	return nil
+}
+
+func (d *mpDP) Divert(h Handle, to func(ppp.Protocol, []byte)) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if to == nil {
+		delete(d.diverts, h.(int))
+		return
+	}
+	d.diverts[h.(int)] = to
+}
+
+// ipv4 is an IPv4 packet of n octets from src (header checksum left 0:
+// nothing here checks it).
+func ipv4(n int, src [4]byte) []byte {
+	p := make([]byte, n)
+	p[0] = 0x45
+	binary.BigEndian.PutUint16(p[2:], uint16(n))
+	p[6] = 0x40 // DF
+	p[8], p[9] = 64, 17
+	copy(p[12:], src[:])
+	copy(p[16:], []byte{192, 0, 2, 1})
+	for i := 20; i < n; i++ {
+		p[i] = byte(i)
+	}
+	return p
+}
+
+func withMP(server, peer uint16, dp *mpDP) rigOpt {
+	return func(c *Config, p *link.Config) {
+		if dp != nil {
+			c.DataPlane = dp
+		}
+		c.Link.Multilink = lcp.MultilinkPolicy{MRRU: server}
+		p.Multilink = lcp.MultilinkPolicy{MRRU: peer}
+	}
+}
+
+// TestMultilinkNegotiated: with mrru on both ends the session installs MP
+// with the clamp following the MRRU, routes the peer's MRRU, reassembles
+// what the client sends in fragments (NCP/LCP inside MP to the link,
+// data from its address to the kernel, counted), and fragments what the
+// data plane diverts. With MP off at either end, or a data plane without
+// the user-space half, the session comes up without it.
+func TestMultilinkNegotiated(t *testing.T) {
+	for _, tt := range []struct {
+		name         string
+		server, peer uint16
+		noPlane      bool
+		want         MP
+		mss          uint16
+	}{
+		{name: "both", server: 1614, peer: 1614, want: MP{On: true, MRRU: 1614}, mss: 1574},
+		{name: "server only", server: 1614, mss: 1420},
+		{name: "client only", peer: 1614, mss: 1420},
+		{name: "neither", mss: 1420},
+		{name: "data plane without mp", server: 1614, peer: 1614, noPlane: true, mss: 1420},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dp := &mpDP{diverts: map[int]func(ppp.Protocol, []byte){}}
+			var plane *mpDP
+			if !tt.noPlane {
+				plane = dp
+			}
+			r := newRig(t, "alice", "wonderland", withMP(tt.server, tt.peer, plane))
+			if plane != nil {
+				dp.fakeDP = r.dp
+			}
+			r.up()
+			if r.s.State() != StateUp {
+				t.Fatalf("state %v", r.s.State())
+			}
+			es := r.dp.entries()
+			if len(es) != 1 {
+				t.Fatalf("entries %+v", es)
+			}
+			e := es[0]
+			if e.MP != tt.want || e.MSS != tt.mss || e.MTU != 1460 {
+				t.Errorf("entry MP %+v MSS %d MTU %d, want %+v %d 1460", e.MP, e.MSS, e.MTU, tt.want, tt.mss)
+			}
+			wantRoute := uint16(1460)
+			if tt.want.On {
+				wantRoute = 1614
+			}
+			if e.RouteMTU() != wantRoute {
+				t.Errorf("route MTU %d, want %d", e.RouteMTU(), wantRoute)
+			}
+			if snap := r.s.Snapshot(); snap.MP != tt.want {
+				t.Errorf("snapshot MP %+v", snap.MP)
+			}
+			if len(dp.diverts) != map[bool]int{true: 1}[tt.want.On] {
+				t.Errorf("diverts %d", len(dp.diverts))
+			}
+		})
+	}
+}
+
+func TestMultilinkData(t *testing.T) {
+	dp := &mpDP{diverts: map[int]func(ppp.Protocol, []byte){}}
+	r := newRig(t, "alice", "wonderland", withMP(1614, 1614, dp))
+	dp.fakeDP = r.dp
+	r.up()
+	peerFr := mp.NewFragmenter(mp.Long, 1614)
+	send := func(frags [][]byte) {
+		for _, f := range frags {
+			r.s.receive(ppp.Frame{Protocol: ppp.ProtocolMP, Information: f}, r.now)
+		}
+	}
+	// A 1500-byte packet from the client's address in two fragments.
+	pkt := ipv4(1500, [4]byte{10, 0, 0, 10})
+	frags, err := peerFr.Fragment(ppp.ProtocolIPv4, pkt, 1480)
+	if err != nil || len(frags) != 2 {
+		t.Fatalf("fragment: %d, %v", len(frags), err)
+	}
+	send(frags)
+	if len(dp.injected) != 1 || !bytes.Equal(dp.injected[0], pkt) {
+		t.Fatalf("injected %d packets", len(dp.injected))
+	}
+	// Another address: reassembled, refused, counted.
+	frags, _ = peerFr.Fragment(ppp.ProtocolIPv4, ipv4(1500, [4]byte{10, 0, 0, 99}), 1480)
+	send(frags)
+	// A fragment lost: the first half waits, then is given up.
+	frags, _ = peerFr.Fragment(ppp.ProtocolIPv4, pkt, 1480)
+	send(frags[:1])
+	if r.s.next().After(r.now.Add(mp.DefaultTimeout)) {
+		t.Errorf("next wake %v: the reassembly timeout is not on the session's timer", r.s.next().Sub(r.now))
+	}
+	r.at(2 * mp.DefaultTimeout)
+	if r.s.mp.re.Held() != 0 {
+		t.Errorf("%d fragments still held after the timeout", r.s.mp.re.Held())
+	}
+	// An LCP Echo-Request inside MP goes to the link, which answers.
+	r.takeOut()
+	echo := ppp.Packet{Code: ppp.EchoRequest, Identifier: 9, Data: []byte{0x22, 0x22, 0x22, 0x22}}
+	b, _ := echo.MarshalBinary()
+	frags, _ = peerFr.Fragment(ppp.ProtocolLCP, b, 1480)
+	send(frags)
+	// The lost packet's second fragment took a sequence number: the echo
+	// waits for it until the timeout gives it up too.
+	r.mu.Lock()
+	r.now = r.now.Add(2 * mp.DefaultTimeout)
+	r.mu.Unlock()
+	r.s.wake(r.now)
+	if got := packets(r.takeOut(), ppp.ProtocolLCP, ppp.EchoReply); got != 1 {
+		t.Errorf("%d Echo-Replies to an Echo-Request inside MP", got)
+	}
+	if len(dp.injected) != 1 {
+		t.Errorf("injected %d packets, want 1", len(dp.injected))
+	}
+	st := r.s.Snapshot().Stats
+	if st.PacketsUp != 1 || st.BytesUp != 1500 || st.ReassemblyDrops != 2 {
+		t.Errorf("stats %+v, want 1 packet, 1500 bytes up, 2 reassembly drops (one refused, one fragment lost)", st)
+	}
+
+	// Downstream: what the data plane diverts goes out as fragments the
+	// client reassembles.
+	var divert func(ppp.Protocol, []byte)
+	for _, d := range dp.diverts {
+		divert = d
+	}
+	down := ipv4(1600, [4]byte{192, 0, 2, 1})
+	divert(ppp.ProtocolIPv4, down)
+	re := mp.NewReassembler(mp.ReassemblerConfig{MRRU: 1614, MRU: 1460})
+	var got []ppp.Frame
+	for _, f := range r.takeOut() {
+		if f.Protocol != ppp.ProtocolMP || len(f.Information) > 1460 {
+			t.Fatalf("sent %v of %d octets", f.Protocol, len(f.Information))
+		}
+		out, err := re.Receive(f.Information, r.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, out...)
+	}
+	if len(got) != 1 || got[0].Protocol != ppp.ProtocolIPv4 || !bytes.Equal(got[0].Information, down) {
+		t.Fatalf("client reassembled %+v", got)
+	}
+
+	// The end: the divert is withdrawn before the entry goes.
+	r.s.finish(ReasonAdmin, "", r.now)
+	if len(dp.diverts) != 0 {
+		t.Errorf("divert still registered after the end")
+	}
+}
+
+func packets(fs []ppp.Frame, proto ppp.Protocol, code ppp.Code) int {
+	n := 0
+	for _, f := range fs {
+		var p ppp.Packet
+		if f.Protocol == proto && p.UnmarshalBinary(f.Information) == nil && p.Code == code {
+			n++
+		}
+	}
+	return n
+}
