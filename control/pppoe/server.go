@@ -176,9 +176,14 @@ type Server struct {
 	cfg atomic.Pointer[serverState]
 	c   counters
 
-	mu        sync.Mutex
-	recent    map[recentKey]recentPADS
-	lastPrune time.Time
+	mu sync.Mutex
+	// recent and older are two generations of the PADSs sent: a PADS is
+	// remembered in recent, which becomes older after a window and is
+	// dropped after another. A Go map never shrinks, so pruning one map
+	// in place would keep a PADR burst's peak size for the process's
+	// life; dropping whole generations gives it back.
+	recent, older map[recentKey]recentPADS
+	rotated       time.Time
 }
 
 // serverState is a validated, private copy of a ServerConfig.
@@ -213,7 +218,7 @@ func NewServer(cfg ServerConfig, adm Admission, log *zap.Logger) *Server {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	s := &Server{adm: adm, log: log, recent: make(map[recentKey]recentPADS)}
+	s := &Server{adm: adm, log: log}
 	if len(cfg.CookieKey) == 0 {
 		cfg.CookieKey = make([]byte, 32)
 		rand.Read(cfg.CookieKey)
@@ -594,36 +599,49 @@ func (s *Server) duplicate(key recentKey, cookie string, now time.Time, window t
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.recent[key]
+	if !ok {
+		r, ok = s.older[key]
+	}
 	if !ok || r.cookie != cookie || now.Sub(r.at) > window || now.Before(r.at) {
 		return nil
 	}
 	return r.frame
 }
 
-// remember keeps a PADS for window, pruning expired ones at most once per
-// window so the map stays as small as the PADR rate times the window.
+// remember keeps a PADS for at least window: a generation is at most
+// window old when it is retired to older, where it stays one more
+// window, so the maps hold what at most two windows of PADRs sent.
 func (s *Server) remember(key recentKey, r recentPADS, now time.Time, window time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if now.Sub(s.lastPrune) > window {
-		for k, v := range s.recent {
-			if now.Sub(v.at) > window {
-				delete(s.recent, k)
-			}
+	if now.Sub(s.rotated) > window || now.Before(s.rotated) {
+		s.older, s.recent = s.recent, nil
+		if now.Sub(s.rotated) > 2*window || now.Before(s.rotated) {
+			s.older = nil // nothing in it is within the window any more
 		}
-		s.lastPrune = now
+		s.rotated = now
+	}
+	if s.recent == nil {
+		s.recent = make(map[recentKey]recentPADS)
 	}
 	s.recent[key] = r
 }
 
 // forget drops the remembered PADS of session sid of c, so a PADR after
-// the session ended opens a new one.
+// the session ended opens a new one. A generation left empty is dropped
+// with its table, so memory comes back after churn even when no PADR
+// follows.
 func (s *Server) forget(c Circuit, sid uint16) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for k, v := range s.recent {
-		if k.c == c && v.sid == sid {
-			delete(s.recent, k)
+	for _, m := range []*map[recentKey]recentPADS{&s.recent, &s.older} {
+		for k, v := range *m {
+			if k.c == c && v.sid == sid {
+				delete(*m, k)
+			}
+		}
+		if len(*m) == 0 {
+			*m = nil
 		}
 	}
 }

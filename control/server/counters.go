@@ -37,6 +37,10 @@ type Counters struct {
 	// UnknownPADT the PADTs sent back for them (RFC 2516 §5.5),
 	// rate-limited.
 	UnknownSession, UnknownPADT uint64
+	// QueueDrops counts session frames dropped because their session
+	// already had its queue (session.DefaultQueue frames) waiting for its
+	// loop, or had just ended: the demultiplexer never waits for one.
+	QueueDrops uint64
 	// NoServer counts frames on a VLAN stack (or untagged) where no
 	// enabled server listens.
 	NoServer uint64
@@ -60,7 +64,7 @@ type counters struct {
 	refused, unknown, unknownPADT atomic.Uint64
 	refusedBy                     [numLimits]atomic.Uint64
 	lateDuplicates                atomic.Uint64
-	noServer, setups              atomic.Uint64
+	noServer, setups, queueDrops  atomic.Uint64
 	setupTime                     atomic.Int64
 }
 

@@ -111,7 +111,9 @@ func (p *port) handle(frame []byte, now time.Time) {
 		if err := pf.UnmarshalBinary(pkt.Payload); err != nil {
 			return
 		}
-		l.sess.Deliver(pf)
+		if !l.sess.Deliver(pf) {
+			p.s.c.queueDrops.Add(1)
+		}
 	}
 }
 
@@ -303,14 +305,14 @@ func (s *Server) bindingFor(portName string, st stack, service string) (binding,
 	return anyB, found
 }
 
-// start runs an admitted session.
+// start runs an admitted session on the server's scheduler: a few loops
+// drive every session, none has a goroutine of its own.
 func (s *Server) start(l *live) {
-	go func() {
-		defer s.wg.Done()
-		l.sess.Run(s.ctx)
+	l.sess.Go(s.sched, func() {
 		s.ended(l)
 		s.unrecord(l)
-	}()
+		s.wg.Done()
+	})
 }
 
 func (s *Server) hooks() session.Hooks {

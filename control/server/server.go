@@ -163,8 +163,10 @@ type Server struct {
 	ids  *pppoe.SessionIDs
 	ctx  context.Context
 	stop context.CancelFunc
-	wg   sync.WaitGroup // session goroutines
-	c    counters
+	// sched runs the sessions: a few loops, none a goroutine per session.
+	sched *session.Scheduler
+	wg    sync.WaitGroup // sessions (until their end is handled) and goroutines
+	c     counters
 
 	halfOpenLog *session.HalfOpenLog
 
@@ -304,6 +306,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	ctx, stop := context.WithCancel(context.Background())
 	s := &Server{
 		opts: opts, log: opts.Log, ids: opts.SessionIDs, ctx: ctx, stop: stop,
+		sched:       session.NewScheduler(ctx, 0),
 		halfOpenLog: session.NewHalfOpenLog(opts.Log, halfOpenLogRate, halfOpenLogBurst),
 		cfg:         config.New(), bindings: map[serverKey]binding{}, ports: map[string]*port{},
 		missing:  map[string]error{},
@@ -807,6 +810,7 @@ func (s *Server) Counters() Counters {
 		LateDuplicates: s.c.lateDuplicates.Load(),
 		UnknownSession: s.c.unknown.Load(),
 		UnknownPADT:    s.c.unknownPADT.Load(),
+		QueueDrops:     s.c.queueDrops.Load(),
 		NoServer:       s.c.noServer.Load(),
 		Setups:         s.c.setups.Load(),
 		SetupTime:      time.Duration(s.c.setupTime.Load()),
@@ -862,6 +866,7 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	s.stop()
 	s.wg.Wait()
+	s.sched.Wait()
 	s.halfOpenLog.Flush()
 	for _, p := range ports {
 		p.close()

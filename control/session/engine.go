@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
@@ -16,21 +17,29 @@ import (
 // the data plane, set up a netdev, ask AAA) and what ending does.
 //
 // Everything a Role does happens in its step methods, which take the
-// current time: Run calls them from one goroutine per session today, and
-// a scheduler driving many sessions from a few goroutines can call the
-// same steps (Deliver, Stop and Poke only queue).
+// current time, called by a loop (loop.go): Run makes one for a single
+// session on the calling goroutine, a Scheduler drives many sessions from
+// a few. Deliver, Stop and Poke only queue, from any goroutine.
 type Engine struct {
-	link *link.Link
-	now  func() time.Time
+	link  *link.Link
+	now   func() time.Time
+	queue int
 
-	in    chan ppp.Frame
-	stopc chan StopRequest
-	poke  chan struct{}
-	done  chan struct{}
+	// The inputs, left by any goroutine for the one running the steps.
+	mu       sync.Mutex
+	inbox    []ppp.Frame
+	stop     StopRequest
+	stopping bool // stop holds a request not yet carried out
+	poked    bool
+	finished bool
+	done     chan struct{} // made on the first Done
+	sched    *loop         // where the session runs; nil before and after
+	queued   bool          // on sched's ready list
 
 	// Owned by the goroutine running the steps.
 	linkDeadline time.Time
 	steps        uint64 // Carry calls, to spot a step nested in another
+	slot         slot   // the session's place in its loop
 }
 
 // StopRequest asks a session to end: Reason and, for the client's log
@@ -68,119 +77,135 @@ type Role interface {
 
 // NewEngine returns an engine for l, queueing up to queue frames.
 func NewEngine(l *link.Link, now func() time.Time, queue int) Engine {
-	return Engine{
-		link:  l,
-		now:   now,
-		in:    make(chan ppp.Frame, queue),
-		stopc: make(chan StopRequest, 1),
-		poke:  make(chan struct{}, 1),
-		done:  make(chan struct{}),
-	}
+	return Engine{link: l, now: now, queue: queue}
 }
 
 // Link returns the driven link.
 func (e *Engine) Link() *link.Link { return e.link }
 
-// Deliver queues a PPP frame from the peer; it copies f. It reports false
-// when the queue is full or the session has ended; the frame is dropped
-// (the peer retransmits control packets).
+// Deliver queues a PPP frame from the peer; it copies f and never waits.
+// It reports false when the session already has its queue's worth of
+// frames waiting or has ended; the frame is dropped (the peer retransmits
+// control packets).
 func (e *Engine) Deliver(f ppp.Frame) bool {
-	select {
-	case <-e.done:
+	e.mu.Lock()
+	if e.finished || len(e.inbox) >= e.queue {
+		e.mu.Unlock()
 		return false
-	default:
 	}
 	f.Information = append([]byte(nil), f.Information...)
-	select {
-	case e.in <- f:
-		return true
-	default:
-		return false
-	}
+	e.inbox = append(e.inbox, f)
+	e.readyLocked()
+	e.mu.Unlock()
+	return true
 }
 
 // Stop asks the session to end; the first request wins, Stop does not
 // wait (see Done).
 func (e *Engine) Stop(r StopRequest) {
-	select {
-	case e.stopc <- r:
-	default:
+	e.mu.Lock()
+	if !e.stopping && !e.finished {
+		e.stop, e.stopping = r, true
+		e.readyLocked()
 	}
+	e.mu.Unlock()
 }
 
 // Poke wakes the session to look at what another goroutine left for it
 // (Role.Poked); pokes coalesce.
 func (e *Engine) Poke() {
-	select {
-	case e.poke <- struct{}{}:
-	default:
+	e.mu.Lock()
+	if !e.poked && !e.finished {
+		e.poked = true
+		e.readyLocked()
+	}
+	e.mu.Unlock()
+}
+
+// readyLocked puts the session on its loop's ready list, once. e.mu held
+// (the lock order is the engine's, then its loop's).
+func (e *Engine) readyLocked() {
+	if e.sched != nil && !e.queued {
+		e.queued = true
+		e.sched.ready(e)
 	}
 }
 
+// closed is the Done of a session that ended before anyone asked.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
 // Done is closed when the session has ended and cleaned up (Finish).
-func (e *Engine) Done() <-chan struct{} { return e.done }
+func (e *Engine) Done() <-chan struct{} {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.done == nil {
+		if e.finished {
+			return closed
+		}
+		e.done = make(chan struct{})
+	}
+	return e.done
+}
 
 // Finish marks the session ended: Done closes, Deliver refuses. Once.
 func (e *Engine) Finish() {
-	select {
-	case <-e.done:
-	default:
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.finished {
+		return
+	}
+	e.finished = true
+	e.inbox = nil
+	if e.done != nil {
 		close(e.done)
 	}
 }
 
-// Run drives r until it has ended. ctx being done is a stop request
-// (ReasonShutdown), made once.
+// Run drives r until it has ended, on the calling goroutine: a loop
+// (loop.go) of its own, with this one session. ctx being done is a stop
+// request (ReasonShutdown), made once.
 func (e *Engine) Run(ctx context.Context, r Role) {
-	r.Start(e.now())
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	ctxDone := ctx.Done()
-	for !r.Ended() {
-		if next := earliest(r.Next(), e.linkDeadline); next.IsZero() {
-			timer.Stop()
-		} else {
-			timer.Reset(next.Sub(e.now()))
-		}
-		select {
-		case <-ctxDone:
-			ctxDone = nil
-			r.Stop(StopRequest{Reason: ReasonShutdown}, e.now())
-		case s := <-e.stopc:
-			r.Stop(s, e.now())
-		case f := <-e.in:
-			r.Receive(f, e.now())
-		case <-e.poke:
-			r.Poked(e.now())
-		case <-timer.C:
-			r.Wake(e.now())
-		}
-	}
+	l := newLoop(ctx)
+	l.add(e, r, nil)
+	l.run(true)
 }
 
 // Step carries out, without waiting, every input already queued (stop
 // requests first, then frames and pokes) and the timers due at now, and
-// reports whether the session has ended. A scheduler driving many
-// sessions from a few goroutines calls it instead of Run when a session
+// reports whether the session has ended. A loop calls it when a session
 // has input or its Next time has come.
 func (e *Engine) Step(r Role, now time.Time) bool {
+	var frames [8]ppp.Frame
 	for !r.Ended() {
-		select {
-		case s := <-e.stopc:
-			r.Stop(s, now)
-			continue
-		default:
+		e.mu.Lock()
+		stop, stopping, poked := e.stop, e.stopping, e.poked
+		in := frames[:0]
+		n := min(len(e.inbox), len(frames))
+		in = append(in, e.inbox[:n]...)
+		rest := copy(e.inbox, e.inbox[n:])
+		clear(e.inbox[rest:])
+		e.inbox = e.inbox[:rest]
+		if rest == 0 && cap(e.inbox) > len(frames) {
+			e.inbox = nil // a burst's backlog is not kept for the session's life
 		}
-		select {
-		case f := <-e.in:
+		e.stopping, e.poked = false, false
+		e.mu.Unlock()
+		if !stopping && !poked && len(in) == 0 {
+			break
+		}
+		if stopping {
+			r.Stop(stop, now)
+		}
+		for _, f := range in {
+			if r.Ended() {
+				break
+			}
 			r.Receive(f, now)
-			continue
-		case <-e.poke:
-			r.Poked(now)
-			continue
-		default:
 		}
-		break
+		clear(in)
+		if poked && !r.Ended() {
+			r.Poked(now)
+		}
 	}
 	if next := e.Next(r); !r.Ended() && !next.IsZero() && !now.Before(next) {
 		r.Wake(now)

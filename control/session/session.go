@@ -297,6 +297,14 @@ func (s *Session) Run(ctx context.Context) Reason {
 	return s.Reason()
 }
 
+// Go runs the session on sc, in a loop it shares with other sessions,
+// and returns at once; ended, if not nil, is called on the loop's
+// goroutine once the session has ended and cleaned up (as Run returns).
+// sc's context ending ends it with ReasonShutdown.
+func (s *Session) Go(sc *Scheduler, ended func()) {
+	sc.Go(uint64(s.cfg.ID), &s.eng, (*acRole)(s), ended)
+}
+
 // acRole is the Session as the Engine's Role: the access concentrator's
 // side of the link.
 type acRole Session
