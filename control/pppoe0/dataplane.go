@@ -113,10 +113,10 @@ func (d dataPlane) Adopt(e session.Entry) (session.Handle, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := d.h.AddSession(e.IPv4, int(e.MTU)); err != nil {
+	if err := d.h.AddSession(e.IPv4, int(e.RouteMTU())); err != nil {
 		return nil, err
 	}
-	return handle{inner: in, addr: e.IPv4, mtu: int(e.MTU)}, nil
+	return handle{inner: in, addr: e.IPv4, mtu: int(e.RouteMTU()), v6: &routed6{delegated: map[netip.Prefix]bool{}}}, nil
 }
 
 func (d dataPlane) Remove(h session.Handle) error {
