@@ -102,7 +102,8 @@ gzip -9n <README.md >"$doc/README.md.gz"
 		echo
 		echo "$mod $ver:"
 		found=0
-		for f in "$dir"/LICENSE* "$dir"/COPYING* "$dir"/NOTICE*; do
+		# github.com/josharian/native names its file "license".
+		for f in "$dir"/LICENSE* "$dir"/License* "$dir"/license* "$dir"/COPYING* "$dir"/NOTICE*; do
 			[ -f "$f" ] || continue
 			license "$f"
 			found=1
