@@ -268,3 +268,43 @@ func TestBackendServersRemoved(t *testing.T) {
 		t.Error("a removed server was asked")
 	}
 }
+
+// IPv6 from RADIUS (RFC 3162, 4818, 6911): the README's erin gets fixed
+// prefixes and a DNS server, fay a link /64 and delegations from the
+// BNG's /ipv6 pools; both are reported in accounting.
+func TestBackendIPv6Attributes(t *testing.T) {
+	r := startRadiusd(t)
+	b, local := newBackend(t, backendConfig(t, r, `
+/ipv6 pool add name=link6 prefix=2001:db8:8000::/48 prefix-length=64
+/ipv6 pool add name=pd6 prefix=2001:db8:9000::/40 prefix-length=56
+`))
+
+	erin := ask(t, b, 50, auth.PAP, "erin", "erin-pw")
+	if !erin.Accept {
+		t.Fatal(erin.Err)
+	}
+	if !erin.IPv6 || erin.IPv6Link != netip.MustParsePrefix("2001:db8:0:1::/64") ||
+		erin.IPv6Delegated != netip.MustParsePrefix("2001:db8:100::/56") || erin.IPv6Delegate != nil ||
+		len(erin.IPv6DNS) != 1 || erin.IPv6DNS[0] != netip.MustParseAddr("2001:db8::53") {
+		t.Errorf("erin: IPv6 %v link %v delegated %v delegate %v DNS %v", erin.IPv6, erin.IPv6Link, erin.IPv6Delegated, erin.IPv6Delegate, erin.IPv6DNS)
+	}
+
+	fay := ask(t, b, 51, auth.PAP, "fay", "fay-pw")
+	if !fay.Accept {
+		t.Fatal(fay.Err)
+	}
+	if !fay.IPv6 || !netip.MustParsePrefix("2001:db8:8000::/48").Contains(fay.IPv6Link.Addr()) || fay.IPv6Link.Bits() != 64 || fay.IPv6Delegate == nil {
+		t.Fatalf("fay: IPv6 %v link %v delegate %v", fay.IPv6, fay.IPv6Link, fay.IPv6Delegate)
+	}
+	pd, err := fay.IPv6Delegate.Allocate(netip.Prefix{})
+	if err != nil || pd.Bits() != 56 || !netip.MustParsePrefix("2001:db8:9000::/40").Contains(pd.Addr()) {
+		t.Fatalf("fay's delegation: %v, %v", pd, err)
+	}
+	if local.PrefixPoolUsed("link6") != 1 || local.PrefixPoolUsed("pd6") != 1 {
+		t.Errorf("pools used: link6 %d, pd6 %d", local.PrefixPoolUsed("link6"), local.PrefixPoolUsed("pd6"))
+	}
+	fay.Lease.Release()
+	if local.PrefixPoolUsed("link6") != 0 || local.PrefixPoolUsed("pd6") != 0 {
+		t.Errorf("after release: link6 %d, pd6 %d", local.PrefixPoolUsed("link6"), local.PrefixPoolUsed("pd6"))
+	}
+}
