@@ -140,8 +140,9 @@ type Accounting struct {
 	backoff  time.Duration
 	drained  chan struct{} // closed when the queue empties; nil while it is empty
 
-	// Dropped counts Interim-Updates that gave way to a full queue.
-	Dropped atomic.Uint64
+	// Dropped counts Interim-Updates that gave way to a full queue,
+	// Refused the records refused with ErrQueueFull.
+	Dropped, Refused atomic.Uint64
 	// Delivered counts records a server answered.
 	Delivered atomic.Uint64
 }
@@ -338,6 +339,7 @@ func (a *Accounting) push(r *record) error {
 			}
 		}
 		if victim < 0 {
+			a.Refused.Add(1)
 			return fmt.Errorf("%w (%d records)", ErrQueueFull, len(a.queue))
 		}
 		v := a.queue[victim]

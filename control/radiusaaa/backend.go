@@ -127,7 +127,7 @@ func (b *Backend) Configure(cfg *config.Config) error {
 		nasID:          cfg.Identity.Name,
 		servers:        radius.ServersFromConfig(cfg.Radius.Items(), "ppp"),
 		incoming:       cfg.RadiusIncoming,
-		dynClients:     radius.DynAuthClientsFromConfig(cfg.Radius.Items()),
+		dynClients:     radius.DynAuthClientsFromConfig(cfg.Radius.Items(), cfg.RadiusIncoming.Address),
 		defaultProfile: map[[2]string]string{},
 	}
 	for _, s := range cfg.Servers.Items() {
@@ -489,6 +489,29 @@ func (b *Backend) Delivered() uint64 {
 		return 0
 	}
 	return acct.Delivered.Load()
+}
+
+// RadiusCounters returns the RADIUS counters for metrics: nil while no
+// /radius server serves ppp and /radius incoming is off.
+func (b *Backend) RadiusCounters() *radius.Counters {
+	b.mu.Lock()
+	c, acct, dyn := b.client, b.acct, b.dyn
+	b.mu.Unlock()
+	if c == nil && dyn == nil {
+		return nil
+	}
+	out := &radius.Counters{}
+	if c != nil {
+		out.Servers = c.ServerStats()
+	}
+	if acct != nil {
+		out.AccountingQueued = acct.Len()
+		out.AccountingDropped, out.AccountingRefused, out.AccountingDelivered = acct.Dropped.Load(), acct.Refused.Load(), acct.Delivered.Load()
+	}
+	if dyn != nil {
+		out.DynAuth = dyn.d.Stats()
+	}
+	return out
 }
 
 // Close sends Accounting-Off after the Stops of the sessions that ended

@@ -1,7 +1,6 @@
 package radiusaaa
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,39 +22,6 @@ const testSecret = freeradius.Secret
 type radiusd = freeradius.Server
 
 func startRadiusd(t *testing.T) *radiusd { return freeradius.Start(t, freeradius.Options{}) }
-
-// proof is what a peer sends for user and password with method m.
-type proof struct {
-	password            []byte
-	id                  uint8
-	challenge, response []byte
-}
-
-func credentials(t *testing.T, m auth.Method, user, password string) proof {
-	t.Helper()
-	p := proof{id: 7}
-	var err error
-	switch m {
-	case auth.PAP:
-		p.password = []byte(password)
-	case auth.CHAP:
-		p.challenge = bytes.Repeat([]byte{0x5a}, 16)
-		p.response = auth.MD5Response(p.id, []byte(password), p.challenge)
-	case auth.MSCHAPv1:
-		p.challenge = []byte("8bytes!!")
-		p.response, err = auth.MSCHAPv1Response(p.challenge, []byte(password))
-	case auth.MSCHAPv2:
-		p.challenge = bytes.Repeat([]byte{0x21}, 16)
-		peer := bytes.Repeat([]byte{0x42}, 16)
-		var nt []byte
-		nt, err = auth.GenerateNTResponse(p.challenge, peer, []byte(user), []byte(password))
-		p.response = append(append(append(peer, make([]byte, 8)...), nt...), 0)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // blackhole is a UDP port that never answers.
 func blackhole(t *testing.T) netip.AddrPort {
@@ -108,10 +74,10 @@ func newBackend(t *testing.T, cfg *config.Config) (*Backend, *aaa.Local) {
 // ask authenticates one request through b and waits for the answer.
 func ask(t *testing.T, b *Backend, handle uint64, m auth.Method, user, password string) aaa.Answer {
 	t.Helper()
-	cr := credentials(t, m, user, password)
+	cr := freeradius.Credentials(t, m, user, password)
 	req := aaa.Request{
-		Handle: handle, Service: aaa.ServicePPPoE, Method: m, User: user, Password: cr.password,
-		CHAPID: cr.id, Challenge: cr.challenge, Response: cr.response,
+		Handle: handle, Service: aaa.ServicePPPoE, Method: m, User: user, Password: cr.Password,
+		CHAPID: cr.ID, Challenge: cr.Challenge, Response: cr.Response,
 		Circuit: aaa.Circuit{MAC: net.HardwareAddr{2, 0, 0, 0, 0, byte(handle)}, Interface: "ether1", VLANs: []uint16{100, 20},
 			ServiceName: "isp", SessionID: uint16(handle), CircuitID: []byte("eth 1/1/1:100"), RemoteID: []byte("cpe-1")},
 	}
