@@ -180,10 +180,16 @@ static __always_inline int classify_up(struct cursor *c, __u32 ifindex, struct u
 	}
 	if (parse_ipv4(c, bpf_ntohs(u->ph->length) - 2 - u->mp, &u->iph) < 0)
 		return UP_MALFORMED;
-	/* An AC may send us any source address: no anti-spoof for clients. */
+	/* An AC may send us any source address: no anti-spoof for clients.
+	 * A server session's source is its address or inside a prefix
+	 * routed to it (Framed-Route). */
 	if (!(info->flags & SESSION_F_CLIENT) && u->iph->saddr != *(__be32 *)info->ipv4) {
-		st->drops++;
-		return UP_SPOOFED;
+		__u32 owner;
+
+		if (!route_owner_v4(u->iph->saddr, &owner) || owner != info->index) {
+			st->drops++;
+			return UP_SPOOFED;
+		}
 	}
 	stamp_seen(st);
 	return UP_IPV4;
@@ -302,7 +308,12 @@ static __always_inline int subscriber_v4(__be32 daddr, struct session_hot **info
 					 struct session_counters **st)
 {
 	struct session_hot *a = subscriber_lookup(daddr);
+	__u32 idx;
 
+	/* No session owns daddr: a prefix routed to one may hold it. The
+	 * attrs' first fields are its hot part (types.h). */
+	if (!a && route_owner_v4(daddr, &idx))
+		a = bpf_map_lookup_elem(&session_info, &idx);
 	if (!a || !(a->flags & SESSION_F_ACTIVE))
 		return 0;
 	*info = a;

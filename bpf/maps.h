@@ -179,6 +179,35 @@ static __always_inline struct session_hot *subscriber_lookup(__u32 addr)
 	return bpf_map_lookup_elem(&subscribers_v4, &addr);
 }
 
+/* routes_v4: IPv4 prefixes routed to a server session (RADIUS
+ * Framed-Route, RFC 2865 §5.22: a customer's LAN behind it) -> the
+ * session's index. The downstream lookup falls back to it (longest match)
+ * when no session owns the destination, and the upstream anti-spoof check
+ * accepts a source inside a prefix routed to the session. User space
+ * sizes it as max sessions. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct v4_lpm_key);
+	__type(value, __u32);
+	__uint(max_entries, MAX_SESSIONS_DEFAULT);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} routes_v4 SEC(".maps");
+
+/* route_owner_v4 finds the session a prefix of routes_v4 routes addr
+ * (network order) to. */
+static __always_inline int route_owner_v4(__u32 addr, __u32 *index)
+{
+	struct v4_lpm_key k = { .prefixlen = 32 };
+	__u32 *idx;
+
+	__builtin_memcpy(k.addr, &addr, 4);
+	idx = bpf_map_lookup_elem(&routes_v4, &k);
+	if (!idx)
+		return 0;
+	*index = *idx;
+	return 1;
+}
 
 /* subscribers_v6: IPv6 prefix -> session index: every server session's
  * link /64 and delegated prefixes, of any length; the downstream lookup

@@ -163,6 +163,13 @@ struct v6_lpm_key {
 };
 _Static_assert(sizeof(struct v6_lpm_key) == 20, "v6_lpm_key size");
 
+/* routes_v4 key (LPM trie: prefixlen first). */
+struct v4_lpm_key {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+_Static_assert(sizeof(struct v4_lpm_key) == 8, "v4_lpm_key size");
+
 /* subscriber6_slots value: one subscribers_v6 prefix (masked, wire
  * order) and its session. prefixlen 0 marks a free slot. Two slots share a
  * cache line. */

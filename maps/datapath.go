@@ -79,10 +79,11 @@ type Datapath struct {
 	// hook at once (two sessions of one client) would both find it free.
 	attachMu sync.Mutex
 
-	mu    sync.Mutex
-	free  []Index        // free session indices, popped from the end
-	inUse map[Index]bool // allocated indices
-	v6    *v6Prefixes    // subscribers_v6 as installed (ipv6.go)
+	mu     sync.Mutex
+	free   []Index        // free session indices, popped from the end
+	inUse  map[Index]bool // allocated indices
+	v6     *v6Prefixes    // subscribers_v6 as installed (ipv6.go)
+	routes *routes4       // routes_v4 as installed (routes.go)
 
 	// egress follows which devices XDP may redirect to (egress.go);
 	// nil until the first attachment.
@@ -139,7 +140,7 @@ func Open(opts Options) (*Datapath, error) {
 		return nil, fmt.Errorf("maps: %w", err)
 	}
 	for _, name := range []string{dataplaneMapSessions, dataplaneMapSessionInfo,
-		dataplaneMapSubscribersV4} {
+		dataplaneMapSubscribersV4, dataplaneMapRoutesV4} {
 		spec.Maps[name].MaxEntries = opts.MaxSessions
 	}
 	// A link /64 and a delegated prefix per session (bpf/maps.h).
@@ -255,6 +256,12 @@ func Open(opts Options) (*Datapath, error) {
 		unpinFresh()
 		return nil, err
 	}
+	if err := d.rebuildRoutes(); err != nil {
+		d.closeRate()
+		d.objs.Close()
+		unpinFresh()
+		return nil, err
+	}
 	if err := d.rebuildV6(); err != nil {
 		d.closeRate()
 		d.objs.Close()
@@ -295,7 +302,7 @@ func (d *Datapath) Unpin() error {
 	for _, m := range []*ebpf.Map{d.objs.Sessions, d.objs.SessionSlots, d.objs.SubscriberSlots, d.objs.SessionInfo, d.objs.SessionStats,
 		d.objs.SubscribersV4, d.objs.SubscribersV6, d.objs.Config, d.objs.Counters, d.objs.ClientDevs, d.objs.UplinkMacs,
 		d.objs.DiscoveryHosts, d.objs.DiscoveryLimits, d.objs.DiscoveryGlobal, d.objs.TxPorts, d.objs.MpDivert, d.objs.Layout,
-		d.objs.RateLimits, d.objs.RateStates, d.objs.Subscriber6Slots, d.objs.V6Lens} {
+		d.objs.RateLimits, d.objs.RateStates, d.objs.Subscriber6Slots, d.objs.V6Lens, d.objs.RoutesV4} {
 		if err := m.Unpin(); err != nil {
 			errs = append(errs, err)
 		}

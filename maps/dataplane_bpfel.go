@@ -257,6 +257,12 @@ type dataplaneUplinkMac struct {
 	Pad     uint16
 }
 
+type dataplaneV4LpmKey struct {
+	_         structs.HostLayout
+	Prefixlen uint32
+	Addr      [4]uint8
+}
+
 type dataplaneV6Lengths struct {
 	_     structs.HostLayout
 	Len   [8]uint8
@@ -292,6 +298,7 @@ const (
 	dataplaneMapMpDivert               = "mp_divert"
 	dataplaneMapRateLimits             = "rate_limits"
 	dataplaneMapRateStates             = "rate_states"
+	dataplaneMapRoutesV4               = "routes_v4"
 	dataplaneMapRxCpus                 = "rx_cpus"
 	dataplaneMapRxSpreadCpus           = "rx_spread_cpus"
 	dataplaneMapSessionInfo            = "session_info"
@@ -393,6 +400,7 @@ type dataplaneMapSpecs struct {
 	MpDivert         *ebpf.MapSpec `ebpf:"mp_divert"`
 	RateLimits       *ebpf.MapSpec `ebpf:"rate_limits"`
 	RateStates       *ebpf.MapSpec `ebpf:"rate_states"`
+	RoutesV4         *ebpf.MapSpec `ebpf:"routes_v4"`
 	RxCpus           *ebpf.MapSpec `ebpf:"rx_cpus"`
 	RxSpreadCpus     *ebpf.MapSpec `ebpf:"rx_spread_cpus"`
 	SessionInfo      *ebpf.MapSpec `ebpf:"session_info"`
@@ -454,6 +462,7 @@ type dataplaneMaps struct {
 	MpDivert         *ebpf.Map `ebpf:"mp_divert"`
 	RateLimits       *ebpf.Map `ebpf:"rate_limits"`
 	RateStates       *ebpf.Map `ebpf:"rate_states"`
+	RoutesV4         *ebpf.Map `ebpf:"routes_v4"`
 	RxCpus           *ebpf.Map `ebpf:"rx_cpus"`
 	RxSpreadCpus     *ebpf.Map `ebpf:"rx_spread_cpus"`
 	SessionInfo      *ebpf.Map `ebpf:"session_info"`
@@ -481,6 +490,7 @@ func (m *dataplaneMaps) Close() error {
 		m.MpDivert,
 		m.RateLimits,
 		m.RateStates,
+		m.RoutesV4,
 		m.RxCpus,
 		m.RxSpreadCpus,
 		m.SessionInfo,

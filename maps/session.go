@@ -336,6 +336,9 @@ func (d *Datapath) removeLocked(key dataplaneSessionKey) (Index, error) {
 	if err := d.removeV6Locked(Index(idx)); err != nil {
 		return 0, fmt.Errorf("maps: remove session %d: %w", sid, err)
 	}
+	if err := d.removeRoutesLocked(Index(idx)); err != nil {
+		return 0, fmt.Errorf("maps: remove session %d: %w", sid, err)
+	}
 	d.clearInfo(Index(idx))
 	d.clearRate(Index(idx))
 	if d.inUse[Index(idx)] {

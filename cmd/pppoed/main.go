@@ -313,6 +313,7 @@ func serve(f flags, log *zap.Logger) error {
 			return client.Scan(ctx, ifs, iface, dur)
 		},
 		DataPlane: dataPlaneCounters(dp),
+		Radius:    aaaBackend.RadiusCounters,
 		Restart:   restartSoon,
 		Log:       log,
 	})

@@ -28,6 +28,32 @@ type Authorized struct {
 	Pool   string
 	// DNS replaces the profile's dns-server.
 	DNS []netip.Addr
+	// IPv6Link is the session's fixed link /64 (Framed-IPv6-Prefix),
+	// reserved in the /ipv6 pool holding it, if any; IPv6LinkPool the
+	// /ipv6 pool to take one from instead (Framed-IPv6-Pool), in place
+	// of the profile's remote-ipv6-prefix-pool.
+	IPv6Link     netip.Prefix
+	IPv6LinkPool string
+	// IPv6PDPool replaces the profile's dhcpv6-pd-pool
+	// (Delegated-IPv6-Prefix-Pool).
+	IPv6PDPool string
+	// IPv6DNS replaces the profile's dns-server IPv6 addresses
+	// (DNS-Server-IPv6-Address).
+	IPv6DNS []netip.Addr
+}
+
+// AdmittedIPv6 is the IPv6 an admitted lease holds: on when the session
+// runs IPv6CP, its link /64 and the pool it delegates from (nil for
+// none), and the DNS servers.
+type AdmittedIPv6 struct {
+	On       bool
+	Link     netip.Prefix
+	Delegate PrefixAllocator
+	DNS      []netip.Addr
+	// Err says why IPv6 is off although the answer asked for it (no such
+	// pool, pool exhausted, a link prefix that is not a /64); IPv4 goes
+	// on regardless.
+	Err error
 }
 
 // Admit returns the lease of a session whose user an outside authority
@@ -55,10 +81,34 @@ func (l *Local) Admit(service string, a Authorized) (*Lease, error) {
 	if len(a.DNS) > 0 {
 		prof.DNS = append([]netip.Addr(nil), a.DNS...)
 	}
+	if a.IPv6LinkPool != "" && !a.IPv6Link.IsValid() {
+		prof.RemoteIPv6PrefixPool = a.IPv6LinkPool
+	}
+	if a.IPv6PDPool != "" {
+		prof.DHCPv6PDPool = a.IPv6PDPool
+	}
+	if len(a.IPv6DNS) > 0 {
+		prof.IPv6DNS = append([]netip.Addr(nil), a.IPv6DNS...)
+	}
 	l.leases.Add(1)
 	l.authOK.Add(1)
 	return &Lease{
 		l: l, service: service, user: a.User, authed: true, profile: prof,
-		secret: Secret{Name: a.User, Profile: a.Profile, RemoteAddress: a.Remote},
+		secret: Secret{Name: a.User, Profile: a.Profile, RemoteAddress: a.Remote, RemoteIPv6Prefix: a.IPv6Link},
 	}, nil
+}
+
+// AssignIPv6 gives an admitted lease its IPv6 prefixes, as a local
+// session's are given at authentication: the Authorized link /64 or
+// one from its pool (else the profile's), and the pool to delegate
+// from. Release returns them.
+func (le *Lease) AssignIPv6() AdmittedIPv6 {
+	le.mu.Lock()
+	defer le.mu.Unlock()
+	err := le.assignIPv6()
+	v := AdmittedIPv6{On: le.v6.on, Link: le.v6.link, DNS: le.profile.IPv6DNS, Err: err}
+	if le.v6.pd != nil {
+		v.Delegate = le.v6.pd
+	}
+	return v
 }

@@ -40,10 +40,71 @@ func (r Radius) Key() string {
 
 // RadiusIncoming is /radius incoming: the RFC 5176 listener for
 // Disconnect-Request and CoA-Request.
+//
+// Requests are taken from the /radius entries' addresses, each with its
+// secret, as RouterOS does. Address narrows that further: when set, only
+// the entries inside one of its prefixes may send them (an addition,
+// named and written as /ip service's address allow-list).
 type RadiusIncoming struct {
 	meta
-	Accept bool `ros:"accept" json:"accept"`
-	Port   int  `ros:"port" range:"1..65535" default:"3799" json:"port"`
+	Accept  bool        `ros:"accept" json:"accept"`
+	Port    int         `ros:"port" range:"1..65535" default:"3799" json:"port"`
+	Address AddressList `ros:"address" json:"address,omitempty"`
+}
+
+// AddressList is a comma-separated list of IPv4 and IPv6 addresses and
+// prefixes, as /ip service's address; a bare address is a /32 or /128.
+// Empty is no restriction.
+type AddressList []netip.Prefix
+
+// MarshalText implements encoding.TextMarshaler.
+func (l AddressList) MarshalText() ([]byte, error) {
+	out := make([]string, len(l))
+	for i, p := range l {
+		out[i] = p.String()
+	}
+	return []byte(strings.Join(out, ",")), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (l *AddressList) UnmarshalText(b []byte) error {
+	var out AddressList
+	for _, f := range strings.Split(string(b), ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil || a.Zone() != "" {
+				return fmt.Errorf("%q: not an address or prefix", f)
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		if p.Addr().Is4In6() {
+			p = netip.PrefixFrom(p.Addr().Unmap(), max(0, p.Bits()-96))
+		}
+		if p != p.Masked() {
+			return fmt.Errorf("%q: host bits set", f)
+		}
+		out = append(out, p)
+	}
+	*l = out
+	return nil
+}
+
+// Allows reports whether a is inside the list, or the list is empty.
+func (l AddressList) Allows(a netip.Addr) bool {
+	if len(l) == 0 {
+		return true
+	}
+	a = a.Unmap()
+	for _, p := range l {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // AAA is /ppp aaa. With use-radius=yes a user without a local secret is

@@ -129,6 +129,8 @@ func TestRadiusErrors(t *testing.T) {
 		{"/radius add address=192.0.2.1 secret=x\n/radius set 0 secret=\"\"", "line 2: secret: required"},
 		{"/radius incoming set port=0", "line 1: port: 0: out of range 1..65535"},
 		{"/radius incoming add accept=yes", "line 1: /radius incoming: add: single-item menu, use set"},
+		{"/radius incoming set address=10.0.0.1/8", `line 1: address: "10.0.0.1/8": host bits set`},
+		{"/radius incoming set address=radius.example", `line 1: address: "radius.example": not an address or prefix`},
 		{"/ppp aaa set interim-update=1m30", `line 1: interim-update: time "1m30": number without unit`},
 		{"/ppp aaa set use-radius=maybe", `line 1: use-radius: "maybe": want yes or no`},
 	} {
@@ -179,4 +181,31 @@ func TestDuration(t *testing.T) {
 			t.Errorf("%q prints %q, want %q", tc.in, b, tc.print)
 		}
 	}
+}
+
+// /radius incoming's address: an allow-list of addresses and prefixes,
+// written and printed as /ip service's.
+func TestRadiusIncomingAddress(t *testing.T) {
+	c := mustLoad(t, "/radius incoming set accept=yes address=192.0.2.0/28,2001:db8::10,::ffff:198.51.100.7\n")
+	want := AddressList{netip.MustParsePrefix("192.0.2.0/28"), netip.MustParsePrefix("2001:db8::10/128"), netip.MustParsePrefix("198.51.100.7/32")}
+	if len(c.RadiusIncoming.Address) != 3 {
+		t.Fatalf("address %v", c.RadiusIncoming.Address)
+	}
+	for i, p := range want {
+		if c.RadiusIncoming.Address[i] != p {
+			t.Errorf("address %d: %v, want %v", i, c.RadiusIncoming.Address[i], p)
+		}
+	}
+	for a, ok := range map[string]bool{"192.0.2.9": true, "192.0.2.16": false, "2001:db8::10": true, "2001:db8::11": false, "198.51.100.7": true} {
+		if c.RadiusIncoming.Address.Allows(netip.MustParseAddr(a)) != ok {
+			t.Errorf("Allows(%s) != %v", a, ok)
+		}
+	}
+	if !(AddressList{}).Allows(netip.MustParseAddr("203.0.113.1")) {
+		t.Error("an empty list refuses")
+	}
+	if exp := Export(c); !strings.Contains(exp, "/radius incoming\nset accept=yes address=192.0.2.0/28,2001:db8::10/128,198.51.100.7/32\n") {
+		t.Errorf("export:\n%s", exp)
+	}
+	roundTrip(t, c)
 }

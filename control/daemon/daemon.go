@@ -25,6 +25,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/api"
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/metrics"
+	"github.com/pppoe-xdp/pppoe-xdp/control/radius"
 )
 
 // Options are what the daemon is built from. Nil components are absent: their
@@ -37,6 +38,8 @@ type Options struct {
 	Scan       Scanner
 	// DataPlane reads the BPF per-reason counters at scrape time.
 	DataPlane func() (map[string]uint64, error)
+	// Radius reads the RADIUS counters at scrape time (nil: none).
+	Radius func() *radius.Counters
 	// MonitorInterval is how often monitor refreshes (1s if 0).
 	MonitorInterval time.Duration
 	// RetryInterval is how often Run asks the servers to open the
@@ -332,6 +335,9 @@ func (d *Daemon) snapshot() metrics.Snapshot {
 	}
 	if d.opts.DataPlane != nil {
 		s.DataPlane, s.DataPlaneErr = d.opts.DataPlane()
+	}
+	if d.opts.Radius != nil {
+		s.Radius = d.opts.Radius()
 	}
 	return s
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
+	"github.com/pppoe-xdp/pppoe-xdp/control/radius"
 )
 
 // Snapshot is what the daemon reports at a scrape.
@@ -52,6 +53,9 @@ type Snapshot struct {
 	// the data plane, by interface (as the server entries name it), ended
 	// sessions included.
 	Traffic map[string]Traffic
+	// Radius are the RADIUS client's, accounting's and /radius
+	// incoming's counters; nil when RADIUS is not configured.
+	Radius *radius.Counters
 }
 
 // Traffic is one interface's session traffic; up is from the subscribers.
@@ -191,6 +195,9 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range discovery {
 		ch <- d.desc
 	}
+	for _, d := range radiusDescs {
+		ch <- d
+	}
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
@@ -219,6 +226,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, d := range discovery {
 		ch <- prometheus.MustNewConstMetric(d.desc, prometheus.CounterValue, float64(d.get(&s.Discovery)))
+	}
+	if s.Radius != nil {
+		collectRadius(ch, s.Radius)
 	}
 	if s.DataPlaneErr != nil {
 		ch <- prometheus.NewInvalidMetric(descDataPlane, fmt.Errorf("metrics: data plane counters: %w", s.DataPlaneErr))

@@ -47,10 +47,11 @@ type dataPlane struct {
 // handle is the inner data plane's handle with what AddSession was given
 // and the IPv6 prefixes routed for it.
 type handle struct {
-	inner session.Handle
-	addr  netip.Addr
-	mtu   int
-	v6    *routed6
+	inner  session.Handle
+	addr   netip.Addr
+	mtu    int
+	routes []netip.Prefix // Entry.Routes as routed (AddRoutes)
+	v6     *routed6
 }
 
 // routed6 are a session's IPv6 prefixes routed on pppoe0, shared by the
@@ -78,10 +79,14 @@ func (d dataPlane) Install(e session.Entry) (session.Handle, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := d.h.AddSession(e.IPv4, int(e.RouteMTU())); err != nil {
+	mtu := int(e.RouteMTU())
+	if err := d.h.AddSession(e.IPv4, mtu); err != nil {
 		return nil, errors.Join(err, d.inner.Remove(in))
 	}
-	return handle{inner: in, addr: e.IPv4, mtu: int(e.RouteMTU()), v6: &routed6{delegated: map[netip.Prefix]bool{}}}, nil
+	if err := d.h.AddRoutes(e.Routes, mtu); err != nil {
+		return nil, errors.Join(err, d.h.RemoveSession(e.IPv4, mtu), d.inner.Remove(in))
+	}
+	return handle{inner: in, addr: e.IPv4, mtu: mtu, routes: e.Routes, v6: &routed6{delegated: map[netip.Prefix]bool{}}}, nil
 }
 
 // Update routes the new address (and MTU) before the entry moves to it
@@ -93,12 +98,15 @@ func (d dataPlane) Update(h session.Handle, e session.Entry) (session.Handle, er
 	if err := d.h.AddSession(e.IPv4, mtu); err != nil {
 		return nil, err
 	}
-	in, err := d.inner.Update(hh.inner, e)
-	if err != nil {
+	if err := d.h.AddRoutes(e.Routes, mtu); err != nil {
 		return nil, errors.Join(err, d.h.RemoveSession(e.IPv4, mtu))
 	}
-	nh := handle{inner: in, addr: e.IPv4, mtu: mtu, v6: hh.v6}
-	return nh, d.h.RemoveSession(hh.addr, hh.mtu)
+	in, err := d.inner.Update(hh.inner, e)
+	if err != nil {
+		return nil, errors.Join(err, d.h.RemoveRoutes(e.Routes, mtu), d.h.RemoveSession(e.IPv4, mtu))
+	}
+	nh := handle{inner: in, addr: e.IPv4, mtu: mtu, routes: e.Routes, v6: hh.v6}
+	return nh, errors.Join(d.h.RemoveRoutes(hh.routes, hh.mtu), d.h.RemoveSession(hh.addr, hh.mtu))
 }
 
 // Adopt implements session.Adopter: the inner entry is adopted and the
@@ -113,16 +121,20 @@ func (d dataPlane) Adopt(e session.Entry) (session.Handle, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := d.h.AddSession(e.IPv4, int(e.RouteMTU())); err != nil {
+	mtu := int(e.RouteMTU())
+	if err := d.h.AddSession(e.IPv4, mtu); err != nil {
 		return nil, err
 	}
-	return handle{inner: in, addr: e.IPv4, mtu: int(e.RouteMTU()), v6: &routed6{delegated: map[netip.Prefix]bool{}}}, nil
+	if err := d.h.AddRoutes(e.Routes, mtu); err != nil {
+		return nil, errors.Join(err, d.h.RemoveSession(e.IPv4, mtu))
+	}
+	return handle{inner: in, addr: e.IPv4, mtu: mtu, routes: e.Routes, v6: &routed6{delegated: map[netip.Prefix]bool{}}}, nil
 }
 
 func (d dataPlane) Remove(h session.Handle) error {
 	hh := h.(handle)
 	// The inner Remove takes the session's IPv6 prefixes with it.
-	return errors.Join(d.unroute(hh.v6), d.h.RemoveSession(hh.addr, hh.mtu), d.inner.Remove(hh.inner))
+	return errors.Join(d.unroute(hh.v6), d.h.RemoveRoutes(hh.routes, hh.mtu), d.h.RemoveSession(hh.addr, hh.mtu), d.inner.Remove(hh.inner))
 }
 
 // SetIPv6LinkPrefix implements session.IPv6DataPlane: the prefix routed

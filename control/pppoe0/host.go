@@ -174,12 +174,7 @@ func (h *Host) Update(addAddrs, delAddrs []netip.Addr, addRoutes, delRoutes []ne
 			hosts[dst.Addr()] = true
 			continue
 		}
-		switch _, had := h.routes[dst]; {
-		case h.table.pools[dst] && !had:
-			errs = append(errs, h.replace(dst, 0))
-		case !h.table.pools[dst] && had:
-			errs = append(errs, h.remove(dst))
-		}
+		errs = append(errs, h.syncPrefix(dst))
 		// A session there may now need a host route, or no longer.
 		for a := range h.table.sessions {
 			if dst.Contains(a) {
@@ -251,10 +246,51 @@ func (h *Host) RemoveSession(a netip.Addr, mtu int) error {
 	return h.syncHost(a)
 }
 
+// AddRoutes routes prefixes to a session through pppoe0 (RADIUS
+// Framed-Route: a customer's LAN behind the subscriber), with the
+// session's MTU as AddSession routes its address. Each call is undone by
+// one RemoveRoutes with the same arguments; prefixes other than IPv4 are
+// left out. On error none is added.
+func (h *Host) AddRoutes(ps []netip.Prefix, mtu int) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i, p := range ps {
+		if !p.IsValid() || !p.Addr().Is4() {
+			continue
+		}
+		h.table.addFramed(p, mtu)
+		if err := h.syncPrefix(p.Masked()); err != nil {
+			for _, q := range ps[:i+1] {
+				if q.IsValid() && q.Addr().Is4() && h.table.removeFramed(q, mtu) {
+					_ = h.syncPrefix(q.Masked())
+				}
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// RemoveRoutes undoes AddRoutes: each prefix's route becomes what the
+// remaining sessions and the configuration want, none if nothing does.
+func (h *Host) RemoveRoutes(ps []netip.Prefix, mtu int) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var errs []error
+	for _, p := range ps {
+		if p.IsValid() && p.Addr().Is4() && h.table.removeFramed(p, mtu) {
+			errs = append(errs, h.syncPrefix(p.Masked()))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // syncHost makes a's /32 what the table wants. h.mu held.
-func (h *Host) syncHost(a netip.Addr) error {
-	dst := netip.PrefixFrom(a, 32)
-	want, ok := h.table.host(a)
+func (h *Host) syncHost(a netip.Addr) error { return h.syncPrefix(netip.PrefixFrom(a, 32)) }
+
+// syncPrefix makes dst's route what the table wants. h.mu held.
+func (h *Host) syncPrefix(dst netip.Prefix) error {
+	want, ok := h.table.route(dst)
 	have, had := h.routes[dst]
 	switch {
 	case ok && (!had || have != want):

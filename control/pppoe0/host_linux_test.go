@@ -407,3 +407,47 @@ func TestDataPlane(t *testing.T) {
 		t.Errorf("host route (mtu %d) for a session the data plane refused", r)
 	}
 }
+
+// TestFramedRoutes: a session's Framed-Routes are routed on pppoe0 with
+// its MTU while it lives, follow an Update, and go with it; a session
+// outside every pool gets its own /32, so that it forwards both ways.
+func TestFramedRoutes(t *testing.T) {
+	f := newFixture(t)
+	if err := f.sync(local, "10.0.0.2-10.0.0.5"); err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{installed: map[uint16]session.Entry{}}
+	dp := f.h.DataPlane(rec)
+	lan, lan2 := pfx("192.0.2.0/24"), pfx("198.51.100.0/25")
+	var h session.Handle
+	f.do(func() (err error) {
+		h, err = dp.Install(session.Entry{SessionID: 9, IPv4: addr("10.9.0.5"), MTU: 1492,
+			Routes: []netip.Prefix{lan, pfx("2001:db8::/48")}})
+		return err
+	})
+	routes := f.kernelRoutes()
+	if mtu, ok := routes[pfx("10.9.0.5/32")]; !ok || mtu != 0 {
+		t.Errorf("a session outside every pool: /32 %v (mtu %d), want a route", ok, mtu)
+	}
+	if mtu, ok := routes[lan]; !ok || mtu != 0 {
+		t.Errorf("Framed-Route %v: routed %v (mtu %d)", lan, ok, mtu)
+	}
+	f.do(func() (err error) {
+		h, err = dp.Update(h, session.Entry{SessionID: 9, IPv4: addr("10.9.0.5"), MTU: 1400, Routes: []netip.Prefix{lan2}})
+		return err
+	})
+	routes = f.kernelRoutes()
+	if _, ok := routes[lan]; ok {
+		t.Errorf("%v still routed after an update dropped it", lan)
+	}
+	if mtu, ok := routes[lan2]; !ok || mtu != 1400 {
+		t.Errorf("%v: routed %v (mtu %d), want the session's 1400", lan2, ok, mtu)
+	}
+	f.do(func() error { return dp.Remove(h) })
+	routes = f.kernelRoutes()
+	for _, p := range []netip.Prefix{lan, lan2, pfx("10.9.0.5/32")} {
+		if _, ok := routes[p]; ok {
+			t.Errorf("%v left after the session ended", p)
+		}
+	}
+}

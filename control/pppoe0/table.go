@@ -15,10 +15,14 @@ type table struct {
 	// for pppoe0's own or larger: two can share an address for a moment
 	// (IPCP renegotiating, a static remote-address dialled twice).
 	sessions map[netip.Addr]map[int]int
+	// framed counts the prefixes routed to live sessions (RADIUS
+	// Framed-Route) by MTU, as sessions counts their addresses.
+	framed map[netip.Prefix]map[int]int
 }
 
 func newTable(devMTU int) table {
-	return table{devMTU: devMTU, pools: map[netip.Prefix]bool{}, sessions: map[netip.Addr]map[int]int{}}
+	return table{devMTU: devMTU, pools: map[netip.Prefix]bool{}, sessions: map[netip.Addr]map[int]int{},
+		framed: map[netip.Prefix]map[int]int{}}
 }
 
 // setPools replaces the configuration's destinations; IPv6 ones are
@@ -61,28 +65,66 @@ func (t *table) routeMTU(mtu int) int {
 	return 0
 }
 
-func (t *table) addSession(a netip.Addr, mtu int) {
-	m := t.sessions[a]
-	if m == nil {
-		m = map[int]int{}
-		t.sessions[a] = m
-	}
-	m[t.routeMTU(mtu)]++
-}
+func (t *table) addSession(a netip.Addr, mtu int) { count(t.sessions, a, t.routeMTU(mtu)) }
 
 // removeSession reports whether there was such a session.
 func (t *table) removeSession(a netip.Addr, mtu int) bool {
-	m, mtu := t.sessions[a], t.routeMTU(mtu)
-	if m[mtu] == 0 {
+	return uncount(t.sessions, a, t.routeMTU(mtu))
+}
+
+// addFramed and removeFramed count a prefix routed to a session of mtu,
+// as addSession and removeSession its address.
+func (t *table) addFramed(p netip.Prefix, mtu int) { count(t.framed, p.Masked(), t.routeMTU(mtu)) }
+
+func (t *table) removeFramed(p netip.Prefix, mtu int) bool {
+	return uncount(t.framed, p.Masked(), t.routeMTU(mtu))
+}
+
+func count[K comparable](m map[K]map[int]int, k K, mtu int) {
+	byMTU := m[k]
+	if byMTU == nil {
+		byMTU = map[int]int{}
+		m[k] = byMTU
+	}
+	byMTU[mtu]++
+}
+
+func uncount[K comparable](m map[K]map[int]int, k K, mtu int) bool {
+	byMTU := m[k]
+	if byMTU[mtu] == 0 {
 		return false
 	}
-	if m[mtu]--; m[mtu] == 0 {
-		delete(m, mtu)
+	if byMTU[mtu]--; byMTU[mtu] == 0 {
+		delete(byMTU, mtu)
 	}
-	if len(m) == 0 {
-		delete(t.sessions, a)
+	if len(byMTU) == 0 {
+		delete(m, k)
 	}
 	return true
+}
+
+// smallest is the smallest MTU counted in byMTU, 0 when every one is.
+func smallest(byMTU map[int]int) int {
+	mtu := 0
+	for m := range byMTU {
+		if m > 0 && (mtu == 0 || m < mtu) {
+			mtu = m
+		}
+	}
+	return mtu
+}
+
+// route returns the route dst must have, and whether it must have one:
+// a prefix routed to sessions with their smallest MTU, else a /32 as
+// host decides, else a pool prefix.
+func (t *table) route(dst netip.Prefix) (mtu int, ok bool) {
+	if byMTU, ok := t.framed[dst]; ok {
+		return smallest(byMTU), true
+	}
+	if dst.Bits() == 32 {
+		return t.host(dst.Addr())
+	}
+	return 0, t.pools[dst]
 }
 
 // covered reports whether a pool prefix contains a.
@@ -101,11 +143,7 @@ func (t *table) covered(a netip.Addr) bool {
 // no pool covers (left outside by a pool edit, or a static address
 // routed no longer) until they end.
 func (t *table) host(a netip.Addr) (mtu int, ok bool) {
-	for m := range t.sessions[a] {
-		if m > 0 && (mtu == 0 || m < mtu) {
-			mtu = m
-		}
-	}
+	mtu = smallest(t.sessions[a])
 	switch {
 	case mtu > 0:
 		return mtu, true
@@ -128,6 +166,9 @@ func (t *table) want() map[netip.Prefix]int {
 		if mtu, ok := t.host(a); ok {
 			w[netip.PrefixFrom(a, 32)] = mtu
 		}
+	}
+	for p, byMTU := range t.framed {
+		w[p] = smallest(byMTU)
 	}
 	return w
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +18,8 @@ import (
 	"layeh.com/radius/rfc2865"
 	"layeh.com/radius/rfc2866"
 	"layeh.com/radius/rfc2869"
+	"layeh.com/radius/rfc3162"
+	"layeh.com/radius/rfc4818"
 )
 
 // TerminateCause is Acct-Terminate-Cause (RFC 2866 §5.10).
@@ -81,6 +84,17 @@ type SessionInfo struct {
 	// Local is true for a session authenticated from local secrets:
 	// Acct-Authentic Local rather than RADIUS (RFC 2866 §5.6).
 	Local bool
+	// IPv6 are the session's IPv6 prefixes as it starts; SetIPv6
+	// changes them for the records queued after.
+	IPv6 IPv6Prefixes
+}
+
+// IPv6Prefixes are what accounting reports of a session's IPv6, as
+// accel-ppp does: Framed-IPv6-Prefix (RFC 3162 §2.3), the link's /64,
+// and a Delegated-IPv6-Prefix (RFC 4818) for each delegated prefix.
+type IPv6Prefixes struct {
+	Link      netip.Prefix
+	Delegated []netip.Prefix
 }
 
 // AccountingOptions tune an Accounting sender.
@@ -126,8 +140,9 @@ type Accounting struct {
 	backoff  time.Duration
 	drained  chan struct{} // closed when the queue empties; nil while it is empty
 
-	// Dropped counts Interim-Updates that gave way to a full queue.
-	Dropped atomic.Uint64
+	// Dropped counts Interim-Updates that gave way to a full queue,
+	// Refused the records refused with ErrQueueFull.
+	Dropped, Refused atomic.Uint64
 	// Delivered counts records a server answered.
 	Delivered atomic.Uint64
 }
@@ -146,7 +161,8 @@ type record struct {
 	cause   TerminateCause
 	event   time.Time
 	sending bool
-	id      string // Acct-Session-Id of Accounting-On/Off
+	id      string       // Acct-Session-Id of Accounting-On/Off
+	v6      IPv6Prefixes // the session's as the record was queued
 }
 
 // NewAccounting returns a sender over c's servers (their accounting ports).
@@ -179,11 +195,23 @@ type Session struct {
 	started, stopped bool
 	interim          *record // queued, not yet sending
 	reported         Usage   // the highest counters an Interim-Update carried
+	v6               IPv6Prefixes
 }
 
 // Session returns the accounting handle of a session.
 func (a *Accounting) Session(info SessionInfo) *Session {
-	return &Session{a: a, info: info}
+	return &Session{a: a, info: info, v6: info.IPv6}
+}
+
+// SetIPv6 changes the IPv6 prefixes the session's next records report
+// (IPv6CP opened, DHCPv6 delegated or released a prefix).
+func (s *Session) SetIPv6(p IPv6Prefixes) {
+	s.a.mu.Lock()
+	defer s.a.mu.Unlock()
+	s.v6 = IPv6Prefixes{Link: p.Link, Delegated: slices.Clone(p.Delegated)}
+	if s.interim != nil {
+		s.interim.v6 = s.v6
+	}
 }
 
 // Start queues Acct-Status-Type Start.
@@ -211,7 +239,7 @@ func (s *Session) Interim(u Usage) error {
 		return ErrStopped
 	}
 	if s.interim != nil {
-		s.interim.usage, s.interim.event = u, time.Now()
+		s.interim.usage, s.interim.event, s.interim.v6 = u, time.Now(), s.v6
 		s.reported = s.reported.atLeast(u)
 		return nil
 	}
@@ -299,6 +327,9 @@ func randomID() string {
 // push appends r, making room by dropping the oldest waiting
 // Interim-Update if the queue is full; a.mu is held.
 func (a *Accounting) push(r *record) error {
+	if r.sess != nil {
+		r.v6 = r.sess.v6
+	}
 	if len(a.queue) >= a.opts.QueueLimit {
 		victim := -1
 		for i, q := range a.queue {
@@ -308,6 +339,7 @@ func (a *Accounting) push(r *record) error {
 			}
 		}
 		if victim < 0 {
+			a.Refused.Add(1)
 			return fmt.Errorf("%w (%d records)", ErrQueueFull, len(a.queue))
 		}
 		v := a.queue[victim]
@@ -464,6 +496,12 @@ func (a *Accounting) packet(s *server, r *record, now time.Time) *radius.Packet 
 		if info.FramedIP.Is4() {
 			_ = rfc2865.FramedIPAddress_Set(p, net.IP(info.FramedIP.AsSlice()))
 		}
+		if l := r.v6.Link; l.IsValid() {
+			_ = rfc3162.FramedIPv6Prefix_Add(p, ipNet(l))
+		}
+		for _, d := range r.v6.Delegated {
+			_ = rfc4818.DelegatedIPv6Prefix_Add(p, ipNet(d))
+		}
 		for _, c := range info.Class {
 			_ = rfc2865.Class_Add(p, c)
 		}
@@ -493,6 +531,10 @@ func (a *Accounting) packet(s *server, r *record, now time.Time) *radius.Packet 
 		_ = rfc2866.AcctTerminateCause_Set(p, rfc2866.AcctTerminateCause(r.cause))
 	}
 	return p
+}
+
+func ipNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }
 
 // MinInterimInterval is the shortest interim-update period honoured.

@@ -420,3 +420,38 @@ func TestAccountingRetriesOldestFirst(t *testing.T) {
 		}
 	}
 }
+
+// A session's IPv6 prefixes reach FreeRADIUS in its records, as
+// accel-ppp sends them: Framed-IPv6-Prefix for the link, a
+// Delegated-IPv6-Prefix per delegation; SetIPv6 changes later records.
+func TestAccountingIPv6FreeRADIUS(t *testing.T) {
+	r := startRadiusd(t)
+	c := testClient(t, realServer(r))
+	a := NewAccounting(c, AccountingOptions{})
+	runAccounting(t, a)
+
+	info := aliceSession
+	info.IPv6 = IPv6Prefixes{Link: netip.MustParsePrefix("2001:db8:0:1::/64")}
+	s := a.Session(info)
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s.SetIPv6(IPv6Prefixes{Link: info.IPv6.Link, Delegated: []netip.Prefix{netip.MustParsePrefix("2001:db8:100::/56")}})
+	if err := s.Stop(Usage{Time: time.Minute}, CauseUserRequest); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "start and stop", func() bool { return len(r.Records()) >= 2 })
+	recs := r.Records()
+	if got := recs[0]["Framed-IPv6-Prefix"]; got != "2001:db8:0:1::/64" {
+		t.Errorf("Start: Framed-IPv6-Prefix %q", got)
+	}
+	if got := recs[0]["Delegated-IPv6-Prefix"]; got != "" {
+		t.Errorf("Start: Delegated-IPv6-Prefix %q before any delegation", got)
+	}
+	if got := recs[1]["Framed-IPv6-Prefix"]; got != "2001:db8:0:1::/64" {
+		t.Errorf("Stop: Framed-IPv6-Prefix %q", got)
+	}
+	if got := recs[1]["Delegated-IPv6-Prefix"]; got != "2001:db8:100::/56" {
+		t.Errorf("Stop: Delegated-IPv6-Prefix %q", got)
+	}
+}

@@ -16,6 +16,8 @@ import (
 	"layeh.com/radius/rfc2869"
 	"layeh.com/radius/rfc3162"
 	"layeh.com/radius/rfc4679"
+	"layeh.com/radius/rfc4818"
+	"layeh.com/radius/rfc6911"
 	"layeh.com/radius/vendors/microsoft"
 	"layeh.com/radius/vendors/mikrotik"
 
@@ -127,6 +129,19 @@ type AuthResult struct {
 	// RateLimit is Mikrotik-Rate-Limit (vendor 14988, type 8) as sent,
 	// e.g. "10M/20M"; stored for the shaper, not interpreted here.
 	RateLimit string
+	// FramedIPv6Prefix is Framed-IPv6-Prefix (RFC 3162 §2.3): the
+	// link's prefix, a /64 for SLAAC. FramedIPv6Pool is Framed-IPv6-Pool
+	// (RFC 3162 §2.6), a local /ipv6 pool to take the link /64 from.
+	FramedIPv6Prefix netip.Prefix
+	FramedIPv6Pool   string
+	// DelegatedIPv6Prefix is Delegated-IPv6-Prefix (RFC 4818), delegated
+	// by DHCPv6-PD; DelegatedIPv6Pool is Delegated-IPv6-Prefix-Pool
+	// (RFC 6911 §3.4), a local /ipv6 pool to delegate from.
+	DelegatedIPv6Prefix netip.Prefix
+	DelegatedIPv6Pool   string
+	// IPv6DNS are the DNS-Server-IPv6-Address attributes (RFC 6911 §3.2),
+	// for RDNSS and DHCPv6.
+	IPv6DNS []netip.Addr
 	// MSCHAP2Success is the authenticator response "S=<40 hex>" of an
 	// accepted MS-CHAPv2 (RFC 2548 §2.3.3, identifier octet removed): the
 	// peer checks it, so it must reach the peer unchanged.
@@ -148,6 +163,9 @@ var knownReply = map[radius.Type]bool{
 	rfc2865.Class_Type: true, rfc2869.MessageAuthenticator_Type: true,
 	rfc2865.ServiceType_Type: true, rfc2865.FramedProtocol_Type: true,
 	rfc2865.FramedMTU_Type: true, rfc2865.ProxyState_Type: true,
+	rfc3162.FramedIPv6Prefix_Type: true, rfc3162.FramedIPv6Pool_Type: true,
+	rfc4818.DelegatedIPv6Prefix_Type: true, rfc6911.DelegatedIPv6PrefixPool_Type: true,
+	rfc6911.DNSServerIPv6Address_Type: true,
 }
 
 // Vendor attributes read or deliberately ignored (the MPPE keys: MPPE is
@@ -335,6 +353,16 @@ func (c *Client) parseReply(p *radius.Packet) AuthResult {
 	if v, err := rfc2869.AcctInterimInterval_Lookup(p); err == nil {
 		r.InterimInterval = time.Duration(v) * time.Second
 	}
+	r.FramedIPv6Prefix = prefix6(rfc3162.FramedIPv6Prefix_Lookup(p))
+	r.FramedIPv6Pool, _ = rfc3162.FramedIPv6Pool_LookupString(p)
+	r.DelegatedIPv6Prefix = prefix6(rfc4818.DelegatedIPv6Prefix_Lookup(p))
+	r.DelegatedIPv6Pool, _ = rfc6911.DelegatedIPv6PrefixPool_LookupString(p)
+	dns6, _ := rfc6911.DNSServerIPv6Address_Gets(p)
+	for _, ip := range dns6 {
+		if a, ok := netip.AddrFromSlice(ip); ok && a.Is6() && !a.Is4In6() && !a.IsUnspecified() {
+			r.IPv6DNS = append(r.IPv6DNS, a)
+		}
+	}
 	r.Class, _ = rfc2865.Class_Gets(p)
 	r.RateLimit, _ = mikrotik.MikrotikRateLimit_LookupString(p)
 	if v, err := microsoft.MSCHAP2Success_Lookup(p); err == nil && len(v) > 1 {
@@ -352,6 +380,20 @@ func ip4(ip net.IP, err error) netip.Addr {
 		return netip.Addr{}
 	}
 	return a.Unmap()
+}
+
+// prefix6 is an IPv6 prefix attribute (RFC 3162 §2.3's layout), masked;
+// the zero Prefix when absent or not IPv6.
+func prefix6(n *net.IPNet, err error) netip.Prefix {
+	if err != nil || n == nil {
+		return netip.Prefix{}
+	}
+	a, ok := netip.AddrFromSlice(n.IP)
+	bits, size := n.Mask.Size()
+	if !ok || !a.Is6() || a.Is4In6() || size != 128 {
+		return netip.Prefix{}
+	}
+	return netip.PrefixFrom(a, bits).Masked()
 }
 
 // noteUnknown logs, once per attribute for the client, an attribute

@@ -18,38 +18,20 @@ import (
 	"layeh.com/radius/rfc2865"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
+	"github.com/pppoe-xdp/pppoe-xdp/test/freeradius"
 )
 
 // credentials builds the AuthRequest a PPP link would pass for user and
 // password with method: what the peer computes from the challenge.
 func credentials(t *testing.T, m auth.Method, user, password string) AuthRequest {
 	t.Helper()
-	req := AuthRequest{Method: m, User: user, CHAPID: 7, Port: Port{
-		AcctSessionID: "81000001", NASPort: 1, NASPortID: "ether1:100",
-		CallingStationID: "02:00:00:00:00:01", CalledStationID: "isp",
-		FramedMTU: 1492, CircuitID: []byte("eth 1/1/1:100"), RemoteID: []byte("cpe-1"),
-	}}
-	var err error
-	switch m {
-	case auth.PAP:
-		req.Password = password
-	case auth.CHAP:
-		req.Challenge = bytes.Repeat([]byte{0x5a}, 16)
-		req.Response = auth.MD5Response(req.CHAPID, []byte(password), req.Challenge)
-	case auth.MSCHAPv1:
-		req.Challenge = []byte("8bytes!!")
-		req.Response, err = auth.MSCHAPv1Response(req.Challenge, []byte(password))
-	case auth.MSCHAPv2:
-		req.Challenge = bytes.Repeat([]byte{0x21}, 16)
-		peer := bytes.Repeat([]byte{0x42}, 16)
-		var nt []byte
-		nt, err = auth.GenerateNTResponse(req.Challenge, peer, []byte(user), []byte(password))
-		req.Response = append(append(append(peer, make([]byte, 8)...), nt...), 0)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return req
+	p := freeradius.Credentials(t, m, user, password)
+	return AuthRequest{Method: m, User: user, Password: string(p.Password), CHAPID: p.ID, Challenge: p.Challenge, Response: p.Response,
+		Port: Port{
+			AcctSessionID: "81000001", NASPort: 1, NASPortID: "ether1:100",
+			CallingStationID: "02:00:00:00:00:01", CalledStationID: "isp",
+			FramedMTU: 1492, CircuitID: []byte("eth 1/1/1:100"), RemoteID: []byte("cpe-1"),
+		}}
 }
 
 func testClient(t *testing.T, servers ...Server) *Client {

@@ -29,11 +29,12 @@ func ServersFromConfig(rs []config.Radius, service string) []Server {
 }
 
 // DynAuthClientsFromConfig returns the clients /radius incoming accepts:
-// every enabled /radius entry, whatever its service, with its secret.
-func DynAuthClientsFromConfig(rs []config.Radius) []DynAuthClient {
+// every enabled /radius entry, whatever its service, with its secret,
+// inside allowed (/radius incoming's address) when that is set.
+func DynAuthClientsFromConfig(rs []config.Radius, allowed config.AddressList) []DynAuthClient {
 	var out []DynAuthClient
 	for _, r := range rs {
-		if r.Disabled || !r.Address.IsValid() {
+		if r.Disabled || !r.Address.IsValid() || !allowed.Allows(r.Address.Addr) {
 			continue
 		}
 		out = append(out, DynAuthClient{Prefix: netip.PrefixFrom(r.Address.Addr, r.Address.BitLen()), Secret: Secret(r.Secret)})

@@ -31,9 +31,14 @@ add service=ppp,login address=2001:db8::10 secret=two authentication-port=1645 a
 			t.Errorf("server %d: got %#v, want %#v", i, got[i], want[i])
 		}
 	}
-	clients := DynAuthClientsFromConfig(c.Radius.Items())
+	clients := DynAuthClientsFromConfig(c.Radius.Items(), nil)
 	if len(clients) != 3 || clients[0].Prefix != netip.MustParsePrefix("192.0.2.9/32") ||
 		clients[2].Prefix != netip.MustParsePrefix("2001:db8::10/128") || clients[2].Secret != "two" {
 		t.Errorf("clients: %+v", clients)
+	}
+	// /radius incoming address=: only the entries inside it.
+	clients = DynAuthClientsFromConfig(c.Radius.Items(), config.AddressList{netip.MustParsePrefix("192.0.2.8/31"), netip.MustParsePrefix("2001:db8::/64")})
+	if len(clients) != 2 || clients[0].Prefix != netip.MustParsePrefix("192.0.2.9/32") || clients[1].Prefix != netip.MustParsePrefix("2001:db8::10/128") {
+		t.Errorf("clients inside the allow-list: %+v", clients)
 	}
 }

@@ -169,6 +169,32 @@ type DynAuth struct {
 	// Dropped counts requests dropped unanswered; Acked and Naked the
 	// answers.
 	Dropped, Acked, Naked atomic.Uint64
+	// kinds counts by request kind (disconnect, coa): received, ACKed,
+	// NAKed.
+	kinds [2][3]atomic.Uint64
+}
+
+// DynAuthStats are the Disconnect-Request and CoA-Request counters of a
+// listener, for metrics.
+type DynAuthStats struct {
+	// Dropped are datagrams dropped unanswered (not an allowed client,
+	// malformed, failed authentication, replayed): their kind is not
+	// trusted.
+	Dropped uint64
+	// Disconnect and CoA count each kind's authenticated requests and
+	// answers.
+	Disconnect, CoA DynAuthKindStats
+}
+
+// DynAuthKindStats count one kind of request.
+type DynAuthKindStats struct{ Received, Acked, Naked uint64 }
+
+// Stats returns the listener's counters.
+func (d *DynAuth) Stats() DynAuthStats {
+	k := func(i int) DynAuthKindStats {
+		return DynAuthKindStats{Received: d.kinds[i][0].Load(), Acked: d.kinds[i][1].Load(), Naked: d.kinds[i][2].Load()}
+	}
+	return DynAuthStats{Dropped: d.Dropped.Load(), Disconnect: k(0), CoA: k(1)}
 }
 
 type dupKey struct {
@@ -280,6 +306,11 @@ func (d *DynAuth) handle(ctx context.Context, src netip.AddrPort, b []byte) []by
 			return d.drop(src, "Event-Timestamp outside the replay window", fmt.Errorf("%v off", skew.Round(time.Second)))
 		}
 	}
+	kind := 0
+	if code == radius.CodeCoARequest {
+		kind = 1
+	}
+	d.kinds[kind][0].Add(1)
 	key := dupKey{client: src.Addr().Unmap(), auth: req.Authenticator}
 	if dup, answer := d.remember(key, now); dup {
 		if answer == nil {
@@ -297,8 +328,10 @@ func (d *DynAuth) handle(ctx context.Context, src netip.AddrPort, b []byte) []by
 		resp = req.Response(nak)
 		_ = rfc3576.ErrorCause_Set(resp, rfc3576.ErrorCause(cause))
 		d.Naked.Add(1)
+		d.kinds[kind][2].Add(1)
 	} else {
 		d.Acked.Add(1)
+		d.kinds[kind][1].Add(1)
 	}
 	for _, ps := range req.Attributes {
 		if ps.Type == rfc2865.ProxyState_Type { // RFC 5176 §3: copied, in order

@@ -5,7 +5,6 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,7 +16,7 @@ import (
 	"layeh.com/radius/rfc2866"
 	"layeh.com/radius/rfc2869"
 
-	"github.com/pppoe-xdp/pppoe-xdp/test/netns"
+	"github.com/pppoe-xdp/pppoe-xdp/test/freeradius"
 )
 
 // sessions is a small live-session table behind the Handler interface,
@@ -121,17 +120,6 @@ func serveDynAuth(t *testing.T, h Handler, opts DynAuthOptions) (*DynAuth, netip
 
 var loopbackClient = []DynAuthClient{{Prefix: netip.MustParsePrefix("127.0.0.1/32"), Secret: testSecret}}
 
-// radclient sends attrs as a kind ("coa" or "disconnect") request with
-// FreeRADIUS's radclient and returns what it printed.
-func radclient(t *testing.T, to netip.AddrPort, kind, secret, attrs string, wait time.Duration) string {
-	t.Helper()
-	netns.RequireTool(t, "radclient")
-	cmd := exec.Command("radclient", "-x", "-t", strconv.Itoa(int(wait/time.Second)), "-r", "1", to.String(), kind, secret)
-	cmd.Stdin = strings.NewReader(attrs)
-	out, _ := cmd.CombinedOutput() // a NAK or no reply exits non-zero: the output says which
-	return string(out)
-}
-
 func TestDynAuthRadclient(t *testing.T) {
 	s := newSessions()
 	d, addr := serveDynAuth(t, s, DynAuthOptions{Clients: loopbackClient, NASIdentifier: "bng-test"})
@@ -172,7 +160,7 @@ func TestDynAuthRadclient(t *testing.T) {
 			if tc.want[0] == "No reply from server" {
 				wait = 2 * time.Second
 			}
-			out := radclient(t, addr, tc.kind, tc.secret, tc.attrs, wait)
+			out := freeradius.Radclient(t, addr, tc.kind, tc.secret, tc.attrs, wait)
 			for _, w := range tc.want {
 				if !strings.Contains(out, w) {
 					t.Errorf("radclient output lacks %q:\n%s", w, out)

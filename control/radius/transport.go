@@ -37,6 +37,7 @@ type endpoint struct {
 	max    int
 	slots  chan struct{} // one token per identifier that may be in use
 	stats  *Stats
+	counts endpointCounts
 	log    *zap.Logger
 
 	mu        sync.Mutex
@@ -200,9 +201,12 @@ func (e *endpoint) roundTrip(ctx context.Context, encode func(id uint8, local ne
 	e.mu.Unlock()
 	t := time.NewTimer(timeout)
 	defer t.Stop()
+	e.counts.requests.Add(1)
+	start := time.Now()
 	for try := 0; try < tries; try++ {
 		if try > 0 {
 			e.stats.Retransmits.Add(1)
+			e.counts.retransmits.Add(1)
 		}
 		if _, err := s.conn.Write(wire); err != nil && !errors.Is(err, net.ErrClosed) {
 			// An ICMP error from the previous try surfaces here; the
@@ -212,12 +216,14 @@ func (e *endpoint) roundTrip(ctx context.Context, encode func(id uint8, local ne
 		t.Reset(timeout)
 		select {
 		case b := <-p.done:
+			e.counts.observe(b[0], time.Since(start))
 			return b, nil
 		case <-t.C:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
 	}
+	e.counts.timeouts.Add(1)
 	return nil, errTimeout
 }
 

@@ -99,6 +99,7 @@ type tracked struct {
 	user  string
 	class [][]byte
 	ip    netip.Addr
+	v6    radius.IPv6Prefixes
 	upAt  time.Time
 	acct  *radius.Session
 }
@@ -126,7 +127,7 @@ func (b *Backend) Configure(cfg *config.Config) error {
 		nasID:          cfg.Identity.Name,
 		servers:        radius.ServersFromConfig(cfg.Radius.Items(), "ppp"),
 		incoming:       cfg.RadiusIncoming,
-		dynClients:     radius.DynAuthClientsFromConfig(cfg.Radius.Items()),
+		dynClients:     radius.DynAuthClientsFromConfig(cfg.Radius.Items(), cfg.RadiusIncoming.Address),
 		defaultProfile: map[[2]string]string{},
 	}
 	for _, s := range cfg.Servers.Items() {
@@ -252,7 +253,8 @@ func (b *Backend) answer(set settings, req aaa.Request, res radius.AuthResult, e
 			dns = append(dns, d)
 		}
 	}
-	lease, err := b.local.Admit(req.Service, aaa.Authorized{User: req.User, Profile: profName, Remote: remote, Pool: res.FramedPool, DNS: dns})
+	lease, err := b.local.Admit(req.Service, aaa.Authorized{User: req.User, Profile: profName, Remote: remote, Pool: res.FramedPool, DNS: dns,
+		IPv6Link: res.FramedIPv6Prefix, IPv6LinkPool: res.FramedIPv6Pool, IPv6PDPool: res.DelegatedIPv6Pool, IPv6DNS: res.IPv6DNS})
 	if err != nil {
 		msg := aaa.MessageAuthFailed
 		if errors.Is(err, aaa.ErrOnlyOne) {
@@ -261,6 +263,10 @@ func (b *Backend) answer(set settings, req aaa.Request, res radius.AuthResult, e
 		return aaa.Answer{Err: err, Message: msg}
 	}
 	prof := lease.Profile()
+	v6 := lease.AssignIPv6()
+	if v6.Err != nil {
+		b.log.Warn("radius: IPv6 off for the session", zap.String("user", req.User), zap.Error(v6.Err))
+	}
 	a := aaa.Answer{
 		Accept:          true,
 		Message:         res.ReplyMessage,
@@ -278,6 +284,13 @@ func (b *Backend) answer(set settings, req aaa.Request, res radius.AuthResult, e
 		Routes:          framedRoutes(res.FramedRoutes),
 		Profile:         profName,
 		InterimInterval: 0,
+		// Delegated-IPv6-Prefix alone turns IPv6CP on too: the session's
+		// DHCPv6 server hands it out (RFC 4818).
+		IPv6:          v6.On || res.DelegatedIPv6Prefix.IsValid(),
+		IPv6Link:      v6.Link,
+		IPv6Delegate:  v6.Delegate,
+		IPv6Delegated: res.DelegatedIPv6Prefix,
+		IPv6DNS:       v6.DNS,
 	}
 	if len(res.MSCHAP2Success) > 0 {
 		a.AuthenticatorResponse = res.MSCHAP2Success
@@ -342,25 +355,20 @@ func (b *Backend) Observe(s *session.Session, at time.Time, e session.Event) {
 			t.user = e.User
 		}
 		t.class = e.Answer.Class
+		// What the answer fixed; IPv6CP and DHCPv6 tell the rest.
+		t.v6 = radius.IPv6Prefixes{Link: e.Answer.IPv6Link}
+		if d := e.Answer.IPv6Delegated; d.IsValid() {
+			t.v6.Delegated = []netip.Prefix{d}
+		}
 		t.mu.Unlock()
 	case session.NetworkUp:
-		if e.Protocol != ppp.ProtocolIPCP {
+		if e.Protocol == ppp.ProtocolIPv6CP {
+			b.setIPv6(t, e.IPv6)
 			return
 		}
-		set, _, acct := b.current()
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		t.ip = e.Entry.IPv4
-		if t.acct != nil || !set.useRadius || !set.accounting || acct == nil || len(set.servers) == 0 {
-			return // an IPCP renegotiation keeps its accounting
-		}
-		p := port(t.req)
-		p.FramedMTU = int(e.Entry.MTU)
-		t.upAt = at
-		t.acct = acct.Session(radius.SessionInfo{User: t.user, Port: p, FramedIP: t.ip, Class: t.class, Local: t.local})
-		if err := t.acct.Start(); err != nil {
-			b.log.Warn("radius accounting start not queued", zap.String("acct_session_id", p.AcctSessionID), zap.Error(err))
-		}
+		b.networkUp(t, at, e)
+	case session.IPv6Prefixes:
+		b.setIPv6(t, e.Prefixes)
 	case session.Interim:
 		t.mu.Lock()
 		defer t.mu.Unlock()
@@ -380,6 +388,37 @@ func (b *Backend) Observe(s *session.Session, at time.Time, e session.Event) {
 		}
 	case session.Stopped:
 		b.live.Delete(uint64(s.ID()))
+	}
+}
+
+// networkUp starts the accounting of a session as IPCP opens.
+func (b *Backend) networkUp(t *tracked, at time.Time, e session.NetworkUp) {
+	if e.Protocol != ppp.ProtocolIPCP {
+		return
+	}
+	set, _, acct := b.current()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.ip = e.Entry.IPv4
+	if t.acct != nil || !set.useRadius || !set.accounting || acct == nil || len(set.servers) == 0 {
+		return // an IPCP renegotiation keeps its accounting
+	}
+	p := port(t.req)
+	p.FramedMTU = int(e.Entry.MTU)
+	t.upAt = at
+	t.acct = acct.Session(radius.SessionInfo{User: t.user, Port: p, FramedIP: t.ip, Class: t.class, Local: t.local, IPv6: t.v6})
+	if err := t.acct.Start(); err != nil {
+		b.log.Warn("radius accounting start not queued", zap.String("acct_session_id", p.AcctSessionID), zap.Error(err))
+	}
+}
+
+// setIPv6 keeps the session's IPv6 prefixes for its accounting records.
+func (b *Backend) setIPv6(t *tracked, p session.Prefixes) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.v6 = radius.IPv6Prefixes{Link: p.Link, Delegated: p.Delegated}
+	if t.acct != nil {
+		t.acct.SetIPv6(t.v6)
 	}
 }
 
@@ -450,6 +489,29 @@ func (b *Backend) Delivered() uint64 {
 		return 0
 	}
 	return acct.Delivered.Load()
+}
+
+// RadiusCounters returns the RADIUS counters for metrics: nil while no
+// /radius server serves ppp and /radius incoming is off.
+func (b *Backend) RadiusCounters() *radius.Counters {
+	b.mu.Lock()
+	c, acct, dyn := b.client, b.acct, b.dyn
+	b.mu.Unlock()
+	if c == nil && dyn == nil {
+		return nil
+	}
+	out := &radius.Counters{}
+	if c != nil {
+		out.Servers = c.ServerStats()
+	}
+	if acct != nil {
+		out.AccountingQueued = acct.Len()
+		out.AccountingDropped, out.AccountingRefused, out.AccountingDelivered = acct.Dropped.Load(), acct.Refused.Load(), acct.Delivered.Load()
+	}
+	if dyn != nil {
+		out.DynAuth = dyn.d.Stats()
+	}
+	return out
 }
 
 // Close sends Accounting-Off after the Stops of the sessions that ended

@@ -1,7 +1,6 @@
 package radiusaaa
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,39 +22,6 @@ const testSecret = freeradius.Secret
 type radiusd = freeradius.Server
 
 func startRadiusd(t *testing.T) *radiusd { return freeradius.Start(t, freeradius.Options{}) }
-
-// proof is what a peer sends for user and password with method m.
-type proof struct {
-	password            []byte
-	id                  uint8
-	challenge, response []byte
-}
-
-func credentials(t *testing.T, m auth.Method, user, password string) proof {
-	t.Helper()
-	p := proof{id: 7}
-	var err error
-	switch m {
-	case auth.PAP:
-		p.password = []byte(password)
-	case auth.CHAP:
-		p.challenge = bytes.Repeat([]byte{0x5a}, 16)
-		p.response = auth.MD5Response(p.id, []byte(password), p.challenge)
-	case auth.MSCHAPv1:
-		p.challenge = []byte("8bytes!!")
-		p.response, err = auth.MSCHAPv1Response(p.challenge, []byte(password))
-	case auth.MSCHAPv2:
-		p.challenge = bytes.Repeat([]byte{0x21}, 16)
-		peer := bytes.Repeat([]byte{0x42}, 16)
-		var nt []byte
-		nt, err = auth.GenerateNTResponse(p.challenge, peer, []byte(user), []byte(password))
-		p.response = append(append(append(peer, make([]byte, 8)...), nt...), 0)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // blackhole is a UDP port that never answers.
 func blackhole(t *testing.T) netip.AddrPort {
@@ -108,10 +74,10 @@ func newBackend(t *testing.T, cfg *config.Config) (*Backend, *aaa.Local) {
 // ask authenticates one request through b and waits for the answer.
 func ask(t *testing.T, b *Backend, handle uint64, m auth.Method, user, password string) aaa.Answer {
 	t.Helper()
-	cr := credentials(t, m, user, password)
+	cr := freeradius.Credentials(t, m, user, password)
 	req := aaa.Request{
-		Handle: handle, Service: aaa.ServicePPPoE, Method: m, User: user, Password: cr.password,
-		CHAPID: cr.id, Challenge: cr.challenge, Response: cr.response,
+		Handle: handle, Service: aaa.ServicePPPoE, Method: m, User: user, Password: cr.Password,
+		CHAPID: cr.ID, Challenge: cr.Challenge, Response: cr.Response,
 		Circuit: aaa.Circuit{MAC: net.HardwareAddr{2, 0, 0, 0, 0, byte(handle)}, Interface: "ether1", VLANs: []uint16{100, 20},
 			ServiceName: "isp", SessionID: uint16(handle), CircuitID: []byte("eth 1/1/1:100"), RemoteID: []byte("cpe-1")},
 	}
@@ -266,5 +232,45 @@ func TestBackendServersRemoved(t *testing.T) {
 	}
 	if strings.Count(r.Log(), "Received Access-Request") != before {
 		t.Error("a removed server was asked")
+	}
+}
+
+// IPv6 from RADIUS (RFC 3162, 4818, 6911): the README's erin gets fixed
+// prefixes and a DNS server, fay a link /64 and delegations from the
+// BNG's /ipv6 pools; both are reported in accounting.
+func TestBackendIPv6Attributes(t *testing.T) {
+	r := startRadiusd(t)
+	b, local := newBackend(t, backendConfig(t, r, `
+/ipv6 pool add name=link6 prefix=2001:db8:8000::/48 prefix-length=64
+/ipv6 pool add name=pd6 prefix=2001:db8:9000::/40 prefix-length=56
+`))
+
+	erin := ask(t, b, 50, auth.PAP, "erin", "erin-pw")
+	if !erin.Accept {
+		t.Fatal(erin.Err)
+	}
+	if !erin.IPv6 || erin.IPv6Link != netip.MustParsePrefix("2001:db8:0:1::/64") ||
+		erin.IPv6Delegated != netip.MustParsePrefix("2001:db8:100::/56") || erin.IPv6Delegate != nil ||
+		len(erin.IPv6DNS) != 1 || erin.IPv6DNS[0] != netip.MustParseAddr("2001:db8::53") {
+		t.Errorf("erin: IPv6 %v link %v delegated %v delegate %v DNS %v", erin.IPv6, erin.IPv6Link, erin.IPv6Delegated, erin.IPv6Delegate, erin.IPv6DNS)
+	}
+
+	fay := ask(t, b, 51, auth.PAP, "fay", "fay-pw")
+	if !fay.Accept {
+		t.Fatal(fay.Err)
+	}
+	if !fay.IPv6 || !netip.MustParsePrefix("2001:db8:8000::/48").Contains(fay.IPv6Link.Addr()) || fay.IPv6Link.Bits() != 64 || fay.IPv6Delegate == nil {
+		t.Fatalf("fay: IPv6 %v link %v delegate %v", fay.IPv6, fay.IPv6Link, fay.IPv6Delegate)
+	}
+	pd, err := fay.IPv6Delegate.Allocate(netip.Prefix{})
+	if err != nil || pd.Bits() != 56 || !netip.MustParsePrefix("2001:db8:9000::/40").Contains(pd.Addr()) {
+		t.Fatalf("fay's delegation: %v, %v", pd, err)
+	}
+	if local.PrefixPoolUsed("link6") != 1 || local.PrefixPoolUsed("pd6") != 1 {
+		t.Errorf("pools used: link6 %d, pd6 %d", local.PrefixPoolUsed("link6"), local.PrefixPoolUsed("pd6"))
+	}
+	fay.Lease.Release()
+	if local.PrefixPoolUsed("link6") != 0 || local.PrefixPoolUsed("pd6") != 0 {
+		t.Errorf("after release: link6 %d, pd6 %d", local.PrefixPoolUsed("link6"), local.PrefixPoolUsed("pd6"))
 	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
@@ -70,6 +71,11 @@ func (p dataPlane) Install(e session.Entry) (session.Handle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: install session %d of %s: %w", e.SessionID, e.Circuit, err)
 	}
+	if len(e.Routes) > 0 {
+		if err := p.d.SetRoutes(s.Key, e.Routes); err != nil {
+			return nil, errors.Join(fmt.Errorf("server: install session %d of %s: %w", e.SessionID, e.Circuit, err), p.d.Remove(s.Key))
+		}
+	}
 	return mapsHandle{key: s.Key, index: idx}, nil
 }
 
@@ -87,6 +93,9 @@ func (p dataPlane) Update(h session.Handle, e session.Entry) (session.Handle, er
 	}
 	idx, err := p.d.Update(s)
 	if err != nil {
+		return nil, fmt.Errorf("server: update session %d of %s: %w", e.SessionID, e.Circuit, err)
+	}
+	if err := p.d.SetRoutes(s.Key, e.Routes); err != nil {
 		return nil, fmt.Errorf("server: update session %d of %s: %w", e.SessionID, e.Circuit, err)
 	}
 	return mapsHandle{key: s.Key, index: idx}, nil

@@ -32,6 +32,9 @@ type Entry struct {
 	// download shaped rather than policed if ShapeTx.
 	RateLimit ratelimit.Limit
 	ShapeTx   bool
+	// Routes are the IPv4 prefixes routed to the session besides its
+	// address (RADIUS Framed-Route, RFC 2865 §5.22): a customer's LAN.
+	Routes []netip.Prefix
 }
 
 // Stats are a session's data-plane counters.

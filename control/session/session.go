@@ -657,6 +657,11 @@ func (s *Session) networkUp(info link.Info, now time.Time) {
 		e.MSS = clamp - TCPIPHeaders
 	}
 	e.RateLimit, e.ShapeTx = s.answer.RateLimit, s.answer.ShapeTx
+	for _, r := range s.answer.Routes {
+		if r.Addr().Is4() {
+			e.Routes = append(e.Routes, r)
+		}
+	}
 	s.uninstall() // IPCP renegotiated: the entry may have changed
 	h, err := s.cfg.DataPlane.Install(e)
 	if err != nil {

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"net/netip"
 	"os/exec"
 	"strings"
 	"testing"
@@ -108,5 +109,61 @@ func TestRadiusDaemon(t *testing.T) {
 	stops := records("Stop")
 	if len(stops) != 2 || stops[1]["Acct-Terminate-Cause"] != "Admin-Reboot" {
 		t.Errorf("stops %v, want the second one Admin-Reboot (pppoed stopped)", stops)
+	}
+}
+
+// TestRadiusFramedRoute runs the README's alice: a Framed-IP-Address
+// outside every /ip pool and a Framed-Route to a LAN behind her. Both
+// forward both ways, through the data plane and the kernel's routes on
+// pppoe0 (which name them as pppoed's), and the routes go with the
+// session.
+func TestRadiusFramedRoute(t *testing.T) {
+	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
+	netns.RequireTool(t, "freeradius")
+	fr, err := freeradius.Launch(t.TempDir(), freeradius.Options{Netns: l.ac.Name, AuthPort: 1812, AcctPort: 1813})
+	must(t, err)
+	t.Cleanup(fr.Close)
+	// The core routes alice's address and LAN to the AC, as an upstream
+	// router told of them would.
+	l.core.Run(t, "ip", "route", "add", "10.9.0.5/32", "via", "198.51.100.1")
+	l.core.Run(t, "ip", "route", "add", "192.0.2.0/24", "via", "198.51.100.1")
+	ac := startDaemon(t, l.ac, "ac", fmt.Sprintf(radiusServer, freeradius.Secret), l.pins, "--uplink", "up0")
+	cl := startDaemon(t, l.cl, "client", strings.ReplaceAll(strings.ReplaceAll(radiusClient, "user=rad-user", "user=alice"), "password=rad-pw", "password=alice-pw"), l.pins)
+	waitFor(t, 20*time.Second, "alice's session", func() bool {
+		rows := ac.active()
+		return len(rows) == 1 && rows[0]["address"] == "10.9.0.5"
+	})
+	waitFor(t, 10*time.Second, "the client connected", func() bool { return cl.monitor("PPPoE-Out")["status"] == "connected" })
+	routes := l.ac.Run(t, "ip", "route", "show", "dev", "pppoe0", "proto", "33")
+	for _, want := range []string{"10.9.0.5 ", "192.0.2.0/24 "} {
+		if !strings.Contains(routes, want) {
+			t.Errorf("pppoe0 routes lack %s:\n%s", want, routes)
+		}
+	}
+	// Alice's LAN: an address on her router's loopback.
+	l.cl.Run(t, "ip", "route", "add", "198.51.100.0/24", "dev", "PPPoE-Out")
+	l.cl.Run(t, "ip", "addr", "add", "192.0.2.1/32", "dev", "lo")
+	alice, lan := netip.MustParseAddr("10.9.0.5"), netip.MustParseAddr("192.0.2.1")
+	for _, p := range []struct {
+		name     string
+		ns       *netns.NS
+		src, dst netip.Addr
+	}{
+		{"alice → core", l.cl, alice, coreAddr},
+		{"core → alice", l.core, coreAddr, alice},
+		{"alice's LAN → core", l.cl, lan, coreAddr},
+		{"core → alice's LAN", l.core, coreAddr, lan},
+	} {
+		if got := p.ns.Ping(t, p.src, p.dst, 3, 200); got != 3 {
+			t.Errorf("%s: %d/3 replies", p.name, got)
+		}
+	}
+	if m := ac.metrics(); m[`pppoe_dataplane_packets_total{reason="spoofed"}`] != 0 {
+		t.Errorf("the LAN's packets were dropped as spoofed: %v", m[`pppoe_dataplane_packets_total{reason="spoofed"}`])
+	}
+	cl.stop()
+	waitFor(t, 20*time.Second, "the session's end", func() bool { return len(ac.active()) == 0 })
+	if routes := l.ac.Run(t, "ip", "route", "show", "dev", "pppoe0", "proto", "33"); strings.Contains(routes, "192.0.2.0/24") || strings.Contains(routes, "10.9.0.5 ") {
+		t.Errorf("alice's routes outlived her session:\n%s", routes)
 	}
 }

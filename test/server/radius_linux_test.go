@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,7 +15,6 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/radiusaaa"
 	"github.com/pppoe-xdp/pppoe-xdp/control/session"
 	"github.com/pppoe-xdp/pppoe-xdp/test/freeradius"
-	"github.com/pppoe-xdp/pppoe-xdp/test/netns"
 	"github.com/pppoe-xdp/pppoe-xdp/test/peer"
 )
 
@@ -68,11 +66,7 @@ func radiusEntry(authPort, acctPort int, timeout string) string {
 // radclient and returns its output.
 func radclient(t *testing.T, port int, kind, attrs string) string {
 	t.Helper()
-	netns.RequireTool(t, "radclient")
-	cmd := exec.Command("radclient", "-x", "-t", "10", "-r", "1", "127.0.0.1:"+strconv.Itoa(port), kind, freeradius.Secret)
-	cmd.Stdin = strings.NewReader(attrs)
-	out, _ := cmd.CombinedOutput() // a NAK exits non-zero; the output says which
-	return string(out)
+	return freeradius.Radclient(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)), kind, freeradius.Secret, attrs, 10*time.Second)
 }
 
 // record waits for the accounting record of session id with status.

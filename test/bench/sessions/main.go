@@ -45,6 +45,10 @@ import (
 
 var profDir string
 
+// cpuProfile, when set, is where the AC's CPU profile of the first setup
+// phase goes.
+var cpuProfile bool
+
 // Figures the issue compares against.
 const (
 	goalRate = 5000 // sessions/s on this 2-core machine, load generator included (issue 18)
@@ -54,6 +58,7 @@ func main() {
 	role := flag.String("role", "bench", "bench, or server (the child)")
 	n := flag.Int("n", 100000, "sessions to bring up (memory is read at 10,000 and at n)")
 	flag.StringVar(&profDir, "pprof", "", "directory for the AC's heap and goroutine profiles at 10,000 sessions (default: a new one under $TMPDIR)")
+	flag.BoolVar(&cpuProfile, "cpuprofile", false, "also profile the AC's CPU over the first setup phase (into the -pprof directory, cpu.pb.gz)")
 	conc := flag.Int("concurrency", 64, "dials (and PADTs) in flight at once; above ~100 the AC's AF_PACKET socket buffer overflows")
 	method := flag.String("auth", "pap", "pap or chap")
 	aaaMode := flag.String("aaa", "local", "local (/ppp secret) or radius (a FreeRADIUS beside the AC, the README's configuration)")
@@ -192,6 +197,11 @@ func bench(n, conc int, method, aaaMode string) error {
 	b0 := b[1]
 	from := 0
 	for _, to := range marks {
+		if cpuProfile && from == 0 {
+			if _, err := ch.ask("cpu-profile " + filepath.Join(profileDir(), "cpu.pb.gz")); err != nil {
+				return err
+			}
+		}
 		cpu0, t0 := cpu(), time.Now()
 		for i := from; i < to; i++ {
 			sem <- struct{}{}
@@ -210,6 +220,12 @@ func bench(n, conc int, method, aaaMode string) error {
 		wg.Wait()
 		setup := time.Since(t0)
 		setupTotal += setup
+		if cpuProfile && from == 0 {
+			if _, err := ch.ask("cpu-profile-stop"); err != nil {
+				return err
+			}
+			fmt.Printf("profiles:  AC CPU over sessions 0 to %d in %s (go tool pprof -top %s)\n", to, filepath.Join(profileDir(), "cpu.pb.gz"), filepath.Join(profileDir(), "cpu.pb.gz"))
+		}
 		phaseCPU := cpu() - cpu0
 		clientCPU += phaseCPU
 

@@ -159,6 +159,19 @@ func serve(iface, pin string, n int, aaaMode string) error {
 			}
 			continue
 		}
+		if file, ok := strings.CutPrefix(in.Text(), "cpu-profile "); ok {
+			if err := startCPUProfile(file); err != nil {
+				fmt.Println("error", err)
+			} else {
+				fmt.Println("ok")
+			}
+			continue
+		}
+		if in.Text() == "cpu-profile-stop" {
+			pprof.StopCPUProfile()
+			fmt.Println("ok")
+			continue
+		}
 		if dir, ok := strings.CutPrefix(in.Text(), "pprof "); ok {
 			if err := writeProfiles(dir); err != nil {
 				fmt.Println("error", err)
@@ -261,6 +274,23 @@ func setLimits(dp *maps.Datapath, lim *pppoe.Limiter, cmd string) error {
 	lim.SetLimits(goL)
 	return dp.SetDiscoveryLimits(maps.DiscoveryLimits{MACRate: uint32(xdpL.MACRate), MACBurst: uint32(xdpL.MACBurst),
 		PADIRate: uint32(xdpL.PADIRate), PADIBurst: uint32(xdpL.PADIBurst)})
+}
+
+// startCPUProfile profiles the AC's CPU into file until
+// cpu-profile-stop: where a setup phase's time goes (bench -cpuprofile).
+func startCPUProfile(file string) error {
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return nil
 }
 
 // writeProfiles writes a heap profile (after a collection) and the
