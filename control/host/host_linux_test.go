@@ -85,22 +85,6 @@ func TestPPPoE0(t *testing.T) {
 		if mtu, err := linkMTU("pppoe0"); err != nil || mtu != 1614 {
 			t.Errorf("pppoe0 MTU after restart %d, %v; want the last run's 1614", mtu, err)
 		}
-		// A netdev the last run left is taken over at the MTU asked for now.
-		left, err := maps.CreateClientDevice("pppoe-out2", 1300)
-		if err != nil {
-			return err
-		}
-		n, err := NewClientDataPlane(l.dp, nil, nil).Netdev("pppoe-out2", 1400)
-		if err != nil {
-			return err
-		}
-		defer n.Close()
-		if n.Ifindex() != left.Index {
-			t.Errorf("taken over: ifindex %d, want the left one's %d", n.Ifindex(), left.Index)
-		}
-		if mtu, err := linkMTU("pppoe-out2"); err != nil || mtu != 1400 {
-			t.Errorf("taken over: MTU %d, %v; want 1400", mtu, err)
-		}
 		return nil
 	})
 }
