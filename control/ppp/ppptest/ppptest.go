@@ -7,7 +7,10 @@
 package ppptest
 
 import (
+	"bytes"
 	"fmt"
+	"reflect"
+	"testing"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
 )
@@ -42,4 +45,28 @@ func Data[O any](opts []O, toRaw func(O) (ppp.Option, error)) ([]byte, error) {
 		raw = append(raw, r)
 	}
 	return ppp.MarshalOptions(raw), nil
+}
+
+// RoundTrip parses b as the link does and returns its error if b does not
+// parse. Otherwise it encodes the options again and parses that, failing t
+// unless the second parse gives the same options and, with exact, unless
+// the encoding is b itself (a codec that normalises nothing).
+func RoundTrip[O any](t testing.TB, b []byte, exact bool, fromRaw func(ppp.Option) (O, error), toRaw func(O) (ppp.Option, error)) ([]O, error) {
+	t.Helper()
+	o1, err := Options(b, fromRaw)
+	if err != nil {
+		return nil, err
+	}
+	out, err := Data(o1, toRaw)
+	if err != nil {
+		t.Fatalf("marshal %#v: %v", o1, err)
+	}
+	if exact && !bytes.Equal(out, b) {
+		t.Fatalf("marshal % x, want the input % x", out, b)
+	}
+	o2, err := Options(out, fromRaw)
+	if err != nil || !reflect.DeepEqual(o1, o2) {
+		t.Fatalf("round trip of % x: %v\n%#v\n%#v", b, err, o1, o2)
+	}
+	return o1, nil
 }
