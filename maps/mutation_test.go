@@ -176,21 +176,32 @@ func checkUp(t *testing.T, sessions []Session, in, out []byte) {
 	}
 }
 
-func checkDown(t *testing.T, e *env, sessions []Session, in, out []byte) {
+// downFrames is what every downstream check starts with: in must be a
+// unicast frame of EtherType et, out a PPPoE session frame carrying PPP
+// protocol proto. It returns both, the PPPoE packet and the PPP frame, or
+// ok false having said why.
+func downFrames(t *testing.T, in, out []byte, et ethernet.EtherType, proto ppp.Protocol) (f, of ethernet.Frame, p pppoe.Packet, pf ppp.Frame, ok bool) {
 	t.Helper()
-	var f ethernet.Frame
-	if err := f.UnmarshalBinary(in); err != nil || f.Destination[0]&1 != 0 || f.EtherType != ethernet.EtherTypeIPv4 {
-		t.Errorf("forwarded downstream a frame that is no unicast IPv4 (%v): % x", err, in)
-		return
+	if err := f.UnmarshalBinary(in); err != nil || f.Destination[0]&1 != 0 || f.EtherType != et {
+		t.Errorf("forwarded downstream a frame that is no unicast %v (%v): % x", et, err, in)
+		return f, of, p, pf, false
 	}
 	of, p, err := pppoe.ParseFrame(out)
 	if err != nil || p.Code != pppoe.CodeSession {
 		t.Errorf("downstream output is no PPPoE session frame (%v): % x", err, out)
-		return
+		return f, of, p, pf, false
 	}
-	var pf ppp.Frame
-	if err := pf.UnmarshalBinary(p.Payload); err != nil || pf.Protocol != ppp.ProtocolIPv4 {
+	if err := pf.UnmarshalBinary(p.Payload); err != nil || pf.Protocol != proto {
 		t.Errorf("downstream output PPP %v (%v): % x", pf.Protocol, err, out)
+		return f, of, p, pf, false
+	}
+	return f, of, p, pf, true
+}
+
+func checkDown(t *testing.T, e *env, sessions []Session, in, out []byte) {
+	t.Helper()
+	f, of, p, pf, ok := downFrames(t, in, out, ethernet.EtherTypeIPv4, ppp.ProtocolIPv4)
+	if !ok {
 		return
 	}
 	_, dst, ttl, ok := ipv4OK(t, pf.Information, "downstream output")
@@ -310,19 +321,8 @@ func checkUp6(t *testing.T, sessions []Session, owner func(netip.Addr) int, in, 
 
 func checkDown6(t *testing.T, sessions []Session, owner func(netip.Addr) int, in, out []byte) {
 	t.Helper()
-	var f ethernet.Frame
-	if err := f.UnmarshalBinary(in); err != nil || f.Destination[0]&1 != 0 || f.EtherType != ethernet.EtherTypeIPv6 {
-		t.Errorf("forwarded downstream a frame that is no unicast IPv6 (%v): % x", err, in)
-		return
-	}
-	of, p, err := pppoe.ParseFrame(out)
-	if err != nil || p.Code != pppoe.CodeSession {
-		t.Errorf("downstream output is no PPPoE session frame (%v): % x", err, out)
-		return
-	}
-	var pf ppp.Frame
-	if err := pf.UnmarshalBinary(p.Payload); err != nil || pf.Protocol != ppp.ProtocolIPv6 {
-		t.Errorf("downstream output PPP %v (%v): % x", pf.Protocol, err, out)
+	f, of, p, pf, ok := downFrames(t, in, out, ethernet.EtherTypeIPv6, ppp.ProtocolIPv6)
+	if !ok {
 		return
 	}
 	_, dst, hop, ok := ipv6OK(t, pf.Information, "downstream output")
