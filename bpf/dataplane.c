@@ -195,17 +195,16 @@ static __always_inline int classify_up(struct cursor *c, __u32 ifindex, struct u
 	return UP_IPV4;
 }
 
-/* syn_mss_field returns the MSS option value of a TCP SYN that needs
- * lowering to mss, or NULL. iph's header must be 20 bytes (callers check). */
-static __always_inline __be16 *syn_mss_field(struct iphdr *iph, void *end, __u16 mss)
+/* syn_mss_at returns the MSS option value of TCP segment tcp if it is a
+ * SYN whose MSS needs lowering to mss, or NULL. How tcp was found (after
+ * an IPv4 header without options, not a fragment; after an IPv6 header
+ * with no extension headers) is the caller's business. */
+static __always_inline __be16 *syn_mss_at(struct tcphdr *tcp, void *end, __u16 mss)
 {
-	struct tcphdr *tcp = (void *)(iph + 1);
 	__be16 *field;
 	int off;
 
-	if (!mss || iph->protocol != IPPROTO_TCP || (iph->frag_off & bpf_htons(0x1fff)))
-		return NULL;
-	if ((void *)(tcp + 1) > end || !tcp->syn)
+	if (!mss || (void *)(tcp + 1) > end || !tcp->syn)
 		return NULL;
 	off = tcp_mss_offset(tcp, end);
 	if (off < 0)
@@ -219,11 +218,11 @@ static __always_inline __be16 *syn_mss_field(struct iphdr *iph, void *end, __u16
 }
 
 /* clamp_mss_direct lowers a SYN's MSS in place (XDP: no checksum offload
- * state to respect). */
-static __always_inline void clamp_mss_direct(struct iphdr *iph, void *end, __u16 mss)
+ * state to respect). The TCP checksum covers no address here: IPv4 and
+ * IPv6 alike take the 16-bit change. */
+static __always_inline void clamp_mss_direct(struct tcphdr *tcp, void *end, __u16 mss)
 {
-	__be16 *field = syn_mss_field(iph, end, mss);
-	struct tcphdr *tcp = (void *)(iph + 1);
+	__be16 *field = syn_mss_at(tcp, end, mss);
 
 	if (!field || (void *)(tcp + 1) > end)
 		return;
@@ -235,9 +234,9 @@ static __always_inline void clamp_mss_direct(struct iphdr *iph, void *end, __u16
 /* clamp_mss_skb lowers a SYN's MSS through the skb helpers, which keep
  * CHECKSUM_PARTIAL/COMPLETE skbs consistent. Packet pointers are invalid
  * afterwards. */
-static __always_inline void clamp_mss_skb(struct __sk_buff *skb, struct iphdr *iph, void *end, __u16 mss)
+static __always_inline void clamp_mss_skb(struct __sk_buff *skb, struct tcphdr *tcp, void *end, __u16 mss)
 {
-	__be16 *field = syn_mss_field(iph, end, mss);
+	__be16 *field = syn_mss_at(tcp, end, mss);
 	__u32 field_off, check_off;
 	__be16 old, new = bpf_htons(mss);
 
@@ -245,11 +244,34 @@ static __always_inline void clamp_mss_skb(struct __sk_buff *skb, struct iphdr *i
 		return;
 	old = *field;
 	field_off = (void *)field - (void *)(long)skb->data;
-	check_off = (void *)(iph + 1) - (void *)(long)skb->data + offsetof(struct tcphdr, check);
+	check_off = (void *)tcp - (void *)(long)skb->data + offsetof(struct tcphdr, check);
 	if (bpf_l4_csum_replace(skb, check_off, old, new, sizeof(new)) ||
 	    bpf_skb_store_bytes(skb, field_off, &new, sizeof(new), 0))
 		return;
 	count(REASON_MSS_CLAMPED);
+}
+
+/* tcp_after_ip returns the TCP header after the IP header at data + l3off
+ * (l3off at most 64) when the clamps may look at it: IPv4 without options
+ * and not a fragment, IPv6 without extension headers; NULL otherwise. */
+static __always_inline struct tcphdr *tcp_after_ip(void *data, void *end, __u32 l3off, __u32 v6)
+{
+	struct ip6_hdr_ *ip6;
+	struct iphdr *iph;
+
+	if (l3off > 64)
+		return NULL;
+	if (v6) {
+		ip6 = data + l3off;
+		if ((void *)(ip6 + 1) > end || ip6->nexthdr != IPPROTO_TCP)
+			return NULL;
+		return (void *)(ip6 + 1);
+	}
+	iph = data + l3off;
+	if ((void *)(iph + 1) > end || iph->ihl != 5 || iph->protocol != IPPROTO_TCP ||
+	    (iph->frag_off & bpf_htons(0x1fff)))
+		return NULL;
+	return (void *)(iph + 1);
 }
 
 /* The MSS clamps run as global functions: the verifier checks each once,
@@ -262,43 +284,21 @@ static __always_inline void clamp_mss_skb(struct __sk_buff *skb, struct iphdr *i
  * not. Both return 0. */
 __attribute__((noinline)) int mss_clamp_xdp(struct xdp_md *ctx, __u32 l3off, __u32 mss, __u32 v6)
 {
-	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	struct ip6_hdr_ *ip6;
-	struct iphdr *iph;
+	struct tcphdr *tcp = tcp_after_ip((void *)(long)ctx->data, end, l3off, v6);
 
-	if (l3off > 64)
-		return 0;
-	if (v6) {
-		ip6 = data + l3off;
-		if ((void *)(ip6 + 1) <= end)
-			clamp_mss6_direct(ip6, end, mss);
-		return 0;
-	}
-	iph = data + l3off;
-	if ((void *)(iph + 1) <= end && iph->ihl == 5)
-		clamp_mss_direct(iph, end, mss);
+	if (tcp)
+		clamp_mss_direct(tcp, end, mss);
 	return 0;
 }
 
 __attribute__((noinline)) int mss_clamp_skb(struct __sk_buff *skb, __u32 l3off, __u32 mss, __u32 v6)
 {
-	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
-	struct ip6_hdr_ *ip6;
-	struct iphdr *iph;
+	struct tcphdr *tcp = tcp_after_ip((void *)(long)skb->data, end, l3off, v6);
 
-	if (l3off > 64)
-		return 0;
-	if (v6) {
-		ip6 = data + l3off;
-		if ((void *)(ip6 + 1) <= end)
-			clamp_mss6_skb(skb, ip6, end, mss);
-		return 0;
-	}
-	iph = data + l3off;
-	if ((void *)(iph + 1) <= end && iph->ihl == 5)
-		clamp_mss_skb(skb, iph, end, mss);
+	if (tcp)
+		clamp_mss_skb(skb, tcp, end, mss);
 	return 0;
 }
 

@@ -192,61 +192,6 @@ static __always_inline __u16 mss6(const struct session_hot *info)
 	return info->mss > 20 ? info->mss - 20 : 0;
 }
 
-/* syn_mss6_field returns the MSS option value of a TCP SYN (TCP right
- * after the fixed header: no extension headers) that needs lowering to
- * mss, or NULL. */
-static __always_inline __be16 *syn_mss6_field(struct ip6_hdr_ *ip6, void *end, __u16 mss)
-{
-	struct tcphdr *tcp = (void *)(ip6 + 1);
-	__be16 *field;
-	int off;
-
-	if (!mss || ip6->nexthdr != IPPROTO_TCP)
-		return NULL;
-	if ((void *)(tcp + 1) > end || !tcp->syn)
-		return NULL;
-	off = tcp_mss_offset(tcp, end);
-	if (off < 0)
-		return NULL;
-	field = (void *)tcp + (off & 0x3f);
-	if ((void *)(field + 1) > end)
-		return NULL;
-	if (bpf_ntohs(*field) <= mss)
-		return NULL;
-	return field;
-}
-
-static __always_inline void clamp_mss6_direct(struct ip6_hdr_ *ip6, void *end, __u16 mss)
-{
-	__be16 *field = syn_mss6_field(ip6, end, mss);
-	struct tcphdr *tcp = (void *)(ip6 + 1);
-
-	if (!field || (void *)(tcp + 1) > end)
-		return;
-	csum_replace2(&tcp->check, *field, bpf_htons(mss));
-	*field = bpf_htons(mss);
-	count(REASON_MSS_CLAMPED);
-}
-
-/* clamp_mss6_skb: clamp_mss_skb for IPv6. Packet pointers are invalid
- * afterwards. */
-static __always_inline void clamp_mss6_skb(struct __sk_buff *skb, struct ip6_hdr_ *ip6, void *end, __u16 mss)
-{
-	__be16 *field = syn_mss6_field(ip6, end, mss);
-	__u32 field_off, check_off;
-	__be16 old, new = bpf_htons(mss);
-
-	if (!field)
-		return;
-	old = *field;
-	field_off = (void *)field - (void *)(long)skb->data;
-	check_off = (void *)(ip6 + 1) - (void *)(long)skb->data + offsetof(struct tcphdr, check);
-	if (bpf_l4_csum_replace(skb, check_off, old, new, sizeof(new)) ||
-	    bpf_skb_store_bytes(skb, field_off, &new, sizeof(new), 0))
-		return;
-	count(REASON_MSS_CLAMPED);
-}
-
 /* xdp_up6 is the upstream IPv6 fast path for a server session's packet
  * that classify_up accepted (parsed, not link-local, source checked): hop
  * limit, fib lookup as if it arrived on pppoe0, MSS clamp, decap and

@@ -317,3 +317,16 @@ func TestIPv6SlotSpill(t *testing.T) {
 	e.run(t, []progCase{{name: "removed", prog: "xdp_uplink_in",
 		in: ethFrame(t, e.upMAC, gwMAC, ethernet.EtherTypeIPv6, udp6(internet6, in6(p, 1), 64, 16)), verdict: xdpPass}})
 }
+
+// sortedLens is the lengths v6_lens lists and its spill count.
+func (d *Datapath) sortedLens() ([]int, uint32, error) {
+	var v dataplaneV6Lengths
+	if err := d.objs.V6Lens.Lookup(uint32(0), &v); err != nil {
+		return nil, 0, err
+	}
+	var ls []int
+	for i := 0; i < int(v.N); i++ {
+		ls = append(ls, int(v.Len[i]))
+	}
+	return ls, v.Spill, nil
+}

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
-	"slices"
 )
 
 // subscriber6_slots and v6_lens (bpf/maps.h) are the front of
@@ -127,17 +126,4 @@ func (d *Datapath) hasSlot6(p netip.Prefix) (bool, error) {
 		}
 	}
 	return false, nil
-}
-
-// sortedLens is for tests: the lengths v6_lens lists and its spill count.
-func (d *Datapath) sortedLens() ([]int, uint32, error) {
-	var v dataplaneV6Lengths
-	if err := d.objs.V6Lens.Lookup(uint32(0), &v); err != nil {
-		return nil, 0, err
-	}
-	var ls []int
-	for i := 0; i < int(v.N); i++ {
-		ls = append(ls, int(v.Len[i]))
-	}
-	return slices.Clone(ls), v.Spill, nil
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/ethernet"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
-	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
 	"golang.org/x/sys/unix"
 )
 
@@ -300,47 +299,17 @@ func TestFastPathMutationsMP(t *testing.T) {
 		syn := ipv4{src: s.IPv4, dst: internet, ttl: 64, proto: unix.IPPROTO_TCP, payload: tcp(s.IPv4, internet, 0x02, mssOpt(1460))}.marshal()
 		ups = append(ups, s.mpUp(t, 0xc0, 77, ppp.ProtocolIPv4, udpIP), s.mpUp(t, 0xc0, 78, ppp.ProtocolIPv4, syn))
 	}
-	const rounds = 6000
-	fwd := 0
-	for i := 0; i < rounds && !t.Failed(); i++ {
-		in := mutate(rng, ups[rng.IntN(len(ups))])
-		v, out := e.runOne(t, "xdp_access_in", in)
-		if v == xdpRedirect {
-			fwd++
-			checkUpMP(t, sessions, in, out)
-		} else if v != xdpPass && v != xdpDrop {
-			t.Errorf("verdict %d on % x", v, in)
-		}
-	}
-	if fwd == 0 {
-		t.Errorf("none of %d forwarded: the property was never exercised", rounds)
-	}
-	t.Logf("forwarded %d/%d", fwd, rounds)
+	e.runMutations(t, rng, 6000,
+		&mutationFeed{prog: "xdp_access_in", valid: ups, check: func(in, out []byte) { checkUpMP(t, sessions, in, out) }})
 }
 
 func checkUpMP(t *testing.T, sessions []Session, in, out []byte) {
 	t.Helper()
-	f, p, err := pppoe.ParseFrame(in)
-	if err != nil || p.Code != pppoe.CodeSession || !bytes.Equal(f.Destination, acMAC) {
-		t.Errorf("forwarded a frame that is no session frame to us (%v): % x", err, in)
+	si, pf, ok := upSession(t, sessions, in, ppp.ProtocolMP)
+	if !ok {
 		return
 	}
-	var sess *Session
-	for i := range sessions {
-		s := &sessions[i]
-		if s.SessionID == p.SessionID && bytes.Equal(s.ClientMAC, f.Source) && sameVLANs(s.vlans(), f.VLANs) {
-			sess = s
-		}
-	}
-	if sess == nil {
-		t.Errorf("forwarded a frame of no MP session: % x", in)
-		return
-	}
-	var pf ppp.Frame
-	if err := pf.UnmarshalBinary(p.Payload); err != nil || pf.Protocol != ppp.ProtocolMP {
-		t.Errorf("forwarded PPP %v (%v): % x", pf.Protocol, err, in)
-		return
-	}
+	sess := &sessions[si]
 	h := len(mpHdr(*sess, 0, 0))
 	info := pf.Information
 	if len(info) < h+2 || info[0]&0xf0 != 0xc0 || (!sess.MP.ShortSeq && info[0] != 0xc0) ||

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/ethernet"
@@ -30,6 +31,75 @@ func mutate(r *rand.Rand, b []byte) []byte {
 		}
 	}
 	return m
+}
+
+// mutationFeed is one program fed damaged copies of valid frames: every
+// frame it forwards (redirects) goes to check, which holds it to what a
+// correct router may forward; a verdict other than pass, drop or redirect
+// is an error.
+type mutationFeed struct {
+	prog  string
+	valid [][]byte
+	check func(in, out []byte)
+	fwd   int
+}
+
+// runMutations runs rounds rounds, each feeding every feed one mutated
+// copy of one of its valid frames, and fails if a feed forwarded none:
+// mutations that miss every checked byte (payload, TTL, ports) are still
+// forwarded, so none forwarded means the checks checked nothing.
+func (e *env) runMutations(t *testing.T, r *rand.Rand, rounds int, feeds ...*mutationFeed) {
+	t.Helper()
+	for i := 0; i < rounds && !t.Failed(); i++ {
+		for _, f := range feeds {
+			in := mutate(r, f.valid[r.IntN(len(f.valid))])
+			if v, out := e.runOne(t, f.prog, in); v == xdpRedirect {
+				f.fwd++
+				f.check(in, out)
+			} else if v != xdpPass && v != xdpDrop {
+				t.Errorf("%s verdict %d on % x", f.prog, v, in)
+			}
+		}
+	}
+	var report []string
+	exercised := true
+	for _, f := range feeds {
+		report = append(report, f.prog+" forwarded "+itoa(f.fwd)+"/"+itoa(rounds))
+		exercised = exercised && f.fwd > 0
+	}
+	if !exercised {
+		t.Errorf("%s: the property was never exercised", strings.Join(report, ", "))
+	}
+	t.Log(strings.Join(report, ", "))
+}
+
+// upSession is what every upstream check starts with: in must be a
+// session frame to us, of one of sessions (by session id, client MAC and
+// VLANs: what the frame really belongs to), carrying PPP protocol proto.
+// It returns that session's index and the PPP frame, or ok false having
+// said why.
+func upSession(t *testing.T, sessions []Session, in []byte, proto ppp.Protocol) (si int, pf ppp.Frame, ok bool) {
+	t.Helper()
+	f, p, err := pppoe.ParseFrame(in)
+	if err != nil || p.Code != pppoe.CodeSession || !bytes.Equal(f.Destination, acMAC) {
+		t.Errorf("forwarded upstream a frame that is no session frame to us (%v): % x", err, in)
+		return -1, pf, false
+	}
+	si = -1
+	for i, s := range sessions {
+		if s.SessionID == p.SessionID && bytes.Equal(s.ClientMAC, f.Source) && sameVLANs(s.vlans(), f.VLANs) {
+			si = i
+		}
+	}
+	if si < 0 {
+		t.Errorf("forwarded upstream a frame of no session: % x", in)
+		return -1, pf, false
+	}
+	if err := pf.UnmarshalBinary(p.Payload); err != nil || pf.Protocol != proto {
+		t.Errorf("forwarded upstream PPP %v (%v): % x", pf.Protocol, err, in)
+		return -1, pf, false
+	}
+	return si, pf, true
 }
 
 // ipv4OK checks what any router must send: version 4, a 20-byte header
@@ -77,55 +147,18 @@ func TestFastPathMutations(t *testing.T) {
 		downs = append(downs, ethFrame(t, e.upMAC, gwMAC, ethernet.EtherTypeIPv4, udpTo(internet, s.IPv4)),
 			ethFrame(t, e.upMAC, gwMAC, ethernet.EtherTypeIPv4, tcpSyn(internet, s.IPv4)))
 	}
-	const rounds = 10000
-	var fwdUp, fwdDown int
-	for i := 0; i < rounds && !t.Failed(); i++ {
-		in := mutate(r, ups[r.IntN(len(ups))])
-		if v, out := e.runOne(t, "xdp_access_in", in); v == xdpRedirect {
-			fwdUp++
-			checkUp(t, sessions, in, out)
-		} else if v != xdpPass && v != xdpDrop {
-			t.Errorf("xdp_access_in verdict %d on % x", v, in)
-		}
-		in = mutate(r, downs[r.IntN(len(downs))])
-		if v, out := e.runOne(t, "xdp_uplink_in", in); v == xdpRedirect {
-			fwdDown++
-			checkDown(t, e, sessions, in, out)
-		} else if v != xdpPass && v != xdpDrop {
-			t.Errorf("xdp_uplink_in verdict %d on % x", v, in)
-		}
-	}
-	// Mutations that miss every checked byte (payload, TTL, ports) are
-	// still forwarded; if none were, the checks above checked nothing.
-	if fwdUp == 0 || fwdDown == 0 {
-		t.Errorf("forwarded %d up, %d down of %d: the property was never exercised", fwdUp, fwdDown, rounds)
-	}
-	t.Logf("forwarded %d/%d upstream, %d/%d downstream", fwdUp, rounds, fwdDown, rounds)
+	e.runMutations(t, r, 10000,
+		&mutationFeed{prog: "xdp_access_in", valid: ups, check: func(in, out []byte) { checkUp(t, sessions, in, out) }},
+		&mutationFeed{prog: "xdp_uplink_in", valid: downs, check: func(in, out []byte) { checkDown(t, e, sessions, in, out) }})
 }
 
 func checkUp(t *testing.T, sessions []Session, in, out []byte) {
 	t.Helper()
-	f, p, err := pppoe.ParseFrame(in)
-	if err != nil || p.Code != pppoe.CodeSession || !bytes.Equal(f.Destination, acMAC) {
-		t.Errorf("forwarded upstream a frame that is no session frame to us (%v): % x", err, in)
+	si, pf, ok := upSession(t, sessions, in, ppp.ProtocolIPv4)
+	if !ok {
 		return
 	}
-	var sess *Session
-	for i := range sessions {
-		s := &sessions[i]
-		if s.SessionID == p.SessionID && bytes.Equal(s.ClientMAC, f.Source) && sameVLANs(s.vlans(), f.VLANs) {
-			sess = s
-		}
-	}
-	if sess == nil {
-		t.Errorf("forwarded upstream a frame of no session: % x", in)
-		return
-	}
-	var pf ppp.Frame
-	if err := pf.UnmarshalBinary(p.Payload); err != nil || pf.Protocol != ppp.ProtocolIPv4 {
-		t.Errorf("forwarded upstream PPP %v (%v): % x", pf.Protocol, err, in)
-		return
-	}
+	sess := &sessions[si]
 	var o ethernet.Frame
 	if err := o.UnmarshalBinary(out); err != nil || o.EtherType != ethernet.EtherTypeIPv4 || len(o.VLANs) != 0 {
 		t.Errorf("upstream output is no untagged IPv4 frame (%v): % x", err, out)
@@ -143,21 +176,32 @@ func checkUp(t *testing.T, sessions []Session, in, out []byte) {
 	}
 }
 
-func checkDown(t *testing.T, e *env, sessions []Session, in, out []byte) {
+// downFrames is what every downstream check starts with: in must be a
+// unicast frame of EtherType et, out a PPPoE session frame carrying PPP
+// protocol proto. It returns both, the PPPoE packet and the PPP frame, or
+// ok false having said why.
+func downFrames(t *testing.T, in, out []byte, et ethernet.EtherType, proto ppp.Protocol) (f, of ethernet.Frame, p pppoe.Packet, pf ppp.Frame, ok bool) {
 	t.Helper()
-	var f ethernet.Frame
-	if err := f.UnmarshalBinary(in); err != nil || f.Destination[0]&1 != 0 || f.EtherType != ethernet.EtherTypeIPv4 {
-		t.Errorf("forwarded downstream a frame that is no unicast IPv4 (%v): % x", err, in)
-		return
+	if err := f.UnmarshalBinary(in); err != nil || f.Destination[0]&1 != 0 || f.EtherType != et {
+		t.Errorf("forwarded downstream a frame that is no unicast %v (%v): % x", et, err, in)
+		return f, of, p, pf, false
 	}
 	of, p, err := pppoe.ParseFrame(out)
 	if err != nil || p.Code != pppoe.CodeSession {
 		t.Errorf("downstream output is no PPPoE session frame (%v): % x", err, out)
-		return
+		return f, of, p, pf, false
 	}
-	var pf ppp.Frame
-	if err := pf.UnmarshalBinary(p.Payload); err != nil || pf.Protocol != ppp.ProtocolIPv4 {
+	if err := pf.UnmarshalBinary(p.Payload); err != nil || pf.Protocol != proto {
 		t.Errorf("downstream output PPP %v (%v): % x", pf.Protocol, err, out)
+		return f, of, p, pf, false
+	}
+	return f, of, p, pf, true
+}
+
+func checkDown(t *testing.T, e *env, sessions []Session, in, out []byte) {
+	t.Helper()
+	f, of, p, pf, ok := downFrames(t, in, out, ethernet.EtherTypeIPv4, ppp.ProtocolIPv4)
+	if !ok {
 		return
 	}
 	_, dst, ttl, ok := ipv4OK(t, pf.Information, "downstream output")
@@ -247,50 +291,15 @@ func TestFastPathMutations6(t *testing.T) {
 		}
 		return -1
 	}
-	const rounds = 10000
-	var fwdUp, fwdDown int
-	for i := 0; i < rounds && !t.Failed(); i++ {
-		in := mutate(r, ups[r.IntN(len(ups))])
-		if v, out := e.runOne(t, "xdp_access_in", in); v == xdpRedirect {
-			fwdUp++
-			checkUp6(t, sessions, owner, in, out)
-		} else if v != xdpPass && v != xdpDrop {
-			t.Errorf("xdp_access_in verdict %d on % x", v, in)
-		}
-		in = mutate(r, downs[r.IntN(len(downs))])
-		if v, out := e.runOne(t, "xdp_uplink_in", in); v == xdpRedirect {
-			fwdDown++
-			checkDown6(t, sessions, owner, in, out)
-		} else if v != xdpPass && v != xdpDrop {
-			t.Errorf("xdp_uplink_in verdict %d on % x", v, in)
-		}
-	}
-	if fwdUp == 0 || fwdDown == 0 {
-		t.Errorf("forwarded %d up, %d down of %d: the property was never exercised", fwdUp, fwdDown, rounds)
-	}
-	t.Logf("forwarded %d/%d upstream, %d/%d downstream", fwdUp, rounds, fwdDown, rounds)
+	e.runMutations(t, r, 10000,
+		&mutationFeed{prog: "xdp_access_in", valid: ups, check: func(in, out []byte) { checkUp6(t, sessions, owner, in, out) }},
+		&mutationFeed{prog: "xdp_uplink_in", valid: downs, check: func(in, out []byte) { checkDown6(t, sessions, owner, in, out) }})
 }
 
 func checkUp6(t *testing.T, sessions []Session, owner func(netip.Addr) int, in, out []byte) {
 	t.Helper()
-	f, p, err := pppoe.ParseFrame(in)
-	if err != nil || p.Code != pppoe.CodeSession || !bytes.Equal(f.Destination, acMAC) {
-		t.Errorf("forwarded upstream a frame that is no session frame to us (%v): % x", err, in)
-		return
-	}
-	si := -1
-	for i, s := range sessions {
-		if s.SessionID == p.SessionID && bytes.Equal(s.ClientMAC, f.Source) && sameVLANs(s.vlans(), f.VLANs) {
-			si = i
-		}
-	}
-	if si < 0 {
-		t.Errorf("forwarded upstream a frame of no session: % x", in)
-		return
-	}
-	var pf ppp.Frame
-	if err := pf.UnmarshalBinary(p.Payload); err != nil || pf.Protocol != ppp.ProtocolIPv6 {
-		t.Errorf("forwarded upstream PPP %v (%v): % x", pf.Protocol, err, in)
+	si, pf, ok := upSession(t, sessions, in, ppp.ProtocolIPv6)
+	if !ok {
 		return
 	}
 	var o ethernet.Frame
@@ -312,19 +321,8 @@ func checkUp6(t *testing.T, sessions []Session, owner func(netip.Addr) int, in, 
 
 func checkDown6(t *testing.T, sessions []Session, owner func(netip.Addr) int, in, out []byte) {
 	t.Helper()
-	var f ethernet.Frame
-	if err := f.UnmarshalBinary(in); err != nil || f.Destination[0]&1 != 0 || f.EtherType != ethernet.EtherTypeIPv6 {
-		t.Errorf("forwarded downstream a frame that is no unicast IPv6 (%v): % x", err, in)
-		return
-	}
-	of, p, err := pppoe.ParseFrame(out)
-	if err != nil || p.Code != pppoe.CodeSession {
-		t.Errorf("downstream output is no PPPoE session frame (%v): % x", err, out)
-		return
-	}
-	var pf ppp.Frame
-	if err := pf.UnmarshalBinary(p.Payload); err != nil || pf.Protocol != ppp.ProtocolIPv6 {
-		t.Errorf("downstream output PPP %v (%v): % x", pf.Protocol, err, out)
+	f, of, p, pf, ok := downFrames(t, in, out, ethernet.EtherTypeIPv6, ppp.ProtocolIPv6)
+	if !ok {
 		return
 	}
 	_, dst, hop, ok := ipv6OK(t, pf.Information, "downstream output")

@@ -1,8 +1,6 @@
 package maps
 
 import (
-	"time"
-
 	"encoding/binary"
 	"net"
 	"net/netip"
@@ -373,36 +371,5 @@ func TestRatePolicer6(t *testing.T) {
 	up := s.up6(t, udp6(src, internet6, 64, 32))
 	down := ethFrame(t, e.upMAC, gwMAC, ethernet.EtherTypeIPv6, udp6(internet6, dst, 64, 32))
 	slow := ethFrame(t, e.pppoe0MAC, e.pppoe0MAC, ethernet.EtherTypeIPv6, udp6(local6, dst, 64, 32))
-	slowDir := Rate{Rate: slowRate(n, 10*time.Second), Depth: time.Millisecond}
-	for _, tc := range []struct {
-		name     string
-		limit    RateLimit
-		prog     string
-		in       []byte
-		pass     uint32
-		passWhy  Reason
-		drop     uint32
-		dropWhy  Reason
-		droppedT bool
-	}{
-		{"rx on the XDP fast path", RateLimit{Rx: slowDir}, "xdp_access_in", up, xdpRedirect, ReasonFastUp, xdpDrop, ReasonRateRxDrop, false},
-		{"rx on the TC slow path", RateLimit{Rx: slowDir}, "tc_access_in", up, tcRedirect, ReasonSlowUp, tcShot, ReasonRateRxDrop, false},
-		{"tx on the XDP fast path", RateLimit{Tx: slowDir}, "xdp_uplink_in", down, xdpRedirect, ReasonFastDown, xdpDrop, ReasonRateTxDrop, true},
-		{"tx on the TC slow path", RateLimit{Tx: slowDir}, "tc_pppoe0_out", slow, tcRedirect, ReasonSlowDown, tcShot, ReasonRateTxDrop, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if err := e.dp.resetRate(e.idxUntagged, tc.limit); err != nil {
-				t.Fatal(err)
-			}
-			e.rateRow(t, tc.prog, tc.in, tc.pass, tc.passWhy)
-			e.rateRow(t, tc.prog, tc.in, tc.drop, tc.dropWhy)
-			rs, err := e.dp.RateStats(e.idxUntagged)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := map[bool]uint64{false: rs.DroppedRx, true: rs.DroppedTx}; d[tc.droppedT] != 1 || d[!tc.droppedT] != 0 {
-				t.Errorf("RateStats %+v: want one drop in the %v direction only", rs, map[bool]string{false: "rx", true: "tx"}[tc.droppedT])
-			}
-		})
-	}
+	e.policerRows(t, n, up, down, slow, nil)
 }

@@ -37,6 +37,54 @@ func (e *env) rateRow(t *testing.T, prog string, in []byte, verdict uint32, reas
 	}
 }
 
+// policerRow is one path of the untagged session through a policer: the
+// first packet passes, the second finds the bucket empty and is dropped,
+// counted in the direction the row limits.
+type policerRow struct {
+	name     string
+	limit    RateLimit
+	prog     string
+	in       []byte
+	pass     uint32
+	passWhy  Reason
+	drop     uint32
+	dropWhy  Reason
+	droppedT bool // the drop is the tx direction's
+}
+
+// policerRows runs the policer's four paths, rx and tx on the fast (XDP)
+// and slow (TC) paths, over up (a frame from the subscriber), down (from
+// the uplink) and slow (into pppoe0), each n IP bytes, at a rate at which
+// one packet costs seconds; then, if set, then runs in the row's subtest.
+func (e *env) policerRows(t *testing.T, n int, up, down, slow []byte, then func(*testing.T, policerRow)) {
+	t.Helper()
+	slowDir := Rate{Rate: slowRate(n, 10*time.Second), Depth: time.Millisecond}
+	for _, r := range []policerRow{
+		{"rx on the XDP fast path", RateLimit{Rx: slowDir}, "xdp_access_in", up, xdpRedirect, ReasonFastUp, xdpDrop, ReasonRateRxDrop, false},
+		{"rx on the TC slow path", RateLimit{Rx: slowDir}, "tc_access_in", up, tcRedirect, ReasonSlowUp, tcShot, ReasonRateRxDrop, false},
+		{"tx on the XDP fast path", RateLimit{Tx: slowDir}, "xdp_uplink_in", down, xdpRedirect, ReasonFastDown, xdpDrop, ReasonRateTxDrop, true},
+		{"tx on the TC slow path", RateLimit{Tx: slowDir}, "tc_pppoe0_out", slow, tcRedirect, ReasonSlowDown, tcShot, ReasonRateTxDrop, true},
+	} {
+		t.Run(r.name, func(t *testing.T) {
+			if err := e.dp.resetRate(e.idxUntagged, r.limit); err != nil {
+				t.Fatal(err)
+			}
+			e.rateRow(t, r.prog, r.in, r.pass, r.passWhy)
+			e.rateRow(t, r.prog, r.in, r.drop, r.dropWhy)
+			rs, err := e.dp.RateStats(e.idxUntagged)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := map[bool]uint64{false: rs.DroppedRx, true: rs.DroppedTx}; d[r.droppedT] != 1 || d[!r.droppedT] != 0 {
+				t.Errorf("RateStats %+v: want one drop in the %v direction only", rs, map[bool]string{false: "rx", true: "tx"}[r.droppedT])
+			}
+			if then != nil {
+				then(t, r)
+			}
+		})
+	}
+}
+
 // TestRatePolicer: a packet takes its bytes from the bucket, the next one
 // finds it empty and is dropped, on every path and in both directions;
 // time refills it, and a live SetRate applies from the next packet.
@@ -54,46 +102,15 @@ func TestRatePolicer(t *testing.T) {
 	slow := ethFrame(t, e.pppoe0MAC, e.pppoe0MAC, ethernet.EtherTypeIPv4, downIP)
 
 	slowDir := Rate{Rate: slowRate(n, 10*time.Second), Depth: time.Millisecond}
-	for _, tc := range []struct {
-		name     string
-		limit    RateLimit
-		prog     string
-		in       []byte
-		pass     uint32
-		passWhy  Reason
-		drop     uint32
-		dropWhy  Reason
-		droppedT bool // the drop is the tx direction's
-	}{
-		{"rx on the XDP fast path", RateLimit{Rx: slowDir}, "xdp_access_in", up, xdpRedirect, ReasonFastUp, xdpDrop, ReasonRateRxDrop, false},
-		{"rx on the TC slow path", RateLimit{Rx: slowDir}, "tc_access_in", up, tcRedirect, ReasonSlowUp, tcShot, ReasonRateRxDrop, false},
-		{"tx on the XDP fast path", RateLimit{Tx: slowDir}, "xdp_uplink_in", down, xdpRedirect, ReasonFastDown, xdpDrop, ReasonRateTxDrop, true},
-		{"tx on the TC slow path", RateLimit{Tx: slowDir}, "tc_pppoe0_out", slow, tcRedirect, ReasonSlowDown, tcShot, ReasonRateTxDrop, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if err := e.dp.resetRate(e.idxUntagged, tc.limit); err != nil {
-				t.Fatal(err)
-			}
-			e.rateRow(t, tc.prog, tc.in, tc.pass, tc.passWhy)
-			e.rateRow(t, tc.prog, tc.in, tc.drop, tc.dropWhy)
-			rs, err := e.dp.RateStats(e.idxUntagged)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := map[bool]uint64{false: rs.DroppedRx, true: rs.DroppedTx}; d[tc.droppedT] != 1 || d[!tc.droppedT] != 0 {
-				t.Errorf("RateStats %+v: want one drop in the %v direction only", rs, map[bool]string{false: "rx", true: "tx"}[tc.droppedT])
-			}
-			// The other direction is not limited: a packet the other
-			// way passes however many went this way.
-			// A live change to a fast rate applies to the next packet:
-			// the debt run up at the slow rate is forgiven.
-			fast := RateLimit{Rx: Rate{Rate: 1e9}, Tx: Rate{Rate: 1e9}}
-			if err := e.dp.SetRate(e.idxUntagged, fast); err != nil {
-				t.Fatal(err)
-			}
-			e.rateRow(t, tc.prog, tc.in, tc.pass, tc.passWhy)
-		})
-	}
+	e.policerRows(t, n, up, down, slow, func(t *testing.T, r policerRow) {
+		// A live change to a fast rate applies to the next packet:
+		// the debt run up at the slow rate is forgiven.
+		fast := RateLimit{Rx: Rate{Rate: 1e9}, Tx: Rate{Rate: 1e9}}
+		if err := e.dp.SetRate(e.idxUntagged, fast); err != nil {
+			t.Fatal(err)
+		}
+		e.rateRow(t, r.prog, r.in, r.pass, r.passWhy)
+	})
 
 	t.Run("refill by time", func(t *testing.T) {
 		// 100 ms a packet, a 1 ms bucket: the second packet is dropped,

@@ -111,3 +111,16 @@ func (d *Datapath) Counters() (map[Reason]uint64, error) {
 	}
 	return out, nil
 }
+
+// NamedCounters is Counters keyed by reason name, as metrics export them.
+func (d *Datapath) NamedCounters() (map[string]uint64, error) {
+	c, err := d.Counters()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]uint64, len(c))
+	for r, n := range c {
+		out[r.String()] = n
+	}
+	return out, nil
+}

@@ -25,10 +25,9 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/client"
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/daemon"
+	"github.com/pppoe-xdp/pppoe-xdp/control/host"
 	"github.com/pppoe-xdp/pppoe-xdp/control/linkwatch"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
-	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe0"
-	"github.com/pppoe-xdp/pppoe-xdp/control/radius"
 	"github.com/pppoe-xdp/pppoe-xdp/control/radiusaaa"
 	"github.com/pppoe-xdp/pppoe-xdp/control/restart"
 	"github.com/pppoe-xdp/pppoe-xdp/control/server"
@@ -178,9 +177,9 @@ func serve(f flags, log *zap.Logger) error {
 	if f.tcMode != "auto" && f.tcMode != "clsact" {
 		return fmt.Errorf("--tc-mode %q: want auto or clsact", f.tcMode)
 	}
-	limits, err := discoveryLimits(f.padiLimit, f.macLimit)
+	limits, err := pppoe.ParseLimits(f.padiLimit, f.macLimit)
 	if err != nil {
-		return err
+		return fmt.Errorf("--%w", err)
 	}
 	var spread []int
 	if f.rxSpread != "" {
@@ -206,7 +205,7 @@ func serve(f flags, log *zap.Logger) error {
 	if !fresh {
 		log.Info("previous run", zap.String("ended", string(last.Kind)), zap.Time("at", last.At), zap.Int("pid", last.PID))
 	}
-	disc, err := discoveryState(store)
+	disc, err := restart.LoadDiscovery(store)
 	if err != nil {
 		return fmt.Errorf("--state-dir: %w", err)
 	}
@@ -219,29 +218,25 @@ func serve(f flags, log *zap.Logger) error {
 	// The limits go to the data plane, which drops floods before they
 	// cost a copy to user space; the discovery servers get no Limiter of
 	// their own (pppoe.Limiter says why).
-	if err := dp.SetDiscoveryLimits(limits); err != nil {
+	if err := dp.SetDiscoveryLimits(maps.DiscoveryLimits{MACRate: uint32(limits.MACRate), MACBurst: uint32(limits.MACBurst),
+		PADIRate: uint32(limits.PADIRate), PADIBurst: uint32(limits.PADIBurst)}); err != nil {
 		return fmt.Errorf("data plane: %w", err)
 	}
 	if f.xdpMode == "generic" {
 		log.Warn("--xdp-mode=generic: XDP runs after the kernel has built an skb, the slow way")
 	}
-	dev, err := setupPPPoE0(dp, f.pppoe0)
+	p0, err := host.OpenPPPoE0(dp, f.pppoe0, log)
 	if err != nil {
-		return err
+		return fmt.Errorf("--pppoe0: %w", err)
 	}
+	defer p0.Close()
 	var uplinkNames []string
 	for _, name := range strings.FieldsFunc(f.uplinks, func(r rune) bool { return r == ',' }) {
 		uplinkNames = append(uplinkNames, strings.TrimSpace(name))
 	}
 	uplinks := daemon.NewUplinks(uplinkNames, dp, log)
 
-	host, err := pppoe0.New(dev.Index, log)
-	if err != nil {
-		return fmt.Errorf("--pppoe0 %s: %w", f.pppoe0, err)
-	}
-	defer host.Close()
-
-	rec := &reconcile{store: store, dp: dp, log: log}
+	rec := &restart.Once{Store: store, DataPlane: dp, Log: log}
 	aaaLocal, err := aaa.New(config.New().LocalAAA(), log)
 	if err != nil {
 		return fmt.Errorf("aaa: %w", err)
@@ -249,22 +244,9 @@ func serve(f flags, log *zap.Logger) error {
 	// /ppp aaa: the local secrets, and RADIUS when use-radius=yes; the
 	// backend follows the configuration through the server's Apply and
 	// accounts the sessions as their observer.
-	// Multilink (mrru): one reader of the packets the data plane diverts
-	// for being over an MP session's MTU serves servers and clients; the
-	// packets servers' sessions reassemble enter the kernel on pppoe0.
-	div, err := dp.StartMPDiverts(mpDivertBuffer, log)
-	if err != nil {
-		return err
-	}
-	defer div.Close()
-	inj, err := maps.OpenInjector(dev)
-	if err != nil {
-		return fmt.Errorf("--pppoe0 %s: %w", f.pppoe0, err)
-	}
-	defer inj.Close()
 	var ac *daemon.AccessConcentrator
 	aaaBackend := radiusaaa.NewBackend(aaaLocal, radiusaaa.BackendOptions{
-		Sessions: lateRadiusSessions{&ac},
+		Sessions: daemon.LateRadiusSessions{AC: &ac},
 		Logger:   log,
 	})
 	defer func() {
@@ -278,15 +260,13 @@ func serve(f flags, log *zap.Logger) error {
 	}()
 	var d *daemon.Daemon // for the setup latency histogram; set before Start
 	ac = daemon.NewAccessConcentrator(server.Options{
-		AAA:       aaaBackend,
-		Observers: []session.Observer{aaaBackend},
-		DataPlane: host.DataPlane(server.NewMPDataPlane(dp, div, inj, func(mtu int) error {
-			return host.CarryMTU(mtu, func(mtu int) error { return maps.SetDeviceMTU(dev, mtu) })
-		})),
+		AAA:                aaaBackend,
+		Observers:          []session.Observer{aaaBackend},
+		DataPlane:          p0.DataPlane(),
 		SetupLatency:       func(l time.Duration) { d.Metrics().ObserveSetup(l) },
-		CookieKey:          disc.cookieKey,
-		SessionIDs:         disc.sessionIDs,
-		IDs:                disc.handles,
+		CookieKey:          disc.CookieKey,
+		SessionIDs:         disc.SessionIDs,
+		IDs:                disc.Handles,
 		State:              store,
 		MaxStarting:        noLimit(f.maxStarting),
 		MaxStartingPerHost: noLimit(f.maxStartingPerHost),
@@ -294,14 +274,15 @@ func serve(f flags, log *zap.Logger) error {
 		// The maps outlive the previous run (restarted, upgraded or
 		// crashed): each session in them or in the store is adopted by
 		// the server, its ports open but not yet read, or swept.
-		Resume: func(srv *server.Server) error { return rec.run(srv) },
+		Resume: func(srv *server.Server) error { return rec.Reconcile(srv) },
 		Log:    log,
-	}, accessSystem{dp: dp, Host: host})
+	}, p0)
 
-	var ifs *daemon.Interfaces // needs d for VLAN names; set before anything scans
+	ifs := daemon.NewInterfaces()
+	defer ifs.Close()
 	clients := client.NewManager(client.Deps{
-		Interfaces: lateInterfaces{&ifs},
-		DataPlane:  clientDataPlane{dp: dp, div: div, log: log},
+		Interfaces: ifs,
+		DataPlane:  host.NewClientDataPlane(dp, p0.Diverts, log),
 		Routes:     client.NetlinkRoutes{},
 		DNS:        client.NewResolvConf(f.resolvConf),
 	}, log)
@@ -309,16 +290,12 @@ func serve(f flags, log *zap.Logger) error {
 		ConfigPath: f.config,
 		Servers:    ac,
 		Clients:    daemon.ClientManager{Manager: clients},
-		Scan: func(ctx context.Context, iface string, dur time.Duration) ([]client.Offer, error) {
-			return client.Scan(ctx, ifs, iface, dur)
-		},
-		DataPlane: dataPlaneCounters(dp),
-		Radius:    aaaBackend.RadiusCounters,
-		Restart:   restartSoon,
-		Log:       log,
+		Interfaces: ifs,
+		DataPlane:  dp.NamedCounters,
+		Radius:     aaaBackend.RadiusCounters,
+		Restart:    restartSoon,
+		Log:        log,
 	})
-	ifs = daemon.NewInterfaces(d)
-	defer ifs.Close()
 	// Followed before anything is opened, so that no interface coming or
 	// going from here on is missed.
 	links := &daemon.LinkParts{Servers: ac, Interfaces: ifs, ClientsRetry: clients.InterfaceAppeared,
@@ -337,7 +314,7 @@ func serve(f flags, log *zap.Logger) error {
 		log.Warn("start", zap.Error(err))
 	}
 	// A start that made no server (none configured) sweeps what is left.
-	if err := rec.run(nil); err != nil {
+	if err := rec.Reconcile(nil); err != nil {
 		return err
 	}
 
@@ -362,7 +339,7 @@ func serve(f flags, log *zap.Logger) error {
 	signal.Notify(usr2, syscall.SIGUSR2)
 	go func() {
 		<-usr2
-		plannedRestart(store, log)
+		os.Exit(restart.Planned(store, log))
 	}()
 	go func() {
 		for {
@@ -386,170 +363,12 @@ func serve(f flags, log *zap.Logger) error {
 	return err
 }
 
-// reconcile runs restart.Reconcile once, with the access concentrator as
-// the Adopter when there is one.
-type reconcile struct {
-	store *state.Store
-	dp    *maps.Datapath
-	log   *zap.Logger
-	done  bool
-}
-
-func (r *reconcile) run(srv *server.Server) error {
-	if r.done {
-		return nil
-	}
-	r.done = true
-	padt := &restart.Sender{}
-	defer padt.Close()
-	opts := restart.Options{Store: r.store, DataPlane: r.dp, SendPADT: padt.Send, Log: r.log}
-	if srv != nil {
-		opts.Adopter = srv
-	}
-	start := time.Now()
-	res, err := restart.Reconcile(opts)
-	if err != nil {
-		return fmt.Errorf("data plane: %w", err)
-	}
-	if res.Adopted+res.Swept > 0 {
-		r.log.Info("sessions of the previous run", zap.Int("adopted", res.Adopted), zap.Int("swept", res.Swept),
-			zap.Int("padt_failed", res.PADTFailed), zap.Duration("took", time.Since(start)))
-	}
-	return nil
-}
-
-// exitRestart is pppoed's exit status after a planned restart: the unit
-// counts it as success (SuccessExitStatus) and starts pppoed again
-// whatever Restart= says (RestartForceExitStatus), so "pppoectl /system
-// restart" works under systemd as "systemctl restart" does. 75 is
-// EX_TEMPFAIL.
-const exitRestart = 75
-
 // restartSoon is "/system restart": the planned restart SIGUSR2 starts,
 // a moment later so that the command's answer (sent once it returns)
 // reaches pppoectl before the process exits.
 func restartSoon() error {
 	time.AfterFunc(200*time.Millisecond, func() { _ = syscall.Kill(os.Getpid(), syscall.SIGUSR2) })
 	return nil
-}
-
-// plannedRestart ends the process with its sessions left where the next
-// run finds them: installed in the pinned maps (forwarding on) and
-// recorded in the store, every record in the file already. Nothing is
-// stopped, closed or removed; that is the point: it is a kill -9 that
-// leaves a note saying it was meant.
-func plannedRestart(store *state.Store, log *zap.Logger) {
-	if err := store.RecordExit(state.Exit{Kind: state.ExitRestart, At: time.Now().UTC(), PID: os.Getpid()}); err != nil {
-		log.Warn("state store", zap.Error(err))
-	}
-	log.Info("pppoed exiting for a restart: sessions stay installed", zap.Int("status", exitRestart))
-	_ = log.Sync()
-	os.Exit(exitRestart)
-}
-
-// handleBlock is how many session handles a run reserves in the state
-// store at start (state.Store.ReserveHandles).
-const handleBlock = 1 << 20
-
-// discovery is the state discovery goes on from after a restart.
-type discovery struct {
-	cookieKey  []byte            // a PADO's AC-Cookie of the last run is still good
-	sessionIDs *pppoe.SessionIDs // goes on after the last run's cursor
-	handles    *session.IDs      // above every handle of the last runs
-}
-
-func discoveryState(store *state.Store) (discovery, error) {
-	var d discovery
-	var err error
-	if d.cookieKey, err = store.CookieKey(); err != nil {
-		return d, err
-	}
-	cursor, err := store.SIDCursor()
-	if err != nil {
-		return d, err
-	}
-	d.sessionIDs = pppoe.NewSessionIDs()
-	d.sessionIDs.SetCursor(cursor)
-	first, err := store.ReserveHandles(handleBlock)
-	if err != nil {
-		return d, err
-	}
-	d.handles = session.NewIDs(session.ID(first))
-	return d, nil
-}
-
-// discoveryLimits parses --padi-limit and --discovery-mac-limit.
-func discoveryLimits(padi, mac string) (maps.DiscoveryLimits, error) {
-	pr, pb, err := pppoe.ParseRate(padi)
-	if err != nil {
-		return maps.DiscoveryLimits{}, fmt.Errorf("--padi-limit: %w", err)
-	}
-	mr, mb, err := pppoe.ParseRate(mac)
-	if err != nil {
-		return maps.DiscoveryLimits{}, fmt.Errorf("--discovery-mac-limit: %w", err)
-	}
-	return maps.DiscoveryLimits{MACRate: uint32(mr), MACBurst: uint32(mb), PADIRate: uint32(pr), PADIBurst: uint32(pb)}, nil
-}
-
-// pppoe0MTU is the slow-path device's MTU: the largest session MTU (RFC
-// 2516 §7: 1500 − 8 without RFC 4638). Sessions with a smaller one get a
-// host route with theirs (control/pppoe0).
-const pppoe0MTU = 1492
-
-// mpDivertBuffer is each CPU's mp_divert perf buffer: room for about 150
-// MRRU-sized (1614-byte) packets waiting to be fragmented.
-const mpDivertBuffer = 1 << 18
-
-// setupPPPoE0 creates the slow-path device, or takes over the one an
-// earlier run left (sessions survive a restart), and tells the data plane.
-func setupPPPoE0(dp *maps.Datapath, name string) (*maps.Device, error) {
-	dev, err := maps.LookupDevice(name)
-	if err != nil {
-		if dev, err = maps.CreatePPPoE0(name, name+"-peer", pppoe0MTU); err != nil {
-			return nil, fmt.Errorf("--pppoe0 %s: %w", name, err)
-		}
-	}
-	if err := dp.SetPPPoE0(dev.Index, dev.MAC); err != nil {
-		return nil, fmt.Errorf("--pppoe0 %s: %w", name, err)
-	}
-	if err := dp.AttachPPPoE0(dev.Index); err != nil {
-		return nil, fmt.Errorf("--pppoe0 %s: %w", name, err)
-	}
-	return dev, nil
-}
-
-// lateInterfaces lets the client manager, built before the daemon, use the
-// daemon's Interfaces, which need the daemon for /interface vlan names.
-type lateInterfaces struct{ ifs **daemon.Interfaces }
-
-func (l lateInterfaces) Attach(name string) (client.Attachment, error) { return (*l.ifs).Attach(name) }
-
-// lateRadiusSessions lets the AAA backend, built before the access
-// concentrator whose sessions Disconnect and CoA act on, reach them.
-type lateRadiusSessions struct{ ac **daemon.AccessConcentrator }
-
-func (l lateRadiusSessions) Remove(ids ...session.ID) int {
-	return daemon.RadiusSessions{AC: *l.ac}.Remove(ids...)
-}
-
-func (l lateRadiusSessions) Change(id session.ID, ch radius.Change) error {
-	return daemon.RadiusSessions{AC: *l.ac}.Change(id, ch)
-}
-
-// dataPlaneCounters reads the data plane's per-reason counters for metrics,
-// keyed by reason name.
-func dataPlaneCounters(dp *maps.Datapath) func() (map[string]uint64, error) {
-	return func() (map[string]uint64, error) {
-		c, err := dp.Counters()
-		if err != nil {
-			return nil, err
-		}
-		out := make(map[string]uint64, len(c))
-		for r, n := range c {
-			out[r.String()] = n
-		}
-		return out, nil
-	}
 }
 
 // noLimit maps a flag's "0: no limit" to server.Options' negative.

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/api"
+	"github.com/pppoe-xdp/pppoe-xdp/control/client"
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/metrics"
 	"github.com/pppoe-xdp/pppoe-xdp/control/radius"
@@ -35,6 +36,9 @@ type Options struct {
 	ConfigPath string
 	Servers    Servers
 	Clients    Clients
+	// Interfaces, if set, resolve /interface vlan names against this
+	// daemon's configuration; Scan defaults to client.Scan over them.
+	Interfaces *Interfaces
 	Scan       Scanner
 	// DataPlane reads the BPF per-reason counters at scrape time.
 	DataPlane func() (map[string]uint64, error)
@@ -129,8 +133,16 @@ func New(opts Options) *Daemon {
 	if opts.RetryInterval == 0 {
 		opts.RetryInterval = DefaultRetryInterval
 	}
+	if ifs := opts.Interfaces; ifs != nil && opts.Scan == nil {
+		opts.Scan = func(ctx context.Context, iface string, dur time.Duration) ([]client.Offer, error) {
+			return client.Scan(ctx, ifs, iface, dur)
+		}
+	}
 	d := &Daemon{opts: opts, log: opts.Log, running: config.New(), load: LoadFileContext, reloading: make(chan struct{}, 1)}
 	d.metrics = metrics.New(d.snapshot)
+	if opts.Interfaces != nil {
+		opts.Interfaces.d = d
+	}
 	return d
 }
 

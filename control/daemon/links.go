@@ -157,14 +157,6 @@ func (u *Uplinks) Start() {
 	}
 }
 
-// Attached returns the ifindex an uplink is attached on, false if none.
-func (u *Uplinks) Attached(name string) (int, bool) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	idx, ok := u.attached[name]
-	return idx, ok
-}
-
 func (u *Uplinks) appeared(name string, ifindex int) {
 	if !u.want[name] {
 		return

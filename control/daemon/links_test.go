@@ -59,7 +59,10 @@ func TestUplinksFollowLinks(t *testing.T) {
 	if !reflect.DeepEqual(sys.calls, want) {
 		t.Errorf("calls %v, want %v", sys.calls, want)
 	}
-	if _, ok := u.Attached("up-absent0"); ok {
+	u.mu.Lock()
+	_, attached := u.attached["up-absent0"]
+	u.mu.Unlock()
+	if attached {
 		t.Error("refused uplink reported attached")
 	}
 	for msg, n := range map[string]int{"uplink not present: attaching when it appears": 1, "uplink attached": 1,

@@ -31,3 +31,19 @@ func (r RadiusSessions) Change(id session.ID, ch radius.Change) error {
 	}
 	return radiusaaa.ApplyChange(s, ch)
 }
+
+// LateRadiusSessions is RadiusSessions for an AAA backend built before the
+// access concentrator whose options carry it: *AC is read at each
+// request, and is set once NewAccessConcentrator has returned, before
+// anything starts.
+type LateRadiusSessions struct{ AC **AccessConcentrator }
+
+// Remove implements radiusaaa.SessionControl.
+func (l LateRadiusSessions) Remove(ids ...session.ID) int {
+	return RadiusSessions{AC: *l.AC}.Remove(ids...)
+}
+
+// Change implements radiusaaa.SessionControl.
+func (l LateRadiusSessions) Change(id session.ID, ch radius.Change) error {
+	return RadiusSessions{AC: *l.AC}.Change(id, ch)
+}

@@ -28,13 +28,18 @@ type ifaceMux struct {
 	ifindex int
 }
 
-// NewInterfaces returns the AF_PACKET interfaces of d's configuration.
-func NewInterfaces(d *Daemon) *Interfaces {
-	return &Interfaces{d: d, muxs: map[string]ifaceMux{}}
+// NewInterfaces returns the AF_PACKET interfaces of the configuration of
+// the Daemon they are given to (Options.Interfaces): they exist before it,
+// since the client manager the Daemon runs needs them.
+func NewInterfaces() *Interfaces {
+	return &Interfaces{muxs: map[string]ifaceMux{}}
 }
 
 // Attach implements client.Interfaces.
 func (s *Interfaces) Attach(name string) (client.Attachment, error) {
+	if s.d == nil {
+		return client.Attachment{}, fmt.Errorf("interface %s: no daemon to resolve it in (Options.Interfaces)", name)
+	}
 	parent, vlans, err := resolveVLAN(s.d.Config(), name)
 	if err != nil {
 		return client.Attachment{}, err

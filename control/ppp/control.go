@@ -65,37 +65,10 @@ func (r *ProtocolRejectData) UnmarshalBinary(b []byte) error {
 	return nil
 }
 
-// CodeRejectData is the Data of a Code-Reject (RFC 1661 §5.6): the rejected
-// packet, starting at its Code field, truncated so the reply fits the MRU.
-// The rejected packet's Length may therefore exceed what is present.
-type CodeRejectData struct {
-	Rejected []byte
-}
-
-// MarshalBinary encodes r.
-func (r *CodeRejectData) MarshalBinary() ([]byte, error) {
-	return append([]byte(nil), r.Rejected...), nil
-}
-
-// UnmarshalBinary decodes r; it needs at least the rejected Code and
-// Identifier to say which packet was rejected. r.Rejected aliases b.
-func (r *CodeRejectData) UnmarshalBinary(b []byte) error {
-	if len(b) < 2 {
-		return fmt.Errorf("ppp: code-reject: rejected packet: %w", io.ErrUnexpectedEOF)
-	}
-	r.Rejected = b
-	return nil
-}
-
-// Code returns the Code of the rejected packet.
-func (r *CodeRejectData) Code() Code { return Code(r.Rejected[0]) }
-
-// Identifier returns the Identifier of the rejected packet.
-func (r *CodeRejectData) Identifier() uint8 { return r.Rejected[1] }
-
-// NewCodeReject builds a Code-Reject carrying rejected (a whole received
-// packet) truncated so the Code-Reject itself is at most mru octets, as
-// RFC 1661 §5.6 requires.
+// NewCodeReject builds a Code-Reject whose Data, the Rejected-Packet, is
+// rejected (a whole received packet) truncated so the Code-Reject itself
+// is at most mru octets, as RFC 1661 §5.6 requires. The Rejected-Packet's
+// own Length may therefore exceed what is carried.
 func NewCodeReject(id uint8, rejected []byte, mru int) Packet {
 	return Packet{Code: CodeReject, Identifier: id, Data: truncate(rejected, mru-HeaderLen)}
 }
@@ -103,9 +76,8 @@ func NewCodeReject(id uint8, rejected []byte, mru int) Packet {
 // NewProtocolReject builds a Protocol-Reject for frame f, its information
 // truncated so the Protocol-Reject is at most mru octets (RFC 1661 §5.7).
 func NewProtocolReject(id uint8, f Frame, mru int) Packet {
-	d := make([]byte, 2, 2+len(f.Information))
-	binary.BigEndian.PutUint16(d, uint16(f.Protocol))
-	d = append(d, truncate(f.Information, mru-HeaderLen-2)...)
+	r := ProtocolRejectData{Protocol: f.Protocol, Information: truncate(f.Information, mru-HeaderLen-2)}
+	d, _ := r.MarshalBinary() // any protocol and information encode
 	return Packet{Code: ProtocolReject, Identifier: id, Data: d}
 }
 

@@ -67,42 +67,6 @@ func OptionsLen(opts []Option) int {
 	return n
 }
 
-// MapOptions converts options one by one with f, in order, and stops at the
-// first error. The lcp, ipcp and ipv6cp packages convert between raw and
-// typed options with it.
-func MapOptions[From, To any](in []From, f func(From) (To, error)) ([]To, error) {
-	out := make([]To, 0, len(in))
-	for _, o := range in {
-		c, err := f(o)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, nil
-}
-
-// ParseTypedOptions parses the Data of a Configure-* packet of protocol
-// proto ("lcp", "ipcp", ...) into that protocol's typed options, decoded
-// one by one with fromRaw.
-func ParseTypedOptions[O any](proto string, b []byte, fromRaw func(Option) (O, error)) ([]O, error) {
-	raw, err := ParseOptions(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", proto, err)
-	}
-	return MapOptions(raw, fromRaw)
-}
-
-// MarshalTypedOptions encodes typed options, each with toRaw, as the Data
-// of a Configure-* packet.
-func MarshalTypedOptions[O any](opts []O, toRaw func(O) (Option, error)) ([]byte, error) {
-	raw, err := MapOptions(opts, toRaw)
-	if err != nil {
-		return nil, err
-	}
-	return MarshalOptions(raw), nil
-}
-
 // TypedOption is the raw form of a typed option of protocol proto whose
 // type t encoded its Data as data (or failed with err): the error names the
 // protocol and the option, and Data over MaxOptionData octets is

@@ -10,6 +10,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/ipcp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/lcp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/pap"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/ppptest"
 	"github.com/pppoe-xdp/pppoe-xdp/test/wire"
 )
 
@@ -112,18 +113,20 @@ frames = [
 		{
 			name: "LCP Code-Reject", proto: ppp.ProtocolLCP,
 			check: func(t *testing.T, info []byte) any {
-				var r ppp.CodeRejectData
-				if err := r.UnmarshalBinary(packet(t, info, ppp.CodeReject, 5)); err != nil {
-					t.Fatal(err)
+				// The Rejected-Packet from its Code on: the automaton
+				// reads the Code (fsm.Automaton.Receive).
+				d := packet(t, info, ppp.CodeReject, 5)
+				if len(d) < 2 {
+					t.Fatalf("Rejected-Packet % x: no Code and Identifier", d)
 				}
-				return []any{r.Code(), r.Identifier()}
+				return []any{ppp.Code(d[0]), d[1]}
 			},
 			want: []any{ppp.Code(12), uint8(9)},
 		},
 		{
 			name: "IPCP Configure-Nak", proto: ppp.ProtocolIPCP,
 			check: func(t *testing.T, info []byte) any {
-				opts, err := ipcp.ParseOptions(packet(t, info, ppp.ConfigureNak, 6))
+				opts, err := ppptest.Options(packet(t, info, ppp.ConfigureNak, 6), ipcp.FromRaw)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -234,7 +237,7 @@ func packet(t *testing.T, info []byte, code ppp.Code, id uint8) []byte {
 
 func lcpOptions(t *testing.T, info []byte, code ppp.Code, id uint8) []lcp.Option {
 	t.Helper()
-	opts, err := lcp.ParseOptions(packet(t, info, code, id))
+	opts, err := ppptest.Options(packet(t, info, code, id), lcp.FromRaw)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/ipv6cp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/lcp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/pap"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/ppptest"
 	"github.com/pppoe-xdp/pppoe-xdp/test/wire"
 )
 
@@ -86,9 +87,9 @@ func TestTshark(t *testing.T) {
 	}{
 		{
 			name: "LCP Configure-Request with Quality-Protocol LQR",
-			frame: control(ppp.ProtocolLCP, ppp.ConfigureRequest, 1, must(lcp.MarshalOptions([]lcp.Option{
+			frame: control(ppp.ProtocolLCP, ppp.ConfigureRequest, 1, must(ppptest.Data([]lcp.Option{
 				lcp.QualityProtocol{Protocol: ppp.ProtocolLQR, Data: []byte{0, 0, 0x03, 0xe8}},
-			}))),
+			}, lcp.ToRaw))),
 			fields: map[string][]string{
 				"lcp.opt.type":             {"4"},
 				"lcp.opt.length":           {"8"},
@@ -101,7 +102,7 @@ func TestTshark(t *testing.T) {
 		},
 		{
 			name: "LCP Configure-Request with every typed option",
-			frame: control(ppp.ProtocolLCP, ppp.ConfigureRequest, 1, must(lcp.MarshalOptions([]lcp.Option{
+			frame: control(ppp.ProtocolLCP, ppp.ConfigureRequest, 1, must(ppptest.Data([]lcp.Option{
 				lcp.MRU(1492),
 				lcp.ACCM(0),
 				lcp.AuthProtocol{Protocol: ppp.ProtocolCHAP, Algorithm: lcp.AlgorithmMSCHAPv2},
@@ -111,7 +112,7 @@ func TestTshark(t *testing.T) {
 				lcp.MRRU(1600),
 				lcp.ShortSequence{},
 				lcp.EndpointDiscriminator{Class: lcp.ClassMAC, Address: []byte{0x02, 0, 0, 0, 0, 0x02}},
-			}))),
+			}, lcp.ToRaw))),
 			fields: map[string][]string{
 				"ppp.protocol":          {"0xc021"},
 				"lcp.opt.type":          {"1", "2", "3", "5", "7", "8", "17", "18", "19"},
@@ -127,10 +128,10 @@ func TestTshark(t *testing.T) {
 		},
 		{
 			name: "LCP Configure-Ack with PAP and MD5 CHAP",
-			frame: control(ppp.ProtocolLCP, ppp.ConfigureAck, 2, must(lcp.MarshalOptions([]lcp.Option{
+			frame: control(ppp.ProtocolLCP, ppp.ConfigureAck, 2, must(ppptest.Data([]lcp.Option{
 				lcp.AuthProtocol{Protocol: ppp.ProtocolPAP},
 				lcp.AuthProtocol{Protocol: ppp.ProtocolCHAP, Algorithm: lcp.AlgorithmMD5},
-			}))),
+			}, lcp.ToRaw))),
 			fields: map[string][]string{
 				"ppp.code":              {"2"},
 				"ppp.identifier":        {"2"},
@@ -165,14 +166,14 @@ func TestTshark(t *testing.T) {
 		},
 		{
 			name: "IPCP Configure-Nak with address, DNS and NBNS",
-			frame: control(ppp.ProtocolIPCP, ppp.ConfigureNak, 6, must(ipcp.MarshalOptions([]ipcp.Option{
+			frame: control(ppp.ProtocolIPCP, ppp.ConfigureNak, 6, must(ppptest.Data([]ipcp.Option{
 				ipcp.IPAddress{Addr: netip.MustParseAddr("10.0.0.7")},
 				ipcp.PrimaryDNS{Addr: netip.MustParseAddr("192.0.2.53")},
 				ipcp.PrimaryNBNS{Addr: netip.MustParseAddr("192.0.2.137")},
 				ipcp.SecondaryDNS{Addr: netip.MustParseAddr("192.0.2.54")},
 				ipcp.SecondaryNBNS{Addr: netip.MustParseAddr("192.0.2.138")},
 				ipcp.Compression{Protocol: 0x002d, Data: []byte{0x0f, 0x01}},
-			}))),
+			}, ipcp.ToRaw))),
 			fields: map[string][]string{
 				"ppp.protocol":              {"0x8021"},
 				"ppp.code":                  {"3"},
@@ -188,9 +189,9 @@ func TestTshark(t *testing.T) {
 		},
 		{
 			name: "IPv6CP Configure-Request",
-			frame: control(ppp.ProtocolIPv6CP, ppp.ConfigureRequest, 7, must(ipv6cp.MarshalOptions([]ipv6cp.Option{
+			frame: control(ppp.ProtocolIPv6CP, ppp.ConfigureRequest, 7, must(ppptest.Data([]ipv6cp.Option{
 				ipv6cp.InterfaceID{0x02, 0x11, 0x22, 0xff, 0xfe, 0x33, 0x44, 0x55},
-			}))),
+			}, ipv6cp.ToRaw))),
 			fields: map[string][]string{
 				"ppp.protocol":                {"0x8057"},
 				"ipv6cp.opt.type":             {"1"},

@@ -53,6 +53,21 @@ func ParseRate(s string) (rate, burst int, err error) {
 	return rate, burst, nil
 }
 
+// ParseLimits parses the PADI limit (padi) and the per-host limit (mac),
+// each as ParseRate does; an error names the one at fault by the option
+// names pppoed's flags take (accel-ppp's padi-limit).
+func ParseLimits(padi, mac string) (Limits, error) {
+	var l Limits
+	var err error
+	if l.PADIRate, l.PADIBurst, err = ParseRate(padi); err != nil {
+		return Limits{}, fmt.Errorf("padi-limit: %w", err)
+	}
+	if l.MACRate, l.MACBurst, err = ParseRate(mac); err != nil {
+		return Limits{}, fmt.Errorf("discovery-mac-limit: %w", err)
+	}
+	return l, nil
+}
+
 // FormatRate is ParseRate's inverse.
 func FormatRate(rate, burst int) string {
 	if burst == rate {

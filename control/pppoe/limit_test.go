@@ -3,6 +3,7 @@ package pppoe
 import (
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -223,5 +224,33 @@ func TestParseRate(t *testing.T) {
 	}
 	if err := DefaultLimits.Validate(); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestParseLimits: pppoed's --padi-limit and --discovery-mac-limit, an
+// error naming the limit at fault.
+func TestParseLimits(t *testing.T) {
+	for _, c := range []struct {
+		padi, mac string
+		want      Limits
+		err       string
+	}{
+		{padi: "2000", mac: "5/10", want: Limits{MACRate: 5, MACBurst: 10, PADIRate: 2000, PADIBurst: 2000}},
+		{padi: "0", mac: "0", want: Limits{}},
+		{padi: "100/300", mac: "1", want: Limits{MACRate: 1, MACBurst: 1, PADIRate: 100, PADIBurst: 300}},
+		{padi: "fast", mac: "5", err: "padi-limit"},
+		{padi: "5", mac: "5/0", err: "discovery-mac-limit"},
+		{padi: "-1", mac: "5", err: "padi-limit"},
+	} {
+		got, err := ParseLimits(c.padi, c.mac)
+		if c.err != "" {
+			if err == nil || !strings.HasPrefix(err.Error(), c.err+":") {
+				t.Errorf("%q %q: %v, want an error naming %s", c.padi, c.mac, err, c.err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("%q %q: %+v, %v; want %+v", c.padi, c.mac, got, err, c.want)
+		}
 	}
 }

@@ -2,17 +2,14 @@ package dataplane
 
 import (
 	"bytes"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -230,10 +227,10 @@ func TestEndToEnd(t *testing.T) {
 	// UDP both ways, subscriber (QinQ) <-> core.
 	udpEcho(t, tp, tp.sessions[2])
 	// TCP both ways, subscriber (untagged, AC clamps MSS to 1400) <-> core.
-	tcpExchange(t, tp.sub, tp.core, tp.sessions[0].addr, tp.sessions[0].target, 300_000)
+	netns.TCPExchange(t, tp.sub, tp.core, tp.sessions[0].addr, tp.sessions[0].target, 300_000)
 	// TCP with the AC itself: its segments leave through pppoe0, so GSO
 	// must be off there or they'd be encapsulated as one huge frame.
-	tcpExchange(t, tp.sub, tp.ac, tp.sessions[0].addr, acLocal, 300_000)
+	netns.TCPExchange(t, tp.sub, tp.ac, tp.sessions[0].addr, acLocal, 300_000)
 	// Traceroute-like: TTL 1 from the subscriber gets ICMP Time Exceeded
 	// from the AC (kernel, through pppoe0's encap).
 	timeExceeded(t, tp, tp.sessions[1])
@@ -309,7 +306,7 @@ func TestClsact(t *testing.T) {
 	if got := tp.sub.Ping(t, tp.sessions[0].addr, acLocal, 3, 56); got != 3 {
 		t.Errorf("ping AC: %d/3 replies", got)
 	}
-	tcpExchange(t, tp.sub, tp.ac, tp.sessions[0].addr, acLocal, 100_000)
+	netns.TCPExchange(t, tp.sub, tp.ac, tp.sessions[0].addr, acLocal, 100_000)
 	after, err := tp.acDP.Counters()
 	must(t, err)
 	for _, r := range []maps.Reason{maps.ReasonSlowUp, maps.ReasonSlowDown, maps.ReasonPassNoXDPXmit, maps.ReasonFastDown} {
@@ -438,63 +435,6 @@ func udpEcho(t *testing.T, tp *topo, s *sub) {
 	}
 	if ok != 5 {
 		t.Errorf("UDP echo through %s: %d/5", s.name, ok)
-	}
-}
-
-// tcpExchange sends n random bytes each way between a client in cn and a
-// server in sn, and checks they arrive intact.
-func tcpExchange(t *testing.T, cn, sn *netns.NS, caddr, saddr netip.Addr, n int) {
-	t.Helper()
-	tcpExchangeNet(t, "tcp4", cn, sn, caddr, saddr, n)
-}
-
-func tcpExchangeNet(t *testing.T, network string, cn, sn *netns.NS, caddr, saddr netip.Addr, n int) {
-	t.Helper()
-	up, down := make([]byte, n), make([]byte, n)
-	rand.Read(up)
-	rand.Read(down)
-	var ln net.Listener
-	must(t, sn.Do(t, func() (err error) {
-		ln, err = net.Listen(network, net.JoinHostPort(saddr.String(), "0"))
-		return err
-	}))
-	defer ln.Close()
-	var wg sync.WaitGroup
-	var srvGot []byte
-	var srvErr error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		c, err := ln.Accept()
-		if err != nil {
-			srvErr = err
-			return
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(20 * time.Second))
-		wrote := make(chan struct{})
-		go func() { c.Write(down); close(wrote) }()
-		srvGot, srvErr = io.ReadAll(io.LimitReader(c, int64(n)))
-		<-wrote
-	}()
-	var c net.Conn
-	must(t, cn.Do(t, func() (err error) {
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: caddr.AsSlice()}, Timeout: 5 * time.Second}
-		c, err = d.Dial(network, ln.Addr().String())
-		return err
-	}))
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	wrote := make(chan struct{})
-	go func() { c.Write(up); close(wrote) }()
-	got, err := io.ReadAll(io.LimitReader(c, int64(n)))
-	<-wrote
-	wg.Wait()
-	if err != nil || !bytes.Equal(got, down) {
-		t.Errorf("TCP %v -> %v: received %d/%d bytes, %v", saddr, caddr, len(got), n, err)
-	}
-	if srvErr != nil || !bytes.Equal(srvGot, up) {
-		t.Errorf("TCP %v -> %v: received %d/%d bytes, %v", caddr, saddr, len(srvGot), n, srvErr)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/pppoe-xdp/pppoe-xdp/maps"
+	"github.com/pppoe-xdp/pppoe-xdp/test/netns"
 )
 
 // waitRedirects waits until the AC's data plane does (or does not) redirect
@@ -72,8 +73,8 @@ func TestKernelFallback(t *testing.T) {
 			}
 		}
 		udpEcho(t, tp, tp.sessions[2])
-		tcpExchange(t, tp.sub, tp.core, tp.sessions[0].addr, tp.sessions[0].target, 300_000)
-		tcpExchange(t, tp.core, tp.sub, tp.sessions[1].target, tp.sessions[1].addr, 300_000)
+		netns.TCPExchange(t, tp.sub, tp.core, tp.sessions[0].addr, tp.sessions[0].target, 300_000)
+		netns.TCPExchange(t, tp.core, tp.sub, tp.sessions[1].target, tp.sessions[1].addr, 300_000)
 	})
 	// 18 echoes and 5 datagrams each way at least, and the TCP segments.
 	if d[maps.ReasonPassNoXDPXmit] < 2*(18+5) {
@@ -115,7 +116,7 @@ func TestFastPathFollowsFarEnd(t *testing.T) {
 		t.Errorf("GRO on cor0: fast_up %d, pass_no_xdp_xmit %d; want ≥ 3, 0", d[maps.ReasonFastUp], d[maps.ReasonPassNoXDPXmit])
 	}
 	d := counterDelta(t, tp, func() {
-		tcpExchange(t, tp.sub, tp.core, s.addr, s.target, 300_000)
+		netns.TCPExchange(t, tp.sub, tp.core, s.addr, s.target, 300_000)
 	})
 	if d[maps.ReasonFastUp] == 0 || d[maps.ReasonFastDown] == 0 {
 		t.Errorf("TCP with both far ends able: fast_up %d, fast_down %d", d[maps.ReasonFastUp], d[maps.ReasonFastDown])

@@ -173,7 +173,7 @@ func TestIPv6EndToEnd(t *testing.T) {
 		t.Errorf("ping6 the AC: slow path counters %v", d)
 	}
 	// TCP both ways; the AC clamps MSS to its IPv4 clamp less 20.
-	tcpExchange6(t, tp.sub, tp.core, addr0, core6, 300_000)
+	netns.TCPExchange(t, tp.sub, tp.core, addr0, core6, 300_000)
 
 	// Hop limit 1: ICMPv6 Time Exceeded from the AC's kernel.
 	if r := ping6(t, tp.sub, addr0, core6, 56, 1); r.err != ipv6.ICMPTypeTimeExceeded {
@@ -266,10 +266,4 @@ func TestIPv6EndToEnd(t *testing.T) {
 	if d[maps.ReasonFastDown] != 0 {
 		t.Errorf("fast path to a removed session: %v", d)
 	}
-}
-
-// tcpExchange6 is tcpExchange over IPv6.
-func tcpExchange6(t *testing.T, cn, sn *netns.NS, caddr, saddr netip.Addr, n int) {
-	t.Helper()
-	tcpExchangeNet(t, "tcp6", cn, sn, caddr, saddr, n)
 }

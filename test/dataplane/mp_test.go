@@ -195,7 +195,7 @@ func TestMultilink(t *testing.T) {
 		t.Errorf("1500-byte DF ping subscriber → core over MP: %d/3 replies", got)
 	}
 	// TCP with full-size segments both ways.
-	tcpExchange(t, tp.core, tp.sub, s.target, s.addr, 200_000)
+	netns.TCPExchange(t, tp.core, tp.sub, s.target, s.addr, 200_000)
 
 	acAfter, err := tp.acDP.Counters()
 	must(t, err)

@@ -44,17 +44,22 @@ func (n *NS) SNMP(t testing.TB, proto, field string) uint64 {
 }
 
 // TCPExchange sends n random bytes each way over one TCP connection from
-// caddr in cn to saddr in sn, checks they arrive intact, and returns the
-// segment size (TCP_MAXSEG) each end used: the MSS the other end
-// announced (as clamped on the way) less the options in use.
+// caddr in cn to saddr in sn (IPv4 or IPv6, as saddr is), checks they
+// arrive intact, and returns the segment size (TCP_MAXSEG) each end used:
+// the MSS the other end announced (as clamped on the way) less the
+// options in use.
 func TCPExchange(t testing.TB, cn, sn *NS, caddr, saddr netip.Addr, n int) (clientSeg, serverSeg int) {
 	t.Helper()
+	network := "tcp4"
+	if saddr.Is6() {
+		network = "tcp6"
+	}
 	up, down := make([]byte, n), make([]byte, n)
 	rand.Read(up)
 	rand.Read(down)
 	var ln net.Listener
 	if err := sn.Do(t, func() (err error) {
-		ln, err = net.Listen("tcp4", saddr.String()+":0")
+		ln, err = net.Listen(network, net.JoinHostPort(saddr.String(), "0"))
 		return err
 	}); err != nil {
 		t.Fatalf("netns: listen on %v: %v", saddr, err)
@@ -82,7 +87,7 @@ func TCPExchange(t testing.TB, cn, sn *NS, caddr, saddr netip.Addr, n int) (clie
 	var c net.Conn
 	if err := cn.Do(t, func() (err error) {
 		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: caddr.AsSlice()}, Timeout: 5 * time.Second}
-		c, err = d.Dial("tcp4", ln.Addr().String())
+		c, err = d.Dial(network, ln.Addr().String())
 		return err
 	}); err != nil {
 		t.Errorf("netns: TCP %v -> %v: %v", caddr, saddr, err)

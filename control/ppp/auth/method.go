@@ -69,38 +69,6 @@ func ParseMethod(s string) (Method, error) {
 	return 0, fmt.Errorf("auth: method %q: %w", s, ErrUnknownMethod)
 }
 
-// ParseMethods parses a RouterOS list such as "mschap2,mschap1,chap,pap".
-// Order is kept (it is the order of preference); duplicates are an error, as
-// is an empty list, since a server or client with nothing allowed cannot work.
-func ParseMethods(s string) ([]Method, error) {
-	if strings.TrimSpace(s) == "" {
-		return nil, fmt.Errorf("auth: method list: empty")
-	}
-	var ms []Method
-	var seen [MSCHAPv2 + 1]bool
-	for _, f := range strings.Split(s, ",") {
-		m, err := ParseMethod(strings.TrimSpace(f))
-		if err != nil {
-			return nil, err
-		}
-		if seen[m] {
-			return nil, fmt.Errorf("auth: method list: %s listed twice", m)
-		}
-		seen[m] = true
-		ms = append(ms, m)
-	}
-	return ms, nil
-}
-
-// FormatMethods is the inverse of ParseMethods.
-func FormatMethods(ms []Method) string {
-	names := make([]string, len(ms))
-	for i, m := range ms {
-		names[i] = m.String()
-	}
-	return strings.Join(names, ",")
-}
-
 // Protocol returns the PPP protocol that carries m: PAP (0xc023) or CHAP
 // (0xc223) for every CHAP flavour (RFC 1661 §6.2).
 func (m Method) Protocol() ppp.Protocol {

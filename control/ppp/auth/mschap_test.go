@@ -282,3 +282,25 @@ func FuzzParseAuthenticatorResponse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzVerifyMSCHAPv1Response: any Response Value a peer sends is checked
+// without a panic, and one accepted carries the Use-NT flag and the
+// NT-Response of the password, whatever its LM-Response.
+func FuzzVerifyMSCHAPv1Response(f *testing.F) {
+	ch, pw := []byte{1, 2, 3, 4, 5, 6, 7, 8}, []byte("secret")
+	good, err := MSCHAPv1Response(ch, pw)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add(make([]byte, MSCHAPv1ResponseLen))
+	f.Fuzz(func(t *testing.T, resp []byte) {
+		ok, err := VerifyMSCHAPv1Response(ch, pw, resp)
+		if !ok {
+			return
+		}
+		if err != nil || resp[48] != 1 || !bytes.Equal(resp[24:48], good[24:48]) {
+			t.Fatalf("accepted % x (err %v), want only the flag 1 and % x", resp, err, good[24:48])
+		}
+	})
+}

@@ -77,7 +77,7 @@ func (c *Challenge) UnmarshalBinary(b []byte) error {
 
 // Response is a CHAP Response (RFC 1994 §4.1), same layout as Challenge.
 // For MD5 the Value is 16 octets; for MS-CHAP it is 49, see
-// MSCHAPv1Response and MSCHAPv2Response.
+// auth.MSCHAPv1Response and MSCHAPv2Response.
 type Response struct {
 	Identifier uint8
 	Value      []byte

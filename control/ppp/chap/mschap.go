@@ -9,41 +9,10 @@ import (
 )
 
 // MSCHAPResponseLen is the Value-Size of both MS-CHAP Response layouts
-// (RFC 2433 §2.2, RFC 2759 §4).
+// (RFC 2433 §2.2, RFC 2759 §4). MS-CHAPv1's, whose only field that counts
+// is the NT-Response, is built and checked in control/ppp/auth
+// (MSCHAPv1Response, VerifyMSCHAPv1Response).
 const MSCHAPResponseLen = 49
-
-// MSCHAPv1Response is the Value of an MS-CHAPv1 Response (RFC 2433 §2.2
-// "Response Packet"):
-//
-//	LM-Response(24) NT-Response(24) Use-NT-Flag(1)
-type MSCHAPv1Response struct {
-	LMResponse [24]byte
-	NTResponse [24]byte
-	UseNT      bool // flag 1: check NTResponse; 0: LMResponse (never used here)
-}
-
-// MarshalBinary encodes r as a 49-octet Response Value.
-func (r *MSCHAPv1Response) MarshalBinary() ([]byte, error) {
-	b := make([]byte, MSCHAPResponseLen)
-	copy(b[0:24], r.LMResponse[:])
-	copy(b[24:48], r.NTResponse[:])
-	if r.UseNT {
-		b[48] = 1
-	}
-	return b, nil
-}
-
-// UnmarshalBinary decodes a Response Value, which must be 49 octets. Any
-// non-zero flag counts as Use-NT.
-func (r *MSCHAPv1Response) UnmarshalBinary(b []byte) error {
-	if len(b) != MSCHAPResponseLen {
-		return fmt.Errorf("chap: ms-chapv1 response: %d octets, want %d", len(b), MSCHAPResponseLen)
-	}
-	copy(r.LMResponse[:], b[0:24])
-	copy(r.NTResponse[:], b[24:48])
-	r.UseNT = b[48] != 0
-	return nil
-}
 
 // MSCHAPv2Response is the Value of an MS-CHAPv2 Response (RFC 2759 §4):
 //

@@ -14,33 +14,6 @@ func seq(start byte, n int) []byte {
 	return b
 }
 
-func TestMSCHAPv1Response(t *testing.T) {
-	in := bytes.Join([][]byte{
-		seq(0x10, 24), // LM-Response
-		seq(0x40, 24), // NT-Response
-		{0x01},        // Use-NT flag
-	}, nil)
-	var r MSCHAPv1Response
-	if err := r.UnmarshalBinary(in); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(r.LMResponse[:], seq(0x10, 24)) || !bytes.Equal(r.NTResponse[:], seq(0x40, 24)) || !r.UseNT {
-		t.Fatalf("got %+v", r)
-	}
-	if b, _ := r.MarshalBinary(); !bytes.Equal(b, in) {
-		t.Fatalf("marshal % x, want % x", b, in)
-	}
-	in[48] = 0 // Use-NT flag 0: LM
-	if err := r.UnmarshalBinary(in); err != nil || r.UseNT {
-		t.Fatalf("flag 0: %+v %v", r, err)
-	}
-	for _, n := range []int{0, 1, 24, 48, 50} {
-		if err := r.UnmarshalBinary(make([]byte, n)); err == nil {
-			t.Errorf("%d octets accepted", n)
-		}
-	}
-}
-
 func TestMSCHAPv2Response(t *testing.T) {
 	in := bytes.Join([][]byte{
 		seq(0x21, 16),   // Peer-Challenge
@@ -199,20 +172,6 @@ func TestMSCHAPFailure(t *testing.T) {
 	if b, err := (&MSCHAPFailure{Error: 691, Challenge: []byte{1, 2, 3}}).MarshalText(); err == nil {
 		t.Fatalf("3-octet challenge marshalled to %q", b)
 	}
-}
-
-func FuzzMSCHAPv1Response(f *testing.F) {
-	f.Add(make([]byte, 49))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		var r1, r2 MSCHAPv1Response
-		if r1.UnmarshalBinary(b) != nil {
-			return
-		}
-		out, _ := r1.MarshalBinary()
-		if err := r2.UnmarshalBinary(out); err != nil || r1 != r2 {
-			t.Fatalf("round trip: %+v -> %+v, %v", r1, r2, err)
-		}
-	})
 }
 
 func FuzzMSCHAPv2Response(f *testing.F) {

@@ -348,10 +348,8 @@ func (a *Automaton) codeReject(in *ppp.Packet) *ppp.Packet {
 	if err != nil {
 		raw = nil
 	}
-	if n := max(a.cfg.PeerMRU-ppp.HeaderLen, 0); len(raw) > n {
-		raw = raw[:n]
-	}
-	return &ppp.Packet{Code: ppp.CodeReject, Identifier: a.NewID(), Data: raw}
+	p := ppp.NewCodeReject(a.NewID(), raw, a.cfg.PeerMRU)
+	return &p
 }
 
 func clone(p *ppp.Packet) *ppp.Packet {

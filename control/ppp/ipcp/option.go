@@ -52,27 +52,6 @@ type Option interface {
 	data() ([]byte, error)
 }
 
-// Parse converts raw options to typed ones, in order. A known option with a
-// wrong length is an error wrapping ppp.ErrOptionLength.
-func Parse(raw []ppp.Option) ([]Option, error) {
-	return ppp.MapOptions(raw, FromRaw)
-}
-
-// Marshal converts typed options to raw ones, in order.
-func Marshal(opts []Option) ([]ppp.Option, error) {
-	return ppp.MapOptions(opts, ToRaw)
-}
-
-// ParseOptions parses the Data of a Configure-Request/Ack/Nak/Reject.
-func ParseOptions(b []byte) ([]Option, error) {
-	return ppp.ParseTypedOptions("ipcp", b, FromRaw)
-}
-
-// MarshalOptions encodes opts as the Data of a Configure-* packet.
-func MarshalOptions(opts []Option) ([]byte, error) {
-	return ppp.MarshalTypedOptions(opts, ToRaw)
-}
-
 // ToRaw encodes one typed option.
 func ToRaw(o Option) (ppp.Option, error) {
 	d, err := o.data()

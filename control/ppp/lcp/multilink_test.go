@@ -73,7 +73,7 @@ func TestMultilinkCheck(t *testing.T) {
 // it: each of its multilink options is rejected (it must stop asking, RFC
 // 1661 §5.4), we request none, and the outcome is no multilink at all.
 func TestMultilinkPeerAsksWhenDisabled(t *testing.T) {
-	theirs, err := ParseOptions(windowsRequest)
+	theirs, err := parseOptions(windowsRequest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestMultilinkPeerAsksWhenDisabled(t *testing.T) {
 // Windows against RouterOS-style mrru=1614: MRRU and the discriminator are
 // acked, long sequence numbers both ways, MP active, MSS follows the MRRU.
 func TestMultilinkWindows(t *testing.T) {
-	theirs, err := ParseOptions(windowsRequest)
+	theirs, err := parseOptions(windowsRequest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestMultilinkWindows(t *testing.T) {
 		t.Fatal(err)
 	}
 	req := p.Request()
-	b, err := MarshalOptions(req)
+	b, err := marshalOptions(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +252,7 @@ func FuzzMultilinkCheck(f *testing.F) {
 	f.Add(windowsRequest, uint16(1614))
 	f.Add([]byte{0x11, 0x04, 0x00, 0x10, 0x12, 0x02}, uint16(0))
 	f.Fuzz(func(t *testing.T, b []byte, mrru uint16) {
-		opts, err := ParseOptions(b)
+		opts, err := parseOptions(b)
 		if err != nil {
 			return
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/fsm"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/ipcp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/lcp"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/ppptest"
 )
 
 func TestNetworkUpEachMethod(t *testing.T) {
@@ -248,7 +249,7 @@ func TestMagicLoop(t *testing.T) {
 	for side, sent := range map[string][]ppp.Frame{"server": x.sentA, "peer": x.sentP} {
 		naked := false
 		for _, p := range packets(t, sent, ppp.ProtocolLCP, ppp.ConfigureNak) {
-			opts, _ := lcp.ParseOptions(p.Data)
+			opts, _ := ppptest.Options(p.Data, lcp.FromRaw)
 			for _, o := range opts {
 				if m, ok := o.(lcp.MagicNumber); ok && m != 7 && m != 0 {
 					naked = true
@@ -496,17 +497,17 @@ func TestIPCPNakToAssigned(t *testing.T) {
 	a := fsm.New(n, fsm.Config{})
 	a.Up()
 	a.Open()
-	req, _ := ipcp.MarshalOptions([]ipcp.Option{
+	req, _ := ppptest.Data([]ipcp.Option{
 		ipcp.IPAddress{Addr: netip.IPv4Unspecified()},
 		ipcp.PrimaryNBNS{Addr: netip.IPv4Unspecified()},
-	})
+	}, ipcp.ToRaw)
 	o := a.Receive(&ppp.Packet{Code: ppp.ConfigureRequest, Identifier: 1, Data: req})
 	ps := o.Packets()
 	if len(ps) != 1 || ps[0].Code != ppp.ConfigureReject ||
 		string(ps[0].Data) != string([]byte{0x82, 0x06, 0, 0, 0, 0}) {
 		t.Errorf("first answer %+v", ps)
 	}
-	req, _ = ipcp.MarshalOptions([]ipcp.Option{ipcp.IPAddress{Addr: netip.IPv4Unspecified()}})
+	req, _ = ppptest.Data([]ipcp.Option{ipcp.IPAddress{Addr: netip.IPv4Unspecified()}}, ipcp.ToRaw)
 	o = a.Receive(&ppp.Packet{Code: ppp.ConfigureRequest, Identifier: 2, Data: req})
 	ps = o.Packets()
 	if len(ps) != 1 || ps[0].Code != ppp.ConfigureNak ||

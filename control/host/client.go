@@ -1,4 +1,4 @@
-package main
+package host
 
 import (
 	"errors"
@@ -24,6 +24,16 @@ type clientDataPlane struct {
 	dp  *maps.Datapath
 	div *maps.MPDiverts // multilink's diverted packets; nil: no MP
 	log *zap.Logger
+}
+
+// NewClientDataPlane returns the clients' data plane over dp; div is
+// multilink's dispatcher of diverted packets (PPPoE0.Diverts), nil for
+// no multilink.
+func NewClientDataPlane(dp *maps.Datapath, div *maps.MPDiverts, log *zap.Logger) client.DataPlane {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return clientDataPlane{dp: dp, div: div, log: log}
 }
 
 // Netdev implements client.DataPlane.
@@ -139,9 +149,22 @@ func (n *netdev) Install(s client.Session) error {
 			return err
 		}
 	}
+	cs, err := clientSession(s)
+	if err != nil {
+		return fmt.Errorf("client %s: %w", n.dev.Name, err)
+	}
+	_, err = n.dp.InstallClient(n.dev, cs)
+	return err
+}
+
+// clientSession is s as the data plane's client entry.
+func clientSession(s client.Session) (maps.ClientSession, error) {
 	cs := maps.ClientSession{
 		Ifindex: s.Ifindex, SessionID: s.SessionID, ACMAC: s.ACMAC, LocalMAC: s.LocalMAC,
 		Local: s.Local, MTU: s.MTU, MSS: s.MSS, MP: maps.MP{On: s.MP.On, ShortSeq: s.MP.ShortSeq},
+	}
+	if len(s.VLANs) > 2 {
+		return cs, fmt.Errorf("%d VLAN tags, the data plane carries 2", len(s.VLANs))
 	}
 	if len(s.VLANs) > 0 {
 		cs.OuterVLAN, cs.OuterTPID = s.VLANs[0].ID, uint16(s.VLANs[0].TPID)
@@ -149,11 +172,7 @@ func (n *netdev) Install(s client.Session) error {
 	if len(s.VLANs) > 1 {
 		cs.InnerVLAN, cs.InnerTPID = s.VLANs[1].ID, uint16(s.VLANs[1].TPID)
 	}
-	if len(s.VLANs) > 2 {
-		return fmt.Errorf("client %s: %d VLAN tags, the data plane carries 2", n.dev.Name, len(s.VLANs))
-	}
-	_, err := n.dp.InstallClient(n.dev, cs)
-	return err
+	return cs, nil
 }
 
 // Remove implements client.Netdev.
@@ -176,8 +195,14 @@ func (n *netdev) Stats() (client.Stats, error) {
 	if err != nil {
 		return client.Stats{}, err
 	}
+	return clientStats(st), nil
+}
+
+// clientStats turns the data plane's view round: it counts the AC's
+// frames as "up" (they arrive on the access side) and ours as "down".
+func clientStats(st maps.Stats) client.Stats {
 	return client.Stats{PacketsIn: st.PacketsUp, BytesIn: st.BytesUp,
-		PacketsOut: st.PacketsDown, BytesOut: st.BytesDown, LastSeen: st.LastSeen}, nil
+		PacketsOut: st.PacketsDown, BytesOut: st.BytesDown, LastSeen: st.LastSeen}
 }
 
 // Demand implements client.Netdev.
