@@ -45,6 +45,12 @@ type Config struct {
 	// IPCP opens, right after the frame that opened it and before it reads
 	// anything else: a subscriber whose first packets leave at once.
 	OnUp func(info link.Info) [][]byte
+	// Keepalive is the client's keepalive-timeout (RouterOS's rule, as
+	// the server's in control/session): after this long without a frame
+	// from the AC it sends LCP Echo-Requests, after twice this long it
+	// declares the AC gone and stops (LinkDown "keepalive-timeout"), as
+	// a subscriber whose AC died does before it rediscovers. 0: none.
+	Keepalive time.Duration
 	// PADTOnAuthFailure makes the client hang up with a PADT the moment
 	// the AC refuses its credentials, before any LCP Terminate exchange,
 	// as some clients do.
@@ -60,9 +66,11 @@ type Client struct {
 	link *link.Link
 	cmds chan func()
 
-	// deadline and silent belong to the loop.
+	// deadline, silent and heard belong to the loop; heard is when the
+	// last frame came from the AC (keepalive).
 	deadline time.Time
 	silent   bool
+	heard    time.Time
 
 	up   chan struct{} // closed at NetworkUp
 	done chan struct{} // closed when the loop ends
@@ -320,6 +328,13 @@ func (c *Client) run() {
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	var probe <-chan time.Time
+	c.heard = time.Now()
+	if c.cfg.Keepalive > 0 {
+		t := time.NewTicker(c.cfg.Keepalive / 4)
+		defer t.Stop()
+		probe = t.C
+	}
 	for {
 		timer.Stop()
 		var tick <-chan time.Time
@@ -336,6 +351,18 @@ func (c *Client) run() {
 			if c.act(c.link.Tick(time.Now())) {
 				return
 			}
+		case now := <-probe:
+			switch idle := now.Sub(c.heard); {
+			case c.silent:
+			case idle >= 2*c.cfg.Keepalive:
+				c.mu.Lock()
+				c.linkDown = "keepalive-timeout"
+				c.mu.Unlock()
+				c.port.Close()
+				return
+			case idle >= c.cfg.Keepalive:
+				c.act(c.link.EchoRequest(now))
+			}
 		case b := <-c.port.in:
 			if c.frame(b) {
 				return
@@ -350,6 +377,7 @@ func (c *Client) frame(b []byte) bool {
 	if err != nil || p.SessionID != c.sess.SessionID || !sameMAC(f.Source, c.sess.ACMAC) {
 		return false
 	}
+	c.heard = time.Now()
 	if p.Code == pppoe.CodePADT {
 		c.mu.Lock()
 		c.padt = true
