@@ -30,7 +30,7 @@ import (
 // address on up0 (.1, .2).
 const (
 	fleetSubscribers = 200
-	fleetDialers     = 8  // subscribers dialling at once in the first wave
+	fleetDialers     = 8   // subscribers dialling at once in the first wave
 	fleetThreshold   = 100 // ac-one answers at once below this many sessions
 	// fleetKeepalive is the subscribers' keepalive-timeout: Echo-Requests
 	// after 1 s of silence, the AC declared gone after 2 s. Short, to
@@ -50,64 +50,6 @@ func fleetRadiusAC(identity, padoDelay, src string) string {
 /ppp aaa set use-radius=yes accounting=yes
 /radius incoming set accept=yes
 `, identity, padoDelay, sqlippool.Secret, src)
-}
-
-// subscriber is one emulated CPE of the lab: it dials, and whenever its
-// session ends (PADT, or its keepalive declares the AC gone) dials again.
-type subscriber struct {
-	mu   sync.Mutex
-	ac   string // AC-Name of the current session, "" while down
-	addr netip.Addr
-	sid  uint16
-	up   time.Time // when the current session's IPCP opened
-}
-
-func (s *subscriber) state() (ac string, addr netip.Addr, sid uint16, up time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ac, s.addr, s.sid, s.up
-}
-
-// run keeps subscriber i connected until ctx ends, then hangs up. first
-// is released once the first session is up (or has failed to come up).
-func (s *subscriber) run(ctx context.Context, t *testing.T, mux *peer.Mux, i int, first func()) {
-	cfg := peer.Config{
-		MAC:         []byte{0x02, 0xf1, 0, 0, byte(i >> 8), byte(i)},
-		ServiceName: "fleet", User: "sub", Password: "subpass",
-		Methods: []auth.Method{auth.PAP},
-		Timeout: time.Second, MaxTimeout: 4 * time.Second, Restart: time.Second,
-		Keepalive: fleetKeepalive,
-	}
-	for ctx.Err() == nil {
-		c, err := peer.Dial(ctx, mux, cfg)
-		if err != nil {
-			continue // discovery gave up (or ctx ended): start again
-		}
-		info, err := c.WaitUp(ctx)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		s.mu.Lock()
-		s.ac, s.addr, s.sid, s.up = c.Session().ACName, info.IP.Local, c.Session().SessionID, time.Now()
-		s.mu.Unlock()
-		if first != nil {
-			first()
-			first = nil
-		}
-		select {
-		case <-c.Done():
-			s.mu.Lock()
-			s.ac, s.addr = "", netip.Addr{}
-			s.mu.Unlock()
-		case <-ctx.Done():
-			c.SendPADT()
-			return
-		}
-	}
-	if first != nil {
-		first()
-	}
 }
 
 // TestFleetRadiusFailover is the namespace lab of issue 19: 200
@@ -160,25 +102,30 @@ func TestFleetRadiusFailover(t *testing.T) {
 	must(t, l.cl.Do(t, func() (err error) { mux, err = peer.Listen("ether2"); return err }))
 	defer mux.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	subs := make([]*subscriber, fleetSubscribers)
+	subs := make([]*peer.Subscriber, fleetSubscribers)
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }() // before the ACs stop (t.Cleanup)
 	sem := make(chan struct{}, fleetDialers)
 	start := time.Now()
 	for i := range subs {
-		subs[i] = &subscriber{}
+		subs[i] = peer.NewSubscriber(peer.Config{
+			MAC:         []byte{0x02, 0xf1, 0, 0, byte(i >> 8), byte(i)},
+			ServiceName: "fleet", User: "sub", Password: "subpass",
+			Methods: []auth.Method{auth.PAP},
+			Timeout: time.Second, MaxTimeout: 4 * time.Second, Restart: time.Second,
+			Keepalive: fleetKeepalive,
+		})
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var once sync.Once
-			subs[i].run(ctx, t, mux, i, func() { once.Do(func() { <-sem }) })
+			subs[i].Run(ctx, mux, func() { <-sem })
 		}()
 	}
 	allOn := func(want string) func() bool {
 		return func() bool {
 			for _, s := range subs {
-				if ac, _, _, _ := s.state(); ac == "" || (want != "" && ac != want) {
+				if ac := s.State().ACName; ac == "" || (want != "" && ac != want) {
 					return false
 				}
 			}
@@ -191,8 +138,7 @@ func TestFleetRadiusFailover(t *testing.T) {
 	// The split, as the subscribers and the ACs count it.
 	split := map[string]int{}
 	for _, s := range subs {
-		ac, _, _, _ := s.state()
-		split[ac]++
+		split[s.State().ACName]++
 	}
 	t.Logf("split by pado-delay: ac-one %d, ac-two %d", split["ac-one"], split["ac-two"])
 	if split["ac-one"] > fleetThreshold+fleetDialers || split["ac-one"] < fleetThreshold/2 || split["ac-one"]+split["ac-two"] != fleetSubscribers {
@@ -214,6 +160,8 @@ func TestFleetRadiusFailover(t *testing.T) {
 	}
 	if out := disconnect("192.0.2.1"); !strings.Contains(out, "Received Disconnect-NAK") || !strings.Contains(out, "Error-Cause = Session-Context-Not-Found") {
 		t.Errorf("Disconnect-Request to ac-one for ac-two's session %s: want a NAK with Error-Cause 503:\n%s", row["address"], out)
+	} else {
+		t.Logf("Disconnect-Request to ac-one for ac-two's session %s: NAK, Error-Cause = Session-Context-Not-Found (503)", row["address"])
 	}
 	if n := len(ac2.active()); n != split["ac-two"] {
 		t.Errorf("after ac-one's NAK ac-two has %d sessions, want %d", n, split["ac-two"])
@@ -233,7 +181,7 @@ func TestFleetRadiusFailover(t *testing.T) {
 	waitFor(t, 3*time.Minute, "every subscriber on ac-two", allOn("ac-two"))
 	var last time.Duration
 	for _, s := range subs {
-		if _, _, _, up := s.state(); up.After(killed) && up.Sub(killed) > last {
+		if up := s.State().Up; up.After(killed) && up.Sub(killed) > last {
 			last = up.Sub(killed)
 		}
 	}
@@ -274,11 +222,11 @@ func acctSessionID(row map[string]string) string {
 }
 
 // checkSubscribers: every subscriber is up with an address no other has.
-func checkSubscribers(t *testing.T, subs []*subscriber) {
+func checkSubscribers(t *testing.T, subs []*peer.Subscriber) {
 	t.Helper()
 	owner := map[netip.Addr]int{}
 	for i, s := range subs {
-		_, a, _, _ := s.state()
+		a := s.State().Addr
 		if j, dup := owner[a]; dup {
 			t.Errorf("%v given to subscribers %d and %d", a, j, i)
 		}
@@ -290,7 +238,7 @@ func checkSubscribers(t *testing.T, subs []*subscriber) {
 // PostgreSQL's live leases are exactly the ACs' sessions: the same
 // address, held by the AC's NAS-IP-Address (its src-address), keyed by
 // its NAS-Identifier and the session's Acct-Session-Id.
-func checkFleet(t *testing.T, lab *sqlippool.Lab, subs []*subscriber, acs map[*daemon]string) {
+func checkFleet(t *testing.T, lab *sqlippool.Lab, subs []*peer.Subscriber, acs map[*daemon]string) {
 	t.Helper()
 	checkSubscribers(t, subs)
 	type holder struct{ nas, key string }

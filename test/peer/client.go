@@ -160,7 +160,7 @@ func (c *Client) why() string {
 }
 
 // Done is closed when the client has stopped: PADT from the AC, SendPADT,
-// Silence followed by PADT, or Close.
+// Silence followed by PADT, Close, or the Keepalive giving up on the AC.
 func (c *Client) Done() <-chan struct{} { return c.done }
 
 // GotPADT reports whether the AC ended the session with PADT (RFC 2516

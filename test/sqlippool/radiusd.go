@@ -1,6 +1,7 @@
 package sqlippool
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -218,22 +219,75 @@ server default {
 // FreeRADIUS with sqlippool on it; both end with the test.
 func Start(t testing.TB, opts Options) *Lab {
 	t.Helper()
+	if opts.AuthPort == 0 || opts.AcctPort == 0 {
+		ports := freeradius.FreePorts(t, 2)
+		opts.AuthPort, opts.AcctPort = ports[0], ports[1]
+	}
+	pg := StartPostgres(t)
+	fo, err := prepare(pg, &opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Lab{PG: pg, RADIUS: freeradius.Start(t, fo), listen: netip.MustParseAddr(opts.Listen)}
+}
+
+// Launch is Start for a command (make demo-fleet's labtool): FreeRADIUS's
+// configuration goes in dir, the ports must be given; Close stops both.
+func Launch(dir string, opts Options) (*Lab, error) {
+	pg, err := LaunchPostgres()
+	if err != nil {
+		return nil, err
+	}
+	fo, err := prepare(pg, &opts)
+	if err != nil {
+		pg.Close()
+		return nil, err
+	}
+	s, err := freeradius.Launch(dir, fo)
+	if err != nil {
+		pg.Close()
+		return nil, err
+	}
+	return &Lab{PG: pg, RADIUS: s, listen: netip.MustParseAddr(opts.Listen)}, nil
+}
+
+// Close stops FreeRADIUS and PostgreSQL of a Launched lab.
+func (l *Lab) Close() error {
+	l.RADIUS.Close()
+	return l.PG.Close()
+}
+
+// prepare fills opts' defaults, creates the radius database with the
+// pool in pg, and returns FreeRADIUS's options for it.
+func prepare(pg *Postgres, opts *Options) (freeradius.Options, error) {
 	if _, err := exec.LookPath("freeradius"); err != nil {
-		t.Fatal("freeradius missing (Debian package freeradius): `make test` installs it, or scripts/deps.sh test")
+		return freeradius.Options{}, errors.New("freeradius missing (Debian package freeradius): `make test` installs it, or scripts/deps.sh test")
 	}
 	if _, err := os.Stat("/usr/lib/freeradius/rlm_sql_postgresql.so"); err != nil {
-		t.Fatal("FreeRADIUS's PostgreSQL driver missing (Debian package freeradius-postgresql): `make test` installs it, or scripts/deps.sh test")
+		return freeradius.Options{}, errors.New("FreeRADIUS's PostgreSQL driver missing (Debian package freeradius-postgresql): `make test` installs it, or scripts/deps.sh test")
 	}
 	if opts.Lease < time.Second {
 		opts.Lease = time.Hour
 	}
-	pg := StartPostgres(t)
-	pg.MustExec(t, "postgres", "CREATE DATABASE radius")
+	if opts.Listen == "" {
+		opts.Listen = "127.0.0.1"
+	}
+	if opts.Clients == "" {
+		opts.Clients = "127.0.0.1/32"
+	}
+	if _, err := netip.ParseAddr(opts.Listen); err != nil {
+		return freeradius.Options{}, fmt.Errorf("sqlippool: listen: %w", err)
+	}
 	schema, err := os.ReadFile(debianSchema)
 	if err != nil {
-		t.Fatalf("sqlippool schema (Debian package freeradius-config): %v", err)
+		return freeradius.Options{}, fmt.Errorf("sqlippool schema (Debian package freeradius-config): %w", err)
 	}
-	pg.MustExec(t, "radius", string(schema))
+	if _, err := pg.Exec("postgres", "CREATE DATABASE radius"); err != nil {
+		return freeradius.Options{}, err
+	}
+	if _, err := pg.Exec("radius", string(schema)); err != nil {
+		return freeradius.Options{}, err
+	}
 	var rows []string
 	for _, a := range opts.Pool {
 		rows = append(rows, fmt.Sprintf("('fleet', '%s', 'epoch')", a))
@@ -242,39 +296,29 @@ func Start(t testing.TB, opts Options) *Lab {
 		// Free from the start: the table's default expiry is NOW(),
 		// rounded to the second, which sqlippool (expiry_time < now)
 		// would take as a lease for up to a second.
-		pg.MustExec(t, "radius", "INSERT INTO radippool (pool_name, framedipaddress, expiry_time) VALUES "+strings.Join(rows, ",")+";")
+		if _, err := pg.Exec("radius", "INSERT INTO radippool (pool_name, framedipaddress, expiry_time) VALUES "+strings.Join(rows, ",")+";"); err != nil {
+			return freeradius.Options{}, err
+		}
 	}
-
 	queries, err := os.ReadFile(debianQueries)
 	if err != nil {
-		t.Fatalf("sqlippool queries (Debian package freeradius-config): %v", err)
+		return freeradius.Options{}, fmt.Errorf("sqlippool queries (Debian package freeradius-config): %w", err)
 	}
 	const off, on = "\nskip_locked = \"\"\n", "\nskip_locked = \"SKIP LOCKED\"\n"
 	if !strings.Contains(string(queries), off) {
-		t.Fatalf("%s has no %q line to change: Debian's file changed", debianQueries, strings.TrimSpace(off))
+		return freeradius.Options{}, fmt.Errorf("%s has no %q line to change: Debian's file changed", debianQueries, strings.TrimSpace(off))
 	}
-	if opts.Listen == "" {
-		opts.Listen = "127.0.0.1"
-	}
-	if opts.Clients == "" {
-		opts.Clients = "127.0.0.1/32"
-	}
-	if opts.AuthPort == 0 || opts.AcctPort == 0 {
-		ports := freeradius.FreePorts(t, 2)
-		opts.AuthPort, opts.AcctPort = ports[0], ports[1]
-	}
-	l := &Lab{PG: pg, listen: netip.MustParseAddr(opts.Listen)}
-	l.RADIUS = freeradius.Start(t, freeradius.Options{
-		Netns: opts.Netns, AuthPort: opts.AuthPort, AcctPort: opts.AcctPort,
+	o := *opts
+	return freeradius.Options{
+		Netns: o.Netns, AuthPort: o.AuthPort, AcctPort: o.AcctPort,
 		Config: func(s *freeradius.Server) string {
-			return fmt.Sprintf(radiusdConf, s.Dir, s.AuthPort, s.AcctPort, pg.Dir, int(opts.Lease/time.Second), opts.Listen, opts.Clients)
+			return fmt.Sprintf(radiusdConf, s.Dir, s.AuthPort, s.AcctPort, pg.Dir, int(o.Lease/time.Second), o.Listen, o.Clients)
 		},
 		Files: map[string]string{
 			"ippool-queries.conf": strings.Replace(string(queries), off, on, 1),
 			"users":               Users,
 		},
-	})
-	return l
+	}, nil
 }
 
 // Server is the lab's FreeRADIUS for control/radius's Client.
