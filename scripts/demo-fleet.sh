@@ -146,7 +146,11 @@ leases() {
 	$PSQL -Atc "SELECT '  NAS-IP-Address ' || nasipaddress || ': ' || count(*) || ' leases' FROM radippool
 		WHERE expiry_time > 'now'::timestamp(0) GROUP BY nasipaddress ORDER BY nasipaddress"
 }
-no_leases() { ! leases | grep -q "$1"; }
+no_leases() {
+	local l
+	l=$(leases)
+	! grep -q "$1" <<<"$l"
+}
 # upagain: how often the dialler has seen every subscriber back up.
 upagain() { grep -c "up again" "$WORK/dial.log" || true; }
 more_upagain() { (($(upagain) > $1)); }
@@ -172,7 +176,8 @@ if [ "$AAA" = radius ]; then
 
 	echo
 	echo "== CoA/Disconnect reach the AC that owns the session"
-	row=$(ctl ac2 --json /ppp active print | tr -d '\n' | grep -o '{[^}]*}' | head -n 1)
+	rows=$(ctl ac2 --json /ppp active print | tr -d '\n' | grep -o '{[^}]*}')
+	row=${rows%%$'\n'*} # not head: its early exit would be a SIGPIPE, fatal under pipefail
 	id=$(grep -o '"\.id": *"\*[0-9a-fA-F]*"' <<<"$row" | grep -o '[0-9a-fA-F]*"$' | tr -d '"')
 	addr=$(grep -o '"address": *"[0-9.]*"' <<<"$row" | grep -o '[0-9.]*"$' | tr -d '"')
 	acct=$(printf '%08x' "0x$id") # Acct-Session-Id: the .id in eight hex digits
@@ -190,10 +195,14 @@ if [ "$AAA" = radius ]; then
 	echo "== failover: kill -9 ac-one ($(count ac1) sessions)"
 	ups=$(upagain)
 	lines=$(wc -l <"$WORK/dial.log")
+	killed=$(date +%s%N)
 	kill -KILL "$AC1PID"
+	echo "killed at $(date -d "@${killed:0:10}.${killed:10:3}" +%T.%3N); the subscribers' keepalive gives up after 2 s"
 	wait "$AC1PID" 2>/dev/null || true
 	waitfor 120 "every subscriber back up" more_upagain "$ups"
+	back=$(date +%s%N)
 	tail -n +$((lines + 1)) "$WORK/dial.log"
+	echo "every subscriber back up within $(((back - killed) / 1000000)) ms of kill -9 (polled every 0.2 s)"
 	echo "ac-two: $(count ac2) sessions"
 	echo "--- the SQL pool: ac-one (192.0.2.11) died without its Stops, its leases stay"
 	leases
