@@ -150,7 +150,11 @@ func TestFleetRadiusFailover(t *testing.T) {
 	// (503, Session-Context-Not-Found), ac-two does (ACK). The session is
 	// named by its Acct-Session-Id and its address; the ids are per AC and
 	// may repeat across the fleet, the address may not.
-	row := ac2.active()[0]
+	rows := ac2.active()
+	if len(rows) == 0 {
+		t.Fatal("ac-two has no session to disconnect")
+	}
+	row := rows[0]
 	sel := fmt.Sprintf("Acct-Session-Id = %q\nFramed-IP-Address = %s\n", acctSessionID(row), row["address"])
 	disconnect := func(nas string) string {
 		cmd := exec.Command("ip", "netns", "exec", core.Name, "radclient", "-x", "-t", "5", "-r", "1", nas+":3799", "disconnect", sqlippool.Secret)
