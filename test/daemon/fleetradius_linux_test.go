@@ -41,11 +41,13 @@ const (
 // fleetRadiusAC is an AC of the RADIUS fleet: identity (AC-Name and
 // NAS-Identifier), pado-delay, and the src-address its RADIUS requests
 // leave from. No pool and no secret of its own: every subscriber is
-// RADIUS's, every address sqlippool's.
+// RADIUS's, every address sqlippool's. keepalive-timeout=5 (RouterOS's
+// default is 10) ends sooner the sessions a subscriber abandoned under
+// load (its PPP timed out while the AC went on) and will never answer.
 func fleetRadiusAC(identity, padoDelay, src string) string {
 	return fmt.Sprintf(`/system identity set name=%s
 /ppp profile add name=prof local-address=100.64.255.1
-/interface pppoe-server server add interface=ether3 service-name=fleet default-profile=prof pado-delay=%s disabled=no
+/interface pppoe-server server add interface=ether3 service-name=fleet default-profile=prof pado-delay=%s keepalive-timeout=5 disabled=no
 /radius add service=ppp address=192.0.2.254 secret=%s src-address=%s timeout=2s
 /ppp aaa set use-radius=yes accounting=yes
 /radius incoming set accept=yes
@@ -95,8 +97,8 @@ func TestFleetRadiusFailover(t *testing.T) {
 
 	state1 := filepath.Join(t.TempDir(), "ac1.state")
 	conf1 := fleetRadiusAC("ac-one", fmt.Sprintf("0,300:%d", fleetThreshold), "192.0.2.11")
-	ac1 := startDaemon(t, l.ac1, "ac1", conf1, l.pins, "--state-dir", state1)
-	ac2 := startDaemon(t, l.ac2, "ac2", fleetRadiusAC("ac-two", "150", "192.0.2.12"), l.pins)
+	ac1 := radiusAC{startDaemon(t, l.ac1, "ac1", conf1, l.pins, "--state-dir", state1), "ac-one", "192.0.2.11"}
+	ac2 := radiusAC{startDaemon(t, l.ac2, "ac2", fleetRadiusAC("ac-two", "150", "192.0.2.12"), l.pins), "ac-two", "192.0.2.12"}
 
 	var mux *peer.Mux
 	must(t, l.cl.Do(t, func() (err error) { mux, err = peer.Listen("ether2"); return err }))
@@ -144,17 +146,23 @@ func TestFleetRadiusFailover(t *testing.T) {
 	if split["ac-one"] > fleetThreshold+fleetDialers || split["ac-one"] < fleetThreshold/2 || split["ac-one"]+split["ac-two"] != fleetSubscribers {
 		t.Errorf("split %v: want ac-one up to its %d-session threshold (+%d dialling at once), ac-two the rest", split, fleetThreshold, fleetDialers)
 	}
-	checkFleet(t, lab, subs, map[*daemon]string{ac1: "192.0.2.11", ac2: "192.0.2.12"})
+	settle(t, subs, ac1, ac2)
+	checkFleet(t, lab, subs, ac1, ac2)
 
 	// Disconnect-Request for a session of ac-two: ac-one does not own it
 	// (503, Session-Context-Not-Found), ac-two does (ACK). The session is
 	// named by its Acct-Session-Id and its address; the ids are per AC and
 	// may repeat across the fleet, the address may not.
-	rows := ac2.active()
-	if len(rows) == 0 {
+	var row map[string]string
+	for _, r := range ac2.d.active() {
+		if r["address"] != "" {
+			row = r
+			break
+		}
+	}
+	if row == nil {
 		t.Fatal("ac-two has no session to disconnect")
 	}
-	row := rows[0]
 	sel := fmt.Sprintf("Acct-Session-Id = %q\nFramed-IP-Address = %s\n", acctSessionID(row), row["address"])
 	disconnect := func(nas string) string {
 		cmd := exec.Command("ip", "netns", "exec", core.Name, "radclient", "-x", "-t", "5", "-r", "1", nas+":3799", "disconnect", sqlippool.Secret)
@@ -167,21 +175,20 @@ func TestFleetRadiusFailover(t *testing.T) {
 	} else {
 		t.Logf("Disconnect-Request to ac-one for ac-two's session %s: NAK, Error-Cause = Session-Context-Not-Found (503)", row["address"])
 	}
-	if n := len(ac2.active()); n != split["ac-two"] {
-		t.Errorf("after ac-one's NAK ac-two has %d sessions, want %d", n, split["ac-two"])
+	if !hasSession(ac2.d, row[".id"]) {
+		t.Errorf("after ac-one's NAK ac-two's session %s is gone", row[".id"])
 	}
 	if out := disconnect("192.0.2.2"); !strings.Contains(out, "Received Disconnect-ACK") {
 		t.Errorf("Disconnect-Request to ac-two for its session %s: want an ACK:\n%s", row["address"], out)
 	}
+	waitFor(t, 10*time.Second, "the session ac-two ACKed ended", func() bool { return !hasSession(ac2.d, row[".id"]) })
 	// The disconnected subscriber dials again.
-	waitFor(t, time.Minute, "the disconnected subscriber back", func() bool {
-		return allOn("")() && len(ac1.active())+len(ac2.active()) == fleetSubscribers
-	})
+	settle(t, subs, ac1, ac2)
 
 	// ac-one dies.
 	killed := time.Now()
-	must(t, ac1.cmd.Process.Kill())
-	<-ac1.done
+	must(t, ac1.d.cmd.Process.Kill())
+	<-ac1.d.done
 	waitFor(t, 3*time.Minute, "every subscriber on ac-two", allOn("ac-two"))
 	var last time.Duration
 	for _, s := range subs {
@@ -191,9 +198,7 @@ func TestFleetRadiusFailover(t *testing.T) {
 	}
 	t.Logf("failover: %d subscribers of ac-one back on ac-two %v after kill -9 (keepalive-timeout %v: gone after %v)",
 		split["ac-one"], last.Round(10*time.Millisecond), fleetKeepalive, 2*fleetKeepalive)
-	if n := len(ac2.active()); n != fleetSubscribers {
-		t.Errorf("ac-two has %d sessions, want all %d", n, fleetSubscribers)
-	}
+	settle(t, subs, ac2)
 	// ac-one's leases are still in the pool (lease_duration: an hour);
 	// every address on ac-two is one of ac-two's leases and none twice.
 	checkSubscribers(t, subs)
@@ -215,7 +220,7 @@ func TestFleetRadiusFailover(t *testing.T) {
 		}
 		return true
 	})
-	checkFleet(t, lab, subs, map[*daemon]string{ac2: "192.0.2.12"})
+	checkFleet(t, lab, subs, ac2)
 }
 
 // acctSessionID is the Acct-Session-Id of an active row: its .id as eight
@@ -238,46 +243,120 @@ func checkSubscribers(t *testing.T, subs []*peer.Subscriber) {
 	}
 }
 
+// radiusAC is an AC of the lab as the checks see it.
+type radiusAC struct {
+	d        *daemon
+	identity string // NAS-Identifier
+	nasIP    string // NAS-IP-Address: its src-address
+}
+
+// hasSession reports whether d has the session .id.
+func hasSession(d *daemon, id string) bool {
+	for _, r := range d.active() {
+		if r[".id"] == id {
+			return true
+		}
+	}
+	return false
+}
+
+// settle waits until the ACs' sessions with an address are exactly the
+// subscribers' (the same AC, the same address): under load a subscriber
+// may give up on a session the AC went on with (its discovery or PPP
+// timed out) and dial again, and the AC ends the abandoned one only after
+// its keepalive-timeout.
+func settle(t *testing.T, subs []*peer.Subscriber, acs ...radiusAC) {
+	t.Helper()
+	waitFor(t, 2*time.Minute, "the ACs' sessions to be the subscribers'", func() bool {
+		want := map[string]bool{}
+		for _, s := range subs {
+			st := s.State()
+			if st.ACName == "" {
+				return false
+			}
+			want[st.ACName+" "+st.Addr.String()] = true
+		}
+		n := 0
+		for _, ac := range acs {
+			for _, r := range ac.d.active() {
+				if r["address"] == "" {
+					continue // not up yet, or abandoned: no address to share
+				}
+				if !want[ac.identity+" "+r["address"]] {
+					return false
+				}
+				n++
+			}
+		}
+		return n == len(want)
+	})
+}
+
 // checkFleet: no address twice on the subscribers or across the ACs, and
-// PostgreSQL's live leases are exactly the ACs' sessions: the same
-// address, held by the AC's NAS-IP-Address (its src-address), keyed by
-// its NAS-Identifier and the session's Acct-Session-Id.
-func checkFleet(t *testing.T, lab *sqlippool.Lab, subs []*peer.Subscriber, acs map[*daemon]string) {
+// PostgreSQL's live leases are exactly the ACs' sessions: each lease held
+// by the AC's NAS-IP-Address (its src-address) and keyed by its
+// NAS-Identifier and a live session's Acct-Session-Id, with the session's
+// address once it has one; each session with an address has its lease. A
+// session still negotiating may hold a lease (Access-Accept came) before
+// it shows an address. The ACs' accounting is queued, so a session that
+// just ended may still hold its lease: the check is repeated for up to
+// 30 s before the differences count.
+func checkFleet(t *testing.T, lab *sqlippool.Lab, subs []*peer.Subscriber, acs ...radiusAC) {
 	t.Helper()
 	checkSubscribers(t, subs)
+	var diff []string
+	for end := time.Now().Add(30 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		var dups []string
+		diff, dups = fleetDiff(t, lab, acs)
+		for _, d := range dups {
+			t.Errorf("address given twice: %s", d) // never transient
+		}
+		if len(diff) == 0 || len(dups) > 0 || time.Now().After(end) {
+			break
+		}
+	}
+	if len(diff) > 0 {
+		t.Errorf("the ACs' sessions and the pool's leases differ:\n%s", strings.Join(diff, "\n"))
+	}
+}
+
+// fleetDiff returns how the ACs' sessions and the live leases differ, and
+// the addresses on two sessions at once.
+func fleetDiff(t *testing.T, lab *sqlippool.Lab, acs []radiusAC) (diff, dups []string) {
 	type holder struct{ nas, key string }
-	want := map[netip.Addr]holder{}
-	for ac, nasIP := range acs {
-		identity := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(ac.ctl("/system identity print")), "name:"))
-		for _, row := range ac.active() {
-			a, err := netip.ParseAddr(row["address"])
-			if err != nil {
-				t.Errorf("%s: session %v without an address", ac.name, row)
+	sessions := map[holder]netip.Addr{} // invalid while it has no address
+	byAddr := map[netip.Addr]string{}
+	for _, ac := range acs {
+		for _, row := range ac.d.active() {
+			h := holder{ac.nasIP, ac.identity + "/" + acctSessionID(row)}
+			a, _ := netip.ParseAddr(row["address"])
+			sessions[h] = a
+			if !a.IsValid() {
 				continue
 			}
-			if prev, dup := want[a]; dup {
-				t.Errorf("%v on %s and on %s", a, prev.key, ac.name)
+			if prev, dup := byAddr[a]; dup {
+				dups = append(dups, fmt.Sprintf("%v on %s and on %s", a, prev, h.key))
 			}
-			want[a] = holder{nasIP, identity + "/" + acctSessionID(row)}
+			byAddr[a] = h.key
 		}
 	}
-	got := map[netip.Addr]holder{}
+	leased := map[holder]bool{}
 	for _, le := range lab.Leases(t) {
-		got[le.Addr] = holder{le.NAS, le.PoolKey}
-	}
-	var diff []string
-	for a, h := range want {
-		if got[a] != h {
-			diff = append(diff, fmt.Sprintf("%v: session %+v, lease %+v", a, h, got[a]))
+		h := holder{le.NAS, le.PoolKey}
+		a, live := sessions[h]
+		switch {
+		case !live:
+			diff = append(diff, fmt.Sprintf("%v: lease %+v of no session", le.Addr, h))
+		case a.IsValid() && a != le.Addr:
+			diff = append(diff, fmt.Sprintf("%v: lease %+v, but the session has %v", le.Addr, h, a))
 		}
+		leased[h] = true
 	}
-	for a, h := range got {
-		if _, ok := want[a]; !ok {
-			diff = append(diff, fmt.Sprintf("%v: lease %+v of no session", a, h))
+	for h, a := range sessions {
+		if a.IsValid() && !leased[h] {
+			diff = append(diff, fmt.Sprintf("%v: session %+v without a lease", a, h))
 		}
 	}
 	sort.Strings(diff)
-	if len(diff) > 0 {
-		t.Errorf("%d sessions, %d leases; they differ:\n%s", len(want), len(got), strings.Join(diff, "\n"))
-	}
+	return diff, dups
 }

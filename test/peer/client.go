@@ -46,10 +46,12 @@ type Config struct {
 	// anything else: a subscriber whose first packets leave at once.
 	OnUp func(info link.Info) [][]byte
 	// Keepalive is the client's keepalive-timeout (RouterOS's rule, as
-	// the server's in control/session): after this long without a frame
-	// from the AC it sends LCP Echo-Requests, after twice this long it
-	// declares the AC gone and stops (LinkDown "keepalive-timeout"), as
-	// a subscriber whose AC died does before it rediscovers. 0: none.
+	// the server's in control/session): once IPCP is up, after this long
+	// without a frame from the AC it sends LCP Echo-Requests, after
+	// twice this long it declares the AC gone and stops (LinkDown
+	// "keepalive-timeout"), as a subscriber whose AC died does before it
+	// rediscovers. Before IPCP is up the restart timers decide, as in a
+	// CPE. 0: none.
 	Keepalive time.Duration
 	// PADTOnAuthFailure makes the client hang up with a PADT the moment
 	// the AC refuses its credentials, before any LCP Terminate exchange,
@@ -66,11 +68,13 @@ type Client struct {
 	link *link.Link
 	cmds chan func()
 
-	// deadline, silent and heard belong to the loop; heard is when the
-	// last frame came from the AC (keepalive).
+	// deadline, silent, heard and probing belong to the loop; heard is
+	// when the last frame came from the AC, probing whether the
+	// keepalive runs (from IPCP Opened on).
 	deadline time.Time
 	silent   bool
 	heard    time.Time
+	probing  bool
 
 	up   chan struct{} // closed at NetworkUp
 	done chan struct{} // closed when the loop ends
@@ -298,6 +302,7 @@ func (c *Client) act(out link.Output) bool {
 			default:
 				close(c.up)
 			}
+			c.probing, c.heard = true, time.Now()
 		case link.AuthFailed:
 			c.mu.Lock()
 			c.authFailed = true
@@ -353,7 +358,7 @@ func (c *Client) run() {
 			}
 		case now := <-probe:
 			switch idle := now.Sub(c.heard); {
-			case c.silent:
+			case c.silent || !c.probing:
 			case idle >= 2*c.cfg.Keepalive:
 				c.mu.Lock()
 				c.linkDown = "keepalive-timeout"

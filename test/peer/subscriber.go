@@ -67,7 +67,12 @@ func (s *Subscriber) Run(ctx context.Context, m *Mux, first func()) {
 			pause() // discovery gave up, or ctx ended
 			continue
 		}
-		info, err := c.WaitUp(ctx)
+		// A negotiation that stalls (its LCP gave up, or the AC went
+		// away before IPCP) is abandoned after a minute and dialled
+		// again, as a CPE's PPP timers would.
+		wctx, cancel := context.WithTimeout(ctx, time.Minute)
+		info, err := c.WaitUp(wctx)
+		cancel()
 		if err != nil {
 			c.Close()
 			pause()
