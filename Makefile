@@ -14,7 +14,7 @@ export BPF2GO_CC    := $(BPF_CC)
 export BPF2GO_STRIP := $(BPF_STRIP)
 
 .PHONY: all generate build test bench bench-dataplane bench-sessions bench-flood bench-ratelimit lint demo demo-fleet deb clean \
-	deps-generate deps-demo deps-test deps-deb
+	deps-generate deps-demo deps-fleet deps-test deps-deb
 
 # NO_INSTALL reaches scripts/deps.sh through the environment, from the
 # command line (make test NO_INSTALL=1) as from the shell.
@@ -59,9 +59,11 @@ demo: deps-demo build
 	scripts/demo.sh
 
 # Two pppoed ACs on one bridge sharing subscribers by pado-delay, with
-# FLEET_SUBSCRIBERS (200) emulated subscribers; reports the split. Local
-# pools until RADIUS is wired to sessions. Needs root.
-demo-fleet: deps-demo build
+# FLEET_SUBSCRIBERS (200) emulated subscribers, addresses from FreeRADIUS
+# sqlippool on PostgreSQL; reports the split, a Disconnect to the wrong AC
+# (503) and the right one, and the failover when one AC is killed.
+# FLEET_AAA=local: local pools, the split only. Needs root.
+demo-fleet: deps-demo deps-fleet build
 	scripts/demo-fleet.sh
 
 # A Debian package, pppoe-xdp_VERSION_ARCH.deb here, built with dpkg-deb:
@@ -72,7 +74,7 @@ demo-fleet: deps-demo build
 deb: deps-deb
 	GO=$(GO) scripts/deb/build.sh
 
-deps-generate deps-demo deps-test deps-deb:
+deps-generate deps-demo deps-fleet deps-test deps-deb:
 	@scripts/deps.sh $(@:deps-%=%)
 
 lint:

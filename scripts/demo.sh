@@ -19,78 +19,19 @@
 # (namespaces, veths, bpffs pins, processes, files) goes on exit.
 # Needs root, iproute2, procps, bpftool and Go (make demo installs the
 # packages through scripts/deps.sh); builds bin/pppoed, bin/pppoectl (make
-# build) and bin/labtool.
+# build) and bin/labtool. The lab's plumbing is scripts/lab.sh, shared
+# with make demo-fleet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEMO_SECONDS=${DEMO_SECONDS:-0} # 0: until Ctrl-C; counted once traffic runs
-[ "$(id -u)" -eq 0 ] || { echo "demo: needs root" >&2; exit 1; }
-for tool in ip sysctl bpftool go; do
-	command -v "$tool" >/dev/null || { echo "demo: $tool missing: make demo installs it (scripts/deps.sh demo)" >&2; exit 1; }
-done
-[ -x bin/pppoed ] && [ -x bin/pppoectl ] || go build -o bin/ ./cmd/...
-go build -o bin/ ./scripts/labtool
-
-BIN=$PWD/bin
-ID=$$
+LAB=demo LAB_DEPS=demo LAB_TMP=pppoe-demo
+source scripts/lab.sh
+lab_init ip sysctl bpftool
 CORE=pxdemo-core-$ID AC=pxdemo-ac-$ID CL1=pxdemo-cl1-$ID CL2=pxdemo-cl2-$ID
-WORK=$(mktemp -d /tmp/pppoe-demo.XXXXXX)
-PINS=$WORK/bpf
-PIDS=()
-
-cleanup() {
-	set +e
-	trap - EXIT INT TERM
-	echo
-	echo "== tearing down"
-	# Clients first (they send PADT), then the AC, then the rest.
-	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-		kill -TERM "${PIDS[i]}" 2>/dev/null && wait "${PIDS[i]}" 2>/dev/null
-	done
-	for ns in "$CL1" "$CL2" "$AC" "$CORE"; do
-		ip netns del "$ns" 2>/dev/null
-	done
-	mountpoint -q "$PINS" && umount "$PINS"
-	rm -rf "$WORK"
-	echo "== done: namespaces, veths, pins, processes and files removed"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
-
-# start NS NAME ARGS...: pppoed in NS, logging to $WORK/NAME.log.
-start() {
-	local ns=$1 name=$2; shift 2
-	# ip execs pppoed, so $! is pppoed's pid (a shell function would
-	# leave a subshell in between that the TERM would stop alone).
-	ip netns exec "$ns" "$BIN/pppoed" --config "$WORK/$name.rsc" --socket "$WORK/$name.sock" \
-		--bpffs "$PINS/$name" --state-dir "$WORK/$name.state" --resolv-conf "$WORK/$name.resolv.conf" \
-		--log-format console "$@" >"$WORK/$name.log" 2>&1 &
-	PIDS+=($!)
-}
-ctl() { local name=$1; shift; "$BIN/pppoectl" --socket "$WORK/$name.sock" "$@"; }
-
-# waitfor SECONDS DESCRIPTION COMMAND...
-waitfor() {
-	local end=$((SECONDS + $1)) what=$2; shift 2
-	until "$@" >/dev/null 2>&1; do
-		if ((SECONDS >= end)); then
-			echo "demo: timed out waiting for $what" >&2
-			tail -n 20 "$WORK"/*.log >&2
-			exit 1
-		fi
-		sleep 0.2
-	done
-}
 
 echo "== lab: namespaces and veths"
-mkdir -p "$PINS"
-mount -t bpf bpf "$PINS" # one bpffs every namespace sees, for bpftool
-for ns in "$CORE" "$AC" "$CL1" "$CL2"; do
-	ip netns add "$ns"
-	nsx "$ns" ip link set lo up
-done
+lab_netns "$CORE" "$AC" "$CL1" "$CL2"
 ip link add up0 netns "$AC" type veth peer name cor0 netns "$CORE"
 ip link add ether3 netns "$AC" type veth peer name ether2 netns "$CL1"
 ip link add ether4 netns "$AC" type veth peer name wlan1 netns "$CL2"

@@ -5,8 +5,9 @@
 #
 #   scripts/deps.sh [--check] GROUP...
 #
-# GROUP: generate (make generate), demo (make demo), test (make test), deb
-# (make deb), debcheck (scripts/deb/check.sh: lintian), all.
+# GROUP: generate (make generate), demo (make demo), fleet (make
+# demo-fleet's RADIUS, beside demo), test (make test), deb (make deb),
+# debcheck (scripts/deb/check.sh: lintian), all.
 #
 # With --check, or NO_INSTALL=1 in the environment (for people who manage
 # their packages themselves), nothing is installed: a missing package is an
@@ -17,7 +18,7 @@
 set -euo pipefail
 
 usage() {
-	echo "usage: $0 [--check] {generate|demo|test|deb|debcheck|all}..." >&2
+	echo "usage: $0 [--check] {generate|demo|fleet|test|deb|debcheck|all}..." >&2
 	exit 2
 }
 
@@ -27,8 +28,8 @@ groups=()
 for a in "$@"; do
 	case "$a" in
 	--check) check=1 ;;
-	generate | demo | test | deb | debcheck) groups+=("$a") ;;
-	all) groups+=(generate demo test deb debcheck) ;;
+	generate | demo | fleet | test | deb | debcheck) groups+=("$a") ;;
+	all) groups+=(generate demo fleet test deb debcheck) ;;
 	*) usage ;;
 	esac
 done
@@ -61,6 +62,12 @@ for g in "${groups[@]}"; do
 		need iproute2 "ip: the lab's namespaces, veths, addresses and routes"
 		need procps "sysctl: IP forwarding in the lab's AC namespace"
 		need bpftool "shows the AC's programs and pinned maps"
+		;;
+	fleet)
+		need freeradius "make demo-fleet: the fleet's RADIUS server"
+		need freeradius-postgresql "make demo-fleet: FreeRADIUS's PostgreSQL driver for sqlippool"
+		need freeradius-utils "make demo-fleet: radclient sends the Disconnect-Requests"
+		need postgresql "make demo-fleet: the fleet's shared address pool (radippool)"
 		;;
 	test)
 		need iproute2 "ip and tc: the tests' namespaces, veths, routes and qdiscs"

@@ -7,9 +7,12 @@
 //	labtool stream ADDR:PORT SECONDS [SRC]  TCP sender at full speed
 //	labtool get URL                  HTTP GET, body to stdout (metrics)
 //	labtool txoff IFACE...           transmit checksum offload off
-//	labtool dial IFACE N SERVICE USER PASSWORD HOLD [CONCURRENCY]
+//	labtool dial IFACE N SERVICE USER PASSWORD HOLD [CONCURRENCY [KEEPALIVE]]
 //	                                 N emulated subscribers (test/peer),
 //	                                 their split over the ACs (dial.go)
+//	labtool sqlippool DIR LISTEN CLIENTS FIRST N
+//	                                 PostgreSQL and FreeRADIUS sqlippool,
+//	                                 the fleet's shared pool (sqlippool.go)
 //
 // txoff is a lab artefact of veth: a veth hands its peer CHECKSUM_PARTIAL
 // packets whose checksum an XDP redirect loses (a NIC never receives such
@@ -34,7 +37,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: labtool ping|sink|stream|get|txoff|dial ARGS")
+		fmt.Fprintln(os.Stderr, "usage: labtool ping|sink|stream|get|txoff|dial|sqlippool ARGS")
 		os.Exit(2)
 	}
 	var err error
@@ -50,6 +53,8 @@ func main() {
 		err = get(args)
 	case "dial":
 		err = dial(args)
+	case "sqlippool":
+		err = sqlippoolCmd(args)
 	case "txoff":
 		for _, a := range args {
 			if err = maps.SetTxChecksum(a, false); err != nil {

@@ -47,6 +47,12 @@ type Options struct {
 	// Netns, when set, runs FreeRADIUS in that named network namespace
 	// (ip netns exec), as the bench does beside the AC.
 	Netns string
+	// Config, when set, returns the whole radiusd.conf for s (its Dir
+	// and ports) instead of the README's: test/sqlippool's fleet server.
+	// Client, Listen and Users are then unused. Files are written
+	// beside it (name → content).
+	Config func(s *Server) string
+	Files  map[string]string
 }
 
 // Server is one FreeRADIUS process on 127.0.0.1.
@@ -185,17 +191,26 @@ func prepare(dir string, opts Options) (*Server, error) {
 		opts.Listen = "127.0.0.1"
 	}
 	s := &Server{opts: opts, Dir: dir, AuthPort: opts.AuthPort, AcctPort: opts.AcctPort}
-	conf, users, err := readme()
-	if err != nil {
-		return nil, err
+	files := map[string]string{}
+	for name, text := range opts.Files {
+		files[name] = text
 	}
-	if conf, err = edit(conf, dir, opts); err != nil {
-		return nil, err
+	if opts.Config != nil {
+		files["radiusd.conf"] = opts.Config(s)
+	} else {
+		conf, users, err := readme()
+		if err != nil {
+			return nil, err
+		}
+		if conf, err = edit(conf, dir, opts); err != nil {
+			return nil, err
+		}
+		files["radiusd.conf"], files["users"] = conf, users+opts.Users
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "radacct"), 0o700); err != nil {
 		return nil, err
 	}
-	for name, text := range map[string]string{"radiusd.conf": conf, "users": users + opts.Users} {
+	for name, text := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
 			return nil, err
 		}

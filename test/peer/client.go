@@ -45,6 +45,14 @@ type Config struct {
 	// IPCP opens, right after the frame that opened it and before it reads
 	// anything else: a subscriber whose first packets leave at once.
 	OnUp func(info link.Info) [][]byte
+	// Keepalive is the client's keepalive-timeout (RouterOS's rule, as
+	// the server's in control/session): once IPCP is up, after this long
+	// without a frame from the AC it sends LCP Echo-Requests, after
+	// twice this long it declares the AC gone and stops (LinkDown
+	// "keepalive-timeout"), as a subscriber whose AC died does before it
+	// rediscovers. Before IPCP is up the restart timers decide, as in a
+	// CPE. 0: none.
+	Keepalive time.Duration
 	// PADTOnAuthFailure makes the client hang up with a PADT the moment
 	// the AC refuses its credentials, before any LCP Terminate exchange,
 	// as some clients do.
@@ -60,9 +68,13 @@ type Client struct {
 	link *link.Link
 	cmds chan func()
 
-	// deadline and silent belong to the loop.
+	// deadline, silent, heard and probing belong to the loop; heard is
+	// when the last frame came from the AC, probing whether the
+	// keepalive runs (from IPCP Opened on).
 	deadline time.Time
 	silent   bool
+	heard    time.Time
+	probing  bool
 
 	up   chan struct{} // closed at NetworkUp
 	done chan struct{} // closed when the loop ends
@@ -152,7 +164,7 @@ func (c *Client) why() string {
 }
 
 // Done is closed when the client has stopped: PADT from the AC, SendPADT,
-// Silence followed by PADT, or Close.
+// Silence followed by PADT, Close, or the Keepalive giving up on the AC.
 func (c *Client) Done() <-chan struct{} { return c.done }
 
 // GotPADT reports whether the AC ended the session with PADT (RFC 2516
@@ -290,6 +302,7 @@ func (c *Client) act(out link.Output) bool {
 			default:
 				close(c.up)
 			}
+			c.probing, c.heard = true, time.Now()
 		case link.AuthFailed:
 			c.mu.Lock()
 			c.authFailed = true
@@ -320,6 +333,13 @@ func (c *Client) run() {
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	var probe <-chan time.Time
+	c.heard = time.Now()
+	if c.cfg.Keepalive > 0 {
+		t := time.NewTicker(c.cfg.Keepalive / 4)
+		defer t.Stop()
+		probe = t.C
+	}
 	for {
 		timer.Stop()
 		var tick <-chan time.Time
@@ -336,6 +356,18 @@ func (c *Client) run() {
 			if c.act(c.link.Tick(time.Now())) {
 				return
 			}
+		case now := <-probe:
+			switch idle := now.Sub(c.heard); {
+			case c.silent || !c.probing:
+			case idle >= 2*c.cfg.Keepalive:
+				c.mu.Lock()
+				c.linkDown = "keepalive-timeout"
+				c.mu.Unlock()
+				c.port.Close()
+				return
+			case idle >= c.cfg.Keepalive:
+				c.act(c.link.EchoRequest(now))
+			}
 		case b := <-c.port.in:
 			if c.frame(b) {
 				return
@@ -350,6 +382,7 @@ func (c *Client) frame(b []byte) bool {
 	if err != nil || p.SessionID != c.sess.SessionID || !sameMAC(f.Source, c.sess.ACMAC) {
 		return false
 	}
+	c.heard = time.Now()
 	if p.Code == pppoe.CodePADT {
 		c.mu.Lock()
 		c.padt = true

@@ -15,6 +15,7 @@
 package sqlippool
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -45,30 +46,52 @@ type Postgres struct {
 
 // pgBin returns the newest installed PostgreSQL's bin directory
 // (/usr/lib/postgresql/<major>/bin, where Debian puts initdb and postgres).
-func pgBin(t testing.TB) string {
-	t.Helper()
+func pgBin() (string, error) {
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
 	if len(dirs) == 0 {
-		t.Fatal("PostgreSQL missing (Debian package postgresql): `make test` installs it, or scripts/deps.sh test")
+		return "", errors.New("PostgreSQL missing (Debian package postgresql): `make test` installs it, or scripts/deps.sh test")
 	}
 	sort.Slice(dirs, func(i, j int) bool {
 		a, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(dirs[i]))))
 		b, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(dirs[j]))))
 		return a < b
 	})
-	return filepath.Dir(dirs[len(dirs)-1])
+	return filepath.Dir(dirs[len(dirs)-1]), nil
 }
 
 // StartPostgres initialises a cluster in a temp dir as the postgres user
 // and starts it; it is stopped and removed when the test ends.
 func StartPostgres(t testing.TB) *Postgres {
 	t.Helper()
+	p, err := LaunchPostgres()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		log := p.Log() // Close removes it
+		if err := p.Close(); err != nil {
+			t.Error(err)
+		}
+		if t.Failed() {
+			t.Logf("postgres log:\n%s", log)
+		}
+	})
+	return p
+}
+
+// LaunchPostgres is StartPostgres for a command (make demo-fleet's
+// labtool): Close stops the cluster and removes it.
+func LaunchPostgres() (*Postgres, error) {
 	if os.Geteuid() != 0 {
-		t.Fatal("needs root: PostgreSQL is started as the postgres user")
+		return nil, errors.New("needs root: PostgreSQL is started as the postgres user")
 	}
 	u, err := user.Lookup("postgres")
 	if err != nil {
-		t.Fatalf("no postgres user (Debian package postgresql creates it): %v", err)
+		return nil, fmt.Errorf("no postgres user (Debian package postgresql creates it): %w", err)
+	}
+	bin, err := pgBin()
+	if err != nil {
+		return nil, err
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
@@ -77,48 +100,55 @@ func StartPostgres(t testing.TB) *Postgres {
 	// in 107 bytes.
 	dir, err := os.MkdirTemp("", "pgippool-")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chown(dir, uid, gid); err != nil {
-		t.Fatal(err)
+	p := &Postgres{Dir: dir, bin: bin, cred: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, log: filepath.Join(dir, "server.log")}
+	if err := p.launch(); err != nil {
+		p.Close()
+		return nil, err
 	}
-	p := &Postgres{Dir: dir, bin: pgBin(t), cred: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, log: filepath.Join(dir, "server.log")}
+	return p, nil
+}
+
+func (p *Postgres) launch() error {
+	if err := os.Chown(p.Dir, int(p.cred.Uid), int(p.cred.Gid)); err != nil {
+		return err
+	}
 	// trust: the only way in is the socket in a directory only the
 	// postgres user (and root) can enter.
-	if out, err := p.command("initdb", "-D", filepath.Join(dir, "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync").CombinedOutput(); err != nil {
-		t.Fatalf("initdb: %v\n%s", err, out)
+	if out, err := p.command("initdb", "-D", filepath.Join(p.Dir, "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync").CombinedOutput(); err != nil {
+		return fmt.Errorf("initdb: %w\n%s", err, out)
 	}
 	// fsync and friends off: a test's database needs no durability, and
 	// the machine's disks are shared with other suites.
-	p.cmd = p.command("postgres", "-D", filepath.Join(dir, "data"), "-k", dir, "-p", strconv.Itoa(pgPort),
+	p.cmd = p.command("postgres", "-D", filepath.Join(p.Dir, "data"), "-k", p.Dir, "-p", strconv.Itoa(pgPort),
 		"-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
 		"-c", "max_connections=50")
 	logf, err := os.Create(p.log)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("postgres: %v", err)
+		logf.Close()
+		p.cmd = nil
+		return fmt.Errorf("postgres: %w", err)
 	}
 	p.done = make(chan struct{})
 	go func() { p.cmd.Wait(); logf.Close(); close(p.done) }()
-	t.Cleanup(func() { p.stop(t) })
 	for end := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
 		select {
 		case <-p.done:
-			t.Fatalf("postgres exited at start:\n%s", p.Log())
+			return fmt.Errorf("postgres exited at start:\n%s", p.Log())
 		default:
 		}
 		if _, err := p.Exec("postgres", "SELECT 1"); err == nil {
-			break
+			return nil
 		}
 		if time.Now().After(end) {
-			t.Fatalf("postgres not ready after a minute:\n%s", p.Log())
+			return fmt.Errorf("postgres not ready after a minute:\n%s", p.Log())
 		}
 	}
-	return p
 }
 
 func (p *Postgres) command(name string, args ...string) *exec.Cmd {
@@ -128,23 +158,26 @@ func (p *Postgres) command(name string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// stop is a fast shutdown (SIGINT: abort transactions, then exit).
-func (p *Postgres) stop(t testing.TB) {
+// Close stops the server with a fast shutdown (SIGINT: abort
+// transactions, then exit) and removes its directory.
+func (p *Postgres) Close() error {
+	defer os.RemoveAll(p.Dir)
+	if p.cmd == nil {
+		return nil
+	}
 	select {
 	case <-p.done:
-		return
+		return nil
 	default:
 	}
 	p.cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case <-p.done:
+		return nil
 	case <-time.After(20 * time.Second):
 		p.cmd.Process.Kill()
 		<-p.done
-		t.Errorf("postgres did not stop within 20s of SIGINT")
-	}
-	if t.Failed() {
-		t.Logf("postgres log:\n%s", p.Log())
+		return errors.New("postgres did not stop within 20s of SIGINT")
 	}
 }
 
@@ -152,6 +185,12 @@ func (p *Postgres) stop(t testing.TB) {
 func (p *Postgres) Log() string {
 	b, _ := os.ReadFile(p.log)
 	return string(b)
+}
+
+// PSQL is the shell command that opens psql on database db as the
+// postgres user (runuser, util-linux), for a person at the lab.
+func (p *Postgres) PSQL(db string) string {
+	return fmt.Sprintf("runuser -u postgres -- %s -X -h %s -p %d -U postgres -d %s", filepath.Join(p.bin, "psql"), p.Dir, pgPort, db)
 }
 
 // Exec runs SQL (one or more statements) in database db through psql and

@@ -1,24 +1,21 @@
 package sqlippool
 
 import (
-	"bufio"
+	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/radius"
+	"github.com/pppoe-xdp/pppoe-xdp/test/freeradius"
 )
 
-// Secret is the shared secret of every NAS (127.0.0.1, where the test's
-// RADIUS clients send from).
+// Secret is the shared secret of every NAS (Options.Clients, by default
+// 127.0.0.1, where the test's RADIUS clients send from).
 const Secret = "fleet-secret"
 
 // debianQueries is Debian's sqlippool query set for PostgreSQL (package
@@ -41,18 +38,21 @@ type Options struct {
 	// the addresses of an AC that died without sending its Stops). At
 	// least 1s: PostgreSQL keeps the expiry in whole seconds.
 	Lease time.Duration
+	// Netns runs FreeRADIUS in that named namespace (the fleet lab's
+	// core); Listen is the address it listens on there and Clients the
+	// network its NASes send from. Defaults: the test's own namespace,
+	// 127.0.0.1 and 127.0.0.1/32. AuthPort and AcctPort default to free
+	// ports on 127.0.0.1.
+	Netns, Listen, Clients string
+	AuthPort, AcctPort     int
 }
 
 // Lab is PostgreSQL with the radippool table and FreeRADIUS with sqlippool
-// on it, listening on 127.0.0.1.
+// on it (test/freeradius's server, on this package's configuration).
 type Lab struct {
-	t                  testing.TB
-	PG                 *Postgres
-	Dir                string // FreeRADIUS's configuration
-	AuthPort, AcctPort int
-	cmd                *exec.Cmd
-	out                *lockedBuffer
-	exited             chan struct{}
+	PG     *Postgres
+	RADIUS *freeradius.Server // its Dir holds the configuration
+	listen netip.Addr
 }
 
 // Users is the users file: one subscriber, PAP (the pool does not care
@@ -62,7 +62,8 @@ const Users = `sub	Cleartext-Password := "subpass"
 
 // radiusdConf is radiusd.conf: %[1]s the directory, %[2]d and %[3]d the
 // auth and acct ports, %[4]s the PostgreSQL socket directory, %[5]d the
-// lease in seconds.
+// lease in seconds, %[6]s the listening address, %[7]s the NASes'
+// network.
 //
 // Every reply carries a Message-Authenticator (pppoe-xdp drops unsigned
 // Access-Accepts, BlastRADIUS). post-auth allocates from the pool named
@@ -103,8 +104,8 @@ security {
 	reject_delay = 0
 	status_server = no
 }
-client localhost {
-	ipaddr = 127.0.0.1
+client fleet {
+	ipaddr = %[7]s
 	secret = ` + Secret + `
 	require_message_authenticator = yes
 }
@@ -172,12 +173,12 @@ modules {
 server default {
 	listen {
 		type = auth
-		ipaddr = 127.0.0.1
+		ipaddr = %[6]s
 		port = %[2]d
 	}
 	listen {
 		type = acct
-		ipaddr = 127.0.0.1
+		ipaddr = %[6]s
 		port = %[3]d
 	}
 	authorize {
@@ -218,22 +219,75 @@ server default {
 // FreeRADIUS with sqlippool on it; both end with the test.
 func Start(t testing.TB, opts Options) *Lab {
 	t.Helper()
+	if opts.AuthPort == 0 || opts.AcctPort == 0 {
+		ports := freeradius.FreePorts(t, 2)
+		opts.AuthPort, opts.AcctPort = ports[0], ports[1]
+	}
+	pg := StartPostgres(t)
+	fo, err := prepare(pg, &opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Lab{PG: pg, RADIUS: freeradius.Start(t, fo), listen: netip.MustParseAddr(opts.Listen)}
+}
+
+// Launch is Start for a command (make demo-fleet's labtool): FreeRADIUS's
+// configuration goes in dir, the ports must be given; Close stops both.
+func Launch(dir string, opts Options) (*Lab, error) {
+	pg, err := LaunchPostgres()
+	if err != nil {
+		return nil, err
+	}
+	fo, err := prepare(pg, &opts)
+	if err != nil {
+		pg.Close()
+		return nil, err
+	}
+	s, err := freeradius.Launch(dir, fo)
+	if err != nil {
+		pg.Close()
+		return nil, err
+	}
+	return &Lab{PG: pg, RADIUS: s, listen: netip.MustParseAddr(opts.Listen)}, nil
+}
+
+// Close stops FreeRADIUS and PostgreSQL of a Launched lab.
+func (l *Lab) Close() error {
+	l.RADIUS.Close()
+	return l.PG.Close()
+}
+
+// prepare fills opts' defaults, creates the radius database with the
+// pool in pg, and returns FreeRADIUS's options for it.
+func prepare(pg *Postgres, opts *Options) (freeradius.Options, error) {
 	if _, err := exec.LookPath("freeradius"); err != nil {
-		t.Fatal("freeradius missing (Debian package freeradius): `make test` installs it, or scripts/deps.sh test")
+		return freeradius.Options{}, errors.New("freeradius missing (Debian package freeradius): `make test` installs it, or scripts/deps.sh test")
 	}
 	if _, err := os.Stat("/usr/lib/freeradius/rlm_sql_postgresql.so"); err != nil {
-		t.Fatal("FreeRADIUS's PostgreSQL driver missing (Debian package freeradius-postgresql): `make test` installs it, or scripts/deps.sh test")
+		return freeradius.Options{}, errors.New("FreeRADIUS's PostgreSQL driver missing (Debian package freeradius-postgresql): `make test` installs it, or scripts/deps.sh test")
 	}
 	if opts.Lease < time.Second {
 		opts.Lease = time.Hour
 	}
-	pg := StartPostgres(t)
-	pg.MustExec(t, "postgres", "CREATE DATABASE radius")
+	if opts.Listen == "" {
+		opts.Listen = "127.0.0.1"
+	}
+	if opts.Clients == "" {
+		opts.Clients = "127.0.0.1/32"
+	}
+	if _, err := netip.ParseAddr(opts.Listen); err != nil {
+		return freeradius.Options{}, fmt.Errorf("sqlippool: listen: %w", err)
+	}
 	schema, err := os.ReadFile(debianSchema)
 	if err != nil {
-		t.Fatalf("sqlippool schema (Debian package freeradius-config): %v", err)
+		return freeradius.Options{}, fmt.Errorf("sqlippool schema (Debian package freeradius-config): %w", err)
 	}
-	pg.MustExec(t, "radius", string(schema))
+	if _, err := pg.Exec("postgres", "CREATE DATABASE radius"); err != nil {
+		return freeradius.Options{}, err
+	}
+	if _, err := pg.Exec("radius", string(schema)); err != nil {
+		return freeradius.Options{}, err
+	}
 	var rows []string
 	for _, a := range opts.Pool {
 		rows = append(rows, fmt.Sprintf("('fleet', '%s', 'epoch')", a))
@@ -242,38 +296,35 @@ func Start(t testing.TB, opts Options) *Lab {
 		// Free from the start: the table's default expiry is NOW(),
 		// rounded to the second, which sqlippool (expiry_time < now)
 		// would take as a lease for up to a second.
-		pg.MustExec(t, "radius", "INSERT INTO radippool (pool_name, framedipaddress, expiry_time) VALUES "+strings.Join(rows, ",")+";")
+		if _, err := pg.Exec("radius", "INSERT INTO radippool (pool_name, framedipaddress, expiry_time) VALUES "+strings.Join(rows, ",")+";"); err != nil {
+			return freeradius.Options{}, err
+		}
 	}
-
 	queries, err := os.ReadFile(debianQueries)
 	if err != nil {
-		t.Fatalf("sqlippool queries (Debian package freeradius-config): %v", err)
+		return freeradius.Options{}, fmt.Errorf("sqlippool queries (Debian package freeradius-config): %w", err)
 	}
 	const off, on = "\nskip_locked = \"\"\n", "\nskip_locked = \"SKIP LOCKED\"\n"
 	if !strings.Contains(string(queries), off) {
-		t.Fatalf("%s has no %q line to change: Debian's file changed", debianQueries, strings.TrimSpace(off))
+		return freeradius.Options{}, fmt.Errorf("%s has no %q line to change: Debian's file changed", debianQueries, strings.TrimSpace(off))
 	}
-	dir := t.TempDir()
-	l := &Lab{t: t, PG: pg, Dir: dir}
-	ports := freePorts(t, 2)
-	l.AuthPort, l.AcctPort = ports[0], ports[1]
-	write := func(name, text string) {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("ippool-queries.conf", strings.Replace(string(queries), off, on, 1))
-	write("users", Users)
-	write("radiusd.conf", fmt.Sprintf(radiusdConf, dir, l.AuthPort, l.AcctPort, pg.Dir, int(opts.Lease/time.Second)))
-	l.start()
-	t.Cleanup(l.stop)
-	return l
+	o := *opts
+	return freeradius.Options{
+		Netns: o.Netns, AuthPort: o.AuthPort, AcctPort: o.AcctPort,
+		Config: func(s *freeradius.Server) string {
+			return fmt.Sprintf(radiusdConf, s.Dir, s.AuthPort, s.AcctPort, pg.Dir, int(o.Lease/time.Second), o.Listen, o.Clients)
+		},
+		Files: map[string]string{
+			"ippool-queries.conf": strings.Replace(string(queries), off, on, 1),
+			"users":               Users,
+		},
+	}, nil
 }
 
 // Server is the lab's FreeRADIUS for control/radius's Client.
 func (l *Lab) Server() radius.Server {
-	return radius.Server{Address: netip.MustParseAddr("127.0.0.1"), Secret: Secret,
-		AuthPort: uint16(l.AuthPort), AcctPort: uint16(l.AcctPort), Timeout: 2 * time.Second}
+	return radius.Server{Address: l.listen, Secret: Secret,
+		AuthPort: uint16(l.RADIUS.AuthPort), AcctPort: uint16(l.RADIUS.AcctPort), Timeout: 2 * time.Second}
 }
 
 // Lease is a row of radippool whose lease has not expired.
@@ -308,98 +359,4 @@ func (l *Lab) Leases(t testing.TB) []Lease {
 			Expiring: time.Duration(secs) * time.Second})
 	}
 	return ls
-}
-
-// start runs FreeRADIUS in the foreground and waits until it is ready.
-func (l *Lab) start() {
-	l.t.Helper()
-	l.out = &lockedBuffer{}
-	pr, pw := io.Pipe()
-	cmd := exec.Command("freeradius", "-X", "-f", "-d", l.Dir)
-	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
-		l.t.Fatalf("freeradius: %v", err)
-	}
-	l.cmd = cmd
-	l.exited = make(chan struct{})
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(pr)
-		once := sync.Once{}
-		for sc.Scan() {
-			l.out.WriteString(sc.Text() + "\n")
-			if strings.Contains(sc.Text(), "Ready to process requests") {
-				once.Do(func() { close(ready) })
-			}
-		}
-	}()
-	go func() {
-		_ = cmd.Wait()
-		pw.Close()
-		close(l.exited)
-	}()
-	select {
-	case <-ready:
-	case <-l.exited:
-		l.t.Fatalf("freeradius exited:\n%s", l.out.String())
-	case <-time.After(time.Minute):
-		l.t.Fatalf("freeradius not ready after a minute:\n%s", l.out.String())
-	}
-}
-
-// stop ends FreeRADIUS (SIGINT, then SIGKILL) and waits for it.
-func (l *Lab) stop() {
-	if l.cmd == nil {
-		return
-	}
-	_ = l.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-l.exited:
-	case <-time.After(10 * time.Second):
-		_ = l.cmd.Process.Kill()
-		<-l.exited
-	}
-	l.cmd = nil
-	if l.t.Failed() {
-		l.t.Logf("freeradius output:\n%s", l.out.String())
-	}
-}
-
-// Output returns what FreeRADIUS printed so far (-X: every request).
-func (l *Lab) Output() string { return l.out.String() }
-
-// freePorts returns n UDP ports free on 127.0.0.1 now.
-func freePorts(t testing.TB, n int) []int {
-	t.Helper()
-	var out []int
-	var conns []net.PacketConn
-	for range n {
-		c, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		conns = append(conns, c)
-		out = append(out, c.LocalAddr().(*net.UDPAddr).Port)
-	}
-	for _, c := range conns {
-		c.Close()
-	}
-	return out
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) WriteString(s string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.b.WriteString(s)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
