@@ -180,8 +180,12 @@ static __always_inline int classify_up(struct cursor *c, __u32 ifindex, struct u
 	}
 	if (parse_ipv4(c, bpf_ntohs(u->ph->length) - 2 - u->mp, &u->iph) < 0)
 		return UP_MALFORMED;
-	/* An AC may send us any source address: no anti-spoof for clients. */
-	if (!(info->flags & SESSION_F_CLIENT) && u->iph->saddr != *(__be32 *)info->ipv4) {
+	/* An AC may send us any source address: no anti-spoof for clients.
+	 * A server session without IPv4 (IPCP not open: IPv6 only) holds
+	 * 0.0.0.0, a source no router forwards (RFC 1812 §5.3.7): refused
+	 * with it, that session's IPv4 is all refused. */
+	if (!(info->flags & SESSION_F_CLIENT) &&
+	    (u->iph->saddr != *(__be32 *)info->ipv4 || !u->iph->saddr)) {
 		st->drops++;
 		return UP_SPOOFED;
 	}
