@@ -182,11 +182,16 @@ static __always_inline int classify_up(struct cursor *c, __u32 ifindex, struct u
 		return UP_MALFORMED;
 	/* An AC may send us any source address: no anti-spoof for clients.
 	 * A server session's source is its address or inside a prefix
-	 * routed to it (Framed-Route). */
-	if (!(info->flags & SESSION_F_CLIENT) && u->iph->saddr != *(__be32 *)info->ipv4) {
+	 * routed to it (Framed-Route). A server session without IPv4 (IPCP
+	 * not open: IPv6 only) holds 0.0.0.0, a source no router forwards
+	 * (RFC 1812 §5.3.7): refused with it, that session's IPv4 is all
+	 * refused, whatever route covers 0.0.0.0. */
+	if (!(info->flags & SESSION_F_CLIENT) &&
+	    (!u->iph->saddr || u->iph->saddr != *(__be32 *)info->ipv4)) {
 		__u32 owner;
 
-		if (!route_owner_v4(u->iph->saddr, &owner) || owner != info->index) {
+		if (!u->iph->saddr || !route_owner_v4(u->iph->saddr, &owner) ||
+		    owner != info->index) {
 			st->drops++;
 			return UP_SPOOFED;
 		}

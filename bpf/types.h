@@ -49,7 +49,9 @@ struct session_attrs {
 	__u16 flags;             /* enum session_flag */
 	__u16 mss;               /* TCP MSS clamp, 0 = no clamp */
 	__u8 ipv4[4];            /* server: subscriber address (anti-spoof, downstream
-	                          * key); client: our address (informational) */
+	                          * key), 0.0.0.0 while IPCP is not open (an
+	                          * IPv6-only session); client: our address
+	                          * (informational) */
 	__u16 outer_tpid;        /* 0x8100 or 0x88a8; 0 = untagged */
 	__u16 inner_tpid;        /* 0x8100; 0 = none */
 	__u16 outer_vlan;        /* 0 = untagged */

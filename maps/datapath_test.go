@@ -53,7 +53,8 @@ func TestSessionLifecycleAndReopen(t *testing.T) {
 		t.Fatalf("Len %d after refused installs, want 3", n)
 	}
 	for _, bad := range []Session{
-		{Key: Key{Ifindex: e.acc, ClientMAC: clientMAC}, ACMAC: acMAC, MTU: 1492},                                                                           // no IPv4
+		{Key: Key{Ifindex: e.acc, ClientMAC: clientMAC}, ACMAC: acMAC, IPv4: netip.IPv4Unspecified(), MTU: 1492},                                            // 0.0.0.0
+		{Key: Key{Ifindex: e.acc, ClientMAC: clientMAC}, ACMAC: acMAC, IPv4: netip.MustParseAddr("2001:db8::1"), MTU: 1492},                                 // not IPv4
 		{Key: Key{Ifindex: e.acc, ClientMAC: clientMAC[:5]}, ACMAC: acMAC, IPv4: subQinQ, MTU: 1492},                                                        // short MAC
 		{Key: Key{Ifindex: e.acc, InnerVLAN: 5, ClientMAC: clientMAC}, ACMAC: acMAC, IPv4: netip.MustParseAddr("100.64.2.1"), MTU: 1492},                    // inner without outer
 		{Key: Key{Ifindex: e.acc, OuterVLAN: 5, ClientMAC: clientMAC}, OuterTPID: 0x9100, ACMAC: acMAC, IPv4: netip.MustParseAddr("100.64.2.1"), MTU: 1492}, // TPID

@@ -49,11 +49,15 @@ type Session struct {
 	OuterTPID uint16
 	InnerTPID uint16
 	ACMAC     net.HardwareAddr // our MAC towards the subscriber
-	IPv4      netip.Addr       // the address IPCP gave the peer (RFC 1332 §3.3)
-	MTU       uint16           // largest IP packet sent down the session
-	MSS       uint16           // TCP MSS clamp on SYNs both ways, 0 = none
-	MP        MP               // multilink (RFC 1990), zero = off
-	Limit     RateLimit        // per-direction rate limits (ratelimit.go)
+	// IPv4 is the address IPCP gave the peer (RFC 1332 §3.3); the zero
+	// Addr while IPCP is not open (an IPv6-only session): then no IPv4
+	// is accepted from the session and none routed to it, and its IPv6
+	// prefixes (ipv6.go) are all it forwards.
+	IPv4  netip.Addr
+	MTU   uint16    // largest IP packet sent down the session
+	MSS   uint16    // TCP MSS clamp on SYNs both ways, 0 = none
+	MP    MP        // multilink (RFC 1990), zero = off
+	Limit RateLimit // per-direction rate limits (ratelimit.go)
 }
 
 // Stats are a session's counters summed over CPUs.
@@ -91,7 +95,7 @@ func (s Session) raw() (dataplaneSessionAttrs, error) {
 	if len(s.ACMAC) != 6 {
 		return r, fmt.Errorf("maps: AC MAC %q: want 6 bytes", s.ACMAC)
 	}
-	if !s.IPv4.Is4() {
+	if s.IPv4.IsValid() && (!s.IPv4.Is4() || s.IPv4.IsUnspecified()) {
 		return r, fmt.Errorf("maps: session %d: IPv4 address %v: %w", s.SessionID, s.IPv4, errors.ErrUnsupported)
 	}
 	if s.MTU < 68 {
@@ -110,7 +114,9 @@ func (s Session) raw() (dataplaneSessionAttrs, error) {
 	r.Mtu = s.MTU
 	r.Mss = s.MSS
 	r.Flags = uint16(dataplaneSessionFlagSESSION_F_ACTIVE) | s.MP.flags()
-	r.Ipv4 = s.IPv4.As4()
+	if s.IPv4.IsValid() {
+		r.Ipv4 = s.IPv4.As4()
+	}
 	return r, nil
 }
 
@@ -148,12 +154,13 @@ func (d *Datapath) Install(s Session) (Index, error) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.installLocked(key, attrs, true, s.Limit)
+	return d.installLocked(key, attrs, s.IPv4.IsValid(), s.Limit)
 }
 
 // installLocked writes a session's maps in the order that keeps the data
-// path consistent: info and zeroed stats, then the downstream address (for
-// server sessions), then the key that makes upstream frames match. The
+// path consistent: info and zeroed stats, then the downstream address (a
+// server session's, if it has one: subscriber), then the key that makes
+// upstream frames match. The
 // hash entries carry copies of the info (bpf/types.h), written here only.
 func (d *Datapath) installLocked(key dataplaneSessionKey, attrs dataplaneSessionAttrs, subscriber bool, lim RateLimit) (Index, error) {
 	sid := key.SessionId
@@ -216,14 +223,17 @@ func (d *Datapath) clearInfo(idx Index) {
 }
 
 // Update changes a live session's attributes in place (a CoA, an IPCP
-// renegotiation): its address, MTU, MSS and rate limits (SetRate: the
-// buckets keep what they hold). The key and the index, and so
-// the counters, stay. Every copy of the hot fields is rewritten: the
-// session_info entry, the sessions and subscribers_v4 entries, and both
-// slot fronts. A new address is claimed before the old one is let go, so
-// downstream traffic finds the session under one address or the other
-// throughout; an address another session holds is refused with ErrExists
-// and changes nothing.
+// renegotiation, IPCP opening or closing beside IPv6CP): its address, MTU,
+// MSS and rate limits (SetRate: the buckets keep what they hold). The key
+// and the index, and so the counters and the IPv6 prefixes, stay. Every
+// copy of the hot fields is rewritten: the session_info entry, the
+// sessions and subscribers_v4 entries, and both slot fronts. A new
+// address is claimed before the old one is let go, so downstream traffic
+// finds the session under one address or the other throughout; an
+// address another session holds is refused with ErrExists and changes
+// nothing. A server session's IPv4 may come (IPCP opened after IPv6CP)
+// and go (IPCP closed, IPv6CP still open): the zero Addr takes its
+// subscribers_v4 entry away.
 func (d *Datapath) Update(s Session) (Index, error) {
 	key, err := s.Key.raw()
 	if err != nil {
@@ -246,34 +256,40 @@ func (d *Datapath) Update(s Session) (Index, error) {
 	attrs.Index = old.Index
 	// IPv6 prefixes change through their own calls (ipv6.go).
 	attrs.Ipv6PrefixLen, attrs.Ipv6Prefix = old.Ipv6PrefixLen, old.Ipv6Prefix
+	server := old.Flags&uint16(dataplaneSessionFlagSESSION_F_CLIENT) == 0
+	if !server {
+		// A client session: no subscriber entry, and its address is the
+		// one IPCP gave us, kept as it is.
+		attrs.Ipv4 = old.Ipv4
+	}
 	var owner dataplaneSessionAttrs
-	subscriber := d.objs.SubscribersV4.Lookup(old.Ipv4, &owner) == nil && owner.Index == old.Index
-	moved := subscriber && attrs.Ipv4 != old.Ipv4
-	if moved {
-		if err := d.objs.SubscribersV4.Update(attrs.Ipv4, &attrs, ebpf.UpdateNoExist); err != nil {
-			if errors.Is(err, ebpf.ErrKeyExist) {
-				err = ErrExists
-			}
-			return 0, fmt.Errorf("maps: update session %d: address %v: %w", sid, s.IPv4, err)
-		}
-		if err := d.clearSubscriberSlot(old.Ipv4, old.Index); err != nil {
-			_ = d.objs.SubscribersV4.Delete(attrs.Ipv4)
-			return 0, fmt.Errorf("maps: update session %d: %w", sid, err)
-		}
-		if err := d.putSubscriberSlot(attrs); err != nil {
-			return 0, fmt.Errorf("maps: update session %d: %w", sid, err)
-		}
-	} else if subscriber {
+	had := server && old.Ipv4 != [4]byte{} && d.objs.SubscribersV4.Lookup(old.Ipv4, &owner) == nil && owner.Index == old.Index
+	has := server && attrs.Ipv4 != [4]byte{}
+	gone := had && (!has || attrs.Ipv4 != old.Ipv4) // old address let go at the end
+	switch {
+	case had && has && attrs.Ipv4 == old.Ipv4:
 		if err := d.objs.SubscribersV4.Update(attrs.Ipv4, &attrs, ebpf.UpdateExist); err != nil {
 			return 0, fmt.Errorf("maps: update session %d: subscribers_v4: %w", sid, err)
 		}
 		if err := rewriteSlot(d.objs.SubscriberSlots, addrHash(attrs.Ipv4, d.slotMask), dataplaneSessionSlot{Hot: hotOf(attrs)}); err != nil {
 			return 0, fmt.Errorf("maps: update session %d: %w", sid, err)
 		}
-	} else {
-		// A client session: no subscriber entry, and its address is the
-		// one IPCP gave us, kept as it is.
-		attrs.Ipv4 = old.Ipv4
+	case has:
+		if err := d.objs.SubscribersV4.Update(attrs.Ipv4, &attrs, ebpf.UpdateNoExist); err != nil {
+			if errors.Is(err, ebpf.ErrKeyExist) {
+				err = ErrExists
+			}
+			return 0, fmt.Errorf("maps: update session %d: address %v: %w", sid, s.IPv4, err)
+		}
+		if had {
+			if err := d.clearSubscriberSlot(old.Ipv4, old.Index); err != nil {
+				_ = d.objs.SubscribersV4.Delete(attrs.Ipv4)
+				return 0, fmt.Errorf("maps: update session %d: %w", sid, err)
+			}
+		}
+		if err := d.putSubscriberSlot(attrs); err != nil {
+			return 0, fmt.Errorf("maps: update session %d: %w", sid, err)
+		}
 	}
 	if err := d.objs.SessionInfo.Put(old.Index, &attrs); err != nil {
 		return 0, fmt.Errorf("maps: update session %d: session_info: %w", sid, err)
@@ -284,7 +300,12 @@ func (d *Datapath) Update(s Session) (Index, error) {
 	if err := rewriteSlot(d.objs.SessionSlots, slotHash(&key, d.slotMask), dataplaneSessionSlot{Key: key, Hot: hotOf(attrs)}); err != nil {
 		return 0, fmt.Errorf("maps: update session %d: %w", sid, err)
 	}
-	if moved {
+	if gone {
+		if !has {
+			if err := d.clearSubscriberSlot(old.Ipv4, old.Index); err != nil {
+				return 0, fmt.Errorf("maps: update session %d: %w", sid, err)
+			}
+		}
 		if err := d.objs.SubscribersV4.Delete(old.Ipv4); err != nil {
 			return 0, fmt.Errorf("maps: update session %d: subscribers_v4: %w", sid, err)
 		}
@@ -416,10 +437,12 @@ func (d *Datapath) Lookup(k Key) (Session, Index, error) {
 		OuterTPID: a.OuterTpid,
 		InnerTPID: a.InnerTpid,
 		ACMAC:     net.HardwareAddr(slices.Clone(a.LocalMac[:])),
-		IPv4:      netip.AddrFrom4(a.Ipv4),
 		MTU:       a.Mtu,
 		MSS:       a.Mss,
 		MP:        mpOf(a.Flags),
+	}
+	if a.Ipv4 != [4]byte{} || a.Flags&uint16(dataplaneSessionFlagSESSION_F_CLIENT) != 0 {
+		s.IPv4 = netip.AddrFrom4(a.Ipv4)
 	}
 	return s, Index(a.Index), nil
 }

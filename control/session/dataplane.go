@@ -17,7 +17,10 @@ type Entry struct {
 	SessionID uint16
 	// ACMAC is our MAC address towards the client.
 	ACMAC net.HardwareAddr
-	// IPv4 is the address IPCP gave the client (RFC 1332 §3.3).
+	// IPv4 is the address IPCP gave the client (RFC 1332 §3.3); the zero
+	// Addr while IPCP is not open (an IPv6-only session, or IPCP closed
+	// with IPv6CP still open): then the data plane forwards the
+	// session's IPv6 only.
 	IPv4 netip.Addr
 	// MTU is the largest IP packet sent down the session: the client's
 	// MRU as negotiated (RFC 1661 §6.1).
@@ -85,9 +88,9 @@ type DataPlane interface {
 
 // IPv6DataPlane is implemented by a DataPlane that forwards IPv6: the
 // session's link /64 and delegated prefixes hang off its installed entry
-// (h from Install or Update). The BPF maps key IPv6 by the session entry
-// that IPCP's install made, so a session's IPv6 prefixes go in only while
-// that entry is installed; Remove takes them with it.
+// (h from Install or Update), which the first network protocol to open
+// installs, IPCP or IPv6CP, with or without an IPv4 address. Update
+// keeps them; Remove takes them with it.
 type IPv6DataPlane interface {
 	// SetIPv6LinkPrefix gives the session its link /64, or takes it away
 	// when p is the zero Prefix.

@@ -67,12 +67,23 @@ func (s *Session) ipv6Up(info link.Info, now time.Time) {
 	}
 	s.v6 = &v6{ra: adv, dhcp: srv, prefixes: Prefixes{Link: a.IPv6Link}}
 	adv.Start(now)
+	first := false
 	if h, ok := s.dataPlaneHandle(); ok {
 		s.ipv6Install(h)
+	} else {
+		// The first network protocol open (IPCP is not, and may never
+		// be: an IPv6-only peer): the session comes up without IPv4.
+		var ok bool
+		if first, ok = s.installEntry(s.entryFor(info, netip.Addr{}), info, now); !ok {
+			return
+		}
 	}
 	s.setPrefixes()
+	s.mu.Lock()
+	e := s.entry
+	s.mu.Unlock()
 	s.log.Debug("network up", zap.Stringer("protocol", ppp.ProtocolIPv6CP), zap.Stringer("prefix", a.IPv6Link))
-	s.observe(now, NetworkUp{Protocol: ppp.ProtocolIPv6CP, Info: info, Setup: now.Sub(s.cfg.Opened), IPv6: s.v6.copyPrefixes()})
+	s.observe(now, NetworkUp{Protocol: ppp.ProtocolIPv6CP, Entry: e, Info: info, Setup: now.Sub(s.cfg.Opened), IPv6: s.v6.copyPrefixes(), SessionUp: first})
 }
 
 func (v *v6) copyPrefixes() Prefixes {
@@ -87,9 +98,9 @@ func (s *Session) ipv6DataPlane() IPv6DataPlane {
 }
 
 // ipv6Install puts the session's IPv6 prefixes on its data-plane entry h
-// (IPCP's install, which the maps key IPv6 by). A prefix the data plane
-// refuses (another session holds it) is logged and left out: the
-// session's IPv4 and its other prefixes go on.
+// (installed by whichever network protocol opened first). A prefix the
+// data plane refuses (another session holds it) is logged and left out:
+// the session's IPv4 and its other prefixes go on.
 func (s *Session) ipv6Install(h Handle) {
 	dp := s.ipv6DataPlane()
 	if s.v6 == nil || dp == nil {

@@ -363,26 +363,45 @@ func TestIPv6SessionEndReturnsPrefixes(t *testing.T) {
 	}
 }
 
-// IPCP renegotiating removes and reinstalls the entry; the maps drop an
-// entry's IPv6 prefixes with it, so the session puts them back on the new
-// one.
-func TestIPv6PrefixesFollowIPCPReinstall(t *testing.T) {
+// IPCP closing while IPv6CP is open takes only the address out of the
+// entry: no removal, the prefixes and the counters stay, the session stays
+// up; IPCP opening again puts the address back into the same entry.
+func TestIPCPDownKeepsIPv6(t *testing.T) {
 	r := newV6Rig(t)
 	r.up()
 	c := r.dhcpExchange(t)
 	l, _ := c.Lease()
 	info := r.s.link.Info()
+	r.dp.setStats(Stats{PacketsUp: 7, BytesUp: 700})
 	r.s.act(link.NetworkDown{Protocol: ppp.ProtocolIPCP}, r.now)
-	if links, delegated := r.dp6.v6Prefixes(); len(links)+len(delegated) != 0 {
-		t.Fatalf("prefixes outlived their entry: %v %v", links, delegated)
+	es := r.dp.entries()
+	if r.dp.removes != 0 || len(es) != 1 || es[0].IPv4.IsValid() {
+		t.Fatalf("after IPCP closed: %d removes, entries %+v; want the entry kept without IPv4", r.dp.removes, es)
 	}
-	r.s.act(link.NetworkUp{Protocol: ppp.ProtocolIPCP, Info: info}, r.now)
 	links, delegated := r.dp6.v6Prefixes()
 	if !slices.Equal(links, []netip.Prefix{v6Link}) || !slices.Equal(delegated, []netip.Prefix{l.Prefix}) {
-		t.Fatalf("after IPCP reopened the data plane holds %v %v, want %v %v", links, delegated, v6Link, l.Prefix)
+		t.Fatalf("after IPCP closed the data plane holds %v %v, want %v %v", links, delegated, v6Link, l.Prefix)
 	}
-	if r.pd.Used() != 1 {
-		t.Fatalf("pool has %d out, want 1", r.pd.Used())
+	snap := r.s.Snapshot()
+	if snap.State != StateUp || snap.Address.IsValid() || snap.Stats.PacketsUp != 7 {
+		t.Fatalf("after IPCP closed: state %v address %v stats %+v; want up, no address, the counters kept", snap.State, snap.Address, snap.Stats)
+	}
+	if r.s.next().IsZero() {
+		t.Fatal("no timer left: the keepalive stopped with IPCP")
+	}
+	r.s.act(link.NetworkUp{Protocol: ppp.ProtocolIPCP, Info: info}, r.now)
+	es = r.dp.entries()
+	if r.dp.removes != 0 || len(es) != 1 || es[0].IPv4 != info.IP.Remote {
+		t.Fatalf("after IPCP reopened: %d removes, entries %+v; want one with %v", r.dp.removes, es, info.IP.Remote)
+	}
+	if links, delegated := r.dp6.v6Prefixes(); !slices.Equal(links, []netip.Prefix{v6Link}) || !slices.Equal(delegated, []netip.Prefix{l.Prefix}) {
+		t.Fatalf("after IPCP reopened the data plane holds %v %v", links, delegated)
+	}
+	if r.pd.Used() != 1 || r.released != 0 {
+		t.Fatalf("pool has %d out, lease released %d times", r.pd.Used(), r.released)
+	}
+	if got := r.s.Snapshot().Address; got != info.IP.Remote {
+		t.Fatalf("address %v after IPCP reopened, want %v", got, info.IP.Remote)
 	}
 }
 

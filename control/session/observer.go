@@ -55,14 +55,20 @@ type AuthFailed struct {
 	Detail string
 }
 
-// NetworkUp: a network protocol opened (ppp.ProtocolIPCP: the data plane
-// forwards Entry). Setup is the time from the PADR, Info what the link
-// negotiated.
+// NetworkUp: a network protocol opened; for IPCP and IPv6CP the data
+// plane forwards Entry (its IPv4 the zero Addr while IPCP is not open).
+// Setup is the time from the PADR, Info what the link negotiated.
 type NetworkUp struct {
 	Protocol ppp.Protocol
 	Entry    Entry
 	Info     link.Info
 	Setup    time.Duration
+	// SessionUp: this is the first network protocol open, IPCP or
+	// IPv6CP; the session came up with it (its entry installed, the
+	// keepalive and interim started). An IPv6-only session has no IPCP
+	// NetworkUp at all; one whose IPv6CP opened first gets its IPCP
+	// NetworkUp with SessionUp false.
+	SessionUp bool
 	// IPv6 are the session's IPv6 prefixes as IPv6CP opens
 	// (ppp.ProtocolIPv6CP): the link /64; delegated prefixes follow
 	// in IPv6Prefixes events as DHCPv6 binds them.
@@ -130,7 +136,8 @@ func (Stopped) sessionEvent()       {}
 type Hooks struct {
 	// State reports a state change.
 	State func(from, to State)
-	// Up reports IPCP opened and the data plane installed, latency after
+	// Up reports the session up (NetworkUp.SessionUp: the first network
+	// protocol opened, the data plane installed), latency after
 	// Config.Opened (the PADR).
 	Up func(latency time.Duration)
 	// AuthFailed reports refused credentials.
@@ -147,7 +154,7 @@ func (h Hooks) Observe(_ *Session, _ time.Time, e Event) {
 			h.State(e.From, e.To)
 		}
 	case NetworkUp:
-		if h.Up != nil && e.Protocol == ppp.ProtocolIPCP {
+		if h.Up != nil && e.SessionUp {
 			h.Up(e.Setup)
 		}
 	case AuthFailed:
@@ -170,17 +177,21 @@ type logLines struct{ halfOpen *HalfOpenLog }
 func (o logLines) Observe(s *Session, at time.Time, e Event) {
 	switch e := e.(type) {
 	case NetworkUp:
-		if e.Protocol != ppp.ProtocolIPCP {
+		if !e.SessionUp {
 			return
 		}
-		s.log.Info("session up",
-			zap.String("user", e.Info.User),
-			zap.Stringer("address", e.Info.IP.Remote),
+		fields := []zap.Field{zap.String("user", e.Info.User)}
+		if e.Entry.IPv4.IsValid() {
+			fields = append(fields, zap.Stringer("address", e.Entry.IPv4))
+		} else {
+			fields = append(fields, zap.Stringer("protocol", e.Protocol)) // IPv6 first, or only
+		}
+		s.log.Info("session up", append(fields,
 			zap.Uint16("mtu", e.Info.MTU),
 			zap.Uint16("mss", e.Entry.MSS),
 			zap.Stringer("method", e.Info.Method),
 			zap.Duration("setup", e.Setup),
-		)
+		)...)
 	case Stopped:
 		fields := []zap.Field{
 			zap.String("user", e.User),

@@ -1,7 +1,9 @@
 // Package session runs one PPPoE session of the access concentrator from its
 // PADS to its end (RFC 2516 §5.4-§5.5): the PPP link (RFC 1661 LCP,
-// authentication, RFC 1332 IPCP) under a setup deadline, the install into
-// the data plane as IPCP opens, the keepalive, and a teardown that removes
+// authentication, RFC 1332 IPCP, RFC 5072 IPv6CP) under a setup deadline,
+// the install into the data plane as the first of IPCP and IPv6CP opens
+// (either may be the only one, and either may close while the other goes
+// on: ipv4Down, ipv6Down), the keepalive, and a teardown that removes
 // the data-plane entry, returns the address and sends PADT, whichever way
 // the session ends, with one line naming what ended it first.
 //
@@ -76,7 +78,8 @@ type Config struct {
 	// its answer may come seconds later, the session goes on meanwhile.
 	// The session releases the answer's Grant when it ends.
 	AAA aaa.Backend
-	// DataPlane forwards the session's traffic once IPCP is opened.
+	// DataPlane forwards the session's traffic once IPCP or IPv6CP is
+	// opened.
 	DataPlane DataPlane
 	// Send sends one PPP frame to the client inside a PPPoE session frame.
 	Send func(f ppp.Frame) error
@@ -91,12 +94,14 @@ type Config struct {
 	EchoInterval time.Duration
 	// Opened is when the PADR arrived; 0 means when New was called.
 	Opened time.Time
-	// SetupTimeout bounds the time from Opened to IPCP opened; a session
+	// SetupTimeout bounds the time from Opened to the first network
+	// protocol (IPCP or IPv6CP) opened; a session
 	// not up by then ends with ReasonSetupTimeout. 0 means
 	// DefaultSetupTimeout.
 	SetupTimeout time.Duration
-	// Establish, if set, is asked as IPCP is about to open for the first
-	// time, before the data-plane install: false (the server reached
+	// Establish, if set, is asked as the first network protocol is about
+	// to open for the first time, before the data-plane install: false
+	// (the server reached
 	// max-sessions meanwhile) ends the session with ReasonMaxSessions
 	// instead. Called from the session's goroutine.
 	Establish func() bool
@@ -145,12 +150,13 @@ type Session struct {
 
 	// Owned by the Run goroutine.
 	started        time.Time
-	setupDeadline  time.Time // zero once IPCP has opened
+	setupDeadline  time.Time // zero once a network protocol has opened
 	nextCheck      time.Time // keepalive; zero when not running
 	lastActivity   time.Time
 	lastStats      Stats
 	peerTerminated bool
 	wasUp          bool
+	ipv4Up         bool // IPCP is open: the entry holds the peer's address
 	adopted        bool // taken over from a previous process (Adopt)
 	ended          bool
 	// cause is the first thing that went wrong, with its log fields: it
@@ -551,33 +557,27 @@ func (s *Session) act(ev link.Event, now time.Time) {
 		s.log.Debug("no common authentication method", fields...)
 		s.setCause(ReasonNoAuthMethod, "", fields...)
 	case link.NetworkUp:
-		if ev.Protocol == ppp.ProtocolIPv6CP {
+		switch ev.Protocol {
+		case ppp.ProtocolIPv6CP:
 			s.ipv6Up(ev.Info, now)
-			return
-		}
-		if ev.Protocol != ppp.ProtocolIPCP {
+		case ppp.ProtocolIPCP:
+			s.networkUp(ev.Info, now)
+		default:
 			s.log.Debug("network up", zap.Stringer("protocol", ev.Protocol))
 			s.observe(now, NetworkUp{Protocol: ev.Protocol, Info: ev.Info, Setup: now.Sub(s.cfg.Opened)})
-			return
 		}
-		s.networkUp(ev.Info, now)
 	case link.NetworkDown:
-		if ev.Protocol == ppp.ProtocolIPv6CP {
+		s.log.Debug("network down", zap.Stringer("protocol", ev.Protocol))
+		switch ev.Protocol {
+		case ppp.ProtocolIPv6CP:
 			s.ipv6Down(now, true)
-			s.log.Debug("network down", zap.Stringer("protocol", ev.Protocol))
-			s.observe(now, NetworkDown{Protocol: ev.Protocol})
-			return
+			if !s.ipv4Up {
+				s.networkGone()
+			}
+		case ppp.ProtocolIPCP:
+			s.ipv4Down(now)
 		}
-		if ev.Protocol != ppp.ProtocolIPCP {
-			s.log.Debug("network down", zap.Stringer("protocol", ev.Protocol))
-			s.observe(now, NetworkDown{Protocol: ev.Protocol})
-			return
-		}
-		s.log.Debug("network down")
-		s.uninstall()
-		s.setState(StateNetwork)
-		s.nextCheck, s.interimAt = time.Time{}, time.Time{}
-		s.observe(now, NetworkDown{Protocol: ppp.ProtocolIPCP})
+		s.observe(now, NetworkDown{Protocol: ev.Protocol})
 	case link.ProtocolRejected:
 		s.log.Debug("protocol rejected by peer", zap.Stringer("protocol", ev.Protocol))
 	case link.Down:
@@ -633,18 +633,28 @@ func (s *Session) ending(trigger Reason, detail string) (Reason, string, []zap.F
 	return trigger, detail, nil
 }
 
-// networkUp installs the session into the data plane (IPCP opening: the
-// frame that opens it has not left yet).
+// networkUp puts the session's IPv4 address into the data plane as IPCP
+// opens (the frame that opens it has not left yet): into the entry IPv6CP
+// installed if it opened first, else with the entry.
 func (s *Session) networkUp(info link.Info, now time.Time) {
-	if !s.wasUp && s.cfg.Establish != nil && !s.cfg.Establish() {
-		s.finish(ReasonMaxSessions, "", now)
+	e := s.entryFor(info, info.IP.Remote)
+	first, ok := s.installEntry(e, info, now)
+	if !ok {
 		return
 	}
+	s.ipv4Up = true
+	s.observe(now, NetworkUp{Protocol: ppp.ProtocolIPCP, Entry: e, Info: info, Setup: now.Sub(s.cfg.Opened), SessionUp: first})
+}
+
+// entryFor is the session's data-plane entry for what the link
+// negotiated, with IPv4 address v4 (the zero Addr for none: IPCP not
+// open).
+func (s *Session) entryFor(info link.Info, v4 netip.Addr) Entry {
 	e := Entry{
 		Circuit:   s.cfg.Circuit,
 		SessionID: s.cfg.SessionID,
 		ACMAC:     s.cfg.ACMAC,
-		IPv4:      info.IP.Remote,
+		IPv4:      v4,
 		MTU:       info.MTU,
 	}
 	if s.mp != nil {
@@ -657,20 +667,50 @@ func (s *Session) networkUp(info link.Info, now time.Time) {
 		e.MSS = clamp - TCPIPHeaders
 	}
 	e.RateLimit, e.ShapeTx = s.answer.RateLimit, s.answer.ShapeTx
-	for _, r := range s.answer.Routes {
-		if r.Addr().Is4() {
-			e.Routes = append(e.Routes, r)
+	if v4.IsValid() { // an IPv6-only session routes no IPv4 prefix
+		for _, r := range s.answer.Routes {
+			if r.Addr().Is4() {
+				e.Routes = append(e.Routes, r)
+			}
 		}
 	}
-	s.uninstall() // IPCP renegotiated: the entry may have changed
+	return e
+}
+
+// installEntry makes e the session's data-plane entry as a network
+// protocol opens. The first one to open installs it and brings the
+// session up (first: keepalive, interim and limits start); a later one
+// rewrites it in place (DataPlane.Update: same index, counters and IPv6
+// prefixes), as IPCP does opening beside IPv6CP. A refusal ends the
+// session (ok false).
+func (s *Session) installEntry(e Entry, info link.Info, now time.Time) (first, ok bool) {
+	if h, installed := s.dataPlaneHandle(); installed {
+		nh, err := s.cfg.DataPlane.Update(h, e)
+		if err != nil {
+			s.finish(ReasonDataPlane, err.Error(), now)
+			return false, false
+		}
+		s.mu.Lock()
+		s.handle, s.entry = nh, e
+		s.addr, s.mtu, s.mru = e.IPv4, info.MTU, info.MRU
+		s.mu.Unlock()
+		if s.v6 != nil && s.v6.installed != nil {
+			s.v6.installed = nh // the prefixes stay on the rewritten entry
+		}
+		return false, true
+	}
+	if !s.wasUp && s.cfg.Establish != nil && !s.cfg.Establish() {
+		s.finish(ReasonMaxSessions, "", now)
+		return false, false
+	}
 	h, err := s.cfg.DataPlane.Install(e)
 	if err != nil {
 		s.finish(ReasonDataPlane, err.Error(), now)
-		return
+		return false, false
 	}
 	s.mu.Lock()
 	s.handle, s.installed, s.entry = h, true, e
-	s.addr, s.mtu, s.mru = info.IP.Remote, info.MTU, info.MRU
+	s.addr, s.mtu, s.mru = e.IPv4, info.MTU, info.MRU
 	s.mu.Unlock()
 	if m := s.mp; m != nil && e.MP.On {
 		s.cfg.DataPlane.(MPPlane).Divert(h, func(proto ppp.Protocol, pkt []byte) {
@@ -694,7 +734,46 @@ func (s *Session) networkUp(info link.Info, now time.Time) {
 		s.interimAt = now.Add(d)
 	}
 	s.armLimits(now)
-	s.observe(now, NetworkUp{Protocol: ppp.ProtocolIPCP, Entry: e, Info: info, Setup: now.Sub(s.cfg.Opened)})
+	return true, true
+}
+
+// ipv4Down takes the session's IPv4 out of the data plane as IPCP
+// leaves Opened. With IPv6CP open the session goes on forwarding IPv6:
+// the entry loses its address in place (its counters and prefixes stay;
+// its address lease is the session's until it ends, so an IPCP that
+// opens again gets it back). Without, nothing is left to forward.
+func (s *Session) ipv4Down(now time.Time) {
+	s.ipv4Up = false
+	h, installed := s.dataPlaneHandle()
+	if s.v6 == nil || !installed {
+		s.networkGone()
+		return
+	}
+	s.mu.Lock()
+	e := s.entry
+	s.mu.Unlock()
+	e.IPv4 = netip.Addr{}
+	nh, err := s.cfg.DataPlane.Update(h, e)
+	if err != nil {
+		// The address stays routed to the session, which holds its
+		// lease: nothing leaks, and the session's IPv6 goes on.
+		s.log.Warn("data plane: IPv4 left in place as IPCP closed", zap.Error(err))
+		return
+	}
+	s.mu.Lock()
+	s.handle, s.entry, s.addr = nh, e, netip.Addr{}
+	s.mu.Unlock()
+	if s.v6.installed != nil {
+		s.v6.installed = nh
+	}
+}
+
+// networkGone: no network protocol is open any more (RFC 1661 §3.6), the
+// session has nothing to forward until one opens again.
+func (s *Session) networkGone() {
+	s.uninstall()
+	s.setState(StateNetwork)
+	s.nextCheck, s.interimAt = time.Time{}, time.Time{}
 }
 
 // uninstall removes the data-plane entry if there is one, reading its

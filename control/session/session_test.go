@@ -592,8 +592,11 @@ func TestStatsOverInstalls(t *testing.T) {
 	r.dp.setStats(Stats{PacketsUp: 10, BytesUp: 1000, PacketsDown: 5, BytesDown: 500, Drops: 1})
 	check("first install", Stats{PacketsUp: 10, BytesUp: 1000, PacketsDown: 5, BytesDown: 500, Drops: 1})
 
-	// IPCP renegotiated: a new entry whose counters start at zero.
-	r.s.networkUp(r.s.link.Info(), r.now)
+	// IPCP renegotiated (RFC 1661 §4.3: tld, then tlu), with no IPv6CP
+	// to carry the entry: a new entry whose counters start at zero.
+	info := r.s.link.Info()
+	r.s.act(link.NetworkDown{Protocol: ppp.ProtocolIPCP}, r.now)
+	r.s.act(link.NetworkUp{Protocol: ppp.ProtocolIPCP, Info: info}, r.now)
 	if r.dp.removes != 1 || len(r.dp.entries()) != 1 {
 		t.Fatalf("reinstall: %d removes, %d entries", r.dp.removes, len(r.dp.entries()))
 	}

@@ -57,6 +57,12 @@ type Config struct {
 	// the AC refuses its credentials, before any LCP Terminate exchange,
 	// as some clients do.
 	PADTOnAuthFailure bool
+	// IPv6 runs IPv6CP (RFC 5072) beside IPCP.
+	IPv6 bool
+	// NoIPv4 makes the client run no IPv4, as pppd's noip: the AC's IPCP
+	// packets get an LCP Protocol-Reject (RFC 1661 §5.7) and its own
+	// IPCP never leaves it. With IPv6, an IPv6-only subscriber.
+	NoIPv4 bool
 }
 
 // Client is one emulated subscriber: discovery done, its PPP link running
@@ -76,9 +82,15 @@ type Client struct {
 	heard    time.Time
 	probing  bool
 
-	up   chan struct{} // closed at NetworkUp
-	done chan struct{} // closed when the loop ends
-	data chan []byte   // decapsulated IPv4 packets
+	up    chan struct{} // closed at the first NetworkUp (IPCP or IPv6CP)
+	done  chan struct{} // closed when the loop ends
+	data  chan []byte   // decapsulated IPv4 packets
+	data6 chan []byte   // decapsulated IPv6 packets
+
+	// ipv4Gone belongs to the loop: IPCP was terminated (TerminateIPCP),
+	// its packets are dropped both ways from then on.
+	ipv4Gone bool
+	rejectID uint8
 
 	mu         sync.Mutex
 	info       link.Info
@@ -115,6 +127,7 @@ func Dial(ctx context.Context, m *Mux, cfg Config) (*Client, error) {
 		MaxMTU:     cfg.MRU,
 		MaxPayload: s.MaxPayload,
 		Restart:    cfg.Restart,
+		IPv6:       func() bool { return cfg.IPv6 },
 	})
 	if err != nil {
 		port.Close()
@@ -124,7 +137,7 @@ func Dial(ctx context.Context, m *Mux, cfg Config) (*Client, error) {
 		cfg: cfg, port: port, sess: s, link: l,
 		cmds: make(chan func()),
 		up:   make(chan struct{}), done: make(chan struct{}),
-		data: make(chan []byte, 64),
+		data: make(chan []byte, 64), data6: make(chan []byte, 64),
 	}
 	go c.run()
 	return c, nil
@@ -133,8 +146,8 @@ func Dial(ctx context.Context, m *Mux, cfg Config) (*Client, error) {
 // Session is what discovery established.
 func (c *Client) Session() pppoe.Session { return c.sess }
 
-// WaitUp waits for IPCP Opened (RFC 1332) and returns what the link
-// negotiated.
+// WaitUp waits for the first network protocol Opened, IPCP (RFC 1332) or
+// IPv6CP (RFC 5072), and returns what the link negotiated then.
 func (c *Client) WaitUp(ctx context.Context) (link.Info, error) {
 	select {
 	case <-c.up:
@@ -250,6 +263,45 @@ func (c *Client) SendIPv4(pkt []byte) error {
 	return c.send(f)
 }
 
+// SendIPv6 sends one IPv6 packet to the AC inside a PPPoE session frame
+// (PPP protocol 0x0057, RFC 5072 §3).
+func (c *Client) SendIPv6(pkt []byte) error {
+	return c.send(ppp.Frame{Protocol: ppp.ProtocolIPv6, Information: pkt})
+}
+
+// RecvIPv6 returns the next IPv6 packet the AC sent down the session
+// (Router Advertisements included).
+func (c *Client) RecvIPv6(ctx context.Context) ([]byte, error) {
+	select {
+	case b := <-c.data6:
+		return b, nil
+	case <-c.done:
+		return nil, ErrEnded
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// TerminateIPCP closes IPCP alone with a Terminate-Request (RFC 1661
+// §5.5), as a dual-stack subscriber giving up IPv4 does; the link and
+// IPv6CP go on. From then on the client's IPCP is silent and the AC's
+// IPCP packets (its Terminate-Ack) are dropped.
+func (c *Client) TerminateIPCP() error {
+	var err error
+	if !c.do(func() {
+		c.ipv4Gone = true
+		c.rejectID++
+		p := ppp.Packet{Code: ppp.TerminateRequest, Identifier: c.rejectID}
+		var b []byte
+		if b, err = p.MarshalBinary(); err == nil {
+			err = c.send(ppp.Frame{Protocol: ppp.ProtocolIPCP, Information: b})
+		}
+	}) {
+		return ErrEnded
+	}
+	return err
+}
+
 // RecvIPv4 returns the next IPv4 packet the AC sent down the session.
 func (c *Client) RecvIPv4(ctx context.Context) ([]byte, error) {
 	select {
@@ -279,6 +331,9 @@ func (c *Client) send(f ppp.Frame) error {
 // It reports true when the client hung up.
 func (c *Client) act(out link.Output) bool {
 	for _, f := range out.Send {
+		if f.Protocol == ppp.ProtocolIPCP && (c.cfg.NoIPv4 || c.ipv4Gone) {
+			continue
+		}
 		if f.Protocol == ppp.ProtocolLCP && len(f.Information) > 0 && f.Information[0] == byte(ppp.EchoReply) {
 			c.mu.Lock()
 			c.echoes++
@@ -396,10 +451,25 @@ func (c *Client) frame(b []byte) bool {
 	if pf.UnmarshalBinary(p.Payload) != nil {
 		return false
 	}
-	if pf.Protocol == ppp.ProtocolIPv4 {
+	if pf.Protocol == ppp.ProtocolIPv4 || pf.Protocol == ppp.ProtocolIPv6 {
+		ch := c.data
+		if pf.Protocol == ppp.ProtocolIPv6 {
+			ch = c.data6
+		}
 		select {
-		case c.data <- append([]byte(nil), pf.Information...):
+		case ch <- append([]byte(nil), pf.Information...):
 		default:
+		}
+		return false
+	}
+	if pf.Protocol == ppp.ProtocolIPCP && c.ipv4Gone {
+		return false
+	}
+	if pf.Protocol == ppp.ProtocolIPCP && c.cfg.NoIPv4 {
+		c.rejectID++
+		rej := ppp.NewProtocolReject(c.rejectID, pf, int(c.link.Info().MTU))
+		if b, err := rej.MarshalBinary(); err == nil {
+			c.send(ppp.Frame{Protocol: ppp.ProtocolLCP, Information: b})
 		}
 		return false
 	}

@@ -1,8 +1,9 @@
 // Package peer is a scripted PPPoE subscriber for tests and benchmarks:
 // discovery through pppoe.Discover (RFC 2516 §5), the PPP link through a
-// link.Link in the Peer role (RFC 1661 LCP, authentication, RFC 1332 IPCP),
-// and a tiny user-space data path that sends IPv4 packets inside PPPoE
-// session frames (RFC 2516 §6) and decapsulates the ones that come back.
+// link.Link in the Peer role (RFC 1661 LCP, authentication, RFC 1332 IPCP,
+// RFC 5072 IPv6CP, either of them alone), and a tiny user-space data path
+// that sends IP packets inside PPPoE session frames (RFC 2516 §6) and
+// decapsulates the ones that come back.
 //
 // Many clients share one interface through a Mux, which hands each client
 // MAC the frames addressed to it, so one process can emulate thousands of
