@@ -45,8 +45,8 @@ type Client struct {
 	timing  Timing
 	log     *zap.Logger
 	methods []auth.Method
-	slot    int           // dial-on-demand address pair, see demandAddress
-	retry   chan struct{} // Retry: an interface appeared
+	slot    int                  // dial-on-demand address pair, see demandAddress
+	retry   chan struct{}        // Retry: an interface appeared
 	dhcp    *config.DHCPv6Client // the /ipv6 dhcp-client on this client, nil none
 
 	mu          sync.Mutex

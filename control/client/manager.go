@@ -34,7 +34,7 @@ type Manager struct {
 type managed struct {
 	cfg    config.Client
 	dhcp   *config.DHCPv6Client // its /ipv6 dhcp-client
-	key    string // the configuration, to tell a change
+	key    string               // the configuration, to tell a change
 	client *Client
 	cancel context.CancelFunc
 	done   chan struct{}

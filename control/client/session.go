@@ -47,7 +47,7 @@ type session struct {
 	routes    []Route
 	dns       bool         // servers written to Deps.DNS
 	dns4      []netip.Addr // IPCP's, with use-peer-dns
-	lastRx    time.Time // last frame or data packet from the AC
+	lastRx    time.Time    // last frame or data packet from the AC
 	lastStats Stats
 	nextProbe time.Time
 
@@ -81,9 +81,9 @@ func (c *Client) runSession(ctx context.Context, att Attachment, nd Netdev, ps p
 		RequestDNS: c.cfg.UsePeerDNS,
 		// IPv6CP beside IPCP (RFC 5072), as RouterOS with its ipv6
 		// package: an AC without IPv6 rejects it and IPv4 goes on.
-		IPv6:       func() bool { return true },
-		Multilink:  ml,
-		Restart:    c.timing.Restart,
+		IPv6:      func() bool { return true },
+		Multilink: ml,
+		Restart:   c.timing.Restart,
 	})
 	if err != nil {
 		c.sendPADT(att, ps, "")
