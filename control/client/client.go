@@ -25,6 +25,7 @@ import (
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/ipv6cp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
 )
@@ -48,6 +49,9 @@ type Client struct {
 	slot    int                  // dial-on-demand address pair, see demandAddress
 	retry   chan struct{}        // Retry: an interface appeared
 	dhcp    *config.DHCPv6Client // the /ipv6 dhcp-client on this client, nil none
+	// interfaceID draws IPv6CP Interface-Identifiers; nil is
+	// crypto/rand (tests pin it).
+	interfaceID func() ipv6cp.InterfaceID
 
 	mu          sync.Mutex
 	st          Status

@@ -81,9 +81,10 @@ func (c *Client) runSession(ctx context.Context, att Attachment, nd Netdev, ps p
 		RequestDNS: c.cfg.UsePeerDNS,
 		// IPv6CP beside IPCP (RFC 5072), as RouterOS with its ipv6
 		// package: an AC without IPv6 rejects it and IPv4 goes on.
-		IPv6:      func() bool { return true },
-		Multilink: ml,
-		Restart:   c.timing.Restart,
+		IPv6:        func() bool { return true },
+		InterfaceID: c.interfaceID,
+		Multilink:   ml,
+		Restart:     c.timing.Restart,
 	})
 	if err != nil {
 		c.sendPADT(att, ps, "")
