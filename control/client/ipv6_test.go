@@ -319,3 +319,82 @@ func TestClientIPv6Rejected(t *testing.T) {
 		t.Errorf("dhcp-client row %+v, want stopped", row)
 	}
 }
+
+// TestClientIPv6Malformed: RAs and DHCPv6 replies cut at every byte, and
+// with a byte flipped, change nothing: the client stays connected with
+// its address, route and lease.
+func TestClientIPv6Malformed(t *testing.T) {
+	e := newEnv(t)
+	ac := v6AC(t, e)
+	cfg, d := loadDualStack(t, `/interface pppoe-client add interface=ether1 user=u password=p add-default-route=yes disabled=no
+/ipv6 dhcp-client add interface=pppoe-out1 request=prefix pool-name=isp-pd
+`)
+	c, _ := e.startV6(t, cfg, d, NewPrefixPools())
+	waitFor(t, "SLAAC and the delegated prefix", func() bool {
+		st := c.Monitor()
+		return st.IPv6Address.IsValid() && st.DHCPv6Status == "bound"
+	})
+	before := c.Monitor()
+	addrs, routes := e.routes.snapshot()
+
+	// Valid RAs from the AC, each with a /64 of its own: the n-th marks
+	// the end of the n-th batch of damaged ones.
+	raFor := func(n int) []byte {
+		adv, err := ra.NewAdvertiser(ra.Config{LocalID: ipv6.InterfaceID(acID), Prefix: netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 9, 0, byte(n)}), 64)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		adv.Start(time.Now())
+		ras, err := adv.Step(time.Now().Add(time.Hour))
+		if err != nil || len(ras) == 0 {
+			t.Fatalf("RA: %v", err)
+		}
+		return ras[0]
+	}
+	good := raFor(0)
+	var bad [][]byte
+	for i := range good {
+		bad = append(bad, good[:i])
+		if i >= 1 && i <= 3 {
+			continue // traffic class and flow label: nothing checks them
+		}
+		flipped := slices.Clone(good)
+		flipped[i] ^= 0x40
+		bad = append(bad, flipped)
+	}
+	// A DHCPv6 Reply for no transaction of ours, whole and cut short.
+	reply := &dhcpv6.Message{MessageType: dhcpv6.MessageTypeReply, TransactionID: dhcpv6.TransactionID{1, 2, 3}}
+	reply.AddOption(dhcpv6.OptServerID(&dhcpv6.DUIDLL{HWType: iana.HWTypeEthernet, LinkLayerAddr: acMAC}))
+	udp, err := ipv6.MarshalUDP(ipv6.LinkLocal(ipv6.InterfaceID(acID)), before.LocalIPv6, 255,
+		ipv6.UDP{SrcPort: dhcp6.ServerPort, DstPort: dhcp6.ClientPort, Payload: reply.ToBytes()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad = append(bad, udp, udp[:ipv6.HeaderLen+4], udp[:len(udp)-1])
+	// Batches well under the session's frame queue (frameQueue), which
+	// drops what overflows it.
+	for n, batch := range slices.Collect(slices.Chunk(bad, 16)) {
+		mark := raFor(n + 1)
+		ac.mu.Lock()
+		for k, s := range ac.sessions {
+			for _, b := range batch {
+				ac.send(k, s, ppp.Frame{Protocol: ppp.ProtocolIPv6, Information: b})
+			}
+			ac.send(k, s, ppp.Frame{Protocol: ppp.ProtocolIPv6, Information: mark})
+		}
+		ac.mu.Unlock()
+		want := byte(n + 1)
+		waitFor(t, "the batch's closing RA", func() bool {
+			a := c.Monitor().IPv6Address.Addr().As16()
+			return a[5] == 9 && a[7] == want
+		})
+	}
+	after := c.Monitor()
+	if after.Status != StateConnected || after.DHCPv6Status != "bound" || after.DHCPv6Prefix != before.DHCPv6Prefix {
+		t.Errorf("after malformed IPv6: %+v, was %+v", after, before)
+	}
+	a2, r2 := e.routes.snapshot()
+	if len(a2) != len(addrs) || len(r2) != len(routes) {
+		t.Errorf("addresses %v routes %v, were %v %v", a2, r2, addrs, routes)
+	}
+}
