@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -139,6 +140,82 @@ func (d *Daemon) printDHCPv6Clients(out io.Writer, cmd config.Command, asJSON bo
 		}
 		b.WriteString(t.String())
 	}
+	_, err := io.WriteString(out, b.String())
+	return err
+}
+
+// menuIPv6Pool is printed with the dynamic pools of delegated prefixes
+// (flag D, RouterOS's) after the configured ones, when dhcp-clients run.
+const menuIPv6Pool = "/ipv6 pool"
+
+// printIPv6Pools prints /ipv6 pool: the configured pools, then each
+// dhcp-client's dynamic pool with the time its prefix has left.
+func (d *Daemon) printIPv6Pools(out io.Writer, cmd config.Command, asJSON bool) error {
+	detail := false
+	for _, a := range cmd.Args {
+		if a.Name != "detail" || a.HasValue {
+			return fmt.Errorf("print: unsupported argument %s", a)
+		}
+		detail = true
+	}
+	if cmd.Target != nil {
+		return fmt.Errorf("print: unexpected item selector")
+	}
+	type row struct {
+		dynamic                          bool
+		name, prefix, length, expires, c string
+	}
+	var rows []row
+	for _, p := range d.Config().IPv6Pools.All() {
+		rows = append(rows, row{name: p.Name, prefix: netip.Prefix(p.Prefix).String(), length: strconv.Itoa(p.PrefixLength), c: p.Comment})
+	}
+	now := time.Now()
+	for _, p := range d.opts.Clients.(DHCPv6Clients).Pools() {
+		rows = append(rows, row{dynamic: true, name: p.Name, prefix: p.Prefix.String(), length: strconv.Itoa(p.PrefixLength),
+			expires: client.FormatUptime(p.Expires.Sub(now))})
+	}
+	if asJSON {
+		js := make([]map[string]string, 0, len(rows))
+		for _, r := range rows {
+			js = append(js, map[string]string{"name": r.name, "prefix": r.prefix, "prefix-length": r.length,
+				"expires-after": r.expires, "dynamic": map[bool]string{false: "false", true: "true"}[r.dynamic], "comment": r.c})
+		}
+		b, err := json.Marshal(js)
+		if err != nil {
+			return err
+		}
+		_, err = out.Write(append(b, '\n'))
+		return err
+	}
+	var b strings.Builder
+	b.WriteString("Flags: D - dynamic\n")
+	if detail {
+		for i, r := range rows {
+			flag := " "
+			if r.dynamic {
+				flag = "D"
+			}
+			words := []string{"name=" + strconv.Quote(r.name), "prefix=" + r.prefix, "prefix-length=" + r.length}
+			if r.expires != "" {
+				words = append(words, "expires-after="+r.expires)
+			}
+			if r.c != "" {
+				words = append(words, "comment="+strconv.Quote(r.c))
+			}
+			fmt.Fprintf(&b, "%2d %s %s\n\n", i, flag, wrap(words, 5, 80))
+		}
+		_, err := io.WriteString(out, b.String())
+		return err
+	}
+	t := table{head: []string{"#", "", "NAME", "PREFIX", "PREFIX-LENGTH", "EXPIRES-AFTER"}}
+	for i, r := range rows {
+		flag := ""
+		if r.dynamic {
+			flag = "D"
+		}
+		t.add(strconv.Itoa(i), flag, config.Cell(r.name), r.prefix, r.length, r.expires)
+	}
+	b.WriteString(t.String())
 	_, err := io.WriteString(out, b.String())
 	return err
 }

@@ -19,18 +19,20 @@ import (
 // dhcpClients is a Clients running /ipv6 dhcp-clients.
 type dhcpClients struct {
 	*fakeClients
-	rows []client.DHCPv6Status
+	rows  []client.DHCPv6Status
+	pools []client.DynamicPool
 }
 
 func (d *dhcpClients) DHCPv6() []client.DHCPv6Status { return d.rows }
-func (d *dhcpClients) Pools() []client.DynamicPool   { return nil }
+func (d *dhcpClients) Pools() []client.DynamicPool   { return d.pools }
 
 // TestDHCPv6ClientPrint: /ipv6 dhcp-client print shows the running
 // clients' status and prefix with the time left, as RouterOS does; detail
 // and JSON every property; without dhcp-clients running, the configuration.
 func TestDHCPv6ClientPrint(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "pppoed.rsc")
-	script := baseConfig + "/ipv6 dhcp-client add interface=pppoe-out1 request=prefix pool-name=isp-pd\n"
+	script := baseConfig + "/ipv6 pool add name=lan prefix=2001:db8:1::/48 prefix-length=64\n" +
+		"/ipv6 dhcp-client add interface=pppoe-out1 request=prefix pool-name=isp-pd\n"
 	if err := os.WriteFile(file, []byte(script), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -79,6 +81,19 @@ func TestDHCPv6ClientPrint(t *testing.T) {
 	if err := json.Unmarshal([]byte(exec("/ipv6 dhcp-client print", true)), &rows); err != nil || len(rows) != 2 ||
 		rows[0]["prefix"] == "" || rows[1]["status"] != "searching..." {
 		t.Errorf("print JSON: %v %v", rows, err)
+	}
+
+	// /ipv6 pool: the configured pools, then the dynamic one.
+	cl.pools = []client.DynamicPool{{Name: "isp-pd", Prefix: netip.MustParsePrefix("2001:db8:200::/56"), PrefixLength: 64, Expires: exp, Owner: "pppoe-out1"}}
+	pools := exec("/ipv6 pool print", false)
+	pl := strings.Split(strings.TrimSuffix(pools, "\n"), "\n")
+	if len(pl) != 4 || !strings.Contains(pl[2], "lan") || strings.Contains(pl[2], " D ") ||
+		!strings.Contains(pl[3], " D isp-pd") || !strings.Contains(pl[3], "2001:db8:200::/56") || !strings.Contains(pl[3], "2h30m") {
+		t.Errorf("/ipv6 pool print:\n%s", pools)
+	}
+	if det := exec("/ipv6 pool print detail", false); !strings.Contains(det, ` D name="isp-pd" prefix=2001:db8:200::/56 prefix-length=64`) ||
+		!strings.Contains(det, "expires-after=2h30m") {
+		t.Errorf("/ipv6 pool print detail:\n%s", det)
 	}
 
 	// A daemon without dhcp-clients prints the configuration.

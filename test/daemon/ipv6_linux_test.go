@@ -113,6 +113,9 @@ func TestDualStack(t *testing.T) {
 	if m := pdRE.FindStringSubmatch(print); m == nil || !strings.Contains(print, "bound") || !strings.Contains(print, "pppoe-out1") {
 		t.Errorf("/ipv6 dhcp-client print:\n%s", print)
 	}
+	if pools := cl.ctl("/ipv6 pool print"); !regexp.MustCompile(`D isp-pd +2001:db8:200::/56 +64 `).MatchString(pools) {
+		t.Errorf("/ipv6 pool print lacks the dynamic pool:\n%s", pools)
+	}
 
 	// IPv6 both ways over the session, through the AC's XDP fast path.
 	// A first echo makes the AC resolve the core's neighbour entry (until
