@@ -46,7 +46,7 @@ type v6 struct {
 // ipv6Up starts Router Discovery and the DHCPv6 client: IPv6CP opened.
 func (s *session) ipv6Up(info link.Info, now time.Time) {
 	if s.v6 != nil {
-		s.ipv6Down(now) // renegotiated: the identifiers may differ
+		s.ipv6Down() // renegotiated: the identifiers may differ
 	}
 	c := s.c
 	if h, ok := c.deps.Routes.(IPv6Host); ok {
@@ -81,7 +81,7 @@ func (s *session) ipv6Up(info link.Info, now time.Time) {
 	c.update(func(st *Status) {
 		st.LocalIPv6, st.RemoteIPv6 = ipv6.LinkLocal(v.local), ipv6.LinkLocal(v.remote)
 	})
-	s.publishDHCP(now)
+	s.publishDHCP()
 	s.log.Info("IPv6 up", zap.Stringer("local", ipv6.LinkLocal(v.local)), zap.Stringer("remote", ipv6.LinkLocal(v.remote)))
 }
 
@@ -109,13 +109,13 @@ func (s *session) ipv6Release(now time.Time) {
 	}
 	s.sendIPv6(out)
 	s.dropLease()
-	s.publishDHCP(now)
+	s.publishDHCP()
 }
 
 // ipv6Down ends the session's IPv6: IPv6CP closed, or the session ends.
 // Address, routes, DNS servers and the dynamic pool go; IPv4 is not
 // touched.
-func (s *session) ipv6Down(now time.Time) {
+func (s *session) ipv6Down() {
 	v := s.v6
 	if v == nil {
 		return
@@ -123,12 +123,15 @@ func (s *session) ipv6Down(now time.Time) {
 	s.dropLease()
 	s.dropSLAAC()
 	s.v6 = nil
-	s.c.update(func(st *Status) {
-		st.LocalIPv6, st.RemoteIPv6 = netip.Addr{}, netip.Addr{}
-	})
-	s.c.mu.Lock()
-	s.c.dhcpSt = s.c.dhcpIdle()
-	s.c.mu.Unlock()
+	c := s.c
+	c.mu.Lock()
+	c.st.LocalIPv6, c.st.RemoteIPv6 = netip.Addr{}, netip.Addr{}
+	c.st.DHCPv6Status, c.st.DHCPv6Prefix = "", netip.Prefix{}
+	c.dhcpSt = c.dhcpIdle()
+	if c.trace != nil {
+		c.trace(c.st)
+	}
+	c.mu.Unlock()
 	s.log.Info("IPv6 down")
 }
 
@@ -158,7 +161,7 @@ func (s *session) receiveIPv6(b []byte, now time.Time) {
 			s.log.Debug("dhcpv6 message dropped", zap.Error(err))
 		}
 		s.sendIPv6(out)
-		s.leaseEvent(ev, now)
+		s.leaseEvent(ev)
 	}
 }
 
@@ -269,7 +272,7 @@ func (s *session) dropSLAAC() {
 }
 
 // leaseEvent applies what a DHCPv6 step changed.
-func (s *session) leaseEvent(ev dhcp6.Event, now time.Time) {
+func (s *session) leaseEvent(ev dhcp6.Event) {
 	v := s.v6
 	switch ev {
 	case dhcp6.LeaseBound:
@@ -286,7 +289,7 @@ func (s *session) leaseEvent(ev dhcp6.Event, now time.Time) {
 		s.log.Info("dhcpv6 lease lost", zap.Stringer("prefix", v.lease.Prefix))
 		s.dropLease()
 	}
-	s.publishDHCP(now)
+	s.publishDHCP()
 }
 
 // bindLease puts a new lease in place: the dynamic pool of its prefix,
@@ -402,7 +405,7 @@ func (s *session) ipv6Wake(now time.Time) {
 				s.log.Warn("dhcpv6 client", zap.Error(err))
 			}
 			s.sendIPv6(out)
-			s.leaseEvent(ev, now)
+			s.leaseEvent(ev)
 		}
 	}
 	changed := false
@@ -451,7 +454,7 @@ func (c *Client) dhcpIdle() DHCPv6Status {
 }
 
 // publishDHCP shows the DHCPv6 client's state to print and monitor.
-func (s *session) publishDHCP(time.Time) {
+func (s *session) publishDHCP() {
 	v, c := s.v6, s.c
 	if v == nil || v.dhcp == nil {
 		return

@@ -398,3 +398,53 @@ func TestClientIPv6Malformed(t *testing.T) {
 		t.Errorf("addresses %v routes %v, were %v %v", a2, r2, addrs, routes)
 	}
 }
+
+// TestClientIPv6CPClosedKeepsIPv4: the AC terminating IPv6CP takes the
+// client's IPv6 away (address, routes, pool, RDNSS, monitor lines) and
+// leaves IPv4 connected with its DNS server.
+func TestClientIPv6CPClosedKeepsIPv4(t *testing.T) {
+	e := newEnv(t)
+	ac := v6AC(t, e)
+	cfg, d := loadDualStack(t, `/interface pppoe-client add interface=ether1 user=u password=p add-default-route=yes use-peer-dns=yes disabled=no
+/ipv6 dhcp-client add interface=pppoe-out1 request=prefix pool-name=isp-pd add-default-route=yes default-route-distance=7
+`)
+	pools := NewPrefixPools()
+	c, _ := e.startV6(t, cfg, d, pools)
+	waitFor(t, "SLAAC and the delegated prefix", func() bool {
+		st := c.Monitor()
+		return st.IPv6Address.IsValid() && st.DHCPv6Status == "bound" && len(st.IPv6DNS) > 0
+	})
+	term, err := (&ppp.Packet{Code: ppp.TerminateRequest, Identifier: 77}).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac.mu.Lock()
+	for k, s := range ac.sessions {
+		ac.send(k, s, ppp.Frame{Protocol: ppp.ProtocolIPv6CP, Information: term})
+	}
+	ac.mu.Unlock()
+	waitFor(t, "IPv6 down", func() bool { return !c.Monitor().LocalIPv6.IsValid() })
+	st := c.Monitor()
+	if st.Status != StateConnected || st.LocalAddress != netip.MustParseAddr("10.0.0.2") || st.IPv6Address.IsValid() ||
+		st.DHCPv6Status != "" || st.DHCPv6Prefix.IsValid() || len(st.IPv6DNS) != 0 {
+		t.Errorf("after IPv6CP closed: %+v", st)
+	}
+	addrs, routes := e.routes.snapshot()
+	for _, a := range addrs {
+		if a.Local.Is6() {
+			t.Errorf("IPv6 address %v stays", a)
+		}
+	}
+	if len(routes) != 1 || !routes[0].Dst.Addr().Is4() {
+		t.Errorf("routes %v, want IPv4's default route alone", routes)
+	}
+	if ps := pools.List(); len(ps) != 0 {
+		t.Errorf("pools %+v stay", ps)
+	}
+	if row, _ := c.DHCPv6(); row.Status != "stopped" || row.Prefix.IsValid() {
+		t.Errorf("dhcp-client row %+v", row)
+	}
+	if resolv, _ := os.ReadFile(e.dnsPath); string(resolv) != "nameserver 192.0.2.53\n" {
+		t.Errorf("resolv.conf:\n%s", resolv)
+	}
+}

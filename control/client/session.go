@@ -112,7 +112,7 @@ func (s *session) run(ctx context.Context) (bool, string) {
 	stopReader := s.reader()
 	s.eng.Run(ctx, s)
 	stopReader()
-	s.ipv6Down(time.Now())
+	s.ipv6Down()
 	s.teardown()
 	if !s.padtFromAC {
 		s.c.sendPADT(s.att, s.ps, s.reason)
@@ -382,7 +382,7 @@ func (s *session) Act(ev link.Event, now time.Time) {
 		}
 	case link.NetworkDown:
 		if ev.Protocol == ppp.ProtocolIPv6CP {
-			s.ipv6Down(now) // IPv4 stays (RFC 1661 §3.6: NCPs are independent)
+			s.ipv6Down() // IPv4 stays (RFC 1661 §3.6: NCPs are independent)
 			return
 		}
 		if ev.Protocol != ppp.ProtocolIPCP {
