@@ -220,28 +220,49 @@ func (c *Conn) Close() error { return c.c.Close() }
 // any packet socket sees a frame (bpf/mp.h), so an MP frame is always one
 // user space handles: a fragment to reassemble, a control protocol sent
 // inside MP, or MP from a peer that did not negotiate it.
+//
+// IPv6 (0x0057) to a multicast (ff00::/8) or link-local (fe80::/10)
+// destination is accepted too: Router Solicitations and Advertisements
+// (RFC 4861) and DHCPv6 (RFC 8415, ff02::1:2 and fe80::) are the control
+// plane's on both ends of a session, while IPv6 to any other destination
+// is data and stays out. The destination's first byte is 24 bytes into the
+// IPv6 header, which starts right after the PPP protocol.
 func controlFilter() ([]bpf.RawInstruction, error) {
 	const accept, drop = 0x40000, 0
+	// X is how far a tag left in the data moves everything after it.
 	return bpf.Assemble([]bpf.Instruction{
 		/* 0 */ bpf.LoadAbsolute{Off: 12, Size: 2},
-		/* 1 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: etherTypeDiscovery, SkipTrue: 12}, // → 14
-		/* 2 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: etherTypeSession, SkipTrue: 7}, // → 10
+		/* 1 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: etherTypeDiscovery, SkipTrue: 21}, // → 23
+		/* 2 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: etherTypeSession, SkipTrue: 8}, // → 11
 		/* 3 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: etherTypeVLAN, SkipTrue: 1}, // → 5
-		/* 4 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: etherTypeQinQ, SkipFalse: 8}, // → 13
+		/* 4 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: etherTypeQinQ, SkipFalse: 17}, // → 22
 		// An inner tag: the EtherType at 16, the PPP protocol at 24.
 		/* 5 */ bpf.LoadAbsolute{Off: 16, Size: 2},
-		/* 6 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: etherTypeDiscovery, SkipTrue: 7}, // → 14
-		/* 7 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: etherTypeSession, SkipFalse: 5}, // → 13
-		/* 8 */ bpf.LoadAbsolute{Off: 24, Size: 2},
-		/* 9 */ bpf.Jump{Skip: 1}, // → 11
+		/* 6 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: etherTypeDiscovery, SkipTrue: 16}, // → 23
+		/* 7 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: etherTypeSession, SkipFalse: 14}, // → 22
+		/* 8 */ bpf.LoadConstant{Dst: bpf.RegX, Val: 4},
+		/* 9 */ bpf.LoadAbsolute{Off: 24, Size: 2},
+		/* 10 */ bpf.Jump{Skip: 2}, // → 13
 		// No tag left in the data: the PPP protocol at 20.
-		/* 10 */ bpf.LoadAbsolute{Off: 20, Size: 2},
-		/* 11 */ bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: 0x8000, SkipTrue: 2}, // → 14
-		/* 12 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: pppMultilink, SkipTrue: 1}, // → 14
-		/* 13 */ bpf.RetConstant{Val: drop},
-		/* 14 */ bpf.RetConstant{Val: accept},
+		/* 11 */ bpf.LoadConstant{Dst: bpf.RegX, Val: 0},
+		/* 12 */ bpf.LoadAbsolute{Off: 20, Size: 2},
+		/* 13 */ bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: 0x8000, SkipTrue: 9}, // → 23
+		/* 14 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: pppMultilink, SkipTrue: 8}, // → 23
+		/* 15 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: pppIPv6, SkipFalse: 6}, // → 22
+		// IPv6: the destination's first byte at 22+24 (+X).
+		/* 16 */ bpf.LoadIndirect{Off: 46, Size: 1},
+		/* 17 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0xff, SkipTrue: 5}, // → 23
+		/* 18 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0xfe, SkipFalse: 3}, // → 22
+		/* 19 */ bpf.LoadIndirect{Off: 47, Size: 1},
+		/* 20 */ bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xc0},
+		/* 21 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x80, SkipTrue: 1}, // → 23
+		/* 22 */ bpf.RetConstant{Val: drop},
+		/* 23 */ bpf.RetConstant{Val: accept},
 	})
 }
+
+// pppIPv6 is the PPP protocol number of IPv6 (RFC 5072 §3).
+const pppIPv6 = 0x0057
 
 // pppMultilink is the PPP protocol number of Multilink (RFC 1990).
 const pppMultilink = 0x003d

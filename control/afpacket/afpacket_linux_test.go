@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net"
+	"net/netip"
 	"os"
 	"testing"
 	"time"
@@ -82,6 +83,16 @@ func TestControlFrames(t *testing.T) {
 	// The first of two MP fragments (RFC 1990 §3, long format: B, sequence 1).
 	mpFrag := sessionPayload(t, ppp.ProtocolMP, append([]byte{0x80, 0, 0, 1, 0x00, 0x21}, bytes.Repeat([]byte{0x45}, 20)...))
 	ipv6 := sessionPayload(t, ppp.ProtocolIPv6, bytes.Repeat([]byte{0x60}, 40))
+	// IPv6 headers to a destination (bytes 24..39) the control plane
+	// answers (RS to ff02::2, DHCPv6 to fe80::) or not (global, site-local).
+	ipv6To := func(dst string) []byte {
+		h := bytes.Repeat([]byte{0x60}, 40)
+		copy(h[24:], netip.MustParseAddr(dst).AsSlice())
+		return sessionPayload(t, ppp.ProtocolIPv6, h)
+	}
+	rs, dhcp6 := ipv6To("ff02::2"), ipv6To("fe80::1")
+	global, siteLocal := ipv6To("2001:db8::1"), ipv6To("fec0::1")
+	cut := sessionPayload(t, ppp.ProtocolIPv6, bytes.Repeat([]byte{0x60}, 20)) // ends before the destination
 	q100 := []ethernet.VLAN{{TPID: ethernet.EtherTypeVLAN, ID: 100, Priority: 3}}
 	qinq := []ethernet.VLAN{{TPID: ethernet.EtherTypeServiceVLAN, ID: 200}, {TPID: ethernet.EtherTypeVLAN, ID: 300}}
 	dot1qx2 := []ethernet.VLAN{{TPID: ethernet.EtherTypeVLAN, ID: 10}, {TPID: ethernet.EtherTypeVLAN, ID: 20}}
@@ -106,6 +117,14 @@ func TestControlFrames(t *testing.T) {
 		{"MP fragment 802.1Q", q100, frame(t, q100, ethernet.EtherTypePPPoESession, mpFrag), true},
 		{"MP fragment QinQ", qinq, frame(t, qinq, ethernet.EtherTypePPPoESession, mpFrag), true},
 		{"IPv6 data QinQ", qinq, frame(t, qinq, ethernet.EtherTypePPPoESession, ipv6), false},
+		{"IPv6 to all-routers untagged", nil, frame(t, nil, ethernet.EtherTypePPPoESession, rs), true},
+		{"IPv6 to all-routers QinQ", qinq, frame(t, qinq, ethernet.EtherTypePPPoESession, rs), true},
+		{"IPv6 to link-local 802.1Q", q100, frame(t, q100, ethernet.EtherTypePPPoESession, dhcp6), true},
+		{"IPv6 to link-local QinQ", qinq, frame(t, qinq, ethernet.EtherTypePPPoESession, dhcp6), true},
+		{"IPv6 to global untagged", nil, frame(t, nil, ethernet.EtherTypePPPoESession, global), false},
+		{"IPv6 to global QinQ", qinq, frame(t, qinq, ethernet.EtherTypePPPoESession, global), false},
+		{"IPv6 to site-local untagged", nil, frame(t, nil, ethernet.EtherTypePPPoESession, siteLocal), false},
+		{"IPv6 cut before destination", nil, frame(t, nil, ethernet.EtherTypePPPoESession, cut), false},
 		{"plain IPv4", nil, frame(t, nil, ethernet.EtherTypeIPv4, bytes.Repeat([]byte{0x45}, 20)), false},
 		{"ARP 802.1Q", q100, frame(t, q100, ethernet.EtherTypeARP, make([]byte, 28)), false},
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/ipv6cp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
 )
@@ -45,11 +46,16 @@ type Client struct {
 	timing  Timing
 	log     *zap.Logger
 	methods []auth.Method
-	slot    int           // dial-on-demand address pair, see demandAddress
-	retry   chan struct{} // Retry: an interface appeared
+	slot    int                  // dial-on-demand address pair, see demandAddress
+	retry   chan struct{}        // Retry: an interface appeared
+	dhcp    *config.DHCPv6Client // the /ipv6 dhcp-client on this client, nil none
+	// interfaceID draws IPv6CP Interface-Identifiers; nil is
+	// crypto/rand (tests pin it).
+	interfaceID func() ipv6cp.InterfaceID
 
 	mu          sync.Mutex
 	st          Status
+	dhcpSt      DHCPv6Status // /ipv6 dhcp-client print's row while IPv6 is up
 	connectedAt time.Time
 	trace       func(Status) // tests: sees every status change, under mu
 }
@@ -94,6 +100,15 @@ func New(cfg config.Client, deps Deps, log *zap.Logger) (*Client, error) {
 	return c, nil
 }
 
+// SetDHCPv6 gives the client its /ipv6 dhcp-client (interface= its name),
+// run on every session once IPv6CP opens. Call it before Run.
+func (c *Client) SetDHCPv6(d config.DHCPv6Client) {
+	if d.Interface != c.cfg.Name {
+		return
+	}
+	c.dhcp = &d
+}
+
 // Name returns the client's name (RouterOS name, the netdev's name).
 func (c *Client) Name() string { return c.cfg.Name }
 
@@ -108,6 +123,7 @@ func (c *Client) Monitor() Status {
 	s := c.st
 	s.ACMAC = slices.Clone(s.ACMAC)
 	s.DNSServers = slices.Clone(s.DNSServers)
+	s.IPv6DNS = slices.Clone(s.IPv6DNS)
 	if s.Status == StateConnected {
 		s.Uptime = time.Since(c.connectedAt)
 	}

@@ -25,6 +25,10 @@ type Deps struct {
 	// DNS receives the peer's DNS servers when use-peer-dns is set; nil
 	// drops them (the monitor still shows them).
 	DNS DNS
+	// Pools receives the dynamic /ipv6 pools made from delegated
+	// prefixes (/ipv6 dhcp-client pool-name); nil keeps them to the
+	// client's status only. Manager fills it in when nil.
+	Pools *PrefixPools
 	// Timing overrides timers so tests run fast; zero fields take the
 	// defaults.
 	Timing Timing
@@ -202,10 +206,24 @@ type Routes interface {
 }
 
 // Address is a point-to-point address on a netdev: local/32 with a peer,
-// as pppd puts IPCP's addresses on a ppp interface.
+// as pppd puts IPCP's addresses on a ppp interface; or, without a peer,
+// Local/Bits, as SLAAC puts local/64 from a Router Advertisement's prefix
+// (RFC 4862 §5.5.3).
 type Address struct {
 	Ifindex     int
 	Local, Peer netip.Addr
+	// Bits is the prefix length of an address without a peer.
+	Bits int
+}
+
+// IPv6Host is implemented by a Routes whose netdevs the kernel would
+// otherwise configure for IPv6 on its own: the client speaks Router
+// Discovery and DHCPv6 itself, over the session (ipv6.go).
+type IPv6Host interface {
+	// PrepareIPv6 stops the kernel's own autoconfiguration on the netdev
+	// (no Router Solicitations, no addresses from Router Advertisements,
+	// no link-local address made from the netdev's MAC).
+	PrepareIPv6(ifindex int) error
 }
 
 // Route is a route through a netdev.

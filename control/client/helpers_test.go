@@ -311,6 +311,7 @@ type testAC struct {
 	pool   []netip.Addr // handed out in order, returned on close
 	dns    [2]netip.Addr
 	mrru   uint16
+	v6     *acIPv6
 
 	// padtAfterPADS makes the AC behave as rp-pppoe's pppoe-server
 	// without pppd: PADS, then PADT at once.
@@ -336,6 +337,7 @@ type acSession struct {
 	lk   *link.Link
 	c    pppoe.Circuit
 	addr netip.Addr
+	v6   *acV6 // IPv6 while IPv6CP is open (ipv6_test.go)
 }
 
 type acOptions struct {
@@ -346,11 +348,12 @@ type acOptions struct {
 	pool     []string
 	dns      [2]string
 	secrets  map[string]string
-	mrru     uint16 // the AC's mrru, 0 disabled
+	mrru     uint16  // the AC's mrru, 0 disabled
+	ipv6     *acIPv6 // IPv6CP, RA and DHCPv6 (ipv6_test.go); nil rejects IPv6CP
 }
 
 func newTestAC(t *testing.T, h *hub, o acOptions) *testAC {
-	ac := &testAC{t: t, ep: h.endpoint(), ids: pppoe.NewSessionIDs(), secret: o.secrets, mrru: o.mrru,
+	ac := &testAC{t: t, ep: h.endpoint(), ids: pppoe.NewSessionIDs(), secret: o.secrets, mrru: o.mrru, v6: o.ipv6,
 		local: netip.MustParseAddr(o.local), sessions: map[acKey]*acSession{}}
 	for _, p := range o.pool {
 		ac.pool = append(ac.pool, netip.MustParseAddr(p))
@@ -393,9 +396,11 @@ func (ac *testAC) Open(c pppoe.Circuit, r pppoe.PADR) (uint16, error) {
 			s.addr, ac.pool = ac.pool[0], ac.pool[1:]
 			return link.IPConfig{Local: ac.local, Remote: s.addr, DNS1: ac.dns[0], DNS2: ac.dns[1]}, nil
 		}),
-		MaxPayload: maxPayload,
-		Restart:    100 * time.Millisecond,
-		Multilink:  lcp.MultilinkPolicy{MRRU: ac.mrru},
+		MaxPayload:  maxPayload,
+		Restart:     100 * time.Millisecond,
+		Multilink:   lcp.MultilinkPolicy{MRRU: ac.mrru},
+		IPv6:        func() bool { return ac.v6 != nil },
+		InterfaceID: ac.v6.interfaceID(),
 	})
 	if err != nil {
 		ac.t.Errorf("AC link: %v", err)
@@ -450,6 +455,7 @@ func (ac *testAC) loop(ctx context.Context) {
 			ac.mu.Lock()
 			for k, s := range ac.sessions {
 				ac.output(k, s, s.lk.Tick(now))
+				ac.tickIPv6(k, s, now)
 			}
 			ac.mu.Unlock()
 		}
@@ -504,32 +510,42 @@ func (ac *testAC) frame(b []byte) {
 	if ac.silent.Load() {
 		return
 	}
+	if pf.Protocol == ppp.ProtocolIPv6 {
+		ac.receiveIPv6(k, s, pf.Information, now)
+		return
+	}
 	ac.output(k, s, s.lk.Receive(pf, now))
 }
 
 // output sends a link's frames and acts on Down; ac.mu held.
 func (ac *testAC) output(k acKey, s *acSession, out link.Output) {
 	for _, f := range out.Send {
-		pl, err := f.MarshalBinary()
-		if err != nil {
-			ac.t.Errorf("AC marshal: %v", err)
-			continue
-		}
-		b, err := pppoe.MarshalFrame(s.c.HardwareAddr(), ac.srv.Config().MAC, nil,
-			&pppoe.Packet{Code: pppoe.CodeSession, SessionID: k.sid, Payload: pl})
-		if err != nil {
-			ac.t.Errorf("AC marshal: %v", err)
-			continue
-		}
-		ac.ep.WriteFrame(b)
+		ac.send(k, s, f)
 	}
 	for _, ev := range out.Events {
+		ac.eventIPv6(k, s, ev)
 		if _, ok := ev.(link.Down); ok {
 			ac.ep.WriteFrame(ac.srv.PADT(s.c, k.sid, ""))
 			ac.drop(k)
 			return
 		}
 	}
+}
+
+// send sends one PPP frame of session k; ac.mu held.
+func (ac *testAC) send(k acKey, s *acSession, f ppp.Frame) {
+	pl, err := f.MarshalBinary()
+	if err != nil {
+		ac.t.Errorf("AC marshal: %v", err)
+		return
+	}
+	b, err := pppoe.MarshalFrame(s.c.HardwareAddr(), ac.srv.Config().MAC, nil,
+		&pppoe.Packet{Code: pppoe.CodeSession, SessionID: k.sid, Payload: pl})
+	if err != nil {
+		ac.t.Errorf("AC marshal: %v", err)
+		return
+	}
+	ac.ep.WriteFrame(b)
 }
 
 // kill ends every session from the AC's side with a PADT.

@@ -33,7 +33,8 @@ type Manager struct {
 
 type managed struct {
 	cfg    config.Client
-	key    string // the configuration, to tell a change
+	dhcp   *config.DHCPv6Client // its /ipv6 dhcp-client
+	key    string               // the configuration, to tell a change
 	client *Client
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -45,6 +46,9 @@ func NewManager(deps Deps, log *zap.Logger) *Manager {
 	if log == nil {
 		log = zap.NewNop()
 	}
+	if deps.Pools == nil {
+		deps.Pools = NewPrefixPools()
+	}
 	return &Manager{deps: deps, log: log, clients: map[string]*managed{}}
 }
 
@@ -52,8 +56,10 @@ func NewManager(deps Deps, log *zap.Logger) *Manager {
 // ones are stopped (session terminated, netdev deleted), added and changed
 // ones started; unchanged ones keep their sessions. Disabled clients are
 // known to List but not run. A client that fails validation is skipped and
-// reported in the joined error; the others are applied.
-func (m *Manager) Apply(clients []config.Client) error {
+// reported in the joined error; the others are applied. dhcp are the /ipv6
+// dhcp-clients: each runs on the session of the client it names, and
+// changing one restarts that client.
+func (m *Manager) Apply(clients []config.Client, dhcp ...config.DHCPv6Client) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
@@ -65,10 +71,14 @@ func (m *Manager) Apply(clients []config.Client) error {
 		want[c.Name] = c
 		order = append(order, c.Name)
 	}
+	dhcpOf := map[string]*config.DHCPv6Client{}
+	for _, d := range dhcp {
+		dhcpOf[d.Interface] = &d
+	}
 	var stop []*managed
 	for name, mc := range m.clients {
 		c, ok := want[name]
-		if !ok || key(c) != mc.key {
+		if !ok || key(c, dhcpOf[name]) != mc.key {
 			stop = append(stop, mc)
 			delete(m.clients, name)
 		}
@@ -87,12 +97,15 @@ func (m *Manager) Apply(clients []config.Client) error {
 			continue
 		}
 		c := want[name]
-		mc := &managed{cfg: c, key: key(c), slot: m.freeSlot()}
+		mc := &managed{cfg: c, dhcp: dhcpOf[name], key: key(c, dhcpOf[name]), slot: m.freeSlot()}
 		if !c.Disabled {
 			cl, err := New(c, m.deps, m.log)
 			if err != nil {
 				errs = append(errs, err)
 				continue
+			}
+			if mc.dhcp != nil {
+				cl.SetDHCPv6(*mc.dhcp)
 			}
 			cl.slot = mc.slot
 			mc.client = cl
@@ -131,12 +144,16 @@ func (m *Manager) stop(mc *managed) {
 	<-mc.done
 }
 
-// key is a client's configuration as text: config.Client carries its
-// source line, which must not make a moved-but-equal client look changed.
-func key(c config.Client) string {
-	b, err := json.Marshal(c)
+// key is a client's configuration, with its dhcp-client's, as text:
+// config items carry their source line, which must not make a
+// moved-but-equal client look changed.
+func key(c config.Client, d *config.DHCPv6Client) string {
+	b, err := json.Marshal(struct {
+		C config.Client
+		D *config.DHCPv6Client
+	}{c, d})
 	if err != nil {
-		return fmt.Sprint(c)
+		return fmt.Sprint(c, d)
 	}
 	return string(b)
 }
@@ -203,3 +220,28 @@ func (m *Manager) List() []Status {
 	}
 	return out
 }
+
+// DHCPv6 returns the /ipv6 dhcp-client rows, in client config order: those
+// of disabled clients, and disabled dhcp-clients, show as stopped.
+func (m *Manager) DHCPv6() []DHCPv6Status {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []DHCPv6Status
+	for _, name := range m.order {
+		mc := m.clients[name]
+		if mc == nil || mc.dhcp == nil {
+			continue
+		}
+		if mc.client != nil {
+			if st, ok := mc.client.DHCPv6(); ok {
+				out = append(out, st)
+				continue
+			}
+		}
+		out = append(out, DHCPv6Status{Interface: name, Status: "stopped", Request: mc.dhcp.Request, PoolName: mc.dhcp.PoolName})
+	}
+	return out
+}
+
+// Pools returns the dynamic /ipv6 pools the dhcp-clients made.
+func (m *Manager) Pools() []DynamicPool { return m.deps.Pools.List() }

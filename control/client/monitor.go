@@ -65,6 +65,21 @@ type Status struct {
 	RemoteAddress netip.Addr `json:"remote-address"`
 	// DNSServers are the peer's DNS servers (RFC 1877), with use-peer-dns.
 	DNSServers []netip.Addr `json:"dns-servers,omitempty"`
+	// LocalIPv6 and RemoteIPv6 are the link-local addresses of the
+	// Interface-Identifiers IPv6CP negotiated (RFC 5072 §5), while it is
+	// open.
+	LocalIPv6  netip.Addr `json:"local-ipv6,omitzero"`
+	RemoteIPv6 netip.Addr `json:"remote-ipv6,omitzero"`
+	// IPv6Address is the address SLAAC formed from the AC's Router
+	// Advertisement (RFC 4862), with its prefix length.
+	IPv6Address netip.Prefix `json:"ipv6-address,omitzero"`
+	// IPv6DNS are the RDNSS servers of the RA (RFC 8106), with
+	// use-peer-dns.
+	IPv6DNS []netip.Addr `json:"ipv6-dns,omitempty"`
+	// DHCPv6Status and DHCPv6Prefix are the /ipv6 dhcp-client's status
+	// and delegated prefix, when one runs on this client.
+	DHCPv6Status string       `json:"dhcpv6-status,omitempty"`
+	DHCPv6Prefix netip.Prefix `json:"dhcpv6-prefix,omitzero"`
 	// SessionID is the PPPoE session id (RFC 2516 §4).
 	SessionID uint16 `json:"session-id,omitempty"`
 	// LastDisconnect is why the last session ended or the last attempt
@@ -120,6 +135,26 @@ func (s Status) Render(w io.Writer) error {
 				ds[i] = d.String()
 			}
 			line("dns-servers", strings.Join(ds, ","))
+		}
+		if s.LocalIPv6.IsValid() {
+			line("local-ipv6", s.LocalIPv6.String())
+			line("remote-ipv6", s.RemoteIPv6.String())
+		}
+		if s.IPv6Address.IsValid() {
+			line("ipv6-address", s.IPv6Address.String())
+		}
+		if len(s.IPv6DNS) > 0 {
+			ds := make([]string, len(s.IPv6DNS))
+			for i, d := range s.IPv6DNS {
+				ds[i] = d.String()
+			}
+			line("ipv6-dns", strings.Join(ds, ","))
+		}
+		if s.DHCPv6Status != "" {
+			line("dhcpv6-status", s.DHCPv6Status)
+		}
+		if s.DHCPv6Prefix.IsValid() {
+			line("dhcpv6-prefix", s.DHCPv6Prefix.String())
 		}
 	} else if s.LastDisconnect != "" {
 		line("reason", s.LastDisconnect)

@@ -45,8 +45,9 @@ type session struct {
 	connected bool
 	addr      Address
 	routes    []Route
-	dns       bool
-	lastRx    time.Time // last frame or data packet from the AC
+	dns       bool         // servers written to Deps.DNS
+	dns4      []netip.Addr // IPCP's, with use-peer-dns
+	lastRx    time.Time    // last frame or data packet from the AC
 	lastStats Stats
 	nextProbe time.Time
 
@@ -55,6 +56,8 @@ type session struct {
 	mp      *psession.MPLink
 	mpDrops uint64
 	mpOn    bool // the installed session runs MP (Divert registered)
+
+	v6 *v6 // while IPv6CP is open (ipv6.go)
 }
 
 // runSession runs the PPP link over ps until it goes down or ctx ends, and
@@ -76,8 +79,12 @@ func (c *Client) runSession(ctx context.Context, att Attachment, nd Netdev, ps p
 		User:       c.cfg.User,
 		Password:   c.cfg.Password,
 		RequestDNS: c.cfg.UsePeerDNS,
-		Multilink:  ml,
-		Restart:    c.timing.Restart,
+		// IPv6CP beside IPCP (RFC 5072), as RouterOS with its ipv6
+		// package: an AC without IPv6 rejects it and IPv4 goes on.
+		IPv6:        func() bool { return true },
+		InterfaceID: c.interfaceID,
+		Multilink:   ml,
+		Restart:     c.timing.Restart,
 	})
 	if err != nil {
 		c.sendPADT(att, ps, "")
@@ -105,6 +112,7 @@ func (s *session) run(ctx context.Context) (bool, string) {
 	stopReader := s.reader()
 	s.eng.Run(ctx, s)
 	stopReader()
+	s.ipv6Down()
 	s.teardown()
 	if !s.padtFromAC {
 		s.c.sendPADT(s.att, s.ps, s.reason)
@@ -124,6 +132,14 @@ func (s *session) Start(now time.Time) { s.eng.Carry(s, s.lk.Up(now), now) }
 // Receive implements psession.Role: a PPP frame of this session.
 func (s *session) Receive(f ppp.Frame, now time.Time) {
 	s.lastRx = now
+	if f.Protocol == ppp.ProtocolIPv6 {
+		// RA and DHCPv6 (afpacket passes only IPv6 to multicast and
+		// link-local destinations); data never comes here.
+		if s.v6 != nil {
+			s.receiveIPv6(f.Information, now)
+		}
+		return
+	}
 	if f.Protocol == ppp.ProtocolMP && s.mp != nil {
 		s.multilink(s.mp.Receive(f.Information, now), now)
 		return
@@ -188,6 +204,7 @@ func (s *session) Stop(r psession.StopRequest, now time.Time) {
 		s.closing = true
 		s.closeBy = now.Add(s.c.timing.CloseTimeout)
 		s.setReason("administratively disabled")
+		s.ipv6Release(now)
 		s.eng.Carry(s, s.lk.Close("administratively disabled", now), now)
 	case psession.ReasonPADT:
 		// RFC 2516 §5.5: no further traffic may use the session, not
@@ -214,6 +231,9 @@ func (s *session) Wake(now time.Time) {
 	if !s.nextProbe.IsZero() && !now.Before(s.nextProbe) {
 		s.keepalive(now)
 	}
+	if !s.done {
+		s.ipv6Wake(now)
+	}
 	if !s.closeBy.IsZero() && !now.Before(s.closeBy) {
 		s.down("administratively disabled (no Terminate-Ack)")
 	}
@@ -225,7 +245,7 @@ func (s *session) Next() time.Time {
 	if s.mp != nil {
 		mpAt = s.mp.Deadline()
 	}
-	return earliest(s.nextProbe, s.closeBy, mpAt)
+	return earliest(s.nextProbe, s.closeBy, mpAt, s.ipv6Next())
 }
 
 // Ended implements psession.Role.
@@ -349,14 +369,22 @@ func (s *session) Act(ev link.Event, now time.Time) {
 	case link.AuthFailed:
 		s.setReason(fmt.Sprintf("authentication failed (%s): %s", ev.Method, ev.Reason))
 	case link.NetworkUp:
+		if ev.Protocol == ppp.ProtocolIPv6CP {
+			s.ipv6Up(ev.Info, now)
+			return
+		}
 		if ev.Protocol != ppp.ProtocolIPCP {
-			return // the client runs IPCP only (Config.IPv6 is nil)
+			return
 		}
 		if err := s.up(ev.Info); err != nil {
 			s.setReason("data plane: " + err.Error())
 			s.eng.Carry(s, s.lk.Close("data plane failed", now), now)
 		}
 	case link.NetworkDown:
+		if ev.Protocol == ppp.ProtocolIPv6CP {
+			s.ipv6Down() // IPv4 stays (RFC 1661 §3.6: NCPs are independent)
+			return
+		}
 		if ev.Protocol != ppp.ProtocolIPCP {
 			return
 		}
@@ -445,13 +473,8 @@ func (s *session) up(info link.Info) error {
 	if !c.cfg.UsePeerDNS {
 		dns = nil
 	}
-	if len(dns) > 0 && c.deps.DNS != nil {
-		if err := c.deps.DNS.SetServers(c.cfg.Name, dns); err != nil {
-			s.log.Warn("writing peer DNS", zap.Error(err))
-		} else {
-			s.dns = true
-		}
-	}
+	s.dns4 = dns
+	s.writeDNS()
 	s.connected, s.addr, s.routes = true, addr, routes
 	s.everConnected = true
 	now := time.Now()
@@ -484,12 +507,8 @@ func (s *session) teardown() {
 	s.connected = false
 	s.nextProbe = time.Time{}
 	c := s.c
-	if s.dns {
-		if err := c.deps.DNS.SetServers(c.cfg.Name, nil); err != nil {
-			s.log.Warn("removing peer DNS", zap.Error(err))
-		}
-		s.dns = false
-	}
+	s.dns4 = nil
+	s.writeDNS()
 	if err := c.delNet(s.addr, s.routes); err != nil {
 		s.log.Warn("removing address and routes", zap.Error(err))
 	}
@@ -504,6 +523,22 @@ func (s *session) teardown() {
 		st.ActiveLinks, st.MTU, st.MRU, st.MRRU = 0, 0, 0, 0
 		st.LocalAddress, st.RemoteAddress, st.DNSServers = netip.Addr{}, netip.Addr{}, nil
 	})
+}
+
+// writeDNS hands Deps.DNS every peer DNS server the session has: IPCP's
+// (RFC 1877), then IPv6's (RDNSS, DHCPv6), so the resolver tries them in
+// the order they came.
+func (s *session) writeDNS() {
+	dns := append(slices.Clone(s.dns4), s.ipv6DNS()...)
+	c := s.c
+	if c.deps.DNS == nil || (len(dns) == 0 && !s.dns) {
+		return
+	}
+	if err := c.deps.DNS.SetServers(c.cfg.Name, dns); err != nil {
+		s.log.Warn("writing peer DNS", zap.Error(err))
+		return
+	}
+	s.dns = len(dns) > 0
 }
 
 // keepalive: after keepalive-timeout without a frame or a data packet from

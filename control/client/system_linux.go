@@ -57,6 +57,12 @@ func linkOf(ifindex int) netlink.Link {
 
 func nlAddr(a Address) *netlink.Addr {
 	bits := a.Local.BitLen()
+	if !a.Peer.IsValid() {
+		// SLAAC's address: no duplicate address detection, the link has
+		// two ends and IPv6CP made their identifiers differ (RFC 5072 §5).
+		return &netlink.Addr{IPNet: &net.IPNet{IP: a.Local.AsSlice(), Mask: net.CIDRMask(a.Bits, bits)},
+			Flags: unix.IFA_F_NODAD}
+	}
 	return &netlink.Addr{
 		IPNet: &net.IPNet{IP: a.Local.AsSlice(), Mask: net.CIDRMask(bits, bits)},
 		Peer:  &net.IPNet{IP: a.Peer.AsSlice(), Mask: net.CIDRMask(bits, bits)},

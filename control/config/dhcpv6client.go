@@ -83,6 +83,10 @@ func (c *Config) checkDHCPv6Clients() error {
 			if d.PoolName == "" {
 				return errf(d.line, "pool-name", "/ipv6 dhcp-client %s: request=prefix needs pool-name", d.Interface)
 			}
+			if c.IPv6Pools.Index(d.PoolName) >= 0 {
+				// The dynamic pool would shadow the configured one.
+				return errf(d.line, "pool-name", "/ipv6 dhcp-client %s: pool-name %s is an /ipv6 pool already", d.Interface, d.PoolName)
+			}
 			if h := netip.Prefix(d.PrefixHint); h.Bits() > d.PoolPrefixLength && h.Bits() != 0 {
 				return errf(d.line, "pool-prefix-length", "/ipv6 dhcp-client %s: pool-prefix-length %d shorter than prefix-hint /%d", d.Interface, d.PoolPrefixLength, h.Bits())
 			}

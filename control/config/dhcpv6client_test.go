@@ -56,6 +56,7 @@ func TestDHCPv6ClientRejected(t *testing.T) {
 		{"no such pppoe-client", "/ipv6 dhcp-client add interface=ether9 request=prefix pool-name=x", "not a pppoe-client"},
 		{"no request", "/ipv6 dhcp-client add interface=pppoe-out1 pool-name=x", "request"},
 		{"prefix without pool-name", "/ipv6 dhcp-client add interface=pppoe-out1 request=prefix", "pool-name"},
+		{"pool-name of a configured pool", "/ipv6 pool add name=lan prefix=2001:db8::/48 prefix-length=64\n/ipv6 dhcp-client add interface=pppoe-out1 request=prefix pool-name=lan", "is an /ipv6 pool already"},
 		{"unknown request", "/ipv6 dhcp-client add interface=pppoe-out1 request=prefix,foo pool-name=x", "foo"},
 		{"IPv4 hint", "/ipv6 dhcp-client add interface=pppoe-out1 request=prefix pool-name=x prefix-hint=10.0.0.0/8", "IPv6 prefix"},
 		{"hint longer than pool pieces", "/ipv6 dhcp-client add interface=pppoe-out1 request=prefix pool-name=x prefix-hint=::/64 pool-prefix-length=56", "pool-prefix-length"},

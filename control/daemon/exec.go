@@ -103,6 +103,10 @@ func (d *Daemon) run(ctx context.Context, cmd config.Command, asJSON bool, out i
 		return d.printActive(out, cmd, asJSON)
 	case verb == "print" && menu == menuQueue:
 		return d.printQueues(out, cmd, asJSON)
+	case verb == "print" && menu == menuDHCPv6Client && d.dhcpv6Clients():
+		return d.printDHCPv6Clients(out, cmd, asJSON)
+	case verb == "print" && menu == menuIPv6Pool && d.dhcpv6Clients():
+		return d.printIPv6Pools(out, cmd, asJSON)
 	case verb == "remove" && menu == menuActive:
 		return d.removeActive(cmd)
 	case verb == "monitor" && menu == menuClient:

@@ -1,0 +1,209 @@
+package daemon
+
+import (
+	"bytes"
+	"net"
+	"net/netip"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv6"
+
+	"github.com/pppoe-xdp/pppoe-xdp/test/netns"
+)
+
+// dualStackServer hands each session an IPv4 address, a link /64 for
+// SLAAC and, by DHCPv6-PD, a /56 from a pool holding exactly one, so a
+// second subscriber gets a prefix only once the first gave it back.
+const dualStackServer = `/ip pool add name=pppoe-pool ranges=10.0.0.2-10.0.0.5
+/ipv6 pool add name=link6 prefix=2001:db8:100::/56 prefix-length=64
+/ipv6 pool add name=pd6 prefix=2001:db8:200::/56 prefix-length=56
+/ppp profile add name=v6 local-address=10.0.0.1 remote-address=pppoe-pool remote-ipv6-prefix-pool=link6 dhcpv6-pd-pool=pd6 dns-server=192.0.2.53,2001:db8:ffff::53
+/ppp secret add name=one password=p1 profile=v6 service=pppoe
+/ppp secret add name=two password=p2 profile=v6 service=pppoe
+/interface pppoe-server server add interface=ether3 service-name=isp default-profile=v6 disabled=no
+`
+
+// dualStackClient is the issue's dhcp-client line on a pppoe-client with
+// a default route (distance 2, so the dhcp-client's, distance 1, is a
+// route of its own) and the peer's DNS; pppoe-out2, disabled, is the
+// second subscriber.
+const dualStackClient = `/interface pppoe-client add name=pppoe-out1 interface=ether2 user=one password=p1 service-name=isp add-default-route=yes default-route-distance=2 use-peer-dns=yes disabled=no
+/interface pppoe-client add name=pppoe-out2 interface=ether2 user=two password=p2 service-name=isp disabled=yes
+/ipv6 dhcp-client add interface=pppoe-out1 request=prefix pool-name=isp-pd add-default-route=yes
+/ipv6 dhcp-client add interface=pppoe-out2 request=prefix pool-name=isp-pd2
+`
+
+var (
+	core6 = netip.MustParseAddr("2001:db8:ffff::2")
+	pdRE  = regexp.MustCompile(`(2001:db8:200::/56), (\S+)`)
+)
+
+// TestDualStack runs pppoed as the AC and pppoed as the client, both
+// stacks: IPv6CP, SLAAC from the AC's RA with the default route and the
+// RDNSS server, DHCPv6-PD into a dynamic pool, IPv6 both ways through the
+// data plane, a host behind the client numbered from the delegated prefix
+// reaching the core, the Release on the wire when the client goes down,
+// and the prefix back in the AC's pool for the next subscriber.
+func TestDualStack(t *testing.T) {
+	netns.RequireTool(t, "tshark")
+	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
+	lan := netns.New(t)
+	netns.Veth(t, l.cl, "lan0", lan, "host0")
+	l.ac.Run(t, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+	l.cl.Run(t, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+	l.ac.Run(t, "ip", "-6", "addr", "add", "2001:db8:ffff::1/64", "dev", "up0", "nodad")
+	l.core.Run(t, "ip", "-6", "addr", "add", core6.String()+"/64", "dev", "cor0", "nodad")
+	l.core.Run(t, "ip", "-6", "route", "add", "2001:db8::/32", "via", "2001:db8:ffff::1")
+	// The test exists to show IPv6 on the XDP fast path upstream too: the
+	// AC's uplink veth takes redirected frames only with GRO on its peer.
+	l.core.GRO(t, "cor0", true)
+
+	ac := startDaemon(t, l.ac, "ac", dualStackServer, l.pins, "--uplink", "up0")
+	capture := l.cl.StartCapture(t, "ether2")
+	cl := startDaemon(t, l.cl, "client", dualStackClient, l.pins)
+
+	// IPv6CP, the RA's address and the delegated prefix.
+	var mon map[string]string
+	waitFor(t, 20*time.Second, "IPv6 and the delegated prefix on the client", func() bool {
+		mon = cl.monitor("pppoe-out1")
+		return mon["status"] == "connected" && mon["ipv6-address"] != "" && mon["dhcpv6-status"] == "bound"
+	})
+	if !strings.HasPrefix(mon["local-ipv6"], "fe80::") || !strings.HasPrefix(mon["remote-ipv6"], "fe80::") ||
+		mon["local-ipv6"] == mon["remote-ipv6"] || mon["local-ipv6"] == "fe80::" {
+		t.Errorf("IPv6CP identifiers: local %q remote %q", mon["local-ipv6"], mon["remote-ipv6"])
+	}
+	slaac, err := netip.ParsePrefix(mon["ipv6-address"])
+	if err != nil || slaac.Bits() != 64 || !netip.MustParsePrefix("2001:db8:100::/56").Contains(slaac.Addr()) {
+		t.Fatalf("monitor ipv6-address %q, want a /64 address from link6", mon["ipv6-address"])
+	}
+	// The interface identifier is IPv6CP's (RFC 5072 §5): the SLAAC
+	// address ends as the link-local one does.
+	ll := netip.MustParseAddr(mon["local-ipv6"]).As16()
+	if a := slaac.Addr().As16(); !bytes.Equal(a[8:], ll[8:]) {
+		t.Errorf("SLAAC address %s does not carry the IPv6CP identifier of %s", slaac.Addr(), mon["local-ipv6"])
+	}
+	if mon["dhcpv6-prefix"] != "2001:db8:200::/56" || mon["ipv6-dns"] != "2001:db8:ffff::53" {
+		t.Errorf("monitor: dhcpv6-prefix %q ipv6-dns %q", mon["dhcpv6-prefix"], mon["ipv6-dns"])
+	}
+	addrOut := l.cl.Run(t, "ip", "-6", "addr", "show", "dev", "pppoe-out1")
+	if !strings.Contains(addrOut, slaac.String()) {
+		t.Errorf("pppoe-out1 lacks %s:\n%s", slaac, addrOut)
+	}
+	if strings.Contains(addrOut, "fe80::") {
+		// The kernel's own link-local (from the veth's MAC) would mean
+		// its own RS and SLAAC run beside ours.
+		t.Errorf("pppoe-out1 has a kernel link-local address:\n%s", addrOut)
+	}
+	routes := l.cl.Run(t, "ip", "-6", "route", "show", "default")
+	for _, want := range []string{"default dev pppoe-out1 metric 2", "default dev pppoe-out1 metric 1"} {
+		if !strings.Contains(routes, want) {
+			t.Errorf("IPv6 default routes lack %q:\n%s", want, routes)
+		}
+	}
+	resolv, _ := os.ReadFile(cl.resolv)
+	if !strings.Contains(string(resolv), "nameserver 192.0.2.53\nnameserver 2001:db8:ffff::53\n") {
+		t.Errorf("resolv.conf:\n%s\nwant IPCP's then RDNSS's server", resolv)
+	}
+	print := cl.ctl("/ipv6 dhcp-client print")
+	if m := pdRE.FindStringSubmatch(print); m == nil || !strings.Contains(print, "bound") || !strings.Contains(print, "pppoe-out1") {
+		t.Errorf("/ipv6 dhcp-client print:\n%s", print)
+	}
+	if pools := cl.ctl("/ipv6 pool print"); !regexp.MustCompile(`D isp-pd +2001:db8:200::/56 +64 `).MatchString(pools) {
+		t.Errorf("/ipv6 pool print lacks the dynamic pool:\n%s", pools)
+	}
+
+	// IPv6 both ways over the session, through the AC's XDP fast path.
+	// A first echo makes the AC resolve the core's neighbour entry (until
+	// then XDP leaves packets to the kernel, counted no_neigh).
+	if got := ping6(t, l.cl, slaac.Addr(), core6, 1); got != 1 {
+		t.Errorf("client → core over IPv6: %d/1 replies", got)
+	}
+	before := ac.metrics()
+	if got := ping6(t, l.cl, slaac.Addr(), core6, 3); got != 3 {
+		t.Errorf("client → core over IPv6: %d/3 replies", got)
+	}
+	if got := ping6(t, l.core, core6, slaac.Addr(), 3); got != 3 {
+		t.Errorf("core → client over IPv6: %d/3 replies", got)
+	}
+	after := ac.metrics()
+	for _, r := range []string{"fast_up", "fast_down"} {
+		k := `pppoe_dataplane_packets_total{reason="` + r + `"}`
+		if after[k]-before[k] < 6 {
+			t.Errorf("%s moved %v, want the 6 echoes of IPv6 it forwarded", k, after[k]-before[k])
+		}
+	}
+
+	// A host behind the client, numbered from the delegated prefix.
+	l.cl.Run(t, "ip", "-6", "addr", "add", "2001:db8:200:1::1/64", "dev", "lan0", "nodad")
+	lan.Run(t, "ip", "-6", "addr", "add", "2001:db8:200:1::2/64", "dev", "host0", "nodad")
+	lan.Run(t, "ip", "-6", "route", "add", "default", "via", "2001:db8:200:1::1")
+	host := netip.MustParseAddr("2001:db8:200:1::2")
+	if got := ping6(t, lan, host, core6, 3); got != 3 {
+		t.Errorf("host in the delegated prefix → core: %d/3 replies", got)
+	}
+	if got := ping6(t, l.core, core6, host, 3); got != 3 {
+		t.Errorf("core → host in the delegated prefix: %d/3 replies", got)
+	}
+
+	// The first subscriber goes: Release on the wire, the prefix back in
+	// the AC's pool, and the second subscriber gets it.
+	cl.ctl("/interface pppoe-client disable pppoe-out1")
+	waitFor(t, 10*time.Second, "the session to end on the AC", func() bool { return len(ac.active()) == 0 })
+	if out := l.cl.Run(t, "ip", "-6", "route", "show", "default"); strings.TrimSpace(out) != "" {
+		t.Errorf("IPv6 default routes stay after the client went down:\n%s", out)
+	}
+	cl.ctl("/interface pppoe-client enable pppoe-out2")
+	waitFor(t, 20*time.Second, "the second subscriber's delegated prefix", func() bool {
+		return cl.monitor("pppoe-out2")["dhcpv6-prefix"] == "2001:db8:200::/56"
+	})
+	rows := capture.Fields(t, "dhcpv6.msgtype == 8", "dhcpv6.iaprefix.pref_addr", "dhcpv6.iaprefix.pref_len")
+	if len(rows) == 0 || rows[0][0] != "2001:db8:200::" || rows[0][1] != "56" {
+		t.Errorf("Release frames on ether2: %v, want one for 2001:db8:200::/56", rows)
+	}
+}
+
+// ping6 sends count ICMPv6 echo requests from src to dst inside n, one at
+// a time, waiting up to a second for each reply, and returns how many
+// were answered.
+func ping6(t *testing.T, n *netns.NS, src, dst netip.Addr, count int) int {
+	t.Helper()
+	var c *icmp.PacketConn
+	must(t, n.Do(t, func() (err error) {
+		c, err = icmp.ListenPacket("ip6:ipv6-icmp", src.String())
+		return err
+	}))
+	defer c.Close()
+	id := int(time.Now().UnixNano() & 0xffff)
+	got := 0
+	buf := make([]byte, 1500)
+	for seq := 1; seq <= count; seq++ {
+		m := icmp.Message{Type: ipv6.ICMPTypeEchoRequest, Body: &icmp.Echo{ID: id, Seq: seq, Data: []byte("pppoe-xdp")}}
+		b, err := m.Marshal(nil)
+		must(t, err)
+		if _, err := c.WriteTo(b, &net.IPAddr{IP: dst.AsSlice()}); err != nil {
+			t.Logf("ping6 %v: %v", dst, err)
+			continue
+		}
+		deadline := time.Now().Add(time.Second)
+		for c.SetReadDeadline(deadline) == nil {
+			k, from, err := c.ReadFrom(buf)
+			if err != nil {
+				break
+			}
+			r, err := icmp.ParseMessage(58, buf[:k])
+			if err != nil || r.Type != ipv6.ICMPTypeEchoReply || from.String() != dst.String() {
+				continue
+			}
+			if e, ok := r.Body.(*icmp.Echo); ok && e.ID == id && e.Seq == seq {
+				got++
+				break
+			}
+		}
+	}
+	return got
+}
