@@ -206,6 +206,10 @@ func serve(f flags, log *zap.Logger) error {
 	if !fresh {
 		log.Info("previous run", zap.String("ended", string(last.Kind)), zap.Time("at", last.At), zap.Int("pid", last.PID))
 	}
+	// Session records are written off the session loops (state.Writer);
+	// a planned restart and a stop flush it before they exit.
+	writer := state.NewWriter(store, state.WriterOptions{Log: func(err error) { log.Warn("state store", zap.Error(err)) }})
+	defer writer.Close()
 	disc, err := discoveryState(store)
 	if err != nil {
 		return fmt.Errorf("--state-dir: %w", err)
@@ -265,8 +269,11 @@ func serve(f flags, log *zap.Logger) error {
 	var ac *daemon.AccessConcentrator
 	aaaBackend := radiusaaa.NewBackend(aaaLocal, radiusaaa.BackendOptions{
 		Sessions: lateRadiusSessions{&ac},
+		State:    writer,
+		Resuming: last.Kind != state.ExitStop && !fresh,
 		Logger:   log,
 	})
+	rec.after = aaaBackend.EndUnadopted
 	defer func() {
 		// After d.Run has ended every session: their Stops are queued,
 		// Accounting-Off goes after them (RFC 2866 §5.1).
@@ -287,7 +294,7 @@ func serve(f flags, log *zap.Logger) error {
 		CookieKey:          disc.cookieKey,
 		SessionIDs:         disc.sessionIDs,
 		IDs:                disc.handles,
-		State:              store,
+		State:              writer,
 		MaxStarting:        noLimit(f.maxStarting),
 		MaxStartingPerHost: noLimit(f.maxStartingPerHost),
 		SetupTimeout:       f.setupTimeout,
@@ -361,7 +368,7 @@ func serve(f flags, log *zap.Logger) error {
 	signal.Notify(usr2, syscall.SIGUSR2)
 	go func() {
 		<-usr2
-		plannedRestart(store, log)
+		plannedRestart(store, writer, log)
 	}()
 	go func() {
 		for {
@@ -378,6 +385,7 @@ func serve(f flags, log *zap.Logger) error {
 	log.Info("pppoed started", zap.String("config", f.config), zap.String("socket", f.socket),
 		zap.String("bpffs", dp.PinPath()), zap.String("metrics", f.metrics))
 	err = d.Run(ctx, ctl, mln)
+	writer.Flush()
 	if rerr := store.RecordExit(state.Exit{Kind: state.ExitStop, At: time.Now().UTC(), PID: os.Getpid()}); rerr != nil {
 		log.Warn("state store", zap.Error(rerr))
 	}
@@ -392,6 +400,7 @@ type reconcile struct {
 	dp    *maps.Datapath
 	log   *zap.Logger
 	done  bool
+	after func() // once the sessions are adopted or swept
 }
 
 func (r *reconcile) run(srv *server.Server) error {
@@ -409,6 +418,9 @@ func (r *reconcile) run(srv *server.Server) error {
 	res, err := restart.Reconcile(opts)
 	if err != nil {
 		return fmt.Errorf("data plane: %w", err)
+	}
+	if r.after != nil {
+		r.after()
 	}
 	if res.Adopted+res.Swept > 0 {
 		r.log.Info("sessions of the previous run", zap.Int("adopted", res.Adopted), zap.Int("swept", res.Swept),
@@ -434,10 +446,11 @@ func restartSoon() error {
 
 // plannedRestart ends the process with its sessions left where the next
 // run finds them: installed in the pinned maps (forwarding on) and
-// recorded in the store, every record in the file already. Nothing is
+// recorded in the store, every record queued in the file (Flush). Nothing is
 // stopped, closed or removed; that is the point: it is a kill -9 that
 // leaves a note saying it was meant.
-func plannedRestart(store *state.Store, log *zap.Logger) {
+func plannedRestart(store *state.Store, writer *state.Writer, log *zap.Logger) {
+	writer.Flush()
 	if err := store.RecordExit(state.Exit{Kind: state.ExitRestart, At: time.Now().UTC(), PID: os.Getpid()}); err != nil {
 		log.Warn("state store", zap.Error(err))
 	}
