@@ -76,7 +76,7 @@ type BackendOptions struct {
 	// planned restart or a crash): no Accounting-On, which would tell the
 	// servers that every session of this NAS has ended.
 	Resuming bool
-	Logger *zap.Logger
+	Logger   *zap.Logger
 }
 
 // SessionControl is what Disconnect and CoA do to live sessions: the
