@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -184,9 +186,9 @@ func (s *Server) Adopt(rec state.Session, in *maps.Installed) error {
 	if len(rec.Link) == 0 {
 		return errors.New("state record without the link (written by an older pppoed)")
 	}
-	var saved link.Saved
-	if err := json.Unmarshal(rec.Link, &saved); err != nil {
-		return fmt.Errorf("state record's link: %w", err)
+	saved, err := s.savedLink(rec)
+	if err != nil {
+		return err
 	}
 	c := pppoe.Circuit{Ifindex: in.Ifindex, MAC: rec.PeerMAC}
 	for _, v := range rec.Iface.VLANs {
@@ -302,6 +304,51 @@ func (s *Server) Adopt(rec state.Session, in *maps.Installed) error {
 	s.mu.Unlock()
 	s.start(l)
 	return nil
+}
+
+// Prepare implements restart.Preparer: the records' links are decoded
+// on every CPU before Adopt takes them one by one.
+func (s *Server) Prepare(recs []state.Session) {
+	links := make([]link.Saved, len(recs))
+	ok := make([]bool, len(recs))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(recs)/1024))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(recs); i += workers {
+				ok[i] = len(recs[i].Link) > 0 && json.Unmarshal(recs[i].Link, &links[i]) == nil
+			}
+		}()
+	}
+	wg.Wait()
+	m := make(map[uint64]link.Saved, len(recs))
+	for i := range recs {
+		if ok[i] {
+			m[recs[i].Handle] = links[i]
+		}
+	}
+	s.mu.Lock()
+	s.prepared = m
+	s.mu.Unlock()
+}
+
+// savedLink is rec's link, as Prepare decoded it or decoded now.
+func (s *Server) savedLink(rec state.Session) (link.Saved, error) {
+	s.mu.Lock()
+	saved, ok := s.prepared[rec.Handle]
+	if ok {
+		delete(s.prepared, rec.Handle)
+	}
+	s.mu.Unlock()
+	if ok {
+		return saved, nil
+	}
+	if err := json.Unmarshal(rec.Link, &saved); err != nil {
+		return link.Saved{}, fmt.Errorf("state record's link: %w", err)
+	}
+	return saved, nil
 }
 
 // dnsOf lists the DNS servers IPCP gave.

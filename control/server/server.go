@@ -192,6 +192,9 @@ type Server struct {
 	closed       bool
 	// holding: New has not served the ports yet (Options.Resume runs).
 	holding bool
+	// prepared are the previous run's links decoded by Prepare, by
+	// handle, until Adopt takes them; nil once Options.Resume is done.
+	prepared map[uint64]link.Saved
 	// missing are physical interfaces an enabled server is configured on
 	// that are not open, with why: they could not be opened, or went away
 	// (InterfaceGone). Apply, OpenMissing and InterfaceAppeared try them
@@ -327,7 +330,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		}
 	}
 	s.mu.Lock()
-	s.holding = false
+	s.holding, s.prepared = false, nil
 	ports := make([]*port, 0, len(s.ports))
 	for _, p := range s.ports {
 		ports = append(ports, p)
