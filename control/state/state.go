@@ -30,7 +30,13 @@
 //
 // Writes that arrive together (sessions set up in parallel) share one
 // transaction: Put and Delete go through bbolt's Batch, which waits up to
-// Options.MaxBatchDelay for companions.
+// Options.MaxBatchDelay for companions. pppoed writes through a Writer
+// instead (writer.go): the session event loops only queue, one goroutine
+// commits.
+//
+// Other buckets (the RADIUS backend's accounting, Writer.PutIn) hold
+// per-key records of other kinds; unlike the session records they are
+// kept across a reboot.
 //
 // # Format and versions
 //
