@@ -205,6 +205,10 @@ func serve(f flags, log *zap.Logger) error {
 	if !fresh {
 		log.Info("previous run", zap.String("ended", string(last.Kind)), zap.Time("at", last.At), zap.Int("pid", last.PID))
 	}
+	// Session records are written off the session loops (state.Writer);
+	// a planned restart and a stop flush it before they exit.
+	writer := state.NewWriter(store, state.WriterOptions{Log: func(err error) { log.Warn("state store", zap.Error(err)) }})
+	defer writer.Close()
 	disc, err := restart.LoadDiscovery(store)
 	if err != nil {
 		return fmt.Errorf("--state-dir: %w", err)
@@ -247,8 +251,11 @@ func serve(f flags, log *zap.Logger) error {
 	var ac *daemon.AccessConcentrator
 	aaaBackend := radiusaaa.NewBackend(aaaLocal, radiusaaa.BackendOptions{
 		Sessions: daemon.LateRadiusSessions{AC: &ac},
+		State:    writer,
+		Resuming: last.Kind != state.ExitStop && !fresh,
 		Logger:   log,
 	})
+	rec.After = aaaBackend.EndUnadopted
 	defer func() {
 		// After d.Run has ended every session: their Stops are queued,
 		// Accounting-Off goes after them (RFC 2866 §5.1).
@@ -267,7 +274,7 @@ func serve(f flags, log *zap.Logger) error {
 		CookieKey:          disc.CookieKey,
 		SessionIDs:         disc.SessionIDs,
 		IDs:                disc.Handles,
-		State:              store,
+		State:              writer,
 		MaxStarting:        noLimit(f.maxStarting),
 		MaxStartingPerHost: noLimit(f.maxStartingPerHost),
 		SetupTimeout:       f.setupTimeout,
@@ -339,7 +346,7 @@ func serve(f flags, log *zap.Logger) error {
 	signal.Notify(usr2, syscall.SIGUSR2)
 	go func() {
 		<-usr2
-		os.Exit(restart.Planned(store, log))
+		os.Exit(restart.Planned(store, writer, log))
 	}()
 	go func() {
 		for {
@@ -356,6 +363,7 @@ func serve(f flags, log *zap.Logger) error {
 	log.Info("pppoed started", zap.String("config", f.config), zap.String("socket", f.socket),
 		zap.String("bpffs", dp.PinPath()), zap.String("metrics", f.metrics))
 	err = d.Run(ctx, ctl, mln)
+	writer.Flush()
 	if rerr := store.RecordExit(state.Exit{Kind: state.ExitStop, At: time.Now().UTC(), PID: os.Getpid()}); rerr != nil {
 		log.Warn("state store", zap.Error(rerr))
 	}

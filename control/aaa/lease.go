@@ -12,6 +12,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/pool"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/chap"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ratelimit"
 )
 
 // Proof is what a peer sent to prove who it is, for one method.
@@ -314,6 +315,17 @@ type Resumed struct {
 	Pool          string
 	Local, Remote netip.Addr
 	DNS           []netip.Addr
+	// Handle and Circuit are the session's, as at its authentication; a
+	// backend that accounts sessions goes on with them by the handle
+	// (Acct-Session-Id).
+	Handle  uint64
+	Circuit Circuit
+	// Class, RateLimit and Routes are what its answer carried (a RADIUS
+	// Access-Accept's Class, Mikrotik-Rate-Limit and Framed-Routes): a
+	// backend that cannot ask again keeps applying them.
+	Class     [][]byte
+	RateLimit ratelimit.Limit
+	Routes    []netip.Prefix
 }
 
 // Resumer is a Backend that can take a session over without asking the

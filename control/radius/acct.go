@@ -108,7 +108,10 @@ type AccountingOptions struct {
 	// record: it starts at RetryMin (default 1s) and doubles up to
 	// RetryMax (default 30s) while the outage lasts.
 	RetryMin, RetryMax time.Duration
-	Logger             *zap.Logger
+	// Journal, if set, keeps the queued session records where a restarted
+	// pppoed finds them (acctjournal.go).
+	Journal Journal
+	Logger  *zap.Logger
 }
 
 // Accounting sends RFC 2866 accounting through a Client's servers.
@@ -139,6 +142,7 @@ type Accounting struct {
 	paused   time.Time // no new sends before this
 	backoff  time.Duration
 	drained  chan struct{} // closed when the queue empties; nil while it is empty
+	seq      uint64        // the last record's journal key
 
 	// Dropped counts Interim-Updates that gave way to a full queue,
 	// Refused the records refused with ErrQueueFull.
@@ -163,6 +167,7 @@ type record struct {
 	sending bool
 	id      string       // Acct-Session-Id of Accounting-On/Off
 	v6      IPv6Prefixes // the session's as the record was queued
+	seq     uint64       // its journal key
 }
 
 // NewAccounting returns a sender over c's servers (their accounting ports).
@@ -241,6 +246,7 @@ func (s *Session) Interim(u Usage) error {
 	if s.interim != nil {
 		s.interim.usage, s.interim.event, s.interim.v6 = u, time.Now(), s.v6
 		s.reported = s.reported.atLeast(u)
+		a.save(s.interim)
 		return nil
 	}
 	r := &record{status: rfc2866.AcctStatusType_Value_InterimUpdate, sess: s, usage: u, event: time.Now()}
@@ -345,6 +351,7 @@ func (a *Accounting) push(r *record) error {
 		v := a.queue[victim]
 		v.sess.interim = nil
 		a.queue = append(a.queue[:victim], a.queue[victim+1:]...)
+		a.drop(v)
 		if a.Dropped.Add(1) == 1 {
 			a.log.Warn("radius accounting queue full: dropping interim updates, oldest first", zap.Int("limit", a.opts.QueueLimit))
 		}
@@ -352,7 +359,9 @@ func (a *Accounting) push(r *record) error {
 	if a.drained == nil {
 		a.drained = make(chan struct{})
 	}
+	r.seq = a.nextSeq()
 	a.queue = append(a.queue, r)
+	a.save(r)
 	a.signal()
 	return nil
 }
@@ -362,6 +371,7 @@ func (a *Accounting) remove(r *record) {
 	for i, q := range a.queue {
 		if q == r {
 			a.queue = append(a.queue[:i], a.queue[i+1:]...)
+			a.drop(r)
 			break
 		}
 	}

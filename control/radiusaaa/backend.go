@@ -49,8 +49,11 @@ type Backend struct {
 	acctDone chan struct{}
 	onSent   bool
 	dyn      *dynListener
+	restored map[string]*radius.Session // accounting restored from the journal, by Acct-Session-Id (resume.go)
+	kept     map[uint64]keptSession     // the journal's sessions, read once at the first Resume
 
-	live sync.Map // session handle (uint64) → *tracked
+	live    sync.Map // session handle (uint64) → *tracked
+	adopted sync.Map // resumed, not yet observed: handle → *tracked (resume.go)
 }
 
 // BackendOptions are what a Backend needs besides the configuration.
@@ -66,7 +69,14 @@ type BackendOptions struct {
 	Accounting radius.AccountingOptions
 	// Client tunes the RADIUS client (tests shorten the hold-down).
 	Client radius.Options
-	Logger *zap.Logger
+	// State keeps the sessions' accounting across a restart (resume.go);
+	// nil keeps nothing, and adopted sessions are accounted as new ones.
+	State Store
+	// Resuming says the previous run left its sessions to this one (a
+	// planned restart or a crash): no Accounting-On, which would tell the
+	// servers that every session of this NAS has ended.
+	Resuming bool
+	Logger   *zap.Logger
 }
 
 // SessionControl is what Disconnect and CoA do to live sessions: the
@@ -102,6 +112,7 @@ type tracked struct {
 	v6    radius.IPv6Prefixes
 	upAt  time.Time
 	acct  *radius.Session
+	info  radius.SessionInfo // what acct was started with
 }
 
 // NewBackend returns a Backend over local; nothing is sent before Update
@@ -146,7 +157,11 @@ func (b *Backend) Configure(cfg *config.Config) error {
 			b.client = c
 			ao := b.opts.Accounting
 			ao.Logger = b.log
+			if b.opts.State != nil {
+				ao.Journal = queueJournal{b}
+			}
 			b.acct = radius.NewAccounting(c, ao)
+			b.restoreQueue()
 			ctx, cancel := context.WithCancel(context.Background())
 			b.acctStop, b.acctDone = cancel, make(chan struct{})
 			go func(a *radius.Accounting, done chan struct{}) { defer close(done); _ = a.Run(ctx) }(b.acct, b.acctDone)
@@ -158,7 +173,7 @@ func (b *Backend) Configure(cfg *config.Config) error {
 	// Accounting-On once, when accounting first has somewhere to go: the
 	// servers may close whatever sessions they still think open from a
 	// previous run (RFC 2866 §5.1, Acct-Status-Type 7).
-	if set.useRadius && set.accounting && b.acct != nil && !b.onSent {
+	if set.useRadius && set.accounting && b.acct != nil && !b.onSent && !b.opts.Resuming {
 		if err := b.acct.On(); err != nil {
 			b.log.Warn("radius accounting-on not queued", zap.Error(err))
 		} else {
@@ -343,7 +358,9 @@ func framedRoutes(vs []string) []netip.Prefix {
 func (b *Backend) Observe(s *session.Session, at time.Time, e session.Event) {
 	v, ok := b.live.Load(uint64(s.ID()))
 	if !ok {
-		return
+		if v, ok = b.takeAdopted(s, e); !ok {
+			return
+		}
 	}
 	t := v.(*tracked)
 	switch e := e.(type) {
@@ -364,18 +381,19 @@ func (b *Backend) Observe(s *session.Session, at time.Time, e session.Event) {
 	case session.NetworkUp:
 		if e.Protocol == ppp.ProtocolIPv6CP {
 			b.setIPv6(t, e.IPv6)
-			return
 		}
-		b.networkUp(t, at, e)
+		b.networkUp(uint64(s.ID()), t, at, e)
 	case session.IPv6Prefixes:
 		b.setIPv6(t, e.Prefixes)
 	case session.Interim:
 		t.mu.Lock()
 		defer t.mu.Unlock()
 		if t.acct != nil {
-			if err := t.acct.Interim(usage(e.Stats, at.Sub(t.upAt))); err != nil && !errors.Is(err, radius.ErrStopped) {
+			u := usage(e.Stats, at.Sub(t.upAt))
+			if err := t.acct.Interim(u); err != nil && !errors.Is(err, radius.ErrStopped) {
 				b.log.Warn("radius interim update not queued", zap.Error(err))
 			}
+			b.keep(uint64(s.ID()), t, u)
 		}
 	case session.Stopping:
 		t.mu.Lock()
@@ -388,28 +406,33 @@ func (b *Backend) Observe(s *session.Session, at time.Time, e session.Event) {
 		}
 	case session.Stopped:
 		b.live.Delete(uint64(s.ID()))
+		b.forget(uint64(s.ID()))
 	}
 }
 
 // networkUp starts the accounting of a session as IPCP opens.
-func (b *Backend) networkUp(t *tracked, at time.Time, e session.NetworkUp) {
-	if e.Protocol != ppp.ProtocolIPCP {
-		return
-	}
+func (b *Backend) networkUp(h uint64, t *tracked, at time.Time, e session.NetworkUp) {
 	set, _, acct := b.current()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.ip = e.Entry.IPv4
-	if t.acct != nil || !set.useRadius || !set.accounting || acct == nil || len(set.servers) == 0 {
-		return // an IPCP renegotiation keeps its accounting
+	if e.Protocol == ppp.ProtocolIPCP {
+		t.ip = e.Entry.IPv4
+	}
+	// Accounting starts with the session: at the first network protocol
+	// to open, IPCP or IPv6CP (an IPv6-only session is accounted too). A
+	// second one, or an IPCP renegotiation, keeps it going.
+	if !e.SessionUp || t.acct != nil || !set.useRadius || !set.accounting || acct == nil || len(set.servers) == 0 {
+		return
 	}
 	p := port(t.req)
 	p.FramedMTU = int(e.Entry.MTU)
 	t.upAt = at
-	t.acct = acct.Session(radius.SessionInfo{User: t.user, Port: p, FramedIP: t.ip, Class: t.class, Local: t.local, IPv6: t.v6})
+	t.info = radius.SessionInfo{User: t.user, Port: p, FramedIP: t.ip, Class: t.class, Local: t.local, IPv6: t.v6}
+	t.acct = acct.Session(t.info)
 	if err := t.acct.Start(); err != nil {
 		b.log.Warn("radius accounting start not queued", zap.String("acct_session_id", p.AcctSessionID), zap.Error(err))
 	}
+	b.keep(h, t, radius.Usage{})
 }
 
 // setIPv6 keeps the session's IPv6 prefixes for its accounting records.
@@ -604,20 +627,4 @@ func ApplyChange(s *session.Session, ch radius.Change) error {
 		return s.Update(func(e session.Entry) session.Entry { e.RateLimit = lim; return e })
 	}
 	return nil
-}
-
-// Resume implements aaa.Resumer for a restarted pppoed (control/restart):
-// with no /radius server for ppp, or neither use-radius nor accounting
-// on, the session is the local backend's and resumes there. With RADIUS in use it is refused, so the
-// session is swept (PADT, Accounting-Stop by the previous run never sent)
-// and dials again: its accounting would not continue across the restart
-// yet, and a session RADIUS cannot account is worse than a redial.
-func (b *Backend) Resume(r aaa.Resumed) (aaa.Answer, error) {
-	b.mu.Lock()
-	radiusOn := b.client != nil && (b.set.useRadius || b.set.accounting)
-	b.mu.Unlock()
-	if radiusOn {
-		return aaa.Answer{}, errors.New("radius: sessions are not resumed while a /radius server serves ppp with /ppp aaa use-radius or accounting on")
-	}
-	return b.local.Resume(r)
 }

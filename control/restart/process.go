@@ -21,6 +21,9 @@ type Once struct {
 	Store     Store
 	DataPlane DataPlane
 	Log       *zap.Logger
+	// After runs once the sessions are adopted or swept (nil: nothing):
+	// RADIUS sends Stops for the accounted sessions not adopted.
+	After func()
 
 	mu   sync.Mutex
 	done bool
@@ -45,6 +48,9 @@ func (o *Once) Reconcile(a Adopter) error {
 	res, err := Reconcile(Options{Store: o.Store, DataPlane: o.DataPlane, SendPADT: padt.Send, Adopter: a, Log: log})
 	if err != nil {
 		return fmt.Errorf("data plane: %w", err)
+	}
+	if o.After != nil {
+		o.After()
 	}
 	if res.Adopted+res.Swept > 0 {
 		log.Info("sessions of the previous run", zap.Int("adopted", res.Adopted), zap.Int("swept", res.Swept),
@@ -98,8 +104,10 @@ const ExitPlanned = 75
 // run finds them: installed in the pinned maps (forwarding on) and
 // recorded in the store, every record in the file already. Nothing is
 // stopped, closed or removed; that is the point: the exit is a kill -9
-// that leaves a note saying it was meant.
-func Planned(store *state.Store, log *zap.Logger) int {
+// that leaves a note saying it was meant. The records still queued in
+// writer (state.Writer) go into the file first.
+func Planned(store *state.Store, writer interface{ Flush() }, log *zap.Logger) int {
+	writer.Flush()
 	if err := store.RecordExit(state.Exit{Kind: state.ExitRestart, At: time.Now().UTC(), PID: os.Getpid()}); err != nil {
 		log.Warn("state store", zap.Error(err))
 	}

@@ -51,6 +51,13 @@ type Adopter interface {
 	Adopt(rec state.Session, in *maps.Installed) error
 }
 
+// Preparer is an Adopter that can do the per-record work that needs no
+// order (decoding) for every record at once, on every CPU, before the
+// Adopt calls: Reconcile calls Prepare first when the Adopter has it.
+type Preparer interface {
+	Prepare(recs []state.Session)
+}
+
 // ErrNoAdopter is why sessions are swept while no Adopter is given.
 var ErrNoAdopter = errors.New("no access concentrator to adopt it")
 
@@ -124,6 +131,9 @@ func Reconcile(o Options) (Result, error) {
 	recs, bad, err := o.Store.Sessions()
 	if err != nil {
 		return res, fmt.Errorf("restart: %w", err)
+	}
+	if p, ok := o.Adopter.(Preparer); ok {
+		p.Prepare(recs)
 	}
 	// Every record is stale until the data plane and the Adopter confirm
 	// it.

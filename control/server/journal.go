@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -15,6 +17,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ratelimit"
 	"github.com/pppoe-xdp/pppoe-xdp/control/session"
 	"github.com/pppoe-xdp/pppoe-xdp/control/state"
 	"github.com/pppoe-xdp/pppoe-xdp/maps"
@@ -23,8 +26,9 @@ import (
 // The state store (Options.State) gets a session's record when it comes
 // up (IPCP open, installed), when its entry changes and at each interim,
 // and loses it when the session ends: the journal is an Observer of the
-// session, so each write happens in the session's own goroutine and costs
-// that session latency, never the discovery loop throughput. The record
+// session, so the record is made on the session's event loop; pppoed
+// hands the write to a state.Writer, so that the loop never waits for the
+// file. The record
 // holds what Adopt needs to take the session over in a new process: the
 // link as negotiated (link.Saved: magic numbers, MRU, options and
 // identifiers), the user, profile, pool, addresses, DNS, timeouts and the
@@ -33,6 +37,13 @@ import (
 // after a restart its subscriber's frames meet an unknown session (PADT)
 // and it dials again. A store that fails a write costs the session
 // nothing but the record; it is logged.
+
+// Journal is where the server writes its sessions' records
+// (*state.Writer or *state.Store).
+type Journal interface {
+	Put(rec state.Session, cursor uint16) error
+	Delete(handle uint64) error
+}
 
 // journal is the Observer writing l's record.
 type journal struct {
@@ -87,12 +98,16 @@ func (s *Server) recordOf(l *live, sess *session.Session) (state.Session, error)
 		IdleTimeout:     r.Answer.IdleTimeout,
 		InterimInterval: r.Answer.InterimInterval,
 		ChangeTCPMSS:    r.Answer.ChangeTCPMSS,
+		Routes:          r.Answer.Routes,
 		Counters: state.Counters{PacketsUp: snap.Stats.PacketsUp, BytesUp: snap.Stats.BytesUp,
 			PacketsDown: snap.Stats.PacketsDown, BytesDown: snap.Stats.BytesDown},
 	}
 	if r.Answer.Remote.IsValid() && r.Answer.Pool != "" {
 		// A fixed remote address is not from the pool the profile names.
 		rec.Pool = ""
+	}
+	if r.Answer.RateLimit.Limited() {
+		rec.RateLimit = r.Answer.RateLimit.String()
 	}
 	if b := r.Base; b != (session.Stats{}) {
 		rec.Counters.Base = &state.Counters{PacketsUp: b.PacketsUp, BytesUp: b.BytesUp, PacketsDown: b.PacketsDown, BytesDown: b.BytesDown}
@@ -110,7 +125,7 @@ func (s *Server) recordOf(l *live, sess *session.Session) (state.Session, error)
 	return rec, nil
 }
 
-// record writes a session's record; it returns once it is in the file.
+// record writes (or queues) a session's record.
 func (s *Server) record(l *live, sess *session.Session) {
 	if s.opts.State == nil {
 		return
@@ -171,9 +186,9 @@ func (s *Server) Adopt(rec state.Session, in *maps.Installed) error {
 	if len(rec.Link) == 0 {
 		return errors.New("state record without the link (written by an older pppoed)")
 	}
-	var saved link.Saved
-	if err := json.Unmarshal(rec.Link, &saved); err != nil {
-		return fmt.Errorf("state record's link: %w", err)
+	saved, err := s.savedLink(rec)
+	if err != nil {
+		return err
 	}
 	c := pppoe.Circuit{Ifindex: in.Ifindex, MAC: rec.PeerMAC}
 	for _, v := range rec.Iface.VLANs {
@@ -206,8 +221,20 @@ func (s *Server) Adopt(rec state.Session, in *maps.Installed) error {
 	if !ok {
 		return errors.New("the AAA backend cannot resume sessions")
 	}
-	ans, err := res.Resume(aaa.Resumed{Service: aaa.ServicePPPoE, User: rec.User, Profile: rec.Profile, Pool: rec.Pool,
-		Local: rec.LocalIPv4, Remote: rec.PeerIPv4, DNS: rec.DNS})
+	resumed := aaa.Resumed{Service: aaa.ServicePPPoE, User: rec.User, Profile: rec.Profile, Pool: rec.Pool,
+		Local: rec.LocalIPv4, Remote: rec.PeerIPv4, DNS: rec.DNS, Handle: rec.Handle, Class: rec.RADIUSClass, Routes: rec.Routes,
+		Circuit: aaa.Circuit{MAC: rec.PeerMAC.HardwareAddr(), Interface: rec.Iface.Name, ServiceName: rec.Service, SessionID: rec.SessionID}}
+	for _, v := range rec.Iface.VLANs {
+		resumed.Circuit.VLANs = append(resumed.Circuit.VLANs, v.ID)
+	}
+	if rec.RateLimit != "" {
+		lim, err := ratelimit.Parse(rec.RateLimit)
+		if err != nil {
+			return fmt.Errorf("state record's rate limit: %w", err)
+		}
+		resumed.RateLimit = lim
+	}
+	ans, err := res.Resume(resumed)
 	if err != nil {
 		return err
 	}
@@ -277,6 +304,51 @@ func (s *Server) Adopt(rec state.Session, in *maps.Installed) error {
 	s.mu.Unlock()
 	s.start(l)
 	return nil
+}
+
+// Prepare implements restart.Preparer: the records' links are decoded
+// on every CPU before Adopt takes them one by one.
+func (s *Server) Prepare(recs []state.Session) {
+	links := make([]link.Saved, len(recs))
+	ok := make([]bool, len(recs))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(recs)/1024))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(recs); i += workers {
+				ok[i] = len(recs[i].Link) > 0 && json.Unmarshal(recs[i].Link, &links[i]) == nil
+			}
+		}()
+	}
+	wg.Wait()
+	m := make(map[uint64]link.Saved, len(recs))
+	for i := range recs {
+		if ok[i] {
+			m[recs[i].Handle] = links[i]
+		}
+	}
+	s.mu.Lock()
+	s.prepared = m
+	s.mu.Unlock()
+}
+
+// savedLink is rec's link, as Prepare decoded it or decoded now.
+func (s *Server) savedLink(rec state.Session) (link.Saved, error) {
+	s.mu.Lock()
+	saved, ok := s.prepared[rec.Handle]
+	if ok {
+		delete(s.prepared, rec.Handle)
+	}
+	s.mu.Unlock()
+	if ok {
+		return saved, nil
+	}
+	if err := json.Unmarshal(rec.Link, &saved); err != nil {
+		return link.Saved{}, fmt.Errorf("state record's link: %w", err)
+	}
+	return saved, nil
 }
 
 // dnsOf lists the DNS servers IPCP gave.

@@ -27,7 +27,6 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
 	"github.com/pppoe-xdp/pppoe-xdp/control/session"
-	"github.com/pppoe-xdp/pppoe-xdp/control/state"
 )
 
 // Conn is an access interface's frame socket; *afpacket.Conn is one.
@@ -143,9 +142,11 @@ type Options struct {
 	// A restarted pppoed passes one set to where the last run's left off
 	// (control/state), so that no id is handed out twice.
 	SessionIDs *pppoe.SessionIDs
-	// State, if set, gets a record of every session as it starts, comes
-	// up and ends (journal.go), for a restarted pppoed.
-	State *state.Store
+	// State, if set, gets a record of every session as it comes up,
+	// changes and ends (journal.go), for a restarted pppoed: a
+	// *state.Writer, which writes off the session loops, or a
+	// *state.Store, which writes before it returns.
+	State Journal
 	// Resume, if set, is called once by New with the server configured
 	// and its interfaces open but not yet read: the place to adopt the
 	// previous run's sessions (restart.Reconcile with the server as
@@ -191,6 +192,9 @@ type Server struct {
 	closed       bool
 	// holding: New has not served the ports yet (Options.Resume runs).
 	holding bool
+	// prepared are the previous run's links decoded by Prepare, by
+	// handle, until Adopt takes them; nil once Options.Resume is done.
+	prepared map[uint64]link.Saved
 	// missing are physical interfaces an enabled server is configured on
 	// that are not open, with why: they could not be opened, or went away
 	// (InterfaceGone). Apply, OpenMissing and InterfaceAppeared try them
@@ -326,7 +330,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		}
 	}
 	s.mu.Lock()
-	s.holding = false
+	s.holding, s.prepared = false, nil
 	ports := make([]*port, 0, len(s.ports))
 	for _, p := range s.ports {
 		ports = append(ports, p)

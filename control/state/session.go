@@ -146,6 +146,11 @@ type Session struct {
 	SessionTimeout  time.Duration `json:"session_timeout,omitempty"`
 	IdleTimeout     time.Duration `json:"idle_timeout,omitempty"`
 	InterimInterval time.Duration `json:"interim_interval,omitempty"`
+	// RateLimit is the rate limit as applied, in RouterOS's format
+	// (control/ratelimit), "" for none; Routes the Framed-Routes: what a
+	// RADIUS answer gave, which a new run cannot ask for again.
+	RateLimit string         `json:"rate_limit,omitempty"`
+	Routes    []netip.Prefix `json:"routes,omitempty"`
 	// ChangeTCPMSS is the profile's change-tcp-mss as applied.
 	ChangeTCPMSS bool `json:"change_tcp_mss,omitempty"`
 	// Link is the PPP link as negotiated (control/ppp/link.Saved as

@@ -109,20 +109,26 @@ func serve(iface, pin string, n int, aaaMode string) error {
 	// Off until the flood bench's "limits" command; pppoed leaves the Go
 	// limiter nil and sets the data plane's.
 	lim := pppoe.NewLimiter(pppoe.Limits{})
-	var store *state.Store
+	var journal server.Journal // nil: no store (a nil *state.Store would not be)
 	if stateMode != "none" {
 		dir, err := os.MkdirTemp("", "bench-sessions-state")
 		if err != nil {
 			return err
 		}
 		defer os.RemoveAll(dir)
-		if store, err = state.Open(dir, state.Options{Sync: stateMode == "sync"}); err != nil {
+		store, err := state.Open(dir, state.Options{Sync: stateMode == "sync"})
+		if err != nil {
 			return err
 		}
 		defer store.Close()
+		// As pppoed writes: queued on the session loops, written by one
+		// writer.
+		w := state.NewWriter(store, state.WriterOptions{})
+		defer w.Close()
+		journal = w
 	}
 	srv, err := server.New(cfg, server.Options{
-		State:            store,
+		State:            journal,
 		AAA:              backend,
 		Observers:        observers,
 		DataPlane:        server.NewDataPlane(dp),
