@@ -49,16 +49,20 @@ func (l *Local) Admit(service string, a Authorized) (*Lease, error) {
 	}
 	l.online[a.User]++
 	l.mu.Unlock()
-	if a.Pool != "" && !a.Remote.IsValid() {
-		prof.RemoteAddress = a.Pool
-	}
-	if len(a.DNS) > 0 {
-		prof.DNS = append([]netip.Addr(nil), a.DNS...)
+	if a.Pool != "" && !a.Remote.IsValid() || len(a.DNS) > 0 {
+		c := *prof // this user's own, the others share the profile
+		if a.Pool != "" && !a.Remote.IsValid() {
+			c.RemoteAddress = a.Pool
+		}
+		if len(a.DNS) > 0 {
+			c.DNS = append([]netip.Addr(nil), a.DNS...)
+		}
+		prof = &c
 	}
 	l.leases.Add(1)
 	l.authOK.Add(1)
 	return &Lease{
 		l: l, service: service, user: a.User, authed: true, profile: prof,
-		secret: Secret{Name: a.User, Profile: a.Profile, RemoteAddress: a.Remote},
+		secret: &Secret{Name: a.User, Profile: a.Profile, RemoteAddress: a.Remote},
 	}, nil
 }
