@@ -150,7 +150,7 @@ type Session struct {
 	cfg  Config
 	eng  Engine
 	link *link.Link
-	log  *zap.Logger
+	log  sessionLog
 	now  func() time.Time
 
 	verdict verdict
@@ -267,17 +267,8 @@ func newSession(cfg Config, mk func(link.Config) (*link.Link, error)) (*Session,
 	if err != nil {
 		return nil, fmt.Errorf("session %d: %w", cfg.SessionID, err)
 	}
-	log := cfg.Log
-	if log == nil {
-		log = zap.NewNop()
-	}
 	s.link = l
-	s.log = log.With(
-		zap.Stringer("handle", cfg.ID),
-		zap.Uint16("session_id", cfg.SessionID),
-		zap.Stringer("mac", cfg.Circuit.HardwareAddr()),
-		zap.String("iface", cfg.Interface),
-	)
+	s.log = sessionLog{s}
 	s.eng = NewEngine(l, now, queue)
 	s.verdict.poke = s.eng.Poke
 	s.observers = append([]Observer{logLines{halfOpen: cfg.HalfOpenLog}, cfg.Hooks}, cfg.Observers...)
