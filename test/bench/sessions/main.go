@@ -192,6 +192,14 @@ func bench(n, conc int, method, aaaMode string) error {
 	b0 := b[1]
 	from := 0
 	for _, to := range marks {
+		// The AC's CPU profile covers the first phase's setups (0 to
+		// 10,000): what each setup costs it, before memory is large.
+		profiling := from == 0
+		if profiling {
+			if _, err := ch.ask("cpuprofile " + filepath.Join(profileDir(), "cpu.pb.gz")); err != nil {
+				return err
+			}
+		}
 		cpu0, t0 := cpu(), time.Now()
 		for i := from; i < to; i++ {
 			sem <- struct{}{}
@@ -224,6 +232,11 @@ func bench(n, conc int, method, aaaMode string) error {
 				break
 			}
 		}
+		if profiling {
+			if _, err := ch.ask("cpuprofile-stop"); err != nil {
+				return err
+			}
+		}
 		ok := int64(to) - failed.Load()
 		rate := float64(to-from) / setup.Seconds()
 		serverCPU := time.Duration(up[1] - b[1])
@@ -254,7 +267,7 @@ func bench(n, conc int, method, aaaMode string) error {
 			if _, err := ch.ask("pprof " + dir); err != nil {
 				return err
 			}
-			fmt.Printf("profiles:  AC heap and goroutines at %d sessions in %s (go tool pprof -sample_index=inuse_space %s/heap.pb.gz)\n", ok, dir, dir)
+			fmt.Printf("profiles:  AC heap and goroutines at %d sessions in %s (go tool pprof -sample_index=inuse_space %s/heap.pb.gz), its CPU while setting up the first %d in %s/cpu.pb.gz\n", ok, dir, dir, min(n, checkpoint), dir)
 		}
 		from = to
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/aaa"
@@ -90,7 +91,15 @@ func serve(iface, pin string, n int, aaaMode string) error {
 	if err != nil {
 		return err
 	}
-	local, err := aaa.New(cfg.LocalAAA(), nil)
+	// pppoed's logger (--log-format json, --log-level info), the lines
+	// discarded: what it holds and costs per session is the AC's too.
+	lc := zap.NewProductionConfig()
+	lc.OutputPaths = []string{os.DevNull}
+	log, err := lc.Build()
+	if err != nil {
+		return err
+	}
+	local, err := aaa.New(cfg.LocalAAA(), log)
 	if err != nil {
 		return err
 	}
@@ -122,6 +131,7 @@ func serve(iface, pin string, n int, aaaMode string) error {
 		defer store.Close()
 	}
 	srv, err := server.New(cfg, server.Options{
+		Log:              log,
 		State:            store,
 		AAA:              backend,
 		Observers:        observers,
@@ -159,6 +169,14 @@ func serve(iface, pin string, n int, aaaMode string) error {
 			}
 			continue
 		}
+		if file, ok := strings.CutPrefix(in.Text(), "cpuprofile "); ok {
+			if err := startCPUProfile(file); err != nil {
+				fmt.Println("error", err)
+			} else {
+				fmt.Println("ok")
+			}
+			continue
+		}
 		if dir, ok := strings.CutPrefix(in.Text(), "pprof "); ok {
 			if err := writeProfiles(dir); err != nil {
 				fmt.Println("error", err)
@@ -182,6 +200,13 @@ func serve(iface, pin string, n int, aaaMode string) error {
 			runtime.ReadMemStats(&m)
 			// rss_kB heap_alloc heap_inuse stack_inuse goroutines heap_objects heap_idle heap_released
 			fmt.Println(rssKB(), m.HeapAlloc, m.HeapInuse, m.StackInuse, runtime.NumGoroutine(), m.HeapObjects, m.HeapIdle, m.HeapReleased)
+		case "cpuprofile-stop":
+			pprof.StopCPUProfile()
+			if cpuProfile != nil {
+				cpuProfile.Close()
+				cpuProfile = nil
+			}
+			fmt.Println("ok")
 		case "ready":
 			fmt.Println("ready")
 		case "ended":
@@ -261,6 +286,26 @@ func setLimits(dp *maps.Datapath, lim *pppoe.Limiter, cmd string) error {
 	lim.SetLimits(goL)
 	return dp.SetDiscoveryLimits(maps.DiscoveryLimits{MACRate: uint32(xdpL.MACRate), MACBurst: uint32(xdpL.MACBurst),
 		PADIRate: uint32(xdpL.PADIRate), PADIBurst: uint32(xdpL.PADIBurst)})
+}
+
+// cpuProfile is the file of the CPU profile under way, if any.
+var cpuProfile *os.File
+
+// startCPUProfile profiles the AC's CPU into file until "cpuprofile-stop".
+func startCPUProfile(file string) error {
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return fmt.Errorf("cpu profile: %w", err)
+	}
+	cpuProfile = f
+	return nil
 }
 
 // writeProfiles writes a heap profile (after a collection) and the
