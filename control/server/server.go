@@ -787,9 +787,18 @@ func (s *Server) Remove(ids ...session.ID) int {
 	s.mu.RLock()
 	var ls []*live
 	for _, id := range ids {
-		if l := s.byID[id]; l != nil {
-			ls = append(ls, l)
+		l := s.byID[id]
+		if l == nil {
+			continue
 		}
+		select {
+		case <-l.sess.Done():
+			// Ended: its loop is about to take it out of byID (the
+			// end callback runs after Done).
+			continue
+		default:
+		}
+		ls = append(ls, l)
 	}
 	s.mu.RUnlock()
 	for _, l := range ls {
