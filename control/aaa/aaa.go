@@ -84,9 +84,9 @@ type Local struct {
 	log *zap.Logger
 
 	mu       sync.Mutex
-	secrets  Secrets // immutable: shared with the configuration
-	profiles map[string]Profile
-	poolList []string // pool names in config order, for Reserve
+	secrets  Secrets             // immutable: shared with the configuration
+	profiles map[string]*Profile // shared by the leases: never changed, replaced whole
+	poolList []string            // pool names in config order, for Reserve
 	pools    *pool.Set
 	// prefixPools are the /ipv6 pools by name. A lease keeps the pool it
 	// took from, so an Update that drops or redefines a pool leaves live
@@ -150,9 +150,9 @@ func New(s Settings, log *zap.Logger) (*Local, error) {
 // removed pools, until they are released) and their resolved profile; only
 // new sessions see the new configuration. On error nothing changes.
 func (l *Local) Update(s Settings) error {
-	profiles := make(map[string]Profile, len(s.Profiles))
+	profiles := make(map[string]*Profile, len(s.Profiles))
 	for _, p := range s.Profiles {
-		profiles[p.Name] = p
+		profiles[p.Name] = &p
 	}
 	names := make([]string, 0, len(s.Pools))
 	for _, p := range s.Pools {
@@ -195,7 +195,10 @@ func (l *Local) Profile(name string) (Profile, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	p, ok := l.profiles[name]
-	return p, ok
+	if !ok {
+		return Profile{}, false
+	}
+	return *p, true
 }
 
 // Counters returns a snapshot of the counters.

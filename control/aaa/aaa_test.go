@@ -492,7 +492,9 @@ add name=p3 password=x profile=plain
 	for _, r := range []struct {
 		user, want string
 		shape      bool
-	}{{"p1", "10M/50M 20M/100M", true}, {"p2", "1M/3M", true}, {"p3", "2M/4M", false}} {
+	}{{"p1", "10M/50M 20M/100M", true}, {"p2", "1M/3M", true}, {"p1", "10M/50M 20M/100M", true}, {"p3", "2M/4M", false}} {
+		// p1 after p2: p2's own rate-limit is p2's alone, the profile
+		// its leases share is unchanged.
 		le := l.Begin(aaa.ServicePPPoE)
 		if _, err := le.Authenticate(proof(t, auth.PAP, r.user, "x")); err != nil {
 			t.Fatal(err)

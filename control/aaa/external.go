@@ -75,26 +75,31 @@ func (l *Local) Admit(service string, a Authorized) (*Lease, error) {
 	}
 	l.online[a.User]++
 	l.mu.Unlock()
-	if a.Pool != "" && !a.Remote.IsValid() {
-		prof.RemoteAddress = a.Pool
-	}
-	if len(a.DNS) > 0 {
-		prof.DNS = append([]netip.Addr(nil), a.DNS...)
-	}
-	if a.IPv6LinkPool != "" && !a.IPv6Link.IsValid() {
-		prof.RemoteIPv6PrefixPool = a.IPv6LinkPool
-	}
-	if a.IPv6PDPool != "" {
-		prof.DHCPv6PDPool = a.IPv6PDPool
-	}
-	if len(a.IPv6DNS) > 0 {
-		prof.IPv6DNS = append([]netip.Addr(nil), a.IPv6DNS...)
+	if a.Pool != "" && !a.Remote.IsValid() || len(a.DNS) > 0 ||
+		a.IPv6LinkPool != "" && !a.IPv6Link.IsValid() || a.IPv6PDPool != "" || len(a.IPv6DNS) > 0 {
+		c := *prof // this user's own, the others share the profile
+		if a.Pool != "" && !a.Remote.IsValid() {
+			c.RemoteAddress = a.Pool
+		}
+		if len(a.DNS) > 0 {
+			c.DNS = append([]netip.Addr(nil), a.DNS...)
+		}
+		if a.IPv6LinkPool != "" && !a.IPv6Link.IsValid() {
+			c.RemoteIPv6PrefixPool = a.IPv6LinkPool
+		}
+		if a.IPv6PDPool != "" {
+			c.DHCPv6PDPool = a.IPv6PDPool
+		}
+		if len(a.IPv6DNS) > 0 {
+			c.IPv6DNS = append([]netip.Addr(nil), a.IPv6DNS...)
+		}
+		prof = &c
 	}
 	l.leases.Add(1)
 	l.authOK.Add(1)
 	return &Lease{
 		l: l, service: service, user: a.User, authed: true, profile: prof,
-		secret: Secret{Name: a.User, Profile: a.Profile, RemoteAddress: a.Remote, RemoteIPv6Prefix: a.IPv6Link},
+		secret: &Secret{Name: a.User, Profile: a.Profile, RemoteAddress: a.Remote, RemoteIPv6Prefix: a.IPv6Link},
 	}, nil
 }
 

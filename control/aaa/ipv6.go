@@ -81,8 +81,12 @@ func (h *heldPrefixes) releaseAll() error {
 // le.mu held.
 func (le *Lease) assignIPv6() error {
 	l := le.l
-	prof, sec := le.profile, le.secret
-	if !sec.RemoteIPv6Prefix.IsValid() && prof.RemoteIPv6PrefixPool == "" && prof.DHCPv6PDPool == "" {
+	prof := le.profile
+	var fixed netip.Prefix // the secret's, while the lease holds it (Assign lets go)
+	if le.secret != nil {
+		fixed = le.secret.RemoteIPv6Prefix
+	}
+	if !fixed.IsValid() && prof.RemoteIPv6PrefixPool == "" && prof.DHCPv6PDPool == "" {
 		return nil
 	}
 	l.mu.Lock()
@@ -96,10 +100,10 @@ func (le *Lease) assignIPv6() error {
 		}
 	}
 	switch {
-	case sec.RemoteIPv6Prefix.IsValid():
-		p := sec.RemoteIPv6Prefix.Masked()
+	case fixed.IsValid():
+		p := fixed.Masked()
 		if p.Bits() != 64 {
-			return fmt.Errorf("remote-ipv6-prefix %v: want a /64", sec.RemoteIPv6Prefix)
+			return fmt.Errorf("remote-ipv6-prefix %v: want a /64", fixed)
 		}
 		for _, pp := range pools {
 			if pp.Contains(p) {

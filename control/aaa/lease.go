@@ -58,10 +58,14 @@ type Lease struct {
 	l       *Local
 	service string
 
-	mu        sync.Mutex
-	user      string
-	secret    Secret
-	profile   Profile
+	mu   sync.Mutex
+	user string
+	// secret is the user's secret as checked, until the addresses it may
+	// fix are assigned; profile is the resolved profile, shared with the
+	// user's other leases (Local.profiles) unless the secret overrides
+	// part of it.
+	secret    *Secret
+	profile   *Profile
 	authed    bool // counted in l.online
 	addrs     Addresses
 	addrsDone bool
@@ -93,7 +97,7 @@ func (le *Lease) Authenticate(p Proof) (Result, error) {
 			return Result{}, fmt.Errorf("%w: user %q: re-authentication as another user", ErrAuthFailed, p.User)
 		}
 		l.authOK.Add(1)
-		res.Profile = le.profile
+		res.Profile = *le.profile
 		return res, nil
 	}
 	l.mu.Lock()
@@ -112,10 +116,12 @@ func (le *Lease) Authenticate(p Proof) (Result, error) {
 	l.mu.Unlock()
 	l.authOK.Add(1)
 	if le.secret.RateLimit.Limited() { // RouterOS: the secret's settings override the profile's
-		prof.RateLimit = le.secret.RateLimit
+		c := *prof
+		c.RateLimit = le.secret.RateLimit
+		prof = &c
 	}
 	le.authed, le.user, le.profile = true, p.User, prof
-	res.Profile = prof
+	res.Profile = *prof
 	return res, nil
 }
 
@@ -176,7 +182,7 @@ func (le *Lease) check(p Proof) (Result, error) {
 	default:
 		return fail("unsupported method")
 	}
-	le.secret = s
+	le.secret = &s
 	res.User = p.User
 	return res, nil
 }
@@ -192,7 +198,10 @@ func (le *Lease) User() string {
 func (le *Lease) Profile() Profile {
 	le.mu.Lock()
 	defer le.mu.Unlock()
-	return le.profile
+	if le.profile == nil {
+		return Profile{}
+	}
+	return *le.profile
 }
 
 // Assign gives the authenticated session its addresses: local-address
@@ -231,6 +240,7 @@ func (le *Lease) Assign() (Addresses, error) {
 	}
 	le.addrs = Addresses{Local: local, Remote: remote, DNS: append([]netip.Addr(nil), le.profile.DNS...)}
 	le.addrsDone, le.owned = true, owned
+	le.secret = nil // what it fixes is assigned now; it is not kept for the session's life
 	return le.addrs, nil
 }
 

@@ -202,7 +202,7 @@ func (a *AccessConcentrator) Counters() ServerCounters {
 	out := ServerCounters{Discovery: c.Discovery, PoolExhausted: c.AAA.PoolExhausted,
 		AuthFailures: make(map[string]uint64, len(c.AuthFailures)),
 		HalfOpen:     c.HalfOpen, Established: c.Established,
-		Refused: c.RefusedBy, LateDuplicates: c.LateDuplicates,
+		Refused: c.RefusedBy, LateDuplicates: c.LateDuplicates, QueueDrops: c.QueueDrops,
 		Ended: make(map[string]uint64, len(c.Ended))}
 	for m, n := range c.AuthFailures {
 		out.AuthFailures[m.String()] += n

@@ -81,6 +81,8 @@ type ServerCounters struct {
 	// LateDuplicates counts PADRs repeated after the duplicate window
 	// that joined their attempt.
 	LateDuplicates uint64
+	// QueueDrops counts session frames dropped at a full session queue.
+	QueueDrops uint64
 	// Ended counts ended sessions by reason (session.Reason names).
 	Ended map[string]uint64
 	// Traffic is what sessions carried by interface, ended ones included.

@@ -343,6 +343,7 @@ func (d *Daemon) snapshot() metrics.Snapshot {
 		s.Discovery, s.AuthFailures, s.PoolExhausted = c.Discovery, c.AuthFailures, c.PoolExhausted
 		s.HalfOpen, s.Established = c.HalfOpen, c.Established
 		s.Refused, s.LateDuplicates, s.Ended = c.Refused, c.LateDuplicates, c.Ended
+		s.QueueDrops = c.QueueDrops
 		s.Traffic = c.Traffic
 	}
 	if d.opts.DataPlane != nil {

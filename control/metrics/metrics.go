@@ -42,6 +42,9 @@ type Snapshot struct {
 	// LateDuplicates counts PADRs repeated after the discovery server's
 	// duplicate window that joined the attempt they repeat.
 	LateDuplicates uint64
+	// QueueDrops counts session frames the demultiplexer dropped because
+	// their session's queue was full (or the session had just ended).
+	QueueDrops uint64
 	// Ended counts ended sessions by reason.
 	Ended map[string]uint64
 	// DataPlane are the BPF programs' per-reason packet counters, keyed by
@@ -142,6 +145,8 @@ var (
 		"PADRs refused with an AC-System-Error PADS, by the limit that refused them.", []string{"limit"}, nil)
 	descLateDup = prometheus.NewDesc("pppoe_padr_late_duplicates_total",
 		"PADRs repeated after the duplicate window that joined the attempt they repeat.", nil, nil)
+	descQueueDrops = prometheus.NewDesc("pppoe_session_queue_drops_total",
+		"Session frames (PPP control, MP fragments) dropped because their session already had its queue waiting for its event loop, or had just ended: the demultiplexer never waits.", nil, nil)
 	descEnded = prometheus.NewDesc("pppoe_sessions_ended_total",
 		"Server sessions ended, by what ended them first.", []string{"reason"}, nil)
 )
@@ -191,6 +196,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descEstablished
 	ch <- descRefused
 	ch <- descLateDup
+	ch <- descQueueDrops
 	ch <- descEnded
 	for _, d := range discovery {
 		ch <- d.desc
@@ -221,6 +227,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(n), limit)
 	}
 	ch <- prometheus.MustNewConstMetric(descLateDup, prometheus.CounterValue, float64(s.LateDuplicates))
+	ch <- prometheus.MustNewConstMetric(descQueueDrops, prometheus.CounterValue, float64(s.QueueDrops))
 	for reason, n := range s.Ended {
 		ch <- prometheus.MustNewConstMetric(descEnded, prometheus.CounterValue, float64(n), reason)
 	}

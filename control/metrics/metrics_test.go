@@ -82,6 +82,7 @@ func TestScrape(t *testing.T) {
 		Established:     3,
 		Refused:         map[string]uint64{"max-starting-per-host": 19998},
 		LateDuplicates:  2,
+		QueueDrops:      13,
 		Ended:           map[string]uint64{"setup-timeout": 12, "auth-failed": 1},
 		Traffic:         map[string]Traffic{"ether3": {PacketsUp: 11, BytesUp: 1100, PacketsDown: 22, BytesDown: 2200}, "vlan7": {PacketsUp: 1}},
 	}
@@ -137,6 +138,7 @@ func TestScrape(t *testing.T) {
 		{"pppoe_sessions_established", nil, 3},
 		{"pppoe_padr_refused_total", map[string]string{"limit": "max-starting-per-host"}, 19998},
 		{"pppoe_padr_late_duplicates_total", nil, 2},
+		{"pppoe_session_queue_drops_total", nil, 13},
 		{"pppoe_sessions_ended_total", map[string]string{"reason": "setup-timeout"}, 12},
 		{"pppoe_sessions_ended_total", map[string]string{"reason": "auth-failed"}, 1},
 	}

@@ -199,7 +199,6 @@ func (s *Server) Adopt(rec state.Session, in *maps.Installed) error {
 		c.NumVLANs++
 	}
 	s.mu.RLock()
-	cfg := s.cfg
 	b, ok := s.bindings[serverKey{iface: rec.Iface.Name, service: rec.Service}]
 	var p *port
 	var d *disc
@@ -244,13 +243,9 @@ func (s *Server) Adopt(rec state.Session, in *maps.Installed) error {
 		ans.Lease.Release()
 		return err
 	}
-	keepalive := time.Duration(b.cfg.KeepaliveTimeout)
-	if s.opts.KeepaliveTimeout > 0 {
-		keepalive = s.opts.KeepaliveTimeout
-	}
-	lc := linkConfig(cfg, b.cfg)
+	var maxPayload uint16
 	if m := max(saved.Info.MRU, saved.Info.MTU); m > link.PPPoEMaxMRU {
-		lc.MaxPayload = m // the PADR's PPP-Max-Payload (RFC 4638) allowed it
+		maxPayload = m // the PADR's PPP-Max-Payload (RFC 4638) allowed it
 	}
 	l := &live{key: sessionKey{c, rec.SessionID}, server: b.key, acMAC: p.MAC}
 	srv := d.srv
@@ -267,25 +262,18 @@ func (s *Server) Adopt(rec state.Session, in *maps.Installed) error {
 		return fmt.Errorf("data plane has %v, the record %v", in.IPv4, rec.PeerIPv4)
 	}
 	sess, err := session.Adopt(session.Config{
-		ID:               session.ID(rec.Handle),
-		Circuit:          c,
-		SessionID:        rec.SessionID,
-		ACMAC:            p.MAC,
-		Interface:        b.key.iface,
-		Service:          rec.Service,
-		Link:             lc,
-		AAA:              s.opts.AAA,
-		DataPlane:        s.opts.DataPlane,
-		Send:             sendFunc(p, c, rec.SessionID),
-		SendPADT:         func(msg string) error { return writePADT(p, srv, c, rec.SessionID, msg) },
-		KeepaliveTimeout: keepalive,
-		EchoInterval:     s.opts.EchoInterval,
-		Opened:           rec.Started,
-		SetupTimeout:     s.opts.SetupTimeout,
-		HalfOpenLog:      s.halfOpenLog,
-		Hooks:            s.hooks(),
-		Observers:        s.observers(l),
-		Log:              s.log,
+		Settings:   b.sessions,
+		ID:         session.ID(rec.Handle),
+		Circuit:    c,
+		SessionID:  rec.SessionID,
+		ACMAC:      p.MAC,
+		Interface:  b.key.iface,
+		Service:    rec.Service,
+		MaxPayload: maxPayload,
+		Send:       sendFunc(p, c, rec.SessionID),
+		SendPADT:   func(msg string) error { return writePADT(p, srv, c, rec.SessionID, msg) },
+		Opened:     rec.Started,
+		Observers:  s.observers(l),
 	}, r)
 	if err != nil {
 		ans.Lease.Release()

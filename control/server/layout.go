@@ -6,6 +6,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ethernet"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
+	"github.com/pppoe-xdp/pppoe-xdp/control/session"
 )
 
 // stack is a VLAN tag stack as a circuit carries it (TPID and id of each
@@ -40,6 +41,9 @@ type binding struct {
 	cfg   config.Server
 	port  string // physical interface
 	stack stack
+	// sessions is what the entry's sessions share (Server.Apply builds
+	// it).
+	sessions *session.Settings
 }
 
 // resolve maps each server entry of cfg to its physical interface and VLAN

@@ -198,42 +198,22 @@ func (a *admission) Open(c pppoe.Circuit, r pppoe.PADR) (uint16, error) {
 		return refuse(limitOther, fmt.Errorf("server: %w", err))
 	}
 	l := &live{key: sessionKey{c, sid}, server: b.key, attempt: ak, acMAC: p.MAC}
-	keepalive := time.Duration(b.cfg.KeepaliveTimeout)
-	if s.opts.KeepaliveTimeout > 0 {
-		keepalive = s.opts.KeepaliveTimeout
-	}
 	srv := a.d.srv
-	lc := linkConfig(s.cfg, b.cfg)
-	lc.MaxPayload = maxPayload
-	queue := 0 // session.DefaultQueue
-	if b.cfg.MRRU != 0 {
-		// MP fragments pass through the session's queue: room for a
-		// TCP window's worth of them (about 2 per full-size packet).
-		queue = mpQueue
-	}
 	sess, err := session.New(session.Config{
-		ID:               s.opts.IDs.Next(),
-		Circuit:          c,
-		SessionID:        sid,
-		ACMAC:            p.MAC,
-		Interface:        b.key.iface,
-		Service:          service,
-		PADR:             r,
-		Link:             lc,
-		AAA:              s.opts.AAA,
-		DataPlane:        s.opts.DataPlane,
-		Send:             sendFunc(p, c, sid),
-		SendPADT:         func(msg string) error { return writePADT(p, srv, c, sid, msg) },
-		KeepaliveTimeout: keepalive,
-		EchoInterval:     s.opts.EchoInterval,
-		Opened:           time.Now(),
-		SetupTimeout:     s.opts.SetupTimeout,
-		Establish:        func() bool { return s.establish(l) },
-		Queue:            queue,
-		HalfOpenLog:      s.halfOpenLog,
-		Hooks:            s.hooks(),
-		Observers:        s.observers(l),
-		Log:              s.log,
+		Settings:   b.sessions,
+		ID:         s.opts.IDs.Next(),
+		Circuit:    c,
+		SessionID:  sid,
+		ACMAC:      p.MAC,
+		Interface:  b.key.iface,
+		Service:    service,
+		PADR:       &r,
+		MaxPayload: maxPayload,
+		Send:       sendFunc(p, c, sid),
+		SendPADT:   func(msg string) error { return writePADT(p, srv, c, sid, msg) },
+		Opened:     time.Now(),
+		Establish:  func() bool { return s.establish(l) },
+		Observers:  s.observers(l),
 	})
 	if err != nil {
 		s.ids.Release(c.MAC, sid)

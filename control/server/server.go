@@ -394,6 +394,7 @@ func (s *Server) Apply(cfg *config.Config) error {
 	}
 	newBindings := make(map[serverKey]binding, len(bs))
 	for _, b := range bs {
+		b.sessions = s.sessionSettings(cfg, b.cfg)
 		newBindings[b.key] = b
 	}
 	want := wanted(bs)
@@ -790,9 +791,18 @@ func (s *Server) Remove(ids ...session.ID) int {
 	s.mu.RLock()
 	var ls []*live
 	for _, id := range ids {
-		if l := s.byID[id]; l != nil {
-			ls = append(ls, l)
+		l := s.byID[id]
+		if l == nil {
+			continue
 		}
+		select {
+		case <-l.sess.Done():
+			// Ended: its loop is about to take it out of byID (the
+			// end callback runs after Done).
+			continue
+		default:
+		}
+		ls = append(ls, l)
 	}
 	s.mu.RUnlock()
 	for _, l := range ls {
@@ -954,6 +964,33 @@ func sendFunc(p *port, c pppoe.Circuit, sid uint16) func(ppp.Frame) error {
 // mpQueue is the frame queue of a session that may run multilink: MP
 // fragments of the client's data go through it.
 const mpQueue = 512
+
+// sessionSettings are what the sessions of a server entry share, one
+// value for all of them rather than a copy in each.
+func (s *Server) sessionSettings(cfg *config.Config, srv config.Server) *session.Settings {
+	keepalive := time.Duration(srv.KeepaliveTimeout)
+	if s.opts.KeepaliveTimeout > 0 {
+		keepalive = s.opts.KeepaliveTimeout
+	}
+	queue := 0 // session.DefaultQueue
+	if srv.MRRU != 0 {
+		// MP fragments pass through the session's queue: room for a
+		// TCP window's worth of them (about 2 per full-size packet).
+		queue = mpQueue
+	}
+	return &session.Settings{
+		Link:             linkConfig(cfg, srv),
+		AAA:              s.opts.AAA,
+		DataPlane:        s.opts.DataPlane,
+		KeepaliveTimeout: keepalive,
+		EchoInterval:     s.opts.EchoInterval,
+		SetupTimeout:     s.opts.SetupTimeout,
+		HalfOpenLog:      s.halfOpenLog,
+		Queue:            queue,
+		Hooks:            s.hooks(),
+		Log:              s.log,
+	}
+}
 
 // linkConfig is the PPP link configuration of a server entry.
 func linkConfig(cfg *config.Config, srv config.Server) link.Config {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/aaa"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
+	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
 )
 
 // verdict is where a backend's answer waits for the session loop: the
@@ -67,10 +68,11 @@ func (v *verdict) close() (aaa.Answer, bool) {
 // answered before returning (local secrets) is acted on at once, as if
 // the link had checked the proof itself.
 func (s *Session) authenticate(r link.AuthRequest, now time.Time) {
-	if s.cancelAAA != nil {
+	if s.askedAAA {
 		return // one question per session
 	}
-	left := s.cfg.SetupTimeout
+	s.askedAAA = true
+	left := s.cfg.setupTimeout()
 	if !s.setupDeadline.IsZero() {
 		left = s.setupDeadline.Sub(now)
 	}
@@ -82,6 +84,11 @@ func (s *Session) authenticate(r link.AuthRequest, now time.Time) {
 	vlans := make([]uint16, 0, c.NumVLANs)
 	for _, v := range c.VLANList() {
 		vlans = append(vlans, v.ID)
+	}
+	var padr pppoe.PADR
+	if s.cfg.PADR != nil {
+		padr = *s.cfg.PADR
+		s.cfg.PADR = nil // AAA is asked once; the tags are not kept for the session's life
 	}
 	s.cfg.AAA.Authenticate(ctx, aaa.Request{
 		Handle:    uint64(s.cfg.ID),
@@ -98,9 +105,9 @@ func (s *Session) authenticate(r link.AuthRequest, now time.Time) {
 			VLANs:          vlans,
 			ServiceName:    s.cfg.Service,
 			SessionID:      s.cfg.SessionID,
-			RelaySessionID: s.cfg.PADR.RelaySessionID,
-			CircuitID:      s.cfg.PADR.Line.CircuitID,
-			RemoteID:       s.cfg.PADR.Line.RemoteID,
+			RelaySessionID: padr.RelaySessionID,
+			CircuitID:      padr.Line.CircuitID,
+			RemoteID:       padr.Line.RemoteID,
 		},
 	}, s.verdict.put)
 	s.answered(now)
@@ -111,6 +118,12 @@ func (s *Session) answered(now time.Time) {
 	a, ok := s.verdict.take()
 	if !ok {
 		return
+	}
+	if s.cancelAAA != nil {
+		// Answered: the question's context and timer go now, not with
+		// the session.
+		s.cancelAAA()
+		s.cancelAAA = nil
 	}
 	if s.ended {
 		if a.Lease != nil {

@@ -23,11 +23,13 @@ type gatedAAA struct {
 
 	mu   sync.Mutex
 	reqs []aaa.Request
+	ctxs []context.Context
 }
 
 func (g *gatedAAA) Authenticate(ctx context.Context, req aaa.Request, reply func(aaa.Answer)) {
 	g.mu.Lock()
 	g.reqs = append(g.reqs, req)
+	g.ctxs = append(g.ctxs, ctx)
 	g.mu.Unlock()
 	g.wg.Add(1)
 	go func() {
@@ -47,7 +49,7 @@ func withGatedAAA(g **gatedAAA) rigOpt {
 	return func(c *Config, _ *link.Config) {
 		*g = &gatedAAA{local: c.AAA.(*aaa.Local), gate: make(chan struct{})}
 		c.AAA = *g
-		c.PADR = pppoe.PADR{Service: "internet", RelaySessionID: []byte{9},
+		c.PADR = &pppoe.PADR{Service: "internet", RelaySessionID: []byte{9},
 			Line: pppoe.LineID{CircuitID: []byte("olt1 eth 1/2:7"), RemoteID: []byte("cpe-42")}}
 	}
 }
@@ -88,6 +90,9 @@ func TestSlowAAA(t *testing.T) {
 		!bytes.Equal(r.Circuit.RelaySessionID, []byte{9}) || len(r.Challenge) == 0 || len(r.Response) != 49 {
 		t.Errorf("request %+v", r)
 	}
+	if slow.s.cfg.PADR != nil {
+		t.Error("the session keeps the PADR's tags after asking AAA")
+	}
 
 	// Another session comes up while the first one waits.
 	other := newRig(t, "bob", "builder")
@@ -115,6 +120,14 @@ func TestSlowAAA(t *testing.T) {
 	slow.exchange(link.Output{})
 	if st := slow.s.State(); st != StateUp || len(slow.dp.entries()) != 1 {
 		t.Fatalf("after the answer: state %v, %d entries", st, len(slow.dp.entries()))
+	}
+	// The question's context (and its timer) is released with the
+	// answer, not held for the session's life.
+	g.mu.Lock()
+	ctx := g.ctxs[0]
+	g.mu.Unlock()
+	if ctx.Err() == nil {
+		t.Error("AAA's request context is still live after the answer")
 	}
 	slow.s.finish(ReasonAdmin, "", slow.now)
 	slow.checkDown(ReasonAdmin, true)

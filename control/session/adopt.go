@@ -92,7 +92,8 @@ func Adopt(cfg Config, r Resumable) (*Session, error) {
 	s.wasUp = true
 	s.handle, s.installed, s.entry = h, true, r.Entry
 	s.user, s.addr, s.mtu, s.mru = info.User, info.IP.Remote, info.MTU, info.MRU
-	s.past, s.cur, s.lastStats = r.Base, r.Live, r.Live
+	s.past, s.cur = r.Base, r.Live
+	s.lastSeen, s.lastUp = r.Live.LastSeen, r.Live.PacketsUp
 	return s, nil
 }
 

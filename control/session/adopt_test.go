@@ -66,7 +66,9 @@ func TestAdoptTakesOver(t *testing.T) {
 	}
 	saved.Answer = ans
 	sc := r.s.cfg
-	sc.AAA = local
+	st := *sc.Settings // the new process's, the old one's shared nothing
+	st.AAA = local
+	sc.Settings = &st
 	s2, err := Adopt(sc, saved)
 	if err != nil {
 		t.Fatal(err)

@@ -60,7 +60,7 @@ func (s *Session) ipv6Up(info link.Info, now time.Time) {
 		Link:        a.IPv6Link,
 		DNS:         a.IPv6DNS,
 		RapidCommit: true,
-	}, s.log)
+	}, s.logger())
 	if err != nil {
 		s.log.Warn("IPv6 DHCPv6 server", zap.Error(err))
 		return

@@ -54,8 +54,65 @@ const TCPIPHeaders = 40
 // long each PADR of a flood used to hold a session.
 const DefaultSetupTimeout = 20 * time.Second
 
-// Config configures one Session.
+// Settings are what the sessions of one server entry share: the server
+// builds one per entry (again when its configuration changes) and every
+// session holds a pointer to it, so a session costs none of it. Nothing
+// may change a Settings once a session holds it. Zero values take the
+// defaults noted.
+type Settings struct {
+	// Link configures the PPP link. Role is forced to Authenticator,
+	// Verifier to link.Deferred (AAA answers), Addresses to the answer's
+	// Grant and MaxPayload to Config.MaxPayload.
+	Link link.Config
+	// AAA authenticates the peer and gives the session its attributes;
+	// its answer may come seconds later, the session goes on meanwhile.
+	// The session releases the answer's Grant when it ends.
+	AAA aaa.Backend
+	// DataPlane forwards the session's traffic once IPCP or IPv6CP is
+	// opened.
+	DataPlane DataPlane
+	// KeepaliveTimeout is RouterOS keepalive-timeout: after this long
+	// without traffic the client is probed every EchoInterval, after
+	// twice this long it is declared gone. 0 disables the keepalive.
+	KeepaliveTimeout time.Duration
+	// EchoInterval is the probe period; 0 means DefaultEchoInterval.
+	EchoInterval time.Duration
+	// SetupTimeout bounds the time from Config.Opened to the first network
+	// protocol (IPCP or IPv6CP) opened; a session not up by then ends with ReasonSetupTimeout. 0 means
+	// DefaultSetupTimeout.
+	SetupTimeout time.Duration
+	// HalfOpenLog, if set, rate-limits the Info "session down" line of a
+	// session that never came up; nil writes every one.
+	HalfOpenLog *HalfOpenLog
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Queue is the inbound frame queue; 0 means DefaultQueue.
+	Queue int
+	// Hooks are called on state changes, up, auth failures and down.
+	Hooks Hooks
+	// Log gets "session up"/"session down" at Info and transitions at
+	// Debug. nil logs nothing.
+	Log *zap.Logger
+}
+
+func (st *Settings) echoInterval() time.Duration {
+	if st.EchoInterval == 0 {
+		return DefaultEchoInterval
+	}
+	return st.EchoInterval
+}
+
+func (st *Settings) setupTimeout() time.Duration {
+	if st.SetupTimeout == 0 {
+		return DefaultSetupTimeout
+	}
+	return st.SetupTimeout
+}
+
+// Config configures one Session: its Settings, shared with the other
+// sessions of its server entry, and what is its own.
 type Config struct {
+	*Settings
 	// ID is the session's handle, which names it in logs and for
 	// removal; required.
 	ID ID
@@ -68,58 +125,27 @@ type Config struct {
 	// Service is the PPPoE Service-Name the client asked for.
 	Service string
 	// PADR is what the client's PADR asked for and the tags a relay or
-	// an intermediate agent added: AAA sees them.
-	PADR pppoe.PADR
-	// Link configures the PPP link. Role is forced to Authenticator,
-	// Verifier to link.Deferred (AAA answers) and Addresses to the
-	// answer's Grant.
-	Link link.Config
-	// AAA authenticates the peer and gives the session its attributes;
-	// its answer may come seconds later, the session goes on meanwhile.
-	// The session releases the answer's Grant when it ends.
-	AAA aaa.Backend
-	// DataPlane forwards the session's traffic once IPCP or IPv6CP is
-	// opened.
-	DataPlane DataPlane
+	// an intermediate agent added: AAA sees them. The session lets go of
+	// it once AAA has been asked; nil is a PADR without tags.
+	PADR *pppoe.PADR
+	// MaxPayload is the PPP-Max-Payload agreed in discovery (RFC 4638
+	// §4), 0 if none (link.Config.MaxPayload).
+	MaxPayload uint16
 	// Send sends one PPP frame to the client inside a PPPoE session frame.
 	Send func(f ppp.Frame) error
 	// SendPADT sends the PADT that ends the session (RFC 2516 §5.5), msg
 	// its Generic-Error.
 	SendPADT func(msg string) error
-	// KeepaliveTimeout is RouterOS keepalive-timeout: after this long
-	// without traffic the client is probed every EchoInterval, after
-	// twice this long it is declared gone. 0 disables the keepalive.
-	KeepaliveTimeout time.Duration
-	// EchoInterval is the probe period; 0 means DefaultEchoInterval.
-	EchoInterval time.Duration
 	// Opened is when the PADR arrived; 0 means when New was called.
 	Opened time.Time
-	// SetupTimeout bounds the time from Opened to the first network
-	// protocol (IPCP or IPv6CP) opened; a session
-	// not up by then ends with ReasonSetupTimeout. 0 means
-	// DefaultSetupTimeout.
-	SetupTimeout time.Duration
 	// Establish, if set, is asked as the first network protocol is about
 	// to open for the first time, before the data-plane install: false
-	// (the server reached
-	// max-sessions meanwhile) ends the session with ReasonMaxSessions
+	// (the server reached max-sessions meanwhile) ends the session with ReasonMaxSessions
 	// instead. Called from the session's goroutine.
 	Establish func() bool
-	// HalfOpenLog, if set, rate-limits the Info "session down" line of a
-	// session that never came up; nil writes every one.
-	HalfOpenLog *HalfOpenLog
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-	// Queue is the inbound frame queue; 0 means DefaultQueue.
-	Queue int
-	// Hooks are called on state changes, up, auth failures and down.
-	Hooks Hooks
 	// Observers are told of the session's life, after the log lines and
 	// the Hooks.
 	Observers []Observer
-	// Log gets "session up"/"session down" at Info and transitions at
-	// Debug. nil logs nothing.
-	Log *zap.Logger
 }
 
 // Session is one PPPoE session of the access concentrator.
@@ -127,7 +153,7 @@ type Session struct {
 	cfg  Config
 	eng  Engine
 	link *link.Link
-	log  *zap.Logger
+	log  sessionLog
 	now  func() time.Time
 
 	verdict verdict
@@ -146,14 +172,19 @@ type Session struct {
 	grant     aaa.Grant
 	authErr   error
 	addrErr   error
-	cancelAAA context.CancelFunc
+	cancelAAA context.CancelFunc // while AAA's answer is awaited
 
 	// Owned by the Run goroutine.
-	started        time.Time
-	setupDeadline  time.Time // zero once a network protocol has opened
-	nextCheck      time.Time // keepalive; zero when not running
-	lastActivity   time.Time
-	lastStats      Stats
+	started       time.Time
+	setupDeadline time.Time // zero once a network protocol has opened
+	nextCheck     time.Time // keepalive; zero when not running
+	lastActivity  time.Time
+	// lastSeen and lastUp are the data plane's last-seen and packets
+	// from the client as the keepalive last read them: a change is
+	// traffic.
+	lastSeen       time.Duration
+	lastUp         uint64
+	askedAAA       bool
 	peerTerminated bool
 	wasUp          bool
 	ipv4Up         bool // IPCP is open: the entry holds the peer's address
@@ -200,6 +231,8 @@ func New(cfg Config) (*Session, error) { return newSession(cfg, link.New) }
 // newSession checks cfg and builds the session around the link mk makes.
 func newSession(cfg Config, mk func(link.Config) (*link.Link, error)) (*Session, error) {
 	switch {
+	case cfg.Settings == nil:
+		return nil, errors.New("session: no settings")
 	case cfg.AAA == nil:
 		return nil, errors.New("session: no AAA backend")
 	case cfg.DataPlane == nil:
@@ -215,46 +248,32 @@ func newSession(cfg Config, mk func(link.Config) (*link.Link, error)) (*Session,
 	case cfg.SetupTimeout < 0:
 		return nil, errors.New("session: negative setup timeout")
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	now, queue := cfg.Now, cfg.Queue
+	if now == nil {
+		now = time.Now
 	}
-	if cfg.EchoInterval == 0 {
-		cfg.EchoInterval = DefaultEchoInterval
-	}
-	if cfg.Queue <= 0 {
-		cfg.Queue = DefaultQueue
+	if queue <= 0 {
+		queue = DefaultQueue
 	}
 	if cfg.Opened.IsZero() {
-		cfg.Opened = cfg.Now()
-	}
-	if cfg.SetupTimeout == 0 {
-		cfg.SetupTimeout = DefaultSetupTimeout
+		cfg.Opened = now()
 	}
 	lc := cfg.Link
-	lc.Role = link.Authenticator
+	lc.Role, lc.MaxPayload = link.Authenticator, cfg.MaxPayload
 	if _, ok := cfg.DataPlane.(MPPlane); !ok {
 		// Nothing would reassemble or fragment: MP stays off.
 		lc.Multilink = lcp.MultilinkPolicy{}
 	}
-	s := &Session{cfg: cfg, now: cfg.Now}
+	s := &Session{cfg: cfg, now: now}
 	lc.Verifier, lc.Addresses = link.Deferred, link.AddressFunc(s.addresses)
 	lc.IPv6 = func() bool { return s.answer.IPv6 }
 	l, err := mk(lc)
 	if err != nil {
 		return nil, fmt.Errorf("session %d: %w", cfg.SessionID, err)
 	}
-	log := cfg.Log
-	if log == nil {
-		log = zap.NewNop()
-	}
 	s.link = l
-	s.log = log.With(
-		zap.Stringer("handle", cfg.ID),
-		zap.Uint16("session_id", cfg.SessionID),
-		zap.Stringer("mac", cfg.Circuit.HardwareAddr()),
-		zap.String("iface", cfg.Interface),
-	)
-	s.eng = NewEngine(l, cfg.Now, cfg.Queue)
+	s.log = sessionLog{s}
+	s.eng = NewEngine(l, now, queue)
 	s.verdict.poke = s.eng.Poke
 	s.observers = append([]Observer{logLines{halfOpen: cfg.HalfOpenLog}, cfg.Hooks}, cfg.Observers...)
 	return s, nil
@@ -339,7 +358,7 @@ func (s *Session) start(now time.Time) {
 		return
 	}
 	s.started = now
-	s.setupDeadline = s.cfg.Opened.Add(s.cfg.SetupTimeout)
+	s.setupDeadline = s.cfg.Opened.Add(s.cfg.setupTimeout())
 	s.log.Debug("session start", zap.String("service", s.cfg.Service))
 	s.observe(now, Started{})
 	s.carry(s.link.Up(now), now)
@@ -445,7 +464,7 @@ func (s *Session) startMP(ev link.PhaseChanged) {
 // wake runs whatever timer is due.
 func (s *Session) wake(now time.Time) {
 	if !s.setupDeadline.IsZero() && !now.Before(s.setupDeadline) {
-		s.finish(ReasonSetupTimeout, fmt.Sprintf("not up %v after the PADR", s.cfg.SetupTimeout), now)
+		s.finish(ReasonSetupTimeout, fmt.Sprintf("not up %v after the PADR", s.cfg.setupTimeout()), now)
 		return
 	}
 	s.eng.TickLink((*acRole)(s), now)
@@ -487,10 +506,10 @@ func (s *Session) keepalive(now time.Time) {
 	t := s.cfg.KeepaliveTimeout
 	if h, ok := s.dataPlaneHandle(); ok {
 		if st, err := s.cfg.DataPlane.Stats(h); err == nil {
-			if st.LastSeen != s.lastStats.LastSeen || st.PacketsUp != s.lastStats.PacketsUp {
+			if st.LastSeen != s.lastSeen || st.PacketsUp != s.lastUp {
 				s.lastActivity = now
 			}
-			s.lastStats = st
+			s.lastSeen, s.lastUp = st.LastSeen, st.PacketsUp
 		}
 	}
 	idle := now.Sub(s.lastActivity)
@@ -500,7 +519,7 @@ func (s *Session) keepalive(now time.Time) {
 		return
 	case idle >= t:
 		s.carry(s.link.EchoRequest(now), now)
-		s.nextCheck = now.Add(s.cfg.EchoInterval)
+		s.nextCheck = now.Add(s.cfg.echoInterval())
 		if gone := s.lastActivity.Add(2 * t); gone.Before(s.nextCheck) {
 			s.nextCheck = gone
 		}
@@ -723,9 +742,9 @@ func (s *Session) installEntry(e Entry, info link.Info, now time.Time) (first, o
 	s.setState(StateUp)
 	s.wasUp, s.setupDeadline = true, time.Time{}
 	s.lastActivity = now
-	s.lastStats = Stats{}
+	s.lastSeen, s.lastUp = 0, 0
 	if st, err := s.cfg.DataPlane.Stats(h); err == nil {
-		s.lastStats = st
+		s.lastSeen, s.lastUp = st.LastSeen, st.PacketsUp
 	}
 	if t := s.cfg.KeepaliveTimeout; t > 0 {
 		s.nextCheck = now.Add(t)

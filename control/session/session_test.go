@@ -156,21 +156,24 @@ func newRig(t *testing.T, user, password string, opts ...rigOpt) *rig {
 	core, logs := observer.New(zapcore.DebugLevel)
 	r := &rig{t: t, dp: newFakeDP(), aaa: local, logs: logs, now: t0}
 	sc := Config{
+		Settings: &Settings{
+			Link: link.Config{
+				Methods: []auth.Method{auth.MSCHAPv2, auth.CHAP, auth.PAP},
+				Magic:   func() uint32 { return 0x11111111 },
+			},
+			AAA:              local,
+			DataPlane:        r.dp,
+			KeepaliveTimeout: 10 * time.Second,
+			Now:              func() time.Time { r.mu.Lock(); defer r.mu.Unlock(); return r.now },
+			Log:              zap.New(core),
+		},
 		ID:        0x1a,
 		Circuit:   client,
 		SessionID: 0x1234,
 		ACMAC:     acMAC,
 		Interface: "vlan7",
 		Service:   "internet",
-		Link: link.Config{
-			Methods: []auth.Method{auth.MSCHAPv2, auth.CHAP, auth.PAP},
-			Magic:   func() uint32 { return 0x11111111 },
-		},
-		AAA:              local,
-		DataPlane:        r.dp,
-		KeepaliveTimeout: 10 * time.Second,
-		Opened:           t0.Add(-50 * time.Millisecond),
-		Now:              func() time.Time { r.mu.Lock(); defer r.mu.Unlock(); return r.now },
+		Opened:    t0.Add(-50 * time.Millisecond),
 		Send: func(f ppp.Frame) error {
 			r.mu.Lock()
 			defer r.mu.Unlock()
@@ -183,7 +186,6 @@ func newRig(t *testing.T, user, password string, opts ...rigOpt) *rig {
 			return nil
 		},
 		SendPADT: func(msg string) error { r.mu.Lock(); defer r.mu.Unlock(); r.padts = append(r.padts, msg); return nil },
-		Log:      zap.New(core),
 	}
 	pc := link.Config{Role: link.Peer, User: user, Password: password, RequestDNS: true, Magic: func() uint32 { return 0x22222222 }}
 	for _, o := range opts {
@@ -628,9 +630,9 @@ func TestKeepaliveDisabled(t *testing.T) {
 
 func TestNewRejects(t *testing.T) {
 	local, _ := aaa.New(config.New().LocalAAA(), nil)
-	good := Config{ID: 1, SessionID: 1, AAA: local, DataPlane: newFakeDP(),
-		Send: func(ppp.Frame) error { return nil }, SendPADT: func(string) error { return nil },
-		Link: link.Config{Methods: []auth.Method{auth.PAP}}}
+	good := Config{ID: 1, SessionID: 1, Settings: &Settings{AAA: local, DataPlane: newFakeDP(),
+		Link: link.Config{Methods: []auth.Method{auth.PAP}}},
+		Send: func(ppp.Frame) error { return nil }, SendPADT: func(string) error { return nil }}
 	if _, err := New(good); err != nil {
 		t.Fatal(err)
 	}
@@ -645,9 +647,12 @@ func TestNewRejects(t *testing.T) {
 		"negative T":     func(c *Config) { c.KeepaliveTimeout = -1 },
 		"negative setup": func(c *Config) { c.SetupTimeout = -1 },
 		"no auth method": func(c *Config) { c.Link.Methods = nil },
+		"no settings":    func(c *Config) { c.Settings = nil },
 	}
 	for name, mut := range rows {
 		c := good
+		st := *good.Settings // each row changes its own
+		c.Settings = &st
 		mut(&c)
 		if _, err := New(c); err == nil {
 			t.Errorf("%s: accepted", name)

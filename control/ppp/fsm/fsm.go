@@ -192,7 +192,11 @@ type Automaton struct {
 	replied bool        // a valid reply to req was received
 	term    *ppp.Packet // our last Terminate-Request
 
-	ours, theirs []ppp.Option
+	// ours and theirs are the options acked both ways, encoded: one
+	// small buffer each for the link's life rather than a slice and a
+	// buffer per option. ours is the Data of req, which is never
+	// changed once built.
+	ours, theirs []byte
 }
 
 // New returns an automaton in the Initial state.
@@ -221,11 +225,14 @@ func (a *Automaton) NewID() uint8 {
 	return a.id
 }
 
-// Ours returns our options as the peer last acked them (valid in Opened).
-func (a *Automaton) Ours() []ppp.Option { return a.ours }
+// Ours returns our options as the peer last acked them (valid in Opened),
+// parsed anew on each call; their Data share the automaton's buffer and
+// must not be changed.
+func (a *Automaton) Ours() []ppp.Option { return mustParse(a.ours) }
 
-// Theirs returns the peer's options as we last acked them (valid in Opened).
-func (a *Automaton) Theirs() []ppp.Option { return a.theirs }
+// Theirs returns the peer's options as we last acked them (valid in
+// Opened), as Ours.
+func (a *Automaton) Theirs() []ppp.Option { return mustParse(a.theirs) }
 
 // Up is the lower layer coming up.
 func (a *Automaton) Up() Output { return a.event(Up, nil, nil) }
@@ -312,7 +319,7 @@ func (a *Automaton) step(o *Output, e Event, in, resp *ppp.Packet) (restarted bo
 			eff.Packet = clone(a.req)
 		case SCA:
 			a.naksSent = 0
-			a.theirs = cloneOptions(mustParse(resp.Data))
+			a.theirs = bytes.Clone(resp.Data)
 			eff.Packet = resp
 		case SCN:
 			if resp.Code == ppp.ConfigureNak {
@@ -383,7 +390,7 @@ func mustParse(b []byte) []ppp.Option {
 func Restore(neg Negotiator, cfg Config, ours, theirs []ppp.Option, id uint8) *Automaton {
 	a := New(neg, cfg)
 	a.state = Opened
-	a.ours, a.theirs = cloneOptions(ours), cloneOptions(theirs)
+	a.ours, a.theirs = ppp.MarshalOptions(ours), ppp.MarshalOptions(theirs)
 	a.id = id
 	return a
 }

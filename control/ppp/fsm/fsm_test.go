@@ -581,3 +581,30 @@ func optsEqual(a, b []ppp.Option) bool {
 }
 
 var errAny = errors.New("any error")
+
+// TestOpenedFootprint: an opened automaton keeps the options acked both
+// ways encoded, ours in the Configure-Request it sent (no copy), theirs
+// in one buffer of its own, not in the peer's packet, which the caller
+// may reuse (issue 18: what a live session holds).
+func TestOpenedFootprint(t *testing.T) {
+	x := &end{name: "x", a: New(newNeg(10), Config{})}
+	y := &end{name: "y", a: New(newNeg(20), Config{})}
+	x.feed(t, y, x.a.Open())
+	y.feed(t, x, y.a.Open())
+	x.feed(t, y, x.a.Up())
+	y.feed(t, x, y.a.Up())
+	pump(t, x, y)
+	if x.a.State() != Opened {
+		t.Fatalf("x %v, want Opened", x.a.State())
+	}
+	if len(x.a.ours) == 0 || &x.a.ours[0] != &x.a.req.Data[0] {
+		t.Error("ours is a copy of the Configure-Request's options")
+	}
+	// The peer's next request arrives in the same buffer as its last.
+	in := &ppp.Packet{Code: ppp.ConfigureRequest, Identifier: 99, Data: ppp.MarshalOptions([]ppp.Option{{Type: optNumber, Data: []byte{21}}})}
+	x.a.Receive(in)
+	in.Data[2] = 0xee
+	if got := x.a.Theirs(); len(got) != 1 || got[0].Data[0] != 21 {
+		t.Errorf("theirs %v after the caller reused its buffer, want number 21", got)
+	}
+}

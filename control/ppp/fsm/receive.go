@@ -54,7 +54,7 @@ func (a *Automaton) Receive(p *ppp.Packet) Output {
 		a.replied = true
 		a.naksRcvd = 0
 		if a.applies() {
-			a.ours = cloneOptions(mustParse(a.req.Data))
+			a.ours = a.req.Data
 		}
 		return a.event(RCA, p, nil)
 	case ppp.ConfigureNak, ppp.ConfigureReject:

@@ -197,8 +197,11 @@ func bench(n, conc int, method, aaaMode string) error {
 	b0 := b[1]
 	from := 0
 	for _, to := range marks {
-		if cpuProfile && from == 0 {
-			if _, err := ch.ask("cpu-profile " + filepath.Join(profileDir(), "cpu.pb.gz")); err != nil {
+		// The AC's CPU profile covers the first phase's setups (0 to
+		// 10,000): what each setup costs it, before memory is large.
+		profiling := cpuProfile && from == 0
+		if profiling {
+			if _, err := ch.ask("cpuprofile " + filepath.Join(profileDir(), "cpu.pb.gz")); err != nil {
 				return err
 			}
 		}
@@ -220,12 +223,6 @@ func bench(n, conc int, method, aaaMode string) error {
 		wg.Wait()
 		setup := time.Since(t0)
 		setupTotal += setup
-		if cpuProfile && from == 0 {
-			if _, err := ch.ask("cpu-profile-stop"); err != nil {
-				return err
-			}
-			fmt.Printf("profiles:  AC CPU over sessions 0 to %d in %s (go tool pprof -top %s)\n", to, filepath.Join(profileDir(), "cpu.pb.gz"), filepath.Join(profileDir(), "cpu.pb.gz"))
-		}
 		phaseCPU := cpu() - cpu0
 		clientCPU += phaseCPU
 
@@ -239,6 +236,12 @@ func bench(n, conc int, method, aaaMode string) error {
 			if up[3] >= int64(to)-failed.Load() || time.Now().After(deadline) {
 				break
 			}
+		}
+		if profiling {
+			if _, err := ch.ask("cpuprofile-stop"); err != nil {
+				return err
+			}
+			fmt.Printf("profiles:  AC CPU over sessions 0 to %d in %s (go tool pprof -top %s)\n", to, filepath.Join(profileDir(), "cpu.pb.gz"), filepath.Join(profileDir(), "cpu.pb.gz"))
 		}
 		ok := int64(to) - failed.Load()
 		rate := float64(to-from) / setup.Seconds()
@@ -270,7 +273,7 @@ func bench(n, conc int, method, aaaMode string) error {
 			if _, err := ch.ask("pprof " + dir); err != nil {
 				return err
 			}
-			fmt.Printf("profiles:  AC heap and goroutines at %d sessions in %s (go tool pprof -sample_index=inuse_space %s/heap.pb.gz)\n", ok, dir, dir)
+			fmt.Printf("profiles:  AC heap and goroutines at %d sessions in %s (go tool pprof -sample_index=inuse_space %s/heap.pb.gz), its CPU while setting up the first %d in %s/cpu.pb.gz\n", ok, dir, dir, min(n, checkpoint), dir)
 		}
 		from = to
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/aaa"
@@ -90,7 +91,15 @@ func serve(iface, pin string, n int, aaaMode string) error {
 	if err != nil {
 		return err
 	}
-	local, err := aaa.New(cfg.LocalAAA(), nil)
+	// pppoed's logger (--log-format json, --log-level info), the lines
+	// discarded: what it holds and costs per session is the AC's too.
+	lc := zap.NewProductionConfig()
+	lc.OutputPaths = []string{os.DevNull}
+	log, err := lc.Build()
+	if err != nil {
+		return err
+	}
+	local, err := aaa.New(cfg.LocalAAA(), log)
 	if err != nil {
 		return err
 	}
@@ -128,6 +137,7 @@ func serve(iface, pin string, n int, aaaMode string) error {
 		journal = w
 	}
 	srv, err := server.New(cfg, server.Options{
+		Log:              log,
 		State:            journal,
 		AAA:              backend,
 		Observers:        observers,
@@ -165,17 +175,12 @@ func serve(iface, pin string, n int, aaaMode string) error {
 			}
 			continue
 		}
-		if file, ok := strings.CutPrefix(in.Text(), "cpu-profile "); ok {
+		if file, ok := strings.CutPrefix(in.Text(), "cpuprofile "); ok {
 			if err := startCPUProfile(file); err != nil {
 				fmt.Println("error", err)
 			} else {
 				fmt.Println("ok")
 			}
-			continue
-		}
-		if in.Text() == "cpu-profile-stop" {
-			pprof.StopCPUProfile()
-			fmt.Println("ok")
 			continue
 		}
 		if dir, ok := strings.CutPrefix(in.Text(), "pprof "); ok {
@@ -201,6 +206,13 @@ func serve(iface, pin string, n int, aaaMode string) error {
 			runtime.ReadMemStats(&m)
 			// rss_kB heap_alloc heap_inuse stack_inuse goroutines heap_objects heap_idle heap_released
 			fmt.Println(rssKB(), m.HeapAlloc, m.HeapInuse, m.StackInuse, runtime.NumGoroutine(), m.HeapObjects, m.HeapIdle, m.HeapReleased)
+		case "cpuprofile-stop":
+			pprof.StopCPUProfile()
+			if cpuProfileFile != nil {
+				cpuProfileFile.Close()
+				cpuProfileFile = nil
+			}
+			fmt.Println("ok")
 		case "ready":
 			fmt.Println("ready")
 		case "ended":
@@ -282,8 +294,10 @@ func setLimits(dp *maps.Datapath, lim *pppoe.Limiter, cmd string) error {
 		PADIRate: uint32(xdpL.PADIRate), PADIBurst: uint32(xdpL.PADIBurst)})
 }
 
-// startCPUProfile profiles the AC's CPU into file until
-// cpu-profile-stop: where a setup phase's time goes (bench -cpuprofile).
+// cpuProfileFile is the file of the CPU profile under way, if any.
+var cpuProfileFile *os.File
+
+// startCPUProfile profiles the AC's CPU into file until "cpuprofile-stop".
 func startCPUProfile(file string) error {
 	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 		return err
@@ -294,8 +308,9 @@ func startCPUProfile(file string) error {
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {
 		f.Close()
-		return err
+		return fmt.Errorf("cpu profile: %w", err)
 	}
+	cpuProfileFile = f
 	return nil
 }
 
