@@ -1,8 +1,12 @@
 package client
 
 import (
+	"slices"
 	"testing"
 
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/mp"
 	psession "github.com/pppoe-xdp/pppoe-xdp/control/session"
 )
 
@@ -52,5 +56,50 @@ func TestMultilink(t *testing.T) {
 				t.Errorf("divert registered %v, want %v", nd.divert, tt.want.On)
 			}
 		})
+	}
+}
+
+// TestMultilinkInjectsIPv6: what the client reassembles from the AC's MP
+// fragments goes into the netdev, IPv6 as IPv4, as the data plane hands
+// a client's netdev every whole packet of either.
+func TestMultilinkInjectsIPv6(t *testing.T) {
+	e := newEnv(t)
+	e.dp.mp = true
+	ac := newTestAC(t, e.hub, acOptions{
+		name: "MikroTik", mac: acMAC, services: []string{"pppoeservice"},
+		local: "10.0.0.1", pool: []string{"10.0.0.2"},
+		secrets: map[string]string{"MT-User": "StrongPass"}, mrru: 1614,
+	})
+	c, _ := e.start(t, loadClient(t, quickExampleClient+" mrru=1614"))
+	waitFor(t, "connected", connected(c))
+
+	fr := mp.NewFragmenter(mp.Long, 1614)
+	var frames []ppp.Frame
+	for _, x := range []struct {
+		proto ppp.Protocol
+		first byte
+	}{{ppp.ProtocolIPv6, 0x60}, {ppp.ProtocolIPv4, 0x45}} {
+		pkt := make([]byte, 1500)
+		pkt[0] = x.first
+		frags, err := fr.Fragment(x.proto, pkt, 1400)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range frags {
+			frames = append(frames, ppp.Frame{Protocol: ppp.ProtocolMP, Information: f})
+		}
+	}
+	ac.mu.Lock()
+	for k, s := range ac.sessions {
+		ac.output(k, s, link.Output{Send: frames})
+	}
+	ac.mu.Unlock()
+	waitFor(t, "two packets injected", func() bool {
+		nd, _ := e.dp.get("PPPoE-Out")
+		return len(nd.injected) == 2
+	})
+	nd, _ := e.dp.get("PPPoE-Out")
+	if !slices.Equal(nd.injected, []ppp.Protocol{ppp.ProtocolIPv6, ppp.ProtocolIPv4}) {
+		t.Fatalf("injected %v, want IPv6 then IPv4", nd.injected)
 	}
 }

@@ -131,8 +131,8 @@ func (s *session) Receive(f ppp.Frame, now time.Time) {
 	s.eng.Carry(s, s.lk.Receive(f, now), now)
 }
 
-// multilink acts on the packets MP reassembly completed: IPv4 into the
-// netdev (the AC's traffic comes from anywhere: no source check, as the
+// multilink acts on the packets MP reassembly completed: IPv4 and IPv6
+// into the netdev (the AC's traffic comes from anywhere: no source check, as the
 // data plane does none downstream), control protocols sent inside MP
 // (NCPs) to the link.
 func (s *session) multilink(frames []ppp.Frame, now time.Time) {
@@ -145,9 +145,10 @@ func (s *session) multilink(frames []ppp.Frame, now time.Time) {
 			s.eng.Carry(s, s.lk.Receive(f, now), now)
 			continue
 		}
+		// IPv6 too: the data plane gives the netdev every IPv6 packet of a
+		// client session (bpf/dataplane.c), and so does reassembly.
 		mnd, ok := s.nd.(MPNetdev)
-		if f.Protocol != ppp.ProtocolIPv4 || !s.connected || !ok {
-			// The client runs IPCP only.
+		if !s.connected || !ok {
 			m.Refused()
 			continue
 		}

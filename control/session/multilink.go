@@ -148,10 +148,9 @@ func (m *MPLink) Refused() { m.dropped++ }
 func IsData(p ppp.Protocol) bool { return p == ppp.ProtocolIPv4 || p == ppp.ProtocolIPv6 }
 
 // FromPeer is the anti-spoofing check the data plane does for whole
-// packets, for one the session reassembled: an IPv4 packet whose source
-// is addr, the address IPCP gave the peer. IPv6 is refused: its
-// addresses (SLAAC, delegated prefixes) are not the session's to check
-// here yet. It returns the packet cut to its IP length.
+// packets, for an IPv4 packet the session reassembled: its source is
+// addr, the address IPCP gave the peer. It returns the packet cut to its
+// IP length. IPv6 has FromPeer6.
 func FromPeer(proto ppp.Protocol, packet []byte, addr netip.Addr) ([]byte, bool) {
 	if proto != ppp.ProtocolIPv4 || len(packet) < 20 || packet[0]>>4 != 4 || !addr.Is4() {
 		return nil, false
@@ -161,4 +160,47 @@ func FromPeer(proto ppp.Protocol, packet []byte, addr netip.Addr) ([]byte, bool)
 		return nil, false
 	}
 	return packet[:n], true
+}
+
+// IPv6Verdict is what becomes of an IPv6 packet the session reassembled,
+// as bpf/ipv6.h decides for a whole one.
+type IPv6Verdict uint8
+
+const (
+	// IPv6Refused: malformed, or a source that is not the session's.
+	IPv6Refused IPv6Verdict = iota
+	// IPv6Link: for the session's link (a link-local source, a link-local
+	// or multicast destination: RS, DHCPv6), which a router never
+	// forwards (RFC 4291 §2.5.6): the control plane's.
+	IPv6Link
+	// IPv6Forward: from the link /64 or a delegated prefix, for the kernel.
+	IPv6Forward
+)
+
+// FromPeer6 is FromPeer for IPv6 against the session's prefixes: the
+// anti-spoofing check v6_src_ok does for whole packets (the source in the
+// link /64 or a delegated prefix), after v6_local's test for what is the
+// link's. It returns the packet cut to its IP length.
+func FromPeer6(packet []byte, p Prefixes) ([]byte, IPv6Verdict) {
+	if len(packet) < 40 || packet[0]>>4 != 6 {
+		return nil, IPv6Refused
+	}
+	n := 40 + int(binary.BigEndian.Uint16(packet[4:]))
+	if n > len(packet) {
+		return nil, IPv6Refused
+	}
+	src := netip.AddrFrom16([16]byte(packet[8:24]))
+	dst := netip.AddrFrom16([16]byte(packet[24:40]))
+	if src.IsLinkLocalUnicast() || dst.IsLinkLocalUnicast() || dst.IsMulticast() {
+		return packet[:n], IPv6Link
+	}
+	if p.Link.IsValid() && p.Link.Contains(src) {
+		return packet[:n], IPv6Forward
+	}
+	for _, d := range p.Delegated {
+		if d.Contains(src) {
+			return packet[:n], IPv6Forward
+		}
+	}
+	return nil, IPv6Refused
 }

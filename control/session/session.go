@@ -376,8 +376,9 @@ func (s *Session) receive(f ppp.Frame, now time.Time) {
 }
 
 // multilink acts on the packets MP reassembly completed: data from the
-// client's address goes to the kernel, counted as received; control
-// protocols sent inside MP (NCPs) go to the link.
+// client's address (IPv4) or prefixes (IPv6) goes to the kernel, counted
+// as received; what is the link's (NCPs sent inside MP, RS, DHCPv6) goes
+// to the control plane.
 func (s *Session) multilink(frames []ppp.Frame, now time.Time) {
 	m := s.mp
 	for _, f := range frames {
@@ -391,7 +392,16 @@ func (s *Session) multilink(frames []ppp.Frame, now time.Time) {
 		s.mu.Lock()
 		addr, installed := s.addr, s.installed
 		s.mu.Unlock()
-		pkt, ok := FromPeer(f.Protocol, f.Information, addr)
+		var pkt []byte
+		ok := false
+		if f.Protocol == ppp.ProtocolIPv6 {
+			pkt, ok = s.multilinkIPv6(f.Information, now)
+		} else {
+			pkt, ok = FromPeer(f.Protocol, f.Information, addr)
+		}
+		if ok && pkt == nil {
+			continue // the link's, answered by the control plane
+		}
 		if ok && installed {
 			err := s.cfg.DataPlane.(MPPlane).Inject(f.Protocol, pkt)
 			ok = err == nil
@@ -411,6 +421,26 @@ func (s *Session) multilink(frames []ppp.Frame, now time.Time) {
 	s.mu.Lock()
 	s.mpStats.ReassemblyDrops = s.mpDrops + m.Drops()
 	s.mu.Unlock()
+}
+
+// multilinkIPv6 judges one IPv6 packet reassembled from MP fragments as
+// the data plane judges a whole one: what is the link's (RS, DHCPv6) goes
+// to the control plane (ok with a nil packet), what comes from the
+// session's prefixes is returned for the kernel, the rest is refused.
+// Without IPv6CP open the session has no prefixes: all is refused.
+func (s *Session) multilinkIPv6(b []byte, now time.Time) ([]byte, bool) {
+	if s.v6 == nil {
+		return nil, false
+	}
+	pkt, v := FromPeer6(b, s.v6.prefixes)
+	switch v {
+	case IPv6Link:
+		s.receiveIPv6(pkt, now)
+		return nil, true
+	case IPv6Forward:
+		return pkt, true
+	}
+	return nil, false
 }
 
 // startMP starts or stops multilink's user-space half as LCP opens or
