@@ -52,6 +52,10 @@ type Snapshot struct {
 	// the data plane, by interface (as the server entries name it), ended
 	// sessions included.
 	Traffic map[string]Traffic
+	// MPReassemblyDrops is what multilink reassembly dropped on the
+	// access concentrator's sessions, by reason (session.MPDrops.Reasons),
+	// ended sessions included.
+	MPReassemblyDrops map[string]uint64
 }
 
 // Traffic is one interface's session traffic; up is from the subscribers.
@@ -140,6 +144,11 @@ var (
 		"PADRs repeated after the duplicate window that joined the attempt they repeat.", nil, nil)
 	descEnded = prometheus.NewDesc("pppoe_sessions_ended_total",
 		"Server sessions ended, by what ended them first.", []string{"reason"}, nil)
+	descMPDrops = prometheus.NewDesc("pppoe_mp_reassembly_drops_total",
+		"What multilink (RFC 1990, mrru) reassembly dropped on the access concentrator's sessions, ended sessions included, by reason: "+
+			"packets given up for a fragment that never came within the timeout (lost), because the window filled first (overflow), "+
+			"or for exceeding the MRRU (oversize); fragments duplicated or too short (duplicate, malformed); reassembled packets refused (refused).",
+		[]string{"reason"}, nil)
 )
 
 // discovery maps each RFC 2516 counter to its metric.
@@ -188,6 +197,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descRefused
 	ch <- descLateDup
 	ch <- descEnded
+	ch <- descMPDrops
 	for _, d := range discovery {
 		ch <- d.desc
 	}
@@ -216,6 +226,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descLateDup, prometheus.CounterValue, float64(s.LateDuplicates))
 	for reason, n := range s.Ended {
 		ch <- prometheus.MustNewConstMetric(descEnded, prometheus.CounterValue, float64(n), reason)
+	}
+	for reason, n := range s.MPReassemblyDrops {
+		ch <- prometheus.MustNewConstMetric(descMPDrops, prometheus.CounterValue, float64(n), reason)
 	}
 	for _, d := range discovery {
 		ch <- prometheus.MustNewConstMetric(d.desc, prometheus.CounterValue, float64(d.get(&s.Discovery)))

@@ -40,9 +40,9 @@ type Stats struct {
 	PacketsDown, BytesDown uint64 // towards the client
 	Drops                  uint64
 	// ReassemblyDrops counts what multilink reassembly dropped
-	// (MPLink.Drops): fragments lost, duplicated, oversize, malformed,
-	// and reassembled packets refused.
+	// (MPLink.Drops), MPDrops the same by reason.
 	ReassemblyDrops uint64
+	MPDrops         MPDrops
 	// RateDropsUp and RateDropsDown are packets the session's rate limit
 	// dropped, from and towards the client.
 	RateDropsUp, RateDropsDown uint64
@@ -57,7 +57,7 @@ func (s Stats) Add(o Stats) Stats {
 	return Stats{
 		PacketsUp: s.PacketsUp + o.PacketsUp, BytesUp: s.BytesUp + o.BytesUp,
 		PacketsDown: s.PacketsDown + o.PacketsDown, BytesDown: s.BytesDown + o.BytesDown,
-		Drops: s.Drops + o.Drops, ReassemblyDrops: s.ReassemblyDrops + o.ReassemblyDrops,
+		Drops: s.Drops + o.Drops, ReassemblyDrops: s.ReassemblyDrops + o.ReassemblyDrops, MPDrops: s.MPDrops.Add(o.MPDrops),
 		LastSeen:    max(s.LastSeen, o.LastSeen),
 		RateDropsUp: s.RateDropsUp + o.RateDropsUp, RateDropsDown: s.RateDropsDown + o.RateDropsDown,
 	}

@@ -132,13 +132,53 @@ func (m *MPLink) Send(proto ppp.Protocol, packet []byte) error {
 // Stats returns the reassembler's counters.
 func (m *MPLink) Stats() mp.Stats { return m.re.Stats() }
 
-// Drops counts what reassembly dropped: fragments discarded (those of
-// packets given up or over the MRRU, orphans), duplicates, malformed
-// ones, and reassembled packets refused for their source address.
-func (m *MPLink) Drops() uint64 {
-	st := m.re.Stats()
-	return st.Discarded + st.Duplicates + st.Malformed + m.dropped
+// MPDrops is what multilink reassembly dropped, by reason: packets
+// given up or refused, fragments thrown away.
+type MPDrops struct {
+	// Lost: packets given up because a fragment never came within the
+	// timeout (mp.Stats.Lost).
+	Lost uint64
+	// Overflow: packets given up because the reassembly window filled
+	// first, or the peer jumped a window ahead (mp.Stats.Overflow).
+	Overflow uint64
+	// Oversize: packets whose reassembly exceeded our MRRU.
+	Oversize uint64
+	// Duplicates: fragments received twice, or after their packet was
+	// delivered or given up.
+	Duplicates uint64
+	// Malformed: fragments too short for an MP header.
+	Malformed uint64
+	// Refused: reassembled data packets refused (a source that is not
+	// the session's, IPv6 without IPv6CP).
+	Refused uint64
 }
+
+// Add returns d and o summed.
+func (d MPDrops) Add(o MPDrops) MPDrops {
+	return MPDrops{Lost: d.Lost + o.Lost, Overflow: d.Overflow + o.Overflow, Oversize: d.Oversize + o.Oversize,
+		Duplicates: d.Duplicates + o.Duplicates, Malformed: d.Malformed + o.Malformed, Refused: d.Refused + o.Refused}
+}
+
+// Total is every drop, whatever its reason.
+func (d MPDrops) Total() uint64 {
+	return d.Lost + d.Overflow + d.Oversize + d.Duplicates + d.Malformed + d.Refused
+}
+
+// Reasons are the drops by the names metrics and /ppp active use.
+func (d MPDrops) Reasons() map[string]uint64 {
+	return map[string]uint64{"lost": d.Lost, "overflow": d.Overflow, "oversize": d.Oversize,
+		"duplicate": d.Duplicates, "malformed": d.Malformed, "refused": d.Refused}
+}
+
+// DropsByReason is what reassembly dropped on this link, by reason.
+func (m *MPLink) DropsByReason() MPDrops {
+	st := m.re.Stats()
+	return MPDrops{Lost: st.Lost, Overflow: st.Overflow, Oversize: st.Oversize,
+		Duplicates: st.Duplicates, Malformed: st.Malformed, Refused: m.dropped}
+}
+
+// Drops counts what reassembly dropped, every reason together.
+func (m *MPLink) Drops() uint64 { return m.DropsByReason().Total() }
 
 // Refused counts a reassembled data packet refused (see FromPeer).
 func (m *MPLink) Refused() { m.dropped++ }

@@ -178,10 +178,10 @@ type Session struct {
 	v6 *v6
 	// mpStats count what multilink did in user space over the session's
 	// life: packets reassembled and injected (PacketsUp, BytesUp) and
-	// ReassemblyDrops; mpDrops is ReassemblyDrops before the current
-	// MPLink.
+	// what reassembly dropped (MPDrops, ReassemblyDrops); mpDrops is what
+	// the MPLinks before the current one dropped.
 	mpStats Stats
-	mpDrops uint64
+	mpDrops MPDrops
 
 	// mp is multilink's user-space half while LCP has MP up, owned by
 	// the Run goroutine; the data plane's divert reader holds it too.
@@ -419,7 +419,8 @@ func (s *Session) multilink(frames []ppp.Frame, now time.Time) {
 		s.mu.Unlock()
 	}
 	s.mu.Lock()
-	s.mpStats.ReassemblyDrops = s.mpDrops + m.Drops()
+	s.mpStats.MPDrops = s.mpDrops.Add(m.DropsByReason())
+	s.mpStats.ReassemblyDrops = s.mpStats.MPDrops.Total()
 	s.mu.Unlock()
 }
 
@@ -459,8 +460,9 @@ func (s *Session) startMP(ev link.PhaseChanged) {
 			return
 		}
 		s.mu.Lock()
-		s.mpDrops += s.mp.Drops()
-		s.mpStats.ReassemblyDrops = s.mpDrops
+		s.mpDrops = s.mpDrops.Add(s.mp.DropsByReason())
+		s.mpStats.MPDrops = s.mpDrops
+		s.mpStats.ReassemblyDrops = s.mpDrops.Total()
 		s.mu.Unlock()
 		s.mp = nil
 	}
