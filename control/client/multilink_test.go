@@ -1,10 +1,12 @@
 package client
 
 import (
+	"bytes"
 	"slices"
 	"testing"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/lcp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/mp"
 	psession "github.com/pppoe-xdp/pppoe-xdp/control/session"
@@ -33,7 +35,7 @@ func TestMultilink(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
 			e.dp.mp = !tt.noMP
-			newTestAC(t, e.hub, acOptions{
+			ac := newTestAC(t, e.hub, acOptions{
 				name: "MikroTik", mac: acMAC, services: []string{"pppoeservice"},
 				local: "10.0.0.1", pool: []string{"10.0.0.2"},
 				secrets: map[string]string{"MT-User": "StrongPass"}, mrru: tt.ac,
@@ -55,6 +57,16 @@ func TestMultilink(t *testing.T) {
 			if nd.divert != tt.want.On {
 				t.Errorf("divert registered %v, want %v", nd.divert, tt.want.On)
 			}
+			// With MP up, the AC got the client's Endpoint-Discriminator:
+			// class 3, the interface's MAC (RFC 1990 §5.1.3).
+			ac.mu.Lock()
+			for _, as := range ac.sessions {
+				ep := as.lk.Info().Multilink.PeerEndpoint
+				if tt.want.On && (ep == nil || ep.Class != lcp.ClassMAC || !bytes.Equal(ep.Address, clientMAC)) {
+					t.Errorf("the AC saw Endpoint-Discriminator %+v, want class 3 with %v", ep, clientMAC)
+				}
+			}
+			ac.mu.Unlock()
 		})
 	}
 }

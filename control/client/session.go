@@ -66,6 +66,9 @@ func (c *Client) runSession(ctx context.Context, att Attachment, nd Netdev, ps p
 		// mrru (validated by config): 0 is disabled, MRRU rejected.
 		// A netdev that cannot reassemble or fragment never offers it.
 		ml.MRRU = uint16(c.cfg.MRRU)
+		if ml.MRRU != 0 {
+			ml.Endpoint = psession.MACEndpoint(att.MAC)
+		}
 	}
 	lk, err := link.New(link.Config{
 		Role:       link.Peer,

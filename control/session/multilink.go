@@ -2,7 +2,9 @@ package session
 
 import (
 	"encoding/binary"
+	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,6 +23,17 @@ type MP struct {
 	// MRRU is the peer's MRRU: the largest packet routed to the session,
 	// which the session fragments when it is over MTU.
 	MRRU uint16
+}
+
+// MACEndpoint is the Endpoint-Discriminator a link sends with its MRRU
+// (RFC 1990 §5.1.3 SHOULD): class 3, the IEEE 802.1 globally assigned MAC
+// address of the interface the session runs on, the class most
+// implementations send. nil when mac is not a 6-octet MAC.
+func MACEndpoint(mac net.HardwareAddr) *lcp.EndpointDiscriminator {
+	if len(mac) != 6 {
+		return nil
+	}
+	return &lcp.EndpointDiscriminator{Class: lcp.ClassMAC, Address: slices.Clone(mac)}
 }
 
 // MPOf is the data plane's view of what LCP negotiated.

@@ -343,3 +343,43 @@ func TestMultilinkIPv6(t *testing.T) {
 		t.Fatalf("client reassembled %+v", got)
 	}
 }
+
+// TestMultilinkEndpointDiscriminator: with mrru set the server sends an
+// Endpoint-Discriminator, class 3 with the access interface's MAC (RFC
+// 1990 §5.1.3), and acks the peer's (class 1, locally assigned, as
+// Windows sends), which the link reports.
+func TestMultilinkEndpointDiscriminator(t *testing.T) {
+	dp := &mpDP{diverts: map[int]func(ppp.Protocol, []byte){}}
+	peerEP := lcp.EndpointDiscriminator{Class: lcp.ClassLocal, Address: []byte("windows-guid-0001")}
+	r := newRig(t, "alice", "wonderland", withMP(1614, 1614, dp), func(c *Config, p *link.Config) {
+		p.Multilink.Endpoint = &peerEP
+	})
+	dp.fakeDP = r.dp
+	r.up()
+	if r.s.State() != StateUp {
+		t.Fatalf("state %v", r.s.State())
+	}
+	var sent *lcp.EndpointDiscriminator
+	for _, f := range r.sent {
+		var pk ppp.Packet
+		if f.Protocol != ppp.ProtocolLCP || pk.UnmarshalBinary(f.Information) != nil || pk.Code != ppp.ConfigureRequest {
+			continue
+		}
+		opts, err := lcp.ParseOptions(pk.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range opts {
+			if e, ok := o.(lcp.EndpointDiscriminator); ok {
+				sent = &e
+			}
+		}
+	}
+	if sent == nil || sent.Class != lcp.ClassMAC || !bytes.Equal(sent.Address, acMAC) {
+		t.Errorf("server's Endpoint-Discriminator %+v, want class 3 with %v", sent, acMAC)
+	}
+	ml := r.s.link.Info().Multilink
+	if !ml.Active() || ml.PeerEndpoint == nil || ml.PeerEndpoint.Class != lcp.ClassLocal || !bytes.Equal(ml.PeerEndpoint.Address, peerEP.Address) {
+		t.Errorf("negotiated %+v, want MP with the peer's class 1 discriminator", ml)
+	}
+}

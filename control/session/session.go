@@ -229,6 +229,8 @@ func newSession(cfg Config, mk func(link.Config) (*link.Link, error)) (*Session,
 	if _, ok := cfg.DataPlane.(MPPlane); !ok {
 		// Nothing would reassemble or fragment: MP stays off.
 		lc.Multilink = lcp.MultilinkPolicy{}
+	} else if lc.Multilink.MRRU != 0 && lc.Multilink.Endpoint == nil {
+		lc.Multilink.Endpoint = MACEndpoint(cfg.ACMAC)
 	}
 	s := &Session{cfg: cfg, now: cfg.Now}
 	lc.Verifier, lc.Addresses = link.Deferred, link.AddressFunc(s.addresses)
