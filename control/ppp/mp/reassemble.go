@@ -78,8 +78,8 @@ type Reassembler struct {
 	// (nothing of it held): the gap up to the next beginning is that same
 	// loss, not one to wait for again.
 	behindLoss bool
-	held   map[uint32]fragment
-	stats  Stats
+	held       map[uint32]fragment
+	stats      Stats
 }
 
 // NewReassembler returns an empty Reassembler.
