@@ -499,3 +499,48 @@ func TestMP6(t *testing.T) {
 		t.Fatalf("diverted %+v (%d bytes), want session %d, IPv6, not forwarded, as routed", m, len(m.Packet), is)
 	}
 }
+
+// TestRateMPDivert: a packet diverted to user space for being over an MP
+// session's MTU is charged to the session's download limit once, as the
+// paths that forward it themselves charge theirs: with a bucket one
+// packet deep the first is diverted, the second dropped for the rate and
+// never reaches user space, from XDP as from TC.
+func TestRateMPDivert(t *testing.T) {
+	e, long, _, il, _ := mpEnv(t)
+	r, err := e.dp.OpenMPDivert(1 << 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	big := ipv4{src: internet, dst: long.IPv4, ttl: 64, proto: unix.IPPROTO_UDP, payload: udp(1480)}.marshal()
+	slow := RateLimit{Tx: Rate{Rate: slowRate(len(big), 10*time.Second), Depth: time.Millisecond}}
+	for _, tc := range []struct {
+		prog            string
+		in              []byte
+		divert, dropped uint32
+	}{
+		{"xdp_uplink_in", ethFrame(t, e.upMAC, gwMAC, ethernet.EtherTypeIPv4, big), xdpDrop, xdpDrop},
+		{"tc_pppoe0_out", ethFrame(t, e.pppoe0MAC, e.pppoe0MAC, ethernet.EtherTypeIPv4, big), tcShot, tcShot},
+	} {
+		t.Run(tc.prog, func(t *testing.T) {
+			if err := e.dp.resetRate(il, slow); err != nil {
+				t.Fatal(err)
+			}
+			e.rateRow(t, tc.prog, tc.in, tc.divert, ReasonMPDivert)
+			if m := readDiverted(t, r); m.Index != il {
+				t.Fatalf("diverted for session %d, want %d", m.Index, il)
+			}
+			e.rateRow(t, tc.prog, tc.in, tc.dropped, ReasonRateTxDrop)
+			rs, err := e.dp.RateStats(il)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rs.DroppedTx != 1 {
+				t.Errorf("RateStats %+v: want the second packet dropped for the download limit", rs)
+			}
+		})
+	}
+	if err := e.dp.resetRate(il, RateLimit{}); err != nil {
+		t.Fatal(err)
+	}
+}
