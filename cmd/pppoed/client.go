@@ -142,6 +142,7 @@ func (n *netdev) Install(s client.Session) error {
 	cs := maps.ClientSession{
 		Ifindex: s.Ifindex, SessionID: s.SessionID, ACMAC: s.ACMAC, LocalMAC: s.LocalMAC,
 		Local: s.Local, MTU: s.MTU, MSS: s.MSS, MP: maps.MP{On: s.MP.On, ShortSeq: s.MP.ShortSeq},
+		Limit: maps.LimitOf(s.RateLimit, false),
 	}
 	if len(s.VLANs) > 0 {
 		cs.OuterVLAN, cs.OuterTPID = s.VLANs[0].ID, uint16(s.VLANs[0].TPID)

@@ -27,6 +27,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ratelimit"
 )
 
 // ErrConfig is wrapped by New's errors.
@@ -45,8 +46,9 @@ type Client struct {
 	timing  Timing
 	log     *zap.Logger
 	methods []auth.Method
-	slot    int           // dial-on-demand address pair, see demandAddress
-	retry   chan struct{} // Retry: an interface appeared
+	slot    int             // dial-on-demand address pair, see demandAddress
+	limit   ratelimit.Limit // its profile's rate-limit (Manager.ApplyConfig)
+	retry   chan struct{}   // Retry: an interface appeared
 
 	mu          sync.Mutex
 	st          Status

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ratelimit"
 )
 
 // ErrNoClient is returned by Manager.Monitor for a name that is not
@@ -33,7 +34,8 @@ type Manager struct {
 
 type managed struct {
 	cfg    config.Client
-	key    string // the configuration, to tell a change
+	limit  ratelimit.Limit // its profile's rate-limit
+	key    string          // the configuration, to tell a change
 	client *Client
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -54,21 +56,36 @@ func NewManager(deps Deps, log *zap.Logger) *Manager {
 // known to List but not run. A client that fails validation is skipped and
 // reported in the joined error; the others are applied.
 func (m *Manager) Apply(clients []config.Client) error {
+	return m.apply(clients, nil)
+}
+
+// ApplyConfig is Apply with cfg's clients, each with its profile's
+// rate-limit (Config.ClientRateLimit) for its sessions' data plane. A
+// changed limit restarts the client, as any change to it does.
+func (m *Manager) ApplyConfig(cfg *config.Config) error {
+	return m.apply(cfg.Clients.Items(), cfg.ClientRateLimit)
+}
+
+func (m *Manager) apply(clients []config.Client, limit func(config.Client) ratelimit.Limit) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		return errors.New("client: manager closed")
 	}
 	want := map[string]config.Client{}
+	limits := map[string]ratelimit.Limit{}
 	var order []string
 	for _, c := range clients {
 		want[c.Name] = c
+		if limit != nil {
+			limits[c.Name] = limit(c)
+		}
 		order = append(order, c.Name)
 	}
 	var stop []*managed
 	for name, mc := range m.clients {
 		c, ok := want[name]
-		if !ok || key(c) != mc.key {
+		if !ok || key(c, limits[name]) != mc.key {
 			stop = append(stop, mc)
 			delete(m.clients, name)
 		}
@@ -87,14 +104,14 @@ func (m *Manager) Apply(clients []config.Client) error {
 			continue
 		}
 		c := want[name]
-		mc := &managed{cfg: c, key: key(c), slot: m.freeSlot()}
+		mc := &managed{cfg: c, limit: limits[name], key: key(c, limits[name]), slot: m.freeSlot()}
 		if !c.Disabled {
 			cl, err := New(c, m.deps, m.log)
 			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			cl.slot = mc.slot
+			cl.slot, cl.limit = mc.slot, mc.limit
 			mc.client = cl
 			ctx, cancel := context.WithCancel(context.Background())
 			mc.cancel, mc.done = cancel, make(chan struct{})
@@ -133,12 +150,12 @@ func (m *Manager) stop(mc *managed) {
 
 // key is a client's configuration as text: config.Client carries its
 // source line, which must not make a moved-but-equal client look changed.
-func key(c config.Client) string {
+func key(c config.Client, l ratelimit.Limit) string {
 	b, err := json.Marshal(c)
 	if err != nil {
-		return fmt.Sprint(c)
+		return fmt.Sprint(c, l)
 	}
-	return string(b)
+	return string(b) + " " + l.String()
 }
 
 // InterfaceAppeared tells the clients that an interface appeared (name, a

@@ -417,6 +417,7 @@ func (s *session) up(info link.Info) error {
 		ACMAC: s.ps.ACMAC, SessionID: s.ps.SessionID,
 		Local: info.IP.Local, Remote: info.IP.Remote,
 		MTU: info.MTU, MRU: info.MRU, MSS: mss, MP: mp,
+		RateLimit: s.c.limit,
 	}); err != nil {
 		return fmt.Errorf("install: %w", err)
 	}
