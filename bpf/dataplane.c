@@ -434,6 +434,14 @@ static __always_inline int access_in(struct xdp_md *ctx, const int hwvlan)
 		count(REASON_SPOOFED);
 		return XDP_DROP;
 	case UP_V6_LOCAL:
+		/* Unwrapped as all XDP passes on (mp_normalize_xdp): the
+		 * control plane takes RS and DHCPv6 as plain PPPoE frames. */
+		if (u.mp) {
+			void *ip;
+
+			if (mp_normalize_xdp(ctx, u.l2.len, u.mp, &u.ph, &ip))
+				goto err;
+		}
 		count(REASON_PASS_CONTROL);
 		return XDP_PASS;
 	case UP_IPV4:

@@ -27,6 +27,7 @@
 #include <bpf/bpf_helpers.h>
 #include "types.h"
 #include "parse.h"
+#include "ratelimit.h"
 
 #define PPP_MP_ 0x003d
 #define MP_BE 0xc0 /* B and E: the first and last fragment, a whole packet */
@@ -157,6 +158,28 @@ static __always_inline int mp_normalize_xdp(struct xdp_md *ctx, __u32 l2len, __u
 	return 0;
 }
 
+/* mp_charge charges a packet about to be diverted to its session's
+ * download limit, once, as the path it leaves would have: user space sends
+ * its fragments without asking the limit again. A shaped direction is
+ * charged as the shaper charges (later packets wait for it), but the
+ * fragments leave when user space writes them: there is no skb to hold.
+ * Returns 0 to divert, -1 when the limit drops the packet (counted). */
+static __always_inline int mp_charge(struct session_hot *info, __u32 tot)
+{
+	__u64 edt = 0;
+
+	switch (rate_admit(info->index, RATE_TX, tot, &edt)) {
+	case RATE_PASS:
+		return 0;
+	case RATE_LATE:
+		count(REASON_RATE_SHAPE_DROP);
+		return -1;
+	default:
+		count(REASON_RATE_TX_DROP);
+		return -1;
+	}
+}
+
 /* mp_divert_skb hands a TC packet over its session's MTU to user space to
  * be fragmented, and consumes it. Counted as sent down: it is the
  * session's traffic and user space sends it (a failure there is counted
@@ -166,6 +189,8 @@ static __always_inline int mp_divert_skb(struct __sk_buff *skb, struct session_h
 {
 	struct mp_divert_hdr h = { .session_index = info->index, .protocol = ppp };
 
+	if (mp_charge(info, tot))
+		return TC_ACT_SHOT;
 	if (bpf_perf_event_output(skb, &mp_divert, BPF_F_CURRENT_CPU | ((__u64)skb->len << 32),
 				  &h, sizeof(h))) {
 		st->drops++;
@@ -186,6 +211,8 @@ static __always_inline int mp_divert_xdp(struct xdp_md *ctx, struct session_hot 
 	struct mp_divert_hdr h = { .session_index = info->index, .protocol = ppp, .forwarded = 1 };
 	__u64 len = ctx->data_end - ctx->data;
 
+	if (mp_charge(info, tot))
+		return XDP_DROP;
 	if (bpf_perf_event_output(ctx, &mp_divert, BPF_F_CURRENT_CPU | (len << 32), &h, sizeof(h))) {
 		st->drops++;
 		count(REASON_ERROR);

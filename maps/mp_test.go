@@ -397,3 +397,119 @@ func TestMPLookup(t *testing.T) {
 		t.Fatalf("flags %#x for ShortSeq without On", f)
 	}
 }
+
+// TestMP6 is multilink for IPv6 in the data plane, as for IPv4: a whole
+// IPv6 packet inside an MP header (B&E, long or short sequence numbers)
+// from the session's /64 is unwrapped onto the fast path or, on the slow
+// path, injected; a Router Solicitation inside MP reaches the control
+// plane as a plain PPPoE frame; downstream IPv6 over an MP session's MTU
+// is diverted to user space from XDP and from TC.
+func TestMP6(t *testing.T) {
+	e, long, short, il, is := mpEnv(t)
+	e.withV6(t)
+	linkLong, linkShort := netip.MustParsePrefix("2001:db8:1:11::/64"), netip.MustParsePrefix("2001:db8:1:12::/64")
+	if err := e.dp.SetIPv6LinkPrefix(long.Key, linkLong); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.dp.SetIPv6LinkPrefix(short.Key, linkShort); err != nil {
+		t.Fatal(err)
+	}
+	fwd := func(ip []byte) []byte { return ethFrame(t, gwMAC, e.upMAC, ethernet.EtherTypeIPv6, ip) }
+	inj := func(ip []byte) []byte { return ethFrame(t, e.pppoe0MAC, clientMAC, ethernet.EtherTypeIPv6, ip) }
+	rs := ipv6{src: linkLocal6, dst: netip.MustParseAddr("ff02::2"), hop: 255, next: unix.IPPROTO_ICMPV6, payload: []byte{133, 0, 0, 0, 0, 0, 0, 0}}.marshal()
+	var cases []progCase
+	for _, x := range []struct {
+		s    Session
+		link netip.Prefix
+	}{{long, linkLong}, {short, linkShort}} {
+		s, a := x.s, in6(x.link, 7)
+		f := "long"
+		if s.MP.ShortSeq {
+			f = "short"
+		}
+		cases = append(cases,
+			progCase{name: f + ": XDP: B&E IPv6 unwrapped onto the fast path", prog: "xdp_access_in",
+				in: s.mpUp(t, 0xc0, 1, ppp.ProtocolIPv6, udp6(a, internet6, 64, 32)), verdict: xdpRedirect, out: fwd(udp6(a, internet6, 63, 32)), counters: count1(ReasonFastUp)},
+			progCase{name: f + ": XDP: B&E IPv6 with padding", prog: "xdp_access_in",
+				in: append(s.mpUp(t, 0xc0, 2, ppp.ProtocolIPv6, udp6(a, internet6, 64, 2)), make([]byte, 11)...), verdict: xdpRedirect, out: fwd(udp6(a, internet6, 63, 2)), counters: count1(ReasonFastUp)},
+			progCase{name: f + ": XDP: B&E IPv6 to the box: the kernel, unwrapped", prog: "xdp_access_in",
+				in: s.mpUp(t, 0xc0, 3, ppp.ProtocolIPv6, udp6(a, local6, 64, 32)), verdict: xdpPass, out: s.up6(t, udp6(a, local6, 64, 32)), counters: count1(ReasonPassSlow)},
+			progCase{name: f + ": XDP: B&E router solicitation to the control plane, unwrapped", prog: "xdp_access_in",
+				in: s.mpUp(t, 0xc0, 4, ppp.ProtocolIPv6, rs), verdict: xdpPass, out: s.up6(t, rs), counters: count1(ReasonPassControl)},
+			progCase{name: f + ": XDP: IPv6 first fragment to user space", prog: "xdp_access_in",
+				in: s.mpUp(t, 0x80, 5, ppp.ProtocolIPv6, udp6(a, internet6, 64, 32)[:40]), verdict: xdpPass, counters: count1(ReasonMPPass)},
+			progCase{name: f + ": TC: B&E IPv6 injected", prog: "tc_access_in",
+				in: s.mpUp(t, 0xc0, 6, ppp.ProtocolIPv6, udp6(a, local6, 64, 32)), verdict: tcRedirect, out: inj(udp6(a, local6, 64, 32)), counters: count1(ReasonSlowUp)},
+		)
+	}
+	e.run(t, cases)
+
+	r, err := e.dp.OpenMPDivert(1 << 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	dl, ds := in6(linkLong, 9), in6(linkShort, 9)
+	big := func(dst netip.Addr, hop uint8) []byte { return udp6(internet6, dst, hop, 1500-40-8) } // 1500 octets
+	e.run(t, []progCase{
+		{name: "XDP: IPv6 over the MTU of an MP session: diverted", prog: "xdp_uplink_in", in: ethFrame(t, e.upMAC, gwMAC, ethernet.EtherTypeIPv6, big(dl, 64)),
+			verdict: xdpDrop, out: ethFrame(t, e.upMAC, gwMAC, ethernet.EtherTypeIPv6, big(dl, 63)), counters: count1(ReasonMPDivert)},
+	})
+	m := readDiverted(t, r)
+	if m.Index != il || m.Protocol != 0x0057 || !m.Forwarded || !bytes.Equal(m.Packet, big(dl, 63)) {
+		t.Fatalf("diverted %+v (%d bytes), want session %d, IPv6, forwarded, hop limit 63", m, len(m.Packet), il)
+	}
+	e.run(t, []progCase{
+		{name: "TC: IPv6 over the MTU of an MP session: diverted", prog: "tc_pppoe0_out", in: ethFrame(t, e.pppoe0MAC, e.pppoe0MAC, ethernet.EtherTypeIPv6, big(ds, 64)),
+			verdict: tcShot, counters: count1(ReasonMPDivert)},
+	})
+	m = readDiverted(t, r)
+	if m.Index != is || m.Protocol != 0x0057 || m.Forwarded || !bytes.Equal(m.Packet, big(ds, 64)) {
+		t.Fatalf("diverted %+v (%d bytes), want session %d, IPv6, not forwarded, as routed", m, len(m.Packet), is)
+	}
+}
+
+// TestRateMPDivert: a packet diverted to user space for being over an MP
+// session's MTU is charged to the session's download limit once, as the
+// paths that forward it themselves charge theirs: with a bucket one
+// packet deep the first is diverted, the second dropped for the rate and
+// never reaches user space, from XDP as from TC.
+func TestRateMPDivert(t *testing.T) {
+	e, long, _, il, _ := mpEnv(t)
+	r, err := e.dp.OpenMPDivert(1 << 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	big := ipv4{src: internet, dst: long.IPv4, ttl: 64, proto: unix.IPPROTO_UDP, payload: udp(1480)}.marshal()
+	slow := RateLimit{Tx: Rate{Rate: slowRate(len(big), 10*time.Second), Depth: time.Millisecond}}
+	for _, tc := range []struct {
+		prog            string
+		in              []byte
+		divert, dropped uint32
+	}{
+		{"xdp_uplink_in", ethFrame(t, e.upMAC, gwMAC, ethernet.EtherTypeIPv4, big), xdpDrop, xdpDrop},
+		{"tc_pppoe0_out", ethFrame(t, e.pppoe0MAC, e.pppoe0MAC, ethernet.EtherTypeIPv4, big), tcShot, tcShot},
+	} {
+		t.Run(tc.prog, func(t *testing.T) {
+			if err := e.dp.resetRate(il, slow); err != nil {
+				t.Fatal(err)
+			}
+			e.rateRow(t, tc.prog, tc.in, tc.divert, ReasonMPDivert)
+			if m := readDiverted(t, r); m.Index != il {
+				t.Fatalf("diverted for session %d, want %d", m.Index, il)
+			}
+			e.rateRow(t, tc.prog, tc.in, tc.dropped, ReasonRateTxDrop)
+			rs, err := e.dp.RateStats(il)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rs.DroppedTx != 1 {
+				t.Errorf("RateStats %+v: want the second packet dropped for the download limit", rs)
+			}
+		})
+	}
+	if err := e.dp.resetRate(il, RateLimit{}); err != nil {
+		t.Fatal(err)
+	}
+}

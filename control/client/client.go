@@ -28,6 +28,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/ipv6cp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ratelimit"
 )
 
 // ErrConfig is wrapped by New's errors.
@@ -47,6 +48,7 @@ type Client struct {
 	log     *zap.Logger
 	methods []auth.Method
 	slot    int                  // dial-on-demand address pair, see demandAddress
+	limit   ratelimit.Limit      // its profile's rate-limit (Manager.ApplyConfig)
 	retry   chan struct{}        // Retry: an interface appeared
 	dhcp    *config.DHCPv6Client // the /ipv6 dhcp-client on this client, nil none
 	// interfaceID draws IPv6CP Interface-Identifiers; nil is

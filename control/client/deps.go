@@ -8,6 +8,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/ethernet"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ratelimit"
 	psession "github.com/pppoe-xdp/pppoe-xdp/control/session"
 )
 
@@ -166,6 +167,9 @@ type Session struct {
 	// MP is the session's multilink: with it on, the netdev's MTU is
 	// MP.MRRU (Session.RouteMTU).
 	MP psession.MP
+	// RateLimit is the client's profile's rate-limit, in the client
+	// router's directions: Rx what the AC sends us, Tx what we send it.
+	RateLimit ratelimit.Limit
 }
 
 // RouteMTU is the netdev's MTU for s: the AC's MRRU when multilink is up

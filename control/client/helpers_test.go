@@ -146,7 +146,12 @@ type fakeMPNetdev struct {
 	*fakeNetdev
 }
 
-func (n fakeMPNetdev) Inject(ppp.Protocol, []byte) error { return nil }
+func (n fakeMPNetdev) Inject(proto ppp.Protocol, _ []byte) error {
+	n.dp.mu.Lock()
+	defer n.dp.mu.Unlock()
+	n.injected = append(n.injected, proto)
+	return nil
+}
 
 func (n fakeMPNetdev) Divert(to func(ppp.Protocol, []byte)) {
 	n.dp.mu.Lock()
@@ -167,6 +172,7 @@ type fakeNetdev struct {
 	closed   bool
 	stats    Stats
 	divert   bool // a Divert function is registered
+	injected []ppp.Protocol
 }
 
 func newFakeDP() *fakeDP { return &fakeDP{next: 100, netdevs: map[string]*fakeNetdev{}} }
@@ -195,7 +201,7 @@ func (d *fakeDP) get(name string) (fakeNetdev, bool) {
 		return fakeNetdev{}, false
 	}
 	return fakeNetdev{name: nd.name, ifindex: nd.ifindex, mtu: nd.mtu, session: nd.session, installs: nd.installs, closed: nd.closed,
-		divert: nd.divert}, true
+		divert: nd.divert, injected: slices.Clone(nd.injected)}, true
 }
 
 func (n *fakeNetdev) Ifindex() int { return n.ifindex }

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ratelimit"
 )
 
 // ErrNoClient is returned by Manager.Monitor for a name that is not
@@ -34,6 +35,7 @@ type Manager struct {
 type managed struct {
 	cfg    config.Client
 	dhcp   *config.DHCPv6Client // its /ipv6 dhcp-client
+	limit  ratelimit.Limit      // its profile's rate-limit
 	key    string               // the configuration, to tell a change
 	client *Client
 	cancel context.CancelFunc
@@ -60,15 +62,31 @@ func NewManager(deps Deps, log *zap.Logger) *Manager {
 // dhcp-clients: each runs on the session of the client it names, and
 // changing one restarts that client.
 func (m *Manager) Apply(clients []config.Client, dhcp ...config.DHCPv6Client) error {
+	return m.apply(clients, nil, dhcp)
+}
+
+// ApplyConfig is Apply with cfg's clients and /ipv6 dhcp-clients, each
+// client with its profile's rate-limit (Config.ClientRateLimit) for its
+// sessions' data plane. A changed limit restarts the client, as any
+// change to it does.
+func (m *Manager) ApplyConfig(cfg *config.Config) error {
+	return m.apply(cfg.Clients.Items(), cfg.ClientRateLimit, cfg.DHCPv6Clients.Items())
+}
+
+func (m *Manager) apply(clients []config.Client, limit func(config.Client) ratelimit.Limit, dhcp []config.DHCPv6Client) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		return errors.New("client: manager closed")
 	}
 	want := map[string]config.Client{}
+	limits := map[string]ratelimit.Limit{}
 	var order []string
 	for _, c := range clients {
 		want[c.Name] = c
+		if limit != nil {
+			limits[c.Name] = limit(c)
+		}
 		order = append(order, c.Name)
 	}
 	dhcpOf := map[string]*config.DHCPv6Client{}
@@ -78,7 +96,7 @@ func (m *Manager) Apply(clients []config.Client, dhcp ...config.DHCPv6Client) er
 	var stop []*managed
 	for name, mc := range m.clients {
 		c, ok := want[name]
-		if !ok || key(c, dhcpOf[name]) != mc.key {
+		if !ok || key(c, dhcpOf[name], limits[name]) != mc.key {
 			stop = append(stop, mc)
 			delete(m.clients, name)
 		}
@@ -97,7 +115,7 @@ func (m *Manager) Apply(clients []config.Client, dhcp ...config.DHCPv6Client) er
 			continue
 		}
 		c := want[name]
-		mc := &managed{cfg: c, dhcp: dhcpOf[name], key: key(c, dhcpOf[name]), slot: m.freeSlot()}
+		mc := &managed{cfg: c, dhcp: dhcpOf[name], limit: limits[name], key: key(c, dhcpOf[name], limits[name]), slot: m.freeSlot()}
 		if !c.Disabled {
 			cl, err := New(c, m.deps, m.log)
 			if err != nil {
@@ -107,7 +125,7 @@ func (m *Manager) Apply(clients []config.Client, dhcp ...config.DHCPv6Client) er
 			if mc.dhcp != nil {
 				cl.SetDHCPv6(*mc.dhcp)
 			}
-			cl.slot = mc.slot
+			cl.slot, cl.limit = mc.slot, mc.limit
 			mc.client = cl
 			ctx, cancel := context.WithCancel(context.Background())
 			mc.cancel, mc.done = cancel, make(chan struct{})
@@ -144,18 +162,18 @@ func (m *Manager) stop(mc *managed) {
 	<-mc.done
 }
 
-// key is a client's configuration, with its dhcp-client's, as text:
-// config items carry their source line, which must not make a
-// moved-but-equal client look changed.
-func key(c config.Client, d *config.DHCPv6Client) string {
+// key is a client's configuration, with its dhcp-client's and its rate
+// limit, as text: config items carry their source line, which must not
+// make a moved-but-equal client look changed.
+func key(c config.Client, d *config.DHCPv6Client, l ratelimit.Limit) string {
 	b, err := json.Marshal(struct {
 		C config.Client
 		D *config.DHCPv6Client
 	}{c, d})
 	if err != nil {
-		return fmt.Sprint(c, d)
+		return fmt.Sprint(c, d, l)
 	}
-	return string(b)
+	return string(b) + " " + l.String()
 }
 
 // InterfaceAppeared tells the clients that an interface appeared (name, a

@@ -2,6 +2,7 @@ package client
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -135,4 +136,50 @@ func TestDemandSlotsDistinct(t *testing.T) {
 		}
 		seen[l], seen[gw] = true, true
 	}
+}
+
+// TestManagerProfileRateLimit: a client's sessions carry its profile's
+// rate-limit into the data plane (rx: what the AC sends us), the default
+// profile's when its own has none; a changed limit restarts the client
+// with the new one.
+func TestManagerProfileRateLimit(t *testing.T) {
+	e := newEnv(t)
+	newTestAC(t, e.hub, acOptions{
+		name: "MikroTik", mac: acMAC, services: []string{"pppoeservice"},
+		local: "10.0.0.1", pool: []string{"10.0.0.2", "10.0.0.3"},
+		secrets: map[string]string{"u1": "p1", "u2": "p2"},
+	})
+	const script = `/ppp profile
+set default rate-limit=%s
+add name=capped rate-limit=10M/2M
+/interface pppoe-client
+add interface=ether2 user=u1 password=p1 disabled=no profile=capped
+add interface=ether2 user=u2 password=p2 disabled=no`
+	load := func(def string) *config.Config {
+		cfg, err := config.Load(fmt.Sprintf(script, def))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	m := NewManager(e.deps(), nil)
+	t.Cleanup(func() { m.Close() })
+	check := func(def string) {
+		t.Helper()
+		if err := m.ApplyConfig(load(def)); err != nil {
+			t.Fatal(err)
+		}
+		for name, want := range map[string]string{"pppoe-out1": "10M/2M", "pppoe-out2": def} {
+			waitFor(t, name+" installed with "+want, func() bool {
+				nd, ok := e.dp.get(name)
+				return ok && !nd.closed && nd.session != nil && nd.session.RateLimit.String() == want
+			})
+		}
+		nd, _ := e.dp.get("pppoe-out1")
+		if l := nd.session.RateLimit; l.Rx.Rate != 10_000_000 || l.Tx.Rate != 2_000_000 {
+			t.Errorf("pppoe-out1 limit rx %d tx %d, want rx (from the AC) 10M, tx 2M", l.Rx.Rate, l.Tx.Rate)
+		}
+	}
+	check("1M/512k")
+	check("4M/1M")
 }

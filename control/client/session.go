@@ -69,6 +69,9 @@ func (c *Client) runSession(ctx context.Context, att Attachment, nd Netdev, ps p
 		// mrru (validated by config): 0 is disabled, MRRU rejected.
 		// A netdev that cannot reassemble or fragment never offers it.
 		ml.MRRU = uint16(c.cfg.MRRU)
+		if ml.MRRU != 0 {
+			ml.Endpoint = psession.MACEndpoint(att.MAC)
+		}
 	}
 	lk, err := link.New(link.Config{
 		Role:       link.Peer,
@@ -147,8 +150,8 @@ func (s *session) Receive(f ppp.Frame, now time.Time) {
 	s.eng.Carry(s, s.lk.Receive(f, now), now)
 }
 
-// multilink acts on the packets MP reassembly completed: IPv4 into the
-// netdev (the AC's traffic comes from anywhere: no source check, as the
+// multilink acts on the packets MP reassembly completed: IPv4 and IPv6
+// into the netdev (the AC's traffic comes from anywhere: no source check, as the
 // data plane does none downstream), control protocols sent inside MP
 // (NCPs) to the link.
 func (s *session) multilink(frames []ppp.Frame, now time.Time) {
@@ -161,9 +164,10 @@ func (s *session) multilink(frames []ppp.Frame, now time.Time) {
 			s.eng.Carry(s, s.lk.Receive(f, now), now)
 			continue
 		}
+		// IPv6 too: the data plane gives the netdev every IPv6 packet of a
+		// client session (bpf/dataplane.c), and so does reassembly.
 		mnd, ok := s.nd.(MPNetdev)
-		if f.Protocol != ppp.ProtocolIPv4 || !s.connected || !ok {
-			// The client runs IPCP only.
+		if !s.connected || !ok {
 			m.Refused()
 			continue
 		}
@@ -441,6 +445,7 @@ func (s *session) up(info link.Info) error {
 		ACMAC: s.ps.ACMAC, SessionID: s.ps.SessionID,
 		Local: info.IP.Local, Remote: info.IP.Remote,
 		MTU: info.MTU, MRU: info.MRU, MSS: mss, MP: mp,
+		RateLimit: s.c.limit,
 	}); err != nil {
 		return fmt.Errorf("install: %w", err)
 	}

@@ -6,7 +6,18 @@ import (
 	"slices"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/aaa"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ratelimit"
 )
+
+// ClientRateLimit is the rate-limit of a pppoe-client's profile (the
+// default profile's when its own has none), as a server session takes its
+// profile's. Its directions are the client router's: rx is what it
+// receives from the AC (the download), tx what it sends.
+func (c *Config) ClientRateLimit(cl Client) ratelimit.Limit {
+	def, _ := c.Profiles.Get(DefaultProfile)
+	p, _ := c.Profiles.Get(cl.Profile)
+	return cmp.Or(p.RateLimit, def.RateLimit).Limit()
+}
 
 // LocalAAA returns what the local AAA backend serves of c: the secrets (the
 // persistent list itself, not a copy), the profiles with RouterOS's

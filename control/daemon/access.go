@@ -168,6 +168,7 @@ func (a *AccessConcentrator) Sessions() []Active {
 			BytesOut:        s.Stats.BytesDown,
 			MRRU:            s.MP.MRRU,
 			ReassemblyDrops: s.Stats.ReassemblyDrops,
+			MPDrops:         s.Stats.MPDrops,
 			RateLimit:       s.RateLimit, ShapeTx: s.ShapeTx,
 			RateDropsIn: s.Stats.RateDropsUp, RateDropsOut: s.Stats.RateDropsDown,
 		})
@@ -208,9 +209,12 @@ func (a *AccessConcentrator) Counters() ServerCounters {
 		out.AuthFailures[m.String()] += n
 	}
 	out.Traffic = make(map[string]metrics.Traffic, len(c.Traffic))
+	var mp session.MPDrops
 	for iface, st := range c.Traffic {
 		out.Traffic[iface] = metrics.Traffic{PacketsUp: st.PacketsUp, BytesUp: st.BytesUp, PacketsDown: st.PacketsDown, BytesDown: st.BytesDown}
+		mp = mp.Add(st.MPDrops)
 	}
+	out.MPReassemblyDrops = mp.Reasons()
 	for r, n := range c.Ended {
 		out.Ended[r.String()] = n
 	}

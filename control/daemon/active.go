@@ -45,6 +45,15 @@ var activeProps = []struct {
 		return strconv.Itoa(int(a.MRRU))
 	}},
 	{"mp-reassembly-drops", func(a *Active) string { return strconv.FormatUint(a.ReassemblyDrops, 10) }},
+	// The same by reason (session.MPDrops): packets given up (lost: the
+	// timeout; overflow: the window) or over the MRRU (oversize),
+	// fragments duplicated or malformed, reassembled packets refused.
+	{"mp-lost", func(a *Active) string { return strconv.FormatUint(a.MPDrops.Lost, 10) }},
+	{"mp-overflow", func(a *Active) string { return strconv.FormatUint(a.MPDrops.Overflow, 10) }},
+	{"mp-oversize", func(a *Active) string { return strconv.FormatUint(a.MPDrops.Oversize, 10) }},
+	{"mp-duplicates", func(a *Active) string { return strconv.FormatUint(a.MPDrops.Duplicates, 10) }},
+	{"mp-malformed", func(a *Active) string { return strconv.FormatUint(a.MPDrops.Malformed, 10) }},
+	{"mp-refused", func(a *Active) string { return strconv.FormatUint(a.MPDrops.Refused, 10) }},
 }
 
 func activeProp(a *Active, name string) (string, bool) {

@@ -12,6 +12,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/metrics"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
+	"github.com/pppoe-xdp/pppoe-xdp/control/session"
 )
 
 // Servers is the access concentrator: every /interface pppoe-server server
@@ -56,9 +57,11 @@ type Active struct {
 	// RouterOS counts on the server.
 	PacketsIn, BytesIn, PacketsOut, BytesOut uint64
 	// MRRU is the peer's MRRU when multilink is on, 0 when off;
-	// ReassemblyDrops what MP reassembly dropped (session.MPLink.Drops).
+	// ReassemblyDrops what MP reassembly dropped (session.MPLink.Drops),
+	// MPDrops the same by reason.
 	MRRU            uint16
 	ReassemblyDrops uint64
+	MPDrops         session.MPDrops
 	// RateLimit is the session's rate-limit (rx = in, from the client),
 	// ShapeTx whether its download is shaped; RateDropsIn/Out what the
 	// limit dropped. /queue simple shows them.
@@ -87,6 +90,9 @@ type ServerCounters struct {
 	Ended map[string]uint64
 	// Traffic is what sessions carried by interface, ended ones included.
 	Traffic map[string]metrics.Traffic
+	// MPReassemblyDrops is what multilink reassembly dropped, by reason
+	// (session.MPDrops.Reasons), ended sessions included.
+	MPReassemblyDrops map[string]uint64
 }
 
 // Clients are the /interface pppoe-client connections.

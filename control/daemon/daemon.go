@@ -344,7 +344,7 @@ func (d *Daemon) snapshot() metrics.Snapshot {
 		s.HalfOpen, s.Established = c.HalfOpen, c.Established
 		s.Refused, s.LateDuplicates, s.Ended = c.Refused, c.LateDuplicates, c.Ended
 		s.QueueDrops = c.QueueDrops
-		s.Traffic = c.Traffic
+		s.Traffic, s.MPReassemblyDrops = c.Traffic, c.MPReassemblyDrops
 	}
 	if d.opts.DataPlane != nil {
 		s.DataPlane, s.DataPlaneErr = d.opts.DataPlane()

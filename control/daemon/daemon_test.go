@@ -23,6 +23,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/metrics"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
+	"github.com/pppoe-xdp/pppoe-xdp/control/session"
 )
 
 // fakeServers keeps sessions per server (interface/service-name) and, like
@@ -99,10 +100,11 @@ func (f *fakeServers) Remove(id string) error {
 
 func (f *fakeServers) Counters() ServerCounters {
 	return ServerCounters{
-		Discovery:     pppoe.Counters{PADIReceived: 42, PADRDuplicates: 2},
-		AuthFailures:  map[string]uint64{"chap": 3},
-		PoolExhausted: 1,
-		Traffic:       map[string]metrics.Traffic{"ether3": {PacketsUp: 7, BytesUp: 700, PacketsDown: 9, BytesDown: 900}},
+		Discovery:         pppoe.Counters{PADIReceived: 42, PADRDuplicates: 2},
+		AuthFailures:      map[string]uint64{"chap": 3},
+		PoolExhausted:     1,
+		Traffic:           map[string]metrics.Traffic{"ether3": {PacketsUp: 7, BytesUp: 700, PacketsDown: 9, BytesDown: 900}},
+		MPReassemblyDrops: map[string]uint64{"lost": 5},
 	}
 }
 
@@ -215,7 +217,8 @@ func newHarness(t *testing.T, script string) *harness {
 	h.srv.add("veth1/s1", Active{ID: "*1A", Name: "u1", Service: "pppoe", CallerID: "02:00:00:00:00:0A",
 		Address: netip.MustParseAddr("10.0.0.2"), Uptime: 3723 * time.Second, SessionID: 0x11, State: "up",
 		PacketsIn: 10, BytesIn: 1000, PacketsOut: 20, BytesOut: 2000,
-		RateLimit: mustRate("10M/50M 20M/100M 8M/40M 16"), ShapeTx: true, RateDropsIn: 3, RateDropsOut: 4})
+		RateLimit: mustRate("10M/50M 20M/100M 8M/40M 16"), ShapeTx: true, RateDropsIn: 3, RateDropsOut: 4,
+		MRRU: 1614, ReassemblyDrops: 9, MPDrops: session.MPDrops{Lost: 2, Overflow: 1, Oversize: 3, Duplicates: 1, Refused: 2}})
 	h.srv.add("veth2/s2", Active{ID: "*1B", Name: "u3", Service: "pppoe", CallerID: "02:00:00:00:00:0B",
 		Address: netip.MustParseAddr("10.0.0.3"), Uptime: 5 * time.Second, SessionID: 0x12, State: "up"})
 	return h
@@ -294,7 +297,8 @@ func TestExec(t *testing.T) {
 		// /ppp active from the server's sessions.
 		{script: "/ppp active print", want: []string{"NAME", "SERVICE", "CALLER-ID", "ADDRESS", "UPTIME", "SESSION-ID", "BYTES-IN",
 			"u1", "pppoe", "02:00:00:00:00:0A", "10.0.0.2", "1h2m3s", "0x11", "1000", "2000", "10", "20", "u3"}},
-		{script: "/ppp active print detail", want: []string{".id=*1A", `name="u1"`, "address=10.0.0.2", "uptime=1h2m3s", "session-id=0x11", "bytes-in=1000"}},
+		{script: "/ppp active print detail", want: []string{".id=*1A", `name="u1"`, "address=10.0.0.2", "uptime=1h2m3s", "session-id=0x11", "bytes-in=1000",
+			"mrru=1614", "mp-reassembly-drops=9", "mp-lost=2", "mp-overflow=1", "mp-oversize=3", "mp-duplicates=1", "mp-malformed=0", "mp-refused=2"}},
 		{script: "/ppp active print", json: true, want: []string{`".id":"*1A"`, `"address":"10.0.0.2"`, `"bytes-in":"1000"`, `"name":"u1"`}},
 		{script: "/ppp active print show-ids", want: []string{"*1A u1", "*1B u3"}},
 		{script: "/ppp active print frob", wantErr: "unsupported argument frob"},
@@ -574,6 +578,7 @@ func TestRun(t *testing.T) {
 		`pppoe_session_setup_seconds_count 1`,
 		`pppoe_interface_packets_total{direction="up",interface="ether3"} 7`,
 		`pppoe_interface_bytes_total{direction="down",interface="ether3"} 900`,
+		`pppoe_mp_reassembly_drops_total{reason="lost"} 5`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %q", want)

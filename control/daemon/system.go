@@ -130,9 +130,7 @@ func resolveVLAN(cfg *config.Config, name string) (string, []ethernet.VLAN, erro
 type ClientManager struct{ *client.Manager }
 
 // Apply implements Clients.
-func (m ClientManager) Apply(cfg *config.Config) error {
-	return m.Manager.Apply(cfg.Clients.Items(), cfg.DHCPv6Clients.Items()...)
-}
+func (m ClientManager) Apply(cfg *config.Config) error { return m.Manager.ApplyConfig(cfg) }
 
 // Monitor implements Clients.
 func (m ClientManager) Monitor(name string) (ClientStatus, error) { return m.Manager.Monitor(name) }

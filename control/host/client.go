@@ -162,6 +162,7 @@ func clientSession(s client.Session) (maps.ClientSession, error) {
 	cs := maps.ClientSession{
 		Ifindex: s.Ifindex, SessionID: s.SessionID, ACMAC: s.ACMAC, LocalMAC: s.LocalMAC,
 		Local: s.Local, MTU: s.MTU, MSS: s.MSS, MP: maps.MP{On: s.MP.On, ShortSeq: s.MP.ShortSeq},
+		Limit: maps.LimitOf(s.RateLimit, false),
 	}
 	if len(s.VLANs) > 2 {
 		return cs, fmt.Errorf("%d VLAN tags, the data plane carries 2", len(s.VLANs))

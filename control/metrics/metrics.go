@@ -59,6 +59,10 @@ type Snapshot struct {
 	// Radius are the RADIUS client's, accounting's and /radius
 	// incoming's counters; nil when RADIUS is not configured.
 	Radius *radius.Counters
+	// MPReassemblyDrops is what multilink reassembly dropped on the
+	// access concentrator's sessions, by reason (session.MPDrops.Reasons),
+	// ended sessions included.
+	MPReassemblyDrops map[string]uint64
 }
 
 // Traffic is one interface's session traffic; up is from the subscribers.
@@ -149,6 +153,11 @@ var (
 		"Session frames (PPP control, MP fragments) dropped because their session already had its queue waiting for its event loop, or had just ended: the demultiplexer never waits.", nil, nil)
 	descEnded = prometheus.NewDesc("pppoe_sessions_ended_total",
 		"Server sessions ended, by what ended them first.", []string{"reason"}, nil)
+	descMPDrops = prometheus.NewDesc("pppoe_mp_reassembly_drops_total",
+		"What multilink (RFC 1990, mrru) reassembly dropped on the access concentrator's sessions, ended sessions included, by reason: "+
+			"packets given up for a fragment that never came within the timeout (lost), because the window filled first (overflow), "+
+			"or for exceeding the MRRU (oversize); fragments duplicated or too short (duplicate, malformed); reassembled packets refused (refused).",
+		[]string{"reason"}, nil)
 )
 
 // discovery maps each RFC 2516 counter to its metric.
@@ -198,6 +207,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descLateDup
 	ch <- descQueueDrops
 	ch <- descEnded
+	ch <- descMPDrops
 	for _, d := range discovery {
 		ch <- d.desc
 	}
@@ -230,6 +240,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descQueueDrops, prometheus.CounterValue, float64(s.QueueDrops))
 	for reason, n := range s.Ended {
 		ch <- prometheus.MustNewConstMetric(descEnded, prometheus.CounterValue, float64(n), reason)
+	}
+	for reason, n := range s.MPReassemblyDrops {
+		ch <- prometheus.MustNewConstMetric(descMPDrops, prometheus.CounterValue, float64(n), reason)
 	}
 	for _, d := range discovery {
 		ch <- prometheus.MustNewConstMetric(d.desc, prometheus.CounterValue, float64(d.get(&s.Discovery)))

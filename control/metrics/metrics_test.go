@@ -73,18 +73,19 @@ next:
 func TestScrape(t *testing.T) {
 	var mu sync.Mutex
 	snap := Snapshot{
-		SessionsByState: map[string]int{"up": 3, "lcp": 1},
-		Discovery:       pppoe.Counters{PADIReceived: 10, PADIDropped: 2, PADOSent: 8, PADRDuplicates: 4, PADTSent: 1, MACLimited: 6, GlobalLimited: 9},
-		AuthFailures:    map[string]uint64{"pap": 5, "mschap2": 1},
-		PoolExhausted:   7,
-		DataPlane:       map[string]uint64{"fast_up": 1000, "spoofed": 3, "discovery_mac_limit": 11},
-		HalfOpen:        40,
-		Established:     3,
-		Refused:         map[string]uint64{"max-starting-per-host": 19998},
-		LateDuplicates:  2,
-		QueueDrops:      13,
-		Ended:           map[string]uint64{"setup-timeout": 12, "auth-failed": 1},
-		Traffic:         map[string]Traffic{"ether3": {PacketsUp: 11, BytesUp: 1100, PacketsDown: 22, BytesDown: 2200}, "vlan7": {PacketsUp: 1}},
+		SessionsByState:   map[string]int{"up": 3, "lcp": 1},
+		Discovery:         pppoe.Counters{PADIReceived: 10, PADIDropped: 2, PADOSent: 8, PADRDuplicates: 4, PADTSent: 1, MACLimited: 6, GlobalLimited: 9},
+		AuthFailures:      map[string]uint64{"pap": 5, "mschap2": 1},
+		PoolExhausted:     7,
+		DataPlane:         map[string]uint64{"fast_up": 1000, "spoofed": 3, "discovery_mac_limit": 11},
+		HalfOpen:          40,
+		Established:       3,
+		Refused:           map[string]uint64{"max-starting-per-host": 19998},
+		LateDuplicates:    2,
+		QueueDrops:        13,
+		Ended:             map[string]uint64{"setup-timeout": 12, "auth-failed": 1},
+		Traffic:           map[string]Traffic{"ether3": {PacketsUp: 11, BytesUp: 1100, PacketsDown: 22, BytesDown: 2200}, "vlan7": {PacketsUp: 1}},
+		MPReassemblyDrops: map[string]uint64{"lost": 4, "oversize": 1, "overflow": 0},
 	}
 	m := New(func() Snapshot { mu.Lock(); defer mu.Unlock(); return snap })
 	m.ObserveSetup(3 * time.Millisecond)
@@ -140,6 +141,9 @@ func TestScrape(t *testing.T) {
 		{"pppoe_padr_late_duplicates_total", nil, 2},
 		{"pppoe_session_queue_drops_total", nil, 13},
 		{"pppoe_sessions_ended_total", map[string]string{"reason": "setup-timeout"}, 12},
+		{"pppoe_mp_reassembly_drops_total", map[string]string{"reason": "lost"}, 4},
+		{"pppoe_mp_reassembly_drops_total", map[string]string{"reason": "oversize"}, 1},
+		{"pppoe_mp_reassembly_drops_total", map[string]string{"reason": "overflow"}, 0},
 		{"pppoe_sessions_ended_total", map[string]string{"reason": "auth-failed"}, 1},
 	}
 	for _, c := range checks {

@@ -13,8 +13,9 @@ import (
 // first packet the kernel routes to it finds it, and unrouted
 // (RemoveSession) before its entry goes.
 //
-// A session's route carries Entry.RouteMTU: with multilink up, the peer's
-// MRRU, so the kernel hands the data plane packets up to it to fragment.
+// A session's routes (its /32, its IPv6 prefixes) carry Entry.RouteMTU:
+// with multilink up, the peer's MRRU, so the kernel hands the data plane
+// packets up to it to fragment.
 // When dp runs multilink's user-space half (session.MPPlane), so does the
 // result.
 func (h *Host) DataPlane(dp session.DataPlane) session.DataPlane {
@@ -106,7 +107,17 @@ func (d dataPlane) Update(h session.Handle, e session.Entry) (session.Handle, er
 		return nil, errors.Join(err, d.h.RemoveRoutes(e.Routes, mtu), d.h.RemoveSession(e.IPv4, mtu))
 	}
 	nh := handle{inner: in, addr: e.IPv4, mtu: mtu, routes: e.Routes, v6: hh.v6}
-	return nh, errors.Join(d.h.RemoveRoutes(hh.routes, hh.mtu), d.h.RemoveSession(hh.addr, hh.mtu))
+	var errs []error
+	if mtu != hh.mtu {
+		// The IPv6 routes carry the route MTU too (AddIPv6Prefix).
+		if hh.v6.link.IsValid() {
+			errs = append(errs, d.h.AddIPv6Prefix(hh.v6.link, mtu))
+		}
+		for p := range hh.v6.delegated {
+			errs = append(errs, d.h.AddIPv6Prefix(p, mtu))
+		}
+	}
+	return nh, errors.Join(append(errs, d.h.RemoveRoutes(hh.routes, hh.mtu), d.h.RemoveSession(hh.addr, hh.mtu))...)
 }
 
 // Adopt implements session.Adopter: the inner entry is adopted and the
@@ -161,7 +172,7 @@ func (d dataPlane) SetIPv6LinkPrefix(h session.Handle, p netip.Prefix) error {
 	}
 	old := hh.v6.link
 	hh.v6.link = p
-	if err := d.h.AddIPv6Prefix(p); err != nil {
+	if err := d.h.AddIPv6Prefix(p, hh.mtu); err != nil {
 		return err
 	}
 	if old.IsValid() && old != p {
@@ -180,7 +191,7 @@ func (d dataPlane) AddIPv6Prefix(h session.Handle, p netip.Prefix) error {
 	if err := in.AddIPv6Prefix(hh.inner, p); err != nil {
 		return err
 	}
-	if err := d.h.AddIPv6Prefix(p); err != nil {
+	if err := d.h.AddIPv6Prefix(p, hh.mtu); err != nil {
 		return errors.Join(err, in.RemoveIPv6Prefix(hh.inner, p))
 	}
 	hh.v6.delegated[p] = true

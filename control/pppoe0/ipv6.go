@@ -17,15 +17,24 @@ import (
 // data plane refuses a prefix two sessions would share, so each has one
 // owner and needs no counting. The kernel forwards IPv6 to it only with
 // net.ipv6.conf.all.forwarding=1, which is the operator's (README).
-func (h *Host) AddIPv6Prefix(p netip.Prefix) error {
+//
+// mtu is the session's route MTU (session.Entry.RouteMTU), 0 for
+// pppoe0's own: as for IPv4, the kernel answers Packet Too Big from it
+// for what the session cannot carry, and hands the data plane packets up
+// to an MP session's MRRU to fragment but no larger, whatever pppoe0's
+// MTU (CarryMTU raises it for the largest MRRU in use). Adding a prefix
+// again replaces its route (a new MTU).
+func (h *Host) AddIPv6Prefix(p netip.Prefix, mtu int) error {
 	if !p.Addr().Is6() || p.Addr().Is4In6() {
 		return fmt.Errorf("pppoe0: %v is not an IPv6 prefix", p)
 	}
 	p = p.Masked()
-	if err := h.nl.RouteReplace(h.route6(p)); err != nil {
-		return fmt.Errorf("pppoe0: route %v dev %s: %w", p, h.name, err)
+	r := h.route6(p)
+	r.MTU = mtu
+	if err := h.nl.RouteReplace(r); err != nil {
+		return fmt.Errorf("pppoe0: route %v mtu %d dev %s: %w", p, mtu, h.name, err)
 	}
-	h.log.Debug("pppoe0 route", zap.Stringer("dst", p))
+	h.log.Debug("pppoe0 route", zap.Stringer("dst", p), zap.Int("mtu", mtu))
 	return nil
 }
 

@@ -52,7 +52,7 @@ func (s *Session) Resumable() (Resumable, error) {
 	}
 	a := s.answer
 	a.Lease = nil
-	return Resumable{Link: saved, Answer: a, Entry: s.entry, Base: s.past, Opened: s.cfg.Opened}, nil
+	return Resumable{Link: saved, Answer: a, Entry: s.entry, Base: s.past.stats(), Opened: s.cfg.Opened}, nil
 }
 
 // Resumed is an adopted session's Started event: it was taken over from a
@@ -92,7 +92,7 @@ func Adopt(cfg Config, r Resumable) (*Session, error) {
 	s.wasUp = true
 	s.handle, s.installed, s.entry = h, true, r.Entry
 	s.user, s.addr, s.mtu, s.mru = info.User, info.IP.Remote, info.MTU, info.MRU
-	s.past, s.cur = r.Base, r.Live
+	s.past, s.cur = countsOf(r.Base), countsOf(r.Live)
 	s.lastSeen, s.lastUp = r.Live.LastSeen, r.Live.PacketsUp
 	return s, nil
 }

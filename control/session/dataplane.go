@@ -46,9 +46,9 @@ type Stats struct {
 	PacketsDown, BytesDown uint64 // towards the client
 	Drops                  uint64
 	// ReassemblyDrops counts what multilink reassembly dropped
-	// (MPLink.Drops): fragments lost, duplicated, oversize, malformed,
-	// and reassembled packets refused.
+	// (MPLink.Drops), MPDrops the same by reason.
 	ReassemblyDrops uint64
+	MPDrops         MPDrops
 	// RateDropsUp and RateDropsDown are packets the session's rate limit
 	// dropped, from and towards the client.
 	RateDropsUp, RateDropsDown uint64
@@ -63,10 +63,28 @@ func (s Stats) Add(o Stats) Stats {
 	return Stats{
 		PacketsUp: s.PacketsUp + o.PacketsUp, BytesUp: s.BytesUp + o.BytesUp,
 		PacketsDown: s.PacketsDown + o.PacketsDown, BytesDown: s.BytesDown + o.BytesDown,
-		Drops: s.Drops + o.Drops, ReassemblyDrops: s.ReassemblyDrops + o.ReassemblyDrops,
+		Drops: s.Drops + o.Drops, ReassemblyDrops: s.ReassemblyDrops + o.ReassemblyDrops, MPDrops: s.MPDrops.Add(o.MPDrops),
 		LastSeen:    max(s.LastSeen, o.LastSeen),
 		RateDropsUp: s.RateDropsUp + o.RateDropsUp, RateDropsDown: s.RateDropsDown + o.RateDropsDown,
 	}
+}
+
+// counts are the data plane's part of Stats (it counts no multilink
+// reassembly), what a Session keeps per install: half a Stats, so the
+// Session stays in its allocation size class (TestFootprint).
+type counts struct {
+	packetsUp, bytesUp, packetsDown, bytesDown, drops uint64
+	rateDropsUp, rateDropsDown                        uint64
+	lastSeen                                          time.Duration
+}
+
+func countsOf(s Stats) counts {
+	return counts{s.PacketsUp, s.BytesUp, s.PacketsDown, s.BytesDown, s.Drops, s.RateDropsUp, s.RateDropsDown, s.LastSeen}
+}
+
+func (c counts) stats() Stats {
+	return Stats{PacketsUp: c.packetsUp, BytesUp: c.bytesUp, PacketsDown: c.packetsDown, BytesDown: c.bytesDown,
+		Drops: c.drops, RateDropsUp: c.rateDropsUp, RateDropsDown: c.rateDropsDown, LastSeen: c.lastSeen}
 }
 
 // Handle is what the data plane gave back for an installed entry, opaque to

@@ -2,7 +2,9 @@ package session
 
 import (
 	"encoding/binary"
+	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,6 +23,17 @@ type MP struct {
 	// MRRU is the peer's MRRU: the largest packet routed to the session,
 	// which the session fragments when it is over MTU.
 	MRRU uint16
+}
+
+// MACEndpoint is the Endpoint-Discriminator a link sends with its MRRU
+// (RFC 1990 §5.1.3 SHOULD): class 3, the IEEE 802.1 globally assigned MAC
+// address of the interface the session runs on, the class most
+// implementations send. nil when mac is not a 6-octet MAC.
+func MACEndpoint(mac net.HardwareAddr) *lcp.EndpointDiscriminator {
+	if len(mac) != 6 {
+		return nil
+	}
+	return &lcp.EndpointDiscriminator{Class: lcp.ClassMAC, Address: slices.Clone(mac)}
 }
 
 // MPOf is the data plane's view of what LCP negotiated.
@@ -132,13 +145,53 @@ func (m *MPLink) Send(proto ppp.Protocol, packet []byte) error {
 // Stats returns the reassembler's counters.
 func (m *MPLink) Stats() mp.Stats { return m.re.Stats() }
 
-// Drops counts what reassembly dropped: fragments discarded (those of
-// packets given up or over the MRRU, orphans), duplicates, malformed
-// ones, and reassembled packets refused for their source address.
-func (m *MPLink) Drops() uint64 {
-	st := m.re.Stats()
-	return st.Discarded + st.Duplicates + st.Malformed + m.dropped
+// MPDrops is what multilink reassembly dropped, by reason: packets
+// given up or refused, fragments thrown away.
+type MPDrops struct {
+	// Lost: packets given up because a fragment never came within the
+	// timeout (mp.Stats.Lost).
+	Lost uint64
+	// Overflow: packets given up because the reassembly window filled
+	// first, or the peer jumped a window ahead (mp.Stats.Overflow).
+	Overflow uint64
+	// Oversize: packets whose reassembly exceeded our MRRU.
+	Oversize uint64
+	// Duplicates: fragments received twice, or after their packet was
+	// delivered or given up.
+	Duplicates uint64
+	// Malformed: fragments too short for an MP header.
+	Malformed uint64
+	// Refused: reassembled data packets refused (a source that is not
+	// the session's, IPv6 without IPv6CP).
+	Refused uint64
 }
+
+// Add returns d and o summed.
+func (d MPDrops) Add(o MPDrops) MPDrops {
+	return MPDrops{Lost: d.Lost + o.Lost, Overflow: d.Overflow + o.Overflow, Oversize: d.Oversize + o.Oversize,
+		Duplicates: d.Duplicates + o.Duplicates, Malformed: d.Malformed + o.Malformed, Refused: d.Refused + o.Refused}
+}
+
+// Total is every drop, whatever its reason.
+func (d MPDrops) Total() uint64 {
+	return d.Lost + d.Overflow + d.Oversize + d.Duplicates + d.Malformed + d.Refused
+}
+
+// Reasons are the drops by the names metrics and /ppp active use.
+func (d MPDrops) Reasons() map[string]uint64 {
+	return map[string]uint64{"lost": d.Lost, "overflow": d.Overflow, "oversize": d.Oversize,
+		"duplicate": d.Duplicates, "malformed": d.Malformed, "refused": d.Refused}
+}
+
+// DropsByReason is what reassembly dropped on this link, by reason.
+func (m *MPLink) DropsByReason() MPDrops {
+	st := m.re.Stats()
+	return MPDrops{Lost: st.Lost, Overflow: st.Overflow, Oversize: st.Oversize,
+		Duplicates: st.Duplicates, Malformed: st.Malformed, Refused: m.dropped}
+}
+
+// Drops counts what reassembly dropped, every reason together.
+func (m *MPLink) Drops() uint64 { return m.DropsByReason().Total() }
 
 // Refused counts a reassembled data packet refused (see FromPeer).
 func (m *MPLink) Refused() { m.dropped++ }
@@ -148,10 +201,9 @@ func (m *MPLink) Refused() { m.dropped++ }
 func IsData(p ppp.Protocol) bool { return p == ppp.ProtocolIPv4 || p == ppp.ProtocolIPv6 }
 
 // FromPeer is the anti-spoofing check the data plane does for whole
-// packets, for one the session reassembled: an IPv4 packet whose source
-// is addr, the address IPCP gave the peer. IPv6 is refused: its
-// addresses (SLAAC, delegated prefixes) are not the session's to check
-// here yet. It returns the packet cut to its IP length.
+// packets, for an IPv4 packet the session reassembled: its source is
+// addr, the address IPCP gave the peer. It returns the packet cut to its
+// IP length. IPv6 has FromPeer6.
 func FromPeer(proto ppp.Protocol, packet []byte, addr netip.Addr) ([]byte, bool) {
 	if proto != ppp.ProtocolIPv4 || len(packet) < 20 || packet[0]>>4 != 4 || !addr.Is4() {
 		return nil, false
@@ -161,4 +213,60 @@ func FromPeer(proto ppp.Protocol, packet []byte, addr netip.Addr) ([]byte, bool)
 		return nil, false
 	}
 	return packet[:n], true
+}
+
+// IPv6Verdict is what becomes of an IPv6 packet the session reassembled,
+// as bpf/ipv6.h decides for a whole one.
+type IPv6Verdict uint8
+
+const (
+	// IPv6Refused: malformed, or a source that is not the session's.
+	IPv6Refused IPv6Verdict = iota
+	// IPv6Link: for the session's link (a link-local source, a link-local
+	// or multicast destination: RS, DHCPv6), which a router never
+	// forwards (RFC 4291 §2.5.6): the control plane's.
+	IPv6Link
+	// IPv6Forward: from the link /64 or a delegated prefix, for the kernel.
+	IPv6Forward
+)
+
+// FromPeer6 is FromPeer for IPv6 against the session's prefixes: the
+// anti-spoofing check v6_src_ok does for whole packets (the source in the
+// link /64 or a delegated prefix), after v6_local's test for what is the
+// link's. It returns the packet cut to its IP length.
+func FromPeer6(packet []byte, p Prefixes) ([]byte, IPv6Verdict) {
+	if len(packet) < 40 || packet[0]>>4 != 6 {
+		return nil, IPv6Refused
+	}
+	n := 40 + int(binary.BigEndian.Uint16(packet[4:]))
+	if n > len(packet) {
+		return nil, IPv6Refused
+	}
+	src := netip.AddrFrom16([16]byte(packet[8:24]))
+	dst := netip.AddrFrom16([16]byte(packet[24:40]))
+	if src.IsLinkLocalUnicast() || dst.IsLinkLocalUnicast() || dst.IsMulticast() {
+		return packet[:n], IPv6Link
+	}
+	if p.Link.IsValid() && p.Link.Contains(src) {
+		return packet[:n], IPv6Forward
+	}
+	for _, d := range p.Delegated {
+		if d.Contains(src) {
+			return packet[:n], IPv6Forward
+		}
+	}
+	return nil, IPv6Refused
+}
+
+// mpTotals is what multilink did in user space over a session's life:
+// packets reassembled and injected (stats.PacketsUp, BytesUp) and what
+// reassembly dropped (stats.MPDrops, ReassemblyDrops); ended is what the
+// MPLinks before the current one dropped.
+type mpTotals struct {
+	stats Stats
+	ended MPDrops
+}
+
+func (t *mpTotals) setDrops(d MPDrops) {
+	t.stats.MPDrops, t.stats.ReassemblyDrops = d, d.Total()
 }

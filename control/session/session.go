@@ -207,18 +207,15 @@ type Session struct {
 	// The data plane counts per install; a session's counters are the sum
 	// over its installs (IPCP may renegotiate): past holds the earlier
 	// installs' final counts, cur the newest read of the current one.
-	past, cur Stats
+	past, cur counts
 	reason    Reason
 	prefixes  Prefixes // the IPv6 prefixes, for IPv6()
 	// v6 is the session's IPv6 while IPv6CP is open; owned by the Run
 	// goroutine.
 	v6 *v6
-	// mpStats count what multilink did in user space over the session's
-	// life: packets reassembled and injected (PacketsUp, BytesUp) and
-	// ReassemblyDrops; mpDrops is ReassemblyDrops before the current
-	// MPLink.
-	mpStats Stats
-	mpDrops uint64
+	// mpTotals count what multilink did in user space over the session's
+	// life, from the first time MP came up (nil before).
+	mpTotals *mpTotals
 
 	// mp is multilink's user-space half while LCP has MP up, owned by
 	// the Run goroutine; the data plane's divert reader holds it too.
@@ -263,6 +260,8 @@ func newSession(cfg Config, mk func(link.Config) (*link.Link, error)) (*Session,
 	if _, ok := cfg.DataPlane.(MPPlane); !ok {
 		// Nothing would reassemble or fragment: MP stays off.
 		lc.Multilink = lcp.MultilinkPolicy{}
+	} else if lc.Multilink.MRRU != 0 && lc.Multilink.Endpoint == nil {
+		lc.Multilink.Endpoint = MACEndpoint(cfg.ACMAC)
 	}
 	s := &Session{cfg: cfg, now: now}
 	lc.Verifier, lc.Addresses = link.Deferred, link.AddressFunc(s.addresses)
@@ -401,8 +400,9 @@ func (s *Session) receive(f ppp.Frame, now time.Time) {
 }
 
 // multilink acts on the packets MP reassembly completed: data from the
-// client's address goes to the kernel, counted as received; control
-// protocols sent inside MP (NCPs) go to the link.
+// client's address (IPv4) or prefixes (IPv6) goes to the kernel, counted
+// as received; what is the link's (NCPs sent inside MP, RS, DHCPv6) goes
+// to the control plane.
 func (s *Session) multilink(frames []ppp.Frame, now time.Time) {
 	m := s.mp
 	for _, f := range frames {
@@ -416,7 +416,16 @@ func (s *Session) multilink(frames []ppp.Frame, now time.Time) {
 		s.mu.Lock()
 		addr, installed := s.addr, s.installed
 		s.mu.Unlock()
-		pkt, ok := FromPeer(f.Protocol, f.Information, addr)
+		var pkt []byte
+		ok := false
+		if f.Protocol == ppp.ProtocolIPv6 {
+			pkt, ok = s.multilinkIPv6(f.Information, now)
+		} else {
+			pkt, ok = FromPeer(f.Protocol, f.Information, addr)
+		}
+		if ok && pkt == nil {
+			continue // the link's, answered by the control plane
+		}
 		if ok && installed {
 			err := s.cfg.DataPlane.(MPPlane).Inject(f.Protocol, pkt)
 			ok = err == nil
@@ -426,16 +435,36 @@ func (s *Session) multilink(frames []ppp.Frame, now time.Time) {
 		}
 		s.mu.Lock()
 		if ok {
-			s.mpStats.PacketsUp++
-			s.mpStats.BytesUp += uint64(len(pkt))
+			s.mpTotals.stats.PacketsUp++
+			s.mpTotals.stats.BytesUp += uint64(len(pkt))
 		} else {
 			m.Refused()
 		}
 		s.mu.Unlock()
 	}
 	s.mu.Lock()
-	s.mpStats.ReassemblyDrops = s.mpDrops + m.Drops()
+	s.mpTotals.setDrops(s.mpTotals.ended.Add(m.DropsByReason()))
 	s.mu.Unlock()
+}
+
+// multilinkIPv6 judges one IPv6 packet reassembled from MP fragments as
+// the data plane judges a whole one: what is the link's (RS, DHCPv6) goes
+// to the control plane (ok with a nil packet), what comes from the
+// session's prefixes is returned for the kernel, the rest is refused.
+// Without IPv6CP open the session has no prefixes: all is refused.
+func (s *Session) multilinkIPv6(b []byte, now time.Time) ([]byte, bool) {
+	if s.v6 == nil {
+		return nil, false
+	}
+	pkt, v := FromPeer6(b, s.v6.prefixes)
+	switch v {
+	case IPv6Link:
+		s.receiveIPv6(pkt, now)
+		return nil, true
+	case IPv6Forward:
+		return pkt, true
+	}
+	return nil, false
 }
 
 // startMP starts or stops multilink's user-space half as LCP opens or
@@ -448,14 +477,19 @@ func (s *Session) startMP(ev link.PhaseChanged) {
 			return
 		}
 		s.mp = NewMPLink(info.Multilink, info.MRU, info.MTU, s.cfg.Send)
+		if s.mpTotals == nil {
+			s.mu.Lock()
+			s.mpTotals = &mpTotals{}
+			s.mu.Unlock()
+		}
 		s.log.Debug("multilink up", zap.Uint16("mrru", info.Multilink.RecvMRRU), zap.Uint16("peer_mrru", info.Multilink.SendMRRU))
 	case ev.To == link.PhaseEstablish || ev.To == link.PhaseTerminate || ev.To == link.PhaseDead:
 		if s.mp == nil {
 			return
 		}
 		s.mu.Lock()
-		s.mpDrops += s.mp.Drops()
-		s.mpStats.ReassemblyDrops = s.mpDrops
+		s.mpTotals.ended = s.mpTotals.ended.Add(s.mp.DropsByReason())
+		s.mpTotals.setDrops(s.mpTotals.ended)
 		s.mu.Unlock()
 		s.mp = nil
 	}
@@ -495,7 +529,7 @@ func (s *Session) counters() Stats {
 	if s.installed {
 		s.readStatsLocked(s.handle)
 	}
-	return s.past.Add(s.cur).Add(s.mpStats)
+	return s.statsLocked()
 }
 
 // keepalive is RouterOS's server keepalive: traffic is any frame from the
@@ -803,7 +837,7 @@ func (s *Session) uninstall() {
 	h, ok := s.handle, s.installed
 	if ok {
 		s.readStatsLocked(h)
-		s.past, s.cur = s.past.Add(s.cur), Stats{}
+		s.past, s.cur = countsOf(s.past.stats().Add(s.cur.stats())), counts{}
 	}
 	mpOn := s.entry.MP.On
 	s.handle, s.installed = nil, false
@@ -857,7 +891,7 @@ func (s *Session) finish(trigger Reason, detail string, now time.Time) {
 	s.setState(StateDown)
 	s.mu.Lock()
 	s.reason = r
-	addr, user, stats := s.addr, s.user, s.past.Add(s.cur).Add(s.mpStats)
+	addr, user, stats := s.addr, s.user, s.statsLocked()
 	s.mu.Unlock()
 	s.observe(now, Stopped{
 		Reason: r, Trigger: trigger, Detail: detail, Fields: causeFields,

@@ -75,7 +75,7 @@ func (s *Session) Snapshot() Snapshot {
 	if s.installed {
 		snap.MP = s.entry.MP
 	}
-	snap.Stats = s.past.Add(s.cur).Add(s.mpStats)
+	snap.Stats = s.statsLocked()
 	s.mu.Unlock()
 	snap.Uptime = s.now().Sub(s.cfg.Opened)
 	return snap
@@ -85,6 +85,16 @@ func (s *Session) Snapshot() Snapshot {
 // keeps the last good one. s.mu held.
 func (s *Session) readStatsLocked(h Handle) {
 	if st, err := s.cfg.DataPlane.Stats(h); err == nil {
-		s.cur = st
+		s.cur = countsOf(st)
 	}
+}
+
+// statsLocked is the session's counters over its life: the data plane's
+// over its installs and multilink's in user space. s.mu held.
+func (s *Session) statsLocked() Stats {
+	st := s.past.stats().Add(s.cur.stats())
+	if s.mpTotals != nil {
+		st = st.Add(s.mpTotals.stats)
+	}
+	return st
 }

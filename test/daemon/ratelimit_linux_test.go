@@ -133,3 +133,45 @@ func TestRateLimit(t *testing.T) {
 		t.Errorf("/queue simple print does not show the shaped download:\n%s", q)
 	}
 }
+
+// TestClientRateLimit: a pppoe-client's profile rate-limit holds its
+// session in the client's data plane, in the client router's directions
+// (rx: what it receives from the AC), while the AC limits nothing.
+func TestClientRateLimit(t *testing.T) {
+	netns.RequireTool(t, "iperf3")
+	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
+	ac := startDaemon(t, l.ac, "ac", fmt.Sprintf(quickServer, "one"), l.pins, "--uplink", "up0")
+	cl := startDaemon(t, l.cl, "client", "/ppp profile add name=capped rate-limit=10M/5M\n"+
+		strings.TrimSpace(quickClient)+" profile=capped\n", l.pins)
+	iperfServer(t, l.core)
+	var src string
+	waitFor(t, 20*time.Second, "a session", func() bool {
+		rows := ac.active()
+		if len(rows) != 1 || rows[0]["address"] == "" {
+			return false
+		}
+		src = rows[0]["address"]
+		return cl.monitor("PPPoE-Out")["local-address"] == src
+	})
+	l.cl.Run(t, "ip", "route", "replace", "198.51.100.0/24", "dev", "PPPoE-Out")
+	if q := ac.ctl("/queue simple print"); strings.Contains(q, "pppoe-MT-User") {
+		t.Errorf("the AC limits the session:\n%s", q)
+	}
+	for _, dir := range []struct {
+		name  string
+		limit float64
+		args  []string
+	}{{"upload (tx)", 5e6, nil}, {"download (rx)", 10e6, []string{"-R"}}} {
+		udp := iperf(t, l.cl, src, append([]string{"-t", "4", "-u", "-b", "30M"}, dir.args...)...)
+		t.Logf("%s: UDP at 30M offered, %.1f Mbit/s received", dir.name, udp/1e6)
+		if udp > 1.3*dir.limit || udp < 0.5*dir.limit {
+			t.Errorf("%s: UDP offered at 30M: %.1f Mbit/s received through the client's %.0fM limit", dir.name, udp/1e6, dir.limit/1e6)
+		}
+	}
+	m := cl.metrics()
+	for _, r := range []string{"rate_rx_drop", "rate_tx_drop"} {
+		if k := `pppoe_dataplane_packets_total{reason="` + r + `"}`; m[k] == 0 {
+			t.Errorf("client: %s = 0 after a flood", k)
+		}
+	}
+}

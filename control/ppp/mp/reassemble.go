@@ -39,8 +39,12 @@ type Stats struct {
 	Fragments   uint64 // MP packets received
 	Reassembled uint64 // packets delivered
 	// Lost counts packets given up because a fragment of theirs never
-	// came (timeout, or the window filled first).
+	// came within the timeout.
 	Lost uint64
+	// Overflow counts packets given up before the timeout: the window
+	// filled with fragments behind the gap, or the peer jumped more than
+	// a window ahead (it renumbered, or lost that much).
+	Overflow uint64
 	// Discarded counts fragments dropped without delivering them: those
 	// of lost and oversize packets, orphans without a beginning.
 	Discarded  uint64
@@ -70,8 +74,12 @@ type Reassembler struct {
 	cfg    ReassemblerConfig
 	synced bool
 	next   uint32
-	held   map[uint32]fragment
-	stats  Stats
+	// behindLoss: next is inside a packet given up for a missing end
+	// (nothing of it held): the gap up to the next beginning is that same
+	// loss, not one to wait for again.
+	behindLoss bool
+	held       map[uint32]fragment
+	stats      Stats
 }
 
 // NewReassembler returns an empty Reassembler.
@@ -122,7 +130,7 @@ func (r *Reassembler) Receive(data []byte, now time.Time) ([]ppp.Frame, error) {
 		// Far ahead: the peer restarted its numbering or lost more than
 		// a window; what is held can never complete.
 		r.giveUpAll()
-		r.next = h.Seq
+		r.next, r.behindLoss = h.Seq, false
 	}
 	if _, dup := r.held[h.Seq]; dup {
 		r.stats.Duplicates++
@@ -160,7 +168,7 @@ func (r *Reassembler) span() int { return r.cfg.Window * 4 }
 
 func (r *Reassembler) giveUpAll() {
 	if len(r.held) > 0 {
-		r.stats.Lost++
+		r.stats.Overflow++
 		r.stats.Discarded += uint64(len(r.held))
 		clear(r.held)
 	}
@@ -176,12 +184,19 @@ func (r *Reassembler) drain(now time.Time) ([]ppp.Frame, error) {
 	mask := r.cfg.Format.mask()
 	for len(r.held) > 0 {
 		f, ok := r.held[r.next]
+		if !ok && r.behindLoss {
+			if low := r.lowest(); r.held[low].h.Begin {
+				r.next, r.behindLoss = low, false
+				continue
+			}
+		}
 		if !ok {
-			if !r.stalled(now) {
+			why := r.stalled(now)
+			if why == nil {
 				break
 			}
 			// The gap at next is lost; skip to the lowest held fragment.
-			r.stats.Lost++
+			*why++
 			r.next = r.lowest()
 			continue
 		}
@@ -192,19 +207,23 @@ func (r *Reassembler) drain(now time.Time) ([]ppp.Frame, error) {
 			r.next = (r.next + 1) & mask
 			continue
 		}
+		r.behindLoss = false
 		n, size, complete := r.run()
 		if !complete {
-			if !r.stalled(now) {
+			why := r.stalled(now)
+			if why == nil {
 				break
 			}
 			// Its end never came: drop what we have of it. The gap
 			// after it is the same loss, so go on at the lowest held
 			// fragment without waiting again.
-			r.stats.Lost++
+			*why++
 			r.drop(n)
 			if _, ok := r.held[r.next]; !ok && len(r.held) > 0 {
 				r.next = r.lowest()
 			}
+			_, ok := r.held[r.next]
+			r.behindLoss = !ok
 			continue
 		}
 		if size > 2+int(r.cfg.MRRU) {
@@ -269,18 +288,19 @@ func (r *Reassembler) assemble(n, size int) (ppp.Frame, error) {
 	return fr, nil
 }
 
-// stalled reports whether the packet at next must be given up: the window
-// is full, or the oldest held fragment waited Timeout.
-func (r *Reassembler) stalled(now time.Time) bool {
+// stalled reports whether the packet at next must be given up, as the
+// counter to count it in: Overflow when the window is full, Lost when the
+// oldest held fragment waited Timeout; nil when it may wait on.
+func (r *Reassembler) stalled(now time.Time) *uint64 {
 	if len(r.held) >= r.cfg.Window {
-		return true
+		return &r.stats.Overflow
 	}
 	for _, f := range r.held {
 		if now.Sub(f.at) >= r.cfg.Timeout {
-			return true
+			return &r.stats.Lost
 		}
 	}
-	return false
+	return nil
 }
 
 // lowest returns the held sequence number closest after next.

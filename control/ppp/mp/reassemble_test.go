@@ -123,6 +123,22 @@ func TestReassembler(t *testing.T) {
 			stats: Stats{Fragments: 3, Reassembled: 1, Lost: 1, Discarded: 1},
 		},
 		{
+			// The packet after a lost end arrives after the timeout gave
+			// up what came of its own: the gap before its beginning is
+			// the same loss, not one to wait for (and count) again.
+			name: "lost end fragment: what comes after the timeout flows at once",
+			f:    Long,
+			mrru: 1614,
+			steps: []step{
+				{in: frag(Long, true, false, 1, append(ip, 'a')...)},
+				// 2 (E) lost
+				{expire: true, at: time.Second},
+				{in: frag(Long, true, false, 3, append(ip, 'x')...), at: 2 * time.Second},
+				{in: frag(Long, false, true, 4, 'y'), at: 2 * time.Second, want: []string{"xy"}},
+			},
+			stats: Stats{Fragments: 3, Reassembled: 1, Lost: 1, Discarded: 1},
+		},
+		{
 			name: "lost first fragment: the orphans are discarded",
 			f:    Long,
 			mrru: 1614,
@@ -187,7 +203,7 @@ func TestReassembler(t *testing.T) {
 				{in: frag(Long, true, true, 50000, append(ip, 'z')...), want: []string{"z"}},
 				{in: frag(Long, true, true, 50001, append(ip, 'y')...), want: []string{"y"}},
 			},
-			stats: Stats{Fragments: 3, Reassembled: 2, Lost: 1, Discarded: 1},
+			stats: Stats{Fragments: 3, Reassembled: 2, Overflow: 1, Discarded: 1},
 		},
 	}
 	for _, tt := range tests {
@@ -249,8 +265,8 @@ func TestReassemblerWindow(t *testing.T) {
 			t.Fatalf("packet %d is %d: out of order", i, fr.Information[0])
 		}
 	}
-	if st := r.Stats(); st.Lost != 1 || st.Discarded != 1 {
-		t.Fatalf("stats %+v: want 1 lost, 1 discarded", st)
+	if st := r.Stats(); st.Overflow != 1 || st.Lost != 0 || st.Discarded != 1 {
+		t.Fatalf("stats %+v: want 1 given up for the window (not the timeout), 1 discarded", st)
 	}
 	if _, ok := r.Deadline(); ok {
 		t.Fatal("nothing held, yet a deadline")
