@@ -225,7 +225,8 @@ server default {
 		# A Stop or Interim-Update names the prefix it releases or
 		# keeps (Debian's stop_clear and alive_update match on it); one
 		# without (a session that delegated none) has no lease in
-		# radippool_pd, and its empty value is no inet to PostgreSQL.
+		# radippool_pd, and its empty value is no inet to PostgreSQL (an
+		# SQL error that sqlippool logs and then answers anyway).
 		if (&Delegated-IPv6-Prefix || (Acct-Status-Type != Stop && Acct-Status-Type != Interim-Update)) {
 			pdpool
 		}
@@ -437,7 +438,7 @@ func (l *Lab) live(t testing.TB, table string) []row {
 	t.Helper()
 	out := l.PG.MustExec(t, "radius", `SELECT framedipaddress::text, nasipaddress, pool_key, username, callingstationid,
 	EXTRACT(EPOCH FROM expiry_time - 'now'::timestamp(0))::int
-	FROM `+table+` WHERE expiry_time > 'now'::timestamp(0) ORDER BY framedipaddress`)
+	FROM `+table+` WHERE expiry_time > 'now'::timestamp(0) ORDER BY `+table+`.framedipaddress`) // the inet, not the text
 	var rs []row
 	for _, line := range strings.Split(out, "\n") {
 		if line == "" {
