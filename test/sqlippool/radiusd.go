@@ -179,8 +179,15 @@ modules {
 	}
 	# The delegated prefixes: a second instance on a table of its own
 	# (radippool_pd, Debian's schema), as the module's documentation
-	# requires of each attribute; the same queries, keyed the same way,
-	# with Delegated-IPv6-Prefix where the first has Framed-IP-Address.
+	# requires of each attribute; Debian's queries, keyed the same way,
+	# with Delegated-IPv6-Prefix where the first has Framed-IP-Address,
+	# but for two. The lease follows the session, not its DHCPv6
+	# binding: a CPE that releases the prefix (RFC 8415 §18.2.7) may ask
+	# again and get it again from the AC, so Interim-Update keeps and
+	# Stop frees the session's lease (pool_key) whether or not the record
+	# still names the prefix. Debian's match on it too, and the AC's
+	# Stop after a Release names none. (The first of two items of a name
+	# wins: these, before the $INCLUDE.)
 	sqlippool pdpool {
 		sql_module_instance = "sql"
 		dialect = "postgresql"
@@ -197,6 +204,12 @@ modules {
 			failed = "Prefix allocation FAILED from %%{control:Pool-Name} (nas %%{NAS-Identifier} session %%{Acct-Session-Id} user %%{User-Name})"
 			nopool = "No Pool-Name defined (nas %%{NAS-Identifier} session %%{Acct-Session-Id} user %%{User-Name})"
 		}
+		stop_clear = "UPDATE ${ippool_table} SET expiry_time = 'now'::timestamp(0) - '1 second'::interval \
+			WHERE nasipaddress = '%%{%%{Nas-IP-Address}:-%%{Nas-IPv6-Address}}' AND pool_key = '${pool_key}' \
+			AND username = '%%{SQL-User-Name}' AND callingstationid = '%%{Calling-Station-Id}'"
+		alive_update = "UPDATE ${ippool_table} SET expiry_time = 'now'::timestamp(0) + '${lease_duration} seconds'::interval \
+			WHERE nasipaddress = '%%{%%{Nas-IP-Address}:-%%{Nas-IPv6-Address}}' AND pool_key = '${pool_key}' \
+			AND username = '%%{SQL-User-Name}' AND callingstationid = '%%{Calling-Station-Id}'"
 		$INCLUDE %[1]s/ippool-queries.conf
 	}
 }
@@ -222,14 +235,7 @@ server default {
 	}
 	accounting {
 		sqlippool
-		# A Stop or Interim-Update names the prefix it releases or
-		# keeps (Debian's stop_clear and alive_update match on it); one
-		# without (a session that delegated none) has no lease in
-		# radippool_pd, and its empty value is no inet to PostgreSQL (an
-		# SQL error that sqlippool logs and then answers anyway).
-		if (&Delegated-IPv6-Prefix || (Acct-Status-Type != Stop && Acct-Status-Type != Interim-Update)) {
-			pdpool
-		}
+		pdpool
 		ok
 	}
 	post-auth {
