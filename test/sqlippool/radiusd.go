@@ -235,7 +235,13 @@ server default {
 	}
 	accounting {
 		sqlippool
-		pdpool
+		# An Interim-Update of a session without a prefix updates no
+		# row, which sqlippool returns as notfound, and an accounting
+		# section that ends notfound sends no Accounting-Response: the
+		# NAS would retry it for ever.
+		pdpool {
+			notfound = 1
+		}
 		ok
 	}
 	post-auth {

@@ -330,10 +330,16 @@ func TestDelegatedPrefixFromPool(t *testing.T) {
 	if !a3.IsValid() || r3.DelegatedIPv6Prefix.IsValid() {
 		t.Fatalf("prefix pool spent: Accept %+v, want an address and no prefix", r3)
 	}
+	// Its records are answered (settle): an Interim-Update that keeps no
+	// prefix lease alive is no failure.
 	s3 := ac1.session(2, mac3, a3)
 	if err := s3.Start(); err != nil {
 		t.Fatal(err)
 	}
+	if err := s3.Interim(radius.Usage{}); err != nil {
+		t.Fatal(err)
+	}
+	ac1.settle() // before the Stop, which would replace a queued Interim-Update
 	if err := s3.Stop(radius.Usage{}, radius.CauseUserRequest); err != nil {
 		t.Fatal(err)
 	}
