@@ -29,10 +29,18 @@ const debianQueries = "/etc/freeradius/3.0/mods-config/sql/ippool/postgresql/que
 // debianSchema creates the radippool table.
 const debianSchema = "/etc/freeradius/3.0/mods-config/sql/ippool/postgresql/schema.sql"
 
+// pdTable is the delegated prefixes' table: Debian's schema under another
+// name (its INET column holds a prefix as well as an address).
+const pdTable = "radippool_pd"
+
 // Options shape a Lab.
 type Options struct {
 	// Pool is the addresses of the SQL pool "fleet" (Pool-Name).
 	Pool []netip.Addr
+	// PDPool is the prefixes of the delegated-prefix pool "fleet"
+	// (table radippool_pd): an Access-Accept carries one as
+	// Delegated-IPv6-Prefix while one is free.
+	PDPool []netip.Prefix
 	// Lease is sqlippool's lease_duration: how long an address stays
 	// taken without an Interim-Update (the stale-lease expiry that frees
 	// the addresses of an AC that died without sending its Stops). At
@@ -169,6 +177,41 @@ modules {
 		}
 		$INCLUDE %[1]s/ippool-queries.conf
 	}
+	# The delegated prefixes: a second instance on a table of its own
+	# (radippool_pd, Debian's schema), as the module's documentation
+	# requires of each attribute; Debian's queries, keyed the same way,
+	# with Delegated-IPv6-Prefix where the first has Framed-IP-Address,
+	# but for two. The lease follows the session, not its DHCPv6
+	# binding: a CPE that releases the prefix (RFC 8415 §18.2.7) may ask
+	# again and get it again from the AC, so Interim-Update keeps and
+	# Stop frees the session's lease (pool_key) whether or not the record
+	# still names the prefix. Debian's match on it too, and the AC's
+	# Stop after a Release names none. (The first of two items of a name
+	# wins: these, before the $INCLUDE.)
+	sqlippool pdpool {
+		sql_module_instance = "sql"
+		dialect = "postgresql"
+		pool_name = "Pool-Name"
+		ippool_table = "radippool_pd"
+		lease_duration = %[5]d
+		attribute_name = Delegated-IPv6-Prefix
+		req_attribute_name = Delegated-IPv6-Prefix
+		pool_key = "%%{NAS-Identifier}/%%{Acct-Session-Id}"
+		messages {
+			exists = "Existing prefix: %%{reply:Delegated-IPv6-Prefix} (nas %%{NAS-Identifier} session %%{Acct-Session-Id} user %%{User-Name})"
+			success = "Allocated prefix: %%{reply:Delegated-IPv6-Prefix} from %%{control:Pool-Name} (nas %%{NAS-Identifier} session %%{Acct-Session-Id} user %%{User-Name})"
+			clear = "Released prefix %%{request:Delegated-IPv6-Prefix} (nas %%{NAS-Identifier} session %%{Acct-Session-Id} user %%{User-Name})"
+			failed = "Prefix allocation FAILED from %%{control:Pool-Name} (nas %%{NAS-Identifier} session %%{Acct-Session-Id} user %%{User-Name})"
+			nopool = "No Pool-Name defined (nas %%{NAS-Identifier} session %%{Acct-Session-Id} user %%{User-Name})"
+		}
+		stop_clear = "UPDATE ${ippool_table} SET expiry_time = 'now'::timestamp(0) - '1 second'::interval \
+			WHERE nasipaddress = '%%{%%{Nas-IP-Address}:-%%{Nas-IPv6-Address}}' AND pool_key = '${pool_key}' \
+			AND username = '%%{SQL-User-Name}' AND callingstationid = '%%{Calling-Station-Id}'"
+		alive_update = "UPDATE ${ippool_table} SET expiry_time = 'now'::timestamp(0) + '${lease_duration} seconds'::interval \
+			WHERE nasipaddress = '%%{%%{Nas-IP-Address}:-%%{Nas-IPv6-Address}}' AND pool_key = '${pool_key}' \
+			AND username = '%%{SQL-User-Name}' AND callingstationid = '%%{Calling-Station-Id}'"
+		$INCLUDE %[1]s/ippool-queries.conf
+	}
 }
 server default {
 	listen {
@@ -192,6 +235,13 @@ server default {
 	}
 	accounting {
 		sqlippool
+		# An Interim-Update of a session without a prefix updates no
+		# row, which sqlippool returns as notfound, and an accounting
+		# section that ends notfound sends no Accounting-Response: the
+		# NAS would retry it for ever.
+		pdpool {
+			notfound = 1
+		}
 		ok
 	}
 	post-auth {
@@ -202,6 +252,9 @@ server default {
 		if (!&reply:Framed-IP-Address) {
 			reject
 		}
+		# A prefix when one is free; without one the subscriber still
+		# has IPv4 (the AC then delegates none).
+		pdpool
 		update reply {
 			Message-Authenticator := 0x00
 		}
@@ -288,15 +341,30 @@ func prepare(pg *Postgres, opts *Options) (freeradius.Options, error) {
 	if _, err := pg.Exec("radius", string(schema)); err != nil {
 		return freeradius.Options{}, err
 	}
-	var rows []string
+	if !strings.Contains(string(schema), "CREATE TABLE radippool (") {
+		return freeradius.Options{}, fmt.Errorf("%s creates no radippool table to copy as %s: Debian's file changed", debianSchema, pdTable)
+	}
+	if _, err := pg.Exec("radius", strings.ReplaceAll(string(schema), "radippool", pdTable)); err != nil {
+		return freeradius.Options{}, err
+	}
+	var rows, pdRows []string
 	for _, a := range opts.Pool {
 		rows = append(rows, fmt.Sprintf("('fleet', '%s', 'epoch')", a))
 	}
-	if len(rows) > 0 {
+	for _, p := range opts.PDPool {
+		if !p.Addr().Is6() || p != p.Masked() {
+			return freeradius.Options{}, fmt.Errorf("sqlippool: delegated prefix %v: not an IPv6 network", p)
+		}
+		pdRows = append(pdRows, fmt.Sprintf("('fleet', '%s', 'epoch')", p))
+	}
+	for table, rows := range map[string][]string{"radippool": rows, pdTable: pdRows} {
+		if len(rows) == 0 {
+			continue
+		}
 		// Free from the start: the table's default expiry is NOW(),
 		// rounded to the second, which sqlippool (expiry_time < now)
 		// would take as a lease for up to a second.
-		if _, err := pg.Exec("radius", "INSERT INTO radippool (pool_name, framedipaddress, expiry_time) VALUES "+strings.Join(rows, ",")+";"); err != nil {
+		if _, err := pg.Exec("radius", "INSERT INTO "+table+" (pool_name, framedipaddress, expiry_time) VALUES "+strings.Join(rows, ",")+";"); err != nil {
 			return freeradius.Options{}, err
 		}
 	}
@@ -337,26 +405,65 @@ type Lease struct {
 	Expiring time.Duration
 }
 
+// Delegation is a row of radippool_pd whose lease has not expired.
+type Delegation struct {
+	Prefix   netip.Prefix
+	NAS      string // nasipaddress
+	PoolKey  string // NAS-Identifier/Acct-Session-Id
+	User     string
+	Calling  string // callingstationid
+	Expiring time.Duration
+}
+
 // Leases returns the pool's live leases (expiry in the future), by
 // address.
 func (l *Lab) Leases(t testing.TB) []Lease {
 	t.Helper()
-	out := l.PG.MustExec(t, "radius", `SELECT host(framedipaddress), nasipaddress, pool_key, username, callingstationid,
-	EXTRACT(EPOCH FROM expiry_time - 'now'::timestamp(0))::int
-	FROM radippool WHERE expiry_time > 'now'::timestamp(0) ORDER BY framedipaddress`)
 	var ls []Lease
+	for _, f := range l.live(t, "radippool") {
+		le := f.lease
+		le.Addr = netip.MustParsePrefix(f.addr).Addr()
+		ls = append(ls, le)
+	}
+	return ls
+}
+
+// Delegations returns the delegated-prefix pool's live leases, by prefix.
+func (l *Lab) Delegations(t testing.TB) []Delegation {
+	t.Helper()
+	var ds []Delegation
+	for _, f := range l.live(t, pdTable) {
+		le := f.lease
+		ds = append(ds, Delegation{Prefix: netip.MustParsePrefix(f.addr), NAS: le.NAS, PoolKey: le.PoolKey, User: le.User,
+			Calling: le.Calling, Expiring: le.Expiring})
+	}
+	return ds
+}
+
+type row struct {
+	addr  string // framedipaddress::text: an inet with its mask length
+	lease Lease
+}
+
+// live reads the rows of table whose expiry is in the future.
+func (l *Lab) live(t testing.TB, table string) []row {
+	t.Helper()
+	out := l.PG.MustExec(t, "radius", `SELECT framedipaddress::text, nasipaddress, pool_key, username, callingstationid,
+	EXTRACT(EPOCH FROM expiry_time - 'now'::timestamp(0))::int
+	FROM `+table+` WHERE expiry_time > 'now'::timestamp(0) ORDER BY `+table+`.framedipaddress`) // the inet, not the text
+	var rs []row
 	for _, line := range strings.Split(out, "\n") {
 		if line == "" {
 			continue
 		}
 		f := strings.Split(line, "|")
 		if len(f) != 6 {
-			t.Fatalf("radippool row %q", line)
+			t.Fatalf("%s row %q", table, line)
 		}
 		var secs int
 		fmt.Sscan(f[5], &secs)
-		ls = append(ls, Lease{Addr: netip.MustParseAddr(f[0]), NAS: f[1], PoolKey: f[2], User: f[3], Calling: f[4],
-			Expiring: time.Duration(secs) * time.Second})
+		rs = append(rs, row{addr: f[0], lease: Lease{NAS: f[1], PoolKey: f[2], User: f[3], Calling: f[4],
+			Expiring: time.Duration(secs) * time.Second}})
 	}
-	return ls
+	return rs
 }

@@ -2,8 +2,10 @@ package sqlippool
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -267,5 +269,194 @@ func TestStaleLeaseExpiry(t *testing.T) {
 	ls := l.Leases(t)
 	if len(ls) != 1 || ls[0].Addr != a || ls[0].NAS != "192.0.2.2" {
 		t.Fatalf("after ac1's late Stop: leases %+v, want %v still ac2's", ls, a)
+	}
+}
+
+// prefixes is n consecutive networks of first's length (at most /64)
+// from first on.
+func prefixes(first string, n int) []netip.Prefix {
+	p := netip.MustParsePrefix(first)
+	b := p.Addr().As16()
+	var out []netip.Prefix
+	for range n {
+		out = append(out, netip.PrefixFrom(netip.AddrFrom16(b), p.Bits()))
+		binary.BigEndian.PutUint64(b[:8], binary.BigEndian.Uint64(b[:8])+1<<(64-p.Bits()))
+	}
+	return out
+}
+
+// TestDelegatedPrefixFromPool: an Access-Accept carries a
+// Delegated-IPv6-Prefix from the SQL prefix pool beside its address, a
+// different one per session across two NASes, each lease naming its NAS
+// and session; with the pool spent a subscriber is accepted without a
+// prefix. The holder's Accounting-Stop naming the prefix releases it (and
+// only it), and the next subscriber gets it; a Stop of a session that had
+// none is answered.
+func TestDelegatedPrefixFromPool(t *testing.T) {
+	pd := prefixes("2001:db8:100::/56", 2)
+	l := Start(t, Options{Pool: pool("100.64.3.1", 4), PDPool: pd})
+	ac1, ac2 := newNAS(t, l, "ac1", "192.0.2.1"), newNAS(t, l, "ac2", "192.0.2.2")
+	const mac1, mac2, mac3 = "02:00:00:00:00:01", "02:00:00:00:00:02", "02:00:00:00:00:03"
+	r1, a1 := ac1.dial(1, mac1)
+	r2, a2 := ac2.dial(1, mac2)
+	if !a1.IsValid() || !a2.IsValid() {
+		t.Fatalf("no addresses: %+v, %+v", r1, r2)
+	}
+	p1, p2 := r1.DelegatedIPv6Prefix, r2.DelegatedIPv6Prefix
+	if !slices.Contains(pd, p1) || !slices.Contains(pd, p2) || p1 == p2 {
+		t.Fatalf("Delegated-IPv6-Prefix %v (ac1) and %v (ac2), want the pool's two %v", p1, p2, pd)
+	}
+	want := []Delegation{
+		{Prefix: p1, NAS: "192.0.2.1", PoolKey: "ac1/ac1-1", User: "sub", Calling: mac1},
+		{Prefix: p2, NAS: "192.0.2.2", PoolKey: "ac2/ac2-1", User: "sub", Calling: mac2},
+	}
+	check := func(when string, want []Delegation) {
+		t.Helper()
+		got := l.Delegations(t)
+		for i := range got {
+			if got[i].Expiring < 50*time.Minute {
+				t.Errorf("%s: %v expires in %v, want about the hour's lease_duration", when, got[i].Prefix, got[i].Expiring)
+			}
+			got[i].Expiring = 0
+		}
+		slices.SortFunc(want, func(a, b Delegation) int { return a.Prefix.Addr().Compare(b.Prefix.Addr()) })
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s: prefix leases\n%+v\nwant\n%+v", when, got, want)
+		}
+	}
+	check("two sessions", want)
+
+	r3, a3 := ac1.dial(2, mac3)
+	if !a3.IsValid() || r3.DelegatedIPv6Prefix.IsValid() {
+		t.Fatalf("prefix pool spent: Accept %+v, want an address and no prefix", r3)
+	}
+	// Its records are answered (settle): an Interim-Update that keeps no
+	// prefix lease alive is no failure.
+	s3 := ac1.session(2, mac3, a3)
+	if err := s3.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s3.Interim(radius.Usage{}); err != nil {
+		t.Fatal(err)
+	}
+	ac1.settle() // before the Stop, which would replace a queued Interim-Update
+	if err := s3.Stop(radius.Usage{}, radius.CauseUserRequest); err != nil {
+		t.Fatal(err)
+	}
+	ac1.settle()
+	check("a session without a prefix came and went", want)
+
+	// As an AC reports it: the Start before DHCPv6-PD, the prefix from
+	// the Interim-Update on, and none after the CPE's DHCPv6 Release,
+	// which comes before its PADT: the Stop frees the session's lease all
+	// the same (with Debian's stop_clear, which matches on the prefix, it
+	// stays).
+	s1 := ac1.session(1, mac1, a1)
+	if err := s1.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s1.SetIPv6(radius.IPv6Prefixes{Delegated: []netip.Prefix{p1}})
+	if err := s1.Interim(radius.Usage{}); err != nil {
+		t.Fatal(err)
+	}
+	ac1.settle()
+	check("ac1's session started", want)
+	s1.SetIPv6(radius.IPv6Prefixes{})
+	if err := s1.Stop(radius.Usage{Time: time.Minute}, radius.CauseUserRequest); err != nil {
+		t.Fatal(err)
+	}
+	ac1.settle()
+	check("ac1's session stopped after a Release", want[1:])
+
+	// A session that ends holding its prefix (keepalive, Disconnect):
+	// the Stop names it.
+	s2 := ac2.session(1, mac2, a2)
+	s2.SetIPv6(radius.IPv6Prefixes{Delegated: []netip.Prefix{p2}})
+	if err := s2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Stop(radius.Usage{}, radius.CauseLostCarrier); err != nil {
+		t.Fatal(err)
+	}
+	ac2.settle()
+	check("ac2's session stopped", nil)
+	if log := l.PG.Log(); strings.Contains(log, "ERROR:") {
+		t.Errorf("PostgreSQL logged an error:\n%s", log)
+	}
+
+	r4, _ := ac2.dial(2, mac1)
+	if !slices.Contains(pd, r4.DelegatedIPv6Prefix) {
+		t.Fatalf("with both prefixes freed ac2 got %v, want one of %v", r4.DelegatedIPv6Prefix, pd)
+	}
+}
+
+// TestTwoNASNeverSharePrefixes: two ACs allocate at once from a prefix
+// pool smaller than their demand: each prefix goes to exactly one
+// session, the rest are accepted without one, each lease names its
+// holder; an AC's Accounting-On frees its own prefixes and no other's.
+func TestTwoNASNeverSharePrefixes(t *testing.T) {
+	const size, each = 20, 15
+	l := Start(t, Options{Pool: pool("100.64.4.1", 2*each), PDPool: prefixes("2001:db8:200::/60", size)})
+	acs := []*nas{newNAS(t, l, "ac1", "192.0.2.1"), newNAS(t, l, "ac2", "192.0.2.2")}
+	nasIP := map[string]string{"ac1": "192.0.2.1", "ac2": "192.0.2.2"}
+	var mu sync.Mutex
+	owner := map[netip.Prefix]string{}
+	without := 0
+	var wg sync.WaitGroup
+	for _, n := range acs {
+		for sid := 1; sid <= each; sid++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r, a := n.dial(sid, fmt.Sprintf("02:00:00:00:%02x:%02x", len(n.id), sid))
+				mu.Lock()
+				defer mu.Unlock()
+				if !a.IsValid() {
+					t.Errorf("%s session %d: no address (%+v)", n.id, sid, r)
+					return
+				}
+				p := r.DelegatedIPv6Prefix
+				if !p.IsValid() {
+					without++
+					return
+				}
+				key := fmt.Sprintf("%s/%s-%d", n.id, n.id, sid)
+				if prev, dup := owner[p]; dup {
+					t.Errorf("%v delegated to %s and %s", p, prev, key)
+				}
+				owner[p] = key
+			}()
+		}
+	}
+	wg.Wait()
+	if len(owner) != size || without != 2*each-size {
+		t.Errorf("%d prefixes delegated, %d sessions without; want %d and %d", len(owner), without, size, 2*each-size)
+	}
+	per := map[string]int{}
+	for _, d := range l.Delegations(t) {
+		key, ok := owner[d.Prefix]
+		if !ok {
+			t.Errorf("prefix lease %+v that no Accept carried", d)
+			continue
+		}
+		if d.PoolKey != key || d.NAS != nasIP[strings.Split(key, "/")[0]] {
+			t.Errorf("prefix lease %+v, want it held by %s", d, key)
+		}
+		per[d.NAS]++
+	}
+	t.Logf("%d prefixes: %d to ac1, %d to ac2, %d sessions without", len(owner), per["192.0.2.1"], per["192.0.2.2"], without)
+
+	if err := acs[0].acct.On(); err != nil {
+		t.Fatal(err)
+	}
+	acs[0].settle()
+	ds := l.Delegations(t)
+	for _, d := range ds {
+		if d.NAS != "192.0.2.2" {
+			t.Errorf("after ac1's Accounting-On: prefix lease %+v of ac1 left", d)
+		}
+	}
+	if len(ds) != per["192.0.2.2"] {
+		t.Errorf("after ac1's Accounting-On: %d prefix leases, want ac2's %d", len(ds), per["192.0.2.2"])
 	}
 }
