@@ -1,0 +1,79 @@
+package radiusaaa
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
+	"github.com/pppoe-xdp/pppoe-xdp/control/session"
+)
+
+// unusedDataPlane is what session.New insists on for a session that is
+// never run: the backend's Observe reads only the session's handle, and
+// the events are fed to it directly.
+type unusedDataPlane struct{}
+
+func (unusedDataPlane) Install(session.Entry) (session.Handle, error)                { return nil, nil }
+func (unusedDataPlane) Update(session.Handle, session.Entry) (session.Handle, error) { return nil, nil }
+func (unusedDataPlane) Remove(session.Handle) error                                  { return nil }
+func (unusedDataPlane) Stats(session.Handle) (session.Stats, error)                  { return session.Stats{}, nil }
+
+// TestBackendIPv6OnlyAccounting: a RADIUS session where only IPv6CP
+// opens (IPCP never does: control/session's v6only tests show it is
+// then NetworkUp.SessionUp) is accounted: its Start reaches FreeRADIUS
+// with the README's erin's Framed-IPv6-Prefix and Delegated-IPv6-Prefix
+// and no Framed-IP-Address, and its Stop follows with the counters.
+func TestBackendIPv6OnlyAccounting(t *testing.T) {
+	r := startRadiusd(t)
+	b, _ := newBackend(t, backendConfig(t, r, ""))
+	const h = 0x61
+	a := ask(t, b, h, auth.PAP, "erin", "erin-pw")
+	if !a.Accept || !a.IPv6 {
+		t.Fatalf("erin: accept %v IPv6 %v: %v", a.Accept, a.IPv6, a.Err)
+	}
+	s, err := session.New(session.Config{
+		Settings: &session.Settings{Link: link.Config{Methods: []auth.Method{auth.PAP}}, AAA: b, DataPlane: unusedDataPlane{}},
+		ID:       h, SessionID: h,
+		Send:     func(ppp.Frame) error { return nil },
+		SendPADT: func(string) error { return nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now()
+	prefixes := session.Prefixes{Link: a.IPv6Link, Delegated: []netip.Prefix{a.IPv6Delegated}}
+	b.Observe(s, at, session.Authenticated{User: "erin", Method: auth.PAP, Answer: a})
+	b.Observe(s, at, session.NetworkUp{Protocol: ppp.ProtocolIPv6CP, Entry: session.Entry{SessionID: h, MTU: 1492}, IPv6: prefixes, SessionUp: true})
+	b.Observe(s, at.Add(5*time.Second), session.Stopping{Reason: session.ReasonPADT,
+		Stats: session.Stats{BytesUp: 1000, BytesDown: 2000, PacketsUp: 10, PacketsDown: 20}})
+	b.Observe(s, at.Add(5*time.Second), session.Stopped{Reason: session.ReasonPADT, User: "erin", WasUp: true})
+
+	record := func(status string) map[string]string {
+		for _, rec := range r.Records() {
+			if rec["Acct-Session-Id"] == "00000061" && rec["Acct-Status-Type"] == status {
+				return rec
+			}
+		}
+		return nil
+	}
+	for deadline := time.Now().Add(time.Minute); record("Start") == nil || record("Stop") == nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no Start and Stop for the IPv6-only session:\n%s", r.Detail())
+		}
+	}
+	for _, st := range []string{"Start", "Stop"} {
+		rec := record(st)
+		if rec["User-Name"] != "erin" || rec["Framed-IPv6-Prefix"] != "2001:db8:0:1::/64" || rec["Delegated-IPv6-Prefix"] != "2001:db8:100::/56" {
+			t.Errorf("%s %v, want erin's Framed-IPv6-Prefix and Delegated-IPv6-Prefix", st, rec)
+		}
+		if ip, ok := rec["Framed-IP-Address"]; ok {
+			t.Errorf("%s of an IPv6-only session carries Framed-IP-Address %s", st, ip)
+		}
+	}
+	if stop := record("Stop"); stop["Acct-Input-Octets"] != "1000" || stop["Acct-Output-Packets"] != "20" || stop["Acct-Session-Time"] != "5" {
+		t.Errorf("Stop %v, want the counters and 5 s", stop)
+	}
+}
