@@ -26,6 +26,11 @@ func (unusedDataPlane) Stats(session.Handle) (session.Stats, error)             
 // then NetworkUp.SessionUp) is accounted: its Start reaches FreeRADIUS
 // with the README's erin's Framed-IPv6-Prefix and Delegated-IPv6-Prefix
 // and no Framed-IP-Address, and its Stop follows with the counters.
+// The client releases the delegated prefix (DHCPv6 Release, RFC 8415
+// §18.2.7) before it hangs up, as pppoed's client and most CPEs do: the
+// Stop still names it, since FreeRADIUS's sqlippool frees a lease only
+// on a Stop carrying its Delegated-IPv6-Prefix (stop_clear matches
+// framedipaddress).
 func TestBackendIPv6OnlyAccounting(t *testing.T) {
 	r := startRadiusd(t)
 	b, _ := newBackend(t, backendConfig(t, r, ""))
@@ -47,6 +52,7 @@ func TestBackendIPv6OnlyAccounting(t *testing.T) {
 	prefixes := session.Prefixes{Link: a.IPv6Link, Delegated: []netip.Prefix{a.IPv6Delegated}}
 	b.Observe(s, at, session.Authenticated{User: "erin", Method: auth.PAP, Answer: a})
 	b.Observe(s, at, session.NetworkUp{Protocol: ppp.ProtocolIPv6CP, Entry: session.Entry{SessionID: h, MTU: 1492}, IPv6: prefixes, SessionUp: true})
+	b.Observe(s, at.Add(4*time.Second), session.IPv6Prefixes{Prefixes: session.Prefixes{Link: a.IPv6Link}})
 	b.Observe(s, at.Add(5*time.Second), session.Stopping{Reason: session.ReasonPADT,
 		Stats: session.Stats{BytesUp: 1000, BytesDown: 2000, PacketsUp: 10, PacketsDown: 20}})
 	b.Observe(s, at.Add(5*time.Second), session.Stopped{Reason: session.ReasonPADT, User: "erin", WasUp: true})
