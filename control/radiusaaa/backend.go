@@ -113,7 +113,10 @@ type tracked struct {
 	// held are the prefixes delegated to the session at any time, for
 	// its Stop: a client's DHCPv6 Release before it hangs up must not
 	// leave a RADIUS pool's lease (FreeRADIUS sqlippool frees on a Stop
-	// naming the prefix) held until it expires.
+	// naming the prefix) held until it expires. The Access-Accept's
+	// Delegated-IPv6-Prefix comes first and stays; at most maxHeld, the
+	// oldest others make way (a client cycling Solicit and Release must
+	// not grow it, or the Stop, without bound).
 	held []netip.Prefix
 	upAt time.Time
 	acct *radius.Session
@@ -464,12 +467,22 @@ func (b *Backend) setIPv6(t *tracked, p session.Prefixes) {
 	}
 }
 
+// maxHeld bounds tracked.held: 16 Delegated-IPv6-Prefix attributes take
+// at most 16×20 bytes of a Stop's 4,096.
+const maxHeld = 16
+
 // hold records p among the prefixes the session was delegated; t.mu is
 // held.
 func (t *tracked) hold(p netip.Prefix) {
-	if !slices.Contains(t.held, p) {
-		t.held = append(t.held, p)
+	if slices.Contains(t.held, p) {
+		return
 	}
+	if len(t.held) >= maxHeld {
+		// held[0], the Access-Accept's (held first, at Authenticated)
+		// or else the first delegated, stays.
+		t.held = slices.Delete(t.held, 1, 2)
+	}
+	t.held = append(t.held, p)
 }
 
 func usage(st session.Stats, d time.Duration) radius.Usage {

@@ -83,3 +83,18 @@ func TestBackendIPv6OnlyAccounting(t *testing.T) {
 		t.Errorf("Stop %v, want the counters and 5 s", stop)
 	}
 }
+
+// TestHeldBounded: a client cycling Solicit and Release through a pool
+// leaves its Stop at most maxHeld prefixes, the Access-Accept's first.
+func TestHeldBounded(t *testing.T) {
+	var tr tracked
+	fixed := netip.MustParsePrefix("2001:db8:100::/56")
+	tr.hold(fixed)
+	for i := range 100 {
+		tr.hold(netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0x90, byte(i)}), 56))
+		tr.hold(fixed)
+	}
+	if len(tr.held) != maxHeld || tr.held[0] != fixed || tr.held[maxHeld-1].Addr().As16()[5] != 99 {
+		t.Errorf("held %v: want %d, %s first, the newest last", tr.held, maxHeld, fixed)
+	}
+}
