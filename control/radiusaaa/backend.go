@@ -110,6 +110,7 @@ type tracked struct {
 	class [][]byte
 	ip    netip.Addr
 	v6    radius.IPv6Prefixes
+	fixed netip.Prefix // the Access-Accept's Delegated-IPv6-Prefix
 	// held are the prefixes delegated to the session at any time, for
 	// its Stop: a client's DHCPv6 Release before it hangs up must not
 	// leave a RADIUS pool's lease (FreeRADIUS sqlippool frees on a Stop
@@ -384,12 +385,22 @@ func (b *Backend) Observe(s *session.Session, at time.Time, e session.Event) {
 		t.v6 = radius.IPv6Prefixes{Link: e.Answer.IPv6Link}
 		if d := e.Answer.IPv6Delegated; d.IsValid() {
 			t.v6.Delegated = []netip.Prefix{d}
+			t.fixed = d
 			t.hold(d)
 		}
 		t.mu.Unlock()
 	case session.NetworkUp:
 		if e.Protocol == ppp.ProtocolIPv6CP {
-			b.setIPv6(t, e.IPv6)
+			p := e.IPv6
+			t.mu.Lock()
+			if len(p.Delegated) == 0 && t.fixed.IsValid() {
+				// IPv6CP opens before DHCPv6 has delegated anything;
+				// the session will delegate what the Access-Accept
+				// fixed, which a Start sent now must name.
+				p.Delegated = []netip.Prefix{t.fixed}
+			}
+			t.mu.Unlock()
+			b.setIPv6(t, p)
 		}
 		b.networkUp(uint64(s.ID()), t, at, e)
 	case session.IPv6Prefixes:

@@ -25,7 +25,9 @@ func (unusedDataPlane) Stats(session.Handle) (session.Stats, error)             
 // opens (IPCP never does: control/session's v6only tests show it is
 // then NetworkUp.SessionUp) is accounted: its Start reaches FreeRADIUS
 // with the README's erin's Framed-IPv6-Prefix and Delegated-IPv6-Prefix
-// and no Framed-IP-Address, and its Stop follows with the counters.
+// and no Framed-IP-Address (the Access-Accept's prefix, though IPv6CP
+// opens before DHCPv6 has delegated it), and its Stop follows with the
+// counters.
 // The client releases the delegated prefix (DHCPv6 Release, RFC 8415
 // §18.2.7) before it hangs up, as pppoed's client and most CPEs do: the
 // Stop still names it, since FreeRADIUS's sqlippool frees a lease only
@@ -49,9 +51,12 @@ func TestBackendIPv6OnlyAccounting(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := time.Now()
-	prefixes := session.Prefixes{Link: a.IPv6Link, Delegated: []netip.Prefix{a.IPv6Delegated}}
 	b.Observe(s, at, session.Authenticated{User: "erin", Method: auth.PAP, Answer: a})
-	b.Observe(s, at, session.NetworkUp{Protocol: ppp.ProtocolIPv6CP, Entry: session.Entry{SessionID: h, MTU: 1492}, IPv6: prefixes, SessionUp: true})
+	// As a session tells it: IPv6CP opens with the link /64 and nothing
+	// delegated yet; DHCPv6 delegates the prefix a moment later.
+	b.Observe(s, at, session.NetworkUp{Protocol: ppp.ProtocolIPv6CP, Entry: session.Entry{SessionID: h, MTU: 1492},
+		IPv6: session.Prefixes{Link: a.IPv6Link}, SessionUp: true})
+	b.Observe(s, at.Add(time.Second), session.IPv6Prefixes{Prefixes: session.Prefixes{Link: a.IPv6Link, Delegated: []netip.Prefix{a.IPv6Delegated}}})
 	b.Observe(s, at.Add(4*time.Second), session.IPv6Prefixes{Prefixes: session.Prefixes{Link: a.IPv6Link}})
 	b.Observe(s, at.Add(5*time.Second), session.Stopping{Reason: session.ReasonPADT,
 		Stats: session.Stats{BytesUp: 1000, BytesDown: 2000, PacketsUp: 10, PacketsDown: 20}})
