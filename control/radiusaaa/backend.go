@@ -110,9 +110,18 @@ type tracked struct {
 	class [][]byte
 	ip    netip.Addr
 	v6    radius.IPv6Prefixes
-	upAt  time.Time
-	acct  *radius.Session
-	info  radius.SessionInfo // what acct was started with
+	fixed netip.Prefix // the Access-Accept's Delegated-IPv6-Prefix
+	// held are the prefixes delegated to the session at any time, for
+	// its Stop: a client's DHCPv6 Release before it hangs up must not
+	// leave a RADIUS pool's lease (FreeRADIUS sqlippool frees on a Stop
+	// naming the prefix) held until it expires. The Access-Accept's
+	// Delegated-IPv6-Prefix comes first and stays; at most maxHeld, the
+	// oldest others make way (a client cycling Solicit and Release must
+	// not grow it, or the Stop, without bound).
+	held []netip.Prefix
+	upAt time.Time
+	acct *radius.Session
+	info radius.SessionInfo // what acct was started with
 }
 
 // NewBackend returns a Backend over local; nothing is sent before Update
@@ -376,11 +385,22 @@ func (b *Backend) Observe(s *session.Session, at time.Time, e session.Event) {
 		t.v6 = radius.IPv6Prefixes{Link: e.Answer.IPv6Link}
 		if d := e.Answer.IPv6Delegated; d.IsValid() {
 			t.v6.Delegated = []netip.Prefix{d}
+			t.fixed = d
+			t.hold(d)
 		}
 		t.mu.Unlock()
 	case session.NetworkUp:
 		if e.Protocol == ppp.ProtocolIPv6CP {
-			b.setIPv6(t, e.IPv6)
+			p := e.IPv6
+			t.mu.Lock()
+			if len(p.Delegated) == 0 && t.fixed.IsValid() {
+				// IPv6CP opens before DHCPv6 has delegated anything;
+				// the session will delegate what the Access-Accept
+				// fixed, which a Start sent now must name.
+				p.Delegated = []netip.Prefix{t.fixed}
+			}
+			t.mu.Unlock()
+			b.setIPv6(t, p)
 		}
 		b.networkUp(uint64(s.ID()), t, at, e)
 	case session.IPv6Prefixes:
@@ -399,6 +419,16 @@ func (b *Backend) Observe(s *session.Session, at time.Time, e session.Event) {
 		t.mu.Lock()
 		defer t.mu.Unlock()
 		if t.acct != nil {
+			// The Stop names every prefix the session was delegated,
+			// released or not (see held).
+			v6 := t.v6
+			v6.Delegated = slices.Clone(v6.Delegated)
+			for _, p := range t.held {
+				if !slices.Contains(v6.Delegated, p) {
+					v6.Delegated = append(v6.Delegated, p)
+				}
+			}
+			t.acct.SetIPv6(v6)
 			cause := e.Reason.TerminateCause()
 			if err := t.acct.Stop(usage(e.Stats, at.Sub(t.upAt)), cause); err != nil && !errors.Is(err, radius.ErrStopped) {
 				b.log.Warn("radius accounting stop not queued", zap.String("acct_session_id", radius.AcctSessionID(uint64(s.ID()))), zap.Error(err))
@@ -440,9 +470,30 @@ func (b *Backend) setIPv6(t *tracked, p session.Prefixes) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.v6 = radius.IPv6Prefixes{Link: p.Link, Delegated: p.Delegated}
+	for _, d := range p.Delegated {
+		t.hold(d)
+	}
 	if t.acct != nil {
 		t.acct.SetIPv6(t.v6)
 	}
+}
+
+// maxHeld bounds tracked.held: 16 Delegated-IPv6-Prefix attributes take
+// at most 16×20 bytes of a Stop's 4,096.
+const maxHeld = 16
+
+// hold records p among the prefixes the session was delegated; t.mu is
+// held.
+func (t *tracked) hold(p netip.Prefix) {
+	if slices.Contains(t.held, p) {
+		return
+	}
+	if len(t.held) >= maxHeld {
+		// held[0], the Access-Accept's (held first, at Authenticated)
+		// or else the first delegated, stays.
+		t.held = slices.Delete(t.held, 1, 2)
+	}
+	t.held = append(t.held, p)
 }
 
 func usage(st session.Stats, d time.Duration) radius.Usage {
