@@ -76,20 +76,11 @@ func (d *Daemon) sessions() []Active {
 // name=value) or a JSON array; "show-ids" puts each session's .id where the
 // item number goes, as RouterOS does.
 func (d *Daemon) printActive(out io.Writer, cmd config.Command, asJSON bool) error {
-	var detail, showIDs bool
-	for _, a := range cmd.Args {
-		switch {
-		case a.Name == "detail" && !a.HasValue:
-			detail = true
-		case a.Name == "show-ids" && !a.HasValue:
-			showIDs = true
-		default:
-			return fmt.Errorf("print: unsupported argument %s", a)
-		}
+	flags, err := printFlags(cmd, "detail", "show-ids")
+	if err != nil {
+		return err
 	}
-	if cmd.Target != nil {
-		return fmt.Errorf("print: unexpected item selector")
-	}
+	detail, showIDs := flags["detail"], flags["show-ids"]
 	ss := d.sessions()
 	number := func(i int) string {
 		if showIDs {
@@ -142,7 +133,7 @@ func (d *Daemon) printActive(out io.Writer, cmd config.Command, asJSON bool) err
 		}
 		b.WriteString(t.String())
 	}
-	_, err := io.WriteString(out, b.String())
+	_, err = io.WriteString(out, b.String())
 	return err
 }
 

@@ -82,16 +82,11 @@ var dhcpv6Props = []struct {
 // (INTERFACE, STATUS, REQUEST, PREFIX), every property with detail, or a
 // JSON array.
 func (d *Daemon) printDHCPv6Clients(out io.Writer, cmd config.Command, asJSON bool) error {
-	detail := false
-	for _, a := range cmd.Args {
-		if a.Name != "detail" || a.HasValue {
-			return fmt.Errorf("print: unsupported argument %s", a)
-		}
-		detail = true
+	flags, err := printFlags(cmd, "detail")
+	if err != nil {
+		return err
 	}
-	if cmd.Target != nil {
-		return fmt.Errorf("print: unexpected item selector")
-	}
+	detail := flags["detail"]
 	dc, ok := d.opts.Clients.(DHCPv6Clients)
 	if !ok {
 		return fmt.Errorf("%s: %w", menuDHCPv6Client, errNotAvailable)
@@ -140,7 +135,7 @@ func (d *Daemon) printDHCPv6Clients(out io.Writer, cmd config.Command, asJSON bo
 		}
 		b.WriteString(t.String())
 	}
-	_, err := io.WriteString(out, b.String())
+	_, err = io.WriteString(out, b.String())
 	return err
 }
 
@@ -151,16 +146,11 @@ const menuIPv6Pool = "/ipv6 pool"
 // printIPv6Pools prints /ipv6 pool: the configured pools, then each
 // dhcp-client's dynamic pool with the time its prefix has left.
 func (d *Daemon) printIPv6Pools(out io.Writer, cmd config.Command, asJSON bool) error {
-	detail := false
-	for _, a := range cmd.Args {
-		if a.Name != "detail" || a.HasValue {
-			return fmt.Errorf("print: unsupported argument %s", a)
-		}
-		detail = true
+	flags, err := printFlags(cmd, "detail")
+	if err != nil {
+		return err
 	}
-	if cmd.Target != nil {
-		return fmt.Errorf("print: unexpected item selector")
-	}
+	detail := flags["detail"]
 	type row struct {
 		dynamic                          bool
 		name, prefix, length, expires, c string
@@ -216,6 +206,6 @@ func (d *Daemon) printIPv6Pools(out io.Writer, cmd config.Command, asJSON bool) 
 		t.add(strconv.Itoa(i), flag, config.Cell(r.name), r.prefix, r.length, r.expires)
 	}
 	b.WriteString(t.String())
-	_, err := io.WriteString(out, b.String())
+	_, err = io.WriteString(out, b.String())
 	return err
 }

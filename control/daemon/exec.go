@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -158,6 +159,22 @@ func knownMenu(menu string) bool {
 		}
 	}
 	return false
+}
+
+// printFlags reads the arguments of a print that takes only valueless
+// flags among allowed, and no item selector: the flags given.
+func printFlags(cmd config.Command, allowed ...string) (map[string]bool, error) {
+	given := map[string]bool{}
+	for _, a := range cmd.Args {
+		if a.HasValue || !slices.Contains(allowed, a.Name) {
+			return nil, fmt.Errorf("print: unsupported argument %s", a)
+		}
+		given[a.Name] = true
+	}
+	if cmd.Target != nil {
+		return nil, fmt.Errorf("print: unexpected item selector")
+	}
+	return given, nil
 }
 
 // printArgs reads print's arguments: detail, and show-sensitive, which

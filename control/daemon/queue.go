@@ -71,13 +71,8 @@ func burst(d ratelimit.Dir) ratelimit.Dir {
 // session, RouterOS's print form (every property as name=value), or a JSON
 // array of the same.
 func (d *Daemon) printQueues(out io.Writer, cmd config.Command, asJSON bool) error {
-	for _, a := range cmd.Args {
-		if (a.Name != "detail" && a.Name != "stats") || a.HasValue {
-			return fmt.Errorf("print: unsupported argument %s", a)
-		}
-	}
-	if cmd.Target != nil {
-		return fmt.Errorf("print: unexpected item selector")
+	if _, err := printFlags(cmd, "detail", "stats"); err != nil {
+		return err
 	}
 	var qs []Active
 	for _, a := range d.sessions() {
