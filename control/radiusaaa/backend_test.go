@@ -152,7 +152,18 @@ func TestBackendFreeRADIUS(t *testing.T) {
 		}
 	})
 	t.Run("local secrets first", func(t *testing.T) {
-		before := strings.Count(r.Log(), "Received Access-Request")
+		// FreeRADIUS's output reaches r.Log() through a pipe, after its
+		// answers: let the earlier subtests' requests arrive before counting.
+		count := func() int { return strings.Count(r.Log(), "Received Access-Request") }
+		before := count()
+		for range 25 {
+			time.Sleep(200 * time.Millisecond)
+			n := count()
+			if n == before {
+				break
+			}
+			before = n
+		}
 		a := ask(t, b, 40, auth.PAP, "carol", "carol-pw")
 		if !a.Accept || a.Remote != netip.MustParseAddr("10.78.0.2") {
 			t.Fatalf("carol: %+v", a)
@@ -162,7 +173,8 @@ func TestBackendFreeRADIUS(t *testing.T) {
 		if a := ask(t, b, 41, auth.PAP, "carol", "wrong"); a.Accept {
 			t.Fatal("carol with a wrong password accepted")
 		}
-		if after := strings.Count(r.Log(), "Received Access-Request"); after != before {
+		time.Sleep(200 * time.Millisecond) // as above: a request sent would show by now
+		if after := count(); after != before {
 			t.Errorf("local users went to RADIUS: %d Access-Requests", after-before)
 		}
 	})
