@@ -76,8 +76,9 @@ installed in the pinned maps (they keep forwarding) and recorded in
 restart pppoed" do this. The next start reconciles what it finds: a
 session it can restore is adopted, any other is swept (PADT with its
 stored MACs and session id, map entries removed, address freed, one log
-line each). The access concentrator's sessions are adopted; a client's
-are swept and it dials again.
+line each). The access concentrator's and the clients' sessions are
+adopted; a client configured otherwise since ends its session and dials
+again.
 
 Flags:
 `
@@ -292,7 +293,13 @@ func serve(f flags, log *zap.Logger) error {
 		DataPlane:  host.NewClientDataPlane(dp, p0.Diverts, log),
 		Routes:     client.NetlinkRoutes{},
 		DNS:        client.NewResolvConf(f.resolvConf),
+		State:      writer,
+		IDs:        disc.Handles,
 	}, log)
+	// The clients dial once the previous run's client sessions were
+	// offered to them (adopted or swept) by the reconciliation.
+	clients.Resume(cfg)
+	rec.Clients = host.ClientAdoption{Manager: clients}
 	d = daemon.New(daemon.Options{
 		ConfigPath: f.config,
 		Servers:    ac,

@@ -54,6 +54,11 @@ type Client struct {
 	// interfaceID draws IPv6CP Interface-Identifiers; nil is
 	// crypto/rand (tests pin it).
 	interfaceID func() ipv6cp.InterfaceID
+	// resuming holds the client until the previous run's sessions were
+	// offered and has the one offered to it (adopt.go); nil: nothing to
+	// wait for. digest names its configuration in its records.
+	resuming *resumption
+	digest   string
 
 	mu          sync.Mutex
 	st          Status
@@ -165,17 +170,24 @@ func orDefault(v, d int) int {
 // routes and DNS servers are removed and the netdev is deleted. Run
 // returns nil then, or an error if the netdev could not be made.
 func (c *Client) Run(ctx context.Context) error {
-	nd, err := c.deps.DataPlane.Netdev(c.cfg.Name, c.maxMTU())
-	if err != nil {
-		c.setFailed(err.Error())
-		return fmt.Errorf("client %s: netdev: %w", c.cfg.Name, err)
+	if !c.awaitReconcile(ctx) {
+		c.setFailed("administratively disabled")
+		return nil
+	}
+	// The session a previous run left, taken over as it is (adopt.go).
+	nd, att, adopted := c.resume(ctx)
+	if nd == nil {
+		var err error
+		if nd, err = c.deps.DataPlane.Netdev(c.cfg.Name, c.maxMTU()); err != nil {
+			c.setFailed(err.Error())
+			return fmt.Errorf("client %s: netdev: %w", c.cfg.Name, err)
+		}
 	}
 	defer func() {
 		if err := nd.Close(); err != nil {
 			c.log.Warn("deleting netdev", zap.Error(err))
 		}
 	}()
-	var att *Attachment
 	defer func() {
 		if att != nil {
 			att.Conn.Close()
@@ -207,12 +219,17 @@ func (c *Client) Run(ctx context.Context) error {
 			}
 			att = &a
 		}
-		if c.cfg.DialOnDemand {
-			if !c.waitDemand(ctx, nd) {
-				return nil
-			}
+		var connected bool
+		var reason string
+		switch {
+		case adopted != nil:
+			connected, reason = adopted()
+			adopted = nil
+		case c.cfg.DialOnDemand && !c.waitDemand(ctx, nd):
+			return nil
+		default:
+			connected, reason = c.attempt(ctx, *att, nd)
 		}
-		connected, reason := c.attempt(ctx, *att, nd)
 		if ctx.Err() != nil {
 			c.setFailed("administratively disabled")
 			return nil

@@ -33,6 +33,11 @@ type Deps struct {
 	// Timing overrides timers so tests run fast; zero fields take the
 	// defaults.
 	Timing Timing
+	// State keeps each session's record, from which a restarted pppoed
+	// takes it over (adopt.go), with handles from IDs (shared with the
+	// access concentrator's sessions); nil either: no records.
+	State Journal
+	IDs   *psession.IDs
 }
 
 // Timing holds the client's timers. Zero fields take the defaults noted.

@@ -103,3 +103,32 @@ func firstErr(errs ...error) error {
 	}
 	return nil
 }
+
+// Keep implements DNSKeeper: client's servers, written by an earlier
+// pppoed whose session this one adopted, are recorded without writing the
+// file, which holds them already.
+func (r *ResolvConf) Keep(client string, servers []netip.Addr) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(servers) == 0 {
+		delete(r.servers, client)
+		return
+	}
+	r.servers[client] = slices.Clone(servers)
+}
+
+// Settle implements DNSKeeper: the file is written only if it differs
+// from what the clients have, so that adopting every session leaves it
+// untouched while one not adopted loses its servers.
+func (r *ResolvConf) Settle() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b, err := os.ReadFile(r.path)
+	if err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("client: resolv.conf: %w", err)
+	}
+	if string(b) == r.content() {
+		return nil
+	}
+	return r.write()
+}

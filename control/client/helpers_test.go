@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"slices"
@@ -33,6 +34,9 @@ type endpoint struct {
 	in     chan []byte
 	closed chan struct{}
 	once   sync.Once
+	// cut takes the endpoint off the wire: what it writes is lost (a
+	// process killed with its socket).
+	cut atomic.Bool
 }
 
 func (h *hub) endpoint() *endpoint {
@@ -53,6 +57,9 @@ func (e *endpoint) ReadFrame(b []byte) (int, error) {
 }
 
 func (e *endpoint) WriteFrame(b []byte) error {
+	if e.cut.Load() {
+		return nil
+	}
 	e.h.mu.Lock()
 	defer e.h.mu.Unlock()
 	for _, o := range e.h.eps {
@@ -255,7 +262,7 @@ func (r *fakeRoutes) AddAddress(a Address) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.addrs[a] {
-		return fmt.Errorf("address %v exists", a)
+		return fmt.Errorf("address %v: %w", a, fs.ErrExist)
 	}
 	r.addrs[a] = true
 	return nil
@@ -275,7 +282,7 @@ func (r *fakeRoutes) AddRoute(rt Route) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.routes[rt] {
-		return fmt.Errorf("route %v exists", rt)
+		return fmt.Errorf("route %v: %w", rt, fs.ErrExist)
 	}
 	r.routes[rt] = true
 	return nil
@@ -330,6 +337,7 @@ type testAC struct {
 	pending  []acKey // opened by PADR, Up after the PADS went out
 	padrs    int
 	echoReqs int
+	echoReps []uint32 // the magic numbers of Echo-Replies to the AC's Echo-Requests (echo)
 	terms    int // Terminate-Requests received
 	padtsIn  int
 }
@@ -529,6 +537,9 @@ func (ac *testAC) output(k acKey, s *acSession, out link.Output) {
 		ac.send(k, s, f)
 	}
 	for _, ev := range out.Events {
+		if r, ok := ev.(link.EchoReply); ok {
+			ac.echoReps = append(ac.echoReps, r.Magic)
+		}
 		ac.eventIPv6(k, s, ev)
 		if _, ok := ev.(link.Down); ok {
 			ac.ep.WriteFrame(ac.srv.PADT(s.c, k.sid, ""))

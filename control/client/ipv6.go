@@ -57,25 +57,8 @@ func (s *session) ipv6Up(info link.Info, now time.Time) {
 	v := &v6{local: ipv6.InterfaceID(info.IPv6.Local), remote: ipv6.InterfaceID(info.IPv6.Remote)}
 	v.rs = ra.NewSolicitor(v.local, nil)
 	v.rs.Start(now)
-	if d := c.dhcp; d != nil && !d.Disabled {
-		dc, err := dhcp6.NewClient(dhcp6.ClientConfig{
-			// DUID-LL (RFC 8415 §11.4): the Ethernet interface's address
-			// is permanent, so the server sees one client across
-			// sessions and restarts.
-			DUID:           &dhcpv6.DUIDLL{HWType: iana.HWTypeEthernet, LinkLayerAddr: s.att.MAC},
-			LocalID:        v.local,
-			IAID:           iaid(c.cfg.Name),
-			RequestPrefix:  d.Request.Has("prefix"),
-			RequestAddress: d.Request.Has("address"),
-			PrefixHint:     netip.Prefix(d.PrefixHint).Bits(),
-			RapidCommit:    d.RapidCommit,
-		}, s.log)
-		if err != nil {
-			s.log.Warn("/ipv6 dhcp-client", zap.Error(err))
-		} else {
-			v.dhcp = dc
-			dc.Start(now)
-		}
+	if v.dhcp = s.newDHCPClient(v.local); v.dhcp != nil {
+		v.dhcp.Start(now)
 	}
 	s.v6 = v
 	c.update(func(st *Status) {
@@ -83,6 +66,33 @@ func (s *session) ipv6Up(info link.Info, now time.Time) {
 	})
 	s.publishDHCP()
 	s.log.Info("IPv6 up", zap.Stringer("local", ipv6.LinkLocal(v.local)), zap.Stringer("remote", ipv6.LinkLocal(v.remote)))
+}
+
+// newDHCPClient is the session's /ipv6 dhcp-client, not started; nil
+// without one.
+func (s *session) newDHCPClient(local ipv6.InterfaceID) *dhcp6.Client {
+	c := s.c
+	d := c.dhcp
+	if d == nil || d.Disabled {
+		return nil
+	}
+	dc, err := dhcp6.NewClient(dhcp6.ClientConfig{
+		// DUID-LL (RFC 8415 §11.4): the Ethernet interface's address
+		// is permanent, so the server sees one client across
+		// sessions and restarts.
+		DUID:           &dhcpv6.DUIDLL{HWType: iana.HWTypeEthernet, LinkLayerAddr: s.att.MAC},
+		LocalID:        local,
+		IAID:           iaid(c.cfg.Name),
+		RequestPrefix:  d.Request.Has("prefix"),
+		RequestAddress: d.Request.Has("address"),
+		PrefixHint:     netip.Prefix(d.PrefixHint).Bits(),
+		RapidCommit:    d.RapidCommit,
+	}, s.log)
+	if err != nil {
+		s.log.Warn("/ipv6 dhcp-client", zap.Error(err))
+		return nil
+	}
+	return dc
 }
 
 // iaid names the client's IA_PD and IA_NA (RFC 8415 §12): the same for a

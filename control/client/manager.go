@@ -30,6 +30,9 @@ type Manager struct {
 	order   []string // configured names, config order
 	clients map[string]*managed
 	closed  bool
+	// resuming is the take-over of the previous run's sessions (Resume,
+	// adopt.go); nil: none.
+	resuming *resumption
 }
 
 type managed struct {
@@ -126,6 +129,7 @@ func (m *Manager) apply(clients []config.Client, limit func(config.Client) ratel
 				cl.SetDHCPv6(*mc.dhcp)
 			}
 			cl.slot, cl.limit = mc.slot, mc.limit
+			cl.resuming, cl.digest = m.resuming, digest(mc.key)
 			mc.client = cl
 			ctx, cancel := context.WithCancel(context.Background())
 			mc.cancel, mc.done = cancel, make(chan struct{})

@@ -58,12 +58,39 @@ type session struct {
 	mpOn    bool // the installed session runs MP (Divert registered)
 
 	v6 *v6 // while IPv6CP is open (ipv6.go)
+
+	// The state record (adopt.go): adopted until Start for a session
+	// taken over from a previous run; record is the record's handle while
+	// there is one, journaled its ClientState as last written, started
+	// when the session came up.
+	adopted   bool
+	record    uint64
+	journaled []byte
+	started   time.Time
 }
 
 // runSession runs the PPP link over ps until it goes down or ctx ends, and
 // tears everything down. It reports whether IPCP came up and why the
 // session ended.
 func (c *Client) runSession(ctx context.Context, att Attachment, nd Netdev, ps pppoe.Session) (bool, string) {
+	lc, queue := c.linkConfig(att, nd, ps)
+	lk, err := link.New(lc)
+	if err != nil {
+		c.sendPADT(att, ps, "")
+		return false, "link: " + err.Error()
+	}
+	s := &session{c: c, att: att, nd: nd, ps: ps, lk: lk, eng: newEngine(lk, queue),
+		log: c.log.With(zap.Uint16("session_id", ps.SessionID), zap.Stringer("ac_mac", ps.ACMAC), zap.String("user", c.cfg.User))}
+	return s.run(ctx)
+}
+
+func newEngine(lk *link.Link, queue int) psession.Engine {
+	return psession.NewEngine(lk, time.Now, queue)
+}
+
+// linkConfig is the PPP link of a session over ps, and how many frames
+// its queue holds.
+func (c *Client) linkConfig(att Attachment, nd Netdev, ps pppoe.Session) (link.Config, int) {
 	var ml lcp.MultilinkPolicy
 	if _, ok := nd.(MPNetdev); ok {
 		// mrru (validated by config): 0 is disabled, MRRU rejected.
@@ -73,7 +100,7 @@ func (c *Client) runSession(ctx context.Context, att Attachment, nd Netdev, ps p
 			ml.Endpoint = psession.MACEndpoint(att.MAC)
 		}
 	}
-	lk, err := link.New(link.Config{
+	lc := link.Config{
 		Role:       link.Peer,
 		MaxMRU:     uint16(c.maxMRU()),
 		MaxMTU:     uint16(c.maxMTU()),
@@ -88,19 +115,13 @@ func (c *Client) runSession(ctx context.Context, att Attachment, nd Netdev, ps p
 		InterfaceID: c.interfaceID,
 		Multilink:   ml,
 		Restart:     c.timing.Restart,
-	})
-	if err != nil {
-		c.sendPADT(att, ps, "")
-		return false, "link: " + err.Error()
 	}
 	queue := frameQueue
 	if ml.MRRU != 0 {
 		// MP fragments of the AC's data go through the queue.
 		queue = mpFrameQueue
 	}
-	s := &session{c: c, att: att, nd: nd, ps: ps, lk: lk, eng: psession.NewEngine(lk, time.Now, queue),
-		log: c.log.With(zap.Uint16("session_id", ps.SessionID), zap.Stringer("ac_mac", ps.ACMAC), zap.String("user", c.cfg.User))}
-	return s.run(ctx)
+	return lc, queue
 }
 
 // frameQueue is how many PPP frames from the AC wait for the session's
@@ -129,11 +150,19 @@ func (s *session) run(ctx context.Context) (bool, string) {
 	return s.everConnected, s.reason
 }
 
-// Start implements psession.Role: the link comes up.
-func (s *session) Start(now time.Time) { s.eng.Carry(s, s.lk.Up(now), now) }
+// Start implements psession.Role: the link comes up, or, adopted, goes
+// on.
+func (s *session) Start(now time.Time) {
+	if s.adopted {
+		s.resumeAt(now)
+		return
+	}
+	s.eng.Carry(s, s.lk.Up(now), now)
+}
 
 // Receive implements psession.Role: a PPP frame of this session.
 func (s *session) Receive(f ppp.Frame, now time.Time) {
+	defer s.sync()
 	s.lastRx = now
 	if f.Protocol == ppp.ProtocolIPv6 {
 		// RA and DHCPv6 (afpacket passes only IPv6 to multicast and
@@ -226,6 +255,7 @@ func (s *session) Poked(time.Time) {}
 // Wake implements psession.Role: the link's timer, the keepalive, the
 // administrative close's patience.
 func (s *session) Wake(now time.Time) {
+	defer s.sync()
 	s.eng.TickLink(s, now)
 	if s.mp != nil && !s.done {
 		if t := s.mp.Deadline(); !t.IsZero() && !now.Before(t) {
@@ -380,7 +410,11 @@ func (s *session) Act(ev link.Event, now time.Time) {
 		if ev.Protocol != ppp.ProtocolIPCP {
 			return
 		}
+		// Recorded before anything is installed: a crash from here on
+		// leaves a record to adopt or sweep the session by.
+		s.journal(ev.Info, true)
 		if err := s.up(ev.Info); err != nil {
+			s.unjournal()
 			s.setReason("data plane: " + err.Error())
 			s.eng.Carry(s, s.lk.Close("data plane failed", now), now)
 		}
@@ -457,27 +491,12 @@ func (s *session) up(info link.Info) error {
 		})
 		s.mpOn = true
 	}
-	addr := Address{Ifindex: s.nd.Ifindex(), Local: info.IP.Local, Peer: info.IP.Remote}
-	var routes []Route
-	if c.cfg.AddDefaultRoute {
-		// A device route: the netdev is point to point, as RouterOS
-		// shows gateway=pppoe-out1.
-		routes = append(routes, Route{Ifindex: s.nd.Ifindex(), Dst: netip.PrefixFrom(netip.IPv4Unspecified(), 0),
-			Metric: c.cfg.DefaultRouteDistance})
-	}
+	addr, routes := s.network(info)
 	if err := c.addNet(addr, routes); err != nil {
 		s.nd.Remove()
 		return err
 	}
-	var dns []netip.Addr
-	for _, a := range []netip.Addr{info.IP.DNS1, info.IP.DNS2} {
-		if a.IsValid() && !a.IsUnspecified() {
-			dns = append(dns, a)
-		}
-	}
-	if !c.cfg.UsePeerDNS {
-		dns = nil
-	}
+	dns := c.peerDNS4(info)
 	s.dns4 = dns
 	s.writeDNS()
 	s.connected, s.addr, s.routes = true, addr, routes
@@ -504,7 +523,21 @@ func (s *session) up(info link.Info) error {
 	return nil
 }
 
-// teardown undoes up: DNS, routes, address, then the data plane.
+// network is the address and routes up puts on the netdev.
+func (s *session) network(info link.Info) (Address, []Route) {
+	addr := Address{Ifindex: s.nd.Ifindex(), Local: info.IP.Local, Peer: info.IP.Remote}
+	var routes []Route
+	if s.c.cfg.AddDefaultRoute {
+		// A device route: the netdev is point to point, as RouterOS
+		// shows gateway=pppoe-out1.
+		routes = append(routes, Route{Ifindex: s.nd.Ifindex(), Dst: netip.PrefixFrom(netip.IPv4Unspecified(), 0),
+			Metric: s.c.cfg.DefaultRouteDistance})
+	}
+	return addr, routes
+}
+
+// teardown undoes up: DNS, routes, address, then the data plane; the
+// record goes last.
 func (s *session) teardown() {
 	if !s.connected {
 		return
@@ -524,6 +557,7 @@ func (s *session) teardown() {
 	if err := s.nd.Remove(); err != nil {
 		s.log.Warn("removing session from the data plane", zap.Error(err))
 	}
+	s.unjournal()
 	c.update(func(st *Status) {
 		st.ActiveLinks, st.MTU, st.MRU, st.MRRU = 0, 0, 0, 0
 		st.LocalAddress, st.RemoteAddress, st.DNSServers = netip.Addr{}, netip.Addr{}, nil

@@ -36,14 +36,15 @@ func NewClientDataPlane(dp *maps.Datapath, div *maps.MPDiverts, log *zap.Logger)
 	return clientDataPlane{dp: dp, div: div, log: log}
 }
 
-// Netdev implements client.DataPlane.
+// Netdev implements client.DataPlane. A netdev of that name left by a
+// previous pppoed whose session was not adopted (client.NetdevTakeover
+// takes the others) is made anew: what the old session put on it
+// (addresses, routes) goes with it.
 func (c clientDataPlane) Netdev(name string, mtu int) (client.Netdev, error) {
-	dev, err := maps.LookupDevice(name)
-	if err == nil {
-		err = maps.SetDeviceMTU(dev, mtu)
-	} else {
-		dev, err = maps.CreateClientDevice(name, mtu)
+	if err := c.RemoveNetdev(name); err != nil {
+		return nil, err
 	}
+	dev, err := maps.CreateClientDevice(name, mtu)
 	if err != nil {
 		return nil, err
 	}
@@ -51,13 +52,18 @@ func (c clientDataPlane) Netdev(name string, mtu int) (client.Netdev, error) {
 		maps.DeleteDevice(dev.Name)
 		return nil, err
 	}
+	return c.netdevOf(dev), nil
+}
+
+// netdevOf is dev as a client.Netdev, watching it for dial-on-demand.
+func (c clientDataPlane) netdevOf(dev *maps.Device) client.Netdev {
 	n := &netdev{dp: c.dp, dev: dev, demand: make(chan struct{}, 1), stop: make(chan struct{}), log: c.log}
 	n.wg.Add(1)
 	go n.pollDemand()
 	if c.div == nil {
-		return n, nil
+		return n
 	}
-	return &mpNetdev{netdev: n, div: c.div}, nil
+	return &mpNetdev{netdev: n, div: c.div}
 }
 
 // mpNetdev is a netdev that runs multilink's user-space half

@@ -1,6 +1,8 @@
 package host
 
 import (
+	"net"
+	"net/netip"
 	"path/filepath"
 	"testing"
 
@@ -125,9 +127,13 @@ func TestClientNetdev(t *testing.T) {
 				t.Errorf("%s: netdev left after Close", c.name)
 			}
 		}
-		// A netdev the last run left is taken over at the MTU asked for now.
+		// A netdev the last run left, with its address, whose session is
+		// not adopted, is made anew: nothing of the old session is on it.
 		left, err := maps.CreateClientDevice("pppoe-out2", 1300)
 		if err != nil {
+			return err
+		}
+		if err := maps.AddAddress(left.Index, netip.MustParsePrefix("100.64.0.9/32")); err != nil {
 			return err
 		}
 		n, err := NewClientDataPlane(l.dp, nil, nil).Netdev("pppoe-out2", 1400)
@@ -135,12 +141,101 @@ func TestClientNetdev(t *testing.T) {
 			return err
 		}
 		defer n.Close()
-		if n.Ifindex() != left.Index {
-			t.Errorf("taken over: ifindex %d, want the left one's %d", n.Ifindex(), left.Index)
+		if n.Ifindex() == left.Index {
+			t.Errorf("left netdev kept (ifindex %d), want it made anew", n.Ifindex())
 		}
 		if mtu, err := linkMTU("pppoe-out2"); err != nil || mtu != 1400 {
-			t.Errorf("taken over: MTU %d, %v; want 1400", mtu, err)
+			t.Errorf("made anew: MTU %d, %v; want 1400", mtu, err)
+		}
+		if as := addrsOf(t, "pppoe-out2"); len(as) != 0 {
+			t.Errorf("made anew with the old session's addresses %v", as)
 		}
 		return nil
 	})
+}
+
+// TestClientNetdevAdopt: a netdev a previous run left with its session
+// installed is taken over as it is (same ifindex, MTU, address and
+// data-plane entry); one without a session is refused; RemoveNetdev
+// takes a left netdev with its session away.
+func TestClientNetdevAdopt(t *testing.T) {
+	l := newLab(t)
+	l.do(t, func() error {
+		// The session's Ethernet side: any device carrying XDP will do.
+		ethDev, err := maps.CreateClientDevice("eth-x", 1500)
+		if err != nil {
+			return err
+		}
+		eth := ethDev.Index
+		cdp := NewClientDataPlane(l.dp, nil, nil)
+		first, err := cdp.Netdev("pppoe-out1", 1480)
+		if err != nil {
+			return err
+		}
+		ethMAC := net.HardwareAddr{2, 0, 0, 0, 0, 1}
+		if err := first.Install(client.Session{Ifindex: eth, LocalMAC: ethMAC, ACMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2},
+			SessionID: 7, Local: netip.MustParseAddr("100.64.0.9"), Remote: netip.MustParseAddr("100.64.0.1"), MTU: 1452, MRU: 1452}); err != nil {
+			return err
+		}
+		dev, err := maps.LookupDevice("pppoe-out1")
+		if err != nil {
+			return err
+		}
+		if err := maps.AddAddress(dev.Index, netip.MustParsePrefix("100.64.0.9/32")); err != nil {
+			return err
+		}
+		// The previous run is gone without a word (kill -9): nothing of
+		// first is closed.
+		ta := cdp.(client.NetdevTakeover)
+		n, err := ta.AdoptNetdev("pppoe-out1", eth)
+		if err != nil {
+			return err
+		}
+		if n.Ifindex() != first.Ifindex() {
+			t.Errorf("adopted ifindex %d, want %d", n.Ifindex(), first.Ifindex())
+		}
+		if mtu, err := linkMTU("pppoe-out1"); err != nil || mtu != 1452 {
+			t.Errorf("adopted MTU %d, %v; want the session's 1452", mtu, err)
+		}
+		if as := addrsOf(t, "pppoe-out1"); len(as) != 1 {
+			t.Errorf("adopted netdev's addresses %v, want the session's", as)
+		}
+		if _, err := n.Stats(); err != nil {
+			t.Errorf("adopted netdev has no session: %v", err)
+		}
+		if err := ta.RemoveNetdev("pppoe-out1"); err != nil {
+			return err
+		}
+		if _, err := netlink.LinkByName("pppoe-out1"); err == nil {
+			t.Error("netdev left after RemoveNetdev")
+		}
+		if in, err := l.dp.Installed(); err != nil || len(in) != 0 {
+			t.Errorf("installed after RemoveNetdev: %v, %v", in, err)
+		}
+		if err := ta.RemoveNetdev("pppoe-out1"); err != nil {
+			t.Errorf("RemoveNetdev of none: %v", err)
+		}
+		bare, err := cdp.Netdev("pppoe-out3", 1480)
+		if err != nil {
+			return err
+		}
+		defer bare.Close()
+		if _, err := ta.AdoptNetdev("pppoe-out3", eth); err == nil {
+			t.Error("a netdev without a session adopted")
+		}
+		return nil
+	})
+}
+
+func addrsOf(t *testing.T, name string) []netlink.Addr {
+	t.Helper()
+	ln, err := netlink.LinkByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	as, err := netlink.AddrList(ln, netlink.FAMILY_V4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return as
 }

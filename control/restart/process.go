@@ -24,6 +24,9 @@ type Once struct {
 	// After runs once the sessions are adopted or swept (nil: nothing):
 	// RADIUS sends Stops for the accounted sessions not adopted.
 	After func()
+	// Clients adopts the client sessions (nil: swept); told when all
+	// were offered (Clients.Reconciled), whatever the outcome.
+	Clients Clients
 
 	mu   sync.Mutex
 	done bool
@@ -44,8 +47,11 @@ func (o *Once) Reconcile(a Adopter) error {
 	}
 	padt := &Sender{}
 	defer padt.Close()
+	if o.Clients != nil {
+		defer o.Clients.Reconciled()
+	}
 	start := time.Now()
-	res, err := Reconcile(Options{Store: o.Store, DataPlane: o.DataPlane, SendPADT: padt.Send, Adopter: a, Log: log})
+	res, err := Reconcile(Options{Store: o.Store, DataPlane: o.DataPlane, SendPADT: padt.Send, Adopter: a, Clients: o.Clients, Log: log})
 	if err != nil {
 		return fmt.Errorf("data plane: %w", err)
 	}

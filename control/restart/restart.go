@@ -7,9 +7,8 @@
 // ends: map entries removed, address not leased again, PADT to the peer
 // with the stored MACs and session id, one log line each.
 //
-// The access concentrator (control/server) is the Adopter; client
-// sessions have no Adopter yet and are swept: a PADT makes the client
-// dial again at once.
+// The access concentrator (control/server) is the Adopter of its
+// sessions; the clients' are offered to Options.Clients (client.go).
 package restart
 
 import (
@@ -98,6 +97,8 @@ type Options struct {
 	SendPADT func(PADT) error
 	// Adopter confirms sessions; nil sweeps every one (ErrNoAdopter).
 	Adopter Adopter
+	// Clients confirms client sessions; nil sweeps them.
+	Clients Clients
 	Log     *zap.Logger
 }
 
@@ -163,15 +164,16 @@ func Reconcile(o Options) (Result, error) {
 		p := padtOf(in, rec)
 		fields := []zap.Field{zap.Stringer("address", in.IPv4), zap.Bool("client", in.Client)}
 		var why error
+		adopter := adopterOf(o, in.Client)
 		switch {
 		case rec == nil:
 			why = errors.New("no state record")
 		case rec.Phase != state.PhaseUp:
 			why = fmt.Errorf("state record in phase %q", rec.Phase)
-		case o.Adopter == nil:
+		case adopter == nil:
 			why = ErrNoAdopter
 		default:
-			why = o.Adopter.Adopt(*rec, in)
+			why = adopter.Adopt(*rec, in)
 		}
 		if why == nil {
 			res.Adopted++

@@ -159,6 +159,9 @@ type Session struct {
 	// without a packet to the peer. Absent, the session cannot be
 	// adopted and is swept.
 	Link json.RawMessage `json:"link,omitempty"`
+	// ClientState is a client session's own state (client.go); nil for
+	// a server session.
+	ClientState *ClientState `json:"client_state,omitempty"`
 }
 
 // Circuit is the identity the data plane keys the session by.
