@@ -338,7 +338,7 @@ type testAC struct {
 	padrs    int
 	echoReqs int
 	echoReps []uint32 // the magic numbers of Echo-Replies to the AC's Echo-Requests (echo)
-	terms    int // Terminate-Requests received
+	terms    int      // Terminate-Requests received
 	padtsIn  int
 }
 
