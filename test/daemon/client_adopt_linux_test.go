@@ -84,7 +84,12 @@ func testClientAdopt(t *testing.T, how string) {
 	// the session, across the client's restart.
 	const count = 800
 	pinged := make(chan int, 1)
-	go func() { pinged <- l.cl.PingEvery(t, sub, coreAddr, count, 10*time.Millisecond) }()
+	if how == clientChanged {
+		// The session ends: nothing to stream through.
+		pinged <- 0
+	} else {
+		go func() { pinged <- l.cl.PingEvery(t, sub, coreAddr, count, 10*time.Millisecond) }()
+	}
 	time.Sleep(time.Second)
 	cfg := adoptClient
 	switch how {
@@ -119,13 +124,12 @@ func testClientAdopt(t *testing.T, how string) {
 		if len(padts) != 1 || padts[0][0] != linkMAC(t, l.cl, "ether2") || hexNum(t, padts[0][2]) != hexNum(t, b["session-id"]) {
 			t.Errorf("PADTs %v, want one from the client for the old session %s", padts, b["session-id"])
 		}
-		if rows := capture.Fields(t, "pppoe.code == 0x09"); len(rows) == 0 {
+		if rows := capture.Fields(t, "pppoe.code == 0x09", "eth.src"); len(rows) == 0 {
 			t.Error("no PADI: the client did not dial again")
 		}
 		if net2 := netdevState(t, l.cl); net2.Ifindex == net1.Ifindex {
 			t.Errorf("netdev ifindex %d kept, want it made anew", net2.Ifindex)
 		}
-		t.Logf("ping across the change: %d of %d answered", got, count)
 		return
 	}
 
@@ -174,17 +178,13 @@ func testClientAdopt(t *testing.T, how string) {
 	}
 	// Both ends go on with the same session: every session frame on the
 	// wire (the pings, the echoes both ways) carries the AC's id.
-	echoes := 0
-	for _, r := range capture.Fields(t, "pppoes", "pppoe.session_id", "lcp.code") {
+	for _, r := range capture.Fields(t, "pppoes", "pppoe.session_id") {
 		if hexNum(t, r[0]) != hexNum(t, b["session-id"]) {
 			t.Errorf("a session frame with id %s, the session is %s", r[0], b["session-id"])
 			break
 		}
-		if r[1] == "9" || r[1] == "10" {
-			echoes++
-		}
 	}
-	if echoes == 0 {
+	if echoes := capture.Fields(t, "lcp && (ppp.code == 9 || ppp.code == 10)", "eth.src", "ppp.code"); len(echoes) == 0 {
 		t.Error("no LCP echo on the wire: keepalive was not exercised")
 	}
 }
