@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv6"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
@@ -393,3 +396,73 @@ func TestAwaitReconcile(t *testing.T) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// TestAdoptIPv6: a dual-stack session with SLAAC and a delegated prefix
+// is taken over with its IPv6 as it was: the same IPv6CP identifiers,
+// SLAAC address, routes and pool, the DHCPv6 client still bound to the
+// lease of the first run, renewing it at T1 with the server's identifier
+// from the record, and no Solicit or Router Solicitation again.
+func TestAdoptIPv6(t *testing.T) {
+	h := &hub{}
+	ac := newTestAC(t, h, acOptions{name: "ac", mac: acMAC, local: "10.0.0.1", pool: []string{"10.0.0.2"},
+		dns: [2]string{"192.0.2.53"}, secrets: map[string]string{"u": "p"},
+		ipv6: &acIPv6{link: v6Link, dns: []netip.Addr{v6DNS}, delegate: v6Prefix, valid: 30 * time.Second, t1: 3 * time.Second}})
+	cfg := loadConfig(t, adoptClient+`
+/ipv6 dhcp-client add interface=out1 request=prefix pool-name=isp-pd pool-prefix-length=60 add-default-route=yes default-route-distance=7 use-peer-dns=yes
+`)
+	first := newHost(t, h)
+	m1 := NewManager(first.deps(), nil)
+	t.Cleanup(func() { m1.Close() })
+	if err := m1.ApplyConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "IPv6 up and recorded", func() bool {
+		st, _ := m1.Monitor("out1")
+		recs := first.j.records()
+		return st.IPv6Address.IsValid() && st.DHCPv6Status == "bound" && len(recs) == 1 &&
+			recs[0].ClientState.SLAAC.IsValid() && recs[0].ClientState.Lease != nil
+	})
+	before, _ := m1.Monitor("out1")
+	row1 := m1.DHCPv6()
+	rec := first.j.records()[0]
+	second := first.crash(t, h)
+	m1.Close()
+	addrs, routes := second.routes.snapshot()
+	nd, _ := second.dp.get("out1")
+	seen := len(ac.dhcpSeen())
+
+	m2 := NewManager(second.deps(), nil)
+	t.Cleanup(func() { m2.Close() })
+	m2.Resume(cfg)
+	if err := m2.Offer(rec, nd.ifindex); err != nil {
+		t.Fatalf("Offer: %v", err)
+	}
+	m2.Reconciled()
+	if err := m2.ApplyConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "adopted", func() bool { st, _ := m2.Monitor("out1"); return st.Status == StateConnected })
+	after, _ := m2.Monitor("out1")
+	if after.LocalIPv6 != before.LocalIPv6 || after.RemoteIPv6 != before.RemoteIPv6 || after.IPv6Address != before.IPv6Address ||
+		!slices.Equal(after.IPv6DNS, before.IPv6DNS) || after.DHCPv6Status != "bound" || after.DHCPv6Prefix != v6Prefix {
+		t.Errorf("adopted IPv6 %+v, was %+v", after, before)
+	}
+	if a, r := second.routes.snapshot(); !sameSet(a, addrs) || !sameSet(r, routes) {
+		t.Errorf("addresses %v routes %v after, %v %v before", a, r, addrs, routes)
+	}
+	if ps := m2.Pools(); len(ps) != 1 || ps[0].Prefix != v6Prefix || ps[0].Name != "isp-pd" {
+		t.Errorf("dynamic pools %+v after the adoption", ps)
+	}
+	waitFor(t, "a Renew of the adopted lease", func() bool {
+		return slices.Contains(ac.dhcpSeen()[seen:], dhcpv6.MessageTypeRenew)
+	})
+	waitFor(t, "the renewed lease", func() bool {
+		r := m2.DHCPv6()
+		return len(r) == 1 && r[0].Status == "bound" && r[0].Expires.After(row1[0].Expires)
+	})
+	for _, m := range ac.dhcpSeen()[seen:] {
+		if m == dhcpv6.MessageTypeSolicit || m == dhcpv6.MessageTypeRequest {
+			t.Errorf("DHCPv6 %v from the adopted client: it should renew what it holds", m)
+		}
+	}
+}
