@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 const (
 	clientCrash   = "crash"   // kill -9, the same configuration after
 	clientRestart = "restart" // pppoectl /system restart (exit 75)
+	clientUpgrade = "upgrade" // SIGUSR2, then another build of pppoed
 	clientChanged = "changed" // kill -9, a changed client after
 )
 
@@ -35,6 +38,11 @@ func TestClientAdoptAfterCrash(t *testing.T) { testClientAdopt(t, clientCrash) }
 // TestClientAdoptAfterPlannedRestart: the same through pppoectl /system
 // restart on the client.
 func TestClientAdoptAfterPlannedRestart(t *testing.T) { testClientAdopt(t, clientRestart) }
+
+// TestClientAdoptAfterUpgrade: the same with a second build of pppoed
+// (same map layout) started after a SIGUSR2: its programs replace the
+// old ones in the pinned links without a gap.
+func TestClientAdoptAfterUpgrade(t *testing.T) { testClientAdopt(t, clientUpgrade) }
 
 // TestClientNotAdoptedWhenChanged: the client's pppoed is killed and
 // comes back with the client configured otherwise (another
@@ -55,6 +63,16 @@ var adoptClient = strings.Replace(quickClient, "disabled=no",
 
 func testClientAdopt(t *testing.T, how string) {
 	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
+	next := filepath.Join(bin, "pppoed")
+	if how == clientUpgrade {
+		// Another build: -trimpath changes the binary, not the layout.
+		dir := t.TempDir()
+		out, err := exec.Command("go", "build", "-trimpath", "-o", dir+"/", "github.com/pppoe-xdp/pppoe-xdp/cmd/pppoed").CombinedOutput()
+		if err != nil {
+			t.Fatalf("go build: %v\n%s", err, out)
+		}
+		next = filepath.Join(dir, "pppoed")
+	}
 	ac := startDaemon(t, l.ac, "ac", adoptServer, l.pins, "--uplink", "up0")
 	// What outlives the client's pppoed: its state directory, its
 	// resolv.conf, its pins (the same name: the same pin directory).
@@ -101,12 +119,17 @@ func testClientAdopt(t *testing.T, how string) {
 		if code := waitExit(t, cl); code != exitRestart {
 			t.Fatalf("client exited with %d after /system restart, want %d", code, exitRestart)
 		}
+	case clientUpgrade:
+		must(t, cl.cmd.Process.Signal(syscall.SIGUSR2))
+		if code := waitExit(t, cl); code != exitRestart {
+			t.Fatalf("client exited with %d after SIGUSR2, want %d", code, exitRestart)
+		}
 	case clientChanged:
 		must(t, cl.cmd.Process.Kill())
 		<-cl.done
 		cfg = strings.Replace(adoptClient, "keepalive-timeout=2", "keepalive-timeout=3", 1)
 	}
-	cl2 := startDaemon(t, l.cl, "client", cfg, l.pins, flags...)
+	cl2 := startBinary(t, next, l.cl, "client", cfg, l.pins, flags...)
 	got := <-pinged
 
 	if how == clientChanged {
