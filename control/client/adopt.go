@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ratelimit"
 	"github.com/pppoe-xdp/pppoe-xdp/control/state"
 )
 
@@ -111,9 +113,29 @@ func (r *resumption) take(name string) *offer {
 	return o
 }
 
-// digest names a client's configuration (Manager's key) in its records.
-func digest(key string) string {
-	h := sha256.Sum256([]byte(key))
+// sessionDigest names in a record what of a client's configuration its
+// session depends on: where and how it dials (interface, user,
+// service-name, ac-name, allow, the MTU, MRU and MRRU it negotiated
+// under), what it put on the host (use-peer-dns, add-default-route and
+// its distance, the /ipv6 dhcp-client's settings) and its profile's rate
+// limit, in the data plane. A new pppoed adopts the session only under
+// the same. The rest (keepalive-timeout, dial-on-demand, the password,
+// a comment) applies to the adopted session as it is; each property is
+// written by name, so that a field added to config.Client in a later
+// version does not end every client session at an upgrade.
+func sessionDigest(c config.Client, d *config.DHCPv6Client, l ratelimit.Limit) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "interface=%q user=%q service-name=%q ac-name=%q allow=%q max-mtu=%d max-mru=%d mrru=%d "+
+		"use-peer-dns=%t add-default-route=%t default-route-distance=%d rate-limit=%q",
+		c.Interface, c.User, c.ServiceName, c.ACName, []string(c.Allow), int(c.MaxMTU), int(c.MaxMRU), int(c.MRRU),
+		c.UsePeerDNS, c.AddDefaultRoute, c.DefaultRouteDistance, l.String())
+	if d != nil && !d.Disabled {
+		fmt.Fprintf(&b, " dhcpv6 request=%q pool-name=%q pool-prefix-length=%d prefix-hint=%s add-default-route=%t "+
+			"default-route-distance=%d use-peer-dns=%t rapid-commit=%t",
+			[]string(d.Request), d.PoolName, d.PoolPrefixLength, netip.Prefix(d.PrefixHint), d.AddDefaultRoute,
+			d.DefaultRouteDistance, d.UsePeerDNS, d.RapidCommit)
+	}
+	h := sha256.Sum256([]byte(b.String()))
 	return hex.EncodeToString(h[:16])
 }
 
@@ -127,7 +149,7 @@ func (m *Manager) Resume(cfg *config.Config) {
 		dhcpOf[d.Interface] = &d
 	}
 	for _, c := range cfg.Clients.Items() {
-		r.expect[c.Name] = expected{cfg: c, dhcp: dhcpOf[c.Name], digest: digest(key(c, dhcpOf[c.Name], cfg.ClientRateLimit(c)))}
+		r.expect[c.Name] = expected{cfg: c, dhcp: dhcpOf[c.Name], digest: sessionDigest(c, dhcpOf[c.Name], cfg.ClientRateLimit(c))}
 	}
 	m.mu.Lock()
 	m.resuming = r

@@ -273,7 +273,8 @@ func sameSet[T comparable](a, b []T) bool {
 
 // TestOfferRefused: a session whose client is gone, disabled or
 // configured otherwise, or whose record cannot be restored, is refused
-// (restart then sweeps it); a client gone loses its netdev.
+// (restart then sweeps it); a client gone loses its netdev. A change the
+// session does not depend on (keepalive-timeout) does not refuse it.
 func TestOfferRefused(t *testing.T) {
 	good := state.Session{Role: state.RoleClient, Client: "out1", Handle: 7, SessionID: 3}
 	for _, c := range []struct {
@@ -285,7 +286,9 @@ func TestOfferRefused(t *testing.T) {
 		{"disabled", strings.Replace(adoptClient, "disabled=no", "disabled=yes", 1), nil, "gone or disabled"},
 		{"user changed", strings.Replace(adoptClient, "user=u", "user=v", 1), nil, "configured otherwise"},
 		{"interface changed", strings.Replace(adoptClient, "interface=ether1", "interface=ether2", 1), nil, "configured otherwise"},
+		{"default route changed", strings.Replace(adoptClient, "add-default-route=yes", "add-default-route=no", 1), nil, "configured otherwise"},
 		{"server record", adoptClient, func(r *state.Session, _ string) { r.Role = state.RoleServer }, "not a pppoe-client's"},
+		{"keepalive changed", strings.Replace(adoptClient, "keepalive-timeout=1", "keepalive-timeout=5", 1), nil, ""},
 		{"no link", adoptClient, func(r *state.Session, d string) { r.ClientState = &state.ClientState{Config: d}; r.Link = nil }, "without a link"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -297,12 +300,18 @@ func TestOfferRefused(t *testing.T) {
 			m.Resume(loadConfig(t, c.script))
 			orig := loadConfig(t, adoptClient)
 			rec := good
-			rec.ClientState = &state.ClientState{Config: digest(key(orig.Clients.At(0), nil, orig.ClientRateLimit(orig.Clients.At(0))))}
+			rec.ClientState = &state.ClientState{Config: sessionDigest(orig.Clients.At(0), nil, orig.ClientRateLimit(orig.Clients.At(0)))}
 			if c.rec != nil {
 				c.rec(&rec, rec.ClientState.Config)
 			}
+			if rec.Link == nil && c.want != "without a link" {
+				rec.Link = []byte("{}")
+			}
 			err := m.Offer(rec, 101)
-			if err == nil || !strings.Contains(err.Error(), c.want) {
+			switch {
+			case c.want == "" && err != nil:
+				t.Errorf("Offer = %v, want the session adopted", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
 				t.Errorf("Offer = %v, want an error saying %q", err, c.want)
 			}
 			nd, _ := o.dp.get("out1")

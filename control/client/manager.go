@@ -129,7 +129,7 @@ func (m *Manager) apply(clients []config.Client, limit func(config.Client) ratel
 				cl.SetDHCPv6(*mc.dhcp)
 			}
 			cl.slot, cl.limit = mc.slot, mc.limit
-			cl.resuming, cl.digest = m.resuming, digest(mc.key)
+			cl.resuming, cl.digest = m.resuming, sessionDigest(c, mc.dhcp, mc.limit)
 			mc.client = cl
 			ctx, cancel := context.WithCancel(context.Background())
 			mc.cancel, mc.done = cancel, make(chan struct{})

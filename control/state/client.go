@@ -12,11 +12,11 @@ import (
 // ran under, so that a changed client is not adopted. Every field is
 // optional JSON: a field added later reads as zero from an older record.
 type ClientState struct {
-	// Config is a digest of the client's configuration (its
-	// /interface pppoe-client entry, its /ipv6 dhcp-client, its profile's
-	// rate limit) when the record was written: a new run adopts the
-	// session only under the same, as a reload keeps only an unchanged
-	// client's session.
+	// Config is a digest of what of the client's configuration the
+	// session depends on (control/client sessionDigest: interface, user,
+	// discovery filters, MTU limits, routes and DNS, the /ipv6
+	// dhcp-client, the profile's rate limit) when the record was
+	// written: a new run adopts the session only under the same.
 	Config string `json:"config"`
 	// ACName is the AC-Name of the AC's PADO, for the monitor.
 	ACName string `json:"ac_name,omitempty"`

@@ -45,8 +45,8 @@ func TestClientAdoptAfterPlannedRestart(t *testing.T) { testClientAdopt(t, clien
 func TestClientAdoptAfterUpgrade(t *testing.T) { testClientAdopt(t, clientUpgrade) }
 
 // TestClientNotAdoptedWhenChanged: the client's pppoed is killed and
-// comes back with the client configured otherwise (another
-// keepalive-timeout): the session is not adopted but ended properly, a
+// comes back with the client configured otherwise (another user): the
+// session is not adopted but ended properly, a
 // PADT to the AC for the old session id with one log line saying why,
 // the netdev made anew, and the client dials a new session.
 func TestClientNotAdoptedWhenChanged(t *testing.T) { testClientAdopt(t, clientChanged) }
@@ -127,7 +127,7 @@ func testClientAdopt(t *testing.T, how string) {
 	case clientChanged:
 		must(t, cl.cmd.Process.Kill())
 		<-cl.done
-		cfg = strings.Replace(adoptClient, "keepalive-timeout=2", "keepalive-timeout=3", 1)
+		cfg = strings.Replace(strings.Replace(adoptClient, "user=MT-User", "user=spare", 1), "password=StrongPass", "password=one", 1)
 	}
 	cl2 := startBinary(t, next, l.cl, "client", cfg, l.pins, flags...)
 	got := <-pinged
