@@ -410,9 +410,6 @@ func (s *session) Act(ev link.Event, now time.Time) {
 		if ev.Protocol != ppp.ProtocolIPCP {
 			return
 		}
-		// Recorded before anything is installed: a crash from here on
-		// leaves a record to adopt or sweep the session by.
-		s.journal(ev.Info, true)
 		if err := s.up(ev.Info); err != nil {
 			s.unjournal()
 			s.setReason("data plane: " + err.Error())
@@ -460,6 +457,9 @@ func (s *session) up(info link.Info) error {
 	if s.connected {
 		s.teardown()
 	}
+	// Recorded before anything is installed: a crash from here on
+	// leaves a record to adopt or sweep the session by.
+	s.journal(info, true)
 	c := s.c
 	if !info.IP.Local.Is4() || !info.IP.Remote.Is4() {
 		return fmt.Errorf("IPCP gave no usable addresses (local %s, remote %s)", info.IP.Local, info.IP.Remote)
