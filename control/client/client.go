@@ -168,7 +168,10 @@ func orDefault(v, d int) int {
 // come back (Retry says when), then dials again. When ctx ends the session
 // is terminated (LCP Terminate-Request, PADT), the data plane, addresses,
 // routes and DNS servers are removed and the netdev is deleted. Run
-// returns nil then, or an error if the netdev could not be made.
+// returns nil then, or an error if the netdev could not be made. Under a
+// Manager that resumes (Manager.Resume), Run first waits until the
+// previous run's sessions were offered, and runs the one offered to this
+// client, taken over as it is, before it ever dials (adopt.go).
 func (c *Client) Run(ctx context.Context) error {
 	if !c.awaitReconcile(ctx) {
 		c.setFailed("administratively disabled")
