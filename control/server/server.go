@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/insomniacslk/dhcp/dhcpv6"
 	"go.uber.org/zap"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/aaa"
@@ -116,6 +117,9 @@ type Options struct {
 	Open func(ifname string) (Port, error)
 	// CookieKey is the AC-Cookie HMAC key; nil draws one.
 	CookieKey []byte
+	// ServerDUID is the DHCPv6 server's DUID on every session
+	// (session.Settings.ServerDUID); nil: each session's DUID-LL.
+	ServerDUID dhcpv6.DUID
 	// KeepaliveTimeout and EchoInterval, when set, override every server's
 	// keepalive-timeout and the 1 s probe period (tests).
 	KeepaliveTimeout, EchoInterval time.Duration
@@ -985,6 +989,7 @@ func (s *Server) sessionSettings(cfg *config.Config, srv config.Server) *session
 		KeepaliveTimeout: keepalive,
 		EchoInterval:     s.opts.EchoInterval,
 		SetupTimeout:     s.opts.SetupTimeout,
+		ServerDUID:       s.opts.ServerDUID,
 		HalfOpenLog:      s.halfOpenLog,
 		Queue:            queue,
 		Hooks:            s.hooks(),

@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/insomniacslk/dhcp/dhcpv6"
 	"go.uber.org/zap"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/aaa"
@@ -81,6 +82,10 @@ type Settings struct {
 	// protocol (IPCP or IPv6CP) opened; a session not up by then ends with ReasonSetupTimeout. 0 means
 	// DefaultSetupTimeout.
 	SetupTimeout time.Duration
+	// ServerDUID is the DHCPv6 server's DUID (RFC 8415 §11), one for
+	// every session and kept across restarts (state.Store.ServerUUID);
+	// nil: DUID-LL from the access interface's MAC.
+	ServerDUID dhcpv6.DUID
 	// HalfOpenLog, if set, rate-limits the Info "session down" line of a
 	// session that never came up; nil writes every one.
 	HalfOpenLog *HalfOpenLog
