@@ -120,46 +120,13 @@ var renewServer = strings.Replace(dualStackServer, "dhcpv6-pd-pool=pd6", "dhcpv6
 // the wire: the Reply's lifetimes and T1, the Renew for the same prefix
 // about T1 after it, and its Reply. Before, the lease was a fixed day.
 func TestDHCPv6RenewEndToEnd(t *testing.T) {
-	netns.RequireTool(t, "tshark")
-	l, lan := v6Lab(t)
-	startDaemon(t, l.ac, "ac", renewServer, l.pins, "--uplink", "up0")
-	capture := l.cl.StartCapture(t, "ether2")
-	cl := startDaemon(t, l.cl, "client", dualStackClient, l.pins)
-	waitFor(t, 20*time.Second, "the delegated prefix", func() bool {
-		return cl.monitor("pppoe-out1")["dhcpv6-status"] == "bound"
-	})
-	host := lanHost(t, l, lan)
-
-	// Traffic from the delegated prefix across two lifetimes' worth of
-	// Renews: one echo every half second for 8 s.
-	sent, answered := 0, 0
-	for end := time.Now().Add(8 * time.Second); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
-		sent++
-		answered += ping6(t, lan, host, core6, 1)
-	}
-	// One lost echo is the neighbour resolution's; anything more is the
-	// prefix gone or its route lost across a Renew.
-	if answered < sent-1 {
-		t.Errorf("host in the delegated prefix → core: %d/%d replies across the Renews", answered, sent)
-	}
-	print := cl.ctl("/ipv6 dhcp-client print")
-	if m := pdRE.FindStringSubmatch(print); m == nil || !strings.Contains(print, "bound") {
-		t.Errorf("/ipv6 dhcp-client print after the Renews:\n%s", print)
-	}
-
-	// msgtype 7 Reply, 5 Renew; time, then T1, preferred and valid
-	// lifetimes and the prefix (IA_PD's T1 is dhcpv6.iaid.t1).
-	rows := capture.Fields(t, "dhcpv6.msgtype == 7 || dhcpv6.msgtype == 5", "frame.time_relative", "dhcpv6.msgtype",
-		"dhcpv6.iaid.t1", "dhcpv6.iaprefix.pref_lifetime", "dhcpv6.iaprefix.valid_lifetime", "dhcpv6.iaprefix.pref_addr")
+	rows, _ := leaseAcrossRenews(t, false)
 	var bound float64 = -1
 	renews := 0
 	for _, r := range rows {
 		at, _ := strconv.ParseFloat(r[0], 64)
 		switch r[1] {
 		case "7":
-			if r[2] != "3" || r[3] != "6" || r[4] != "6" || r[5] != "2001:db8:200::" {
-				t.Errorf("Reply %v: want T1 3, lifetimes 6 and 6, prefix 2001:db8:200::", r)
-			}
 			if bound < 0 {
 				bound = at
 			}
@@ -175,9 +142,110 @@ func TestDHCPv6RenewEndToEnd(t *testing.T) {
 			renews++
 		}
 	}
-	if renews == 0 {
-		t.Errorf("no Renew on ether2: %v", rows)
+	if renews == 0 || !answered(rows, "5") {
+		t.Errorf("%d Renews on ether2, want one answered by a Reply: %v", renews, rows)
 	}
+}
+
+// TestDHCPv6RebindEndToEnd: the client's Renews never reach the AC
+// (dropped on their way out of the client's ether2), so at T2 it Rebinds
+// (RFC 8415 §18.2.5), the AC answers, and the prefix, its route and the
+// traffic from inside it go on.
+func TestDHCPv6RebindEndToEnd(t *testing.T) {
+	rows, dropped := leaseAcrossRenews(t, true)
+	rebinds := 0
+	for _, r := range rows {
+		switch r[1] {
+		case "5":
+			t.Errorf("a Renew got past the filter: %v", r)
+		case "6":
+			if r[5] != "2001:db8:200::" {
+				t.Errorf("Rebind %v: want the bound prefix 2001:db8:200::", r)
+			}
+			rebinds++
+		}
+	}
+	if dropped == 0 || rebinds == 0 || !answered(rows, "6") {
+		t.Errorf("%d Renews dropped, %d Rebinds on ether2: want both, a Rebind answered by a Reply: %v", dropped, rebinds, rows)
+	}
+}
+
+// leaseAcrossRenews runs renewServer and dualStackClient, with the
+// client's DHCPv6 Renews dropped on the way out if dropRenew, and pings
+// the core from a host inside the delegated prefix every half second for
+// 8 s (two lifetimes of Renews or Rebinds). It checks that (nearly) every
+// echo was answered, that /ipv6 dhcp-client print still shows the prefix
+// bound, and that every Reply carried the profile's lifetimes. It returns
+// the DHCPv6 client messages and Replies on ether2 (time, msgtype, T1,
+// preferred and valid lifetime, prefix) and how many Renews were dropped.
+func leaseAcrossRenews(t *testing.T, dropRenew bool) ([][]string, int) {
+	t.Helper()
+	netns.RequireTool(t, "tshark")
+	l, lan := v6Lab(t)
+	startDaemon(t, l.ac, "ac", renewServer, l.pins, "--uplink", "up0")
+	if dropRenew {
+		netns.RequireTool(t, "nft")
+		// At the netdev egress hook, after the client's packet socket
+		// wrote the frame: PPPoE session (0x8864), PPP IPv6 (0x0057 at
+		// byte 20), UDP to 547 (byte 64), DHCPv6 message type 5 (byte
+		// 70). Offsets are in bits from the Ethernet header.
+		l.cl.Run(t, "nft", "add", "table", "netdev", "renew")
+		l.cl.Run(t, "nft", "add", "chain", "netdev", "renew", "out",
+			"{ type filter hook egress device ether2 priority 0; }")
+		l.cl.Run(t, "nft", "add", "rule", "netdev", "renew", "out", "ether", "type", "0x8864",
+			"@ll,160,16", "0x0057", "@ll,512,16", "547", "@ll,560,8", "5", "counter", "drop")
+	}
+	capture := l.cl.StartCapture(t, "ether2")
+	cl := startDaemon(t, l.cl, "client", dualStackClient, l.pins)
+	waitFor(t, 20*time.Second, "the delegated prefix", func() bool {
+		return cl.monitor("pppoe-out1")["dhcpv6-status"] == "bound"
+	})
+	host := lanHost(t, l, lan)
+
+	sent, answered := 0, 0
+	for end := time.Now().Add(8 * time.Second); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
+		sent++
+		answered += ping6(t, lan, host, core6, 1)
+	}
+	// One lost echo is the neighbour resolution's; anything more is the
+	// prefix gone or its route lost across a Renew.
+	if answered < sent-1 {
+		t.Errorf("host in the delegated prefix → core: %d/%d replies across the Renews", answered, sent)
+	}
+	print := cl.ctl("/ipv6 dhcp-client print")
+	if m := pdRE.FindStringSubmatch(print); m == nil || !strings.Contains(print, "bound") {
+		t.Errorf("/ipv6 dhcp-client print after the Renews:\n%s", print)
+	}
+	dropped := 0
+	if dropRenew {
+		out := l.cl.Run(t, "nft", "list", "chain", "netdev", "renew", "out")
+		if m := regexp.MustCompile(`counter packets (\d+)`).FindStringSubmatch(out); m != nil {
+			dropped, _ = strconv.Atoi(m[1])
+		}
+	}
+
+	// msgtype 5 Renew, 6 Rebind, 7 Reply; IA_PD's T1 is dhcpv6.iaid.t1.
+	rows := capture.Fields(t, "dhcpv6.msgtype == 5 || dhcpv6.msgtype == 6 || dhcpv6.msgtype == 7", "frame.time_relative",
+		"dhcpv6.msgtype", "dhcpv6.iaid.t1", "dhcpv6.iaprefix.pref_lifetime", "dhcpv6.iaprefix.valid_lifetime", "dhcpv6.iaprefix.pref_addr")
+	for _, r := range rows {
+		if r[1] == "7" && (r[2] != "3" || r[3] != "6" || r[4] != "6" || r[5] != "2001:db8:200::") {
+			t.Errorf("Reply %v: want T1 3, lifetimes 6 and 6, prefix 2001:db8:200::", r)
+		}
+	}
+	return rows, dropped
+}
+
+// answered reports whether a Reply follows the first message of type
+// msgtype in rows (leaseAcrossRenews'): the lease was extended.
+func answered(rows [][]string, msgtype string) bool {
+	asked := false
+	for _, r := range rows {
+		asked = asked || r[1] == msgtype
+		if asked && r[1] == "7" {
+			return true
+		}
+	}
+	return false
 }
 
 // TestServerDUIDAcrossRestart: the AC's DHCPv6 DUID is a DUID-UUID kept
