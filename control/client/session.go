@@ -384,6 +384,7 @@ func (s *session) Act(ev link.Event, now time.Time) {
 				s.eng.Carry(s, s.lk.Close("data plane failed", now), now)
 				return
 			}
+			s.connectedWith(ev.Info, nil)
 			s.ipv6Up(ev.Info, now)
 			return
 		}
@@ -473,18 +474,32 @@ func (s *session) install(info link.Info, ip link.IPConfig) error {
 	s.lastRx = now
 	s.lastStats, _ = s.nd.Stats()
 	s.scheduleProbe(now)
+	return nil
+}
+
+// connectedWith shows the session up on the monitor with what f adds (IPCP's
+// addresses), in one update: whoever sees "connected" sees them too.
+func (s *session) connectedWith(info link.Info, f func(st *Status)) {
+	var mrru uint16
+	if s.mp != nil {
+		mrru = s.mp.ML.RecvMRRU
+	}
 	c := s.c
 	c.mu.Lock()
-	c.connectedAt = now
+	if c.st.Status != StateConnected {
+		c.connectedAt = time.Now()
+	}
 	c.st.Status = StateConnected
 	c.st.ActiveLinks = 1
 	c.st.MTU, c.st.MRU = int(info.MTU), int(info.MRU)
-	c.st.MRRU = int(ml.RecvMRRU)
+	c.st.MRRU = int(mrru)
+	if f != nil {
+		f(&c.st)
+	}
 	if c.trace != nil {
 		c.trace(c.st)
 	}
 	c.mu.Unlock()
-	return nil
 }
 
 // uninstall undoes install once no network protocol is open.
@@ -556,7 +571,7 @@ func (s *session) up(info link.Info) error {
 	s.dns4 = dns
 	s.writeDNS()
 	s.connected, s.addr, s.routes = true, addr, routes
-	c.update(func(st *Status) {
+	s.connectedWith(info, func(st *Status) {
 		st.LocalAddress, st.RemoteAddress = info.IP.Local, info.IP.Remote
 		st.DNSServers = dns
 	})
