@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,8 +85,11 @@ func testAdopt(t *testing.T, how string, n int) {
 	}
 	ac2 := startBinary(t, next, a.l.ac, "ac", a.srv, a.l.pins, "--uplink", "up0", "--state-dir", a.stateDir)
 	back := time.Since(away)
+	took := "?"
 	if log := ac2.log.String(); !strings.Contains(log, fmt.Sprintf(`"adopted": %d, "swept": 0`, n)) {
 		t.Errorf("not every session adopted:\n%s", log)
+	} else if m := tookRE.FindStringSubmatch(log); m != nil {
+		took = m[1]
 	}
 	// Traffic through the adopted sessions too.
 	time.Sleep(2 * time.Second)
@@ -97,8 +101,8 @@ func testAdopt(t *testing.T, how string, n int) {
 			t.Errorf("the stream to %s across the %s: %d of %d answered", d, how, answered[i], sent[i])
 		}
 	}
-	t.Logf("%d sessions, %d streams of %d requests, the AC away for %v (until the new one served): %d streams lost some",
-		n, n, slices.Max(sent), back.Truncate(time.Millisecond), lost)
+	t.Logf("%d sessions adopted in %s, the AC away for %v (until the new one served); %d streams of %d requests: %d lost some",
+		n, took, back.Truncate(time.Millisecond), n, slices.Max(sent), lost)
 
 	// Idle past the clients' keepalive (2 s, then probes): they stay up
 	// only if the adopted sessions answer their echoes.
@@ -142,6 +146,9 @@ func testAdopt(t *testing.T, how string, n int) {
 		t.Errorf("discovery on the wire across the %s: %v", how, rows)
 	}
 }
+
+// tookRE finds how long the adoption took in pppoed's log.
+var tookRE = regexp.MustCompile(`sessions of the previous run.*"took": "?([^",}]+)`)
 
 func uptime(t *testing.T, s string) time.Duration {
 	t.Helper()
