@@ -159,6 +159,7 @@ type Streams struct {
 	sender chan struct{} // closed when the sender ends
 	reader chan struct{} // closed when the reader ends
 	sent   []int         // the sender's until it ends
+	once   sync.Once     // Stop's
 
 	mu       sync.Mutex
 	answered []int
@@ -198,6 +199,9 @@ func (n *NS) startStreams(t testing.TB, src netip.Addr, dsts []netip.Addr, inter
 	st.s = s
 	go st.read(min(rounds, maxRounds))
 	go st.send(interval, min(rounds, maxRounds))
+	// A test that fails half-way must not leave the sender logging after
+	// it ended.
+	t.Cleanup(func() { st.Stop() })
 	return st
 }
 
@@ -270,15 +274,15 @@ func (st *Streams) read(rounds int) {
 
 // Stop ends the streams (a PingEvery's once its count is sent), waits
 // up to a second for the last answers, and returns per destination how
-// many requests were sent and how many of them answered.
+// many requests were sent and how many of them answered. Calling it again
+// returns the same.
 func (st *Streams) Stop() (sent, answered []int) {
-	select {
-	case <-st.stop:
-	default:
+	st.once.Do(func() {
 		close(st.stop)
-	}
-	<-st.sender
-	if st.s != nil {
+		<-st.sender
+		if st.s == nil {
+			return
+		}
 		want := 0
 		for _, k := range st.sent {
 			want += k
@@ -293,7 +297,7 @@ func (st *Streams) Stop() (sent, answered []int) {
 		st.s.c.SetReadDeadline(time.Now().Add(wait))
 		<-st.reader
 		st.s.c.Close()
-	}
+	})
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	return st.sent, append([]int(nil), st.answered...)
