@@ -94,17 +94,17 @@ func TestIPv6OnlyClient(t *testing.T) {
 		t.Errorf("AC active %v, want one session without an IPv4 address", rows)
 	}
 
-	if got := ping6(t, l.cl, slaac.Addr(), core6, 3); got < 2 {
+	if got := l.cl.Ping(t, slaac.Addr(), core6, 3, 56); got < 2 {
 		t.Errorf("client → core over IPv6: %d/3 replies", got)
 	}
-	if got := ping6(t, l.core, core6, slaac.Addr(), 3); got != 3 {
+	if got := l.core.Ping(t, core6, slaac.Addr(), 3, 56); got != 3 {
 		t.Errorf("core → client over IPv6: %d/3 replies", got)
 	}
 	host := lanHost(t, l, lan)
-	if got := ping6(t, lan, host, core6, 3); got != 3 {
+	if got := lan.Ping(t, host, core6, 3, 56); got != 3 {
 		t.Errorf("host in the delegated prefix → core: %d/3 replies", got)
 	}
-	if got := ping6(t, l.core, core6, host, 3); got != 3 {
+	if got := l.core.Ping(t, core6, host, 3, 56); got != 3 {
 		t.Errorf("core → host in the delegated prefix: %d/3 replies", got)
 	}
 }
@@ -205,7 +205,7 @@ func leaseAcrossRenews(t *testing.T, dropRenew bool) ([][]string, int) {
 	sent, answered := 0, 0
 	for end := time.Now().Add(8 * time.Second); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
 		sent++
-		answered += ping6(t, lan, host, core6, 1)
+		answered += lan.Ping(t, host, core6, 1, 56)
 	}
 	// One lost echo is the neighbour resolution's; anything more is the
 	// prefix gone or its route lost across a Renew.
