@@ -29,7 +29,9 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/session"
 )
 
-// Conn is an access interface's frame socket; *afpacket.Conn is one.
+// Conn is an access interface's frame socket; *afpacket.Conn is one. Its
+// WriteFrame must not keep b once it returns: the server writes frames
+// from reused buffers.
 type Conn interface {
 	pppoe.FrameConn
 	Close() error
@@ -204,49 +206,6 @@ type Server struct {
 	traffic traffic
 }
 
-// traffic is what the data plane carried per interface: the live sessions'
-// counters plus the final counters of ended ones. A session moves from one
-// to the other under mu, so a reader never counts it twice or not at all,
-// and the sums never go down (Prometheus counters). Its own lock, because
-// replaced sessions leave s.sessions before they end.
-type traffic struct {
-	mu      sync.Mutex
-	live    map[*live]struct{}
-	retired map[string]session.Stats // by interface
-}
-
-func (t *traffic) add(l *live) {
-	t.mu.Lock()
-	t.live[l] = struct{}{}
-	t.mu.Unlock()
-}
-
-// retire moves an ended session's final counters to its interface's sum.
-func (t *traffic) retire(l *live) {
-	final := l.sess.Snapshot() // ended: no data plane read, the final sum
-	t.mu.Lock()
-	if _, ok := t.live[l]; ok {
-		delete(t.live, l)
-		t.retired[final.Interface] = t.retired[final.Interface].Add(final.Stats)
-	}
-	t.mu.Unlock()
-}
-
-// sum returns the counters per interface, ended sessions included.
-func (t *traffic) sum() map[string]session.Stats {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	out := make(map[string]session.Stats, len(t.retired))
-	for iface, st := range t.retired {
-		out[iface] = st
-	}
-	for l := range t.live {
-		snap := l.sess.Snapshot()
-		out[snap.Interface] = out[snap.Interface].Add(snap.Stats)
-	}
-	return out
-}
-
 type sessionKey struct {
 	c   pppoe.Circuit
 	sid uint16
@@ -316,7 +275,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		missing:  map[string]error{},
 		sessions: map[sessionKey]*live{}, byID: map[session.ID]*live{},
 		established: map[serverKey]int{}, hostHalfOpen: map[pppoe.Circuit]int{}, attempts: map[attemptKey]*live{},
-		traffic: traffic{live: map[*live]struct{}{}, retired: map[string]session.Stats{}},
+		traffic: traffic{retired: map[string]session.Stats{}},
 		holding: true,
 	}
 	if err := s.Apply(cfg); err != nil {
@@ -833,9 +792,7 @@ func (s *Server) Counters() Counters {
 	if a, ok := s.opts.AAA.(CountingAAA); ok {
 		c.AAA = a.Counters()
 	}
-	for i := range c.States {
-		c.States[i] = s.c.states[i].Load()
-	}
+	c.States = s.States()
 	for r := range s.c.ended {
 		if n := s.c.ended[r].Load(); n > 0 {
 			c.Ended[session.Reason(r)] = n
@@ -864,6 +821,17 @@ func (s *Server) Counters() Counters {
 	}
 	s.mu.RUnlock()
 	return c
+}
+
+// States returns the number of live sessions in each state, as Counters
+// does, without the rest of the counters: a few atomic loads, whatever
+// the number of sessions.
+func (s *Server) States() [session.NumStates]int64 {
+	var out [session.NumStates]int64
+	for i := range out {
+		out[i] = s.c.states[i].Load()
+	}
+	return out
 }
 
 // Close ends every session (LCP Terminate-Request, PADT, data-plane entry
