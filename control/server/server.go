@@ -235,6 +235,9 @@ type live struct {
 	sess    *session.Session
 	slot    slot   // s.mu
 	acMAC   []byte // our MAC towards the client
+	// trafficAt is l's place in traffic.live, -1 once retired
+	// (traffic.mu).
+	trafficAt int
 }
 
 // New starts the access concentrator for cfg's servers.
@@ -914,20 +917,37 @@ func (s *Server) lookup(k sessionKey) *live {
 }
 
 // sendFunc wraps PPP frames in PPPoE session frames to c (RFC 2516 §6).
+// The session's Ethernet and PPPoE headers are encoded once; each frame
+// is that header, the PPP protocol and the information, put together in
+// a pooled buffer that goes back to the pool once written: nothing is
+// allocated per frame.
 func sendFunc(p *port, c pppoe.Circuit, sid uint16) func(ppp.Frame) error {
-	dst, vlans := c.HardwareAddr(), c.VLANList()
+	hdr, err := pppoe.MarshalFrame(c.HardwareAddr(), p.MAC, c.VLANList(), &pppoe.Packet{Code: pppoe.CodeSession, SessionID: sid})
+	if err != nil {
+		err = fmt.Errorf("server: session %d: %w", sid, err)
+		return func(ppp.Frame) error { return err }
+	}
 	return func(f ppp.Frame) error {
-		payload, err := f.MarshalBinary()
-		if err != nil {
-			return fmt.Errorf("server: session %d: %w", sid, err)
+		n := 2 + len(f.Information) // the PPPoE payload: protocol and information
+		if n > 0xffff {
+			return fmt.Errorf("server: session %d: %d-byte PPP frame exceeds PPPoE's LENGTH", sid, n)
 		}
-		b, err := pppoe.MarshalFrame(dst, p.MAC, vlans, &pppoe.Packet{Code: pppoe.CodeSession, SessionID: sid, Payload: payload})
-		if err != nil {
-			return fmt.Errorf("server: session %d: %w", sid, err)
-		}
-		return p.Conn.WriteFrame(b)
+		bp := framePool.Get().(*[]byte)
+		b := append((*bp)[:0], hdr...)
+		// LENGTH is the header's last two bytes (RFC 2516 §4).
+		b[len(hdr)-2], b[len(hdr)-1] = byte(n>>8), byte(n)
+		b = append(b, byte(f.Protocol>>8), byte(f.Protocol))
+		b = append(b, f.Information...)
+		err := p.Conn.WriteFrame(b)
+		*bp = b
+		framePool.Put(bp)
+		return err
 	}
 }
+
+// framePool holds the buffers sendFunc builds frames in (Conn.WriteFrame
+// keeps none).
+var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
 
 // mpQueue is the frame queue of a session that may run multilink: MP
 // fragments of the client's data go through it.
