@@ -311,3 +311,39 @@ func TestUpdate(t *testing.T) {
 		t.Fatalf("Update of no session: %v", err)
 	}
 }
+
+// TestPutInOrder: the two writes of a slot's two-step fill or clear,
+// made in one batch syscall, leave the slot as the second one wrote it,
+// for either value type of the slot fronts, and touch no other slot.
+func TestPutInOrder(t *testing.T) {
+	d := newEnv(t).dp
+	a := dataplaneSessionSlot{Key: dataplaneSessionKey{Ifindex: 3, SessionId: 7}, Hot: dataplaneSessionHot{Index: 9}}
+	b := a
+	b.Hot.Flags = uint16(dataplaneSessionFlagSESSION_F_ACTIVE)
+	if err := putInOrder(d.objs.SessionSlots, 4, &a, &b); err != nil {
+		t.Fatal(err)
+	}
+	var got dataplaneSessionSlot
+	if err := d.objs.SessionSlots.Lookup(uint32(4), &got); err != nil || got != b {
+		t.Fatalf("slot 4 = %+v, %v; want %+v", got, err, b)
+	}
+	if err := d.objs.SessionSlots.Lookup(uint32(5), &got); err != nil || got != (dataplaneSessionSlot{}) {
+		t.Fatalf("slot 5 = %+v, %v; want it empty", got, err)
+	}
+	if err := putInOrder(d.objs.SessionSlots, 4, &a, &dataplaneSessionSlot{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.objs.SessionSlots.Lookup(uint32(4), &got); err != nil || got != (dataplaneSessionSlot{}) {
+		t.Fatalf("slot 4 after clearing = %+v, %v; want it empty", got, err)
+	}
+	s6 := v6SlotOf(netip.MustParsePrefix("2001:db8:1::/48"), 3)
+	filling := s6
+	filling.Prefixlen = 0
+	if err := putInOrder(d.objs.Subscriber6Slots, 2, &filling, &s6); err != nil {
+		t.Fatal(err)
+	}
+	var got6 dataplaneV6Slot
+	if err := d.objs.Subscriber6Slots.Lookup(uint32(2), &got6); err != nil || got6 != s6 {
+		t.Fatalf("subscriber6_slots[2] = %+v, %v; want %+v", got6, err, s6)
+	}
+}
