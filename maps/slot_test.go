@@ -347,3 +347,60 @@ func TestPutInOrder(t *testing.T) {
 		t.Fatalf("subscriber6_slots[2] = %+v, %v; want %+v", got6, err, s6)
 	}
 }
+
+// TestSlotFrontReopened: a Datapath on maps it created knows every slot
+// is empty and looks none up; one reopened on a previous run's pins knows
+// nothing and reads a slot before it takes it, so a session of its own
+// never overwrites the slot a previous run's session holds, and it still
+// empties the slots of the sessions it removes.
+func TestSlotFrontReopened(t *testing.T) {
+	e := newEnv(t)
+	if k := e.dp.sessionFront.known[0]; k != ^uint64(0) {
+		t.Fatalf("created maps: known %#x, want every slot known empty", k)
+	}
+	old := rawKey(t, e.untagged.Key)
+	oldSlot := slotOf(t, e.dp, old)
+	if oldSlot < 0 {
+		t.Fatal("the untagged session has no slot")
+	}
+	pin := e.dp.PinPath()
+	if err := e.dp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dp2, err := Open(Options{PinPath: pin, MaxSessions: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.dp = dp2 // the env's cleanup unpins through it
+	for _, k := range dp2.sessionFront.known {
+		if k != 0 {
+			t.Fatalf("reopened maps: a slot is known before it was read (%#x)", k)
+		}
+	}
+	// A new session whose key hashes to the old one's pair takes the
+	// other slot.
+	first := slotHash(&old, dp2.slotMask)
+	s := Session{Key: Key{Ifindex: e.acc, ClientMAC: clientMAC}, ACMAC: acMAC, MTU: 1492}
+	for sid := uint16(0x3000); ; sid++ {
+		s.SessionID = sid
+		if r := rawKey(t, s.Key); slotHash(&r, dp2.slotMask) == first && sid != old.SessionId {
+			break
+		}
+	}
+	if _, err := dp2.Install(s); err != nil {
+		t.Fatal(err)
+	}
+	if got := slotOf(t, dp2, old); got != oldSlot {
+		t.Fatalf("the previous run's session moved from slot %d to %d", oldSlot, got)
+	}
+	if got := slotOf(t, dp2, rawKey(t, s.Key)); got != int(first|1)-int(uint32(oldSlot)&1) {
+		t.Fatalf("the new session is in slot %d; the pair is %d, %d with %d taken", got, first, first|1, oldSlot)
+	}
+	// Removing the previous run's session empties its slot.
+	if err := dp2.Remove(e.untagged.Key); err != nil {
+		t.Fatal(err)
+	}
+	if got := slotOf(t, dp2, old); got >= 0 {
+		t.Fatalf("removed session still in slot %d", got)
+	}
+}
