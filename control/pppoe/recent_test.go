@@ -83,7 +83,7 @@ func TestForgetFindsItsSession(t *testing.T) {
 	}{
 		{circuit(1), "a", t0, false}, // forgotten, older generation
 		{circuit(2), "a", t0, true},
-		{circuit(1), "b", t1, true}, // same circuit, another session
+		{circuit(1), "b", t1, true},  // same circuit, another session
 		{circuit(4), "a", t1, false}, // forgotten, recent generation
 	} {
 		if got := answered(tt.c, tt.hu, tt.at); got != tt.want {
