@@ -527,6 +527,12 @@ func (s *Session) wake(now time.Time) {
 	}
 }
 
+// Stats returns the session's counters over its life, Snapshot's Stats
+// without the rest of a snapshot: what a metrics scrape sums over every
+// session. A read of the data plane's mapped counters while installed,
+// the final counts once ended. It may be called from any goroutine.
+func (s *Session) Stats() Stats { return s.counters() }
+
 // counters reads the session's counters over its life from the data plane.
 func (s *Session) counters() Stats {
 	s.mu.Lock()
