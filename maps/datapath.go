@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/cilium/ebpf"
@@ -67,6 +68,10 @@ type Datapath struct {
 	rate    rateMaps // rate_limits and rate_states, mapped (ratelimit.go)
 	// slotMask is session_slots' size - 1 (slot.go).
 	slotMask uint32
+	// sessionFront and subscriberFront are session_slots and
+	// subscriber_slots with what this process knows they hold (slot.go);
+	// d.mu.
+	sessionFront, subscriberFront *slotFront
 	// slot6Mask is subscriber6_slots' size - 1 (ipv6slot.go).
 	slot6Mask uint32
 	log       *zap.Logger
@@ -238,6 +243,9 @@ func Open(opts Options) (*Datapath, error) {
 		unpinFresh()
 		return nil, fmt.Errorf("maps: layout stamp: %w", err)
 	}
+	created := func(name string) bool { return slices.Contains(fresh, filepath.Join(opts.PinPath, name)) }
+	d.sessionFront = newSlotFront(d.objs.SessionSlots, nslots, created(dataplaneMapSessionSlots))
+	d.subscriberFront = newSlotFront(d.objs.SubscriberSlots, nslots, created(dataplaneMapSubscriberSlots))
 	if d.stats, err = unix.Mmap(d.objs.SessionStats.FD(), 0, int(slots)*counterSize,
 		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
 		d.objs.Close()

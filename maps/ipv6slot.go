@@ -77,12 +77,9 @@ func (d *Datapath) putSlot6(p netip.Prefix, idx Index) (bool, error) {
 			continue
 		}
 		s := v6SlotOf(p, idx)
-		s.Prefixlen = 0
-		if err := d.objs.Subscriber6Slots.Put(i, &s); err != nil {
-			return false, fmt.Errorf("maps: subscriber6_slots[%d]: %w", i, err)
-		}
-		s.Prefixlen = uint32(p.Bits())
-		if err := d.objs.Subscriber6Slots.Put(i, &s); err != nil {
+		filling := s
+		filling.Prefixlen = 0
+		if err := putInOrder(d.objs.Subscriber6Slots, i, &filling, &s); err != nil {
 			_ = d.objs.Subscriber6Slots.Put(i, &dataplaneV6Slot{})
 			return false, fmt.Errorf("maps: subscriber6_slots[%d]: %w", i, err)
 		}
@@ -104,10 +101,10 @@ func (d *Datapath) clearSlot6(p netip.Prefix) (bool, error) {
 			continue
 		}
 		s.Prefixlen = 0
-		if err := d.objs.Subscriber6Slots.Put(i, &s); err != nil {
+		if err := putInOrder(d.objs.Subscriber6Slots, i, &s, &dataplaneV6Slot{}); err != nil {
 			return false, fmt.Errorf("maps: subscriber6_slots[%d]: %w", i, err)
 		}
-		return true, d.objs.Subscriber6Slots.Put(i, &dataplaneV6Slot{})
+		return true, nil
 	}
 	return false, nil
 }

@@ -271,7 +271,7 @@ func (d *Datapath) Update(s Session) (Index, error) {
 		if err := d.objs.SubscribersV4.Update(attrs.Ipv4, &attrs, ebpf.UpdateExist); err != nil {
 			return 0, fmt.Errorf("maps: update session %d: subscribers_v4: %w", sid, err)
 		}
-		if err := rewriteSlot(d.objs.SubscriberSlots, addrHash(attrs.Ipv4, d.slotMask), dataplaneSessionSlot{Hot: hotOf(attrs)}); err != nil {
+		if err := rewriteSlot(d.subscriberFront, addrHash(attrs.Ipv4, d.slotMask), dataplaneSessionSlot{Hot: hotOf(attrs)}); err != nil {
 			return 0, fmt.Errorf("maps: update session %d: %w", sid, err)
 		}
 	case has:
@@ -297,7 +297,7 @@ func (d *Datapath) Update(s Session) (Index, error) {
 	if err := d.objs.Sessions.Update(&key, &attrs, ebpf.UpdateExist); err != nil {
 		return 0, fmt.Errorf("maps: update session %d: %w", sid, notFound(err))
 	}
-	if err := rewriteSlot(d.objs.SessionSlots, slotHash(&key, d.slotMask), dataplaneSessionSlot{Key: key, Hot: hotOf(attrs)}); err != nil {
+	if err := rewriteSlot(d.sessionFront, slotHash(&key, d.slotMask), dataplaneSessionSlot{Key: key, Hot: hotOf(attrs)}); err != nil {
 		return 0, fmt.Errorf("maps: update session %d: %w", sid, err)
 	}
 	if gone {

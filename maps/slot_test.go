@@ -311,3 +311,96 @@ func TestUpdate(t *testing.T) {
 		t.Fatalf("Update of no session: %v", err)
 	}
 }
+
+// TestPutInOrder: the two writes of a slot's two-step fill or clear,
+// made in one batch syscall, leave the slot as the second one wrote it,
+// for either value type of the slot fronts, and touch no other slot.
+func TestPutInOrder(t *testing.T) {
+	d := newEnv(t).dp
+	a := dataplaneSessionSlot{Key: dataplaneSessionKey{Ifindex: 3, SessionId: 7}, Hot: dataplaneSessionHot{Index: 9}}
+	b := a
+	b.Hot.Flags = uint16(dataplaneSessionFlagSESSION_F_ACTIVE)
+	if err := putInOrder(d.objs.SessionSlots, 4, &a, &b); err != nil {
+		t.Fatal(err)
+	}
+	var got dataplaneSessionSlot
+	if err := d.objs.SessionSlots.Lookup(uint32(4), &got); err != nil || got != b {
+		t.Fatalf("slot 4 = %+v, %v; want %+v", got, err, b)
+	}
+	if err := d.objs.SessionSlots.Lookup(uint32(5), &got); err != nil || got != (dataplaneSessionSlot{}) {
+		t.Fatalf("slot 5 = %+v, %v; want it empty", got, err)
+	}
+	if err := putInOrder(d.objs.SessionSlots, 4, &a, &dataplaneSessionSlot{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.objs.SessionSlots.Lookup(uint32(4), &got); err != nil || got != (dataplaneSessionSlot{}) {
+		t.Fatalf("slot 4 after clearing = %+v, %v; want it empty", got, err)
+	}
+	s6 := v6SlotOf(netip.MustParsePrefix("2001:db8:1::/48"), 3)
+	filling := s6
+	filling.Prefixlen = 0
+	if err := putInOrder(d.objs.Subscriber6Slots, 2, &filling, &s6); err != nil {
+		t.Fatal(err)
+	}
+	var got6 dataplaneV6Slot
+	if err := d.objs.Subscriber6Slots.Lookup(uint32(2), &got6); err != nil || got6 != s6 {
+		t.Fatalf("subscriber6_slots[2] = %+v, %v; want %+v", got6, err, s6)
+	}
+}
+
+// TestSlotFrontReopened: a Datapath on maps it created knows every slot
+// is empty and looks none up; one reopened on a previous run's pins knows
+// nothing and reads a slot before it takes it, so a session of its own
+// never overwrites the slot a previous run's session holds, and it still
+// empties the slots of the sessions it removes.
+func TestSlotFrontReopened(t *testing.T) {
+	e := newEnv(t)
+	if k := e.dp.sessionFront.known[0]; k != ^uint64(0) {
+		t.Fatalf("created maps: known %#x, want every slot known empty", k)
+	}
+	old := rawKey(t, e.untagged.Key)
+	oldSlot := slotOf(t, e.dp, old)
+	if oldSlot < 0 {
+		t.Fatal("the untagged session has no slot")
+	}
+	pin := e.dp.PinPath()
+	if err := e.dp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dp2, err := Open(Options{PinPath: pin, MaxSessions: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.dp = dp2 // the env's cleanup unpins through it
+	for _, k := range dp2.sessionFront.known {
+		if k != 0 {
+			t.Fatalf("reopened maps: a slot is known before it was read (%#x)", k)
+		}
+	}
+	// A new session whose key hashes to the old one's pair takes the
+	// other slot.
+	first := slotHash(&old, dp2.slotMask)
+	s := Session{Key: Key{Ifindex: e.acc, ClientMAC: clientMAC}, ACMAC: acMAC, MTU: 1492}
+	for sid := uint16(0x3000); ; sid++ {
+		s.SessionID = sid
+		if r := rawKey(t, s.Key); slotHash(&r, dp2.slotMask) == first && sid != old.SessionId {
+			break
+		}
+	}
+	if _, err := dp2.Install(s); err != nil {
+		t.Fatal(err)
+	}
+	if got := slotOf(t, dp2, old); got != oldSlot {
+		t.Fatalf("the previous run's session moved from slot %d to %d", oldSlot, got)
+	}
+	if got := slotOf(t, dp2, rawKey(t, s.Key)); got != int(first|1)-int(uint32(oldSlot)&1) {
+		t.Fatalf("the new session is in slot %d; the pair is %d, %d with %d taken", got, first, first|1, oldSlot)
+	}
+	// Removing the previous run's session empties its slot.
+	if err := dp2.Remove(e.untagged.Key); err != nil {
+		t.Fatal(err)
+	}
+	if got := slotOf(t, dp2, old); got >= 0 {
+		t.Fatalf("removed session still in slot %d", got)
+	}
+}

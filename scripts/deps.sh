@@ -76,6 +76,7 @@ for g in "${groups[@]}"; do
 		need iperf3 "real TCP and UDP through rate-limited sessions (TestRateLimit, make bench-ratelimit)"
 		need tshark "cross-check: dissects every frame the codecs and the data plane write"
 		need python3-scapy "cross-check: frames scapy builds must parse to the right values"
+		need nftables "nft: TestDHCPv6RebindEndToEnd drops the client's DHCPv6 Renews at ether2's egress"
 		need pppoe "interop: rp-pppoe's pppoe, pppoe-discovery and pppoe-server against ours"
 		need ppp "interop: pppd, which rp-pppoe's client runs for PPP"
 		need freeradius "interop: a real RADIUS server for the RADIUS client"

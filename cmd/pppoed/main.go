@@ -273,6 +273,7 @@ func serve(f flags, log *zap.Logger) error {
 		DataPlane:          p0.DataPlane(),
 		SetupLatency:       func(l time.Duration) { d.Metrics().ObserveSetup(l) },
 		CookieKey:          disc.CookieKey,
+		ServerDUID:         disc.ServerDUID,
 		SessionIDs:         disc.SessionIDs,
 		IDs:                disc.Handles,
 		State:              writer,

@@ -17,6 +17,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -63,6 +64,9 @@ type Profile struct {
 	// link prefix comes from, DHCPv6PDPool the one its DHCPv6 delegated
 	// prefixes come from; "" for none. Either turns IPv6CP on.
 	RemoteIPv6PrefixPool, DHCPv6PDPool string
+	// DHCPv6LeaseTime is the lifetime of what the session's DHCPv6
+	// server hands out (dhcpv6-lease-time); 0 is dhcp6.DefaultLifetime.
+	DHCPv6LeaseTime time.Duration
 	// IPv6DNS are dns-server's IPv6 addresses (RDNSS, DHCPv6).
 	IPv6DNS []netip.Addr
 }

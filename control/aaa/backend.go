@@ -125,6 +125,10 @@ type Answer struct {
 	// IPv6DNS are the IPv6 DNS servers for RDNSS (RFC 8106) and DHCPv6
 	// option 23 (RFC 3646).
 	IPv6DNS []netip.Addr
+	// DHCPv6LeaseTime is the valid and preferred lifetime of what the
+	// session's DHCPv6 server hands out, the profile's
+	// dhcpv6-lease-time; 0 is dhcp6.DefaultLifetime.
+	DHCPv6LeaseTime time.Duration
 	// DNS are the DNS servers offered through IPCP (RFC 1877).
 	DNS []netip.Addr
 	// ChangeTCPMSS clamps the TCP MSS of the session to MTU − 40.
@@ -217,6 +221,7 @@ func (l *Local) Authenticate(ctx context.Context, req Request, reply func(Answer
 		IPv6:                  v6.on,
 		IPv6Link:              v6.link,
 		IPv6DNS:               res.Profile.IPv6DNS,
+		DHCPv6LeaseTime:       res.Profile.DHCPv6LeaseTime,
 	}
 	if v6.pd != nil {
 		a.IPv6Delegate = v6.pd

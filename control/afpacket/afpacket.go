@@ -21,7 +21,10 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/mdlayher/packet"
 	"golang.org/x/net/bpf"
@@ -47,14 +50,82 @@ const sizeofAuxdata = 20
 
 // Conn is an AF_PACKET socket bound to one interface that delivers PPPoE
 // discovery and PPP control frames, VLAN tags restored.
+//
+// Setting up a session is a dozen control frames each way, so what a
+// frame costs besides its syscall matters: reads take up to readBatch
+// frames per recvmmsg(2) into buffers the Conn owns, and neither reads nor
+// writes allocate (no closure, sockaddr or control-message slice per
+// frame).
 type Conn struct {
-	c   *packet.Conn
-	raw interface {
-		Read(func(fd uintptr) bool) error
-	}
+	c     *packet.Conn
+	raw   syscall.RawConn
 	ifi   *net.Interface
-	oob   []byte
 	local net.HardwareAddr
+	rx    *reader
+	// writes holds writeOps for concurrent WriteFrame calls.
+	writes sync.Pool
+}
+
+// readBatch is how many frames one recvmmsg(2) may return: a burst of
+// setups queues tens of frames between two reads.
+const readBatch = 16
+
+// slotSize is a receive slot: the largest frame a packet socket hands
+// over (a GRO'd one) fits whole; the pages past a small frame are never
+// touched, so they take no memory.
+const slotSize = 1 << 16
+
+// oobSpace is one frame's control data: the PACKET_AUXDATA message.
+var oobSpace = unix.CmsgSpace(sizeofAuxdata)
+
+// reader is the receive side: the slots of one recvmmsg(2) and the frames
+// of the last one not yet handed out. Only ReadFrame's caller touches it.
+type reader struct {
+	bufs  []byte // readBatch slots of slotSize
+	oob   []byte // readBatch × oobSpace
+	names [readBatch]unix.RawSockaddrLinklayer
+	iovs  [readBatch]unix.Iovec
+	hdrs  [readBatch]unix.Mmsghdr
+	n     int // frames the last recvmmsg returned
+	next  int // the next of them to hand out
+	err   error
+	fill  func(fd uintptr) bool // recv, made once
+}
+
+func newReader() *reader {
+	r := &reader{bufs: make([]byte, readBatch*slotSize), oob: make([]byte, readBatch*oobSpace)}
+	r.fill = r.recv
+	return r
+}
+
+// recv is one recvmmsg(2) into every slot, without waiting: false asks
+// the runtime's poller to wait for the socket and call it again.
+func (r *reader) recv(fd uintptr) bool {
+	for i := range r.hdrs {
+		// 4 bytes at the slot's start stay free for the outer VLAN tag.
+		r.iovs[i].Base = &r.bufs[i*slotSize+4]
+		r.iovs[i].SetLen(slotSize - 4)
+		h := &r.hdrs[i].Hdr
+		h.Name = (*byte)(unsafe.Pointer(&r.names[i]))
+		h.Namelen = unix.SizeofSockaddrLinklayer
+		h.Iov = &r.iovs[i]
+		h.SetIovlen(1)
+		h.Control = &r.oob[i*oobSpace]
+		h.SetControllen(oobSpace)
+		h.Flags = 0
+		r.hdrs[i].Len = 0
+	}
+	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), readBatch, unix.MSG_DONTWAIT, 0, 0)
+	if errno == unix.EAGAIN || errno == unix.EWOULDBLOCK {
+		return false
+	}
+	r.n, r.next, r.err = 0, 0, nil
+	if errno != 0 {
+		r.err = os.NewSyscallError("recvmmsg", errno)
+	} else {
+		r.n = int(n)
+	}
+	return true
 }
 
 // Listen opens a Conn on ifi. It needs CAP_NET_RAW.
@@ -94,14 +165,19 @@ func Listen(ifi *net.Interface) (*Conn, error) {
 		c.Close()
 		return nil, fmt.Errorf("afpacket: %s: %w", ifi.Name, errors.Join(err, serr))
 	}
-	return &Conn{
-		c:     c,
-		raw:   rc,
-		ifi:   ifi,
-		oob:   make([]byte, unix.CmsgSpace(sizeofAuxdata)),
-		local: ifi.HardwareAddr,
-	}, nil
+	conn := &Conn{c: c, raw: rc, ifi: ifi, local: ifi.HardwareAddr, rx: newReader()}
+	// As packet(7) asks of a sender: family, protocol (the socket's),
+	// interface and address length; the address is each frame's.
+	sa := unix.RawSockaddrLinklayer{Family: unix.AF_PACKET, Protocol: htons(unix.ETH_P_ALL), Ifindex: int32(ifi.Index), Halen: 6}
+	conn.writes.New = func() any {
+		op := &writeOp{sa: sa}
+		op.send = op.sendto
+		return op
+	}
+	return conn, nil
 }
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 // Interface returns the interface the Conn is bound to.
 func (c *Conn) Interface() *net.Interface { return c.ifi }
@@ -110,25 +186,24 @@ func (c *Conn) Interface() *net.Interface { return c.ifi }
 // returns its length. Frames this host sent are skipped, and so is the
 // interface going down: reading goes on until it is up again (or, if it was
 // deleted, until Close). b should hold at
-// least the interface MTU plus 22 bytes (Ethernet header and two tags).
+// least the interface MTU plus 22 bytes (Ethernet header and two tags); a
+// longer frame is cut to len(b). ReadFrame is not safe for concurrent use.
 func (c *Conn) ReadFrame(b []byte) (int, error) {
+	if len(b) < 18 {
+		return 0, fmt.Errorf("afpacket: buffer of %d bytes is too small", len(b))
+	}
+	r := c.rx
 	for {
-		// Read 4 bytes into b past its start, so the tag can be put back
-		// by moving only the 12 address bytes.
-		if len(b) < 18 {
-			return 0, fmt.Errorf("afpacket: buffer of %d bytes is too small", len(b))
+		for r.next < r.n {
+			i := r.next
+			r.next++
+			if n, ok := r.frame(i, b); ok {
+				return n, nil
+			}
 		}
-		var (
-			n, oobn int
-			from    unix.Sockaddr
-			rerr    error
-		)
-		err := c.raw.Read(func(fd uintptr) bool {
-			n, oobn, _, from, rerr = unix.Recvmsg(int(fd), b[4:], c.oob, unix.MSG_DONTWAIT)
-			return rerr != unix.EAGAIN && rerr != unix.EWOULDBLOCK
-		})
+		err := c.raw.Read(r.fill)
 		if err == nil {
-			err = rerr
+			err = r.err
 		}
 		if errors.Is(err, unix.ENETDOWN) {
 			// The kernel tells a packet socket once that its interface
@@ -138,65 +213,109 @@ func (c *Conn) ReadFrame(b []byte) (int, error) {
 			continue
 		}
 		if err != nil {
+			r.n, r.next = 0, 0
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				return 0, err
 			}
 			return 0, fmt.Errorf("afpacket: read on %s: %w", c.ifi.Name, err)
 		}
-		if sll, ok := from.(*unix.SockaddrLinklayer); ok && sll.Pkttype == unix.PACKET_OUTGOING {
-			continue
-		}
-		if n < 12 {
-			continue
-		}
-		tci, tpid, tagged := auxVLAN(c.oob[:oobn])
-		if !tagged {
-			copy(b, b[4:4+n])
-			return n, nil
-		}
-		// b[4:16] holds the addresses; move them to b[0:12] and write the
-		// tag into the 4 bytes that frees.
-		copy(b[0:12], b[4:16])
-		binary.BigEndian.PutUint16(b[12:14], tpid)
-		binary.BigEndian.PutUint16(b[14:16], tci)
-		return n + 4, nil
 	}
 }
 
-// auxVLAN returns the VLAN tag the kernel took off the frame, if any.
-func auxVLAN(oob []byte) (tci, tpid uint16, ok bool) {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return 0, 0, false
+// frame copies the i-th frame of the last batch into b, the outer VLAN tag
+// put back; false for a frame to skip (one this host sent, or a runt).
+func (r *reader) frame(i int, b []byte) (int, bool) {
+	if r.names[i].Pkttype == unix.PACKET_OUTGOING {
+		return 0, false
 	}
-	for _, m := range msgs {
-		if m.Header.Level != unix.SOL_PACKET || m.Header.Type != unix.PACKET_AUXDATA ||
-			len(m.Data) < sizeofAuxdata {
-			continue
-		}
-		status := binary.NativeEndian.Uint32(m.Data[0:4])
-		tci = binary.NativeEndian.Uint16(m.Data[16:18])
-		tpid = binary.NativeEndian.Uint16(m.Data[18:20])
-		// A TCI of zero with VLAN_VALID clear means no tag at all.
-		if status&unix.TP_STATUS_VLAN_VALID == 0 && tci == 0 {
+	n := int(r.hdrs[i].Len)
+	if n < 12 {
+		return 0, false
+	}
+	slot := r.bufs[i*slotSize : i*slotSize+4+n]
+	oob := r.oob[i*oobSpace : i*oobSpace+int(r.hdrs[i].Hdr.Controllen)]
+	tci, tpid, tagged := auxVLAN(oob)
+	if !tagged {
+		return copy(b, slot[4:]), true
+	}
+	// The addresses move to the slot's start, freeing the 4 bytes the
+	// tag goes into: the frame as it was on the wire.
+	copy(slot[0:12], slot[4:16])
+	binary.BigEndian.PutUint16(slot[12:14], tpid)
+	binary.BigEndian.PutUint16(slot[14:16], tci)
+	return copy(b, slot), true
+}
+
+// auxVLAN returns the VLAN tag the kernel took off the frame, if any, from
+// the frame's control messages (walked in place: nothing allocated).
+func auxVLAN(oob []byte) (tci, tpid uint16, ok bool) {
+	for len(oob) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(h.Len)
+		if l < unix.CmsgLen(0) || l > len(oob) {
 			return 0, 0, false
 		}
-		if status&unix.TP_STATUS_VLAN_TPID_VALID == 0 || tpid == 0 {
-			tpid = etherTypeVLAN
+		data := oob[unix.CmsgLen(0):l]
+		if h.Level == unix.SOL_PACKET && h.Type == unix.PACKET_AUXDATA && len(data) >= sizeofAuxdata {
+			status := binary.NativeEndian.Uint32(data[0:4])
+			tci = binary.NativeEndian.Uint16(data[16:18])
+			tpid = binary.NativeEndian.Uint16(data[18:20])
+			// A TCI of zero with VLAN_VALID clear means no tag at all.
+			if status&unix.TP_STATUS_VLAN_VALID == 0 && tci == 0 {
+				return 0, 0, false
+			}
+			if status&unix.TP_STATUS_VLAN_TPID_VALID == 0 || tpid == 0 {
+				tpid = etherTypeVLAN
+			}
+			return tci, tpid, true
 		}
-		return tci, tpid, true
+		next := unix.CmsgSpace(l - unix.CmsgLen(0))
+		if next <= 0 || next > len(oob) {
+			return 0, 0, false
+		}
+		oob = oob[next:]
 	}
 	return 0, 0, false
 }
 
+// writeOp is one WriteFrame's sendto(2), pooled with its function so that
+// a write allocates nothing.
+type writeOp struct {
+	b    []byte
+	sa   unix.RawSockaddrLinklayer
+	err  error
+	send func(fd uintptr) bool // sendto, made once
+}
+
+func (op *writeOp) sendto(fd uintptr) bool {
+	_, _, errno := unix.Syscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&op.b[0])), uintptr(len(op.b)), 0,
+		uintptr(unsafe.Pointer(&op.sa)), unix.SizeofSockaddrLinklayer)
+	if errno == unix.EAGAIN || errno == unix.EWOULDBLOCK {
+		return false // the send buffer is full: wait until it drains
+	}
+	op.err = nil
+	if errno != 0 {
+		op.err = os.NewSyscallError("sendto", errno)
+	}
+	return true
+}
+
 // WriteFrame sends one whole Ethernet frame (addresses and any VLAN tags
-// included) out of the interface.
+// included) out of the interface. It keeps no reference to b.
 func (c *Conn) WriteFrame(b []byte) error {
 	if len(b) < 14 {
 		return fmt.Errorf("afpacket: frame of %d bytes is shorter than an Ethernet header", len(b))
 	}
-	dst := &packet.Addr{HardwareAddr: net.HardwareAddr(b[0:6])}
-	if _, err := c.c.WriteTo(b, dst); err != nil {
+	op := c.writes.Get().(*writeOp)
+	op.b = b
+	copy(op.sa.Addr[:6], b[0:6])
+	err := c.raw.Write(op.send)
+	if err == nil {
+		err = op.err
+	}
+	op.b, op.err = nil, nil
+	c.writes.Put(op)
+	if err != nil {
 		return fmt.Errorf("afpacket: write on %s: %w", c.ifi.Name, err)
 	}
 	return nil

@@ -263,3 +263,76 @@ func TestInterfaceDownAndUp(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchedReads: frames queued while nobody reads come out of the
+// batched reads (recvmmsg, readBatch at a time) one by one, in the order
+// sent and byte for byte, each with its own VLAN tags put back, and a
+// buffer too small for a frame gets the frame cut to its length rather
+// than another frame's bytes.
+func TestBatchedReads(t *testing.T) {
+	a, b := netns.New(t), netns.New(t)
+	netns.Veth(t, a, "acc0", b, "acc1")
+	tx := listenIn(t, a, "acc0")
+	rx := listenIn(t, b, "acc1")
+	padi := frame(t, nil, ethernet.EtherTypePPPoEDiscovery,
+		pppoePayload(t, pppoe.Packet{Code: pppoe.CodePADI, Tags: []pppoe.Tag{pppoe.ServiceName("svc")}}))
+	buf := make([]byte, 2048)
+	// A fresh veth drops what is sent before its carrier is up.
+	for i := 0; ; i++ {
+		if err := tx.WriteFrame(padi); err != nil {
+			t.Fatal(err)
+		}
+		rx.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		if _, err := rx.ReadFrame(buf); err == nil {
+			break
+		} else if i == 40 {
+			t.Fatalf("no frame through the veth: %v", err)
+		}
+	}
+	// Tagged and untagged frames with the same tags throughout (veth may
+	// reorder frames with different tags), each one's LCP identifier its
+	// number, some longer than others.
+	q100 := []ethernet.VLAN{{TPID: ethernet.EtherTypeVLAN, ID: 100, Priority: 3}}
+	const count = 3*readBatch + 5
+	for _, vlans := range [][]ethernet.VLAN{nil, q100} {
+		var sent [][]byte
+		for i := 0; i < count; i++ {
+			info := append([]byte{0x09, byte(i), 0x00, 0x08, 0xde, 0xad, 0xbe, 0xef}, bytes.Repeat([]byte{byte(i)}, i*7)...)
+			f := frame(t, vlans, ethernet.EtherTypePPPoESession, sessionPayload(t, ppp.ProtocolLCP, info))
+			if err := tx.WriteFrame(f); err != nil {
+				t.Fatal(err)
+			}
+			sent = append(sent, f)
+		}
+		for i, want := range sent {
+			rx.SetReadDeadline(time.Now().Add(2 * time.Second))
+			n, err := rx.ReadFrame(buf)
+			if err != nil {
+				t.Fatalf("vlans %v: read %d of %d: %v", vlans, i, count, err)
+			}
+			if !bytes.Equal(buf[:n], want) {
+				t.Fatalf("vlans %v: frame %d\n got % x\nwant % x", vlans, i, buf[:n], want)
+			}
+		}
+	}
+	// A buffer shorter than the frame: the frame's first bytes, and the
+	// next read the next frame.
+	long := frame(t, q100, ethernet.EtherTypePPPoESession, sessionPayload(t, ppp.ProtocolLCP, bytes.Repeat([]byte{0x42}, 100)))
+	padi100 := frame(t, q100, ethernet.EtherTypePPPoEDiscovery,
+		pppoePayload(t, pppoe.Packet{Code: pppoe.CodePADI, Tags: []pppoe.Tag{pppoe.ServiceName("svc")}}))
+	for _, f := range [][]byte{long, padi100} {
+		if err := tx.WriteFrame(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	small := make([]byte, 40)
+	rx.SetReadDeadline(time.Now().Add(2 * time.Second))
+	n, err := rx.ReadFrame(small)
+	if err != nil || !bytes.Equal(small[:n], long[:40]) {
+		t.Fatalf("short buffer: %d bytes % x, err %v; want % x", n, small[:n], err, long[:40])
+	}
+	n, err = rx.ReadFrame(buf)
+	if err != nil || !bytes.Equal(buf[:n], padi100) {
+		t.Fatalf("after the cut frame: % x, err %v; want the PADI", buf[:n], err)
+	}
+}

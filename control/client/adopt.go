@@ -393,7 +393,7 @@ func (c *Client) adoptSession(att Attachment, nd Netdev, o *offer) (*session, er
 	if err := c.ensureNet(addr, routes); err != nil {
 		return nil, err
 	}
-	s.connected, s.everConnected, s.addr, s.routes = true, true, addr, routes
+	s.connected, s.installed, s.everConnected, s.addr, s.routes = true, true, true, addr, routes
 	s.dns4 = slices.Clone(rec.DNS)
 	if slices.ContainsFunc(o.saved.NCPs, func(p link.SavedProtocol) bool { return p.Protocol == ppp.ProtocolIPv6CP }) {
 		if err := s.adoptIPv6(info, rec.ClientState); err != nil {

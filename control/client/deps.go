@@ -161,7 +161,10 @@ type Session struct {
 	SessionID uint16
 	// Local and Remote are the IPCP addresses (RFC 1332 §3.3): frames
 	// decapsulated into the netdev come from Remote's side, packets
-	// leaving it carry Local as their source.
+	// leaving it carry Local as their source. Both are zero when IPv6CP
+	// installed the session (IPCP not open); IPCP opening later leaves
+	// the installed session as it is: nothing in the data plane depends
+	// on them.
 	Local, Remote netip.Addr
 	// MTU is the largest IP packet sent into the session (the peer's
 	// MRU), MRU the largest we accept (RFC 1661 §6.1).

@@ -331,6 +331,9 @@ type testAC struct {
 	padtAfterPADS atomic.Bool
 	// silent drops every session frame from clients: a dead AC.
 	silent atomic.Bool
+	// rejectIPCP answers a client's IPCP with a Protocol-Reject (RFC
+	// 1661 §5.7): an AC that offers IPv6 only, as pppd's noip.
+	rejectIPCP atomic.Bool
 
 	mu       sync.Mutex
 	sessions map[acKey]*acSession
@@ -526,6 +529,13 @@ func (ac *testAC) frame(b []byte) {
 	}
 	if pf.Protocol == ppp.ProtocolIPv6 {
 		ac.receiveIPv6(k, s, pf.Information, now)
+		return
+	}
+	if pf.Protocol == ppp.ProtocolIPCP && ac.rejectIPCP.Load() {
+		rej := ppp.NewProtocolReject(0x42, pf, 1480)
+		if b, err := rej.MarshalBinary(); err == nil {
+			ac.send(k, s, ppp.Frame{Protocol: ppp.ProtocolLCP, Information: b})
+		}
 		return
 	}
 	ac.output(k, s, s.lk.Receive(pf, now))

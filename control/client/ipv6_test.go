@@ -448,3 +448,102 @@ func TestClientIPv6CPClosedKeepsIPv4(t *testing.T) {
 		t.Errorf("resolv.conf:\n%s", resolv)
 	}
 }
+
+// TestClientIPv6Only: an AC that offers IPv6 alone (it Protocol-Rejects
+// IPCP) gets a client up on IPv6: IPv6CP opens the session as the first
+// network protocol, so the data plane carries it (the entry without an
+// IPv4 address), the monitor says connected, SLAAC and the delegated
+// prefix are in place, and no IPv4 address or route is made.
+func TestClientIPv6Only(t *testing.T) {
+	e := newEnv(t)
+	ac := v6AC(t, e)
+	ac.rejectIPCP.Store(true)
+	cfg, d := loadDualStack(t, `/interface pppoe-client add interface=ether1 user=u password=p add-default-route=yes use-peer-dns=yes disabled=no
+/ipv6 dhcp-client add interface=pppoe-out1 request=prefix pool-name=isp-pd
+`)
+	c, stop := e.startV6(t, cfg, d, NewPrefixPools())
+	waitFor(t, "IPv6 alone up", func() bool {
+		st := c.Monitor()
+		return st.Status == StateConnected && st.IPv6Address.IsValid() && st.DHCPv6Status == "bound"
+	})
+	st := c.Monitor()
+	if st.LocalAddress.IsValid() || st.RemoteAddress.IsValid() || len(st.DNSServers) != 0 || st.MTU == 0 {
+		t.Errorf("monitor of an IPv6-only session: %+v", st)
+	}
+	nd, _ := e.dp.get("pppoe-out1")
+	if nd.session == nil || nd.session.Local.IsValid() || nd.session.MTU == 0 {
+		t.Fatalf("data plane: session %+v, want one installed without IPv4", nd.session)
+	}
+	addrs, routes := e.routes.snapshot()
+	for _, a := range addrs {
+		if !a.Local.Is6() {
+			t.Errorf("IPv4 address %+v without IPCP", a)
+		}
+	}
+	if len(routes) != 1 || !routes[0].Dst.Addr().Is6() {
+		t.Errorf("routes %v, want SLAAC's IPv6 default route alone", routes)
+	}
+	if resolv, _ := os.ReadFile(e.dnsPath); string(resolv) != "nameserver 2001:db8::53\n" {
+		t.Errorf("resolv.conf:\n%s", resolv)
+	}
+	stop()
+	if nd, _ := e.dp.get("pppoe-out1"); nd.session != nil {
+		t.Errorf("data plane keeps %+v after stop", nd.session)
+	}
+}
+
+// TestClientIPCPClosedKeepsIPv6: the AC terminating IPCP takes the
+// client's IPv4 away (address, default route, DNS server) and leaves the
+// session connected on IPv6: the data-plane entry stays (the same
+// install), with SLAAC, the delegated prefix and RDNSS. The mirror of
+// TestClientIPv6CPClosedKeepsIPv4, and of the AC's
+// TestIPCPTerminateKeepsIPv6.
+func TestClientIPCPClosedKeepsIPv6(t *testing.T) {
+	e := newEnv(t)
+	ac := v6AC(t, e)
+	cfg, d := loadDualStack(t, `/interface pppoe-client add interface=ether1 user=u password=p add-default-route=yes use-peer-dns=yes disabled=no
+/ipv6 dhcp-client add interface=pppoe-out1 request=prefix pool-name=isp-pd
+`)
+	c, _ := e.startV6(t, cfg, d, NewPrefixPools())
+	waitFor(t, "both stacks up", func() bool {
+		st := c.Monitor()
+		return st.LocalAddress.IsValid() && st.IPv6Address.IsValid() && st.DHCPv6Status == "bound" && len(st.IPv6DNS) > 0
+	})
+	before, _ := e.dp.get("pppoe-out1")
+	term, err := (&ppp.Packet{Code: ppp.TerminateRequest, Identifier: 78}).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// From now on the AC rejects IPCP, so the client's does not open
+	// again once it has stopped: IPv4 is gone for good.
+	ac.rejectIPCP.Store(true)
+	ac.mu.Lock()
+	for k, s := range ac.sessions {
+		ac.send(k, s, ppp.Frame{Protocol: ppp.ProtocolIPCP, Information: term})
+	}
+	ac.mu.Unlock()
+	waitFor(t, "IPv4 down", func() bool { return !c.Monitor().LocalAddress.IsValid() })
+	st := c.Monitor()
+	if st.Status != StateConnected || !st.IPv6Address.IsValid() || st.DHCPv6Status != "bound" || len(st.DNSServers) != 0 {
+		t.Errorf("after IPCP closed: %+v", st)
+	}
+	nd, _ := e.dp.get("pppoe-out1")
+	if nd.session == nil || nd.installs != before.installs {
+		t.Errorf("data plane after IPCP closed: session %+v after %d installs, want the entry of install %d kept",
+			nd.session, nd.installs, before.installs)
+	}
+	addrs, routes := e.routes.snapshot()
+	for _, a := range addrs {
+		if a.Local.Is4() {
+			t.Errorf("IPv4 address %v stays", a)
+		}
+	}
+	for _, r := range routes {
+		if r.Dst.Addr().Is4() {
+			t.Errorf("IPv4 route %v stays", r)
+		}
+	}
+	if resolv, _ := os.ReadFile(e.dnsPath); string(resolv) != "nameserver 2001:db8::53\n" {
+		t.Errorf("resolv.conf:\n%s", resolv)
+	}
+}

@@ -23,7 +23,8 @@ const (
 	StateDialing State = "dialing"
 	// StateVerifying: authentication (RFC 1661 §3.5) and IPCP.
 	StateVerifying State = "verifying password..."
-	// StateConnected: IPCP opened and the data plane installed.
+	// StateConnected: a network protocol (IPCP or IPv6CP) opened and
+	// the data plane installed.
 	StateConnected State = "connected"
 	// StateDisconnected: no session; waiting to redial, or for traffic
 	// with dial-on-demand.

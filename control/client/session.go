@@ -22,9 +22,9 @@ import (
 )
 
 // session is the life of one PPPoE session after discovery: the PPP link
-// as the peer, the data plane while IPCP is up, the keepalive. It is the
-// client's Role of the session engine (control/session.Engine), which
-// also drives the access concentrator's sessions.
+// as the peer, the data plane while IPCP or IPv6CP is up, the keepalive.
+// It is the client's Role of the session engine (control/session.Engine),
+// which also drives the access concentrator's sessions.
 type session struct {
 	c   *Client
 	att Attachment
@@ -41,7 +41,10 @@ type session struct {
 	closing       bool
 	everConnected bool
 
-	// While connected:
+	// installed: the data plane carries the session, from the first
+	// network protocol opened to the last closed. connected: IPCP is
+	// open, with addr and routes in place.
+	installed bool
 	connected bool
 	addr      Address
 	routes    []Route
@@ -70,8 +73,8 @@ type session struct {
 }
 
 // runSession runs the PPP link over ps until it goes down or ctx ends, and
-// tears everything down. It reports whether IPCP came up and why the
-// session ended.
+// tears everything down. It reports whether a network protocol came up
+// and why the session ended.
 func (c *Client) runSession(ctx context.Context, att Attachment, nd Netdev, ps pppoe.Session) (bool, string) {
 	lc, queue := c.linkConfig(att, nd, ps)
 	lk, err := link.New(lc)
@@ -138,6 +141,7 @@ func (s *session) run(ctx context.Context) (bool, string) {
 	stopReader()
 	s.ipv6Down()
 	s.teardown()
+	s.uninstall()
 	if !s.padtFromAC {
 		s.c.sendPADT(s.att, s.ps, s.reason)
 	}
@@ -196,7 +200,7 @@ func (s *session) multilink(frames []ppp.Frame, now time.Time) {
 		// IPv6 too: the data plane gives the netdev every IPv6 packet of a
 		// client session (bpf/dataplane.c), and so does reassembly.
 		mnd, ok := s.nd.(MPNetdev)
-		if !s.connected || !ok {
+		if !s.installed || !ok {
 			m.Refused()
 			continue
 		}
@@ -394,7 +398,7 @@ func (s *session) Act(ev link.Event, now time.Time) {
 	case link.PhaseChanged:
 		s.log.Debug("phase", zap.Stringer("from", ev.From), zap.Stringer("to", ev.To))
 		s.startMP(ev)
-		if ev.To == link.PhaseAuthenticate && !s.connected {
+		if ev.To == link.PhaseAuthenticate && !s.installed {
 			s.c.setState(StateVerifying)
 		}
 	case link.AuthSucceeded:
@@ -404,6 +408,13 @@ func (s *session) Act(ev link.Event, now time.Time) {
 		s.setReason(fmt.Sprintf("authentication failed (%s): %s", ev.Method, ev.Reason))
 	case link.NetworkUp:
 		if ev.Protocol == ppp.ProtocolIPv6CP {
+			if err := s.install(ev.Info, link.IPConfig{}); err != nil {
+				// IPv6CP alone up without a data plane carries nothing.
+				s.setReason("data plane: " + err.Error())
+				s.eng.Carry(s, s.lk.Close("data plane failed", now), now)
+				return
+			}
+			s.connectedWith(ev.Info, nil)
 			s.ipv6Up(ev.Info, now)
 			return
 		}
@@ -418,19 +429,18 @@ func (s *session) Act(ev link.Event, now time.Time) {
 	case link.NetworkDown:
 		if ev.Protocol == ppp.ProtocolIPv6CP {
 			s.ipv6Down() // IPv4 stays (RFC 1661 §3.6: NCPs are independent)
+			if !s.connected {
+				s.networkGone()
+			}
 			return
 		}
 		if ev.Protocol != ppp.ProtocolIPCP {
 			return
 		}
 		s.teardown()
-		// IPCP renegotiating in the Network phase is still on its way
-		// up; anything else is the link going away.
-		if s.lk.Phase() == link.PhaseNetwork && !s.done {
-			s.c.setState(StateVerifying)
-		} else {
-			s.c.setState(StateDisconnected)
-		}
+		if s.v6 == nil {
+			s.networkGone()
+		} // else IPv6 goes on alone (RFC 1661 §3.6), as on the AC
 	case link.ProtocolRejected:
 		s.log.Debug("protocol rejected by the AC", zap.Stringer("protocol", ev.Protocol))
 	case link.EchoReply:
@@ -451,18 +461,17 @@ func (s *session) down(reason string) {
 	s.done = true
 }
 
-// up installs the session into the data plane and puts the address,
-// the default route and the DNS servers in place (IPCP is Opened, RFC 1332).
-func (s *session) up(info link.Info) error {
-	if s.connected {
-		s.teardown()
-	}
-	// Recorded before anything is installed: a crash from here on
-	// leaves a record to adopt or sweep the session by.
-	s.journal(info, true)
-	c := s.c
-	if !info.IP.Local.Is4() || !info.IP.Remote.Is4() {
-		return fmt.Errorf("IPCP gave no usable addresses (local %s, remote %s)", info.IP.Local, info.IP.Remote)
+// install puts the session into the data plane as the first network
+// protocol opens, IPCP or IPv6CP, as a server session does
+// (control/session installEntry): the entry carries what LCP agreed, so
+// whichever opens first installs it, and it stays while either is open.
+// ip is IPCP's addresses, zero when IPv6CP opens first: the client
+// entry's IPv4 is informational (maps.ClientSession.Local), so IPCP
+// opening later leaves the entry as it is. The keepalive starts with the
+// entry.
+func (s *session) install(info link.Info, ip link.IPConfig) error {
+	if s.installed {
+		return nil
 	}
 	var ml lcp.Multilink
 	if s.mp != nil {
@@ -477,7 +486,7 @@ func (s *session) up(info link.Info) error {
 	if err := s.nd.Install(Session{
 		Ifindex: s.att.Ifindex, VLANs: s.att.VLANs, LocalMAC: s.att.MAC,
 		ACMAC: s.ps.ACMAC, SessionID: s.ps.SessionID,
-		Local: info.IP.Local, Remote: info.IP.Remote,
+		Local: ip.Local, Remote: ip.Remote,
 		MTU: info.MTU, MRU: info.MRU, MSS: mss, MP: mp,
 		RateLimit: s.c.limit,
 	}); err != nil {
@@ -491,35 +500,107 @@ func (s *session) up(info link.Info) error {
 		})
 		s.mpOn = true
 	}
+	s.installed, s.everConnected = true, true
+	now := time.Now()
+	s.lastRx = now
+	s.lastStats, _ = s.nd.Stats()
+	s.scheduleProbe(now)
+	return nil
+}
+
+// connectedWith shows the session up on the monitor with what f adds (IPCP's
+// addresses), in one update: whoever sees "connected" sees them too.
+func (s *session) connectedWith(info link.Info, f func(st *Status)) {
+	var mrru uint16
+	if s.mp != nil {
+		mrru = s.mp.ML.RecvMRRU
+	}
+	c := s.c
+	c.mu.Lock()
+	if c.st.Status != StateConnected {
+		c.connectedAt = time.Now()
+	}
+	c.st.Status = StateConnected
+	c.st.ActiveLinks = 1
+	c.st.MTU, c.st.MRU = int(info.MTU), int(info.MRU)
+	c.st.MRRU = int(mrru)
+	if f != nil {
+		f(&c.st)
+	}
+	if c.trace != nil {
+		c.trace(c.st)
+	}
+	c.mu.Unlock()
+}
+
+// uninstall undoes install once no network protocol is open.
+func (s *session) uninstall() {
+	if !s.installed {
+		return
+	}
+	s.installed = false
+	s.nextProbe = time.Time{}
+	if s.mpOn {
+		s.nd.(MPNetdev).Divert(nil)
+		s.mpOn = false
+	}
+	if err := s.nd.Remove(); err != nil {
+		s.log.Warn("removing session from the data plane", zap.Error(err))
+	}
+	s.c.update(func(st *Status) { st.ActiveLinks, st.MTU, st.MRU, st.MRRU = 0, 0, 0, 0 })
+}
+
+// networkGone: the last open network protocol closed. IPCP or IPv6CP
+// renegotiating in the Network phase is still on its way up; anything
+// else is the link going away.
+func (s *session) networkGone() {
+	s.uninstall()
+	if s.lk.Phase() == link.PhaseNetwork && !s.done {
+		s.c.setState(StateVerifying)
+	} else {
+		s.c.setState(StateDisconnected)
+	}
+}
+
+// up puts IPCP's address, the default route and the DNS servers in place
+// (IPCP is Opened, RFC 1332), installing the session first unless IPv6CP
+// already has.
+func (s *session) up(info link.Info) error {
+	if s.connected {
+		s.teardown()
+	}
+	c := s.c
+	if !info.IP.Local.Is4() || !info.IP.Remote.Is4() {
+		return fmt.Errorf("IPCP gave no usable addresses (local %s, remote %s)", info.IP.Local, info.IP.Remote)
+	}
+	// Recorded before anything is installed: a crash from here on
+	// leaves a record to adopt or sweep the session by.
+	s.journal(info, true)
+	if err := s.install(info, info.IP); err != nil {
+		return err
+	}
 	addr, routes := s.network(info)
 	if err := c.addNet(addr, routes); err != nil {
-		s.nd.Remove()
+		if s.v6 == nil {
+			s.uninstall()
+		}
 		return err
 	}
 	dns := c.peerDNS4(info)
 	s.dns4 = dns
 	s.writeDNS()
 	s.connected, s.addr, s.routes = true, addr, routes
-	s.everConnected = true
-	now := time.Now()
-	s.lastRx = now
-	s.lastStats, _ = s.nd.Stats()
-	s.scheduleProbe(now)
-	c.mu.Lock()
-	c.connectedAt = now
-	c.st.Status = StateConnected
-	c.st.ActiveLinks = 1
-	c.st.MTU, c.st.MRU = int(info.MTU), int(info.MRU)
-	c.st.MRRU = int(ml.RecvMRRU)
-	c.st.LocalAddress, c.st.RemoteAddress = info.IP.Local, info.IP.Remote
-	c.st.DNSServers = dns
-	if c.trace != nil {
-		c.trace(c.st)
+	s.connectedWith(info, func(st *Status) {
+		st.LocalAddress, st.RemoteAddress = info.IP.Local, info.IP.Remote
+		st.DNSServers = dns
+	})
+	var mrru uint16
+	if s.mp != nil {
+		mrru = s.mp.ML.RecvMRRU
 	}
-	c.mu.Unlock()
 	s.log.Info("connected", zap.Stringer("local", info.IP.Local), zap.Stringer("remote", info.IP.Remote),
 		zap.Uint16("mtu", info.MTU), zap.Uint16("mru", info.MRU), zap.Stringer("method", info.Method),
-		zap.String("ac_name", s.ps.ACName), zap.Uint16("mrru", ml.RecvMRRU))
+		zap.String("ac_name", s.ps.ACName), zap.Uint16("mrru", mrru))
 	return nil
 }
 
@@ -536,30 +617,23 @@ func (s *session) network(info link.Info) (Address, []Route) {
 	return addr, routes
 }
 
-// teardown undoes up: DNS, routes, address, then the data plane; the
-// record goes last.
+// teardown undoes up: DNS, routes, address, and the record (an adopted
+// link is restored with IPCP open). The data-plane entry stays while
+// IPv6CP is open (RFC 1661 §3.6: the NCPs are independent); the caller
+// takes it away when no network protocol is left.
 func (s *session) teardown() {
 	if !s.connected {
 		return
 	}
 	s.connected = false
-	s.nextProbe = time.Time{}
 	c := s.c
 	s.dns4 = nil
 	s.writeDNS()
 	if err := c.delNet(s.addr, s.routes); err != nil {
 		s.log.Warn("removing address and routes", zap.Error(err))
 	}
-	if s.mpOn {
-		s.nd.(MPNetdev).Divert(nil)
-		s.mpOn = false
-	}
-	if err := s.nd.Remove(); err != nil {
-		s.log.Warn("removing session from the data plane", zap.Error(err))
-	}
 	s.unjournal()
 	c.update(func(st *Status) {
-		st.ActiveLinks, st.MTU, st.MRU, st.MRRU = 0, 0, 0, 0
 		st.LocalAddress, st.RemoteAddress, st.DNSServers = netip.Addr{}, netip.Addr{}, nil
 	})
 }

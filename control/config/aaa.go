@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/aaa"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ratelimit"
@@ -75,6 +76,7 @@ func resolveProfile(p, def Profile) aaa.Profile {
 		// Like the IPv4 addresses, a profile's own; not the default's.
 		RemoteIPv6PrefixPool: p.RemoteIPv6PrefixPool,
 		DHCPv6PDPool:         p.DHCPv6PDPool,
+		DHCPv6LeaseTime:      time.Duration(p.DHCPv6LeaseTime),
 		OnlyOne:              yes(p.OnlyOne, def.OnlyOne, false),
 		ChangeTCPMSS:         yes(p.ChangeTCPMSS, def.ChangeTCPMSS, true),
 		RateLimit:            cmp.Or(p.RateLimit, def.RateLimit).Limit(),

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/pool"
 )
@@ -416,6 +417,12 @@ func (c *Config) Validate() error {
 		return err
 	}
 	for _, p := range c.Profiles.All() {
+		if p.DHCPv6LeaseTime < Seconds(MinDHCPv6LeaseTime) {
+			// T1, half of it, is sent in whole seconds: under 1 s it
+			// would read 0, "at the client's discretion" (RFC 8415 §21.4).
+			return errf(p.line, "dhcpv6-lease-time", "/ppp profile %s: dhcpv6-lease-time %v under %v",
+				p.Name, time.Duration(p.DHCPv6LeaseTime), MinDHCPv6LeaseTime)
+		}
 		for _, f := range []struct{ prop, v string }{{"remote-ipv6-prefix-pool", p.RemoteIPv6PrefixPool}, {"dhcpv6-pd-pool", p.DHCPv6PDPool}} {
 			if f.v == "" {
 				continue

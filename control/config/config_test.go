@@ -48,7 +48,8 @@ func TestReferenceServer(t *testing.T) {
 	}
 	if c.Profiles.Len() != 2 || c.Profiles.At(0).Name != "default" ||
 		!reflect.DeepEqual(c.Profiles.At(1), Profile{meta: meta{4}, Name: "for-pppoe", LocalAddress: "10.0.0.1",
-			RemoteAddress: "pppoe-pool", OnlyOne: "default", ChangeTCPMSS: "yes", QueueType: "default-small"}) {
+			RemoteAddress: "pppoe-pool", OnlyOne: "default", ChangeTCPMSS: "yes", QueueType: "default-small",
+			DHCPv6LeaseTime: Seconds(24 * time.Hour)}) {
 		t.Fatalf("profiles = %+v", c.Profiles)
 	}
 	wantSecret := Secret{meta: meta{6}, Name: "MT-User", Password: "StrongPass", Profile: "for-pppoe", Service: "pppoe"}

@@ -1,12 +1,15 @@
 package config
 
 import (
+	"errors"
 	"net/netip"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/pppoe-xdp/pppoe-xdp/control/aaa"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pool"
 )
 
@@ -98,4 +101,34 @@ func mustParse(t *testing.T, s string) []Command {
 		t.Fatal(err)
 	}
 	return cmds
+}
+
+// TestDHCPv6LeaseTime: a profile's dhcpv6-lease-time is 1d unless set,
+// reads RouterOS time values, reaches AAA's profile, and one too short
+// for a T1 of a whole second is refused at its line, changing nothing.
+func TestDHCPv6LeaseTime(t *testing.T) {
+	c := mustLoad(t, ipv6Script+"/ppp profile add name=short dhcpv6-lease-time=1m30s dhcpv6-pd-pool=isp-pd\n")
+	dual, _ := c.Profiles.Get("dual")
+	short, _ := c.Profiles.Get("short")
+	if time.Duration(dual.DHCPv6LeaseTime) != 24*time.Hour || time.Duration(short.DHCPv6LeaseTime) != 90*time.Second {
+		t.Errorf("dhcpv6-lease-time: dual %v short %v, want 24h and 1m30s",
+			time.Duration(dual.DHCPv6LeaseTime), time.Duration(short.DHCPv6LeaseTime))
+	}
+	i := slices.IndexFunc(c.LocalAAA().Profiles, func(p aaa.Profile) bool { return p.Name == "short" })
+	if i < 0 || c.LocalAAA().Profiles[i].DHCPv6LeaseTime != 90*time.Second {
+		t.Errorf("AAA profiles %+v: want short with 1m30s", c.LocalAAA().Profiles)
+	}
+	if c2 := mustLoad(t, Export(c)); !Equal(c, c2) {
+		t.Fatalf("export does not round-trip:\n%s", Export(c))
+	}
+	for _, v := range []string{"1", "0", "1s"} {
+		_, err := c.Apply(mustParse(t, "/ppp profile set short dhcpv6-lease-time="+v))
+		var e *Error
+		if !errors.As(err, &e) || e.Property != "dhcpv6-lease-time" {
+			t.Errorf("dhcpv6-lease-time=%s: %v, want refused", v, err)
+		}
+	}
+	if p, _ := c.Profiles.Get("short"); time.Duration(p.DHCPv6LeaseTime) != 90*time.Second {
+		t.Error("a refused set changed the profile")
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"reflect"
 	"slices"
+	"time"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/pool"
 )
@@ -48,6 +49,10 @@ type IPv6Pool struct {
 	Comment      string     `ros:"comment" json:"comment"`
 }
 
+// MinDHCPv6LeaseTime is the shortest dhcpv6-lease-time: T1 (half of
+// it) at least a second.
+const MinDHCPv6LeaseTime = 2 * time.Second
+
 // Profile is a /ppp profile item. LocalAddress and RemoteAddress hold an
 // IPv4 address or the name of an /ip pool. OnlyOne "default" and
 // ChangeTCPMSS "default" defer to the built-in default profile (for which
@@ -70,6 +75,11 @@ type Profile struct {
 	// and fq on the access interface). README "Rate limits".
 	QueueType string `ros:"queue-type" enum:"default-small,default,fq-codel-default,cake-default" default:"default-small" json:"queue-type"`
 	Comment   string `ros:"comment" json:"comment"`
+	// DHCPv6LeaseTime is RouterOS's /ipv6 dhcp-server lease-time for the
+	// DHCPv6 server each session runs (RouterOS makes a dynamic one per
+	// PPP interface): the valid and preferred lifetime of what it hands
+	// out, T1 and T2 at 0.5 and 0.8 of it (RFC 8415 §21.4, §21.21).
+	DHCPv6LeaseTime Seconds `ros:"dhcpv6-lease-time" default:"1d" json:"dhcpv6-lease-time"`
 
 	// DNSServer is dns-server's IPv4 addresses, for IPCP (RFC 1877),
 	// kept in step with DNS whenever the item changes (setLine).

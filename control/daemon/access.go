@@ -208,6 +208,12 @@ func (a *AccessConcentrator) Counters() ServerCounters {
 	for m, n := range c.AuthFailures {
 		out.AuthFailures[m.String()] += n
 	}
+	out.States = make(map[string]int, len(c.States))
+	for st, n := range c.States {
+		if n > 0 {
+			out.States[session.State(st).String()] = int(n)
+		}
+	}
 	out.Traffic = make(map[string]metrics.Traffic, len(c.Traffic))
 	var mp session.MPDrops
 	for iface, st := range c.Traffic {

@@ -72,6 +72,10 @@ type Active struct {
 
 // ServerCounters are the access concentrator's counters for metrics.
 type ServerCounters struct {
+	// States counts the live sessions by state (session.State names), for
+	// pppoe_sessions: from counters kept as sessions change state, so a
+	// scrape costs the same at 10 sessions and at 100,000.
+	States        map[string]int
 	Discovery     pppoe.Counters    // RFC 2516 discovery, summed over interfaces
 	AuthFailures  map[string]uint64 // by method: pap, chap, mschap1, mschap2
 	PoolExhausted uint64            // sessions refused for want of an address

@@ -336,10 +336,10 @@ func (d *Daemon) Close() error {
 func (d *Daemon) snapshot() metrics.Snapshot {
 	s := metrics.Snapshot{SessionsByState: map[string]int{}}
 	if srv := d.opts.Servers; srv != nil {
-		for _, a := range srv.Sessions() {
-			s.SessionsByState[a.State]++
-		}
 		c := srv.Counters()
+		for state, n := range c.States {
+			s.SessionsByState[state] += n
+		}
 		s.Discovery, s.AuthFailures, s.PoolExhausted = c.Discovery, c.AuthFailures, c.PoolExhausted
 		s.HalfOpen, s.Established = c.HalfOpen, c.Established
 		s.Refused, s.LateDuplicates, s.Ended = c.Refused, c.LateDuplicates, c.Ended

@@ -40,6 +40,9 @@ type fakeServers struct {
 	invalid  map[string]error
 	retries  int
 	fail     error // Apply refuses every configuration with it
+	// listed counts Sessions calls: a metrics scrape makes none (its
+	// cost must not grow with the sessions).
+	listed int
 }
 
 func (f *fakeServers) Apply(cfg *config.Config) error {
@@ -82,6 +85,7 @@ func (f *fakeServers) add(server string, a Active) {
 func (f *fakeServers) Sessions() []Active {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.listed++
 	return append([]Active(nil), f.sessions...)
 }
 
@@ -99,7 +103,14 @@ func (f *fakeServers) Remove(id string) error {
 }
 
 func (f *fakeServers) Counters() ServerCounters {
+	f.mu.Lock()
+	states := map[string]int{}
+	for _, s := range f.sessions {
+		states[s.State]++
+	}
+	f.mu.Unlock()
 	return ServerCounters{
+		States:            states,
 		Discovery:         pppoe.Counters{PADIReceived: 42, PADRDuplicates: 2},
 		AuthFailures:      map[string]uint64{"chap": 3},
 		PoolExhausted:     1,
@@ -562,12 +573,20 @@ func TestRun(t *testing.T) {
 	}
 
 	h.d.Metrics().ObserveSetup(20 * time.Millisecond)
+	h.srv.mu.Lock()
+	listed := h.srv.listed
+	h.srv.mu.Unlock()
 	resp, err := http.Get("http://" + mln.Addr().String() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	h.srv.mu.Lock()
+	if h.srv.listed != listed {
+		t.Errorf("a metrics scrape listed the sessions %d times: its cost grows with them", h.srv.listed-listed)
+	}
+	h.srv.mu.Unlock()
 	for _, want := range []string{
 		`pppoe_sessions{state="up"} 2`,
 		`pppoe_discovery_padi_received_total 42`,

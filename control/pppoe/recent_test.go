@@ -52,3 +52,45 @@ func TestRecentGivesMemoryBack(t *testing.T) {
 		runtime.KeepAlive(s)
 	}
 }
+
+// TestForgetFindsItsSession: forget (a PADT) drops the PADS of exactly
+// the session it names, in either generation, by the session's index
+// rather than by going through every PADS the window remembered; the
+// others are still answered to a retransmitted PADR.
+func TestForgetFindsItsSession(t *testing.T) {
+	const window = 5 * time.Second
+	t0 := time.Unix(1e9, 0)
+	s := NewServer(ServerConfig{}, &fakeAdm{}, nil)
+	circuit := func(i int) Circuit { return Circuit{Ifindex: 1, MAC: [6]byte{2, 0, 0, 0, 0, byte(i)}} }
+	frame := []byte{1, 2, 3}
+	// Sessions 1 and 2 in the older generation, 3 and 4 (3 on the same
+	// circuit as 1, another Host-Uniq) in the recent one.
+	s.remember(recentKey{c: circuit(1), hostUniq: "a"}, recentPADS{cookie: "c", sid: 1, frame: frame, at: t0}, t0, window)
+	s.remember(recentKey{c: circuit(2), hostUniq: "a"}, recentPADS{cookie: "c", sid: 2, frame: frame, at: t0}, t0, window)
+	t1 := t0.Add(window + time.Second)
+	s.remember(recentKey{c: circuit(1), hostUniq: "b"}, recentPADS{cookie: "c", sid: 3, frame: frame, at: t1}, t1, window)
+	s.remember(recentKey{c: circuit(4), hostUniq: "a"}, recentPADS{cookie: "c", sid: 4, frame: frame, at: t1}, t1, window)
+	answered := func(c Circuit, hu string, at time.Time) bool {
+		return s.duplicate(recentKey{c: c, hostUniq: hu}, "c", at, 2*window) != nil
+	}
+	s.forget(circuit(1), 1)
+	s.forget(circuit(4), 4)
+	for _, tt := range []struct {
+		c    Circuit
+		hu   string
+		at   time.Time
+		want bool
+	}{
+		{circuit(1), "a", t0, false}, // forgotten, older generation
+		{circuit(2), "a", t0, true},
+		{circuit(1), "b", t1, true},  // same circuit, another session
+		{circuit(4), "a", t1, false}, // forgotten, recent generation
+	} {
+		if got := answered(tt.c, tt.hu, tt.at); got != tt.want {
+			t.Errorf("%v %q: answered %v, want %v", tt.c, tt.hu, got, tt.want)
+		}
+	}
+	if n := len(s.older.sessions) + len(s.recent.sessions); n != 2 {
+		t.Errorf("%d sessions indexed, want 2", n)
+	}
+}

@@ -315,6 +315,8 @@ func (b *Backend) answer(set settings, req aaa.Request, res radius.AuthResult, e
 		IPv6Delegate:  v6.Delegate,
 		IPv6Delegated: res.DelegatedIPv6Prefix,
 		IPv6DNS:       v6.DNS,
+		// The profile's: RADIUS has no attribute for it.
+		DHCPv6LeaseTime: prof.DHCPv6LeaseTime,
 	}
 	if len(res.MSCHAP2Success) > 0 {
 		a.AuthenticatorResponse = res.MSCHAP2Success

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/insomniacslk/dhcp/dhcpv6"
 	"go.uber.org/zap"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
@@ -74,6 +75,9 @@ type Discovery struct {
 	CookieKey  []byte            // a PADO's AC-Cookie of the last run is still good
 	SessionIDs *pppoe.SessionIDs // goes on after the last run's cursor
 	Handles    *session.IDs      // above every handle of the last runs
+	// ServerDUID is the DHCPv6 server's DUID (RFC 8415 §11), the same
+	// on every session and after every restart: clients Renew with it.
+	ServerDUID dhcpv6.DUID
 }
 
 // LoadDiscovery reads the Discovery of the last run from the store and
@@ -84,6 +88,11 @@ func LoadDiscovery(store *state.Store) (Discovery, error) {
 	if d.CookieKey, err = store.CookieKey(); err != nil {
 		return d, err
 	}
+	uuid, err := store.ServerUUID()
+	if err != nil {
+		return d, err
+	}
+	d.ServerDUID = &dhcpv6.DUIDUUID{UUID: uuid}
 	cursor, err := store.SIDCursor()
 	if err != nil {
 		return d, err

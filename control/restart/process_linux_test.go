@@ -67,6 +67,9 @@ func TestLoadDiscovery(t *testing.T) {
 	if !bytes.Equal(again.CookieKey, first.CookieKey) {
 		t.Error("the AC-Cookie key changed across a restart: the last run's PADOs are refused")
 	}
+	if again.ServerDUID == nil || !again.ServerDUID.Equal(first.ServerDUID) {
+		t.Errorf("DHCPv6 server DUID %v, want the last run's %v: clients' Renews would be refused", again.ServerDUID, first.ServerDUID)
+	}
 	if c := again.SessionIDs.Cursor(); c != 0x77 {
 		t.Errorf("session-id cursor %#x, want the last run's 0x77", c)
 	}

@@ -99,6 +99,9 @@ type fakeDP struct {
 	next    int
 	entries map[int]session.Entry
 	stats   map[int]session.Stats // by handle, as the data plane counts per install
+	// statsHook, if set, is called with the handle before each Stats
+	// read, outside mu (a test holds a reader there).
+	statsHook func(h int)
 }
 
 func newFakeDP() *fakeDP {
@@ -135,11 +138,31 @@ func (d *fakeDP) Remove(h session.Handle) error {
 
 func (d *fakeDP) Stats(h session.Handle) (session.Stats, error) {
 	d.mu.Lock()
+	hook := d.statsHook
+	d.mu.Unlock()
+	if hook != nil {
+		hook(h.(int))
+	}
+	d.mu.Lock()
 	defer d.mu.Unlock()
 	if _, ok := d.entries[h.(int)]; !ok {
 		return session.Stats{}, errors.New("no such entry")
 	}
 	return d.stats[h.(int)], nil
+}
+
+// handleOf returns the handle of the installed entry of session id sid.
+func (d *fakeDP) handleOf(t testing.TB, sid uint16) int {
+	t.Helper()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for h, e := range d.entries {
+		if e.SessionID == sid {
+			return h
+		}
+	}
+	t.Fatalf("no entry for session %d", sid)
+	return 0
 }
 
 // setStats sets the counters of the installed entry of session id sid.

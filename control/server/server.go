@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/insomniacslk/dhcp/dhcpv6"
 	"go.uber.org/zap"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/aaa"
@@ -29,7 +30,9 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/session"
 )
 
-// Conn is an access interface's frame socket; *afpacket.Conn is one.
+// Conn is an access interface's frame socket; *afpacket.Conn is one. Its
+// WriteFrame must not keep b once it returns: the server writes frames
+// from reused buffers.
 type Conn interface {
 	pppoe.FrameConn
 	Close() error
@@ -116,6 +119,9 @@ type Options struct {
 	Open func(ifname string) (Port, error)
 	// CookieKey is the AC-Cookie HMAC key; nil draws one.
 	CookieKey []byte
+	// ServerDUID is the DHCPv6 server's DUID on every session
+	// (session.Settings.ServerDUID); nil: each session's DUID-LL.
+	ServerDUID dhcpv6.DUID
 	// KeepaliveTimeout and EchoInterval, when set, override every server's
 	// keepalive-timeout and the 1 s probe period (tests).
 	KeepaliveTimeout, EchoInterval time.Duration
@@ -204,49 +210,6 @@ type Server struct {
 	traffic traffic
 }
 
-// traffic is what the data plane carried per interface: the live sessions'
-// counters plus the final counters of ended ones. A session moves from one
-// to the other under mu, so a reader never counts it twice or not at all,
-// and the sums never go down (Prometheus counters). Its own lock, because
-// replaced sessions leave s.sessions before they end.
-type traffic struct {
-	mu      sync.Mutex
-	live    map[*live]struct{}
-	retired map[string]session.Stats // by interface
-}
-
-func (t *traffic) add(l *live) {
-	t.mu.Lock()
-	t.live[l] = struct{}{}
-	t.mu.Unlock()
-}
-
-// retire moves an ended session's final counters to its interface's sum.
-func (t *traffic) retire(l *live) {
-	final := l.sess.Snapshot() // ended: no data plane read, the final sum
-	t.mu.Lock()
-	if _, ok := t.live[l]; ok {
-		delete(t.live, l)
-		t.retired[final.Interface] = t.retired[final.Interface].Add(final.Stats)
-	}
-	t.mu.Unlock()
-}
-
-// sum returns the counters per interface, ended sessions included.
-func (t *traffic) sum() map[string]session.Stats {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	out := make(map[string]session.Stats, len(t.retired))
-	for iface, st := range t.retired {
-		out[iface] = st
-	}
-	for l := range t.live {
-		snap := l.sess.Snapshot()
-		out[snap.Interface] = out[snap.Interface].Add(snap.Stats)
-	}
-	return out
-}
-
 type sessionKey struct {
 	c   pppoe.Circuit
 	sid uint16
@@ -276,6 +239,9 @@ type live struct {
 	sess    *session.Session
 	slot    slot   // s.mu
 	acMAC   []byte // our MAC towards the client
+	// trafficAt is l's place in traffic.live, -1 once retired
+	// (traffic.mu).
+	trafficAt int
 }
 
 // New starts the access concentrator for cfg's servers.
@@ -316,7 +282,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		missing:  map[string]error{},
 		sessions: map[sessionKey]*live{}, byID: map[session.ID]*live{},
 		established: map[serverKey]int{}, hostHalfOpen: map[pppoe.Circuit]int{}, attempts: map[attemptKey]*live{},
-		traffic: traffic{live: map[*live]struct{}{}, retired: map[string]session.Stats{}},
+		traffic: traffic{retired: map[string]session.Stats{}},
 		holding: true,
 	}
 	if err := s.Apply(cfg); err != nil {
@@ -833,9 +799,7 @@ func (s *Server) Counters() Counters {
 	if a, ok := s.opts.AAA.(CountingAAA); ok {
 		c.AAA = a.Counters()
 	}
-	for i := range c.States {
-		c.States[i] = s.c.states[i].Load()
-	}
+	c.States = s.States()
 	for r := range s.c.ended {
 		if n := s.c.ended[r].Load(); n > 0 {
 			c.Ended[session.Reason(r)] = n
@@ -864,6 +828,17 @@ func (s *Server) Counters() Counters {
 	}
 	s.mu.RUnlock()
 	return c
+}
+
+// States returns the number of live sessions in each state, as Counters
+// does, without the rest of the counters: a few atomic loads, whatever
+// the number of sessions.
+func (s *Server) States() [session.NumStates]int64 {
+	var out [session.NumStates]int64
+	for i := range out {
+		out[i] = s.c.states[i].Load()
+	}
+	return out
 }
 
 // Close ends every session (LCP Terminate-Request, PADT, data-plane entry
@@ -946,20 +921,37 @@ func (s *Server) lookup(k sessionKey) *live {
 }
 
 // sendFunc wraps PPP frames in PPPoE session frames to c (RFC 2516 §6).
+// The session's Ethernet and PPPoE headers are encoded once; each frame
+// is that header, the PPP protocol and the information, put together in
+// a pooled buffer that goes back to the pool once written: nothing is
+// allocated per frame.
 func sendFunc(p *port, c pppoe.Circuit, sid uint16) func(ppp.Frame) error {
-	dst, vlans := c.HardwareAddr(), c.VLANList()
+	hdr, err := pppoe.MarshalFrame(c.HardwareAddr(), p.MAC, c.VLANList(), &pppoe.Packet{Code: pppoe.CodeSession, SessionID: sid})
+	if err != nil {
+		err = fmt.Errorf("server: session %d: %w", sid, err)
+		return func(ppp.Frame) error { return err }
+	}
 	return func(f ppp.Frame) error {
-		payload, err := f.MarshalBinary()
-		if err != nil {
-			return fmt.Errorf("server: session %d: %w", sid, err)
+		n := 2 + len(f.Information) // the PPPoE payload: protocol and information
+		if n > 0xffff {
+			return fmt.Errorf("server: session %d: %d-byte PPP frame exceeds PPPoE's LENGTH", sid, n)
 		}
-		b, err := pppoe.MarshalFrame(dst, p.MAC, vlans, &pppoe.Packet{Code: pppoe.CodeSession, SessionID: sid, Payload: payload})
-		if err != nil {
-			return fmt.Errorf("server: session %d: %w", sid, err)
-		}
-		return p.Conn.WriteFrame(b)
+		bp := framePool.Get().(*[]byte)
+		b := append((*bp)[:0], hdr...)
+		// LENGTH is the header's last two bytes (RFC 2516 §4).
+		b[len(hdr)-2], b[len(hdr)-1] = byte(n>>8), byte(n)
+		b = append(b, byte(f.Protocol>>8), byte(f.Protocol))
+		b = append(b, f.Information...)
+		err := p.Conn.WriteFrame(b)
+		*bp = b
+		framePool.Put(bp)
+		return err
 	}
 }
+
+// framePool holds the buffers sendFunc builds frames in (Conn.WriteFrame
+// keeps none).
+var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
 
 // mpQueue is the frame queue of a session that may run multilink: MP
 // fragments of the client's data go through it.
@@ -985,6 +977,7 @@ func (s *Server) sessionSettings(cfg *config.Config, srv config.Server) *session
 		KeepaliveTimeout: keepalive,
 		EchoInterval:     s.opts.EchoInterval,
 		SetupTimeout:     s.opts.SetupTimeout,
+		ServerDUID:       s.opts.ServerDUID,
 		HalfOpenLog:      s.halfOpenLog,
 		Queue:            queue,
 		Hooks:            s.hooks(),

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -144,7 +145,8 @@ func (s *Session) answered(now time.Time) {
 }
 
 // addresses is the link's AddressPolicy: the answer's Grant. The first
-// failure names the session's end (no-address).
+// failure names the session's end (no-address); a user with IPv6 whose
+// service configures no IPv4 address at all gets an IPv6-only session.
 func (s *Session) addresses(string) (link.IPConfig, error) {
 	if s.grant == nil {
 		err := errors.New("session: AAA gave no addresses")
@@ -152,6 +154,11 @@ func (s *Session) addresses(string) (link.IPConfig, error) {
 		return link.IPConfig{}, err
 	}
 	a, err := s.grant.Assign()
+	if errors.Is(err, aaa.ErrNoAddress) && s.answer.IPv6 {
+		// A service without IPv4 but with IPv6: the link runs IPv6CP
+		// alone (link.ErrNoIPv4), nothing went wrong.
+		return link.IPConfig{}, fmt.Errorf("%w: %w", link.ErrNoIPv4, err)
+	}
 	if err != nil {
 		if s.addrErr == nil {
 			s.addrErr = err

@@ -53,13 +53,15 @@ func (s *Session) ipv6Up(info link.Info, now time.Time) {
 		delegate = a.IPv6Delegate
 	}
 	srv, err := dhcp6.NewServer(dhcp6.ServerConfig{
-		ServerID:    &dhcpv6.DUIDLL{HWType: iana.HWTypeEthernet, LinkLayerAddr: s.cfg.ACMAC},
+		ServerID:    s.serverDUID(),
 		LocalID:     local,
 		Delegate:    delegate,
 		FixedPrefix: a.IPv6Delegated,
 		Link:        a.IPv6Link,
 		DNS:         a.IPv6DNS,
 		RapidCommit: true,
+		// Preferred as valid, T1 and T2 at 0.5 and 0.8 of it (NewServer).
+		ValidLifetime: a.DHCPv6LeaseTime,
 	}, s.logger())
 	if err != nil {
 		s.log.Warn("IPv6 DHCPv6 server", zap.Error(err))
@@ -84,6 +86,14 @@ func (s *Session) ipv6Up(info link.Info, now time.Time) {
 	s.mu.Unlock()
 	s.log.Debug("network up", zap.Stringer("protocol", ppp.ProtocolIPv6CP), zap.Stringer("prefix", a.IPv6Link))
 	s.observe(now, NetworkUp{Protocol: ppp.ProtocolIPv6CP, Entry: e, Info: info, Setup: now.Sub(s.cfg.Opened), IPv6: s.v6.copyPrefixes(), SessionUp: first})
+}
+
+// serverDUID is the DUID the session's DHCPv6 server answers with.
+func (s *Session) serverDUID() dhcpv6.DUID {
+	if s.cfg.ServerDUID != nil {
+		return s.cfg.ServerDUID
+	}
+	return &dhcpv6.DUIDLL{HWType: iana.HWTypeEthernet, LinkLayerAddr: s.cfg.ACMAC}
 }
 
 func (v *v6) copyPrefixes() Prefixes {

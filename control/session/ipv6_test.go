@@ -98,6 +98,7 @@ type v6Backend struct {
 	link     netip.Prefix
 	pd       *pool.PrefixPool
 	released *int
+	lease    time.Duration // the profile's dhcpv6-lease-time; 0 unset
 }
 
 type countedGrant struct {
@@ -110,6 +111,7 @@ func (g countedGrant) Release() { *g.released++; g.Grant.Release() }
 func (b v6Backend) Authenticate(ctx context.Context, req aaa.Request, reply func(aaa.Answer)) {
 	b.inner.Authenticate(ctx, req, func(a aaa.Answer) {
 		a.IPv6, a.IPv6Link, a.IPv6Delegate = true, b.link, b.pd
+		a.DHCPv6LeaseTime = b.lease
 		a.IPv6DNS = []netip.Addr{netip.MustParseAddr("2001:db8::53")}
 		a.Lease = countedGrant{a.Lease, b.released}
 		reply(a)
@@ -288,6 +290,36 @@ func TestIPv6DHCPv6PrefixDelegated(t *testing.T) {
 	}
 	if r.pd.Used() != 1 {
 		t.Fatalf("pool has %d prefixes out, want 1", r.pd.Used())
+	}
+}
+
+// TestIPv6DHCPv6LeaseTimeAndDUID: the session's DHCPv6 server answers
+// with the server's DUID (Settings.ServerDUID, the same for every
+// session and restart) and hands out the profile's dhcpv6-lease-time as
+// valid and preferred lifetime, T1 and T2 at 0.5 and 0.8 of it (RFC 8415
+// §21.4).
+func TestIPv6DHCPv6LeaseTimeAndDUID(t *testing.T) {
+	duid := &dhcpv6.DUIDUUID{UUID: [16]byte{0x5e, 0x1f, 15: 0x01}}
+	pd, err := pool.NewPrefixPool(pool.PrefixSpec{Name: "pd", Prefix: netip.MustParsePrefix("2001:db8:100::/48"), PrefixLength: 56})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &v6Rig{pd: pd}
+	r.rig = newRig(t, "alice", "wonderland", func(c *Config, pc *link.Config) {
+		r.dp6 = &fakeDP6{fakeDP: c.DataPlane.(*fakeDP), link: map[int]netip.Prefix{}, delegated: map[int][]netip.Prefix{}}
+		c.DataPlane = r.dp6
+		c.ServerDUID = duid
+		c.AAA = v6Backend{inner: c.AAA, link: v6Link, pd: pd, released: &r.released, lease: 10 * time.Second}
+		pc.IPv6 = func() bool { return true }
+		pc.InterfaceID = func() ipv6cp.InterfaceID { return peerIID }
+	})
+	r.up()
+	l, _ := r.dhcpExchange(t).Lease()
+	if l.Server == nil || !l.Server.Equal(duid) {
+		t.Errorf("server DUID %v, want %v", l.Server, duid)
+	}
+	if l.Valid != 10*time.Second || l.Preferred != 10*time.Second || l.T1 != 5*time.Second || l.T2 != 8*time.Second {
+		t.Errorf("lease valid %v preferred %v T1 %v T2 %v, want 10s, 10s, 5s, 8s", l.Valid, l.Preferred, l.T1, l.T2)
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/insomniacslk/dhcp/dhcpv6"
 	"go.uber.org/zap"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/aaa"
@@ -81,6 +82,10 @@ type Settings struct {
 	// protocol (IPCP or IPv6CP) opened; a session not up by then ends with ReasonSetupTimeout. 0 means
 	// DefaultSetupTimeout.
 	SetupTimeout time.Duration
+	// ServerDUID is the DHCPv6 server's DUID (RFC 8415 §11), one for
+	// every session and kept across restarts (state.Store.ServerUUID);
+	// nil: DUID-LL from the access interface's MAC.
+	ServerDUID dhcpv6.DUID
 	// HalfOpenLog, if set, rate-limits the Info "session down" line of a
 	// session that never came up; nil writes every one.
 	HalfOpenLog *HalfOpenLog
@@ -521,6 +526,12 @@ func (s *Session) wake(now time.Time) {
 		s.ipv6Wake(now)
 	}
 }
+
+// Stats returns the session's counters over its life, Snapshot's Stats
+// without the rest of a snapshot: what a metrics scrape sums over every
+// session. A read of the data plane's mapped counters while installed,
+// the final counts once ended. It may be called from any goroutine.
+func (s *Session) Stats() Stats { return s.counters() }
 
 // counters reads the session's counters over its life from the data plane.
 func (s *Session) counters() Stats {

@@ -2,16 +2,12 @@ package daemon
 
 import (
 	"bytes"
-	"net"
 	"net/netip"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/net/icmp"
-	"golang.org/x/net/ipv6"
 
 	"github.com/pppoe-xdp/pppoe-xdp/test/netns"
 )
@@ -120,14 +116,14 @@ func TestDualStack(t *testing.T) {
 	// IPv6 both ways over the session, through the AC's XDP fast path.
 	// A first echo makes the AC resolve the core's neighbour entry (until
 	// then XDP leaves packets to the kernel, counted no_neigh).
-	if got := ping6(t, l.cl, slaac.Addr(), core6, 1); got != 1 {
+	if got := l.cl.Ping(t, slaac.Addr(), core6, 1, 56); got != 1 {
 		t.Errorf("client → core over IPv6: %d/1 replies", got)
 	}
 	before := ac.metrics()
-	if got := ping6(t, l.cl, slaac.Addr(), core6, 3); got != 3 {
+	if got := l.cl.Ping(t, slaac.Addr(), core6, 3, 56); got != 3 {
 		t.Errorf("client → core over IPv6: %d/3 replies", got)
 	}
-	if got := ping6(t, l.core, core6, slaac.Addr(), 3); got != 3 {
+	if got := l.core.Ping(t, core6, slaac.Addr(), 3, 56); got != 3 {
 		t.Errorf("core → client over IPv6: %d/3 replies", got)
 	}
 	after := ac.metrics()
@@ -143,10 +139,10 @@ func TestDualStack(t *testing.T) {
 	lan.Run(t, "ip", "-6", "addr", "add", "2001:db8:200:1::2/64", "dev", "host0", "nodad")
 	lan.Run(t, "ip", "-6", "route", "add", "default", "via", "2001:db8:200:1::1")
 	host := netip.MustParseAddr("2001:db8:200:1::2")
-	if got := ping6(t, lan, host, core6, 3); got != 3 {
+	if got := lan.Ping(t, host, core6, 3, 56); got != 3 {
 		t.Errorf("host in the delegated prefix → core: %d/3 replies", got)
 	}
-	if got := ping6(t, l.core, core6, host, 3); got != 3 {
+	if got := l.core.Ping(t, core6, host, 3, 56); got != 3 {
 		t.Errorf("core → host in the delegated prefix: %d/3 replies", got)
 	}
 
@@ -165,45 +161,4 @@ func TestDualStack(t *testing.T) {
 	if len(rows) == 0 || rows[0][0] != "2001:db8:200::" || rows[0][1] != "56" {
 		t.Errorf("Release frames on ether2: %v, want one for 2001:db8:200::/56", rows)
 	}
-}
-
-// ping6 sends count ICMPv6 echo requests from src to dst inside n, one at
-// a time, waiting up to a second for each reply, and returns how many
-// were answered.
-func ping6(t *testing.T, n *netns.NS, src, dst netip.Addr, count int) int {
-	t.Helper()
-	var c *icmp.PacketConn
-	must(t, n.Do(t, func() (err error) {
-		c, err = icmp.ListenPacket("ip6:ipv6-icmp", src.String())
-		return err
-	}))
-	defer c.Close()
-	id := int(time.Now().UnixNano() & 0xffff)
-	got := 0
-	buf := make([]byte, 1500)
-	for seq := 1; seq <= count; seq++ {
-		m := icmp.Message{Type: ipv6.ICMPTypeEchoRequest, Body: &icmp.Echo{ID: id, Seq: seq, Data: []byte("pppoe-xdp")}}
-		b, err := m.Marshal(nil)
-		must(t, err)
-		if _, err := c.WriteTo(b, &net.IPAddr{IP: dst.AsSlice()}); err != nil {
-			t.Logf("ping6 %v: %v", dst, err)
-			continue
-		}
-		deadline := time.Now().Add(time.Second)
-		for c.SetReadDeadline(deadline) == nil {
-			k, from, err := c.ReadFrom(buf)
-			if err != nil {
-				break
-			}
-			r, err := icmp.ParseMessage(58, buf[:k])
-			if err != nil || r.Type != ipv6.ICMPTypeEchoReply || from.String() != dst.String() {
-				continue
-			}
-			if e, ok := r.Body.(*icmp.Echo); ok && e.ID == id && e.Seq == seq {
-				got++
-				break
-			}
-		}
-	}
-	return got
 }

@@ -87,10 +87,10 @@ func TestRadiusIPv6(t *testing.T) {
 		if print := cl.ctl("/ipv6 dhcp-client print"); !strings.Contains(print, pd.String()) {
 			t.Errorf("/ipv6 dhcp-client print lacks %s:\n%s", pd, print)
 		}
-		if got := ping6(t, l.cl, slaac.Addr(), core6, 3); got == 0 {
+		if got := l.cl.Ping(t, slaac.Addr(), core6, 3, 56); got == 0 {
 			t.Errorf("%s → core over IPv6: no reply", iface)
 		}
-		if got := ping6(t, l.core, core6, slaac.Addr(), 3); got != 3 {
+		if got := l.core.Ping(t, core6, slaac.Addr(), 3, 56); got != 3 {
 			t.Errorf("core → %s over IPv6: %d/3 replies", iface, got)
 		}
 		return slaac, pd

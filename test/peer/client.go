@@ -63,6 +63,12 @@ type Config struct {
 	// packets get an LCP Protocol-Reject (RFC 1661 §5.7) and its own
 	// IPCP never leaves it. With IPv6, an IPv6-only subscriber.
 	NoIPv4 bool
+	// SilentAt makes the client go silent (Silence) the moment its link
+	// enters this phase, once it has sent what took it there: a
+	// subscriber stopped half-way. PhaseEstablish is right after its
+	// first LCP Configure-Request, PhaseAuthenticate once LCP opened
+	// (with CHAP, before it answers the challenge). PhaseDead: never.
+	SilentAt link.Phase
 }
 
 // Client is one emulated subscriber: discovery done, its PPP link running
@@ -250,6 +256,19 @@ func (c *Client) Silence() {
 	c.do(func() { c.silent = true })
 }
 
+// Resume undoes Silence: the client sends and answers again, its timers
+// going on where they stood (one that expired meanwhile fires at once).
+func (c *Client) Resume() {
+	c.do(func() { c.silent = false })
+}
+
+// Phase returns the phase of the client's link (RFC 1661 §3.2).
+func (c *Client) Phase() link.Phase {
+	p := link.PhaseDead
+	c.do(func() { p = c.link.Phase() })
+	return p
+}
+
 // Close stops the client without sending anything.
 func (c *Client) Close() {
 	c.port.Close()
@@ -358,6 +377,10 @@ func (c *Client) act(out link.Output) bool {
 				close(c.up)
 			}
 			c.probing, c.heard = true, time.Now()
+		case link.PhaseChanged:
+			if c.cfg.SilentAt != link.PhaseDead && ev.To == c.cfg.SilentAt {
+				c.silent = true
+			}
 		case link.AuthFailed:
 			c.mu.Lock()
 			c.authFailed = true

@@ -1,6 +1,7 @@
 package link
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
@@ -117,5 +118,48 @@ func TestIPv6CPTerminateKeepsIPv4(t *testing.T) {
 	}
 	if u := ncpUps(y.evA); u[ppp.ProtocolIPCP] != 1 || u[ppp.ProtocolIPv6CP] != 0 || count[Down](y.evA) != 0 {
 		t.Fatalf("server after the reject: %v %s", u, eventsString(y.evA))
+	}
+}
+
+// TestIPv6OnlyService: a user whose service has no IPv4 (the address
+// policy answers ErrNoIPv4) but IPv6 gets a link on IPv6CP alone: the AC
+// runs no IPCP and Protocol-Rejects the peer's, the peer drops IPCP
+// (RFC 1661 §5.7) and stays up on IPv6CP, on both ends. Without IPv6 the
+// same answer ends the link, as any address failure does.
+func TestIPv6OnlyService(t *testing.T) {
+	noIPv4 := AddressFunc(func(string) (IPConfig, error) {
+		return IPConfig{}, fmt.Errorf("pool: %w", ErrNoIPv4)
+	})
+	sc, pc := serverConfig(), peerConfig()
+	sc.Addresses = noIPv4
+	sc.IPv6, pc.IPv6 = on, on
+	sc.InterfaceID = idSeq(ipv6cp.InterfaceID{0x02, 0, 0, 0, 0, 0, 0, 1})
+	pc.InterfaceID = idSeq(ipv6cp.InterfaceID{0x02, 0, 0, 0, 0, 0, 0, 2})
+	x := newPair(t, sc, pc)
+	x.up()
+	x.run(20)
+	if u := ncpUps(x.evA); u[ppp.ProtocolIPCP] != 0 || u[ppp.ProtocolIPv6CP] != 1 {
+		t.Fatalf("server ups %v: %s", u, eventsString(x.evA))
+	}
+	if u := ncpUps(x.evP); u[ppp.ProtocolIPCP] != 0 || u[ppp.ProtocolIPv6CP] != 1 {
+		t.Fatalf("peer ups %v: %s", u, eventsString(x.evP))
+	}
+	if r, ok := find[ProtocolRejected](x.evP); !ok || r.Protocol != ppp.ProtocolIPCP {
+		t.Errorf("peer events %s: want IPCP Protocol-Rejected", eventsString(x.evP))
+	}
+	if len(packets(t, x.sentA, ppp.ProtocolIPCP, ppp.ConfigureRequest)) != 0 {
+		t.Error("the AC sent an IPCP Configure-Request for a service without IPv4")
+	}
+	if x.a.Phase() != PhaseNetwork || x.p.Phase() != PhaseNetwork || count[Down](x.evA)+count[Down](x.evP) != 0 {
+		t.Fatalf("phases %v, %v: want both in Network; server %s", x.a.Phase(), x.p.Phase(), eventsString(x.evA))
+	}
+
+	sc, pc = serverConfig(), peerConfig()
+	sc.Addresses = noIPv4
+	x = newPair(t, sc, pc)
+	x.up()
+	x.run(20)
+	if _, ok := find[Down](x.evA); !ok {
+		t.Errorf("without IPv6 a service without IPv4 stays up: %s", eventsString(x.evA))
 	}
 }

@@ -226,6 +226,8 @@ type Link struct {
 	// ncps are the network protocols of the Network phase (RFC 1661
 	// §3.6), IPCP first; nil outside it.
 	ncps []*ncp
+	// noIPv4: the AC offers no IPv4 (ErrNoIPv4), IPCP is rejected.
+	noIPv4 bool
 
 	au     handshake
 	authID uint8
@@ -409,6 +411,8 @@ func (l *Link) Receive(f ppp.Frame, now time.Time) Output {
 	case ppp.ProtocolIPCP:
 		if n := l.ncp(f.Protocol); l.phase == PhaseNetwork && n != nil {
 			l.receiveNCP(n, f.Information)
+		} else if l.noIPv4 {
+			l.protocolReject(f)
 		}
 	case ppp.ProtocolIPv4:
 		// Data is the data plane's; whatever reaches us is dropped.
@@ -693,6 +697,10 @@ func (l *Link) startNetwork() {
 		if err == nil && (!ip.Local.Is4() || !ip.Remote.Is4()) {
 			err = fmt.Errorf("local %v remote %v: not IPv4", ip.Local, ip.Remote)
 		}
+		if errors.Is(err, ErrNoIPv4) && l.cfg.IPv6 != nil && l.cfg.IPv6() {
+			l.startIPv6Only()
+			return
+		}
 		if err != nil {
 			l.setReason(fmt.Sprintf("addresses for %q: %v", l.info.User, err))
 			l.lcpDo(l.lcp.Close())
@@ -720,6 +728,21 @@ func (l *Link) startNetwork() {
 	}
 }
 
+// startIPv6Only enters the Network phase of a user without IPv4
+// (ErrNoIPv4): IPv6CP alone, IPCP rejected.
+func (l *Link) startIPv6Only() {
+	l.setPhase(PhaseNetwork)
+	l.noIPv4 = true
+	v6 := newIPv6CP(l.newInterfaceID)
+	n := &ncp{proto: ppp.ProtocolIPv6CP, a: fsm.New(v6, l.fsmConfig()), v6: v6}
+	l.ncps = append(l.ncps[:0], n)
+	n.a.SetPeerMRU(int(l.info.MTU))
+	l.ncpDo(n, n.a.Up())
+	if l.ncp(n.proto) == n {
+		l.ncpDo(n, n.a.Open())
+	}
+}
+
 // newInterfaceID draws a non-zero Interface-Identifier (RFC 5072 §4.1).
 func (l *Link) newInterfaceID() ipv6cp.InterfaceID {
 	for {
@@ -736,7 +759,7 @@ func (l *Link) stopNetwork() {
 			l.emit(NetworkDown{Protocol: n.proto})
 		}
 	}
-	l.ncps = nil
+	l.ncps, l.noIPv4 = nil, false
 	l.info.IP, l.info.IPv6 = IPConfig{}, IPv6Config{}
 }
 

@@ -3,6 +3,7 @@ package link
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"net/netip"
 
@@ -70,9 +71,18 @@ type IPConfig struct {
 }
 
 // AddressPolicy gives the addresses of an authenticated user's session.
+// An error wrapping ErrNoIPv4 says the user's service has no IPv4 at all:
+// with IPv6 on, the link then runs IPv6CP alone.
 type AddressPolicy interface {
 	Addresses(user string) (IPConfig, error)
 }
+
+// ErrNoIPv4 is an AddressPolicy's answer for a user whose service
+// configures no IPv4 address (no pool, no fixed address): not a failure
+// when the user has IPv6. The access concentrator then offers IPv6 alone,
+// answering IPCP with a Protocol-Reject (RFC 1661 §5.7) as pppd's noip
+// does, and the session goes on over IPv6CP (RFC 5072).
+var ErrNoIPv4 = errors.New("no IPv4 address configured")
 
 // Passwords is a Verifier over local secrets: it returns the user's
 // password, ok false for an unknown user.

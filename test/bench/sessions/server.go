@@ -227,8 +227,10 @@ func serve(iface, pin string, n int, aaaMode string) error {
 		case "stat":
 			var ru syscall.Rusage
 			syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+			// Polled every millisecond during teardown: States, not
+			// Counters, whose traffic sums read every session.
 			var live int64
-			for _, n := range srv.Counters().States {
+			for _, n := range srv.States() {
 				live += n
 			}
 			fmt.Println(rssKB(), ru.Utime.Nano()+ru.Stime.Nano(), live, dp.Len(), local.PoolUsed("pppoe-pool"))
