@@ -86,8 +86,10 @@ func TestAdoptRadiusAccounting(t *testing.T) {
 	if st := cl.monitor("PPPoE-Out")["status"]; st != "connected" {
 		t.Fatalf("client %q after the crash", st)
 	}
-	ac2.stop()
+	// Taken before the stop: the Stop's session time is read when the
+	// stop begins, and the daemon's exit after it is not session time.
 	up := time.Since(crashed)
+	ac2.stop()
 
 	if n := len(of("Start")); n != 1 {
 		t.Errorf("%d Starts for %s, want 1:\n%s", n, id, fr.Detail())
