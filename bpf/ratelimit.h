@@ -135,14 +135,17 @@ enum rate_verdict {
 	RATE_TO_TC, /* shaped direction met on XDP: leave it to TC */
 };
 
-/* rate_window moves the burst estimate to the sub-window of now and
- * returns the epoch word: the first CPU to see a new sub-window recomputes
- * the average over the 16 before it (RouterOS: "every 1/16 part of the
- * burst-time, the average over the last burst-time"), publishes the new
- * number and the verdict in one compare-and-swap, and clears the ring
- * slots it skipped. Bytes another CPU adds to a slot in the instant it is
- * cleared are lost to the estimate only. */
-static __always_inline __u64 rate_window(struct rate_session *rs, const int dir, __u64 now)
+/* rate_window moves the burst estimate to the sub-window of now: the
+ * first CPU to see a new sub-window recomputes the average over the 16
+ * before it (RouterOS: "every 1/16 part of the burst-time, the average over
+ * the last burst-time"), publishes the new number and the verdict in one
+ * compare-and-swap of the epoch word, and clears the ring slots it
+ * skipped. Bytes another CPU adds to a slot in the instant it is cleared
+ * are lost to the estimate only. The caller reads the epoch word after it:
+ * a value the verifier knows nothing about, as on every other path, so
+ * the verdict's two values do not double the states it walks through the
+ * rest of the program. */
+static __always_inline void rate_window(struct rate_session *rs, const int dir, __u64 now)
 {
 	struct rate_line *l = &rs->dir[dir].line;
 	struct rate_ring *r = &rs->dir[dir].ring;
@@ -152,10 +155,10 @@ static __always_inline __u64 rate_window(struct rate_session *rs, const int dir,
 	/* Within the current sub-window (nearly every packet): a multiply,
 	 * not a 64-bit division. */
 	if (now < (e + 1) * l->window_ns)
-		return old;
+		return;
 	n = now / l->window_ns;
 	if (n <= e)
-		return old;
+		return;
 	/* The ring holds sub-windows e-15..e; the average is over n-16..n-1. */
 	for (i = 0; i < RATE_WINDOWS; i++) {
 		w = e - i;
@@ -163,16 +166,17 @@ static __always_inline __u64 rate_window(struct rate_session *rs, const int dir,
 			break;
 		sum += r->win[w & (RATE_WINDOWS - 1)];
 	}
-	nw = n << 1 | (sum >= rs->threshold[dir]);
+	/* sum >= threshold without a branch (both are far below 2^63): a
+	 * branch would give the verifier two states to walk on. */
+	nw = n << 1 | (rs->threshold[dir] - 1 - sum) >> 63;
 	if (__sync_val_compare_and_swap(&l->epoch, old, nw) != old)
-		return *(volatile __u64 *)&l->epoch; /* another CPU's turn */
+		return; /* another CPU's turn */
 	for (i = 1; i <= RATE_WINDOWS; i++) {
 		w = e + i;
 		if (w > n)
 			break;
 		r->win[w & (RATE_WINDOWS - 1)] = 0;
 	}
-	return nw;
 }
 
 /* rate_early_drop: a policer drops with a probability that grows from 0,
@@ -181,11 +185,11 @@ static __always_inline __u64 rate_window(struct rate_session *rs, const int dir,
  * finds the bucket empty, retransmissions included, and TCP waits out a
  * retransmission timeout; losses spread over the second half of the bucket
  * reach TCP one at a time, which it answers by halving its window. */
-static __always_inline int rate_early_drop(__u32 flags, __u64 depth, __u64 owed)
+static __always_inline int rate_early_drop(const struct rate_line *l, __u64 owed)
 {
-	__u64 half = depth >> 1;
+	__u64 half = l->depth_ns >> 1;
 
-	if (flags & RATE_F_SHAPE || owed <= half)
+	if (l->flags & RATE_F_SHAPE || owed <= half)
 		return 0;
 	return (((__u64)bpf_get_prandom_u32() * half) >> 32) < owed - half;
 }
@@ -207,8 +211,8 @@ static __always_inline int rate_admit(__u32 index, const int dir, __u32 len, __u
 {
 	struct rate_session *rs;
 	struct rate_line *l;
-	__u64 nspb, now, cost, depth, e = 0;
-	__u32 flags, burst;
+	__u64 nspb, now, cost, e;
+	__u32 slot = 0;
 	int i;
 
 	if (!rate_limited(index, dir))
@@ -220,39 +224,37 @@ static __always_inline int rate_admit(__u32 index, const int dir, __u32 len, __u
 	nspb = *(volatile __u64 *)&l->nspb;
 	if (!nspb)
 		return RATE_PASS;
-	flags = l->flags;
-	if ((flags & RATE_F_SHAPE) && !tstamp)
+	if ((l->flags & RATE_F_SHAPE) && !tstamp)
 		return RATE_TO_TC;
 	/* The coarse clock (one tick behind at most) is a few loads where
 	 * the fine one reads the clock source; against a bucket a second deep
 	 * a tick is nothing. */
 	now = bpf_ktime_get_coarse_ns();
-	burst = l->window_ns && l->burst_nspb;
-	if (burst) {
-		e = rate_window(rs, dir, now);
+	if (l->window_ns && l->burst_nspb) {
+		rate_window(rs, dir, now);
+		e = *(volatile __u64 *)&l->epoch;
+		/* The ring slot first: e is dead after the branch, so both
+		 * ways of it are one state to the verifier. */
+		slot = (e >> 1) & (RATE_WINDOWS - 1);
 		if (!(e & 1))
 			nspb = l->burst_nspb;
 	}
-	depth = l->depth_ns;
 	cost = ((__u64)len * nspb) >> RATE_FP_SHIFT;
 #pragma unroll
 	for (i = 0; i < 4; i++) {
 		__u64 old = *(volatile __u64 *)&l->tat_ns;
 		__u64 t = old > now ? old : now;
 
-		if (t - now > depth || rate_early_drop(flags, depth, t - now)) {
+		if (t - now > l->depth_ns || rate_early_drop(l, t - now)) {
 			__sync_fetch_and_add(&l->dropped, 1);
-			return (flags & RATE_F_SHAPE) ? RATE_LATE : RATE_DROP;
+			return (l->flags & RATE_F_SHAPE) ? RATE_LATE : RATE_DROP;
 		}
 		if (__sync_val_compare_and_swap(&l->tat_ns, old, t + cost) == old) {
 			/* The average is of what passed, as a queue's is. */
-			if (burst) {
-				__u32 shift = l->unit_shift & 31;
-
-				__sync_fetch_and_add(&rs->dir[dir].ring.win[(e >> 1) & (RATE_WINDOWS - 1)],
-						     (len + (1u << shift) - 1) >> shift);
-			}
-			if (tstamp && (flags & RATE_F_SHAPE))
+			if (l->window_ns && l->burst_nspb)
+				__sync_fetch_and_add(&rs->dir[dir].ring.win[slot],
+						     (len + (1u << (l->unit_shift & 31)) - 1) >> (l->unit_shift & 31));
+			if (tstamp && (l->flags & RATE_F_SHAPE))
 				*tstamp = t > now ? t : 0;
 			return RATE_PASS;
 		}
