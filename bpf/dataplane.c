@@ -372,6 +372,166 @@ static __always_inline int write_encap(void *data, void *end, const struct sessi
 	return 0;
 }
 
+/* hop_limit_of is the IPv4 TTL or IPv6 hop limit of the header at ip. */
+static __always_inline __u8 hop_limit_of(void *ip, const int v6)
+{
+	return v6 ? ((struct ip6_hdr_ *)ip)->hop_limit : ((struct iphdr *)ip)->ttl;
+}
+
+/* hop_dec takes one off it (IPv6 has no header checksum to patch). */
+static __always_inline void hop_dec(void *ip, const int v6)
+{
+	if (v6)
+		((struct ip6_hdr_ *)ip)->hop_limit--;
+	else
+		ip_decrease_ttl(ip);
+}
+
+/* up_forward is the upstream fast path's tail, IPv4 (xdp_access_in) and
+ * IPv6 (xdp_up6) alike, for a packet checked up to its hop limit: fib
+ * holds its family and addresses; the route lookup as if it arrived on
+ * pppoe0, the rate limit, MSS clamp, hop limit, counters, decap, and the
+ * redirect. ip is the IP header, hdr the bytes in front of it (Ethernet,
+ * tags in the frame, PPPoE, PPP), tot the IP packet's length. Everything it
+ * cannot finish is XDP_PASS, to tc_access_in and the kernel. */
+static __always_inline int up_forward(struct xdp_md *ctx, struct bpf_fib_lookup *fib, void *ip,
+				      __u32 hdr, __u32 tot, const int v6,
+				      struct session_hot *info, struct session_counters *st)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct dp_config *cfg;
+	struct ethhdr *eth;
+	__u32 zero = 0, frame;
+	long rc;
+
+	cfg = bpf_map_lookup_elem(&config, &zero);
+	if (!cfg || !cfg->pppoe0_ifindex)
+		goto slow;
+	/* The subscriber's packet "arrives on pppoe0" for policy routing. */
+	fib->ifindex = cfg->pppoe0_ifindex;
+	rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
+	/* Hairpin between subscribers: TC encaps it on pppoe0's egress. */
+	if ((rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH) &&
+	    fib->ifindex == cfg->pppoe0_ifindex)
+		goto slow;
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+		count(REASON_NO_NEIGH);
+		return XDP_PASS;
+	}
+	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
+		count(REASON_MTU_EXCEEDED);
+		return XDP_PASS;
+	}
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		goto slow;
+	/* Decided before the frame changes: a device that cannot transmit XDP
+	 * frames gets the packet from the kernel (tc_access_in, pppoe0, IP
+	 * forwarding) exactly as it arrived. */
+	if (bpf_redirect_map(&tx_ports, fib->ifindex, XDP_PASS) != XDP_REDIRECT) {
+		count(REASON_PASS_NO_XDP_XMIT);
+		return XDP_PASS;
+	}
+	/* Charged here, where it is sure to be forwarded; what went to the
+	 * kernel above is charged by tc_access_in instead. */
+	if (rate_admit(info->index, RATE_RX, tot, NULL)) {
+		count(REASON_RATE_RX_DROP);
+		return XDP_DROP;
+	}
+
+	mss_clamp_xdp(ctx, hdr, v6 ? mss6(info) : info->mss, v6);
+	hop_dec(ip, v6);
+	st->packets_up++;
+	st->bytes_up += tot;
+
+	frame = data_end - data;
+	if (frame > hdr + tot && bpf_xdp_adjust_tail(ctx, -(int)(frame - hdr - tot)))
+		goto err;
+	if (bpf_xdp_adjust_head(ctx, (int)(hdr - ETH_HLEN)))
+		goto err;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	eth = data;
+	if ((void *)(eth + 1) > data_end)
+		goto err;
+	__builtin_memcpy(eth->h_dest, fib->dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, fib->smac, ETH_ALEN);
+	eth->h_proto = v6 ? bpf_htons(ETH_P_IPV6) : bpf_htons(ETH_P_IP);
+	count(REASON_FAST_UP);
+	return XDP_REDIRECT; /* to tx_ports[fib->ifindex], chosen above */
+slow:
+	count(REASON_PASS_SLOW);
+	return XDP_PASS;
+err:
+	count(REASON_ERROR);
+	return XDP_DROP;
+}
+
+/* down_forward is the downstream fast path's tail, IPv4 (xdp_uplink_in)
+ * and IPv6 (xdp_down6) alike, for a valid packet of tot bytes to a server
+ * session, its IP header at ETH_HLEN: MTU, hop limit, an MP session's
+ * divert, the rate limit, MSS clamp, encap and the redirect. */
+static __always_inline int down_forward(struct xdp_md *ctx, void *ip, __u32 tot, const int v6,
+					struct session_hot *info, struct session_counters *st)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u16 ppp = v6 ? PPP_IPV6_ : PPP_IP_;
+	__u32 frame, push;
+
+	/* pppoe0's MTU (or the route's on it) makes the kernel fragment or
+	 * send Fragmentation Needed / Packet Too Big (RFC 8201); an MP
+	 * session's peer takes it in fragments (mp.h). */
+	if (tot > info->mtu && !(info->flags & SESSION_F_MP)) {
+		count(REASON_MTU_EXCEEDED);
+		return XDP_PASS;
+	}
+	if (hop_limit_of(ip, v6) <= 1) {
+		count(REASON_TTL_EXCEEDED);
+		return XDP_PASS;
+	}
+	if (tot > info->mtu) {
+		hop_dec(ip, v6);
+		return mp_divert_xdp(ctx, info, st, tot, ppp);
+	}
+	/* As upstream: the kernel forwards to pppoe0 and tc_pppoe0_out
+	 * encapsulates when the access device cannot transmit XDP frames. */
+	if (bpf_redirect_map(&tx_ports, info->ifindex, XDP_PASS) != XDP_REDIRECT) {
+		count(REASON_PASS_NO_XDP_XMIT);
+		return XDP_PASS;
+	}
+	switch (rate_admit(info->index, RATE_TX, tot, NULL)) {
+	case RATE_PASS:
+		break;
+	case RATE_TO_TC:
+		count(REASON_PASS_SHAPE);
+		return XDP_PASS;
+	default:
+		count(REASON_RATE_TX_DROP);
+		return XDP_DROP;
+	}
+	mss_clamp_xdp(ctx, ETH_HLEN, v6 ? mss6(info) : info->mss, v6);
+	hop_dec(ip, v6);
+
+	frame = data_end - data;
+	if (frame > ETH_HLEN + tot && bpf_xdp_adjust_tail(ctx, -(int)(frame - ETH_HLEN - tot)))
+		goto err;
+	push = encap_len(info);
+	if (bpf_xdp_adjust_head(ctx, -(int)push))
+		goto err;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	if (write_encap(data, data_end, info, tot, ppp))
+		goto err;
+	st->packets_down++;
+	st->bytes_down += tot;
+	count(REASON_FAST_DOWN);
+	return XDP_REDIRECT; /* to tx_ports[info->ifindex], chosen above */
+err:
+	count(REASON_ERROR);
+	return XDP_DROP;
+}
+
 /* The VLAN tag a device took out of the frame (rx VLAN offload), from the
  * driver's receive metadata. Only a program bound to the device (loaded
  * with its ifindex and BPF_F_XDP_DEV_BOUND_ONLY) may call it. */
@@ -387,12 +547,9 @@ static __always_inline int access_in(struct xdp_md *ctx, const int hwvlan)
 	void *data_end = (void *)(long)ctx->data_end;
 	struct cursor c = { .pos = data, .end = data_end, .start = data, .len = data_end - data };
 	struct bpf_fib_lookup fib = {};
-	struct dp_config *cfg;
 	struct up u = {};
 	struct iphdr *iph;
-	struct ethhdr *eth;
-	__u32 zero = 0, hdr, tot, frame;
-	long rc;
+	__u32 tot;
 	int cls;
 
 	if (hwvlan) {
@@ -489,10 +646,6 @@ static __always_inline int access_in(struct xdp_md *ctx, const int hwvlan)
 		count(REASON_TTL_EXCEEDED);
 		return XDP_PASS;
 	}
-	cfg = bpf_map_lookup_elem(&config, &zero);
-	if (!cfg || !cfg->pppoe0_ifindex)
-		goto slow;
-
 	tot = bpf_ntohs(iph->tot_len);
 	fib.family = AF_INET;
 	fib.tos = iph->tos;
@@ -500,56 +653,7 @@ static __always_inline int access_in(struct xdp_md *ctx, const int hwvlan)
 	fib.tot_len = tot;
 	fib.ipv4_src = iph->saddr;
 	fib.ipv4_dst = iph->daddr;
-	/* The subscriber's packet "arrives on pppoe0" for policy routing. */
-	fib.ifindex = cfg->pppoe0_ifindex;
-	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
-	/* Hairpin between subscribers: TC encaps it on pppoe0's egress. */
-	if ((rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH) &&
-	    fib.ifindex == cfg->pppoe0_ifindex)
-		goto slow;
-	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
-		count(REASON_NO_NEIGH);
-		return XDP_PASS;
-	}
-	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
-		count(REASON_MTU_EXCEEDED);
-		return XDP_PASS;
-	}
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
-		goto slow;
-	/* Decided before the frame changes: a device that cannot transmit XDP
-	 * frames gets the packet from the kernel (tc_access_in, pppoe0, IP
-	 * forwarding) exactly as it arrived. */
-	if (bpf_redirect_map(&tx_ports, fib.ifindex, XDP_PASS) != XDP_REDIRECT) {
-		count(REASON_PASS_NO_XDP_XMIT);
-		return XDP_PASS;
-	}
-	if (rate_admit(u.info->index, RATE_RX, tot, NULL)) {
-		count(REASON_RATE_RX_DROP);
-		return XDP_DROP;
-	}
-
-	mss_clamp_xdp(ctx, (void *)iph - data, u.info->mss, 0);
-	ip_decrease_ttl(iph);
-	u.st->packets_up++;
-	u.st->bytes_up += tot;
-
-	hdr = u.l2.len + sizeof(struct pppoe_hdr_) + 2 + u.mp;
-	frame = data_end - data;
-	if (frame > hdr + tot && bpf_xdp_adjust_tail(ctx, -(int)(frame - hdr - tot)))
-		goto err;
-	if (bpf_xdp_adjust_head(ctx, (int)(hdr - ETH_HLEN)))
-		goto err;
-	data = (void *)(long)ctx->data;
-	data_end = (void *)(long)ctx->data_end;
-	eth = data;
-	if ((void *)(eth + 1) > data_end)
-		goto err;
-	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
-	eth->h_proto = bpf_htons(ETH_P_IP);
-	count(REASON_FAST_UP);
-	return XDP_REDIRECT; /* to tx_ports[fib.ifindex], chosen above */
+	return up_forward(ctx, &fib, iph, (void *)iph - data, tot, 0, u.info, u.st);
 
 slow:
 	count(REASON_PASS_SLOW);
@@ -702,7 +806,7 @@ int xdp_uplink_in(struct xdp_md *ctx)
 	struct session_counters *st;
 	struct uplink_mac *up;
 	struct iphdr *iph;
-	__u32 tot, frame, push, slot;
+	__u32 tot, slot;
 
 	if ((void *)(eth + 1) > data_end ||
 	    (eth->h_proto != bpf_htons(ETH_P_IP) && eth->h_proto != bpf_htons(ETH_P_IPV6)))
@@ -735,56 +839,7 @@ int xdp_uplink_in(struct xdp_md *ctx)
 		count(REASON_MALFORMED);
 		return XDP_DROP;
 	}
-	/* pppoe0's MTU makes the kernel fragment or send Fragmentation
-	 * Needed; an MP session's peer takes it in fragments (mp.h). */
-	if (tot > info->mtu && !(info->flags & SESSION_F_MP)) {
-		count(REASON_MTU_EXCEEDED);
-		return XDP_PASS;
-	}
-	if (iph->ttl <= 1) {
-		count(REASON_TTL_EXCEEDED);
-		return XDP_PASS;
-	}
-	if (tot > info->mtu) {
-		ip_decrease_ttl(iph);
-		return mp_divert_xdp(ctx, info, st, tot, PPP_IP_);
-	}
-	/* As upstream: the kernel forwards to pppoe0 and tc_pppoe0_out
-	 * encapsulates when the access device cannot transmit XDP frames. */
-	if (bpf_redirect_map(&tx_ports, info->ifindex, XDP_PASS) != XDP_REDIRECT) {
-		count(REASON_PASS_NO_XDP_XMIT);
-		return XDP_PASS;
-	}
-	switch (rate_admit(info->index, RATE_TX, tot, NULL)) {
-	case RATE_PASS:
-		break;
-	case RATE_TO_TC:
-		count(REASON_PASS_SHAPE);
-		return XDP_PASS;
-	default:
-		count(REASON_RATE_TX_DROP);
-		return XDP_DROP;
-	}
-	mss_clamp_xdp(ctx, ETH_HLEN, info->mss, 0);
-	ip_decrease_ttl(iph);
-
-	frame = data_end - data;
-	if (frame > ETH_HLEN + tot && bpf_xdp_adjust_tail(ctx, -(int)(frame - ETH_HLEN - tot)))
-		goto err;
-	push = encap_len(info);
-	if (bpf_xdp_adjust_head(ctx, -(int)push))
-		goto err;
-	data = (void *)(long)ctx->data;
-	data_end = (void *)(long)ctx->data_end;
-	if (write_encap(data, data_end, info, tot, PPP_IP_))
-		goto err;
-	st->packets_down++;
-	st->bytes_down += tot;
-	count(REASON_FAST_DOWN);
-	return XDP_REDIRECT; /* to tx_ports[info->ifindex], chosen above */
-err:
-	count(REASON_ERROR);
-	return XDP_DROP;
+	return down_forward(ctx, iph, tot, 0, info, st);
 }
 
 /* Room TC pulls into the linear area: tags, PPPoE, PPP, IPv4 with options,

@@ -40,6 +40,13 @@ static __always_inline __u32 encap_len(const struct session_hot *info);
 static __always_inline int write_encap(void *data, void *end, const struct session_hot *info,
 				       __u16 tot, __u16 ppp);
 
+/* The fast paths' tails, shared with IPv4 (dataplane.c). */
+static __always_inline int up_forward(struct xdp_md *ctx, struct bpf_fib_lookup *fib, void *ip,
+				      __u32 hdr, __u32 tot, const int v6,
+				      struct session_hot *info, struct session_counters *st);
+static __always_inline int down_forward(struct xdp_md *ctx, void *ip, __u32 tot, const int v6,
+					struct session_hot *info, struct session_counters *st);
+
 /* The MSS clamps, global functions (dataplane.c). */
 int mss_clamp_xdp(struct xdp_md *ctx, __u32 l3off, __u32 mss, __u32 v6);
 int mss_clamp_skb(struct __sk_buff *skb, __u32 l3off, __u32 mss, __u32 v6);
@@ -194,31 +201,23 @@ static __always_inline __u16 mss6(const struct session_hot *info)
 
 /* xdp_up6 is the upstream IPv6 fast path for a server session's packet
  * that classify_up accepted (parsed, not link-local, source checked): hop
- * limit, fib lookup as if it arrived on pppoe0, MSS clamp, decap and
- * redirect. hdr is the bytes in front of the IPv6 header (Ethernet, tags
- * in the frame, PPPoE, PPP). Everything it cannot finish is XDP_PASS, to
- * tc_access_in and the kernel, as for IPv4. */
+ * limit, then up_forward as for IPv4. hdr is the bytes in front of the
+ * IPv6 header (Ethernet, tags in the frame, PPPoE, PPP). */
 static __always_inline int xdp_up6(struct xdp_md *ctx, __u32 hdr, struct ip6_hdr_ *ip6,
 				   struct session_hot *info, struct session_counters *st)
 {
-	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct bpf_fib_lookup fib = {};
-	struct dp_config *cfg;
-	struct ethhdr *eth;
-	__u32 zero = 0, tot, frame;
-	long rc;
+	__u32 tot;
 
-	if ((void *)(ip6 + 1) > data_end)
-		goto slow;
+	if ((void *)(ip6 + 1) > data_end) {
+		count(REASON_PASS_SLOW);
+		return XDP_PASS;
+	}
 	if (ip6->hop_limit <= 1) {
 		count(REASON_TTL_EXCEEDED);
 		return XDP_PASS;
 	}
-	cfg = bpf_map_lookup_elem(&config, &zero);
-	if (!cfg || !cfg->pppoe0_ifindex)
-		goto slow;
-
 	tot = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
 	fib.family = AF_INET6;
 	fib.flowinfo = ip6->vtc_flow & bpf_htonl(0x0fffffff);
@@ -226,64 +225,13 @@ static __always_inline int xdp_up6(struct xdp_md *ctx, __u32 hdr, struct ip6_hdr
 	fib.tot_len = tot;
 	__builtin_memcpy(fib.ipv6_src, ip6->saddr, 16);
 	__builtin_memcpy(fib.ipv6_dst, ip6->daddr, 16);
-	fib.ifindex = cfg->pppoe0_ifindex;
-	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
-	if ((rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH) &&
-	    fib.ifindex == cfg->pppoe0_ifindex)
-		goto slow; /* hairpin: TC encaps it on pppoe0's egress */
-	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
-		count(REASON_NO_NEIGH);
-		return XDP_PASS;
-	}
-	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
-		count(REASON_MTU_EXCEEDED);
-		return XDP_PASS;
-	}
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
-		goto slow;
-	if (bpf_redirect_map(&tx_ports, fib.ifindex, XDP_PASS) != XDP_REDIRECT) {
-		count(REASON_PASS_NO_XDP_XMIT);
-		return XDP_PASS;
-	}
-	/* Charged here, where it is sure to be forwarded; what went to the
-	 * kernel above is charged by tc_access_in instead. */
-	if (rate_admit(info->index, RATE_RX, tot, NULL)) {
-		count(REASON_RATE_RX_DROP);
-		return XDP_DROP;
-	}
-
-	mss_clamp_xdp(ctx, hdr, mss6(info), 1);
-	ip6->hop_limit--; /* no header checksum in IPv6 */
-	st->packets_up++;
-	st->bytes_up += tot;
-
-	frame = data_end - data;
-	if (frame > hdr + tot && bpf_xdp_adjust_tail(ctx, -(int)(frame - hdr - tot)))
-		goto err;
-	if (bpf_xdp_adjust_head(ctx, (int)(hdr - ETH_HLEN)))
-		goto err;
-	data = (void *)(long)ctx->data;
-	data_end = (void *)(long)ctx->data_end;
-	eth = data;
-	if ((void *)(eth + 1) > data_end)
-		goto err;
-	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
-	eth->h_proto = bpf_htons(ETH_P_IPV6);
-	count(REASON_FAST_UP);
-	return XDP_REDIRECT; /* to tx_ports[fib.ifindex], chosen above */
-slow:
-	count(REASON_PASS_SLOW);
-	return XDP_PASS;
-err:
-	count(REASON_ERROR);
-	return XDP_DROP;
+	return up_forward(ctx, &fib, ip6, hdr, tot, 1, info, st);
 }
 
 /* xdp_down6 is the downstream IPv6 fast path for a unicast frame to an
  * uplink's MAC (xdp_uplink_in checked both): the session by destination
- * prefix, MTU, hop limit, MSS clamp, encap, redirect. What is not a
- * subscriber's, or not finished here, is the kernel's. */
+ * prefix, then down_forward as for IPv4. What is not a subscriber's is the
+ * kernel's. */
 static __always_inline int xdp_down6(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
@@ -292,7 +240,6 @@ static __always_inline int xdp_down6(struct xdp_md *ctx)
 	struct session_hot *info;
 	struct session_counters *st;
 	struct ip6_hdr_ *ip6;
-	__u32 tot, frame, push;
 
 	if (data + ETH_HLEN > data_end || parse_ipv6(&c, data_end - c.pos, &ip6) < 0)
 		return XDP_PASS;
@@ -301,56 +248,7 @@ static __always_inline int xdp_down6(struct xdp_md *ctx)
 	/* Only subscribers' packets pay more than this one lookup. */
 	if (!subscriber_v6(ip6->daddr, &info, &st))
 		return XDP_PASS;
-	tot = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
-	/* The kernel sends Packet Too Big (RFC 8201) from pppoe0's MTU or the
-	 * prefix's route MTU; an MP session's peer takes it in fragments
-	 * (mp.h), as for IPv4. */
-	if (tot > info->mtu && !(info->flags & SESSION_F_MP)) {
-		count(REASON_MTU_EXCEEDED);
-		return XDP_PASS;
-	}
-	if (ip6->hop_limit <= 1) {
-		count(REASON_TTL_EXCEEDED);
-		return XDP_PASS;
-	}
-	if (tot > info->mtu) {
-		ip6->hop_limit--;
-		return mp_divert_xdp(ctx, info, st, tot, PPP_IPV6_);
-	}
-	if (bpf_redirect_map(&tx_ports, info->ifindex, XDP_PASS) != XDP_REDIRECT) {
-		count(REASON_PASS_NO_XDP_XMIT);
-		return XDP_PASS;
-	}
-	switch (rate_admit(info->index, RATE_TX, tot, NULL)) {
-	case RATE_PASS:
-		break;
-	case RATE_TO_TC:
-		count(REASON_PASS_SHAPE);
-		return XDP_PASS;
-	default:
-		count(REASON_RATE_TX_DROP);
-		return XDP_DROP;
-	}
-	mss_clamp_xdp(ctx, ETH_HLEN, mss6(info), 1);
-	ip6->hop_limit--;
-
-	frame = data_end - data;
-	if (frame > ETH_HLEN + tot && bpf_xdp_adjust_tail(ctx, -(int)(frame - ETH_HLEN - tot)))
-		goto err;
-	push = encap_len(info);
-	if (bpf_xdp_adjust_head(ctx, -(int)push))
-		goto err;
-	data = (void *)(long)ctx->data;
-	data_end = (void *)(long)ctx->data_end;
-	if (write_encap(data, data_end, info, tot, PPP_IPV6_))
-		goto err;
-	st->packets_down++;
-	st->bytes_down += tot;
-	count(REASON_FAST_DOWN);
-	return XDP_REDIRECT; /* to tx_ports[info->ifindex], chosen above */
-err:
-	count(REASON_ERROR);
-	return XDP_DROP;
+	return down_forward(ctx, ip6, bpf_ntohs(ip6->payload_len) + sizeof(*ip6), 1, info, st);
 }
 
 #endif

@@ -12,11 +12,18 @@
  * the XDP fast paths just before they redirect, the TC paths for what XDP
  * left to the kernel.
  *
- * Two maps indexed by session index: rate_limits, what user space
+ * One map, rates, indexed by session index, holds both what user space
  * configures (written with 64-bit atomic stores through mmap, so a live
- * change never shows a torn value and never touches the buckets), and
- * rate_states, the buckets only BPF writes (user space zeroes a fresh
- * index's before the session goes live).
+ * change never shows a torn value and never touches a bucket word) and the
+ * buckets only BPF writes (user space zeroes a fresh index's before the
+ * session goes live). Each direction's configuration and bucket share one
+ * cache line, struct rate_line, so a policed packet touches that line
+ * alone, and its burst estimate (only with a burst) the next one: with many
+ * busy sessions every line is a cache miss and every page a TLB miss, and
+ * with configuration and buckets in two maps a packet paid 3 to 5 lines in
+ * two regions. A bitmap of the directions limited, rates_on, small enough
+ * to stay in the cache (32 kB at 131,072 sessions), keeps an unlimited
+ * direction from touching the rates line at all.
  *
  * The bucket is one 64-bit theoretical arrival time (GCRA, as discovery.h's
  * buckets), updated with compare-and-swap: CPUs serving one session at
@@ -56,60 +63,69 @@ enum rate_flag {
 #define RATE_FP_SHIFT 16
 #define RATE_WINDOWS 16
 
-/* One direction's configuration; written by user space only. */
-struct rate_conf {
-	__u64 nspb;       /* ns per byte << RATE_FP_SHIFT at max-limit; 0 = no limit */
-	__u64 burst_nspb; /* the same at burst-limit; 0 = no burst */
-	__u64 depth_ns;   /* policer: bucket depth as time; shaper: horizon */
-	__u64 window_ns;  /* burst-time / 16; 0 = no burst */
-	__u64 threshold;  /* burst-threshold x burst-time, in units of 1 << unit_shift bytes */
-	__u32 unit_shift; /* window counters count bytes >> unit_shift (so they fit 32 bits) */
-	__u32 flags;      /* enum rate_flag */
+/* One direction's configuration (C: user space's words) and bucket (B:
+ * BPF's words) in one cache line; no 64-bit word holds both, so user
+ * space's atomic stores never overwrite what BPF wrote. */
+struct rate_line {
+	__u64 nspb;       /* C: ns per byte << RATE_FP_SHIFT at max-limit; 0 = no limit */
+	__u64 burst_nspb; /* C: the same at burst-limit; 0 = no burst */
+	__u64 depth_ns;   /* C: policer: bucket depth as time; shaper: horizon */
+	__u64 window_ns;  /* C: burst-time / 16; 0 = no burst */
+	__u32 unit_shift; /* C: the ring counts bytes >> unit_shift (so it fits 32 bits) */
+	__u32 flags;      /* C: enum rate_flag */
+	__u64 tat_ns;     /* B: bpf_ktime_get_coarse_ns() when the bucket is full again */
+	__u64 epoch;      /* B: number (now / window_ns) of the newest sub-window << 1,
+	                   * | 1 when the last average reached burst-threshold (burst off) */
+	__u64 dropped;    /* B: packets this direction's limit dropped (atomic add) */
 };
-_Static_assert(sizeof(struct rate_conf) == 48, "rate_conf size");
+_Static_assert(sizeof(struct rate_line) == 64, "rate_line size");
 
-/* rate_limits value. */
-struct rate_limit {
-	struct rate_conf dir[2]; /* enum rate_dir */
+/* One direction's burst estimate, B: bytes >> unit_shift per sub-window,
+ * a ring by sub-window number; touched only when the direction bursts. */
+struct rate_ring {
+	__u32 win[RATE_WINDOWS];
 };
-_Static_assert(sizeof(struct rate_limit) == 96, "rate_limit size");
+_Static_assert(sizeof(struct rate_ring) == 64, "rate_ring size");
 
-/* One direction's bucket and burst estimate; written by BPF only. */
-struct rate_bucket {
-	__u64 tat_ns;    /* bpf_ktime_get_ns() when the bucket is full again */
-	__u64 epoch;     /* number (now / window_ns) of the newest sub-window */
-	__u64 dropped;   /* packets this direction's limit dropped */
-	__u32 burst_off; /* 1: the last average reached burst-threshold */
-	__u32 pad;
-	__u32 win[RATE_WINDOWS]; /* bytes >> unit_shift per sub-window, ring by number */
+struct rate_half {
+	struct rate_line line;
+	struct rate_ring ring;
 };
-_Static_assert(sizeof(struct rate_bucket) == 96, "rate_bucket size");
 
-/* rate_states value. */
-struct rate_state {
-	struct rate_bucket dir[2];
+/* rates value: each direction's line, then its ring; last what is read
+ * only when a sub-window ends. 320 bytes, a whole number of lines: the map
+ * is mmapable, so values start at a page and every line is aligned. */
+struct rate_session {
+	struct rate_half dir[2]; /* enum rate_dir */
+	__u64 threshold[2];      /* C: burst-threshold x burst-time, in ring units */
+	__u64 pad[6];
 };
-_Static_assert(sizeof(struct rate_state) == 192, "rate_state size");
+_Static_assert(sizeof(struct rate_session) == 320, "rate_session size");
 
-/* rate_limits: per session index, its limits; all zero = none. */
+/* rates: per session index, its limits and buckets; configuration all zero
+ * = none. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
-	__type(value, struct rate_limit);
+	__type(value, struct rate_session);
 	__uint(max_entries, MAX_SESSIONS_DEFAULT);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} rate_limits SEC(".maps");
+} rates SEC(".maps");
 
-/* rate_states: per session index, its buckets. */
+/* rates_on: which directions have a limit, two bits a session: bit
+ * (index % 32) * 2 + dir of word index / 32. User space sets a bit after
+ * the direction's configuration and clears it before (atomic OR and AND
+ * through mmap) and sizes the map to max sessions / 32 at load time. */
+#define RATES_PER_WORD 32
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
-	__type(value, struct rate_state);
-	__uint(max_entries, MAX_SESSIONS_DEFAULT);
+	__type(value, __u64);
+	__uint(max_entries, MAX_SESSIONS_DEFAULT / RATES_PER_WORD);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} rate_states SEC(".maps");
+} rates_on SEC(".maps");
 
 /* What rate_admit decided. */
 enum rate_verdict {
@@ -119,39 +135,48 @@ enum rate_verdict {
 	RATE_TO_TC, /* shaped direction met on XDP: leave it to TC */
 };
 
-/* rate_window moves the burst estimate to the sub-window of now and
- * returns its number: the first CPU to see a new sub-window recomputes the
- * average over the 16 before it (RouterOS: "every 1/16 part of the
- * burst-time, the average over the last burst-time") and clears the ring
- * slots it skipped. Bytes another CPU adds to a slot in the instant it is
- * cleared are lost to the estimate only. */
-static __always_inline __u64 rate_window(const struct rate_conf *c, struct rate_bucket *b, __u64 now)
+/* rate_window moves the burst estimate to the sub-window of now: the
+ * first CPU to see a new sub-window recomputes the average over the 16
+ * before it (RouterOS: "every 1/16 part of the burst-time, the average over
+ * the last burst-time"), publishes the new number and the verdict in one
+ * compare-and-swap of the epoch word, and clears the ring slots it
+ * skipped. Bytes another CPU adds to a slot in the instant it is cleared
+ * are lost to the estimate only. The caller reads the epoch word after it:
+ * a value the verifier knows nothing about, as on every other path, so
+ * the verdict's two values do not double the states it walks through the
+ * rest of the program. */
+static __always_inline void rate_window(struct rate_session *rs, const int dir, __u64 now)
 {
-	__u64 e = *(volatile __u64 *)&b->epoch, n, sum = 0, w;
+	struct rate_line *l = &rs->dir[dir].line;
+	struct rate_ring *r = &rs->dir[dir].ring;
+	__u64 old = *(volatile __u64 *)&l->epoch, e = old >> 1, n, nw, sum = 0, w;
 	int i;
 
 	/* Within the current sub-window (nearly every packet): a multiply,
 	 * not a 64-bit division. */
-	if (now < (e + 1) * c->window_ns)
-		return e;
-	n = now / c->window_ns;
-	if (n > e && __sync_val_compare_and_swap(&b->epoch, e, n) == e) {
-		/* The ring holds sub-windows e-15..e; the average is over n-16..n-1. */
-		for (i = 0; i < RATE_WINDOWS; i++) {
-			w = e - i;
-			if (i > e || w + RATE_WINDOWS < n)
-				break;
-			sum += b->win[w & (RATE_WINDOWS - 1)];
-		}
-		b->burst_off = sum >= c->threshold;
-		for (i = 1; i <= RATE_WINDOWS; i++) {
-			w = e + i;
-			if (w > n)
-				break;
-			b->win[w & (RATE_WINDOWS - 1)] = 0;
-		}
+	if (now < (e + 1) * l->window_ns)
+		return;
+	n = now / l->window_ns;
+	if (n <= e)
+		return;
+	/* The ring holds sub-windows e-15..e; the average is over n-16..n-1. */
+	for (i = 0; i < RATE_WINDOWS; i++) {
+		w = e - i;
+		if (i > e || w + RATE_WINDOWS < n)
+			break;
+		sum += r->win[w & (RATE_WINDOWS - 1)];
 	}
-	return n;
+	/* sum >= threshold without a branch (both are far below 2^63): a
+	 * branch would give the verifier two states to walk on. */
+	nw = n << 1 | (rs->threshold[dir] - 1 - sum) >> 63;
+	if (__sync_val_compare_and_swap(&l->epoch, old, nw) != old)
+		return; /* another CPU's turn */
+	for (i = 1; i <= RATE_WINDOWS; i++) {
+		w = e + i;
+		if (w > n)
+			break;
+		r->win[w & (RATE_WINDOWS - 1)] = 0;
+	}
 }
 
 /* rate_early_drop: a policer drops with a probability that grows from 0,
@@ -160,13 +185,23 @@ static __always_inline __u64 rate_window(const struct rate_conf *c, struct rate_
  * finds the bucket empty, retransmissions included, and TCP waits out a
  * retransmission timeout; losses spread over the second half of the bucket
  * reach TCP one at a time, which it answers by halving its window. */
-static __always_inline int rate_early_drop(const struct rate_conf *c, __u64 owed)
+static __always_inline int rate_early_drop(const struct rate_line *l, __u64 owed)
 {
-	__u64 half = c->depth_ns >> 1;
+	__u64 half = l->depth_ns >> 1;
 
-	if (c->flags & RATE_F_SHAPE || owed <= half)
+	if (l->flags & RATE_F_SHAPE || owed <= half)
 		return 0;
 	return (((__u64)bpf_get_prandom_u32() * half) >> 32) < owed - half;
+}
+
+/* rate_limited: whether direction dir of session index has a limit, from
+ * the bitmap (a line that stays cached), before any rates line is read. */
+static __always_inline int rate_limited(__u32 index, const int dir)
+{
+	__u32 w = index / RATES_PER_WORD;
+	__u64 *on = bpf_map_lookup_elem(&rates_on, &w);
+
+	return on && ((*(volatile __u64 *)on >> ((index % RATES_PER_WORD) * 2 + dir)) & 1);
 }
 
 /* rate_admit charges a packet of len bytes to session index's direction
@@ -174,50 +209,52 @@ static __always_inline int rate_early_drop(const struct rate_conf *c, __u64 owed
  * departure time there (0 = now). */
 static __always_inline int rate_admit(__u32 index, const int dir, __u32 len, __u64 *tstamp)
 {
-	struct rate_limit *rl = bpf_map_lookup_elem(&rate_limits, &index);
-	struct rate_conf *c;
-	struct rate_state *rs;
-	struct rate_bucket *b;
-	__u64 nspb, now, cost, n = 0;
+	struct rate_session *rs;
+	struct rate_line *l;
+	__u64 nspb, now, cost, e;
+	__u32 slot = 0;
 	int i;
 
-	if (!rl)
+	if (!rate_limited(index, dir))
 		return RATE_PASS;
-	c = &rl->dir[dir];
-	nspb = *(volatile __u64 *)&c->nspb;
-	if (!nspb)
-		return RATE_PASS;
-	if ((c->flags & RATE_F_SHAPE) && !tstamp)
-		return RATE_TO_TC;
-	rs = bpf_map_lookup_elem(&rate_states, &index);
+	rs = bpf_map_lookup_elem(&rates, &index);
 	if (!rs)
 		return RATE_PASS;
-	b = &rs->dir[dir];
+	l = &rs->dir[dir].line;
+	nspb = *(volatile __u64 *)&l->nspb;
+	if (!nspb)
+		return RATE_PASS;
+	if ((l->flags & RATE_F_SHAPE) && !tstamp)
+		return RATE_TO_TC;
 	/* The coarse clock (one tick behind at most) is a few loads where
 	 * the fine one reads the clock source; against a bucket a second deep
 	 * a tick is nothing. */
 	now = bpf_ktime_get_coarse_ns();
-	if (c->window_ns && c->burst_nspb) {
-		n = rate_window(c, b, now);
-		if (!b->burst_off)
-			nspb = c->burst_nspb;
+	if (l->window_ns && l->burst_nspb) {
+		rate_window(rs, dir, now);
+		e = *(volatile __u64 *)&l->epoch;
+		/* The ring slot first: e is dead after the branch, so both
+		 * ways of it are one state to the verifier. */
+		slot = (e >> 1) & (RATE_WINDOWS - 1);
+		if (!(e & 1))
+			nspb = l->burst_nspb;
 	}
 	cost = ((__u64)len * nspb) >> RATE_FP_SHIFT;
 #pragma unroll
 	for (i = 0; i < 4; i++) {
-		__u64 old = *(volatile __u64 *)&b->tat_ns;
+		__u64 old = *(volatile __u64 *)&l->tat_ns;
 		__u64 t = old > now ? old : now;
 
-		if (t - now > c->depth_ns || rate_early_drop(c, t - now)) {
-			__sync_fetch_and_add(&b->dropped, 1);
-			return (c->flags & RATE_F_SHAPE) ? RATE_LATE : RATE_DROP;
+		if (t - now > l->depth_ns || rate_early_drop(l, t - now)) {
+			__sync_fetch_and_add(&l->dropped, 1);
+			return (l->flags & RATE_F_SHAPE) ? RATE_LATE : RATE_DROP;
 		}
-		if (__sync_val_compare_and_swap(&b->tat_ns, old, t + cost) == old) {
+		if (__sync_val_compare_and_swap(&l->tat_ns, old, t + cost) == old) {
 			/* The average is of what passed, as a queue's is. */
-			if (c->window_ns && c->burst_nspb)
-				__sync_fetch_and_add(&b->win[n & (RATE_WINDOWS - 1)],
-						     (len + (1u << (c->unit_shift & 31)) - 1) >> (c->unit_shift & 31));
-			if (tstamp && (c->flags & RATE_F_SHAPE))
+			if (l->window_ns && l->burst_nspb)
+				__sync_fetch_and_add(&rs->dir[dir].ring.win[slot],
+						     (len + (1u << (l->unit_shift & 31)) - 1) >> (l->unit_shift & 31));
+			if (tstamp && (l->flags & RATE_F_SHAPE))
 				*tstamp = t > now ? t : 0;
 			return RATE_PASS;
 		}

@@ -65,7 +65,7 @@ type Datapath struct {
 	max     uint32
 	cpus    uint32   // possible CPUs: session_stats has a block of max slots per CPU
 	stats   []byte   // session_stats, mapped: read and written with 64-bit atomics
-	rate    rateMaps // rate_limits and rate_states, mapped (ratelimit.go)
+	rate    rateMaps // rates and rates_on, mapped (ratelimit.go)
 	// slotMask is session_slots' size - 1 (slot.go).
 	slotMask uint32
 	// sessionFront and subscriberFront are session_slots and
@@ -310,7 +310,7 @@ func (d *Datapath) Unpin() error {
 	for _, m := range []*ebpf.Map{d.objs.Sessions, d.objs.SessionSlots, d.objs.SubscriberSlots, d.objs.SessionInfo, d.objs.SessionStats,
 		d.objs.SubscribersV4, d.objs.SubscribersV6, d.objs.Config, d.objs.Counters, d.objs.ClientDevs, d.objs.UplinkMacs,
 		d.objs.DiscoveryHosts, d.objs.DiscoveryLimits, d.objs.DiscoveryGlobal, d.objs.TxPorts, d.objs.MpDivert, d.objs.Layout,
-		d.objs.RateLimits, d.objs.RateStates, d.objs.Subscriber6Slots, d.objs.V6Lens, d.objs.RoutesV4} {
+		d.objs.Rates, d.objs.RatesOn, d.objs.Subscriber6Slots, d.objs.V6Lens, d.objs.RoutesV4} {
 		if err := m.Unpin(); err != nil {
 			errs = append(errs, err)
 		}

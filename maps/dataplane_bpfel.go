@@ -88,27 +88,6 @@ type dataplaneMpDivertHdr struct {
 	Pad          uint8
 }
 
-type dataplaneRateBucket struct {
-	_        structs.HostLayout
-	TatNs    uint64
-	Epoch    uint64
-	Dropped  uint64
-	BurstOff uint32
-	Pad      uint32
-	Win      [16]uint32
-}
-
-type dataplaneRateConf struct {
-	_         structs.HostLayout
-	Nspb      uint64
-	BurstNspb uint64
-	DepthNs   uint64
-	WindowNs  uint64
-	Threshold uint64
-	UnitShift uint32
-	Flags     uint32
-}
-
 type dataplaneRateDir uint32
 
 const (
@@ -122,14 +101,35 @@ const (
 	dataplaneRateFlagRATE_F_SHAPE dataplaneRateFlag = 1
 )
 
-type dataplaneRateLimit struct {
-	_   structs.HostLayout
-	Dir [2]dataplaneRateConf
+type dataplaneRateHalf struct {
+	_    structs.HostLayout
+	Line dataplaneRateLine
+	Ring dataplaneRateRing
 }
 
-type dataplaneRateState struct {
+type dataplaneRateLine struct {
+	_         structs.HostLayout
+	Nspb      uint64
+	BurstNspb uint64
+	DepthNs   uint64
+	WindowNs  uint64
+	UnitShift uint32
+	Flags     uint32
+	TatNs     uint64
+	Epoch     uint64
+	Dropped   uint64
+}
+
+type dataplaneRateRing struct {
 	_   structs.HostLayout
-	Dir [2]dataplaneRateBucket
+	Win [16]uint32
+}
+
+type dataplaneRateSession struct {
+	_         structs.HostLayout
+	Dir       [2]dataplaneRateHalf
+	Threshold [2]uint64
+	Pad       [6]uint64
 }
 
 type dataplaneReason uint32
@@ -206,6 +206,7 @@ type dataplaneSessionCounters struct {
 	Drops       uint64
 	LastSeenNs  uint64
 	SeenJiffies uint64
+	Pad         uint64
 }
 
 type dataplaneSessionFlag uint32
@@ -296,8 +297,8 @@ const (
 	dataplaneMapDiscoveryLimits        = "discovery_limits"
 	dataplaneMapLayout                 = "layout"
 	dataplaneMapMpDivert               = "mp_divert"
-	dataplaneMapRateLimits             = "rate_limits"
-	dataplaneMapRateStates             = "rate_states"
+	dataplaneMapRates                  = "rates"
+	dataplaneMapRatesOn                = "rates_on"
 	dataplaneMapRoutesV4               = "routes_v4"
 	dataplaneMapRxCpus                 = "rx_cpus"
 	dataplaneMapRxSpreadCpus           = "rx_spread_cpus"
@@ -398,8 +399,8 @@ type dataplaneMapSpecs struct {
 	DiscoveryLimits  *ebpf.MapSpec `ebpf:"discovery_limits"`
 	Layout           *ebpf.MapSpec `ebpf:"layout"`
 	MpDivert         *ebpf.MapSpec `ebpf:"mp_divert"`
-	RateLimits       *ebpf.MapSpec `ebpf:"rate_limits"`
-	RateStates       *ebpf.MapSpec `ebpf:"rate_states"`
+	Rates            *ebpf.MapSpec `ebpf:"rates"`
+	RatesOn          *ebpf.MapSpec `ebpf:"rates_on"`
 	RoutesV4         *ebpf.MapSpec `ebpf:"routes_v4"`
 	RxCpus           *ebpf.MapSpec `ebpf:"rx_cpus"`
 	RxSpreadCpus     *ebpf.MapSpec `ebpf:"rx_spread_cpus"`
@@ -460,8 +461,8 @@ type dataplaneMaps struct {
 	DiscoveryLimits  *ebpf.Map `ebpf:"discovery_limits"`
 	Layout           *ebpf.Map `ebpf:"layout"`
 	MpDivert         *ebpf.Map `ebpf:"mp_divert"`
-	RateLimits       *ebpf.Map `ebpf:"rate_limits"`
-	RateStates       *ebpf.Map `ebpf:"rate_states"`
+	Rates            *ebpf.Map `ebpf:"rates"`
+	RatesOn          *ebpf.Map `ebpf:"rates_on"`
 	RoutesV4         *ebpf.Map `ebpf:"routes_v4"`
 	RxCpus           *ebpf.Map `ebpf:"rx_cpus"`
 	RxSpreadCpus     *ebpf.Map `ebpf:"rx_spread_cpus"`
@@ -488,8 +489,8 @@ func (m *dataplaneMaps) Close() error {
 		m.DiscoveryLimits,
 		m.Layout,
 		m.MpDivert,
-		m.RateLimits,
-		m.RateStates,
+		m.Rates,
+		m.RatesOn,
 		m.RoutesV4,
 		m.RxCpus,
 		m.RxSpreadCpus,

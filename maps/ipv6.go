@@ -275,6 +275,14 @@ func (d *Datapath) SetIPv6LinkPrefix(k Key, p netip.Prefix) error {
 // source upstream. A prefix another session's prefixes overlap is refused
 // with ErrExists; adding one the session has already is a no-op.
 func (d *Datapath) AddIPv6Prefix(k Key, p netip.Prefix) error {
+	return d.onPrefix(k, p, "add IPv6 prefix", func(key dataplaneSessionKey, a dataplaneSessionAttrs, p netip.Prefix) error {
+		return d.putV6Locked(p, Index(a.Index), key.SessionId)
+	})
+}
+
+// onPrefix checks a server session's key and an IPv6 prefix and runs f
+// with the session's attributes and the prefix, masked, under d.mu.
+func (d *Datapath) onPrefix(k Key, p netip.Prefix, what string, f func(dataplaneSessionKey, dataplaneSessionAttrs, netip.Prefix) error) error {
 	key, err := k.raw()
 	if err != nil {
 		return err
@@ -284,40 +292,29 @@ func (d *Datapath) AddIPv6Prefix(k Key, p netip.Prefix) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	a, err := d.serverSession(key, "add IPv6 prefix")
+	a, err := d.serverSession(key, what)
 	if err != nil {
 		return err
 	}
-	return d.putV6Locked(p, Index(a.Index), key.SessionId)
+	return f(key, a, p)
 }
 
 // RemoveIPv6Prefix takes a delegated prefix away from a live session
 // (DHCPv6 Release, lease expiry); ErrNotFound if the session does not hold
 // it. The link /64 goes with SetIPv6LinkPrefix(k, netip.Prefix{}).
 func (d *Datapath) RemoveIPv6Prefix(k Key, p netip.Prefix) error {
-	key, err := k.raw()
-	if err != nil {
-		return err
-	}
-	if p, err = checkV6Prefix(p); err != nil {
-		return err
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	a, err := d.serverSession(key, "remove IPv6 prefix")
-	if err != nil {
-		return err
-	}
-	if linkPrefixOf(a) == p {
-		return fmt.Errorf("maps: session %d: %v is the link prefix: use SetIPv6LinkPrefix", key.SessionId, p)
-	}
-	if o, ok := d.v6.owner[p]; !ok || o != Index(a.Index) {
-		return fmt.Errorf("maps: session %d: IPv6 prefix %v: %w", key.SessionId, p, ErrNotFound)
-	}
-	if err := d.deleteV6Locked(p); err != nil {
-		return fmt.Errorf("maps: session %d: %w", key.SessionId, err)
-	}
-	return nil
+	return d.onPrefix(k, p, "remove IPv6 prefix", func(key dataplaneSessionKey, a dataplaneSessionAttrs, p netip.Prefix) error {
+		if linkPrefixOf(a) == p {
+			return fmt.Errorf("maps: session %d: %v is the link prefix: use SetIPv6LinkPrefix", key.SessionId, p)
+		}
+		if o, ok := d.v6.owner[p]; !ok || o != Index(a.Index) {
+			return fmt.Errorf("maps: session %d: IPv6 prefix %v: %w", key.SessionId, p, ErrNotFound)
+		}
+		if err := d.deleteV6Locked(p); err != nil {
+			return fmt.Errorf("maps: session %d: %w", key.SessionId, err)
+		}
+		return nil
+	})
 }
 
 // IPv6Prefixes returns a session's link /64 (the zero Prefix if none) and

@@ -18,7 +18,12 @@ import (
 // map's shape by itself; the version names layouts for people and for a
 // migration, should one be written: bump it with every change to a pinned
 // map's key, value or type.
-const LayoutVersion = 1
+//
+//	1: the first stamped layout.
+//	2: rates (configuration and bucket of a direction in one cache line)
+//	   and rates_on replace rate_limits and rate_states; session_counters
+//	   is padded to a cache line.
+const LayoutVersion = 2
 
 // ErrLayoutChanged is wrapped by the error Open returns when the maps
 // pinned under the pin path have another layout than this binary's.

@@ -78,38 +78,40 @@ type RateStats struct {
 }
 
 const (
-	rateLimitSize = int(unsafe.Sizeof(dataplaneRateLimit{}))
-	rateStateSize = int(unsafe.Sizeof(dataplaneRateState{}))
-	rateConfSize  = int(unsafe.Sizeof(dataplaneRateConf{}))
-	rateFPShift   = 16 // RATE_FP_SHIFT
-	rateWindows   = 16 // RATE_WINDOWS
+	rateSessionSize = int(unsafe.Sizeof(dataplaneRateSession{}))
+	rateHalfSize    = int(unsafe.Sizeof(dataplaneRateHalf{}))
+	rateFPShift     = 16 // RATE_FP_SHIFT
+	rateWindows     = 16 // RATE_WINDOWS
+	ratesPerWord    = 32 // RATES_PER_WORD: sessions in a rates_on word
 )
 
-// rateMaps holds rate_limits and rate_states mapped: the configuration is
-// written, and the drop counters read, with 64-bit atomics, so a live
-// change never shows BPF half a value and never touches the buckets.
+// rateMaps holds rates and rates_on mapped: the configuration is written,
+// and the drop counters read, with 64-bit atomics, so a live change never
+// shows BPF half a value and never touches a bucket word.
 type rateMaps struct {
-	limits, states []byte
+	rates, on []byte
 }
+
+// rateOnWords is the size of rates_on for max sessions.
+func rateOnWords(max uint32) uint32 { return (max + ratesPerWord - 1) / ratesPerWord }
 
 func (d *Datapath) openRate() error {
 	var err error
-	n := int(d.max)
-	if d.rate.limits, err = unix.Mmap(d.objs.RateLimits.FD(), 0, n*rateLimitSize,
+	if d.rate.rates, err = unix.Mmap(d.objs.Rates.FD(), 0, int(d.max)*rateSessionSize,
 		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
-		return fmt.Errorf("maps: mmap rate_limits: %w", err)
+		return fmt.Errorf("maps: mmap rates: %w", err)
 	}
-	if d.rate.states, err = unix.Mmap(d.objs.RateStates.FD(), 0, n*rateStateSize,
+	if d.rate.on, err = unix.Mmap(d.objs.RatesOn.FD(), 0, int(rateOnWords(d.max))*8,
 		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
-		_ = unix.Munmap(d.rate.limits)
-		d.rate.limits = nil
-		return fmt.Errorf("maps: mmap rate_states: %w", err)
+		_ = unix.Munmap(d.rate.rates)
+		d.rate.rates = nil
+		return fmt.Errorf("maps: mmap rates_on: %w", err)
 	}
 	return nil
 }
 
 func (d *Datapath) closeRate() {
-	for _, m := range []*[]byte{&d.rate.limits, &d.rate.states} {
+	for _, m := range []*[]byte{&d.rate.rates, &d.rate.on} {
 		if *m != nil {
 			_ = unix.Munmap(*m)
 			*m = nil
@@ -119,15 +121,34 @@ func (d *Datapath) closeRate() {
 
 // rateSpecs sizes the rate maps for max sessions.
 func rateSpecs(spec *ebpf.CollectionSpec, max uint32) {
-	spec.Maps[dataplaneMapRateLimits].MaxEntries = max
-	spec.Maps[dataplaneMapRateStates].MaxEntries = max
+	spec.Maps[dataplaneMapRates].MaxEntries = max
+	spec.Maps[dataplaneMapRatesOn].MaxEntries = rateOnWords(max)
 }
 
 func word(b []byte, off int) *uint64 { return (*uint64)(unsafe.Pointer(&b[off])) }
 
+// rateConf is one direction's configuration: the words of struct
+// rate_line user space writes, and the direction's threshold.
+type rateConf struct {
+	Nspb, BurstNspb, DepthNs, WindowNs uint64
+	UnitShift, Flags                   uint32
+	Threshold                          uint64
+}
+
+// lineWord is the byte offset in rates of a word of session i's line of
+// direction dir, f its offset in struct rate_line.
+func lineWord(i Index, dir int, f uintptr) int {
+	return int(i)*rateSessionSize + dir*rateHalfSize + int(f)
+}
+
+// rateBit is session i's direction dir in rates_on: its word and bit.
+func (d *Datapath) rateBit(i Index, dir int) (*uint64, uint64) {
+	return word(d.rate.on, int(i)/ratesPerWord*8), 1 << (uint(i)%ratesPerWord*2 + uint(dir))
+}
+
 // conf turns a Rate into its BPF form.
-func (r Rate) conf(tx bool) (dataplaneRateConf, error) {
-	var c dataplaneRateConf
+func (r Rate) conf(tx bool) (rateConf, error) {
+	var c rateConf
 	if r.Rate == 0 {
 		return c, nil
 	}
@@ -190,14 +211,15 @@ func (d *Datapath) SetRate(i Index, l RateLimit) error {
 // goes up must not wait out the debt it ran up at the old rate. (The
 // buckets are BPF's; this compare-and-swap is the one write user space
 // makes to a live one, and it loses to any packet's.)
-func (d *Datapath) forgive(i Index, rx, tx dataplaneRateConf) {
+func (d *Datapath) forgive(i Index, rx, tx rateConf) {
 	var ts unix.Timespec // the data plane's clock (bpf_ktime_get_coarse_ns)
 	if unix.ClockGettime(unix.CLOCK_MONOTONIC_COARSE, &ts) != nil {
 		return
 	}
 	now := uint64(ts.Nano())
-	for dir, c := range []dataplaneRateConf{rx, tx} {
-		tat := word(d.rate.states, int(i)*rateStateSize+dir*int(unsafe.Sizeof(dataplaneRateBucket{})))
+	var l dataplaneRateLine
+	for dir, c := range []rateConf{rx, tx} {
+		tat := word(d.rate.rates, lineWord(i, dir, unsafe.Offsetof(l.TatNs)))
 		old := atomic.LoadUint64(tat)
 		if limit := now + c.DepthNs/2; old > limit {
 			atomic.CompareAndSwapUint64(tat, old, limit)
@@ -205,7 +227,7 @@ func (d *Datapath) forgive(i Index, rx, tx dataplaneRateConf) {
 	}
 }
 
-func (l RateLimit) confs() (rx, tx dataplaneRateConf, err error) {
+func (l RateLimit) confs() (rx, tx rateConf, err error) {
 	if rx, err = l.Rx.conf(false); err != nil {
 		return rx, tx, err
 	}
@@ -214,21 +236,30 @@ func (l RateLimit) confs() (rx, tx dataplaneRateConf, err error) {
 }
 
 // writeRate stores both directions' configuration word by word: a packet
-// in between sees each word old or new, never torn, and nspb, the word
-// that turns a limit on or off, is written last when turning on and first
-// when turning off.
-func (d *Datapath) writeRate(i Index, rx, tx dataplaneRateConf) {
-	base := int(i) * rateLimitSize
-	for dir, c := range []dataplaneRateConf{rx, tx} {
-		off := base + dir*rateConfSize
-		words := (*[6]uint64)(unsafe.Pointer(&c))
+// in between sees each word old or new, never torn. nspb, the word that
+// turns a limit on or off, and then the direction's rates_on bit, are
+// written last when turning on; the bit and then nspb first when turning
+// off.
+func (d *Datapath) writeRate(i Index, rx, tx rateConf) {
+	var l dataplaneRateLine
+	var rs dataplaneRateSession
+	for dir, c := range []rateConf{rx, tx} {
+		at := func(f uintptr) *uint64 { return word(d.rate.rates, lineWord(i, dir, f)) }
+		on, bit := d.rateBit(i, dir)
 		if c.Nspb == 0 {
-			atomic.StoreUint64(word(d.rate.limits, off), 0)
+			atomic.AndUint64(on, ^bit)
+			atomic.StoreUint64(at(unsafe.Offsetof(l.Nspb)), 0)
 		}
-		for w := 1; w < rateConfSize/8; w++ {
-			atomic.StoreUint64(word(d.rate.limits, off+8*w), words[w])
+		atomic.StoreUint64(at(unsafe.Offsetof(l.BurstNspb)), c.BurstNspb)
+		atomic.StoreUint64(at(unsafe.Offsetof(l.DepthNs)), c.DepthNs)
+		atomic.StoreUint64(at(unsafe.Offsetof(l.WindowNs)), c.WindowNs)
+		// unit_shift and flags share a word, unit_shift first (bpfel).
+		atomic.StoreUint64(at(unsafe.Offsetof(l.UnitShift)), uint64(c.UnitShift)|uint64(c.Flags)<<32)
+		atomic.StoreUint64(word(d.rate.rates, int(i)*rateSessionSize+int(unsafe.Offsetof(rs.Threshold))+8*dir), c.Threshold)
+		atomic.StoreUint64(at(unsafe.Offsetof(l.Nspb)), c.Nspb)
+		if c.Nspb != 0 {
+			atomic.OrUint64(on, bit)
 		}
-		atomic.StoreUint64(word(d.rate.limits, off), words[0])
 	}
 }
 
@@ -242,9 +273,10 @@ func (d *Datapath) resetRate(i Index, l RateLimit) error {
 	if err != nil {
 		return err
 	}
-	base := int(i) * rateStateSize
-	for off := 0; off < rateStateSize; off += 8 {
-		atomic.StoreUint64(word(d.rate.states, base+off), 0)
+	d.writeRate(i, rateConf{}, rateConf{})
+	base := int(i) * rateSessionSize
+	for off := 0; off < rateSessionSize; off += 8 {
+		atomic.StoreUint64(word(d.rate.rates, base+off), 0)
 	}
 	d.writeRate(i, rx, tx)
 	return nil
@@ -253,7 +285,7 @@ func (d *Datapath) resetRate(i Index, l RateLimit) error {
 // clearRate turns a removed session's limits off.
 func (d *Datapath) clearRate(i Index) {
 	if d.checkIndex(i) == nil {
-		d.writeRate(i, dataplaneRateConf{}, dataplaneRateConf{})
+		d.writeRate(i, rateConf{}, rateConf{})
 	}
 }
 
@@ -262,23 +294,17 @@ func (d *Datapath) RateStats(i Index) (RateStats, error) {
 	if err := d.checkIndex(i); err != nil {
 		return RateStats{}, err
 	}
-	var b dataplaneRateBucket
-	base := int(i) * rateStateSize
-	dropped := int(unsafe.Offsetof(b.Dropped))
-	off := int(unsafe.Offsetof(b.BurstOff))
-	bucket := int(unsafe.Sizeof(b))
-	conf := func(dir int) (burst bool) {
-		c := int(i)*rateLimitSize + dir*rateConfSize
-		var rc dataplaneRateConf
-		return atomic.LoadUint64(word(d.rate.limits, c+int(unsafe.Offsetof(rc.WindowNs)))) != 0
+	var l dataplaneRateLine
+	load := func(dir int, f uintptr) uint64 { return atomic.LoadUint64(word(d.rate.rates, lineWord(i, dir, f))) }
+	// A direction with a burst bursts while its epoch word's low bit
+	// (the last average reached the threshold) is clear.
+	bursting := func(dir int) bool {
+		return load(dir, unsafe.Offsetof(l.WindowNs)) != 0 && load(dir, unsafe.Offsetof(l.Epoch))&1 == 0
 	}
-	// burst_off is the low half (little endian) of the word it shares with pad.
-	off &^= 7
-	s := RateStats{
-		DroppedRx: atomic.LoadUint64(word(d.rate.states, base+dropped)),
-		DroppedTx: atomic.LoadUint64(word(d.rate.states, base+bucket+dropped)),
-	}
-	s.BurstingRx = conf(0) && uint32(atomic.LoadUint64(word(d.rate.states, base+off))) == 0
-	s.BurstingTx = conf(1) && uint32(atomic.LoadUint64(word(d.rate.states, base+bucket+off))) == 0
-	return s, nil
+	return RateStats{
+		DroppedRx:  load(0, unsafe.Offsetof(l.Dropped)),
+		DroppedTx:  load(1, unsafe.Offsetof(l.Dropped)),
+		BurstingRx: bursting(0),
+		BurstingTx: bursting(1),
+	}, nil
 }

@@ -1,8 +1,11 @@
 package maps
 
 import (
+	"runtime"
+	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
@@ -301,4 +304,144 @@ func TestRateClient(t *testing.T) {
 	if rs, err := e.dp.RateStats(idx); err != nil || rs.DroppedRx != 1 || rs.DroppedTx != 1 {
 		t.Errorf("RateStats %+v, %v: want one drop each way", rs, err)
 	}
+}
+
+// TestRateLine: what a policed packet reads and writes of its direction
+// (configuration and bucket) is one cache line of rates, its burst ring
+// the next; a direction's rates_on bit is set exactly while it has a
+// limit, so an unlimited direction reads no rates line.
+func TestRateLine(t *testing.T) {
+	var rs dataplaneRateSession
+	var l dataplaneRateLine
+	if rateSessionSize%64 != 0 || unsafe.Sizeof(l) != 64 {
+		t.Fatalf("rate_session %d bytes, rate_line %d: want whole cache lines", rateSessionSize, unsafe.Sizeof(l))
+	}
+	for dir := range 2 {
+		line := int(unsafe.Offsetof(rs.Dir)) + dir*rateHalfSize
+		for name, off := range map[string]uintptr{"nspb": unsafe.Offsetof(l.Nspb), "tat_ns": unsafe.Offsetof(l.TatNs),
+			"epoch": unsafe.Offsetof(l.Epoch), "window_ns": unsafe.Offsetof(l.WindowNs), "flags": unsafe.Offsetof(l.Flags)} {
+			if at := line + int(off); at/64 != line/64 || line%64 != 0 {
+				t.Errorf("dir %d: %s at byte %d of the session, not in the line at %d", dir, name, at, line)
+			}
+		}
+	}
+
+	e := newEnv(t)
+	bits := func() (rx, tx bool) {
+		on, bit := e.dp.rateBit(e.idxUntagged, 0)
+		w := *on
+		return w&bit != 0, w&(bit<<1) != 0
+	}
+	lim := Rate{Rate: 1e6}
+	for _, c := range []struct {
+		name   string
+		set    func() error
+		rx, tx bool
+	}{
+		{"rx limited", func() error { return e.dp.SetRate(e.idxUntagged, RateLimit{Rx: lim}) }, true, false},
+		{"both limited", func() error { return e.dp.SetRate(e.idxUntagged, RateLimit{Rx: lim, Tx: lim}) }, true, true},
+		{"tx limited", func() error { return e.dp.SetRate(e.idxUntagged, RateLimit{Tx: lim}) }, false, true},
+		{"none", func() error { return e.dp.SetRate(e.idxUntagged, RateLimit{}) }, false, false},
+		{"reset to both", func() error { return e.dp.resetRate(e.idxUntagged, RateLimit{Rx: lim, Tx: lim}) }, true, true},
+		{"session removed", func() error { return e.dp.Remove(e.untagged.Key) }, false, false},
+	} {
+		if err := c.set(); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if rx, tx := bits(); rx != c.rx || tx != c.tx {
+			t.Errorf("%s: rates_on rx %v tx %v, want %v %v", c.name, rx, tx, c.rx, c.tx)
+		}
+	}
+}
+
+// TestRateTwoCPUs: both CPUs charge one session's upload at once. The
+// bucket's compare-and-swap must never let two packets spend the same
+// time, so what passes is at most the bucket's depth plus the rate over
+// the time the runs took (plus a tick: the data plane's clock is the
+// coarse one), and every packet is either forwarded or dropped.
+func TestRateTwoCPUs(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		t.Skip("needs two CPUs")
+	}
+	e := newEnv(t)
+	s := e.untagged
+	// Far more offered than the rate (each run is a syscall of a few
+	// microseconds); a bucket many ticks of the coarse clock deep.
+	const n, repeat = 20 + 32, 20000
+	cost := 200 * time.Microsecond
+	depth := 50 * time.Millisecond
+	if err := e.dp.resetRate(e.idxUntagged, RateLimit{Rx: Rate{Rate: slowRate(n, cost), Depth: depth}}); err != nil {
+		t.Fatal(err)
+	}
+	up := s.up(t, ipv4{src: s.IPv4, dst: internet, ttl: 64, proto: unix.IPPROTO_UDP, payload: udp(32)}.marshal())
+	prog := e.dp.Program("xdp_access_in")
+	before, err := e.dp.Counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ready, done sync.WaitGroup
+	start := make(chan struct{})
+	errs := make([]error, 2)
+	for cpu := range 2 {
+		ready.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			errs[cpu] = e.ns.Do(t, func() error {
+				var all, one unix.CPUSet
+				if err := unix.SchedGetaffinity(0, &all); err != nil {
+					ready.Done()
+					return err
+				}
+				defer unix.SchedSetaffinity(0, &all)
+				one.Set(cpu)
+				err := unix.SchedSetaffinity(0, &one)
+				ready.Done()
+				if err != nil {
+					return err
+				}
+				<-start
+				// One run a call: a repeated run hands the next round
+				// the frame the last one decapsulated.
+				out, ctx := make([]byte, len(up)+256), xdpCtx(e.acc, len(up))
+				for range repeat {
+					// Run shortens DataOut to what came out.
+					if _, err := prog.Run(&ebpf.RunOptions{Data: up, DataOut: out, Context: ctx}); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}()
+	}
+	ready.Wait()
+	t0 := time.Now()
+	close(start)
+	done.Wait()
+	elapsed := time.Since(t0)
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	after, err := e.dp.Counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	passed := after[ReasonFastUp] - before[ReasonFastUp]
+	dropped := after[ReasonRateRxDrop] - before[ReasonRateRxDrop]
+	if passed+dropped != 2*repeat {
+		t.Errorf("%d passed + %d dropped, want %d packets", passed, dropped, 2*repeat)
+	}
+	const tick = 10 * time.Millisecond
+	most := uint64((depth+elapsed+tick)/cost) + 2
+	if passed > most || passed < uint64(depth/cost)/2 {
+		t.Errorf("%d of %d packets passed in %v; the rate allows %d at most (and at least half the bucket, %d)",
+			passed, 2*repeat, elapsed, most, uint64(depth/cost)/2)
+	}
+	rs, err := e.dp.RateStats(e.idxUntagged)
+	if err != nil || rs.DroppedRx != dropped {
+		t.Errorf("RateStats %+v, %v: want %d rx drops", rs, err, dropped)
+	}
+	t.Logf("%d of %d passed in %v (at most %d)", passed, 2*repeat, elapsed, most)
 }

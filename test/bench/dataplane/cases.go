@@ -350,6 +350,7 @@ const (
 	kindManyHotLimited                // kindManyHot with a rate limit on every session
 	kindManySpreadLimited             // kindManySpread with a rate limit on every session
 	kindBusy                          // PPPoE data plane, many installed, traffic on busyN of them (scale.go)
+	kindOneLink                       // up6: kindOne from a source in the link /64 (anti-spoof: one compare)
 	nKinds
 )
 
@@ -381,7 +382,7 @@ func (t *topo) cases() []*benchCase {
 	add := func(dir string, k kind, name string, a attacher, prog *ebpf.Program, gen iface, cfg benchGenCfg) *benchCase {
 		c := &benchCase{dir: dir, kind: k, name: name, attach: a, prog: prog, gen: gen, cfg: cfg}
 		switch k {
-		case kindOne, kindOneLimited:
+		case kindOne, kindOneLimited, kindOneLink:
 			c.dp = t.dp1
 		case kindManyHot, kindManySpread, kindManyHotLimited, kindManySpreadLimited, kindBusy:
 			c.dp = t.dpMany
@@ -421,6 +422,7 @@ func (t *topo) cases() []*benchCase {
 	add("up6", kindBare, "bare XDP redirect (a)", t.bare(t.acc0), o.XdpBare, t.s0, t.upPPPoE6(1))
 	add("up6", kindKernel, "kernel IPv6 forwarding (b)", t.xdp(t.acc0, o.XdpPass), o.XdpPass, t.s0, t.upPlain6())
 	add("up6", kindOne, "PPPoE IPv6 decap+forward, 1 session", t.dataplane(t.dp1, t.acc0, true), access1, t.s0, t.upPPPoE6(1))
+	add("up6", kindOneLink, "PPPoE IPv6, 1 session, source in the link /64", t.dataplane(t.dp1, t.acc0, true), access1, t.s0, t.upPPPoE6Link())
 	add("up6", kindManyHot, fmt.Sprintf("PPPoE IPv6, %d sessions, 1 hot", many), t.dataplane(t.dpMany, t.acc0, true), accessMany, t.s0, t.upPPPoE6(1))
 	add("up6", kindManySpread, fmt.Sprintf("PPPoE IPv6, %d sessions, all busy", many), t.dataplane(t.dpMany, t.acc0, true), accessMany, t.s0, t.upPPPoE6(many))
 	add("down6", kindGenOnly, "generator only (XDP_DROP on up0)", t.xdp(t.up0, o.XdpSink), o.XdpSink, t.c0, t.downIP6(1))

@@ -113,6 +113,17 @@ func (t *topo) upPPPoE6(n int) benchGenCfg {
 	return t.genCfg6(t.s0, f, offIP6PPPoE+offIPv6Src+offPD, 0, offSID, n)
 }
 
+// upPPPoE6Link is upPPPoE6(1) from a host in session 0's link /64, whose
+// anti-spoof check is one compare where the /56's is the prefix probes:
+// the difference between the two rows is what those cost.
+func (t *topo) upPPPoE6Link() benchGenCfg {
+	a := link64(0).Addr().As16()
+	a[15] = 0x42
+	f := eth(t.acc0.mac, sessionMAC(0), etherTypePPPoE, pppoeSession6(1, ipv6UDP(netip.AddrFrom16(a), coreAddr6, genLen-14-8)))
+	// The generator writes 0 (session 0) over bytes 4..7: the /64's own.
+	return t.genCfg6(t.s0, f, offIP6PPPoE+offIPv6Src+4, 0, offSID, 1)
+}
+
 func (t *topo) upPlain6() benchGenCfg {
 	f := eth(t.acc0.mac, sessionMAC(0), etherTypeIPv6, ipv6UDP(plainSub6, plainCore6, genLen-14))
 	last := plainSub6.As16()

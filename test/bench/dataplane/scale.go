@@ -121,8 +121,10 @@ func reportScale(out io.Writer, cs []*benchCase, by map[string]*[nKinds]*benchCa
 	fmt.Fprintln(out, "  session's of the same setup (goal <= 2.00 at 100,000). stage: 1/pps net of the generator's")
 	fmt.Fprintln(out, "  (the pipeline is serial on one CPU without spreading); cpu stage: busy ns of all CPUs per")
 	fmt.Fprintln(out, "  frame, net of the generator's (with spreading, two CPUs share the work). Median [min..max].")
+	fmt.Fprintln(out, "  prog: the first-hop program alone (bpf_stats, net of xdp_pass's), which the machine's other")
+	fmt.Fprintln(out, "  load disturbs least; with spreading the first hop only hands frames over (n/a).")
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "dir\tCPUs doing the fast path\tbusy sessions\tstage ns/pkt\tstage / 1 session\tcpu stage ns/pkt\tcpu stage / 1 session\t")
+	fmt.Fprintln(w, "dir\tCPUs doing the fast path\tbusy sessions\tstage ns/pkt\tstage / 1 session\tcpu stage ns/pkt\tcpu stage / 1 session\tprog ns\tprog / 1 session\t")
 	sizes := append(append([]int{1}, busySizes()...), *sessions)
 	type setup struct{ dir, spread, label string }
 	for _, s := range []setup{{"up", "", "1 (no spreading)"}, {"down", "", "1 (no spreading)"}, {"up", "all CPUs", "all (rx-spread)"}} {
@@ -137,8 +139,13 @@ func reportScale(out io.Writer, cs []*benchCase, by map[string]*[nKinds]*benchCa
 				continue
 			}
 			ws, cst := wallStage(c, fixed), cpuStage(c, fixed, -1)
-			fmt.Fprintf(w, "%s\t%s\t%d\t%.0f\t%s\t%.0f\t%s\t\n", s.dir, s.label, n, statOf(ws).med, cell(ratioOf(ws, wallStage(one, fixed))),
-				statOf(cst).med, cell(ratioOf(cst, cpuStage(one, fixed, -1))))
+			prog, progRatio := "n/a", "n/a"
+			if empty := by[s.dir][kindKernel]; s.spread == "" && c.progNs > 0 && one.progNs > empty.progNs && empty.progNs > 0 {
+				prog = fmt.Sprintf("%.0f", c.progNs-empty.progNs)
+				progRatio = fmt.Sprintf("%.2f", (c.progNs-empty.progNs)/(one.progNs-empty.progNs))
+			}
+			fmt.Fprintf(w, "%s\t%s\t%d\t%.0f\t%s\t%.0f\t%s\t%s\t%s\t\n", s.dir, s.label, n, statOf(ws).med, cell(ratioOf(ws, wallStage(one, fixed))),
+				statOf(cst).med, cell(ratioOf(cst, cpuStage(one, fixed, -1))), prog, progRatio)
 		}
 	}
 	if err := w.Flush(); err != nil {
