@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -38,20 +37,18 @@ const (
 // connected (keepalive answered with the stored magic number).
 func TestAdoptSessions(t *testing.T) {
 	for _, how := range []string{byCrash, byRestart, byUpgrade} {
-		t.Run(how, func(t *testing.T) { testAdopt(t, how, adoptSessions) })
+		t.Run(how, func(t *testing.T) {
+			// Each way has a lab of its own; most of a run is waiting.
+			t.Parallel()
+			testAdopt(t, how, adoptSessions)
+		})
 	}
 }
 
 func testAdopt(t *testing.T, how string, n int) {
 	next := filepath.Join(bin, "pppoed")
 	if how == byUpgrade {
-		// Another build: -trimpath changes the binary, not the layout.
-		dir := t.TempDir()
-		out, err := exec.Command("go", "build", "-trimpath", "-o", dir+"/", "github.com/pppoe-xdp/pppoe-xdp/cmd/pppoed").CombinedOutput()
-		if err != nil {
-			t.Fatalf("go build: %v\n%s", err, out)
-		}
-		next = filepath.Join(dir, "pppoed")
+		next = upgradeBuild(t)
 	}
 	a := newAdoptLab(t, n)
 	before, byUser := a.up(t)

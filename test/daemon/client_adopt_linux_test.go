@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -65,13 +64,7 @@ func testClientAdopt(t *testing.T, how string) {
 	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
 	next := filepath.Join(bin, "pppoed")
 	if how == clientUpgrade {
-		// Another build: -trimpath changes the binary, not the layout.
-		dir := t.TempDir()
-		out, err := exec.Command("go", "build", "-trimpath", "-o", dir+"/", "github.com/pppoe-xdp/pppoe-xdp/cmd/pppoed").CombinedOutput()
-		if err != nil {
-			t.Fatalf("go build: %v\n%s", err, out)
-		}
-		next = filepath.Join(dir, "pppoed")
+		next = upgradeBuild(t)
 	}
 	ac := startDaemon(t, l.ac, "ac", adoptServer, l.pins, "--uplink", "up0")
 	// What outlives the client's pppoed: its state directory, its

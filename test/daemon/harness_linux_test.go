@@ -45,6 +45,33 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+var upgrade struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// upgradeBuild returns another build of pppoed with the same map layout,
+// made once per test process: stripped (-s -w), so the executable
+// differs while the compiled packages come from the build cache (a
+// -trimpath build recompiled everything, half a minute under load).
+func upgradeBuild(t *testing.T) string {
+	t.Helper()
+	upgrade.once.Do(func() {
+		dir := filepath.Join(bin, "upgrade")
+		out, err := exec.Command("go", "build", "-ldflags=-s -w", "-o", dir+"/", "github.com/pppoe-xdp/pppoe-xdp/cmd/pppoed").CombinedOutput()
+		if err != nil {
+			upgrade.err = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		upgrade.path = filepath.Join(dir, "pppoed")
+	})
+	if upgrade.err != nil {
+		t.Fatal(upgrade.err)
+	}
+	return upgrade.path
+}
+
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
