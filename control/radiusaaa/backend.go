@@ -122,6 +122,9 @@ type tracked struct {
 	upAt time.Time
 	acct *radius.Session
 	info radius.SessionInfo // what acct was started with
+	// reported is what the last Start or Interim-Update carried, as
+	// kept for a restart (keep).
+	reported radius.Usage
 }
 
 // NewBackend returns a Backend over local; nothing is sent before Update
@@ -475,6 +478,8 @@ func (b *Backend) setIPv6(t *tracked, p session.Prefixes) {
 	}
 	if t.acct != nil {
 		t.acct.SetIPv6(t.v6)
+		// A restarted pppoed's Stop names these too (keptSession.Held).
+		b.keep(t.req.Handle, t, t.reported)
 	}
 }
 

@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -93,7 +92,7 @@ func benchAdopt(b *testing.B, n int) {
 						b.Error(err)
 						return
 					}
-					lk, _ := json.Marshal(savedLink(local, remote, uint32(k)+1))
+					lk, _ := savedLink(local, remote, uint32(k)+1).MarshalBinary()
 					rec := state.Session{Handle: uint64(k) + 1, Role: state.RoleServer, Phase: state.PhaseUp, SessionID: sid,
 						PeerMAC: mac, Iface: state.Interface{Name: "ether1", Parent: "ether1", Ifindex: 5},
 						MagicLocal: uint32(k) + 1, MagicPeer: ^(uint32(k) + 1), MRU: 1492, MTU: 1492,

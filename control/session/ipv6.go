@@ -1,6 +1,7 @@
 package session
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"time"
@@ -25,6 +26,9 @@ type v6 struct {
 	dhcp      *dhcp6.Server
 	prefixes  Prefixes
 	installed Handle // the entry the prefixes hang off; nil when not in the data plane
+	// expiry is dhcp.LatestExpiry as the observers were last told: a
+	// Renew moves it on (IPv6Bindings).
+	expiry time.Time
 }
 
 // ipv6Up starts RA and DHCPv6 for the prefixes AAA gave (IPv6CP has
@@ -34,39 +38,13 @@ func (s *Session) ipv6Up(info link.Info, now time.Time) {
 	if s.v6 != nil {
 		s.ipv6Down(now, false) // renegotiated: the interface identifiers may differ
 	}
-	a := s.answer
-	local := ipv6.InterfaceID(info.IPv6.Local)
-	adv, err := ra.NewAdvertiser(ra.Config{
-		LocalID: local,
-		Prefix:  a.IPv6Link,
-		MTU:     uint32(info.MTU),
-		DNS:     a.IPv6DNS,
-		// O: DHCPv6 has the DNS servers and the delegated prefixes.
-		Other: a.IPv6Delegate != nil || a.IPv6Delegated.IsValid() || len(a.IPv6DNS) > 0,
-	})
+	v, err := s.newV6(info)
 	if err != nil {
-		s.log.Warn("IPv6 router advertisements", zap.Error(err))
+		s.log.Warn("IPv6", zap.Error(err))
 		return
 	}
-	var delegate dhcp6.PrefixAllocator
-	if a.IPv6Delegate != nil {
-		delegate = a.IPv6Delegate
-	}
-	srv, err := dhcp6.NewServer(dhcp6.ServerConfig{
-		ServerID:    &dhcpv6.DUIDLL{HWType: iana.HWTypeEthernet, LinkLayerAddr: s.cfg.ACMAC},
-		LocalID:     local,
-		Delegate:    delegate,
-		FixedPrefix: a.IPv6Delegated,
-		Link:        a.IPv6Link,
-		DNS:         a.IPv6DNS,
-		RapidCommit: true,
-	}, s.logger())
-	if err != nil {
-		s.log.Warn("IPv6 DHCPv6 server", zap.Error(err))
-		return
-	}
-	s.v6 = &v6{ra: adv, dhcp: srv, prefixes: Prefixes{Link: a.IPv6Link}}
-	adv.Start(now)
+	s.v6 = v
+	v.ra.Start(now)
 	first := false
 	if h, ok := s.dataPlaneHandle(); ok {
 		s.ipv6Install(h)
@@ -82,8 +60,44 @@ func (s *Session) ipv6Up(info link.Info, now time.Time) {
 	s.mu.Lock()
 	e := s.entry
 	s.mu.Unlock()
-	s.log.Debug("network up", zap.Stringer("protocol", ppp.ProtocolIPv6CP), zap.Stringer("prefix", a.IPv6Link))
+	s.log.Debug("network up", zap.Stringer("protocol", ppp.ProtocolIPv6CP), zap.Stringer("prefix", s.answer.IPv6Link))
 	s.observe(now, NetworkUp{Protocol: ppp.ProtocolIPv6CP, Entry: e, Info: info, Setup: now.Sub(s.cfg.Opened), IPv6: s.v6.copyPrefixes(), SessionUp: first})
+}
+
+// newV6 is the session's IPv6 for what the link negotiated (info.IPv6:
+// our interface identifier) and AAA gave (s.answer): a Router Advertiser
+// for the link /64 and a DHCPv6 server, neither started, no prefix yet.
+func (s *Session) newV6(info link.Info) (*v6, error) {
+	a := s.answer
+	local := ipv6.InterfaceID(info.IPv6.Local)
+	adv, err := ra.NewAdvertiser(ra.Config{
+		LocalID: local,
+		Prefix:  a.IPv6Link,
+		MTU:     uint32(info.MTU),
+		DNS:     a.IPv6DNS,
+		// O: DHCPv6 has the DNS servers and the delegated prefixes.
+		Other: a.IPv6Delegate != nil || a.IPv6Delegated.IsValid() || len(a.IPv6DNS) > 0,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("router advertisements: %w", err)
+	}
+	var delegate dhcp6.PrefixAllocator
+	if a.IPv6Delegate != nil {
+		delegate = a.IPv6Delegate
+	}
+	srv, err := dhcp6.NewServer(dhcp6.ServerConfig{
+		ServerID:    &dhcpv6.DUIDLL{HWType: iana.HWTypeEthernet, LinkLayerAddr: s.cfg.ACMAC},
+		LocalID:     local,
+		Delegate:    delegate,
+		FixedPrefix: a.IPv6Delegated,
+		Link:        a.IPv6Link,
+		DNS:         a.IPv6DNS,
+		RapidCommit: true,
+	}, s.logger())
+	if err != nil {
+		return nil, fmt.Errorf("DHCPv6 server: %w", err)
+	}
+	return &v6{ra: adv, dhcp: srv, prefixes: Prefixes{Link: a.IPv6Link}}, nil
 }
 
 func (v *v6) copyPrefixes() Prefixes {
@@ -177,10 +191,17 @@ func (s *Session) dhcpResult(res dhcp6.Result, now time.Time) {
 	if res.Reply != nil {
 		s.send(ppp.Frame{Protocol: ppp.ProtocolIPv6, Information: res.Reply})
 	}
-	if changed {
+	renewed := false
+	if t := v.dhcp.LatestExpiry(); !t.Equal(v.expiry) {
+		v.expiry, renewed = t, true
+	}
+	switch {
+	case changed:
 		s.setPrefixes()
 		s.log.Debug("delegated prefixes", zap.Stringers("prefixes", v.prefixes.Delegated))
 		s.observe(now, IPv6Prefixes{Prefixes: v.copyPrefixes()})
+	case renewed:
+		s.observe(now, IPv6Bindings{})
 	}
 }
 

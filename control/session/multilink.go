@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/lcp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/mp"
@@ -64,6 +66,17 @@ type MPPlane interface {
 	// installed as h, for being over its MTU, to to, from another
 	// goroutine; to nil stops them (before Remove).
 	Divert(h Handle, to func(proto ppp.Protocol, packet []byte))
+}
+
+// divert has the packets the data plane diverts from the entry h, for
+// being over its MTU, sent as MP fragments on the session's link.
+func (s *Session) divert(h Handle) {
+	m := s.mp
+	s.cfg.DataPlane.(MPPlane).Divert(h, func(proto ppp.Protocol, pkt []byte) {
+		if err := m.Send(proto, pkt); err != nil {
+			s.log.Debug("multilink send", zap.Error(err))
+		}
+	})
 }
 
 // MPLink is the user-space half of multilink on one session while LCP has
