@@ -123,6 +123,7 @@ func (s *Server) recordOf(l *live, sess *session.Session) (state.Session, error)
 	if v := r.IPv6; v != nil {
 		rec.IPv6 = ipv6Record(r.Answer, v)
 	}
+	rec.MPSeq = r.MPSeq
 	if b := r.Base; b != (session.Stats{}) {
 		rec.Counters.Base = &state.Counters{PacketsUp: b.PacketsUp, BytesUp: b.BytesUp, PacketsDown: b.PacketsDown, BytesDown: b.BytesDown}
 	}
@@ -317,9 +318,13 @@ func (s *Server) Adopt(rec state.Session, in *maps.Installed) error {
 	// The entry as the session installed it: multilink as LCP settled
 	// it (pppoe0 routes the session at its MRRU), the rate limit and the
 	// Framed-Routes as applied.
-	entry := session.Entry{Circuit: c, SessionID: rec.SessionID, ACMAC: p.MAC, IPv4: in.IPv4, MTU: in.MTU, MSS: in.MSS,
+	v4 := in.IPv4
+	if v4.IsUnspecified() {
+		v4 = netip.Addr{} // an IPv6-only session: maps.Installed lists 0.0.0.0
+	}
+	entry := session.Entry{Circuit: c, SessionID: rec.SessionID, ACMAC: p.MAC, IPv4: v4, MTU: in.MTU, MSS: in.MSS,
 		MP: session.MPOf(saved.Info.Multilink), RateLimit: ans.RateLimit, ShapeTx: ans.ShapeTx}
-	if in.IPv4.IsValid() {
+	if v4.IsValid() {
 		for _, rt := range ans.Routes {
 			if rt.Addr().Is4() {
 				entry.Routes = append(entry.Routes, rt)
@@ -335,7 +340,8 @@ func (s *Server) Adopt(rec state.Session, in *maps.Installed) error {
 	if rec.IPv6 != nil {
 		r.IPv6 = sessionIPv6(rec.IPv6)
 	}
-	if in.IPv4 != rec.PeerIPv4 && rec.PeerIPv4 != (netip.Addr{}) {
+	r.MPSeq = rec.MPSeq
+	if v4 != rec.PeerIPv4 && rec.PeerIPv4 != (netip.Addr{}) {
 		ans.Lease.Release()
 		s.ids.Release(c.MAC, rec.SessionID)
 		return fmt.Errorf("data plane has %v, the record %v", in.IPv4, rec.PeerIPv4)

@@ -41,6 +41,10 @@ type Resumable struct {
 	// IPv6 is the session's IPv6 control state while IPv6CP is open (nil
 	// otherwise): Answer's IPv6 fields say what it was given.
 	IPv6 *IPv6State
+	// MPSeq is multilink's next sending sequence number (MPLink.SendSeq)
+	// while MP is up: an adopted session sends on past it, so the peer's
+	// reassembler does not take its fragments for old ones.
+	MPSeq uint32
 }
 
 // IPv6State is what a session's IPv6 needs to go on in a new process:
@@ -70,6 +74,10 @@ func (s *Session) Resumable() (Resumable, error) {
 	if s.v6 != nil {
 		v6 = &IPv6State{Prefixes: s.v6.copyPrefixes(), Bindings: s.v6.dhcp.Bindings()}
 	}
+	var seq uint32
+	if s.mp != nil {
+		seq = s.mp.SendSeq()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.installed {
@@ -77,7 +85,7 @@ func (s *Session) Resumable() (Resumable, error) {
 	}
 	a := s.answer
 	a.Lease = nil
-	return Resumable{Link: saved, Answer: a, Entry: s.entry, Base: s.past.stats(), Opened: s.cfg.Opened, IPv6: v6}, nil
+	return Resumable{Link: saved, Answer: a, Entry: s.entry, Base: s.past.stats(), Opened: s.cfg.Opened, IPv6: v6, MPSeq: seq}, nil
 }
 
 // Resumed is an adopted session's Started event: it was taken over from a
@@ -138,6 +146,7 @@ func Adopt(cfg Config, r Resumable) (*Session, error) {
 	s.lastSeen, s.lastUp = r.Live.LastSeen, r.Live.PacketsUp
 	if info.Multilink.Active() {
 		s.mp = NewMPLink(info.Multilink, info.MRU, info.MTU, s.cfg.Send)
+		s.mp.ResumeSeq(r.MPSeq)
 		s.mpTotals = &mpTotals{}
 		if r.Entry.MP.On {
 			s.divert(h)

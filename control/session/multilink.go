@@ -158,6 +158,21 @@ func (m *MPLink) Send(proto ppp.Protocol, packet []byte) error {
 // Stats returns the reassembler's counters.
 func (m *MPLink) Stats() mp.Stats { return m.re.Stats() }
 
+// SendSeq is the sequence number of the next fragment sent, for the
+// session's state record.
+func (m *MPLink) SendSeq() uint32 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.fr.Seq()
+}
+
+// ResumeSeq goes on sending from a recorded SendSeq (mp.Fragmenter.Resume).
+func (m *MPLink) ResumeSeq(seq uint32) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.fr.Resume(seq)
+}
+
 // MPDrops is what multilink reassembly dropped, by reason: packets
 // given up or refused, fragments thrown away.
 type MPDrops struct {

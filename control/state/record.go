@@ -58,6 +58,7 @@ func (s *Session) MarshalBinary() ([]byte, error) {
 	b = binary.BigEndian.AppendUint16(b, s.MRU)
 	b = binary.BigEndian.AppendUint16(b, s.MTU)
 	b = binary.BigEndian.AppendUint16(b, s.MSS)
+	b = binary.BigEndian.AppendUint32(b, s.MPSeq)
 	b = appendStr(b, s.User)
 	b = appendStr(b, s.Profile)
 	b = appendStr(b, s.Service)
@@ -157,6 +158,7 @@ func (s *Session) UnmarshalBinary(b []byte) error {
 	s.Client = r.str()
 	s.MagicLocal, s.MagicPeer = r.u32(), r.u32()
 	s.MRU, s.MTU, s.MSS = r.u16(), r.u16(), r.u16()
+	s.MPSeq = r.u32()
 	s.User, s.Profile, s.Service, s.Pool = r.str(), r.str(), r.str(), r.str()
 	s.LocalIPv4, s.PeerIPv4 = r.addr(), r.addr()
 	if n := r.count(); n > 0 {

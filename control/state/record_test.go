@@ -58,10 +58,10 @@ func TestRecordDamaged(t *testing.T) {
 		// version, handle 1, then the role's length: 2^63, far past the end.
 		{"huge length", []byte{recordV1, 0, 0, 0, 0, 0, 0, 0, 1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01}, true},
 		// version, handle 1, role "", phase "", sid, MACs, name "", parent
-		// "", ifindex, no VLAN, client "", magics, MRU, MTU, MSS, four
-		// empty strings, then an address 7 bytes long.
+		// "", ifindex, no VLAN, client "", magics, MRU, MTU, MSS, MP
+		// sequence, four empty strings, then an address 7 bytes long.
 		{"bad address length", append(append([]byte{recordV1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1},
-			make([]byte, 12+2+4+1+1+4+4+2+2+2+4)...), 7), false},
+			make([]byte, 12+2+4+1+1+4+4+2+2+2+4+4)...), 7), false},
 	} {
 		var s Session
 		err := s.UnmarshalBinary(c.b)

@@ -127,6 +127,12 @@ type Session struct {
 	LocalIPv4 netip.Addr   `json:"local_ipv4,omitzero"`
 	PeerIPv4  netip.Addr   `json:"peer_ipv4,omitzero"`
 	DNS       []netip.Addr `json:"dns,omitempty"`
+	// MPSeq is multilink's next sending sequence number as of the record
+	// (RFC 1990 §3), while MP is up: a new run sends on a quarter of the
+	// sequence space past it. The other multilink values (MRRUs,
+	// short sequence numbers, the peer's endpoint discriminator) are the
+	// link's.
+	MPSeq uint32 `json:"mp_seq,omitempty"`
 	// IPv6 is the session's IPv6 control state while IPv6CP is open, nil
 	// otherwise (the interface identifiers are the link's).
 	IPv6 *IPv6 `json:"ipv6_control,omitempty"`

@@ -36,7 +36,7 @@ func full(h uint64) Session {
 		Handle: h, Role: RoleServer, Phase: PhaseUp, SessionID: uint16(h),
 		PeerMAC: MAC{0x02, 0, 0, 0, byte(h >> 8), byte(h)}, LocalMAC: MAC{0x02, 0xac, 0, 0, 0, 1},
 		Iface:  Interface{Name: "vlan100", Parent: "ether3", Ifindex: 7, VLANs: []VLAN{{TPID: 0x88a8, ID: 100}, {TPID: 0x8100, ID: 42}}},
-		Client: "", MagicLocal: 0xdeadbeef, MagicPeer: 0x01020304, MRU: 1492, MTU: 1480, MSS: 1440,
+		Client: "", MagicLocal: 0xdeadbeef, MagicPeer: 0x01020304, MRU: 1492, MTU: 1480, MSS: 1440, MPSeq: 0x123456,
 		User: "alice", Profile: "for-pppoe", Service: "internet", Pool: "subs",
 		LocalIPv4: netip.MustParseAddr("10.0.0.1"), PeerIPv4: netip.MustParseAddr("10.64.0.9"),
 		DNS: []netip.Addr{netip.MustParseAddr("192.0.2.53")},
