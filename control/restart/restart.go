@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
@@ -224,6 +225,15 @@ func adoptAll(a Adopter, installed []maps.Installed, recs []*state.Session, whys
 		if why == nil {
 			todo = append(todo, i)
 		}
+	}
+	// What adoption allocates lives on (the sessions): collecting while
+	// the heap grows only marks it again and again. A GOGC of 400 for
+	// the while (unless it is higher, or off) halves the collections;
+	// GOMEMLIMIT, when set, still bounds the heap.
+	if old := debug.SetGCPercent(400); old < 0 || old > 400 {
+		debug.SetGCPercent(old)
+	} else {
+		defer debug.SetGCPercent(old)
 	}
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(todo)/256))
 	var next atomic.Int64
