@@ -422,16 +422,7 @@ func (b *Backend) Observe(s *session.Session, at time.Time, e session.Event) {
 		t.mu.Lock()
 		defer t.mu.Unlock()
 		if t.acct != nil {
-			// The Stop names every prefix the session was delegated,
-			// released or not (see held).
-			v6 := t.v6
-			v6.Delegated = slices.Clone(v6.Delegated)
-			for _, p := range t.held {
-				if !slices.Contains(v6.Delegated, p) {
-					v6.Delegated = append(v6.Delegated, p)
-				}
-			}
-			t.acct.SetIPv6(v6)
+			t.stopIPv6()
 			cause := e.Reason.TerminateCause()
 			if err := t.acct.Stop(usage(e.Stats, at.Sub(t.upAt)), cause); err != nil && !errors.Is(err, radius.ErrStopped) {
 				b.log.Warn("radius accounting stop not queued", zap.String("acct_session_id", radius.AcctSessionID(uint64(s.ID()))), zap.Error(err))
@@ -481,6 +472,19 @@ func (b *Backend) setIPv6(t *tracked, p session.Prefixes) {
 		// A restarted pppoed's Stop names these too (keptSession.Held).
 		b.keep(t.req.Handle, t, t.reported)
 	}
+}
+
+// stopIPv6 makes the session's Stop name every prefix it was delegated,
+// released or not (see held); t.mu is held.
+func (t *tracked) stopIPv6() {
+	v6 := t.v6
+	v6.Delegated = slices.Clone(v6.Delegated)
+	for _, p := range t.held {
+		if !slices.Contains(v6.Delegated, p) {
+			v6.Delegated = append(v6.Delegated, p)
+		}
+	}
+	t.acct.SetIPv6(v6)
 }
 
 // maxHeld bounds tracked.held: 16 Delegated-IPv6-Prefix attributes take

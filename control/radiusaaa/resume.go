@@ -248,6 +248,7 @@ func (b *Backend) endAccounting(h uint64, t *tracked, u radius.Usage, cause radi
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.acct != nil {
+		t.stopIPv6()
 		if err := t.acct.Stop(u, cause); err != nil && !errors.Is(err, radius.ErrStopped) {
 			b.log.Warn("radius accounting stop not queued", zap.String("acct_session_id", radius.AcctSessionID(h)), zap.Error(err))
 		}
@@ -284,7 +285,7 @@ func (b *Backend) EndUnadopted() {
 		if s == nil {
 			s = acct.Resume(ks.Info, ks.Reported)
 		}
-		b.endAccounting(h, &tracked{acct: s}, ks.Reported, radius.CauseNASError)
+		b.endAccounting(h, &tracked{acct: s, v6: ks.IPv6, held: ks.Held}, ks.Reported, radius.CauseNASError)
 		n++
 	}
 	// A session whose Start or Interim-Update was still queued but
