@@ -2,6 +2,7 @@ package state
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/netip"
@@ -159,6 +160,31 @@ func FuzzRecord(f *testing.F) {
 		var s2 Session
 		if err := s2.UnmarshalBinary(again); err != nil || !reflect.DeepEqual(s, s2) {
 			t.Fatalf("re-decoded %+v, %v; want %+v", s2, err, s)
+		}
+	})
+}
+
+// BenchmarkDecodeRecord: one full record (every field set) decoded from
+// its binary form, and from the JSON of format 1 for comparison.
+func BenchmarkDecodeRecord(b *testing.B) {
+	rec := full(1)
+	bin, _ := rec.MarshalBinary()
+	js, _ := json.Marshal(&rec)
+	b.Run("binary", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var s Session
+			if err := s.UnmarshalBinary(bin); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := decodeV1(js); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package link
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"net/netip"
@@ -97,6 +98,32 @@ func FuzzSavedBinary(f *testing.F) {
 		var s2 Saved
 		if err := s2.UnmarshalBinary(again); err != nil || !reflect.DeepEqual(s, s2) {
 			t.Fatalf("re-decoded %+v, %v; want %+v", s2, err, s)
+		}
+	})
+}
+
+// BenchmarkSavedDecode: a dual-stack link with multilink decoded from
+// its binary form, and from JSON (a format 1 state record's) for
+// comparison.
+func BenchmarkSavedDecode(b *testing.B) {
+	bin, _ := savedFull().MarshalBinary()
+	js, _ := json.Marshal(savedFull())
+	b.Run("binary", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var s Saved
+			if err := s.UnmarshalBinary(bin); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var s Saved
+			if err := json.Unmarshal(js, &s); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }
