@@ -336,6 +336,9 @@ type Resumed struct {
 	Class     [][]byte
 	RateLimit ratelimit.Limit
 	Routes    []netip.Prefix
+	// IPv6 is what the session held of IPv6, nil when IPv6CP was not
+	// open.
+	IPv6 *ResumedIPv6
 }
 
 // Resumer is a Backend that can take a session over without asking the
@@ -346,8 +349,9 @@ type Resumer interface {
 }
 
 // Resume implements Resumer: the profile must exist, the address is
-// reserved again in its pool (pool.Set.Reserve), the user counted online.
-// Nothing is checked against the secrets: the peer authenticated in the
+// reserved again in its pool (pool.Set.Reserve), and so are its IPv6
+// prefixes in their /ipv6 pools; the user is counted online. Nothing is
+// checked against the secrets: the peer authenticated in the
 // earlier run and PPP does not authenticate twice.
 func (l *Local) Resume(r Resumed) (Answer, error) {
 	l.mu.Lock()
@@ -356,20 +360,31 @@ func (l *Local) Resume(r Resumed) (Answer, error) {
 	if !ok {
 		return Answer{}, fmt.Errorf("aaa: resume user %q: profile %q gone", r.User, r.Profile)
 	}
+	var v6 ipv6Lease
+	if r.IPv6 != nil {
+		var err error
+		if v6, err = l.resumeIPv6(r.IPv6); err != nil {
+			return Answer{}, fmt.Errorf("aaa: resume user %q: %w", r.User, err)
+		}
+	}
 	var owned []netip.Addr
+	fail := func(err error) (Answer, error) {
+		le := Lease{v6: v6}
+		return Answer{}, errors.Join(err, le.releaseIPv6())
+	}
 	if r.Pool != "" {
 		if l.pools.Pool(r.Pool) == nil {
-			return Answer{}, fmt.Errorf("aaa: resume user %q: pool %q gone", r.User, r.Pool)
+			return fail(fmt.Errorf("aaa: resume user %q: pool %q gone", r.User, r.Pool))
 		}
 		if err := l.pools.Reserve(r.Pool, r.Remote); err != nil {
-			return Answer{}, fmt.Errorf("aaa: resume user %q: %v in pool %q: %w", r.User, r.Remote, r.Pool, err)
+			return fail(fmt.Errorf("aaa: resume user %q: %v in pool %q: %w", r.User, r.Remote, r.Pool, err))
 		}
 		owned = append(owned, r.Remote)
 	} else {
 		for _, name := range l.poolList {
 			if p := l.pools.Pool(name); p != nil && p.Contains(r.Remote) {
 				if err := p.Reserve(r.Remote); err != nil {
-					return Answer{}, fmt.Errorf("aaa: resume user %q: %v in pool %q: %w", r.User, r.Remote, name, err)
+					return fail(fmt.Errorf("aaa: resume user %q: %v in pool %q: %w", r.User, r.Remote, name, err))
 				}
 				owned = append(owned, r.Remote)
 				break
@@ -380,12 +395,20 @@ func (l *Local) Resume(r Resumed) (Answer, error) {
 	l.leases.Add(1)
 	le := &Lease{l: l, service: r.Service, user: r.User, profile: prof, authed: true,
 		addrs:     Addresses{Local: r.Local, Remote: r.Remote, DNS: append([]netip.Addr(nil), r.DNS...)},
-		addrsDone: true, owned: owned}
+		addrsDone: true, owned: owned, v6: v6}
 	limit := prof.RateLimit
 	if sec, ok := l.secrets.Get(r.User); ok && sec.RateLimit.Limited() {
 		limit = sec.RateLimit // as Authenticate: the secret's overrides the profile's
 	}
-	return Answer{Accept: true, Lease: le, User: r.User, Local: r.Local, Remote: r.Remote, Pool: r.Pool,
+	a := Answer{Accept: true, Lease: le, User: r.User, Local: r.Local, Remote: r.Remote, Pool: r.Pool,
 		DNS: le.addrs.DNS, ChangeTCPMSS: prof.ChangeTCPMSS, RateLimit: limit, ShapeTx: prof.ShapeTx,
-		Profile: prof.Name}, nil
+		Profile: prof.Name}
+	if r.IPv6 != nil {
+		a.IPv6, a.IPv6Link, a.IPv6Delegated = true, r.IPv6.Link, r.IPv6.Fixed
+		a.IPv6DNS = append([]netip.Addr(nil), r.IPv6.DNS...)
+		if v6.pd != nil {
+			a.IPv6Delegate = v6.pd
+		}
+	}
+	return a, nil
 }

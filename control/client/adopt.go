@@ -193,7 +193,7 @@ func (m *Manager) Offer(rec state.Session, netdev int) error {
 		return fmt.Errorf("pppoe-client %s has another session recorded", rec.Client)
 	}
 	var saved link.Saved
-	if err := json.Unmarshal(rec.Link, &saved); err != nil || len(rec.Link) == 0 {
+	if err := saved.Decode(rec.Link); err != nil {
 		return fmt.Errorf("state record without a link to restore (%v)", err)
 	}
 	if saved.Info.Multilink.Active() {
@@ -545,7 +545,7 @@ func (s *session) journal(info link.Info, flush bool) {
 	if err != nil {
 		return
 	}
-	lb, err := json.Marshal(saved)
+	lb, err := saved.MarshalBinary()
 	if err != nil {
 		s.log.Warn("state store", zap.Error(err))
 		return

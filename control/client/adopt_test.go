@@ -188,7 +188,7 @@ func TestAdoptAfterCrash(t *testing.T) {
 	}
 	rec := recs[0]
 	var saved link.Saved
-	if err := jsonUnmarshal(rec.Link, &saved); err != nil {
+	if err := saved.Decode(rec.Link); err != nil {
 		t.Fatal(err)
 	}
 	if rec.Role != state.RoleClient || rec.Client != "out1" || rec.SessionID != before.SessionID ||

@@ -122,6 +122,9 @@ type tracked struct {
 	upAt time.Time
 	acct *radius.Session
 	info radius.SessionInfo // what acct was started with
+	// reported is what the last Start or Interim-Update carried, as
+	// kept for a restart (keep).
+	reported radius.Usage
 }
 
 // NewBackend returns a Backend over local; nothing is sent before Update
@@ -421,16 +424,7 @@ func (b *Backend) Observe(s *session.Session, at time.Time, e session.Event) {
 		t.mu.Lock()
 		defer t.mu.Unlock()
 		if t.acct != nil {
-			// The Stop names every prefix the session was delegated,
-			// released or not (see held).
-			v6 := t.v6
-			v6.Delegated = slices.Clone(v6.Delegated)
-			for _, p := range t.held {
-				if !slices.Contains(v6.Delegated, p) {
-					v6.Delegated = append(v6.Delegated, p)
-				}
-			}
-			t.acct.SetIPv6(v6)
+			t.stopIPv6()
 			cause := e.Reason.TerminateCause()
 			if err := t.acct.Stop(usage(e.Stats, at.Sub(t.upAt)), cause); err != nil && !errors.Is(err, radius.ErrStopped) {
 				b.log.Warn("radius accounting stop not queued", zap.String("acct_session_id", radius.AcctSessionID(uint64(s.ID()))), zap.Error(err))
@@ -477,7 +471,22 @@ func (b *Backend) setIPv6(t *tracked, p session.Prefixes) {
 	}
 	if t.acct != nil {
 		t.acct.SetIPv6(t.v6)
+		// A restarted pppoed's Stop names these too (keptSession.Held).
+		b.keep(t.req.Handle, t, t.reported)
 	}
+}
+
+// stopIPv6 makes the session's Stop name every prefix it was delegated,
+// released or not (see held); t.mu is held.
+func (t *tracked) stopIPv6() {
+	v6 := t.v6
+	v6.Delegated = slices.Clone(v6.Delegated)
+	for _, p := range t.held {
+		if !slices.Contains(v6.Delegated, p) {
+			v6.Delegated = append(v6.Delegated, p)
+		}
+	}
+	t.acct.SetIPv6(v6)
 }
 
 // maxHeld bounds tracked.held: 16 Delegated-IPv6-Prefix attributes take

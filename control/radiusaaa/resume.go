@@ -3,6 +3,7 @@ package radiusaaa
 import (
 	"encoding/json"
 	"errors"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -53,6 +54,11 @@ type keptSession struct {
 	Up time.Time `json:"up"`
 	// Reported is what the last Interim-Update carried.
 	Reported radius.Usage `json:"reported"`
+	// IPv6 are the session's prefixes now, Held every prefix delegated
+	// to it (tracked.held): its Stop names them all, one released before
+	// the restart too.
+	IPv6 radius.IPv6Prefixes `json:"ipv6,omitzero"`
+	Held []netip.Prefix      `json:"held,omitempty"`
 }
 
 // keep writes t's accounting identity and what was last reported; t.mu
@@ -61,7 +67,8 @@ func (b *Backend) keep(h uint64, t *tracked, reported radius.Usage) {
 	if b.opts.State == nil || t.acct == nil {
 		return
 	}
-	v, err := json.Marshal(keptSession{Info: t.info, Up: t.upAt, Reported: reported})
+	t.reported = reported
+	v, err := json.Marshal(keptSession{Info: t.info, Up: t.upAt, Reported: reported, IPv6: t.v6, Held: t.held})
 	if err == nil {
 		err = b.opts.State.PutIn(bucketSessions, h, v)
 	}
@@ -173,10 +180,17 @@ func (b *Backend) Resume(r aaa.Resumed) (aaa.Answer, error) {
 	switch {
 	case ok && acct != nil:
 		t.upAt, t.info, t.local = ks.Up, ks.Info, ks.Info.Local
+		t.v6, t.held, t.reported = ks.IPv6, ks.Held, ks.Reported
+		if r.IPv6 != nil {
+			t.fixed = r.IPv6.Fixed
+		}
 		if restored != nil {
 			t.acct = restored.Resumed(ks.Reported)
 		} else {
 			t.acct = acct.Resume(ks.Info, ks.Reported)
+		}
+		if ks.IPv6.Link.IsValid() || len(ks.IPv6.Delegated) > 0 {
+			t.acct.SetIPv6(ks.IPv6)
 		}
 	case ok:
 		b.log.Warn("adopted session's accounting cannot go on: no /radius server for ppp now",
@@ -234,6 +248,7 @@ func (b *Backend) endAccounting(h uint64, t *tracked, u radius.Usage, cause radi
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.acct != nil {
+		t.stopIPv6()
 		if err := t.acct.Stop(u, cause); err != nil && !errors.Is(err, radius.ErrStopped) {
 			b.log.Warn("radius accounting stop not queued", zap.String("acct_session_id", radius.AcctSessionID(h)), zap.Error(err))
 		}
@@ -270,7 +285,7 @@ func (b *Backend) EndUnadopted() {
 		if s == nil {
 			s = acct.Resume(ks.Info, ks.Reported)
 		}
-		b.endAccounting(h, &tracked{acct: s}, ks.Reported, radius.CauseNASError)
+		b.endAccounting(h, &tracked{acct: s, v6: ks.IPv6, held: ks.Held}, ks.Reported, radius.CauseNASError)
 		n++
 	}
 	// A session whose Start or Interim-Update was still queued but

@@ -15,7 +15,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 
@@ -40,12 +43,13 @@ type Store interface {
 
 // Adopter takes over a session that survived: on nil the session is
 // confirmed and kept (its data-plane entry, its record, its id and
-// address); on an error it is swept and the error logged as why. in is
-// nil for a session whose record says it was still negotiating
-// (PhaseStarting). control/server.Server implements it: it must reserve the session's PPPoE id
-// (pppoe.SessionIDs.Reserve), take its address out of its pool, count it
-// for max-sessions and one-session-per-host, and resume keepalive with
-// rec.MagicLocal.
+// address); on an error it is swept and the error logged as why.
+// control/server.Server implements it: it must reserve the session's
+// PPPoE id (pppoe.SessionIDs.Reserve), take its address out of its pool,
+// count it for max-sessions and one-session-per-host, and resume
+// keepalive with rec.MagicLocal. Reconcile calls Adopt from a goroutine
+// per CPU at once (a start with 100,000 sessions is otherwise bound to
+// one CPU), so it must be safe for concurrent use.
 type Adopter interface {
 	Adopt(rec state.Session, in *maps.Installed) error
 }
@@ -155,30 +159,40 @@ func Reconcile(o Options) (Result, error) {
 		}
 		log.Info("session swept at start", fields...)
 	}
+	// Each installed session with its record, and why it cannot be
+	// adopted before the Adopter is asked.
+	recs4 := make([]*state.Session, len(installed))
+	whys := make([]error, len(installed))
+	adopted := make([]bool, len(installed)) // asked already (clients)
 	for i := range installed {
 		in := &installed[i]
 		c := state.Circuit{Ifindex: in.Ifindex, OuterVLAN: in.OuterVLAN, InnerVLAN: in.InnerVLAN, SessionID: in.SessionID}
 		copy(c.PeerMAC[:], in.ClientMAC)
 		rec := stale[c]
 		delete(stale, c)
-		p := padtOf(in, rec)
-		fields := []zap.Field{zap.Stringer("address", in.IPv4), zap.Bool("client", in.Client)}
-		var why error
-		adopter := adopterOf(o, in.Client)
+		recs4[i] = rec
 		switch {
 		case rec == nil:
-			why = errors.New("no state record")
+			whys[i] = errors.New("no state record")
 		case rec.Phase != state.PhaseUp:
-			why = fmt.Errorf("state record in phase %q", rec.Phase)
-		case adopter == nil:
-			why = ErrNoAdopter
-		default:
-			why = adopter.Adopt(*rec, in)
+			whys[i] = fmt.Errorf("state record in phase %q", rec.Phase)
+		case adopterOf(o, in.Client) == nil:
+			whys[i] = ErrNoAdopter
+		case in.Client:
+			// A host's few client sessions, one at a time.
+			whys[i] = o.Clients.Adopt(*rec, in)
+			adopted[i] = true
 		}
+	}
+	adoptAll(o.Adopter, installed, recs4, whys, adopted)
+	for i := range installed {
+		in, rec, why := &installed[i], recs4[i], whys[i]
 		if why == nil {
 			res.Adopted++
 			continue
 		}
+		p := padtOf(in, rec)
+		fields := []zap.Field{zap.Stringer("address", in.IPv4), zap.Bool("client", in.Client)}
 		if rec != nil {
 			fields = append(fields, zap.String("handle", fmt.Sprintf("*%X", rec.Handle)), zap.String("user", rec.User))
 		}
@@ -207,6 +221,44 @@ func Reconcile(o Options) (Result, error) {
 		deleteRecord(o.Store, log, h)
 	}
 	return res, nil
+}
+
+// adoptAll asks a the sessions whys leaves open (nil) and not asked
+// already, on every CPU, and puts its answers in whys.
+func adoptAll(a Adopter, installed []maps.Installed, recs []*state.Session, whys []error, asked []bool) {
+	var todo []int
+	for i, why := range whys {
+		if why == nil && !asked[i] {
+			todo = append(todo, i)
+		}
+	}
+	// What adoption allocates lives on (the sessions): collecting while
+	// the heap grows only marks it again and again. A GOGC of 400 for
+	// the while (unless it is higher, or off) halves the collections;
+	// GOMEMLIMIT, when set, still bounds the heap.
+	if old := debug.SetGCPercent(400); old < 0 || old > 400 {
+		debug.SetGCPercent(old)
+	} else {
+		defer debug.SetGCPercent(old)
+	}
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(todo)/256))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				k := int(next.Add(1)) - 1
+				if k >= len(todo) {
+					return
+				}
+				i := todo[k]
+				whys[i] = a.Adopt(*recs[i], &installed[i])
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func deleteRecord(s Store, log *zap.Logger, h uint64) {

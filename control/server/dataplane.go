@@ -178,6 +178,18 @@ func (p *mpDataPlane) Update(h session.Handle, e session.Entry) (session.Handle,
 	return p.dataPlane.Update(h, e)
 }
 
+// Adopt implements session.Adopter: as Install, pppoe0 must carry an
+// adopted MP session's MRRU (a new process may have made pppoe0 again,
+// at its default MTU).
+func (p *mpDataPlane) Adopt(e session.Entry) (session.Handle, error) {
+	if e.MP.On {
+		if err := p.carry(int(e.RouteMTU())); err != nil {
+			return nil, fmt.Errorf("server: adopt session %d of %s: %w", e.SessionID, e.Circuit, err)
+		}
+	}
+	return p.dataPlane.Adopt(e)
+}
+
 // Inject implements session.MPPlane.
 func (p *mpDataPlane) Inject(proto ppp.Protocol, packet []byte) error {
 	return p.inj.Inject(uint16(proto), packet)

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/aaa"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ethernet"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ipv6/dhcp6"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
@@ -55,10 +55,16 @@ type journal struct {
 func (j journal) Observe(sess *session.Session, _ time.Time, e session.Event) {
 	switch e := e.(type) {
 	case session.NetworkUp:
-		if e.Protocol != ppp.ProtocolIPCP {
+		if e.Protocol != ppp.ProtocolIPCP && e.Protocol != ppp.ProtocolIPv6CP {
 			return
 		}
-	case session.Updated, session.Interim:
+	case session.NetworkDown:
+		// The other protocol may go on: the record loses the one that
+		// closed. With none left the session is not in the data plane
+		// and its record goes stale until it ends (swept at a start).
+		j.s.recordQuiet(j.l, sess)
+		return
+	case session.Updated, session.Interim, session.IPv6Prefixes, session.IPv6Bindings:
 	default:
 		return
 	}
@@ -109,10 +115,18 @@ func (s *Server) recordOf(l *live, sess *session.Session) (state.Session, error)
 	if r.Answer.RateLimit.Limited() {
 		rec.RateLimit = r.Answer.RateLimit.String()
 	}
+	if !rec.PeerIPv4.IsValid() {
+		// IPv6 only: no IPv4 address was taken from the profile's pool.
+		rec.Pool = ""
+	}
+	if v := r.IPv6; v != nil {
+		rec.IPv6 = ipv6Record(r.Answer, v)
+	}
+	rec.MPSeq = r.MPSeq
 	if b := r.Base; b != (session.Stats{}) {
 		rec.Counters.Base = &state.Counters{PacketsUp: b.PacketsUp, BytesUp: b.BytesUp, PacketsDown: b.PacketsDown, BytesDown: b.BytesDown}
 	}
-	if rec.Link, err = json.Marshal(r.Link); err != nil {
+	if rec.Link, err = r.Link.MarshalBinary(); err != nil {
 		return state.Session{}, fmt.Errorf("server: session %v: link: %w", snap.ID, err)
 	}
 	copy(rec.LocalMAC[:], l.acMAC)
@@ -125,18 +139,66 @@ func (s *Server) recordOf(l *live, sess *session.Session) (state.Session, error)
 	return rec, nil
 }
 
+// ipv6Record is the record of a session's IPv6: what it was given (a)
+// and what it holds (v).
+func ipv6Record(a aaa.Answer, v *session.IPv6State) *state.IPv6 {
+	out := &state.IPv6{Link: v.Prefixes.Link, Delegated: slices.Clone(v.Prefixes.Delegated),
+		Fixed: a.IPv6Delegated, PDPool: aaa.PoolName(a.IPv6Delegate), DNS: slices.Clone(a.IPv6DNS)}
+	for _, b := range v.Bindings {
+		out.Bindings = append(out.Bindings, state.DHCPv6Binding{DUID: b.DUID, IAID: b.IAID, PD: b.PD,
+			Prefix: b.Prefix, Fixed: b.Fixed, Expires: b.Expires.UTC()})
+	}
+	return out
+}
+
+// resumedIPv6 is what AAA reserves again of a record's IPv6: the pool
+// prefixes bound now (the fixed one is no pool's).
+func resumedIPv6(v *state.IPv6) *aaa.ResumedIPv6 {
+	r := &aaa.ResumedIPv6{Link: v.Link, PDPool: v.PDPool, Fixed: v.Fixed, DNS: v.DNS}
+	for _, b := range v.Bindings {
+		if b.PD && !b.Fixed {
+			r.Delegated = append(r.Delegated, b.Prefix)
+		}
+	}
+	return r
+}
+
+// sessionIPv6 is the session's IPv6 state as a record keeps it.
+func sessionIPv6(v *state.IPv6) *session.IPv6State {
+	out := &session.IPv6State{Prefixes: session.Prefixes{Link: v.Link, Delegated: slices.Clone(v.Delegated)}}
+	for _, b := range v.Bindings {
+		out.Bindings = append(out.Bindings, dhcp6.Binding{DUID: b.DUID, IAID: b.IAID, PD: b.PD,
+			Prefix: b.Prefix, Fixed: b.Fixed, Expires: b.Expires})
+	}
+	return out
+}
+
 // record writes (or queues) a session's record.
 func (s *Server) record(l *live, sess *session.Session) {
-	if s.opts.State == nil {
-		return
-	}
-	rec, err := s.recordOf(l, sess)
-	if err == nil {
-		err = s.opts.State.Put(rec, s.ids.Cursor())
-	}
-	if err != nil {
+	if err := s.put(l, sess); err != nil {
 		s.log.Warn("state store", zap.Stringer("handle", sess.ID()), zap.Error(err))
 	}
+}
+
+// recordQuiet is record for a session that may have left the data
+// plane (its last network protocol closed): then there is nothing to
+// record, and no warning.
+func (s *Server) recordQuiet(l *live, sess *session.Session) {
+	err := s.put(l, sess)
+	if err != nil && !errors.Is(err, session.ErrNotInstalled) && !errors.Is(err, link.ErrNotOpened) {
+		s.log.Warn("state store", zap.Stringer("handle", sess.ID()), zap.Error(err))
+	}
+}
+
+func (s *Server) put(l *live, sess *session.Session) error {
+	if s.opts.State == nil {
+		return nil
+	}
+	rec, err := s.recordOf(l, sess)
+	if err != nil {
+		return err
+	}
+	return s.opts.State.Put(rec, s.ids.Cursor())
 }
 
 // unrecord removes an ended session's record.
@@ -226,6 +288,9 @@ func (s *Server) Adopt(rec state.Session, in *maps.Installed) error {
 	for _, v := range rec.Iface.VLANs {
 		resumed.Circuit.VLANs = append(resumed.Circuit.VLANs, v.ID)
 	}
+	if rec.IPv6 != nil {
+		resumed.IPv6 = resumedIPv6(rec.IPv6)
+	}
 	if rec.RateLimit != "" {
 		lim, err := ratelimit.Parse(rec.RateLimit)
 		if err != nil {
@@ -249,14 +314,33 @@ func (s *Server) Adopt(rec state.Session, in *maps.Installed) error {
 	}
 	l := &live{key: sessionKey{c, rec.SessionID}, server: b.key, acMAC: p.MAC}
 	srv := d.srv
-	entry := session.Entry{Circuit: c, SessionID: rec.SessionID, ACMAC: p.MAC, IPv4: in.IPv4, MTU: in.MTU, MSS: in.MSS}
+	// The entry as the session installed it: multilink as LCP settled
+	// it (pppoe0 routes the session at its MRRU), the rate limit and the
+	// Framed-Routes as applied.
+	v4 := in.IPv4
+	if v4.IsUnspecified() {
+		v4 = netip.Addr{} // an IPv6-only session: maps.Installed lists 0.0.0.0
+	}
+	entry := session.Entry{Circuit: c, SessionID: rec.SessionID, ACMAC: p.MAC, IPv4: v4, MTU: in.MTU, MSS: in.MSS,
+		MP: session.MPOf(saved.Info.Multilink), RateLimit: ans.RateLimit, ShapeTx: ans.ShapeTx}
+	if v4.IsValid() {
+		for _, rt := range ans.Routes {
+			if rt.Addr().Is4() {
+				entry.Routes = append(entry.Routes, rt)
+			}
+		}
+	}
 	r := session.Resumable{Link: saved, Answer: ans, Entry: entry, Opened: rec.Started, Live: session.Stats{
 		PacketsUp: in.Stats.PacketsUp, BytesUp: in.Stats.BytesUp, PacketsDown: in.Stats.PacketsDown,
 		BytesDown: in.Stats.BytesDown, Drops: in.Stats.Drops, LastSeen: in.Stats.LastSeen}}
 	if base := rec.Counters.Base; base != nil {
 		r.Base = session.Stats{PacketsUp: base.PacketsUp, BytesUp: base.BytesUp, PacketsDown: base.PacketsDown, BytesDown: base.BytesDown}
 	}
-	if in.IPv4 != rec.PeerIPv4 && rec.PeerIPv4 != (netip.Addr{}) {
+	if rec.IPv6 != nil {
+		r.IPv6 = sessionIPv6(rec.IPv6)
+	}
+	r.MPSeq = rec.MPSeq
+	if v4 != rec.PeerIPv4 && rec.PeerIPv4 != (netip.Addr{}) {
 		ans.Lease.Release()
 		s.ids.Release(c.MAC, rec.SessionID)
 		return fmt.Errorf("data plane has %v, the record %v", in.IPv4, rec.PeerIPv4)
@@ -306,7 +390,7 @@ func (s *Server) Prepare(recs []state.Session) {
 		go func() {
 			defer wg.Done()
 			for i := w; i < len(recs); i += workers {
-				ok[i] = len(recs[i].Link) > 0 && json.Unmarshal(recs[i].Link, &links[i]) == nil
+				ok[i] = links[i].Decode(recs[i].Link) == nil
 			}
 		}()
 	}
@@ -333,7 +417,7 @@ func (s *Server) savedLink(rec state.Session) (link.Saved, error) {
 	if ok {
 		return saved, nil
 	}
-	if err := json.Unmarshal(rec.Link, &saved); err != nil {
+	if err := saved.Decode(rec.Link); err != nil {
 		return link.Saved{}, fmt.Errorf("state record's link: %w", err)
 	}
 	return saved, nil

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"time"
@@ -25,6 +26,9 @@ type v6 struct {
 	dhcp      *dhcp6.Server
 	prefixes  Prefixes
 	installed Handle // the entry the prefixes hang off; nil when not in the data plane
+	// expiry is dhcp.LatestExpiry as the observers were last told: a
+	// Renew moves it on (IPv6Bindings).
+	expiry time.Time
 }
 
 // ipv6Up starts RA and DHCPv6 for the prefixes AAA gave (IPv6CP has
@@ -34,6 +38,44 @@ func (s *Session) ipv6Up(info link.Info, now time.Time) {
 	if s.v6 != nil {
 		s.ipv6Down(now, false) // renegotiated: the interface identifiers may differ
 	}
+	v, err := s.newV6(info)
+	if err != nil {
+		s.log.Warn("IPv6", zap.Error(err))
+		return
+	}
+	s.v6 = v
+	v.ra.Start(now)
+	first := false
+	if h, ok := s.dataPlaneHandle(); ok {
+		s.ipv6Install(h)
+	} else {
+		// The first network protocol open (IPCP is not, and may never
+		// be: an IPv6-only peer): the session comes up without IPv4.
+		var ok bool
+		if first, ok = s.installEntry(s.entryFor(info, netip.Addr{}), info, now); !ok {
+			return
+		}
+	}
+	s.setPrefixes()
+	s.mu.Lock()
+	e := s.entry
+	s.mu.Unlock()
+	s.log.Debug("network up", zap.Stringer("protocol", ppp.ProtocolIPv6CP), zap.Stringer("prefix", s.answer.IPv6Link))
+	s.observe(now, NetworkUp{Protocol: ppp.ProtocolIPv6CP, Entry: e, Info: info, Setup: now.Sub(s.cfg.Opened), IPv6: s.v6.copyPrefixes(), SessionUp: first})
+}
+
+// serverDUID is the DUID the session's DHCPv6 server answers with.
+func (s *Session) serverDUID() dhcpv6.DUID {
+	if s.cfg.ServerDUID != nil {
+		return s.cfg.ServerDUID
+	}
+	return &dhcpv6.DUIDLL{HWType: iana.HWTypeEthernet, LinkLayerAddr: s.cfg.ACMAC}
+}
+
+// newV6 is the session's IPv6 for what the link negotiated (info.IPv6:
+// our interface identifier) and AAA gave (s.answer): a Router Advertiser
+// for the link /64 and a DHCPv6 server, neither started, no prefix yet.
+func (s *Session) newV6(info link.Info) (*v6, error) {
 	a := s.answer
 	local := ipv6.InterfaceID(info.IPv6.Local)
 	adv, err := ra.NewAdvertiser(ra.Config{
@@ -45,8 +87,7 @@ func (s *Session) ipv6Up(info link.Info, now time.Time) {
 		Other: a.IPv6Delegate != nil || a.IPv6Delegated.IsValid() || len(a.IPv6DNS) > 0,
 	})
 	if err != nil {
-		s.log.Warn("IPv6 router advertisements", zap.Error(err))
-		return
+		return nil, fmt.Errorf("router advertisements: %w", err)
 	}
 	var delegate dhcp6.PrefixAllocator
 	if a.IPv6Delegate != nil {
@@ -64,36 +105,9 @@ func (s *Session) ipv6Up(info link.Info, now time.Time) {
 		ValidLifetime: a.DHCPv6LeaseTime,
 	}, s.logger())
 	if err != nil {
-		s.log.Warn("IPv6 DHCPv6 server", zap.Error(err))
-		return
+		return nil, fmt.Errorf("DHCPv6 server: %w", err)
 	}
-	s.v6 = &v6{ra: adv, dhcp: srv, prefixes: Prefixes{Link: a.IPv6Link}}
-	adv.Start(now)
-	first := false
-	if h, ok := s.dataPlaneHandle(); ok {
-		s.ipv6Install(h)
-	} else {
-		// The first network protocol open (IPCP is not, and may never
-		// be: an IPv6-only peer): the session comes up without IPv4.
-		var ok bool
-		if first, ok = s.installEntry(s.entryFor(info, netip.Addr{}), info, now); !ok {
-			return
-		}
-	}
-	s.setPrefixes()
-	s.mu.Lock()
-	e := s.entry
-	s.mu.Unlock()
-	s.log.Debug("network up", zap.Stringer("protocol", ppp.ProtocolIPv6CP), zap.Stringer("prefix", a.IPv6Link))
-	s.observe(now, NetworkUp{Protocol: ppp.ProtocolIPv6CP, Entry: e, Info: info, Setup: now.Sub(s.cfg.Opened), IPv6: s.v6.copyPrefixes(), SessionUp: first})
-}
-
-// serverDUID is the DUID the session's DHCPv6 server answers with.
-func (s *Session) serverDUID() dhcpv6.DUID {
-	if s.cfg.ServerDUID != nil {
-		return s.cfg.ServerDUID
-	}
-	return &dhcpv6.DUIDLL{HWType: iana.HWTypeEthernet, LinkLayerAddr: s.cfg.ACMAC}
+	return &v6{ra: adv, dhcp: srv, prefixes: Prefixes{Link: a.IPv6Link}}, nil
 }
 
 func (v *v6) copyPrefixes() Prefixes {
@@ -187,10 +201,17 @@ func (s *Session) dhcpResult(res dhcp6.Result, now time.Time) {
 	if res.Reply != nil {
 		s.send(ppp.Frame{Protocol: ppp.ProtocolIPv6, Information: res.Reply})
 	}
-	if changed {
+	renewed := false
+	if t := v.dhcp.LatestExpiry(); !t.Equal(v.expiry) {
+		v.expiry, renewed = t, true
+	}
+	switch {
+	case changed:
 		s.setPrefixes()
 		s.log.Debug("delegated prefixes", zap.Stringers("prefixes", v.prefixes.Delegated))
 		s.observe(now, IPv6Prefixes{Prefixes: v.copyPrefixes()})
+	case renewed:
+		s.observe(now, IPv6Bindings{})
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/lcp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/mp"
@@ -64,6 +66,17 @@ type MPPlane interface {
 	// installed as h, for being over its MTU, to to, from another
 	// goroutine; to nil stops them (before Remove).
 	Divert(h Handle, to func(proto ppp.Protocol, packet []byte))
+}
+
+// divert has the packets the data plane diverts from the entry h, for
+// being over its MTU, sent as MP fragments on the session's link.
+func (s *Session) divert(h Handle) {
+	m := s.mp
+	s.cfg.DataPlane.(MPPlane).Divert(h, func(proto ppp.Protocol, pkt []byte) {
+		if err := m.Send(proto, pkt); err != nil {
+			s.log.Debug("multilink send", zap.Error(err))
+		}
+	})
 }
 
 // MPLink is the user-space half of multilink on one session while LCP has
@@ -144,6 +157,21 @@ func (m *MPLink) Send(proto ppp.Protocol, packet []byte) error {
 
 // Stats returns the reassembler's counters.
 func (m *MPLink) Stats() mp.Stats { return m.re.Stats() }
+
+// SendSeq is the sequence number of the next fragment sent, for the
+// session's state record.
+func (m *MPLink) SendSeq() uint32 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.fr.Seq()
+}
+
+// ResumeSeq goes on sending from a recorded SendSeq (mp.Fragmenter.Resume).
+func (m *MPLink) ResumeSeq(seq uint32) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.fr.Resume(seq)
+}
 
 // MPDrops is what multilink reassembly dropped, by reason: packets
 // given up or refused, fragments thrown away.

@@ -86,6 +86,11 @@ type Prefixes struct {
 // binding made, released or expired); Prefixes are all it holds now.
 type IPv6Prefixes struct{ Prefixes Prefixes }
 
+// IPv6Bindings: a DHCPv6 binding's lifetime moved on (a Renew or
+// Rebind) with the delegated prefixes unchanged: what the session's
+// state record keeps (Resumable) changed.
+type IPv6Bindings struct{}
+
 // NetworkDown: a network protocol left Opened; the session may go on.
 type NetworkDown struct{ Protocol ppp.Protocol }
 
@@ -126,6 +131,7 @@ func (AuthFailed) sessionEvent()    {}
 func (NetworkUp) sessionEvent()     {}
 func (NetworkDown) sessionEvent()   {}
 func (IPv6Prefixes) sessionEvent()  {}
+func (IPv6Bindings) sessionEvent()  {}
 func (Updated) sessionEvent()       {}
 func (Interim) sessionEvent()       {}
 func (Stopping) sessionEvent()      {}

@@ -776,12 +776,8 @@ func (s *Session) installEntry(e Entry, info link.Info, now time.Time) (first, o
 	s.handle, s.installed, s.entry = h, true, e
 	s.addr, s.mtu, s.mru = e.IPv4, info.MTU, info.MRU
 	s.mu.Unlock()
-	if m := s.mp; m != nil && e.MP.On {
-		s.cfg.DataPlane.(MPPlane).Divert(h, func(proto ppp.Protocol, pkt []byte) {
-			if err := m.Send(proto, pkt); err != nil {
-				s.log.Debug("multilink send", zap.Error(err))
-			}
-		})
+	if s.mp != nil && e.MP.On {
+		s.divert(h)
 	}
 	s.ipv6Install(h)
 	s.setState(StateUp)

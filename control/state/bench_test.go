@@ -1,7 +1,6 @@
 package state
 
 import (
-	"encoding/json"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -75,7 +74,8 @@ func BenchmarkReadSessions(b *testing.B) {
 			for i := 0; i < n; i += 1000 {
 				err := s.db.Update(func(tx *bolt.Tx) error {
 					for h := i + 1; h <= min(n, i+1000); h++ {
-						v, _ := json.Marshal(full(uint64(h)))
+						rec := full(uint64(h))
+						v, _ := rec.MarshalBinary()
 						if err := tx.Bucket(bucketSessions).Put(handleKey(uint64(h)), v); err != nil {
 							return err
 						}

@@ -1,7 +1,6 @@
 package state
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
@@ -128,9 +127,15 @@ type Session struct {
 	LocalIPv4 netip.Addr   `json:"local_ipv4,omitzero"`
 	PeerIPv4  netip.Addr   `json:"peer_ipv4,omitzero"`
 	DNS       []netip.Addr `json:"dns,omitempty"`
-	// IPv6 are the prefixes of the session (IPv6CP interface id's /64,
-	// delegated prefixes); none yet.
-	IPv6 []netip.Prefix `json:"ipv6,omitempty"`
+	// MPSeq is multilink's next sending sequence number as of the record
+	// (RFC 1990 §3), while MP is up: a new run sends on a quarter of the
+	// sequence space past it. The other multilink values (MRRUs,
+	// short sequence numbers, the peer's endpoint discriminator) are the
+	// link's.
+	MPSeq uint32 `json:"mp_seq,omitempty"`
+	// IPv6 is the session's IPv6 control state while IPv6CP is open, nil
+	// otherwise (the interface identifiers are the link's).
+	IPv6 *IPv6 `json:"ipv6_control,omitempty"`
 	// Started is when the session began (its PADS): uptime goes on from
 	// it.
 	Started time.Time `json:"started"`
@@ -153,15 +158,50 @@ type Session struct {
 	Routes    []netip.Prefix `json:"routes,omitempty"`
 	// ChangeTCPMSS is the profile's change-tcp-mss as applied.
 	ChangeTCPMSS bool `json:"change_tcp_mss,omitempty"`
-	// Link is the PPP link as negotiated (control/ppp/link.Saved as
-	// JSON: LCP's and each opened NCP's acked options and last
-	// Identifiers, no secret): a new run restores the link from it
-	// without a packet to the peer. Absent, the session cannot be
-	// adopted and is swept.
-	Link json.RawMessage `json:"link,omitempty"`
+	// Link is the PPP link as negotiated (control/ppp/link.Saved,
+	// encoded by its owner: LCP's and each opened NCP's acked options
+	// and last Identifiers, the multilink values, no secret): a new run
+	// restores the link from it without a packet to the peer. Absent,
+	// the session cannot be adopted and is swept.
+	Link []byte `json:"-"`
 	// ClientState is a client session's own state (client.go); nil for
 	// a server session.
 	ClientState *ClientState `json:"client_state,omitempty"`
+}
+
+// IPv6 is what a server session's IPv6 needs to go on in a new process:
+// the prefixes routed to it, where they came from, and its DHCPv6
+// bindings.
+type IPv6 struct {
+	// Link is the /64 its Router Advertisements announce (SLAAC), zero
+	// for none; it is reserved again in the /ipv6 pool holding it.
+	Link netip.Prefix `json:"link,omitzero"`
+	// Delegated are the prefixes DHCPv6 delegated, routed to it now.
+	Delegated []netip.Prefix `json:"delegated,omitempty"`
+	// Fixed is the prefix AAA delegated to this session alone
+	// (Delegated-IPv6-Prefix), no pool's; PDPool the /ipv6 pool the
+	// others come from ("" for none).
+	Fixed  netip.Prefix `json:"fixed,omitzero"`
+	PDPool string       `json:"pd_pool,omitempty"`
+	// DNS are the IPv6 DNS servers of its RAs (RDNSS) and DHCPv6.
+	DNS []netip.Addr `json:"dns,omitempty"`
+	// Bindings are the DHCPv6 server's committed bindings.
+	Bindings []DHCPv6Binding `json:"bindings,omitempty"`
+}
+
+// DHCPv6Binding is one committed IA (RFC 8415 §12): a Renew after a
+// restart gets the same prefix.
+type DHCPv6Binding struct {
+	// DUID is the client's DUID as it sent it; IAID its IA's.
+	DUID []byte  `json:"duid"`
+	IAID [4]byte `json:"iaid"`
+	// PD: an IA_PD (a delegated prefix); else an IA_NA, Prefix a /128.
+	PD     bool         `json:"pd,omitempty"`
+	Prefix netip.Prefix `json:"prefix"`
+	// Fixed: IPv6.Fixed, no pool's.
+	Fixed bool `json:"fixed,omitempty"`
+	// Expires is when its valid lifetime ends unless renewed.
+	Expires time.Time `json:"expires"`
 }
 
 // Circuit is the identity the data plane keys the session by.

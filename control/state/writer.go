@@ -2,7 +2,6 @@ package state
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -223,7 +222,7 @@ func (w *Writer) commit(batch map[writeKey]write, cursor uint16) error {
 			key := handleKey(k.key)
 			switch {
 			case wr.rec != nil:
-				v, err := json.Marshal(wr.rec)
+				v, err := wr.rec.MarshalBinary()
 				if err != nil {
 					if w.opts.Log != nil {
 						w.opts.Log(fmt.Errorf("state: put session %d: %w", k.key, err))

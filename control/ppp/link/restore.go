@@ -16,7 +16,9 @@ import (
 type Saved struct {
 	Info Info
 	LCP  SavedProtocol
-	// NCPs are the opened network protocols, IPCP first.
+	// NCPs are the opened network protocols, IPCP first when it is
+	// open: IPCP, IPv6CP or both (an IPv6-only session has IPv6CP
+	// alone).
 	NCPs []SavedProtocol
 }
 
@@ -29,7 +31,8 @@ type SavedProtocol struct {
 }
 
 // ErrNotOpened is returned by Save for a link not in the Network phase
-// with IPCP opened: only such a link can be taken over.
+// with a network protocol (IPCP or IPv6CP) opened: only such a link can
+// be taken over.
 var ErrNotOpened = errors.New("link: not opened")
 
 // Save returns what Restore needs to take the link over.
@@ -43,7 +46,7 @@ func (l *Link) Save() (Saved, error) {
 			s.NCPs = append(s.NCPs, saved(n.proto, n.a))
 		}
 	}
-	if len(s.NCPs) == 0 || s.NCPs[0].Protocol != ppp.ProtocolIPCP {
+	if len(s.NCPs) == 0 {
 		return Saved{}, ErrNotOpened
 	}
 	return s, nil
@@ -63,7 +66,7 @@ func Restore(cfg Config, s Saved) (*Link, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.LCP.Protocol != ppp.ProtocolLCP || len(s.NCPs) == 0 || s.NCPs[0].Protocol != ppp.ProtocolIPCP {
+	if s.LCP.Protocol != ppp.ProtocolLCP || len(s.NCPs) == 0 {
 		return nil, fmt.Errorf("link: restore: %w", ErrNotOpened)
 	}
 	l.lcpNeg.magic = s.Info.LocalMagic

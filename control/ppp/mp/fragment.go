@@ -60,3 +60,17 @@ func (fr *Fragmenter) Fragment(proto ppp.Protocol, info []byte, mtu int) ([][]by
 	}
 	return out, nil
 }
+
+// Seq is the sequence number the next fragment gets.
+func (fr *Fragmenter) Seq() uint32 { return fr.seq }
+
+// Resume goes on from seq, the Seq a previous process last recorded,
+// jumping a quarter of the sequence space ahead (pppoed's restart, #13):
+// the fragments sent since the record (fewer than that, see the caller)
+// are behind the jump, so the peer's reassembler sees the next ones far
+// ahead of what it expects (RFC 1990 §4.1: fragments in between lost)
+// and takes them up, where starting again from 0 would be behind it and
+// thrown away as duplicates.
+func (fr *Fragmenter) Resume(seq uint32) {
+	fr.seq = (seq + 1<<(fr.format.bits()-2)) & fr.format.mask()
+}

@@ -103,3 +103,45 @@ func TestFragmentSequenceWraps(t *testing.T) {
 		t.Fatalf("sequence %x, want %x", got, want)
 	}
 }
+
+// A fragmenter resumed from a recorded sequence number (a restarted
+// pppoed) is taken up by the peer's reassembler, which has seen more
+// fragments than the record knew of; one started from 0 again would be
+// thrown away as duplicates.
+func TestFragmenterResume(t *testing.T) {
+	for _, f := range []Format{Long, Short} {
+		re := NewReassembler(ReassemblerConfig{Format: f, MRRU: 1614, MRU: 1480})
+		old := NewFragmenter(f, 1614)
+		recorded := old.Seq()
+		deliver := func(fr *Fragmenter) int {
+			frags, err := fr.Fragment(ppp.ProtocolIPv4, seq(1500), 1480)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, b := range frags {
+				out, err := re.Receive(b, t0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				n += len(out)
+			}
+			return n
+		}
+		for range 50 { // sent after the record
+			if deliver(old) != 1 {
+				t.Fatalf("%v: packet before the restart not reassembled", f)
+			}
+		}
+		if deliver(NewFragmenter(f, 1614)) != 0 {
+			t.Fatalf("%v: a fragmenter starting from 0 again was taken up: the test shows nothing", f)
+		}
+		resumed := NewFragmenter(f, 1614)
+		resumed.Resume(recorded)
+		for i := range 3 {
+			if deliver(resumed) != 1 {
+				t.Fatalf("%v: packet %d after resuming not reassembled", f, i)
+			}
+		}
+	}
+}
