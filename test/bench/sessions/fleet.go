@@ -29,9 +29,11 @@ import (
 // (test/peer's Client cost 0.5–0.7 ms of CPU per setup, more than the
 // AC).
 type fleet struct {
-	conn   *afpacket.Conn
-	method auth.Method
-	nonce  [4]byte // the Host-Uniqs of this run: nonce + index
+	conn     *afpacket.Conn
+	method   auth.Method
+	password string        // the bench's secret's; another one must fail
+	limit    time.Duration // a dial not up this long has failed
+	nonce    [4]byte       // the Host-Uniqs of this run: nonce + index
 
 	mu       sync.Mutex
 	subs     []*sub
@@ -90,7 +92,7 @@ const (
 )
 
 func newFleet(conn *afpacket.Conn, n, conc int, m auth.Method) *fleet {
-	f := &fleet{conn: conn, method: m, subs: make([]*sub, n), conc: conc, done: make(chan struct{})}
+	f := &fleet{conn: conn, method: m, password: "StrongPass", limit: dialLimit, subs: make([]*sub, n), conc: conc, done: make(chan struct{})}
 	rand.Read(f.nonce[:])
 	f.wg.Add(2)
 	go f.read()
@@ -127,7 +129,7 @@ func (f *fleet) dial(from, to int) {
 func (f *fleet) start(now time.Time) {
 	i := f.next
 	f.next++
-	s := &sub{i: i, slot: len(f.inflight), mac: benchMAC(i), timeout: discoveryTimeout, giveUp: now.Add(dialLimit)}
+	s := &sub{i: i, slot: len(f.inflight), mac: benchMAC(i), timeout: discoveryTimeout, giveUp: now.Add(f.limit)}
 	copy(s.hostUniq[:4], f.nonce[:])
 	binary.BigEndian.PutUint32(s.hostUniq[4:], uint32(i))
 	f.subs[i] = s
@@ -225,7 +227,7 @@ func (f *fleet) confirmed(s *sub, p *pppoe.Packet, now time.Time) {
 	l, err := link.New(link.Config{
 		Role:       link.Peer,
 		User:       "MT-User",
-		Password:   "StrongPass",
+		Password:   f.password,
 		Methods:    []auth.Method{f.method},
 		MaxPayload: mp,
 		Restart:    pppRestart,
@@ -402,7 +404,7 @@ func (f *fleet) expire(s *sub, now time.Time) {
 		return
 	}
 	if now.After(s.giveUp) {
-		f.settle(s, now, fmt.Errorf("not up after %v (state %d)", dialLimit, s.state))
+		f.settle(s, now, fmt.Errorf("not up after %v (state %d)", f.limit, s.state))
 		return
 	}
 	if s.deadline.IsZero() || now.Before(s.deadline) {
