@@ -1,9 +1,10 @@
 // Command sessions is `make bench-sessions`: many emulated PPPoE
 // subscribers (distinct MACs, each a full PADI → PADO → PADR → PADS → LCP →
-// PAP/CHAP → IPCP exchange, test/peer) from this process over one veth,
-// against the real access concentrator (control/server with the BPF data
-// plane attached and every session installed in the maps) running in a
-// child process in another network namespace.
+// PAP/CHAP → IPCP exchange, run by the fleet of fleet.go) from this
+// process over one veth, against the real access concentrator
+// (control/server with the BPF data plane attached and every session
+// installed in the maps) running in a child process in another network
+// namespace.
 //
 // It prints the session setup rate, the time to bring up N sessions, the
 // AC's resident memory per session, the teardown rate (client PADTs until
