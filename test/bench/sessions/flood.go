@@ -52,7 +52,7 @@ func floodBench(o floodOpts) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("needs root (network namespaces, BPF)")
 	}
-	env, err := newBenchEnv(1024, "local")
+	env, err := newBenchEnv(1024, "local", true)
 	if err != nil {
 		return err
 	}

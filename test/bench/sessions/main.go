@@ -1,9 +1,10 @@
 // Command sessions is `make bench-sessions`: many emulated PPPoE
 // subscribers (distinct MACs, each a full PADI → PADO → PADR → PADS → LCP →
-// PAP/CHAP → IPCP exchange, test/peer) from this process over one veth,
-// against the real access concentrator (control/server with the BPF data
-// plane attached and every session installed in the maps) running in a
-// child process in another network namespace.
+// PAP/CHAP → IPCP exchange, run by the fleet of fleet.go) from this
+// process over one veth, against the real access concentrator
+// (control/server with the BPF data plane attached and every session
+// installed in the maps) running in a child process in another network
+// namespace.
 //
 // It prints the session setup rate, the time to bring up N sessions, the
 // AC's resident memory per session, the teardown rate (client PADTs until
@@ -24,19 +25,20 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/vishvananda/netns"
 
+	"github.com/pppoe-xdp/pppoe-xdp/control/afpacket"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
 	"github.com/pppoe-xdp/pppoe-xdp/test/freeradius"
@@ -60,7 +62,7 @@ func main() {
 	role := flag.String("role", "bench", "bench, or server (the child)")
 	n := flag.Int("n", 100000, "sessions to bring up (memory is read at 10,000 and at n)")
 	flag.StringVar(&profDir, "pprof", "", "directory for the AC's heap and goroutine profiles at 10,000 sessions (default: a new one under $TMPDIR)")
-	flag.BoolVar(&cpuProfile, "cpuprofile", false, "also profile the AC's CPU over the first setup phase and over the teardown (into the -pprof directory, cpu.pb.gz and cpu-teardown.pb.gz)")
+	flag.BoolVar(&cpuProfile, "cpuprofile", false, "also profile the AC's CPU over the first setup phase and over the teardown (into the -pprof directory, cpu.pb.gz and cpu-teardown.pb.gz), and the emulated clients' over the first setup phase (clients.pb.gz)")
 	conc := flag.Int("concurrency", 64, "dials (and PADTs) in flight at once; above ~100 the AC's AF_PACKET socket buffer overflows")
 	method := flag.String("auth", "pap", "pap or chap")
 	aaaMode := flag.String("aaa", "local", "local (/ppp secret) or radius (a FreeRADIUS beside the AC, the README's configuration)")
@@ -160,12 +162,14 @@ func bench(n, conc int, method, aaaMode string) error {
 	if aaaMode == "radius" {
 		goal = goalRadiusRate
 	}
-	env, err := newBenchEnv(n, aaaMode)
+	env, err := newBenchEnv(n, aaaMode, false)
 	if err != nil {
 		return err
 	}
 	defer env.close()
-	ch, mux := env.child, env.mux
+	ch := env.child
+	fl := newFleet(env.conn, n, conc, m)
+	defer fl.close()
 
 	base, err := ch.ask("stat")
 	if err != nil {
@@ -183,11 +187,6 @@ func bench(n, conc int, method, aaaMode string) error {
 		return err
 	}
 	fmt.Printf("idle:      AC resident %d kB, Go heap %s, stacks %s, %d goroutines\n", idle.rssKB, mib(idle.heapInuse), mib(idle.stackInuse), idle.goroutines)
-	clients := make([]*peer.Client, n)
-	var failed atomic.Int64
-	var firstErr atomic.Value
-	sem := make(chan struct{}, conc)
-	var wg sync.WaitGroup
 	var radiusCPU0 time.Duration
 	if env.radius != nil {
 		radiusCPU0 = env.radius.CPU()
@@ -206,8 +205,18 @@ func bench(n, conc int, method, aaaMode string) error {
 		// The AC's CPU profile covers the first phase's setups (0 to
 		// 10,000): what each setup costs it, before memory is large.
 		profiling := cpuProfile && from == 0
+		var clientProf *os.File
 		if profiling {
 			if _, err := ch.ask("cpuprofile " + filepath.Join(profileDir(), "cpu.pb.gz")); err != nil {
+				return err
+			}
+			// The emulated clients share the CPUs with the AC: what
+			// they spend is what the AC cannot have.
+			if clientProf, err = os.Create(filepath.Join(profileDir(), "clients.pb.gz")); err != nil {
+				return err
+			}
+			if err := pprof.StartCPUProfile(clientProf); err != nil {
+				clientProf.Close()
 				return err
 			}
 		}
@@ -216,22 +225,9 @@ func bench(n, conc int, method, aaaMode string) error {
 		if env.radius != nil {
 			rad0 = env.radius.CPU()
 		}
-		for i := from; i < to; i++ {
-			sem <- struct{}{}
-			wg.Add(1)
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				c, err := dialOne(mux, i, m)
-				if err != nil {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err)
-					return
-				}
-				clients[i] = c
-			}()
-		}
-		wg.Wait()
+		fl.dial(from, to)
 		setup := time.Since(t0)
+		nfailed, _, _ := fl.outcome()
 		setupTotal += setup
 		phaseCPU := cpu() - cpu0
 		clientCPU += phaseCPU
@@ -243,22 +239,24 @@ func bench(n, conc int, method, aaaMode string) error {
 				return err
 			}
 			up = ints(s)
-			if up[3] >= int64(to)-failed.Load() || time.Now().After(deadline) {
+			if up[3] >= int64(to-nfailed) || time.Now().After(deadline) {
 				break
 			}
 		}
 		if profiling {
+			pprof.StopCPUProfile()
+			clientProf.Close()
 			if _, err := ch.ask("cpuprofile-stop"); err != nil {
 				return err
 			}
-			fmt.Printf("profiles:  AC CPU over sessions 0 to %d in %s (go tool pprof -top %s)\n", to, filepath.Join(profileDir(), "cpu.pb.gz"), filepath.Join(profileDir(), "cpu.pb.gz"))
+			fmt.Printf("profiles:  AC CPU over sessions 0 to %d in %s (go tool pprof -top %s), the emulated clients' in %s\n", to, filepath.Join(profileDir(), "cpu.pb.gz"), filepath.Join(profileDir(), "cpu.pb.gz"), filepath.Join(profileDir(), "clients.pb.gz"))
 		}
-		ok := int64(to) - failed.Load()
+		ok := int64(to - nfailed)
 		rate := float64(to-from) / setup.Seconds()
 		serverCPU := time.Duration(up[1] - b[1])
 		b[1] = up[1]
 		fmt.Printf("setup:     sessions %d to %d up in %v, %.0f sessions/s (goal >= %d/s: %.2fx); %d failed so far\n",
-			from, to, setup.Round(time.Millisecond), rate, goal, rate/float64(goal), failed.Load())
+			from, to, setup.Round(time.Millisecond), rate, goal, rate/float64(goal), nfailed)
 		fmt.Printf("           AC: %d sessions, %d maps entries, %d leases; cpu: AC %.2f cores, emulated clients %.2f cores\n",
 			up[2], up[3], up[4], serverCPU.Seconds()/setup.Seconds(), phaseCPU.Seconds()/setup.Seconds())
 		var radCPU time.Duration
@@ -292,8 +290,9 @@ func bench(n, conc int, method, aaaMode string) error {
 		}
 		from = to
 	}
-	ok := int64(n) - failed.Load()
-	if e := firstErr.Load(); e != nil {
+	nfailed, firstErr, _ := fl.outcome()
+	ok := int64(n - nfailed)
+	if e := firstErr; e != nil {
 		fmt.Printf("           first failure: %v\n", e)
 	}
 	fmt.Printf("cpu:       while dialling, AC %v, emulated clients %v (on %d CPUs they share the limit)\n",
@@ -314,20 +313,15 @@ func bench(n, conc int, method, aaaMode string) error {
 	}
 	cpu0, t0 := cpu(), time.Now()
 	var down []int64
-	live := make([]*peer.Client, 0, n)
-	for _, c := range clients {
-		if c != nil {
-			live = append(live, c)
-		}
-	}
+	live := fl.live()
 	for len(live) > 0 {
 		batch := live[:min(conc, len(live))]
 		live = live[len(batch):]
-		for _, c := range batch {
-			wg.Add(1)
-			go func() { defer wg.Done(); c.SendPADT() }()
+		for _, s := range batch {
+			if err := fl.hangUp(s); err != nil {
+				return fmt.Errorf("PADT: %w", err)
+			}
 		}
-		wg.Wait()
 		for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(time.Millisecond) {
 			s, err := ch.ask("stat")
 			if err != nil {
@@ -379,7 +373,8 @@ func bench(n, conc int, method, aaaMode string) error {
 	acDown, clDown := time.Duration(down[1]-up[1]), cpu()-cpu0
 	fmt.Printf("           left: %d sessions, %d maps entries, %d leases; AC cpu %v (%.3f ms a session), clients cpu %v\n",
 		down[2], down[3], down[4], acDown.Round(time.Millisecond), acDown.Seconds()*1000/float64(max(ok, 1)), clDown.Round(time.Millisecond))
-	fmt.Printf("           frames the emulated clients dropped (no port or full queue): %d\n", mux.Dropped())
+	_, _, dropped := fl.outcome()
+	fmt.Printf("           frames for no emulated client dialling or up (after its PADT, say): %d\n", dropped)
 	after, err := ch.mem(false)
 	if err != nil {
 		return err
@@ -485,7 +480,8 @@ func (m memStat) print(when string, idle memStat, sessions int64) {
 type benchEnv struct {
 	subNS, acNS string
 	child       *child
-	mux         *peer.Mux
+	mux         *peer.Mux          // the flood bench's subscribers (test/peer)
+	conn        *afpacket.Conn     // the sessions bench's (fleet)
 	radius      *freeradius.Server // -aaa radius
 	undo        []func()
 }
@@ -496,8 +492,10 @@ func (e *benchEnv) close() {
 	}
 }
 
-// newBenchEnv builds the lab for an AC with room for n sessions.
-func newBenchEnv(n int, aaaMode string) (_ *benchEnv, err error) {
+// newBenchEnv builds the lab for an AC with room for n sessions, with a
+// peer.Mux for the subscribers when withMux, else a bare socket for a
+// fleet.
+func newBenchEnv(n int, aaaMode string, withMux bool) (_ *benchEnv, err error) {
 	id := strconv.Itoa(os.Getpid())
 	e := &benchEnv{subNS: "pxb-sub-" + id, acNS: "pxb-ac-" + id}
 	defer func() {
@@ -565,6 +563,21 @@ func newBenchEnv(n int, aaaMode string) (_ *benchEnv, err error) {
 	if _, err := e.child.ask("ready"); err != nil {
 		return nil, err
 	}
+	if !withMux {
+		err = inNS(e.subNS, func() error {
+			ifi, err := net.InterfaceByName("pxb-eth0")
+			if err != nil {
+				return err
+			}
+			e.conn, err = afpacket.Listen(ifi)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		e.undo = append(e.undo, func() { e.conn.Close() })
+		return e, nil
+	}
 	if e.mux, err = listenIn(e.subNS, "pxb-eth0"); err != nil {
 		return nil, err
 	}
@@ -603,17 +616,12 @@ func inNS(ns string, f func() error) error {
 	return f()
 }
 
-// dialOne brings subscriber i up.
-func dialOne(mux *peer.Mux, i int, m auth.Method) (*peer.Client, error) {
-	return dialWithin(mux, i, m, 60*time.Second)
-}
-
 // dialWithin brings subscriber i up or gives up after timeout.
 func dialWithin(mux *peer.Mux, i int, m auth.Method, timeout time.Duration) (*peer.Client, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	c, err := peer.Dial(ctx, mux, peer.Config{
-		MAC:        []byte{0x02, 0xbe, 0, byte(i >> 16), byte(i >> 8), byte(i)},
+		MAC:        func() []byte { m := benchMAC(i); return m[:] }(),
 		User:       "MT-User",
 		Password:   "StrongPass",
 		Methods:    []auth.Method{m},
