@@ -364,7 +364,11 @@ func (r *reader) count() int {
 		return 0
 	}
 	n, k := binary.Uvarint(r.b)
-	if k <= 0 {
+	if k == 0 { // the input ends inside the length
+		r.err = io.ErrUnexpectedEOF
+		return 0
+	}
+	if k < 0 {
 		r.err = errors.New("bad length")
 		return 0
 	}

@@ -19,6 +19,8 @@ func TestRecordRoundTrip(t *testing.T) {
 		full(1),
 		{Handle: 2, Role: RoleServer, Phase: PhaseUp}, // nearly empty: every list and time absent
 		{Handle: 3, Role: RoleServer, Phase: PhaseUp, IPv6: &IPv6{}},
+		{Handle: 4, Role: RoleClient, Phase: PhaseUp, ClientState: &ClientState{Config: "digest", ACName: "ac1",
+			SLAAC: netip.MustParsePrefix("2001:db8:0:1::2/64"), SLAACUntil: time.Date(2026, 12, 2, 18, 0, 0, 0, time.UTC)}},
 	} {
 		b, err := rec.MarshalBinary()
 		if err != nil {
