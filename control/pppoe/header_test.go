@@ -537,3 +537,25 @@ func FuzzPacket(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkUnmarshalPADR decodes a PADR as a client sends it: Service-Name,
+// Host-Uniq, AC-Cookie and PPP-Max-Payload.
+func BenchmarkUnmarshalPADR(b *testing.B) {
+	in := Packet{Code: CodePADR, Tags: []Tag{
+		ServiceName("internet"),
+		HostUniq{0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 1},
+		ACCookie(make([]byte, CookieLen)),
+		PPPMaxPayload(1500),
+	}}
+	wire, err := in.MarshalBinary()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		var p Packet
+		if err := p.UnmarshalBinary(wire); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
