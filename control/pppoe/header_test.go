@@ -559,3 +559,23 @@ func BenchmarkUnmarshalPADR(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMarshalPADS encodes a PADS as the AC sends it: Service-Name,
+// AC-Name, Host-Uniq, PPP-Max-Payload.
+func BenchmarkMarshalPADS(b *testing.B) {
+	p := Packet{Code: CodePADS, SessionID: 1, Tags: []Tag{
+		ServiceName("internet"),
+		ACName("bng-1"),
+		HostUniq{0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 1},
+		PPPMaxPayload(1500),
+	}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := p.Validate(); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := p.MarshalBinary(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

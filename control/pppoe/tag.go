@@ -212,16 +212,61 @@ func appendTag(b []byte, t Tag) ([]byte, error) {
 	if t == nil {
 		return nil, fmt.Errorf("nil tag")
 	}
-	v := t.Value()
-	if len(v) > maxTagValue {
-		return nil, fmt.Errorf("%v value of %d bytes exceeds the 16-bit TAG_LENGTH", t.Type(), len(v))
+	n := valueLen(t)
+	if n > maxTagValue {
+		return nil, fmt.Errorf("%v value of %d bytes exceeds the 16-bit TAG_LENGTH", t.Type(), n)
 	}
-	if t.Type() == TagEndOfList && len(v) != 0 {
-		return nil, fmt.Errorf("%v with a %d-byte value (its length is always 0)", t.Type(), len(v))
+	if t.Type() == TagEndOfList && n != 0 {
+		return nil, fmt.Errorf("%v with a %d-byte value (its length is always 0)", t.Type(), n)
 	}
 	typ := t.Type()
-	b = append(b, byte(typ>>8), byte(typ), byte(len(v)>>8), byte(len(v)))
-	return append(b, v...), nil
+	b = append(b, byte(typ>>8), byte(typ), byte(n>>8), byte(n))
+	return appendValue(b, t), nil
+}
+
+// valueLen is len(t.Value()). Value converts a string or number tag into
+// a new slice each call; a PADO or PADS is sized, checked and encoded
+// from its tags, so for this package's types it is read off directly.
+func valueLen(t Tag) int {
+	switch v := t.(type) {
+	case ServiceName:
+		return len(v)
+	case ACName:
+		return len(v)
+	case ServiceNameError:
+		return len(v)
+	case ACSystemError:
+		return len(v)
+	case GenericError:
+		return len(v)
+	case PPPMaxPayload:
+		return 2
+	case VendorSpecific:
+		return 4 + len(v.Data)
+	}
+	return len(t.Value())
+}
+
+// appendValue appends t.Value() to b, without the intermediate slice for
+// this package's string and number tags (see valueLen).
+func appendValue(b []byte, t Tag) []byte {
+	switch v := t.(type) {
+	case ServiceName:
+		return append(b, v...)
+	case ACName:
+		return append(b, v...)
+	case ServiceNameError:
+		return append(b, v...)
+	case ACSystemError:
+		return append(b, v...)
+	case GenericError:
+		return append(b, v...)
+	case PPPMaxPayload:
+		return binary.BigEndian.AppendUint16(b, uint16(v))
+	case VendorSpecific:
+		return append(binary.BigEndian.AppendUint32(b, v.VendorID), v.Data...)
+	}
+	return append(b, t.Value()...)
 }
 
 // parseTags decodes the tag list in body; base is body's offset in the PPPoE
