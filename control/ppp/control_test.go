@@ -155,3 +155,67 @@ func FuzzProtocolRejectData(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParseOptions splits an LCP Configure-Request as a client sends
+// it: MRU, Authentication-Protocol PAP, Magic-Number.
+func BenchmarkParseOptions(b *testing.B) {
+	data := []byte{
+		0x01, 0x04, 0x05, 0xd4, // MRU 1492
+		0x03, 0x04, 0xc0, 0x23, // Authentication-Protocol PAP
+		0x05, 0x06, 0x12, 0x34, 0x56, 0x78, // Magic-Number
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if opts, err := ParseOptions(data); err != nil || len(opts) != 3 {
+			b.Fatal(opts, err)
+		}
+	}
+}
+
+// BenchmarkPacketAppendBinary encodes a Configure-Ack into a buffer the
+// caller reuses.
+func BenchmarkPacketAppendBinary(b *testing.B) {
+	p := Packet{Code: ConfigureAck, Identifier: 1, Data: []byte{0x01, 0x04, 0x05, 0xd4, 0x05, 0x06, 0x12, 0x34, 0x56, 0x78}}
+	buf := make([]byte, 0, 64)
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if buf, err = p.AppendBinary(buf[:0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPacketMarshalBinary is the same into a new slice each time.
+func BenchmarkPacketMarshalBinary(b *testing.B) {
+	p := Packet{Code: ConfigureAck, Identifier: 1, Data: []byte{0x01, 0x04, 0x05, 0xd4, 0x05, 0x06, 0x12, 0x34, 0x56, 0x78}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.MarshalBinary(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestPacketAppendBinary checks that AppendBinary leaves what b held and
+// appends what MarshalBinary returns, and refuses Data the Length field
+// cannot count.
+func TestPacketAppendBinary(t *testing.T) {
+	p := Packet{Code: ConfigureAck, Identifier: 7, Data: []byte{0x01, 0x04, 0x05, 0xd4}}
+	want, err := p.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := []byte{0xc0, 0x21} // a PPP protocol field in front
+	got, err := p.AppendBinary(bytes.Clone(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got[:2], prefix) || !bytes.Equal(got[2:], want) {
+		t.Fatalf("AppendBinary = % x, want % x then % x", got, prefix, want)
+	}
+	big := Packet{Code: ConfigureRequest, Data: make([]byte, 0xffff-HeaderLen+1)}
+	if _, err := big.AppendBinary(nil); err == nil {
+		t.Fatal("AppendBinary of 65532 data octets: no error")
+	}
+}

@@ -19,7 +19,13 @@ type Option struct {
 // options, in order. A Length below 2 or running past b is an error. Option
 // Data aliases b.
 func ParseOptions(b []byte) ([]Option, error) {
+	// Sized by a first pass: a negotiation parses every Configure packet
+	// (and the automaton re-parses what it acked), and growing by
+	// doubling cost an allocation per doubling.
 	var opts []Option
+	if n := countOptions(b); n > 0 {
+		opts = make([]Option, 0, n)
+	}
 	for off := 0; off < len(b); {
 		if len(b)-off < 2 {
 			return nil, fmt.Errorf("ppp: option at offset %d: header: %w", off, io.ErrUnexpectedEOF)
@@ -36,6 +42,19 @@ func ParseOptions(b []byte) ([]Option, error) {
 		off += n
 	}
 	return opts, nil
+}
+
+// countOptions returns how many options ParseOptions will find in b, at
+// most one too many when b is malformed (ParseOptions then fails).
+func countOptions(b []byte) int {
+	n := 0
+	for off := 0; off < len(b); n++ {
+		if len(b)-off < 2 || b[off+1] < 2 {
+			return n + 1
+		}
+		off += int(b[off+1])
+	}
+	return n
 }
 
 // MarshalOptions encodes opts in order. Data longer than 253 octets cannot

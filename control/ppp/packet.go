@@ -63,16 +63,19 @@ type Packet struct {
 
 // MarshalBinary encodes p; Data longer than 65531 octets cannot be expressed.
 func (p *Packet) MarshalBinary() ([]byte, error) {
+	return p.AppendBinary(make([]byte, 0, HeaderLen+len(p.Data)))
+}
+
+// AppendBinary appends the encoding of p to b (encoding.BinaryAppender),
+// so a caller that builds a packet around its data encodes it once.
+func (p *Packet) AppendBinary(b []byte) ([]byte, error) {
 	n := HeaderLen + len(p.Data)
 	if n > 0xffff {
 		return nil, fmt.Errorf("ppp: packet: %d data octets exceed the Length field", len(p.Data))
 	}
-	b := make([]byte, n)
-	b[0] = byte(p.Code)
-	b[1] = p.Identifier
-	binary.BigEndian.PutUint16(b[2:], uint16(n))
-	copy(b[HeaderLen:], p.Data)
-	return b, nil
+	b = append(b, byte(p.Code), p.Identifier)
+	b = binary.BigEndian.AppendUint16(b, uint16(n))
+	return append(b, p.Data...), nil
 }
 
 // UnmarshalBinary decodes a packet. Octets past Length are padding and are

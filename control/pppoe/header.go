@@ -93,7 +93,7 @@ func (p *Packet) length() int {
 	n := HeaderLen + len(p.Payload)
 	for _, t := range p.Tags {
 		if t != nil {
-			n += tagHeaderLen + len(t.Value())
+			n += tagHeaderLen + valueLen(t)
 		}
 	}
 	return n

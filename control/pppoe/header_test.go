@@ -537,3 +537,45 @@ func FuzzPacket(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkUnmarshalPADR decodes a PADR as a client sends it: Service-Name,
+// Host-Uniq, AC-Cookie and PPP-Max-Payload.
+func BenchmarkUnmarshalPADR(b *testing.B) {
+	in := Packet{Code: CodePADR, Tags: []Tag{
+		ServiceName("internet"),
+		HostUniq{0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 1},
+		ACCookie(make([]byte, CookieLen)),
+		PPPMaxPayload(1500),
+	}}
+	wire, err := in.MarshalBinary()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		var p Packet
+		if err := p.UnmarshalBinary(wire); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMarshalPADS encodes a PADS as the AC sends it: Service-Name,
+// AC-Name, Host-Uniq, PPP-Max-Payload.
+func BenchmarkMarshalPADS(b *testing.B) {
+	p := Packet{Code: CodePADS, SessionID: 1, Tags: []Tag{
+		ServiceName("internet"),
+		ACName("bng-1"),
+		HostUniq{0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 1},
+		PPPMaxPayload(1500),
+	}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := p.Validate(); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := p.MarshalBinary(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

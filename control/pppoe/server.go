@@ -230,6 +230,7 @@ func (g *generation) empty() bool { return g == nil || len(g.pads) == 0 }
 type serverState struct {
 	ServerConfig
 	mac        [6]byte
+	cookies    *cookieKey
 	anyService bool
 	err        error
 }
@@ -277,6 +278,7 @@ func newServerState(cfg ServerConfig) *serverState {
 	st.MAC = slices.Clone(cfg.MAC)
 	st.ServiceNames = slices.Clone(cfg.ServiceNames)
 	st.CookieKey = slices.Clone(cfg.CookieKey)
+	st.cookies = newCookieKey(st.CookieKey)
 	copy(st.mac[:], cfg.MAC)
 	st.anyService = slices.Contains(cfg.ServiceNames, "")
 	if st.CookiePeriod == 0 {
@@ -459,7 +461,7 @@ func (s *Server) padi(st *serverState, f *ethernet.Frame, p *Packet, now time.Ti
 			return nil
 		}
 	}
-	ck := issueCookie(st.CookieKey, st.mac, c, now, st.CookiePeriod)
+	ck := issueCookie(st.cookies, st.mac, c, now, st.CookiePeriod)
 	tags := []Tag{ACName(st.ACName)}
 	for _, n := range offer {
 		tags = append(tags, ServiceName(n))
@@ -571,7 +573,7 @@ func (s *Server) padr(st *serverState, f *ethernet.Frame, p *Packet, now time.Ti
 		return nil
 	}
 	ck, _ := FindTag[ACCookie](p.Tags)
-	if !checkCookie(st.CookieKey, st.mac, c, ck, now, st.CookiePeriod) {
+	if !checkCookie(st.cookies, st.mac, c, ck, now, st.CookiePeriod) {
 		// No answer: a PADR flood without valid cookies costs neither state
 		// nor a reply.
 		s.c.padrBadCookie.Add(1)

@@ -112,7 +112,7 @@ func circuitFor(mac net.HardwareAddr, vlans []ethernet.VLAN) Circuit {
 
 // cookieFor is the cookie the test server issues to mac on vlans at t0.
 func cookieFor(mac net.HardwareAddr, vlans []ethernet.VLAN, now time.Time) ACCookie {
-	ck := issueCookie(testKey, [6]byte(srvMAC), circuitFor(mac, vlans), now, time.Minute)
+	ck := issueCookie(newCookieKey(testKey), [6]byte(srvMAC), circuitFor(mac, vlans), now, time.Minute)
 	return ACCookie(ck[:])
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"unsafe"
 )
 
 // TagType is the TAG_TYPE of a discovery tag (RFC 2516 Appendix A).
@@ -211,22 +212,75 @@ func appendTag(b []byte, t Tag) ([]byte, error) {
 	if t == nil {
 		return nil, fmt.Errorf("nil tag")
 	}
-	v := t.Value()
-	if len(v) > maxTagValue {
-		return nil, fmt.Errorf("%v value of %d bytes exceeds the 16-bit TAG_LENGTH", t.Type(), len(v))
+	n := valueLen(t)
+	if n > maxTagValue {
+		return nil, fmt.Errorf("%v value of %d bytes exceeds the 16-bit TAG_LENGTH", t.Type(), n)
 	}
-	if t.Type() == TagEndOfList && len(v) != 0 {
-		return nil, fmt.Errorf("%v with a %d-byte value (its length is always 0)", t.Type(), len(v))
+	if t.Type() == TagEndOfList && n != 0 {
+		return nil, fmt.Errorf("%v with a %d-byte value (its length is always 0)", t.Type(), n)
 	}
 	typ := t.Type()
-	b = append(b, byte(typ>>8), byte(typ), byte(len(v)>>8), byte(len(v)))
-	return append(b, v...), nil
+	b = append(b, byte(typ>>8), byte(typ), byte(n>>8), byte(n))
+	return appendValue(b, t), nil
+}
+
+// valueLen is len(t.Value()). Value converts a string or number tag into
+// a new slice each call; a PADO or PADS is sized, checked and encoded
+// from its tags, so for this package's types it is read off directly.
+func valueLen(t Tag) int {
+	switch v := t.(type) {
+	case ServiceName:
+		return len(v)
+	case ACName:
+		return len(v)
+	case ServiceNameError:
+		return len(v)
+	case ACSystemError:
+		return len(v)
+	case GenericError:
+		return len(v)
+	case PPPMaxPayload:
+		return 2
+	case VendorSpecific:
+		return 4 + len(v.Data)
+	}
+	return len(t.Value())
+}
+
+// appendValue appends t.Value() to b, without the intermediate slice for
+// this package's string and number tags (see valueLen).
+func appendValue(b []byte, t Tag) []byte {
+	switch v := t.(type) {
+	case ServiceName:
+		return append(b, v...)
+	case ACName:
+		return append(b, v...)
+	case ServiceNameError:
+		return append(b, v...)
+	case ACSystemError:
+		return append(b, v...)
+	case GenericError:
+		return append(b, v...)
+	case PPPMaxPayload:
+		return binary.BigEndian.AppendUint16(b, uint16(v))
+	case VendorSpecific:
+		return append(binary.BigEndian.AppendUint32(b, v.VendorID), v.Data...)
+	}
+	return append(b, t.Value()...)
 }
 
 // parseTags decodes the tag list in body; base is body's offset in the PPPoE
-// packet, so errors point at the wire. Tag values alias body.
+// packet, so errors point at the wire. Tag values alias body, and the
+// string-typed ones (Service-Name, AC-Name, the errors) share its bytes
+// instead of copying them, so body must be the packet's own copy that
+// nothing writes to afterwards.
 func parseTags(body []byte, base int) ([]Tag, error) {
+	// Sized by a first pass, so a PADR's four or five tags cost one
+	// allocation for the slice rather than one per doubling.
 	var tags []Tag
+	if n := countTags(body); n > 0 {
+		tags = make([]Tag, 0, n)
+	}
 	for off := 0; off < len(body); {
 		if len(body)-off < tagHeaderLen {
 			return nil, fmt.Errorf("tag %d at offset %d: %d bytes left, tag header needs %d: %w",
@@ -253,7 +307,34 @@ func parseTags(body []byte, base int) ([]Tag, error) {
 	return tags, nil
 }
 
-// decodeTag builds the typed tag for typ from its value v.
+// countTags returns how many tags parseTags will find in body, counting a
+// truncated last one (parseTags then fails on it).
+func countTags(body []byte) int {
+	n := 0
+	for off := 0; off < len(body); n++ {
+		if len(body)-off < tagHeaderLen {
+			return n + 1
+		}
+		typ := TagType(binary.BigEndian.Uint16(body[off:]))
+		off += tagHeaderLen + int(binary.BigEndian.Uint16(body[off+2:]))
+		if typ == TagEndOfList {
+			return n + 1
+		}
+	}
+	return n
+}
+
+// aliasString returns v as a string sharing v's bytes: parseTags' values
+// come from a body no one writes to, so the string stays what it was.
+func aliasString(v []byte) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return unsafe.String(&v[0], len(v))
+}
+
+// decodeTag builds the typed tag for typ from its value v, which it
+// aliases (see parseTags).
 func decodeTag(typ TagType, v []byte) (Tag, error) {
 	switch typ {
 	case TagEndOfList:
@@ -262,9 +343,9 @@ func decodeTag(typ TagType, v []byte) (Tag, error) {
 		}
 		return EndOfList{}, nil
 	case TagServiceName:
-		return ServiceName(v), nil
+		return ServiceName(aliasString(v)), nil
 	case TagACName:
-		return ACName(v), nil
+		return ACName(aliasString(v)), nil
 	case TagHostUniq:
 		return HostUniq(v), nil
 	case TagACCookie:
@@ -282,11 +363,11 @@ func decodeTag(typ TagType, v []byte) (Tag, error) {
 		}
 		return PPPMaxPayload(binary.BigEndian.Uint16(v)), nil
 	case TagServiceNameError:
-		return ServiceNameError(v), nil
+		return ServiceNameError(aliasString(v)), nil
 	case TagACSystemError:
-		return ACSystemError(v), nil
+		return ACSystemError(aliasString(v)), nil
 	case TagGenericError:
-		return GenericError(v), nil
+		return GenericError(aliasString(v)), nil
 	}
 	return RawTag{T: typ, Data: v}, nil
 }

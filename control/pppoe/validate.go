@@ -111,16 +111,16 @@ func (p *Packet) validateTags() error {
 		if t == nil {
 			return fmt.Errorf("tag %d is nil", i)
 		}
-		if len(t.Value()) > maxTagValue {
-			return fmt.Errorf("tag %d (%v): %d-byte value exceeds TAG_LENGTH", i, t.Type(), len(t.Value()))
+		if n := valueLen(t); n > maxTagValue {
+			return fmt.Errorf("tag %d (%v): %d-byte value exceeds TAG_LENGTH", i, t.Type(), n)
 		}
 		switch t.Type() {
 		case TagEndOfList:
 			if i != len(p.Tags)-1 {
 				return fmt.Errorf("tag %d: End-Of-List followed by %d tags", i, len(p.Tags)-1-i)
 			}
-			if len(t.Value()) != 0 {
-				return fmt.Errorf("tag %d: End-Of-List with a %d-byte value", i, len(t.Value()))
+			if n := valueLen(t); n != 0 {
+				return fmt.Errorf("tag %d: End-Of-List with a %d-byte value", i, n)
 			}
 		case TagVendorSpecific:
 			v := t.Value()
@@ -132,8 +132,8 @@ func (p *Packet) validateTags() error {
 					i, v[0], v[1], v[2], v[3])
 			}
 		case TagPPPMaxPayload:
-			if len(t.Value()) != 2 {
-				return fmt.Errorf("tag %d: PPP-Max-Payload value of %d bytes, want 2", i, len(t.Value()))
+			if n := valueLen(t); n != 2 {
+				return fmt.Errorf("tag %d: PPP-Max-Payload value of %d bytes, want 2", i, n)
 			}
 		}
 	}

@@ -368,7 +368,7 @@ func (s *Server) Adopt(rec state.Session, in *maps.Installed) error {
 	l.sess = sess
 	l.slot = slotEstablished
 	s.established[b.key]++
-	s.sessions[l.key] = l
+	s.addSession(l)
 	s.byID[sess.ID()] = l
 	s.traffic.add(l)
 	s.c.states[session.StateEstablish].Add(1) // the hooks move it to Up

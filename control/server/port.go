@@ -169,12 +169,14 @@ func (a *admission) Open(c pppoe.Circuit, r pppoe.PADR) (uint16, error) {
 	}
 	var replaced []*live
 	if b.cfg.OneSessionPerHost {
-		for k, l := range s.sessions {
-			if l.server == b.key && k.c.MAC == c.MAC {
+		for l := s.byMAC[c.MAC]; l != nil; l = l.sameMAC {
+			if l.server == b.key {
 				replaced = append(replaced, l)
-				delete(s.sessions, k)
-				s.release(l)
 			}
+		}
+		for _, l := range replaced {
+			s.removeSession(l)
+			s.release(l)
 		}
 	}
 	refuse := func(lim limit, err error) (uint16, error) {
@@ -221,7 +223,7 @@ func (a *admission) Open(c pppoe.Circuit, r pppoe.PADR) (uint16, error) {
 	}
 	l.sess = sess
 	l.slot = slotHalfOpen
-	s.sessions[l.key] = l
+	s.addSession(l)
 	s.traffic.add(l)
 	s.byID[sess.ID()] = l
 	s.attempts[ak] = l

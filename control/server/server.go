@@ -187,6 +187,10 @@ type Server struct {
 	ports    map[string]*port
 	sessions map[sessionKey]*live // by circuit and PPPoE id, for frames
 	byID     map[session.ID]*live // by handle, for removal
+	// byMAC holds every session of sessions by client MAC, chained
+	// through live.sameMAC: one-session-per-host finds a host's sessions
+	// without going through all of them under mu for each PADR.
+	byMAC map[[6]byte]*live
 	// Admission's counts: established sessions per server (what
 	// max-sessions bounds), half-open ones in all and per client, and
 	// the half-open attempts by client and Host-Uniq.
@@ -242,6 +246,8 @@ type live struct {
 	// trafficAt is l's place in traffic.live, -1 once retired
 	// (traffic.mu).
 	trafficAt int
+	// sameMAC is the next session of the same client MAC in byMAC (s.mu).
+	sameMAC *live
 }
 
 // New starts the access concentrator for cfg's servers.
@@ -280,7 +286,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		halfOpenLog: session.NewHalfOpenLog(opts.Log, halfOpenLogRate, halfOpenLogBurst),
 		cfg:         config.New(), bindings: map[serverKey]binding{}, ports: map[string]*port{},
 		missing:  map[string]error{},
-		sessions: map[sessionKey]*live{}, byID: map[session.ID]*live{},
+		sessions: map[sessionKey]*live{}, byID: map[session.ID]*live{}, byMAC: map[[6]byte]*live{},
 		established: map[serverKey]int{}, hostHalfOpen: map[pppoe.Circuit]int{}, attempts: map[attemptKey]*live{},
 		traffic: traffic{retired: map[string]session.Stats{}},
 		holding: true,
@@ -867,9 +873,7 @@ func (s *Server) Close() error {
 func (s *Server) ended(l *live) {
 	s.traffic.retire(l)
 	s.mu.Lock()
-	if s.sessions[l.key] == l {
-		delete(s.sessions, l.key)
-	}
+	s.removeSession(l)
 	if s.byID[l.sess.ID()] == l {
 		delete(s.byID, l.sess.ID())
 	}
@@ -879,6 +883,40 @@ func (s *Server) ended(l *live) {
 }
 
 // release gives up what l counts as for admission. s.mu held.
+// addSession enters l in sessions and byMAC; s.mu held.
+func (s *Server) addSession(l *live) {
+	if old := s.sessions[l.key]; old != nil {
+		s.removeSession(old)
+	}
+	s.sessions[l.key] = l
+	l.sameMAC = s.byMAC[l.key.c.MAC]
+	s.byMAC[l.key.c.MAC] = l
+}
+
+// removeSession takes l out of sessions and byMAC if it is there; s.mu held.
+func (s *Server) removeSession(l *live) {
+	if s.sessions[l.key] != l {
+		return
+	}
+	delete(s.sessions, l.key)
+	mac := l.key.c.MAC
+	if s.byMAC[mac] == l {
+		if l.sameMAC == nil {
+			delete(s.byMAC, mac)
+		} else {
+			s.byMAC[mac] = l.sameMAC
+		}
+	} else {
+		for p := s.byMAC[mac]; p != nil; p = p.sameMAC {
+			if p.sameMAC == l {
+				p.sameMAC = l.sameMAC
+				break
+			}
+		}
+	}
+	l.sameMAC = nil
+}
+
 func (s *Server) release(l *live) {
 	switch l.slot {
 	case slotHalfOpen:

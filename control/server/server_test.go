@@ -493,6 +493,27 @@ func TestOneSessionPerHost(t *testing.T) {
 	if cn := r.srv.Counters(); cn.Ended[session.ReasonReplaced] != 1 {
 		t.Errorf("ended %v", cn.Ended)
 	}
+	checkByMAC(t, r.srv)
+}
+
+// checkByMAC checks that the by-MAC index one-session-per-host reads holds
+// each session of s.sessions once, under its client's MAC, and nothing else.
+func checkByMAC(t *testing.T, s *Server) {
+	t.Helper()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n := 0
+	for mac, l := range s.byMAC {
+		for ; l != nil; l = l.sameMAC {
+			n++
+			if l.key.c.MAC != mac || s.sessions[l.key] != l {
+				t.Errorf("byMAC[%x] holds session %+v, which sessions does not", mac, l.key)
+			}
+		}
+	}
+	if n != len(s.sessions) {
+		t.Errorf("byMAC holds %d sessions, sessions %d", n, len(s.sessions))
+	}
 }
 
 func TestOneSessionPerHostConcurrent(t *testing.T) {
@@ -513,6 +534,7 @@ func TestOneSessionPerHostConcurrent(t *testing.T) {
 		t.Fatal("no setup succeeded")
 	}
 	eventually(t, "one session and one id for the host", func() bool { return len(r.srv.Sessions()) == 1 && r.srv.ids.Len() == 1 })
+	checkByMAC(t, r.srv)
 }
 
 func TestVLANMatching(t *testing.T) {

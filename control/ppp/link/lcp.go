@@ -42,7 +42,10 @@ type lcpNegotiator struct {
 }
 
 func (n *lcpNegotiator) Request() []ppp.Option {
-	var opts []ppp.Option
+	ml := n.ml.Request()
+	// Room for all of them at once: the request is built again for every
+	// Configure-Request sent.
+	opts := make([]ppp.Option, 0, 3+len(ml))
 	if n.mru != 0 {
 		opts = append(opts, lcpOption(lcp.MRU(n.mru)))
 	}
@@ -52,7 +55,7 @@ func (n *lcpNegotiator) Request() []ppp.Option {
 	if n.magic != 0 {
 		opts = append(opts, lcpOption(lcp.MagicNumber(n.magic)))
 	}
-	for _, o := range n.ml.Request() {
+	for _, o := range ml {
 		opts = append(opts, lcpOption(o))
 	}
 	return opts
