@@ -3,12 +3,12 @@ package state
 import (
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/netip"
 	"time"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/binrec"
 )
 
 // A session record is stored in a compact binary form (format 2 of the
@@ -42,35 +42,35 @@ func (s *Session) MarshalBinary() ([]byte, error) {
 	b := make([]byte, 0, 256+len(s.Link)+len(s.RADIUSAttrs))
 	b = append(b, recordV1)
 	b = binary.BigEndian.AppendUint64(b, s.Handle)
-	b = appendStr(b, string(s.Role))
-	b = appendStr(b, string(s.Phase))
+	b = binrec.AppendString(b, string(s.Role))
+	b = binrec.AppendString(b, string(s.Phase))
 	b = binary.BigEndian.AppendUint16(b, s.SessionID)
 	b = append(b, s.PeerMAC[:]...)
 	b = append(b, s.LocalMAC[:]...)
-	b = appendStr(b, s.Iface.Name)
-	b = appendStr(b, s.Iface.Parent)
+	b = binrec.AppendString(b, s.Iface.Name)
+	b = binrec.AppendString(b, s.Iface.Parent)
 	b = binary.BigEndian.AppendUint32(b, uint32(s.Iface.Ifindex))
 	b = append(b, byte(len(s.Iface.VLANs)))
 	for _, v := range s.Iface.VLANs {
 		b = binary.BigEndian.AppendUint16(b, v.TPID)
 		b = binary.BigEndian.AppendUint16(b, v.ID)
 	}
-	b = appendStr(b, s.Client)
+	b = binrec.AppendString(b, s.Client)
 	b = binary.BigEndian.AppendUint32(b, s.MagicLocal)
 	b = binary.BigEndian.AppendUint32(b, s.MagicPeer)
 	b = binary.BigEndian.AppendUint16(b, s.MRU)
 	b = binary.BigEndian.AppendUint16(b, s.MTU)
 	b = binary.BigEndian.AppendUint16(b, s.MSS)
 	b = binary.BigEndian.AppendUint32(b, s.MPSeq)
-	b = appendStr(b, s.User)
-	b = appendStr(b, s.Profile)
-	b = appendStr(b, s.Service)
-	b = appendStr(b, s.Pool)
-	b = appendAddr(b, s.LocalIPv4)
-	b = appendAddr(b, s.PeerIPv4)
+	b = binrec.AppendString(b, s.User)
+	b = binrec.AppendString(b, s.Profile)
+	b = binrec.AppendString(b, s.Service)
+	b = binrec.AppendString(b, s.Pool)
+	b = binrec.AppendAddr(b, s.LocalIPv4)
+	b = binrec.AppendAddr(b, s.PeerIPv4)
 	b = binary.AppendUvarint(b, uint64(len(s.DNS)))
 	for _, a := range s.DNS {
-		b = appendAddr(b, a)
+		b = binrec.AppendAddr(b, a)
 	}
 	if v := s.IPv6; v == nil {
 		b = append(b, 0)
@@ -82,14 +82,14 @@ func (s *Session) MarshalBinary() ([]byte, error) {
 			b = appendPrefix(b, p)
 		}
 		b = appendPrefix(b, v.Fixed)
-		b = appendStr(b, v.PDPool)
+		b = binrec.AppendString(b, v.PDPool)
 		b = binary.AppendUvarint(b, uint64(len(v.DNS)))
 		for _, a := range v.DNS {
-			b = appendAddr(b, a)
+			b = binrec.AppendAddr(b, a)
 		}
 		b = binary.AppendUvarint(b, uint64(len(v.Bindings)))
 		for _, d := range v.Bindings {
-			b = appendStr(b, string(d.DUID))
+			b = binrec.AppendString(b, string(d.DUID))
 			b = append(b, d.IAID[:]...)
 			var flags byte
 			if d.PD {
@@ -114,13 +114,13 @@ func (s *Session) MarshalBinary() ([]byte, error) {
 	b = appendTime(b, s.Counters.LastInterim)
 	b = binary.AppendUvarint(b, uint64(len(s.RADIUSClass)))
 	for _, c := range s.RADIUSClass {
-		b = appendStr(b, string(c))
+		b = binrec.AppendString(b, string(c))
 	}
-	b = appendStr(b, string(s.RADIUSAttrs))
+	b = binrec.AppendString(b, string(s.RADIUSAttrs))
 	b = binary.BigEndian.AppendUint64(b, uint64(s.SessionTimeout))
 	b = binary.BigEndian.AppendUint64(b, uint64(s.IdleTimeout))
 	b = binary.BigEndian.AppendUint64(b, uint64(s.InterimInterval))
-	b = appendStr(b, s.RateLimit)
+	b = binrec.AppendString(b, s.RateLimit)
 	b = binary.AppendUvarint(b, uint64(len(s.Routes)))
 	for _, p := range s.Routes {
 		b = appendPrefix(b, p)
@@ -130,7 +130,7 @@ func (s *Session) MarshalBinary() ([]byte, error) {
 	} else {
 		b = append(b, 0)
 	}
-	b = appendStr(b, string(s.Link))
+	b = binrec.AppendString(b, string(s.Link))
 	// A client session's own state, as JSON: a host has a handful of
 	// client sessions, none of them in a 100,000-session adoption.
 	var cs []byte
@@ -140,7 +140,7 @@ func (s *Session) MarshalBinary() ([]byte, error) {
 			return nil, fmt.Errorf("state: client state: %w", err)
 		}
 	}
-	b = appendStr(b, string(cs))
+	b = binrec.AppendString(b, string(cs))
 	return b, nil
 }
 
@@ -148,61 +148,61 @@ func (s *Session) MarshalBinary() ([]byte, error) {
 // io.ErrUnexpectedEOF; a version it does not know, trailing bytes or a
 // malformed field an error; s is then unspecified.
 func (s *Session) UnmarshalBinary(b []byte) error {
-	r := reader{b: b}
-	if v := r.u8(); r.err == nil && v != recordV1 {
+	r := reader{binrec.Reader{B: b}}
+	if v := r.U8(); r.Err == nil && v != recordV1 {
 		return fmt.Errorf("state: record version %d, want %d", v, recordV1)
 	}
 	*s = Session{}
-	s.Handle = r.u64()
-	s.Role = Role(r.str())
-	s.Phase = Phase(r.str())
-	s.SessionID = r.u16()
-	copy(s.PeerMAC[:], r.take(6))
-	copy(s.LocalMAC[:], r.take(6))
-	s.Iface.Name = r.str()
-	s.Iface.Parent = r.str()
-	s.Iface.Ifindex = int(int32(r.u32()))
-	if n := int(r.u8()); n > 0 {
+	s.Handle = r.U64()
+	s.Role = Role(r.String())
+	s.Phase = Phase(r.String())
+	s.SessionID = r.U16()
+	copy(s.PeerMAC[:], r.Take(6))
+	copy(s.LocalMAC[:], r.Take(6))
+	s.Iface.Name = r.String()
+	s.Iface.Parent = r.String()
+	s.Iface.Ifindex = int(int32(r.U32()))
+	if n := int(r.U8()); n > 0 {
 		s.Iface.VLANs = make([]VLAN, n)
 		for i := range s.Iface.VLANs {
-			s.Iface.VLANs[i] = VLAN{TPID: r.u16(), ID: r.u16()}
+			s.Iface.VLANs[i] = VLAN{TPID: r.U16(), ID: r.U16()}
 		}
 	}
-	s.Client = r.str()
-	s.MagicLocal, s.MagicPeer = r.u32(), r.u32()
-	s.MRU, s.MTU, s.MSS = r.u16(), r.u16(), r.u16()
-	s.MPSeq = r.u32()
-	s.User, s.Profile, s.Service, s.Pool = r.str(), r.str(), r.str(), r.str()
-	s.LocalIPv4, s.PeerIPv4 = r.addr(), r.addr()
-	if n := r.count(); n > 0 {
+	s.Client = r.String()
+	s.MagicLocal, s.MagicPeer = r.U32(), r.U32()
+	s.MRU, s.MTU, s.MSS = r.U16(), r.U16(), r.U16()
+	s.MPSeq = r.U32()
+	s.User, s.Profile, s.Service, s.Pool = r.String(), r.String(), r.String(), r.String()
+	s.LocalIPv4, s.PeerIPv4 = r.Addr(), r.Addr()
+	if n := r.Count(); n > 0 {
 		s.DNS = make([]netip.Addr, n)
 		for i := range s.DNS {
-			s.DNS[i] = r.addr()
+			s.DNS[i] = r.Addr()
 		}
 	}
-	if r.u8() == 1 {
+	if r.U8() == 1 {
 		v := &IPv6{Link: r.prefix()}
-		if n := r.count(); n > 0 {
+		if n := r.Count(); n > 0 {
 			v.Delegated = make([]netip.Prefix, n)
 			for i := range v.Delegated {
 				v.Delegated[i] = r.prefix()
 			}
 		}
 		v.Fixed = r.prefix()
-		v.PDPool = r.str()
-		if n := r.count(); n > 0 {
+		v.PDPool = r.String()
+		if n := r.Count(); n > 0 {
 			v.DNS = make([]netip.Addr, n)
 			for i := range v.DNS {
-				v.DNS[i] = r.addr()
+				v.DNS[i] = r.Addr()
 			}
 		}
-		if n := r.count(); n > 0 {
+		if n := r.Count(); n > 0 {
 			v.Bindings = make([]DHCPv6Binding, n)
 			for i := range v.Bindings {
 				d := &v.Bindings[i]
-				d.DUID = r.bytes()
-				copy(d.IAID[:], r.take(4))
-				flags := r.u8()
+				d.DUID = r.Bytes()
+				copy(d.IAID[:], r.Take(4))
+				flags := r.U8()
 				d.PD, d.Fixed = flags&1 != 0, flags&2 != 0
 				d.Prefix = r.prefix()
 				d.Expires = r.time()
@@ -212,33 +212,33 @@ func (s *Session) UnmarshalBinary(b []byte) error {
 	}
 	s.Started = r.time()
 	r.counters(&s.Counters)
-	if r.u8() == 1 {
+	if r.U8() == 1 {
 		s.Counters.Base = &Counters{}
 		r.counters(s.Counters.Base)
 	}
 	s.Counters.LastInterim = r.time()
-	if n := r.count(); n > 0 {
+	if n := r.Count(); n > 0 {
 		s.RADIUSClass = make([][]byte, n)
 		for i := range s.RADIUSClass {
-			s.RADIUSClass[i] = r.bytes()
+			s.RADIUSClass[i] = r.Bytes()
 		}
 	}
-	s.RADIUSAttrs = r.bytes()
-	s.SessionTimeout = time.Duration(r.u64())
-	s.IdleTimeout = time.Duration(r.u64())
-	s.InterimInterval = time.Duration(r.u64())
-	s.RateLimit = r.str()
-	if n := r.count(); n > 0 {
+	s.RADIUSAttrs = r.Bytes()
+	s.SessionTimeout = time.Duration(r.U64())
+	s.IdleTimeout = time.Duration(r.U64())
+	s.InterimInterval = time.Duration(r.U64())
+	s.RateLimit = r.String()
+	if n := r.Count(); n > 0 {
 		s.Routes = make([]netip.Prefix, n)
 		for i := range s.Routes {
 			s.Routes[i] = r.prefix()
 		}
 	}
-	s.ChangeTCPMSS = r.u8() == 1
-	s.Link = r.bytes()
-	cs := r.bytes()
-	if r.err != nil {
-		return fmt.Errorf("state: record: %w", r.err)
+	s.ChangeTCPMSS = r.U8() == 1
+	s.Link = r.Bytes()
+	cs := r.Bytes()
+	if r.Err != nil {
+		return fmt.Errorf("state: record: %w", r.Err)
 	}
 	if len(cs) > 0 {
 		s.ClientState = new(ClientState)
@@ -246,8 +246,8 @@ func (s *Session) UnmarshalBinary(b []byte) error {
 			return fmt.Errorf("state: record: client state: %w", err)
 		}
 	}
-	if len(r.b) != 0 {
-		return fmt.Errorf("state: record: %d bytes after its end", len(r.b))
+	if len(r.B) != 0 {
+		return fmt.Errorf("state: record: %d bytes after its end", len(r.B))
 	}
 	return nil
 }
@@ -271,22 +271,8 @@ func decodeV1(b []byte) (Session, error) {
 	return rec, nil
 }
 
-func appendStr(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-func appendAddr(b []byte, a netip.Addr) []byte {
-	if !a.IsValid() {
-		return append(b, 0)
-	}
-	s := a.AsSlice()
-	b = append(b, byte(len(s)))
-	return append(b, s...)
-}
-
 func appendPrefix(b []byte, p netip.Prefix) []byte {
-	b = appendAddr(b, p.Addr())
+	b = binrec.AppendAddr(b, p.Addr())
 	if p.IsValid() {
 		b = append(b, byte(p.Bits()))
 	}
@@ -308,130 +294,31 @@ func appendCounters(b []byte, c *Counters) []byte {
 	return binary.BigEndian.AppendUint64(b, c.BytesDown)
 }
 
-// reader reads a record's fields with a sticky error: one check at the
-// end.
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) take(n int) []byte {
-	if r.err != nil {
-		return nil
-	}
-	if n < 0 || len(r.b) < n {
-		r.err = io.ErrUnexpectedEOF
-		r.b = nil
-		return nil
-	}
-	out := r.b[:n:n]
-	r.b = r.b[n:]
-	return out
-}
-
-func (r *reader) u8() byte {
-	if b := r.take(1); b != nil {
-		return b[0]
-	}
-	return 0
-}
-
-func (r *reader) u16() uint16 {
-	if b := r.take(2); b != nil {
-		return binary.BigEndian.Uint16(b)
-	}
-	return 0
-}
-
-func (r *reader) u32() uint32 {
-	if b := r.take(4); b != nil {
-		return binary.BigEndian.Uint32(b)
-	}
-	return 0
-}
-
-func (r *reader) u64() uint64 {
-	if b := r.take(8); b != nil {
-		return binary.BigEndian.Uint64(b)
-	}
-	return 0
-}
-
-// count is a list's length, checked against what is left (every item
-// takes a byte at least), so a damaged count cannot make a huge slice.
-func (r *reader) count() int {
-	if r.err != nil {
-		return 0
-	}
-	n, k := binary.Uvarint(r.b)
-	if k == 0 { // the input ends inside the length
-		r.err = io.ErrUnexpectedEOF
-		return 0
-	}
-	if k < 0 {
-		r.err = errors.New("bad length")
-		return 0
-	}
-	if n > uint64(len(r.b)-k) {
-		r.err = io.ErrUnexpectedEOF
-		return 0
-	}
-	r.b = r.b[k:]
-	return int(n)
-}
-
-func (r *reader) str() string {
-	return string(r.take(r.count()))
-}
-
-// bytes is a length-prefixed byte string copied out of the input (which
-// is bbolt's memory, valid only in its transaction); nil when empty.
-func (r *reader) bytes() []byte {
-	b := r.take(r.count())
-	if len(b) == 0 {
-		return nil
-	}
-	return append([]byte(nil), b...)
-}
-
-func (r *reader) addr() netip.Addr {
-	switch n := r.u8(); n {
-	case 0:
-		return netip.Addr{}
-	case 4, 16:
-		a, _ := netip.AddrFromSlice(r.take(int(n)))
-		return a
-	default:
-		if r.err == nil {
-			r.err = fmt.Errorf("address of %d bytes", n)
-		}
-		return netip.Addr{}
-	}
-}
+// reader reads a record's fields: binrec's, and the record's own
+// shapes.
+type reader struct{ binrec.Reader }
 
 func (r *reader) prefix() netip.Prefix {
-	a := r.addr()
+	a := r.Addr()
 	if !a.IsValid() {
 		return netip.Prefix{}
 	}
-	bits := int(r.u8())
+	bits := int(r.U8())
 	if bits > a.BitLen() {
-		if r.err == nil {
-			r.err = fmt.Errorf("prefix %v/%d", a, bits)
-		}
+		r.Fail(fmt.Errorf("prefix %v/%d", a, bits))
 		return netip.Prefix{}
 	}
 	return netip.PrefixFrom(a, bits)
 }
 
 func (r *reader) time() time.Time {
-	n := int64(r.u64())
-	if n == math.MinInt64 || r.err != nil {
+	n := int64(r.U64())
+	if n == math.MinInt64 || r.Err != nil {
 		return time.Time{}
 	}
 	return time.Unix(0, n).UTC()
 }
 
 func (r *reader) counters(c *Counters) {
-	c.PacketsUp, c.BytesUp, c.PacketsDown, c.BytesDown = r.u64(), r.u64(), r.u64(), r.u64()
+	c.PacketsUp, c.BytesUp, c.PacketsDown, c.BytesDown = r.U64(), r.U64(), r.U64(), r.U64()
 }

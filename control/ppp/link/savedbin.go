@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/netip"
 
+	"github.com/pppoe-xdp/pppoe-xdp/control/binrec"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/lcp"
@@ -44,15 +44,9 @@ func (s Saved) MarshalBinary() ([]byte, error) {
 	b = binary.BigEndian.AppendUint32(b, in.LocalMagic)
 	b = binary.BigEndian.AppendUint32(b, in.PeerMagic)
 	b = append(b, byte(in.Method))
-	b = appendStr(b, in.User)
+	b = binrec.AppendString(b, in.User)
 	for _, a := range []netip.Addr{in.IP.Local, in.IP.Remote, in.IP.DNS1, in.IP.DNS2, in.IP.NBNS1, in.IP.NBNS2} {
-		if !a.IsValid() {
-			b = append(b, 0)
-			continue
-		}
-		raw := a.AsSlice()
-		b = append(b, byte(len(raw)))
-		b = append(b, raw...)
+		b = binrec.AppendAddr(b, a)
 	}
 	b = append(b, in.IPv6.Local[:]...)
 	b = append(b, in.IPv6.Remote[:]...)
@@ -72,7 +66,7 @@ func (s Saved) MarshalBinary() ([]byte, error) {
 	b = append(b, flags)
 	if e := ml.PeerEndpoint; e != nil {
 		b = append(b, byte(e.Class))
-		b = appendStr(b, string(e.Address))
+		b = binrec.AppendString(b, string(e.Address))
 	}
 	var err error
 	if b, err = appendProtocol(b, s.LCP); err != nil {
@@ -90,56 +84,43 @@ func (s Saved) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary decodes what MarshalBinary encoded: short input is
 // io.ErrUnexpectedEOF, anything else malformed an error.
 func (s *Saved) UnmarshalBinary(b []byte) error {
-	r := savedReader{b: b}
-	if v := r.u8(); r.err == nil && v != savedV1 {
+	r := savedReader{binrec.Reader{B: b}}
+	if v := r.U8(); r.Err == nil && v != savedV1 {
 		return fmt.Errorf("link: saved link version %d, want %d", v, savedV1)
 	}
 	*s = Saved{}
 	in := &s.Info
-	in.Role = Role(r.u8())
-	in.MRU, in.MTU = r.u16(), r.u16()
-	in.LocalMagic, in.PeerMagic = r.u32(), r.u32()
-	in.Method = auth.Method(r.u8())
-	in.User = string(r.str())
+	in.Role = Role(r.U8())
+	in.MRU, in.MTU = r.U16(), r.U16()
+	in.LocalMagic, in.PeerMagic = r.U32(), r.U32()
+	in.Method = auth.Method(r.U8())
+	in.User = r.String()
 	for _, a := range []*netip.Addr{&in.IP.Local, &in.IP.Remote, &in.IP.DNS1, &in.IP.DNS2, &in.IP.NBNS1, &in.IP.NBNS2} {
-		switch n := r.u8(); n {
-		case 0:
-		case 4, 16:
-			*a, _ = netip.AddrFromSlice(r.take(int(n)))
-		default:
-			if r.err == nil {
-				r.err = fmt.Errorf("address of %d bytes", n)
-			}
-		}
+		*a = r.Addr()
 	}
-	copy(in.IPv6.Local[:], r.take(8))
-	copy(in.IPv6.Remote[:], r.take(8))
+	copy(in.IPv6.Local[:], r.Take(8))
+	copy(in.IPv6.Remote[:], r.Take(8))
 	ml := &in.Multilink
-	ml.RecvMRRU, ml.SendMRRU = r.u16(), r.u16()
-	flags := r.u8()
+	ml.RecvMRRU, ml.SendMRRU = r.U16(), r.U16()
+	flags := r.U8()
 	ml.RecvShortSeq, ml.SendShortSeq = flags&1 != 0, flags&2 != 0
 	if flags&4 != 0 {
-		ml.PeerEndpoint = &lcp.EndpointDiscriminator{Class: lcp.Class(r.u8()), Address: r.str()}
+		ml.PeerEndpoint = &lcp.EndpointDiscriminator{Class: lcp.Class(r.U8()), Address: r.Bytes()}
 	}
 	s.LCP = r.protocol()
-	if n := int(r.u8()); n > 0 {
+	if n := int(r.U8()); n > 0 {
 		s.NCPs = make([]SavedProtocol, n)
 		for i := range s.NCPs {
 			s.NCPs[i] = r.protocol()
 		}
 	}
-	if r.err != nil {
-		return fmt.Errorf("link: saved link: %w", r.err)
+	if r.Err != nil {
+		return fmt.Errorf("link: saved link: %w", r.Err)
 	}
-	if len(r.b) != 0 {
-		return fmt.Errorf("link: saved link: %d bytes after its end", len(r.b))
+	if len(r.B) != 0 {
+		return fmt.Errorf("link: saved link: %d bytes after its end", len(r.B))
 	}
 	return nil
-}
-
-func appendStr(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
 }
 
 func appendProtocol(b []byte, p SavedProtocol) ([]byte, error) {
@@ -152,85 +133,25 @@ func appendProtocol(b []byte, p SavedProtocol) ([]byte, error) {
 		b = append(b, byte(len(opts)))
 		for _, o := range opts {
 			b = append(b, o.Type)
-			b = appendStr(b, string(o.Data))
+			b = binrec.AppendString(b, string(o.Data))
 		}
 	}
 	return b, nil
 }
 
-// savedReader reads Saved's fields with a sticky error: one check at the
-// end.
-type savedReader struct {
-	b   []byte
-	err error
-}
-
-func (r *savedReader) take(n int) []byte {
-	if r.err != nil {
-		return nil
-	}
-	if n < 0 || len(r.b) < n {
-		r.err, r.b = io.ErrUnexpectedEOF, nil
-		return nil
-	}
-	out := r.b[:n:n]
-	r.b = r.b[n:]
-	return out
-}
-
-func (r *savedReader) u8() byte {
-	if b := r.take(1); b != nil {
-		return b[0]
-	}
-	return 0
-}
-
-func (r *savedReader) u16() uint16 {
-	if b := r.take(2); b != nil {
-		return binary.BigEndian.Uint16(b)
-	}
-	return 0
-}
-
-func (r *savedReader) u32() uint32 {
-	if b := r.take(4); b != nil {
-		return binary.BigEndian.Uint32(b)
-	}
-	return 0
-}
-
-// str returns a length-prefixed byte string, a copy of the input, nil
-// when empty.
-func (r *savedReader) str() []byte {
-	if r.err != nil {
-		return nil
-	}
-	n, k := binary.Uvarint(r.b)
-	if k <= 0 {
-		r.err = errors.New("bad length")
-		return nil
-	}
-	r.b = r.b[k:]
-	if n > uint64(len(r.b)) {
-		r.err, r.b = io.ErrUnexpectedEOF, nil
-		return nil
-	}
-	if n == 0 {
-		return nil
-	}
-	return append([]byte(nil), r.take(int(n))...)
-}
+// savedReader reads Saved's fields: binrec's, and SavedProtocol.
+type savedReader struct{ binrec.Reader }
 
 func (r *savedReader) protocol() SavedProtocol {
-	p := SavedProtocol{Protocol: ppp.Protocol(r.u16()), LastID: r.u8()}
+	p := SavedProtocol{Protocol: ppp.Protocol(r.U16()), LastID: r.U8()}
 	for _, opts := range []*[]ppp.Option{&p.Ours, &p.Theirs} {
-		n := int(r.u8())
-		if n == 0 || r.err != nil {
+		n := int(r.U8())
+		if n == 0 || r.Err != nil {
 			continue
 		}
 		*opts = make([]ppp.Option, n)
 		for i := range *opts {
-			(*opts)[i] = ppp.Option{Type: r.u8(), Data: r.str()}
+			(*opts)[i] = ppp.Option{Type: r.U8(), Data: r.Bytes()}
 		}
 	}
 	return p
