@@ -496,7 +496,9 @@ func (a *Accounting) send(ctx context.Context, r *record) {
 
 // packet builds the Accounting-Request of r for server s at now.
 func (a *Accounting) packet(s *server, r *record, now time.Time) *radius.Packet {
-	p := radius.New(radius.CodeAccountingRequest, []byte(s.Secret))
+	p := radius.New(radius.CodeAccountingRequest, s.secret)
+	// Room for a Stop's attributes (accessRequest says why).
+	p.Attributes = make(radius.Attributes, 0, 28)
 	if r.sess == nil {
 		a.c.addNAS(p)
 		_ = rfc2866.AcctSessionID_SetString(p, r.id)

@@ -196,11 +196,7 @@ func (c *Client) Authenticate(ctx context.Context, req AuthRequest) (AuthResult,
 		return AuthResult{}, err
 	}
 	resp, s, err := c.exchange(ctx, false, func(s *server) *radius.Packet {
-		p := radius.New(radius.CodeAccessRequest, []byte(s.Secret))
-		p.Authenticator = newAuthenticator()
-		c.addPort(p, req.User, req.Port)
-		addCredentials(p, req)
-		return p
+		return c.accessRequest(s, req)
 	})
 	if err != nil {
 		return AuthResult{}, fmt.Errorf("radius: authenticate %s: %w", req, err)
@@ -208,6 +204,18 @@ func (c *Client) Authenticate(ctx context.Context, req AuthRequest) (AuthResult,
 	r := c.parseReply(resp)
 	r.Server = s.Address
 	return r, nil
+}
+
+// accessRequest is req's Access-Request to s. radius.New draws its
+// Request Authenticator from crypto/rand (RFC 2865 §3: unpredictable).
+func (c *Client) accessRequest(s *server, req AuthRequest) *radius.Packet {
+	p := radius.New(radius.CodeAccessRequest, s.secret)
+	// Room for every attribute addPort and addCredentials add, so that
+	// adding them does not grow the list five times over.
+	p.Attributes = make(radius.Attributes, 0, 20)
+	c.addPort(p, req.User, req.Port)
+	addCredentials(p, req)
+	return p
 }
 
 func checkCredentials(req AuthRequest) error {

@@ -61,6 +61,7 @@ type Client struct {
 
 type server struct {
 	Server
+	secret     []byte // Secret, converted once rather than per packet
 	auth, acct *endpoint
 }
 
@@ -131,9 +132,9 @@ func (c *Client) SetServers(servers []Server) error {
 		if sv != nil {
 			kept[sv] = true
 			// Settings that do not touch the sockets follow the new entry.
-			sv = &server{Server: s, auth: sv.auth, acct: sv.acct}
+			sv = &server{Server: s, secret: []byte(s.Secret), auth: sv.auth, acct: sv.acct}
 		} else {
-			sv = &server{Server: s}
+			sv = &server{Server: s, secret: []byte(s.Secret)}
 			sv.auth = newEndpoint(netip.AddrPortFrom(s.Address, s.authPort()), s.SrcAddress, c.opts.MaxSockets, &c.stats, c.log)
 			sv.acct = newEndpoint(netip.AddrPortFrom(s.Address, s.acctPort()), s.SrcAddress, c.opts.MaxSockets, &c.stats, c.log)
 		}
@@ -217,7 +218,7 @@ func (c *Client) exchange(ctx context.Context, acct bool, build func(s *server) 
 		}
 		ep := s.endpoint(acct)
 		p := build(s)
-		secret := []byte(s.Secret)
+		secret := s.secret
 		requireMA := !acct && !s.AcceptUnsigned
 		b, err := ep.roundTrip(ctx, func(id uint8, local netip.Addr) ([]byte, error) {
 			p.Identifier = id

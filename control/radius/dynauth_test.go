@@ -254,7 +254,8 @@ func TestDynAuthReplayAndChecks(t *testing.T) {
 			b := coaRequest(t, testSecret, func(p *radius.Packet) { _ = rfc2866.AcctSessionID_SetString(p, "s3") })
 			b[headerLen+2] ^= 1
 			// Keep the Request Authenticator right, so only the MAC is wrong.
-			copy(b[4:20], hashAuth(b, zeroAuth[:], []byte(testSecret)))
+			h := hashAuth(b, zeroAuth[:], []byte(testSecret))
+			copy(b[4:20], h[:])
 			return b
 		}()},
 		{"Access-Request", func() []byte {

@@ -3,11 +3,12 @@ package radius
 import (
 	"crypto/hmac"
 	"crypto/md5"
-	"crypto/rand"
 	"crypto/subtle"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
+	"sync"
 
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2869"
@@ -79,47 +80,127 @@ func findMA(p []byte) (int, error) {
 	return at, nil
 }
 
+// keys holds the HMAC-MD5 and MD5 states of one secret for reuse.
+// hmac.New hashes the key into fresh inner and outer states every time
+// (ten allocations and two MD5 compressions for a Message-Authenticator);
+// a state put back after use is reset to the keyed one for the next
+// packet, so a packet costs only its own hashing. Every request signs and
+// every answer verifies, twice per session set up (Access-Request,
+// Accounting-Request Start).
+type keys struct {
+	pool sync.Pool
+}
+
+// keyState is one keyed HMAC and one MD5 with the buffer their sums go
+// to, so that handing it to the hash.Hash interface allocates nothing.
+type keyState struct {
+	mac, md hash.Hash
+	sum     [md5.Size]byte
+}
+
+// keysBySecret finds a secret's keys by the secret itself, which travels
+// with every packet (radius.Packet.Secret, the pending request): a process
+// has a handful (one per /radius entry and per dynamic-authorization
+// client). A secret changed away from stays until maxKeys are cached, then
+// the cache starts over.
+var keysBySecret struct {
+	mu sync.Mutex
+	m  map[string]*keys
+}
+
+const maxKeys = 64
+
+func keysFor(secret []byte) *keys {
+	keysBySecret.mu.Lock()
+	defer keysBySecret.mu.Unlock()
+	if k := keysBySecret.m[string(secret)]; k != nil {
+		return k
+	}
+	if len(keysBySecret.m) >= maxKeys || keysBySecret.m == nil {
+		keysBySecret.m = make(map[string]*keys)
+	}
+	key := string(secret) // a copy: the caller's bytes may change
+	k := &keys{}
+	k.pool.New = func() any { return &keyState{mac: hmac.New(md5.New, []byte(key)), md: md5.New()} }
+	keysBySecret.m[key] = k
+	return k
+}
+
 // macOver computes HMAC-MD5 over p as RFC 3579 §3.2 has it: the
 // Authenticator field replaced by auth and the Message-Authenticator value
 // (at ma) taken as sixteen zero octets.
-func macOver(p []byte, ma int, auth []byte, secret []byte) []byte {
-	m := hmac.New(md5.New, secret)
+func macOver(p []byte, ma int, auth []byte, secret []byte) (sum [md5.Size]byte) {
+	k := keysFor(secret)
+	st := k.pool.Get().(*keyState)
+	m := st.mac
+	m.Reset()
 	m.Write(p[:4])
 	m.Write(auth)
 	m.Write(p[headerLen : ma+2])
-	var zero [md5.Size]byte
-	m.Write(zero[:])
+	m.Write(zeroAuth[:])
 	m.Write(p[ma+maLen:])
-	return m.Sum(nil)
+	copy(sum[:], m.Sum(st.sum[:0]))
+	k.pool.Put(st)
+	return sum
 }
 
 // hashAuth is the MD5 authenticator of RFC 2865 §3 and RFC 2866 §3: over
 // code, identifier, length, auth (the request's authenticator for a
 // response, zeros for an Accounting, CoA or Disconnect request), the
 // attributes and the secret.
-func hashAuth(p []byte, auth []byte, secret []byte) []byte {
-	h := md5.New()
+func hashAuth(p []byte, auth []byte, secret []byte) (sum [md5.Size]byte) {
+	k := keysFor(secret)
+	st := k.pool.Get().(*keyState)
+	h := st.md
+	h.Reset()
 	h.Write(p[:4])
 	h.Write(auth)
 	h.Write(p[headerLen:])
 	h.Write(secret)
-	return h.Sum(nil)
+	copy(sum[:], h.Sum(st.sum[:0]))
+	k.pool.Put(st)
+	return sum
 }
 
-var zeroAuth [16]byte
+var zeroAuth [md5.Size]byte
 
-// withMA returns p's attributes with a zero Message-Authenticator first:
-// first, because a signature ahead of every other attribute is what the
-// BlastRADIUS advisories ask for (a forger cannot hide a prefix before it).
-func withMA(attrs radius.Attributes) radius.Attributes {
-	out := make(radius.Attributes, 0, len(attrs)+1)
-	out = append(out, &radius.AVP{Type: rfc2869.MessageAuthenticator_Type, Attribute: make(radius.Attribute, md5.Size)})
-	for _, a := range attrs {
-		if a.Type != rfc2869.MessageAuthenticator_Type {
-			out = append(out, a)
+// marshal encodes p with a zero Message-Authenticator as its first
+// attribute, any other Message-Authenticator in p left out: first, because
+// a signature ahead of every other attribute is what the BlastRADIUS
+// advisories ask for (a forger cannot hide a prefix before it). It is
+// layeh.com/radius's MarshalBinary with the attribute put in place as the
+// packet is written, rather than a copy of the attribute list made to hold
+// it: attributes of a type beyond 255 are skipped and a value over 253
+// octets or a packet over 4096 is an error, as there.
+func marshal(p *radius.Packet) ([]byte, error) {
+	size := headerLen + maLen
+	for _, a := range p.Attributes {
+		if a.Type < 0 || a.Type > 255 || a.Type == rfc2869.MessageAuthenticator_Type {
+			continue
 		}
+		if len(a.Attribute) > 253 {
+			return nil, errors.New("radius: attribute too large")
+		}
+		size += 2 + len(a.Attribute)
 	}
-	return out
+	if size > radius.MaxPacketLength {
+		return nil, errors.New("radius: packet is too large")
+	}
+	b := make([]byte, headerLen, size)
+	b[0] = byte(p.Code)
+	b[1] = p.Identifier
+	binary.BigEndian.PutUint16(b[2:4], uint16(size))
+	copy(b[4:20], p.Authenticator[:])
+	b = append(b, maType, maLen)
+	b = append(b, zeroAuth[:]...)
+	for _, a := range p.Attributes {
+		if a.Type < 0 || a.Type > 255 || a.Type == rfc2869.MessageAuthenticator_Type {
+			continue
+		}
+		b = append(b, byte(a.Type), byte(2+len(a.Attribute)))
+		b = append(b, a.Attribute...)
+	}
+	return b, nil
 }
 
 // encodeRequest encodes a request with a Message-Authenticator. An
@@ -129,19 +210,20 @@ func withMA(attrs radius.Attributes) radius.Attributes {
 // Authenticator (RFC 2866 §3, RFC 5176 §3.5).
 func encodeRequest(p *radius.Packet) ([]byte, error) {
 	q := *p
-	q.Attributes = withMA(p.Attributes)
 	hashed := q.Code != radius.CodeAccessRequest && q.Code != radius.CodeStatusServer
 	if hashed {
 		q.Authenticator = zeroAuth
 	}
-	b, err := q.MarshalBinary()
+	b, err := marshal(&q)
 	if err != nil {
 		return nil, fmt.Errorf("radius: encode %v: %w", q.Code, err)
 	}
 	ma := headerLen
-	copy(b[ma+2:ma+maLen], macOver(b, ma, b[4:20], q.Secret))
+	mac := macOver(b, ma, b[4:20], q.Secret)
+	copy(b[ma+2:ma+maLen], mac[:])
 	if hashed {
-		copy(b[4:20], hashAuth(b, zeroAuth[:], q.Secret))
+		h := hashAuth(b, zeroAuth[:], q.Secret)
+		copy(b[4:20], h[:])
 	}
 	return b, nil
 }
@@ -151,25 +233,16 @@ func encodeRequest(p *radius.Packet) ([]byte, error) {
 // the Response Authenticator (RFC 2865 §3, RFC 3579 §3.2, RFC 5176 §3.5).
 func encodeResponse(p *radius.Packet, reqAuth [16]byte) ([]byte, error) {
 	q := *p
-	q.Attributes = withMA(p.Attributes)
 	q.Authenticator = reqAuth
-	b, err := q.MarshalBinary()
+	b, err := marshal(&q)
 	if err != nil {
 		return nil, fmt.Errorf("radius: encode %v: %w", q.Code, err)
 	}
-	copy(b[headerLen+2:headerLen+maLen], macOver(b, headerLen, reqAuth[:], q.Secret))
-	copy(b[4:20], hashAuth(b, reqAuth[:], q.Secret))
+	mac := macOver(b, headerLen, reqAuth[:], q.Secret)
+	copy(b[headerLen+2:headerLen+maLen], mac[:])
+	h := hashAuth(b, reqAuth[:], q.Secret)
+	copy(b[4:20], h[:])
 	return b, nil
-}
-
-// newAuthenticator returns a random Request Authenticator (RFC 2865 §3:
-// unpredictable and unique over the secret's lifetime).
-func newAuthenticator() [16]byte {
-	var a [16]byte
-	if _, err := rand.Read(a[:]); err != nil {
-		panic("radius: no randomness: " + err.Error())
-	}
-	return a
 }
 
 // answers lists the codes that may answer each request code.
@@ -199,7 +272,7 @@ func verifyResponse(resp, req, secret []byte, requireMA bool) error {
 	if err != nil {
 		return err
 	}
-	if subtle.ConstantTimeCompare(hashAuth(resp, req[4:20], secret), resp[4:20]) != 1 {
+	if h := hashAuth(resp, req[4:20], secret); subtle.ConstantTimeCompare(h[:], resp[4:20]) != 1 {
 		return errBadAuth
 	}
 	if ma < 0 {
@@ -208,7 +281,7 @@ func verifyResponse(resp, req, secret []byte, requireMA bool) error {
 		}
 		return nil
 	}
-	if !hmac.Equal(macOver(resp, ma, req[4:20], secret), resp[ma+2:ma+maLen]) {
+	if mac := macOver(resp, ma, req[4:20], secret); !hmac.Equal(mac[:], resp[ma+2:ma+maLen]) {
 		return errBadMA
 	}
 	return nil
@@ -222,7 +295,7 @@ func verifyRequest(req, secret []byte, requireMA bool) error {
 	if err != nil {
 		return err
 	}
-	if subtle.ConstantTimeCompare(hashAuth(req, zeroAuth[:], secret), req[4:20]) != 1 {
+	if h := hashAuth(req, zeroAuth[:], secret); subtle.ConstantTimeCompare(h[:], req[4:20]) != 1 {
 		return errBadRequestAuth
 	}
 	if ma < 0 {
@@ -231,7 +304,7 @@ func verifyRequest(req, secret []byte, requireMA bool) error {
 		}
 		return nil
 	}
-	if !hmac.Equal(macOver(req, ma, zeroAuth[:], secret), req[ma+2:ma+maLen]) {
+	if mac := macOver(req, ma, zeroAuth[:], secret); !hmac.Equal(mac[:], req[ma+2:ma+maLen]) {
 		return errBadMA
 	}
 	return nil

@@ -3,13 +3,17 @@ package radius
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/md5"
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
+	"layeh.com/radius/rfc2869"
 )
 
 func TestFindMA(t *testing.T) {
@@ -63,6 +67,86 @@ func TestFrame(t *testing.T) {
 		b, err := frame(tc.b)
 		if tc.n < 0 && err == nil || tc.n >= 0 && (err != nil || len(b) != tc.n) {
 			t.Errorf("%s: %d bytes, %v", tc.name, len(b), err)
+		}
+	}
+}
+
+// marshal writes what layeh.com/radius's MarshalBinary writes for the
+// same packet with a zero Message-Authenticator put first and any other
+// one left out, and refuses what it refuses.
+func TestMarshal(t *testing.T) {
+	attr := func(typ radius.Type, v []byte) *radius.AVP { return &radius.AVP{Type: typ, Attribute: v} }
+	ma := attr(rfc2869.MessageAuthenticator_Type, bytes.Repeat([]byte{0xee}, 16))
+	user := attr(rfc2865.UserName_Type, []byte("alice"))
+	port := attr(rfc2865.NASPort_Type, []byte{0, 0, 0, 7})
+	for _, tc := range []struct {
+		name  string
+		attrs radius.Attributes
+		err   bool
+	}{
+		{"none", nil, false},
+		{"two", radius.Attributes{user, port}, false},
+		{"a Message-Authenticator already there is replaced", radius.Attributes{user, ma, port}, false},
+		{"type beyond 255 skipped", radius.Attributes{user, attr(300, []byte("x")), port}, false},
+		{"empty value", radius.Attributes{attr(rfc2865.State_Type, nil)}, false},
+		{"value of 253 octets", radius.Attributes{attr(rfc2865.Class_Type, make([]byte, 253))}, false},
+		{"value of 254 octets", radius.Attributes{attr(rfc2865.Class_Type, make([]byte, 254))}, true},
+		{"packet over 4096 octets", slices.Repeat(radius.Attributes{attr(rfc2865.Class_Type, make([]byte, 253))}, 17), true},
+	} {
+		p := radius.New(radius.CodeAccessRequest, []byte(testSecret))
+		p.Identifier = 42
+		p.Attributes = tc.attrs
+		got, err := marshal(p)
+		// The reference: the library's encoding of the attribute list with
+		// the zero Message-Authenticator in front.
+		q := *p
+		q.Attributes = radius.Attributes{attr(rfc2869.MessageAuthenticator_Type, make([]byte, 16))}
+		for _, a := range tc.attrs {
+			if a.Type != rfc2869.MessageAuthenticator_Type {
+				q.Attributes = append(q.Attributes, a)
+			}
+		}
+		want, werr := q.MarshalBinary()
+		if tc.err {
+			if err == nil || werr == nil {
+				t.Errorf("%s: marshal error %v, library's %v; want both", tc.name, err, werr)
+			}
+			continue
+		}
+		if err != nil || werr != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s: marshal = %x, %v\nlibrary    %x, %v", tc.name, got, err, want, werr)
+		}
+	}
+}
+
+// The keyed states are reused per secret: whatever order secrets come
+// in, each packet gets its own secret's HMAC-MD5 and MD5, as hmac.New and
+// md5.New computed afresh give them (a key over 64 octets is hashed first,
+// RFC 2104 §2, so one is among them).
+func TestKeysPerSecret(t *testing.T) {
+	p := append([]byte{4, 9, 0, 44}, make([]byte, 16)...)
+	p = append(p, 80, 18)
+	p = append(p, make([]byte, 16)...)
+	p = append(p, 1, 6, 'a', 'b', 'c', 'd')
+	auth := bytes.Repeat([]byte{0x11}, 16)
+	secrets := [][]byte{[]byte("one"), []byte("two"), bytes.Repeat([]byte("long"), 20), []byte("one")}
+	for round := range 3 {
+		for _, sec := range secrets {
+			m := hmac.New(md5.New, sec)
+			m.Write(p[:4])
+			m.Write(auth)
+			m.Write(p[20:])
+			if got := macOver(p, 20, auth, sec); !bytes.Equal(got[:], m.Sum(nil)) {
+				t.Errorf("round %d, secret %q: HMAC-MD5 %x, want %x", round, sec, got, m.Sum(nil))
+			}
+			h := md5.New()
+			h.Write(p[:4])
+			h.Write(auth)
+			h.Write(p[20:])
+			h.Write(sec)
+			if got := hashAuth(p, auth, sec); !bytes.Equal(got[:], h.Sum(nil)) {
+				t.Errorf("round %d, secret %q: MD5 %x, want %x", round, sec, got, h.Sum(nil))
+			}
 		}
 	}
 }
