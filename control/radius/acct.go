@@ -143,6 +143,7 @@ type Accounting struct {
 	backoff  time.Duration
 	drained  chan struct{} // closed when the queue empties; nil while it is empty
 	seq      uint64        // the last record's journal key
+	pass     uint64        // next's calls, to mark sessions blocked in one
 
 	// Dropped counts Interim-Updates that gave way to a full queue,
 	// Refused the records refused with ErrQueueFull.
@@ -201,6 +202,7 @@ type Session struct {
 	interim          *record // queued, not yet sending
 	reported         Usage   // the highest counters an Interim-Update carried
 	v6               IPv6Prefixes
+	blocked          uint64 // the Accounting.pass of next that saw it blocked
 }
 
 // Session returns the accounting handle of a session.
@@ -443,8 +445,13 @@ func (a *Accounting) Run(ctx context.Context) error {
 // and Stop reach the server in order even with InFlight sends at once.
 // Accounting-On and Accounting-Off are barriers: sent alone, after
 // everything before them, before anything after them. a.mu is held.
+//
+// A session is marked blocked with the pass number rather than put in a
+// set: next runs once per record sent, with up to InFlight records in
+// flight at the head of the queue, and a set built each time cost more
+// than the record's encoding.
 func (a *Accounting) next() *record {
-	var blocked map[*Session]bool
+	a.pass++
 	for i, r := range a.queue {
 		if r.sess == nil {
 			if i == 0 && !r.sending && a.inflight == 0 {
@@ -452,11 +459,8 @@ func (a *Accounting) next() *record {
 			}
 			return nil
 		}
-		if r.sending || blocked[r.sess] {
-			if blocked == nil {
-				blocked = map[*Session]bool{}
-			}
-			blocked[r.sess] = true
+		if r.sending || r.sess.blocked == a.pass {
+			r.sess.blocked = a.pass
 			continue
 		}
 		return r

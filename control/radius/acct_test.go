@@ -455,3 +455,53 @@ func TestAccountingIPv6FreeRADIUS(t *testing.T) {
 		t.Errorf("Stop: Delegated-IPv6-Prefix %q", got)
 	}
 }
+
+// next keeps each session's records in order with several in flight, and
+// Accounting-On/Off as barriers; a session blocked in one pick is free in
+// the next once its record in flight is answered.
+func TestAccountingNext(t *testing.T) {
+	c, err := NewClient([]Server{{Address: netip.MustParseAddr("127.0.0.1"), Secret: testSecret}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	a := NewAccounting(c, AccountingOptions{})
+	sa, sb, sc := a.Session(aliceSession), a.Session(aliceSession), a.Session(aliceSession)
+	rec := func(s *Session, status rfc2866.AcctStatusType, sending bool) *record {
+		return &record{sess: s, status: status, sending: sending}
+	}
+	const (
+		start   = rfc2866.AcctStatusType_Value_Start
+		interim = rfc2866.AcctStatusType_Value_InterimUpdate
+		stop    = rfc2866.AcctStatusType_Value_Stop
+		on      = rfc2866.AcctStatusType_Value_AccountingOn
+	)
+	aStart, aStop := rec(sa, start, true), rec(sa, stop, false)
+	bStart, bInterim, bStop := rec(sb, start, true), rec(sb, interim, false), rec(sb, stop, false)
+	cStart := rec(sc, start, false)
+	onIdle := &record{status: on}
+	for _, tc := range []struct {
+		name     string
+		queue    []*record
+		inflight int
+		want     *record
+	}{
+		{"empty", nil, 0, nil},
+		{"the oldest", []*record{cStart, aStop}, 0, cStart},
+		{"behind its own session's record in flight", []*record{aStart, aStop, cStart}, 1, cStart},
+		{"behind a waiting record of a session in flight", []*record{bStart, bInterim, bStop, cStart}, 1, cStart},
+		{"every session blocked", []*record{aStart, bStart, aStop, bInterim}, 2, nil},
+		{"Accounting-On first and nothing in flight", []*record{onIdle, cStart}, 0, onIdle},
+		{"Accounting-On waits for what is in flight", []*record{aStart, onIdle, cStart}, 1, nil},
+		{"nothing passes Accounting-On", []*record{aStart, aStop, onIdle, cStart}, 1, nil},
+		// The previous rows marked a and b blocked; with their records
+		// in flight answered, the next pick must not see stale marks.
+		{"a's Stop once its Start is answered", []*record{aStop, cStart}, 0, aStop},
+		{"b's Interim once its Start is answered", []*record{bInterim, bStop}, 0, bInterim},
+	} {
+		a.queue, a.inflight = tc.queue, tc.inflight
+		if got := a.next(); got != tc.want {
+			t.Errorf("%s: next = %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+}
