@@ -73,7 +73,7 @@ func main() {
 	dials := flag.Int("dials", 10, "flood: legitimate dials per phase")
 	warmup := flag.Duration("warmup", time.Second, "flood: how long the flood runs before the first dial")
 	pace := flag.Duration("pace", 100*time.Microsecond, "flood: the frames go out in batches this far apart (a smoother flood leaves fewer gaps for a subscriber's PADI)")
-	flag.StringVar(&stateMode, "state", "none", "the AC's state store (control/state): none, file (as pppoed: records written, not synced) or sync (every commit synced)")
+	flag.StringVar(&stateMode, "state", "none", "the AC's state store (control/state): none, file (as pppoed: records written, not synced) or sync (every commit synced); with -aaa radius the RADIUS backend keeps its accounting in it too, as pppoed's does")
 	modes := flag.String("modes", "off,go,xdp", "flood: where the limits apply, in turn (off: nowhere)")
 	kinds := flag.String("floods", "padi,padr", "flood: padi (random MACs), padr (one MAC)")
 	padiLimit := flag.String("padi-limit", pppoe.FormatRate(pppoe.DefaultLimits.PADIRate, pppoe.DefaultLimits.PADIBurst), "flood: as pppoed's --padi-limit")

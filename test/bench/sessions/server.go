@@ -103,22 +103,8 @@ func serve(iface, pin string, n int, aaaMode string) error {
 	if err != nil {
 		return err
 	}
-	var backend aaa.Backend = local
-	var observers []session.Observer
-	var rb *radiusaaa.Backend
-	if aaaMode == "radius" {
-		rb = radiusaaa.NewBackend(local, radiusaaa.BackendOptions{})
-		defer func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			rb.Close(ctx)
-		}()
-		backend, observers = rb, []session.Observer{rb}
-	}
-	// Off until the flood bench's "limits" command; pppoed leaves the Go
-	// limiter nil and sets the data plane's.
-	lim := pppoe.NewLimiter(pppoe.Limits{})
 	var journal server.Journal // nil: no store (a nil *state.Store would not be)
+	var writer *state.Writer
 	if stateMode != "none" {
 		dir, err := os.MkdirTemp("", "bench-sessions-state")
 		if err != nil {
@@ -134,8 +120,29 @@ func serve(iface, pin string, n int, aaaMode string) error {
 		// writer.
 		w := state.NewWriter(store, state.WriterOptions{})
 		defer w.Close()
-		journal = w
+		journal, writer = w, w
 	}
+	var backend aaa.Backend = local
+	var observers []session.Observer
+	var rb *radiusaaa.Backend
+	if aaaMode == "radius" {
+		// With a store, the backend keeps each session's accounting and
+		// its queued records in it, as pppoed's does.
+		opts := radiusaaa.BackendOptions{}
+		if writer != nil {
+			opts.State = writer
+		}
+		rb = radiusaaa.NewBackend(local, opts)
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			rb.Close(ctx)
+		}()
+		backend, observers = rb, []session.Observer{rb}
+	}
+	// Off until the flood bench's "limits" command; pppoed leaves the Go
+	// limiter nil and sets the data plane's.
+	lim := pppoe.NewLimiter(pppoe.Limits{})
 	srv, err := server.New(cfg, server.Options{
 		Log:              log,
 		State:            journal,
