@@ -82,7 +82,7 @@ func findMA(p []byte) (int, error) {
 
 // keys holds the HMAC-MD5 and MD5 states of one secret for reuse.
 // hmac.New hashes the key into fresh inner and outer states every time
-// (ten allocations and two MD5 compressions for a Message-Authenticator);
+// (six allocations and two MD5 compressions per Message-Authenticator);
 // a state put back after use is reset to the keyed one for the next
 // packet, so a packet costs only its own hashing. Every request signs and
 // every answer verifies, twice per session set up (Access-Request,
