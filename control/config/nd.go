@@ -118,10 +118,6 @@ func isPPPoEDynamic(name string) bool {
 	return len(name) > len("<pppoe->") && strings.HasPrefix(name, "<pppoe-") && strings.HasSuffix(name, ">")
 }
 
-// NDInterface is the /ipv6 nd interface name of user's sessions: RouterOS
-// names a PPPoE server's dynamic interface <pppoe-USER>.
-func NDInterface(user string) string { return "<pppoe-" + user + ">" }
-
 // Time is a RouterOS time value printed as RouterOS prints one: 3m20s,
 // 4w2d, 0s. It reads what Seconds reads.
 type Time time.Duration

@@ -63,7 +63,7 @@ func TestNDConfigured(t *testing.T) {
 	}
 	alice := ra.DefaultParams()
 	alice.RouterLifetime, alice.ValidLifetime, alice.PreferredLifetime = 0, 2*time.Hour, time.Hour
-	if len(tab) != 2 || tab["all"] != all || tab[NDInterface("alice")] != alice {
+	if len(tab) != 2 || tab["all"] != all || tab[ra.PPPoEInterface("alice")] != alice {
 		t.Fatalf("NDTable = %+v\nwant all %+v\nalice %+v", tab, all, alice)
 	}
 	out, err := Print(c, "/ipv6 nd", false)

@@ -129,6 +129,10 @@ type tableVersion struct {
 // link without one of its own (RouterOS's interface=all).
 const AllInterfaces = "all"
 
+// PPPoEInterface is the interface name of user's PPPoE sessions in a
+// Table: RouterOS names a PPPoE server's dynamic interface <pppoe-USER>.
+func PPPoEInterface(user string) string { return "<pppoe-" + user + ">" }
+
 // Set replaces the table: byIface maps an interface name, or
 // AllInterfaces, to its parameters. A link with neither an entry of its
 // own nor an AllInterfaces entry sends no RAs. byIface must not change
