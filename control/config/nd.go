@@ -233,7 +233,7 @@ func (l *Lifetime) UnmarshalText(b []byte) error {
 
 // RAInterval is ra-interval, "min-max" (MinRtrAdvInterval,
 // MaxRtrAdvInterval of RFC 4861 §6.2.1): RouterOS's ranges 3s..20m50s and
-// 4s..30m. One time is both (RouterOS reads it so too).
+// 4s..30m.
 type RAInterval struct{ Min, Max time.Duration }
 
 // MarshalText implements encoding.TextMarshaler.
@@ -245,7 +245,7 @@ func (r RAInterval) MarshalText() ([]byte, error) {
 func (r *RAInterval) UnmarshalText(b []byte) error {
 	lo, hi, found := strings.Cut(string(b), "-")
 	if !found {
-		hi = lo
+		return fmt.Errorf("%q: want min-max", b)
 	}
 	min, err := parseSeconds(lo)
 	if err != nil {

@@ -110,6 +110,7 @@ func TestNDRejected(t *testing.T) {
 		{"/ipv6 nd set 0 ra-interval=20s-10s", "ra-interval", "min above max"},
 		{"/ipv6 nd set 0 ra-interval=10m-10m", "ra-interval", "0.75 × max"},
 		{"/ipv6 nd set 0 ra-interval=soon", "ra-interval", "want min-max"},
+		{"/ipv6 nd set 0 ra-interval=10s", "ra-interval", "want min-max"},
 		{"/ipv6 nd set 0 ra-lifetime=5m", "ra-lifetime", "shorter than the max of ra-interval"},
 		{"/ipv6 nd set 0 ra-lifetime=3h", "ra-lifetime", "outside 0..2h30m"},
 		{"/ipv6 nd set 0 mtu=1000", "mtu", "(or unspecified)"},
