@@ -162,10 +162,14 @@ static __always_inline int classify_up(struct cursor *c, __u32 ifindex, struct u
 	if (ppp == PPP_IPV6_) {
 		if (parse_ipv6(c, bpf_ntohs(u->ph->length) - 2 - u->mp, &u->ip6) < 0)
 			return UP_MALFORMED;
-		/* A client's netdev takes all of it, RAs included. */
+		/* A client's netdev takes the AC's IPv6 but what is addressed
+		 * to the link (link-local or multicast: RAs, DHCPv6 Replies).
+		 * That is the control plane's, which reads it from its packet
+		 * socket; the netdev holds no link-local address, so a kernel
+		 * forwarding IPv6 would send it back out to the AC. */
 		if (info->flags & SESSION_F_CLIENT) {
 			stamp_seen(st);
-			return UP_IPV6;
+			return v6_local_addr(u->ip6->daddr) ? UP_V6_LOCAL : UP_IPV6;
 		}
 		if (v6_local(u->ip6)) {
 			stamp_seen(st);

@@ -343,3 +343,24 @@ func TestRemoveAll(t *testing.T) {
 	}
 	e.install(t)
 }
+
+// TestClientLinkLocalToControlPlane: the AC's link-local and multicast
+// IPv6 (its DHCPv6 Replies to our fe80::, its RAs to ff02::1) are the
+// client control plane's, which reads them from its packet socket. Handed
+// to the netdev, which holds no link-local address, they were forwarded
+// by a kernel with IPv6 forwarding on back out of the netdev to the AC.
+// Global IPv6 still goes to the netdev.
+func TestClientLinkLocalToControlPlane(t *testing.T) {
+	e := newClientEnv(t)
+	e.install(t)
+	c, dev := e.sess[1], e.devs[1]
+	global := v6To(0x2001, 2)
+	e.run(t, []progCase{
+		{name: "DHCPv6 Reply to fe80:: stays out of the netdev", prog: "tc_access_in", in: c.fromAC(t, ppp.ProtocolIPv6, v6To(0xfe80, 2)), verdict: tcOK},
+		{name: "RA to ff02::1 stays out of the netdev", prog: "tc_access_in", in: c.fromAC(t, ppp.ProtocolIPv6, v6To(0xff02, 1)), verdict: tcOK},
+		{name: "fe80:: in XDP is the control plane's", prog: "xdp_access_in", in: c.fromAC(t, ppp.ProtocolIPv6, v6To(0xfe80, 2)),
+			verdict: xdpPass, counters: count1(ReasonPassControl)},
+		{name: "global IPv6 into the netdev", prog: "tc_access_in", in: c.fromAC(t, ppp.ProtocolIPv6, global), verdict: tcRedirect,
+			out: ethFrame(t, dev.MAC, peerAC, ethernet.EtherTypeIPv6, global), counters: count1(ReasonClientIn)},
+	})
+}

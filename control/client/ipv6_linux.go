@@ -12,11 +12,11 @@ import (
 )
 
 // PrepareIPv6 implements IPv6Host. The netdev is a veth: left alone, the
-// kernel would give it fe80:: from its MAC, send Router Solicitations from
-// it and form a second address from our AC's Router Advertisements, which
-// reach the netdev too (the data plane hands it all of the session's
-// IPv6). The client does Router Discovery over the session itself, with
-// its IPv6CP identifier, as pppd leaves it to its own ipv6cp.
+// kernel would give it fe80:: from its MAC and send Router Solicitations
+// from it (the data plane keeps the AC's link-local and multicast IPv6,
+// RAs included, for the control plane, so none would be answered). The
+// client does Router Discovery over the session itself, with its IPv6CP
+// identifier, as pppd leaves it to its own ipv6cp.
 func (NetlinkRoutes) PrepareIPv6(ifindex int) error {
 	l, err := netlink.LinkByIndex(ifindex)
 	if err != nil {

@@ -64,8 +64,11 @@ func (ac *testAC) eventIPv6(k acKey, s *acSession, ev link.Event) {
 			return
 		}
 		local := ipv6.InterfaceID(ev.Info.IPv6.Local)
-		adv, err := ra.NewAdvertiser(ra.Config{LocalID: local, Prefix: ac.v6.link, DNS: ac.v6.dns, Other: true,
-			RouterLifetime: ac.v6.routerLife})
+		params := ra.DefaultParams()
+		if ac.v6.routerLife != 0 {
+			params.RouterLifetime = ac.v6.routerLife
+		}
+		adv, err := ra.NewAdvertiser(ra.Config{LocalID: local, Prefix: ac.v6.link, DNS: ac.v6.dns, Other: true, Params: &params})
 		if err != nil {
 			ac.t.Errorf("AC advertiser: %v", err)
 			return

@@ -194,6 +194,10 @@ func (c *Config) selected(m *menu, cmd Command) ([]int, error) {
 	n := m.list.length(c)
 	var out []int
 	switch {
+	case t.Find && m.builtin && len(t.Where) == 1 && t.Where[0].Name == "default" && (!t.Where[0].HasValue || t.Where[0].Value == "yes"):
+		// RouterOS's export selects a built-in item by its * flag:
+		// "/ipv6 nd set [ find default=yes ] ...".
+		out = append(out, 0)
 	case t.Find:
 		conds, err := conditions(m, t.Where, cmd.Line)
 		if err != nil {
@@ -318,12 +322,12 @@ func (c *Config) modify(m *menu, cmd Command) error {
 	if err != nil {
 		return err
 	}
-	isBuiltin := func(i int) bool { return m.path == "/ppp profile" && i == 0 }
+	isBuiltin := func(i int) bool { return m.builtin && i == 0 }
 	switch cmd.Verb {
 	case "remove":
 		for k := len(idx) - 1; k >= 0; k-- {
 			if isBuiltin(idx[k]) {
-				return errf(cmd.Line, "", "%s: cannot remove the built-in %q", m.path, DefaultProfile)
+				return errf(cmd.Line, "", "%s: cannot remove the built-in %q", m.path, key(m.list.at(c, 0)))
 			}
 			m.list.remove(c, idx[k])
 		}
@@ -375,8 +379,8 @@ func change(m *menu, item reflect.Value, cmd Command, builtin bool) error {
 			resetProp(item, p)
 			continue
 		}
-		if a.Name == "name" && builtin {
-			return errf(cmd.Line, "name", "cannot rename the built-in %q", DefaultProfile)
+		if builtin && a.Name == m.keyProps[0] {
+			return errf(cmd.Line, a.Name, "cannot change %s of the built-in %q", a.Name, key(item))
 		}
 		if err := setArg(m, item, a, cmd.Line); err != nil {
 			return err
@@ -402,6 +406,9 @@ func change(m *menu, item reflect.Value, cmd Command, builtin bool) error {
 func (c *Config) Validate() error {
 	if c.Profiles.Len() == 0 || c.Profiles.At(0).Name != DefaultProfile {
 		return errf(0, "", "/ppp profile: the built-in %q profile is missing", DefaultProfile)
+	}
+	if c.ND.Len() == 0 || c.ND.At(0).Interface != "all" {
+		return errf(0, "", "/ipv6 nd: the built-in interface=all entry is missing")
 	}
 	var specs []pool.Spec
 	for _, p := range c.Pools.All() {
@@ -483,6 +490,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.checkDHCPv6Clients(); err != nil {
+		return err
+	}
+	if err := c.checkND(); err != nil {
 		return err
 	}
 	return c.checkClients()

@@ -567,7 +567,7 @@ func TestQuote(t *testing.T) {
 }
 
 func TestMenus(t *testing.T) {
-	want := []string{"/interface vlan", "/ip pool", "/ipv6 pool", "/ppp profile", "/ppp secret", "/interface pppoe-server server", "/interface pppoe-client", "/ipv6 dhcp-client", "/system identity", "/ppp aaa", "/radius", "/radius incoming"}
+	want := []string{"/interface vlan", "/ip pool", "/ipv6 pool", "/ppp profile", "/ppp secret", "/interface pppoe-server server", "/interface pppoe-client", "/ipv6 dhcp-client", "/ipv6 nd", "/ipv6 nd prefix default", "/system identity", "/ppp aaa", "/radius", "/radius incoming"}
 	if got := Menus(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Menus = %v", got)
 	}

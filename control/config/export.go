@@ -9,8 +9,9 @@ import (
 
 // Export prints c in RouterOS /export form: a menu line, then one add per
 // item with the properties that differ from their defaults (name always),
-// sorted by name as RouterOS sorts them. A changed built-in default profile
-// is "set [find name=default] ...", a changed identity "set name=...".
+// sorted by name as RouterOS sorts them. A changed built-in item is
+// "set [find name=default] ..." (the profile) or "set [find
+// interface=all] ..." (/ipv6 nd), a changed identity "set name=...".
 // Load(Export(c)) yields a configuration Equal to c.
 func Export(c *Config) string {
 	var b strings.Builder
@@ -22,9 +23,11 @@ func Export(c *Config) string {
 			}
 		} else {
 			for i, item := range m.list.all(c) {
-				if m.path == "/ppp profile" && i == 0 {
+				if m.builtin && i == 0 {
 					if args := exportArgs(m, item, false); args != "" {
-						lines = append(lines, "set [find name="+DefaultProfile+"] "+args)
+						k := m.keyProps[0]
+						p, _ := propIndex(m.typ, k)
+						lines = append(lines, "set [find "+k+"="+Quote(formatProp(item, p))+"] "+args)
 					}
 					continue
 				}
@@ -46,8 +49,8 @@ func exportArgs(m *menu, item reflect.Value, withName bool) string {
 	var parts []string
 	for _, p := range props(item.Type()) {
 		v := formatProp(item, p)
-		if p.name == "name" && !withName && m.path == "/ppp profile" {
-			continue // the built-in profile is selected by name, not renamed
+		if m.builtin && !withName && p.name == m.keyProps[0] {
+			continue // a built-in item is selected by its key, not changed
 		}
 		always := withName && (p.name == "name" || slices.Contains(m.required, p.name))
 		if v == defaultText(item, p) && !always {

@@ -219,6 +219,8 @@ type Config struct {
 	Clients   List[Client]   `json:"interface-pppoe-client"`
 
 	DHCPv6Clients List[DHCPv6Client] `json:"ipv6-dhcp-client"`
+	ND            List[ND]           `json:"ipv6-nd"`
+	NDPrefix      NDPrefixDefault    `json:"ipv6-nd-prefix-default"`
 	Identity      Identity           `json:"system-identity"`
 
 	AAA            AAA            `json:"ppp-aaa"`
@@ -232,12 +234,15 @@ type Config struct {
 const DefaultProfile = "default"
 
 // New returns the configuration of a fresh install: the built-in default
-// profile and the default identity.
+// profile, the built-in /ipv6 nd entry (interface=all) and the default
+// identity.
 func New() *Config {
 	c := &Config{}
 	prof := defaults[Profile]()
 	prof.Name = DefaultProfile
 	c.Profiles.add(0, prof)
+	c.ND.add(0, newND())
+	c.NDPrefix = defaults[NDPrefixDefault]()
 	c.Identity = defaults[Identity]()
 	c.AAA = defaults[AAA]()
 	c.RadiusIncoming = defaults[RadiusIncoming]()
@@ -264,6 +269,9 @@ type menu struct {
 	// keyProps are the properties that make up an item's key; the last
 	// is the one a duplicate's error names.
 	keyProps []string
+	// builtin: the list's first item is built in (RouterOS's * flag): it
+	// cannot be removed, nor its key changed, and export sets it.
+	builtin bool
 }
 
 // menus are in export order: referenced menus before the menus that refer
@@ -272,11 +280,13 @@ var menus = []*menu{
 	{path: "/interface vlan", list: listOf[VLAN](func(c *Config) *List[VLAN] { return &c.VLANs }), autoName: "vlan", required: []string{"vlan-id", "interface"}, columns: []string{"name", "vlan-id", "interface", "use-service-tag"}},
 	{path: "/ip pool", list: listOf[Pool](func(c *Config) *List[Pool] { return &c.Pools }), autoName: "pool", required: []string{"ranges"}, columns: []string{"name", "ranges", "next-pool"}},
 	{path: "/ipv6 pool", list: listOf[IPv6Pool](func(c *Config) *List[IPv6Pool] { return &c.IPv6Pools }), required: []string{"name", "prefix", "prefix-length"}, columns: []string{"name", "prefix", "prefix-length"}},
-	{path: "/ppp profile", list: listOf[Profile](func(c *Config) *List[Profile] { return &c.Profiles }), autoName: "profile", columns: []string{"name", "local-address", "remote-address", "only-one", "change-tcp-mss"}},
+	{path: "/ppp profile", list: listOf[Profile](func(c *Config) *List[Profile] { return &c.Profiles }), autoName: "profile", builtin: true, columns: []string{"name", "local-address", "remote-address", "only-one", "change-tcp-mss"}},
 	{path: "/ppp secret", list: listOf[Secret](func(c *Config) *List[Secret] { return &c.Secrets }), required: []string{"name"}, columns: []string{"name", "service", "profile", "remote-address"}},
 	{path: "/interface pppoe-server server", list: listOf[Server](func(c *Config) *List[Server] { return &c.Servers }), required: []string{"interface"}, columns: []string{"service-name", "interface", "max-mtu", "max-mru", "mrru", "authentication", "default-profile", "max-sessions"}, keyProps: []string{"interface", "service-name"}},
 	{path: "/interface pppoe-client", list: listOf[Client](func(c *Config) *List[Client] { return &c.Clients }), autoName: "pppoe-out", required: []string{"interface"}, columns: []string{"name", "interface", "user", "service-name", "max-mtu", "max-mru"}},
 	{path: "/ipv6 dhcp-client", list: listOf[DHCPv6Client](func(c *Config) *List[DHCPv6Client] { return &c.DHCPv6Clients }), required: []string{"interface", "request"}, columns: []string{"interface", "request", "pool-name", "pool-prefix-length", "add-default-route", "use-peer-dns"}, keyProps: []string{"interface"}},
+	{path: "/ipv6 nd", list: listOf[ND](func(c *Config) *List[ND] { return &c.ND }), builtin: true, required: []string{"interface"}, columns: []string{"interface", "ra-interval", "ra-delay", "mtu", "ra-lifetime", "hop-limit", "advertise-dns"}, keyProps: []string{"interface"}},
+	{path: "/ipv6 nd prefix default", one: func(c *Config) any { return &c.NDPrefix }},
 	{path: "/system identity", one: func(c *Config) any { return &c.Identity }, columns: []string{"name"}},
 	{path: "/ppp aaa", one: func(c *Config) any { return &c.AAA }},
 	{path: "/radius", list: listOf[Radius](func(c *Config) *List[Radius] { return &c.Radius }), required: []string{"address", "secret"}, columns: []string{"service", "address", "authentication-port", "accounting-port", "timeout"}, keyProps: []string{"service", "authentication-port", "address"}},

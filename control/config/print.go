@@ -26,8 +26,8 @@ type PrintOptions struct {
 func sensitive(p prop) bool { return p.field.Tag.Get("sensitive") == "yes" }
 
 // Print renders a menu's items as RouterOS's print does: a Flags line, then
-// one numbered row per item (X for disabled, I for invalid, * for the
-// built-in profile), a ";;; comment" line above commented items. Without
+// one numbered row per item (X for disabled, I for invalid, * for a
+// built-in item), a ";;; comment" line above commented items. Without
 // detail it is a table of the menu's main columns; with detail every
 // property as name=value, free-text strings quoted, wrapped at 80 columns.
 // Control characters never reach the terminal raw (see Cell).
@@ -52,7 +52,7 @@ func PrintWith(c *Config, menuPath string, opt PrintOptions) (string, error) {
 		return b.String(), nil
 	}
 	var flags []string
-	if m.path == "/ppp profile" {
+	if m.builtin {
 		flags = append(flags, "* - default")
 	}
 	if m.hasProp("disabled") {
@@ -66,7 +66,7 @@ func PrintWith(c *Config, menuPath string, opt PrintOptions) (string, error) {
 	}
 	flag := func(i int, item reflect.Value) string {
 		f := ""
-		if m.path == "/ppp profile" && i == 0 {
+		if m.builtin && i == 0 {
 			f += "*"
 		}
 		if m.hasProp("disabled") && item.FieldByName("Disabled").Bool() {

@@ -174,6 +174,7 @@ func FuzzParse(f *testing.F) {
 		"/ppp secret\nset [find where name=\"x y\"] password=\"a\\\"b\\41\"\nremove 0,1",
 		"/system identity set name=r; /interface vlan add name=v vlan-id=7 interface=ether1",
 		"interface pppoe-client add interface=e \\\n name=x",
+		ndScript,
 	} {
 		f.Add(s)
 	}

@@ -83,3 +83,40 @@ func TestPrintShowSensitive(t *testing.T) {
 		t.Errorf("show-sensitive=yes: %v, want unsupported argument", err)
 	}
 }
+
+// /ipv6 nd through the CLI: add, set on the built-in entry by RouterOS's
+// own selector, print, the single-item /ipv6 nd prefix default, export
+// of the menu and its submenu, remove; a bad value is refused whole.
+func TestNDThroughCLI(t *testing.T) {
+	h := newHarness(t, baseConfig)
+	for _, script := range []string{
+		"/ipv6 nd add interface=<pppoe-alice> ra-lifetime=none",
+		"/ipv6 nd set [ find default=yes ] mtu=1400",
+		"/ipv6 nd prefix default set valid-lifetime=1d preferred-lifetime=12h",
+	} {
+		if _, err := h.exec(script, false); err != nil {
+			t.Fatalf("%s: %v", script, err)
+		}
+	}
+	for script, want := range map[string][]string{
+		"/ipv6 nd print":                []string{" 0 * all", "1400", "<pppoe-alice>", "none"},
+		"/ipv6 nd prefix default print": []string{"valid-lifetime: 1d", "preferred-lifetime: 12h"},
+		"/ipv6 nd export":               []string{"set [find interface=all] mtu=1400", "add interface=<pppoe-alice> ra-lifetime=none", "/ipv6 nd prefix default\nset preferred-lifetime=12h valid-lifetime=1d"},
+	} {
+		out, err := h.exec(script, false)
+		for _, w := range want {
+			if err != nil || !strings.Contains(out, w) {
+				t.Errorf("%s lacks %q (%v):\n%s", script, w, err, out)
+			}
+		}
+	}
+	if _, err := h.exec("/ipv6 nd set [find interface=<pppoe-alice>] ra-interval=10m-11m", false); err == nil || !strings.Contains(err.Error(), "ra-interval") {
+		t.Fatalf("bad ra-interval: %v", err)
+	}
+	if _, err := h.exec("/ipv6 nd remove [find interface=<pppoe-alice>]", false); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := h.exec("/ipv6 nd print", false); strings.Contains(out, "alice") {
+		t.Fatalf("removed entry still printed:\n%s", out)
+	}
+}

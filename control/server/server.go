@@ -22,6 +22,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/aaa"
 	"github.com/pppoe-xdp/pppoe-xdp/control/afpacket"
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ipv6/ra"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/lcp"
@@ -176,6 +177,9 @@ type Server struct {
 	c     counters
 
 	halfOpenLog *session.HalfOpenLog
+	// nd is the /ipv6 nd table every session reads before its RAs,
+	// replaced whole at each Apply (ra.Table).
+	nd *ra.Table
 
 	// applyMu serializes what opens and closes ports: Apply,
 	// OpenMissing, InterfaceGone and InterfaceAppeared.
@@ -284,6 +288,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		opts: opts, log: opts.Log, ids: opts.SessionIDs, ctx: ctx, stop: stop,
 		sched:       session.NewScheduler(ctx, 0),
 		halfOpenLog: session.NewHalfOpenLog(opts.Log, halfOpenLogRate, halfOpenLogBurst),
+		nd:          &ra.Table{},
 		cfg:         config.New(), bindings: map[serverKey]binding{}, ports: map[string]*port{},
 		missing:  map[string]error{},
 		sessions: map[sessionKey]*live{}, byID: map[session.ID]*live{}, byMAC: map[[6]byte]*live{},
@@ -477,6 +482,8 @@ func (s *Server) Apply(cfg *config.Config) error {
 		}
 	}
 	s.cfg, s.bindings, s.missing = cfg, newBindings, missing
+	// Live sessions take it at their next RA (session.Settings.ND).
+	s.nd.Set(cfg.NDTable())
 	holding := s.holding
 	s.mu.Unlock()
 
@@ -1016,6 +1023,7 @@ func (s *Server) sessionSettings(cfg *config.Config, srv config.Server) *session
 		EchoInterval:     s.opts.EchoInterval,
 		SetupTimeout:     s.opts.SetupTimeout,
 		ServerDUID:       s.opts.ServerDUID,
+		ND:               s.nd,
 		HalfOpenLog:      s.halfOpenLog,
 		Queue:            queue,
 		Hooks:            s.hooks(),

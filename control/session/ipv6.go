@@ -22,7 +22,11 @@ import (
 // prefix delegation (RFC 8415), and what of it the data plane holds.
 // Timers are the session's: Next and Wake, no goroutine.
 type v6 struct {
-	ra        *ra.Advertiser
+	ra *ra.Advertiser
+	// ndIface is the link's /ipv6 nd interface name, <pppoe-USER>;
+	// ndGen the ND table's generation ra's parameters come from.
+	ndIface   string
+	ndGen     uint64
 	dhcp      *dhcp6.Server
 	prefixes  Prefixes
 	installed Handle // the entry the prefixes hang off; nil when not in the data plane
@@ -78,16 +82,28 @@ func (s *Session) serverDUID() dhcpv6.DUID {
 func (s *Session) newV6(info link.Info) (*v6, error) {
 	a := s.answer
 	local := ipv6.InterfaceID(info.IPv6.Local)
+	iface := ra.PPPoEInterface(info.User)
+	gen := s.cfg.ND.Gen()
+	params, advertising := s.cfg.ND.Lookup(iface)
+	if !advertising {
+		params = ra.DefaultParams() // what an entry that comes later replaces
+	}
 	adv, err := ra.NewAdvertiser(ra.Config{
 		LocalID: local,
 		Prefix:  a.IPv6Link,
 		MTU:     uint32(info.MTU),
 		DNS:     a.IPv6DNS,
 		// O: DHCPv6 has the DNS servers and the delegated prefixes.
-		Other: a.IPv6Delegate != nil || a.IPv6Delegated.IsValid() || len(a.IPv6DNS) > 0,
+		Other:  a.IPv6Delegate != nil || a.IPv6Delegated.IsValid() || len(a.IPv6DNS) > 0,
+		Params: &params,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("router advertisements: %w", err)
+	}
+	if !advertising {
+		// No enabled /ipv6 nd entry applies: a link that is not
+		// advertising (RFC 4861 §6.2.2), until one does.
+		_ = adv.SetParams(time.Time{}, params, false)
 	}
 	var delegate dhcp6.PrefixAllocator
 	if a.IPv6Delegate != nil {
@@ -107,7 +123,7 @@ func (s *Session) newV6(info link.Info) (*v6, error) {
 	if err != nil {
 		return nil, fmt.Errorf("DHCPv6 server: %w", err)
 	}
-	return &v6{ra: adv, dhcp: srv, prefixes: Prefixes{Link: a.IPv6Link}}, nil
+	return &v6{ra: adv, ndIface: iface, ndGen: gen, dhcp: srv, prefixes: Prefixes{Link: a.IPv6Link}}, nil
 }
 
 func (v *v6) copyPrefixes() Prefixes {
@@ -154,6 +170,7 @@ func (s *Session) receiveIPv6(b []byte, now time.Time) {
 	}
 	switch p.NextHeader {
 	case ipv6.ProtoICMPv6:
+		s.refreshND(now) // the answer says what the configuration says now
 		_ = s.v6.ra.Receive(now, b)
 	case ipv6.ProtoUDP:
 		u, err := ipv6.ParseUDP(p)
@@ -236,6 +253,7 @@ func (s *Session) ipv6Wake(now time.Time) {
 		return
 	}
 	if t, ok := s.v6.ra.Next(); ok && !now.Before(t) {
+		s.refreshND(now)
 		ras, err := s.v6.ra.Step(now)
 		if err != nil {
 			s.log.Warn("router advertisement", zap.Error(err))
@@ -246,6 +264,28 @@ func (s *Session) ipv6Wake(now time.Time) {
 	}
 	if t, ok := s.v6.dhcp.Next(); ok && !now.Before(t) {
 		s.dhcpResult(s.v6.dhcp.Step(now), now)
+	}
+}
+
+// refreshND gives the advertiser the /ipv6 nd parameters in force if
+// they changed since it last had them: a configuration change reaches a
+// live session at its next RA (periodic, or the answer to an RS) without
+// the server visiting every session. An entry the advertiser refuses
+// (Validate checked it: only if the session's MTU makes it wrong) leaves
+// the old parameters, with a Warn line once per change.
+func (s *Session) refreshND(now time.Time) {
+	v := s.v6
+	gen := s.cfg.ND.Gen()
+	if gen == v.ndGen {
+		return
+	}
+	v.ndGen = gen
+	p, ok := s.cfg.ND.Lookup(v.ndIface)
+	if cur, was := v.ra.Params(); was == ok && (!ok || cur == p) {
+		return
+	}
+	if err := v.ra.SetParams(now, p, ok); err != nil {
+		s.log.Warn("router advertisement parameters", zap.String("iface", v.ndIface), zap.Error(err))
 	}
 }
 

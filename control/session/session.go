@@ -27,6 +27,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/aaa"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ipv6/ra"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/lcp"
@@ -86,6 +87,11 @@ type Settings struct {
 	// every session and kept across restarts (state.Store.ServerUUID);
 	// nil: DUID-LL from the access interface's MAC.
 	ServerDUID dhcpv6.DUID
+	// ND holds the Router Advertisement parameters (/ipv6 nd) by
+	// interface, one Table for every session of the server whatever its
+	// Settings: a session reads it before each RA, so a change applies
+	// from its next one. nil is RouterOS's defaults.
+	ND *ra.Table
 	// HalfOpenLog, if set, rate-limits the Info "session down" line of a
 	// session that never came up; nil writes every one.
 	HalfOpenLog *HalfOpenLog

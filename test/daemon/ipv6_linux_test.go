@@ -34,6 +34,12 @@ const dualStackClient = `/interface pppoe-client add name=pppoe-out1 interface=e
 /ipv6 dhcp-client add interface=pppoe-out2 request=prefix pool-name=isp-pd2
 `
 
+// dualStackND is /ipv6 nd on the AC for TestDualStack: RAs every 3–4 s
+// with a 20 min router lifetime and MTU 1400, prefix lifetimes 1 d / 12 h.
+const dualStackND = `/ipv6 nd set [ find default=yes ] ra-interval=3s-4s ra-lifetime=20m mtu=1400
+/ipv6 nd prefix default set valid-lifetime=1d preferred-lifetime=12h
+`
+
 var (
 	core6 = netip.MustParseAddr("2001:db8:ffff::2")
 	pdRE  = regexp.MustCompile(`(2001:db8:200::/56), (\S+)`)
@@ -44,7 +50,9 @@ var (
 // RDNSS server, DHCPv6-PD into a dynamic pool, IPv6 both ways through the
 // data plane, a host behind the client numbered from the delegated prefix
 // reaching the core, the Release on the wire when the client goes down,
-// and the prefix back in the AC's pool for the next subscriber.
+// and the prefix back in the AC's pool for the next subscriber. The AC's
+// RAs carry its /ipv6 nd values, and a change reaches the live session;
+// the client, forwarding IPv6, sends none of the AC's DHCPv6 Replies back.
 func TestDualStack(t *testing.T) {
 	netns.RequireTool(t, "tshark")
 	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
@@ -59,7 +67,7 @@ func TestDualStack(t *testing.T) {
 	// AC's uplink veth takes redirected frames only with GRO on its peer.
 	l.core.GRO(t, "cor0", true)
 
-	ac := startDaemon(t, l.ac, "ac", dualStackServer, l.pins, "--uplink", "up0")
+	ac := startDaemon(t, l.ac, "ac", dualStackServer+dualStackND, l.pins, "--uplink", "up0")
 	capture := l.cl.StartCapture(t, "ether2")
 	cl := startDaemon(t, l.cl, "client", dualStackClient, l.pins)
 
@@ -69,6 +77,10 @@ func TestDualStack(t *testing.T) {
 		mon = cl.monitor("pppoe-out1")
 		return mon["status"] == "connected" && mon["ipv6-address"] != "" && mon["dhcpv6-status"] == "bound"
 	})
+	// A live session's next RA (at most 4 s on) says what /ipv6 nd says
+	// now; the pings below take their time, the wait makes sure.
+	ac.ctl("/ipv6 nd set [ find default=yes ] ra-lifetime=25m")
+	changed := time.Now()
 	if !strings.HasPrefix(mon["local-ipv6"], "fe80::") || !strings.HasPrefix(mon["remote-ipv6"], "fe80::") ||
 		mon["local-ipv6"] == mon["remote-ipv6"] || mon["local-ipv6"] == "fe80::" {
 		t.Errorf("IPv6CP identifiers: local %q remote %q", mon["local-ipv6"], mon["remote-ipv6"])
@@ -146,6 +158,10 @@ func TestDualStack(t *testing.T) {
 		t.Errorf("core → host in the delegated prefix: %d/3 replies", got)
 	}
 
+	if d := 5*time.Second - time.Since(changed); d > 0 {
+		time.Sleep(d)
+	}
+
 	// The first subscriber goes: Release on the wire, the prefix back in
 	// the AC's pool, and the second subscriber gets it.
 	cl.ctl("/interface pppoe-client disable pppoe-out1")
@@ -160,5 +176,37 @@ func TestDualStack(t *testing.T) {
 	rows := capture.Fields(t, "dhcpv6.msgtype == 8", "dhcpv6.iaprefix.pref_addr", "dhcpv6.iaprefix.pref_len")
 	if len(rows) == 0 || rows[0][0] != "2001:db8:200::" || rows[0][1] != "56" {
 		t.Errorf("Release frames on ether2: %v, want one for 2001:db8:200::/56", rows)
+	}
+
+	// The first session's RAs: /ipv6 nd's values, 20 min then, after the
+	// change, 25 min (it ended by the client's PADT: no final RA).
+	ras := capture.Fields(t, "icmpv6.type == 134", "pppoe.session_id", "icmpv6.nd.ra.router_lifetime", "icmpv6.opt.mtu",
+		"icmpv6.opt.prefix.valid_lifetime", "icmpv6.opt.prefix.preferred_lifetime")
+	var lifetimes []string
+	for _, r := range ras {
+		if len(r) != 5 || len(ras) == 0 || r[0] != ras[0][0] {
+			continue
+		}
+		if r[2] != "1400" || r[3] != "86400" || r[4] != "43200" {
+			t.Errorf("RA %v: want MTU 1400, prefix lifetimes 86400/43200", r)
+		}
+		if len(lifetimes) == 0 || lifetimes[len(lifetimes)-1] != r[1] {
+			lifetimes = append(lifetimes, r[1])
+		}
+	}
+	if strings.Join(lifetimes, ",") != "1200,1500" {
+		t.Errorf("the first session's RA router lifetimes went %v; want 1200, then 1500", lifetimes)
+	}
+	// With forwarding on, the client kept the AC's Replies to itself:
+	// every Reply on ether2 comes from one MAC, the AC's.
+	replies := capture.Fields(t, "dhcpv6.msgtype == 7", "eth.src", "ipv6.hlim")
+	for _, r := range replies {
+		if r[0] != replies[0][0] {
+			t.Errorf("DHCPv6 Reply from %s (hop limit %s) after the AC's from %s: the client sent it back", r[0], r[1], replies[0][0])
+			break
+		}
+	}
+	if len(replies) == 0 {
+		t.Error("no DHCPv6 Reply on ether2")
 	}
 }

@@ -1,6 +1,7 @@
 package ra
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -12,27 +13,16 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/ipv6"
 )
 
-// Router constants of RFC 4861 §10.
+// Router constants of RFC 4861 §10. MIN_DELAY_BETWEEN_RAS is a
+// parameter (Params.MinDelay, DefaultMinDelay).
 const (
 	MaxInitialRtrAdvertInterval = 16 * time.Second
 	MaxInitialRtrAdvertisements = 3
-	MinDelayBetweenRAs          = 3 * time.Second
 	MaxRADelayTime              = 500 * time.Millisecond
 )
 
-// Defaults are RouterOS's /ipv6 nd and /ipv6 nd prefix defaults
-// (ra-interval=3m20s-10m, ra-lifetime=30m, valid-lifetime=4w2d,
-// preferred-lifetime=1w), which are also RFC 4861 §6.2.1's.
-const (
-	DefaultMinInterval       = 200 * time.Second
-	DefaultMaxInterval       = 600 * time.Second
-	DefaultRouterLifetime    = 30 * time.Minute
-	DefaultValidLifetime     = 30 * 24 * time.Hour
-	DefaultPreferredLifetime = 7 * 24 * time.Hour
-)
-
-// Config is what one session's Router Advertisements say. The zero values
-// of the durations take the defaults above.
+// Config is one session's Router Advertisements: what the session has
+// (identifier, prefix, MTU, DNS) and the operator's Params.
 type Config struct {
 	// LocalID is our IPv6CP Interface-Identifier: RAs come from
 	// fe80::LocalID, the address the client takes as its default router.
@@ -42,67 +32,48 @@ type Config struct {
 	// announced on-link and for autonomous configuration. Invalid (zero)
 	// sends RAs without prefix information, for DHCPv6-only links.
 	Prefix netip.Prefix
-	// Managed and Other are the M and O flags (RFC 4861 §4.2): addresses
-	// or other configuration by DHCPv6.
-	Managed, Other bool
-	// MTU is the link MTU announced in an MTU option; 0 sends none.
+	// Other sets the O flag (RFC 4861 §4.2) whatever Params.Other says:
+	// the session's DHCPv6 server has something to give.
+	Other bool
+	// MTU is the link's MTU, announced in an MTU option unless
+	// Params.MTU says otherwise; 0 with Params.MTU 0 sends none.
 	MTU uint32
-	// DNS is the profile's IPv6 dns-server, sent as RDNSS (RFC 8106).
+	// DNS is the profile's IPv6 dns-server, sent as RDNSS (RFC 8106)
+	// when Params.AdvertiseDNS.
 	DNS []netip.Addr
 	// DNSLifetime is RDNSS's lifetime; 0 is 3 × MaxInterval (RFC 8106 §5.1).
 	DNSLifetime time.Duration
-	// HopLimit is Cur Hop Limit for the client; 0 is unspecified.
-	HopLimit uint8
-	// RouterLifetime is how long the client may use us as default router.
-	RouterLifetime time.Duration
-	// MinInterval and MaxInterval bound the unsolicited RA period
-	// (MinRtrAdvInterval, MaxRtrAdvInterval of RFC 4861 §6.2.1).
-	MinInterval, MaxInterval time.Duration
-	// ValidLifetime and PreferredLifetime are the prefix's (RFC 4861 §4.6.2).
-	ValidLifetime, PreferredLifetime time.Duration
+	// Params are the operator's; nil is DefaultParams.
+	Params *Params
 	// Rand draws the random delays; nil seeds one from the runtime.
 	Rand *rand.Rand
 }
 
-// withDefaults fills the zero durations and checks RFC 4861 §6.2.1's
-// bounds.
-func (c Config) withDefaults() (Config, error) {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d == 0 {
-			*d = v
-		}
+// withDefaults fills in the defaults and checks the session's part; the
+// parameters are checked by Params.Check.
+func (c Config) withDefaults() (Config, Params, error) {
+	p := DefaultParams()
+	if c.Params != nil {
+		p = *c.Params
 	}
-	def(&c.MaxInterval, DefaultMaxInterval)
-	if c.MinInterval == 0 {
-		c.MinInterval = min(DefaultMinInterval, c.MaxInterval*3/4)
+	if err := p.Check(); err != nil {
+		return c, p, fmt.Errorf("ra: %w", err)
 	}
-	def(&c.RouterLifetime, DefaultRouterLifetime)
-	def(&c.ValidLifetime, DefaultValidLifetime)
-	def(&c.PreferredLifetime, DefaultPreferredLifetime)
-	def(&c.DNSLifetime, 3*c.MaxInterval)
 	switch {
-	case c.MaxInterval < 4*time.Second || c.MaxInterval > 1800*time.Second:
-		return c, fmt.Errorf("ra: max interval %v outside 4s..30m", c.MaxInterval)
-	case c.MinInterval < 3*time.Second || c.MinInterval > c.MaxInterval*3/4:
-		return c, fmt.Errorf("ra: min interval %v outside 3s..%v (0.75 × max)", c.MinInterval, c.MaxInterval*3/4)
-	case c.RouterLifetime < 0 || c.RouterLifetime > 9000*time.Second:
-		return c, fmt.Errorf("ra: router lifetime %v outside 0..2h30m", c.RouterLifetime)
-	case c.PreferredLifetime > c.ValidLifetime:
-		return c, fmt.Errorf("ra: preferred lifetime %v longer than valid lifetime %v", c.PreferredLifetime, c.ValidLifetime)
 	case c.Prefix.IsValid() && (!c.Prefix.Addr().Is6() || c.Prefix.Addr().Is4In6() || c.Prefix.Bits() != 64 || c.Prefix.Masked() != c.Prefix):
-		return c, fmt.Errorf("ra: prefix %v: want a masked IPv6 /64 (RFC 4862 §5.5.3)", c.Prefix)
+		return c, p, fmt.Errorf("ra: prefix %v: want a masked IPv6 /64 (RFC 4862 §5.5.3)", c.Prefix)
 	case c.LocalID == ipv6.InterfaceID{}:
-		return c, errors.New("ra: zero local interface identifier (RFC 5072 §4.1)")
+		return c, p, errors.New("ra: zero local interface identifier (RFC 5072 §4.1)")
 	}
 	for _, d := range c.DNS {
 		if !d.Is6() || d.Is4In6() || d.IsMulticast() || d.IsUnspecified() {
-			return c, fmt.Errorf("ra: dns-server %v is not an IPv6 unicast address", d)
+			return c, p, fmt.Errorf("ra: dns-server %v is not an IPv6 unicast address", d)
 		}
 	}
 	if c.Rand == nil {
 		c.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
-	return c, nil
+	return c, p, nil
 }
 
 // Advertiser is the server side of Router Discovery for one session: it
@@ -111,6 +82,7 @@ func (c Config) withDefaults() (Config, error) {
 // or timer: the session loop calls Step when Next says.
 type Advertiser struct {
 	cfg  Config
+	p    Params
 	src  netip.Addr
 	ra   []byte // the multicast RA; only the destination differs otherwise
 	sent int    // unsolicited RAs sent, for the initial fast ones
@@ -119,6 +91,11 @@ type Advertiser struct {
 	lastMulticast time.Time
 	pending       []reply
 	running       bool
+	// quiet: no /ipv6 nd entry applies to the link (SetParams), which is
+	// then no advertising interface (RFC 4861 §6.2.2): nothing is sent.
+	// retire: it just became one of those; the next Step sends the
+	// final RA (§6.2.5).
+	quiet, retire bool
 }
 
 // reply is a solicited RA waiting for its random delay.
@@ -129,15 +106,60 @@ type reply struct {
 
 // NewAdvertiser checks cfg and returns a stopped Advertiser.
 func NewAdvertiser(cfg Config) (*Advertiser, error) {
-	cfg, err := cfg.withDefaults()
+	cfg, p, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	a := &Advertiser{cfg: cfg, src: ipv6.LinkLocal(cfg.LocalID)}
-	if a.ra, err = a.build(ipv6.AllNodes, cfg.RouterLifetime); err != nil {
+	a := &Advertiser{cfg: cfg, p: p, src: ipv6.LinkLocal(cfg.LocalID)}
+	if a.ra, err = a.build(ipv6.AllNodes, p.RouterLifetime); err != nil {
 		return nil, err
 	}
 	return a, nil
+}
+
+// Params returns the parameters in use, and false when the link is not
+// advertising (SetParams with none).
+func (a *Advertiser) Params() (Params, bool) { return a.p, !a.quiet }
+
+// SetParams changes what the next RAs say (the configuration changed):
+// p, or, when ok is false, that no /ipv6 nd entry applies to the link any
+// more, in which case the next Step sends a final RA with router lifetime
+// zero (RFC 4861 §6.2.5) and nothing after. A link that becomes
+// advertising again starts over as at Start (§6.2.4). A shorter period
+// takes effect at once: the next unsolicited RA is drawn again if the old
+// draw is later than the new maximum. An invalid p changes nothing.
+func (a *Advertiser) SetParams(now time.Time, p Params, ok bool) error {
+	if !ok {
+		if !a.quiet {
+			a.quiet, a.retire = true, a.running
+			a.pending = nil
+			if a.retire {
+				a.nextPeriodic = now // the final RA goes at once
+			}
+		}
+		return nil
+	}
+	if err := p.Check(); err != nil {
+		return fmt.Errorf("ra: %w", err)
+	}
+	old := a.p
+	a.p = p
+	b, err := a.build(ipv6.AllNodes, p.RouterLifetime)
+	if err != nil {
+		a.p = old
+		return err
+	}
+	a.ra = b
+	switch {
+	case a.quiet:
+		a.quiet, a.retire = false, false
+		if a.running {
+			a.Start(now)
+		}
+	case a.running && a.nextPeriodic.After(now.Add(p.MaxInterval)):
+		a.nextPeriodic = now.Add(a.interval())
+	}
+	return nil
 }
 
 // Source is the link-local address RAs come from.
@@ -145,28 +167,35 @@ func (a *Advertiser) Source() netip.Addr { return a.src }
 
 // Message is the RA this advertiser sends, as ndp types.
 func (a *Advertiser) Message(routerLifetime time.Duration) *ndp.RouterAdvertisement {
-	c := a.cfg
+	c, p := a.cfg, a.p
 	m := &ndp.RouterAdvertisement{
-		CurrentHopLimit:      c.HopLimit,
-		ManagedConfiguration: c.Managed,
-		OtherConfiguration:   c.Other,
+		CurrentHopLimit:      p.HopLimit,
+		ManagedConfiguration: p.Managed,
+		OtherConfiguration:   p.Other || c.Other,
 		RouterLifetime:       routerLifetime,
+		ReachableTime:        p.ReachableTime,
+		RetransmitTimer:      p.RetransTimer,
+	}
+	if routerLifetime != 0 {
+		// RFC 4191 §2.2: a router that is no default router sends the
+		// preference as medium (zero).
+		m.RouterSelectionPreference = p.Preference
 	}
 	if c.Prefix.IsValid() {
 		m.Options = append(m.Options, &ndp.PrefixInformation{
 			PrefixLength:                   uint8(c.Prefix.Bits()),
 			OnLink:                         true,
 			AutonomousAddressConfiguration: true,
-			ValidLifetime:                  c.ValidLifetime,
-			PreferredLifetime:              c.PreferredLifetime,
+			ValidLifetime:                  p.ValidLifetime,
+			PreferredLifetime:              p.PreferredLifetime,
 			Prefix:                         c.Prefix.Addr(),
 		})
 	}
-	if c.MTU != 0 {
-		m.Options = append(m.Options, ndp.NewMTU(c.MTU))
+	if mtu := cmp.Or(p.MTU, c.MTU); mtu != 0 {
+		m.Options = append(m.Options, ndp.NewMTU(mtu))
 	}
-	if len(c.DNS) > 0 {
-		m.Options = append(m.Options, &ndp.RecursiveDNSServer{Lifetime: c.DNSLifetime, Servers: c.DNS})
+	if len(c.DNS) > 0 && p.AdvertiseDNS {
+		m.Options = append(m.Options, &ndp.RecursiveDNSServer{Lifetime: cmp.Or(c.DNSLifetime, 3*p.MaxInterval), Servers: c.DNS})
 	}
 	return m
 }
@@ -189,7 +218,7 @@ func (a *Advertiser) Start(now time.Time) {
 // address, multicast otherwise, and no multicast sooner than
 // MinDelayBetweenRAs after the previous one.
 func (a *Advertiser) Solicited(now time.Time, s Solicitation) {
-	if !a.running {
+	if !a.running || a.quiet {
 		return
 	}
 	delay := time.Duration(a.cfg.Rand.Int64N(int64(MaxRADelayTime) + 1))
@@ -197,7 +226,7 @@ func (a *Advertiser) Solicited(now time.Time, s Solicitation) {
 	if s.Src.IsUnspecified() {
 		r.dst = ipv6.AllNodes
 		if !a.lastMulticast.IsZero() {
-			if earliest := a.lastMulticast.Add(MinDelayBetweenRAs + delay); r.at.Before(earliest) {
+			if earliest := a.lastMulticast.Add(a.p.MinDelay + delay); r.at.Before(earliest) {
 				r.at = earliest
 			}
 		}
@@ -241,6 +270,23 @@ func (a *Advertiser) Step(now time.Time) ([][]byte, error) {
 	if !a.running {
 		return nil, nil
 	}
+	if a.quiet {
+		// Not advertising: wake at the old pace only to see whether
+		// an entry applies again (SetParams).
+		var out [][]byte
+		if a.retire {
+			a.retire = false
+			b, err := a.build(ipv6.AllNodes, 0)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, b)
+		}
+		if !now.Before(a.nextPeriodic) {
+			a.nextPeriodic = now.Add(a.p.MaxInterval)
+		}
+		return out, nil
+	}
 	var out [][]byte
 	multicast := false
 	keep := a.pending[:0]
@@ -251,7 +297,7 @@ func (a *Advertiser) Step(now time.Time) ([][]byte, error) {
 		case p.dst == ipv6.AllNodes:
 			multicast = true
 		default:
-			b, err := a.build(p.dst, a.cfg.RouterLifetime)
+			b, err := a.build(p.dst, a.p.RouterLifetime)
 			if err != nil {
 				return out, err
 			}
@@ -275,7 +321,7 @@ func (a *Advertiser) Step(now time.Time) ([][]byte, error) {
 // [MinInterval, MaxInterval], at most MaxInitialRtrAdvertInterval for the
 // first MaxInitialRtrAdvertisements (RFC 4861 §6.2.4).
 func (a *Advertiser) interval() time.Duration {
-	lo, hi := a.cfg.MinInterval, a.cfg.MaxInterval
+	lo, hi := a.p.MinInterval, a.p.MaxInterval
 	d := lo + time.Duration(a.cfg.Rand.Int64N(int64(hi-lo)+1))
 	if a.sent < MaxInitialRtrAdvertisements && d > MaxInitialRtrAdvertInterval {
 		d = MaxInitialRtrAdvertInterval
@@ -292,5 +338,9 @@ func (a *Advertiser) Stop() ([]byte, error) {
 	}
 	a.running = false
 	a.pending = nil
+	if a.quiet && !a.retire {
+		return nil, nil // said already, or never advertised
+	}
+	a.retire = false
 	return a.build(ipv6.AllNodes, 0)
 }

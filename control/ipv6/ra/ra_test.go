@@ -151,7 +151,7 @@ func TestUnsolicitedSchedule(t *testing.T) {
 
 // TestSolicitedAnswers: an RS from an address is answered unicast within
 // MaxRADelayTime; from the unspecified address by multicast, never
-// sooner than MinDelayBetweenRAs after the last multicast; two RSs
+// sooner than DefaultMinDelay after the last multicast; two RSs
 // waiting on one answer get one.
 func TestSolicitedAnswers(t *testing.T) {
 	a := newAdvertiser(t, testConfig())
@@ -189,7 +189,7 @@ func TestSolicitedAnswers(t *testing.T) {
 
 	a.Solicited(now, Solicitation{Src: netip.IPv6Unspecified()})
 	next, _ = a.Next()
-	if next.Before(t0.Add(MinDelayBetweenRAs)) {
+	if next.Before(t0.Add(DefaultMinDelay)) {
 		t.Fatalf("multicast answer at %v, %v after the last multicast", next, next.Sub(t0))
 	}
 	out, _ = a.Step(next)
@@ -204,10 +204,15 @@ func TestConfigRejected(t *testing.T) {
 		name string
 		mod  func(*Config)
 	}{
-		{"max interval too short", func(c *Config) { c.MaxInterval = 3 * time.Second }},
-		{"min above 0.75 max", func(c *Config) { c.MinInterval, c.MaxInterval = 500*time.Second, 600*time.Second }},
-		{"router lifetime too long", func(c *Config) { c.RouterLifetime = 3 * time.Hour }},
-		{"preferred > valid", func(c *Config) { c.ValidLifetime, c.PreferredLifetime = time.Hour, 2*time.Hour }},
+		{"max interval too short", func(c *Config) { c.Params.MaxInterval = 3 * time.Second }},
+		{"min above 0.75 max", func(c *Config) { c.Params.MinInterval, c.Params.MaxInterval = 500*time.Second, 600*time.Second }},
+		{"router lifetime too long", func(c *Config) { c.Params.RouterLifetime = 3 * time.Hour }},
+		{"router lifetime under max interval", func(c *Config) { c.Params.RouterLifetime = 5 * time.Minute }},
+		{"preferred > valid", func(c *Config) { c.Params.ValidLifetime, c.Params.PreferredLifetime = time.Hour, 2*time.Hour }},
+		{"mtu under 1280", func(c *Config) { c.Params.MTU = 1279 }},
+		{"ra-delay over min interval", func(c *Config) { c.Params.MinDelay = 201 * time.Second }},
+		{"reachable time over 1h", func(c *Config) { c.Params.ReachableTime = time.Hour + time.Second }},
+		{"reserved preference", func(c *Config) { c.Params.Preference = 2 }},
 		{"prefix not /64", func(c *Config) { c.Prefix = netip.MustParsePrefix("2001:db8::/56") }},
 		{"prefix IPv4", func(c *Config) { c.Prefix = netip.MustParsePrefix("10.0.0.0/24") }},
 		{"zero identifier", func(c *Config) { c.LocalID = ipv6.InterfaceID{} }},
@@ -215,6 +220,8 @@ func TestConfigRejected(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := testConfig()
+			p := DefaultParams()
+			c.Params = &p
 			tc.mod(&c)
 			if _, err := NewAdvertiser(c); err == nil {
 				t.Fatal("accepted")
