@@ -577,6 +577,13 @@ func (s *session) journal(info link.Info, flush bool) {
 	if err != nil {
 		return
 	}
+	var seq uint32
+	if s.mp != nil {
+		seq = s.mp.SendSeq()
+	}
+	if !flush && !s.ncpChanged && bytes.Equal(b, s.journaled) && !s.mpMoved(seq) {
+		return
+	}
 	saved, err := s.lk.Save()
 	if err != nil {
 		return
@@ -584,13 +591,6 @@ func (s *session) journal(info link.Info, flush bool) {
 	lb, err := saved.MarshalBinary()
 	if err != nil {
 		s.log.Warn("state store", zap.Error(err))
-		return
-	}
-	var seq uint32
-	if s.mp != nil {
-		seq = s.mp.SendSeq()
-	}
-	if !flush && bytes.Equal(b, s.journaled) && bytes.Equal(lb, s.journaledLink) && !s.mpMoved(seq) {
 		return
 	}
 	if s.record == 0 {
@@ -603,8 +603,13 @@ func (s *session) journal(info link.Info, flush bool) {
 		Handle: s.record, Role: state.RoleClient, Phase: state.PhaseUp, SessionID: s.ps.SessionID,
 		Iface:  state.Interface{Name: c.cfg.Interface, Ifindex: s.att.Ifindex},
 		Client: c.cfg.Name, MagicLocal: info.LocalMagic, MagicPeer: info.PeerMagic, MRU: info.MRU, MTU: info.MTU,
-		User: c.cfg.User, Service: s.ps.ServiceName, LocalIPv4: info.IP.Local, PeerIPv4: info.IP.Remote,
-		DNS: c.peerDNS4(info), Started: s.started, Link: lb, ClientState: &cs, MPSeq: seq,
+		User: c.cfg.User, Service: s.ps.ServiceName,
+		Started: s.started, Link: lb, ClientState: &cs, MPSeq: seq,
+	}
+	if opened(saved, ppp.ProtocolIPCP) {
+		// The link keeps IPCP's result after it closed; the record
+		// names only what is in place.
+		rec.LocalIPv4, rec.PeerIPv4, rec.DNS = info.IP.Local, info.IP.Remote, c.peerDNS4(info)
 	}
 	copy(rec.PeerMAC[:], s.ps.ACMAC)
 	copy(rec.LocalMAC[:], s.att.MAC)
@@ -621,7 +626,7 @@ func (s *session) journal(info link.Info, flush bool) {
 	if flush {
 		c.deps.State.Flush()
 	}
-	s.journaled, s.journaledLink, s.mpSeq = b, lb, seq
+	s.journaled, s.mpSeq, s.ncpChanged = b, seq, false
 }
 
 // mpRecordEvery is how far (as a fraction of the sequence space, 1/16)
@@ -660,7 +665,7 @@ func (s *session) unjournal() {
 	if err := s.c.deps.State.Delete(s.record); err != nil {
 		s.log.Warn("state store", zap.Error(err))
 	}
-	s.record, s.journaled, s.journaledLink, s.mpSeq, s.started = 0, nil, nil, 0, time.Time{}
+	s.record, s.journaled, s.mpSeq, s.started = 0, nil, 0, time.Time{}
 }
 
 // peerDNS4 is IPCP's DNS servers the client uses (use-peer-dns).

@@ -628,3 +628,51 @@ func TestAdoptIPv6Only(t *testing.T) {
 		t.Errorf("records after the stop: %+v", r)
 	}
 }
+
+// TestRecordFollowsNCPs: a dual-stack session's record names both
+// network protocols; when the AC closes IPCP and IPv6 goes on alone the
+// record is written again with IPv6CP alone and no IPv4 (a restart now
+// adopts an IPv6-only session), and it goes when the session ends.
+func TestRecordFollowsNCPs(t *testing.T) {
+	h := &hub{}
+	ac := newTestAC(t, h, acOptions{name: "ac", mac: acMAC, local: "10.0.0.1", pool: []string{"10.0.0.2"},
+		secrets: map[string]string{"u": "p"},
+		ipv6:    &acIPv6{link: v6Link, dns: []netip.Addr{v6DNS}, delegate: v6Prefix, valid: 30 * time.Second, t1: 10 * time.Second}})
+	o := newHost(t, h)
+	m := NewManager(o.deps(), nil)
+	t.Cleanup(func() { m.Close() })
+	if err := m.ApplyConfig(loadConfig(t, adoptClient)); err != nil {
+		t.Fatal(err)
+	}
+	ncps := func() (int, netip.Addr) {
+		recs := o.j.records()
+		if len(recs) != 1 {
+			return len(recs), netip.Addr{}
+		}
+		var saved link.Saved
+		if err := saved.Decode(recs[0].Link); err != nil {
+			t.Fatal(err)
+		}
+		return len(saved.NCPs), recs[0].LocalIPv4
+	}
+	waitFor(t, "both stacks recorded", func() bool { n, v4 := ncps(); return n == 2 && v4.IsValid() })
+	term, err := (&ppp.Packet{Code: ppp.TerminateRequest, Identifier: 78}).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac.rejectIPCP.Store(true)
+	ac.mu.Lock()
+	for k, s := range ac.sessions {
+		ac.send(k, s, ppp.Frame{Protocol: ppp.ProtocolIPCP, Information: term})
+	}
+	ac.mu.Unlock()
+	waitFor(t, "IPv6CP alone recorded", func() bool {
+		n, v4 := ncps()
+		st, _ := m.Monitor("out1")
+		return n == 1 && !v4.IsValid() && !st.LocalAddress.IsValid() && st.Status == StateConnected
+	})
+	m.Close()
+	if r := o.j.records(); len(r) != 0 {
+		t.Errorf("records after the stop: %+v", r)
+	}
+}

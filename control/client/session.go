@@ -64,15 +64,15 @@ type session struct {
 
 	// The state record (adopt.go): adopted until Start for a session
 	// taken over from a previous run; record is the record's handle while
-	// there is one, journaled its ClientState, journaledLink its link and
-	// mpSeq its multilink sequence number as last written, started when
-	// the session came up.
-	adopted       bool
-	record        uint64
-	journaled     []byte
-	journaledLink []byte
-	mpSeq         uint32
-	started       time.Time
+	// there is one, journaled its ClientState and mpSeq its multilink
+	// sequence number as last written, ncpChanged set when a network
+	// protocol opened or closed since, started when the session came up.
+	adopted    bool
+	record     uint64
+	journaled  []byte
+	mpSeq      uint32
+	ncpChanged bool
+	started    time.Time
 }
 
 // runSession runs the PPP link over ps until it goes down or ctx ends, and
@@ -411,6 +411,7 @@ func (s *session) Act(ev link.Event, now time.Time) {
 	case link.AuthFailed:
 		s.setReason(fmt.Sprintf("authentication failed (%s): %s", ev.Method, ev.Reason))
 	case link.NetworkUp:
+		s.ncpChanged = true
 		if ev.Protocol == ppp.ProtocolIPv6CP {
 			// Recorded before anything is installed, as IPCP's opening
 			// does: an IPv6-only session is adopted too.
@@ -435,6 +436,7 @@ func (s *session) Act(ev link.Event, now time.Time) {
 			s.eng.Carry(s, s.lk.Close("data plane failed", now), now)
 		}
 	case link.NetworkDown:
+		s.ncpChanged = true // the record loses it (sync)
 		if ev.Protocol == ppp.ProtocolIPv6CP {
 			s.ipv6Down() // IPv4 stays (RFC 1661 §3.6: NCPs are independent)
 			if !s.connected {
@@ -448,11 +450,7 @@ func (s *session) Act(ev link.Event, now time.Time) {
 		s.teardown()
 		if s.v6 == nil {
 			s.networkGone()
-		} else {
-			// IPv6 goes on alone (RFC 1661 §3.6), as on the AC: the
-			// record says IPCP is closed now.
-			s.journal(s.lk.Info(), false)
-		}
+		} // else IPv6 goes on alone (RFC 1661 §3.6), as on the AC
 	case link.ProtocolRejected:
 		s.log.Debug("protocol rejected by the AC", zap.Stringer("protocol", ev.Protocol))
 	case link.EchoReply:
