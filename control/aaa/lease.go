@@ -366,8 +366,11 @@ func (l *Local) Resume(r Resumed) (Answer, error) {
 		return a, err
 	}
 	le := a.Lease.(*Lease)
+	l.mu.Lock()
+	secrets := l.secrets // replaced by Update
+	l.mu.Unlock()
 	le.mu.Lock()
-	if sec, ok := l.secrets.Get(r.User); ok {
+	if sec, ok := secrets.Get(r.User); ok {
 		le.secret = &sec
 	} else {
 		le.secret = &Secret{Name: r.User, Profile: r.Profile}
