@@ -353,7 +353,54 @@ type Resumer interface {
 // prefixes in their /ipv6 pools; the user is counted online. Nothing is
 // checked against the secrets: the peer authenticated in the
 // earlier run and PPP does not authenticate twice.
+//
+// A network protocol that was not open (its peer may open it later, and
+// the adopted session answers it as a live one would) gets what
+// authentication would have given it: without r.Remote, Assign gives
+// the addresses of the secret and the profile then (ErrNoAddress for a
+// service without IPv4); without r.IPv6, the IPv6 of the secret and the
+// profile is assigned now, as at authentication.
 func (l *Local) Resume(r Resumed) (Answer, error) {
+	a, err := l.resume(r)
+	if err != nil || r.IPv6 != nil && r.Remote.IsValid() {
+		return a, err
+	}
+	le := a.Lease.(*Lease)
+	l.mu.Lock()
+	secrets := l.secrets // replaced by Update
+	l.mu.Unlock()
+	le.mu.Lock()
+	if sec, ok := secrets.Get(r.User); ok {
+		le.secret = &sec
+	} else {
+		le.secret = &Secret{Name: r.User, Profile: r.Profile}
+	}
+	var v6err error
+	if r.IPv6 == nil {
+		v6err = le.assignIPv6()
+	}
+	if r.Remote.IsValid() {
+		le.secret = nil // as Assign leaves it: its addresses are given
+	} else {
+		le.addrs, le.addrsDone = Addresses{}, false
+	}
+	v6 := le.v6
+	le.mu.Unlock()
+	if v6err != nil {
+		l.log.Warn("IPv6 off for the adopted session", zap.String("user", r.User), zap.Error(v6err))
+	}
+	if r.IPv6 == nil && v6.on {
+		a.IPv6, a.IPv6Link, a.IPv6DNS = true, v6.link, le.profile.IPv6DNS
+		a.DHCPv6LeaseTime = le.profile.DHCPv6LeaseTime
+		if v6.pd != nil {
+			a.IPv6Delegate = v6.pd
+		}
+	}
+	return a, nil
+}
+
+// resume is Resume for what the record holds.
+func (l *Local) resume(r Resumed) (Answer, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	prof, ok := l.profiles[r.Profile]

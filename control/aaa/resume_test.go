@@ -1,6 +1,7 @@
 package aaa_test
 
 import (
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
@@ -46,5 +47,64 @@ func TestResume(t *testing.T) {
 	ans.Lease.Release()
 	if l.PoolUsed("small") != 0 || l.Online("erin") != 0 || l.Counters().Leases != 0 {
 		t.Errorf("after release: pool %d online %d %+v", l.PoolUsed("small"), l.Online("erin"), l.Counters())
+	}
+}
+
+// TestResumeLateNCP: what a resumed session had not opened yet is given
+// as authentication would have given it. Recorded without IPv4 (IPCP
+// not open), its address comes at Assign from the profile's pool, as at
+// a first IPCP, and a service without IPv4 gets ErrNoAddress; recorded
+// without IPv6, it gets the profile's IPv6 at once. Release returns
+// everything.
+func TestResumeLateNCP(t *testing.T) {
+	l, err := aaa.New(load(t, `
+/ip pool add name=subs ranges=10.0.0.10-10.0.0.11
+/ipv6 pool add name=links prefix=2001:db8:1::/48 prefix-length=64
+/ppp profile add name=dual local-address=10.0.0.1 remote-address=subs remote-ipv6-prefix-pool=links
+/ppp profile add name=v6only remote-ipv6-prefix-pool=links
+/ppp secret add name=alice password=a profile=dual
+/ppp secret add name=carol password=c profile=v6only
+`).LocalAAA(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := netip.MustParsePrefix("2001:db8:1:7::/64")
+	v6 := &aaa.ResumedIPv6{Link: link}
+	noV4, err := l.Resume(aaa.Resumed{Service: aaa.ServicePPPoE, User: "alice", Profile: "dual", IPv6: v6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.PoolUsed("subs") != 0 || noV4.IPv6Link != link {
+		t.Fatalf("resumed without IPv4: pool %d, answer %+v", l.PoolUsed("subs"), noV4)
+	}
+	got, err := noV4.Lease.Assign()
+	if err != nil || !got.Remote.Is4() || got.Local != netip.MustParseAddr("10.0.0.1") || l.PoolUsed("subs") != 1 {
+		t.Fatalf("Assign %+v, %v; pool %d: want an address of subs", got, err, l.PoolUsed("subs"))
+	}
+	v6only, err := l.Resume(aaa.Resumed{Service: aaa.ServicePPPoE, User: "carol", Profile: "v6only",
+		IPv6: &aaa.ResumedIPv6{Link: netip.MustParsePrefix("2001:db8:1:8::/64")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v6only.Lease.Assign(); !errors.Is(err, aaa.ErrNoAddress) {
+		t.Errorf("Assign on a service without IPv4: %v, want ErrNoAddress", err)
+	}
+	noV6, err := l.Resume(aaa.Resumed{Service: aaa.ServicePPPoE, User: "alice", Profile: "dual", Pool: "subs",
+		Local: netip.MustParseAddr("10.0.0.1"), Remote: netip.MustParseAddr("10.0.0.11")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !noV6.IPv6 || !noV6.IPv6Link.IsValid() || l.PrefixPoolUsed("links") != 3 {
+		t.Fatalf("resumed without IPv6: answer IPv6 %v link %v, %d /64s out: want one of links given now",
+			noV6.IPv6, noV6.IPv6Link, l.PrefixPoolUsed("links"))
+	}
+	if a, err := noV6.Lease.Assign(); err != nil || a.Remote != netip.MustParseAddr("10.0.0.11") {
+		t.Errorf("Assign of the recorded address: %+v, %v", a, err)
+	}
+	for _, a := range []aaa.Answer{noV4, v6only, noV6} {
+		a.Lease.Release()
+	}
+	if l.PoolUsed("subs") != 0 || l.PrefixPoolUsed("links") != 0 || l.Counters().Leases != 0 {
+		t.Errorf("after release: pool %d, /64s %d, %+v", l.PoolUsed("subs"), l.PrefixPoolUsed("links"), l.Counters())
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ratelimit"
+	psession "github.com/pppoe-xdp/pppoe-xdp/control/session"
 	"github.com/pppoe-xdp/pppoe-xdp/control/state"
 )
 
@@ -195,10 +196,6 @@ func (m *Manager) Offer(rec state.Session, netdev int) error {
 	var saved link.Saved
 	if err := saved.Decode(rec.Link); err != nil {
 		return fmt.Errorf("state record without a link to restore (%v)", err)
-	}
-	if saved.Info.Multilink.Active() {
-		// MP's sequence numbers and reassembly are not recorded.
-		return errors.New("multilink sessions are not adopted")
 	}
 	r.offers[rec.Client] = &offer{rec: rec, netdev: netdev, saved: saved}
 	if k, ok := m.deps.DNS.(DNSKeeper); ok {
@@ -389,13 +386,21 @@ func (c *Client) adoptSession(att Attachment, nd Netdev, o *offer) (*session, er
 	s := &session{c: c, att: att, nd: nd, ps: ps, lk: lk, eng: newEngine(lk, queue),
 		log:     c.log.With(zap.Uint16("session_id", ps.SessionID), zap.Stringer("ac_mac", ps.ACMAC), zap.String("user", c.cfg.User)),
 		adopted: true, record: rec.Handle, started: rec.Started}
-	addr, routes := s.network(info)
-	if err := c.ensureNet(addr, routes); err != nil {
-		return nil, err
+	if info.Multilink.Active() {
+		if err := s.adoptMP(info, rec.MPSeq); err != nil {
+			return nil, err
+		}
 	}
-	s.connected, s.installed, s.everConnected, s.addr, s.routes = true, true, true, addr, routes
-	s.dns4 = slices.Clone(rec.DNS)
-	if slices.ContainsFunc(o.saved.NCPs, func(p link.SavedProtocol) bool { return p.Protocol == ppp.ProtocolIPv6CP }) {
+	s.installed, s.everConnected = true, true
+	if opened(o.saved, ppp.ProtocolIPCP) {
+		addr, routes := s.network(info)
+		if err := c.ensureNet(addr, routes); err != nil {
+			return nil, err
+		}
+		s.connected, s.addr, s.routes = true, addr, routes
+		s.dns4 = slices.Clone(rec.DNS)
+	}
+	if opened(o.saved, ppp.ProtocolIPv6CP) {
 		if err := s.adoptIPv6(info, rec.ClientState); err != nil {
 			return nil, err
 		}
@@ -406,8 +411,13 @@ func (c *Client) adoptSession(att Attachment, nd Netdev, o *offer) (*session, er
 	c.connectedAt = rec.Started
 	c.st = Status{Name: c.cfg.Name, Status: StateConnected, ACMAC: slices.Clone(ps.ACMAC), ACName: ps.ACName,
 		ServiceName: ps.ServiceName, SessionID: ps.SessionID, ActiveLinks: 1,
-		MTU: int(info.MTU), MRU: int(info.MRU), LocalAddress: info.IP.Local, RemoteAddress: info.IP.Remote,
-		DNSServers: slices.Clone(s.dns4)}
+		MTU: int(info.MTU), MRU: int(info.MRU), DNSServers: slices.Clone(s.dns4)}
+	if s.connected {
+		c.st.LocalAddress, c.st.RemoteAddress = info.IP.Local, info.IP.Remote
+	}
+	if s.mp != nil {
+		c.st.MRRU = int(s.mp.ML.RecvMRRU)
+	}
 	if s.v6 != nil {
 		c.st.LocalIPv6, c.st.RemoteIPv6 = ipv6.LinkLocal(s.v6.local), ipv6.LinkLocal(s.v6.remote)
 	}
@@ -415,6 +425,29 @@ func (c *Client) adoptSession(att Attachment, nd Netdev, o *offer) (*session, er
 	s.publishSLAAC()
 	s.publishDHCP()
 	return s, nil
+}
+
+// opened reports whether the saved link has network protocol p open.
+func opened(s link.Saved, p ppp.Protocol) bool {
+	return slices.ContainsFunc(s.NCPs, func(n link.SavedProtocol) bool { return n.Protocol == p })
+}
+
+// adoptMP restores multilink's user-space half of an adopted session as
+// LCP negotiated it: reassembly starts empty (fragments in flight at the
+// crash are lost, as RFC 1990 §4.1 allows), the packets the data plane
+// diverts are fragmented again, and the sending sequence number goes on
+// past the recorded one (mp.Fragmenter.Resume), where starting from 0
+// would be behind what the AC has seen and every fragment dropped as old.
+func (s *session) adoptMP(info link.Info, seq uint32) error {
+	mnd, ok := s.nd.(MPNetdev)
+	if !ok {
+		return errors.New("multilink session, and this data plane runs no multilink")
+	}
+	s.mp = psession.NewMPLink(info.Multilink, info.MRU, info.MTU, s.send)
+	s.mp.ResumeSeq(seq)
+	s.mpSeq = seq
+	s.divert(mnd)
+	return nil
 }
 
 // ensureNet is addNet for an adopted session: what is there stays.
@@ -527,10 +560,13 @@ func (s *session) clientState() state.ClientState {
 	return cs
 }
 
-// journal writes the session's record: with flush, before IPCP's
-// address is installed (it returns once the record is in the file);
-// otherwise when what the record holds changed since it was last
-// written. A link not opened has nothing to adopt and writes nothing.
+// journal writes the session's record: with flush, before the first
+// network protocol's session is installed or IPCP's address added (it
+// returns once the record is in the file); otherwise when what the
+// record holds changed since it was last written (the client state, the
+// link's open protocols, multilink's sequence number having moved on by
+// mpRecordEvery). A link not opened has nothing to adopt and writes
+// nothing.
 func (s *session) journal(info link.Info, flush bool) {
 	c := s.c
 	if c.deps.State == nil || c.deps.IDs == nil {
@@ -538,7 +574,14 @@ func (s *session) journal(info link.Info, flush bool) {
 	}
 	cs := s.clientState()
 	b, err := json.Marshal(cs)
-	if err != nil || (!flush && bytes.Equal(b, s.journaled)) {
+	if err != nil {
+		return
+	}
+	var seq uint32
+	if s.mp != nil {
+		seq = s.mp.SendSeq()
+	}
+	if !flush && !s.ncpChanged && bytes.Equal(b, s.journaled) && !s.mpMoved(seq) {
 		return
 	}
 	saved, err := s.lk.Save()
@@ -560,8 +603,13 @@ func (s *session) journal(info link.Info, flush bool) {
 		Handle: s.record, Role: state.RoleClient, Phase: state.PhaseUp, SessionID: s.ps.SessionID,
 		Iface:  state.Interface{Name: c.cfg.Interface, Ifindex: s.att.Ifindex},
 		Client: c.cfg.Name, MagicLocal: info.LocalMagic, MagicPeer: info.PeerMagic, MRU: info.MRU, MTU: info.MTU,
-		User: c.cfg.User, Service: s.ps.ServiceName, LocalIPv4: info.IP.Local, PeerIPv4: info.IP.Remote,
-		DNS: c.peerDNS4(info), Started: s.started, Link: lb, ClientState: &cs,
+		User: c.cfg.User, Service: s.ps.ServiceName,
+		Started: s.started, Link: lb, ClientState: &cs, MPSeq: seq,
+	}
+	if opened(saved, ppp.ProtocolIPCP) {
+		// The link keeps IPCP's result after it closed; the record
+		// names only what is in place.
+		rec.LocalIPv4, rec.PeerIPv4, rec.DNS = info.IP.Local, info.IP.Remote, c.peerDNS4(info)
 	}
 	copy(rec.PeerMAC[:], s.ps.ACMAC)
 	copy(rec.LocalMAC[:], s.att.MAC)
@@ -578,17 +626,38 @@ func (s *session) journal(info link.Info, flush bool) {
 	if flush {
 		c.deps.State.Flush()
 	}
-	s.journaled = b
+	s.journaled, s.mpSeq, s.ncpChanged = b, seq, false
 }
 
-// sync rewrites the record of a connected session if it changed.
+// mpRecordEvery is how far (as a fraction of the sequence space, 1/16)
+// multilink's sending sequence number may move on before the record is
+// written again: an adopted session resumes a quarter of the space past
+// the recorded number (mp.Fragmenter.Resume), which must stay ahead of
+// what the AC has seen.
+const mpRecordEvery = 16
+
+// mpMoved reports whether seq, the sending sequence number now, is far
+// enough past the recorded one to write the record again.
+func (s *session) mpMoved(seq uint32) bool {
+	if s.mp == nil {
+		return false
+	}
+	space := uint32(1) << 24
+	if s.mp.ML.SendShortSeq {
+		space = 1 << 12
+	}
+	return (seq-s.mpSeq)&(space-1) >= space/mpRecordEvery
+}
+
+// sync rewrites the record of an installed session if it changed.
 func (s *session) sync() {
-	if s.connected && !s.done {
+	if s.installed && !s.done {
 		s.journal(s.lk.Info(), false)
 	}
 }
 
-// unjournal deletes the session's record: it ended, or its IPCP closed.
+// unjournal deletes the session's record: it ended, or its last network
+// protocol closed.
 func (s *session) unjournal() {
 	if s.record == 0 || s.c.deps.State == nil {
 		return
@@ -596,7 +665,7 @@ func (s *session) unjournal() {
 	if err := s.c.deps.State.Delete(s.record); err != nil {
 		s.log.Warn("state store", zap.Error(err))
 	}
-	s.record, s.journaled, s.started = 0, nil, time.Time{}
+	s.record, s.journaled, s.mpSeq, s.started = 0, nil, 0, time.Time{}
 }
 
 // peerDNS4 is IPCP's DNS servers the client uses (use-peer-dns).

@@ -17,6 +17,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv6"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
 	psession "github.com/pppoe-xdp/pppoe-xdp/control/session"
 	"github.com/pppoe-xdp/pppoe-xdp/control/state"
@@ -65,6 +66,9 @@ func (d *fakeDP) AdoptNetdev(name string, _ int) (Netdev, error) {
 	nd, ok := d.netdevs[name]
 	if !ok || nd.closed || nd.session == nil {
 		return nil, fmt.Errorf("no netdev %s with a session", name)
+	}
+	if d.mp {
+		return fakeMPNetdev{nd}, nil
 	}
 	return nd, nil
 }
@@ -117,6 +121,8 @@ func (o *host) crash(t *testing.T, h *hub) *host {
 	for name, nd := range o.dp.netdevs {
 		c := *nd
 		c.dp = n.dp
+		// Multilink's diverted packets went to the killed process.
+		c.divert, c.divertTo = false, nil
 		n.dp.netdevs[name] = &c
 	}
 	o.dp.mu.Unlock()
@@ -473,5 +479,200 @@ func TestAdoptIPv6(t *testing.T) {
 		if m == dhcpv6.MessageTypeSolicit || m == dhcpv6.MessageTypeRequest {
 			t.Errorf("DHCPv6 %v from the adopted client: it should renew what it holds", m)
 		}
+	}
+}
+
+// TestAdoptMultilink: a multilink session (mrru on both ends) is taken
+// over as a single-link one is, and MP goes on: the data plane's
+// diverted packets are fragmented again (the new process registers for
+// them), with sequence numbers the AC's reassembler takes: not started
+// again at 0, which it would drop as old (RFC 1990 §4.1). The record is
+// written again with the sequence number the adopted session sends on.
+func TestAdoptMultilink(t *testing.T) {
+	h := &hub{}
+	ac := newTestAC(t, h, acOptions{name: "ac1", mac: acMAC, local: "10.0.0.1", pool: []string{"10.0.0.2"},
+		dns: [2]string{"192.0.2.53", ""}, secrets: map[string]string{"u": "p"}, mrru: 1614})
+	cfg := loadConfig(t, adoptClient+" mrru=1614")
+	first := newHost(t, h)
+	first.dp.mp = true
+	m1 := NewManager(first.deps(), nil)
+	t.Cleanup(func() { m1.Close() })
+	if err := m1.ApplyConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "connected", func() bool { st, _ := m1.Monitor("out1"); return st.Status == StateConnected })
+	before, _ := m1.Monitor("out1")
+	if before.MRRU != 1614 {
+		t.Fatalf("monitor mrru %d, want multilink up", before.MRRU)
+	}
+	upload := func(d *fakeDP, n int) {
+		t.Helper()
+		nd, _ := d.get("out1")
+		if nd.divertTo == nil {
+			t.Fatal("nothing registered for the data plane's diverted packets")
+		}
+		for range n {
+			pkt := make([]byte, 1500) // two fragments at MTU 1460
+			pkt[0] = 0x45
+			nd.divertTo(ppp.ProtocolIPv4, pkt)
+		}
+	}
+	upload(first.dp, 40)
+	waitFor(t, "40 packets reassembled by the AC", func() bool { return ac.count(func(ac *testAC) int { return ac.mpDelivered }) == 40 })
+	rec := first.j.records()[0]
+	second := first.crash(t, h)
+	second.dp.mp = true
+	m1.Close()
+	nd, _ := second.dp.get("out1")
+
+	m2 := NewManager(second.deps(), nil)
+	t.Cleanup(func() { m2.Close() })
+	m2.Resume(cfg)
+	if err := m2.Offer(rec, nd.ifindex); err != nil {
+		t.Fatalf("Offer: %v", err)
+	}
+	m2.Reconciled()
+	if err := m2.ApplyConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "adopted", func() bool { st, _ := m2.Monitor("out1"); return st.Status == StateConnected })
+	after, _ := m2.Monitor("out1")
+	if after.SessionID != before.SessionID || after.MRRU != 1614 || after.LocalAddress != before.LocalAddress {
+		t.Errorf("adopted %+v, was %+v", after, before)
+	}
+	upload(second.dp, 40)
+	waitFor(t, "40 more packets reassembled by the AC", func() bool { return ac.count(func(ac *testAC) int { return ac.mpDelivered }) == 80 })
+	if padrs, padts := ac.count(func(ac *testAC) int { return ac.padrs }), ac.count(func(ac *testAC) int { return ac.padtsIn }); padrs != 1 || padts != 0 {
+		t.Errorf("AC saw %d PADRs and %d PADTs, want the first PADR only", padrs, padts)
+	}
+	// The jump past the recorded number is recorded in turn: a second
+	// restart goes on past it.
+	waitFor(t, "the record's sequence number moved on", func() bool {
+		r := second.j.records()
+		return len(r) == 1 && r[0].MPSeq >= rec.MPSeq+1<<22
+	})
+}
+
+// TestAdoptIPv6Only: a session with IPv6CP open and IPCP not (the AC
+// rejects IPCP) is recorded as IPv6CP opens and taken over: the same
+// PPPoE session, IPv6CP identifiers, SLAAC address, default route and
+// delegated prefix, no IPv4 address, no PADT or PADR, the DHCPv6 lease
+// renewed at T1 as before; a stop then deletes its record.
+func TestAdoptIPv6Only(t *testing.T) {
+	h := &hub{}
+	ac := newTestAC(t, h, acOptions{name: "ac", mac: acMAC, local: "10.0.0.1", pool: []string{"10.0.0.2"},
+		secrets: map[string]string{"u": "p"},
+		ipv6:    &acIPv6{link: v6Link, dns: []netip.Addr{v6DNS}, delegate: v6Prefix, valid: 30 * time.Second, t1: 3 * time.Second}})
+	ac.rejectIPCP.Store(true)
+	cfg := loadConfig(t, adoptClient+`
+/ipv6 dhcp-client add interface=out1 request=prefix pool-name=isp-pd pool-prefix-length=60 add-default-route=yes default-route-distance=7 use-peer-dns=yes
+`)
+	first := newHost(t, h)
+	m1 := NewManager(first.deps(), nil)
+	t.Cleanup(func() { m1.Close() })
+	if err := m1.ApplyConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "IPv6 alone up and recorded", func() bool {
+		st, _ := m1.Monitor("out1")
+		recs := first.j.records()
+		return st.Status == StateConnected && st.IPv6Address.IsValid() && st.DHCPv6Status == "bound" && len(recs) == 1 &&
+			recs[0].ClientState.SLAAC.IsValid() && recs[0].ClientState.Lease != nil
+	})
+	before, _ := m1.Monitor("out1")
+	rec := first.j.records()[0]
+	var saved link.Saved
+	if err := saved.Decode(rec.Link); err != nil {
+		t.Fatal(err)
+	}
+	if rec.LocalIPv4.IsValid() || len(saved.NCPs) != 1 || saved.NCPs[0].Protocol != ppp.ProtocolIPv6CP {
+		t.Fatalf("record of an IPv6-only session: IPv4 %v, link %+v", rec.LocalIPv4, saved.NCPs)
+	}
+	second := first.crash(t, h)
+	m1.Close()
+	addrs, routes := second.routes.snapshot()
+	nd, _ := second.dp.get("out1")
+	seen := len(ac.dhcpSeen())
+
+	m2 := NewManager(second.deps(), nil)
+	t.Cleanup(func() { m2.Close() })
+	m2.Resume(cfg)
+	if err := m2.Offer(rec, nd.ifindex); err != nil {
+		t.Fatalf("Offer: %v", err)
+	}
+	m2.Reconciled()
+	if err := m2.ApplyConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "adopted", func() bool { st, _ := m2.Monitor("out1"); return st.Status == StateConnected })
+	after, _ := m2.Monitor("out1")
+	if after.SessionID != before.SessionID || after.LocalIPv6 != before.LocalIPv6 || after.RemoteIPv6 != before.RemoteIPv6 ||
+		after.IPv6Address != before.IPv6Address || after.DHCPv6Status != "bound" || after.DHCPv6Prefix != v6Prefix ||
+		after.LocalAddress.IsValid() || after.Uptime < before.Uptime {
+		t.Errorf("adopted %+v, was %+v", after, before)
+	}
+	if a, r := second.routes.snapshot(); !sameSet(a, addrs) || !sameSet(r, routes) {
+		t.Errorf("addresses %v routes %v after, %v %v before", a, r, addrs, routes)
+	}
+	if nd2, _ := second.dp.get("out1"); nd2.installs != nd.installs || nd2.session == nil {
+		t.Errorf("netdev %+v after the adoption, was %+v: want it as it was", nd2, nd)
+	}
+	waitFor(t, "a Renew of the adopted lease", func() bool {
+		return slices.Contains(ac.dhcpSeen()[seen:], dhcpv6.MessageTypeRenew)
+	})
+	if padrs, padts := ac.count(func(ac *testAC) int { return ac.padrs }), ac.count(func(ac *testAC) int { return ac.padtsIn }); padrs != 1 || padts != 0 {
+		t.Errorf("AC saw %d PADRs and %d PADTs, want the first PADR only", padrs, padts)
+	}
+	m2.Close()
+	if r := second.j.records(); len(r) != 0 {
+		t.Errorf("records after the stop: %+v", r)
+	}
+}
+
+// TestRecordFollowsNCPs: a dual-stack session's record names both
+// network protocols; when the AC closes IPCP and IPv6 goes on alone the
+// record is written again with IPv6CP alone and no IPv4 (a restart now
+// adopts an IPv6-only session), and it goes when the session ends.
+func TestRecordFollowsNCPs(t *testing.T) {
+	h := &hub{}
+	ac := newTestAC(t, h, acOptions{name: "ac", mac: acMAC, local: "10.0.0.1", pool: []string{"10.0.0.2"},
+		secrets: map[string]string{"u": "p"},
+		ipv6:    &acIPv6{link: v6Link, dns: []netip.Addr{v6DNS}, delegate: v6Prefix, valid: 30 * time.Second, t1: 10 * time.Second}})
+	o := newHost(t, h)
+	m := NewManager(o.deps(), nil)
+	t.Cleanup(func() { m.Close() })
+	if err := m.ApplyConfig(loadConfig(t, adoptClient)); err != nil {
+		t.Fatal(err)
+	}
+	ncps := func() (int, netip.Addr) {
+		recs := o.j.records()
+		if len(recs) != 1 {
+			return len(recs), netip.Addr{}
+		}
+		var saved link.Saved
+		if err := saved.Decode(recs[0].Link); err != nil {
+			t.Fatal(err)
+		}
+		return len(saved.NCPs), recs[0].LocalIPv4
+	}
+	waitFor(t, "both stacks recorded", func() bool { n, v4 := ncps(); return n == 2 && v4.IsValid() })
+	term, err := (&ppp.Packet{Code: ppp.TerminateRequest, Identifier: 78}).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac.rejectIPCP.Store(true)
+	ac.mu.Lock()
+	for k, s := range ac.sessions {
+		ac.send(k, s, ppp.Frame{Protocol: ppp.ProtocolIPCP, Information: term})
+	}
+	ac.mu.Unlock()
+	waitFor(t, "IPv6CP alone recorded", func() bool {
+		n, v4 := ncps()
+		st, _ := m.Monitor("out1")
+		return n == 1 && !v4.IsValid() && !st.LocalAddress.IsValid() && st.Status == StateConnected
+	})
+	m.Close()
+	if r := o.j.records(); len(r) != 0 {
+		t.Errorf("records after the stop: %+v", r)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/auth"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/lcp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
+	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/mp"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
 )
 
@@ -163,7 +164,7 @@ func (n fakeMPNetdev) Inject(proto ppp.Protocol, _ []byte) error {
 func (n fakeMPNetdev) Divert(to func(ppp.Protocol, []byte)) {
 	n.dp.mu.Lock()
 	defer n.dp.mu.Unlock()
-	n.divert = to != nil
+	n.divert, n.divertTo = to != nil, to
 }
 
 type fakeNetdev struct {
@@ -179,6 +180,7 @@ type fakeNetdev struct {
 	closed   bool
 	stats    Stats
 	divert   bool // a Divert function is registered
+	divertTo func(ppp.Protocol, []byte)
 	injected []ppp.Protocol
 }
 
@@ -208,7 +210,7 @@ func (d *fakeDP) get(name string) (fakeNetdev, bool) {
 		return fakeNetdev{}, false
 	}
 	return fakeNetdev{name: nd.name, ifindex: nd.ifindex, mtu: nd.mtu, session: nd.session, installs: nd.installs, closed: nd.closed,
-		divert: nd.divert, injected: slices.Clone(nd.injected)}, true
+		divert: nd.divert, divertTo: nd.divertTo, injected: slices.Clone(nd.injected)}, true
 }
 
 func (n *fakeNetdev) Ifindex() int { return n.ifindex }
@@ -343,6 +345,10 @@ type testAC struct {
 	echoReps []uint32 // the magic numbers of Echo-Replies to the AC's Echo-Requests (echo)
 	terms    int      // Terminate-Requests received
 	padtsIn  int
+	// mpRe reassembles each session's MP fragments (RFC 1990) as an AC
+	// would; mpDelivered counts the packets it completed.
+	mpRe        map[acKey]*mp.Reassembler
+	mpDelivered int
 }
 
 type acKey struct {
@@ -531,6 +537,10 @@ func (ac *testAC) frame(b []byte) {
 		ac.receiveIPv6(k, s, pf.Information, now)
 		return
 	}
+	if pf.Protocol == ppp.ProtocolMP {
+		ac.reassemble(k, s, pf.Information, now)
+		return
+	}
 	if pf.Protocol == ppp.ProtocolIPCP && ac.rejectIPCP.Load() {
 		rej := ppp.NewProtocolReject(0x42, pf, 1480)
 		if b, err := rej.MarshalBinary(); err == nil {
@@ -539,6 +549,25 @@ func (ac *testAC) frame(b []byte) {
 		return
 	}
 	ac.output(k, s, s.lk.Receive(pf, now))
+}
+
+// reassemble takes one of a session's MP fragments; ac.mu held.
+func (ac *testAC) reassemble(k acKey, s *acSession, b []byte, now time.Time) {
+	if ac.mpRe == nil {
+		ac.mpRe = map[acKey]*mp.Reassembler{}
+	}
+	re := ac.mpRe[k]
+	if re == nil {
+		in := s.lk.Info()
+		f := mp.Long
+		if in.Multilink.RecvShortSeq {
+			f = mp.Short
+		}
+		re = mp.NewReassembler(mp.ReassemblerConfig{Format: f, MRRU: in.Multilink.RecvMRRU, MRU: in.MRU})
+		ac.mpRe[k] = re
+	}
+	out, _ := re.Receive(b, now)
+	ac.mpDelivered += len(out)
 }
 
 // output sends a link's frames and acts on Down; ac.mu held.

@@ -64,12 +64,15 @@ type session struct {
 
 	// The state record (adopt.go): adopted until Start for a session
 	// taken over from a previous run; record is the record's handle while
-	// there is one, journaled its ClientState as last written, started
-	// when the session came up.
-	adopted   bool
-	record    uint64
-	journaled []byte
-	started   time.Time
+	// there is one, journaled its ClientState and mpSeq its multilink
+	// sequence number as last written, ncpChanged set when a network
+	// protocol opened or closed since, started when the session came up.
+	adopted    bool
+	record     uint64
+	journaled  []byte
+	mpSeq      uint32
+	ncpChanged bool
+	started    time.Time
 }
 
 // runSession runs the PPP link over ps until it goes down or ctx ends, and
@@ -142,6 +145,7 @@ func (s *session) run(ctx context.Context) (bool, string) {
 	s.ipv6Down()
 	s.teardown()
 	s.uninstall()
+	s.unjournal()
 	if !s.padtFromAC {
 		s.c.sendPADT(s.att, s.ps, s.reason)
 	}
@@ -407,8 +411,13 @@ func (s *session) Act(ev link.Event, now time.Time) {
 	case link.AuthFailed:
 		s.setReason(fmt.Sprintf("authentication failed (%s): %s", ev.Method, ev.Reason))
 	case link.NetworkUp:
+		s.ncpChanged = true
 		if ev.Protocol == ppp.ProtocolIPv6CP {
+			// Recorded before anything is installed, as IPCP's opening
+			// does: an IPv6-only session is adopted too.
+			s.journal(ev.Info, true)
 			if err := s.install(ev.Info, link.IPConfig{}); err != nil {
+				s.unjournal()
 				// IPv6CP alone up without a data plane carries nothing.
 				s.setReason("data plane: " + err.Error())
 				s.eng.Carry(s, s.lk.Close("data plane failed", now), now)
@@ -427,6 +436,7 @@ func (s *session) Act(ev link.Event, now time.Time) {
 			s.eng.Carry(s, s.lk.Close("data plane failed", now), now)
 		}
 	case link.NetworkDown:
+		s.ncpChanged = true // the record loses it (sync)
 		if ev.Protocol == ppp.ProtocolIPv6CP {
 			s.ipv6Down() // IPv4 stays (RFC 1661 §3.6: NCPs are independent)
 			if !s.connected {
@@ -492,13 +502,8 @@ func (s *session) install(info link.Info, ip link.IPConfig) error {
 	}); err != nil {
 		return fmt.Errorf("install: %w", err)
 	}
-	if m := s.mp; m != nil && mp.On {
-		s.nd.(MPNetdev).Divert(func(proto ppp.Protocol, pkt []byte) {
-			if err := m.Send(proto, pkt); err != nil {
-				s.log.Debug("multilink send", zap.Error(err))
-			}
-		})
-		s.mpOn = true
+	if s.mp != nil && mp.On {
+		s.divert(s.nd.(MPNetdev))
 	}
 	s.installed, s.everConnected = true, true
 	now := time.Now()
@@ -506,6 +511,18 @@ func (s *session) install(info link.Info, ip link.IPConfig) error {
 	s.lastStats, _ = s.nd.Stats()
 	s.scheduleProbe(now)
 	return nil
+}
+
+// divert hands multilink the packets the data plane diverts from the
+// installed session, to be fragmented (RFC 1990 §4.1).
+func (s *session) divert(nd MPNetdev) {
+	m := s.mp
+	nd.Divert(func(proto ppp.Protocol, pkt []byte) {
+		if err := m.Send(proto, pkt); err != nil {
+			s.log.Debug("multilink send", zap.Error(err))
+		}
+	})
+	s.mpOn = true
 }
 
 // connectedWith shows the session up on the monitor with what f adds (IPCP's
@@ -555,6 +572,7 @@ func (s *session) uninstall() {
 // else is the link going away.
 func (s *session) networkGone() {
 	s.uninstall()
+	s.unjournal()
 	if s.lk.Phase() == link.PhaseNetwork && !s.done {
 		s.c.setState(StateVerifying)
 	} else {
@@ -617,10 +635,11 @@ func (s *session) network(info link.Info) (Address, []Route) {
 	return addr, routes
 }
 
-// teardown undoes up: DNS, routes, address, and the record (an adopted
-// link is restored with IPCP open). The data-plane entry stays while
-// IPv6CP is open (RFC 1661 §3.6: the NCPs are independent); the caller
-// takes it away when no network protocol is left.
+// teardown undoes up: DNS, routes, address, and the record unless
+// IPv6CP is open (the caller writes it again without IPCP). The
+// data-plane entry stays while IPv6CP is open (RFC 1661 §3.6: the NCPs
+// are independent); the caller takes it away when no network protocol
+// is left.
 func (s *session) teardown() {
 	if !s.connected {
 		return
@@ -632,7 +651,9 @@ func (s *session) teardown() {
 	if err := c.delNet(s.addr, s.routes); err != nil {
 		s.log.Warn("removing address and routes", zap.Error(err))
 	}
-	s.unjournal()
+	if s.v6 == nil {
+		s.unjournal()
+	}
 	c.update(func(st *Status) {
 		st.LocalAddress, st.RemoteAddress, st.DNSServers = netip.Addr{}, netip.Addr{}, nil
 	})

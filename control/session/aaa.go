@@ -160,7 +160,9 @@ func (s *Session) addresses(string) (link.IPConfig, error) {
 		return link.IPConfig{}, fmt.Errorf("%w: %w", link.ErrNoIPv4, err)
 	}
 	if err != nil {
-		if s.addrErr == nil {
+		// A session up already (an adopted one whose peer opens IPCP
+		// late: its link rejects it) goes on: this names no end.
+		if s.addrErr == nil && !s.wasUp {
 			s.addrErr = err
 		}
 		return link.IPConfig{}, err

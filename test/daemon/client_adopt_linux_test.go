@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -205,6 +206,11 @@ func testClientAdopt(t *testing.T, how string) {
 	}
 }
 
+var (
+	inet6RE   = regexp.MustCompile(`inet6 (\S+) scope global`)
+	expiresRE = regexp.MustCompile(`expires \S+ ?`) // counts down
+)
+
 // netdev is what the kernel has of the client's netdev.
 type netdev struct {
 	Ifindex int
@@ -213,17 +219,25 @@ type netdev struct {
 	Routes  string
 }
 
-func netdevState(t *testing.T, n *netns.NS) netdev {
+func netdevState(t *testing.T, n *netns.NS) netdev { return netdevOf(t, n, "PPPoE-Out") }
+
+// netdevOf is what the kernel has of the client netdev name: IPv4 and
+// IPv6 addresses and routes.
+func netdevOf(t *testing.T, n *netns.NS, name string) netdev {
 	t.Helper()
 	var links []struct {
 		Ifindex int `json:"ifindex"`
 		MTU     int `json:"mtu"`
 	}
-	out := n.Run(t, "ip", "-j", "link", "show", "dev", "PPPoE-Out")
+	out := n.Run(t, "ip", "-j", "link", "show", "dev", name)
 	if err := json.Unmarshal([]byte(out), &links); err != nil || len(links) != 1 {
-		t.Fatalf("ip link show PPPoE-Out: %q, %v", out, err)
+		t.Fatalf("ip link show %s: %q, %v", name, out, err)
 	}
-	as, _ := addrs(n, "PPPoE-Out")
+	as, _ := addrs(n, name)
+	for _, m := range inet6RE.FindAllStringSubmatch(n.Run(t, "ip", "-6", "addr", "show", "dev", name), -1) {
+		as += " " + m[1]
+	}
+	routes := n.Run(t, "ip", "route", "show", "dev", name) + n.Run(t, "ip", "-6", "route", "show", "dev", name)
 	return netdev{Ifindex: links[0].Ifindex, MTU: links[0].MTU, Addrs: as,
-		Routes: strings.TrimSpace(n.Run(t, "ip", "route", "show", "dev", "PPPoE-Out"))}
+		Routes: strings.TrimSpace(expiresRE.ReplaceAllString(routes, ""))}
 }

@@ -288,6 +288,11 @@ func (c *Client) SendIPv6(pkt []byte) error {
 	return c.send(ppp.Frame{Protocol: ppp.ProtocolIPv6, Information: pkt})
 }
 
+// SendPPP sends one PPP frame of any protocol down the session as it is,
+// outside the client's link: a control packet its link would not send
+// (an NCP it gave up, after the AC's restart).
+func (c *Client) SendPPP(f ppp.Frame) error { return c.send(f) }
+
 // RecvIPv6 returns the next IPv6 packet the AC sent down the session
 // (Router Advertisements included).
 func (c *Client) RecvIPv6(ctx context.Context) ([]byte, error) {

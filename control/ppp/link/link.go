@@ -228,6 +228,9 @@ type Link struct {
 	ncps []*ncp
 	// noIPv4: the AC offers no IPv4 (ErrNoIPv4), IPCP is rejected.
 	noIPv4 bool
+	// restored: Restore made the link, with only the NCPs that were
+	// open then; the peer opening another later starts it (lateNCP).
+	restored bool
 
 	au     handshake
 	authID uint8
@@ -409,7 +412,11 @@ func (l *Link) Receive(f ppp.Frame, now time.Time) Output {
 			l.receiveAuth(f)
 		}
 	case ppp.ProtocolIPCP:
-		if n := l.ncp(f.Protocol); l.phase == PhaseNetwork && n != nil {
+		n := l.ncp(f.Protocol)
+		if n == nil && l.restored && !l.noIPv4 && l.phase == PhaseNetwork {
+			n = l.lateNCP(f.Protocol)
+		}
+		if l.phase == PhaseNetwork && n != nil {
 			l.receiveNCP(n, f.Information)
 		} else if l.noIPv4 {
 			l.protocolReject(f)
@@ -417,7 +424,11 @@ func (l *Link) Receive(f ppp.Frame, now time.Time) Output {
 	case ppp.ProtocolIPv4:
 		// Data is the data plane's; whatever reaches us is dropped.
 	case ppp.ProtocolIPv6, ppp.ProtocolIPv6CP:
-		if n := l.ncp(ppp.ProtocolIPv6CP); l.phase == PhaseNetwork && n != nil {
+		n := l.ncp(ppp.ProtocolIPv6CP)
+		if n == nil && l.restored && f.Protocol == ppp.ProtocolIPv6CP && l.phase == PhaseNetwork {
+			n = l.lateNCP(f.Protocol)
+		}
+		if l.phase == PhaseNetwork && n != nil {
 			if f.Protocol == ppp.ProtocolIPv6CP {
 				l.receiveNCP(n, f.Information)
 			}
@@ -743,6 +754,52 @@ func (l *Link) startIPv6Only() {
 	}
 }
 
+// lateNCP starts network protocol p on a restored link whose peer opens
+// it now: the protocol was not open when the link was saved (the peer
+// had not opened it yet, or the record was written before it did), so
+// Restore left it out. It starts as startNetwork would have started it
+// (our Configure-Request goes out, the peer's is answered next), if the
+// link offers it: IPCP when Addresses gives IPv4 addresses, IPv6CP when
+// Config.IPv6 says so. Otherwise nil, and the caller Protocol-Rejects
+// it (IPCP from then on, noIPv4).
+func (l *Link) lateNCP(p ppp.Protocol) *ncp {
+	var neg fsm.Negotiator
+	var v6 *ipv6cpNegotiator
+	switch {
+	case p == ppp.ProtocolIPCP && l.cfg.Role == Authenticator:
+		ip, err := l.cfg.Addresses.Addresses(l.info.User)
+		if err == nil && (!ip.Local.Is4() || !ip.Remote.Is4()) {
+			err = fmt.Errorf("local %v remote %v: not IPv4", ip.Local, ip.Remote)
+		}
+		if err != nil {
+			// The session is up on IPv6: IPv4 it cannot have is
+			// refused, not a reason to end it.
+			l.noIPv4 = true
+			return nil
+		}
+		neg = &ipcpServer{ip: ip}
+	case p == ppp.ProtocolIPCP:
+		neg = newIPCPClient(l.cfg.RequestDNS)
+	case p == ppp.ProtocolIPv6CP && l.cfg.IPv6 != nil && l.cfg.IPv6():
+		v6 = newIPv6CP(l.newInterfaceID)
+		neg = v6
+	default:
+		return nil
+	}
+	n := &ncp{proto: p, a: fsm.New(neg, l.fsmConfig()), v6: v6}
+	n.a.SetPeerMRU(int(l.info.MTU))
+	if p == ppp.ProtocolIPCP {
+		l.ncps = append([]*ncp{n}, l.ncps...) // IPCP first, as startNetwork orders them
+	} else {
+		l.ncps = append(l.ncps, n)
+	}
+	l.ncpDo(n, n.a.Up())
+	if l.ncp(p) == n {
+		l.ncpDo(n, n.a.Open())
+	}
+	return l.ncp(p)
+}
+
 // newInterfaceID draws a non-zero Interface-Identifier (RFC 5072 §4.1).
 func (l *Link) newInterfaceID() ipv6cp.InterfaceID {
 	for {
@@ -759,7 +816,7 @@ func (l *Link) stopNetwork() {
 			l.emit(NetworkDown{Protocol: n.proto})
 		}
 	}
-	l.ncps, l.noIPv4 = nil, false
+	l.ncps, l.noIPv4, l.restored = nil, false, false
 	l.info.IP, l.info.IPv6 = IPConfig{}, IPv6Config{}
 }
 

@@ -58,9 +58,13 @@ func saved(p ppp.Protocol, a *fsm.Automaton) SavedProtocol {
 
 // Restore returns a link in the Network phase with LCP and the saved
 // NCPs Opened, as Save found it, under cfg (the same Config the link was
-// made with; Verifier and Addresses are not asked again). No frame is
-// sent and no event emitted: the owner installs from s.Info itself. The
-// next Receive, Tick, EchoRequest or Close goes on from there.
+// made with; Verifier is not asked again). No frame is sent and no event
+// emitted: the owner installs from s.Info itself. The next Receive,
+// Tick, EchoRequest or Close goes on from there. A network protocol not
+// saved (not open yet, or the peer's to open later) is started when the
+// peer sends it, as a live link answers it: IPCP if Addresses gives
+// IPv4 addresses then, IPv6CP if cfg.IPv6 says so; otherwise it gets a
+// Protocol-Reject.
 func Restore(cfg Config, s Saved) (*Link, error) {
 	l, err := New(cfg)
 	if err != nil {
@@ -76,7 +80,7 @@ func Restore(cfg Config, s Saved) (*Link, error) {
 	l.lcp = fsm.Restore(l.lcpNeg, fc, s.LCP.Ours, s.LCP.Theirs, s.LCP.LastID)
 	l.lcp.SetPeerMRU(int(s.Info.MTU))
 	l.info = s.Info
-	l.up, l.phase = true, PhaseNetwork
+	l.up, l.phase, l.restored = true, PhaseNetwork, true
 	l.au = handshake{method: s.Info.Method, done: true}
 	for _, sp := range s.NCPs {
 		n := &ncp{proto: sp.Protocol, up: true}
