@@ -1,0 +1,355 @@
+package maps
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Shaper is how a shaped download (Rate.Shape) is shaped.
+type Shaper int
+
+const (
+	// ShaperAuto is EDT where the kernel has the fq qdisc, else HTB: the
+	// first shaped session tries fq and falls back to HTB for good when
+	// the kernel has none.
+	ShaperAuto Shaper = iota
+	// ShaperEDT gives each packet a departure time for the fq qdisc on the
+	// access interface (fq.go); a kernel without fq refuses the session.
+	ShaperEDT
+	// ShaperHTB gives each shaped session a class of an HTB qdisc on its
+	// access interface.
+	ShaperHTB
+)
+
+// ParseShaper reads a Shaper by name: auto, edt or htb.
+func ParseShaper(s string) (Shaper, error) {
+	switch s {
+	case "auto", "":
+		return ShaperAuto, nil
+	case "edt":
+		return ShaperEDT, nil
+	case "htb":
+		return ShaperHTB, nil
+	}
+	return 0, fmt.Errorf("maps: shaper %q: want auto, edt or htb", s)
+}
+
+// HTBMajor is the major number of the HTB qdisc pppoed installs on an
+// access interface (bpf/ratelimit.h RATE_HTB_MAJOR): a shaped session's
+// class is HTBMajor:minor.
+const HTBMajor = 0x5050
+
+// MaxHTBClasses is how many sessions one access interface can shape with
+// HTB: a class minor is 16 bits and 0 names the qdisc.
+const MaxHTBClasses = 0xffff
+
+// ErrNoHTBClass is wrapped when an access interface already shapes
+// MaxHTBClasses sessions.
+var ErrNoHTBClass = errors.New("no free HTB class minor")
+
+// htbBucket is the time at a class's rate (and at its ceil) its buckets
+// hold: RouterOS's queue bucket-size default, 0.1 ("bucket capacity =
+// bucket-size * max-limit"). It also carries the class over a late HTB
+// timer on a loaded machine without losing rate.
+const htbBucket = 100 * time.Millisecond
+
+// htbQuantum is each class's round-robin share per turn: one full frame.
+// The kernel's own (rate / r2q) is megabytes at 200M, which makes classes
+// that are ready at once take turns a burst at a time.
+const htbQuantum = 1600
+
+// htbClasses tracks the HTB classes of shaped sessions: which minor each
+// session index has on which access interface.
+type htbClasses struct {
+	mu      sync.Mutex
+	byIndex map[Index]htbClass
+	used    map[int]map[uint16]bool // ifindex -> minors in use
+	next    map[int]uint16          // ifindex -> where the next search starts
+}
+
+type htbClass struct {
+	ifindex int
+	minor   uint16
+}
+
+func newHTBClasses() *htbClasses {
+	return &htbClasses{byIndex: map[Index]htbClass{}, used: map[int]map[uint16]bool{}, next: map[int]uint16{}}
+}
+
+// claim records that index holds minor on ifindex (an installed session
+// found at Open).
+func (h *htbClasses) claim(i Index, ifindex int, minor uint16) {
+	if h.used[ifindex] == nil {
+		h.used[ifindex] = map[uint16]bool{}
+	}
+	h.used[ifindex][minor] = true
+	h.byIndex[i] = htbClass{ifindex, minor}
+}
+
+// alloc finds a free minor on ifindex, from where the last search ended
+// so a minor just freed is not reused at once.
+func (h *htbClasses) alloc(ifindex int) (uint16, error) {
+	used := h.used[ifindex]
+	if len(used) >= MaxHTBClasses {
+		return 0, fmt.Errorf("maps: HTB on ifindex %d: %d sessions shaped already (16-bit class minors): %w",
+			ifindex, MaxHTBClasses, ErrNoHTBClass)
+	}
+	m := h.next[ifindex]
+	for {
+		m++
+		if m == 0 {
+			m = 1
+		}
+		if !used[m] {
+			h.next[ifindex] = m
+			return m, nil
+		}
+	}
+}
+
+func (h *htbClasses) release(i Index) (htbClass, bool) {
+	c, ok := h.byIndex[i]
+	if !ok {
+		return c, false
+	}
+	delete(h.byIndex, i)
+	delete(h.used[c.ifindex], c.minor)
+	if len(h.used[c.ifindex]) == 0 {
+		delete(h.used, c.ifindex)
+	}
+	return c, true
+}
+
+// htbClassOf is the kernel class of rate r with minor on ifindex: rate =
+// max-limit; a burst (burst-limit above max-limit) is the ceil, and the
+// rate bucket is sized so that from idle the class sends at burst-limit
+// for as long as RouterOS would let an idle session burst: burst-time x
+// burst-threshold / burst-limit (README, "Downstream: policer or
+// shaper"). Both buckets hold at least htbBucket at their rate.
+func htbClassOf(ifindex int, minor uint16, r Rate) *netlink.HtbClass {
+	rate, ceil := r.Rate, r.Rate
+	buffer := bucketBytes(rate, htbBucket)
+	if r.BurstRate > r.Rate && r.BurstTime > 0 {
+		ceil = r.BurstRate
+		// bytes = (burst-limit - max-limit)/8 x burst-time x threshold / burst-limit
+		burst := float64(r.BurstRate-r.Rate) / 8 * r.BurstTime.Seconds() * float64(r.BurstThreshold) / float64(r.BurstRate)
+		buffer = max(buffer, uint64(burst))
+	}
+	cbuffer := bucketBytes(ceil, htbBucket)
+	c := netlink.NewHtbClass(netlink.ClassAttrs{
+		LinkIndex: ifindex,
+		Parent:    netlink.MakeHandle(HTBMajor, 0),
+		Handle:    netlink.MakeHandle(HTBMajor, minor),
+	}, netlink.HtbClassAttrs{Rate: rate, Ceil: ceil, Buffer: clampU32(buffer), Cbuffer: clampU32(cbuffer), Quantum: htbQuantum})
+	// The buckets are kernel ticks (u32): at a slow rate a long burst
+	// overflows them; cap at the largest.
+	c.Buffer = xmitTicks(c.Rate, buffer)
+	c.Cbuffer = xmitTicks(c.Ceil, cbuffer)
+	return c
+}
+
+func bucketBytes(bitsPerSec uint64, d time.Duration) uint64 {
+	return max(uint64(float64(bitsPerSec)/8*d.Seconds()), 2*htbQuantum)
+}
+
+func clampU32(v uint64) uint32 { return uint32(min(v, 1<<32-1)) }
+
+// xmitTicks is netlink.Xmittime without its 32-bit overflow.
+func xmitTicks(bytesPerSec, size uint64) uint32 {
+	if bytesPerSec == 0 {
+		return 0
+	}
+	return clampU32(uint64(float64(size) / float64(bytesPerSec) * 1e6 * netlink.TickInUsec()))
+}
+
+// ensureHTB makes the HTB qdisc HTBMajor:0 the root qdisc of ifindex,
+// unless it already is. Packets naming none of its classes (every
+// unshaped session's, and the host's own) go to its direct queue: sent at
+// once, unshaped. A root qdisc the operator configured is replaced, as
+// EnsureFQ does: a shaped session cannot be shaped without it.
+func ensureHTB(ifindex int) error {
+	link, err := netlink.LinkByIndex(ifindex)
+	if err != nil {
+		return fmt.Errorf("maps: HTB on ifindex %d: %w", ifindex, err)
+	}
+	if ok, err := hasHTB(link); err != nil || ok {
+		return err
+	}
+	q := netlink.NewHtb(netlink.QdiscAttrs{LinkIndex: ifindex, Parent: netlink.HANDLE_ROOT, Handle: netlink.MakeHandle(HTBMajor, 0)})
+	if err := netlink.QdiscReplace(q); err != nil {
+		return fmt.Errorf("maps: HTB on %s: %w", link.Attrs().Name, err)
+	}
+	return nil
+}
+
+// hasHTB reports whether link's root qdisc is pppoed's HTB.
+func hasHTB(link netlink.Link) (bool, error) {
+	qs, err := netlink.QdiscList(link)
+	if err != nil {
+		return false, fmt.Errorf("maps: HTB on %s: %w", link.Attrs().Name, err)
+	}
+	for _, q := range qs {
+		if q.Attrs().Parent == netlink.HANDLE_ROOT && q.Type() == "htb" && q.Attrs().Handle == netlink.MakeHandle(HTBMajor, 0) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// removeHTB deletes pppoed's HTB qdisc from ifindex (the kernel puts the
+// device's default back) once it shapes no session.
+func removeHTB(ifindex int) error {
+	q := netlink.NewHtb(netlink.QdiscAttrs{LinkIndex: ifindex, Parent: netlink.HANDLE_ROOT, Handle: netlink.MakeHandle(HTBMajor, 0)})
+	if err := netlink.QdiscDel(q); err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENODEV) && !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("maps: remove HTB from ifindex %d: %w", ifindex, err)
+	}
+	return nil
+}
+
+// shaperFor decides how the session on ifindex is shaped, installing what
+// that needs on the interface (fq or the HTB qdisc).
+func (d *Datapath) shaperFor(ifindex int) (Shaper, error) {
+	d.htbMu.Lock()
+	mode := d.shaper
+	d.htbMu.Unlock()
+	if mode == ShaperHTB {
+		return ShaperHTB, ensureHTB(ifindex)
+	}
+	_, err := EnsureFQ(ifindex)
+	if err != nil && mode == ShaperAuto && errors.Is(err, unix.ENOENT) {
+		d.htbMu.Lock()
+		d.shaper = ShaperHTB
+		d.htbMu.Unlock()
+		d.log.Info("the kernel has no fq qdisc: shaped downloads are shaped by HTB classes on the access interface")
+		return ShaperHTB, ensureHTB(ifindex)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return ShaperEDT, nil
+}
+
+// shapeTx prepares session i's shaped download rate r on ifindex: under
+// HTB it makes or changes the session's class and returns the minor the
+// BPF names (0: EDT, or not shaped). A rate change is a class change in
+// place: the class's queue stays, no packet is lost to it.
+func (d *Datapath) shapeTx(i Index, ifindex int, r Rate) (uint16, error) {
+	if !r.Shape || r.Rate == 0 {
+		return 0, nil
+	}
+	mode, err := d.shaperFor(ifindex)
+	if err != nil || mode != ShaperHTB {
+		return 0, err
+	}
+	d.htbMu.Lock()
+	defer d.htbMu.Unlock()
+	if c, ok := d.htb.byIndex[i]; ok && c.ifindex == ifindex {
+		if err := netlink.ClassChange(htbClassOf(ifindex, c.minor, r)); err != nil {
+			return 0, fmt.Errorf("maps: HTB class %x:%x: %w", HTBMajor, c.minor, err)
+		}
+		return c.minor, nil
+	}
+	minor, err := d.htb.alloc(ifindex)
+	if err != nil {
+		return 0, err
+	}
+	if err := netlink.ClassReplace(htbClassOf(ifindex, minor, r)); err != nil {
+		return 0, fmt.Errorf("maps: HTB class %x:%x on ifindex %d: %w", HTBMajor, minor, ifindex, err)
+	}
+	d.htb.claim(i, ifindex, minor)
+	return minor, nil
+}
+
+// unshapeTx deletes session i's HTB class, if it has one, after the BPF
+// stopped naming it, and the interface's qdisc with its last class.
+func (d *Datapath) unshapeTx(i Index) error {
+	d.htbMu.Lock()
+	defer d.htbMu.Unlock()
+	c, ok := d.htb.release(i)
+	if !ok {
+		return nil
+	}
+	cl := netlink.NewHtbClass(netlink.ClassAttrs{LinkIndex: c.ifindex, Parent: netlink.MakeHandle(HTBMajor, 0),
+		Handle: netlink.MakeHandle(HTBMajor, c.minor)}, netlink.HtbClassAttrs{})
+	var err error
+	if e := netlink.ClassDel(cl); e != nil && !errors.Is(e, unix.ENOENT) && !errors.Is(e, unix.ENODEV) {
+		err = fmt.Errorf("maps: delete HTB class %x:%x on ifindex %d: %w", HTBMajor, c.minor, c.ifindex, e)
+	}
+	if d.htb.used[c.ifindex] == nil {
+		err = errors.Join(err, removeHTB(c.ifindex))
+	}
+	return err
+}
+
+// rebuildHTB finds, after a restart, the class of each installed session
+// HTB shapes (its minor is in its rates flags), and deletes the classes
+// of pppoed's HTB qdiscs no installed session holds (a crash between a
+// class's creation and its session's), and a qdisc left with no class.
+// Sessions that are not restored later are removed through Remove, which
+// deletes their class.
+func (d *Datapath) rebuildHTB() error {
+	var key dataplaneSessionKey
+	var attrs dataplaneSessionAttrs
+	var l dataplaneRateLine
+	it := d.objs.Sessions.Iterate()
+	for it.Next(&key, &attrs) {
+		if d.checkIndex(Index(attrs.Index)) != nil {
+			continue
+		}
+		// unit_shift and flags share a word, flags the upper half (bpfel).
+		flags := uint32(atomic.LoadUint64(word(d.rate.rates, lineWord(Index(attrs.Index), 1, unsafe.Offsetof(l.UnitShift)))) >> 32)
+		want := uint32(dataplaneRateFlagRATE_F_SHAPE | dataplaneRateFlagRATE_F_CLASS)
+		if flags&want == want && flags>>16 != 0 {
+			d.htb.claim(Index(attrs.Index), int(attrs.Ifindex), uint16(flags>>16))
+			d.shaper = ShaperHTB
+		}
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("maps: reading pinned sessions: %w", err)
+	}
+	links, err := netlink.LinkList()
+	if err != nil {
+		return fmt.Errorf("maps: HTB: %w", err)
+	}
+	var errs []error
+	for _, link := range links {
+		ok, err := hasHTB(link)
+		if err != nil || !ok {
+			continue
+		}
+		ifindex := link.Attrs().Index
+		cls, err := netlink.ClassList(link, netlink.MakeHandle(HTBMajor, 0))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("maps: HTB classes of %s: %w", link.Attrs().Name, err))
+			continue
+		}
+		for _, c := range cls {
+			_, minor := netlink.MajorMinor(c.Attrs().Handle)
+			if c.Type() != "htb" || d.htb.used[ifindex][minor] {
+				continue
+			}
+			if err := netlink.ClassDel(c); err != nil && !errors.Is(err, unix.ENOENT) {
+				errs = append(errs, fmt.Errorf("maps: delete leftover HTB class %x:%x of %s: %w", HTBMajor, minor, link.Attrs().Name, err))
+			}
+		}
+		if len(d.htb.used[ifindex]) == 0 {
+			errs = append(errs, removeHTB(ifindex))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// HTBClass is the HTB class minor that shapes session i's download, 0 if
+// none.
+func (d *Datapath) HTBClass(i Index) uint16 {
+	d.htbMu.Lock()
+	defer d.htbMu.Unlock()
+	return d.htb.byIndex[i].minor
+}
