@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 )
 
@@ -47,8 +48,10 @@ func ParseShaper(s string) (Shaper, error) {
 const HTBMajor = 0x5050
 
 // MaxHTBClasses is how many sessions one access interface can shape with
-// HTB: a class minor is 16 bits and 0 names the qdisc.
-const MaxHTBClasses = 0xffff
+// HTB: a class minor is 16 bits, and its leaf queue's handle is minor:0,
+// a qdisc major of the device's own; so neither 0 (the qdisc itself),
+// HTBMajor (the HTB qdisc) nor 0xffff (ingress and clsact) is a minor.
+const MaxHTBClasses = 0xffff - 2
 
 // ErrNoHTBClass is wrapped when an access interface already shapes
 // MaxHTBClasses sessions.
@@ -64,6 +67,43 @@ const htbBucket = 100 * time.Millisecond
 // The kernel's own (rate / r2q) is megabytes at 200M, which makes classes
 // that are ready at once take turns a burst at a time.
 const htbQuantum = 1600
+
+// A class's leaf queue holds the shaper's horizon (Rate.Depth, as the EDT
+// shaper drops packets later than it) in full frames, within fq's bounds
+// for one flow (fq.go): the kernel's default, the device's txqueuelen
+// (1000 packets), is 1.2 s at 10M and 12 s at 1M.
+const (
+	htbLeafFrame    = 1514
+	htbLeafMin      = 64
+	htbLeafMaxLimit = fqFlowPacketLimit
+)
+
+// htbLeafLimit is the leaf queue's length in packets for rate r.
+func htbLeafLimit(r Rate) uint32 {
+	depth := r.Depth
+	if depth <= 0 {
+		depth = DefaultRateDepth
+	}
+	n := uint64(float64(r.Rate) / 8 * depth.Seconds() / htbLeafFrame)
+	return uint32(min(max(n, htbLeafMin), htbLeafMaxLimit))
+}
+
+// setLeafLimit makes class minor's leaf a pfifo of n packets, handle
+// minor:0 (tc qdisc replace parent MAJOR:minor handle minor: pfifo limit
+// n; vishvananda/netlink has no fifo qdisc). The leaf HTB makes itself
+// has handle 0, which no request can name to change; a handle of ours
+// names it for a rate change, which changes it in place: its packets stay.
+func setLeafLimit(ifindex int, minor uint16, n uint32) error {
+	req := nl.NewNetlinkRequest(unix.RTM_NEWQDISC, unix.NLM_F_CREATE|unix.NLM_F_ACK)
+	req.AddData(&nl.TcMsg{Family: nl.FAMILY_ALL, Ifindex: int32(ifindex), Handle: netlink.MakeHandle(minor, 0),
+		Parent: netlink.MakeHandle(HTBMajor, minor)})
+	req.AddData(nl.NewRtAttr(nl.TCA_KIND, nl.ZeroTerminated("pfifo")))
+	req.AddData(nl.NewRtAttr(nl.TCA_OPTIONS, nl.Uint32Attr(n))) // struct tc_fifo_qopt
+	if _, err := req.Execute(unix.NETLINK_ROUTE, 0); err != nil {
+		return fmt.Errorf("maps: HTB class %x:%x leaf limit %d: %w", HTBMajor, minor, n, err)
+	}
+	return nil
+}
 
 // htbClasses tracks the HTB classes of shaped sessions: which minor each
 // session index has on which access interface.
@@ -107,7 +147,7 @@ func (h *htbClasses) alloc(ifindex int) (uint16, error) {
 		if m == 0 {
 			m = 1
 		}
-		if !used[m] {
+		if !used[m] && m != HTBMajor && m != 0xffff {
 			h.next[ifindex] = m
 			return m, nil
 		}
@@ -254,7 +294,7 @@ func (d *Datapath) shapeTx(i Index, ifindex int, r Rate) (uint16, error) {
 		if err := netlink.ClassChange(htbClassOf(ifindex, c.minor, r)); err != nil {
 			return 0, fmt.Errorf("maps: HTB class %x:%x: %w", HTBMajor, c.minor, err)
 		}
-		return c.minor, nil
+		return c.minor, setLeafLimit(ifindex, c.minor, htbLeafLimit(r))
 	}
 	minor, err := d.htb.alloc(ifindex)
 	if err != nil {
@@ -262,6 +302,10 @@ func (d *Datapath) shapeTx(i Index, ifindex int, r Rate) (uint16, error) {
 	}
 	if err := netlink.ClassReplace(htbClassOf(ifindex, minor, r)); err != nil {
 		return 0, fmt.Errorf("maps: HTB class %x:%x on ifindex %d: %w", HTBMajor, minor, ifindex, err)
+	}
+	if err := setLeafLimit(ifindex, minor, htbLeafLimit(r)); err != nil {
+		_ = netlink.ClassDel(htbClassOf(ifindex, minor, r))
+		return 0, err
 	}
 	d.htb.claim(i, ifindex, minor)
 	return minor, nil

@@ -2,6 +2,8 @@ package maps
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,6 +72,18 @@ func TestRateHTB(t *testing.T) {
 		}
 		return nil
 	})
+	leaf := func() string {
+		t.Helper()
+		out, err := e.ns.Output("tc", "qdisc", "show", "dev", "acc0")
+		if err != nil {
+			t.Fatal(err, out)
+		}
+		return out
+	}
+	// A horizon of 1 ns: the shortest leaf queue.
+	if q, want := leaf(), fmt.Sprintf("qdisc pfifo %x: parent %x:%x limit %dp", minor, HTBMajor, minor, htbLeafMin); !strings.Contains(q, want) {
+		t.Errorf("leaf queue: want pfifo %s:\n%s", want, q)
+	}
 	e.rateRow(t, "xdp_uplink_in", down, xdpPass, ReasonPassShape)
 	prio := func() uint32 {
 		t.Helper()
@@ -96,7 +110,9 @@ func TestRateHTB(t *testing.T) {
 	}
 
 	// A rate change (a CoA) is a class change: same minor, new rate,
-	// with a burst as ceil.
+	// with a burst as ceil, and a leaf queue of 1 s (DefaultRateDepth) at
+	// 20M in full frames.
+	lim.Tx.Depth = 0
 	lim.Tx.Rate, lim.Tx.BurstRate, lim.Tx.BurstThreshold, lim.Tx.BurstTime = 20e6, 40e6, 10e6, 8*time.Second
 	if err := e.ns.Do(t, func() error { return e.dp.SetRate(e.idxUntagged, lim) }); err != nil {
 		t.Fatal(err)
@@ -111,6 +127,9 @@ func TestRateHTB(t *testing.T) {
 		}
 		return nil
 	})
+	if q, want := leaf(), fmt.Sprintf("qdisc pfifo %x: parent %x:%x limit %dp", minor, HTBMajor, minor, 20_000_000/8/htbLeafFrame); !strings.Contains(q, want) {
+		t.Errorf("leaf queue after the change: want %s:\n%s", want, q)
+	}
 	if p := prio(); p != want {
 		t.Errorf("after the change: skb->priority %#x, want %#x", p, want)
 	}
@@ -201,8 +220,9 @@ func TestRateHTBRestart(t *testing.T) {
 	}
 }
 
-// TestHTBClassLimit: the 65536th shaped session of an access interface is
-// refused with ErrNoHTBClass, and a released minor is found again.
+// TestHTBClassLimit: the shaped session past MaxHTBClasses on an access
+// interface is refused with ErrNoHTBClass, no minor is one a qdisc's
+// handle needs, and a released minor is found again.
 func TestHTBClassLimit(t *testing.T) {
 	h := newHTBClasses()
 	for i := range MaxHTBClasses {
@@ -210,10 +230,13 @@ func TestHTBClassLimit(t *testing.T) {
 		if err != nil {
 			t.Fatalf("class %d: %v", i, err)
 		}
+		if m == 0 || m == HTBMajor || m == 0xffff {
+			t.Fatalf("class %d: minor %x", i, m)
+		}
 		h.claim(Index(i), 7, m)
 	}
 	if _, err := h.alloc(7); !errors.Is(err, ErrNoHTBClass) {
-		t.Fatalf("65536th class: %v, want ErrNoHTBClass", err)
+		t.Fatalf("class %d: %v, want ErrNoHTBClass", MaxHTBClasses+1, err)
 	}
 	if _, err := h.alloc(8); err != nil {
 		t.Errorf("another interface: %v", err)
