@@ -253,14 +253,14 @@ func removeHTB(ifindex int) error {
 	return nil
 }
 
-// shaperFor decides how the session on ifindex is shaped, installing what
-// that needs on the interface (fq or the HTB qdisc).
+// shaperFor decides how the session on ifindex is shaped; under EDT it
+// installs fq on the interface (HTB's qdisc is shapeTx's, under htbMu).
 func (d *Datapath) shaperFor(ifindex int) (Shaper, error) {
 	d.htbMu.Lock()
 	mode := d.shaper
 	d.htbMu.Unlock()
 	if mode == ShaperHTB {
-		return ShaperHTB, ensureHTB(ifindex)
+		return ShaperHTB, nil
 	}
 	_, err := EnsureFQ(ifindex)
 	if err != nil && mode == ShaperAuto && errors.Is(err, unix.ENOENT) {
@@ -268,7 +268,7 @@ func (d *Datapath) shaperFor(ifindex int) (Shaper, error) {
 		d.shaper = ShaperHTB
 		d.htbMu.Unlock()
 		d.log.Info("the kernel has no fq qdisc: shaped downloads are shaped by HTB classes on the access interface")
-		return ShaperHTB, ensureHTB(ifindex)
+		return ShaperHTB, nil
 	}
 	if err != nil {
 		return 0, err
@@ -298,6 +298,10 @@ func (d *Datapath) shapeTx(i Index, ifindex int, r Rate) (uint16, error) {
 	}
 	minor, err := d.htb.alloc(ifindex)
 	if err != nil {
+		return 0, err
+	}
+	// Under htbMu: the last class's removal takes the qdisc away.
+	if err := ensureHTB(ifindex); err != nil {
 		return 0, err
 	}
 	if err := netlink.ClassReplace(htbClassOf(ifindex, minor, r)); err != nil {
@@ -352,7 +356,9 @@ func (d *Datapath) rebuildHTB() error {
 		want := uint32(dataplaneRateFlagRATE_F_SHAPE | dataplaneRateFlagRATE_F_CLASS)
 		if flags&want == want && flags>>16 != 0 {
 			d.htb.claim(Index(attrs.Index), int(attrs.Ifindex), uint16(flags>>16))
-			d.shaper = ShaperHTB
+			if d.shaper == ShaperAuto { // the kernel had no fq
+				d.shaper = ShaperHTB
+			}
 		}
 	}
 	if err := it.Err(); err != nil {
