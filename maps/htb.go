@@ -1,6 +1,7 @@
 package maps
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -225,6 +226,41 @@ func ensureHTB(ifindex int) error {
 	q := netlink.NewHtb(netlink.QdiscAttrs{LinkIndex: ifindex, Parent: netlink.HANDLE_ROOT, Handle: netlink.MakeHandle(HTBMajor, 0)})
 	if err := netlink.QdiscReplace(q); err != nil {
 		return fmt.Errorf("maps: HTB on %s: %w", link.Attrs().Name, err)
+	}
+	if err := countIP(ifindex); err != nil {
+		return fmt.Errorf("maps: HTB on %s: %w", link.Attrs().Name, err)
+	}
+	return nil
+}
+
+// htbOverhead is what HTB is told to add to a packet's length: the
+// Ethernet and PPPoE headers taken away, so that a class counts the IP
+// packet, as the policer and the EDT shaper do and RouterOS's queue on a
+// PPPoE interface does (a session's VLAN tags, 4 bytes each, are still
+// counted).
+const htbOverhead int32 = -(14 + 6 + 2)
+
+// tcaStabBase is TCA_STAB_BASE (linux/pkt_sched.h), the tc_sizespec in
+// TCA_STAB.
+const tcaStabBase = 1
+
+// countIP gives pppoed's HTB qdisc on ifindex a size table with no table,
+// only an overhead of htbOverhead (tc qdisc change ... stab overhead -22
+// htb): vishvananda/netlink has no size tables. struct tc_sizespec:
+// cell_log, size_log u8, cell_align s16, overhead s32, linklayer, mpu,
+// mtu, tsize u32; tsize 0: the length plus the overhead.
+func countIP(ifindex int) error {
+	spec := make([]byte, 24)
+	overhead := htbOverhead
+	binary.NativeEndian.PutUint32(spec[4:], uint32(overhead))
+	stab := nl.NewRtAttr(unix.TCA_STAB, nil)
+	stab.AddRtAttr(tcaStabBase, spec)
+	req := nl.NewNetlinkRequest(unix.RTM_NEWQDISC, unix.NLM_F_ACK)
+	req.AddData(&nl.TcMsg{Family: nl.FAMILY_ALL, Ifindex: int32(ifindex), Handle: netlink.MakeHandle(HTBMajor, 0), Parent: netlink.HANDLE_ROOT})
+	req.AddData(nl.NewRtAttr(nl.TCA_KIND, nl.ZeroTerminated("htb")))
+	req.AddData(stab)
+	if _, err := req.Execute(unix.NETLINK_ROUTE, 0); err != nil {
+		return fmt.Errorf("size table (overhead %d): %w", htbOverhead, err)
 	}
 	return nil
 }

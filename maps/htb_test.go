@@ -80,6 +80,11 @@ func TestRateHTB(t *testing.T) {
 		}
 		return out
 	}
+	// HTB counts the IP packet: the Ethernet and PPPoE headers are taken
+	// off by a size table.
+	if q, _ := e.ns.Output("tc", "-d", "qdisc", "show", "dev", "acc0"); !strings.Contains(q, "overhead -22") {
+		t.Errorf("no size table taking 22 bytes off:\n%s", q)
+	}
 	// A horizon of 1 ns: the shortest leaf queue.
 	if q, want := leaf(), fmt.Sprintf("qdisc pfifo %x: parent %x:%x limit %dp", minor, HTBMajor, minor, htbLeafMin); !strings.Contains(q, want) {
 		t.Errorf("leaf queue: want pfifo %s:\n%s", want, q)
