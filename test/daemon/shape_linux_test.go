@@ -37,12 +37,13 @@ func htbClasses(t *testing.T, l *lab) (map[string]string, bool) {
 // with its session, and the qdisc with the last one; a session the AC
 // adopts after a kill -9 keeps its class.
 //
-// The accuracy bounds are one-sided where CPU load could make them flaky:
-// the download must not exceed the limit by more than 5 % (HTB's bucket,
-// 0.1 s at the rate, passes at line rate at the start: 1.25 % of an 8 s
-// flow), and must get at least half of it (not starved); on a quiet
-// machine it gets within 5 % (`make bench-ratelimit` rows "shaped").
-// A loaded machine can only make it slower, never faster.
+// The accuracy bound is tight only above: the download must not exceed
+// the limit by more than 5 % (HTB's bucket, 0.1 s at the rate, passes at
+// line rate at the start: 1.25 % of an 8 s flow; TCP's payload is 0.965
+// of the IP rate HTB holds). Below, it must get half (not starved): CPU
+// load can only slow it, and on this shared 2-CPU VM a loaded moment
+// would make a 5 % lower bound flaky. `make bench-ratelimit`'s down/htb
+// rows measure how close it gets (0.974 at load 12).
 func TestRateShapeHTB(t *testing.T) {
 	netns.RequireTool(t, "iperf3")
 	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
