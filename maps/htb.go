@@ -377,16 +377,20 @@ func (d *Datapath) unshapeTx(i Index) error {
 // of pppoed's HTB qdiscs no installed session holds (a crash between a
 // class's creation and its session's), and a qdisc left with no class.
 // Sessions that are not restored later are removed through Remove, which
-// deletes their class.
+// deletes their class. Only interfaces some installed session is on are
+// looked at: a data plane under other pins (a test, a bench) must not
+// take the classes of a pppoed serving other interfaces for orphans.
 func (d *Datapath) rebuildHTB() error {
 	var key dataplaneSessionKey
 	var attrs dataplaneSessionAttrs
 	var l dataplaneRateLine
+	ifaces := map[int]bool{}
 	it := d.objs.Sessions.Iterate()
 	for it.Next(&key, &attrs) {
 		if d.checkIndex(Index(attrs.Index)) != nil {
 			continue
 		}
+		ifaces[int(attrs.Ifindex)] = true
 		// unit_shift and flags share a word, flags the upper half (bpfel).
 		flags := uint32(atomic.LoadUint64(word(d.rate.rates, lineWord(Index(attrs.Index), 1, unsafe.Offsetof(l.UnitShift)))) >> 32)
 		want := uint32(dataplaneRateFlagRATE_F_SHAPE | dataplaneRateFlagRATE_F_CLASS)
@@ -400,17 +404,16 @@ func (d *Datapath) rebuildHTB() error {
 	if err := it.Err(); err != nil {
 		return fmt.Errorf("maps: reading pinned sessions: %w", err)
 	}
-	links, err := netlink.LinkList()
-	if err != nil {
-		return fmt.Errorf("maps: HTB: %w", err)
-	}
 	var errs []error
-	for _, link := range links {
+	for ifindex := range ifaces {
+		link, err := netlink.LinkByIndex(ifindex)
+		if err != nil {
+			continue // gone: so are its qdisc and classes
+		}
 		ok, err := hasHTB(link)
 		if err != nil || !ok {
 			continue
 		}
-		ifindex := link.Attrs().Index
 		cls, err := netlink.ClassList(link, netlink.MakeHandle(HTBMajor, 0))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("maps: HTB classes of %s: %w", link.Attrs().Name, err))
