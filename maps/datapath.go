@@ -114,6 +114,8 @@ type Datapath struct {
 	htbMu  sync.Mutex
 	shaper Shaper
 	htb    *htbClasses
+	// htbRetired is what the HTB qdiscs removed had dropped (HTBDrops).
+	htbRetired uint64
 }
 
 // objects is what Open loads: every map, and every program but

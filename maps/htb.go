@@ -367,6 +367,9 @@ func (d *Datapath) unshapeTx(i Index) error {
 		err = fmt.Errorf("maps: delete HTB class %x:%x on ifindex %d: %w", HTBMajor, c.minor, c.ifindex, e)
 	}
 	if d.htb.used[c.ifindex] == nil {
+		if v, e := qdiscDrops(c.ifindex); e == nil {
+			d.htbRetired += v // HTBDrops goes on counting them
+		}
 		err = errors.Join(err, removeHTB(c.ifindex))
 	}
 	return err
@@ -433,6 +436,62 @@ func (d *Datapath) rebuildHTB() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// qdiscDrops reads the drops of pppoed's HTB qdisc on ifindex (one
+// RTM_GETQDISC of that qdisc alone: a dump would list every class's leaf
+// too). HTB counts there every packet a leaf refused: a shaped download
+// over its queue.
+func qdiscDrops(ifindex int) (uint64, error) {
+	// The kernel answers a get of one qdisc (tc_get_qdisc) as a
+	// notification, sent to the asker only with NLM_F_ECHO.
+	req := nl.NewNetlinkRequest(unix.RTM_GETQDISC, unix.NLM_F_ECHO)
+	req.AddData(&nl.TcMsg{Family: nl.FAMILY_ALL, Ifindex: int32(ifindex), Handle: netlink.MakeHandle(HTBMajor, 0), Parent: netlink.HANDLE_ROOT})
+	msgs, err := req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWQDISC)
+	if err != nil {
+		return 0, fmt.Errorf("maps: HTB on ifindex %d: %w", ifindex, err)
+	}
+	for _, m := range msgs {
+		if len(m) < nl.SizeofTcMsg {
+			continue
+		}
+		attrs, err := nl.ParseRouteAttr(m[nl.SizeofTcMsg:])
+		if err != nil {
+			return 0, fmt.Errorf("maps: HTB on ifindex %d: %w", ifindex, err)
+		}
+		for _, a := range attrs {
+			if a.Attr.Type != nl.TCA_STATS2 {
+				continue
+			}
+			st, err := nl.ParseRouteAttr(a.Value)
+			if err != nil {
+				return 0, fmt.Errorf("maps: HTB on ifindex %d: stats: %w", ifindex, err)
+			}
+			for _, q := range st {
+				// struct gnet_stats_queue: qlen, backlog, drops, ...
+				if q.Attr.Type == nl.TCA_STATS_QUEUE && len(q.Value) >= 12 {
+					return uint64(binary.NativeEndian.Uint32(q.Value[8:])), nil
+				}
+			}
+		}
+	}
+	return 0, fmt.Errorf("maps: HTB on ifindex %d: no queue statistics", ifindex)
+}
+
+// HTBDrops is the packets pppoed's HTB qdiscs dropped since this data
+// plane was opened (with what the qdiscs it found then had dropped
+// before): shaped downloads over their leaf queue, and the direct queue's
+// should it ever overflow. Qdiscs removed since count too.
+func (d *Datapath) HTBDrops() uint64 {
+	d.htbMu.Lock()
+	defer d.htbMu.Unlock()
+	n := d.htbRetired
+	for ifindex := range d.htb.used {
+		if v, err := qdiscDrops(ifindex); err == nil {
+			n += v
+		}
+	}
+	return n
 }
 
 // HTBClass is the HTB class minor that shapes session i's download, 0 if

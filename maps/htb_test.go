@@ -113,6 +113,16 @@ func TestRateHTB(t *testing.T) {
 	if rs, _ := e.dp.RateStats(e.idxUntagged); rs.DroppedTx != 0 {
 		t.Errorf("RateStats %+v: the BPF dropped under HTB", rs)
 	}
+	// The qdisc's drops are read (none yet: PROG_TEST_RUN sends nothing).
+	var drops uint64
+	_ = e.ns.Do(t, func() error {
+		var err error
+		drops, err = qdiscDrops(e.acc)
+		if err != nil || drops != 0 {
+			t.Errorf("qdisc drops %d, %v; want 0", drops, err)
+		}
+		return nil
+	})
 
 	// A rate change (a CoA) is a class change: same minor, new rate,
 	// with a burst as ceil, and a leaf queue of 1 s (DefaultRateDepth) at

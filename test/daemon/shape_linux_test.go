@@ -100,6 +100,17 @@ func TestRateShapeHTB(t *testing.T) {
 	if m := regexp.MustCompile(`Sent (\d+) bytes`).FindStringSubmatch(st); m == nil || len(m[1]) < 7 {
 		t.Errorf("the class did not carry the download (%d MB expected):\n%s", int(8*limit/8/1e6), st)
 	}
+	// UDP at twice the rate: the class's leaf overflows, and the drops
+	// are exported.
+	udp, err := iperfAt(l.cl, src, "-t", "3", "-R", "-u", "-b", "20M", "-l", "1400")
+	must(t, err)
+	t.Logf("shaped session: UDP at 20M offered, %.2f Mbit/s received", udp.bps/1e6)
+	if udp.bps > 1.05*limit {
+		t.Errorf("shaped session: UDP at 20M offered, %.2f Mbit/s received through a 10M shaper", udp.bps/1e6)
+	}
+	if k := `pppoe_dataplane_packets_total{reason="rate_htb_drop"}`; ac.metrics()[k] == 0 {
+		t.Errorf("%s = 0 after a UDP flood at twice the rate", k)
+	}
 	free, err := iperfAt(l.cl, src2, "-t", "3", "-R")
 	must(t, err)
 	t.Logf("unshaped session on the same AC: TCP download %.0f Mbit/s", free.bps/1e6)
