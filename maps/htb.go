@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -107,9 +106,8 @@ func setLeafLimit(ifindex int, minor uint16, n uint32) error {
 }
 
 // htbClasses tracks the HTB classes of shaped sessions: which minor each
-// session index has on which access interface.
+// session index has on which access interface (Datapath.htbMu).
 type htbClasses struct {
-	mu      sync.Mutex
 	byIndex map[Index]htbClass
 	used    map[int]map[uint16]bool // ifindex -> minors in use
 	next    map[int]uint16          // ifindex -> where the next search starts
