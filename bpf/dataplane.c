@@ -1012,6 +1012,7 @@ static __always_inline int encap_out(struct __sk_buff *skb, struct iphdr *iph, v
 				     __u32 tot, __u16 ppp, __u32 reason)
 {
 	__u64 edt = 0;
+	__u32 cls;
 
 	if (skb->gso_segs > 1) {
 		st->drops++;
@@ -1025,16 +1026,22 @@ static __always_inline int encap_out(struct __sk_buff *skb, struct iphdr *iph, v
 		count(REASON_MTU_EXCEEDED);
 		return TC_ACT_SHOT;
 	}
-	switch (rate_admit(info->index, RATE_TX, tot, &edt)) {
-	case RATE_PASS:
-		break;
-	case RATE_LATE:
-		count(REASON_RATE_SHAPE_DROP);
-		return TC_ACT_SHOT;
-	default:
-		count(REASON_RATE_TX_DROP);
-		return TC_ACT_SHOT;
-	}
+	/* A session HTB shapes: its class on the access interface holds the
+	 * packet, and its queue's drops are the class's. */
+	cls = rate_class(info->index, RATE_TX);
+	if (cls)
+		skb->priority = cls;
+	else
+		switch (rate_admit(info->index, RATE_TX, tot, &edt)) {
+		case RATE_PASS:
+			break;
+		case RATE_LATE:
+			count(REASON_RATE_SHAPE_DROP);
+			return TC_ACT_SHOT;
+		default:
+			count(REASON_RATE_TX_DROP);
+			return TC_ACT_SHOT;
+		}
 	/* The fq qdisc on the access interface holds it until then. */
 	if (edt)
 		bpf_skb_set_tstamp(skb, edt, BPF_SKB_TSTAMP_DELIVERY_MONO);

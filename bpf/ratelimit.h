@@ -40,7 +40,13 @@
  * the fq qdisc on the access interface holds it until then, as Cilium's
  * bandwidth manager does; packets later than depth_ns (the horizon) are
  * dropped. The XDP fast path cannot delay a packet, so a shaped direction
- * leaves XDP for TC.
+ * leaves XDP for TC. Where the kernel has no fq, user space shapes with HTB
+ * instead (RATE_F_CLASS, maps/htb.go): one class per shaped session on the
+ * access interface's HTB qdisc, whose handle is RATE_HTB_MAJOR:0, the
+ * class's minor in the upper half of flags. The TC path then only names the
+ * class in skb->priority (htb_classify takes a priority naming one of its
+ * classes; tc egress on pppoe0 runs before the access interface's qdisc
+ * sees the redirected packet) and charges no bucket: HTB holds and sends.
  */
 #ifndef PPPOE_XDP_RATELIMIT_H
 #define PPPOE_XDP_RATELIMIT_H
@@ -56,8 +62,14 @@ enum rate_dir {
 };
 
 enum rate_flag {
-	RATE_F_SHAPE = 1, /* EDT shaping on the TC path instead of policing */
+	RATE_F_SHAPE = 1, /* shaping on the TC path instead of policing */
+	RATE_F_CLASS = 2, /* with SHAPE: HTB shapes; the class minor is flags >> 16 */
 };
+
+/* The major number of the HTB qdisc user space installs on an access
+ * interface (maps/htb.go): below the 0x8000 the kernel hands out itself. */
+#define RATE_HTB_MAJOR 0x5050
+#define RATE_CLASS_SHIFT 16
 
 /* Rates are kept as nanoseconds per byte, fixed point. */
 #define RATE_FP_SHIFT 16
@@ -72,7 +84,7 @@ struct rate_line {
 	__u64 depth_ns;   /* C: policer: bucket depth as time; shaper: horizon */
 	__u64 window_ns;  /* C: burst-time / 16; 0 = no burst */
 	__u32 unit_shift; /* C: the ring counts bytes >> unit_shift (so it fits 32 bits) */
-	__u32 flags;      /* C: enum rate_flag */
+	__u32 flags;      /* C: enum rate_flag; with RATE_F_CLASS, the class minor << 16 */
 	__u64 tat_ns;     /* B: bpf_ktime_get_coarse_ns() when the bucket is full again */
 	__u64 epoch;      /* B: number (now / window_ns) of the newest sub-window << 1,
 	                   * | 1 when the last average reached burst-threshold (burst off) */
@@ -202,6 +214,25 @@ static __always_inline int rate_limited(__u32 index, const int dir)
 	__u64 *on = bpf_map_lookup_elem(&rates_on, &w);
 
 	return on && ((*(volatile __u64 *)on >> ((index % RATES_PER_WORD) * 2 + dir)) & 1);
+}
+
+/* rate_class is the HTB class (major:minor, for skb->priority) that shapes
+ * session index's direction dir, or 0 when it is not shaped by HTB: then
+ * rate_admit decides. */
+static __always_inline __u32 rate_class(__u32 index, const int dir)
+{
+	struct rate_session *rs;
+	__u32 f;
+
+	if (!rate_limited(index, dir))
+		return 0;
+	rs = bpf_map_lookup_elem(&rates, &index);
+	if (!rs || !*(volatile __u64 *)&rs->dir[dir].line.nspb)
+		return 0;
+	f = *(volatile __u32 *)&rs->dir[dir].line.flags;
+	if ((f & (RATE_F_SHAPE | RATE_F_CLASS)) != (RATE_F_SHAPE | RATE_F_CLASS) || !(f >> RATE_CLASS_SHIFT))
+		return 0;
+	return (__u32)RATE_HTB_MAJOR << 16 | f >> RATE_CLASS_SHIFT;
 }
 
 /* rate_admit charges a packet of len bytes to session index's direction

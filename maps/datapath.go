@@ -54,6 +54,10 @@ type Options struct {
 	// frames to, by a hash of session and flow (spread.go); empty: every
 	// frame is handled on the CPU it arrived on.
 	RxSpread []int
+	// Shaper is how shaped downloads are shaped (htb.go): ShaperAuto
+	// (EDT with fq where the kernel has it, else HTB), ShaperEDT or
+	// ShaperHTB.
+	Shaper Shaper
 }
 
 // Datapath is the loaded data plane: programs, maps and the session index
@@ -103,6 +107,15 @@ type Datapath struct {
 	// (Options.RxSpread, spread.go); zero without spreading.
 	spread     spreadProgs
 	spreadCPUs []int
+
+	// htbMu guards shaper and htb: how shaped downloads are shaped
+	// (ShaperAuto until the first shaped session) and the HTB classes of
+	// the sessions HTB shapes (htb.go).
+	htbMu  sync.Mutex
+	shaper Shaper
+	htb    *htbClasses
+	// htbRetired is what the HTB qdiscs removed had dropped (HTBDrops).
+	htbRetired uint64
 }
 
 // objects is what Open loads: every map, and every program but
@@ -212,7 +225,8 @@ func Open(opts Options) (*Datapath, error) {
 			_ = os.Remove(p)
 		}
 	}
-	d := &Datapath{spec: spec, pinPath: opts.PinPath, max: opts.MaxSessions, cpus: uint32(cpus), slotMask: nslots - 1, slot6Mask: 2*nslots - 1, log: opts.Logger, genericXDP: opts.GenericXDP, clsact: opts.Clsact}
+	d := &Datapath{spec: spec, pinPath: opts.PinPath, max: opts.MaxSessions, cpus: uint32(cpus), slotMask: nslots - 1, slot6Mask: 2*nslots - 1, log: opts.Logger, genericXDP: opts.GenericXDP, clsact: opts.Clsact,
+		shaper: opts.Shaper, htb: newHTBClasses()}
 	err = spec.LoadAndAssign(&d.objs, &ebpf.CollectionOptions{
 		Maps: ebpf.MapOptions{PinPath: opts.PinPath},
 	})
@@ -263,6 +277,11 @@ func Open(opts Options) (*Datapath, error) {
 		d.objs.Close()
 		unpinFresh()
 		return nil, err
+	}
+	// Not fatal: a class left behind shapes nothing, and the sessions
+	// found are claimed before anything is deleted.
+	if err := d.rebuildHTB(); err != nil {
+		d.log.Warn("HTB classes of the sessions found", zap.Error(err))
 	}
 	if err := d.rebuildRoutes(); err != nil {
 		d.closeRate()

@@ -99,6 +99,7 @@ type dataplaneRateFlag uint32
 
 const (
 	dataplaneRateFlagRATE_F_SHAPE dataplaneRateFlag = 1
+	dataplaneRateFlagRATE_F_CLASS dataplaneRateFlag = 2
 )
 
 type dataplaneRateHalf struct {

@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	"github.com/cilium/ebpf"
+	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/ratelimit"
@@ -34,8 +35,9 @@ type Rate struct {
 	BurstRate      uint64
 	BurstThreshold uint64
 	BurstTime      time.Duration
-	// Shape delays instead of dropping: earliest departure times for the
-	// fq qdisc on the access interface (TC path only). Tx only.
+	// Shape delays instead of dropping (TC path only; tx only): earliest
+	// departure times for the fq qdisc on the access interface, or the
+	// session's class of an HTB qdisc there (Options.Shaper, htb.go).
 	Shape bool
 	// Depth is the policer's bucket or the shaper's horizon, as time at
 	// the rate; 0 = DefaultRateDepth.
@@ -201,9 +203,36 @@ func (d *Datapath) SetRate(i Index, l RateLimit) error {
 	if err != nil {
 		return err
 	}
+	minor, err := d.shapeTx(i, d.ifindexOf(i), l.Tx)
+	if err != nil {
+		return fmt.Errorf("maps: rate limit of index %d: shaped download: %w", i, err)
+	}
+	tx.class(minor)
 	d.writeRate(i, rx, tx)
 	d.forgive(i, rx, tx)
+	if minor == 0 { // no longer HTB-shaped: the BPF names the class no more
+		if err := d.unshapeTx(i); err != nil {
+			d.log.Warn("rate limit change", zap.Error(err))
+		}
+	}
 	return nil
+}
+
+// class makes a shaped tx configuration name HTB class minor (0: none).
+func (c *rateConf) class(minor uint16) {
+	if minor != 0 && c.Flags&uint32(dataplaneRateFlagRATE_F_SHAPE) != 0 {
+		c.Flags |= uint32(dataplaneRateFlagRATE_F_CLASS) | uint32(minor)<<16
+	}
+}
+
+// ifindexOf is the access interface of the session at index i (0 if none
+// is installed there).
+func (d *Datapath) ifindexOf(i Index) int {
+	var a dataplaneSessionAttrs
+	if d.objs.SessionInfo.Lookup(uint32(i), &a) != nil {
+		return 0
+	}
+	return int(a.Ifindex)
 }
 
 // forgive caps what each bucket owes at half the new depth, where early
@@ -273,19 +302,33 @@ func (d *Datapath) resetRate(i Index, l RateLimit) error {
 	if err != nil {
 		return err
 	}
+	minor, err := d.shapeTx(i, d.ifindexOf(i), l.Tx)
+	if err != nil {
+		return fmt.Errorf("maps: shaped download: %w", err)
+	}
+	tx.class(minor)
+	d.resetRateConf(i, rx, tx)
+	return nil
+}
+
+// resetRateConf is resetRate's part in the rates map: what the BPF reads.
+func (d *Datapath) resetRateConf(i Index, rx, tx rateConf) {
 	d.writeRate(i, rateConf{}, rateConf{})
 	base := int(i) * rateSessionSize
 	for off := 0; off < rateSessionSize; off += 8 {
 		atomic.StoreUint64(word(d.rate.rates, base+off), 0)
 	}
 	d.writeRate(i, rx, tx)
-	return nil
 }
 
-// clearRate turns a removed session's limits off.
+// clearRate turns a removed session's limits off, and deletes its HTB
+// class once the BPF names it no more.
 func (d *Datapath) clearRate(i Index) {
 	if d.checkIndex(i) == nil {
 		d.writeRate(i, rateConf{}, rateConf{})
+		if err := d.unshapeTx(i); err != nil {
+			d.log.Warn("session removed", zap.Error(err))
+		}
 	}
 }
 

@@ -200,9 +200,13 @@ func TestRateShape(t *testing.T) {
 	slow := ethFrame(t, e.pppoe0MAC, e.pppoe0MAC, ethernet.EtherTypeIPv4, downIP)
 	// 10 s a packet, 25 s horizon: two packets are queued, the third is late.
 	lim := RateLimit{Tx: Rate{Rate: slowRate(52, 10*time.Second), Shape: true, Depth: 25 * time.Second}}
-	if err := e.dp.resetRate(e.idxUntagged, lim); err != nil {
+	rx, tx, err := lim.confs()
+	if err != nil {
 		t.Fatal(err)
 	}
+	// The EDT configuration as the BPF sees it; the fq qdisc that would
+	// hold the packets is not the BPF's (and not in every kernel).
+	e.dp.resetRateConf(e.idxUntagged, rx, tx)
 	e.rateRow(t, "xdp_uplink_in", down, xdpPass, ReasonPassShape)
 
 	tstamp := func() (uint32, time.Duration) {

@@ -112,15 +112,22 @@ func (d *Datapath) Counters() (map[Reason]uint64, error) {
 	return out, nil
 }
 
-// NamedCounters is Counters keyed by reason name, as metrics export them.
+// ReasonNameHTBDrop is NamedCounters' name for HTBDrops: shaped
+// downloads the HTB shaper dropped (README, "Rate limits").
+const ReasonNameHTBDrop = "rate_htb_drop"
+
+// NamedCounters is Counters keyed by reason name, as metrics export them,
+// and HTBDrops as rate_htb_drop.
 func (d *Datapath) NamedCounters() (map[string]uint64, error) {
 	c, err := d.Counters()
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]uint64, len(c))
+	out := make(map[string]uint64, len(c)+1)
 	for r, n := range c {
 		out[r.String()] = n
 	}
+	// The HTB shaper's drops are the kernel's, not a BPF counter's.
+	out[ReasonNameHTBDrop] = d.HTBDrops()
 	return out, nil
 }

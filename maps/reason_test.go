@@ -3,15 +3,19 @@ package maps
 import "testing"
 
 // TestNamedCounters: the metrics' view of the counters is Counters under
-// each reason's name, so a frame moves exactly the counter of its reason.
+// each reason's name, so a frame moves exactly the counter of its reason,
+// and the HTB shaper's drops (the kernel's) beside them.
 func TestNamedCounters(t *testing.T) {
 	e := newEnv(t)
 	before, err := e.dp.NamedCounters()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(before) != len(Reasons()) {
-		t.Fatalf("%d named counters, want one per reason (%d)", len(before), len(Reasons()))
+	if len(before) != len(Reasons())+1 {
+		t.Fatalf("%d named counters, want one per reason (%d) and %s", len(before), len(Reasons()), ReasonNameHTBDrop)
+	}
+	if n, ok := before[ReasonNameHTBDrop]; !ok || n != 0 {
+		t.Errorf("%s = %d (present %v), want 0 with no HTB qdisc", ReasonNameHTBDrop, n, ok)
 	}
 	// An IPv4 frame on the access side is not PPPoE: the kernel's.
 	frame := make([]byte, 60)

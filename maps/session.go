@@ -179,6 +179,12 @@ func (d *Datapath) installLocked(key dataplaneSessionKey, attrs dataplaneSession
 		d.clearInfo(idx)
 		return 0, fmt.Errorf("maps: install session %d: %w", sid, err)
 	}
+	installed := false
+	defer func() {
+		if !installed { // its HTB class, if it got one, goes with it
+			d.clearRate(idx)
+		}
+	}()
 	if subscriber {
 		if err := d.objs.SubscribersV4.Update(attrs.Ipv4, &attrs, ebpf.UpdateNoExist); err != nil {
 			d.clearInfo(idx)
@@ -215,6 +221,7 @@ func (d *Datapath) installLocked(key dataplaneSessionKey, attrs dataplaneSession
 	}
 	d.free = d.free[:len(d.free)-1]
 	d.inUse[idx] = true
+	installed = true
 	return idx, nil
 }
 

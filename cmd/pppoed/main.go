@@ -89,7 +89,7 @@ type flags struct {
 	logLevel, logFormat, resolvConf  string
 	uplinks, pppoe0, xdpMode, tcMode string
 	padiLimit, macLimit              string
-	rxSpread                         string
+	rxSpread, shaper                 string
 	capacity                         uint
 	maxStarting, maxStartingPerHost  int
 	setupTimeout                     time.Duration
@@ -114,6 +114,7 @@ func run(args []string) int {
 	fs.StringVar(&f.xdpMode, "xdp-mode", "native", "XDP attach `mode`: native or generic")
 	fs.StringVar(&f.tcMode, "tc-mode", "auto", "TC attach `mode`: auto (tcx where the kernel has it, else clsact) or clsact")
 	fs.StringVar(&f.rxSpread, "rx-spread", "", "`CPUs` (e.g. 0-3,6) the access interfaces hand session traffic to, by a hash of session and flow, where a NIC puts all PPPoE on one receive queue; empty: handled where it arrives")
+	fs.StringVar(&f.shaper, "shaper", "auto", "how shaped downloads (queue-type=fq-codel-default) are shaped: auto (edt where the kernel has fq, else htb), edt or htb")
 	fs.UintVar(&f.capacity, "capacity", maps.DefaultMaxSessions, "`sessions` (server and client) the BPF maps hold; sizes their memory, fixed while they stay pinned")
 	fs.StringVar(&f.padiLimit, "padi-limit", pppoe.FormatRate(pppoe.DefaultLimits.PADIRate, pppoe.DefaultLimits.PADIBurst),
 		"PADIs a `rate[/burst]` per second from all hosts, as accel-ppp's padi-limit (once for new hosts, once more for retransmissions); 0: no limit")
@@ -172,6 +173,9 @@ func serve(f flags, log *zap.Logger) error {
 		return fmt.Errorf("--max-starting %d, --max-starting-per-host %d, --setup-timeout %v: want limits ≥ 0 (0: none) and a positive timeout",
 			f.maxStarting, f.maxStartingPerHost, f.setupTimeout)
 	}
+	if _, err := maps.ParseShaper(f.shaper); err != nil {
+		return fmt.Errorf("--shaper: %w", err)
+	}
 	if f.capacity < 1 || f.capacity > 1<<24 {
 		return fmt.Errorf("--capacity %d: want 1 to %d sessions", f.capacity, 1<<24)
 	}
@@ -215,7 +219,8 @@ func serve(f flags, log *zap.Logger) error {
 		return fmt.Errorf("--state-dir: %w", err)
 	}
 
-	dp, err := maps.Open(maps.Options{PinPath: f.bpffs, Logger: log, GenericXDP: f.xdpMode == "generic", Clsact: f.tcMode == "clsact", MaxSessions: uint32(f.capacity), RxSpread: spread})
+	shaper, _ := maps.ParseShaper(f.shaper) // checked with the other flags
+	dp, err := maps.Open(maps.Options{PinPath: f.bpffs, Logger: log, GenericXDP: f.xdpMode == "generic", Clsact: f.tcMode == "clsact", MaxSessions: uint32(f.capacity), RxSpread: spread, Shaper: shaper})
 	if err != nil {
 		return fmt.Errorf("data plane: %w", err)
 	}

@@ -61,12 +61,9 @@ func mapsSession(e session.Entry) maps.Session {
 
 // Install implements session.DataPlane.
 func (p dataPlane) Install(e session.Entry) (session.Handle, error) {
+	// A shaped download's fq qdisc or HTB class is the data plane's to
+	// install (maps.Options.Shaper).
 	s := mapsSession(e)
-	if s.Limit.Tx.Shape { // EDT departure times need fq on the access interface
-		if _, err := maps.EnsureFQ(s.Ifindex); err != nil {
-			return nil, fmt.Errorf("server: install session %d of %s: shaped download: %w", e.SessionID, e.Circuit, err)
-		}
-	}
 	idx, err := p.d.Install(s)
 	if err != nil {
 		return nil, fmt.Errorf("server: install session %d of %s: %w", e.SessionID, e.Circuit, err)

@@ -59,7 +59,7 @@ func iperfAt(n *netns.NS, src string, args ...string) (iperfRun, error) {
 // TestRateLimitAccuracy is the rate-limit bench: real TCP (one flow and
 // eight) and UDP at twice the rate through a session limited to 10M/10M,
 // 50M/5M and 200M/200M, both directions, the achieved rate against the
-// limit; and fairness: a session's TCP download alone and while a second
+// limit; the same downloads shaped (rows down/htb or down/edt); and fairness: a session's TCP download alone and while a second
 // session on the same AC floods its own.
 func TestRateLimitAccuracy(t *testing.T) {
 	if !*benchRate {
@@ -128,6 +128,47 @@ func TestRateLimitAccuracy(t *testing.T) {
 				}
 				fmt.Fprintf(&b, "%-10s %-9s %-12s %10.1f %10.2f %8.3f %8d\n", limit, dir.name, tr.name, dir.rate/1e6, r.bps/1e6, r.bps/dir.rate, r.retrans)
 			}
+		}
+	}
+	// The shaped download (queue-type=fq-codel-default): EDT with fq, or
+	// HTB where the kernel has no fq (pppoed's -shaper auto); the row
+	// says which the AC installed.
+	for _, limit := range []string{"10M/10M", "50M/5M", "200M/200M"} {
+		_, tx, _ := strings.Cut(limit, "/")
+		connected := false
+		for _, tr := range []struct {
+			name string
+			args []string
+		}{
+			{"tcp x1", nil},
+			{"tcp x8", []string{"-P", "8"}},
+			{"udp 2x", []string{"-u", "-b", fmt.Sprint(int(2 * rates[tx])), "-l", "1400"}},
+		} {
+			row := limit + " shaped download " + tr.name
+			if !only.MatchString(row) {
+				continue
+			}
+			if !connected {
+				ac.ctl("/ppp profile set for-pppoe queue-type=fq-codel-default")
+				connect(limit)
+				connected = true
+			}
+			mode := "?"
+			switch q := l.ac.Run(t, "tc", "qdisc", "show", "dev", "ether3"); {
+			case strings.Contains(q, "qdisc htb 5050:"):
+				mode = "htb"
+			case strings.Contains(q, "qdisc fq "):
+				mode = "edt"
+			}
+			r, err := iperfAt(l.cl, src, append([]string{"-t", secs, "-R"}, tr.args...)...)
+			if err != nil {
+				fmt.Fprintf(&b, "%-10s %-9s %-12s %v\n", limit, "down/"+mode, tr.name, err)
+				continue
+			}
+			fmt.Fprintf(&b, "%-10s %-9s %-12s %10.1f %10.2f %8.3f %8d\n", limit, "down/"+mode, tr.name, rates[tx]/1e6, r.bps/1e6, r.bps/rates[tx], r.retrans)
+		}
+		if connected {
+			ac.ctl("/ppp profile set for-pppoe queue-type=default-small")
 		}
 	}
 	if only.MatchString("fairness") {
