@@ -62,9 +62,19 @@ func (t *topo) bench() error {
 	// cases use are filled: installing 100,000 sessions into each takes
 	// minutes, which an A/B of one case does not need.
 	cs := t.cases()
+	if *dirs != "" {
+		keep := map[string]bool{}
+		for _, d := range strings.Split(*dirs, ",") {
+			keep[strings.TrimSpace(d)] = true
+		}
+		cs = slices.DeleteFunc(cs, func(c *benchCase) bool { return !keep[c.dir] })
+		if len(cs) == 0 {
+			return fmt.Errorf("-dirs %q: no such rows (up, down, up6, down6)", *dirs)
+		}
+	}
 	need := map[*maps.Datapath]bool{t.dp1: true, t.dpMany: true, t.dpSpreadOther: true, t.dpSpreadAll: true}
 	need6 := true
-	if *only != "" {
+	if *only != "" || *dirs != "" {
 		re, err := regexp.Compile(*only)
 		if err != nil {
 			return fmt.Errorf("-only: %w", err)
@@ -335,6 +345,9 @@ type ratioRow struct {
 // ratioTable prints the ratio rows of one address family whose cases
 // exist (the IPv6 rows have no XDP router case).
 func ratioTable(out io.Writer, family string, dirs []string, rows []ratioRow, by map[string]*[nKinds]*benchCase) error {
+	if by[dirs[0]][kindGenOnly] == nil { // not run (-dirs)
+		return nil
+	}
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(out, "\n%s:\n", family)
 	fmt.Fprintln(w, "ratio\traw up\traw down\tstage up\tstage down\tgoal (stage)\tprog up\tprog down\tcpu up\tcpu down\tcpu stage up\tcpu stage down\t")
