@@ -38,6 +38,11 @@ import (
 // renewed when Options.Period is 0.
 const DefaultPeriod = time.Second
 
+// rescanEvery is how often, at most, the routes are dumped again while a
+// multipath or source route keeps the cache off and routes change: a
+// table of 100,000 routes takes a fraction of a second to dump.
+const rescanEvery = time.Second
+
 // leases is how many periods a renewed lease lasts: the cache outlives a
 // late tick or two, not a stopped watcher.
 const leases = 3
@@ -72,11 +77,13 @@ type Watcher struct {
 	done    chan struct{}
 
 	// The loop's alone.
-	gen        uint64
-	neigh      map[neighKey]neighState
-	ruleReason string // why the rules make the cache unsafe; "" if they do not
-	routeWhy   string // the same for the routes
-	on         bool   // what was last written
+	gen          uint64
+	neigh        map[neighKey]neighState
+	ruleReason   string    // why the rules make the cache unsafe; "" if they do not
+	routeWhy     string    // the same for the routes
+	routeDirty   bool      // routeWhy may be stale: scan again
+	routeScanned time.Time // when the routes were last dumped
+	on           bool      // what was last written
 
 	mu      sync.Mutex
 	enabled bool // for Enabled
@@ -208,6 +215,11 @@ func (w *Watcher) loop() {
 			<-w.stop
 			return
 		}
+		if w.routeDirty && time.Since(w.routeScanned) >= rescanEvery {
+			w.routeWhy = w.scanRoutes()
+			w.routeDirty = false
+			changed = true
+		}
 		if now := time.Now(); changed || !now.Before(next) {
 			if err := w.write(); err != nil {
 				w.log.Warn("fib6 cache", zap.Error(err))
@@ -222,17 +234,17 @@ func (w *Watcher) handle(m syscall.NetlinkMessage) bool {
 	switch m.Header.Type {
 	case unix.RTM_NEWROUTE, unix.RTM_DELROUTE:
 		why, err := specialRoute(m.Data)
-		if err != nil || why != "" {
-			if m.Header.Type == unix.RTM_NEWROUTE {
-				if err != nil {
-					why = err.Error()
-				}
-				w.routeWhy = why
-			} else {
-				// One such route went; whether any is left takes a
-				// look at all of them.
-				w.routeWhy = w.scanRoutes()
+		if m.Header.Type == unix.RTM_NEWROUTE && (err != nil || why != "") {
+			if err != nil {
+				why = err.Error()
 			}
+			w.routeWhy = why // off at once
+		} else if w.routeWhy != "" {
+			// Off for a route this event may have taken away (deleted,
+			// or replaced in place by a plain one): whether any is
+			// left takes a look at all of them, at most once a
+			// second however many go.
+			w.routeDirty = true
 		}
 		return true
 	case unix.RTM_NEWRULE, unix.RTM_DELRULE:
@@ -338,6 +350,7 @@ func matchesAll(r netlink.Rule) bool {
 // scanRoutes dumps the IPv6 routes of every table and returns why one
 // makes a lookup depend on more than the destination, "" if none does.
 func (w *Watcher) scanRoutes() string {
+	w.routeScanned = time.Now()
 	s, err := nl.GetNetlinkSocketAt(w.ns, netns.None(), unix.NETLINK_ROUTE)
 	if err != nil {
 		return "routes: " + err.Error()

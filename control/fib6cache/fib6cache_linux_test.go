@@ -312,7 +312,14 @@ func TestCacheOffForSourceRouting(t *testing.T) {
 	l.ns.Run(t, "ip", "-6", "route", "add", "2001:db8:abcd::/48",
 		"nexthop", "via", "2001:db8:fe::2", "dev", "up0", "nexthop", "via", "2001:db8:fd::2", "dev", "up1")
 	waitEnabled(t, w, l, false)
-	l.ns.Run(t, "ip", "-6", "route", "del", "2001:db8:abcd::/48")
+	// Replaced in place by a single path: no route went away, yet none
+	// is multipath any more.
+	l.ns.Run(t, "ip", "-6", "route", "replace", "2001:db8:abcd::/48", "via", "2001:db8:fe::2", "dev", "up0")
+	waitEnabled(t, w, l, true)
+	l.ns.Run(t, "ip", "-6", "route", "add", "2001:db8:abce::/48",
+		"nexthop", "via", "2001:db8:fe::2", "dev", "up0", "nexthop", "via", "2001:db8:fd::2", "dev", "up1")
+	waitEnabled(t, w, l, false)
+	l.ns.Run(t, "ip", "-6", "route", "del", "2001:db8:abce::/48")
 	waitEnabled(t, w, l, true)
 }
 
