@@ -400,9 +400,9 @@ func specialRoute(b []byte) (string, error) {
 	if rt.Family != unix.AF_INET6 {
 		return "", nil
 	}
-	attrs, err := nl.ParseRouteAttr(b[unix.SizeofRtMsg:])
+	attrs, err := routeAttrs(b[unix.SizeofRtMsg:])
 	if err != nil {
-		return "", fmt.Errorf("route message: %w", err)
+		return "", err
 	}
 	dst, table := "::", uint32(rt.Table)
 	for _, a := range attrs {
@@ -431,6 +431,22 @@ func specialRoute(b []byte) (string, error) {
 }
 
 var native = nl.NativeEndian()
+
+// routeAttrs splits a message's struct rtattr list (rtnetlink(7)). It is
+// nl.ParseRouteAttr's job, but that one panics on an attribute shorter
+// than its own header.
+func routeAttrs(b []byte) ([]syscall.NetlinkRouteAttr, error) {
+	var out []syscall.NetlinkRouteAttr
+	for len(b) >= unix.SizeofRtAttr {
+		l, typ := int(native.Uint16(b[0:2])), native.Uint16(b[2:4])
+		if l < unix.SizeofRtAttr || l > len(b) {
+			return nil, fmt.Errorf("route message: attribute %d of length %d in %d bytes", typ, l, len(b))
+		}
+		out = append(out, syscall.NetlinkRouteAttr{Attr: syscall.RtAttr{Len: uint16(l), Type: typ}, Value: b[unix.SizeofRtAttr:l]})
+		b = b[min((l+unix.RTA_ALIGNTO-1)&^(unix.RTA_ALIGNTO-1), len(b)):]
+	}
+	return out, nil
+}
 
 // rtaNHID is RTA_NH_ID (linux/rtnetlink.h), which x/sys/unix lacks.
 const rtaNHID = 30
