@@ -345,19 +345,33 @@ type ratioRow struct {
 // ratioTable prints the ratio rows of one address family whose cases
 // exist (the IPv6 rows have no XDP router case).
 func ratioTable(out io.Writer, family string, dirs []string, rows []ratioRow, by map[string]*[nKinds]*benchCase) error {
-	if by[dirs[0]][kindGenOnly] == nil { // not run (-dirs)
+	// With -dirs a family may have run one direction or none.
+	var ran []string
+	for _, dir := range dirs {
+		if by[dir][kindGenOnly] != nil {
+			ran = append(ran, dir)
+		}
+	}
+	if len(ran) == 0 {
 		return nil
+	}
+	has := func(dir string, r ratioRow) bool {
+		return by[dir][kindGenOnly] != nil && by[dir][r.num] != nil && by[dir][r.den] != nil && by[dir][kindKernel] != nil
 	}
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(out, "\n%s:\n", family)
 	fmt.Fprintln(w, "ratio\traw up\traw down\tstage up\tstage down\tgoal (stage)\tprog up\tprog down\tcpu up\tcpu down\tcpu stage up\tcpu stage down\t")
 	for _, r := range rows {
-		if by[dirs[0]][r.num] == nil || by[dirs[0]][r.den] == nil {
+		if !has(ran[0], r) {
 			continue
 		}
 		cells := []string{r.name}
 		for _, stage := range []bool{false, true} {
 			for _, dir := range dirs {
+				if !has(dir, r) {
+					cells = append(cells, "n/a")
+					continue
+				}
 				num, den, fixed := by[dir][r.num], by[dir][r.den], by[dir][kindGenOnly]
 				var s stat
 				mark := ""
@@ -389,6 +403,10 @@ func ratioTable(out io.Writer, family string, dirs []string, rows []ratioRow, by
 			}
 		}
 		for _, dir := range dirs {
+			if !has(dir, r) {
+				cells = append(cells, "n/a")
+				continue
+			}
 			num, den, empty := by[dir][r.num], by[dir][r.den], by[dir][kindKernel]
 			pn, pd := num.progNs-empty.progNs, den.progNs-empty.progNs
 			switch {
@@ -404,6 +422,10 @@ func ratioTable(out io.Writer, family string, dirs []string, rows []ratioRow, by
 		}
 		for _, stage := range []bool{false, true} {
 			for _, dir := range dirs {
+				if !has(dir, r) {
+					cells = append(cells, "n/a")
+					continue
+				}
 				st, mark := cpuRatio(by[dir][r.num], by[dir][r.den], by[dir][kindGenOnly], stage, r.costRatio)
 				cells = append(cells, fmt.Sprintf("%.2f [%.2f..%.2f]%s", st.med, st.lo, st.hi, mark))
 			}
