@@ -226,19 +226,16 @@ struct fib6_cache_ctl {
 };
 _Static_assert(sizeof(struct fib6_cache_ctl) == 16, "fib6_cache_ctl size");
 
-struct fib6_cache_key {
-	__u8 addr[16]; /* destination */
-};
-
 struct fib6_cache_entry {
-	__u64 gen;      /* fib6_ctl.gen the lookup was made under */
+	__u64 gen;      /* fib6_ctl.gen the lookup was made under; 0 = empty */
+	__u8 addr[16];  /* destination */
 	__u32 ifindex;  /* egress device */
 	__u32 mtu;      /* the lookup's MTU (route, exception, device) */
 	__u8 dmac[6];   /* next hop's */
 	__u8 smac[6];   /* egress device's */
 	__u32 pad;
 };
-_Static_assert(sizeof(struct fib6_cache_entry) == 32, "fib6_cache_entry size");
+_Static_assert(sizeof(struct fib6_cache_entry) == 48, "fib6_cache_entry size");
 
 /* fib6_ctl[0]: the cache's generation and lease (struct fib6_cache_ctl). */
 struct {
@@ -248,15 +245,26 @@ struct {
 	__uint(max_entries, 1);
 } fib6_ctl SEC(".maps");
 
-/* fib6_cache: results by destination. LRU, so destinations that stopped
- * sending make room; a miss costs the lookup and an insert. */
-#define FIB6_CACHE_SIZE 65536
+/* fib6_cache: results by destination, direct-mapped (a slot per hash of
+ * the destination) and per CPU. A lookup is an array load the verifier
+ * inlines and four compares, where a hash map's is a helper call; a miss
+ * overwrites the slot, a store, where an LRU map's insert takes its locks;
+ * per CPU, so no CPU ever reads a slot another is writing. Colliding
+ * destinations evict each other: the cost is a lookup, as without it. */
+#define FIB6_CACHE_SLOTS 8192
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__type(key, struct fib6_cache_key);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
 	__type(value, struct fib6_cache_entry);
-	__uint(max_entries, FIB6_CACHE_SIZE);
+	__uint(max_entries, FIB6_CACHE_SLOTS);
 } fib6_cache SEC(".maps");
+
+static __always_inline __u32 fib6_slot(const __u32 *a)
+{
+	/* Fibonacci hashing of the folded address. */
+	return ((a[0] ^ a[1] ^ a[2] ^ a[3]) * 0x9e3779b1u) >> (32 - 13);
+}
+_Static_assert(FIB6_CACHE_SLOTS == 1 << 13, "fib6_slot's shift");
 
 /* fib6_lookup_cached is bpf_fib_lookup (flags 0) for up_forward's IPv6
  * lookup, answered from fib6_cache when it holds the destination under
@@ -264,10 +272,10 @@ struct {
  * smac; mtu_result) and returns the same codes. */
 static __always_inline long fib6_lookup_cached(struct xdp_md *ctx, struct bpf_fib_lookup *fib)
 {
-	struct fib6_cache_entry *e, fill = {};
-	struct fib6_cache_key k;
+	const __u32 *d = (const __u32 *)fib->ipv6_dst;
 	struct fib6_cache_ctl *ctl;
-	__u32 zero = 0;
+	struct fib6_cache_entry *e;
+	__u32 zero = 0, slot, a0, a1, a2, a3;
 	__u64 gen;
 	long rc;
 
@@ -280,28 +288,46 @@ static __always_inline long fib6_lookup_cached(struct xdp_md *ctx, struct bpf_fi
 	gen = *(volatile __u64 *)&ctl->gen;
 	if (!ctl->until_ns || bpf_ktime_get_coarse_ns() >= ctl->until_ns)
 		return bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
-	__builtin_memcpy(k.addr, fib->ipv6_dst, 16);
-	e = bpf_map_lookup_elem(&fib6_cache, &k);
-	if (e && e->gen == gen) {
-		__u32 tot = fib->tot_len; /* a union with mtu_result */
+	/* The destination, before the lookup writes the gateway over it. */
+	a0 = d[0];
+	a1 = d[1];
+	a2 = d[2];
+	a3 = d[3];
+	slot = fib6_slot(d);
+	e = bpf_map_lookup_elem(&fib6_cache, &slot);
+	if (!e)
+		return bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
+	if (e->gen == gen && gen) {
+		const __u32 *k = (const __u32 *)e->addr;
 
-		fib->ifindex = e->ifindex;
-		fib->mtu_result = e->mtu;
-		if (tot > e->mtu)
-			return BPF_FIB_LKUP_RET_FRAG_NEEDED;
-		__builtin_memcpy(fib->dmac, e->dmac, ETH_ALEN);
-		__builtin_memcpy(fib->smac, e->smac, ETH_ALEN);
-		return BPF_FIB_LKUP_RET_SUCCESS;
+		if (k[0] == a0 && k[1] == a1 && k[2] == a2 && k[3] == a3) {
+			__u32 tot = fib->tot_len; /* a union with mtu_result */
+
+			fib->ifindex = e->ifindex;
+			fib->mtu_result = e->mtu;
+			if (tot > e->mtu)
+				return BPF_FIB_LKUP_RET_FRAG_NEEDED;
+			__builtin_memcpy(fib->dmac, e->dmac, ETH_ALEN);
+			__builtin_memcpy(fib->smac, e->smac, ETH_ALEN);
+			return BPF_FIB_LKUP_RET_SUCCESS;
+		}
 	}
 	rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return rc;
-	fill.gen = gen;
-	fill.ifindex = fib->ifindex;
-	fill.mtu = fib->mtu_result;
-	__builtin_memcpy(fill.dmac, fib->dmac, ETH_ALEN);
-	__builtin_memcpy(fill.smac, fib->smac, ETH_ALEN);
-	bpf_map_update_elem(&fib6_cache, &k, &fill, BPF_ANY);
+	{
+		__u32 *k = (__u32 *)e->addr;
+
+		e->gen = gen;
+		k[0] = a0;
+		k[1] = a1;
+		k[2] = a2;
+		k[3] = a3;
+		e->ifindex = fib->ifindex;
+		e->mtu = fib->mtu_result;
+		__builtin_memcpy(e->dmac, fib->dmac, ETH_ALEN);
+		__builtin_memcpy(e->smac, fib->smac, ETH_ALEN);
+	}
 	return rc;
 }
 

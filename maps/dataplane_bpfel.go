@@ -82,16 +82,12 @@ type dataplaneFib6CacheCtl struct {
 type dataplaneFib6CacheEntry struct {
 	_       structs.HostLayout
 	Gen     uint64
+	Addr    [16]uint8
 	Ifindex uint32
 	Mtu     uint32
 	Dmac    [6]uint8
 	Smac    [6]uint8
 	Pad     uint32
-}
-
-type dataplaneFib6CacheKey struct {
-	_    structs.HostLayout
-	Addr [16]uint8
 }
 
 type dataplaneLayoutStamp struct {

@@ -49,17 +49,22 @@ func (d *Datapath) FIB6CacheControl() (FIB6Cache, error) {
 	return FIB6Cache{Gen: v.Gen, Until: time.Duration(v.UntilNs)}, nil
 }
 
-// FIB6CacheEntries is how many destinations the cache holds, valid or
-// not (for tests and diagnostics; it walks the map).
+// FIB6CacheEntries is how many destinations the cache holds over all
+// CPUs, valid or not (for tests and diagnostics; it reads every slot).
 func (d *Datapath) FIB6CacheEntries() (int, error) {
 	var (
-		k dataplaneFib6CacheKey
-		v dataplaneFib6CacheEntry
-		n int
+		k    uint32
+		vs   []dataplaneFib6CacheEntry
+		n    int
+		zero [16]uint8
 	)
 	it := d.objs.Fib6Cache.Iterate()
-	for it.Next(&k, &v) {
-		n++
+	for it.Next(&k, &vs) {
+		for _, v := range vs {
+			if v.Gen != 0 || v.Addr != zero {
+				n++
+			}
+		}
 	}
 	if err := it.Err(); err != nil {
 		return n, fmt.Errorf("maps: fib6_cache: %w", err)

@@ -2,6 +2,7 @@ package maps
 
 import (
 	"net"
+	"runtime"
 	"testing"
 	"time"
 
@@ -19,6 +20,15 @@ import (
 // neighbour's MAC is changed behind the cache's back, so a stale answer
 // (cache used) and a fresh one (lookup made) can be told apart.
 func TestFIB6Cache(t *testing.T) {
+	// The cache is per CPU: every run must be on the one that filled it.
+	// The thread stays locked, so the runtime discards it (and its
+	// affinity) when the test ends.
+	runtime.LockOSThread()
+	var one unix.CPUSet
+	one.Set(0)
+	if err := unix.SchedSetaffinity(0, &one); err != nil {
+		t.Fatal(err)
+	}
 	e := newEnv(t)
 	e.withV6(t)
 	s := e.untagged
