@@ -414,7 +414,7 @@ static __always_inline int up_forward(struct xdp_md *ctx, struct bpf_fib_lookup 
 		goto slow;
 	/* The subscriber's packet "arrives on pppoe0" for policy routing. */
 	fib->ifindex = cfg->pppoe0_ifindex;
-	rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
+	rc = v6 ? fib6_lookup_cached(ctx, fib) : bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
 	/* Hairpin between subscribers: TC encaps it on pppoe0's egress. */
 	if ((rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH) &&
 	    fib->ifindex == cfg->pppoe0_ifindex)

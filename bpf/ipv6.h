@@ -199,6 +199,138 @@ static __always_inline __u16 mss6(const struct session_hot *info)
 	return info->mss > 20 ? info->mss - 20 : 0;
 }
 
+/* The upstream IPv6 route cache. The kernel's IPv6 route lookup costs
+ * about twice the rest of the upstream program (two fib6 tables, the path
+ * selection, the route exceptions' MTU, then the neighbour), where IPv4's
+ * is one trie walk. So a successful bpf_fib_lookup's result (egress
+ * device, MACs, MTU) is kept per destination, and later packets to it
+ * skip the lookup.
+ *
+ * A result stays right only while nothing it came from changes. The
+ * control plane (control/fib6cache) hears every IPv6 route, rule, link,
+ * address, netconf and neighbour change over rtnetlink and then bumps
+ * fib6_ctl.gen: an entry filled under another generation is a miss. It
+ * also bumps it once a second, which bounds what no event announces (a
+ * route exception's path MTU), and it renews fib6_ctl.until_ns: a cache
+ * whose control plane stopped (or never started: until_ns 0, as after
+ * every load) is not used at all. Where the route depends on more than the
+ * destination (ip -6 rules other than the default two, routes with a
+ * source prefix, multipath routes) the control plane leaves it off.
+ * Only successful lookups are kept; the MTU check against the kept MTU is
+ * bpf_fib_lookup's own (tot_len > mtu: FRAG_NEEDED). Not pinned: it is a
+ * cache, a new program starts with an empty one, and no layout ties a
+ * pppoed upgrade to it. */
+struct fib6_cache_ctl {
+	__u64 gen;      /* bumped by the control plane on every change */
+	__u64 until_ns; /* bpf_ktime_get_coarse_ns() before which the cache may be used; 0 = off */
+};
+_Static_assert(sizeof(struct fib6_cache_ctl) == 16, "fib6_cache_ctl size");
+
+struct fib6_cache_entry {
+	__u64 gen;      /* fib6_ctl.gen the lookup was made under; 0 = empty */
+	__u8 addr[16];  /* destination */
+	__u32 ifindex;  /* egress device */
+	__u32 mtu;      /* the lookup's MTU (route, exception, device) */
+	__u8 dmac[6];   /* next hop's */
+	__u8 smac[6];   /* egress device's */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct fib6_cache_entry) == 48, "fib6_cache_entry size");
+
+/* fib6_ctl[0]: the cache's generation and lease (struct fib6_cache_ctl). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fib6_cache_ctl);
+	__uint(max_entries, 1);
+} fib6_ctl SEC(".maps");
+
+/* fib6_cache: results by destination, direct-mapped (a slot per hash of
+ * the destination) and per CPU. A lookup is an array load the verifier
+ * inlines and four compares, where a hash map's is a helper call; a miss
+ * overwrites the slot, a store, where an LRU map's insert takes its locks;
+ * per CPU, so no CPU ever reads a slot another is writing. Colliding
+ * destinations evict each other: the cost is a lookup, as without it. */
+#define FIB6_CACHE_SLOTS 8192
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fib6_cache_entry);
+	__uint(max_entries, FIB6_CACHE_SLOTS);
+} fib6_cache SEC(".maps");
+
+static __always_inline __u32 fib6_slot(const __u32 *a)
+{
+	/* Fibonacci hashing of the folded address. */
+	return ((a[0] ^ a[1] ^ a[2] ^ a[3]) * 0x9e3779b1u) >> (32 - 13);
+}
+_Static_assert(FIB6_CACHE_SLOTS == 1 << 13, "fib6_slot's shift");
+
+/* fib6_lookup_cached is bpf_fib_lookup (flags 0) for up_forward's IPv6
+ * lookup, answered from fib6_cache when it holds the destination under
+ * the current generation. It fills what up_forward reads (ifindex, dmac,
+ * smac; mtu_result) and returns the same codes. */
+static __always_inline long fib6_lookup_cached(struct xdp_md *ctx, struct bpf_fib_lookup *fib)
+{
+	const __u32 *d = (const __u32 *)fib->ipv6_dst;
+	struct fib6_cache_ctl *ctl;
+	struct fib6_cache_entry *e;
+	__u32 zero = 0, slot, a0, a1, a2, a3;
+	__u64 gen;
+	long rc;
+
+	ctl = bpf_map_lookup_elem(&fib6_ctl, &zero);
+	if (!ctl)
+		return bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
+	/* Read before the lookup: a change the lookup missed bumps gen after
+	 * this read, so what is filled below is already stale (race-free
+	 * without a lock). */
+	gen = *(volatile __u64 *)&ctl->gen;
+	if (!ctl->until_ns || bpf_ktime_get_coarse_ns() >= ctl->until_ns)
+		return bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
+	/* The destination, before the lookup writes the gateway over it. */
+	a0 = d[0];
+	a1 = d[1];
+	a2 = d[2];
+	a3 = d[3];
+	slot = fib6_slot(d);
+	e = bpf_map_lookup_elem(&fib6_cache, &slot);
+	if (!e)
+		return bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
+	if (e->gen == gen && gen) {
+		const __u32 *k = (const __u32 *)e->addr;
+
+		if (k[0] == a0 && k[1] == a1 && k[2] == a2 && k[3] == a3) {
+			__u32 tot = fib->tot_len; /* a union with mtu_result */
+
+			fib->ifindex = e->ifindex;
+			fib->mtu_result = e->mtu;
+			if (tot > e->mtu)
+				return BPF_FIB_LKUP_RET_FRAG_NEEDED;
+			__builtin_memcpy(fib->dmac, e->dmac, ETH_ALEN);
+			__builtin_memcpy(fib->smac, e->smac, ETH_ALEN);
+			return BPF_FIB_LKUP_RET_SUCCESS;
+		}
+	}
+	rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return rc;
+	{
+		__u32 *k = (__u32 *)e->addr;
+
+		e->gen = gen;
+		k[0] = a0;
+		k[1] = a1;
+		k[2] = a2;
+		k[3] = a3;
+		e->ifindex = fib->ifindex;
+		e->mtu = fib->mtu_result;
+		__builtin_memcpy(e->dmac, fib->dmac, ETH_ALEN);
+		__builtin_memcpy(e->smac, fib->smac, ETH_ALEN);
+	}
+	return rc;
+}
+
 /* xdp_up6 is the upstream IPv6 fast path for a server session's packet
  * that classify_up accepted (parsed, not link-local, source checked): hop
  * limit, then up_forward as for IPv4. hdr is the bytes in front of the

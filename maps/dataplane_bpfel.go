@@ -73,6 +73,23 @@ type dataplaneDpConfig struct {
 	Flags         uint16
 }
 
+type dataplaneFib6CacheCtl struct {
+	_       structs.HostLayout
+	Gen     uint64
+	UntilNs uint64
+}
+
+type dataplaneFib6CacheEntry struct {
+	_       structs.HostLayout
+	Gen     uint64
+	Addr    [16]uint8
+	Ifindex uint32
+	Mtu     uint32
+	Dmac    [6]uint8
+	Smac    [6]uint8
+	Pad     uint32
+}
+
 type dataplaneLayoutStamp struct {
 	_           structs.HostLayout
 	Version     uint32
@@ -296,6 +313,8 @@ const (
 	dataplaneMapDiscoveryGlobal        = "discovery_global"
 	dataplaneMapDiscoveryHosts         = "discovery_hosts"
 	dataplaneMapDiscoveryLimits        = "discovery_limits"
+	dataplaneMapFib6Cache              = "fib6_cache"
+	dataplaneMapFib6Ctl                = "fib6_ctl"
 	dataplaneMapLayout                 = "layout"
 	dataplaneMapMpDivert               = "mp_divert"
 	dataplaneMapRates                  = "rates"
@@ -398,6 +417,8 @@ type dataplaneMapSpecs struct {
 	DiscoveryGlobal  *ebpf.MapSpec `ebpf:"discovery_global"`
 	DiscoveryHosts   *ebpf.MapSpec `ebpf:"discovery_hosts"`
 	DiscoveryLimits  *ebpf.MapSpec `ebpf:"discovery_limits"`
+	Fib6Cache        *ebpf.MapSpec `ebpf:"fib6_cache"`
+	Fib6Ctl          *ebpf.MapSpec `ebpf:"fib6_ctl"`
 	Layout           *ebpf.MapSpec `ebpf:"layout"`
 	MpDivert         *ebpf.MapSpec `ebpf:"mp_divert"`
 	Rates            *ebpf.MapSpec `ebpf:"rates"`
@@ -460,6 +481,8 @@ type dataplaneMaps struct {
 	DiscoveryGlobal  *ebpf.Map `ebpf:"discovery_global"`
 	DiscoveryHosts   *ebpf.Map `ebpf:"discovery_hosts"`
 	DiscoveryLimits  *ebpf.Map `ebpf:"discovery_limits"`
+	Fib6Cache        *ebpf.Map `ebpf:"fib6_cache"`
+	Fib6Ctl          *ebpf.Map `ebpf:"fib6_ctl"`
 	Layout           *ebpf.Map `ebpf:"layout"`
 	MpDivert         *ebpf.Map `ebpf:"mp_divert"`
 	Rates            *ebpf.Map `ebpf:"rates"`
@@ -488,6 +511,8 @@ func (m *dataplaneMaps) Close() error {
 		m.DiscoveryGlobal,
 		m.DiscoveryHosts,
 		m.DiscoveryLimits,
+		m.Fib6Cache,
+		m.Fib6Ctl,
 		m.Layout,
 		m.MpDivert,
 		m.Rates,

@@ -25,6 +25,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/client"
 	"github.com/pppoe-xdp/pppoe-xdp/control/config"
 	"github.com/pppoe-xdp/pppoe-xdp/control/daemon"
+	"github.com/pppoe-xdp/pppoe-xdp/control/fib6cache"
 	"github.com/pppoe-xdp/pppoe-xdp/control/host"
 	"github.com/pppoe-xdp/pppoe-xdp/control/linkwatch"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
@@ -225,6 +226,11 @@ func serve(f flags, log *zap.Logger) error {
 		return fmt.Errorf("data plane: %w", err)
 	}
 	defer dp.Close()
+	fib6, err := fib6cache.Start(fib6cache.Options{Log: log}, dp)
+	if err != nil {
+		return fmt.Errorf("data plane: %w", err)
+	}
+	defer fib6.Close()
 	// The limits go to the data plane, which drops floods before they
 	// cost a copy to user space; the discovery servers get no Limiter of
 	// their own (pppoe.Limiter says why).

@@ -10,9 +10,11 @@ import (
 	"testing"
 	"time"
 
+	vnetns "github.com/vishvananda/netns"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv6"
 
+	"github.com/pppoe-xdp/pppoe-xdp/control/fib6cache"
 	"github.com/pppoe-xdp/pppoe-xdp/maps"
 	"github.com/pppoe-xdp/pppoe-xdp/test/netns"
 )
@@ -90,6 +92,13 @@ func ping6(t *testing.T, n *netns.NS, src, dst netip.Addr, size, hop int) ping6R
 // frames, so the upstream fast path runs (TestFastPathFollowsFarEnd).
 func TestIPv6EndToEnd(t *testing.T) {
 	tp := newTopo(t)
+	// The upstream route cache, kept by its watcher as pppoed keeps it.
+	h, err := vnetns.GetFromName(tp.ac.Name)
+	must(t, err)
+	defer h.Close()
+	fib6, err := fib6cache.Start(fib6cache.Options{Namespace: &h}, tp.acDP)
+	must(t, err)
+	defer fib6.Close()
 	netns.RequireTool(t, "tshark")
 	tp.core.GRO(t, "cor0", true)
 	waitRedirects(t, tp.acDP, tp.up0, true)
@@ -155,6 +164,9 @@ func TestIPv6EndToEnd(t *testing.T) {
 		if d[r] == 0 {
 			t.Errorf("counter %v did not move: %v", r, d)
 		}
+	}
+	if n, err := tp.acDP.FIB6CacheEntries(); err != nil || n == 0 || !fib6.Enabled() {
+		t.Errorf("upstream route cache: %d entries (%v), enabled %v: the fast path did not use it", n, err, fib6.Enabled())
 	}
 	for _, r := range []maps.Reason{maps.ReasonSlowUp, maps.ReasonSlowDown, maps.ReasonSpoofed, maps.ReasonMalformed, maps.ReasonPassNoXDPXmit} {
 		if d[r] != 0 {

@@ -54,6 +54,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/pppoe-xdp/pppoe-xdp/control/fib6cache"
 	"github.com/pppoe-xdp/pppoe-xdp/maps"
 )
 
@@ -63,14 +64,16 @@ const testXDPLiveFrames = 1 << 1
 const genLen = 128 // GEN_LEN in bpf/bench.c
 
 var (
-	duration = flag.Duration("duration", 800*time.Millisecond, "time per case per round")
-	rounds   = flag.Int("rounds", 7, "rounds; each runs every case once, in a rotated order")
-	sessions = flag.Int("sessions", 100_000, "sessions installed for the scale cases")
-	cpu      = flag.Int("cpu", 1, "CPU the generator (and so every veth's NAPI) runs on")
-	verbose  = flag.Bool("v", false, "print frames sent/arrived and the generator thread's CPU time per run")
-	only     = flag.String("only", "", "run only the cases whose \"dir: name\" matches this regexp and print their pps, no ratios (for profiling one case, e.g. under perf record)")
-	nice     = flag.Int("nice", -20, "nice value of the generator thread and of the CPU map threads while they run (0: leave them be): on a shared machine, the share of CPU a dedicated one would give them")
-	hold     = flag.Bool("hold", true, "keep the generator attached to an idle veth, so test runs need no XDP dispatcher update (and no RCU grace period)")
+	duration  = flag.Duration("duration", 800*time.Millisecond, "time per case per round")
+	rounds    = flag.Int("rounds", 7, "rounds; each runs every case once, in a rotated order")
+	sessions  = flag.Int("sessions", 100_000, "sessions installed for the scale cases")
+	cpu       = flag.Int("cpu", 1, "CPU the generator (and so every veth's NAPI) runs on")
+	verbose   = flag.Bool("v", false, "print frames sent/arrived and the generator thread's CPU time per run")
+	dirs      = flag.String("dirs", "", "run only the rows of these directions, comma-separated (up, down, up6, down6; empty: all), with the full report: e.g. up6,down6 for the IPv6 rows")
+	only      = flag.String("only", "", "run only the cases whose \"dir: name\" matches this regexp and print their pps, no ratios (for profiling one case, e.g. under perf record)")
+	nice      = flag.Int("nice", -20, "nice value of the generator thread and of the CPU map threads while they run (0: leave them be): on a shared machine, the share of CPU a dedicated one would give them")
+	fib6Cache = flag.Bool("fib6-cache", true, "run the upstream IPv6 route cache's watcher, as pppoed does (false: the cache stays off and every upstream IPv6 packet is looked up)")
+	hold      = flag.Bool("hold", true, "keep the generator attached to an idle veth, so test runs need no XDP dispatcher update (and no RCU grace period)")
 )
 
 type ns struct{ name string }
@@ -124,6 +127,7 @@ type topo struct {
 	pins                       []string
 	subBase, coreAddr          netip.Addr // session i has subBase + i
 	plainSub, plainCore        netip.Addr // kernel-forwarding baseline destinations
+	fib6                       *fib6cache.Watcher
 }
 
 func main() {
@@ -264,7 +268,7 @@ func (t *topo) build() error {
 			}
 		}
 	}
-	return t.ac.do(func() error {
+	err = t.ac.do(func() error {
 		dev, err := maps.CreatePPPoE0("pppoe0", "pppoe0-p", 1492)
 		if err != nil {
 			return err
@@ -279,6 +283,21 @@ func (t *topo) build() error {
 		}
 		return nil
 	})
+	if err != nil || !*fib6Cache {
+		return err
+	}
+	// The upstream IPv6 route cache, kept by what pppoed runs.
+	h, err := netns.GetFromName(t.ac.name)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	var targets []fib6cache.Target
+	for _, dp := range t.dps() {
+		targets = append(targets, dp)
+	}
+	t.fib6, err = fib6cache.Start(fib6cache.Options{Namespace: &h}, targets...)
+	return err
 }
 
 // cpumapThreads are the kernel threads of every CPU map entry
@@ -310,6 +329,10 @@ func (t *topo) dps() []*maps.Datapath {
 }
 
 func (t *topo) teardown() {
+	if t.fib6 != nil {
+		t.fib6.Close()
+		t.fib6 = nil
+	}
 	for _, dp := range t.dps() {
 		_ = dp.Unpin()
 		_ = dp.Close()

@@ -62,9 +62,19 @@ func (t *topo) bench() error {
 	// cases use are filled: installing 100,000 sessions into each takes
 	// minutes, which an A/B of one case does not need.
 	cs := t.cases()
+	if *dirs != "" {
+		keep := map[string]bool{}
+		for _, d := range strings.Split(*dirs, ",") {
+			keep[strings.TrimSpace(d)] = true
+		}
+		cs = slices.DeleteFunc(cs, func(c *benchCase) bool { return !keep[c.dir] })
+		if len(cs) == 0 {
+			return fmt.Errorf("-dirs %q: no such rows (up, down, up6, down6)", *dirs)
+		}
+	}
 	need := map[*maps.Datapath]bool{t.dp1: true, t.dpMany: true, t.dpSpreadOther: true, t.dpSpreadAll: true}
 	need6 := true
-	if *only != "" {
+	if *only != "" || *dirs != "" {
 		re, err := regexp.Compile(*only)
 		if err != nil {
 			return fmt.Errorf("-only: %w", err)
@@ -335,16 +345,33 @@ type ratioRow struct {
 // ratioTable prints the ratio rows of one address family whose cases
 // exist (the IPv6 rows have no XDP router case).
 func ratioTable(out io.Writer, family string, dirs []string, rows []ratioRow, by map[string]*[nKinds]*benchCase) error {
+	// With -dirs a family may have run one direction or none.
+	var ran []string
+	for _, dir := range dirs {
+		if by[dir][kindGenOnly] != nil {
+			ran = append(ran, dir)
+		}
+	}
+	if len(ran) == 0 {
+		return nil
+	}
+	has := func(dir string, r ratioRow) bool {
+		return by[dir][kindGenOnly] != nil && by[dir][r.num] != nil && by[dir][r.den] != nil && by[dir][kindKernel] != nil
+	}
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(out, "\n%s:\n", family)
 	fmt.Fprintln(w, "ratio\traw up\traw down\tstage up\tstage down\tgoal (stage)\tprog up\tprog down\tcpu up\tcpu down\tcpu stage up\tcpu stage down\t")
 	for _, r := range rows {
-		if by[dirs[0]][r.num] == nil || by[dirs[0]][r.den] == nil {
+		if !has(ran[0], r) {
 			continue
 		}
 		cells := []string{r.name}
 		for _, stage := range []bool{false, true} {
 			for _, dir := range dirs {
+				if !has(dir, r) {
+					cells = append(cells, "n/a")
+					continue
+				}
 				num, den, fixed := by[dir][r.num], by[dir][r.den], by[dir][kindGenOnly]
 				var s stat
 				mark := ""
@@ -376,6 +403,10 @@ func ratioTable(out io.Writer, family string, dirs []string, rows []ratioRow, by
 			}
 		}
 		for _, dir := range dirs {
+			if !has(dir, r) {
+				cells = append(cells, "n/a")
+				continue
+			}
 			num, den, empty := by[dir][r.num], by[dir][r.den], by[dir][kindKernel]
 			pn, pd := num.progNs-empty.progNs, den.progNs-empty.progNs
 			switch {
@@ -391,6 +422,10 @@ func ratioTable(out io.Writer, family string, dirs []string, rows []ratioRow, by
 		}
 		for _, stage := range []bool{false, true} {
 			for _, dir := range dirs {
+				if !has(dir, r) {
+					cells = append(cells, "n/a")
+					continue
+				}
 				st, mark := cpuRatio(by[dir][r.num], by[dir][r.den], by[dir][kindGenOnly], stage, r.costRatio)
 				cells = append(cells, fmt.Sprintf("%.2f [%.2f..%.2f]%s", st.med, st.lo, st.hi, mark))
 			}
