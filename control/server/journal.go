@@ -24,7 +24,9 @@ import (
 )
 
 // The state store (Options.State) gets a session's record when it comes
-// up (IPCP open, installed), when its entry changes and at each interim,
+// up (IPCP open, installed), when its entry changes, at each interim and
+// each time multilink's sending sequence number moves 1/16 of its space
+// on (session.MPSequence),
 // and loses it when the session ends: the journal is an Observer of the
 // session, so the record is made on the session's event loop; pppoed
 // hands the write to a state.Writer, so that the loop never waits for the
@@ -64,7 +66,7 @@ func (j journal) Observe(sess *session.Session, _ time.Time, e session.Event) {
 		// and its record goes stale until it ends (swept at a start).
 		j.s.recordQuiet(j.l, sess)
 		return
-	case session.Updated, session.Interim, session.IPv6Prefixes, session.IPv6Bindings:
+	case session.Updated, session.Interim, session.IPv6Prefixes, session.IPv6Bindings, session.MPSequence:
 	default:
 		return
 	}
