@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -125,6 +126,9 @@ func (s *Server) recordOf(l *live, sess *session.Session) (state.Session, error)
 		rec.IPv6 = ipv6Record(r.Answer, v)
 	}
 	rec.MPSeq = r.MPSeq
+	if err := keepAuthorized(&rec, r.Answer.Authorized); err != nil {
+		return state.Session{}, fmt.Errorf("server: session %v: %w", snap.ID, err)
+	}
 	if b := r.Base; b != (session.Stats{}) {
 		rec.Counters.Base = &state.Counters{PacketsUp: b.PacketsUp, BytesUp: b.BytesUp, PacketsDown: b.PacketsDown, BytesDown: b.BytesDown}
 	}
@@ -151,6 +155,36 @@ func ipv6Record(a aaa.Answer, v *session.IPv6State) *state.IPv6 {
 			Prefix: b.Prefix, Fixed: b.Fixed, Expires: b.Expires.UTC()})
 	}
 	return out
+}
+
+// keepAuthorized puts what RADIUS granted the session (au, nil for a
+// local one) in its record while a network protocol is not open: after
+// a restart that protocol gets it, not the profile's
+// (aaa.Resumed.Authorized). Only then: a dual-stack session's records
+// stay as small as they were.
+func keepAuthorized(rec *state.Session, au *aaa.Authorized) error {
+	rec.RADIUSAttrs = nil
+	if au == nil || rec.PeerIPv4.IsValid() && rec.IPv6 != nil {
+		return nil
+	}
+	b, err := json.Marshal(au)
+	if err != nil {
+		return fmt.Errorf("RADIUS authorization: %w", err)
+	}
+	rec.RADIUSAttrs = b
+	return nil
+}
+
+// keptAuthorized is what keepAuthorized put in rec, nil for none.
+func keptAuthorized(rec state.Session) (*aaa.Authorized, error) {
+	if len(rec.RADIUSAttrs) == 0 {
+		return nil, nil
+	}
+	au := new(aaa.Authorized)
+	if err := json.Unmarshal(rec.RADIUSAttrs, au); err != nil {
+		return nil, fmt.Errorf("state record's RADIUS authorization: %w", err)
+	}
+	return au, nil
 }
 
 // resumedIPv6 is what AAA reserves again of a record's IPv6: the pool
@@ -292,6 +326,9 @@ func (s *Server) Adopt(rec state.Session, in *maps.Installed) error {
 	}
 	if rec.IPv6 != nil {
 		resumed.IPv6 = resumedIPv6(rec.IPv6)
+	}
+	if resumed.Authorized, err = keptAuthorized(rec); err != nil {
+		return err
 	}
 	if rec.RateLimit != "" {
 		lim, err := ratelimit.Parse(rec.RateLimit)
