@@ -154,6 +154,10 @@ type Answer struct {
 	// Profile is the local /ppp profile the answer was resolved against,
 	// "" when none.
 	Profile string
+	// Authorized is what an outside authority (RADIUS) granted the
+	// session, nil for a local one: the state record keeps it while a
+	// network protocol is not open, for Resumed.Authorized.
+	Authorized *Authorized
 }
 
 // PrefixAllocator hands out IPv6 prefixes of one length

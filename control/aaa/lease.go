@@ -339,6 +339,11 @@ type Resumed struct {
 	// IPv6 is what the session held of IPv6, nil when IPv6CP was not
 	// open.
 	IPv6 *ResumedIPv6
+	// Authorized is what an outside authority (RADIUS) granted the
+	// session (Answer.Authorized), nil for a local one: a network
+	// protocol not open yet gets its addresses from it, then the
+	// profile, as at authentication.
+	Authorized *Authorized
 }
 
 // Resumer is a Backend that can take a session over without asking the
@@ -359,7 +364,9 @@ type Resumer interface {
 // authentication would have given it: without r.Remote, Assign gives
 // the addresses of the secret and the profile then (ErrNoAddress for a
 // service without IPv4); without r.IPv6, the IPv6 of the secret and the
-// profile is assigned now, as at authentication.
+// profile is assigned now, as at authentication. For a session an
+// outside authority admitted (r.Authorized), what it granted takes the
+// secret's place and overrides the profile, as in Admit.
 func (l *Local) Resume(r Resumed) (Answer, error) {
 	a, err := l.resume(r)
 	if err != nil || r.IPv6 != nil && r.Remote.IsValid() {
@@ -370,7 +377,9 @@ func (l *Local) Resume(r Resumed) (Answer, error) {
 	secrets := l.secrets // replaced by Update
 	l.mu.Unlock()
 	le.mu.Lock()
-	if sec, ok := secrets.Get(r.User); ok {
+	if au := r.Authorized; au != nil {
+		le.secret, le.profile = au.secret(), au.profile(le.profile)
+	} else if sec, ok := secrets.Get(r.User); ok {
 		le.secret = &sec
 	} else {
 		le.secret = &Secret{Name: r.User, Profile: r.Profile}
@@ -395,6 +404,12 @@ func (l *Local) Resume(r Resumed) (Answer, error) {
 		if v6.pd != nil {
 			a.IPv6Delegate = v6.pd
 		}
+	}
+	if au := r.Authorized; r.IPv6 == nil && au != nil && au.IPv6Delegated.IsValid() {
+		// Delegated-IPv6-Prefix alone turns IPv6CP on, as at
+		// authentication (radiusaaa).
+		a.IPv6, a.IPv6Delegated = true, au.IPv6Delegated
+		a.IPv6DNS, a.DHCPv6LeaseTime = le.profile.IPv6DNS, le.profile.DHCPv6LeaseTime
 	}
 	return a, nil
 }
@@ -449,7 +464,7 @@ func (l *Local) resume(r Resumed) (Answer, error) {
 	}
 	a := Answer{Accept: true, Lease: le, User: r.User, Local: r.Local, Remote: r.Remote, Pool: r.Pool,
 		DNS: le.addrs.DNS, ChangeTCPMSS: prof.ChangeTCPMSS, RateLimit: limit, ShapeTx: prof.ShapeTx,
-		Profile: prof.Name}
+		Profile: prof.Name, Authorized: r.Authorized}
 	if r.IPv6 != nil {
 		a.IPv6, a.IPv6Link, a.IPv6Delegated = true, r.IPv6.Link, r.IPv6.Fixed
 		a.IPv6DNS = append([]netip.Addr(nil), r.IPv6.DNS...)

@@ -565,7 +565,7 @@ func (s *session) clientState() state.ClientState {
 // returns once the record is in the file); otherwise when what the
 // record holds changed since it was last written (the client state, the
 // link's open protocols, multilink's sequence number having moved on by
-// mpRecordEvery). A link not opened has nothing to adopt and writes
+// mp.RecordEvery). A link not opened has nothing to adopt and writes
 // nothing.
 func (s *session) journal(info link.Info, flush bool) {
 	c := s.c
@@ -629,24 +629,11 @@ func (s *session) journal(info link.Info, flush bool) {
 	s.journaled, s.mpSeq, s.ncpChanged = b, seq, false
 }
 
-// mpRecordEvery is how far (as a fraction of the sequence space, 1/16)
-// multilink's sending sequence number may move on before the record is
-// written again: an adopted session resumes a quarter of the space past
-// the recorded number (mp.Fragmenter.Resume), which must stay ahead of
-// what the AC has seen.
-const mpRecordEvery = 16
-
 // mpMoved reports whether seq, the sending sequence number now, is far
-// enough past the recorded one to write the record again.
+// enough past the recorded one to write the record again
+// (mp.Format.RecordDue: 1/16 of the sequence space, the AC's rule too).
 func (s *session) mpMoved(seq uint32) bool {
-	if s.mp == nil {
-		return false
-	}
-	space := uint32(1) << 24
-	if s.mp.ML.SendShortSeq {
-		space = 1 << 12
-	}
-	return (seq-s.mpSeq)&(space-1) >= space/mpRecordEvery
+	return s.mp != nil && s.mp.RecordDue(s.mpSeq, seq)
 }
 
 // sync rewrites the record of an installed session if it changed.

@@ -280,8 +280,10 @@ func (b *Backend) answer(set settings, req aaa.Request, res radius.AuthResult, e
 			dns = append(dns, d)
 		}
 	}
-	lease, err := b.local.Admit(req.Service, aaa.Authorized{User: req.User, Profile: profName, Remote: remote, Pool: res.FramedPool, DNS: dns,
-		IPv6Link: res.FramedIPv6Prefix, IPv6LinkPool: res.FramedIPv6Pool, IPv6PDPool: res.DelegatedIPv6Pool, IPv6DNS: res.IPv6DNS})
+	authorized := &aaa.Authorized{User: req.User, Profile: profName, Remote: remote, Pool: res.FramedPool, DNS: dns,
+		IPv6Link: res.FramedIPv6Prefix, IPv6LinkPool: res.FramedIPv6Pool, IPv6PDPool: res.DelegatedIPv6Pool, IPv6DNS: res.IPv6DNS,
+		IPv6Delegated: res.DelegatedIPv6Prefix}
+	lease, err := b.local.Admit(req.Service, *authorized)
 	if err != nil {
 		msg := aaa.MessageAuthFailed
 		if errors.Is(err, aaa.ErrOnlyOne) {
@@ -320,6 +322,7 @@ func (b *Backend) answer(set settings, req aaa.Request, res radius.AuthResult, e
 		IPv6DNS:       v6.DNS,
 		// The profile's: RADIUS has no attribute for it.
 		DHCPv6LeaseTime: prof.DHCPv6LeaseTime,
+		Authorized:      authorized,
 	}
 	if len(res.MSCHAP2Success) > 0 {
 		a.AuthenticatorResponse = res.MSCHAP2Success

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -24,7 +25,9 @@ import (
 )
 
 // The state store (Options.State) gets a session's record when it comes
-// up (IPCP open, installed), when its entry changes and at each interim,
+// up (IPCP open, installed), when its entry changes, at each interim and
+// each time multilink's sending sequence number moves 1/16 of its space
+// on (session.MPSequence),
 // and loses it when the session ends: the journal is an Observer of the
 // session, so the record is made on the session's event loop; pppoed
 // hands the write to a state.Writer, so that the loop never waits for the
@@ -64,7 +67,7 @@ func (j journal) Observe(sess *session.Session, _ time.Time, e session.Event) {
 		// and its record goes stale until it ends (swept at a start).
 		j.s.recordQuiet(j.l, sess)
 		return
-	case session.Updated, session.Interim, session.IPv6Prefixes, session.IPv6Bindings:
+	case session.Updated, session.Interim, session.IPv6Prefixes, session.IPv6Bindings, session.MPSequence:
 	default:
 		return
 	}
@@ -123,6 +126,9 @@ func (s *Server) recordOf(l *live, sess *session.Session) (state.Session, error)
 		rec.IPv6 = ipv6Record(r.Answer, v)
 	}
 	rec.MPSeq = r.MPSeq
+	if err := keepAuthorized(&rec, r.Answer.Authorized); err != nil {
+		return state.Session{}, fmt.Errorf("server: session %v: %w", snap.ID, err)
+	}
 	if b := r.Base; b != (session.Stats{}) {
 		rec.Counters.Base = &state.Counters{PacketsUp: b.PacketsUp, BytesUp: b.BytesUp, PacketsDown: b.PacketsDown, BytesDown: b.BytesDown}
 	}
@@ -149,6 +155,36 @@ func ipv6Record(a aaa.Answer, v *session.IPv6State) *state.IPv6 {
 			Prefix: b.Prefix, Fixed: b.Fixed, Expires: b.Expires.UTC()})
 	}
 	return out
+}
+
+// keepAuthorized puts what RADIUS granted the session (au, nil for a
+// local one) in its record while a network protocol is not open: after
+// a restart that protocol gets it, not the profile's
+// (aaa.Resumed.Authorized). Only then: a dual-stack session's records
+// stay as small as they were.
+func keepAuthorized(rec *state.Session, au *aaa.Authorized) error {
+	rec.RADIUSAttrs = nil
+	if au == nil || rec.PeerIPv4.IsValid() && rec.IPv6 != nil {
+		return nil
+	}
+	b, err := json.Marshal(au)
+	if err != nil {
+		return fmt.Errorf("RADIUS authorization: %w", err)
+	}
+	rec.RADIUSAttrs = b
+	return nil
+}
+
+// keptAuthorized is what keepAuthorized put in rec, nil for none.
+func keptAuthorized(rec state.Session) (*aaa.Authorized, error) {
+	if len(rec.RADIUSAttrs) == 0 {
+		return nil, nil
+	}
+	au := new(aaa.Authorized)
+	if err := json.Unmarshal(rec.RADIUSAttrs, au); err != nil {
+		return nil, fmt.Errorf("state record's RADIUS authorization: %w", err)
+	}
+	return au, nil
 }
 
 // resumedIPv6 is what AAA reserves again of a record's IPv6: the pool
@@ -290,6 +326,9 @@ func (s *Server) Adopt(rec state.Session, in *maps.Installed) error {
 	}
 	if rec.IPv6 != nil {
 		resumed.IPv6 = resumedIPv6(rec.IPv6)
+	}
+	if resumed.Authorized, err = keptAuthorized(rec); err != nil {
+		return err
 	}
 	if rec.RateLimit != "" {
 		lim, err := ratelimit.Parse(rec.RateLimit)

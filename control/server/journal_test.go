@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/pppoe-xdp/pppoe-xdp/control/aaa"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ethernet"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
 	"github.com/pppoe-xdp/pppoe-xdp/control/state"
@@ -66,4 +67,53 @@ func TestJournal(t *testing.T) {
 		recs, _, _ := store.Sessions()
 		return len(recs) == 0
 	})
+}
+
+// TestKeepAuthorized: a RADIUS session's record keeps what RADIUS
+// granted while IPCP or IPv6CP is not open (its late NCP gets it after a
+// restart), through the record's binary form; a dual-stack or local
+// session's record holds none; a record whose copy does not decode is
+// refused (the session is swept, not given the profile's addresses).
+func TestKeepAuthorized(t *testing.T) {
+	au := &aaa.Authorized{User: "r1", Profile: "default", Pool: "radius", DNS: []netip.Addr{netip.MustParseAddr("192.0.2.53")},
+		IPv6LinkPool: "radlinks", IPv6Delegated: netip.MustParsePrefix("2001:db8:ff::/56")}
+	v4 := netip.MustParseAddr("10.0.0.10")
+	for _, tc := range []struct {
+		name string
+		rec  state.Session
+		au   *aaa.Authorized
+		keep bool
+	}{
+		{"IPCP not open", state.Session{IPv6: &state.IPv6{}}, au, true},
+		{"IPv6CP not open", state.Session{PeerIPv4: v4}, au, true},
+		{"both open", state.Session{PeerIPv4: v4, IPv6: &state.IPv6{}}, au, false},
+		{"local", state.Session{PeerIPv4: v4}, nil, false},
+	} {
+		rec := tc.rec
+		rec.Handle, rec.Role, rec.Phase = 1, state.RoleServer, state.PhaseUp
+		if err := keepAuthorized(&rec, tc.au); err != nil {
+			t.Fatal(err)
+		}
+		b, err := rec.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back state.Session
+		if err := back.UnmarshalBinary(b); err != nil {
+			t.Fatal(err)
+		}
+		got, err := keptAuthorized(back)
+		switch {
+		case err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case !tc.keep && got != nil:
+			t.Errorf("%s: kept %+v, want none", tc.name, got)
+		case tc.keep && (got == nil || got.Pool != au.Pool || len(got.DNS) != 1 || got.DNS[0] != au.DNS[0] ||
+			got.IPv6LinkPool != au.IPv6LinkPool || got.IPv6Delegated != au.IPv6Delegated):
+			t.Errorf("%s: kept %+v, want %+v", tc.name, got, au)
+		}
+	}
+	if _, err := keptAuthorized(state.Session{RADIUSAttrs: []byte("{")}); err == nil {
+		t.Error("a record's unreadable authorization accepted")
+	}
 }

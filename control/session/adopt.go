@@ -62,9 +62,10 @@ type IPv6State struct {
 // data plane: nothing of it outlives the process.
 var ErrNotInstalled = errors.New("session: not installed")
 
-// Resumable returns what a new process needs to adopt the session. It
-// must be called from the session's goroutine (an Observer): it reads the
-// link. It fails for a session not up.
+// Resumable returns what a new process needs to adopt the session, for
+// its state record: the record's writer calls it (MPSequence counts from
+// its MPSeq). It must be called from the session's goroutine (an
+// Observer): it reads the link. It fails for a session not up.
 func (s *Session) Resumable() (Resumable, error) {
 	saved, err := s.link.Save()
 	if err != nil {
@@ -74,18 +75,20 @@ func (s *Session) Resumable() (Resumable, error) {
 	if s.v6 != nil {
 		v6 = &IPv6State{Prefixes: s.v6.copyPrefixes(), Bindings: s.v6.dhcp.Bindings()}
 	}
-	var seq uint32
-	if s.mp != nil {
-		seq = s.mp.SendSeq()
-	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if !s.installed {
+		s.mu.Unlock()
 		return Resumable{}, ErrNotInstalled
 	}
 	a := s.answer
 	a.Lease = nil
-	return Resumable{Link: saved, Answer: a, Entry: s.entry, Base: s.past.stats(), Opened: s.cfg.Opened, IPv6: v6, MPSeq: seq}, nil
+	r := Resumable{Link: saved, Answer: a, Entry: s.entry, Base: s.past.stats(), Opened: s.cfg.Opened, IPv6: v6}
+	s.mu.Unlock()
+	if s.mp != nil {
+		// The record is being written: MPSequence measures from here.
+		r.MPSeq = s.mp.RecordSeq()
+	}
+	return r, nil
 }
 
 // Resumed is an adopted session's Started event: it was taken over from a
@@ -147,6 +150,7 @@ func Adopt(cfg Config, r Resumable) (*Session, error) {
 	if info.Multilink.Active() {
 		s.mp = NewMPLink(info.Multilink, info.MRU, info.MTU, s.cfg.Send)
 		s.mp.ResumeSeq(r.MPSeq)
+		s.mp.OnRecordDue(s.eng.Poke)
 		s.mpTotals = &mpTotals{}
 		if r.Entry.MP.On {
 			s.divert(h)

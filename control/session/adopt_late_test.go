@@ -92,6 +92,12 @@ func (r *rig) adoptIn(local *aaa.Local) {
 	if err != nil {
 		r.t.Fatal(err)
 	}
+	r.adoptFrom(local, saved)
+}
+
+// adoptFrom is adoptIn from saved, a record written earlier (a crash).
+func (r *rig) adoptFrom(local *aaa.Local, saved Resumable) {
+	r.t.Helper()
 	info := saved.Link.Info
 	rs := aaa.Resumed{Service: aaa.ServicePPPoE, User: info.User, Profile: saved.Answer.Profile,
 		Local: info.IP.Local, Remote: info.IP.Remote}

@@ -94,10 +94,18 @@ type MPLink struct {
 	// address that is not the session's).
 	dropped uint64
 
-	mu   sync.Mutex // guards fr
+	mu   sync.Mutex // guards fr and the record's fields below
 	fr   *mp.Fragmenter
 	mtu  int
 	send func(ppp.Frame) error
+
+	// recorded is the SendSeq the session's state record holds
+	// (RecordSeq); due: the sequence number has moved mp.RecordEvery
+	// past it since, and onDue was called (once until the next record);
+	// noticed: RecordNoticed has told the session so.
+	recorded     uint32
+	due, noticed bool
+	onDue        func()
 }
 
 func format(short bool) mp.Format {
@@ -147,6 +155,12 @@ func (m *MPLink) Send(proto ppp.Protocol, packet []byte) error {
 	if err != nil {
 		return err
 	}
+	if !m.due && m.onDue != nil && m.format().RecordDue(m.recorded, m.fr.Seq()) {
+		// Before the fragments go: the record is on its way as soon as
+		// the number passes the mark, not a packet later.
+		m.due = true
+		m.onDue()
+	}
 	for _, f := range frags {
 		if err := m.send(ppp.Frame{Protocol: ppp.ProtocolMP, Information: f}); err != nil {
 			return err
@@ -167,10 +181,55 @@ func (m *MPLink) SendSeq() uint32 {
 }
 
 // ResumeSeq goes on sending from a recorded SendSeq (mp.Fragmenter.Resume).
+// The record still holds seq, which the sequence is past by the jump: the
+// first fragment sent has the record written again (OnRecordDue), so that
+// a second restart resumes past what this process sent.
 func (m *MPLink) ResumeSeq(seq uint32) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.fr.Resume(seq)
+	m.recorded, m.due, m.noticed = seq, false, false
+}
+
+func (m *MPLink) format() mp.Format { return format(m.ML.SendShortSeq) }
+
+// RecordDue reports whether seq, a SendSeq, has moved far enough past
+// recorded, the one a state record holds, for the record to be written
+// again (mp.Format.RecordDue), for a caller that keeps the record's
+// number itself.
+func (m *MPLink) RecordDue(recorded, seq uint32) bool {
+	return m.format().RecordDue(recorded, seq)
+}
+
+// OnRecordDue has Send call f, from Send's goroutine, when the sending
+// sequence number moves mp.RecordEvery of its space past the one
+// recorded (RecordSeq): once, until RecordSeq is called again. f must
+// not wait (a Poke).
+func (m *MPLink) OnRecordDue(f func()) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.onDue = f
+}
+
+// RecordNoticed reports, once per OnRecordDue call, that the record is
+// due: the session's goroutine tells its observers (MPSequence).
+func (m *MPLink) RecordNoticed() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.due || m.noticed {
+		return false
+	}
+	m.noticed = true
+	return true
+}
+
+// RecordSeq is SendSeq for a state record being written: the number
+// OnRecordDue measures from.
+func (m *MPLink) RecordSeq() uint32 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.recorded, m.due, m.noticed = m.fr.Seq(), false, false
+	return m.recorded
 }
 
 // MPDrops is what multilink reassembly dropped, by reason: packets

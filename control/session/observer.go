@@ -30,7 +30,8 @@ type ObserverFunc func(s *Session, at time.Time, e Event)
 func (f ObserverFunc) Observe(s *Session, at time.Time, e Event) { f(s, at, e) }
 
 // Event is one of Started, StateChanged, Authenticated, AuthFailed,
-// NetworkUp, NetworkDown, IPv6Prefixes, Updated, Interim, Stopping, Stopped.
+// NetworkUp, NetworkDown, IPv6Prefixes, IPv6Bindings, MPSequence, Updated,
+// Interim, Stopping, Stopped.
 type Event interface{ sessionEvent() }
 
 // Started: the session exists (its PADS is out) and LCP starts.
@@ -91,6 +92,12 @@ type IPv6Prefixes struct{ Prefixes Prefixes }
 // state record keeps (Resumable) changed.
 type IPv6Bindings struct{}
 
+// MPSequence: multilink's sending sequence number moved mp.RecordEvery
+// of its space past the one the state record took (Resumable): the record
+// is to be written again, so that a restart resumes past every fragment
+// sent (mp.Fragmenter.Resume).
+type MPSequence struct{}
+
 // NetworkDown: a network protocol left Opened; the session may go on.
 type NetworkDown struct{ Protocol ppp.Protocol }
 
@@ -132,6 +139,7 @@ func (NetworkUp) sessionEvent()     {}
 func (NetworkDown) sessionEvent()   {}
 func (IPv6Prefixes) sessionEvent()  {}
 func (IPv6Bindings) sessionEvent()  {}
+func (MPSequence) sessionEvent()    {}
 func (Updated) sessionEvent()       {}
 func (Interim) sessionEvent()       {}
 func (Stopping) sessionEvent()      {}

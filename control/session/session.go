@@ -353,12 +353,16 @@ func (r *acRole) Ended() bool                        { return r.ended }
 func (r *acRole) Act(ev link.Event, now time.Time)   { (*Session)(r).act(ev, now) }
 func (r *acRole) Send(f ppp.Frame)                   { (*Session)(r).send(f) }
 
-// Poked: AAA's answer or an Update is waiting.
+// Poked: AAA's answer, an Update or multilink's record (MPLink.OnRecordDue)
+// is waiting.
 func (r *acRole) Poked(now time.Time) {
 	s := (*Session)(r)
 	s.answered(now)
 	s.updateNow(now)
 	s.limitsNow(now)
+	if s.mp != nil && s.mp.RecordNoticed() {
+		s.observe(now, MPSequence{})
+	}
 }
 
 // start brings the link up: the PPPoE session exists (RFC 1661 §3.4).
@@ -488,6 +492,7 @@ func (s *Session) startMP(ev link.PhaseChanged) {
 			return
 		}
 		s.mp = NewMPLink(info.Multilink, info.MRU, info.MTU, s.cfg.Send)
+		s.mp.OnRecordDue(s.eng.Poke)
 		if s.mpTotals == nil {
 			s.mu.Lock()
 			s.mpTotals = &mpTotals{}

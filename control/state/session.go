@@ -142,8 +142,10 @@ type Session struct {
 	// Counters and accounting position.
 	Counters Counters `json:"counters"`
 	// RADIUS is what the session's RADIUS answer carried that it must
-	// echo back (Class, RFC 2865 §5.25) or keep applying (session
-	// timeout, rate limit, …), as the RADIUS code encodes it.
+	// echo back (Class, RFC 2865 §5.25) or keep applying: RADIUSAttrs
+	// is the authorization (aaa.Authorized as JSON: Framed-IP-Address,
+	// Framed-Pool, the DNS servers, the IPv6 prefixes and pools) while a
+	// network protocol is not open, which gets it after a restart.
 	RADIUSClass [][]byte `json:"radius_class,omitempty"`
 	RADIUSAttrs []byte   `json:"radius_attrs,omitempty"`
 	// SessionTimeout and IdleTimeout as applied, 0 = none;

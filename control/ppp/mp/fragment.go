@@ -66,11 +66,29 @@ func (fr *Fragmenter) Seq() uint32 { return fr.seq }
 
 // Resume goes on from seq, the Seq a previous process last recorded,
 // jumping a quarter of the sequence space ahead (pppoed's restart, #13):
-// the fragments sent since the record (fewer than that, see the caller)
+// the fragments sent since the record (fewer than that, see RecordDue)
 // are behind the jump, so the peer's reassembler sees the next ones far
 // ahead of what it expects (RFC 1990 §4.1: fragments in between lost)
 // and takes them up, where starting again from 0 would be behind it and
 // thrown away as duplicates.
 func (fr *Fragmenter) Resume(seq uint32) {
-	fr.seq = (seq + 1<<(fr.format.bits()-2)) & fr.format.mask()
+	fr.seq = (seq + fr.format.resumeJump()) & fr.format.mask()
+}
+
+// resumeJump is how far past the recorded number Resume goes on.
+func (f Format) resumeJump() uint32 { return 1 << (f.bits() - 2) }
+
+// RecordEvery is how often, as a fraction of the sequence space, a sender
+// that records its Seq for Resume records it again: each time it moved
+// 1/16 of the space on. Resume's quarter then stays ahead of everything
+// sent unless more than 3/16 of the space (768 fragments with short
+// sequence numbers, 3,145,728 with long ones) went out between the
+// number crossing the mark and its record reaching the file.
+const RecordEvery = 16
+
+// RecordDue reports whether seq, a sender's Seq now, has moved RecordEvery
+// of the sequence space past recorded, the Seq its record holds: the
+// record must be written again for Resume to stay ahead.
+func (f Format) RecordDue(recorded, seq uint32) bool {
+	return (seq-recorded)&f.mask() >= (f.mask()+1)/RecordEvery
 }

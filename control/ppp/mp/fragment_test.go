@@ -145,3 +145,28 @@ func TestFragmenterResume(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordDue: a record is due once the number moved 1/16 of the
+// sequence space past it (256 short, 1,048,576 long), across the wrap too.
+func TestRecordDue(t *testing.T) {
+	for _, tt := range []struct {
+		f             Format
+		recorded, seq uint32
+		want          bool
+	}{
+		{Short, 0, 0, false},
+		{Short, 0, 255, false},
+		{Short, 0, 256, true},
+		{Short, 0xf80, 0x07f, false}, // 255 on, across the wrap
+		{Short, 0xf80, 0x080, true},  // 256 on
+		{Short, 0x100, 0x0ff, true},  // a whole space less one: far past
+		{Long, 0, 0xfffff, false},
+		{Long, 0, 0x100000, true},
+		{Long, 0xf80000, 0x07ffff, false},
+		{Long, 0xf80000, 0x080000, true},
+	} {
+		if got := tt.f.RecordDue(tt.recorded, tt.seq); got != tt.want {
+			t.Errorf("%v RecordDue(%#x, %#x) = %v, want %v", tt.f, tt.recorded, tt.seq, got, tt.want)
+		}
+	}
+}
