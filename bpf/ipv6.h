@@ -156,19 +156,33 @@ static __always_inline int v6_owner(const __u8 *addr, __u32 *index)
 }
 
 /* v6_src_ok is the upstream anti-spoof check: the source is in the
- * session's link /64 (one compare against its session_info entry) or in a
- * prefix delegated to it (a subscribers_v6 lookup). */
+ * session's link /64 or in a prefix delegated to it. Both the /64 and
+ * (most subscribers have one) the delegated prefix are in its session_info
+ * entry, so the common cases are a compare each; only a session with more
+ * delegated prefixes than that entry holds (pd_all 0) looks the source up
+ * in subscribers_v6, a probe per prefix length in use. */
 static __always_inline int v6_src_ok(const struct session_hot *info, const __u8 *saddr)
 {
 	struct session_attrs *a = bpf_map_lookup_elem(&session_info, &info->index);
 	const __u32 *s = (const __u32 *)saddr;
 	__u32 owner;
 
-	if (a && a->ipv6_prefix_len == 64) {
+	if (a) {
 		const __u32 *p = (const __u32 *)a->ipv6_prefix;
+		const __u32 *d = (const __u32 *)a->pd_prefix;
+		__u32 len = a->pd_len;
 
-		if (p[0] == s[0] && p[1] == s[1])
+		if (a->ipv6_prefix_len == 64 && p[0] == s[0] && p[1] == s[1])
 			return 1;
+		if (len >= 1 && len <= 64) {
+			__u32 m0 = len >= 32 ? 0xffffffffu : 0xffffffffu << (32 - len);
+			__u32 m1 = len <= 32 ? 0 : 0xffffffffu << (64 - len);
+
+			if ((s[0] & bpf_htonl(m0)) == d[0] && (s[1] & bpf_htonl(m1)) == d[1])
+				return 1;
+		}
+		if (a->pd_all)
+			return 0;
 	}
 	return v6_owner(saddr, &owner) && owner == info->index;
 }

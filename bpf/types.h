@@ -64,11 +64,17 @@ struct session_attrs {
 	__u32 netdev_ifindex;    /* client: the netdev decapsulated frames enter */
 	__u8 netdev_mac[6];      /* client: its MAC (destination of those frames) */
 	__u8 ipv6_prefix_len;    /* server: 64 when ipv6_prefix is set, else 0 */
-	__u8 pad;
-	__u8 ipv6_prefix[16];    /* server: the link /64 (SLAAC), for the upstream
+	__u8 pd_len;             /* server: pd_prefix's length (1..64), 0 = none */
+	__u8 ipv6_prefix[8];     /* server: the link /64 (SLAAC), for the upstream
 	                          * anti-spoof check without an LPM lookup; the
 	                          * session's prefixes are in subscribers_v6 */
-	__u32 pad2;
+	__u8 pd_prefix[8];       /* server: a prefix delegated to the session
+	                          * (the first of length <= 64), masked: the
+	                          * anti-spoof check's second compare */
+	__u32 pd_all;            /* server: 1 when pd_prefix (or none, pd_len 0)
+	                          * is every prefix delegated to the session, so
+	                          * a source in neither prefix is spoofed without
+	                          * a subscribers_v6 lookup; 0: look it up */
 };
 _Static_assert(sizeof(struct session_attrs) == 72, "session_attrs size");
 

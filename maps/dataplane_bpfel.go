@@ -210,9 +210,10 @@ type dataplaneSessionAttrs struct {
 	NetdevIfindex uint32
 	NetdevMac     [6]uint8
 	Ipv6PrefixLen uint8
-	Pad           uint8
-	Ipv6Prefix    [16]uint8
-	Pad2          uint32
+	PdLen         uint8
+	Ipv6Prefix    [8]uint8
+	PdPrefix      [8]uint8
+	PdAll         uint32
 }
 
 type dataplaneSessionCounters struct {

@@ -13,9 +13,10 @@ import (
 // PPP link) and any number of delegated prefixes (RFC 8415 IA_PD), of any
 // length. Each is a subscribers_v6 entry (prefix -> session index), which
 // the downstream paths look the destination up in (longest match) and the
-// upstream anti-spoof check the source, for delegated prefixes; the link
-// /64 is also in the session's attributes, so that the common upstream case
-// is one compare (bpf/ipv6.h).
+// upstream anti-spoof check the source. The link /64 and one delegated
+// prefix are also in the session's attributes (pd_* fields, see inlinePD),
+// so that the upstream check of a session with at most one delegated prefix
+// is two compares and no lookup (bpf/ipv6.h).
 //
 // Prefixes of different sessions never overlap: longest-match would
 // silently hand part of one subscriber's prefix to another, so a prefix
@@ -212,7 +213,45 @@ func linkPrefixOf(a dataplaneSessionAttrs) netip.Prefix {
 	if a.Ipv6PrefixLen != 64 {
 		return netip.Prefix{}
 	}
-	return netip.PrefixFrom(netip.AddrFrom16(a.Ipv6Prefix), 64)
+	var b [16]byte
+	copy(b[:], a.Ipv6Prefix[:])
+	return netip.PrefixFrom(netip.AddrFrom16(b), 64)
+}
+
+// inlinePD sets a's copy of its delegated prefixes for the upstream
+// anti-spoof check from the mirror: the session's prefixes but its link
+// /64 and those in gone (being let go). The first of length <= 64 is kept
+// (pd_len, pd_prefix); pd_all says it is the only one, or that there is
+// none, so the program may refuse a source in neither prefix without a
+// subscribers_v6 lookup. It reports whether a changed.
+//
+// The copy is changed so that it never claims more than subscribers_v6
+// holds: a prefix enters the trie before the copy and leaves the copy
+// before the trie (AddIPv6Prefix, RemoveIPv6Prefix), and Open rebuilds
+// every copy from the trie (rebuildV6), whatever a crash left.
+func (d *Datapath) inlinePD(a *dataplaneSessionAttrs, gone ...netip.Prefix) bool {
+	link := linkPrefixOf(*a)
+	n := 0
+	var pdLen uint8
+	var pd [8]byte
+	for _, p := range d.v6.bySession[Index(a.Index)] {
+		if p == link || slices.Contains(gone, p) {
+			continue
+		}
+		n++
+		if pdLen == 0 && p.Bits() <= 64 {
+			b := p.Addr().As16()
+			pdLen = uint8(p.Bits())
+			copy(pd[:], b[:8])
+		}
+	}
+	var all uint32
+	if n == 0 || n == 1 && pdLen != 0 {
+		all = 1
+	}
+	changed := a.PdLen != pdLen || a.PdPrefix != pd || a.PdAll != all
+	a.PdLen, a.PdPrefix, a.PdAll = pdLen, pd, all
+	return changed
 }
 
 // SetIPv6LinkPrefix gives a live server session its link /64 (the prefix
@@ -252,10 +291,12 @@ func (d *Datapath) SetIPv6LinkPrefix(k Key, p netip.Prefix) error {
 		if err := d.putV6Locked(p, idx, key.SessionId); err != nil {
 			return err
 		}
-		a.Ipv6PrefixLen, a.Ipv6Prefix = 64, p.Addr().As16()
+		b := p.Addr().As16()
+		a.Ipv6PrefixLen, a.Ipv6Prefix = 64, [8]byte(b[:8])
 	} else {
-		a.Ipv6PrefixLen, a.Ipv6Prefix = 0, [16]byte{}
+		a.Ipv6PrefixLen, a.Ipv6Prefix = 0, [8]byte{}
 	}
+	d.inlinePD(&a, old)
 	if err := d.rewriteAttrsLocked(key, a); err != nil {
 		if p.IsValid() {
 			_ = d.deleteV6Locked(p)
@@ -276,7 +317,20 @@ func (d *Datapath) SetIPv6LinkPrefix(k Key, p netip.Prefix) error {
 // with ErrExists; adding one the session has already is a no-op.
 func (d *Datapath) AddIPv6Prefix(k Key, p netip.Prefix) error {
 	return d.onPrefix(k, p, "add IPv6 prefix", func(key dataplaneSessionKey, a dataplaneSessionAttrs, p netip.Prefix) error {
-		return d.putV6Locked(p, Index(a.Index), key.SessionId)
+		_, had := d.v6.owner[p]
+		if err := d.putV6Locked(p, Index(a.Index), key.SessionId); err != nil {
+			return err
+		}
+		if !d.inlinePD(&a) {
+			return nil
+		}
+		if err := d.rewriteAttrsLocked(key, a); err != nil {
+			if !had {
+				_ = d.deleteV6Locked(p)
+			}
+			return fmt.Errorf("maps: session %d: IPv6 prefix %v: %w", key.SessionId, p, err)
+		}
+		return nil
 	})
 }
 
@@ -309,6 +363,11 @@ func (d *Datapath) RemoveIPv6Prefix(k Key, p netip.Prefix) error {
 		}
 		if o, ok := d.v6.owner[p]; !ok || o != Index(a.Index) {
 			return fmt.Errorf("maps: session %d: IPv6 prefix %v: %w", key.SessionId, p, ErrNotFound)
+		}
+		if d.inlinePD(&a, p) {
+			if err := d.rewriteAttrsLocked(key, a); err != nil {
+				return fmt.Errorf("maps: session %d: IPv6 prefix %v: %w", key.SessionId, p, err)
+			}
 		}
 		if err := d.deleteV6Locked(p); err != nil {
 			return fmt.Errorf("maps: session %d: %w", key.SessionId, err)
@@ -395,5 +454,36 @@ func (d *Datapath) rebuildV6() error {
 			return fmt.Errorf("maps: subscribers_v6: %w", err)
 		}
 	}
-	return d.writeLens(-1, len(d.v6.spilled))
+	if err := d.writeLens(-1, len(d.v6.spilled)); err != nil {
+		return err
+	}
+	return d.rebuildInlinePD()
+}
+
+// rebuildInlinePD makes every server session's inline delegated prefix
+// (inlinePD) agree with subscribers_v6, which a crash between a change's
+// two steps may have left it behind.
+func (d *Datapath) rebuildInlinePD() error {
+	type fix struct {
+		key dataplaneSessionKey
+		a   dataplaneSessionAttrs
+	}
+	var fixes []fix
+	var key dataplaneSessionKey
+	var a dataplaneSessionAttrs
+	it := d.objs.Sessions.Iterate()
+	for it.Next(&key, &a) {
+		if a.Flags&uint16(dataplaneSessionFlagSESSION_F_CLIENT) == 0 && d.inlinePD(&a) {
+			fixes = append(fixes, fix{key, a})
+		}
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("maps: reading pinned sessions: %w", err)
+	}
+	for _, f := range fixes {
+		if err := d.rewriteAttrsLocked(f.key, f.a); err != nil {
+			return fmt.Errorf("maps: session %d: delegated prefix copy: %w", f.key.SessionId, err)
+		}
+	}
+	return nil
 }

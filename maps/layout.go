@@ -23,7 +23,10 @@ import (
 //	2: rates (configuration and bucket of a direction in one cache line)
 //	   and rates_on replace rate_limits and rate_states; session_counters
 //	   is padded to a cache line.
-const LayoutVersion = 2
+//	3: session_attrs keeps a delegated IPv6 prefix beside the link /64
+//	   (pd_len, pd_prefix, pd_all; ipv6_prefix is its 8 bytes) for the
+//	   upstream anti-spoof check.
+const LayoutVersion = 3
 
 // ErrLayoutChanged is wrapped by the error Open returns when the maps
 // pinned under the pin path have another layout than this binary's.

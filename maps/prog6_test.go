@@ -304,7 +304,7 @@ func TestXDPUplinkIn6(t *testing.T) {
 		progCase{name: "larger than the session MTU: to the kernel (Packet Too Big)", prog: "xdp_uplink_in", in: in(udp6(internet6, dst, 64, 1493-40)), verdict: xdpPass, counters: count1(ReasonMTUExceeded)},
 		progCase{name: "hop limit 1", prog: "xdp_uplink_in", in: in(udp6(internet6, dst, 1, 32)), verdict: xdpPass, counters: count1(ReasonTTLExceeded)},
 		progCase{name: "not a subscriber", prog: "xdp_uplink_in", in: in(udp6(internet6, netip.MustParseAddr("2001:db8:9::1"), 64, 32)), verdict: xdpPass},
-		progCase{name: "just outside a delegated prefix", prog: "xdp_uplink_in", in: in(udp6(internet6, netip.MustParseAddr("2001:db8:2101::1"), 64, 32)), verdict: xdpPass},
+		progCase{name: "just outside a delegated prefix", prog: "xdp_uplink_in", in: in(udp6(internet6, netip.MustParseAddr("2001:db8:2100:100::1"), 64, 32)), verdict: xdpPass},
 		progCase{name: "to multicast", prog: "xdp_uplink_in", in: in(udp6(internet6, netip.MustParseAddr("ff0e::1"), 64, 32)), verdict: xdpPass},
 		progCase{name: "to a link-local address", prog: "xdp_uplink_in", in: in(udp6(internet6, netip.MustParseAddr("fe80::1"), 64, 32)), verdict: xdpPass},
 		progCase{name: "to a subscriber by link multicast", prog: "xdp_uplink_in", in: ethFrame(t, net.HardwareAddr{0x33, 0x33, 0, 0, 0, 1}, gwMAC, ethernet.EtherTypeIPv6, udp6(internet6, dst, 64, 32)), verdict: xdpPass},
@@ -372,4 +372,124 @@ func TestRatePolicer6(t *testing.T) {
 	down := ethFrame(t, e.upMAC, gwMAC, ethernet.EtherTypeIPv6, udp6(internet6, dst, 64, 32))
 	slow := ethFrame(t, e.pppoe0MAC, e.pppoe0MAC, ethernet.EtherTypeIPv6, udp6(local6, dst, 64, 32))
 	e.policerRows(t, n, up, down, slow, nil)
+}
+
+// TestAntiSpoof6Delegated: the upstream anti-spoof check against the
+// delegated prefixes a session's attributes keep (pd_*, inlinePD) and
+// subscribers_v6 behind them, as prefixes are delegated, renewed and
+// released, and after a restart's rebuild.
+func TestAntiSpoof6Delegated(t *testing.T) {
+	e := newEnv(t)
+	e.withV6(t)
+	s := e.untagged
+	fwd := func(ip []byte) []byte { return ethFrame(t, gwMAC, e.upMAC, ethernet.EtherTypeIPv6, ip) }
+	pass := func(name string, src netip.Addr) progCase {
+		return progCase{name: name, prog: "xdp_access_in", in: s.up6(t, udp6(src, internet6, 64, 32)),
+			verdict: xdpRedirect, out: fwd(udp6(src, internet6, 63, 32)), counters: count1(ReasonFastUp)}
+	}
+	drop := func(name string, src netip.Addr) progCase {
+		return progCase{name: name, prog: "xdp_access_in", in: s.up6(t, udp6(src, internet6, 64, 32)),
+			verdict: xdpDrop, counters: count1(ReasonSpoofed)}
+	}
+	inline := func(wantLen uint8, wantAll uint32) {
+		t.Helper()
+		var a dataplaneSessionAttrs
+		if err := e.dp.objs.SessionInfo.Lookup(uint32(e.idxUntagged), &a); err != nil {
+			t.Fatal(err)
+		}
+		if a.PdLen != wantLen || a.PdAll != wantAll {
+			t.Fatalf("session_info pd_len %d pd_all %d, want %d %d", a.PdLen, a.PdAll, wantLen, wantAll)
+		}
+	}
+	second := netip.MustParsePrefix("2001:db8:2400::/56")
+	long := netip.MustParsePrefix("2001:db8:2500:1:1::/80") // longer than the inline copy holds
+	other := in6(pd6Tagged, 5)
+	nobody := netip.MustParseAddr("2001:db8:2600::1")
+
+	inline(56, 1)
+	e.run(t, []progCase{
+		pass("one prefix, inline: in it", in6(pd6Untagged, 0x77)),
+		pass("one prefix, inline: its last address", netip.MustParseAddr("2001:db8:2100:ff:ffff:ffff:ffff:ffff")),
+		drop("one prefix: just past it", netip.MustParseAddr("2001:db8:2100:100::1")),
+		drop("one prefix: another session's", other),
+		drop("one prefix: nobody's", nobody),
+	})
+
+	// A renewal adds what the session has: nothing changes.
+	if err := e.dp.AddIPv6Prefix(s.Key, pd6Untagged); err != nil {
+		t.Fatal(err)
+	}
+	inline(56, 1)
+	for _, p := range []netip.Prefix{second, long} {
+		if err := e.dp.AddIPv6Prefix(s.Key, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inline(56, 0)
+	e.run(t, []progCase{
+		pass("three prefixes: the first", in6(pd6Untagged, 0x77)),
+		pass("three prefixes: the second", in6(second, 0x77)),
+		pass("three prefixes: the /80", in6(long, 0x77)),
+		pass("three prefixes: the link /64", in6(link6Untagged, 0x77)),
+		drop("three prefixes: another session's", other),
+		drop("three prefixes: nobody's", nobody),
+	})
+
+	// Released: the inline one first, then the /80.
+	if err := e.dp.RemoveIPv6Prefix(s.Key, pd6Untagged); err != nil {
+		t.Fatal(err)
+	}
+	inline(56, 0) // now the second /56
+	e.run(t, []progCase{
+		drop("released: the first", in6(pd6Untagged, 0x77)),
+		pass("released the first: the second", in6(second, 0x77)),
+		pass("released the first: the /80", in6(long, 0x77)),
+	})
+	if err := e.dp.RemoveIPv6Prefix(s.Key, long); err != nil {
+		t.Fatal(err)
+	}
+	inline(56, 1)
+	e.run(t, []progCase{
+		drop("released: the /80", in6(long, 0x77)),
+		drop("released: the first, still", in6(pd6Untagged, 0x77)),
+		pass("one left: the second", in6(second, 0x77)),
+		drop("one left: another session's", other),
+	})
+
+	// A restart finds session_info behind subscribers_v6 (a crash
+	// between a change's steps): here claiming no delegated prefix. The
+	// data plane trusts the copy, so the delegated source is refused
+	// until Open's rebuild puts it right.
+	var a dataplaneSessionAttrs
+	key, err := s.Key.raw()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.dp.objs.Sessions.Lookup(&key, &a); err != nil {
+		t.Fatal(err)
+	}
+	a.PdLen, a.PdPrefix, a.PdAll = 0, [8]byte{}, 1
+	if err := e.dp.rewriteAttrsLocked(key, a); err != nil {
+		t.Fatal(err)
+	}
+	e.run(t, []progCase{drop("stale copy: the delegated prefix", in6(second, 0x77))})
+	if err := e.dp.rebuildV6(); err != nil {
+		t.Fatal(err)
+	}
+	inline(56, 1)
+	e.run(t, []progCase{pass("rebuilt: the delegated prefix", in6(second, 0x77))})
+
+	// The session's end takes every prefix, and the copy with the entry.
+	if err := e.dp.SetIPv6LinkPrefix(s.Key, netip.Prefix{}); err != nil {
+		t.Fatal(err)
+	}
+	inline(56, 1)
+	if err := e.dp.RemoveIPv6Prefix(s.Key, second); err != nil {
+		t.Fatal(err)
+	}
+	inline(0, 1)
+	e.run(t, []progCase{
+		drop("no prefixes: the released /56", in6(second, 0x77)),
+		drop("no prefixes: the old link /64", in6(link6Untagged, 0x77)),
+	})
 }

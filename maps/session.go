@@ -263,6 +263,7 @@ func (d *Datapath) Update(s Session) (Index, error) {
 	attrs.Index = old.Index
 	// IPv6 prefixes change through their own calls (ipv6.go).
 	attrs.Ipv6PrefixLen, attrs.Ipv6Prefix = old.Ipv6PrefixLen, old.Ipv6Prefix
+	attrs.PdLen, attrs.PdPrefix, attrs.PdAll = old.PdLen, old.PdPrefix, old.PdAll
 	server := old.Flags&uint16(dataplaneSessionFlagSESSION_F_CLIENT) == 0
 	if !server {
 		// A client session: no subscriber entry, and its address is the
