@@ -415,8 +415,12 @@ func TestAntiSpoof6Delegated(t *testing.T) {
 		drop("one prefix: nobody's", nobody),
 	})
 
-	// A renewal adds what the session has: nothing changes.
+	// A renewal adds what the session has, and an IPv4 change (Update)
+	// keeps the IPv6 attributes: nothing changes.
 	if err := e.dp.AddIPv6Prefix(s.Key, pd6Untagged); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.dp.Update(s); err != nil {
 		t.Fatal(err)
 	}
 	inline(56, 1)
