@@ -499,3 +499,45 @@ func (d *Datapath) HTBClass(i Index) uint16 {
 	defer d.htbMu.Unlock()
 	return d.htb.byIndex[i].minor
 }
+
+// HTBClassDrops reads, with one class dump per access interface, what
+// each HTB-shaped session's class dropped, by session index: the packets
+// its leaf queue refused. The class's count, not the leaf qdisc's: HTB
+// counts there every packet the leaf refused (the same number for a
+// pfifo), and one class dump has every session's, where the leaves' would
+// be a qdisc dump of every leaf and the map from leaf to class.
+// A session whose class went meanwhile is left out; so is an interface
+// that went (its classes with it).
+func (d *Datapath) HTBClassDrops() (map[Index]uint64, error) {
+	d.htbMu.Lock()
+	byMinor := map[int]map[uint16]Index{}
+	for i, c := range d.htb.byIndex {
+		if byMinor[c.ifindex] == nil {
+			byMinor[c.ifindex] = map[uint16]Index{}
+		}
+		byMinor[c.ifindex][c.minor] = i
+	}
+	d.htbMu.Unlock()
+	out := make(map[Index]uint64)
+	var errs []error
+	for ifindex, minors := range byMinor {
+		cls, err := netlink.ClassList(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: ifindex}}, netlink.MakeHandle(HTBMajor, 0))
+		if errors.Is(err, unix.ENODEV) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("maps: HTB classes of ifindex %d: %w", ifindex, err))
+			continue
+		}
+		for _, c := range cls {
+			a := c.Attrs()
+			major, minor := netlink.MajorMinor(a.Handle)
+			i, ok := minors[minor]
+			if !ok || major != HTBMajor || a.Statistics == nil || a.Statistics.Queue == nil {
+				continue
+			}
+			out[i] = uint64(a.Statistics.Queue.Drops)
+		}
+	}
+	return out, errors.Join(errs...)
+}

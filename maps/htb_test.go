@@ -3,6 +3,7 @@ package maps
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -232,6 +233,76 @@ func TestRateHTBRestart(t *testing.T) {
 	})
 	if m := dp2.HTBClass(e.idxQQ); m != 0 {
 		t.Errorf("removed session still has class %x", m)
+	}
+}
+
+// TestHTBClassDrops: what a shaped session's leaf queue refuses is read
+// back by session index from its class. Frames go out of acc0 from a
+// packet socket whose priority names the class, as tc_pppoe0_out's
+// skb->priority does (PROG_TEST_RUN sends nothing): at 1M the bucket
+// passes a few, the 64-packet leaf takes 64, and the kernel refuses the
+// rest, each send of a refused frame failing with ENOBUFS.
+func TestHTBClassDrops(t *testing.T) {
+	e := newEnv(t)
+	e.dp.shaper = ShaperHTB
+	slow := RateLimit{Tx: Rate{Rate: 1e6, Shape: true, Depth: time.Nanosecond}}
+	idle := RateLimit{Tx: Rate{Rate: 10e6, Shape: true}}
+	if err := e.ns.Do(t, func() error {
+		return errors.Join(e.dp.SetRate(e.idxUntagged, slow), e.dp.SetRate(e.idxQQ, idle))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	minor := e.dp.HTBClass(e.idxUntagged)
+	frame := make([]byte, 1514)
+	copy(frame, clientMAC)
+	copy(frame[6:], acMAC)
+	frame[12], frame[13] = 0x88, 0x64 // a PPPoE session frame's EtherType
+	const sent = 300
+	var refused int
+	if err := e.ns.Do(t, func() error {
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PRIORITY, HTBMajor<<16|int(minor)); err != nil {
+			return err
+		}
+		to := &unix.SockaddrLinklayer{Ifindex: e.acc, Protocol: 0x6488} // network order
+		for range sent {
+			switch err := unix.Sendto(fd, frame, unix.MSG_DONTWAIT, to); {
+			case errors.Is(err, unix.ENOBUFS):
+				refused++
+			case errors.Is(err, unix.EAGAIN): // the socket's buffer is full: not sent
+			case err != nil:
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if refused < sent/2 {
+		t.Fatalf("%d of %d frames refused at 1M with a 64-packet leaf", refused, sent)
+	}
+	var drops map[Index]uint64
+	if err := e.ns.Do(t, func() (err error) { drops, err = e.dp.HTBClassDrops(); return err }); err != nil {
+		t.Fatal(err)
+	}
+	want := map[Index]uint64{e.idxUntagged: uint64(refused), e.idxQQ: 0}
+	if !reflect.DeepEqual(drops, want) {
+		t.Errorf("HTBClassDrops = %v, want %v (the unshaped tagged session has no class)", drops, want)
+	}
+	// A rate change keeps the class and its count.
+	slow.Tx.Rate = 2e6
+	if err := e.ns.Do(t, func() error { return e.dp.SetRate(e.idxUntagged, slow) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ns.Do(t, func() (err error) { drops, err = e.dp.HTBClassDrops(); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if drops[e.idxUntagged] != uint64(refused) {
+		t.Errorf("after a rate change: %d drops, want %d", drops[e.idxUntagged], refused)
 	}
 }
 

@@ -174,7 +174,8 @@ func serve(f flags, log *zap.Logger) error {
 		return fmt.Errorf("--max-starting %d, --max-starting-per-host %d, --setup-timeout %v: want limits ≥ 0 (0: none) and a positive timeout",
 			f.maxStarting, f.maxStartingPerHost, f.setupTimeout)
 	}
-	if _, err := maps.ParseShaper(f.shaper); err != nil {
+	shaper, err := maps.ParseShaper(f.shaper)
+	if err != nil {
 		return fmt.Errorf("--shaper: %w", err)
 	}
 	if f.capacity < 1 || f.capacity > 1<<24 {
@@ -220,7 +221,6 @@ func serve(f flags, log *zap.Logger) error {
 		return fmt.Errorf("--state-dir: %w", err)
 	}
 
-	shaper, _ := maps.ParseShaper(f.shaper) // checked with the other flags
 	dp, err := maps.Open(maps.Options{PinPath: f.bpffs, Logger: log, GenericXDP: f.xdpMode == "generic", Clsact: f.tcMode == "clsact", MaxSessions: uint32(f.capacity), RxSpread: spread, Shaper: shaper})
 	if err != nil {
 		return fmt.Errorf("data plane: %w", err)

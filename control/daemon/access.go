@@ -176,6 +176,23 @@ func (a *AccessConcentrator) Sessions() []Active {
 	return out
 }
 
+// QueueDrops implements Servers.
+func (a *AccessConcentrator) QueueDrops() (map[string]uint64, error) {
+	srv := a.server()
+	if srv == nil {
+		return nil, nil
+	}
+	drops, err := srv.QueueDrops()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]uint64, len(drops))
+	for id, n := range drops {
+		out[id.String()] = n
+	}
+	return out, nil
+}
+
 // Remove implements Servers: it ends the session whose handle (.id, "*1A")
 // is id, with a PADT, and waits for its cleanup.
 func (a *AccessConcentrator) Remove(id string) error {

@@ -28,6 +28,10 @@ type Servers interface {
 	// Remove disconnects the one session (PADT, data-plane entry removed,
 	// address returned) whose Active.ID is id, and no other.
 	Remove(id string) error
+	// QueueDrops returns what the shaper queue of each session whose
+	// download is queued outside the BPF (an HTB class) dropped, by
+	// Active.ID: read at once for every session, for /queue simple print.
+	QueueDrops() (map[string]uint64, error)
 	// Counters reports the discovery and authentication counters.
 	Counters() ServerCounters
 	// Invalid lists the enabled servers that cannot run (their interface

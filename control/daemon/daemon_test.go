@@ -43,6 +43,10 @@ type fakeServers struct {
 	// listed counts Sessions calls: a metrics scrape makes none (its
 	// cost must not grow with the sessions).
 	listed int
+	// queueDrops is what QueueDrops answers (the HTB classes' drops by
+	// session), queueErr its failure.
+	queueDrops map[string]uint64
+	queueErr   error
 }
 
 func (f *fakeServers) Apply(cfg *config.Config) error {
@@ -100,6 +104,12 @@ func (f *fakeServers) Remove(id string) error {
 		}
 	}
 	return errors.New("gone")
+}
+
+func (f *fakeServers) QueueDrops() (map[string]uint64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.queueDrops, f.queueErr
 }
 
 func (f *fakeServers) Counters() ServerCounters {
@@ -232,6 +242,9 @@ func newHarness(t *testing.T, script string) *harness {
 		MRRU: 1614, ReassemblyDrops: 9, MPDrops: session.MPDrops{Lost: 2, Overflow: 1, Oversize: 3, Duplicates: 1, Refused: 2}})
 	h.srv.add("veth2/s2", Active{ID: "*1B", Name: "u3", Service: "pppoe", CallerID: "02:00:00:00:00:0B",
 		Address: netip.MustParseAddr("10.0.0.3"), Uptime: 5 * time.Second, SessionID: 0x12, State: "up"})
+	// u1's download is shaped by an HTB class that dropped 5 packets
+	// besides the BPF's 4.
+	h.srv.queueDrops = map[string]uint64{"*1A": 5}
 	return h
 }
 
@@ -239,6 +252,18 @@ func (h *harness) exec(script string, asJSON bool) (string, error) {
 	var b bytes.Buffer
 	err := h.d.Exec(context.Background(), api.Request{Script: script, JSON: asJSON}, &b)
 	return b.String(), err
+}
+
+// TestQueueDropsFail: /queue simple print fails when the shaper's drops
+// cannot be read, rather than print a dropped that leaves them out.
+func TestQueueDropsFail(t *testing.T) {
+	h := newHarness(t, baseConfig)
+	h.srv.mu.Lock()
+	h.srv.queueErr = errors.New("netlink: no buffer space")
+	h.srv.mu.Unlock()
+	if out, err := h.exec("/queue simple print", false); err == nil || !strings.Contains(err.Error(), "no buffer space") {
+		t.Errorf("print = %q, %v; want the read's error", out, err)
+	}
 }
 
 // TestExec covers every menu and verb the CLI offers, in order, each row
@@ -316,8 +341,8 @@ func TestExec(t *testing.T) {
 		// /queue simple: u1's dynamic queue; u3 has no limit, so none.
 		{script: "/queue simple print", want: []string{`0 D name="<pppoe-u1>" target=<pppoe-u1> parent=none priority=8/8`,
 			"queue=default-small/fq-codel-default limit-at=0/0 max-limit=10M/50M", "burst-limit=20M/100M", "burst-threshold=8M/40M",
-			"burst-time=16s/16s", "bytes=1000/2000", "packets=10/20", "dropped=3/4"}},
-		{script: "/queue simple print", json: true, want: []string{`"max-limit":"10M/50M"`, `"name":"\u003cpppoe-u1\u003e"`}},
+			"burst-time=16s/16s", "bytes=1000/2000", "packets=10/20", "dropped=3/9"}},
+		{script: "/queue simple print", json: true, want: []string{`"dropped":"3/9"`, `"max-limit":"10M/50M"`, `"name":"\u003cpppoe-u1\u003e"`}},
 		{script: "/queue simple print frob", wantErr: "unsupported argument frob"},
 		{script: "/ppp active remove [find name=u3]", check: func(*config.Config) error {
 			if len(h.srv.removed) != 1 || h.srv.removed[0] != "*1B" {

@@ -21,7 +21,8 @@ import (
 // queue names how the
 // download is held: default-small (policed) or the queue-type that shapes.
 // bytes and packets are the session's counters, dropped what its limit
-// dropped.
+// dropped: the BPF's policer and EDT horizon, and for a download shaped
+// by an HTB class what that class's queue dropped (printQueues adds it).
 var queueProps = []struct {
 	name string
 	get  func(a *Active) string
@@ -78,6 +79,15 @@ func (d *Daemon) printQueues(out io.Writer, cmd config.Command, asJSON bool) err
 	for _, a := range d.sessions() {
 		if a.RateLimit.Limited() {
 			qs = append(qs, a)
+		}
+	}
+	if len(qs) > 0 {
+		drops, err := d.opts.Servers.QueueDrops()
+		if err != nil {
+			return fmt.Errorf("queue simple: %w", err)
+		}
+		for i := range qs {
+			qs[i].RateDropsOut += drops[qs[i].ID]
 		}
 	}
 	if asJSON {

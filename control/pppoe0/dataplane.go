@@ -212,3 +212,22 @@ func (d dataPlane) RemoveIPv6Prefix(h session.Handle, p netip.Prefix) error {
 func (d dataPlane) Stats(h session.Handle) (session.Stats, error) {
 	return d.inner.Stats(h.(handle).inner)
 }
+
+// QueueDrops implements session.QueueDropper: the inner data plane's, for
+// its handles; none if it queues no session.
+func (d dataPlane) QueueDrops() (func(session.Handle) uint64, error) {
+	qd, ok := d.inner.(session.QueueDropper)
+	if !ok {
+		return func(session.Handle) uint64 { return 0 }, nil
+	}
+	drops, err := qd.QueueDrops()
+	if err != nil {
+		return nil, err
+	}
+	return func(h session.Handle) uint64 {
+		if hh, ok := h.(handle); ok {
+			return drops(hh.inner)
+		}
+		return 0
+	}, nil
+}

@@ -408,6 +408,54 @@ func TestDataPlane(t *testing.T) {
 	}
 }
 
+// queueRecorder is recorder whose shaper queue dropped 10 per session id.
+type queueRecorder struct{ *recorder }
+
+func (q queueRecorder) QueueDrops() (func(session.Handle) uint64, error) {
+	return func(h session.Handle) uint64 { return 10 * uint64(h.(uint16)) }, nil
+}
+
+// TestDataPlaneQueueDrops: the wrapped data plane's shaper drops are
+// read through pppoe0's by pppoe0's handles; a data plane that queues
+// nothing gives none.
+func TestDataPlaneQueueDrops(t *testing.T) {
+	f := newFixture(t)
+	if err := f.sync(local, "10.0.0.2-10.0.0.5"); err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{installed: map[uint16]session.Entry{}}
+	for _, tc := range []struct {
+		name  string
+		inner session.DataPlane
+		want  uint64
+	}{
+		{"queues", queueRecorder{rec}, 70},
+		{"queues nothing", rec, 0},
+	} {
+		dp := f.h.DataPlane(tc.inner)
+		var h session.Handle
+		f.do(func() (err error) {
+			h, err = dp.Install(session.Entry{SessionID: 7, IPv4: addr("10.0.0.3"), MTU: 1400})
+			return err
+		})
+		qd, ok := dp.(session.QueueDropper)
+		if !ok {
+			t.Fatalf("%s: %T is no session.QueueDropper", tc.name, dp)
+		}
+		drops, err := qd.QueueDrops()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := drops(h); n != tc.want {
+			t.Errorf("%s: %d drops, want %d", tc.name, n, tc.want)
+		}
+		if n := drops(uint16(7)); n != 0 {
+			t.Errorf("%s: %d drops for a handle not pppoe0's, want 0", tc.name, n)
+		}
+		f.do(func() error { return dp.Remove(h) })
+	}
+}
+
 // TestFramedRoutes: a session's Framed-Routes are routed on pppoe0 with
 // its MTU while it lives, follow an Update, and go with it; a session
 // outside every pool gets its own /32, so that it forwards both ways.

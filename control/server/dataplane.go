@@ -136,6 +136,21 @@ func (p dataPlane) Stats(h session.Handle) (session.Stats, error) {
 	}, nil
 }
 
+// QueueDrops implements session.QueueDropper: what the HTB class of each
+// HTB-shaped session dropped (maps.Datapath.HTBClassDrops).
+func (p dataPlane) QueueDrops() (func(session.Handle) uint64, error) {
+	drops, err := p.d.HTBClassDrops()
+	if err != nil {
+		return nil, fmt.Errorf("server: shaper drops: %w", err)
+	}
+	return func(h session.Handle) uint64 {
+		if mh, ok := h.(mapsHandle); ok {
+			return drops[mh.index]
+		}
+		return 0
+	}, nil
+}
+
 // mpDataPlane is NewDataPlane with multilink's user-space half
 // (session.MPPlane): reassembled packets go into the kernel on pppoe0
 // through inj, diverted ones come from div, and carry makes pppoe0 carry

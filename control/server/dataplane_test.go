@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -10,11 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
 	"github.com/pppoe-xdp/pppoe-xdp/control/ethernet"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
 	"github.com/pppoe-xdp/pppoe-xdp/control/ratelimit"
 	"github.com/pppoe-xdp/pppoe-xdp/control/session"
 	"github.com/pppoe-xdp/pppoe-xdp/maps"
+	"github.com/pppoe-xdp/pppoe-xdp/test/netns"
 )
 
 func TestMapsSession(t *testing.T) {
@@ -158,5 +163,120 @@ func TestDataPlaneUpdate(t *testing.T) {
 	}
 	if _, _, err := d.Lookup(key); err == nil {
 		t.Error("entry still there after Remove")
+	}
+}
+
+// TestDataPlaneQueueDrops: the data plane answers session.QueueDropper
+// with what the HTB class of each shaped session dropped, by the handle
+// Install gave; 0 for a session HTB does not shape and for a foreign
+// handle. The drops are made as maps' TestHTBClassDrops makes them:
+// frames from a packet socket whose priority names the class, more than
+// its bucket and leaf take at 1M.
+func TestDataPlaneQueueDrops(t *testing.T) {
+	ns := netns.New(t)
+	pin := filepath.Join(maps.DefaultPinPath+"-test", fmt.Sprintf("server-queuedrops-%d", os.Getpid()))
+	d, err := maps.Open(maps.Options{PinPath: pin, MaxSessions: 64, Shaper: maps.ShaperHTB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := d.Unpin(); err != nil {
+			t.Error(err)
+		}
+		d.Close()
+	})
+	dp := NewDataPlane(d)
+	qd, ok := dp.(session.QueueDropper)
+	if !ok {
+		t.Fatalf("%T is no session.QueueDropper", dp)
+	}
+	lim, err := ratelimit.Parse("1M/1M")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shaped, policed session.Handle
+	var minor uint16
+	var acc int
+	const sent = 300
+	var refused int
+	if err := ns.Do(t, func() error {
+		if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "acc0"}, PeerName: "acc0p"}); err != nil {
+			return err
+		}
+		for _, n := range []string{"acc0", "acc0p"} {
+			l, err := netlink.LinkByName(n)
+			if err != nil {
+				return err
+			}
+			if err := netlink.LinkSetUp(l); err != nil {
+				return err
+			}
+			if n == "acc0" {
+				acc = l.Attrs().Index
+			}
+		}
+		e := session.Entry{Circuit: pppoe.Circuit{Ifindex: acc, MAC: [6]byte{0x02, 0, 0, 0, 0, 9}}, SessionID: 0x1234,
+			ACMAC: acMAC, IPv4: netip.MustParseAddr("10.0.0.2"), MTU: 1492, MSS: 1452, RateLimit: lim, ShapeTx: true}
+		if shaped, err = dp.Install(e); err != nil {
+			return err
+		}
+		e.SessionID, e.IPv4, e.ShapeTx = 0x1235, netip.MustParseAddr("10.0.0.3"), false
+		if policed, err = dp.Install(e); err != nil {
+			return err
+		}
+		_, idx, err := d.Lookup(mapsSession(e).Key)
+		if err != nil {
+			return err
+		}
+		if d.HTBClass(idx) != 0 {
+			return fmt.Errorf("the policed session has HTB class %x", d.HTBClass(idx))
+		}
+		e.SessionID = 0x1234
+		if _, idx, err = d.Lookup(mapsSession(e).Key); err != nil {
+			return err
+		}
+		minor = d.HTBClass(idx)
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PRIORITY, maps.HTBMajor<<16|int(minor)); err != nil {
+			return err
+		}
+		frame := make([]byte, 1514)
+		frame[0], frame[12], frame[13] = 0x02, 0x88, 0x64
+		to := &unix.SockaddrLinklayer{Ifindex: acc, Protocol: 0x6488} // network order
+		for range sent {
+			switch err := unix.Sendto(fd, frame, unix.MSG_DONTWAIT, to); {
+			case errors.Is(err, unix.ENOBUFS): // the leaf refused it
+				refused++
+			case errors.Is(err, unix.EAGAIN): // the socket's buffer is full: not sent
+			case err != nil:
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if minor == 0 || refused < sent/2 {
+		t.Fatalf("class %x: %d of %d frames refused at 1M", minor, refused, sent)
+	}
+	var drops func(session.Handle) uint64
+	if err := ns.Do(t, func() (err error) { drops, err = qd.QueueDrops(); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if n := drops(shaped); n != uint64(refused) {
+		t.Errorf("shaped session: %d drops, want %d", n, refused)
+	}
+	if n := drops(policed); n != 0 {
+		t.Errorf("policed session: %d drops, want 0", n)
+	}
+	if n := drops(3); n != 0 {
+		t.Errorf("foreign handle: %d drops, want 0", n)
+	}
+	if err := ns.Do(t, func() error { return errors.Join(dp.Remove(shaped), dp.Remove(policed)) }); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -753,6 +753,35 @@ func (s *Server) Sessions() []session.Snapshot {
 	return out
 }
 
+// QueueDrops returns, by session, what the data plane's shaper queue
+// dropped of its download outside the BPF (session.QueueDropper), read
+// for all sessions at once; nil if the data plane queues none.
+func (s *Server) QueueDrops() (map[session.ID]uint64, error) {
+	qd, ok := s.opts.DataPlane.(session.QueueDropper)
+	if !ok {
+		return nil, nil
+	}
+	drops, err := qd.QueueDrops()
+	if err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	ls := make([]*live, 0, len(s.sessions))
+	for _, l := range s.sessions {
+		ls = append(ls, l)
+	}
+	s.mu.RUnlock()
+	out := map[session.ID]uint64{}
+	for _, l := range ls {
+		if h, ok := l.sess.DataPlaneHandle(); ok {
+			if n := drops(h); n != 0 {
+				out[l.sess.ID()] = n
+			}
+		}
+	}
+	return out, nil
+}
+
 // Session returns the live session with handle id.
 func (s *Server) Session(id session.ID) (*session.Session, bool) {
 	s.mu.RLock()

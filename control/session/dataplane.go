@@ -104,6 +104,16 @@ type DataPlane interface {
 	Stats(h Handle) (Stats, error)
 }
 
+// QueueDropper is implemented by a DataPlane whose shaper queues some
+// sessions' downloads outside the BPF (an HTB class each), where what the
+// queue drops never reaches Stats. QueueDrops reads them for every such
+// session at once (one read per interface, not per session: for a print,
+// never on the keepalive path) and returns the drops of the session
+// installed as h, 0 for a session it does not queue.
+type QueueDropper interface {
+	QueueDrops() (func(h Handle) uint64, error)
+}
+
 // IPv6DataPlane is implemented by a DataPlane that forwards IPv6: the
 // session's link /64 and delegated prefixes hang off its installed entry
 // (h from Install or Update), which the first network protocol to open

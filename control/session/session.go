@@ -584,6 +584,10 @@ func (s *Session) keepalive(now time.Time) {
 	}
 }
 
+// DataPlaneHandle is the session's data-plane handle, and whether it is
+// installed.
+func (s *Session) DataPlaneHandle() (Handle, bool) { return s.dataPlaneHandle() }
+
 func (s *Session) dataPlaneHandle() (Handle, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -110,6 +111,15 @@ func TestRateShapeHTB(t *testing.T) {
 	}
 	if k := `pppoe_dataplane_packets_total{reason="rate_htb_drop"}`; ac.metrics()[k] == 0 {
 		t.Errorf("%s = 0 after a UDP flood at twice the rate", k)
+	}
+	// /queue simple print's download drops include the class's (read
+	// after it: the flood is over, they can only have grown).
+	m := regexp.MustCompile(`dropped (\d+)`).FindStringSubmatch(l.ac.Run(t, "tc", "-s", "class", "show", "dev", "ether3", "classid", class))
+	num := func(s string) uint64 { n, _ := strconv.ParseUint(s, 10, 64); return n }
+	q := ac.ctl("/queue simple print")
+	p := regexp.MustCompile(`dropped=\d+/(\d+)`).FindStringSubmatch(q)
+	if m == nil || m[1] == "0" || p == nil || num(p[1]) < num(m[1]) {
+		t.Errorf("class %s dropped %v; /queue simple print's download drops must include them:\n%s", class, m, q)
 	}
 	free, err := iperfAt(l.cl, src2, "-t", "3", "-R")
 	must(t, err)
