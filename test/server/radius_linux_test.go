@@ -356,6 +356,9 @@ func TestRadiusFailoverAndOutage(t *testing.T) {
 	info, _ := c.WaitUp(context.Background())
 	id := onlySession(t, r)
 	record(t, fr, id, "Start", 20*time.Second)
+	// FreeRADIUS writes the record before it answers: wait for the
+	// answer, or the Start may still be queued when the server stops.
+	eventually(t, 5*time.Second, "the Start to be answered", func() bool { return r.backend.Queued() == 0 })
 
 	fr.Stop()
 	start := time.Now()
