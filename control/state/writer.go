@@ -40,7 +40,7 @@ type Writer struct {
 	opts WriterOptions
 
 	mu       sync.Mutex
-	cond     *sync.Cond // signalled on a first write to an empty queue, a commit, Close
+	cond     *sync.Cond    // signalled on a first write to an empty queue, a commit, Close
 	hurry    chan struct{} // cuts the writer's Delay short: Flush, Close, a full queue
 	pending  map[writeKey]write
 	cursor   uint16 // the session-id cursor to store with the next commit; 0: none
