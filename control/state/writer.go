@@ -18,20 +18,21 @@ import (
 //
 // Writes to the same key coalesce: only the newest of a key's queued
 // writes is done, a removal included; so the queue never holds more than
-// one write per session. The writer waits WriterOptions.Delay after the
-// first write of a batch before it commits, so that the writes of
-// sessions set up together share a commit: a commit per write cost the
-// setups on a busy box a third of their rate (README, restart), most of
-// it not in CPU but in the writer waking for every write and taking a
-// CPU from the session loops. It is bounded (WriterOptions.Limit keys): a
+// one write per session. It is bounded (WriterOptions.Limit keys): a
 // caller adding a key to a full queue waits for the writer, which is the
 // store's own pace, never a loss. Everything queued goes in one
-// transaction, so the writer's throughput grows with the load with no
-// batch delay.
+// transaction, so the writer's throughput grows with the load.
+//
+// The writer waits WriterOptions.Delay after the first write of a batch
+// before it commits, so that the writes of sessions set up together
+// share a commit, and a write wakes it only when the queue was empty:
+// woken for every write and committing a few records at a time, it took
+// a sixth of the AC's CPU during a setup burst, on the CPUs the session
+// loops need (README, restart).
 //
 // A write queued is in the file after the commit that takes it, within
-// about a millisecond (the Delay and the commit) unless the disk is slow: a kill -9 in that
-// window loses it (the session is then swept at the next start, or its
+// about a millisecond (the Delay, then the commit) unless the disk is
+// slow: a kill -9 in that window loses it (the session is then swept at the next start, or its
 // accounting resent, not corrupted). Flush waits until everything queued
 // before it is in the file: a planned restart and a stop call it before
 // they exit.
