@@ -123,3 +123,52 @@ func TestOtherBucketsSurviveReboot(t *testing.T) {
 		t.Errorf("other bucket after a reboot: %v", got)
 	}
 }
+
+// TestWriterGathers: writes arriving while the writer waits out its
+// Delay share one commit (a commit per write took a CPU from the session
+// loops on every setup), and Flush and Close do not wait out the Delay.
+func TestWriterGathers(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{BootID: "boot-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var mu sync.Mutex
+	var commits int
+	// A Delay no test run reaches: only Flush and Close end the wait.
+	w := NewWriter(s, WriterOptions{Delay: time.Hour, BeforeCommit: func() {
+		mu.Lock()
+		commits++
+		mu.Unlock()
+	}})
+	for h := uint64(1); h <= 100; h++ {
+		if err := w.Put(full(h), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := w.Queued(); n != 100 {
+		t.Fatalf("%d writes queued during the Delay, want 100", n)
+	}
+	w.Flush()
+	mu.Lock()
+	if commits != 1 {
+		t.Errorf("100 writes in %d commits, want 1", commits)
+	}
+	mu.Unlock()
+	recs, _, err := s.Sessions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 100 {
+		t.Fatalf("%d records in the file after Flush, want 100", len(recs))
+	}
+	if err := w.Delete(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := s.Session(1); err != nil || ok {
+		t.Fatalf("record 1 after Close: ok %v, %v; want removed", ok, err)
+	}
+}
