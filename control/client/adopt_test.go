@@ -160,6 +160,25 @@ func loadConfig(t *testing.T, script string) *config.Config {
 	return c
 }
 
+// restarted starts o's process as pppoed does after a restart: the
+// manager resumes, is offered rec's session on o's netdev, is told the
+// offers are over, then gets cfg.
+func restarted(t *testing.T, o *host, cfg *config.Config, rec state.Session) *Manager {
+	t.Helper()
+	nd, _ := o.dp.get("out1")
+	m := NewManager(o.deps(), nil)
+	t.Cleanup(func() { m.Close() })
+	m.Resume(cfg)
+	if err := m.Offer(rec, nd.ifindex); err != nil {
+		t.Fatalf("Offer: %v", err)
+	}
+	m.Reconciled()
+	if err := m.ApplyConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 // echo has the AC send an LCP Echo-Request on each of its sessions.
 func (ac *testAC) echo() {
 	ac.mu.Lock()
@@ -348,18 +367,8 @@ func TestAdoptFails(t *testing.T) {
 	m1.Close()
 	// The data plane lost the session meanwhile.
 	second.dp.netdevs["out1"].session = nil
-	nd, _ := second.dp.get("out1")
 
-	m2 := NewManager(second.deps(), nil)
-	t.Cleanup(func() { m2.Close() })
-	m2.Resume(cfg)
-	if err := m2.Offer(rec, nd.ifindex); err != nil {
-		t.Fatalf("Offer: %v", err)
-	}
-	m2.Reconciled()
-	if err := m2.ApplyConfig(cfg); err != nil {
-		t.Fatal(err)
-	}
+	m2 := restarted(t, second, cfg, rec)
 	waitFor(t, "connected again", func() bool {
 		st, _ := m2.Monitor("out1")
 		return st.Status == StateConnected && ac.count(func(ac *testAC) int { return ac.padrs }) == 2
@@ -443,19 +452,9 @@ func TestAdoptIPv6(t *testing.T) {
 	second := first.crash(t, h)
 	m1.Close()
 	addrs, routes := second.routes.snapshot()
-	nd, _ := second.dp.get("out1")
 	seen := len(ac.dhcpSeen())
 
-	m2 := NewManager(second.deps(), nil)
-	t.Cleanup(func() { m2.Close() })
-	m2.Resume(cfg)
-	if err := m2.Offer(rec, nd.ifindex); err != nil {
-		t.Fatalf("Offer: %v", err)
-	}
-	m2.Reconciled()
-	if err := m2.ApplyConfig(cfg); err != nil {
-		t.Fatal(err)
-	}
+	m2 := restarted(t, second, cfg, rec)
 	waitFor(t, "adopted", func() bool { st, _ := m2.Monitor("out1"); return st.Status == StateConnected })
 	after, _ := m2.Monitor("out1")
 	if after.LocalIPv6 != before.LocalIPv6 || after.RemoteIPv6 != before.RemoteIPv6 || after.IPv6Address != before.IPv6Address ||
@@ -523,18 +522,8 @@ func TestAdoptMultilink(t *testing.T) {
 	second := first.crash(t, h)
 	second.dp.mp = true
 	m1.Close()
-	nd, _ := second.dp.get("out1")
 
-	m2 := NewManager(second.deps(), nil)
-	t.Cleanup(func() { m2.Close() })
-	m2.Resume(cfg)
-	if err := m2.Offer(rec, nd.ifindex); err != nil {
-		t.Fatalf("Offer: %v", err)
-	}
-	m2.Reconciled()
-	if err := m2.ApplyConfig(cfg); err != nil {
-		t.Fatal(err)
-	}
+	m2 := restarted(t, second, cfg, rec)
 	waitFor(t, "adopted", func() bool { st, _ := m2.Monitor("out1"); return st.Status == StateConnected })
 	after, _ := m2.Monitor("out1")
 	if after.SessionID != before.SessionID || after.MRRU != 1614 || after.LocalAddress != before.LocalAddress {
@@ -594,16 +583,7 @@ func TestAdoptIPv6Only(t *testing.T) {
 	nd, _ := second.dp.get("out1")
 	seen := len(ac.dhcpSeen())
 
-	m2 := NewManager(second.deps(), nil)
-	t.Cleanup(func() { m2.Close() })
-	m2.Resume(cfg)
-	if err := m2.Offer(rec, nd.ifindex); err != nil {
-		t.Fatalf("Offer: %v", err)
-	}
-	m2.Reconciled()
-	if err := m2.ApplyConfig(cfg); err != nil {
-		t.Fatal(err)
-	}
+	m2 := restarted(t, second, cfg, rec)
 	waitFor(t, "adopted", func() bool { st, _ := m2.Monitor("out1"); return st.Status == StateConnected })
 	after, _ := m2.Monitor("out1")
 	if after.SessionID != before.SessionID || after.LocalIPv6 != before.LocalIPv6 || after.RemoteIPv6 != before.RemoteIPv6 ||
