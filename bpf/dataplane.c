@@ -41,6 +41,7 @@
 #include "maps.h"
 #include "parse.h"
 #include "csum.h"
+#include "clock.h"
 #include "discovery.h"
 #include "mp.h"
 #include "ratelimit.h"
@@ -99,7 +100,7 @@ static __always_inline void stamp_seen(struct session_counters *st)
 
 	if (st->seen_jiffies != j) {
 		st->seen_jiffies = j;
-		st->last_seen_ns = bpf_ktime_get_coarse_ns();
+		st->last_seen_ns = coarse_ns();
 	}
 }
 

@@ -28,6 +28,7 @@
 #include "maps.h"
 #include "parse.h"
 #include "csum.h"
+#include "clock.h"
 #include "mp.h"
 #include "ratelimit.h"
 
@@ -236,7 +237,7 @@ static __always_inline __u16 mss6(const struct session_hot *info)
  * pppoed upgrade to it. */
 struct fib6_cache_ctl {
 	__u64 gen;      /* bumped by the control plane on every change */
-	__u64 until_ns; /* bpf_ktime_get_coarse_ns() before which the cache may be used; 0 = off */
+	__u64 until_ns; /* coarse_ns() (clock.h) before which the cache may be used; 0 = off */
 };
 _Static_assert(sizeof(struct fib6_cache_ctl) == 16, "fib6_cache_ctl size");
 
@@ -300,7 +301,7 @@ static __always_inline long fib6_lookup_cached(struct xdp_md *ctx, struct bpf_fi
 	 * this read, so what is filled below is already stale (race-free
 	 * without a lock). */
 	gen = *(volatile __u64 *)&ctl->gen;
-	if (!ctl->until_ns || bpf_ktime_get_coarse_ns() >= ctl->until_ns)
+	if (!ctl->until_ns || coarse_ns() >= ctl->until_ns)
 		return bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
 	/* The destination, before the lookup writes the gateway over it. */
 	a0 = d[0];

@@ -55,6 +55,7 @@
 #include <bpf/bpf_helpers.h>
 #include "types.h"
 #include "maps.h"
+#include "clock.h"
 
 enum rate_dir {
 	RATE_RX = 0, /* from the peer */
@@ -85,7 +86,7 @@ struct rate_line {
 	__u64 window_ns;  /* C: burst-time / 16; 0 = no burst */
 	__u32 unit_shift; /* C: the ring counts bytes >> unit_shift (so it fits 32 bits) */
 	__u32 flags;      /* C: enum rate_flag; with RATE_F_CLASS, the class minor << 16 */
-	__u64 tat_ns;     /* B: bpf_ktime_get_coarse_ns() when the bucket is full again */
+	__u64 tat_ns;     /* B: coarse_ns() (clock.h) when the bucket is full again */
 	__u64 epoch;      /* B: number (now / window_ns) of the newest sub-window << 1,
 	                   * | 1 when the last average reached burst-threshold (burst off) */
 	__u64 dropped;    /* B: packets this direction's limit dropped (atomic add) */
@@ -257,10 +258,10 @@ static __always_inline int rate_admit(__u32 index, const int dir, __u32 len, __u
 		return RATE_PASS;
 	if ((l->flags & RATE_F_SHAPE) && !tstamp)
 		return RATE_TO_TC;
-	/* The coarse clock (one tick behind at most) is a few loads where
-	 * the fine one reads the clock source; against a bucket a second deep
-	 * a tick is nothing. */
-	now = bpf_ktime_get_coarse_ns();
+	/* The coarse clock (clock.h: a tick or two behind at most) is a
+	 * load or two where the fine one reads the clock source; against a
+	 * bucket a second deep a tick is nothing. */
+	now = coarse_ns();
 	if (l->window_ns && l->burst_nspb) {
 		rate_window(rs, dir, now);
 		e = *(volatile __u64 *)&l->epoch;

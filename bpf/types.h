@@ -124,9 +124,10 @@ _Static_assert(sizeof(struct session_slot) == 64, "session_slot size");
  * milliseconds at most: keepalive needs ~1 s). The coarse clock moves only
  * at a tick, so it is read only when the tick count (bpf_jiffies64, which
  * the verifier inlines to one load) has moved since this CPU last stamped
- * the session (seen_jiffies): a busy session pays a helper call per tick,
- * not per packet. A stamp taken between a tick's jiffies and clock updates
- * may lag one more tick. The newest over all CPUs wins. */
+ * the session (seen_jiffies): a busy session writes its stamp once a
+ * tick, not per packet, and the clock comes from the CPU's cache (clock.h).
+ * A stamp taken between a tick's jiffies and clock updates may lag one
+ * more tick. The newest over all CPUs wins. */
 struct session_counters {
 	__u64 packets_up;
 	__u64 bytes_up;

@@ -35,6 +35,12 @@ const (
 	dataplaneClientFlagCLIENT_F_UP dataplaneClientFlag = 1
 )
 
+type dataplaneClockCache struct {
+	_       structs.HostLayout
+	Jiffies uint64
+	Ns      uint64
+}
+
 type dataplaneDiscGlobal struct {
 	_          structs.HostLayout
 	NewTatNs   uint64
@@ -309,6 +315,7 @@ type dataplaneV6Slot struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	dataplaneMapClientDevs             = "client_devs"
+	dataplaneMapClockCache             = "clock_cache"
 	dataplaneMapConfig                 = "config"
 	dataplaneMapCounters               = "counters"
 	dataplaneMapDiscoveryGlobal        = "discovery_global"
@@ -413,6 +420,7 @@ type dataplaneProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type dataplaneMapSpecs struct {
 	ClientDevs       *ebpf.MapSpec `ebpf:"client_devs"`
+	ClockCache       *ebpf.MapSpec `ebpf:"clock_cache"`
 	Config           *ebpf.MapSpec `ebpf:"config"`
 	Counters         *ebpf.MapSpec `ebpf:"counters"`
 	DiscoveryGlobal  *ebpf.MapSpec `ebpf:"discovery_global"`
@@ -477,6 +485,7 @@ func (o *dataplaneObjects) Close() error {
 // It can be passed to loadDataplaneObjects or ebpf.CollectionSpec.LoadAndAssign.
 type dataplaneMaps struct {
 	ClientDevs       *ebpf.Map `ebpf:"client_devs"`
+	ClockCache       *ebpf.Map `ebpf:"clock_cache"`
 	Config           *ebpf.Map `ebpf:"config"`
 	Counters         *ebpf.Map `ebpf:"counters"`
 	DiscoveryGlobal  *ebpf.Map `ebpf:"discovery_global"`
@@ -507,6 +516,7 @@ type dataplaneMaps struct {
 func (m *dataplaneMaps) Close() error {
 	return _DataplaneClose(
 		m.ClientDevs,
+		m.ClockCache,
 		m.Config,
 		m.Counters,
 		m.DiscoveryGlobal,
