@@ -81,15 +81,25 @@ func (t *topo) install(dp *maps.Datapath, n int) (float64, error) {
 // benchLimit is the rate limit of the limited cases: far above what the
 // generator sends, so that every frame conforms and the case measures what
 // charging it costs (the bucket's compare-and-swap, the clock), not drops;
-// with a burst, so the RouterOS burst estimate runs too.
+// with a burst, so the RouterOS burst estimate runs too (a second atomic
+// add per packet, to the sub-window's byte count).
 var benchLimit = maps.RateLimit{
 	Rx: maps.Rate{Rate: 100e9, BurstRate: 200e9, BurstThreshold: 150e9, BurstTime: 8 * time.Second},
 	Tx: maps.Rate{Rate: 100e9, BurstRate: 200e9, BurstThreshold: 150e9, BurstTime: 8 * time.Second},
 }
 
+// plainLimit is benchLimit without the burst: a plan's usual rate-limit,
+// "100G/100G".
+var plainLimit = maps.RateLimit{Rx: maps.Rate{Rate: 100e9}, Tx: maps.Rate{Rate: 100e9}}
+
 // limited wraps a data-plane attacher: for the case's duration every
 // session of dp has benchLimit, set live (SetRate) as a CoA would.
 func (t *topo) limited(dp *maps.Datapath, a attacher) attacher {
+	return t.limitedBy(dp, benchLimit, a)
+}
+
+// limitedBy is limited with limit instead of benchLimit.
+func (t *topo) limitedBy(dp *maps.Datapath, limit maps.RateLimit, a attacher) attacher {
 	set := func(l maps.RateLimit) error {
 		for _, i := range t.indices[dp] {
 			if err := dp.SetRate(i, l); err != nil {
@@ -99,7 +109,7 @@ func (t *topo) limited(dp *maps.Datapath, a attacher) attacher {
 		return nil
 	}
 	return func() (func(), error) {
-		if err := set(benchLimit); err != nil {
+		if err := set(limit); err != nil {
 			return nil, err
 		}
 		detach, err := a()
@@ -347,6 +357,7 @@ const (
 	kindManyHot                       // PPPoE data plane, many installed, traffic on one
 	kindManySpread                    // PPPoE data plane, many installed, traffic on all
 	kindOneLimited                    // kindOne with a rate limit on the session
+	kindOnePlainLimited               // kindOne with a rate limit without burst on the session
 	kindManyHotLimited                // kindManyHot with a rate limit on every session
 	kindManySpreadLimited             // kindManySpread with a rate limit on every session
 	kindBusy                          // PPPoE data plane, many installed, traffic on busyN of them (scale.go)
@@ -382,7 +393,7 @@ func (t *topo) cases() []*benchCase {
 	add := func(dir string, k kind, name string, a attacher, prog *ebpf.Program, gen iface, cfg benchGenCfg) *benchCase {
 		c := &benchCase{dir: dir, kind: k, name: name, attach: a, prog: prog, gen: gen, cfg: cfg}
 		switch k {
-		case kindOne, kindOneLimited, kindOneLink:
+		case kindOne, kindOneLimited, kindOnePlainLimited, kindOneLink:
 			c.dp = t.dp1
 		case kindManyHot, kindManySpread, kindManyHotLimited, kindManySpreadLimited, kindBusy:
 			c.dp = t.dpMany
@@ -405,6 +416,7 @@ func (t *topo) cases() []*benchCase {
 	add("up", kindManyHot, fmt.Sprintf("PPPoE, %d sessions, 1 hot", many), t.dataplane(t.dpMany, t.acc0, true), accessMany, t.s0, t.upPPPoE(1))
 	add("up", kindManySpread, fmt.Sprintf("PPPoE, %d sessions, all busy", many), t.dataplane(t.dpMany, t.acc0, true), accessMany, t.s0, t.upPPPoE(many))
 	add("up", kindOneLimited, "PPPoE, 1 limited session", t.limited(t.dp1, t.dataplane(t.dp1, t.acc0, true)), access1, t.s0, t.upPPPoE(1))
+	add("up", kindOnePlainLimited, "PPPoE, 1 session limited without burst", t.limitedBy(t.dp1, plainLimit, t.dataplane(t.dp1, t.acc0, true)), access1, t.s0, t.upPPPoE(1))
 	add("up", kindManyHotLimited, fmt.Sprintf("PPPoE, %d limited sessions, 1 hot", many), t.limited(t.dpMany, t.dataplane(t.dpMany, t.acc0, true)), accessMany, t.s0, t.upPPPoE(1))
 	add("up", kindManySpreadLimited, fmt.Sprintf("PPPoE, %d limited sessions, all busy", many), t.limited(t.dpMany, t.dataplane(t.dpMany, t.acc0, true)), accessMany, t.s0, t.upPPPoE(many))
 	add("down", kindGenOnly, "generator only (XDP_DROP on up0)", t.xdp(t.up0, o.XdpSink), o.XdpSink, t.c0, t.downIP(1))
@@ -415,6 +427,7 @@ func (t *topo) cases() []*benchCase {
 	add("down", kindManyHot, fmt.Sprintf("PPPoE, %d sessions, 1 hot", many), t.dataplane(t.dpMany, t.up0, false), uplinkMany, t.c0, t.downIP(1))
 	add("down", kindManySpread, fmt.Sprintf("PPPoE, %d sessions, all busy", many), t.dataplane(t.dpMany, t.up0, false), uplinkMany, t.c0, t.downIP(many))
 	add("down", kindOneLimited, "PPPoE, 1 limited session", t.limited(t.dp1, t.dataplane(t.dp1, t.up0, false)), uplink1, t.c0, t.downIP(1))
+	add("down", kindOnePlainLimited, "PPPoE, 1 session limited without burst", t.limitedBy(t.dp1, plainLimit, t.dataplane(t.dp1, t.up0, false)), uplink1, t.c0, t.downIP(1))
 	add("down", kindManyHotLimited, fmt.Sprintf("PPPoE, %d limited sessions, 1 hot", many), t.limited(t.dpMany, t.dataplane(t.dpMany, t.up0, false)), uplinkMany, t.c0, t.downIP(1))
 	add("down", kindManySpreadLimited, fmt.Sprintf("PPPoE, %d limited sessions, all busy", many), t.limited(t.dpMany, t.dataplane(t.dpMany, t.up0, false)), uplinkMany, t.c0, t.downIP(many))
 	// IPv6: no XDP router case; to and from a host in the delegated /56.

@@ -302,6 +302,7 @@ func report(out io.Writer, cs []*benchCase, rounds int, total cpuUse) error {
 		{name: fmt.Sprintf("cost %d sessions 1 hot / 1 session", *sessions), num: kindManyHot, den: kindOne, goal: "<= 1.10", costRatio: true},
 		{name: fmt.Sprintf("cost %d sessions all busy / 1 session", *sessions), num: kindManySpread, den: kindOne, goal: "(no goal)", costRatio: true},
 		{name: "cost 1 limited session / 1 unlimited", num: kindOneLimited, den: kindOne, goal: "<= 1.15", costRatio: true},
+		{name: "cost 1 limited, no burst / 1 unlimited", num: kindOnePlainLimited, den: kindOne, goal: "<= 1.15", costRatio: true},
 		{name: fmt.Sprintf("cost %d limited, 1 hot / %d unlimited, 1 hot", *sessions, *sessions), num: kindManyHotLimited, den: kindManyHot, goal: "<= 1.15", costRatio: true},
 		{name: fmt.Sprintf("cost %d limited, all busy / %d unlimited, all busy", *sessions, *sessions), num: kindManySpreadLimited, den: kindManySpread, goal: "(no goal)", costRatio: true},
 		{name: fmt.Sprintf("cost %d limited sessions 1 hot / 1 limited", *sessions), num: kindManyHotLimited, den: kindOneLimited, goal: "<= 1.10", costRatio: true},
