@@ -61,8 +61,9 @@ const (
 func main() {
 	role := flag.String("role", "bench", "bench, or server (the child)")
 	n := flag.Int("n", 100000, "sessions to bring up (memory is read at 10,000 and at n)")
-	flag.StringVar(&profDir, "pprof", "", "directory for the AC's heap and goroutine profiles at 10,000 sessions (default: a new one under $TMPDIR)")
+	flag.StringVar(&profDir, "pprof", "", "directory for the AC's heap and goroutine profiles at idle, at 10,000 sessions, after teardown and after -settle (default: a new one under $TMPDIR); GODEBUG=memprofilerate=64 samples the heap finely, at a cost to the setup rate")
 	flag.BoolVar(&cpuProfile, "cpuprofile", false, "also profile the AC's CPU over the first setup phase and over the teardown (into the -pprof directory, cpu.pb.gz and cpu-teardown.pb.gz), and the emulated clients' over the first setup phase (clients.pb.gz)")
+	flag.DurationVar(&settle, "settle", defaultSettle, "after the teardown, wait this long and read the AC's memory and heap profile again (0: do not); the default outlasts the discovery server's duplicate-PADR memory")
 	conc := flag.Int("concurrency", 64, "dials (and PADTs) in flight at once; above ~100 the AC's AF_PACKET socket buffer overflows")
 	method := flag.String("auth", "pap", "pap or chap")
 	aaaMode := flag.String("aaa", "local", "local (/ppp secret) or radius (a FreeRADIUS beside the AC, the README's configuration)")
@@ -186,7 +187,13 @@ func bench(n, conc int, method, aaaMode string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("idle:      AC resident %d kB, Go heap %s, stacks %s, %d goroutines\n", idle.rssKB, mib(idle.heapInuse), mib(idle.stackInuse), idle.goroutines)
+	fmt.Printf("idle:      AC resident %d kB, Go heap in use %s (live %s, %d objects), stacks %s, %d goroutines\n",
+		idle.rssKB, mib(idle.heapInuse), mib(idle.heapAlloc), idle.heapObjects, mib(idle.stackInuse), idle.goroutines)
+	// The baseline of what the AC still holds after the teardown:
+	// go tool pprof -diff_base idle/heap.pb.gz settled/heap.pb.gz.
+	if _, err := ch.ask("pprof " + filepath.Join(profileDir(), "idle")); err != nil {
+		return err
+	}
 	var radiusCPU0 time.Duration
 	if env.radius != nil {
 		radiusCPU0 = env.radius.CPU()
@@ -391,9 +398,37 @@ func bench(n, conc int, method, aaaMode string) error {
 		return err
 	}
 	freed.print("after teardown, free pages returned to the kernel", idle, 0)
+	if settle > 0 {
+		// What the AC keeps only for a while after the last PADT is not
+		// a leak: read again once it has let that go.
+		time.Sleep(settle)
+		settled, err := ch.mem(true)
+		if err != nil {
+			return err
+		}
+		why := "every PADS the discovery server remembers for a duplicate PADR expired"
+		if settle < 2*pppoe.DefaultDuplicateWindow {
+			why = "less than two duplicate-PADR windows: remembered PADSs may be held still"
+		}
+		settled.print(fmt.Sprintf("%v after teardown (%s), free pages returned", settle, why), idle, 0)
+		dir := filepath.Join(profileDir(), "settled")
+		if _, err := ch.ask("pprof " + dir); err != nil {
+			return err
+		}
+		fmt.Printf("profiles:  AC heap %v after teardown in %s (against idle: go tool pprof -sample_index=inuse_space -diff_base %s -top %s)\n",
+			settle, dir, filepath.Join(profileDir(), "idle", "heap.pb.gz"), filepath.Join(dir, "heap.pb.gz"))
+	}
 	_, err = ch.ask("quit")
 	return err
 }
+
+// settle is how long after the teardown the AC's memory is read again.
+var settle = defaultSettle
+
+// defaultSettle outlasts what the AC keeps for a while after a session
+// has gone: the discovery server's remembered PADSs, kept for up to two
+// duplicate windows (pppoe.Server.remember).
+const defaultSettle = 2*pppoe.DefaultDuplicateWindow + time.Second
 
 // printPerSetup prints the CPU each party spent per setup of a phase of n
 // setups (the AC's from its getrusage, the emulated clients' from this
