@@ -469,6 +469,10 @@ type memStat struct {
 	heapAlloc, heapInuse, stackInuse int64
 	goroutines, heapObjects          int64
 	heapIdle, heapReleased           int64
+	// The runtime's own: span structures, GC metadata, the rest. It
+	// keeps them once its heap has grown (a span struct per span of
+	// the peak heap), so they are resident after the heap is returned.
+	spanSys, gcSys, otherSys int64
 }
 
 // mem asks the AC for its memory after a collection; free: and after it
@@ -483,10 +487,11 @@ func (c *child) mem(free bool) (memStat, error) {
 		return memStat{}, err
 	}
 	v := ints(s)
-	if len(v) < 8 {
+	if len(v) < 11 {
 		return memStat{}, fmt.Errorf("server child: mem: %q", s)
 	}
-	return memStat{rssKB: v[0], heapAlloc: v[1], heapInuse: v[2], stackInuse: v[3], goroutines: v[4], heapObjects: v[5], heapIdle: v[6], heapReleased: v[7]}, nil
+	return memStat{rssKB: v[0], heapAlloc: v[1], heapInuse: v[2], stackInuse: v[3], goroutines: v[4], heapObjects: v[5], heapIdle: v[6], heapReleased: v[7],
+		spanSys: v[8], gcSys: v[9], otherSys: v[10]}, nil
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
@@ -505,7 +510,9 @@ func (m memStat) print(when string, idle memStat, sessions int64) {
 			fmt.Printf("           %d sessions in %.2f GiB resident (goal < 1 GiB for 100,000)\n", sessions, float64(m.rssKB)/(1<<20))
 		}
 	} else {
-		fmt.Printf("           heap idle %s, of which released to the kernel %s\n", mib(m.heapIdle), mib(m.heapReleased))
+		fmt.Printf("           heap idle %s, of which released to the kernel %s; the runtime's own: spans %s (%+.1f), GC metadata %s (%+.1f), other %s (%+.1f)\n",
+			mib(m.heapIdle), mib(m.heapReleased), mib(m.spanSys), float64(m.spanSys-idle.spanSys)/(1<<20),
+			mib(m.gcSys), float64(m.gcSys-idle.gcSys)/(1<<20), mib(m.otherSys), float64(m.otherSys-idle.otherSys)/(1<<20))
 	}
 }
 
