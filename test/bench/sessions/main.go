@@ -64,6 +64,7 @@ func main() {
 	flag.StringVar(&profDir, "pprof", "", "directory for the AC's heap and goroutine profiles at idle, at 10,000 sessions, after teardown and after -settle (default: a new one under $TMPDIR); GODEBUG=memprofilerate=64 samples the heap finely, at a cost to the setup rate")
 	flag.BoolVar(&cpuProfile, "cpuprofile", false, "also profile the AC's CPU over the first setup phase and over the teardown (into the -pprof directory, cpu.pb.gz and cpu-teardown.pb.gz), and the emulated clients' over the first setup phase (clients.pb.gz)")
 	flag.DurationVar(&settle, "settle", defaultSettle, "after the teardown, wait this long and read the AC's memory and heap profile again (0: do not); the default outlasts the discovery server's duplicate-PADR memory")
+	flag.IntVar(&rounds, "rounds", 1, "set up and tear down the n sessions this many times, reading the AC's memory after each teardown (and -settle)")
 	conc := flag.Int("concurrency", 64, "dials (and PADTs) in flight at once; above ~100 the AC's AF_PACKET socket buffer overflows")
 	method := flag.String("auth", "pap", "pap or chap")
 	aaaMode := flag.String("aaa", "local", "local (/ppp secret) or radius (a FreeRADIUS beside the AC, the README's configuration)")
@@ -309,46 +310,17 @@ func bench(n, conc int, method, aaaMode string) error {
 		fmt.Printf("           FreeRADIUS %v (%.2f cores) while dialling\n", rc.Round(time.Millisecond), rc.Seconds()/setupTotal.Seconds())
 	}
 
-	// Teardown: the clients send PADT (RFC 2516 §5.5), conc at a time,
-	// each batch once the AC has ended the previous one (a PADT is never
-	// retransmitted, so a burst the AC's socket drops would leave
-	// sessions to the keepalive); done when the AC holds nothing.
+	// Teardown: the clients send PADT (RFC 2516 §5.5) until the AC holds
+	// nothing.
 	if cpuProfile {
 		if _, err := ch.ask("cpuprofile " + filepath.Join(profileDir(), "cpu-teardown.pb.gz")); err != nil {
 			return err
 		}
 	}
 	cpu0, t0 := cpu(), time.Now()
-	var down []int64
-	live := fl.live()
-	for len(live) > 0 {
-		batch := live[:min(conc, len(live))]
-		live = live[len(batch):]
-		for _, s := range batch {
-			if err := fl.hangUp(s); err != nil {
-				return fmt.Errorf("PADT: %w", err)
-			}
-		}
-		for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(time.Millisecond) {
-			s, err := ch.ask("stat")
-			if err != nil {
-				return err
-			}
-			down = ints(s)
-			if down[3] <= int64(len(live)) || time.Now().After(deadline) {
-				break
-			}
-		}
-	}
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		s, err := ch.ask("stat")
-		if err != nil {
-			return err
-		}
-		down = ints(s)
-		if (down[2] == 0 && down[3] == 0 && down[4] == 0) || time.Now().After(deadline) {
-			break
-		}
+	down, err := tearDown(ch, fl, conc)
+	if err != nil {
+		return err
 	}
 	td := time.Since(t0)
 	if cpuProfile {
@@ -418,6 +390,35 @@ func bench(n, conc int, method, aaaMode string) error {
 		fmt.Printf("profiles:  AC heap %v after teardown in %s (against idle: go tool pprof -sample_index=inuse_space -diff_base %s -top %s)\n",
 			settle, dir, filepath.Join(profileDir(), "idle", "heap.pb.gz"), filepath.Join(dir, "heap.pb.gz"))
 	}
+	// More churn: what the AC keeps after a teardown must not add up.
+	for r := 2; r <= rounds; r++ {
+		t0 := time.Now()
+		fl.dial(0, n)
+		setup := time.Since(t0)
+		nfailed, _, _ := fl.outcome()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			s, err := ch.ask("stat")
+			if err != nil {
+				return err
+			}
+			if ints(s)[3] >= int64(n-nfailed) || time.Now().After(deadline) {
+				break
+			}
+		}
+		t1 := time.Now()
+		down, err := tearDown(ch, fl, conc)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("round %d:   %d sessions up in %v, down in %v (%d failed in all rounds); left: %d sessions, %d maps entries, %d leases\n",
+			r, n, setup.Round(time.Millisecond), time.Since(t1).Round(time.Millisecond), nfailed, down[2], down[3], down[4])
+		time.Sleep(settle)
+		m, err := ch.mem(true)
+		if err != nil {
+			return err
+		}
+		m.print(fmt.Sprintf("%v after round %d's teardown, free pages returned", settle, r), idle, 0)
+	}
 	_, err = ch.ask("quit")
 	return err
 }
@@ -425,10 +426,53 @@ func bench(n, conc int, method, aaaMode string) error {
 // settle is how long after the teardown the AC's memory is read again.
 var settle = defaultSettle
 
+// rounds is how many times the n sessions are set up and torn down.
+var rounds = 1
+
 // defaultSettle outlasts what the AC keeps for a while after a session
 // has gone: the discovery server's remembered PADSs, kept for up to two
 // duplicate windows (pppoe.Server.remember).
 const defaultSettle = 2*pppoe.DefaultDuplicateWindow + time.Second
+
+// tearDown hangs up every subscriber that is up, conc at a time, each
+// batch once the AC has ended the previous one (a PADT is never
+// retransmitted, so a burst the AC's socket drops would leave sessions to
+// the keepalive), and returns the AC's last stat: done when it holds
+// nothing, or after 5 s.
+func tearDown(ch *child, fl *fleet, conc int) ([]int64, error) {
+	var down []int64
+	live := fl.live()
+	for len(live) > 0 {
+		batch := live[:min(conc, len(live))]
+		live = live[len(batch):]
+		for _, s := range batch {
+			if err := fl.hangUp(s); err != nil {
+				return nil, fmt.Errorf("PADT: %w", err)
+			}
+		}
+		for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(time.Millisecond) {
+			s, err := ch.ask("stat")
+			if err != nil {
+				return nil, err
+			}
+			down = ints(s)
+			if down[3] <= int64(len(live)) || time.Now().After(deadline) {
+				break
+			}
+		}
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		s, err := ch.ask("stat")
+		if err != nil {
+			return nil, err
+		}
+		down = ints(s)
+		if (down[2] == 0 && down[3] == 0 && down[4] == 0) || time.Now().After(deadline) {
+			break
+		}
+	}
+	return down, nil
+}
 
 // printPerSetup prints the CPU each party spent per setup of a phase of n
 // setups (the AC's from its getrusage, the emulated clients' from this
