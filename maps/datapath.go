@@ -89,10 +89,10 @@ type Datapath struct {
 	attachMu sync.Mutex
 
 	mu     sync.Mutex
-	free   []Index        // free session indices, popped from the end
-	inUse  map[Index]bool // allocated indices
-	v6     *v6Prefixes    // subscribers_v6 as installed (ipv6.go)
-	routes *routes4       // routes_v4 as installed (routes.go)
+	free   []Index     // free session indices, popped from the end
+	inUse  indexSet    // allocated indices
+	v6     *v6Prefixes // subscribers_v6 as installed (ipv6.go)
+	routes *routes4    // routes_v4 as installed (routes.go)
 
 	// egress follows which devices XDP may redirect to (egress.go);
 	// nil until the first attachment.

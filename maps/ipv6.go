@@ -426,7 +426,7 @@ func (d *Datapath) rebuildV6() error {
 	it := d.objs.SubscribersV6.Iterate()
 	for it.Next(&k, &idx) {
 		p := netip.PrefixFrom(netip.AddrFrom16(k.Addr), int(k.Prefixlen))
-		if !d.inUse[Index(idx)] {
+		if !d.inUse.has(Index(idx)) {
 			stale = append(stale, p)
 			continue
 		}

@@ -138,7 +138,7 @@ func (d *Datapath) rebuildRoutes() error {
 	var stale []dataplaneV4LpmKey
 	it := d.objs.RoutesV4.Iterate()
 	for it.Next(&k, &idx) {
-		if !d.inUse[Index(idx)] {
+		if !d.inUse.has(Index(idx)) {
 			stale = append(stale, k)
 			continue
 		}

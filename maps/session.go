@@ -220,7 +220,7 @@ func (d *Datapath) installLocked(key dataplaneSessionKey, attrs dataplaneSession
 		return 0, fmt.Errorf("maps: install session %d: %w", sid, err)
 	}
 	d.free = d.free[:len(d.free)-1]
-	d.inUse[idx] = true
+	d.inUse.add(idx)
 	installed = true
 	return idx, nil
 }
@@ -370,8 +370,8 @@ func (d *Datapath) removeLocked(key dataplaneSessionKey) (Index, error) {
 	}
 	d.clearInfo(Index(idx))
 	d.clearRate(Index(idx))
-	if d.inUse[Index(idx)] {
-		delete(d.inUse, Index(idx))
+	if d.inUse.has(Index(idx)) {
+		d.inUse.remove(Index(idx))
 		d.free = append(d.free, Index(idx))
 	}
 	return Index(idx), nil
@@ -516,7 +516,7 @@ func (d *Datapath) Stats(idx Index) (Stats, error) {
 func (d *Datapath) Len() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return len(d.inUse)
+	return d.inUse.len()
 }
 
 func notFound(err error) error {
@@ -529,19 +529,23 @@ func notFound(err error) error {
 // rebuildFree derives the allocator from the sessions map, so indices of
 // sessions that survived a restart are not handed out twice.
 func (d *Datapath) rebuildFree() error {
-	d.inUse = make(map[Index]bool)
+	d.inUse = newIndexSet(d.max)
 	var key dataplaneSessionKey
 	var attrs dataplaneSessionAttrs
 	it := d.objs.Sessions.Iterate()
 	for it.Next(&key, &attrs) {
-		d.inUse[Index(attrs.Index)] = true
+		if attrs.Index >= d.max {
+			// session_info has max entries: no install gave it this.
+			return fmt.Errorf("maps: pinned session %d has index %d, beyond the capacity %d", key.SessionId, attrs.Index, d.max)
+		}
+		d.inUse.add(Index(attrs.Index))
 	}
 	if err := it.Err(); err != nil {
 		return fmt.Errorf("maps: reading pinned sessions: %w", err)
 	}
-	d.free = make([]Index, 0, int(d.max)-len(d.inUse))
+	d.free = make([]Index, 0, int(d.max)-d.inUse.len())
 	for i := int64(d.max) - 1; i >= 0; i-- {
-		if !d.inUse[Index(i)] {
+		if !d.inUse.has(Index(i)) {
 			d.free = append(d.free, Index(i))
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"sync"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/shrink"
 )
 
 // ErrNoSessionID is returned by SessionIDs.Allocate when every session id
@@ -21,9 +23,11 @@ var ErrNoSessionID = errors.New("pppoe: no free session id")
 // old session is not mistaken for the new one. SessionIDs is safe for
 // concurrent use; the zero value is ready.
 type SessionIDs struct {
-	mu     sync.Mutex
-	next   uint16
-	inUse  map[[6]byte]map[uint16]struct{}
+	mu   sync.Mutex
+	next uint16
+	// inUse has an entry per client MAC with a session: a shrink.Map, so
+	// that after a mass teardown it does not keep the peak's table.
+	inUse  shrink.Map[[6]byte, map[uint16]struct{}]
 	active int
 }
 
@@ -34,10 +38,7 @@ func NewSessionIDs() *SessionIDs { return &SessionIDs{} }
 func (s *SessionIDs) Allocate(mac [6]byte) (uint16, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.inUse == nil {
-		s.inUse = make(map[[6]byte]map[uint16]struct{})
-	}
-	ids := s.inUse[mac]
+	ids := s.inUse.Get(mac)
 	if len(ids) >= 0xfffe {
 		return 0, fmt.Errorf("pppoe: session id for %v: %w", net.HardwareAddr(mac[:]), ErrNoSessionID)
 	}
@@ -51,7 +52,7 @@ func (s *SessionIDs) Allocate(mac [6]byte) (uint16, error) {
 		}
 		if ids == nil {
 			ids = make(map[uint16]struct{})
-			s.inUse[mac] = ids
+			s.inUse.Set(mac, ids)
 		}
 		ids[s.next] = struct{}{}
 		s.active++
@@ -64,14 +65,14 @@ func (s *SessionIDs) Allocate(mac [6]byte) (uint16, error) {
 func (s *SessionIDs) Release(mac [6]byte, id uint16) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ids := s.inUse[mac]
+	ids := s.inUse.Get(mac)
 	if _, ok := ids[id]; !ok {
 		return
 	}
 	delete(ids, id)
 	s.active--
 	if len(ids) == 0 {
-		delete(s.inUse, mac)
+		s.inUse.Delete(mac)
 	}
 }
 
@@ -79,7 +80,7 @@ func (s *SessionIDs) Release(mac [6]byte, id uint16) {
 func (s *SessionIDs) InUse(mac [6]byte, id uint16) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.inUse[mac][id]
+	_, ok := s.inUse.Get(mac)[id]
 	return ok
 }
 
@@ -116,16 +117,13 @@ func (s *SessionIDs) Reserve(mac [6]byte, id uint16) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.inUse == nil {
-		s.inUse = make(map[[6]byte]map[uint16]struct{})
-	}
-	ids := s.inUse[mac]
+	ids := s.inUse.Get(mac)
 	if _, busy := ids[id]; busy {
 		return fmt.Errorf("pppoe: reserve session id %d for %v: in use", id, net.HardwareAddr(mac[:]))
 	}
 	if ids == nil {
 		ids = make(map[uint16]struct{})
-		s.inUse[mac] = ids
+		s.inUse.Set(mac, ids)
 	}
 	ids[id] = struct{}{}
 	s.active++

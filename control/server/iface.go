@@ -41,7 +41,7 @@ func (s *Server) interfaceGone(name string, ifindex int) (ended int, ok bool) {
 		addDiscovery(&s.retired, d.srv.Counters())
 	}
 	var ending []*live
-	for k, l := range s.sessions {
+	for k, l := range s.sessions.All() {
 		if k.c.Ifindex == ifindex {
 			ending = append(ending, l)
 		}

@@ -408,7 +408,7 @@ func (s *Server) Adopt(rec state.Session, in *maps.Installed) error {
 	l.slot = slotEstablished
 	s.established[b.key]++
 	s.addSession(l)
-	s.byID[sess.ID()] = l
+	s.byID.Set(sess.ID(), l)
 	s.traffic.add(l)
 	s.c.states[session.StateEstablish].Add(1) // the hooks move it to Up
 	s.wg.Add(1)

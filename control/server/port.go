@@ -169,7 +169,7 @@ func (a *admission) Open(c pppoe.Circuit, r pppoe.PADR) (uint16, error) {
 	}
 	var replaced []*live
 	if b.cfg.OneSessionPerHost {
-		for l := s.byMAC[c.MAC]; l != nil; l = l.sameMAC {
+		for l := s.byMAC.Get(c.MAC); l != nil; l = l.sameMAC {
 			if l.server == b.key {
 				replaced = append(replaced, l)
 			}
@@ -225,7 +225,7 @@ func (a *admission) Open(c pppoe.Circuit, r pppoe.PADR) (uint16, error) {
 	l.slot = slotHalfOpen
 	s.addSession(l)
 	s.traffic.add(l)
-	s.byID[sess.ID()] = l
+	s.byID.Set(sess.ID(), l)
 	s.attempts[ak] = l
 	s.halfOpen++
 	s.hostHalfOpen[c]++

@@ -29,6 +29,7 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/ppp/link"
 	"github.com/pppoe-xdp/pppoe-xdp/control/pppoe"
 	"github.com/pppoe-xdp/pppoe-xdp/control/session"
+	"github.com/pppoe-xdp/pppoe-xdp/control/shrink"
 )
 
 // Conn is an access interface's frame socket; *afpacket.Conn is one. Its
@@ -189,12 +190,14 @@ type Server struct {
 	cfg      *config.Config
 	bindings map[serverKey]binding
 	ports    map[string]*port
-	sessions map[sessionKey]*live // by circuit and PPPoE id, for frames
-	byID     map[session.ID]*live // by handle, for removal
+	// sessions, byID and byMAC index every live session: shrink.Maps,
+	// so after a mass teardown they do not keep the tables of the peak.
+	sessions shrink.Map[sessionKey, *live] // by circuit and PPPoE id, for frames
+	byID     shrink.Map[session.ID, *live] // by handle, for removal
 	// byMAC holds every session of sessions by client MAC, chained
 	// through live.sameMAC: one-session-per-host finds a host's sessions
 	// without going through all of them under mu for each PADR.
-	byMAC map[[6]byte]*live
+	byMAC shrink.Map[[6]byte, *live]
 	// Admission's counts: established sessions per server (what
 	// max-sessions bounds), half-open ones in all and per client, and
 	// the half-open attempts by client and Host-Uniq.
@@ -290,8 +293,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		halfOpenLog: session.NewHalfOpenLog(opts.Log, halfOpenLogRate, halfOpenLogBurst),
 		nd:          &ra.Table{},
 		cfg:         config.New(), bindings: map[serverKey]binding{}, ports: map[string]*port{},
-		missing:  map[string]error{},
-		sessions: map[sessionKey]*live{}, byID: map[session.ID]*live{}, byMAC: map[[6]byte]*live{},
+		missing:     map[string]error{},
 		established: map[serverKey]int{}, hostHalfOpen: map[pppoe.Circuit]int{}, attempts: map[attemptKey]*live{},
 		traffic: traffic{retired: map[string]session.Stats{}},
 		holding: true,
@@ -469,7 +471,7 @@ func (s *Server) Apply(cfg *config.Config) error {
 	// is looked at.
 	var ending []*live
 	if changed := changedServers(s.bindings, newBindings); len(changed) > 0 {
-		for _, l := range s.sessions {
+		for _, l := range s.sessions.All() {
 			if changed[l.server] {
 				ending = append(ending, l)
 			}
@@ -739,8 +741,8 @@ func (s *Server) active() int {
 // Sessions returns a snapshot of every live session, for /ppp active print.
 func (s *Server) Sessions() []session.Snapshot {
 	s.mu.RLock()
-	ls := make([]*live, 0, len(s.sessions))
-	for _, l := range s.sessions {
+	ls := make([]*live, 0, s.sessions.Len())
+	for _, l := range s.sessions.All() {
 		ls = append(ls, l)
 	}
 	s.mu.RUnlock()
@@ -766,8 +768,8 @@ func (s *Server) QueueDrops() (map[session.ID]uint64, error) {
 		return nil, err
 	}
 	s.mu.RLock()
-	ls := make([]*live, 0, len(s.sessions))
-	for _, l := range s.sessions {
+	ls := make([]*live, 0, s.sessions.Len())
+	for _, l := range s.sessions.All() {
 		ls = append(ls, l)
 	}
 	s.mu.RUnlock()
@@ -786,7 +788,7 @@ func (s *Server) QueueDrops() (map[session.ID]uint64, error) {
 func (s *Server) Session(id session.ID) (*session.Session, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if l := s.byID[id]; l != nil {
+	if l := s.byID.Get(id); l != nil {
 		return l.sess, true
 	}
 	return nil, false
@@ -799,7 +801,7 @@ func (s *Server) Remove(ids ...session.ID) int {
 	s.mu.RLock()
 	var ls []*live
 	for _, id := range ids {
-		l := s.byID[id]
+		l := s.byID.Get(id)
 		if l == nil {
 			continue
 		}
@@ -910,8 +912,8 @@ func (s *Server) ended(l *live) {
 	s.traffic.retire(l)
 	s.mu.Lock()
 	s.removeSession(l)
-	if s.byID[l.sess.ID()] == l {
-		delete(s.byID, l.sess.ID())
+	if s.byID.Get(l.sess.ID()) == l {
+		s.byID.Delete(l.sess.ID())
 	}
 	s.release(l)
 	s.mu.Unlock()
@@ -921,29 +923,29 @@ func (s *Server) ended(l *live) {
 // release gives up what l counts as for admission. s.mu held.
 // addSession enters l in sessions and byMAC; s.mu held.
 func (s *Server) addSession(l *live) {
-	if old := s.sessions[l.key]; old != nil {
+	if old := s.sessions.Get(l.key); old != nil {
 		s.removeSession(old)
 	}
-	s.sessions[l.key] = l
-	l.sameMAC = s.byMAC[l.key.c.MAC]
-	s.byMAC[l.key.c.MAC] = l
+	s.sessions.Set(l.key, l)
+	l.sameMAC = s.byMAC.Get(l.key.c.MAC)
+	s.byMAC.Set(l.key.c.MAC, l)
 }
 
 // removeSession takes l out of sessions and byMAC if it is there; s.mu held.
 func (s *Server) removeSession(l *live) {
-	if s.sessions[l.key] != l {
+	if s.sessions.Get(l.key) != l {
 		return
 	}
-	delete(s.sessions, l.key)
+	s.sessions.Delete(l.key)
 	mac := l.key.c.MAC
-	if s.byMAC[mac] == l {
+	if s.byMAC.Get(mac) == l {
 		if l.sameMAC == nil {
-			delete(s.byMAC, mac)
+			s.byMAC.Delete(mac)
 		} else {
-			s.byMAC[mac] = l.sameMAC
+			s.byMAC.Set(mac, l.sameMAC)
 		}
 	} else {
-		for p := s.byMAC[mac]; p != nil; p = p.sameMAC {
+		for p := s.byMAC.Get(mac); p != nil; p = p.sameMAC {
 			if p.sameMAC == l {
 				p.sameMAC = l.sameMAC
 				break
@@ -991,7 +993,7 @@ func (s *Server) establish(l *live) bool {
 func (s *Server) lookup(k sessionKey) *live {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.sessions[k]
+	return s.sessions.Get(k)
 }
 
 // sendFunc wraps PPP frames in PPPoE session frames to c (RFC 2516 §6).

@@ -503,16 +503,16 @@ func checkByMAC(t *testing.T, s *Server) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	n := 0
-	for mac, l := range s.byMAC {
+	for mac, l := range s.byMAC.All() {
 		for ; l != nil; l = l.sameMAC {
 			n++
-			if l.key.c.MAC != mac || s.sessions[l.key] != l {
+			if l.key.c.MAC != mac || s.sessions.Get(l.key) != l {
 				t.Errorf("byMAC[%x] holds session %+v, which sessions does not", mac, l.key)
 			}
 		}
 	}
-	if n != len(s.sessions) {
-		t.Errorf("byMAC holds %d sessions, sessions %d", n, len(s.sessions))
+	if n != s.sessions.Len() {
+		t.Errorf("byMAC holds %d sessions, sessions %d", n, s.sessions.Len())
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/pppoe-xdp/pppoe-xdp/control/session"
+	"github.com/pppoe-xdp/pppoe-xdp/control/shrink"
 )
 
 // traffic is what the data plane carried per interface: the live sessions'
@@ -40,7 +41,7 @@ func (t *traffic) retire(l *live) {
 		t.live[i] = t.live[last]
 		t.live[i].trafficAt = i
 		t.live[last] = nil
-		t.live = t.live[:last]
+		t.live = shrink.Slice(t.live[:last])
 		l.trafficAt = -1
 		t.retired[l.server.iface] = t.retired[l.server.iface].Add(final)
 	}

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pppoe-xdp/pppoe-xdp/control/shrink"
 )
 
 // A loop drives many sessions' engines from one goroutine: the sessions
@@ -32,8 +34,10 @@ type loop struct {
 
 	// Owned by the loop's goroutine.
 	batch []*Engine
+	// heap and all hold every session of the loop: shrink.Slice gives
+	// their arrays back after a mass teardown.
 	heap  []*Engine // by slot.deadline
-	all   []*Engine // every session started, by slot.index
+	all   []*Engine // every session started, by slot.allAt
 	timer *time.Timer
 }
 
@@ -184,7 +188,7 @@ func (l *loop) step(e *Engine, now time.Time) {
 	l.all[s.allAt] = last
 	last.slot.allAt = s.allAt
 	l.all[len(l.all)-1] = nil
-	l.all = l.all[:len(l.all)-1]
+	l.all = shrink.Slice(l.all[:len(l.all)-1])
 	e.mu.Lock()
 	e.sched = nil
 	e.mu.Unlock()
@@ -208,7 +212,7 @@ func (l *loop) file(e *Engine, deadline time.Time) {
 		last := len(l.heap) - 1
 		l.swap(i, last)
 		l.heap[last] = nil
-		l.heap = l.heap[:last]
+		l.heap = shrink.Slice(l.heap[:last])
 		s.heapAt, s.deadline = -1, time.Time{}
 		if i < last {
 			l.siftDown(i)

@@ -61,8 +61,10 @@ const (
 func main() {
 	role := flag.String("role", "bench", "bench, or server (the child)")
 	n := flag.Int("n", 100000, "sessions to bring up (memory is read at 10,000 and at n)")
-	flag.StringVar(&profDir, "pprof", "", "directory for the AC's heap and goroutine profiles at 10,000 sessions (default: a new one under $TMPDIR)")
+	flag.StringVar(&profDir, "pprof", "", "directory for the AC's heap and goroutine profiles at idle, at 10,000 sessions, after teardown and after -settle (default: a new one under $TMPDIR); GODEBUG=memprofilerate=64 samples the heap finely, at a cost to the setup rate")
 	flag.BoolVar(&cpuProfile, "cpuprofile", false, "also profile the AC's CPU over the first setup phase and over the teardown (into the -pprof directory, cpu.pb.gz and cpu-teardown.pb.gz), and the emulated clients' over the first setup phase (clients.pb.gz)")
+	flag.DurationVar(&settle, "settle", defaultSettle, "after the teardown, wait this long and read the AC's memory and heap profile again (0: do not); the default outlasts the discovery server's duplicate-PADR memory")
+	flag.IntVar(&rounds, "rounds", 1, "set up and tear down the n sessions this many times, reading the AC's memory after each teardown (and -settle)")
 	conc := flag.Int("concurrency", 64, "dials (and PADTs) in flight at once; above ~100 the AC's AF_PACKET socket buffer overflows")
 	method := flag.String("auth", "pap", "pap or chap")
 	aaaMode := flag.String("aaa", "local", "local (/ppp secret) or radius (a FreeRADIUS beside the AC, the README's configuration)")
@@ -186,7 +188,13 @@ func bench(n, conc int, method, aaaMode string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("idle:      AC resident %d kB, Go heap %s, stacks %s, %d goroutines\n", idle.rssKB, mib(idle.heapInuse), mib(idle.stackInuse), idle.goroutines)
+	fmt.Printf("idle:      AC resident %d kB, Go heap in use %s (live %s, %d objects), stacks %s, %d goroutines\n",
+		idle.rssKB, mib(idle.heapInuse), mib(idle.heapAlloc), idle.heapObjects, mib(idle.stackInuse), idle.goroutines)
+	// The baseline of what the AC still holds after the teardown:
+	// go tool pprof -diff_base idle/heap.pb.gz settled/heap.pb.gz.
+	if _, err := ch.ask("pprof " + filepath.Join(profileDir(), "idle")); err != nil {
+		return err
+	}
 	var radiusCPU0 time.Duration
 	if env.radius != nil {
 		radiusCPU0 = env.radius.CPU()
@@ -302,46 +310,17 @@ func bench(n, conc int, method, aaaMode string) error {
 		fmt.Printf("           FreeRADIUS %v (%.2f cores) while dialling\n", rc.Round(time.Millisecond), rc.Seconds()/setupTotal.Seconds())
 	}
 
-	// Teardown: the clients send PADT (RFC 2516 §5.5), conc at a time,
-	// each batch once the AC has ended the previous one (a PADT is never
-	// retransmitted, so a burst the AC's socket drops would leave
-	// sessions to the keepalive); done when the AC holds nothing.
+	// Teardown: the clients send PADT (RFC 2516 §5.5) until the AC holds
+	// nothing.
 	if cpuProfile {
 		if _, err := ch.ask("cpuprofile " + filepath.Join(profileDir(), "cpu-teardown.pb.gz")); err != nil {
 			return err
 		}
 	}
 	cpu0, t0 := cpu(), time.Now()
-	var down []int64
-	live := fl.live()
-	for len(live) > 0 {
-		batch := live[:min(conc, len(live))]
-		live = live[len(batch):]
-		for _, s := range batch {
-			if err := fl.hangUp(s); err != nil {
-				return fmt.Errorf("PADT: %w", err)
-			}
-		}
-		for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(time.Millisecond) {
-			s, err := ch.ask("stat")
-			if err != nil {
-				return err
-			}
-			down = ints(s)
-			if down[3] <= int64(len(live)) || time.Now().After(deadline) {
-				break
-			}
-		}
-	}
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		s, err := ch.ask("stat")
-		if err != nil {
-			return err
-		}
-		down = ints(s)
-		if (down[2] == 0 && down[3] == 0 && down[4] == 0) || time.Now().After(deadline) {
-			break
-		}
+	down, err := tearDown(ch, fl, conc)
+	if err != nil {
+		return err
 	}
 	td := time.Since(t0)
 	if cpuProfile {
@@ -391,8 +370,108 @@ func bench(n, conc int, method, aaaMode string) error {
 		return err
 	}
 	freed.print("after teardown, free pages returned to the kernel", idle, 0)
+	if settle > 0 {
+		// What the AC keeps only for a while after the last PADT is not
+		// a leak: read again once it has let that go.
+		time.Sleep(settle)
+		settled, err := ch.mem(true)
+		if err != nil {
+			return err
+		}
+		why := "every PADS the discovery server remembers for a duplicate PADR expired"
+		if settle < 2*pppoe.DefaultDuplicateWindow {
+			why = "less than two duplicate-PADR windows: remembered PADSs may be held still"
+		}
+		settled.print(fmt.Sprintf("%v after teardown (%s), free pages returned", settle, why), idle, 0)
+		dir := filepath.Join(profileDir(), "settled")
+		if _, err := ch.ask("pprof " + dir); err != nil {
+			return err
+		}
+		fmt.Printf("profiles:  AC heap %v after teardown in %s (against idle: go tool pprof -sample_index=inuse_space -diff_base %s -top %s)\n",
+			settle, dir, filepath.Join(profileDir(), "idle", "heap.pb.gz"), filepath.Join(dir, "heap.pb.gz"))
+	}
+	// More churn: what the AC keeps after a teardown must not add up.
+	for r := 2; r <= rounds; r++ {
+		t0 := time.Now()
+		fl.dial(0, n)
+		setup := time.Since(t0)
+		nfailed, _, _ := fl.outcome()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			s, err := ch.ask("stat")
+			if err != nil {
+				return err
+			}
+			if ints(s)[3] >= int64(n-nfailed) || time.Now().After(deadline) {
+				break
+			}
+		}
+		t1 := time.Now()
+		down, err := tearDown(ch, fl, conc)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("round %d:   %d sessions up in %v, down in %v (%d failed in all rounds); left: %d sessions, %d maps entries, %d leases\n",
+			r, n, setup.Round(time.Millisecond), time.Since(t1).Round(time.Millisecond), nfailed, down[2], down[3], down[4])
+		time.Sleep(settle)
+		m, err := ch.mem(true)
+		if err != nil {
+			return err
+		}
+		m.print(fmt.Sprintf("%v after round %d's teardown, free pages returned", settle, r), idle, 0)
+	}
 	_, err = ch.ask("quit")
 	return err
+}
+
+// settle is how long after the teardown the AC's memory is read again.
+var settle = defaultSettle
+
+// rounds is how many times the n sessions are set up and torn down.
+var rounds = 1
+
+// defaultSettle outlasts what the AC keeps for a while after a session
+// has gone: the discovery server's remembered PADSs, kept for up to two
+// duplicate windows (pppoe.Server.remember).
+const defaultSettle = 2*pppoe.DefaultDuplicateWindow + time.Second
+
+// tearDown hangs up every subscriber that is up, conc at a time, each
+// batch once the AC has ended the previous one (a PADT is never
+// retransmitted, so a burst the AC's socket drops would leave sessions to
+// the keepalive), and returns the AC's last stat: done when it holds
+// nothing, or after 5 s.
+func tearDown(ch *child, fl *fleet, conc int) ([]int64, error) {
+	var down []int64
+	live := fl.live()
+	for len(live) > 0 {
+		batch := live[:min(conc, len(live))]
+		live = live[len(batch):]
+		for _, s := range batch {
+			if err := fl.hangUp(s); err != nil {
+				return nil, fmt.Errorf("PADT: %w", err)
+			}
+		}
+		for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(time.Millisecond) {
+			s, err := ch.ask("stat")
+			if err != nil {
+				return nil, err
+			}
+			down = ints(s)
+			if down[3] <= int64(len(live)) || time.Now().After(deadline) {
+				break
+			}
+		}
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		s, err := ch.ask("stat")
+		if err != nil {
+			return nil, err
+		}
+		down = ints(s)
+		if (down[2] == 0 && down[3] == 0 && down[4] == 0) || time.Now().After(deadline) {
+			break
+		}
+	}
+	return down, nil
 }
 
 // printPerSetup prints the CPU each party spent per setup of a phase of n
@@ -434,6 +513,10 @@ type memStat struct {
 	heapAlloc, heapInuse, stackInuse int64
 	goroutines, heapObjects          int64
 	heapIdle, heapReleased           int64
+	// The runtime's own: span structures, GC metadata, the rest. It
+	// keeps them once its heap has grown (a span struct per span of
+	// the peak heap), so they are resident after the heap is returned.
+	spanSys, gcSys, otherSys int64
 }
 
 // mem asks the AC for its memory after a collection; free: and after it
@@ -448,10 +531,11 @@ func (c *child) mem(free bool) (memStat, error) {
 		return memStat{}, err
 	}
 	v := ints(s)
-	if len(v) < 8 {
+	if len(v) < 11 {
 		return memStat{}, fmt.Errorf("server child: mem: %q", s)
 	}
-	return memStat{rssKB: v[0], heapAlloc: v[1], heapInuse: v[2], stackInuse: v[3], goroutines: v[4], heapObjects: v[5], heapIdle: v[6], heapReleased: v[7]}, nil
+	return memStat{rssKB: v[0], heapAlloc: v[1], heapInuse: v[2], stackInuse: v[3], goroutines: v[4], heapObjects: v[5], heapIdle: v[6], heapReleased: v[7],
+		spanSys: v[8], gcSys: v[9], otherSys: v[10]}, nil
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
@@ -470,7 +554,9 @@ func (m memStat) print(when string, idle memStat, sessions int64) {
 			fmt.Printf("           %d sessions in %.2f GiB resident (goal < 1 GiB for 100,000)\n", sessions, float64(m.rssKB)/(1<<20))
 		}
 	} else {
-		fmt.Printf("           heap idle %s, of which released to the kernel %s\n", mib(m.heapIdle), mib(m.heapReleased))
+		fmt.Printf("           heap idle %s, of which released to the kernel %s; the runtime's own: spans %s (%+.1f), GC metadata %s (%+.1f), other %s (%+.1f)\n",
+			mib(m.heapIdle), mib(m.heapReleased), mib(m.spanSys), float64(m.spanSys-idle.spanSys)/(1<<20),
+			mib(m.gcSys), float64(m.gcSys-idle.gcSys)/(1<<20), mib(m.otherSys), float64(m.otherSys-idle.otherSys)/(1<<20))
 	}
 }
 

@@ -212,7 +212,9 @@ func serve(iface, pin string, n int, aaaMode string) error {
 			var m runtime.MemStats
 			runtime.ReadMemStats(&m)
 			// rss_kB heap_alloc heap_inuse stack_inuse goroutines heap_objects heap_idle heap_released
-			fmt.Println(rssKB(), m.HeapAlloc, m.HeapInuse, m.StackInuse, runtime.NumGoroutine(), m.HeapObjects, m.HeapIdle, m.HeapReleased)
+			// then the runtime's own memory: span_sys gc_sys other_sys
+			fmt.Println(rssKB(), m.HeapAlloc, m.HeapInuse, m.StackInuse, runtime.NumGoroutine(), m.HeapObjects, m.HeapIdle, m.HeapReleased,
+				m.MSpanSys, m.GCSys, m.OtherSys)
 		case "cpuprofile-stop":
 			pprof.StopCPUProfile()
 			if cpuProfileFile != nil {
