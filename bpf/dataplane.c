@@ -312,6 +312,32 @@ __attribute__((noinline)) int mss_clamp_skb(struct __sk_buff *skb, __u32 l3off, 
 	return 0;
 }
 
+/* may_be_syn says whether the IP packet at ip may be a TCP SYN that
+ * mss_clamp_xdp would look at: TCP right after the IP header (IPv4
+ * without options, IPv6 without extension headers, as tcp_after_ip wants)
+ * with SYN set. The fast paths ask it first: the clamp is a call, and a
+ * call and its return cost every packet, where only a connection's first
+ * two segments carry an MSS. */
+static __always_inline int may_be_syn(void *ip, void *end, const int v6)
+{
+	struct tcphdr *tcp;
+
+	if (v6) {
+		struct ip6_hdr_ *ip6 = ip;
+
+		if ((void *)(ip6 + 1) > end || ip6->nexthdr != IPPROTO_TCP)
+			return 0;
+		tcp = (void *)(ip6 + 1);
+	} else {
+		struct iphdr *iph = ip;
+
+		if ((void *)(iph + 1) > end || iph->protocol != IPPROTO_TCP || iph->ihl != 5)
+			return 0;
+		tcp = (void *)(iph + 1);
+	}
+	return (void *)(tcp + 1) <= end && tcp->syn;
+}
+
 /* subscriber_v4 finds the active server session that owns IPv4 address
  * daddr (network order), for the downstream paths. */
 static __always_inline int subscriber_v4(__be32 daddr, struct session_hot **info,
@@ -444,7 +470,8 @@ static __always_inline int up_forward(struct xdp_md *ctx, struct bpf_fib_lookup 
 		return XDP_DROP;
 	}
 
-	mss_clamp_xdp(ctx, hdr, v6 ? mss6(info) : info->mss, v6);
+	if (may_be_syn(ip, data_end, v6))
+		mss_clamp_xdp(ctx, hdr, v6 ? mss6(info) : info->mss, v6);
 	hop_dec(ip, v6);
 	st->packets_up++;
 	st->bytes_up += tot;
@@ -515,7 +542,8 @@ static __always_inline int down_forward(struct xdp_md *ctx, void *ip, __u32 tot,
 		count(REASON_RATE_TX_DROP);
 		return XDP_DROP;
 	}
-	mss_clamp_xdp(ctx, ETH_HLEN, v6 ? mss6(info) : info->mss, v6);
+	if (may_be_syn(ip, data_end, v6))
+		mss_clamp_xdp(ctx, ETH_HLEN, v6 ? mss6(info) : info->mss, v6);
 	hop_dec(ip, v6);
 
 	frame = data_end - data;
