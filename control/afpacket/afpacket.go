@@ -187,11 +187,10 @@ func Listen(ifi *net.Interface) (*Conn, error) {
 		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, RecvBuffer) != nil {
 			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, RecvBuffer)
 		}
-		// The frames the sending socket below sends stay out; ReadFrame
-		// would skip them anyway, after a wake-up and a copy each.
-		if serr = unix.SetsockoptInt(int(fd), unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1); serr != nil {
-			serr = fmt.Errorf("PACKET_IGNORE_OUTGOING: %w", serr)
-		}
+		// The frames the sending socket below sends stay out. A kernel
+		// before 4.20 has no PACKET_IGNORE_OUTGOING: they come back, and
+		// ReadFrame skips them, after a wake-up and a copy each.
+		_ = unix.SetsockoptInt(int(fd), unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1)
 	}); err != nil || serr != nil {
 		c.Close()
 		return nil, fmt.Errorf("afpacket: %s: %w", ifi.Name, errors.Join(err, serr))
