@@ -492,7 +492,7 @@ func TestRateMPDivert(t *testing.T) {
 		{"tc_pppoe0_out", ethFrame(t, e.pppoe0MAC, e.pppoe0MAC, ethernet.EtherTypeIPv4, big), tcShot, tcShot},
 	} {
 		t.Run(tc.prog, func(t *testing.T) {
-			if err := e.dp.resetRate(il, slow); err != nil {
+			if err := e.dp.resetRate(il, e.dp.ifindexOf(il), slow); err != nil {
 				t.Fatal(err)
 			}
 			e.rateRow(t, tc.prog, tc.in, tc.divert, ReasonMPDivert)
@@ -509,7 +509,7 @@ func TestRateMPDivert(t *testing.T) {
 			}
 		})
 	}
-	if err := e.dp.resetRate(il, RateLimit{}); err != nil {
+	if err := e.dp.resetRate(il, e.dp.ifindexOf(il), RateLimit{}); err != nil {
 		t.Fatal(err)
 	}
 }

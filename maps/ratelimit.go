@@ -293,8 +293,10 @@ func (d *Datapath) writeRate(i Index, rx, tx rateConf) {
 }
 
 // resetRate gives a fresh index its limits and empty buckets before its
-// session can match a packet.
-func (d *Datapath) resetRate(i Index, l RateLimit) error {
+// session, on access interface ifindex, can match a packet. The caller
+// has the interface at hand (it just wrote the session_info entry), which
+// saves the install a lookup syscall.
+func (d *Datapath) resetRate(i Index, ifindex int, l RateLimit) error {
 	if err := d.checkIndex(i); err != nil {
 		return err
 	}
@@ -302,7 +304,7 @@ func (d *Datapath) resetRate(i Index, l RateLimit) error {
 	if err != nil {
 		return err
 	}
-	minor, err := d.shapeTx(i, d.ifindexOf(i), l.Tx)
+	minor, err := d.shapeTx(i, ifindex, l.Tx)
 	if err != nil {
 		return fmt.Errorf("maps: shaped download: %w", err)
 	}

@@ -69,7 +69,7 @@ func (e *env) policerRows(t *testing.T, n int, up, down, slow []byte, then func(
 		{"tx on the TC slow path", RateLimit{Tx: slowDir}, "tc_pppoe0_out", slow, tcRedirect, ReasonSlowDown, tcShot, ReasonRateTxDrop, true},
 	} {
 		t.Run(r.name, func(t *testing.T) {
-			if err := e.dp.resetRate(e.idxUntagged, r.limit); err != nil {
+			if err := e.dp.resetRate(e.idxUntagged, e.dp.ifindexOf(e.idxUntagged), r.limit); err != nil {
 				t.Fatal(err)
 			}
 			e.rateRow(t, r.prog, r.in, r.pass, r.passWhy)
@@ -118,7 +118,7 @@ func TestRatePolicer(t *testing.T) {
 	t.Run("refill by time", func(t *testing.T) {
 		// 100 ms a packet, a 1 ms bucket: the second packet is dropped,
 		// one sent after more than 100 ms passes.
-		if err := e.dp.resetRate(e.idxUntagged, RateLimit{Rx: Rate{Rate: slowRate(n, 100*time.Millisecond), Depth: time.Millisecond}}); err != nil {
+		if err := e.dp.resetRate(e.idxUntagged, e.dp.ifindexOf(e.idxUntagged), RateLimit{Rx: Rate{Rate: slowRate(n, 100*time.Millisecond), Depth: time.Millisecond}}); err != nil {
 			t.Fatal(err)
 		}
 		e.rateRow(t, "xdp_access_in", up, xdpRedirect, ReasonFastUp)
@@ -128,7 +128,7 @@ func TestRatePolicer(t *testing.T) {
 	})
 
 	t.Run("unlimited after remove and reinstall", func(t *testing.T) {
-		if err := e.dp.resetRate(e.idxUntagged, RateLimit{Rx: slowDir}); err != nil {
+		if err := e.dp.resetRate(e.idxUntagged, e.dp.ifindexOf(e.idxUntagged), RateLimit{Rx: slowDir}); err != nil {
 			t.Fatal(err)
 		}
 		if err := e.dp.Remove(s.Key); err != nil {
@@ -157,7 +157,7 @@ func TestRateBurst(t *testing.T) {
 	// threshold 1600 bytes over burst-time 1.6 s (8000 bits/s).
 	lim := RateLimit{Rx: Rate{Rate: slowRate(500, 10*time.Second), BurstRate: 1e9, BurstThreshold: 8000,
 		BurstTime: 1600 * time.Millisecond, Depth: time.Millisecond}}
-	if err := e.dp.resetRate(e.idxUntagged, lim); err != nil {
+	if err := e.dp.resetRate(e.idxUntagged, e.dp.ifindexOf(e.idxUntagged), lim); err != nil {
 		t.Fatal(err)
 	}
 	if rs, _ := e.dp.RateStats(e.idxUntagged); !rs.BurstingRx {
@@ -182,7 +182,7 @@ func TestRateBurst(t *testing.T) {
 		t.Errorf("RateStats %+v: want burst off and one drop", rs)
 	}
 	// Without a burst the second packet is dropped.
-	if err := e.dp.resetRate(e.idxUntagged, RateLimit{Rx: Rate{Rate: lim.Rx.Rate, Depth: time.Millisecond}}); err != nil {
+	if err := e.dp.resetRate(e.idxUntagged, e.dp.ifindexOf(e.idxUntagged), RateLimit{Rx: Rate{Rate: lim.Rx.Rate, Depth: time.Millisecond}}); err != nil {
 		t.Fatal(err)
 	}
 	e.rateRow(t, "xdp_access_in", up, xdpRedirect, ReasonFastUp)
@@ -346,7 +346,9 @@ func TestRateLine(t *testing.T) {
 		{"both limited", func() error { return e.dp.SetRate(e.idxUntagged, RateLimit{Rx: lim, Tx: lim}) }, true, true},
 		{"tx limited", func() error { return e.dp.SetRate(e.idxUntagged, RateLimit{Tx: lim}) }, false, true},
 		{"none", func() error { return e.dp.SetRate(e.idxUntagged, RateLimit{}) }, false, false},
-		{"reset to both", func() error { return e.dp.resetRate(e.idxUntagged, RateLimit{Rx: lim, Tx: lim}) }, true, true},
+		{"reset to both", func() error {
+			return e.dp.resetRate(e.idxUntagged, e.dp.ifindexOf(e.idxUntagged), RateLimit{Rx: lim, Tx: lim})
+		}, true, true},
 		{"session removed", func() error { return e.dp.Remove(e.untagged.Key) }, false, false},
 	} {
 		if err := c.set(); err != nil {
@@ -374,7 +376,7 @@ func TestRateTwoCPUs(t *testing.T) {
 	const n, repeat = 20 + 32, 20000
 	cost := 200 * time.Microsecond
 	depth := 50 * time.Millisecond
-	if err := e.dp.resetRate(e.idxUntagged, RateLimit{Rx: Rate{Rate: slowRate(n, cost), Depth: depth}}); err != nil {
+	if err := e.dp.resetRate(e.idxUntagged, e.dp.ifindexOf(e.idxUntagged), RateLimit{Rx: Rate{Rate: slowRate(n, cost), Depth: depth}}); err != nil {
 		t.Fatal(err)
 	}
 	up := s.up(t, ipv4{src: s.IPv4, dst: internet, ttl: 64, proto: unix.IPPROTO_UDP, payload: udp(32)}.marshal())

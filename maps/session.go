@@ -175,7 +175,7 @@ func (d *Datapath) installLocked(key dataplaneSessionKey, attrs dataplaneSession
 	if err := d.zeroStats(idx); err != nil {
 		return 0, fmt.Errorf("maps: install session %d: session_stats: %w", sid, err)
 	}
-	if err := d.resetRate(idx, lim); err != nil {
+	if err := d.resetRate(idx, int(attrs.Ifindex), lim); err != nil {
 		d.clearInfo(idx)
 		return 0, fmt.Errorf("maps: install session %d: %w", sid, err)
 	}

@@ -22,6 +22,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -56,15 +57,40 @@ const sizeofAuxdata = 20
 // frames per recvmmsg(2) into buffers the Conn owns, and neither reads nor
 // writes allocate (no closure, sockaddr or control-message slice per
 // frame).
+//
+// Frames go out of a second packet socket, one that receives nothing
+// (protocol 0) and is not in the Go runtime's poller: a sent frame's
+// buffer is freed as soon as the device took it, which on the receiving
+// socket would signal the poller that the socket is writable (EPOLLOUT,
+// edge-triggered, once per frame) and wake its thread for nothing, and
+// writes through the poller's descriptor take its write lock one at a
+// time. The receiving socket ignores outgoing frames
+// (PACKET_IGNORE_OUTGOING), so the sending socket's are not looped back
+// to it.
 type Conn struct {
 	c     *packet.Conn
 	raw   syscall.RawConn
 	ifi   *net.Interface
 	local net.HardwareAddr
 	rx    *reader
-	// writes holds writeOps for concurrent WriteFrame calls.
-	writes sync.Pool
+	tx    sender
 }
+
+// sender is the send-only socket: blocking, with a send timeout so that a
+// write waiting for buffer space notices Close.
+type sender struct {
+	// mu is held shared by each write and exclusively by close, so the
+	// descriptor is never closed (and its number reused) under a write.
+	mu      sync.RWMutex
+	fd      int
+	closed  bool        // under mu
+	closing atomic.Bool // set before close waits for mu
+	sa      unix.RawSockaddrLinklayer
+}
+
+// sendTimeout bounds one blocking sendto(2) on a full send buffer; the
+// write then tries again unless the Conn is closing.
+const sendTimeout = 100 * time.Millisecond
 
 // readBatch is how many frames one recvmmsg(2) may return: a burst of
 // setups queues tens of frames between two reads.
@@ -161,19 +187,32 @@ func Listen(ifi *net.Interface) (*Conn, error) {
 		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, RecvBuffer) != nil {
 			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, RecvBuffer)
 		}
+		// The frames the sending socket below sends stay out. A kernel
+		// before 4.20 has no PACKET_IGNORE_OUTGOING: they come back, and
+		// ReadFrame skips them, after a wake-up and a copy each.
+		_ = unix.SetsockoptInt(int(fd), unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1)
 	}); err != nil || serr != nil {
 		c.Close()
 		return nil, fmt.Errorf("afpacket: %s: %w", ifi.Name, errors.Join(err, serr))
 	}
-	conn := &Conn{c: c, raw: rc, ifi: ifi, local: ifi.HardwareAddr, rx: newReader()}
-	// As packet(7) asks of a sender: family, protocol (the socket's),
-	// interface and address length; the address is each frame's.
-	sa := unix.RawSockaddrLinklayer{Family: unix.AF_PACKET, Protocol: htons(unix.ETH_P_ALL), Ifindex: int32(ifi.Index), Halen: 6}
-	conn.writes.New = func() any {
-		op := &writeOp{sa: sa}
-		op.send = op.sendto
-		return op
+	// In the calling thread's network namespace, as packet.Listen's.
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	if err == nil {
+		tv := unix.NsecToTimeval(sendTimeout.Nanoseconds())
+		if err = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv); err != nil {
+			unix.Close(fd)
+		}
 	}
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("afpacket: %s: sending socket: %w", ifi.Name, err)
+	}
+	conn := &Conn{c: c, raw: rc, ifi: ifi, local: ifi.HardwareAddr, rx: newReader()}
+	conn.tx.fd = fd
+	// As packet(7) asks of a sender: family, protocol (ETH_P_ALL: the
+	// kernel takes the frame's own EtherType), interface and address
+	// length; the address is each frame's.
+	conn.tx.sa = unix.RawSockaddrLinklayer{Family: unix.AF_PACKET, Protocol: htons(unix.ETH_P_ALL), Ifindex: int32(ifi.Index), Halen: 6}
 	return conn, nil
 }
 
@@ -278,54 +317,63 @@ func auxVLAN(oob []byte) (tci, tpid uint16, ok bool) {
 	return 0, 0, false
 }
 
-// writeOp is one WriteFrame's sendto(2), pooled with its function so that
-// a write allocates nothing.
-type writeOp struct {
-	b    []byte
-	sa   unix.RawSockaddrLinklayer
-	err  error
-	send func(fd uintptr) bool // sendto, made once
-}
-
-func (op *writeOp) sendto(fd uintptr) bool {
-	_, _, errno := unix.Syscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&op.b[0])), uintptr(len(op.b)), 0,
-		uintptr(unsafe.Pointer(&op.sa)), unix.SizeofSockaddrLinklayer)
-	if errno == unix.EAGAIN || errno == unix.EWOULDBLOCK {
-		return false // the send buffer is full: wait until it drains
-	}
-	op.err = nil
-	if errno != 0 {
-		op.err = os.NewSyscallError("sendto", errno)
-	}
-	return true
-}
-
 // WriteFrame sends one whole Ethernet frame (addresses and any VLAN tags
-// included) out of the interface. It keeps no reference to b.
+// included) out of the interface. It keeps no reference to b. It is safe
+// for concurrent use: writes do not wait for each other.
 func (c *Conn) WriteFrame(b []byte) error {
 	if len(b) < 14 {
 		return fmt.Errorf("afpacket: frame of %d bytes is shorter than an Ethernet header", len(b))
 	}
-	op := c.writes.Get().(*writeOp)
-	op.b = b
-	copy(op.sa.Addr[:6], b[0:6])
-	err := c.raw.Write(op.send)
-	if err == nil {
-		err = op.err
-	}
-	op.b, op.err = nil, nil
-	c.writes.Put(op)
-	if err != nil {
+	if err := c.tx.send(b); err != nil {
 		return fmt.Errorf("afpacket: write on %s: %w", c.ifi.Name, err)
 	}
 	return nil
 }
 
+// send is one sendto(2) of b to the address in its first 6 bytes,
+// waiting while the send buffer is full.
+func (s *sender) send(b []byte) error {
+	sa := s.sa
+	copy(sa.Addr[:6], b[0:6])
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return net.ErrClosed
+	}
+	for {
+		_, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(s.fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0,
+			uintptr(unsafe.Pointer(&sa)), unix.SizeofSockaddrLinklayer)
+		switch errno {
+		case 0:
+			return nil
+		case unix.EINTR:
+		case unix.EAGAIN: // the send timeout: the buffer is still full
+			if s.closing.Load() {
+				return net.ErrClosed
+			}
+		default:
+			return os.NewSyscallError("sendto", errno)
+		}
+	}
+}
+
+func (s *sender) close() error {
+	s.closing.Store(true)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return unix.Close(s.fd)
+}
+
 // SetReadDeadline sets the deadline for ReadFrame.
 func (c *Conn) SetReadDeadline(t time.Time) error { return c.c.SetReadDeadline(t) }
 
-// Close closes the socket; a blocked ReadFrame returns.
-func (c *Conn) Close() error { return c.c.Close() }
+// Close closes the sockets; a blocked ReadFrame returns, and so does a
+// WriteFrame waiting for buffer space.
+func (c *Conn) Close() error { return errors.Join(c.tx.close(), c.c.Close()) }
 
 // controlFilter accepts PPPoE discovery frames and PPPoE session frames whose
 // PPP protocol is a control protocol (≥ 0x8000, RFC 1661 §2: network-layer

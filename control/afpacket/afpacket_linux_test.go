@@ -336,3 +336,85 @@ func TestBatchedReads(t *testing.T) {
 		t.Fatalf("after the cut frame: % x, err %v; want the PADI", buf[:n], err)
 	}
 }
+
+// TestConcurrentWritesAndClose: frames written from many goroutines at
+// once (the AC's session loops share one Conn) all arrive, whole, on the
+// other end and none comes back to the sender; after Close a write fails
+// with net.ErrClosed instead of using a closed (or reused) descriptor.
+func TestConcurrentWritesAndClose(t *testing.T) {
+	a, b := netns.New(t), netns.New(t)
+	netns.Veth(t, a, "acc0", b, "acc1")
+	tx := listenIn(t, a, "acc0")
+	rx := listenIn(t, b, "acc1")
+	buf := make([]byte, 2048)
+	warm := frame(t, nil, ethernet.EtherTypePPPoEDiscovery,
+		pppoePayload(t, pppoe.Packet{Code: pppoe.CodePADI, Tags: []pppoe.Tag{pppoe.ServiceName("warm")}}))
+	// A fresh veth drops what is sent before its carrier is up.
+	for i := 0; ; i++ {
+		if err := tx.WriteFrame(warm); err != nil {
+			t.Fatal(err)
+		}
+		rx.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		if _, err := rx.ReadFrame(buf); err == nil {
+			break
+		} else if i == 40 {
+			t.Fatalf("no frame through the veth: %v", err)
+		}
+	}
+	// Drain any warm-up frame still queued.
+	for {
+		rx.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+		if _, err := rx.ReadFrame(buf); err != nil {
+			break
+		}
+	}
+	const writers, each = 8, 50
+	want := make(map[string]bool)
+	frames := make([][][]byte, writers)
+	for w := range writers {
+		for i := range each {
+			f := frame(t, nil, ethernet.EtherTypePPPoESession,
+				sessionPayload(t, ppp.ProtocolLCP, []byte{0x09, byte(i), 0x00, 0x08, byte(w), byte(i), 0, 0}))
+			frames[w] = append(frames[w], f)
+			want[string(f)] = true
+		}
+	}
+	errs := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			for _, f := range frames[w] {
+				if err := tx.WriteFrame(f); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range writers {
+		if err := <-errs; err != nil {
+			t.Fatalf("concurrent write: %v", err)
+		}
+	}
+	for n := 0; n < writers*each; n++ {
+		rx.SetReadDeadline(time.Now().Add(2 * time.Second))
+		m, err := rx.ReadFrame(buf)
+		if err != nil {
+			t.Fatalf("read %d of %d: %v", n, writers*each, err)
+		}
+		if !want[string(buf[:m])] {
+			t.Fatalf("frame %d: % x is none sent, or came twice", n, buf[:m])
+		}
+		delete(want, string(buf[:m]))
+	}
+	tx.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if n, err := tx.ReadFrame(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("sender read back %d bytes (% x), err %v; want a deadline error", n, buf[:n], err)
+	}
+	if err := tx.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := tx.WriteFrame(warm); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("WriteFrame after Close: %v, want net.ErrClosed", err)
+	}
+}

@@ -25,10 +25,18 @@ var ErrNoSessionID = errors.New("pppoe: no free session id")
 type SessionIDs struct {
 	mu   sync.Mutex
 	next uint16
-	// inUse has an entry per client MAC with a session: a shrink.Map, so
-	// that after a mass teardown it does not keep the peak's table.
-	inUse  shrink.Map[[6]byte, map[uint16]struct{}]
-	active int
+	// inUse has an entry per session: one flat map keyed by client MAC and
+	// id, not a map of ids per MAC, so that a setup (one MAC, one id, as a
+	// rule) inserts one 8-byte key and allocates nothing of its own. A
+	// shrink.Map, so that after a mass teardown it does not keep the
+	// peak's table.
+	inUse shrink.Map[macID, struct{}]
+}
+
+// macID is a session id of one client MAC.
+type macID struct {
+	mac [6]byte
+	id  uint16
 }
 
 // NewSessionIDs returns an empty allocator.
@@ -38,26 +46,22 @@ func NewSessionIDs() *SessionIDs { return &SessionIDs{} }
 func (s *SessionIDs) Allocate(mac [6]byte) (uint16, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ids := s.inUse.Get(mac)
-	if len(ids) >= 0xfffe {
-		return 0, fmt.Errorf("pppoe: session id for %v: %w", net.HardwareAddr(mac[:]), ErrNoSessionID)
-	}
-	for {
+	// The cursor tries each of the 0xfffe ids at most once.
+	start := s.next
+	for range 0xfffe {
 		s.next++
 		if s.next == 0 || s.next == SessionIDReserved {
+			s.next = 1
+		}
+		k := macID{mac, s.next}
+		if _, busy := s.inUse.Lookup(k); busy {
 			continue
 		}
-		if _, busy := ids[s.next]; busy {
-			continue
-		}
-		if ids == nil {
-			ids = make(map[uint16]struct{})
-			s.inUse.Set(mac, ids)
-		}
-		ids[s.next] = struct{}{}
-		s.active++
+		s.inUse.Set(k, struct{}{})
 		return s.next, nil
 	}
+	s.next = start
+	return 0, fmt.Errorf("pppoe: session id for %v: %w", hardwareAddr(mac), ErrNoSessionID)
 }
 
 // Release frees id for mac. Releasing an id that is not allocated does
@@ -65,14 +69,9 @@ func (s *SessionIDs) Allocate(mac [6]byte) (uint16, error) {
 func (s *SessionIDs) Release(mac [6]byte, id uint16) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ids := s.inUse.Get(mac)
-	if _, ok := ids[id]; !ok {
-		return
-	}
-	delete(ids, id)
-	s.active--
-	if len(ids) == 0 {
-		s.inUse.Delete(mac)
+	k := macID{mac, id}
+	if _, ok := s.inUse.Lookup(k); ok {
+		s.inUse.Delete(k)
 	}
 }
 
@@ -80,7 +79,7 @@ func (s *SessionIDs) Release(mac [6]byte, id uint16) {
 func (s *SessionIDs) InUse(mac [6]byte, id uint16) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.inUse.Get(mac)[id]
+	_, ok := s.inUse.Lookup(macID{mac, id})
 	return ok
 }
 
@@ -88,7 +87,7 @@ func (s *SessionIDs) InUse(mac [6]byte, id uint16) bool {
 func (s *SessionIDs) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.active
+	return s.inUse.Len()
 }
 
 // Cursor returns the last id handed out: stored with the sessions so that
@@ -117,15 +116,17 @@ func (s *SessionIDs) Reserve(mac [6]byte, id uint16) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ids := s.inUse.Get(mac)
-	if _, busy := ids[id]; busy {
-		return fmt.Errorf("pppoe: reserve session id %d for %v: in use", id, net.HardwareAddr(mac[:]))
+	k := macID{mac, id}
+	if _, busy := s.inUse.Lookup(k); busy {
+		return fmt.Errorf("pppoe: reserve session id %d for %v: in use", id, hardwareAddr(mac))
 	}
-	if ids == nil {
-		ids = make(map[uint16]struct{})
-		s.inUse.Set(mac, ids)
-	}
-	ids[id] = struct{}{}
-	s.active++
+	s.inUse.Set(k, struct{}{})
 	return nil
+}
+
+// hardwareAddr is mac for an error message: a copy, so that mac itself
+// stays on its caller's stack (slicing it for the error would move it to
+// the heap on every call).
+func hardwareAddr(mac [6]byte) net.HardwareAddr {
+	return net.HardwareAddr(append([]byte(nil), mac[:]...))
 }
