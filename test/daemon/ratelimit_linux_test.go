@@ -76,6 +76,7 @@ func iperfOnce(n *netns.NS, src string, args ...string) (float64, string, error)
 // and is held too. Bounds are loose (a loaded machine may be slow): this
 // checks that the limit holds, `make bench-ratelimit` measures how well.
 func TestRateLimit(t *testing.T) {
+	// Not parallel: throughput bounds, which another test's load would move.
 	netns.RequireTool(t, "iperf3")
 	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
 	ac := startDaemon(t, l.ac, "ac", fmt.Sprintf(quickServer, "one"), l.pins, "--uplink", "up0")
@@ -164,6 +165,7 @@ func TestRateLimit(t *testing.T) {
 // session in the client's data plane, in the client router's directions
 // (rx: what it receives from the AC), while the AC limits nothing.
 func TestClientRateLimit(t *testing.T) {
+	// Not parallel: throughput bounds, which another test's load would move.
 	netns.RequireTool(t, "iperf3")
 	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
 	ac := startDaemon(t, l.ac, "ac", fmt.Sprintf(quickServer, "one"), l.pins, "--uplink", "up0")
