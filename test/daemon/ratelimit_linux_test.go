@@ -34,12 +34,17 @@ func iperf(t *testing.T, n *netns.NS, src string, args ...string) float64 {
 			return bps
 		}
 		// iperf3 (3.12, Debian 12) sometimes loses its own control
-		// connection under CPU load ("unable to read from stream socket:
-		// Resource temporarily unavailable") after a UDP flood: no
-		// measurement came back, so the run is repeated once; a second
-		// failure, or any other error, fails the test.
-		if attempt == 1 && strings.Contains(err.Error(), "Resource temporarily unavailable") {
+		// connection after a UDP flood: under CPU load ("unable to read
+		// from stream socket: Resource temporarily unavailable"), or
+		// reset by the server as the next run starts ("unable to receive
+		// control message: Connection reset by peer", a download right
+		// after an upload flood). No measurement came back, so the run
+		// is repeated once, a second later; a second failure, or any
+		// other error, fails the test.
+		if attempt == 1 && (strings.Contains(err.Error(), "Resource temporarily unavailable") ||
+			strings.Contains(err.Error(), "Connection reset by peer")) {
 			t.Logf("iperf3 %v lost its control connection, running it again: %v", args, err)
+			time.Sleep(time.Second)
 			continue
 		}
 		// The server finishes the run before with its own timing; under
