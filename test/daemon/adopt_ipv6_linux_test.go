@@ -272,6 +272,7 @@ func crashAndAdopt(t *testing.T, l *lab, ac *daemon, config, stateDir string, wa
 // and the pool still holds it: a second subscriber gets no prefix from
 // pd6, which holds only that one.
 func TestAdoptDualStack(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
 	l.ipv6Core(t)
 	stateDir := t.TempDir()
@@ -329,6 +330,7 @@ func TestAdoptDualStack(t *testing.T) {
 // reaches the subscriber, ICMPv6 from the core reaches its SLAAC address
 // after adoption, and an RS is answered with the same /64.
 func TestAdoptIPv6Only(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
 	l.ipv6Core(t)
 	stateDir := t.TempDir()
@@ -374,6 +376,7 @@ func TestAdoptIPv6Only(t *testing.T) {
 // diverts and reassembles what the client fragments) and /ppp active
 // still shows the peer's MRRU.
 func TestAdoptMultilink(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
 	stateDir := t.TempDir()
 	conf := fmt.Sprintf(mpServer, "1614")

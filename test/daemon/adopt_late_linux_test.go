@@ -17,6 +17,7 @@ import (
 // Before, the adopted link had forgotten there was no IPv4 and dropped
 // it unanswered.
 func TestAdoptIPv6OnlyRejectsIPCP(t *testing.T) {
+	t.Parallel()
 	netns.RequireTool(t, "tshark")
 	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
 	l.ipv6Core(t)

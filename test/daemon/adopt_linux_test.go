@@ -36,6 +36,7 @@ const (
 // going on, and every client, probing after 2 s of silence, stays
 // connected (keepalive answered with the stored magic number).
 func TestAdoptSessions(t *testing.T) {
+	t.Parallel()
 	for _, how := range []string{byCrash, byRestart, byUpgrade} {
 		t.Run(how, func(t *testing.T) {
 			// Each way has a lab of its own; most of a run is waiting.
@@ -269,6 +270,7 @@ const halfServer = `/ip pool add name=three ranges=10.0.0.2-10.0.0.4
 // address or a count behind. The pinned maps then hold the three sessions
 // and, once the two hang up, one; the session ids are all distinct.
 func TestAdoptHalfNegotiated(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
 	stateDir := t.TempDir()
 	ac := startDaemon(t, l.ac, "ac", halfServer, l.pins, "--uplink", "up0", "--state-dir", stateDir)

@@ -21,6 +21,7 @@ import (
 // both runs; and one Accounting-On: the new run tells the server nothing
 // that would close the session.
 func TestAdoptRadiusAccounting(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
 	netns.RequireTool(t, "freeradius")
 	fr, err := freeradius.Launch(t.TempDir(), freeradius.Options{

@@ -18,14 +18,20 @@ import (
 // PADT or PADI on the wire; the same session on both ends, the same
 // SLAAC address, default routes and delegated prefix (still bound), the
 // netdev as it was.
-func TestClientAdoptIPv6AfterCrash(t *testing.T) { testClientAdoptIPv6(t, dualStackServer) }
+func TestClientAdoptIPv6AfterCrash(t *testing.T) {
+	t.Parallel()
+	testClientAdoptIPv6(t, dualStackServer)
+}
 
 // TestClientAdoptIPv6OnlyAfterCrash: the same with an AC that offers
 // IPv6 alone (the client's IPCP is rejected, IPv6CP is its only network
 // protocol). Before, the client wrote its record when IPCP opened, so
 // such a session had none: the next pppoed ended it with a PADT and
 // dialed again.
-func TestClientAdoptIPv6OnlyAfterCrash(t *testing.T) { testClientAdoptIPv6(t, v6OnlyServer) }
+func TestClientAdoptIPv6OnlyAfterCrash(t *testing.T) {
+	t.Parallel()
+	testClientAdoptIPv6(t, v6OnlyServer)
+}
 
 func testClientAdoptIPv6(t *testing.T, server string) {
 	l, lan := v6Lab(t)

@@ -33,23 +33,35 @@ const (
 // and keepalive goes on both ways: the AC (keepalive-timeout 3) keeps the
 // session through 8 s of silence only if its Echo-Requests are answered,
 // and the client (keepalive-timeout 2) keeps it only if its are.
-func TestClientAdoptAfterCrash(t *testing.T) { testClientAdopt(t, clientCrash) }
+func TestClientAdoptAfterCrash(t *testing.T) {
+	t.Parallel()
+	testClientAdopt(t, clientCrash)
+}
 
 // TestClientAdoptAfterPlannedRestart: the same through pppoectl /system
 // restart on the client.
-func TestClientAdoptAfterPlannedRestart(t *testing.T) { testClientAdopt(t, clientRestart) }
+func TestClientAdoptAfterPlannedRestart(t *testing.T) {
+	t.Parallel()
+	testClientAdopt(t, clientRestart)
+}
 
 // TestClientAdoptAfterUpgrade: the same with a second build of pppoed
 // (same map layout) started after a SIGUSR2: its programs replace the
 // old ones in the pinned links without a gap.
-func TestClientAdoptAfterUpgrade(t *testing.T) { testClientAdopt(t, clientUpgrade) }
+func TestClientAdoptAfterUpgrade(t *testing.T) {
+	t.Parallel()
+	testClientAdopt(t, clientUpgrade)
+}
 
 // TestClientNotAdoptedWhenChanged: the client's pppoed is killed and
 // comes back with the client configured otherwise (another user): the
 // session is not adopted but ended properly, a
 // PADT to the AC for the old session id with one log line saying why,
 // the netdev made anew, and the client dials a new session.
-func TestClientNotAdoptedWhenChanged(t *testing.T) { testClientAdopt(t, clientChanged) }
+func TestClientNotAdoptedWhenChanged(t *testing.T) {
+	t.Parallel()
+	testClientAdopt(t, clientChanged)
+}
 
 // adoptServer is the Quick Example's AC with a short keepalive and a DNS
 // server for the client's resolv.conf.

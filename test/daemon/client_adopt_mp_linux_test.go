@@ -19,6 +19,7 @@ import (
 // Before, a multilink client session was ended with a PADT and dialed
 // again.
 func TestClientAdoptMultilink(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
 	ac := startDaemon(t, l.ac, "ac", fmt.Sprintf(mpServer, "1614"), l.pins, "--uplink", "up0")
 	stateDir, resolv := t.TempDir(), filepath.Join(t.TempDir(), "resolv.conf")

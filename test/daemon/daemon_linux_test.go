@@ -60,6 +60,7 @@ func newLab(t *testing.T, acIface, clIface string, pool string) *lab {
 // access concentrator and pppoed as the client, then the operator's view
 // (active print, monitor, metrics), remove, reload and shutdown.
 func TestQuickExample(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
 	ac := startDaemon(t, l.ac, "ac", fmt.Sprintf(quickServer, "one"), l.pins, "--uplink", "up0")
 	cl := startDaemon(t, l.cl, "client", quickClient, l.pins)
@@ -221,6 +222,7 @@ const olderClients = `/interface pppoe-client add name=pppoe-user-mike user=user
 // distance as metric and writes the peer's DNS servers; all of it goes
 // when the client daemon stops.
 func TestSeveralClientsOneInterface(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, "ether1", "wlan1", "10.1.1.0/24")
 	ac := startDaemon(t, l.ac, "ac", olderServer, l.pins, "--uplink", "up0")
 	cl := startDaemon(t, l.cl, "client", olderClients, l.pins)
@@ -325,6 +327,7 @@ func TestSeveralClientsOneInterface(t *testing.T) {
 // pppoed cannot restore the session (its profile is gone), so it sweeps
 // it (PADT) with one line saying why, and the client connects again.
 func TestCrashRestart(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
 	stateDir := t.TempDir()
 	ac := startDaemon(t, l.ac, "ac", fmt.Sprintf(quickServer, "one"), l.pins, "--uplink", "up0", "--state-dir", stateDir)
@@ -360,6 +363,7 @@ func TestCrashRestart(t *testing.T) {
 // with a fresh sysfs, as on a host nobody prepared. Each mounts its own
 // bpffs there, serves, and says once that its pins will not outlive it.
 func TestNoBPFFS(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
 	pins := "/sys/fs/bpf/pppoe-xdp-test" // inside each daemon's own sysfs
 	ac := startDaemon(t, l.ac, "ac", fmt.Sprintf(quickServer, "one"), pins, "--uplink", "up0")

@@ -17,6 +17,7 @@ import (
 // data plane, a client failing authentication, and one refused at
 // max-sessions.
 func TestDashboardMetrics(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile(dashboardPath)
 	if err != nil {
 		t.Fatal(err)

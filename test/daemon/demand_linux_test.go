@@ -57,6 +57,7 @@ func demandParked(t *testing.T, l *lab, ac, cl *daemon) {
 // goes through its route; that packet starts discovery, the session comes
 // up and traffic flows; when the AC ends the session the client parks again.
 func TestDialOnDemand(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
 	ac := startDaemon(t, l.ac, "ac", fmt.Sprintf(quickServer, "one"), l.pins, "--uplink", "up0")
 	cl := startDaemon(t, l.cl, "client", demandClient, l.pins)

@@ -79,6 +79,8 @@ func dialOne(t *testing.T, cl *daemon, name string) string {
 // on the running ACs swaps the winner: the delay decides, not the order
 // the namespaces were made in.
 func TestFleetPADODelayRace(t *testing.T) {
+	// Not parallel: PADO delays 400 ms apart decide which AC wins; another
+	// test's load could reorder the answers.
 	l := newFleetLab(t)
 	const delay = 400 * time.Millisecond
 	ac1 := startDaemon(t, l.ac1, "ac1", fleetAC("ac-fast", 20, "0"), l.pins)
@@ -177,6 +179,8 @@ func TestFleetPADODelayRace(t *testing.T) {
 //	4           1 → 600 ms            2 → 800 ms            ac1
 //	5           2 → silent            2 → 800 ms            ac2
 func TestFleetLoadSplit(t *testing.T) {
+	// Not parallel: PADO delays 300 ms apart decide which AC wins; another
+	// test's load could reorder the answers.
 	l := newFleetLab(t)
 	ac1 := startDaemon(t, l.ac1, "ac1", fleetAC("ac-one", 20, "0,600:1,-1:2"), l.pins)
 	ac2 := startDaemon(t, l.ac2, "ac2", fleetAC("ac-two", 21, "300,800:2"), l.pins)
@@ -262,6 +266,9 @@ print(json.dumps(out))
 // one carrying its own cookie gets its session. Frames are scapy's, not
 // pppoed's client, so nothing of ours builds the PADR.
 func TestFleetForeignCookie(t *testing.T) {
+	// Not parallel: the scapy script gives its sniffer 0.3 s to start and
+	// the AC 1 s to answer; another test's load could make it miss a PADO or
+	// PADS.
 	l := newFleetLab(t)
 	ac1 := startDaemon(t, l.ac1, "ac1", fleetAC("ac-one", 20, "0"), l.pins)
 	ac2 := startDaemon(t, l.ac2, "ac2", fleetAC("ac-two", 21, "0"), l.pins)

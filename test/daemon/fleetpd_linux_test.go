@@ -24,6 +24,8 @@ import (
 // prefix released by the AC's Accounting-Stop, and the next subscriber
 // gets it.
 func TestFleetDelegatedPrefixes(t *testing.T) {
+	// Not parallel: PADO delays 150 ms apart decide which AC wins; another
+	// test's load could reorder the answers.
 	l := newFleetLab(t)
 	core := netns.New(t)
 	core.Run(t, "ip", "link", "add", "br1", "type", "bridge")

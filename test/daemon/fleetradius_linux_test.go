@@ -69,6 +69,8 @@ func fleetRadiusAC(identity, padoDelay, src string) string {
 //	ac-one pado-delay=0,300:100  at once below 100 sessions, then 300 ms
 //	ac-two pado-delay=150        always 150 ms (RouterOS's fixed form)
 func TestFleetRadiusFailover(t *testing.T) {
+	// Not parallel: PADO delays 150 ms apart split the subscribers; another
+	// test's load could shift the split.
 	netns.RequireTool(t, "radclient")
 	l := newFleetLab(t)
 	core := netns.New(t)

@@ -18,6 +18,8 @@ import (
 // random MACs and a PADR flood from one MAC and counts them in the
 // metrics; the Quick Example client still connects.
 func TestDiscoveryFlood(t *testing.T) {
+	// Not parallel: it floods the AC and counts what its token buckets let
+	// through.
 	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
 	const padiRate, macBurst = 20, 4
 	ac := startDaemon(t, l.ac, "ac", fmt.Sprintf(quickServer, "one"), l.pins, "--uplink", "up0",

@@ -64,6 +64,7 @@ func lanHost(t *testing.T, l *lab, lan *netns.NS) netip.Addr {
 // the delegated prefix. Before, the client's data plane entry was IPCP's,
 // so nothing forwarded; and the AC ended a session without IPv4.
 func TestIPv6OnlyClient(t *testing.T) {
+	t.Parallel()
 	l, lan := v6Lab(t)
 	ac := startDaemon(t, l.ac, "ac", v6OnlyServer, l.pins, "--uplink", "up0")
 	cl := startDaemon(t, l.cl, "client", v6Client, l.pins)
@@ -120,6 +121,7 @@ var renewServer = strings.Replace(dualStackServer, "dhcpv6-pd-pool=pd6", "dhcpv6
 // the wire: the Reply's lifetimes and T1, the Renew for the same prefix
 // about T1 after it, and its Reply. Before, the lease was a fixed day.
 func TestDHCPv6RenewEndToEnd(t *testing.T) {
+	t.Parallel()
 	rows, _ := leaseAcrossRenews(t, false)
 	var bound float64 = -1
 	renews := 0
@@ -152,6 +154,7 @@ func TestDHCPv6RenewEndToEnd(t *testing.T) {
 // (RFC 8415 §18.2.5), the AC answers, and the prefix, its route and the
 // traffic from inside it go on.
 func TestDHCPv6RebindEndToEnd(t *testing.T) {
+	t.Parallel()
 	rows, dropped := leaseAcrossRenews(t, true)
 	rebinds := 0
 	for _, r := range rows {
@@ -254,6 +257,7 @@ func answered(rows [][]string, msgtype string) bool {
 // was made from the access interface's MAC (one per interface, and gone
 // with a replaced card).
 func TestServerDUIDAcrossRestart(t *testing.T) {
+	t.Parallel()
 	netns.RequireTool(t, "tshark")
 	l, _ := v6Lab(t)
 	stateDir := filepath.Join(t.TempDir(), "ac.state")

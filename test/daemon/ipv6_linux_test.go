@@ -54,6 +54,7 @@ var (
 // RAs carry its /ipv6 nd values, and a change reaches the live session;
 // the client, forwarding IPv6, sends none of the AC's DHCPv6 Replies back.
 func TestDualStack(t *testing.T) {
+	t.Parallel()
 	netns.RequireTool(t, "tshark")
 	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
 	lan := netns.New(t)

@@ -95,6 +95,7 @@ func pingBoth(t *testing.T, l *lab, sub netip.Addr, what string) {
 // --bpffs, or its namespace was rebuilt while the old one lingers. Each
 // replaced attachment is logged, and the daemon serves.
 func TestStartOverStaleState(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		// before runs the first AC in old and leaves what it leaves; it
@@ -161,6 +162,7 @@ func TestStartOverStaleState(t *testing.T) {
 // interface or an uplink is never replaced; pppoed says which program is
 // in the way, and runs on.
 func TestForeignXDPProgram(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
 	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
 		Name: "xdp_filter", Type: ebpf.XDP, License: "Dual BSD/GPL",
@@ -250,6 +252,7 @@ func (l *switchedLab) plugUplink(t *testing.T) {
 // socket, programs and pins) and serves the new one: a new session comes
 // up (the client reconnects) and traffic flows through the data plane.
 func TestInterfacesComeAndGo(t *testing.T) {
+	t.Parallel()
 	l := newSwitchedLab(t)
 	// keepalive-timeout 2 on both ends: a session the other end ended
 	// without a word (its interface was gone) is noticed in seconds.

@@ -30,6 +30,7 @@ const (
 // mrru on one end or neither the session comes up without MP: the same
 // ping draws Fragmentation Needed and the clamp follows the 1480 MTU.
 func TestMultilink(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name, server, client string
 		mp                   bool

@@ -42,6 +42,7 @@ const radius6Client = `/interface pppoe-client add name=pppoe-out1 interface=eth
 // from the /ipv6 pools her Framed-IPv6-Pool and Delegated-IPv6-Prefix-Pool
 // name, which her Stop reports.
 func TestRadiusIPv6(t *testing.T) {
+	t.Parallel()
 	netns.RequireTool(t, "freeradius")
 	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
 	l.ac.Run(t, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")

@@ -36,6 +36,7 @@ const radiusClient = `/interface pppoe-client add interface=ether2 password=rad-
 // session's Stop and Accounting-Off at a clean stop, and the secret only
 // in print with show-sensitive.
 func TestRadiusDaemon(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
 	netns.RequireTool(t, "freeradius")
 	netns.RequireTool(t, "radclient")
@@ -118,6 +119,7 @@ func TestRadiusDaemon(t *testing.T) {
 // pppoe0 (which name them as pppoed's), and the routes go with the
 // session.
 func TestRadiusFramedRoute(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
 	netns.RequireTool(t, "freeradius")
 	fr, err := freeradius.Launch(t.TempDir(), freeradius.Options{Netns: l.ac.Name, AuthPort: 1812, AcctPort: 1813})

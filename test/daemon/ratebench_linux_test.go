@@ -62,6 +62,7 @@ func iperfAt(n *netns.NS, src string, args ...string) (iperfRun, error) {
 // limit; the same downloads shaped (rows down/htb or down/edt); and fairness: a session's TCP download alone and while a second
 // session on the same AC floods its own.
 func TestRateLimitAccuracy(t *testing.T) {
+	// Not parallel: it measures throughput.
 	if !*benchRate {
 		t.Skip("a bench: make bench-ratelimit (-bench-ratelimit)")
 	}

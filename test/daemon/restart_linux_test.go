@@ -42,6 +42,7 @@ func waitExit(t *testing.T, d *daemon) int {
 // finds with a PADT to the stored MAC and session id (on the wire,
 // tshark); the client dials again at once.
 func TestPlannedRestart(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
 	stateDir := t.TempDir()
 	ac := startDaemon(t, l.ac, "ac", fmt.Sprintf(quickServer, "one"), l.pins, "--uplink", "up0", "--state-dir", stateDir)
@@ -95,6 +96,7 @@ func TestPlannedRestart(t *testing.T) {
 // AC-Cookie key is in the state store; an AC with another state directory
 // refuses that cookie.
 func TestDiscoveryAcrossRestart(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
 	stateDir := t.TempDir()
 	ac := startDaemon(t, l.ac, "ac", fmt.Sprintf(quickServer, "one"), l.pins, "--uplink", "up0", "--state-dir", stateDir)

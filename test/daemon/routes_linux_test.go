@@ -60,6 +60,7 @@ func sessionAt(t *testing.T, ac *daemon, addr string) string {
 // then failed to delete it again, and a shrunk pool left its live
 // sessions without a route.
 func TestPPPoE0RoutesFollowSessions(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
 	ac := startDaemon(t, l.ac, "ac", singleServer, l.pins, "--uplink", "up0")
 	cl := startDaemon(t, l.cl, "client", singleClient, l.pins)
@@ -211,6 +212,7 @@ func icmpCounter(t *testing.T, n *netns.NS, field string) uint64 {
 // do that on (each subscriber has a point-to-point session), so the AC
 // must send none.
 func TestHairpinNoRedirect(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("three daemons")
 	}

@@ -103,6 +103,7 @@ const xdpAC = `/system identity set name=xdp-ac
 // then lists rp-pppoe's AC and pppoed's side by side, and pinned with
 // ac-name to pppoed's AC the client connects.
 func TestClientAgainstRPPPPoE(t *testing.T) {
+	t.Parallel()
 	l := newSwitchLab(t)
 	startRPServer(t, l.sw, "-I", "br0", "-C", "rpac", "-S", "rpsvc")
 	capture := l.cl.StartCapture(t, "ether2")

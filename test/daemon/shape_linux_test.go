@@ -46,6 +46,7 @@ func htbClasses(t *testing.T, l *lab) (map[string]string, bool) {
 // would make a 5 % lower bound flaky. `make bench-ratelimit`'s down/htb
 // rows measure how close it gets (0.974 at load 12).
 func TestRateShapeHTB(t *testing.T) {
+	// Not parallel: throughput bounds, which another test's load would move.
 	netns.RequireTool(t, "iperf3")
 	l := newLab(t, "ether3", "ether2", "10.0.0.0/24")
 	stateDir := t.TempDir()
