@@ -11,8 +11,8 @@ import (
 // FQ packet limits for a shaping access interface: fq's defaults (100
 // packets a flow, 10,000 in all) are sized for a host's own sockets, which
 // TCP small queues keep short; forwarded flows have no such brake, and a
-// shaped 1 Gbit/s flow queues 100 ms (DefaultRateDepth) of packets, about
-// 8,300 of 1500 bytes, before the shaper's horizon drops.
+// shaped 1 Gbit/s flow queues 100 ms of packets, about 8,300 of 1500
+// bytes, well inside the shaper's horizon (DefaultShapeHorizon).
 const (
 	fqFlowPacketLimit = 10_000
 	fqPacketLimit     = 100_000

@@ -82,7 +82,7 @@ const (
 func htbLeafLimit(r Rate) uint32 {
 	depth := r.Depth
 	if depth <= 0 {
-		depth = DefaultRateDepth
+		depth = DefaultShapeHorizon
 	}
 	n := uint64(float64(r.Rate) / 8 * depth.Seconds() / htbLeafFrame)
 	return uint32(min(max(n, htbLeafMin), htbLeafMaxLimit))

@@ -126,7 +126,7 @@ func TestRateHTB(t *testing.T) {
 	})
 
 	// A rate change (a CoA) is a class change: same minor, new rate,
-	// with a burst as ceil, and a leaf queue of 1 s (DefaultRateDepth) at
+	// with a burst as ceil, and a leaf queue of 1 s (DefaultShapeHorizon) at
 	// 20M in full frames.
 	lim.Tx.Depth = 0
 	lim.Tx.Rate, lim.Tx.BurstRate, lim.Tx.BurstThreshold, lim.Tx.BurstTime = 20e6, 40e6, 10e6, 8*time.Second

@@ -14,16 +14,25 @@ import (
 	"github.com/pppoe-xdp/pppoe-xdp/control/ratelimit"
 )
 
-// DefaultRateDepth is a policer's bucket depth and a shaper's horizon when
-// Rate.Depth is 0: a second of the rate, RouterOS's queue bucket-size=1
-// ("bucket capacity = bucket-size * max-limit"; its default 0.1 is for a
-// shaper, which has a queue behind the bucket). A policer has no queue, and
-// TCP needs the bucket to stand in for one: `make bench-ratelimit` on
-// 2026-12-02 held one TCP flow through a 10M policer at 37-40 % of the rate
-// with 100 ms, 85-96 % with 250 ms, 96-98 % with 500 ms and 97-101 % with
-// a second (README, "Rate limits"). The early drops (bpf/ratelimit.h)
-// start at half of it.
-const DefaultRateDepth = time.Second
+// DefaultRateDepth is a policer's bucket depth when Rate.Depth is 0: half
+// a second of the rate, RouterOS's queue bucket-size=0.5 ("bucket capacity
+// = bucket-size * max-limit"; its default 0.1 is for a shaper, which has a
+// queue behind the bucket). A policer has no queue, and TCP needs the
+// bucket to stand in for one: `make bench-ratelimit` on 2026-12-02 held
+// one TCP flow through a 10M policer at 37-40 % of the rate with 100 ms,
+// 85-96 % with 250 ms, 96-98 % with 500 ms and 97-101 % with a second. But
+// the depth is also what a flow gets above the rate after an idle spell:
+// UDP offered at twice the rate settles where the early drops
+// (bpf/ratelimit.h, from half the depth) take one packet in two, three
+// quarters into the bucket, so over 10 s a second's depth let it through at
+// up to 1.075 of the rate; half a second holds every row of the bench
+// within 5 % (README, "Rate limits").
+const DefaultRateDepth = 500 * time.Millisecond
+
+// DefaultShapeHorizon is a shaper's horizon when Rate.Depth is 0: EDT
+// drops what would leave later than this, and an HTB leaf queues this
+// much of the rate.
+const DefaultShapeHorizon = time.Second
 
 // Rate is one direction's limit (bpf/ratelimit.h). Rates are bits per
 // second, as in RouterOS's rate-limit.
@@ -40,7 +49,7 @@ type Rate struct {
 	// session's class of an HTB qdisc there (Options.Shaper, htb.go).
 	Shape bool
 	// Depth is the policer's bucket or the shaper's horizon, as time at
-	// the rate; 0 = DefaultRateDepth.
+	// the rate; 0 = DefaultRateDepth (policer) or DefaultShapeHorizon (shaper).
 	Depth time.Duration
 }
 
@@ -164,6 +173,9 @@ func (r Rate) conf(tx bool) (rateConf, error) {
 	depth := r.Depth
 	if depth <= 0 {
 		depth = DefaultRateDepth
+		if r.Shape {
+			depth = DefaultShapeHorizon
+		}
 	}
 	c.DepthNs = uint64(depth)
 	if r.Shape {

@@ -17,7 +17,8 @@ import (
 // <pppoe-USER>, target the session's interface, flag D): each a
 // "target upload/target download" pair, which for a PPP session is the
 // rate-limit's rx/tx. bucket-size is the policer's depth
-// (maps.DefaultRateDepth in RouterOS's unit, a multiple of max-limit);
+// (maps.DefaultRateDepth in RouterOS's unit, a multiple of max-limit; a
+// shaped download's horizon is maps.DefaultShapeHorizon);
 // queue names how the
 // download is held: default-small (policed) or the queue-type that shapes.
 // bytes and packets are the session's counters, dropped what its limit
