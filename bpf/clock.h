@@ -30,17 +30,17 @@ struct {
 	__uint(max_entries, 1);
 } clock_cache SEC(".maps");
 
-/* coarse_ns is bpf_ktime_get_coarse_ns(), from this CPU's cache when it
- * read the clock in the current jiffy: so up to one more tick behind (the
- * timekeeping update may follow the jiffies update), and never behind a
- * value it returned before on this CPU. XDP and TC programs run with
+/* coarse_ns_at is bpf_ktime_get_coarse_ns() in jiffy j (the caller's
+ * bpf_jiffies64()), from this CPU's cache when it read the clock in that
+ * jiffy: so up to one more tick behind (the timekeeping update may follow
+ * the jiffies update), and never behind a value it returned before on
+ * this CPU. XDP and TC programs run with
  * bottom halves off, so one CPU's never interleave; were they to, a
  * half-written pair would give a time a tick old, no worse. */
-static __always_inline __u64 coarse_ns(void)
+static __always_inline __u64 coarse_ns_at(__u64 j)
 {
 	__u32 zero = 0;
 	struct clock_cache *c = bpf_map_lookup_elem(&clock_cache, &zero);
-	__u64 j = bpf_jiffies64();
 
 	if (!c)
 		return bpf_ktime_get_coarse_ns();
@@ -49,6 +49,12 @@ static __always_inline __u64 coarse_ns(void)
 		c->jiffies = j;
 	}
 	return c->ns;
+}
+
+/* coarse_ns is coarse_ns_at the current jiffy. */
+static __always_inline __u64 coarse_ns(void)
+{
+	return coarse_ns_at(bpf_jiffies64());
 }
 
 #endif

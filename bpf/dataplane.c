@@ -100,7 +100,7 @@ static __always_inline void stamp_seen(struct session_counters *st)
 
 	if (st->seen_jiffies != j) {
 		st->seen_jiffies = j;
-		st->last_seen_ns = coarse_ns();
+		st->last_seen_ns = coarse_ns_at(j);
 	}
 }
 

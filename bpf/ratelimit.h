@@ -260,7 +260,7 @@ static __always_inline int rate_admit(__u32 index, const int dir, __u32 len, __u
 		return RATE_TO_TC;
 	/* The coarse clock (clock.h: a tick or two behind at most) is a
 	 * load or two where the fine one reads the clock source; against a
-	 * bucket a second deep a tick is nothing. */
+	 * bucket half a second deep a tick or two is little. */
 	now = coarse_ns();
 	if (l->window_ns && l->burst_nspb) {
 		rate_window(rs, dir, now);

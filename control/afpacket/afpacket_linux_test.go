@@ -37,6 +37,23 @@ func listenIn(t *testing.T, ns *netns.NS, name string) *Conn {
 	return c
 }
 
+// waitCarrier sends f from tx until rx reads a frame: a fresh veth drops
+// what is sent before its carrier is up.
+func waitCarrier(t *testing.T, tx, rx *Conn, f, buf []byte) {
+	t.Helper()
+	for i := 0; ; i++ {
+		if err := tx.WriteFrame(f); err != nil {
+			t.Fatal(err)
+		}
+		rx.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		if _, err := rx.ReadFrame(buf); err == nil {
+			return
+		} else if i == 40 {
+			t.Fatalf("no frame through the veth: %v", err)
+		}
+	}
+}
+
 func frame(t *testing.T, vlans []ethernet.VLAN, et ethernet.EtherType, payload []byte) []byte {
 	t.Helper()
 	f := ethernet.Frame{Destination: macB, Source: macA, VLANs: vlans, EtherType: et, Payload: payload}
@@ -193,20 +210,8 @@ func TestReceiveBuffer(t *testing.T) {
 	const burst = 1000
 	padi := frame(t, nil, ethernet.EtherTypePPPoEDiscovery,
 		pppoePayload(t, pppoe.Packet{Code: pppoe.CodePADI, Tags: []pppoe.Tag{pppoe.ServiceName("svc")}}))
-	// A fresh veth drops what is sent before its carrier is up: wait until
-	// one frame gets through.
 	buf := make([]byte, 2048)
-	for i := 0; ; i++ {
-		if err := tx.WriteFrame(padi); err != nil {
-			t.Fatal(err)
-		}
-		rx.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-		if _, err := rx.ReadFrame(buf); err == nil {
-			break
-		} else if i == 40 {
-			t.Fatalf("no frame through the veth: %v", err)
-		}
-	}
+	waitCarrier(t, tx, rx, padi, buf)
 	for i := 0; i < burst; i++ {
 		if err := tx.WriteFrame(padi); err != nil {
 			t.Fatalf("write %d: %v", i, err)
@@ -277,18 +282,7 @@ func TestBatchedReads(t *testing.T) {
 	padi := frame(t, nil, ethernet.EtherTypePPPoEDiscovery,
 		pppoePayload(t, pppoe.Packet{Code: pppoe.CodePADI, Tags: []pppoe.Tag{pppoe.ServiceName("svc")}}))
 	buf := make([]byte, 2048)
-	// A fresh veth drops what is sent before its carrier is up.
-	for i := 0; ; i++ {
-		if err := tx.WriteFrame(padi); err != nil {
-			t.Fatal(err)
-		}
-		rx.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-		if _, err := rx.ReadFrame(buf); err == nil {
-			break
-		} else if i == 40 {
-			t.Fatalf("no frame through the veth: %v", err)
-		}
-	}
+	waitCarrier(t, tx, rx, padi, buf)
 	// Tagged and untagged frames with the same tags throughout (veth may
 	// reorder frames with different tags), each one's LCP identifier its
 	// number, some longer than others.
@@ -349,18 +343,7 @@ func TestConcurrentWritesAndClose(t *testing.T) {
 	buf := make([]byte, 2048)
 	warm := frame(t, nil, ethernet.EtherTypePPPoEDiscovery,
 		pppoePayload(t, pppoe.Packet{Code: pppoe.CodePADI, Tags: []pppoe.Tag{pppoe.ServiceName("warm")}}))
-	// A fresh veth drops what is sent before its carrier is up.
-	for i := 0; ; i++ {
-		if err := tx.WriteFrame(warm); err != nil {
-			t.Fatal(err)
-		}
-		rx.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-		if _, err := rx.ReadFrame(buf); err == nil {
-			break
-		} else if i == 40 {
-			t.Fatalf("no frame through the veth: %v", err)
-		}
-	}
+	waitCarrier(t, tx, rx, warm, buf)
 	// Drain any warm-up frame still queued.
 	for {
 		rx.SetReadDeadline(time.Now().Add(20 * time.Millisecond))

@@ -69,10 +69,7 @@ func (s *SessionIDs) Allocate(mac [6]byte) (uint16, error) {
 func (s *SessionIDs) Release(mac [6]byte, id uint16) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := macID{mac, id}
-	if _, ok := s.inUse.Lookup(k); ok {
-		s.inUse.Delete(k)
-	}
+	s.inUse.Delete(macID{mac, id})
 }
 
 // InUse reports whether id is allocated for mac.

@@ -230,32 +230,26 @@ func report(w *os.File, script []byte, spans []span) {
 		unit = "\tns/pkt"
 	}
 	fmt.Fprintf(w, "%d samples on CPU %d over %v\n\n", total, *cpu, *duration)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "program\tof CPU"+unit+"\tsamples\t")
-	for _, c := range sorted(progs) {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t\n", c.key, pct(c.n), c.n)
-	}
-	tw.Flush()
-	fmt.Fprintln(w)
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "program line\tof CPU"+unit+"\tsamples\tsource\t")
-	for i, c := range sorted(lines) {
-		if i == *top {
-			break
+	// table prints the most counts of m (all when most < 0), a row each:
+	// the key, its share, then rest's columns.
+	table := func(head string, m map[string]int, most int, rest func(c count) string) {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, head)
+		for i, c := range sorted(m) {
+			if i == most {
+				break
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", c.key, pct(c.n), rest(c))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.70s\t\n", c.key, pct(c.n), c.n, text[c.key])
+		tw.Flush()
 	}
-	tw.Flush()
+	table("program\tof CPU"+unit+"\tsamples\t", progs, -1, func(c count) string { return fmt.Sprintf("%d\t", c.n) })
 	fmt.Fprintln(w)
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "symbol\tof CPU"+unit+"\t")
-	for i, c := range sorted(syms) {
-		if i == *symbols {
-			break
-		}
-		fmt.Fprintf(tw, "%s\t%s\t\n", c.key, pct(c.n))
-	}
-	tw.Flush()
+	table("program line\tof CPU"+unit+"\tsamples\tsource\t", lines, *top, func(c count) string {
+		return fmt.Sprintf("%d\t%.70s\t", c.n, text[c.key])
+	})
+	fmt.Fprintln(w)
+	table("symbol\tof CPU"+unit+"\t", syms, *symbols, func(count) string { return "" })
 }
 
 func fail(err error) {
