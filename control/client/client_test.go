@@ -335,10 +335,9 @@ func TestDiscoveryFailureReported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := contextWithCleanup(t)
-	go c.Run(ctx)
+	r := run(t, c)
 	waitFor(t, "failure", func() bool { return strings.HasPrefix(c.Monitor().LastDisconnect, "no answer from an AC") })
-	cancel()
+	r.stop()
 }
 
 func TestNewRejects(t *testing.T) {
@@ -383,25 +382,20 @@ func TestInterfaceAbsent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := contextWithCleanup(t)
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
+	r := run(t, c)
 	waitFor(t, "the attach failure reported", func() bool {
 		st := c.Monitor()
 		return st.Status == StateDisconnected && strings.Contains(st.LastDisconnect, "ether9")
 	})
 	select {
-	case err := <-done:
-		t.Fatalf("Run returned while waiting for its interface: %v", err)
+	case <-r.finished:
+		t.Fatalf("Run returned while waiting for its interface: %v", r.err)
 	case <-time.After(50 * time.Millisecond):
 	}
 	e.ifs.add("ether9")
 	c.Retry()
 	waitFor(t, "connected once ether9 appeared", connected(c))
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("Run: %v", err)
-	}
+	r.stop()
 }
 
 // TestInterfaceGoneAndBack: the interface goes under a connected client
@@ -418,9 +412,7 @@ func TestInterfaceGoneAndBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := contextWithCleanup(t)
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
+	r := run(t, c)
 	waitFor(t, "connected", connected(c))
 
 	e.ifs.gone("ether2")
@@ -442,10 +434,7 @@ func TestInterfaceGoneAndBack(t *testing.T) {
 	if nd, _ := e.dp.get("PPPoE-Out"); nd.session == nil || nd.session.Ifindex != 3 {
 		t.Errorf("session after the interface came back: %+v, want one on ifindex 3", nd.session)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("Run: %v", err)
-	}
+	r.stop()
 }
 
 // A PADT for another session or from another AC must not touch ours.

@@ -679,25 +679,46 @@ func (e *env) start(t *testing.T, cfg config.Client) (*Client, func()) {
 		t.Fatalf("New: %v", err)
 	}
 	e.trace(c)
+	return c, run(t, c).stop
+}
+
+// running is a client's Run in its own goroutine.
+type running struct {
+	t        *testing.T
+	cancel   context.CancelFunc
+	finished chan struct{} // closed when Run has returned, with err set
+	err      error
+	once     sync.Once
+}
+
+// run starts c.Run. Its stop, which also runs when the test ends, cancels
+// Run and waits for it: Run's teardown still writes (resolv.conf in the
+// test's TempDir, the fakes), so it must be over before the test is.
+func run(t *testing.T, c *Client) *running {
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Run: %v", err)
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatalf("Run did not return")
+	r := &running{t: t, cancel: cancel, finished: make(chan struct{})}
+	go func() {
+		r.err = c.Run(ctx)
+		close(r.finished)
+	}()
+	t.Cleanup(r.stop)
+	return r
+}
+
+// stop cancels Run and fails the test if it does not return, or returns
+// an error.
+func (r *running) stop() {
+	r.once.Do(func() {
+		r.cancel()
+		select {
+		case <-r.finished:
+			if r.err != nil {
+				r.t.Errorf("Run: %v", r.err)
 			}
-		})
-	}
-	t.Cleanup(stop)
-	return c, stop
+		case <-time.After(5 * time.Second):
+			r.t.Errorf("Run did not return")
+		}
+	})
 }
 
 // waitFor polls cond until it holds or the hang guard fires.
@@ -721,12 +742,6 @@ func macEqual(a, b net.HardwareAddr) bool { return bytes.Equal(a, b) }
 type configClient = config.Client
 
 func configSeconds(d time.Duration) config.Seconds { return config.Seconds(d) }
-
-func contextWithCleanup(t *testing.T) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	return ctx, cancel
-}
 
 // trace records c's status changes into e.states.
 func (e *env) trace(c *Client) {

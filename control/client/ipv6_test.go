@@ -194,18 +194,7 @@ func (e *env) startV6(t *testing.T, cfg config.Client, d *config.DHCPv6Client, p
 		return ipv6cp.InterfaceID{0x0a, 0, 0, 0, 0, 0, 0, n}
 	}
 	e.trace(c)
-	ctx, cancel := contextWithCleanup(t)
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	stop := func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			t.Fatal("Run did not return")
-		}
-	}
-	return c, stop
+	return c, run(t, c).stop
 }
 
 // TestClientIPv6 runs the client against an AC speaking IPv6CP, RA and
