@@ -102,6 +102,11 @@ func TestIPv6OnlyClient(t *testing.T) {
 		t.Errorf("core → client over IPv6: %d/3 replies", got)
 	}
 	host := lanHost(t, l, lan)
+	// The LAN's neighbours (the host's router, the client's host) are
+	// resolved by the first echo; the three counted are the path's.
+	if !lan.Reachable(t, host, core6, 3) {
+		t.Errorf("host in the delegated prefix → core: no echo of 3 answered")
+	}
 	if got := lan.Ping(t, host, core6, 3, 56); got != 3 {
 		t.Errorf("host in the delegated prefix → core: %d/3 replies", got)
 	}

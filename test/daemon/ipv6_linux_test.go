@@ -152,6 +152,11 @@ func TestDualStack(t *testing.T) {
 	lan.Run(t, "ip", "-6", "addr", "add", "2001:db8:200:1::2/64", "dev", "host0", "nodad")
 	lan.Run(t, "ip", "-6", "route", "add", "default", "via", "2001:db8:200:1::1")
 	host := netip.MustParseAddr("2001:db8:200:1::2")
+	// The LAN's neighbours (the host's router, the client's host) are
+	// resolved by the first echo; the three counted are the path's.
+	if !lan.Reachable(t, host, core6, 3) {
+		t.Errorf("host in the delegated prefix → core: no echo of 3 answered")
+	}
 	if got := lan.Ping(t, host, core6, 3, 56); got != 3 {
 		t.Errorf("host in the delegated prefix → core: %d/3 replies", got)
 	}

@@ -131,6 +131,20 @@ func (n *NS) Ping(t testing.TB, src, dst netip.Addr, count, size int) int {
 	return got
 }
 
+// Reachable sends one echo at a time, each waited for a second, until
+// one is answered or tries are spent. Tests call it where the first
+// packets of a path wait on neighbour discovery on a busy machine, before
+// they count what the path delivers once it is resolved.
+func (n *NS) Reachable(t testing.TB, src, dst netip.Addr, tries int) bool {
+	t.Helper()
+	for range tries {
+		if n.Ping(t, src, dst, 1, 56) == 1 {
+			return true
+		}
+	}
+	return false
+}
+
 // PingEvery sends count ICMP echo requests from src to dst inside n, one
 // every interval whatever the answers, and returns how many distinct ones
 // were answered within a second of the last: a stream of traffic with
