@@ -78,13 +78,10 @@ const (
 	htbLeafMaxLimit = fqFlowPacketLimit
 )
 
-// htbLeafLimit is the leaf queue's length in packets for rate r.
+// htbLeafLimit is the leaf queue's length in packets for shaped rate r:
+// its horizon's worth.
 func htbLeafLimit(r Rate) uint32 {
-	depth := r.Depth
-	if depth <= 0 {
-		depth = DefaultShapeHorizon
-	}
-	n := uint64(float64(r.Rate) / 8 * depth.Seconds() / htbLeafFrame)
+	n := uint64(float64(r.Rate) / 8 * r.depth().Seconds() / htbLeafFrame)
 	return uint32(min(max(n, htbLeafMin), htbLeafMaxLimit))
 }
 

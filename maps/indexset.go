@@ -30,12 +30,14 @@ func (s *indexSet) add(i Index) {
 	}
 }
 
-// remove takes i out of the set.
-func (s *indexSet) remove(i Index) {
-	if s.has(i) {
-		s.words[uint64(i)/64] &^= 1 << (uint64(i) % 64)
-		s.n--
+// remove takes i out of the set and reports whether it was there.
+func (s *indexSet) remove(i Index) bool {
+	if !s.has(i) {
+		return false
 	}
+	s.words[uint64(i)/64] &^= 1 << (uint64(i) % 64)
+	s.n--
+	return true
 }
 
 func (s *indexSet) len() int { return s.n }

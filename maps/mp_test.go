@@ -492,9 +492,7 @@ func TestRateMPDivert(t *testing.T) {
 		{"tc_pppoe0_out", ethFrame(t, e.pppoe0MAC, e.pppoe0MAC, ethernet.EtherTypeIPv4, big), tcShot, tcShot},
 	} {
 		t.Run(tc.prog, func(t *testing.T) {
-			if err := e.dp.resetRate(il, e.dp.ifindexOf(il), slow); err != nil {
-				t.Fatal(err)
-			}
+			e.resetRate(t, il, slow)
 			e.rateRow(t, tc.prog, tc.in, tc.divert, ReasonMPDivert)
 			if m := readDiverted(t, r); m.Index != il {
 				t.Fatalf("diverted for session %d, want %d", m.Index, il)
@@ -509,7 +507,5 @@ func TestRateMPDivert(t *testing.T) {
 			}
 		})
 	}
-	if err := e.dp.resetRate(il, e.dp.ifindexOf(il), RateLimit{}); err != nil {
-		t.Fatal(err)
-	}
+	e.resetRate(t, il, RateLimit{})
 }

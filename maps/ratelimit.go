@@ -157,6 +157,18 @@ func (d *Datapath) rateBit(i Index, dir int) (*uint64, uint64) {
 	return word(d.rate.on, int(i)/ratesPerWord*8), 1 << (uint(i)%ratesPerWord*2 + uint(dir))
 }
 
+// depth is r.Depth, or its default: DefaultShapeHorizon for a shaped
+// rate, DefaultRateDepth for a policed one.
+func (r Rate) depth() time.Duration {
+	switch {
+	case r.Depth > 0:
+		return r.Depth
+	case r.Shape:
+		return DefaultShapeHorizon
+	}
+	return DefaultRateDepth
+}
+
 // conf turns a Rate into its BPF form.
 func (r Rate) conf(tx bool) (rateConf, error) {
 	var c rateConf
@@ -170,14 +182,7 @@ func (r Rate) conf(tx bool) (rateConf, error) {
 	// below 2 bits/s a 64 kB packet's cost would overflow.
 	nspb := func(bitsPerSec uint64) uint64 { return (8e9 << rateFPShift) / max(bitsPerSec, 2) }
 	c.Nspb = nspb(r.Rate)
-	depth := r.Depth
-	if depth <= 0 {
-		depth = DefaultRateDepth
-		if r.Shape {
-			depth = DefaultShapeHorizon
-		}
-	}
-	c.DepthNs = uint64(depth)
+	c.DepthNs = uint64(r.depth())
 	if r.Shape {
 		c.Flags = uint32(dataplaneRateFlagRATE_F_SHAPE)
 	}

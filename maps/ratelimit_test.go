@@ -19,6 +19,14 @@ func slowRate(n int, d time.Duration) uint64 {
 	return uint64(float64(8*n) / d.Seconds())
 }
 
+// resetRate gives index i limits l and empty buckets, as an install does.
+func (e *env) resetRate(t *testing.T, i Index, l RateLimit) {
+	t.Helper()
+	if err := e.dp.resetRate(i, e.dp.ifindexOf(i), l); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // rateRow runs a program once and checks its verdict and the one counter
 // the row expects to move.
 func (e *env) rateRow(t *testing.T, prog string, in []byte, verdict uint32, reason Reason) {
@@ -69,9 +77,7 @@ func (e *env) policerRows(t *testing.T, n int, up, down, slow []byte, then func(
 		{"tx on the TC slow path", RateLimit{Tx: slowDir}, "tc_pppoe0_out", slow, tcRedirect, ReasonSlowDown, tcShot, ReasonRateTxDrop, true},
 	} {
 		t.Run(r.name, func(t *testing.T) {
-			if err := e.dp.resetRate(e.idxUntagged, e.dp.ifindexOf(e.idxUntagged), r.limit); err != nil {
-				t.Fatal(err)
-			}
+			e.resetRate(t, e.idxUntagged, r.limit)
 			e.rateRow(t, r.prog, r.in, r.pass, r.passWhy)
 			e.rateRow(t, r.prog, r.in, r.drop, r.dropWhy)
 			rs, err := e.dp.RateStats(e.idxUntagged)
@@ -118,9 +124,7 @@ func TestRatePolicer(t *testing.T) {
 	t.Run("refill by time", func(t *testing.T) {
 		// 100 ms a packet, a 1 ms bucket: the second packet is dropped,
 		// one sent after more than 100 ms passes.
-		if err := e.dp.resetRate(e.idxUntagged, e.dp.ifindexOf(e.idxUntagged), RateLimit{Rx: Rate{Rate: slowRate(n, 100*time.Millisecond), Depth: time.Millisecond}}); err != nil {
-			t.Fatal(err)
-		}
+		e.resetRate(t, e.idxUntagged, RateLimit{Rx: Rate{Rate: slowRate(n, 100*time.Millisecond), Depth: time.Millisecond}})
 		e.rateRow(t, "xdp_access_in", up, xdpRedirect, ReasonFastUp)
 		e.rateRow(t, "xdp_access_in", up, xdpDrop, ReasonRateRxDrop)
 		time.Sleep(250 * time.Millisecond)
@@ -128,9 +132,7 @@ func TestRatePolicer(t *testing.T) {
 	})
 
 	t.Run("unlimited after remove and reinstall", func(t *testing.T) {
-		if err := e.dp.resetRate(e.idxUntagged, e.dp.ifindexOf(e.idxUntagged), RateLimit{Rx: slowDir}); err != nil {
-			t.Fatal(err)
-		}
+		e.resetRate(t, e.idxUntagged, RateLimit{Rx: slowDir})
 		if err := e.dp.Remove(s.Key); err != nil {
 			t.Fatal(err)
 		}
@@ -157,9 +159,7 @@ func TestRateBurst(t *testing.T) {
 	// threshold 1600 bytes over burst-time 1.6 s (8000 bits/s).
 	lim := RateLimit{Rx: Rate{Rate: slowRate(500, 10*time.Second), BurstRate: 1e9, BurstThreshold: 8000,
 		BurstTime: 1600 * time.Millisecond, Depth: time.Millisecond}}
-	if err := e.dp.resetRate(e.idxUntagged, e.dp.ifindexOf(e.idxUntagged), lim); err != nil {
-		t.Fatal(err)
-	}
+	e.resetRate(t, e.idxUntagged, lim)
 	if rs, _ := e.dp.RateStats(e.idxUntagged); !rs.BurstingRx {
 		t.Errorf("RateStats %+v: an idle session may burst", rs)
 	}
@@ -182,9 +182,7 @@ func TestRateBurst(t *testing.T) {
 		t.Errorf("RateStats %+v: want burst off and one drop", rs)
 	}
 	// Without a burst the second packet is dropped.
-	if err := e.dp.resetRate(e.idxUntagged, e.dp.ifindexOf(e.idxUntagged), RateLimit{Rx: Rate{Rate: lim.Rx.Rate, Depth: time.Millisecond}}); err != nil {
-		t.Fatal(err)
-	}
+	e.resetRate(t, e.idxUntagged, RateLimit{Rx: Rate{Rate: lim.Rx.Rate, Depth: time.Millisecond}})
 	e.rateRow(t, "xdp_access_in", up, xdpRedirect, ReasonFastUp)
 	e.rateRow(t, "xdp_access_in", up, xdpDrop, ReasonRateRxDrop)
 }
@@ -376,9 +374,7 @@ func TestRateTwoCPUs(t *testing.T) {
 	const n, repeat = 20 + 32, 20000
 	cost := 200 * time.Microsecond
 	depth := 50 * time.Millisecond
-	if err := e.dp.resetRate(e.idxUntagged, e.dp.ifindexOf(e.idxUntagged), RateLimit{Rx: Rate{Rate: slowRate(n, cost), Depth: depth}}); err != nil {
-		t.Fatal(err)
-	}
+	e.resetRate(t, e.idxUntagged, RateLimit{Rx: Rate{Rate: slowRate(n, cost), Depth: depth}})
 	up := s.up(t, ipv4{src: s.IPv4, dst: internet, ttl: 64, proto: unix.IPPROTO_UDP, payload: udp(32)}.marshal())
 	prog := e.dp.Program("xdp_access_in")
 	before, err := e.dp.Counters()

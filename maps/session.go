@@ -370,8 +370,7 @@ func (d *Datapath) removeLocked(key dataplaneSessionKey) (Index, error) {
 	}
 	d.clearInfo(Index(idx))
 	d.clearRate(Index(idx))
-	if d.inUse.has(Index(idx)) {
-		d.inUse.remove(Index(idx))
+	if d.inUse.remove(Index(idx)) {
 		d.free = append(d.free, Index(idx))
 	}
 	return Index(idx), nil

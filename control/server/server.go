@@ -740,12 +740,7 @@ func (s *Server) active() int {
 
 // Sessions returns a snapshot of every live session, for /ppp active print.
 func (s *Server) Sessions() []session.Snapshot {
-	s.mu.RLock()
-	ls := make([]*live, 0, s.sessions.Len())
-	for _, l := range s.sessions.All() {
-		ls = append(ls, l)
-	}
-	s.mu.RUnlock()
+	ls := s.liveSessions()
 	out := make([]session.Snapshot, 0, len(ls))
 	for _, l := range ls {
 		out = append(out, l.sess.Snapshot())
@@ -753,6 +748,18 @@ func (s *Server) Sessions() []session.Snapshot {
 	// In the order they started, as RouterOS prints items by .id.
 	slices.SortFunc(out, func(a, b session.Snapshot) int { return cmp.Compare(a.ID, b.ID) })
 	return out
+}
+
+// liveSessions returns every live session, collected under s.mu: what
+// its callers do with each (take the session's own lock) is done outside.
+func (s *Server) liveSessions() []*live {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ls := make([]*live, 0, s.sessions.Len())
+	for _, l := range s.sessions.All() {
+		ls = append(ls, l)
+	}
+	return ls
 }
 
 // QueueDrops returns, by session, what the data plane's shaper queue
@@ -767,12 +774,7 @@ func (s *Server) QueueDrops() (map[session.ID]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
-	ls := make([]*live, 0, s.sessions.Len())
-	for _, l := range s.sessions.All() {
-		ls = append(ls, l)
-	}
-	s.mu.RUnlock()
+	ls := s.liveSessions()
 	out := map[session.ID]uint64{}
 	for _, l := range ls {
 		if h, ok := l.sess.DataPlaneHandle(); ok {

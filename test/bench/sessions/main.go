@@ -241,15 +241,8 @@ func bench(n, conc int, method, aaaMode string) error {
 		clientCPU += phaseCPU
 
 		// The AC installs after its IPCP Opened; wait for the last entries.
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			s, err := ch.ask("stat")
-			if err != nil {
-				return err
-			}
-			up = ints(s)
-			if up[3] >= int64(to-nfailed) || time.Now().After(deadline) {
-				break
-			}
+		if up, err = ch.statUntil(10*time.Second, 20*time.Millisecond, func(st []int64) bool { return st[3] >= int64(to-nfailed) }); err != nil {
+			return err
 		}
 		if profiling {
 			pprof.StopCPUProfile()
@@ -396,14 +389,8 @@ func bench(n, conc int, method, aaaMode string) error {
 		fl.dial(0, n)
 		setup := time.Since(t0)
 		nfailed, _, _ := fl.outcome()
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			s, err := ch.ask("stat")
-			if err != nil {
-				return err
-			}
-			if ints(s)[3] >= int64(n-nfailed) || time.Now().After(deadline) {
-				break
-			}
+		if _, err := ch.statUntil(10*time.Second, 20*time.Millisecond, func(st []int64) bool { return st[3] >= int64(n-nfailed) }); err != nil {
+			return err
 		}
 		t1 := time.Now()
 		down, err := tearDown(ch, fl, conc)
@@ -440,7 +427,6 @@ const defaultSettle = 2*pppoe.DefaultDuplicateWindow + time.Second
 // the keepalive), and returns the AC's last stat: done when it holds
 // nothing, or after 5 s.
 func tearDown(ch *child, fl *fleet, conc int) ([]int64, error) {
-	var down []int64
 	live := fl.live()
 	for len(live) > 0 {
 		batch := live[:min(conc, len(live))]
@@ -450,28 +436,26 @@ func tearDown(ch *child, fl *fleet, conc int) ([]int64, error) {
 				return nil, fmt.Errorf("PADT: %w", err)
 			}
 		}
-		for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(time.Millisecond) {
-			s, err := ch.ask("stat")
-			if err != nil {
-				return nil, err
-			}
-			down = ints(s)
-			if down[3] <= int64(len(live)) || time.Now().After(deadline) {
-				break
-			}
+		if _, err := ch.statUntil(2*time.Second, time.Millisecond, func(st []int64) bool { return st[3] <= int64(len(live)) }); err != nil {
+			return nil, err
 		}
 	}
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		s, err := ch.ask("stat")
+	return ch.statUntil(5*time.Second, 5*time.Millisecond, func(st []int64) bool { return st[2] == 0 && st[3] == 0 && st[4] == 0 })
+}
+
+// statUntil asks the AC for its stat (rss_kB cpu_ns sessions entries
+// leases) every poll until done holds or within has passed, and returns
+// the last one.
+func (c *child) statUntil(within, poll time.Duration, done func([]int64) bool) ([]int64, error) {
+	for deadline := time.Now().Add(within); ; time.Sleep(poll) {
+		s, err := c.ask("stat")
 		if err != nil {
 			return nil, err
 		}
-		down = ints(s)
-		if (down[2] == 0 && down[3] == 0 && down[4] == 0) || time.Now().After(deadline) {
-			break
+		if st := ints(s); done(st) || time.Now().After(deadline) {
+			return st, nil
 		}
 	}
-	return down, nil
 }
 
 // printPerSetup prints the CPU each party spent per setup of a phase of n
